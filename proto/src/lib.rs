@@ -1,0 +1,15 @@
+//! Docket's wire contract: the code generated from `proto/docket/**.proto`.
+//!
+//! Services and clients import their messages from here; domain code never does
+//! (it converts at the gRPC edge).
+
+#![allow(clippy::all, clippy::unwrap_used, clippy::expect_used)]
+
+/// The encoded `FileDescriptorSet` of every Docket proto, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/docket_descriptor.bin"));
+
+pub mod case {
+    pub mod v1 {
+        tonic::include_proto!("docket.case.v1");
+    }
+}

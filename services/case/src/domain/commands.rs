@@ -1,0 +1,117 @@
+//! Validated commands: what the gRPC adapter hands the store once a request
+//! has been parsed. Every value here has passed its checks.
+
+use super::{AccountTier, ActivityKind, Channel, Direction, Priority, StaffRole, Visibility};
+
+/// Longest texts, in characters.
+pub const NAME_MAX: usize = 200;
+pub const SHORT_TEXT_MAX: usize = 200;
+pub const SUBJECT_MAX: usize = 250;
+pub const LONG_TEXT_MAX: usize = 20_000;
+pub const TAG_MAX: usize = 50;
+pub const TAGS_MAX: usize = 20;
+pub const CONTACTS_MAX: usize = 20;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Money {
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Address {
+    pub street: String,
+    pub city: String,
+    pub region: String,
+    pub postal_code: String,
+    pub country: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountFields {
+    pub name: String,
+    pub industry: String,
+    pub tier: AccountTier,
+    pub annual_value: Option<Money>,
+    pub address: Address,
+    pub notes: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactFields {
+    pub account_id: String,
+    pub name: String,
+    /// As written; compared lower-cased.
+    pub email: String,
+    pub phone: String,
+    pub title: String,
+    pub portal_enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffFields {
+    pub name: String,
+    pub email: String,
+    pub role: StaffRole,
+    pub active: bool,
+    pub available: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamFields {
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseContactRef {
+    pub contact_id: String,
+    pub primary: bool,
+}
+
+/// The descriptive fields of a case: what CreateCase sets and UpdateCase may change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseFields {
+    pub subject: String,
+    pub description: String,
+    pub type_id: String,
+    pub priority: Priority,
+    pub channel: Channel,
+    pub account_id: String,
+    /// Exactly one is primary when there are any.
+    pub contacts: Vec<CaseContactRef>,
+    pub team_id: Option<String>,
+    pub service_contract_id: String,
+    pub service_contract_number: String,
+    pub asset_description: String,
+    pub asset_serial_number: String,
+    /// Lower-cased, unique, sorted.
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCase {
+    pub fields: CaseFields,
+    pub owner_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewActivity {
+    pub case_id: String,
+    pub kind: ActivityKind,
+    pub visibility: Visibility,
+    pub body: String,
+    pub direction: Direction,
+    pub call_duration_seconds: i32,
+    pub email_from: String,
+    pub email_to: Vec<String>,
+    pub email_subject: String,
+}
+
+/// A create that may be a retry: the same key and request return the first result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: String,
+    /// Hash of the request without its key: a reused key with another body is refused.
+    pub request_hash: String,
+}

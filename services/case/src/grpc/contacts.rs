@@ -1,0 +1,136 @@
+//! `docket.case.v1.ContactService`.
+
+use docket_kit::{auth::caller, error::FieldViolations, page, time};
+use tonic::{Request, Response, Status};
+
+use super::{actor, etag, history, idempotency, reason, update_mask, wanted};
+use crate::{
+    domain::commands::{ContactFields, NAME_MAX, SHORT_TEXT_MAX},
+    error::Error,
+    store::{CONTACT_FIELDS, ContactCursor, ContactFilter, Store, entities::contact, etag as etag_of},
+};
+use docket_proto::case::v1::{self as pb, contact_service_server::ContactService, get_contact_request::Lookup};
+
+pub struct ContactApi {
+    store: Store,
+}
+
+impl ContactApi {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+fn parse_fields(violations: &mut FieldViolations, contact: &pb::Contact, mask: Option<&[&str]>) -> ContactFields {
+    let text = |v: &mut FieldViolations, field: &str, value: &str, max: usize| {
+        if wanted(mask, field) { v.optional_text(&format!("contact.{field}"), value, max) } else { String::new() }
+    };
+    ContactFields {
+        account_id: if wanted(mask, "account_id") {
+            violations.required_id("contact.account_id", &contact.account_id).map(|id| id.to_string()).unwrap_or_default()
+        } else {
+            String::new()
+        },
+        name: if wanted(mask, "name") { violations.required_text("contact.name", &contact.name, NAME_MAX) } else { String::new() },
+        email: if wanted(mask, "email") {
+            let lowered = violations.email("contact.email", &contact.email, false);
+            // Keep the address as written; uniqueness compares it lower-cased.
+            if lowered.is_empty() { lowered } else { contact.email.trim().to_owned() }
+        } else {
+            String::new()
+        },
+        phone: text(violations, "phone", &contact.phone, 50),
+        title: text(violations, "title", &contact.title, SHORT_TEXT_MAX),
+        portal_enabled: contact.portal_enabled,
+    }
+}
+
+pub(super) fn to_proto(model: contact::Model) -> pb::Contact {
+    pb::Contact {
+        create_time: Some(time::to_proto(model.created_at)),
+        update_time: Some(time::to_proto(model.updated_at)),
+        etag: etag_of(model.version),
+        id: model.id,
+        account_id: model.account_id,
+        name: model.name,
+        email: model.email,
+        phone: model.phone,
+        title: model.title,
+        portal_enabled: model.portal_enabled,
+    }
+}
+
+#[tonic::async_trait]
+impl ContactService for ContactApi {
+    async fn create_contact(&self, request: Request<pb::CreateContactRequest>) -> Result<Response<pb::Contact>, Status> {
+        let caller = caller(&request)?;
+        caller.require_write()?;
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let fields = parse_fields(&mut violations, &request.contact.clone().unwrap_or_default(), None);
+        let key = idempotency(&mut violations, &request.idempotency_key, &pb::CreateContactRequest { idempotency_key: String::new(), ..request.clone() });
+        violations.into_result().map_err(Error::from)?;
+        let created = self.store.create_contact(fields, &actor(&caller, ""), key.as_ref()).await?;
+        Ok(Response::new(to_proto(created)))
+    }
+
+    async fn get_contact(&self, request: Request<pb::GetContactRequest>) -> Result<Response<pb::Contact>, Status> {
+        caller(&request)?;
+        let mut violations = FieldViolations::new();
+        let found = match &request.get_ref().lookup {
+            Some(Lookup::Id(id)) => {
+                let id = violations.required_id("id", id);
+                violations.into_result().map_err(Error::from)?;
+                self.store.get_contact(&id.map(|id| id.to_string()).unwrap_or_default()).await?
+            }
+            Some(Lookup::Email(email)) => {
+                let email = violations.email("email", email, true);
+                violations.into_result().map_err(Error::from)?;
+                self.store.get_contact_by_email(&email).await?
+            }
+            None => return Err(Error::field("lookup", "send either id or email").into()),
+        };
+        Ok(Response::new(to_proto(found)))
+    }
+
+    async fn update_contact(&self, request: Request<pb::UpdateContactRequest>) -> Result<Response<pb::Contact>, Status> {
+        let caller = caller(&request)?;
+        caller.require_write()?;
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let contact = request.contact.unwrap_or_default();
+        let id = violations.required_id("contact.id", &contact.id);
+        let version = etag(&mut violations, "contact.etag", &contact.etag, true);
+        let mask = update_mask(&mut violations, request.update_mask.as_ref(), CONTACT_FIELDS);
+        let fields = parse_fields(&mut violations, &contact, Some(&mask));
+        let reason = reason(&mut violations, &request.reason);
+        violations.into_result().map_err(Error::from)?;
+        let (Some(id), Some(version)) = (id, version) else { return Err(Status::internal("validated fields missing")) };
+        let updated =
+            self.store.update_contact(&id.to_string(), version, fields, &mask, &actor(&caller, &reason)).await?;
+        Ok(Response::new(to_proto(updated)))
+    }
+
+    async fn list_contacts(&self, request: Request<pb::ListContactsRequest>) -> Result<Response<pb::ListContactsResponse>, Status> {
+        caller(&request)?;
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let limit = page::page_size(&mut violations, request.page_size);
+        let after: Option<ContactCursor> = page::decode(&mut violations, &request.page_token);
+        let filter = ContactFilter {
+            query: violations.optional_text("query", &request.query, SHORT_TEXT_MAX),
+            account_id: violations.optional_id("account_id", &request.account_id).map(|id| id.to_string()).unwrap_or_default(),
+        };
+        violations.into_result().map_err(Error::from)?;
+        let (rows, next) = self.store.list_contacts(&filter, after, limit).await?;
+        Ok(Response::new(pb::ListContactsResponse {
+            contacts: rows.into_iter().map(to_proto).collect(),
+            next_page_token: next.map(|c| page::encode(&c)).unwrap_or_default(),
+        }))
+    }
+
+    async fn list_contact_history(&self, request: Request<pb::ListHistoryRequest>) -> Result<Response<pb::ListHistoryResponse>, Status> {
+        caller(&request)?;
+        Ok(Response::new(history(&self.store, &["contact"], request.into_inner()).await?))
+    }
+}

@@ -1,0 +1,130 @@
+//! The gRPC adapter: turns requests into validated domain commands, checks
+//! the caller's role, calls the store, and turns results back into messages.
+//! Proto types stop here.
+
+mod accounts;
+mod cases;
+mod contacts;
+mod staff;
+
+use docket_kit::{auth::Caller, error::FieldViolations};
+use sha2::{Digest, Sha256};
+use tonic::Status;
+
+pub use self::{accounts::AccountApi, cases::CaseApi, contacts::ContactApi, staff::StaffApi};
+use crate::{
+    domain::commands::Idempotency,
+    store::{Actor, HistoryCursor, Store},
+};
+use docket_proto::case::v1 as pb;
+
+/// Longest idempotency key and reason, in characters.
+const KEY_MAX: usize = 200;
+const REASON_MAX: usize = 1_000;
+
+/// The idempotency of a create: the key, and a hash of the request without it.
+fn idempotency<M: prost::Message>(violations: &mut FieldViolations, key: &str, request_without_key: &M) -> Option<Idempotency> {
+    let key = violations.optional_text("idempotency_key", key, KEY_MAX);
+    if key.is_empty() {
+        return None;
+    }
+    let digest = Sha256::digest(request_without_key.encode_to_vec());
+    let request_hash = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Some(Idempotency { key, request_hash })
+}
+
+/// The masked paths, each one of `allowed`; an empty mask is an error.
+fn update_mask(violations: &mut FieldViolations, mask: Option<&prost_types::FieldMask>, allowed: &[&'static str]) -> Vec<&'static str> {
+    let paths = mask.map(|m| m.paths.as_slice()).unwrap_or_default();
+    if paths.is_empty() {
+        violations.add("update_mask", format!("name the fields to change; allowed: {}", allowed.join(", ")));
+        return Vec::new();
+    }
+    let mut fields = Vec::new();
+    for path in paths {
+        match allowed.iter().find(|a| **a == path.as_str()) {
+            Some(field) if !fields.contains(field) => fields.push(*field),
+            Some(_) => {}
+            None => violations.add(
+                "update_mask",
+                format!("`{}` cannot be changed here; allowed: {}", path.chars().take(64).collect::<String>(), allowed.join(", ")),
+            ),
+        }
+    }
+    fields
+}
+
+/// Whether `field` must be validated: always on create, on update if masked.
+fn wanted(mask: Option<&[&str]>, field: &str) -> bool {
+    mask.is_none_or(|m| m.contains(&field))
+}
+
+fn reason(violations: &mut FieldViolations, reason: &str) -> String {
+    violations.optional_text("reason", reason, REASON_MAX)
+}
+
+fn actor<'a>(caller: &'a Caller, reason: &'a str) -> Actor<'a> {
+    Actor { actor: &caller.actor, reason, at: docket_kit::time::now() }
+}
+
+/// Parses an enum field sent as a number; unknown and unspecified values are errors.
+fn enum_value<T>(violations: &mut FieldViolations, field: &str, raw: i32, parse: impl Fn(i32) -> Option<T>) -> Option<T> {
+    match parse(raw) {
+        Some(value) => Some(value),
+        None if raw == 0 => {
+            violations.add(field, "is required");
+            None
+        }
+        None => {
+            violations.add(field, format!("{raw} is not a known value"));
+            None
+        }
+    }
+}
+
+fn etag(violations: &mut FieldViolations, field: &str, etag: &str, required: bool) -> Option<i64> {
+    match crate::store::parse_etag(field, etag) {
+        Ok(Some(v)) => Some(v),
+        Ok(None) => {
+            if required {
+                violations.add(field, "is required: send the etag of the record as you read it");
+            }
+            None
+        }
+        Err(crate::error::Error::Invalid(v)) => {
+            for (f, d) in v.iter() {
+                violations.add(f, d);
+            }
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// Shared by every ListXHistory call.
+async fn history(store: &Store, types: &[&str], request: pb::ListHistoryRequest) -> Result<pb::ListHistoryResponse, Status> {
+    let mut violations = FieldViolations::new();
+    let id = violations.required_id("id", &request.id);
+    let limit = docket_kit::page::page_size(&mut violations, request.page_size);
+    let after: Option<HistoryCursor> = docket_kit::page::decode(&mut violations, &request.page_token);
+    violations.into_result().map_err(crate::error::Error::from)?;
+    let id = id.map(|id| id.to_string()).unwrap_or_default();
+    let (rows, next) = store.list_history(types, &id, after, limit).await?;
+    Ok(pb::ListHistoryResponse {
+        entries: rows
+            .into_iter()
+            .map(|row| pb::AuditEntry {
+                id: row.id,
+                record_type: row.record_type,
+                record_id: row.record_id,
+                actor: row.actor,
+                time: Some(docket_kit::time::to_proto(row.at)),
+                field: row.field,
+                old_value: row.old_value,
+                new_value: row.new_value,
+                reason: row.reason,
+            })
+            .collect(),
+        next_page_token: next.map(|c| docket_kit::page::encode(&c)).unwrap_or_default(),
+    })
+}

@@ -1,0 +1,41 @@
+//! The case service (`docket.case.v1`): the system of record for accounts,
+//! contacts, the staff directory, cases, their activities and the audit trail.
+//!
+//! `domain` holds the rules, `store` the tables, `grpc` the wire adapter.
+
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod store;
+
+use docket_proto::case::v1::{
+    account_service_server::AccountServiceServer, case_service_server::CaseServiceServer,
+    contact_service_server::ContactServiceServer, staff_service_server::StaffServiceServer,
+};
+use sea_orm::DatabaseConnection;
+use tonic::{server::NamedService, service::RoutesBuilder};
+
+/// The service name used for its schema, its file, and `docket serve case`.
+pub const SERVICE: &str = "case";
+
+/// The gRPC services this crate serves, for health reporting.
+pub const GRPC_SERVICES: &[&str] = &[
+    <AccountServiceServer<grpc::AccountApi> as NamedService>::NAME,
+    <ContactServiceServer<grpc::ContactApi> as NamedService>::NAME,
+    <StaffServiceServer<grpc::StaffApi> as NamedService>::NAME,
+    <CaseServiceServer<grpc::CaseApi> as NamedService>::NAME,
+];
+
+/// Largest request the case service accepts, in bytes.
+const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Adds the case service's gRPC services to a server's routes.
+pub fn add_routes(routes: &mut RoutesBuilder, db: DatabaseConnection) {
+    let store = store::Store::new(db);
+    routes
+        .add_service(AccountServiceServer::new(grpc::AccountApi::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
+        .add_service(ContactServiceServer::new(grpc::ContactApi::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
+        .add_service(StaffServiceServer::new(grpc::StaffApi::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
+        .add_service(CaseServiceServer::new(grpc::CaseApi::new(store)).max_decoding_message_size(MAX_MESSAGE_BYTES));
+}

@@ -1,0 +1,136 @@
+//! Activities on a case: notes, calls and emails, in the order they happened.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+    sea_query::{Expr, ExprTrait},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Actor, Store, accounts::page_end,
+    entities::{case, case_activity},
+    find_idempotent, new_id, remember_idempotent, write_trail,
+};
+use crate::{
+    domain::{
+        Changes,
+        commands::{Idempotency, NewActivity},
+        is_staff_reply,
+    },
+    error::{Error, Result},
+};
+
+const SCOPE: &str = "AddActivity";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActivityCursor {
+    pub sequence: i64,
+}
+
+impl Store {
+    /// Adds an activity. The first public reply by staff sets the case's
+    /// first-response time.
+    pub async fn add_activity(
+        &self,
+        new: NewActivity,
+        by_staff: bool,
+        by: &Actor<'_>,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<case_activity::Model> {
+        if let Some(key) = idempotency
+            && let Some(id) = find_idempotent(&self.db, SCOPE, by.actor, key).await?
+        {
+            return self.get_activity(&id).await;
+        }
+        let txn = self.db.begin().await?;
+        // Touching the case first locks its row until commit, so concurrent
+        // activities on one case get consecutive sequence numbers.
+        let touched = case::Entity::update_many()
+            .col_expr(case::Column::Version, Expr::col(case::Column::Version).add(1))
+            .col_expr(case::Column::UpdatedAt, Expr::value(by.at))
+            .filter(case::Column::Id.eq(new.case_id.clone()))
+            .exec(&txn)
+            .await?;
+        if touched.rows_affected == 0 {
+            return Err(Error::field("activity.case_id", format!("no case has the id {}", new.case_id)));
+        }
+        let case = case::Entity::find_by_id(new.case_id.clone())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("case {} not found", new.case_id)))?;
+        let last = case_activity::Entity::find()
+            .filter(case_activity::Column::CaseId.eq(new.case_id.clone()))
+            .order_by_desc(case_activity::Column::Sequence)
+            .one(&txn)
+            .await?;
+        let activity = case_activity::Model {
+            id: new_id(),
+            case_id: new.case_id.clone(),
+            sequence: last.map_or(1, |a| a.sequence + 1),
+            kind: new.kind.key().to_owned(),
+            visibility: new.visibility.key().to_owned(),
+            author: by.actor.to_owned(),
+            body: new.body.clone(),
+            direction: new.direction.key().to_owned(),
+            call_duration_seconds: new.call_duration_seconds,
+            email_from: new.email_from.clone(),
+            email_to: new.email_to.join("\n"),
+            email_subject: new.email_subject.clone(),
+            created_at: by.at,
+        }
+        .into_active_model()
+        .reset_all()
+        .insert(&txn)
+        .await?;
+
+        let mut changes = Changes::new();
+        changes.set("activity_added", "", format!("{} {} #{}", new.visibility.key(), new.kind.key(), activity.sequence));
+        if case.first_response_at.is_none() && is_staff_reply(new.kind, new.visibility, new.direction, by_staff) {
+            case::Entity::update_many()
+                .col_expr(case::Column::FirstResponseAt, Expr::value(Some(by.at)))
+                .filter(case::Column::Id.eq(case.id.clone()))
+                .exec(&txn)
+                .await?;
+            changes.set("first_response_time", "", by.at.to_rfc3339());
+        }
+        write_trail(&txn, "case", &case.id, by, &changes).await?;
+        if let Some(key) = idempotency
+            && !remember_idempotent(&txn, SCOPE, by.actor, key, &activity.id, by.at).await?
+        {
+            txn.rollback().await?;
+            return Box::pin(self.add_activity(new, by_staff, by, idempotency)).await;
+        }
+        txn.commit().await?;
+        Ok(activity)
+    }
+
+    pub async fn get_activity(&self, id: &str) -> Result<case_activity::Model> {
+        case_activity::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("activity {id} not found")))
+    }
+
+    pub async fn list_activities(
+        &self,
+        case_id: &str,
+        public_only: bool,
+        after: Option<ActivityCursor>,
+        limit: u64,
+    ) -> Result<(Vec<case_activity::Model>, Option<ActivityCursor>)> {
+        if case::Entity::find_by_id(case_id.to_owned()).one(&self.db).await?.is_none() {
+            return Err(Error::NotFound(format!("case {case_id} not found")));
+        }
+        let mut query = case_activity::Entity::find().filter(case_activity::Column::CaseId.eq(case_id));
+        if public_only {
+            query = query.filter(case_activity::Column::Visibility.eq("public"));
+        }
+        if let Some(after) = after {
+            query = query.filter(case_activity::Column::Sequence.gt(after.sequence));
+        }
+        let mut rows = query.order_by_asc(case_activity::Column::Sequence).limit(limit + 1).all(&self.db).await?;
+        let next = page_end(&mut rows, limit).map(|last| ActivityCursor { sequence: last.sequence });
+        Ok((rows, next))
+    }
+}

@@ -1,0 +1,181 @@
+//! Storage of the case service: sea-orm entities and one transaction per
+//! command. Every change writes its audit rows in the same transaction, so
+//! nothing changes without a trail.
+
+pub mod entities;
+
+mod accounts;
+mod activities;
+mod cases;
+mod contacts;
+mod history;
+mod staff;
+
+use chrono::{DateTime, Utc};
+use docket_kit::error::is_unique_violation;
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, ColumnTrait,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr},
+};
+
+pub use self::{
+    accounts::{ACCOUNT_FIELDS, AccountCursor, AccountFilter, model_money},
+    activities::ActivityCursor,
+    cases::{CASE_FIELDS, CaseCursor, CaseFilter, CaseOrder, CaseRecord},
+    contacts::{CONTACT_FIELDS, ContactCursor, ContactFilter},
+    staff::{NameCursor, STAFF_FIELDS, StaffFilter, TEAM_FIELDS},
+    history::HistoryCursor,
+    staff::TeamRecord,
+};
+use self::entities::{audit_entry, idempotency_key};
+use crate::{
+    domain::{Changes, commands::Idempotency},
+    error::{Error, Result},
+};
+
+/// The case service's database. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
+/// A new record id: UUID v7, so ids sort by creation time.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Who changes what, when, and why: stamped on every audit row of a command.
+#[derive(Debug, Clone)]
+pub struct Actor<'a> {
+    pub actor: &'a str,
+    pub reason: &'a str,
+    pub at: DateTime<Utc>,
+}
+
+/// Appends one audit row per changed field.
+pub(crate) async fn write_trail(
+    txn: &impl ConnectionTrait,
+    record_type: &str,
+    record_id: &str,
+    by: &Actor<'_>,
+    changes: &Changes,
+) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let rows = changes.fields().map(|change| audit_entry::ActiveModel {
+        id: Set(new_id()),
+        record_type: Set(record_type.to_owned()),
+        record_id: Set(record_id.to_owned()),
+        actor: Set(by.actor.to_owned()),
+        at: Set(by.at),
+        field: Set(change.field.to_owned()),
+        old_value: Set(change.old.clone()),
+        new_value: Set(change.new.clone()),
+        reason: Set(by.reason.to_owned()),
+    });
+    audit_entry::Entity::insert_many(rows).exec(txn).await?;
+    Ok(())
+}
+
+/// The resource an earlier call with this key created, if any; a reused key
+/// with a different request is refused.
+pub(crate) async fn find_idempotent(
+    db: &impl ConnectionTrait,
+    scope: &str,
+    actor: &str,
+    idempotency: &Idempotency,
+) -> Result<Option<String>> {
+    let found = idempotency_key::Entity::find_by_id((scope.to_owned(), actor.to_owned(), idempotency.key.clone()))
+        .one(db)
+        .await?;
+    match found {
+        None => Ok(None),
+        Some(row) if row.request_hash == idempotency.request_hash => Ok(Some(row.resource_id)),
+        Some(_) => Err(Error::field(
+            "idempotency_key",
+            "was already used with a different request; use a new key for a new request",
+        )),
+    }
+}
+
+/// Remembers which resource a key created. `Ok(false)` when a concurrent call
+/// with the same key won: the caller rolls back and returns that one.
+pub(crate) async fn remember_idempotent(
+    txn: &impl ConnectionTrait,
+    scope: &str,
+    actor: &str,
+    idempotency: &Idempotency,
+    resource_id: &str,
+    at: DateTime<Utc>,
+) -> Result<bool> {
+    let row = idempotency_key::ActiveModel {
+        scope: Set(scope.to_owned()),
+        actor: Set(actor.to_owned()),
+        key: Set(idempotency.key.clone()),
+        request_hash: Set(idempotency.request_hash.clone()),
+        resource_id: Set(resource_id.to_owned()),
+        created_at: Set(at),
+    };
+    match idempotency_key::Entity::insert(row).exec(txn).await {
+        Ok(_) => Ok(true),
+        Err(err) if is_unique_violation(&err) => Ok(false),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// An etag is the record's version number as text.
+pub fn etag(version: i64) -> String {
+    version.to_string()
+}
+
+/// Parses an etag sent back by a caller.
+pub fn parse_etag(field: &str, etag: &str) -> Result<Option<i64>> {
+    let etag = etag.trim().trim_matches('"');
+    if etag.is_empty() {
+        return Ok(None);
+    }
+    etag.parse::<i64>()
+        .ok()
+        .filter(|v| *v > 0)
+        .map(Some)
+        .ok_or_else(|| Error::field(field, "is not an etag returned by this service"))
+}
+
+pub(crate) fn stale(what: &str, id: &str, sent: i64, current: i64) -> Error {
+    Error::Stale(format!(
+        "{what} {id} was changed since it was read (etag {sent}, now {current}); read it again and retry"
+    ))
+}
+
+/// Case-insensitive "contains" on a column, with LIKE wildcards in the
+/// user's text taken literally.
+pub(crate) fn contains_ci(column: impl sea_orm::ColumnTrait, text: &str) -> SimpleExpr {
+    let escaped: String = text
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+}
+
+/// Whether a row with this id exists.
+pub(crate) async fn exists<E>(db: &impl ConnectionTrait, column: E::Column, id: &str) -> Result<bool>
+where
+    E: EntityTrait,
+{
+    Ok(E::find().filter(column.eq(id)).one(db).await?.is_some())
+}

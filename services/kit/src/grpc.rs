@@ -1,0 +1,168 @@
+//! The gRPC server every service runs in: auth and tracing layers, a request
+//! timeout, `grpc.health.v1` that follows the database, reflection, and a
+//! graceful shutdown that lets calls in flight finish.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::RoutesBuilder;
+use tonic_health::{ServingStatus, server::HealthReporter};
+use tower::{Layer, Service};
+use tracing::Instrument;
+
+use crate::{
+    auth::{AuthLayer, TokenTable},
+    settings::GrpcSettings,
+};
+
+/// One mounted service: the gRPC service names it serves, and the database
+/// whose reachability decides its health.
+pub struct Mounted {
+    pub names: Vec<&'static str>,
+    pub db: DatabaseConnection,
+}
+
+/// Everything the server needs besides its listener.
+pub struct ServerParts {
+    pub routes: RoutesBuilder,
+    pub mounted: Vec<Mounted>,
+    pub tokens: TokenTable,
+    /// The encoded `FileDescriptorSet` reflection serves
+    /// (`docket_proto::FILE_DESCRIPTOR_SET`).
+    pub descriptor_set: &'static [u8],
+}
+
+/// Serves until `shutdown` resolves, then stops taking new calls and waits
+/// for the ones in flight.
+pub async fn serve(
+    settings: &GrpcSettings,
+    listener: TcpListener,
+    parts: ServerParts,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(parts.descriptor_set)
+        .build_v1()?;
+
+    let mut routes = parts.routes;
+    routes.add_service(health_service).add_service(reflection);
+
+    let health_task = tokio::spawn(watch_health(
+        reporter,
+        parts.mounted,
+        Duration::from_secs(settings.health_check_interval_secs),
+    ));
+
+    let layers = tower::ServiceBuilder::new().layer(SpanLayer).layer(AuthLayer::new(parts.tokens)).into_inner();
+    let result = tonic::transport::Server::builder()
+        .timeout(settings.request_timeout())
+        .layer(layers)
+        .add_routes(routes.routes())
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await;
+    health_task.abort();
+    result?;
+    Ok(())
+}
+
+/// Reports SERVING for each mounted service while its database answers, and
+/// NOT_SERVING while it does not; the overall status ("") is SERVING only
+/// when all are.
+async fn watch_health(reporter: HealthReporter, mounted: Vec<Mounted>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    let mut last: Option<bool> = None;
+    loop {
+        ticker.tick().await;
+        let mut all_up = true;
+        for service in &mounted {
+            let up = tokio::time::timeout(interval.max(Duration::from_secs(1)), crate::db::ping(&service.db))
+                .await
+                .is_ok_and(|r| r.is_ok());
+            all_up &= up;
+            let status = if up { ServingStatus::Serving } else { ServingStatus::NotServing };
+            for name in &service.names {
+                reporter.set_service_status(*name, status).await;
+            }
+        }
+        let status = if all_up { ServingStatus::Serving } else { ServingStatus::NotServing };
+        reporter.set_service_status("", status).await;
+        if last != Some(all_up) {
+            if all_up {
+                tracing::info!("database reachable: serving");
+            } else {
+                tracing::warn!("database unreachable: health reports NOT_SERVING");
+            }
+            last = Some(all_up);
+        }
+    }
+}
+
+/// Resolves on SIGTERM (Kubernetes stopping a pod) or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT: finishing calls in flight"),
+        () = term => tracing::info!("SIGTERM: finishing calls in flight"),
+    }
+}
+
+/// Runs each call inside a span that continues the caller's trace.
+#[derive(Debug, Clone, Copy)]
+pub struct SpanLayer;
+
+impl<S> Layer<S> for SpanLayer {
+    type Service = SpanService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SpanService { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SpanService<S> {
+    inner: S,
+}
+
+impl<S, B> Service<http::Request<B>> for SpanService<S>
+where
+    S: Service<http::Request<B>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let span = crate::telemetry::server_span(&request);
+        let future = span.in_scope(|| self.inner.call(request));
+        Box::pin(future.instrument(span))
+    }
+}

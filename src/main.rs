@@ -1,0 +1,153 @@
+//! `docket`: one binary, services chosen by target. Parses the command line
+//! and dispatches; the work lives in the library and the service crates.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use docket::{
+    app::{self, Target},
+    dev,
+    settings::Settings,
+};
+
+#[derive(Debug, Parser)]
+#[command(name = "docket", version, about = "Docket: open-source case management. One binary runs any set of its services.")]
+struct Cli {
+    /// A TOML file of settings, layered over the built-in defaults and under
+    /// `DOCKET__SECTION__KEY` environment variables.
+    #[arg(long, global = true, env = "DOCKET_CONFIG")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the named services in this process, on one gRPC server
+    /// (production: one Deployment per service).
+    Serve {
+        /// The services to run.
+        #[arg(required = true, value_enum)]
+        services: Vec<Target>,
+    },
+    /// Run every service on the embedded default: SQLite files in a data
+    /// folder, migrated and seeded with demo data on first start.
+    Dev {
+        /// Where the SQLite files live.
+        #[arg(long, default_value = ".docket")]
+        data_dir: PathBuf,
+        /// gRPC port on 127.0.0.1.
+        #[arg(long, default_value_t = 50051)]
+        grpc_port: u16,
+    },
+    /// Apply, roll back or show database migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+        /// Database URL; defaults to `database.url` from the settings.
+        #[arg(long, global = true, env = "DOCKET_MIGRATE_DATABASE_URL")]
+        database_url: Option<String>,
+        /// Only this service's schema (default: all).
+        #[arg(long, global = true, value_enum)]
+        service: Option<Target>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Roll back the most recent migrations.
+    Down {
+        /// How many migrations to roll back, per service.
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("docket: {err}");
+            std::process::exit(2);
+        }
+    };
+    let _telemetry = docket_kit::telemetry::init(&settings.telemetry, "docket")?;
+    match cli.command {
+        Command::Serve { services } => serve(settings, &services).await,
+        Command::Dev { data_dir, grpc_port } => run_dev(settings, &data_dir, grpc_port).await,
+        Command::Migrate { action, database_url, service } => migrate(settings, action, database_url, service).await,
+    }
+}
+
+async fn serve(settings: Settings, services: &[Target]) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(settings.grpc.listen)
+        .await
+        .with_context(|| format!("listening on {} (grpc.listen)", settings.grpc.listen))?;
+    app::run(&settings, services, listener, docket_kit::grpc::shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn run_dev(settings: Settings, data_dir: &std::path::Path, grpc_port: u16) -> anyhow::Result<()> {
+    let mut settings = dev::embedded(settings, data_dir, grpc_port);
+    let seeded = dev::prepare(&settings).await.context("preparing the dev database")?;
+    dev::bind_staff_tokens(&mut settings).await?;
+    let listener = tokio::net::TcpListener::bind(settings.grpc.listen)
+        .await
+        .with_context(|| format!("listening on {} (is another docket dev running?)", settings.grpc.listen))?;
+    let address = listener.local_addr()?;
+    println!("Docket dev is running.");
+    println!("  data folder  {}{}", data_dir.display(), if seeded { " (new: seeded with demo data)" } else { "" });
+    println!("  gRPC         {address} (reflection on; health: grpc.health.v1)");
+    println!("  tokens       (send as `authorization: Bearer <token>`)");
+    for (name, token, role) in dev::DEV_TOKENS {
+        println!("    {name:<8} {token}  ({role})");
+    }
+    println!("  try          grpcurl -plaintext -H 'authorization: Bearer docket-dev-agent-token' {address} docket.case.v1.CaseService/ListCases");
+    println!("Stop with Ctrl-C.");
+    app::run(&settings, Target::ALL, listener, docket_kit::grpc::shutdown_signal()).await
+}
+
+async fn migrate(
+    mut settings: Settings,
+    action: MigrateAction,
+    database_url: Option<String>,
+    service: Option<Target>,
+) -> anyhow::Result<()> {
+    if let Some(url) = database_url {
+        settings.database.url = url;
+        settings.validate()?;
+    }
+    let targets = service.map_or_else(|| Target::ALL.to_vec(), |s| vec![s]);
+    for target in targets {
+        let name = target.name();
+        let db = docket_kit::db::connect(&settings.database, name)
+            .await
+            .with_context(|| format!("connecting to {}", app::redact(&settings.database.url)))?;
+        match action {
+            MigrateAction::Up => {
+                docket_migrations::up(&db, name).await?;
+                println!("{name}: up to date");
+            }
+            MigrateAction::Down { steps } => {
+                docket_migrations::down(&db, name, steps).await?;
+                println!("{name}: rolled back {steps} migration(s)");
+            }
+            MigrateAction::Status => {
+                for (migration, applied) in docket_migrations::status(&db, name).await? {
+                    println!("{name}: {migration} {}", if applied { "applied" } else { "pending" });
+                }
+            }
+        }
+        db.close().await?;
+    }
+    Ok(())
+}
