@@ -42,7 +42,11 @@ pub async fn run(
     let mut mounted = Vec::new();
     for target in targets {
         let db = docket_kit::db::connect(&settings.database, target.name()).await.map_err(|err| {
-            anyhow::anyhow!("connecting the {} service to its database ({}): {err}", target.name(), redact(&settings.database.url))
+            anyhow::anyhow!(
+                "connecting the {} service to its database ({}): {err}",
+                target.name(),
+                redact(&settings.database.url)
+            )
         })?;
         if settings.database.migrate_on_start {
             docket_migrations::up(&db, target.name()).await?;

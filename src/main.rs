@@ -111,7 +111,9 @@ async fn run_dev(settings: Settings, data_dir: &std::path::Path, grpc_port: u16)
     for (name, token, role) in dev::DEV_TOKENS {
         println!("    {name:<8} {token}  ({role})");
     }
-    println!("  try          grpcurl -plaintext -H 'authorization: Bearer docket-dev-agent-token' {address} docket.case.v1.CaseService/ListCases");
+    println!(
+        "  try          grpcurl -plaintext -H 'authorization: Bearer docket-dev-agent-token' {address} docket.case.v1.CaseService/ListCases"
+    );
     println!("Stop with Ctrl-C.");
     app::run(&settings, Target::ALL, listener, docket_kit::grpc::shutdown_signal()).await
 }

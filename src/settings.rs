@@ -111,20 +111,15 @@ mod tests {
         let err = load_env(&[("DOCKET__GRPC__LISTEN", "not an address")]).unwrap_err().to_string();
         assert!(err.contains("grpc.listen"), "{err}");
 
-        let err = load_env(&[
-            ("DOCKET__AUTH__TOKENS__X__TOKEN", "short"),
-            ("DOCKET__AUTH__TOKENS__X__ROLE", "admin"),
-        ])
-        .unwrap_err()
-        .to_string();
+        let err = load_env(&[("DOCKET__AUTH__TOKENS__X__TOKEN", "short"), ("DOCKET__AUTH__TOKENS__X__ROLE", "admin")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("auth.tokens.x.token"), "{err}");
 
-        let err = load_env(&[
-            ("DOCKET__AUTH__TOKENS__X__TOKEN", "0123456789abcdef0123"),
-            ("DOCKET__AUTH__TOKENS__X__ROLE", "king"),
-        ])
-        .unwrap_err()
-        .to_string();
+        let err =
+            load_env(&[("DOCKET__AUTH__TOKENS__X__TOKEN", "0123456789abcdef0123"), ("DOCKET__AUTH__TOKENS__X__ROLE", "king")])
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("auth.tokens.x.role"), "{err}");
     }
 }

@@ -1,1 +1,377 @@
-fn main(){}
+//! `docket-bench`: load benchmarks of Docket over real gRPC.
+//!
+//! `cargo run --release -p docket-bench -- case-create` starts the case
+//! service in-process on a random loopback port against a fresh PostgreSQL
+//! schema (migrated on start, dropped at the end), creates one account and
+//! contact, and then, for each concurrency level, drives `--requests` calls of
+//! CreateCase, GetCase (random ids among the cases created so far) and
+//! ListCases (50 per page, status Active – New) from that many client tasks,
+//! each with its own connection. It prints one row per phase and level:
+//! calls, errors, throughput (calls per second of wall time, errors included)
+//! and latency percentiles of the successful calls. It exits non-zero if any
+//! call failed, so `--requests 20 --concurrency 1,2` doubles as a smoke test.
+//!
+//! The server runs on Docket's built-in defaults (`docket::settings::DEFAULTS`,
+//! e.g. 10 pooled connections), which `DOCKET__SECTION__KEY` variables
+//! override as for `docket` itself. Client and server share this process and
+//! its cores, so the numbers include the client's own work.
+
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, anyhow, bail, ensure};
+use clap::{Args, Parser, Subcommand};
+use docket::{
+    app::{self, Target},
+    settings::Settings,
+};
+use docket_kit::{auth::Role, db::ServiceDatabase, settings::TokenSettings};
+use docket_proto::case::v1::{
+    self as pb, account_service_client::AccountServiceClient, case_service_client::CaseServiceClient,
+    contact_service_client::ContactServiceClient, get_case_request::Lookup,
+};
+use tokio::{
+    net::TcpListener,
+    sync::oneshot,
+    task::{JoinError, JoinHandle, JoinSet},
+};
+use tonic::{
+    Request, Status,
+    metadata::MetadataValue,
+    service::interceptor::InterceptedService,
+    transport::{Channel, Endpoint},
+};
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+
+/// The agent token every client presents (the server only listens on loopback).
+const BEARER: &str = "Bearer docket-bench-agent-token";
+
+#[derive(Parser)]
+#[command(about = "Docket's load benchmarks: throughput and latency percentiles over real gRPC")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// CreateCase, GetCase and ListCases against the case service.
+    CaseCreate(CaseCreateArgs),
+}
+
+#[derive(Args)]
+struct CaseCreateArgs {
+    /// Calls per phase and concurrency level.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+    requests: u32,
+    /// Concurrency levels, comma-separated: client tasks calling at once.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 8, 32], value_parser = clap::value_parser!(u32).range(1..))]
+    concurrency: Vec<u32>,
+    /// PostgreSQL to benchmark against; a fresh schema is created and dropped.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    database_url: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::CaseCreate(args) => case_create(args).await,
+    }
+}
+
+async fn case_create(args: CaseCreateArgs) -> anyhow::Result<()> {
+    let settings = bench_settings(&args.database_url)?;
+    let outcome = tokio::select! {
+        outcome = run_against_server(&settings, &args) => outcome,
+        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+    };
+    if let Err(err) = drop_schema(&settings).await {
+        eprintln!("could not drop the bench schema: {err:#}");
+    }
+    let rows = outcome?;
+    print_table(&rows);
+    let errors: usize = rows.iter().map(|row| row.errors).sum();
+    ensure!(errors == 0, "{errors} calls failed");
+    Ok(())
+}
+
+/// Docket's defaults, with a schema of our own, migrations on start and the bench token.
+fn bench_settings(database_url: &str) -> anyhow::Result<Settings> {
+    let mut settings = Settings::load(None).context("loading Docket's default settings")?;
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    settings.database.url = database_url.to_owned();
+    settings.database.schema_prefix = format!("bench_{}_", &unique[unique.len() - 12..]);
+    settings.database.migrate_on_start = true;
+    let token = TokenSettings { token: BEARER.trim_start_matches("Bearer ").to_owned(), role: Role::Agent, staff_id: None };
+    settings.auth.tokens.insert("bench".to_owned(), token);
+    settings.validate()?;
+    Ok(settings)
+}
+
+async fn drop_schema(settings: &Settings) -> anyhow::Result<()> {
+    let Some(schema) = ServiceDatabase::for_service(&settings.database, docket_case::SERVICE).schema else {
+        return Ok(());
+    };
+    let db = docket_kit::db::connect(&settings.database, docket_case::SERVICE).await?;
+    docket_kit::db::drop_schema(&db, &schema).await?;
+    db.close().await?;
+    eprintln!("dropped schema {schema}");
+    Ok(())
+}
+
+/// Serves the case service on a random port, runs every phase, stops the server.
+async fn run_against_server(settings: &Settings, args: &CaseCreateArgs) -> anyhow::Result<Vec<Row>> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server_settings = settings.clone();
+    let server = tokio::spawn(async move {
+        app::run(&server_settings, &[Target::Case], listener, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    eprintln!("starting the case service at {url} (schema prefix {})", settings.database.schema_prefix);
+    let server = wait_until_serving(Endpoint::from_shared(url.clone())?.connect_lazy(), server).await?;
+
+    let outcome = run_phases(&url, args).await;
+
+    let _ = stop.send(());
+    let stopped = tokio::time::timeout(Duration::from_secs(10), server).await.context("the server did not stop within 10 s")?;
+    server_result(stopped)?;
+    outcome
+}
+
+/// Waits for `grpc.health.v1` to report SERVING (migrations done); returns
+/// the server's own error if it stops first.
+async fn wait_until_serving(
+    channel: Channel,
+    server: JoinHandle<anyhow::Result<()>>,
+) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
+    let mut health = HealthClient::new(channel);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if server.is_finished() {
+            server_result(server.await)?;
+            bail!("the server stopped before serving");
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        ensure!(!remaining.is_zero(), "the case service did not become SERVING within 60 s");
+        let answer = tokio::time::timeout(remaining, health.check(HealthCheckRequest { service: String::new() })).await;
+        if let Ok(Ok(answer)) = answer
+            && answer.into_inner().status == ServingStatus::Serving as i32
+        {
+            return Ok(server);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn server_result(joined: Result<anyhow::Result<()>, JoinError>) -> anyhow::Result<()> {
+    joined.context("the server task failed")?.context("the case service failed")
+}
+
+type Auth = fn(Request<()>) -> Result<Request<()>, Status>;
+type CaseClient = CaseServiceClient<InterceptedService<Channel, Auth>>;
+
+fn authorize(mut request: Request<()>) -> Result<Request<()>, Status> {
+    // A constant ASCII value: `from_static` cannot panic here.
+    request.metadata_mut().insert("authorization", MetadataValue::from_static(BEARER));
+    Ok(request)
+}
+
+async fn run_phases(url: &str, args: &CaseCreateArgs) -> anyhow::Result<Vec<Row>> {
+    let setup = Endpoint::from_shared(url.to_owned())?.connect().await?;
+    let account = AccountServiceClient::with_interceptor(setup.clone(), authorize as Auth)
+        .create_account(pb::CreateAccountRequest {
+            account: Some(pb::Account {
+                name: "Bench Industries".into(),
+                industry: "Manufacturing".into(),
+                ..Default::default()
+            }),
+            idempotency_key: String::new(),
+        })
+        .await
+        .context("creating the account")?
+        .into_inner();
+    let contact = ContactServiceClient::with_interceptor(setup, authorize as Auth)
+        .create_contact(pb::CreateContactRequest {
+            contact: Some(pb::Contact {
+                account_id: account.id.clone(),
+                name: "Petra Schmidt".into(),
+                email: "petra@bench.example".into(),
+                ..Default::default()
+            }),
+            idempotency_key: String::new(),
+        })
+        .await
+        .context("creating the contact")?
+        .into_inner();
+    let template = pb::Case {
+        description: "The conveyor stops every hour.".into(),
+        type_id: "technical_issue".into(),
+        priority: pb::CasePriority::High as i32,
+        channel: pb::CaseChannel::Phone as i32,
+        account_id: account.id,
+        contacts: vec![pb::CaseContact { contact_id: contact.id, primary: true }],
+        ..Default::default()
+    };
+
+    let requests = args.requests as usize;
+    let mut rows = Vec::new();
+    let mut created: Vec<String> = Vec::new();
+    for &concurrency in &args.concurrency {
+        // One connection per client task, opened before the clock starts.
+        let mut channels = Vec::new();
+        for _ in 0..concurrency {
+            channels.push(Endpoint::from_shared(url.to_owned())?.connect().await?);
+        }
+
+        let template = template.clone();
+        let (row, ids) = drive("CreateCase", &channels, requests, move |mut client, i| {
+            let case = pb::Case { subject: format!("Bench case {i}"), ..template.clone() };
+            async move {
+                let request = pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() };
+                Ok(client.create_case(request).await?.into_inner().id)
+            }
+        })
+        .await?;
+        rows.push(row);
+        created.extend(ids);
+        ensure!(!created.is_empty(), "no case was created, so GetCase has nothing to read");
+
+        let ids = Arc::new(created.clone());
+        let (row, _) = drive("GetCase", &channels, requests, move |mut client, i| {
+            let id = ids[pick(i, ids.len())].clone();
+            async move { client.get_case(pb::GetCaseRequest { lookup: Some(Lookup::Id(id)) }).await.map(|_| ()) }
+        })
+        .await?;
+        rows.push(row);
+
+        let (row, _) = drive("ListCases", &channels, requests, |mut client, _| async move {
+            let request =
+                pb::ListCasesRequest { page_size: 50, statuses: vec![pb::CaseStatus::ActiveNew as i32], ..Default::default() };
+            client.list_cases(request).await.map(|_| ())
+        })
+        .await?;
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// A spread-out index below `len` for call `i` (splitmix64; no RNG crate needed).
+fn pick(i: usize, len: usize) -> usize {
+    let mut z = (i as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ((z ^ (z >> 31)) % len as u64) as usize
+}
+
+/// What one phase measured.
+struct Row {
+    phase: &'static str,
+    concurrency: usize,
+    requests: usize,
+    errors: usize,
+    elapsed: Duration,
+    /// Latencies of the successful calls, sorted.
+    latencies: Vec<Duration>,
+}
+
+/// What one client task saw.
+struct Sample<T> {
+    latencies: Vec<Duration>,
+    outputs: Vec<T>,
+    errors: usize,
+    first_error: Option<Status>,
+}
+
+/// Makes `requests` calls of `call(client, i)` from one task per channel and
+/// times each; returns the row and the successful calls' outputs.
+async fn drive<T, F, Fut>(phase: &'static str, channels: &[Channel], requests: usize, call: F) -> anyhow::Result<(Row, Vec<T>)>
+where
+    T: Send + 'static,
+    F: Fn(CaseClient, usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, Status>> + Send + 'static,
+{
+    eprintln!("{phase}: {requests} calls at concurrency {} …", channels.len());
+    let call = Arc::new(call);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for channel in channels {
+        let client = CaseServiceClient::with_interceptor(channel.clone(), authorize as Auth);
+        let (call, next) = (call.clone(), next.clone());
+        tasks.spawn(async move {
+            let mut sample = Sample { latencies: Vec::new(), outputs: Vec::new(), errors: 0, first_error: None };
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= requests {
+                    return sample;
+                }
+                let start = Instant::now();
+                let result = call(client.clone(), i).await;
+                let latency = start.elapsed();
+                match result {
+                    Ok(output) => {
+                        sample.latencies.push(latency);
+                        sample.outputs.push(output);
+                    }
+                    Err(status) => {
+                        sample.errors += 1;
+                        sample.first_error.get_or_insert(status);
+                    }
+                }
+            }
+        });
+    }
+    let (mut latencies, mut outputs, mut errors, mut first_error) = (Vec::new(), Vec::new(), 0, None);
+    while let Some(joined) = tasks.join_next().await {
+        let sample = joined.context("a client task failed")?;
+        latencies.extend(sample.latencies);
+        outputs.extend(sample.outputs);
+        errors += sample.errors;
+        first_error = first_error.or(sample.first_error);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    eprintln!("  done in {:.2} s, {errors} errors", elapsed.as_secs_f64());
+    if let Some(status) = first_error {
+        eprintln!("  first error: {:?}: {}", status.code(), status.message());
+    }
+    Ok((Row { phase, concurrency: channels.len(), requests, errors, elapsed, latencies }, outputs))
+}
+
+/// The latency at or below which a fraction `p` of the sorted calls fall, in ms (nearest rank).
+fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
+    sorted.get(rank - 1).map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "{:<10} {:>11} {:>8} {:>6} {:>10} {:>8} {:>8} {:>8} {:>8}",
+        "phase", "concurrency", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms"
+    );
+    for row in rows {
+        let ms = |p| percentile_ms(&row.latencies, p);
+        println!(
+            "{:<10} {:>11} {:>8} {:>6} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+            row.phase,
+            row.concurrency,
+            row.requests,
+            row.errors,
+            row.requests as f64 / row.elapsed.as_secs_f64(),
+            ms(0.50),
+            ms(0.90),
+            ms(0.99),
+            ms(1.0),
+        );
+    }
+}

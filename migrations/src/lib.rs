@@ -4,8 +4,8 @@
 //! search_path points at it, so the migration history lives there too); on
 //! SQLite each service has its own file. The same migrations run on both.
 
-use sea_orm_migration::{MigratorTrait, sea_orm::DatabaseConnection};
 pub use sea_orm_migration::sea_orm::DbErr;
+use sea_orm_migration::{MigratorTrait, sea_orm::DatabaseConnection};
 
 pub mod case;
 

@@ -153,11 +153,7 @@ impl MigrationTrait for Migration {
 
         manager
             .create_table(
-                Table::create()
-                    .table("counters")
-                    .col(string("name").primary_key())
-                    .col(big_integer("value"))
-                    .to_owned(),
+                Table::create().table("counters").col(string("name").primary_key()).col(big_integer("value")).to_owned(),
             )
             .await?;
         manager

@@ -5,7 +5,10 @@
 use crate::{
     domain::{
         AccountTier, ActivityKind, CaseStatus, Channel, Direction, Priority, StaffRole, Visibility,
-        commands::{AccountFields, Address, CaseContactRef, CaseFields, ContactFields, Money, NewActivity, NewCase, StaffFields, TeamFields},
+        commands::{
+            AccountFields, Address, CaseContactRef, CaseFields, ContactFields, Money, NewActivity, NewCase, StaffFields,
+            TeamFields,
+        },
     },
     error::Result,
     store::{Actor, Store},
@@ -40,7 +43,11 @@ pub async fn seed(store: &Store) -> Result<bool> {
         .create_team(TeamFields { name: "Support".into(), description: "First-line support queue".into() }, &by, None)
         .await?;
     let field = store
-        .create_team(TeamFields { name: "Field Service".into(), description: "On-site repairs and warranty work".into() }, &by, None)
+        .create_team(
+            TeamFields { name: "Field Service".into(), description: "On-site repairs and warranty work".into() },
+            &by,
+            None,
+        )
         .await?;
     for member in [&alex.id, &sam.id] {
         store.set_team_member(&support.team.id, member, true, &by).await?;
@@ -55,9 +62,19 @@ pub async fn seed(store: &Store) -> Result<bool> {
         address: Address { city: city.to_owned(), country: "DE".into(), ..Default::default() },
         notes: String::new(),
     };
-    let acme = store.create_account(account("Acme Manufacturing", "Manufacturing", AccountTier::Enterprise, 4_000_000_00, "Hamburg"), &by, None).await?;
-    let bright = store.create_account(account("Bright Dental", "Healthcare", AccountTier::Premium, 850_000_00, "Munich"), &by, None).await?;
-    let town = store.create_account(account("Town of Lindenau", "Public sector", AccountTier::Standard, 120_000_00, "Lindenau"), &by, None).await?;
+    let acme = store
+        .create_account(
+            account("Acme Manufacturing", "Manufacturing", AccountTier::Enterprise, 400_000_000, "Hamburg"),
+            &by,
+            None,
+        )
+        .await?;
+    let bright = store
+        .create_account(account("Bright Dental", "Healthcare", AccountTier::Premium, 85_000_000, "Munich"), &by, None)
+        .await?;
+    let town = store
+        .create_account(account("Town of Lindenau", "Public sector", AccountTier::Standard, 12_000_000, "Lindenau"), &by, None)
+        .await?;
 
     let contact = |account: &str, name: &str, email: &str, title: &str| ContactFields {
         account_id: account.to_owned(),
@@ -67,10 +84,15 @@ pub async fn seed(store: &Store) -> Result<bool> {
         title: title.to_owned(),
         portal_enabled: true,
     };
-    let petra = store.create_contact(contact(&acme.id, "Petra Schmidt", "petra.schmidt@acme.example", "Plant manager"), &by, None).await?;
+    let petra = store
+        .create_contact(contact(&acme.id, "Petra Schmidt", "petra.schmidt@acme.example", "Plant manager"), &by, None)
+        .await?;
     let jonas = store.create_contact(contact(&acme.id, "Jonas Weber", "jonas.weber@acme.example", "IT lead"), &by, None).await?;
-    let lena = store.create_contact(contact(&bright.id, "Dr. Lena Vogel", "lena.vogel@brightdental.example", "Practice owner"), &by, None).await?;
-    let tom = store.create_contact(contact(&town.id, "Tom Becker", "tom.becker@lindenau.example", "Facilities"), &by, None).await?;
+    let lena = store
+        .create_contact(contact(&bright.id, "Dr. Lena Vogel", "lena.vogel@brightdental.example", "Practice owner"), &by, None)
+        .await?;
+    let tom =
+        store.create_contact(contact(&town.id, "Tom Becker", "tom.becker@lindenau.example", "Facilities"), &by, None).await?;
 
     struct Demo<'a> {
         subject: &'a str,
@@ -85,11 +107,66 @@ pub async fn seed(store: &Store) -> Result<bool> {
         end: CaseStatus,
     }
     let demos = [
-        Demo { subject: "Conveyor controller reboots every hour", type_id: "technical_issue", priority: Priority::Critical, channel: Channel::Phone, account: &acme.id, contact: &petra.id, owner: None, team: &support.team.id, serial: "CV-2291-A", end: CaseStatus::New },
-        Demo { subject: "Invoice 2026-114 charged twice", type_id: "billing_query", priority: Priority::Medium, channel: Channel::Email, account: &acme.id, contact: &jonas.id, owner: Some(&alex.id), team: &support.team.id, serial: "", end: CaseStatus::Assigned },
-        Demo { subject: "X-ray sensor shows dead pixels", type_id: "warranty_claim", priority: Priority::High, channel: Channel::Portal, account: &bright.id, contact: &lena.id, owner: Some(&sam.id), team: &field.team.id, serial: "XR-7781-Q", end: CaseStatus::Pending },
-        Demo { subject: "Streetlight timer reset after power cut", type_id: "service_request", priority: Priority::Low, channel: Channel::WebForm, account: &town.id, contact: &tom.id, owner: Some(&sam.id), team: &field.team.id, serial: "SL-0042", end: CaseStatus::ClosedComplete },
-        Demo { subject: "Technician arrived late", type_id: "complaint", priority: Priority::Medium, channel: Channel::Phone, account: &bright.id, contact: &lena.id, owner: Some(&alex.id), team: &support.team.id, serial: "", end: CaseStatus::ClosedNoFault },
+        Demo {
+            subject: "Conveyor controller reboots every hour",
+            type_id: "technical_issue",
+            priority: Priority::Critical,
+            channel: Channel::Phone,
+            account: &acme.id,
+            contact: &petra.id,
+            owner: None,
+            team: &support.team.id,
+            serial: "CV-2291-A",
+            end: CaseStatus::New,
+        },
+        Demo {
+            subject: "Invoice 2026-114 charged twice",
+            type_id: "billing_query",
+            priority: Priority::Medium,
+            channel: Channel::Email,
+            account: &acme.id,
+            contact: &jonas.id,
+            owner: Some(&alex.id),
+            team: &support.team.id,
+            serial: "",
+            end: CaseStatus::Assigned,
+        },
+        Demo {
+            subject: "X-ray sensor shows dead pixels",
+            type_id: "warranty_claim",
+            priority: Priority::High,
+            channel: Channel::Portal,
+            account: &bright.id,
+            contact: &lena.id,
+            owner: Some(&sam.id),
+            team: &field.team.id,
+            serial: "XR-7781-Q",
+            end: CaseStatus::Pending,
+        },
+        Demo {
+            subject: "Streetlight timer reset after power cut",
+            type_id: "service_request",
+            priority: Priority::Low,
+            channel: Channel::WebForm,
+            account: &town.id,
+            contact: &tom.id,
+            owner: Some(&sam.id),
+            team: &field.team.id,
+            serial: "SL-0042",
+            end: CaseStatus::ClosedComplete,
+        },
+        Demo {
+            subject: "Technician arrived late",
+            type_id: "complaint",
+            priority: Priority::Medium,
+            channel: Channel::Phone,
+            account: &bright.id,
+            contact: &lena.id,
+            owner: Some(&alex.id),
+            team: &support.team.id,
+            serial: "",
+            end: CaseStatus::ClosedNoFault,
+        },
     ];
     for demo in demos {
         let fields = CaseFields {
@@ -120,9 +197,23 @@ pub async fn seed(store: &Store) -> Result<bool> {
             email_to: Vec::new(),
             email_subject: String::new(),
         };
-        store.add_activity(note("Checked the customer's history: first report of this kind.", Visibility::Internal), true, &by, None).await?;
+        store
+            .add_activity(
+                note("Checked the customer's history: first report of this kind.", Visibility::Internal),
+                true,
+                &by,
+                None,
+            )
+            .await?;
         if demo.owner.is_some() {
-            store.add_activity(note("Thanks for reporting this. We are on it and will update you here.", Visibility::Public), true, &by, None).await?;
+            store
+                .add_activity(
+                    note("Thanks for reporting this. We are on it and will update you here.", Visibility::Public),
+                    true,
+                    &by,
+                    None,
+                )
+                .await?;
         }
         match demo.end {
             CaseStatus::Pending => {

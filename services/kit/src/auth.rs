@@ -104,9 +104,11 @@ impl TokenTable {
     /// Checks an `authorization` header value.
     pub fn authenticate(&self, header: Option<&str>) -> Result<Caller, Status> {
         let header = header.ok_or_else(|| Status::unauthenticated("missing `authorization: Bearer <token>` metadata"))?;
+        // The scheme is case-insensitive (RFC 7235); the token is not.
         let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
             .ok_or_else(|| Status::unauthenticated("the authorization metadata must be `Bearer <token>`"))?;
         // Compare against every token without stopping early, so timing does not
         // tell which prefix matched.
@@ -184,5 +186,52 @@ where
             }
             Err(status) => futures::future::Either::Right(futures::future::ready(Ok(status.into_http()))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::TokenSettings;
+
+    fn table() -> TokenTable {
+        let mut settings = AuthSettings::default();
+        settings.tokens.insert(
+            "alex".into(),
+            TokenSettings { token: "agent-token-0123456789".into(), role: Role::Agent, staff_id: Some("s-1".into()) },
+        );
+        settings.tokens.insert(
+            "erp".into(),
+            TokenSettings { token: "service-token-0123456789".into(), role: Role::Service, staff_id: None },
+        );
+        TokenTable::from_settings(&settings)
+    }
+
+    #[test]
+    fn a_known_token_becomes_its_caller() {
+        let alex = table().authenticate(Some("Bearer agent-token-0123456789")).unwrap();
+        assert_eq!(alex.actor, "staff:s-1");
+        assert!(alex.is_staff());
+        let erp = table().authenticate(Some("BEARER service-token-0123456789")).unwrap();
+        assert_eq!(erp.actor, "service:erp");
+        assert!(!erp.is_staff());
+    }
+
+    #[test]
+    fn missing_malformed_and_unknown_tokens_are_unauthenticated() {
+        for header in [None, Some(""), Some("agent-token-0123456789"), Some("Basic abc"), Some("Bearer nope")] {
+            let err = table().authenticate(header).unwrap_err();
+            assert_eq!(err.code(), tonic::Code::Unauthenticated, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn roles_decide_what_a_caller_may_do() {
+        let caller = |role| Caller { actor: "x".into(), role, staff_id: None };
+        assert!(caller(Role::Viewer).require_write().is_err());
+        assert!(caller(Role::Agent).require_write().is_ok());
+        assert!(caller(Role::Service).require_write().is_ok());
+        assert!(caller(Role::Agent).require_admin().is_err());
+        assert!(caller(Role::Admin).require_admin().is_ok());
     }
 }

@@ -56,8 +56,7 @@ pub async fn connect(settings: &DatabaseSettings, service: &str) -> Result<Datab
             db.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).await?;
         }
         None => {
-            db.execute_unprepared("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
-                .await?;
+            db.execute_unprepared("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;").await?;
         }
     }
     Ok(db)

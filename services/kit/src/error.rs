@@ -163,3 +163,57 @@ pub fn database(err: &sea_orm::DbErr) -> Status {
 pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
     matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_are_trimmed_and_bounded() {
+        let mut v = FieldViolations::new();
+        assert_eq!(v.required_text("name", "  Acme  ", 10), "Acme");
+        assert!(v.is_empty());
+        v.required_text("subject", "   ", 10);
+        v.optional_text("notes", &"x".repeat(11), 10);
+        v.optional_text("title", "bell\u{7}", 10);
+        let fields: Vec<_> = v.iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, ["subject", "notes", "title"]);
+    }
+
+    #[test]
+    fn ids_must_be_uuids() {
+        let mut v = FieldViolations::new();
+        assert!(v.optional_id("owner_id", "").is_none());
+        assert!(v.is_empty());
+        let id = Uuid::now_v7();
+        assert_eq!(v.required_id("id", &id.to_string()), Some(id));
+        assert!(v.required_id("id", "").is_none());
+        assert!(v.required_id("account_id", "not-a-uuid").is_none());
+        assert_eq!(v.iter().map(|(f, _)| f).collect::<Vec<_>>(), ["id", "account_id"]);
+    }
+
+    #[test]
+    fn emails_are_checked_and_lower_cased() {
+        let mut v = FieldViolations::new();
+        assert_eq!(v.email("email", "Petra@Acme.Example", true), "petra@acme.example");
+        assert!(v.is_empty());
+        for bad in ["petra", "@acme.example", "petra@", "petra@acme", "pe tra@acme.example", "a@b@c.example", "a@.example"] {
+            let mut v = FieldViolations::new();
+            v.email("email", bad, true);
+            assert!(!v.is_empty(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn every_violation_becomes_a_bad_request_detail() {
+        let mut v = FieldViolations::new();
+        v.add("case.subject", "is required");
+        v.add("case.priority", "99 is not a known value");
+        let status = invalid_argument(&v);
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let fields: Vec<_> = details.bad_request().unwrap().field_violations.iter().map(|f| f.field.clone()).collect();
+        assert_eq!(fields, ["case.subject", "case.priority"]);
+        assert!(status.message().contains("case.subject is required"));
+    }
+}

@@ -30,9 +30,14 @@ impl Drop for TelemetryGuard {
     }
 }
 
+/// Makes W3C trace context the format read from and written to gRPC metadata.
+pub fn install_propagator() {
+    global::set_text_map_propagator(TraceContextPropagator::new());
+}
+
 /// Installs the global subscriber. Call once, early in `main`.
 pub fn init(settings: &TelemetrySettings, service_name: &str) -> anyhow::Result<TelemetryGuard> {
-    global::set_text_map_propagator(TraceContextPropagator::new());
+    install_propagator();
     let filter = EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(&settings.log_filter))?;
 
     let provider = match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
@@ -47,8 +52,7 @@ pub fn init(settings: &TelemetrySettings, service_name: &str) -> anyhow::Result<
         }
         _ => None,
     };
-    let otel_layer =
-        provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service_name.to_owned())));
+    let otel_layer = provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service_name.to_owned())));
 
     let registry = tracing_subscriber::registry().with(filter).with(otel_layer);
     match settings.log_format {

@@ -26,16 +26,9 @@ pub fn allowed_moves(status: CaseStatus, has_owner: bool) -> Vec<String> {
     let close = "CloseCase → Closed – Complete or Closed – No Fault (with a resolution summary)".to_owned();
     match status {
         New => vec!["AssignCase with an owner → Active – Assigned".to_owned(), close],
-        Assigned => vec![
-            "SetCaseStatus → Pending".to_owned(),
-            "AssignCase without an owner → Active – New".to_owned(),
-            close,
-        ],
+        Assigned => vec!["SetCaseStatus → Pending".to_owned(), "AssignCase without an owner → Active – New".to_owned(), close],
         Pending => vec!["SetCaseStatus → Active – Assigned".to_owned(), close],
-        ClosedComplete | ClosedNoFault => vec![format!(
-            "ReopenCase with a reason → {}",
-            if has_owner { Assigned } else { New }
-        )],
+        ClosedComplete | ClosedNoFault => vec![format!("ReopenCase with a reason → {}", if has_owner { Assigned } else { New })],
     }
 }
 
@@ -92,6 +85,7 @@ pub fn is_consistent(status: CaseStatus, has_owner: bool) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use proptest::prelude::*;
 

@@ -7,7 +7,7 @@ use super::{actor, etag, history, idempotency, reason, update_mask, wanted};
 use crate::{
     domain::{
         AccountTier,
-        commands::{AccountFields, Address, Money, NAME_MAX, LONG_TEXT_MAX, SHORT_TEXT_MAX},
+        commands::{AccountFields, Address, LONG_TEXT_MAX, Money, NAME_MAX, SHORT_TEXT_MAX},
     },
     error::Error,
     store::{ACCOUNT_FIELDS, AccountCursor, AccountFilter, Store, etag as etag_of, model_money},
@@ -56,11 +56,8 @@ pub(super) fn money(violations: &mut FieldViolations, field: &str, money: Option
 
 /// Validates the fields a create sets (`mask: None`) or an update changes.
 fn parse_fields(violations: &mut FieldViolations, account: &pb::Account, mask: Option<&[&str]>) -> AccountFields {
-    let name = if wanted(mask, "name") {
-        violations.required_text("account.name", &account.name, NAME_MAX)
-    } else {
-        String::new()
-    };
+    let name =
+        if wanted(mask, "name") { violations.required_text("account.name", &account.name, NAME_MAX) } else { String::new() };
     let tier = match (wanted(mask, "tier"), account.tier) {
         (false, _) => AccountTier::Standard,
         // On create, no tier means Standard.
@@ -122,7 +119,11 @@ impl AccountService for AccountApi {
         let mut violations = FieldViolations::new();
         let account = request.account.clone().unwrap_or_default();
         let fields = parse_fields(&mut violations, &account, None);
-        let key = idempotency(&mut violations, &request.idempotency_key, &pb::CreateAccountRequest { idempotency_key: String::new(), ..request.clone() });
+        let key = idempotency(
+            &mut violations,
+            &request.idempotency_key,
+            &pb::CreateAccountRequest { idempotency_key: String::new(), ..request.clone() },
+        );
         violations.into_result().map_err(Error::from)?;
         let created = self.store.create_account(fields, &actor(&caller, ""), key.as_ref()).await?;
         Ok(Response::new(to_proto(created)))
@@ -150,12 +151,14 @@ impl AccountService for AccountApi {
         let reason = reason(&mut violations, &request.reason);
         violations.into_result().map_err(Error::from)?;
         let (Some(id), Some(version)) = (id, version) else { return Err(Status::internal("validated fields missing")) };
-        let updated =
-            self.store.update_account(&id.to_string(), version, fields, &mask, &actor(&caller, &reason)).await?;
+        let updated = self.store.update_account(&id.to_string(), version, fields, &mask, &actor(&caller, &reason)).await?;
         Ok(Response::new(to_proto(updated)))
     }
 
-    async fn list_accounts(&self, request: Request<pb::ListAccountsRequest>) -> Result<Response<pb::ListAccountsResponse>, Status> {
+    async fn list_accounts(
+        &self,
+        request: Request<pb::ListAccountsRequest>,
+    ) -> Result<Response<pb::ListAccountsResponse>, Status> {
         caller(&request)?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
@@ -164,7 +167,11 @@ impl AccountService for AccountApi {
         let filter = AccountFilter {
             query: violations.optional_text("query", &request.query, SHORT_TEXT_MAX),
             industry: violations.optional_text("industry", &request.industry, SHORT_TEXT_MAX),
-            tier: if request.tier == 0 { None } else { super::enum_value(&mut violations, "tier", request.tier, tier_from_proto) },
+            tier: if request.tier == 0 {
+                None
+            } else {
+                super::enum_value(&mut violations, "tier", request.tier, tier_from_proto)
+            },
         };
         violations.into_result().map_err(Error::from)?;
         let (rows, next) = self.store.list_accounts(&filter, after, limit).await?;
@@ -174,7 +181,10 @@ impl AccountService for AccountApi {
         }))
     }
 
-    async fn list_account_history(&self, request: Request<pb::ListHistoryRequest>) -> Result<Response<pb::ListHistoryResponse>, Status> {
+    async fn list_account_history(
+        &self,
+        request: Request<pb::ListHistoryRequest>,
+    ) -> Result<Response<pb::ListHistoryResponse>, Status> {
         caller(&request)?;
         Ok(Response::new(history(&self.store, &["account"], request.into_inner()).await?))
     }

@@ -9,8 +9,8 @@ use crate::{
     domain::{
         ActivityKind, CaseStatus, Channel, Direction, Priority, Visibility,
         commands::{
-            CONTACTS_MAX, CaseContactRef, CaseFields, LONG_TEXT_MAX, NAME_MAX, NewActivity, NewCase, SHORT_TEXT_MAX,
-            SUBJECT_MAX, TAG_MAX, TAGS_MAX,
+            CONTACTS_MAX, CaseContactRef, CaseFields, LONG_TEXT_MAX, NAME_MAX, NewActivity, NewCase, SHORT_TEXT_MAX, SUBJECT_MAX,
+            TAG_MAX, TAGS_MAX,
         },
         format_case_number, parse_case_number,
     },
@@ -179,7 +179,11 @@ fn parse_fields(violations: &mut FieldViolations, case: &pb::Case, mask: Option<
         if wanted(mask, field) { v.optional_text(&format!("case.{field}"), value, max) } else { String::new() }
     };
     CaseFields {
-        subject: if wanted(mask, "subject") { violations.required_text("case.subject", &case.subject, SUBJECT_MAX) } else { String::new() },
+        subject: if wanted(mask, "subject") {
+            violations.required_text("case.subject", &case.subject, SUBJECT_MAX)
+        } else {
+            String::new()
+        },
         description: text(violations, "description", &case.description, LONG_TEXT_MAX),
         type_id: if wanted(mask, "type_id") { type_key(violations, "case.type_id", &case.type_id) } else { String::new() },
         priority: match (wanted(mask, "priority"), case.priority) {
@@ -219,11 +223,7 @@ pub(crate) fn to_proto(record: CaseRecord) -> pb::Case {
         status: status_to_proto(status) as i32,
         priority: priority_to_proto(case.priority) as i32,
         channel: channel_to_proto(&case.channel) as i32,
-        contacts: record
-            .contacts
-            .into_iter()
-            .map(|c| pb::CaseContact { contact_id: c.contact_id, primary: c.primary })
-            .collect(),
+        contacts: record.contacts.into_iter().map(|c| pb::CaseContact { contact_id: c.contact_id, primary: c.primary }).collect(),
         tags: record.tags,
         owner_id: case.owner_id.unwrap_or_default(),
         team_id: case.team_id.unwrap_or_default(),
@@ -332,7 +332,7 @@ fn parse_activity(violations: &mut FieldViolations, activity: &pb::Activity) -> 
     match kind {
         ActivityKind::Note => {}
         ActivityKind::Call => {
-            let call = activity.call.clone().unwrap_or_default();
+            let call = activity.call.unwrap_or_default();
             new.direction = super::enum_value(violations, "activity.call.direction", call.direction, direction_from_proto)
                 .unwrap_or(Direction::None);
             if !(0..=86_400).contains(&call.duration_seconds) {
@@ -376,7 +376,11 @@ impl CaseService for CaseApi {
         let case = request.case.clone().unwrap_or_default();
         let fields = parse_fields(&mut violations, &case, None);
         let owner_id = optional_id(&mut violations, "case.owner_id", &case.owner_id);
-        let key = idempotency(&mut violations, &request.idempotency_key, &pb::CreateCaseRequest { idempotency_key: String::new(), ..request.clone() });
+        let key = idempotency(
+            &mut violations,
+            &request.idempotency_key,
+            &pb::CreateCaseRequest { idempotency_key: String::new(), ..request.clone() },
+        );
         violations.into_result().map_err(Error::from)?;
         let created = self.store.create_case(NewCase { fields, owner_id }, &actor(&caller, ""), key.as_ref()).await?;
         tracing::info!(case = %format_case_number(created.case.number), "case created");
@@ -393,8 +397,7 @@ impl CaseService for CaseApi {
                 self.store.get_case(&id).await?
             }
             Some(Lookup::CaseNumber(number)) => {
-                let number = parse_case_number(number)
-                    .ok_or_else(|| Error::field("case_number", "must look like C-000123"))?;
+                let number = parse_case_number(number).ok_or_else(|| Error::field("case_number", "must look like C-000123"))?;
                 self.store.get_case_by_number(number).await?
             }
             None => return Err(Error::field("lookup", "send either id or case_number").into()),
@@ -441,6 +444,18 @@ impl CaseService for CaseApi {
                 CaseOrder::Newest
             }
         };
+        // A token carries the sort key of its order; one that cannot be such a
+        // key was not made by this call (and would fail the query).
+        if let Some(cursor) = &after {
+            let fits = match order {
+                CaseOrder::Newest | CaseOrder::Oldest => true,
+                CaseOrder::RecentlyUpdated => time::from_micros(cursor.key).is_some(),
+                CaseOrder::Priority => i16::try_from(cursor.key).ok().and_then(Priority::from_rank).is_some(),
+            };
+            if !fits {
+                violations.add("page_token", "is not a page token returned by this list call");
+            }
+        }
         let filter = CaseFilter {
             statuses,
             priorities,
@@ -548,14 +563,21 @@ impl CaseService for CaseApi {
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
         let new = parse_activity(&mut violations, &request.activity.clone().unwrap_or_default());
-        let key = idempotency(&mut violations, &request.idempotency_key, &pb::AddActivityRequest { idempotency_key: String::new(), ..request.clone() });
+        let key = idempotency(
+            &mut violations,
+            &request.idempotency_key,
+            &pb::AddActivityRequest { idempotency_key: String::new(), ..request.clone() },
+        );
         violations.into_result().map_err(Error::from)?;
         let Some(new) = new else { return Err(Status::internal("validated fields missing")) };
         let added = self.store.add_activity(new, caller.is_staff(), &actor(&caller, ""), key.as_ref()).await?;
         Ok(Response::new(activity_to_proto(added)))
     }
 
-    async fn list_activities(&self, request: Request<pb::ListActivitiesRequest>) -> Result<Response<pb::ListActivitiesResponse>, Status> {
+    async fn list_activities(
+        &self,
+        request: Request<pb::ListActivitiesRequest>,
+    ) -> Result<Response<pb::ListActivitiesResponse>, Status> {
         caller(&request)?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
@@ -570,12 +592,18 @@ impl CaseService for CaseApi {
         }))
     }
 
-    async fn list_case_history(&self, request: Request<pb::ListHistoryRequest>) -> Result<Response<pb::ListHistoryResponse>, Status> {
+    async fn list_case_history(
+        &self,
+        request: Request<pb::ListHistoryRequest>,
+    ) -> Result<Response<pb::ListHistoryResponse>, Status> {
         caller(&request)?;
         Ok(Response::new(history(&self.store, &["case"], request.into_inner()).await?))
     }
 
-    async fn list_case_types(&self, request: Request<pb::ListCaseTypesRequest>) -> Result<Response<pb::ListCaseTypesResponse>, Status> {
+    async fn list_case_types(
+        &self,
+        request: Request<pb::ListCaseTypesRequest>,
+    ) -> Result<Response<pb::ListCaseTypesResponse>, Status> {
         caller(&request)?;
         let types = self.store.list_case_types(request.get_ref().include_inactive).await?;
         Ok(Response::new(pb::ListCaseTypesResponse { case_types: types.into_iter().map(case_type_to_proto).collect() }))

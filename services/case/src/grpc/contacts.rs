@@ -31,7 +31,11 @@ fn parse_fields(violations: &mut FieldViolations, contact: &pb::Contact, mask: O
         } else {
             String::new()
         },
-        name: if wanted(mask, "name") { violations.required_text("contact.name", &contact.name, NAME_MAX) } else { String::new() },
+        name: if wanted(mask, "name") {
+            violations.required_text("contact.name", &contact.name, NAME_MAX)
+        } else {
+            String::new()
+        },
         email: if wanted(mask, "email") {
             let lowered = violations.email("contact.email", &contact.email, false);
             // Keep the address as written; uniqueness compares it lower-cased.
@@ -68,7 +72,11 @@ impl ContactService for ContactApi {
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
         let fields = parse_fields(&mut violations, &request.contact.clone().unwrap_or_default(), None);
-        let key = idempotency(&mut violations, &request.idempotency_key, &pb::CreateContactRequest { idempotency_key: String::new(), ..request.clone() });
+        let key = idempotency(
+            &mut violations,
+            &request.idempotency_key,
+            &pb::CreateContactRequest { idempotency_key: String::new(), ..request.clone() },
+        );
         violations.into_result().map_err(Error::from)?;
         let created = self.store.create_contact(fields, &actor(&caller, ""), key.as_ref()).await?;
         Ok(Response::new(to_proto(created)))
@@ -106,12 +114,14 @@ impl ContactService for ContactApi {
         let reason = reason(&mut violations, &request.reason);
         violations.into_result().map_err(Error::from)?;
         let (Some(id), Some(version)) = (id, version) else { return Err(Status::internal("validated fields missing")) };
-        let updated =
-            self.store.update_contact(&id.to_string(), version, fields, &mask, &actor(&caller, &reason)).await?;
+        let updated = self.store.update_contact(&id.to_string(), version, fields, &mask, &actor(&caller, &reason)).await?;
         Ok(Response::new(to_proto(updated)))
     }
 
-    async fn list_contacts(&self, request: Request<pb::ListContactsRequest>) -> Result<Response<pb::ListContactsResponse>, Status> {
+    async fn list_contacts(
+        &self,
+        request: Request<pb::ListContactsRequest>,
+    ) -> Result<Response<pb::ListContactsResponse>, Status> {
         caller(&request)?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
@@ -129,7 +139,10 @@ impl ContactService for ContactApi {
         }))
     }
 
-    async fn list_contact_history(&self, request: Request<pb::ListHistoryRequest>) -> Result<Response<pb::ListHistoryResponse>, Status> {
+    async fn list_contact_history(
+        &self,
+        request: Request<pb::ListHistoryRequest>,
+    ) -> Result<Response<pb::ListHistoryResponse>, Status> {
         caller(&request)?;
         Ok(Response::new(history(&self.store, &["contact"], request.into_inner()).await?))
     }

@@ -34,7 +34,11 @@ fn idempotency<M: prost::Message>(violations: &mut FieldViolations, key: &str, r
 }
 
 /// The masked paths, each one of `allowed`; an empty mask is an error.
-fn update_mask(violations: &mut FieldViolations, mask: Option<&prost_types::FieldMask>, allowed: &[&'static str]) -> Vec<&'static str> {
+fn update_mask(
+    violations: &mut FieldViolations,
+    mask: Option<&prost_types::FieldMask>,
+    allowed: &[&'static str],
+) -> Vec<&'static str> {
     let paths = mask.map(|m| m.paths.as_slice()).unwrap_or_default();
     if paths.is_empty() {
         violations.add("update_mask", format!("name the fields to change; allowed: {}", allowed.join(", ")));
@@ -47,7 +51,11 @@ fn update_mask(violations: &mut FieldViolations, mask: Option<&prost_types::Fiel
             Some(_) => {}
             None => violations.add(
                 "update_mask",
-                format!("`{}` cannot be changed here; allowed: {}", path.chars().take(64).collect::<String>(), allowed.join(", ")),
+                format!(
+                    "`{}` cannot be changed here; allowed: {}",
+                    path.chars().take(64).collect::<String>(),
+                    allowed.join(", ")
+                ),
             ),
         }
     }

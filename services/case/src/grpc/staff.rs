@@ -45,7 +45,11 @@ fn role_to_proto(key: &str) -> pb::StaffRole {
 
 fn parse_staff(violations: &mut FieldViolations, user: &pb::StaffUser, mask: Option<&[&str]>) -> StaffFields {
     StaffFields {
-        name: if wanted(mask, "name") { violations.required_text("staff_user.name", &user.name, NAME_MAX) } else { String::new() },
+        name: if wanted(mask, "name") {
+            violations.required_text("staff_user.name", &user.name, NAME_MAX)
+        } else {
+            String::new()
+        },
         email: if wanted(mask, "email") {
             violations.email("staff_user.email", &user.email, true);
             user.email.trim().to_owned()
@@ -113,7 +117,11 @@ impl StaffService for StaffApi {
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
         let fields = parse_staff(&mut violations, &request.staff_user.clone().unwrap_or_default(), None);
-        let key = idempotency(&mut violations, &request.idempotency_key, &pb::CreateStaffUserRequest { idempotency_key: String::new(), ..request.clone() });
+        let key = idempotency(
+            &mut violations,
+            &request.idempotency_key,
+            &pb::CreateStaffUserRequest { idempotency_key: String::new(), ..request.clone() },
+        );
         violations.into_result().map_err(Error::from)?;
         Ok(Response::new(staff_to_proto(self.store.create_staff_user(fields, &actor(&caller, ""), key.as_ref()).await?)))
     }
@@ -143,7 +151,10 @@ impl StaffService for StaffApi {
         Ok(Response::new(staff_to_proto(updated)))
     }
 
-    async fn list_staff_users(&self, request: Request<pb::ListStaffUsersRequest>) -> Result<Response<pb::ListStaffUsersResponse>, Status> {
+    async fn list_staff_users(
+        &self,
+        request: Request<pb::ListStaffUsersRequest>,
+    ) -> Result<Response<pb::ListStaffUsersResponse>, Status> {
         caller(&request)?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
@@ -168,7 +179,11 @@ impl StaffService for StaffApi {
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
         let fields = parse_team(&mut violations, &request.team.clone().unwrap_or_default(), None);
-        let key = idempotency(&mut violations, &request.idempotency_key, &pb::CreateTeamRequest { idempotency_key: String::new(), ..request.clone() });
+        let key = idempotency(
+            &mut violations,
+            &request.idempotency_key,
+            &pb::CreateTeamRequest { idempotency_key: String::new(), ..request.clone() },
+        );
         violations.into_result().map_err(Error::from)?;
         Ok(Response::new(team_to_proto(self.store.create_team(fields, &actor(&caller, ""), key.as_ref()).await?)))
     }
@@ -219,7 +234,10 @@ impl StaffService for StaffApi {
         self.set_member(request, false).await
     }
 
-    async fn list_staff_history(&self, request: Request<pb::ListHistoryRequest>) -> Result<Response<pb::ListHistoryResponse>, Status> {
+    async fn list_staff_history(
+        &self,
+        request: Request<pb::ListHistoryRequest>,
+    ) -> Result<Response<pb::ListHistoryResponse>, Status> {
         caller(&request)?;
         Ok(Response::new(history(&self.store, &["staff_user", "team"], request.into_inner()).await?))
     }

@@ -1,14 +1,12 @@
 //! Accounts: create, read, update with etag, list by name.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
-use super::{
-    Actor, Store, contains_ci, entities::account, find_idempotent, new_id, remember_idempotent, stale, write_trail,
-};
+use super::{Actor, Store, contains_ci, entities::account, find_idempotent, new_id, remember_idempotent, stale, write_trail};
 use crate::{
     domain::{
         AccountTier, Changes,
@@ -193,17 +191,13 @@ impl Store {
         }
         if let Some(after) = after {
             query = query.filter(
-                Condition::any().add(account::Column::Name.gt(after.name.clone())).add(
-                    Condition::all().add(account::Column::Name.eq(after.name)).add(account::Column::Id.gt(after.id)),
-                ),
+                Condition::any()
+                    .add(account::Column::Name.gt(after.name.clone()))
+                    .add(Condition::all().add(account::Column::Name.eq(after.name)).add(account::Column::Id.gt(after.id))),
             );
         }
-        let mut rows = query
-            .order_by_asc(account::Column::Name)
-            .order_by_asc(account::Column::Id)
-            .limit(limit + 1)
-            .all(&self.db)
-            .await?;
+        let mut rows =
+            query.order_by_asc(account::Column::Name).order_by_asc(account::Column::Id).limit(limit + 1).all(&self.db).await?;
         let next = page_end(&mut rows, limit).map(|last| AccountCursor { name: last.name.clone(), id: last.id.clone() });
         Ok((rows, next))
     }

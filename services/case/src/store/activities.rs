@@ -1,14 +1,14 @@
 //! Activities on a case: notes, calls and emails, in the order they happened.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Actor, Store, accounts::page_end,
+    Actor, Store,
+    accounts::page_end,
     entities::{case, case_activity},
     find_idempotent, new_id, remember_idempotent, write_trail,
 };

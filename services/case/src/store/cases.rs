@@ -3,14 +3,18 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
     sea_query::{Expr, ExprTrait, Query},
 };
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Actor, Store, accounts::page_end, contains_ci,
+    Actor, Store,
+    accounts::page_end,
+    contains_ci,
     entities::{account, case, case_contact, case_tag, case_type, contact, counter, staff_user, team},
     find_idempotent, new_id, remember_idempotent, stale, write_trail,
 };
@@ -18,8 +22,7 @@ use crate::{
     domain::{
         CaseStatus, Changes, Channel, Priority,
         commands::{CaseContactRef, CaseFields, Idempotency, NewCase},
-        format_case_number,
-        status,
+        format_case_number, status,
     },
     error::{Error, Result},
 };
@@ -104,7 +107,6 @@ fn priority_label(rank: i16) -> &'static str {
     Priority::from_rank(rank).map(Priority::label).unwrap_or("")
 }
 
-
 fn channel_label(key: &str) -> &'static str {
     Channel::from_key(key).map(Channel::label).unwrap_or("")
 }
@@ -154,7 +156,12 @@ fn apply(record: &mut CaseRecord, fields: &CaseFields, mask: &[&str], changes: &
 }
 
 /// Checks what the fields refer to, inside the command's transaction.
-async fn check_references(txn: &DatabaseTransaction, before: Option<&CaseRecord>, after: &CaseRecord, mask: &[&str]) -> Result<()> {
+async fn check_references(
+    txn: &DatabaseTransaction,
+    before: Option<&CaseRecord>,
+    after: &CaseRecord,
+    mask: &[&str],
+) -> Result<()> {
     let model = &after.case;
     let changed = |field: &str| mask.contains(&field);
     if changed("type_id") && before.is_none_or(|b| b.case.type_id != model.type_id) {
@@ -223,10 +230,7 @@ async fn write_links(txn: &DatabaseTransaction, record: &CaseRecord, contacts: b
     if tags {
         case_tag::Entity::delete_many().filter(case_tag::Column::CaseId.eq(id.clone())).exec(txn).await?;
         if !record.tags.is_empty() {
-            let rows = record
-                .tags
-                .iter()
-                .map(|t| case_tag::ActiveModel { case_id: Set(id.clone()), tag: Set(t.clone()) });
+            let rows = record.tags.iter().map(|t| case_tag::ActiveModel { case_id: Set(id.clone()), tag: Set(t.clone()) });
             case_tag::Entity::insert_many(rows).exec(txn).await?;
         }
     }
@@ -266,15 +270,17 @@ async fn load_links(
 
 async fn load_record(db: &impl ConnectionTrait, model: case::Model) -> Result<CaseRecord> {
     let (mut contacts, mut tags) = load_links(db, std::slice::from_ref(&model.id)).await?;
-    Ok(CaseRecord { contacts: contacts.remove(&model.id).unwrap_or_default(), tags: tags.remove(&model.id).unwrap_or_default(), case: model })
+    Ok(CaseRecord {
+        contacts: contacts.remove(&model.id).unwrap_or_default(),
+        tags: tags.remove(&model.id).unwrap_or_default(),
+        case: model,
+    })
 }
 
 /// Reads a case for a change, checking the etag the caller sent, if any.
 async fn load_for_change(txn: &DatabaseTransaction, id: &str, etag: Option<i64>) -> Result<CaseRecord> {
-    let model = case::Entity::find_by_id(id.to_owned())
-        .one(txn)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("case {id} not found")))?;
+    let model =
+        case::Entity::find_by_id(id.to_owned()).one(txn).await?.ok_or_else(|| Error::NotFound(format!("case {id} not found")))?;
     if let Some(etag) = etag
         && etag != model.version
     {
@@ -488,24 +494,22 @@ impl Store {
             (CaseOrder::RecentlyUpdated, Some(c)) => {
                 let at = chrono::DateTime::from_timestamp_micros(c.key).unwrap_or_default();
                 query.filter(
-                    Condition::any().add(case::Column::UpdatedAt.lt(at)).add(
-                        Condition::all().add(case::Column::UpdatedAt.eq(at)).add(case::Column::Number.lt(c.number)),
-                    ),
+                    Condition::any()
+                        .add(case::Column::UpdatedAt.lt(at))
+                        .add(Condition::all().add(case::Column::UpdatedAt.eq(at)).add(case::Column::Number.lt(c.number))),
                 )
             }
             (CaseOrder::Priority, Some(c)) => query.filter(
-                Condition::any().add(case::Column::Priority.lt(c.key as i16)).add(
-                    Condition::all().add(case::Column::Priority.eq(c.key as i16)).add(case::Column::Number.lt(c.number)),
-                ),
+                Condition::any()
+                    .add(case::Column::Priority.lt(c.key as i16))
+                    .add(Condition::all().add(case::Column::Priority.eq(c.key as i16)).add(case::Column::Number.lt(c.number))),
             ),
             (_, None) => query,
         };
         query = match order {
             CaseOrder::Newest => query.order_by_desc(case::Column::Number),
             CaseOrder::Oldest => query.order_by_asc(case::Column::Number),
-            CaseOrder::RecentlyUpdated => {
-                query.order_by_desc(case::Column::UpdatedAt).order_by_desc(case::Column::Number)
-            }
+            CaseOrder::RecentlyUpdated => query.order_by_desc(case::Column::UpdatedAt).order_by_desc(case::Column::Number),
             CaseOrder::Priority => query.order_by_desc(case::Column::Priority).order_by_desc(case::Column::Number),
         };
         let mut rows = query.limit(limit + 1).all(&self.db).await?;
@@ -561,46 +565,52 @@ impl Store {
         team_id: Option<String>,
         by: &Actor<'_>,
     ) -> Result<CaseRecord> {
-        retry_unversioned!(etag, async {
-            let txn = self.db.begin().await?;
-            let before = load_for_change(&txn, id, etag).await?;
-            let next_status = status::assign(before.status(), before.case.owner_id.is_some(), owner_id.is_some())?;
-            if let Some(owner) = &owner_id {
-                check_owner(&txn, "owner_id", owner).await?;
+        retry_unversioned!(
+            etag,
+            async {
+                let txn = self.db.begin().await?;
+                let before = load_for_change(&txn, id, etag).await?;
+                let next_status = status::assign(before.status(), before.case.owner_id.is_some(), owner_id.is_some())?;
+                if let Some(owner) = &owner_id {
+                    check_owner(&txn, "owner_id", owner).await?;
+                }
+                if let Some(team) = &team_id
+                    && team::Entity::find_by_id(team.clone()).one(&txn).await?.is_none()
+                {
+                    return Err(Error::field("team_id", format!("no team has the id {team}")));
+                }
+                let mut after = before.clone();
+                let mut changes = Changes::new();
+                changes.diff("owner_id", opt_text(&before.case.owner_id), opt_text(&owner_id));
+                after.case.owner_id.clone_from(&owner_id);
+                if team_id.is_some() {
+                    changes.diff("team_id", opt_text(&before.case.team_id), opt_text(&team_id));
+                    after.case.team_id.clone_from(&team_id);
+                }
+                changes.diff("status", before.status().label(), next_status.label());
+                after.case.status = next_status.key().to_owned();
+                if changes.is_empty() {
+                    return Ok(before);
+                }
+                let saved = save_change(&txn, &before, after, &changes, by).await?;
+                txn.commit().await?;
+                Ok(saved)
             }
-            if let Some(team) = &team_id
-                && team::Entity::find_by_id(team.clone()).one(&txn).await?.is_none()
-            {
-                return Err(Error::field("team_id", format!("no team has the id {team}")));
-            }
-            let mut after = before.clone();
-            let mut changes = Changes::new();
-            changes.diff("owner_id", opt_text(&before.case.owner_id), opt_text(&owner_id));
-            after.case.owner_id.clone_from(&owner_id);
-            if team_id.is_some() {
-                changes.diff("team_id", opt_text(&before.case.team_id), opt_text(&team_id));
-                after.case.team_id.clone_from(&team_id);
-            }
-            changes.diff("status", before.status().label(), next_status.label());
-            after.case.status = next_status.key().to_owned();
-            if changes.is_empty() {
-                return Ok(before);
-            }
-            let saved = save_change(&txn, &before, after, &changes, by).await?;
-            txn.commit().await?;
-            Ok(saved)
-        }
-        .await)
+            .await
+        )
     }
 
     pub async fn set_case_status(&self, id: &str, etag: Option<i64>, to: CaseStatus, by: &Actor<'_>) -> Result<CaseRecord> {
-        retry_unversioned!(etag, async {
-            let txn = self.db.begin().await?;
-            let before = load_for_change(&txn, id, etag).await?;
-            let next = status::set_status(before.status(), before.case.owner_id.is_some(), to)?;
-            self.change_status(txn, before, next, |_| {}, by).await
-        }
-        .await)
+        retry_unversioned!(
+            etag,
+            async {
+                let txn = self.db.begin().await?;
+                let before = load_for_change(&txn, id, etag).await?;
+                let next = status::set_status(before.status(), before.case.owner_id.is_some(), to)?;
+                self.change_status(txn, before, next, |_| {}, by).await
+            }
+            .await
+        )
     }
 
     pub async fn close_case(
@@ -611,44 +621,50 @@ impl Store {
         resolution: &str,
         by: &Actor<'_>,
     ) -> Result<CaseRecord> {
-        retry_unversioned!(etag, async {
-            let txn = self.db.begin().await?;
-            let before = load_for_change(&txn, id, etag).await?;
-            let next = status::close(before.status(), before.case.owner_id.is_some(), to)?;
-            self.change_status(
-                txn,
-                before,
-                next,
-                |after| {
-                    after.case.resolution_summary = resolution.to_owned();
-                    after.case.resolved_at = Some(by.at);
-                    after.case.closed_at = Some(by.at);
-                },
-                by,
-            )
+        retry_unversioned!(
+            etag,
+            async {
+                let txn = self.db.begin().await?;
+                let before = load_for_change(&txn, id, etag).await?;
+                let next = status::close(before.status(), before.case.owner_id.is_some(), to)?;
+                self.change_status(
+                    txn,
+                    before,
+                    next,
+                    |after| {
+                        after.case.resolution_summary = resolution.to_owned();
+                        after.case.resolved_at = Some(by.at);
+                        after.case.closed_at = Some(by.at);
+                    },
+                    by,
+                )
+                .await
+            }
             .await
-        }
-        .await)
+        )
     }
 
     pub async fn reopen_case(&self, id: &str, etag: Option<i64>, by: &Actor<'_>) -> Result<CaseRecord> {
-        retry_unversioned!(etag, async {
-            let txn = self.db.begin().await?;
-            let before = load_for_change(&txn, id, etag).await?;
-            let next = status::reopen(before.status(), before.case.owner_id.is_some())?;
-            self.change_status(
-                txn,
-                before,
-                next,
-                |after| {
-                    after.case.resolved_at = None;
-                    after.case.closed_at = None;
-                },
-                by,
-            )
+        retry_unversioned!(
+            etag,
+            async {
+                let txn = self.db.begin().await?;
+                let before = load_for_change(&txn, id, etag).await?;
+                let next = status::reopen(before.status(), before.case.owner_id.is_some())?;
+                self.change_status(
+                    txn,
+                    before,
+                    next,
+                    |after| {
+                        after.case.resolved_at = None;
+                        after.case.closed_at = None;
+                    },
+                    by,
+                )
+                .await
+            }
             .await
-        }
-        .await)
+        )
     }
 
     /// Moves a case to `next`, with whatever else the verb changes, and one

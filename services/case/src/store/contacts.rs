@@ -8,8 +8,11 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Actor, Store, accounts::page_end, contains_ci, entities::{account, contact}, exists, find_idempotent, new_id,
-    remember_idempotent, stale, write_trail,
+    Actor, Store,
+    accounts::page_end,
+    contains_ci,
+    entities::{account, contact},
+    exists, find_idempotent, new_id, remember_idempotent, stale, write_trail,
 };
 use crate::{
     domain::{
@@ -223,17 +226,13 @@ impl Store {
         }
         if let Some(after) = after {
             query = query.filter(
-                Condition::any().add(contact::Column::Name.gt(after.name.clone())).add(
-                    Condition::all().add(contact::Column::Name.eq(after.name)).add(contact::Column::Id.gt(after.id)),
-                ),
+                Condition::any()
+                    .add(contact::Column::Name.gt(after.name.clone()))
+                    .add(Condition::all().add(contact::Column::Name.eq(after.name)).add(contact::Column::Id.gt(after.id))),
             );
         }
-        let mut rows = query
-            .order_by_asc(contact::Column::Name)
-            .order_by_asc(contact::Column::Id)
-            .limit(limit + 1)
-            .all(&self.db)
-            .await?;
+        let mut rows =
+            query.order_by_asc(contact::Column::Name).order_by_asc(contact::Column::Id).limit(limit + 1).all(&self.db).await?;
         let next = page_end(&mut rows, limit).map(|last| ContactCursor { name: last.name.clone(), id: last.id.clone() });
         Ok((rows, next))
     }

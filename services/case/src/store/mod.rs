@@ -14,20 +14,21 @@ mod staff;
 use chrono::{DateTime, Utc};
 use docket_kit::error::is_unique_violation;
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, ColumnTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr},
 };
 
+use self::entities::{audit_entry, idempotency_key};
 pub use self::{
     accounts::{ACCOUNT_FIELDS, AccountCursor, AccountFilter, model_money},
     activities::ActivityCursor,
     cases::{CASE_FIELDS, CaseCursor, CaseFilter, CaseOrder, CaseRecord},
     contacts::{CONTACT_FIELDS, ContactCursor, ContactFilter},
-    staff::{NameCursor, STAFF_FIELDS, StaffFilter, TEAM_FIELDS},
     history::HistoryCursor,
     staff::TeamRecord,
+    staff::{NameCursor, STAFF_FIELDS, StaffFilter, TEAM_FIELDS},
 };
-use self::entities::{audit_entry, idempotency_key};
 use crate::{
     domain::{Changes, commands::Idempotency},
     error::{Error, Result},
@@ -96,16 +97,14 @@ pub(crate) async fn find_idempotent(
     actor: &str,
     idempotency: &Idempotency,
 ) -> Result<Option<String>> {
-    let found = idempotency_key::Entity::find_by_id((scope.to_owned(), actor.to_owned(), idempotency.key.clone()))
-        .one(db)
-        .await?;
+    let found =
+        idempotency_key::Entity::find_by_id((scope.to_owned(), actor.to_owned(), idempotency.key.clone())).one(db).await?;
     match found {
         None => Ok(None),
         Some(row) if row.request_hash == idempotency.request_hash => Ok(Some(row.resource_id)),
-        Some(_) => Err(Error::field(
-            "idempotency_key",
-            "was already used with a different request; use a new key for a new request",
-        )),
+        Some(_) => {
+            Err(Error::field("idempotency_key", "was already used with a different request; use a new key for a new request"))
+        }
     }
 }
 
@@ -153,9 +152,7 @@ pub fn parse_etag(field: &str, etag: &str) -> Result<Option<i64>> {
 }
 
 pub(crate) fn stale(what: &str, id: &str, sent: i64, current: i64) -> Error {
-    Error::Stale(format!(
-        "{what} {id} was changed since it was read (etag {sent}, now {current}); read it again and retry"
-    ))
+    Error::Stale(format!("{what} {id} was changed since it was read (etag {sent}, now {current}); read it again and retry"))
 }
 
 /// Case-insensitive "contains" on a column, with LIKE wildcards in the

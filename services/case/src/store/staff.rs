@@ -10,7 +10,9 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Actor, Store, accounts::page_end, contains_ci,
+    Actor, Store,
+    accounts::page_end,
+    contains_ci,
     entities::{staff_user, team, team_member},
     find_idempotent, new_id, remember_idempotent, stale, write_trail,
 };
@@ -226,11 +228,9 @@ impl Store {
         }
         if let Some(after) = after {
             query = query.filter(
-                Condition::any().add(staff_user::Column::Name.gt(after.name.clone())).add(
-                    Condition::all()
-                        .add(staff_user::Column::Name.eq(after.name))
-                        .add(staff_user::Column::Id.gt(after.id)),
-                ),
+                Condition::any()
+                    .add(staff_user::Column::Name.gt(after.name.clone()))
+                    .add(Condition::all().add(staff_user::Column::Name.eq(after.name)).add(staff_user::Column::Id.gt(after.id))),
             );
         }
         let mut rows = query
@@ -243,12 +243,7 @@ impl Store {
         Ok((rows, next))
     }
 
-    pub async fn create_team(
-        &self,
-        fields: TeamFields,
-        by: &Actor<'_>,
-        idempotency: Option<&Idempotency>,
-    ) -> Result<TeamRecord> {
+    pub async fn create_team(&self, fields: TeamFields, by: &Actor<'_>, idempotency: Option<&Idempotency>) -> Result<TeamRecord> {
         const SCOPE: &str = "CreateTeam";
         if let Some(key) = idempotency
             && let Some(id) = find_idempotent(&self.db, SCOPE, by.actor, key).await?
@@ -403,10 +398,8 @@ impl Store {
         let next = page_end(&mut rows, limit).map(|last| NameCursor { name: last.name.clone(), id: last.id.clone() });
         let ids: Vec<String> = rows.iter().map(|t| t.id.clone()).collect();
         let mut members = self.team_members(&ids).await?;
-        let teams = rows
-            .into_iter()
-            .map(|team| TeamRecord { member_ids: members.remove(&team.id).unwrap_or_default(), team })
-            .collect();
+        let teams =
+            rows.into_iter().map(|team| TeamRecord { member_ids: members.remove(&team.id).unwrap_or_default(), team }).collect();
         Ok((teams, next))
     }
 }

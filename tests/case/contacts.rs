@@ -1,0 +1,157 @@
+//! ContactService: contacts of accounts, unique by email whatever its case.
+
+use docket_proto::case::v1::{self as pb, get_contact_request::Lookup};
+use tonic::Code;
+
+use crate::{
+    common::{AGENT, TestApp, VIEWER, assert_field_error},
+    fixtures::{account, contact, mask},
+    on_both_backends,
+};
+
+on_both_backends!(
+    a_contact_is_found_by_id_or_email_whatever_its_case,
+    a_second_contact_with_the_same_email_in_other_case_is_refused,
+    contacts_are_searched_by_name_or_email_and_filtered_by_account,
+    an_update_moves_a_contact_and_leaves_a_trail,
+);
+
+async fn a_contact_is_found_by_id_or_email_whatever_its_case(app: TestApp) {
+    let acme = account(&app, "Acme").await;
+    let created = contact(&app, &acme.id, "Petra Schmidt", "Petra.Schmidt@Acme.example").await;
+    assert_eq!(created.email, "Petra.Schmidt@Acme.example", "kept as written");
+    let mut contacts = app.contacts(VIEWER);
+    let by_id =
+        contacts.get_contact(pb::GetContactRequest { lookup: Some(Lookup::Id(created.id.clone())) }).await.unwrap().into_inner();
+    let by_email = contacts
+        .get_contact(pb::GetContactRequest { lookup: Some(Lookup::Email("petra.schmidt@acme.EXAMPLE".into())) })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_id, created);
+    assert_eq!(by_email, created);
+    let missing = contacts
+        .get_contact(pb::GetContactRequest { lookup: Some(Lookup::Email("nobody@acme.example".into())) })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+}
+
+async fn a_second_contact_with_the_same_email_in_other_case_is_refused(app: TestApp) {
+    let acme = account(&app, "Acme").await;
+    let first = contact(&app, &acme.id, "Petra", "petra@acme.example").await;
+    let before = app.row_counts().await;
+    let refused = app
+        .contacts(AGENT)
+        .create_contact(pb::CreateContactRequest {
+            contact: Some(pb::Contact {
+                account_id: acme.id.clone(),
+                name: "Petra Again".into(),
+                email: "PETRA@acme.example".into(),
+                ..Default::default()
+            }),
+            idempotency_key: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_field_error(&refused, Code::AlreadyExists, "contact.email");
+    assert_eq!(app.row_counts().await, before);
+
+    // Changing another contact's email to it is refused too.
+    let jonas = contact(&app, &acme.id, "Jonas", "jonas@acme.example").await;
+    let refused = app
+        .contacts(AGENT)
+        .update_contact(pb::UpdateContactRequest {
+            contact: Some(pb::Contact {
+                id: jonas.id.clone(),
+                etag: jonas.etag.clone(),
+                email: "Petra@Acme.Example".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["email"]),
+            reason: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::AlreadyExists);
+    // Contacts without an email do not collide.
+    contact(&app, &acme.id, "No Mail One", "").await;
+    contact(&app, &acme.id, "No Mail Two", "").await;
+    let _ = first;
+}
+
+async fn contacts_are_searched_by_name_or_email_and_filtered_by_account(app: TestApp) {
+    let acme = account(&app, "Acme").await;
+    let bright = account(&app, "Bright").await;
+    contact(&app, &acme.id, "Petra Schmidt", "petra@acme.example").await;
+    contact(&app, &acme.id, "Jonas Weber", "jonas@acme.example").await;
+    contact(&app, &bright.id, "Lena Vogel", "lena@bright.example").await;
+    let names = |request: pb::ListContactsRequest| {
+        let mut contacts = app.contacts(VIEWER);
+        async move {
+            contacts.list_contacts(request).await.unwrap().into_inner().contacts.into_iter().map(|c| c.name).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(names(pb::ListContactsRequest { query: "SCHMIDT".into(), ..Default::default() }).await, ["Petra Schmidt"]);
+    assert_eq!(names(pb::ListContactsRequest { query: "bright.example".into(), ..Default::default() }).await, ["Lena Vogel"]);
+    assert_eq!(
+        names(pb::ListContactsRequest { account_id: acme.id.clone(), ..Default::default() }).await,
+        ["Jonas Weber", "Petra Schmidt"]
+    );
+    assert_eq!(
+        names(pb::ListContactsRequest { query: "_".into(), ..Default::default() }).await,
+        Vec::<String>::new(),
+        "wildcards are literal"
+    );
+}
+
+async fn an_update_moves_a_contact_and_leaves_a_trail(app: TestApp) {
+    let acme = account(&app, "Acme").await;
+    let bright = account(&app, "Bright").await;
+    let petra = contact(&app, &acme.id, "Petra", "petra@acme.example").await;
+    let moved = app
+        .contacts(AGENT)
+        .update_contact(pb::UpdateContactRequest {
+            contact: Some(pb::Contact {
+                id: petra.id.clone(),
+                etag: petra.etag.clone(),
+                account_id: bright.id.clone(),
+                portal_enabled: true,
+                title: "Office manager".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["account_id", "portal_enabled", "title"]),
+            reason: "changed jobs".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(moved.account_id, bright.id);
+    assert!(moved.portal_enabled);
+    assert_eq!(moved.name, "Petra");
+    let trail = app
+        .contacts(VIEWER)
+        .list_contact_history(pb::ListHistoryRequest { id: petra.id.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let changed: Vec<_> = trail.iter().filter(|e| e.reason == "changed jobs").map(|e| e.field.as_str()).collect();
+    assert_eq!(changed, ["account_id", "portal_enabled", "title"]);
+
+    let refused = app
+        .contacts(AGENT)
+        .update_contact(pb::UpdateContactRequest {
+            contact: Some(pb::Contact {
+                id: petra.id.clone(),
+                etag: moved.etag.clone(),
+                account_id: uuid::Uuid::now_v7().to_string(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["account_id"]),
+            reason: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_field_error(&refused, Code::InvalidArgument, "contact.account_id");
+}

@@ -1,0 +1,108 @@
+//! What operators and clients see around the service: health that follows
+//! the database, and reflection.
+
+use std::time::Duration;
+
+use docket_proto::case::v1 as pb;
+use tonic::Code;
+
+use crate::common::{AGENT, Backend, ServingStatus, TestApp, proxy::TcpProxy, wait_for_health};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_reports_not_serving_while_the_database_is_unreachable() {
+    crate::common::check_postgres().await;
+    let postgres: std::net::SocketAddr = "127.0.0.1:5432".parse().unwrap();
+    let proxy = TcpProxy::start(postgres).await;
+    let app = TestApp::spawn_with(Backend::Postgres, |settings| {
+        settings.database.url = format!("postgres://postgres@{}/test", proxy.addr);
+        settings.database.connect_timeout_secs = 1;
+    })
+    .await;
+
+    proxy.cut();
+    wait_for_health(app.channel(), ServingStatus::NotServing, Duration::from_secs(15)).await;
+    let refused = app
+        .accounts(AGENT)
+        .create_account(pb::CreateAccountRequest {
+            account: Some(pb::Account { name: "During the outage".into(), ..Default::default() }),
+            idempotency_key: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+
+    proxy.restore();
+    wait_for_health(app.channel(), ServingStatus::Serving, Duration::from_secs(15)).await;
+    let created = app
+        .accounts(AGENT)
+        .create_account(pb::CreateAccountRequest {
+            account: Some(pb::Account { name: "After the outage".into(), ..Default::default() }),
+            idempotency_key: String::new(),
+        })
+        .await
+        .expect("works again once the database is back");
+    assert_eq!(created.into_inner().name, "After the outage");
+    let listed = app.accounts(AGENT).list_accounts(pb::ListAccountsRequest::default()).await.unwrap().into_inner().accounts;
+    assert_eq!(listed.len(), 1, "the refused call wrote nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_lists_the_case_services_without_a_token() {
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
+        server_reflection_response::MessageResponse,
+    };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let mut client = ServerReflectionClient::new(app.channel());
+    let request =
+        ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
+    let mut responses = client.server_reflection_info(futures::stream::iter([request])).await.expect("reflection").into_inner();
+    let response = responses.message().await.expect("a response").expect("one message");
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else { panic!("unexpected {response:?}") };
+    let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in [
+        "docket.case.v1.CaseService",
+        "docket.case.v1.AccountService",
+        "docket.case.v1.ContactService",
+        "docket.case.v1.StaffService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_over_the_request_timeout_is_cut_off_and_writes_nothing() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+
+    let app = TestApp::spawn_with(Backend::Postgres, |settings| settings.grpc.request_timeout_secs = 1).await;
+    let account = crate::fixtures::account(&app, "Acme").await;
+    // Another session holds the account's row, so the update must wait.
+    let db = app.case_db().await;
+    let lock = db.begin().await.unwrap();
+    lock.execute_unprepared(&format!("SELECT 1 FROM accounts WHERE id = '{}' FOR UPDATE", account.id)).await.unwrap();
+
+    let refused = app
+        .accounts(AGENT)
+        .update_account(pb::UpdateAccountRequest {
+            account: Some(pb::Account {
+                id: account.id.clone(),
+                etag: account.etag.clone(),
+                name: "Too slow".into(),
+                ..Default::default()
+            }),
+            update_mask: crate::fixtures::mask(&["name"]),
+            reason: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(refused.code(), Code::Cancelled | Code::DeadlineExceeded), "{refused:?}");
+    lock.rollback().await.unwrap();
+
+    // The cut-off call's transaction was rolled back: the name and trail are unchanged.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let read = app.accounts(AGENT).get_account(pb::GetAccountRequest { id: account.id.clone() }).await.unwrap().into_inner();
+    assert_eq!(read.name, "Acme");
+    assert_eq!(read.etag, account.etag);
+    db.close().await.unwrap();
+}

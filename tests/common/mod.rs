@@ -1,0 +1,328 @@
+//! The test harness: starts Docket's services in-process on a random port
+//! against a fresh PostgreSQL schema or SQLite file, and hands out typed
+//! clients with tokens of each role. Every integration test begins with
+//! `TestApp::spawn(backend)`; dropping the app stops it and drops its data.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod proxy;
+
+use std::{net::SocketAddr, time::Duration};
+
+use docket::{
+    app::{self, Target},
+    settings::Settings,
+};
+use docket_kit::{
+    auth::Role,
+    settings::{AuthSettings, DatabaseSettings, GrpcSettings, LogFormat, TelemetrySettings, TokenSettings},
+};
+use docket_proto::case::v1::{
+    account_service_client::AccountServiceClient, case_service_client::CaseServiceClient,
+    contact_service_client::ContactServiceClient, staff_service_client::StaffServiceClient,
+};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::{
+    Request, Status,
+    metadata::MetadataValue,
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::Channel,
+};
+
+/// PostgreSQL the tests use; override with DOCKET_TEST_DATABASE_URL.
+pub fn postgres_url() -> String {
+    std::env::var("DOCKET_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+pub const ADMIN: &str = "test-admin-token-0000";
+pub const AGENT: &str = "test-agent-token-0000";
+pub const VIEWER: &str = "test-viewer-token-0000";
+pub const SERVICE: &str = "test-service-token-000";
+
+/// Adds `authorization: Bearer <token>` to every call (nothing when empty).
+#[derive(Clone)]
+pub struct Bearer(pub Option<MetadataValue<tonic::metadata::Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub backend: Backend,
+    pub settings: Settings,
+    channel: Channel,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+    /// Keeps the SQLite folder alive as long as the app.
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub fn test_settings(backend: Backend, dir: Option<&std::path::Path>) -> Settings {
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    let database = match backend {
+        Backend::Postgres => DatabaseSettings {
+            url: postgres_url(),
+            schema_prefix: format!("t{}_", &unique[unique.len() - 16..]),
+            max_connections: 8,
+            connect_timeout_secs: 5,
+            migrate_on_start: true,
+        },
+        Backend::Sqlite => DatabaseSettings {
+            url: format!("sqlite://{}/{{service}}.db?mode=rwc", dir.expect("sqlite needs a folder").display()),
+            schema_prefix: String::new(),
+            max_connections: 1,
+            connect_timeout_secs: 5,
+            migrate_on_start: true,
+        },
+    };
+    let token = |token: &str, role| TokenSettings { token: token.to_owned(), role, staff_id: None };
+    Settings {
+        database,
+        grpc: GrpcSettings { listen: "127.0.0.1:0".parse().unwrap(), request_timeout_secs: 30, health_check_interval_secs: 1 },
+        telemetry: TelemetrySettings { log_format: LogFormat::Text, log_filter: "warn".to_owned() },
+        auth: AuthSettings {
+            tokens: [
+                ("admin", token(ADMIN, Role::Admin)),
+                ("agent", token(AGENT, Role::Agent)),
+                ("viewer", token(VIEWER, Role::Viewer)),
+                ("billing", token(SERVICE, Role::Service)),
+            ]
+            .into_iter()
+            .map(|(name, t)| (name.to_owned(), t))
+            .collect(),
+        },
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Like [`spawn`](Self::spawn), with the settings adjusted first.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = (backend == Backend::Sqlite).then(|| tempfile::tempdir().expect("temp dir"));
+        let mut settings = test_settings(backend, dir.as_ref().map(|d| d.path()));
+        adjust(&mut settings);
+        if backend == Backend::Postgres {
+            check_postgres().await;
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server_settings = settings.clone();
+        let server = tokio::spawn(async move {
+            app::run(&server_settings, Target::ALL, listener, async {
+                let _ = rx.await;
+            })
+            .await
+        });
+        let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect_lazy();
+        let app = TestApp { addr, backend, settings, channel, shutdown: Some(tx), server: Some(server), _dir: dir };
+        app.wait_until_serving().await;
+        app
+    }
+
+    /// Waits until the health service answers SERVING (migrations done).
+    async fn wait_until_serving(&self) {
+        wait_for_health(self.channel.clone(), ServingStatus::Serving, Duration::from_secs(10)).await;
+    }
+
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    fn bearer(token: &str) -> Bearer {
+        Bearer((!token.is_empty()).then(|| format!("Bearer {token}").parse().expect("ascii token")))
+    }
+
+    pub fn cases(&self, token: &str) -> CaseServiceClient<Authed> {
+        CaseServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    pub fn accounts(&self, token: &str) -> AccountServiceClient<Authed> {
+        AccountServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    pub fn contacts(&self, token: &str) -> ContactServiceClient<Authed> {
+        ContactServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    pub fn staff(&self, token: &str) -> StaffServiceClient<Authed> {
+        StaffServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    /// A direct connection to the case service's database, to check what
+    /// was (not) written.
+    pub async fn case_db(&self) -> DatabaseConnection {
+        docket_kit::db::connect(&self.settings.database, "case").await.expect("connect to the case database")
+    }
+
+    /// Row counts of every case-schema table: equal before and after a
+    /// refused call means nothing was written.
+    pub async fn row_counts(&self) -> Vec<(String, i64)> {
+        let db = self.case_db().await;
+        let mut counts = Vec::new();
+        for table in [
+            "accounts",
+            "contacts",
+            "staff_users",
+            "teams",
+            "team_members",
+            "case_types",
+            "cases",
+            "case_contacts",
+            "case_tags",
+            "case_activities",
+            "audit_entries",
+            "idempotency_keys",
+        ] {
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    format!("SELECT COUNT(*) AS n FROM {table}"),
+                ))
+                .await
+                .expect("count rows")
+                .expect("one row");
+            counts.push((table.to_owned(), row.try_get::<i64>("", "n").expect("a count")));
+        }
+        // The counter only moves on a committed case; include it too.
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), "SELECT value AS n FROM counters"))
+            .await
+            .expect("read counter")
+            .expect("one row");
+        counts.push(("counters.case_number".to_owned(), row.try_get::<i64>("", "n").expect("a value")));
+        db.close().await.ok();
+        counts
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server ran cleanly");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if self.backend == Backend::Postgres {
+            let schema = format!("{}case", self.settings.database.schema_prefix);
+            let url = self.settings.database.url.clone();
+            // Drop runs inside the test's runtime; clean up on a thread of our own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                rt.block_on(async move {
+                    if let Ok(db) = sea_orm::Database::connect(url).await {
+                        let _ = docket_kit::db::drop_schema(&db, &schema).await;
+                        let _ = db.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub use tonic_health::pb::health_check_response::ServingStatus;
+
+/// The overall health status of the server behind `channel`, if it answers.
+pub async fn health(channel: Channel) -> Option<ServingStatus> {
+    let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
+    let answer = client.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.ok()?;
+    ServingStatus::try_from(answer.into_inner().status).ok()
+}
+
+/// Polls health until it reports `wanted`; panics after `within`.
+pub async fn wait_for_health(channel: Channel, wanted: ServingStatus, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut last = None;
+    while tokio::time::Instant::now() < deadline {
+        last = health(channel.clone()).await;
+        if last == Some(wanted) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("health did not report {wanted:?} within {within:?}; last answer: {last:?}");
+}
+
+/// Fails the test with what to start when PostgreSQL is not reachable.
+pub async fn check_postgres() {
+    let url = postgres_url();
+    match tokio::time::timeout(Duration::from_secs(5), sea_orm::Database::connect(url.clone())).await {
+        Ok(Ok(db)) => {
+            let _ = db.close().await;
+        }
+        Ok(Err(err)) => panic!(
+            "PostgreSQL is not reachable at {url}: {err}.\nStart it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+        ),
+        Err(_) => panic!("PostgreSQL at {url} did not answer within 5 s; is it running?"),
+    }
+}
+
+/// Runs each listed `async fn name(app: TestApp)` once on PostgreSQL and once
+/// on SQLite, as `name::postgres` and `name::sqlite`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        $(
+            mod $test {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$test($crate::common::TestApp::spawn($crate::common::Backend::Postgres).await).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$test($crate::common::TestApp::spawn($crate::common::Backend::Sqlite).await).await
+                }
+            }
+        )*
+    };
+}
+
+/// The `BadRequest` field violations of a status, as (field, description).
+pub fn field_violations(status: &Status) -> Vec<(String, String)> {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|br| br.field_violations.iter().map(|v| (v.field.clone(), v.description.clone())).collect())
+        .unwrap_or_default()
+}
+
+/// Asserts a status code and that a field violation names `field`.
+#[track_caller]
+pub fn assert_field_error(status: &Status, code: tonic::Code, field: &str) {
+    assert_eq!(status.code(), code, "unexpected status: {status:?}");
+    let fields = field_violations(status);
+    assert!(
+        fields.iter().any(|(f, _)| f == field),
+        "expected a field violation for `{field}`, got {fields:?} (message: {})",
+        status.message()
+    );
+}

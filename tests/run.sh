@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The one command that passes all of Docket's tests on a fresh machine:
+# starts the servers the tests talk to (if they are stopped), then runs
+# every test of the workspace and a short benchmark smoke run.
+#
+#   bash tests/run.sh            # everything
+#   bash tests/run.sh -- cases   # extra arguments go to `cargo test`
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n== %s\n' "$*"; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() {
+  local name=$1 port=$2
+  for _ in $(seq 1 60); do
+    port_open "$port" && return 0
+    sleep 1
+  done
+  echo "$name did not open 127.0.0.1:$port within 60 s" >&2
+  exit 1
+}
+
+say "servers the tests use"
+if ! port_open 5432; then
+  echo "starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+fi
+wait_port PostgreSQL 5432
+if ! port_open 6379; then
+  echo "starting Redis"
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
+fi
+wait_port Redis 6379
+if ! port_open 5672; then
+  echo "starting RabbitMQ"
+  rabbitmq-server -detached
+fi
+wait_port RabbitMQ 5672
+psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'test'" | grep -q 1 \
+  || psql -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE test"
+echo "PostgreSQL, Redis and RabbitMQ are up"
+
+extra=()
+if [ "${1:-}" = "--" ]; then shift; extra=("$@"); fi
+
+say "build"
+cargo build --workspace --all-targets
+
+say "tests"
+cargo test --workspace --no-fail-fast "${extra[@]}"
+
+if [ ${#extra[@]} -eq 0 ]; then
+  say "benchmark smoke run (numbers are not checked; see bench/ for real runs)"
+  cargo run -q -p docket-bench -- case-create --requests 20 --concurrency 1,2
+fi

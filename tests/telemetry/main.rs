@@ -1,0 +1,61 @@
+//! Trace context travels across gRPC: a call continues its caller's trace,
+//! and the kit's client interceptor passes the current trace on.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use common::{AGENT, Backend, Bearer, TestApp};
+use docket_proto::case::v1 as pb;
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+use tonic::{Request, service::Interceptor};
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::layer::SubscriberExt;
+
+fn server_spans(exporter: &InMemorySpanExporter, provider: &SdkTracerProvider, method: &str) -> Vec<String> {
+    provider.force_flush().expect("flush spans");
+    exporter
+        .get_finished_spans()
+        .expect("finished spans")
+        .into_iter()
+        .filter(|span| span.name.contains(method))
+        .map(|span| span.span_context.trace_id().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_context_is_carried_across_grpc_calls() {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+    docket_kit::telemetry::install_propagator();
+    let subscriber = tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+    tracing::subscriber::set_global_default(subscriber).expect("first subscriber of this process");
+
+    let app = TestApp::spawn(Backend::Sqlite).await;
+
+    // A caller that sends W3C traceparent metadata.
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let mut request = Request::new(pb::ListAccountsRequest::default());
+    request.metadata_mut().insert("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01").parse().unwrap());
+    app.accounts(AGENT).list_accounts(request).await.expect("list accounts");
+    assert!(
+        server_spans(&exporter, &provider, "ListAccounts").contains(&trace_id.to_owned()),
+        "the server span continues the caller's trace"
+    );
+
+    // A Docket client inside a span passes that span's trace on.
+    let caller = tracing::info_span!("caller");
+    let caller_trace = caller.context().span().span_context().trace_id().to_string();
+    let mut bearer = Bearer(Some(format!("Bearer {AGENT}").parse().unwrap()));
+    let mut client = pb::contact_service_client::ContactServiceClient::with_interceptor(app.channel(), move |request| {
+        bearer.call(docket_kit::telemetry::propagate_trace(request)?)
+    });
+    client.list_contacts(pb::ListContactsRequest::default()).instrument(caller).await.expect("list contacts");
+    assert!(
+        server_spans(&exporter, &provider, "ListContacts").contains(&caller_trace),
+        "the server span joins the calling span's trace {caller_trace}"
+    );
+}
