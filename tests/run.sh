@@ -50,9 +50,18 @@ say "build"
 cargo build --workspace --all-targets
 
 say "tests"
-cargo test --workspace --no-fail-fast "${extra[@]}"
+log=$(mktemp)
+status=0
+cargo test --workspace --all-targets --no-fail-fast "${extra[@]}" 2>&1 | tee "$log" || status=$?
+passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+rm -f "$log"
 
 if [ ${#extra[@]} -eq 0 ]; then
   say "benchmark smoke run (numbers are not checked; see bench/ for real runs)"
   cargo run -q -p docket-bench -- case-create --requests 20 --concurrency 1,2
 fi
+
+say "summary"
+echo "tests: $passed passed, $failed failed"
+exit "$status"

@@ -9,7 +9,11 @@ use crate::{
     on_both_backends,
 };
 
-on_both_backends!(staff_and_teams_are_kept_with_their_members, a_staff_member_goes_out_of_office_and_leaves);
+on_both_backends!(
+    staff_and_teams_are_kept_with_their_members,
+    a_staff_member_goes_out_of_office_and_leaves,
+    a_team_is_renamed_and_read_back_with_its_members,
+);
 
 async fn staff_and_teams_are_kept_with_their_members(app: TestApp) {
     let alex = staff_user(&app, "Alex Agent").await;
@@ -115,4 +119,42 @@ async fn a_staff_member_goes_out_of_office_and_leaves(app: TestApp) {
         .into_inner()
         .staff_users;
     assert_eq!(all.len(), 1);
+}
+
+async fn a_team_is_renamed_and_read_back_with_its_members(app: TestApp) {
+    let alex = staff_user(&app, "Alex Agent").await;
+    let read = app.staff(VIEWER).get_staff_user(pb::GetStaffUserRequest { id: alex.id.clone() }).await.unwrap().into_inner();
+    assert_eq!(read, alex);
+    let queue = team(&app, "Second line").await;
+    let mut staff = app.staff(ADMIN);
+    staff.add_team_member(pb::TeamMemberRequest { team_id: queue.id.clone(), staff_user_id: alex.id.clone() }).await.unwrap();
+    let current = staff.get_team(pb::GetTeamRequest { id: queue.id.clone() }).await.unwrap().into_inner();
+    assert_eq!(current.member_ids, vec![alex.id.clone()]);
+    let renamed = staff
+        .update_team(pb::UpdateTeamRequest {
+            team: Some(pb::Team {
+                id: queue.id.clone(),
+                etag: current.etag.clone(),
+                name: "Escalations".into(),
+                description: "Cases that breached their SLA".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["name", "description"]),
+            reason: "new name".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(renamed.name, "Escalations");
+    assert_eq!(renamed.description, "Cases that breached their SLA");
+    assert_eq!(renamed.member_ids, vec![alex.id.clone()], "members stay");
+    let stale = staff
+        .update_team(pb::UpdateTeamRequest {
+            team: Some(pb::Team { id: queue.id.clone(), etag: current.etag.clone(), name: "Again".into(), ..Default::default() }),
+            update_mask: mask(&["name"]),
+            reason: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
 }
