@@ -4,11 +4,13 @@
 use std::future::Future;
 
 use clap::ValueEnum;
+use docket_case::store::Store;
 use docket_kit::{
     auth::TokenTable,
+    events::outbox::{Relay, RelayWaker},
     grpc::{Mounted, ServerParts},
 };
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 use tonic::service::RoutesBuilder;
 
 use crate::settings::Settings;
@@ -40,6 +42,9 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let mut routes = RoutesBuilder::default();
     let mut mounted = Vec::new();
+    let broker = docket_kit::events::broker(&settings.events);
+    let (stop, stopping) = watch::channel(false);
+    let mut background = JoinSet::new();
     for target in targets {
         let db = docket_kit::db::connect(&settings.database, target.name()).await.map_err(|err| {
             anyhow::anyhow!(
@@ -53,7 +58,9 @@ pub async fn run(
         }
         match target {
             Target::Case => {
-                docket_case::add_routes(&mut routes, db.clone());
+                let relay = RelayWaker::default();
+                docket_case::add_routes(&mut routes, Store::with_relay(db.clone(), relay.clone()));
+                background.spawn(Relay::new(db.clone(), broker.clone(), &settings.events, relay).run(stopping.clone()));
                 mounted.push(Mounted { names: docket_case::GRPC_SERVICES.to_vec(), db });
             }
         }
@@ -65,7 +72,18 @@ pub async fn run(
         tokens: TokenTable::from_settings(&settings.auth),
         descriptor_set: docket_proto::FILE_DESCRIPTOR_SET,
     };
-    docket_kit::grpc::serve(&settings.grpc, listener, parts, shutdown).await
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    };
+    let served = docket_kit::grpc::serve(&settings.grpc, listener, parts, shutdown).await;
+    // Relays and consumers finish the batch or event in hand.
+    let finished =
+        tokio::time::timeout(std::time::Duration::from_secs(10), async { while background.join_next().await.is_some() {} }).await;
+    if finished.is_err() {
+        tracing::warn!("background tasks did not stop within 10 s");
+    }
+    served
 }
 
 /// A database URL without its password, for messages.

@@ -19,11 +19,12 @@ pub const DEV_TOKENS: &[(&str, &str, Role)] = &[
 ];
 
 /// Turns loaded settings into the embedded default: SQLite under `data_dir`,
-/// migrations on start, gRPC on loopback, and the dev tokens (tokens set in
+/// the in-process event bus, migrations on start, gRPC on loopback, and the dev tokens (tokens set in
 /// configuration are kept too).
 pub fn embedded(mut settings: Settings, data_dir: &Path, grpc_port: u16) -> Settings {
     settings.database.url = format!("sqlite://{}/{{service}}.db?mode=rwc", data_dir.display());
     settings.database.migrate_on_start = true;
+    settings.events.backend = docket_kit::events::EventBackend::InProcess;
     settings.grpc.listen = std::net::SocketAddr::from(([127, 0, 0, 1], grpc_port));
     let mut auth = AuthSettings { tokens: settings.auth.tokens.clone() };
     for (name, token, role) in DEV_TOKENS {

@@ -3,7 +3,10 @@
 
 use std::path::Path;
 
-use docket_kit::settings::{AuthSettings, DatabaseSettings, GrpcSettings, InvalidSetting, TelemetrySettings};
+use docket_kit::{
+    events::EventSettings,
+    settings::{AuthSettings, DatabaseSettings, GrpcSettings, InvalidSetting, TelemetrySettings},
+};
 use serde::Deserialize;
 
 /// The built-in defaults: every key an operator can set, with its default.
@@ -24,6 +27,19 @@ health_check_interval_secs = 5
 log_format = "text"
 log_filter = "info"
 
+[events]
+backend = "rabbitmq"
+url = "amqp://guest:guest@127.0.0.1:5672/%2f"
+exchange = "docket.events"
+queue_prefix = "docket."
+prefetch = 32
+max_attempts = 5
+retry_base_ms = 1000
+retry_max_ms = 60000
+relay_batch = 100
+relay_poll_ms = 500
+retention_hours = 168
+
 [auth]
 "#;
 
@@ -36,6 +52,8 @@ pub struct Settings {
     pub grpc: GrpcSettings,
     /// Logs and traces.
     pub telemetry: TelemetrySettings,
+    /// The event bus: outbox relay, consumers, broker.
+    pub events: EventSettings,
     /// Bearer tokens and their roles.
     #[serde(default)]
     pub auth: AuthSettings,
@@ -61,6 +79,7 @@ impl Settings {
         self.database.validate()?;
         self.grpc.validate()?;
         self.auth.validate()?;
+        self.events.validate()?;
         Ok(())
     }
 }

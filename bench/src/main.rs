@@ -108,6 +108,8 @@ fn bench_settings(database_url: &str) -> anyhow::Result<Settings> {
     settings.database.url = database_url.to_owned();
     settings.database.schema_prefix = format!("bench_{}_", &unique[unique.len() - 12..]);
     settings.database.migrate_on_start = true;
+    // The case phases measure the gRPC path; events stay in this process.
+    settings.events.backend = docket_kit::events::EventBackend::InProcess;
     let token = TokenSettings { token: BEARER.trim_start_matches("Bearer ").to_owned(), role: Role::Agent, staff_id: None };
     settings.auth.tokens.insert("bench".to_owned(), token);
     settings.validate()?;

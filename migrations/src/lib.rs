@@ -8,6 +8,7 @@ pub use sea_orm_migration::sea_orm::DbErr;
 use sea_orm_migration::{MigratorTrait, sea_orm::DatabaseConnection};
 
 pub mod case;
+pub mod shared;
 
 /// The services that own tables.
 pub const SERVICES: &[&str] = &["case"];

@@ -8,6 +8,12 @@
 /// The encoded `FileDescriptorSet` of every Docket proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/docket_descriptor.bin"));
 
+pub mod events {
+    pub mod v1 {
+        tonic::include_proto!("docket.events.v1");
+    }
+}
+
 pub mod case {
     pub mod v1 {
         tonic::include_proto!("docket.case.v1");

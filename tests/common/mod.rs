@@ -6,6 +6,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod proxy;
+pub mod rabbit;
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -15,6 +16,7 @@ use docket::{
 };
 use docket_kit::{
     auth::Role,
+    events::{EventBackend, EventSettings},
     settings::{AuthSettings, DatabaseSettings, GrpcSettings, LogFormat, TelemetrySettings, TokenSettings},
 };
 use docket_proto::case::v1::{
@@ -95,6 +97,7 @@ pub fn test_settings(backend: Backend, dir: Option<&std::path::Path>) -> Setting
         database,
         grpc: GrpcSettings { listen: "127.0.0.1:0".parse().unwrap(), request_timeout_secs: 30, health_check_interval_secs: 1 },
         telemetry: TelemetrySettings { log_format: LogFormat::Text, log_filter: "warn".to_owned() },
+        events: test_events(EventBackend::InProcess, &unique),
         auth: AuthSettings {
             tokens: [
                 ("admin", token(ADMIN, Role::Admin)),
@@ -107,6 +110,28 @@ pub fn test_settings(backend: Backend, dir: Option<&std::path::Path>) -> Setting
             .collect(),
         },
     }
+}
+
+/// Event settings of one test: its own exchange and queues, fast retries.
+pub fn test_events(backend: EventBackend, unique: &str) -> EventSettings {
+    EventSettings {
+        backend,
+        url: rabbitmq_url(),
+        exchange: format!("docket.test.{unique}"),
+        queue_prefix: format!("test.{unique}."),
+        prefetch: 8,
+        max_attempts: 3,
+        retry_base_ms: 50,
+        retry_max_ms: 200,
+        relay_batch: 50,
+        relay_poll_ms: 50,
+        retention_hours: 1,
+    }
+}
+
+/// RabbitMQ the tests use; override with DOCKET_TEST_RABBITMQ_URL.
+pub fn rabbitmq_url() -> String {
+    std::env::var("DOCKET_TEST_RABBITMQ_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
 }
 
 impl TestApp {
@@ -191,6 +216,7 @@ impl TestApp {
             "case_activities",
             "audit_entries",
             "idempotency_keys",
+            "outbox",
         ] {
             let row = db
                 .query_one_raw(sea_orm::Statement::from_string(

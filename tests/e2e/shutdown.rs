@@ -34,6 +34,7 @@ async fn a_call_in_flight_when_sigterm_arrives_completes() {
             .env("DOCKET__DATABASE__URL", postgres_url())
             .env("DOCKET__DATABASE__SCHEMA_PREFIX", &prefix)
             .env("DOCKET__DATABASE__MIGRATE_ON_START", "true")
+            .env("DOCKET__EVENTS__BACKEND", "in_process")
             .env("DOCKET__GRPC__LISTEN", format!("127.0.0.1:{port}"))
             .env("DOCKET__GRPC__HEALTH_CHECK_INTERVAL_SECS", "1")
             .env("DOCKET__AUTH__TOKENS__AGENT__TOKEN", AGENT)

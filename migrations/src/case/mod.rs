@@ -1,15 +1,16 @@
 //! The `case` schema: accounts, contacts, staff directory, cases, activities,
-//! audit trail, idempotency keys.
+//! audit trail, idempotency keys, and the outbox of its events.
 
 use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_case_schema;
+mod m20261123_000002_create_outbox;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_create_case_schema::Migration)]
+        vec![Box::new(m20261123_000001_create_case_schema::Migration), Box::new(m20261123_000002_create_outbox::Migration)]
     }
 }

@@ -6,6 +6,7 @@
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod grpc;
 pub mod store;
 
@@ -13,7 +14,6 @@ use docket_proto::case::v1::{
     account_service_server::AccountServiceServer, case_service_server::CaseServiceServer,
     contact_service_server::ContactServiceServer, staff_service_server::StaffServiceServer,
 };
-use sea_orm::DatabaseConnection;
 use tonic::{server::NamedService, service::RoutesBuilder};
 
 /// The service name used for its schema, its file, and `docket serve case`.
@@ -31,8 +31,7 @@ pub const GRPC_SERVICES: &[&str] = &[
 const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Adds the case service's gRPC services to a server's routes.
-pub fn add_routes(routes: &mut RoutesBuilder, db: DatabaseConnection) {
-    let store = store::Store::new(db);
+pub fn add_routes(routes: &mut RoutesBuilder, store: store::Store) {
     routes
         .add_service(AccountServiceServer::new(grpc::AccountApi::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(ContactServiceServer::new(grpc::ContactApi::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))

@@ -88,7 +88,7 @@ fn parse_fields(violations: &mut FieldViolations, account: &pb::Account, mask: O
     }
 }
 
-pub(super) fn to_proto(model: crate::store::entities::account::Model) -> pb::Account {
+pub fn to_proto(model: crate::store::entities::account::Model) -> pb::Account {
     let annual_value = model_money(&model).map(|m| pb::Money { amount_minor: m.amount_minor, currency: m.currency });
     pb::Account {
         tier: tier_to_proto(&model.tier) as i32,

@@ -44,7 +44,7 @@ pub(crate) fn status_from_proto(raw: i32) -> Option<CaseStatus> {
     })
 }
 
-fn status_to_proto(status: CaseStatus) -> pb::CaseStatus {
+pub fn status_to_proto(status: CaseStatus) -> pb::CaseStatus {
     match status {
         CaseStatus::New => pb::CaseStatus::ActiveNew,
         CaseStatus::Assigned => pb::CaseStatus::ActiveAssigned,
@@ -215,7 +215,7 @@ fn parse_fields(violations: &mut FieldViolations, case: &pb::Case, mask: Option<
     }
 }
 
-pub(crate) fn to_proto(record: CaseRecord) -> pb::Case {
+pub fn to_proto(record: CaseRecord) -> pb::Case {
     let status = record.status();
     let case = record.case;
     pb::Case {
@@ -247,7 +247,7 @@ pub(crate) fn to_proto(record: CaseRecord) -> pb::Case {
     }
 }
 
-fn activity_to_proto(model: case_activity::Model) -> pb::Activity {
+pub fn activity_to_proto(model: case_activity::Model) -> pb::Activity {
     let kind = ActivityKind::from_key(&model.kind);
     pb::Activity {
         kind: match kind {

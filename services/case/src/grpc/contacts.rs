@@ -49,7 +49,7 @@ fn parse_fields(violations: &mut FieldViolations, contact: &pb::Contact, mask: O
     }
 }
 
-pub(super) fn to_proto(model: contact::Model) -> pb::Contact {
+pub fn to_proto(model: contact::Model) -> pb::Contact {
     pb::Contact {
         create_time: Some(time::to_proto(model.created_at)),
         update_time: Some(time::to_proto(model.updated_at)),

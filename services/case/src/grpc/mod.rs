@@ -11,7 +11,12 @@ use docket_kit::{auth::Caller, error::FieldViolations};
 use sha2::{Digest, Sha256};
 use tonic::Status;
 
-pub use self::{accounts::AccountApi, cases::CaseApi, contacts::ContactApi, staff::StaffApi};
+pub use self::{
+    accounts::{AccountApi, to_proto as account_to_proto},
+    cases::{CaseApi, activity_to_proto, status_to_proto, to_proto as case_to_proto},
+    contacts::{ContactApi, to_proto as contact_to_proto},
+    staff::StaffApi,
+};
 use crate::{
     domain::commands::Idempotency,
     store::{Actor, HistoryCursor, Store},

@@ -118,13 +118,14 @@ impl Store {
         apply(&mut model, &fields, ACCOUNT_FIELDS, &mut changes);
         let model = model.into_active_model().reset_all().insert(&txn).await?;
         write_trail(&txn, "account", &model.id, by, &changes).await?;
+        crate::events::account_changed(&txn, true, &model, &changes, by).await?;
         if let Some(key) = idempotency
             && !remember_idempotent(&txn, SCOPE, by.actor, key, &model.id, by.at).await?
         {
             txn.rollback().await?;
             return Box::pin(self.create_account(fields, by, idempotency)).await;
         }
-        txn.commit().await?;
+        self.commit(txn).await?;
         Ok(model)
     }
 
@@ -169,7 +170,8 @@ impl Store {
             return Err(stale("account", id, etag, current.version + 1));
         }
         write_trail(&txn, "account", id, by, &changes).await?;
-        txn.commit().await?;
+        crate::events::account_changed(&txn, false, &next, &changes, by).await?;
+        self.commit(txn).await?;
         Ok(next)
     }
 

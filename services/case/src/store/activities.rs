@@ -95,13 +95,15 @@ impl Store {
             changes.set("first_response_time", "", by.at.to_rfc3339());
         }
         write_trail(&txn, "case", &case.id, by, &changes).await?;
+        let record = super::cases::load_case(&txn, &case.id).await?;
+        crate::events::activity_added(&txn, &record, &activity, by).await?;
         if let Some(key) = idempotency
             && !remember_idempotent(&txn, SCOPE, by.actor, key, &activity.id, by.at).await?
         {
             txn.rollback().await?;
             return Box::pin(self.add_activity(new, by_staff, by, idempotency)).await;
         }
-        txn.commit().await?;
+        self.commit(txn).await?;
         Ok(activity)
     }
 

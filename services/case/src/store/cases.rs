@@ -277,6 +277,13 @@ async fn load_record(db: &impl ConnectionTrait, model: case::Model) -> Result<Ca
     })
 }
 
+/// A case with its links, read inside a transaction.
+pub(crate) async fn load_case(db: &impl ConnectionTrait, id: &str) -> Result<CaseRecord> {
+    let model =
+        case::Entity::find_by_id(id.to_owned()).one(db).await?.ok_or_else(|| Error::NotFound(format!("case {id} not found")))?;
+    load_record(db, model).await
+}
+
 /// Reads a case for a change, checking the etag the caller sent, if any.
 async fn load_for_change(txn: &DatabaseTransaction, id: &str, etag: Option<i64>) -> Result<CaseRecord> {
     let model =
@@ -397,13 +404,14 @@ impl Store {
         record.case.clone().into_active_model().reset_all().insert(&txn).await?;
         write_links(&txn, &record, true, true).await?;
         write_trail(&txn, "case", &record.case.id, by, &trail).await?;
+        crate::events::case_created(&txn, &record, by).await?;
         if let Some(key) = idempotency
             && !remember_idempotent(&txn, SCOPE, by.actor, key, &record.case.id, by.at).await?
         {
             txn.rollback().await?;
             return Box::pin(self.create_case(new, by, idempotency)).await;
         }
-        txn.commit().await?;
+        self.commit(txn).await?;
         Ok(record)
     }
 
@@ -552,7 +560,8 @@ impl Store {
         }
         check_references(&txn, Some(&before), &after, mask).await?;
         let saved = save_change(&txn, &before, after, &changes, by).await?;
-        txn.commit().await?;
+        crate::events::case_updated(&txn, &saved, &changes, by).await?;
+        self.commit(txn).await?;
         Ok(saved)
     }
 
@@ -593,7 +602,8 @@ impl Store {
                     return Ok(before);
                 }
                 let saved = save_change(&txn, &before, after, &changes, by).await?;
-                txn.commit().await?;
+                crate::events::case_assigned(&txn, &before, &saved, by).await?;
+                self.commit(txn).await?;
                 Ok(saved)
             }
             .await
@@ -689,7 +699,8 @@ impl Store {
             return Ok(before);
         }
         let saved = save_change(&txn, &before, after, &changes, by).await?;
-        txn.commit().await?;
+        crate::events::status_events(&txn, &before, &saved, by).await?;
+        self.commit(txn).await?;
         Ok(saved)
     }
 

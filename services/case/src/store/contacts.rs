@@ -138,13 +138,14 @@ impl Store {
             Err(err) => return Err(err.into()),
         };
         write_trail(&txn, "contact", &model.id, by, &changes).await?;
+        crate::events::contact_changed(&txn, true, &model, &changes, by).await?;
         if let Some(key) = idempotency
             && !remember_idempotent(&txn, SCOPE, by.actor, key, &model.id, by.at).await?
         {
             txn.rollback().await?;
             return Box::pin(self.create_contact(fields, by, idempotency)).await;
         }
-        txn.commit().await?;
+        self.commit(txn).await?;
         Ok(model)
     }
 
@@ -203,7 +204,8 @@ impl Store {
             return Err(stale("contact", id, etag, current.version + 1));
         }
         write_trail(&txn, "contact", id, by, &changes).await?;
-        txn.commit().await?;
+        crate::events::contact_changed(&txn, false, &next, &changes, by).await?;
+        self.commit(txn).await?;
         Ok(next)
     }
 

@@ -12,7 +12,7 @@ mod history;
 mod staff;
 
 use chrono::{DateTime, Utc};
-use docket_kit::error::is_unique_violation;
+use docket_kit::{error::is_unique_violation, events::outbox::RelayWaker};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -38,11 +38,25 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    relay: RelayWaker,
 }
 
 impl Store {
+    /// A store whose events wait for the relay's next poll.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self { db, relay: RelayWaker::default() }
+    }
+
+    /// A store that wakes `relay` after each commit that wrote events.
+    pub fn with_relay(db: DatabaseConnection, relay: RelayWaker) -> Self {
+        Self { db, relay }
+    }
+
+    /// Commits a command's transaction, then tells the relay there is news.
+    pub(crate) async fn commit(&self, txn: sea_orm::DatabaseTransaction) -> Result<()> {
+        txn.commit().await?;
+        self.relay.wake();
+        Ok(())
     }
 
     pub fn connection(&self) -> &DatabaseConnection {

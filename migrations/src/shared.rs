@@ -1,0 +1,44 @@
+//! Tables every service of a kind has: the outbox of a service that
+//! publishes events, the inbox of a service that consumes them.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+/// The transactional outbox (see `docket_kit::events::outbox`).
+pub async fn create_outbox(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    manager
+        .create_table(
+            Table::create()
+                .table("outbox")
+                .col(big_integer("position").auto_increment().primary_key())
+                .col(string("event_id").unique_key())
+                .col(string("event_type"))
+                .col(string("subject"))
+                .col(blob("envelope"))
+                .col(string("traceparent"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone_null("sent_at"))
+                .to_owned(),
+        )
+        .await?;
+    manager.create_index(Index::create().name("outbox_unsent").table("outbox").col("sent_at").col("position").to_owned()).await
+}
+
+/// The consumer inbox (see `docket_kit::events::consumer`).
+pub async fn create_inbox(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    manager
+        .create_table(
+            Table::create()
+                .table("inbox")
+                .col(string("consumer"))
+                .col(string("event_id"))
+                .col(string("event_type"))
+                .col(timestamp_with_time_zone("handled_at"))
+                .primary_key(Index::create().col("consumer").col("event_id"))
+                .to_owned(),
+        )
+        .await
+}
+
+pub async fn drop_table(manager: &SchemaManager<'_>, table: &str) -> Result<(), DbErr> {
+    manager.drop_table(Table::drop().table(Alias::new(table)).to_owned()).await
+}

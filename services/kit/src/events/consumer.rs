@@ -1,0 +1,212 @@
+//! The consuming side: a durable queue per service, handlers run in a
+//! transaction with an inbox that drops events already handled, ack after
+//! commit, retries with back-off, dead letters after the last attempt.
+
+use std::{sync::Arc, time::Duration};
+
+use docket_proto::events::v1::Envelope;
+use prost::Message;
+use sea_orm::{ActiveValue::Set, DatabaseConnection, DatabaseTransaction, EntityTrait, TransactionTrait};
+use tokio::sync::watch;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use super::{Broker, Delivery, EventSettings};
+use crate::error::is_unique_violation;
+
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    /// An event a consumer has handled (its handler's transaction committed).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "inbox")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub consumer: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub event_id: String,
+        pub event_type: String,
+        pub handled_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Why a handler could not handle an event; the event is retried.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HandlerError(pub String);
+
+impl From<sea_orm::DbErr> for HandlerError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        HandlerError(format!("database: {err}"))
+    }
+}
+
+/// What a consuming service does with an event. It runs inside the
+/// consumer's transaction: write through `txn`, and the inbox row commits
+/// with your changes.
+#[async_trait::async_trait]
+pub trait EventHandler: Send + Sync + 'static {
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), HandlerError>;
+}
+
+/// What a consumer listens to.
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    /// The consuming service; its queue is `events.queue_prefix` + name.
+    pub service: String,
+    /// Routing key patterns, e.g. `case.*`.
+    pub bindings: Vec<String>,
+}
+
+/// What happened to one delivery (for logs and tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Handled,
+    Duplicate,
+    Retried { attempt: u32, reason: String },
+    DeadLettered { reason: String },
+}
+
+/// Consumes until `shutdown` turns true, subscribing again (with back-off)
+/// whenever the broker connection is lost.
+pub async fn consume(
+    broker: Arc<dyn Broker>,
+    db: DatabaseConnection,
+    settings: EventSettings,
+    spec: ConsumerSpec,
+    handler: Arc<dyn EventHandler>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let queue = settings.queue(&spec.service);
+    let mut failures: u32 = 0;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        match broker.subscribe(&queue, &spec.bindings, settings.prefetch).await {
+            Ok(mut subscription) => {
+                if failures > 0 {
+                    tracing::info!(%queue, "event consumer: subscribed again");
+                }
+                failures = 0;
+                loop {
+                    tokio::select! {
+                        delivery = subscription.deliveries.recv() => match delivery {
+                            Some(delivery) => {
+                                handle_delivery(&db, &settings, &spec.service, handler.as_ref(), delivery).await;
+                            }
+                            None => break,
+                        },
+                        _ = shutdown.changed() => return,
+                    }
+                }
+                tracing::warn!(%queue, "event consumer: connection lost; subscribing again");
+            }
+            Err(err) => {
+                failures += 1;
+                tracing::warn!(%queue, error = %err, "event consumer: cannot subscribe yet");
+            }
+        }
+        let backoff = Duration::from_millis(100u64.saturating_mul(1 << failures.min(8))).min(Duration::from_secs(15));
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Handles one delivery and settles it. Settling fails only when the broker
+/// connection is gone; the broker then redelivers and the inbox dedupes.
+pub async fn handle_delivery(
+    db: &DatabaseConnection,
+    settings: &EventSettings,
+    consumer: &str,
+    handler: &dyn EventHandler,
+    delivery: Delivery,
+) -> Outcome {
+    let envelope = match Envelope::decode(delivery.body.as_slice()) {
+        Ok(envelope) if !envelope.id.is_empty() && !envelope.r#type.is_empty() => envelope,
+        Ok(_) => return dead(delivery, "malformed event: the envelope has no id or type".to_owned()).await,
+        Err(err) => return dead(delivery, format!("malformed event: not a docket.events.v1.Envelope ({err})")).await,
+    };
+    let span = tracing::info_span!(
+        "event",
+        otel.name = %format!("consume {}", envelope.r#type),
+        event.id = %envelope.id,
+        event.r#type = %envelope.r#type,
+        subject = %envelope.subject,
+        consumer,
+    );
+    let mut carrier = std::collections::HashMap::new();
+    carrier.insert("traceparent".to_owned(), envelope.traceparent.clone());
+    carrier.insert("tracestate".to_owned(), envelope.tracestate.clone());
+    let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&carrier));
+    let _ = span.set_parent(parent);
+    async move {
+        match run_handler(db, consumer, handler, &envelope).await {
+            Ok(true) => settle(delivery.settle.ack().await, Outcome::Handled),
+            Ok(false) => settle(delivery.settle.ack().await, Outcome::Duplicate),
+            Err(err) => {
+                let attempt = delivery.attempts + 1;
+                let reason = err.0;
+                if attempt >= settings.max_attempts {
+                    tracing::error!(%reason, attempt, "event handler failed for the last time: dead-lettered");
+                    dead(delivery, reason).await
+                } else {
+                    let delay = settings.retry_delay(delivery.attempts);
+                    tracing::warn!(%reason, attempt, retry_in = ?delay, "event handler failed: retrying");
+                    let outcome = Outcome::Retried { attempt, reason: reason.clone() };
+                    settle(delivery.settle.retry(delay, &reason).await, outcome)
+                }
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+fn settle(result: Result<(), super::BusError>, outcome: Outcome) -> Outcome {
+    if let Err(err) = result {
+        tracing::warn!(error = %err, ?outcome, "could not settle a delivery; the broker will redeliver it");
+    }
+    outcome
+}
+
+async fn dead(delivery: Delivery, reason: String) -> Outcome {
+    let outcome = Outcome::DeadLettered { reason: reason.clone() };
+    settle(delivery.settle.dead(&reason).await, outcome)
+}
+
+/// `Ok(true)` handled now, `Ok(false)` handled before.
+async fn run_handler(
+    db: &DatabaseConnection,
+    consumer: &str,
+    handler: &dyn EventHandler,
+    envelope: &Envelope,
+) -> Result<bool, HandlerError> {
+    let txn = db.begin().await?;
+    if entity::Entity::find_by_id((consumer.to_owned(), envelope.id.clone())).one(&txn).await?.is_some() {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    handler.handle(&txn, envelope).await?;
+    let row = entity::ActiveModel {
+        consumer: Set(consumer.to_owned()),
+        event_id: Set(envelope.id.clone()),
+        event_type: Set(envelope.r#type.clone()),
+        handled_at: Set(crate::time::now()),
+    };
+    match entity::Entity::insert(row).exec(&txn).await {
+        Ok(_) => {}
+        // Another consumer of this queue handled it meanwhile.
+        Err(err) if is_unique_violation(&err) => return Ok(false),
+        Err(err) => return Err(err.into()),
+    }
+    txn.commit().await?;
+    Ok(true)
+}

@@ -1,0 +1,174 @@
+//! The in-process broker of `docket dev`: queues, bindings, retries and dead
+//! letters with RabbitMQ's contract, inside one process. Messages live in
+//! memory, so they survive a consumer's failure but not the process; the
+//! outbox keeps what was never published.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, Weak},
+    time::Duration,
+};
+
+use tokio::sync::mpsc;
+
+use super::{Broker, BusError, DeadLetter, Delivery, Outgoing, Settle, Subscription, topic_matches};
+
+#[derive(Clone)]
+struct Message {
+    id: String,
+    routing_key: String,
+    body: Vec<u8>,
+    attempts: u32,
+}
+
+#[derive(Default)]
+struct Queue {
+    bindings: Vec<String>,
+    /// Messages waiting while nobody consumes.
+    waiting: Vec<Message>,
+    consumer: Option<mpsc::Sender<Delivery>>,
+    dead: Vec<DeadLetter>,
+}
+
+#[derive(Default)]
+pub struct InProcessBroker {
+    queues: Mutex<HashMap<String, Queue>>,
+    this: Weak<InProcessBroker>,
+}
+
+impl InProcessBroker {
+    pub fn new() -> Arc<InProcessBroker> {
+        Arc::new_cyclic(|this| InProcessBroker { queues: Mutex::default(), this: this.clone() })
+    }
+
+    fn deliver(&self, queue_name: &str, message: Message) {
+        let Ok(mut queues) = self.queues.lock() else { return };
+        let Some(queue) = queues.get_mut(queue_name) else { return };
+        match &queue.consumer {
+            Some(consumer) if !consumer.is_closed() => {
+                let delivery = Delivery {
+                    body: message.body.clone(),
+                    attempts: message.attempts,
+                    redelivered: message.attempts > 0,
+                    settle: Box::new(MemorySettle {
+                        broker: self.this.clone(),
+                        queue: queue_name.to_owned(),
+                        message: message.clone(),
+                    }),
+                };
+                // An unbounded hand-off: the consumer's own prefetch is its channel size.
+                if let Err(err) = consumer.try_send(delivery) {
+                    let delivery = match err {
+                        mpsc::error::TrySendError::Full(d) | mpsc::error::TrySendError::Closed(d) => d,
+                    };
+                    let consumer = consumer.clone();
+                    tokio::spawn(async move {
+                        let _ = consumer.send(delivery).await;
+                    });
+                }
+            }
+            _ => queue.waiting.push(message),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Broker for InProcessBroker {
+    async fn publish(&self, message: &Outgoing<'_>) -> Result<(), BusError> {
+        let targets: Vec<String> = {
+            let queues = self.queues.lock().map_err(|_| BusError::Unavailable("poisoned".into()))?;
+            queues
+                .iter()
+                .filter(|(_, q)| q.bindings.iter().any(|b| topic_matches(b, message.routing_key)))
+                .map(|(name, _)| name.clone())
+                .collect()
+        };
+        for queue in targets {
+            self.deliver(
+                &queue,
+                Message {
+                    id: message.id.to_owned(),
+                    routing_key: message.routing_key.to_owned(),
+                    body: message.body.to_vec(),
+                    attempts: 0,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    async fn subscribe(&self, queue: &str, bindings: &[String], prefetch: u16) -> Result<Subscription, BusError> {
+        let (tx, rx) = mpsc::channel(usize::from(prefetch.max(1)));
+        let waiting = {
+            let mut queues = self.queues.lock().map_err(|_| BusError::Unavailable("poisoned".into()))?;
+            let entry = queues.entry(queue.to_owned()).or_default();
+            for binding in bindings {
+                if !entry.bindings.contains(binding) {
+                    entry.bindings.push(binding.clone());
+                }
+            }
+            entry.consumer = Some(tx);
+            std::mem::take(&mut entry.waiting)
+        };
+        for message in waiting {
+            self.deliver(queue, message);
+        }
+        Ok(Subscription { deliveries: rx })
+    }
+
+    async fn dead_letters(&self, queue: &str) -> Result<Vec<DeadLetter>, BusError> {
+        let queues = self.queues.lock().map_err(|_| BusError::Unavailable("poisoned".into()))?;
+        Ok(queues.get(queue).map(|q| q.dead.clone()).unwrap_or_default())
+    }
+
+    async fn replay_dead_letters(&self, queue: &str) -> Result<usize, BusError> {
+        let dead = {
+            let mut queues = self.queues.lock().map_err(|_| BusError::Unavailable("poisoned".into()))?;
+            queues.get_mut(queue).map(|q| std::mem::take(&mut q.dead)).unwrap_or_default()
+        };
+        let count = dead.len();
+        for letter in dead {
+            self.deliver(queue, Message { id: letter.id, routing_key: letter.routing_key, body: letter.body, attempts: 0 });
+        }
+        Ok(count)
+    }
+}
+
+struct MemorySettle {
+    broker: Weak<InProcessBroker>,
+    queue: String,
+    message: Message,
+}
+
+#[async_trait::async_trait]
+impl Settle for MemorySettle {
+    async fn ack(self: Box<Self>) -> Result<(), BusError> {
+        Ok(())
+    }
+
+    async fn retry(self: Box<Self>, delay: Duration, _reason: &str) -> Result<(), BusError> {
+        let MemorySettle { broker, queue, mut message } = *self;
+        message.attempts += 1;
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if let Some(broker) = broker.upgrade() {
+                broker.deliver(&queue, message);
+            }
+        });
+        Ok(())
+    }
+
+    async fn dead(self: Box<Self>, reason: &str) -> Result<(), BusError> {
+        let broker = self.broker.upgrade().ok_or_else(|| BusError::Unavailable("the broker is gone".into()))?;
+        let mut queues = broker.queues.lock().map_err(|_| BusError::Unavailable("poisoned".into()))?;
+        let queue = queues.entry(self.queue.clone()).or_default();
+        queue.dead.push(DeadLetter {
+            id: self.message.id.clone(),
+            routing_key: self.message.routing_key.clone(),
+            attempts: self.message.attempts + 1,
+            reason: reason.to_owned(),
+            body: self.message.body.clone(),
+        });
+        Ok(())
+    }
+}

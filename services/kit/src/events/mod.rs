@@ -1,0 +1,277 @@
+//! The event backbone every service shares.
+//!
+//! - A service writes its events to its own `outbox` table in the same
+//!   transaction as the change ([`outbox::append`]): no event without its
+//!   change, no change without its event.
+//! - A [`outbox::Relay`] publishes the outbox to one topic exchange (routing
+//!   key = event type) with publisher confirms, marks rows sent only after the
+//!   confirm, keeps order per subject, and waits out broker outages.
+//! - A consumer ([`consumer::consume`]) reads its service's durable queue,
+//!   runs the handler in a transaction with an inbox table that drops
+//!   duplicates, acks after commit, retries with back-off and dead-letters
+//!   after the last attempt.
+//! - The [`Broker`] is RabbitMQ ([`rabbit::RabbitBroker`]) in production and
+//!   [`memory::InProcessBroker`] under `docket dev`; nothing else knows which.
+
+pub mod consumer;
+pub mod memory;
+pub mod outbox;
+pub mod rabbit;
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use docket_proto::events::v1::Envelope;
+use opentelemetry::propagation::Injector;
+use serde::Deserialize;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::settings::InvalidSetting;
+
+/// Which broker carries events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventBackend {
+    /// RabbitMQ over AMQP (production).
+    Rabbitmq,
+    /// Inside this process (`docket dev`, tests): same contract, no server.
+    InProcess,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSettings {
+    /// `rabbitmq` or `in_process`.
+    pub backend: EventBackend,
+    /// AMQP URL, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`.
+    pub url: String,
+    /// The topic exchange every service publishes to.
+    pub exchange: String,
+    /// Queue names are this prefix plus the consuming service's name.
+    pub queue_prefix: String,
+    /// Unacknowledged deliveries a consumer holds at once.
+    pub prefetch: u16,
+    /// Attempts before an event goes to the dead-letter queue.
+    pub max_attempts: u32,
+    /// First retry delay; each further retry doubles it, up to `retry_max_ms`.
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// Outbox rows the relay publishes per transaction.
+    pub relay_batch: u64,
+    /// How often the relay looks for rows written by other processes.
+    pub relay_poll_ms: u64,
+    /// Sent outbox rows are deleted after this many hours.
+    pub retention_hours: u64,
+}
+
+impl EventSettings {
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if self.backend == EventBackend::Rabbitmq && !(self.url.starts_with("amqp://") || self.url.starts_with("amqps://")) {
+            return Err(InvalidSetting::new("events.url", "must start with amqp:// or amqps://"));
+        }
+        if self.exchange.trim().is_empty() {
+            return Err(InvalidSetting::new("events.exchange", "must not be empty"));
+        }
+        if self.prefetch == 0 {
+            return Err(InvalidSetting::new("events.prefetch", "must be at least 1"));
+        }
+        if self.max_attempts == 0 {
+            return Err(InvalidSetting::new("events.max_attempts", "must be at least 1"));
+        }
+        if self.relay_batch == 0 {
+            return Err(InvalidSetting::new("events.relay_batch", "must be at least 1"));
+        }
+        if self.relay_poll_ms == 0 {
+            return Err(InvalidSetting::new("events.relay_poll_ms", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The queue of a consuming service.
+    pub fn queue(&self, service: &str) -> String {
+        format!("{}{service}", self.queue_prefix)
+    }
+
+    /// Delay before attempt `attempt + 1` (attempt counts from 0).
+    pub fn retry_delay(&self, attempt: u32) -> Duration {
+        let factor = 1u64.checked_shl(attempt.min(20)).unwrap_or(u64::MAX);
+        Duration::from_millis(self.retry_base_ms.saturating_mul(factor).min(self.retry_max_ms))
+    }
+}
+
+/// Builds the broker the settings name.
+pub fn broker(settings: &EventSettings) -> Arc<dyn Broker> {
+    match settings.backend {
+        EventBackend::Rabbitmq => Arc::new(rabbit::RabbitBroker::new(&settings.url, &settings.exchange)),
+        EventBackend::InProcess => memory::InProcessBroker::new(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("broker unreachable: {0}")]
+    Unavailable(String),
+    #[error("the broker refused the message: {0}")]
+    Rejected(String),
+}
+
+/// A message as the relay hands it to the broker.
+#[derive(Debug, Clone)]
+pub struct Outgoing<'a> {
+    pub id: &'a str,
+    pub routing_key: &'a str,
+    pub body: &'a [u8],
+    pub traceparent: &'a str,
+}
+
+/// A message that went to a dead-letter queue, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub id: String,
+    pub routing_key: String,
+    pub attempts: u32,
+    pub reason: String,
+    pub body: Vec<u8>,
+}
+
+/// How a delivery is settled. Each call consumes the delivery: a message is
+/// acked, retried later, or dead-lettered, exactly once.
+#[async_trait::async_trait]
+pub trait Settle: Send {
+    async fn ack(self: Box<Self>) -> Result<(), BusError>;
+    /// Redelivers after `delay` with one more attempt counted.
+    async fn retry(self: Box<Self>, delay: Duration, reason: &str) -> Result<(), BusError>;
+    /// Moves the message to the dead-letter queue with its reason.
+    async fn dead(self: Box<Self>, reason: &str) -> Result<(), BusError>;
+}
+
+/// One message delivered to a consumer.
+pub struct Delivery {
+    pub body: Vec<u8>,
+    /// Earlier failed attempts (0 on the first delivery).
+    pub attempts: u32,
+    /// Whether the broker redelivered it (e.g. after a consumer crash).
+    pub redelivered: bool,
+    pub settle: Box<dyn Settle>,
+}
+
+/// Deliveries of one subscription; `None` when the connection is gone and
+/// the consumer should subscribe again.
+pub struct Subscription {
+    pub deliveries: tokio::sync::mpsc::Receiver<Delivery>,
+}
+
+/// The broker behind the bus.
+#[async_trait::async_trait]
+pub trait Broker: Send + Sync {
+    /// Publishes a persistent message to the exchange and waits for the
+    /// broker's confirm.
+    async fn publish(&self, message: &Outgoing<'_>) -> Result<(), BusError>;
+    /// Declares the durable queue `queue` (with its retry and dead-letter
+    /// queues), binds it to `bindings` (routing key patterns such as
+    /// `case.*`) and starts delivering.
+    async fn subscribe(&self, queue: &str, bindings: &[String], prefetch: u16) -> Result<Subscription, BusError>;
+    /// The messages in `queue`'s dead-letter queue, left where they are.
+    async fn dead_letters(&self, queue: &str) -> Result<Vec<DeadLetter>, BusError>;
+    /// Moves every dead letter of `queue` back onto it, attempts reset.
+    async fn replay_dead_letters(&self, queue: &str) -> Result<usize, BusError>;
+}
+
+/// Packs a payload message into an `Any` named by its full proto name.
+pub fn pack(full_name: &str, payload: &impl prost::Message) -> prost_types::Any {
+    prost_types::Any { type_url: format!("type.googleapis.com/{full_name}"), value: payload.encode_to_vec() }
+}
+
+/// Unpacks a payload, checking its type.
+pub fn unpack<M: prost::Message + Default>(envelope: &Envelope, full_name: &str) -> Result<M, String> {
+    let any = envelope.payload.as_ref().ok_or("the envelope has no payload")?;
+    if any.type_url.rsplit('/').next() != Some(full_name) {
+        return Err(format!("payload is {}, expected {full_name}", any.type_url));
+    }
+    M::decode(any.value.as_slice()).map_err(|err| format!("payload does not decode as {full_name}: {err}"))
+}
+
+/// A new envelope for an event happening now, carrying the current trace.
+pub fn envelope(
+    source: &str,
+    event_type: &str,
+    subject: &str,
+    actor: &str,
+    at: DateTime<Utc>,
+    payload: prost_types::Any,
+) -> Envelope {
+    let mut carrier = HashMap::new();
+    let context = tracing::Span::current().context();
+    opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&context, &mut MapInjector(&mut carrier)));
+    Envelope {
+        id: uuid::Uuid::now_v7().to_string(),
+        r#type: event_type.to_owned(),
+        source: source.to_owned(),
+        time: Some(crate::time::to_proto(at)),
+        subject: subject.to_owned(),
+        actor: actor.to_owned(),
+        traceparent: carrier.remove("traceparent").unwrap_or_default(),
+        tracestate: carrier.remove("tracestate").unwrap_or_default(),
+        payload: Some(payload),
+    }
+}
+
+struct MapInjector<'a>(&'a mut HashMap<String, String>);
+
+impl Injector for MapInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+}
+
+/// Whether a routing key matches an AMQP topic pattern (`*` one word, `#` any).
+pub fn topic_matches(pattern: &str, key: &str) -> bool {
+    fn go(pattern: &[&str], key: &[&str]) -> bool {
+        match (pattern.first(), key.first()) {
+            (None, None) => true,
+            (Some(&"#"), _) => go(&pattern[1..], key) || (!key.is_empty() && go(pattern, &key[1..])),
+            (Some(&"*"), Some(_)) => go(&pattern[1..], &key[1..]),
+            (Some(p), Some(k)) if p == k => go(&pattern[1..], &key[1..]),
+            _ => false,
+        }
+    }
+    let pattern: Vec<&str> = pattern.split('.').collect();
+    let key: Vec<&str> = key.split('.').collect();
+    go(&pattern, &key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_patterns_match_like_rabbitmq() {
+        assert!(topic_matches("case.created", "case.created"));
+        assert!(topic_matches("case.*", "case.created"));
+        assert!(!topic_matches("case.*", "case.sla.warning"));
+        assert!(topic_matches("case.#", "case.sla.warning"));
+        assert!(topic_matches("#", "contact.updated"));
+        assert!(!topic_matches("account.*", "case.created"));
+        assert!(topic_matches("*.created", "contact.created"));
+    }
+
+    #[test]
+    fn retry_delays_double_up_to_the_cap() {
+        let settings = EventSettings {
+            backend: EventBackend::InProcess,
+            url: String::new(),
+            exchange: "x".into(),
+            queue_prefix: "docket.".into(),
+            prefetch: 1,
+            max_attempts: 5,
+            retry_base_ms: 100,
+            retry_max_ms: 1_000,
+            relay_batch: 1,
+            relay_poll_ms: 1,
+            retention_hours: 1,
+        };
+        let delays: Vec<u128> = (0..6).map(|a| settings.retry_delay(a).as_millis()).collect();
+        assert_eq!(delays, [100, 200, 400, 800, 1_000, 1_000]);
+        assert_eq!(settings.retry_delay(u32::MAX).as_millis(), 1_000);
+    }
+}

@@ -1,0 +1,208 @@
+//! The transactional outbox and its relay.
+
+use std::{sync::Arc, time::Duration};
+
+use docket_proto::events::v1::Envelope;
+use prost::Message;
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement, TransactionTrait,
+    sea_query::{Expr, LockBehavior, LockType},
+};
+use tokio::sync::{Notify, watch};
+
+use super::{Broker, BusError, EventSettings, Outgoing};
+
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    /// One event waiting to be (or already) published.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox")]
+    pub struct Model {
+        /// Write order; the relay publishes in this order.
+        #[sea_orm(primary_key)]
+        pub position: i64,
+        #[sea_orm(unique)]
+        pub event_id: String,
+        pub event_type: String,
+        pub subject: String,
+        /// The encoded `docket.events.v1.Envelope`.
+        pub envelope: Vec<u8>,
+        pub traceparent: String,
+        pub created_at: DateTimeUtc,
+        pub sent_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Writes an event into the outbox, inside the caller's transaction.
+pub async fn append(txn: &impl ConnectionTrait, envelope: &Envelope) -> Result<(), DbErr> {
+    let row = entity::ActiveModel {
+        position: NotSet,
+        event_id: Set(envelope.id.clone()),
+        event_type: Set(envelope.r#type.clone()),
+        subject: Set(envelope.subject.clone()),
+        envelope: Set(envelope.encode_to_vec()),
+        traceparent: Set(envelope.traceparent.clone()),
+        created_at: Set(envelope.time.as_ref().and_then(crate::time::from_proto).unwrap_or_else(crate::time::now)),
+        sent_at: Set(None),
+    };
+    entity::Entity::insert(row).exec(txn).await?;
+    Ok(())
+}
+
+/// Wakes the relay after a commit, so an event does not wait for the next poll.
+#[derive(Debug, Clone, Default)]
+pub struct RelayWaker(Arc<Notify>);
+
+impl RelayWaker {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("outbox: {0}")]
+    Database(#[from] DbErr),
+    #[error(transparent)]
+    Bus(#[from] BusError),
+}
+
+/// Publishes one service's outbox.
+pub struct Relay {
+    db: DatabaseConnection,
+    broker: Arc<dyn Broker>,
+    batch: u64,
+    poll: Duration,
+    retention: chrono::Duration,
+    waker: RelayWaker,
+}
+
+impl Relay {
+    pub fn new(db: DatabaseConnection, broker: Arc<dyn Broker>, settings: &EventSettings, waker: RelayWaker) -> Self {
+        Self {
+            db,
+            broker,
+            batch: settings.relay_batch,
+            poll: Duration::from_millis(settings.relay_poll_ms),
+            retention: chrono::Duration::hours(i64::try_from(settings.retention_hours).unwrap_or(i64::MAX / 3_600_000)),
+            waker,
+        }
+    }
+
+    /// Publishes until `shutdown` turns true. A broker or database outage
+    /// keeps the backlog in the outbox and is retried with back-off.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut failures: u32 = 0;
+        let mut last_prune = tokio::time::Instant::now() - Duration::from_secs(3600);
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let wait = match self.relay_once().await {
+                Ok(sent) if sent as u64 >= self.batch => Duration::ZERO,
+                Ok(_) => {
+                    if failures > 0 {
+                        tracing::info!("event relay: publishing again");
+                    }
+                    failures = 0;
+                    self.poll
+                }
+                Err(err) => {
+                    failures += 1;
+                    let backoff = Duration::from_millis(100u64.saturating_mul(1 << failures.min(8))).min(Duration::from_secs(15));
+                    tracing::warn!(error = %err, retry_in = ?backoff, "event relay: the backlog stays in the outbox");
+                    backoff
+                }
+            };
+            if last_prune.elapsed() > Duration::from_secs(60) {
+                last_prune = tokio::time::Instant::now();
+                if let Err(err) = self.prune().await {
+                    tracing::warn!(error = %err, "event relay: pruning sent rows failed");
+                }
+            }
+            if !wait.is_zero() {
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = self.waker.0.notified(), if failures == 0 => {}
+                    changed = shutdown.changed() => if changed.is_err() { return },
+                }
+            }
+        }
+    }
+
+    /// Publishes one batch of unsent rows in write order; returns how many.
+    ///
+    /// One relay works at a time per outbox (a PostgreSQL advisory lock held
+    /// by the batch's transaction), so several replicas can run without
+    /// publishing out of order; the rows are marked sent in the same
+    /// transaction, after every confirm.
+    pub async fn relay_once(&self) -> Result<usize, RelayError> {
+        let txn = self.db.begin().await?;
+        let postgres = txn.get_database_backend() == DbBackend::Postgres;
+        if postgres {
+            let row = txn
+                .query_one_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    "SELECT pg_try_advisory_xact_lock(hashtext('docket.outbox.' || current_schema())) AS leader",
+                ))
+                .await?;
+            let leader = row.map(|r| r.try_get::<bool>("", "leader")).transpose()?.unwrap_or(false);
+            if !leader {
+                txn.commit().await?;
+                return Ok(0);
+            }
+        }
+        let mut query = entity::Entity::find()
+            .filter(entity::Column::SentAt.is_null())
+            .order_by_asc(entity::Column::Position)
+            .limit(self.batch);
+        if postgres {
+            query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let rows = query.all(&txn).await?;
+        if rows.is_empty() {
+            txn.commit().await?;
+            return Ok(0);
+        }
+        for row in &rows {
+            self.broker
+                .publish(&Outgoing {
+                    id: &row.event_id,
+                    routing_key: &row.event_type,
+                    body: &row.envelope,
+                    traceparent: &row.traceparent,
+                })
+                .await?;
+        }
+        let positions: Vec<i64> = rows.iter().map(|r| r.position).collect();
+        entity::Entity::update_many()
+            .col_expr(entity::Column::SentAt, Expr::value(Some(crate::time::now())))
+            .filter(entity::Column::Position.is_in(positions))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        tracing::debug!(count = rows.len(), "event relay: published");
+        Ok(rows.len())
+    }
+
+    /// Deletes rows sent longer ago than the retention.
+    pub async fn prune(&self) -> Result<u64, DbErr> {
+        let cutoff = crate::time::now() - self.retention;
+        let deleted = entity::Entity::delete_many().filter(entity::Column::SentAt.lt(cutoff)).exec(&self.db).await?;
+        Ok(deleted.rows_affected)
+    }
+}
+
+/// Rows not yet published, for operators and tests.
+pub async fn backlog(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    entity::Entity::find().filter(entity::Column::SentAt.is_null()).count(db).await
+}

@@ -1,0 +1,358 @@
+//! RabbitMQ through lapin: one durable topic exchange, persistent messages
+//! with publisher confirms; per consuming service a durable queue, a retry
+//! queue whose messages expire back into it, and a dead-letter queue.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use futures::StreamExt;
+use lapin::{
+    BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind,
+    options::{
+        BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+        ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    },
+    types::{AMQPValue, FieldTable, LongString, ShortString},
+};
+use tokio::sync::{Mutex, mpsc};
+
+use super::{Broker, BusError, DeadLetter, Delivery, Outgoing, Settle, Subscription};
+
+/// How long a publish may wait for its confirm before the connection is
+/// treated as broken.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
+const ATTEMPTS_HEADER: &str = "x-docket-attempts";
+const REASON_HEADER: &str = "x-docket-error";
+const ROUTING_KEY_HEADER: &str = "x-docket-routing-key";
+
+fn unavailable(err: impl std::fmt::Display) -> BusError {
+    BusError::Unavailable(err.to_string())
+}
+
+struct Link {
+    connection: Connection,
+    /// A channel in confirm mode, shared by every publish.
+    publish: Channel,
+}
+
+impl Link {
+    fn is_open(&self) -> bool {
+        self.connection.status().connected() && self.publish.status().connected()
+    }
+}
+
+pub struct RabbitBroker {
+    url: String,
+    exchange: String,
+    link: Mutex<Option<Arc<Link>>>,
+}
+
+impl RabbitBroker {
+    pub fn new(url: &str, exchange: &str) -> Self {
+        Self { url: url.to_owned(), exchange: exchange.to_owned(), link: Mutex::new(None) }
+    }
+
+    /// The open connection, connecting (and declaring the exchange) if needed.
+    async fn link(&self) -> Result<Arc<Link>, BusError> {
+        let mut guard = self.link.lock().await;
+        if let Some(link) = guard.as_ref()
+            && link.is_open()
+        {
+            return Ok(link.clone());
+        }
+        *guard = None;
+        let connection = tokio::time::timeout(CONFIRM_TIMEOUT, Connection::connect(&self.url, ConnectionProperties::default()))
+            .await
+            .map_err(|_| BusError::Unavailable("connecting to RabbitMQ timed out".into()))?
+            .map_err(unavailable)?;
+        let publish = connection.create_channel().await.map_err(unavailable)?;
+        publish
+            .exchange_declare(
+                self.exchange.as_str().into(),
+                ExchangeKind::Topic,
+                ExchangeDeclareOptions { durable: true, ..Default::default() },
+                FieldTable::default(),
+            )
+            .await
+            .map_err(unavailable)?;
+        publish.confirm_select(ConfirmSelectOptions::default()).await.map_err(unavailable)?;
+        let link = Arc::new(Link { connection, publish });
+        *guard = Some(link.clone());
+        Ok(link)
+    }
+
+    async fn forget(&self) {
+        *self.link.lock().await = None;
+    }
+
+    /// Publishes on the confirm channel and waits for the broker's ack.
+    async fn confirmed(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        body: &[u8],
+        properties: BasicProperties,
+    ) -> Result<(), BusError> {
+        let link = self.link().await?;
+        let result = async {
+            let confirm = link
+                .publish
+                .basic_publish(exchange.into(), routing_key.into(), BasicPublishOptions::default(), body, properties)
+                .await
+                .map_err(unavailable)?;
+            let confirmation = tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
+                .await
+                .map_err(|_| BusError::Unavailable("no publisher confirm within 10 s".into()))?
+                .map_err(unavailable)?;
+            if confirmation.is_nack() {
+                return Err(BusError::Rejected(format!("RabbitMQ nacked the message to {routing_key}")));
+            }
+            Ok(())
+        }
+        .await;
+        if matches!(result, Err(BusError::Unavailable(_))) {
+            self.forget().await;
+        }
+        result
+    }
+
+    /// Declares `queue`, its retry queue and its dead-letter queue.
+    async fn declare(&self, channel: &Channel, queue: &str, bindings: &[String]) -> Result<(), BusError> {
+        let durable = QueueDeclareOptions { durable: true, ..Default::default() };
+        channel.queue_declare(queue.into(), durable, FieldTable::default()).await.map_err(unavailable)?;
+        for binding in bindings {
+            channel
+                .queue_bind(
+                    queue.into(),
+                    self.exchange.as_str().into(),
+                    binding.as_str().into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .map_err(unavailable)?;
+        }
+        // A retried message waits here until its expiration, then RabbitMQ
+        // dead-letters it back onto the main queue.
+        let mut retry_args = FieldTable::default();
+        retry_args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString("".into()));
+        retry_args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(queue.into()));
+        channel.queue_declare(retry_queue(queue).as_str().into(), durable, retry_args).await.map_err(unavailable)?;
+        channel.queue_declare(dead_queue(queue).as_str().into(), durable, FieldTable::default()).await.map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+fn retry_queue(queue: &str) -> String {
+    format!("{queue}.retry")
+}
+
+fn dead_queue(queue: &str) -> String {
+    format!("{queue}.dead")
+}
+
+fn persistent(id: &str, headers: FieldTable) -> BasicProperties {
+    BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type("application/x-protobuf".into())
+        .with_message_id(id.into())
+        .with_headers(headers)
+}
+
+fn header<'a>(properties: &'a BasicProperties, name: &str) -> Option<&'a AMQPValue> {
+    properties.headers().as_ref().and_then(|h| h.inner().get(&ShortString::from(name)))
+}
+
+fn attempts_of(properties: &BasicProperties) -> u32 {
+    match header(properties, ATTEMPTS_HEADER) {
+        Some(AMQPValue::LongLongInt(n)) => u32::try_from(*n).unwrap_or(0),
+        Some(AMQPValue::LongInt(n)) => u32::try_from(*n).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn text_header(properties: &BasicProperties, name: &str) -> String {
+    match header(properties, name) {
+        Some(AMQPValue::LongString(s)) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+        Some(AMQPValue::ShortString(s)) => s.as_str().to_owned(),
+        _ => String::new(),
+    }
+}
+
+fn headers(entries: Vec<(&str, AMQPValue)>) -> FieldTable {
+    let map: BTreeMap<ShortString, AMQPValue> = entries.into_iter().map(|(k, v)| (ShortString::from(k), v)).collect();
+    FieldTable::from(map)
+}
+
+fn long(text: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(text.as_bytes().to_vec()))
+}
+
+#[async_trait::async_trait]
+impl Broker for RabbitBroker {
+    async fn publish(&self, message: &Outgoing<'_>) -> Result<(), BusError> {
+        let mut entries = vec![(ATTEMPTS_HEADER, AMQPValue::LongLongInt(0))];
+        if !message.traceparent.is_empty() {
+            entries.push(("traceparent", long(message.traceparent)));
+        }
+        self.confirmed(&self.exchange, message.routing_key, message.body, persistent(message.id, headers(entries))).await
+    }
+
+    async fn subscribe(&self, queue: &str, bindings: &[String], prefetch: u16) -> Result<Subscription, BusError> {
+        let link = self.link().await?;
+        let channel = link.connection.create_channel().await.map_err(unavailable)?;
+        self.declare(&channel, queue, bindings).await?;
+        channel.basic_qos(prefetch, BasicQosOptions::default()).await.map_err(unavailable)?;
+        let tag = format!("{queue}-{}", uuid::Uuid::now_v7().simple());
+        let mut consumer = channel
+            .basic_consume(queue.into(), tag.as_str().into(), BasicConsumeOptions::default(), FieldTable::default())
+            .await
+            .map_err(unavailable)?;
+        let (tx, rx) = mpsc::channel(usize::from(prefetch.max(1)));
+        let this = RabbitSettleContext { link, queue: queue.to_owned(), broker_url: self.url.clone() };
+        let broker = Arc::new(this);
+        tokio::spawn(async move {
+            // Forwards deliveries until the connection ends or the
+            // subscription is dropped; then closing the channel hands every
+            // unacked message back to the queue.
+            loop {
+                let next = tokio::select! {
+                    () = tx.closed() => break,
+                    next = consumer.next() => next,
+                };
+                let Some(Ok(delivery)) = next else { break };
+                let attempts = attempts_of(&delivery.properties);
+                let redelivered = delivery.redelivered;
+                let body = delivery.data.clone();
+                let settle = Box::new(RabbitSettle { context: broker.clone(), delivery: Some(delivery) });
+                if tx.send(Delivery { attempts, redelivered, body, settle }).await.is_err() {
+                    break;
+                }
+            }
+            let _ = channel.close(200, "subscription ended".into()).await;
+        });
+        Ok(Subscription { deliveries: rx })
+    }
+
+    async fn dead_letters(&self, queue: &str) -> Result<Vec<DeadLetter>, BusError> {
+        let link = self.link().await?;
+        let channel = link.connection.create_channel().await.map_err(unavailable)?;
+        self.declare(&channel, queue, &[]).await?;
+        let mut letters = Vec::new();
+        // Unacked gets go back to the queue when the channel closes.
+        while let Some(message) =
+            channel.basic_get(dead_queue(queue).as_str().into(), BasicGetOptions { no_ack: false }).await.map_err(unavailable)?
+        {
+            letters.push(dead_letter(&message.delivery));
+        }
+        let _ = channel.close(200, "listed".into()).await;
+        Ok(letters)
+    }
+
+    async fn replay_dead_letters(&self, queue: &str) -> Result<usize, BusError> {
+        let link = self.link().await?;
+        let channel = link.connection.create_channel().await.map_err(unavailable)?;
+        self.declare(&channel, queue, &[]).await?;
+        let mut count = 0;
+        while let Some(message) =
+            channel.basic_get(dead_queue(queue).as_str().into(), BasicGetOptions { no_ack: false }).await.map_err(unavailable)?
+        {
+            let delivery = message.delivery;
+            let id = delivery.properties.message_id().as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default();
+            let entries = vec![(ATTEMPTS_HEADER, AMQPValue::LongLongInt(0))];
+            // Back onto the consumer's queue first, then drop the dead letter.
+            self.confirmed("", queue, &delivery.data, persistent(&id, headers(entries))).await?;
+            delivery.acker.ack(BasicAckOptions::default()).await.map_err(unavailable)?;
+            count += 1;
+        }
+        let _ = channel.close(200, "replayed".into()).await;
+        Ok(count)
+    }
+}
+
+fn dead_letter(delivery: &lapin::message::Delivery) -> DeadLetter {
+    DeadLetter {
+        id: delivery.properties.message_id().as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        routing_key: text_header(&delivery.properties, ROUTING_KEY_HEADER),
+        attempts: attempts_of(&delivery.properties),
+        reason: text_header(&delivery.properties, REASON_HEADER),
+        body: delivery.data.clone(),
+    }
+}
+
+struct RabbitSettleContext {
+    link: Arc<Link>,
+    queue: String,
+    #[allow(dead_code)]
+    broker_url: String,
+}
+
+struct RabbitSettle {
+    context: Arc<RabbitSettleContext>,
+    delivery: Option<lapin::message::Delivery>,
+}
+
+impl RabbitSettle {
+    fn take(&mut self) -> Result<lapin::message::Delivery, BusError> {
+        self.delivery.take().ok_or_else(|| BusError::Rejected("already settled".into()))
+    }
+
+    /// Publishes a copy to `routing_key` on the default exchange (confirmed),
+    /// then acks the original: the message is never in neither place.
+    async fn move_to(
+        &mut self,
+        routing_key: &str,
+        extra: Vec<(&str, AMQPValue)>,
+        expiration: Option<Duration>,
+    ) -> Result<(), BusError> {
+        let delivery = self.take()?;
+        let id = delivery.properties.message_id().as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default();
+        let original_key = {
+            let header = text_header(&delivery.properties, ROUTING_KEY_HEADER);
+            if header.is_empty() { delivery.routing_key.as_str().to_owned() } else { header }
+        };
+        let mut entries = vec![(ROUTING_KEY_HEADER, long(&original_key))];
+        entries.extend(extra);
+        let mut properties = persistent(&id, headers(entries));
+        if let Some(expiration) = expiration {
+            properties = properties.with_expiration(expiration.as_millis().to_string().as_str().into());
+        }
+        let link = &self.context.link;
+        let confirm = link
+            .publish
+            .basic_publish("".into(), routing_key.into(), BasicPublishOptions::default(), &delivery.data, properties)
+            .await
+            .map_err(unavailable)?;
+        let confirmation = tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
+            .await
+            .map_err(|_| BusError::Unavailable("no publisher confirm within 10 s".into()))?
+            .map_err(unavailable)?;
+        if confirmation.is_nack() {
+            return Err(BusError::Rejected(format!("RabbitMQ nacked the message to {routing_key}")));
+        }
+        delivery.acker.ack(BasicAckOptions::default()).await.map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Settle for RabbitSettle {
+    async fn ack(mut self: Box<Self>) -> Result<(), BusError> {
+        let delivery = self.take()?;
+        delivery.acker.ack(BasicAckOptions::default()).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn retry(mut self: Box<Self>, delay: Duration, reason: &str) -> Result<(), BusError> {
+        let attempts = self.delivery.as_ref().map(|d| attempts_of(&d.properties)).unwrap_or(0) + 1;
+        let queue = retry_queue(&self.context.queue);
+        let extra = vec![(ATTEMPTS_HEADER, AMQPValue::LongLongInt(i64::from(attempts))), (REASON_HEADER, long(reason))];
+        self.move_to(&queue, extra, Some(delay.max(Duration::from_millis(1)))).await
+    }
+
+    async fn dead(mut self: Box<Self>, reason: &str) -> Result<(), BusError> {
+        let attempts = self.delivery.as_ref().map(|d| attempts_of(&d.properties)).unwrap_or(0) + 1;
+        let queue = dead_queue(&self.context.queue);
+        let extra = vec![(ATTEMPTS_HEADER, AMQPValue::LongLongInt(i64::from(attempts))), (REASON_HEADER, long(reason))];
+        self.move_to(&queue, extra, None).await
+    }
+}

@@ -1,0 +1,287 @@
+//! The consumer library: inbox dedupe, redelivery after a crash, retries,
+//! dead letters and their replay, on RabbitMQ and on the in-process broker.
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use docket_kit::{
+    events::{
+        Broker, EventBackend, EventSettings, Outgoing,
+        consumer::{ConsumerSpec, EventHandler, HandlerError, Outcome, consume, handle_delivery},
+        envelope,
+        memory::InProcessBroker,
+        pack,
+        rabbit::RabbitBroker,
+    },
+    settings::DatabaseSettings,
+};
+use docket_proto::events::v1::{self as ev, Envelope};
+use prost::Message;
+use sea_orm::{DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait};
+use sea_orm_migration::SchemaManager;
+
+use crate::common::{
+    check_postgres, postgres_url,
+    proxy::TcpProxy,
+    rabbit::{Cleanup, connect, declare_exchange},
+    test_events,
+};
+
+/// Records every event it is asked to handle; fails while told to.
+#[derive(Default)]
+struct Recorder {
+    calls: Mutex<Vec<String>>,
+    failing: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl EventHandler for Recorder {
+    async fn handle(&self, _txn: &DatabaseTransaction, event: &Envelope) -> Result<(), HandlerError> {
+        self.calls.lock().unwrap().push(event.id.clone());
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(HandlerError("the printer is on fire".into()));
+        }
+        Ok(())
+    }
+}
+
+impl Recorder {
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+/// A consuming service for tests: a fresh schema with an inbox, its own
+/// exchange and queue.
+struct Rig {
+    db: DatabaseConnection,
+    schema: String,
+    settings: EventSettings,
+    broker: Arc<dyn Broker>,
+    handler: Arc<Recorder>,
+    queue: String,
+    _cleanup: Cleanup,
+}
+
+const SERVICE: &str = "consumer";
+
+impl Rig {
+    async fn new(backend: EventBackend) -> Rig {
+        check_postgres().await;
+        let unique = uuid::Uuid::now_v7().simple().to_string();
+        let database = DatabaseSettings {
+            url: postgres_url(),
+            schema_prefix: format!("t{}_", &unique[16..]),
+            max_connections: 4,
+            connect_timeout_secs: 5,
+            migrate_on_start: false,
+        };
+        let db = docket_kit::db::connect(&database, SERVICE).await.unwrap();
+        docket_migrations::shared::create_inbox(&SchemaManager::new(&db)).await.unwrap();
+        let settings = test_events(backend, &unique[16..]);
+        let broker: Arc<dyn Broker> = match backend {
+            EventBackend::Rabbitmq => {
+                let connection = connect().await;
+                declare_exchange(&connection.create_channel().await.unwrap(), &settings.exchange).await;
+                Arc::new(RabbitBroker::new(&settings.url, &settings.exchange))
+            }
+            EventBackend::InProcess => InProcessBroker::new(),
+        };
+        let queue = settings.queue(SERVICE);
+        Rig {
+            db,
+            schema: format!("{}{SERVICE}", database.schema_prefix),
+            _cleanup: Cleanup { exchange: settings.exchange.clone(), queues: vec![queue.clone()] },
+            settings,
+            broker,
+            handler: Arc::default(),
+            queue,
+        }
+    }
+
+    fn spec(&self) -> ConsumerSpec {
+        ConsumerSpec { service: SERVICE.to_owned(), bindings: vec!["case.*".to_owned()] }
+    }
+
+    /// Declares the queue (a subscription that is dropped right away).
+    async fn declare(&self) {
+        drop(self.broker.subscribe(&self.queue, &self.spec().bindings, 1).await.unwrap());
+    }
+
+    async fn publish(&self, envelope: &Envelope) {
+        let body = envelope.encode_to_vec();
+        self.broker
+            .publish(&Outgoing { id: &envelope.id, routing_key: &envelope.r#type, body: &body, traceparent: "" })
+            .await
+            .unwrap();
+    }
+
+    fn start(&self) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(consume(
+            self.broker.clone(),
+            self.db.clone(),
+            self.settings.clone(),
+            self.spec(),
+            self.handler.clone(),
+            stopping,
+        ));
+        (stop, task)
+    }
+
+    async fn handled(&self) -> u64 {
+        docket_kit::events::consumer::entity::Entity::find().count(&self.db).await.unwrap()
+    }
+
+    async fn wait_for(&self, what: &str, mut done: impl AsyncFnMut() -> bool) {
+        for _ in 0..300 {
+            if done().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("timed out waiting for {what}");
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        let schema = self.schema.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                if let Ok(db) = sea_orm::Database::connect(postgres_url()).await {
+                    let _ = docket_kit::db::drop_schema(&db, &schema).await;
+                    let _ = db.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn event(subject: &str) -> Envelope {
+    let payload = ev::CaseCreated { case: None };
+    envelope("case", "case.created", subject, "test", docket_kit::time::now(), pack("docket.events.v1.CaseCreated", &payload))
+}
+
+async fn a_duplicate_event_is_handled_once(backend: EventBackend) {
+    let rig = Rig::new(backend).await;
+    rig.declare().await;
+    let (stop, task) = rig.start();
+    let first = event("case-1");
+    rig.publish(&first).await;
+    rig.publish(&first).await; // the relay may publish twice after a failure
+    let second = event("case-2");
+    rig.publish(&second).await;
+    rig.wait_for("both events handled", async || rig.handled().await == 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let calls = rig.handler.calls();
+    assert_eq!(calls.iter().filter(|id| **id == first.id).count(), 1, "{calls:?}");
+    assert_eq!(rig.handled().await, 2);
+    let _ = stop.send(true);
+    task.await.unwrap();
+}
+
+async fn a_failing_handler_is_retried_then_dead_lettered_with_its_reason_and_replay_works(backend: EventBackend) {
+    let rig = Rig::new(backend).await;
+    rig.declare().await;
+    rig.handler.failing.store(true, Ordering::SeqCst);
+    let (stop, task) = rig.start();
+    let doomed = event("case-doomed");
+    rig.publish(&doomed).await;
+    rig.wait_for("a dead letter", async || rig.broker.dead_letters(&rig.queue).await.unwrap().len() == 1).await;
+    let dead = rig.broker.dead_letters(&rig.queue).await.unwrap();
+    assert_eq!(dead[0].id, doomed.id);
+    assert_eq!(dead[0].attempts, rig.settings.max_attempts);
+    assert!(dead[0].reason.contains("the printer is on fire"), "{:?}", dead[0].reason);
+    assert_eq!(rig.handler.calls().len() as u32, rig.settings.max_attempts, "one call per attempt");
+    assert_eq!(rig.handled().await, 0);
+    // Listing leaves the dead letters where they are.
+    assert_eq!(rig.broker.dead_letters(&rig.queue).await.unwrap().len(), 1);
+
+    rig.handler.failing.store(false, Ordering::SeqCst);
+    assert_eq!(rig.broker.replay_dead_letters(&rig.queue).await.unwrap(), 1);
+    rig.wait_for("the replayed event handled", async || rig.handled().await == 1).await;
+    assert!(rig.broker.dead_letters(&rig.queue).await.unwrap().is_empty());
+    let _ = stop.send(true);
+    task.await.unwrap();
+}
+
+async fn a_malformed_message_is_dead_lettered_without_calling_the_handler(backend: EventBackend) {
+    let rig = Rig::new(backend).await;
+    rig.declare().await;
+    let (stop, task) = rig.start();
+    rig.broker
+        .publish(&Outgoing { id: "garbage-1", routing_key: "case.created", body: b"\xff\xffnot protobuf", traceparent: "" })
+        .await
+        .unwrap();
+    let empty = Envelope::default().encode_to_vec();
+    rig.broker.publish(&Outgoing { id: "empty-1", routing_key: "case.created", body: &empty, traceparent: "" }).await.unwrap();
+    rig.wait_for("two dead letters", async || rig.broker.dead_letters(&rig.queue).await.unwrap().len() == 2).await;
+    let dead = rig.broker.dead_letters(&rig.queue).await.unwrap();
+    assert!(dead.iter().all(|d| d.reason.starts_with("malformed event")), "{dead:?}");
+    assert!(rig.handler.calls().is_empty());
+    assert_eq!(rig.handled().await, 0);
+    let _ = stop.send(true);
+    task.await.unwrap();
+}
+
+macro_rules! on_both_brokers {
+    ($($test:ident),* $(,)?) => {
+        $(
+            mod $test {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn rabbitmq() {
+                    super::$test(docket_kit::events::EventBackend::Rabbitmq).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn in_process() {
+                    super::$test(docket_kit::events::EventBackend::InProcess).await
+                }
+            }
+        )*
+    };
+}
+
+on_both_brokers!(
+    a_duplicate_event_is_handled_once,
+    a_failing_handler_is_retried_then_dead_lettered_with_its_reason_and_replay_works,
+    a_malformed_message_is_dead_lettered_without_calling_the_handler,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_that_crashes_before_its_ack_gets_the_event_again_and_handles_it_once() {
+    let rig = Rig::new(EventBackend::Rabbitmq).await;
+    rig.declare().await;
+    // The consumer that will "crash" reaches RabbitMQ through a proxy we cut.
+    let proxy = TcpProxy::start("127.0.0.1:5672".parse().unwrap()).await;
+    let crashing = RabbitBroker::new(&format!("amqp://guest:guest@{}/%2f", proxy.addr), &rig.settings.exchange);
+    let mut subscription = crashing.subscribe(&rig.queue, &rig.spec().bindings, 1).await.unwrap();
+    let sent = event("case-crash");
+    rig.publish(&sent).await;
+    let delivery = tokio::time::timeout(Duration::from_secs(10), subscription.deliveries.recv()).await.unwrap().unwrap();
+    assert!(!delivery.redelivered);
+
+    proxy.cut();
+    // The handler's transaction commits, then the ack cannot reach the broker.
+    let outcome = handle_delivery(&rig.db, &rig.settings, SERVICE, rig.handler.as_ref(), delivery).await;
+    assert_eq!(outcome, Outcome::Handled);
+    assert_eq!(rig.handled().await, 1);
+
+    // RabbitMQ gives the unacked message to the next consumer.
+    let mut next = rig.broker.subscribe(&rig.queue, &rig.spec().bindings, 1).await.unwrap();
+    let again = tokio::time::timeout(Duration::from_secs(10), next.deliveries.recv()).await.expect("redelivered").unwrap();
+    assert!(again.redelivered);
+    let outcome = handle_delivery(&rig.db, &rig.settings, SERVICE, rig.handler.as_ref(), again).await;
+    assert_eq!(outcome, Outcome::Duplicate);
+    assert_eq!(rig.handler.calls(), vec![sent.id.clone()], "handled once");
+    assert_eq!(rig.handled().await, 1);
+    drop(next);
+}
