@@ -4,11 +4,19 @@
 use std::future::Future;
 
 use clap::ValueEnum;
+use std::sync::Arc;
+
 use docket_case::store::Store;
 use docket_kit::{
     auth::TokenTable,
-    events::outbox::{Relay, RelayWaker},
+    events::{
+        consumer::{ConsumerSpec, consume},
+        outbox::{Relay, RelayWaker},
+    },
     grpc::{Mounted, ServerParts},
+};
+use docket_notification::{
+    clients::CaseClients, grpc::NotificationApi, handler::Notifier, inbound::InboundSettings, mailer::Mailer,
 };
 use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 use tonic::service::RoutesBuilder;
@@ -20,14 +28,17 @@ use crate::settings::Settings;
 pub enum Target {
     /// Accounts, contacts, staff directory, cases, activities, audit trail.
     Case,
+    /// Who hears about case events; email out (SMTP) and in (email-to-case).
+    Notification,
 }
 
 impl Target {
-    pub const ALL: &'static [Target] = &[Target::Case];
+    pub const ALL: &'static [Target] = &[Target::Case, Target::Notification];
 
     pub fn name(self) -> &'static str {
         match self {
             Target::Case => docket_case::SERVICE,
+            Target::Notification => docket_notification::SERVICE,
         }
     }
 }
@@ -45,6 +56,7 @@ pub async fn run(
     let broker = docket_kit::events::broker(&settings.events);
     let (stop, stopping) = watch::channel(false);
     let mut background = JoinSet::new();
+    let mut relays = Vec::new();
     for target in targets {
         let db = docket_kit::db::connect(&settings.database, target.name()).await.map_err(|err| {
             anyhow::anyhow!(
@@ -60,10 +72,45 @@ pub async fn run(
             Target::Case => {
                 let relay = RelayWaker::default();
                 docket_case::add_routes(&mut routes, Store::with_relay(db.clone(), relay.clone()));
-                background.spawn(Relay::new(db.clone(), broker.clone(), &settings.events, relay).run(stopping.clone()));
+                relays.push(Relay::new(db.clone(), broker.clone(), &settings.events, relay));
                 mounted.push(Mounted { names: docket_case::GRPC_SERVICES.to_vec(), db });
             }
+            Target::Notification => {
+                let config = &settings.notification;
+                config.validate_for_serving()?;
+                let clients = CaseClients::new(&config.case_service_url, &config.service_token)?;
+                let inbound = InboundSettings {
+                    unassigned_account_name: config.unassigned_account_name.clone(),
+                    own_addresses: Vec::new(),
+                };
+                docket_notification::add_routes(&mut routes, NotificationApi::new(db.clone(), clients.clone(), inbound));
+                let consumer = ConsumerSpec {
+                    service: docket_notification::SERVICE.to_owned(),
+                    bindings: docket_notification::handler::BINDINGS.iter().map(|b| (*b).to_owned()).collect(),
+                };
+                // Bound before any relay starts, so no event of this start-up
+                // is published to a queue that does not exist yet. RabbitMQ
+                // keeps durable queues; if it is down now, the consumer
+                // declares on subscribing.
+                if let Err(err) = broker.declare(&settings.events.queue(&consumer.service), &consumer.bindings).await {
+                    tracing::warn!(error = %err, "cannot declare the notification queue yet");
+                }
+                background.spawn(consume(
+                    broker.clone(),
+                    db.clone(),
+                    settings.events.clone(),
+                    consumer,
+                    Arc::new(Notifier::new(clients)),
+                    stopping.clone(),
+                ));
+                let transport = docket_notification::mailer::transport(config)?;
+                background.spawn(Mailer::new(db.clone(), transport, config.clone()).run(stopping.clone()));
+                mounted.push(Mounted { names: docket_notification::GRPC_SERVICES.to_vec(), db });
+            }
         }
+    }
+    for relay in relays {
+        background.spawn(relay.run(stopping.clone()));
     }
     tracing::info!(address = %listener.local_addr()?, services = ?targets, "gRPC server listening");
     let parts = ServerParts {

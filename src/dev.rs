@@ -26,6 +26,12 @@ pub fn embedded(mut settings: Settings, data_dir: &Path, grpc_port: u16) -> Sett
     settings.database.migrate_on_start = true;
     settings.events.backend = docket_kit::events::EventBackend::InProcess;
     settings.grpc.listen = std::net::SocketAddr::from(([127, 0, 0, 1], grpc_port));
+    // The notification service calls the case service in this same process,
+    // and writes what it would send into the dev mailbox.
+    settings.notification.case_service_url = format!("http://127.0.0.1:{grpc_port}");
+    settings.notification.service_token = "docket-dev-service-token".to_owned();
+    settings.notification.transport = docket_notification::config::MailTransportKind::Mailbox;
+    settings.notification.mailbox_dir = data_dir.join("mailbox").display().to_string();
     let mut auth = AuthSettings { tokens: settings.auth.tokens.clone() };
     for (name, token, role) in DEV_TOKENS {
         auth.tokens.entry(format!("dev-{name}")).or_insert_with(|| TokenSettings {

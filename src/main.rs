@@ -42,6 +42,16 @@ enum Command {
         #[arg(long, default_value_t = 50051)]
         grpc_port: u16,
     },
+    /// Email-to-case: hand an incoming email to a running notification service.
+    Mail {
+        #[command(subcommand)]
+        action: MailAction,
+    },
+    /// Operate the event bus: list and replay dead letters.
+    Events {
+        #[command(subcommand)]
+        action: EventsAction,
+    },
     /// Apply, roll back or show database migrations.
     Migrate {
         #[command(subcommand)]
@@ -52,6 +62,33 @@ enum Command {
         /// Only this service's schema (default: all).
         #[arg(long, global = true, value_enum)]
         service: Option<Target>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MailAction {
+    /// Read one raw RFC 5322 message from standard input (as an MTA pipe
+    /// delivers it) and add it to its case, or open a new case.
+    Ingest {
+        /// The gRPC address of the notification service.
+        #[arg(long, env = "DOCKET_SERVER", default_value = "http://127.0.0.1:50051")]
+        server: String,
+        /// A token with the agent or service role.
+        #[arg(long, env = "DOCKET_TOKEN")]
+        token: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EventsAction {
+    /// List the events a service's consumer gave up on, with the reason.
+    DeadLetters {
+        /// The consuming service, e.g. `notification`.
+        #[arg(long)]
+        service: String,
+        /// Put them back on the service's queue (attempts reset).
+        #[arg(long)]
+        replay: bool,
     },
 }
 
@@ -84,7 +121,72 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { services } => serve(settings, &services).await,
         Command::Dev { data_dir, grpc_port } => run_dev(settings, &data_dir, grpc_port).await,
         Command::Migrate { action, database_url, service } => migrate(settings, action, database_url, service).await,
+        Command::Mail { action: MailAction::Ingest { server, token } } => ingest_mail(&server, &token).await,
+        Command::Events { action: EventsAction::DeadLetters { service, replay } } => {
+            dead_letters(&settings, &service, replay).await
+        }
     }
+}
+
+async fn ingest_mail(server: &str, token: &str) -> anyhow::Result<()> {
+    use std::io::Read;
+
+    use docket_proto::notification::v1::{
+        IngestEmailRequest, ingest_email_response::Outcome, notification_service_client::NotificationServiceClient,
+    };
+
+    let mut raw = Vec::new();
+    std::io::stdin()
+        .take(docket_notification::grpc::MAX_EMAIL_BYTES as u64 + 1)
+        .read_to_end(&mut raw)
+        .context("reading the message from standard input")?;
+    let channel = tonic::transport::Endpoint::from_shared(server.to_owned())?
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {server}"))?;
+    let bearer: tonic::metadata::MetadataValue<_> =
+        format!("Bearer {token}").parse().context("the token is not a valid header value")?;
+    let mut client = NotificationServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
+        request.metadata_mut().insert("authorization", bearer.clone());
+        Ok(request)
+    })
+    .max_encoding_message_size(docket_notification::grpc::MAX_EMAIL_BYTES + 64 * 1024);
+    let answer = match client.ingest_email(IngestEmailRequest { raw_message: raw }).await {
+        Ok(answer) => answer.into_inner(),
+        Err(status) => {
+            eprintln!("docket mail ingest: {} ({:?})", status.message(), status.code());
+            // EX_DATAERR for bad mail, EX_TEMPFAIL for anything an MTA should retry.
+            std::process::exit(if status.code() == tonic::Code::InvalidArgument { 65 } else { 75 });
+        }
+    };
+    match Outcome::try_from(answer.outcome) {
+        Ok(Outcome::AddedToCase) => println!("added to case {}", answer.case_number),
+        Ok(Outcome::CreatedCase) => println!("created case {}", answer.case_number),
+        Ok(Outcome::Ignored) => println!("ignored: {}", answer.reason),
+        _ => println!("done"),
+    }
+    Ok(())
+}
+
+async fn dead_letters(settings: &Settings, service: &str, replay: bool) -> anyhow::Result<()> {
+    if settings.events.backend == docket_kit::events::EventBackend::InProcess {
+        anyhow::bail!(
+            "events.backend is in_process: its dead letters live inside the running process; this command reads RabbitMQ"
+        );
+    }
+    let broker = docket_kit::events::broker(&settings.events);
+    let queue = settings.events.queue(service);
+    if replay {
+        let count = broker.replay_dead_letters(&queue).await?;
+        println!("{queue}: replayed {count} dead letter(s)");
+        return Ok(());
+    }
+    let letters = broker.dead_letters(&queue).await?;
+    println!("{queue}: {} dead letter(s)", letters.len());
+    for letter in letters {
+        println!("  {} {} attempts={} reason={}", letter.id, letter.routing_key, letter.attempts, letter.reason);
+    }
+    Ok(())
 }
 
 async fn serve(settings: Settings, services: &[Target]) -> anyhow::Result<()> {

@@ -7,6 +7,7 @@ use docket_kit::{
     events::EventSettings,
     settings::{AuthSettings, DatabaseSettings, GrpcSettings, InvalidSetting, TelemetrySettings},
 };
+use docket_notification::config::NotificationSettings;
 use serde::Deserialize;
 
 /// The built-in defaults: every key an operator can set, with its default.
@@ -40,6 +41,23 @@ relay_batch = 100
 relay_poll_ms = 500
 retention_hours = 168
 
+[notification]
+case_service_url = "http://127.0.0.1:50051"
+service_token = ""
+transport = "smtp"
+mailbox_dir = ".docket/mailbox"
+smtp_host = "127.0.0.1"
+smtp_port = 25
+smtp_tls = "none"
+smtp_username = ""
+smtp_password = ""
+smtp_timeout_secs = 10
+send_interval_ms = 500
+max_attempts = 8
+retry_base_secs = 5
+message_id_domain = "docket.localhost"
+unassigned_account_name = "Unassigned"
+
 [auth]
 "#;
 
@@ -54,6 +72,8 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     /// The event bus: outbox relay, consumers, broker.
     pub events: EventSettings,
+    /// Email out and in.
+    pub notification: NotificationSettings,
     /// Bearer tokens and their roles.
     #[serde(default)]
     pub auth: AuthSettings,
@@ -80,6 +100,7 @@ impl Settings {
         self.grpc.validate()?;
         self.auth.validate()?;
         self.events.validate()?;
+        self.notification.validate()?;
         Ok(())
     }
 }

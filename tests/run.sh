@@ -42,6 +42,9 @@ wait_port RabbitMQ 5672
 psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'test'" | grep -q 1 \
   || psql -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE test"
 echo "PostgreSQL, Redis and RabbitMQ are up"
+# The SMTP server the notification tests send to.
+python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
+echo "aiosmtpd is installed"
 
 extra=()
 if [ "${1:-}" = "--" ]; then shift; extra=("$@"); fi

@@ -8,10 +8,11 @@ pub use sea_orm_migration::sea_orm::DbErr;
 use sea_orm_migration::{MigratorTrait, sea_orm::DatabaseConnection};
 
 pub mod case;
+pub mod notification;
 pub mod shared;
 
 /// The services that own tables.
-pub const SERVICES: &[&str] = &["case"];
+pub const SERVICES: &[&str] = &["case", "notification"];
 
 fn unknown(service: &str) -> DbErr {
     DbErr::Custom(format!("no migrations for a service named `{service}`; known: {}", SERVICES.join(", ")))
@@ -21,6 +22,7 @@ fn unknown(service: &str) -> DbErr {
 pub async fn up(db: &DatabaseConnection, service: &str) -> Result<(), DbErr> {
     match service {
         "case" => case::Migrator::up(db, None).await,
+        "notification" => notification::Migrator::up(db, None).await,
         other => Err(unknown(other)),
     }
 }
@@ -29,6 +31,7 @@ pub async fn up(db: &DatabaseConnection, service: &str) -> Result<(), DbErr> {
 pub async fn down(db: &DatabaseConnection, service: &str, steps: u32) -> Result<(), DbErr> {
     match service {
         "case" => case::Migrator::down(db, Some(steps)).await,
+        "notification" => notification::Migrator::down(db, Some(steps)).await,
         other => Err(unknown(other)),
     }
 }
@@ -37,6 +40,7 @@ pub async fn down(db: &DatabaseConnection, service: &str, steps: u32) -> Result<
 pub async fn status(db: &DatabaseConnection, service: &str) -> Result<Vec<(String, bool)>, DbErr> {
     let migrations = match service {
         "case" => case::Migrator::get_migration_with_status(db).await?,
+        "notification" => notification::Migrator::get_migration_with_status(db).await?,
         other => return Err(unknown(other)),
     };
     Ok(migrations

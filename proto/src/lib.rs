@@ -14,6 +14,12 @@ pub mod events {
     }
 }
 
+pub mod notification {
+    pub mod v1 {
+        tonic::include_proto!("docket.notification.v1");
+    }
+}
+
 pub mod case {
     pub mod v1 {
         tonic::include_proto!("docket.case.v1");

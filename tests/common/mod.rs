@@ -7,6 +7,7 @@
 
 pub mod proxy;
 pub mod rabbit;
+pub mod smtp;
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -19,10 +20,12 @@ use docket_kit::{
     events::{EventBackend, EventSettings},
     settings::{AuthSettings, DatabaseSettings, GrpcSettings, LogFormat, TelemetrySettings, TokenSettings},
 };
+use docket_notification::config::{MailTransportKind, NotificationSettings, SmtpTls};
 use docket_proto::case::v1::{
     account_service_client::AccountServiceClient, case_service_client::CaseServiceClient,
     contact_service_client::ContactServiceClient, staff_service_client::StaffServiceClient,
 };
+use docket_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::{
@@ -70,11 +73,11 @@ pub struct TestApp {
     channel: Channel,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
-    /// Keeps the SQLite folder alive as long as the app.
-    _dir: Option<tempfile::TempDir>,
+    /// Keeps the SQLite files and the dev mailbox alive as long as the app.
+    pub dir: tempfile::TempDir,
 }
 
-pub fn test_settings(backend: Backend, dir: Option<&std::path::Path>) -> Settings {
+pub fn test_settings(backend: Backend, dir: &std::path::Path) -> Settings {
     let unique = uuid::Uuid::now_v7().simple().to_string();
     let database = match backend {
         Backend::Postgres => DatabaseSettings {
@@ -85,7 +88,7 @@ pub fn test_settings(backend: Backend, dir: Option<&std::path::Path>) -> Setting
             migrate_on_start: true,
         },
         Backend::Sqlite => DatabaseSettings {
-            url: format!("sqlite://{}/{{service}}.db?mode=rwc", dir.expect("sqlite needs a folder").display()),
+            url: format!("sqlite://{}/{{service}}.db?mode=rwc", dir.display()),
             schema_prefix: String::new(),
             max_connections: 1,
             connect_timeout_secs: 5,
@@ -98,6 +101,24 @@ pub fn test_settings(backend: Backend, dir: Option<&std::path::Path>) -> Setting
         grpc: GrpcSettings { listen: "127.0.0.1:0".parse().unwrap(), request_timeout_secs: 30, health_check_interval_secs: 1 },
         telemetry: TelemetrySettings { log_format: LogFormat::Text, log_filter: "warn".to_owned() },
         events: test_events(EventBackend::InProcess, &unique),
+        notification: NotificationSettings {
+            // Set to the server's own address once it has a port.
+            case_service_url: "http://127.0.0.1:1".to_owned(),
+            service_token: SERVICE.to_owned(),
+            transport: MailTransportKind::Mailbox,
+            mailbox_dir: dir.join("mailbox").display().to_string(),
+            smtp_host: "127.0.0.1".to_owned(),
+            smtp_port: 25,
+            smtp_tls: SmtpTls::None,
+            smtp_username: String::new(),
+            smtp_password: String::new(),
+            smtp_timeout_secs: 5,
+            send_interval_ms: 100,
+            max_attempts: 5,
+            retry_base_secs: 0,
+            message_id_domain: "docket.test".to_owned(),
+            unassigned_account_name: "Unassigned".to_owned(),
+        },
         auth: AuthSettings {
             tokens: [
                 ("admin", token(ADMIN, Role::Admin)),
@@ -141,14 +162,17 @@ impl TestApp {
 
     /// Like [`spawn`](Self::spawn), with the settings adjusted first.
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
-        let dir = (backend == Backend::Sqlite).then(|| tempfile::tempdir().expect("temp dir"));
-        let mut settings = test_settings(backend, dir.as_ref().map(|d| d.path()));
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = test_settings(backend, dir.path());
         adjust(&mut settings);
         if backend == Backend::Postgres {
             check_postgres().await;
         }
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
         let addr = listener.local_addr().unwrap();
+        if settings.notification.case_service_url == "http://127.0.0.1:1" {
+            settings.notification.case_service_url = format!("http://{addr}");
+        }
         let (tx, rx) = oneshot::channel::<()>();
         let server_settings = settings.clone();
         let server = tokio::spawn(async move {
@@ -158,7 +182,7 @@ impl TestApp {
             .await
         });
         let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect_lazy();
-        let app = TestApp { addr, backend, settings, channel, shutdown: Some(tx), server: Some(server), _dir: dir };
+        let app = TestApp { addr, backend, settings, channel, shutdown: Some(tx), server: Some(server), dir };
         app.wait_until_serving().await;
         app
     }
@@ -190,6 +214,10 @@ impl TestApp {
 
     pub fn staff(&self, token: &str) -> StaffServiceClient<Authed> {
         StaffServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    pub fn notifications(&self, token: &str) -> NotificationServiceClient<Authed> {
+        NotificationServiceClient::with_interceptor(self.channel(), Self::bearer(token))
     }
 
     /// A direct connection to the case service's database, to check what
@@ -256,14 +284,16 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
         if self.backend == Backend::Postgres {
-            let schema = format!("{}case", self.settings.database.schema_prefix);
+            let prefix = self.settings.database.schema_prefix.clone();
             let url = self.settings.database.url.clone();
             // Drop runs inside the test's runtime; clean up on a thread of our own.
             let _ = std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
                 rt.block_on(async move {
                     if let Ok(db) = sea_orm::Database::connect(url).await {
-                        let _ = docket_kit::db::drop_schema(&db, &schema).await;
+                        for service in docket_migrations::SERVICES {
+                            let _ = docket_kit::db::drop_schema(&db, &format!("{prefix}{service}")).await;
+                        }
                         let _ = db.close().await;
                     }
                 });

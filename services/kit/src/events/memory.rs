@@ -97,6 +97,17 @@ impl Broker for InProcessBroker {
         Ok(())
     }
 
+    async fn declare(&self, queue: &str, bindings: &[String]) -> Result<(), BusError> {
+        let mut queues = self.queues.lock().map_err(|_| BusError::Unavailable("poisoned".into()))?;
+        let entry = queues.entry(queue.to_owned()).or_default();
+        for binding in bindings {
+            if !entry.bindings.contains(binding) {
+                entry.bindings.push(binding.clone());
+            }
+        }
+        Ok(())
+    }
+
     async fn subscribe(&self, queue: &str, bindings: &[String], prefetch: u16) -> Result<Subscription, BusError> {
         let (tx, rx) = mpsc::channel(usize::from(prefetch.max(1)));
         let waiting = {

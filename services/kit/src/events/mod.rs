@@ -168,8 +168,11 @@ pub trait Broker: Send + Sync {
     /// broker's confirm.
     async fn publish(&self, message: &Outgoing<'_>) -> Result<(), BusError>;
     /// Declares the durable queue `queue` (with its retry and dead-letter
-    /// queues), binds it to `bindings` (routing key patterns such as
-    /// `case.*`) and starts delivering.
+    /// queues) bound to `bindings`, so events published from now on wait
+    /// for their consumer.
+    async fn declare(&self, queue: &str, bindings: &[String]) -> Result<(), BusError>;
+    /// Declares the queue as [`Broker::declare`] does, binds it to `bindings`
+    /// (routing key patterns such as `case.*`) and starts delivering.
     async fn subscribe(&self, queue: &str, bindings: &[String], prefetch: u16) -> Result<Subscription, BusError>;
     /// The messages in `queue`'s dead-letter queue, left where they are.
     async fn dead_letters(&self, queue: &str) -> Result<Vec<DeadLetter>, BusError>;

@@ -116,7 +116,7 @@ impl RabbitBroker {
     }
 
     /// Declares `queue`, its retry queue and its dead-letter queue.
-    async fn declare(&self, channel: &Channel, queue: &str, bindings: &[String]) -> Result<(), BusError> {
+    async fn declare_on(&self, channel: &Channel, queue: &str, bindings: &[String]) -> Result<(), BusError> {
         let durable = QueueDeclareOptions { durable: true, ..Default::default() };
         channel.queue_declare(queue.into(), durable, FieldTable::default()).await.map_err(unavailable)?;
         for binding in bindings {
@@ -197,10 +197,18 @@ impl Broker for RabbitBroker {
         self.confirmed(&self.exchange, message.routing_key, message.body, persistent(message.id, headers(entries))).await
     }
 
+    async fn declare(&self, queue: &str, bindings: &[String]) -> Result<(), BusError> {
+        let link = self.link().await?;
+        let channel = link.connection.create_channel().await.map_err(unavailable)?;
+        self.declare_on(&channel, queue, bindings).await?;
+        let _ = channel.close(200, "declared".into()).await;
+        Ok(())
+    }
+
     async fn subscribe(&self, queue: &str, bindings: &[String], prefetch: u16) -> Result<Subscription, BusError> {
         let link = self.link().await?;
         let channel = link.connection.create_channel().await.map_err(unavailable)?;
-        self.declare(&channel, queue, bindings).await?;
+        self.declare_on(&channel, queue, bindings).await?;
         channel.basic_qos(prefetch, BasicQosOptions::default()).await.map_err(unavailable)?;
         let tag = format!("{queue}-{}", uuid::Uuid::now_v7().simple());
         let mut consumer = channel
@@ -236,7 +244,7 @@ impl Broker for RabbitBroker {
     async fn dead_letters(&self, queue: &str) -> Result<Vec<DeadLetter>, BusError> {
         let link = self.link().await?;
         let channel = link.connection.create_channel().await.map_err(unavailable)?;
-        self.declare(&channel, queue, &[]).await?;
+        self.declare_on(&channel, queue, &[]).await?;
         let mut letters = Vec::new();
         // Unacked gets go back to the queue when the channel closes.
         while let Some(message) =
@@ -251,7 +259,7 @@ impl Broker for RabbitBroker {
     async fn replay_dead_letters(&self, queue: &str) -> Result<usize, BusError> {
         let link = self.link().await?;
         let channel = link.connection.create_channel().await.map_err(unavailable)?;
-        self.declare(&channel, queue, &[]).await?;
+        self.declare_on(&channel, queue, &[]).await?;
         let mut count = 0;
         while let Some(message) =
             channel.basic_get(dead_queue(queue).as_str().into(), BasicGetOptions { no_ack: false }).await.map_err(unavailable)?

@@ -1,0 +1,85 @@
+//! The operator's configuration of the notification service (`[notification]`).
+
+use serde::Deserialize;
+
+use docket_kit::settings::InvalidSetting;
+
+/// How outgoing email leaves the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailTransportKind {
+    /// An SMTP server (production).
+    Smtp,
+    /// `.eml` files in `mailbox_dir` (`docket dev`): what would have been sent.
+    Mailbox,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// Where the case service answers, e.g. `http://127.0.0.1:50051`.
+    pub case_service_url: String,
+    /// A `service` token the case service accepts (see `auth.tokens`).
+    pub service_token: String,
+    /// `smtp` or `mailbox`.
+    pub transport: MailTransportKind,
+    /// Where `mailbox` writes `.eml` files.
+    pub mailbox_dir: String,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// `none`, `starttls` or `tls`.
+    pub smtp_tls: SmtpTls,
+    pub smtp_username: String,
+    pub smtp_password: String,
+    pub smtp_timeout_secs: u64,
+    /// How often due emails are sent.
+    pub send_interval_ms: u64,
+    /// Attempts before an email is marked failed.
+    pub max_attempts: i32,
+    /// First retry delay of a failed send; doubles per attempt, at most an hour.
+    pub retry_base_secs: u64,
+    /// The domain in Message-IDs, e.g. `support.example.com`.
+    pub message_id_domain: String,
+    /// The account that receives contacts first met by email.
+    pub unassigned_account_name: String,
+}
+
+impl NotificationSettings {
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if !(self.case_service_url.starts_with("http://") || self.case_service_url.starts_with("https://")) {
+            return Err(InvalidSetting::new("notification.case_service_url", "must start with http:// or https://"));
+        }
+        if self.transport == MailTransportKind::Smtp && self.smtp_host.trim().is_empty() {
+            return Err(InvalidSetting::new("notification.smtp_host", "is required for the smtp transport"));
+        }
+        if self.max_attempts < 1 {
+            return Err(InvalidSetting::new("notification.max_attempts", "must be at least 1"));
+        }
+        if self.send_interval_ms == 0 {
+            return Err(InvalidSetting::new("notification.send_interval_ms", "must be at least 1"));
+        }
+        if self.message_id_domain.trim().is_empty() || self.message_id_domain.contains(['<', '>', '@', ' ']) {
+            return Err(InvalidSetting::new("notification.message_id_domain", "must be a domain name"));
+        }
+        Ok(())
+    }
+
+    /// Checked when the notification service starts (other targets do not need it).
+    pub fn validate_for_serving(&self) -> Result<(), InvalidSetting> {
+        if self.service_token.len() < 16 {
+            return Err(InvalidSetting::new(
+                "notification.service_token",
+                "is required to run the notification service: a service token of the case service (16+ characters)",
+            ));
+        }
+        Ok(())
+    }
+}

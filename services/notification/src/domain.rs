@@ -1,0 +1,350 @@
+//! Who hears about what, and how the email reads. No I/O here.
+
+use std::collections::BTreeMap;
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+
+/// The admin's notification settings (the "Email & Settings" screen).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifySettings {
+    pub contact_event_types: Vec<String>,
+    pub owner_event_types: Vec<String>,
+    pub team_event_types: Vec<String>,
+    pub sender_address: String,
+    pub sender_name: String,
+    pub digest_window_seconds: i32,
+    pub portal_base_url: String,
+}
+
+/// Event types a notification can be about.
+pub const EVENT_TYPES: &[&str] = &[
+    "case.created",
+    "case.updated",
+    "case.assigned",
+    "case.status_changed",
+    "case.closed",
+    "case.reopened",
+    "case.activity_added",
+];
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        let list = |types: &[&str]| types.iter().map(|t| (*t).to_owned()).collect();
+        Self {
+            contact_event_types: list(&["case.created", "case.closed", "case.reopened", "case.activity_added"]),
+            owner_event_types: list(&["case.assigned", "case.activity_added"]),
+            team_event_types: list(&["case.created"]),
+            sender_address: "support@docket.localhost".to_owned(),
+            sender_name: "Docket Support".to_owned(),
+            digest_window_seconds: 0,
+            portal_base_url: "http://127.0.0.1:8080/portal".to_owned(),
+        }
+    }
+}
+
+/// Why someone receives an email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecipientKind {
+    Contact,
+    Owner,
+    Team,
+}
+
+impl RecipientKind {
+    pub fn key(self) -> &'static str {
+        match self {
+            RecipientKind::Contact => "contact",
+            RecipientKind::Owner => "owner",
+            RecipientKind::Team => "team",
+        }
+    }
+}
+
+/// What the rules need to know about one event.
+#[derive(Debug, Clone)]
+pub struct EventFacts<'a> {
+    pub event_type: &'a str,
+    /// `staff:<id>`, `service:<name>`, `contact:<id>`, ...
+    pub actor: &'a str,
+    pub has_owner: bool,
+    pub has_team: bool,
+    /// For activities: whether customers may see it.
+    pub public_activity: Option<bool>,
+    /// For activities: whether staff wrote it.
+    pub activity_by_staff: Option<bool>,
+}
+
+/// Who to tell, by kind, before looking anyone up.
+pub fn audiences(settings: &NotifySettings, facts: &EventFacts<'_>) -> Vec<RecipientKind> {
+    let enabled = |list: &[String]| list.iter().any(|t| t == facts.event_type);
+    let mut kinds = Vec::new();
+    // Customers never hear about internal activities.
+    let visible_to_customers = facts.public_activity.unwrap_or(true);
+    if enabled(&settings.contact_event_types) && visible_to_customers {
+        kinds.push(RecipientKind::Contact);
+    }
+    // Owners hear about assignment, and about updates that do not come from staff.
+    let owner_cares = match facts.event_type {
+        "case.assigned" => true,
+        "case.activity_added" => facts.activity_by_staff == Some(false),
+        _ => !facts.actor.starts_with("staff:"),
+    };
+    if facts.has_owner && enabled(&settings.owner_event_types) && owner_cares {
+        kinds.push(RecipientKind::Owner);
+    }
+    // A team hears about new cases nobody owns yet.
+    if facts.has_team && !facts.has_owner && enabled(&settings.team_event_types) {
+        kinds.push(RecipientKind::Team);
+    }
+    kinds
+}
+
+/// A template: subject and body in minijinja.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pub subject: String,
+    pub body: String,
+}
+
+/// The built-in template of an event type.
+pub fn default_template(event_type: &str) -> Template {
+    let (subject, lead) = match event_type {
+        "case.created" => {
+            ("[{{ case.number }}] {{ case.subject }}", "We have received your request and opened case {{ case.number }}.")
+        }
+        "case.updated" => ("[{{ case.number }}] Updated: {{ case.subject }}", "Case {{ case.number }} was updated."),
+        "case.assigned" => (
+            "[{{ case.number }}] Assigned to you: {{ case.subject }}",
+            "Case {{ case.number }} is now assigned to {{ case.owner_name or 'you' }}.",
+        ),
+        "case.status_changed" => {
+            ("[{{ case.number }}] Now {{ case.status }}: {{ case.subject }}", "Case {{ case.number }} is now {{ case.status }}.")
+        }
+        "case.closed" => (
+            "[{{ case.number }}] Resolved: {{ case.subject }}",
+            "Case {{ case.number }} has been closed ({{ case.status }}).\n\nResolution:\n{{ case.resolution_summary }}",
+        ),
+        "case.reopened" => (
+            "[{{ case.number }}] Reopened: {{ case.subject }}",
+            "Case {{ case.number }} has been reopened.{% if event.reason %}\n\nReason: {{ event.reason }}{% endif %}",
+        ),
+        "case.activity_added" => (
+            "[{{ case.number }}] New update: {{ case.subject }}",
+            "There is a new update on case {{ case.number }}:\n\n{{ activity.body }}",
+        ),
+        _ => ("[{{ case.number }}] {{ case.subject }}", "Case {{ case.number }} changed."),
+    };
+    let body = format!(
+        "Hello {{{{ recipient.name }}}},\n\n{lead}\n{{% if changes %}}\nWhat changed:\n{{% for change in changes %}}  - {{{{ change.field }}}}: {{{{ change.old or '(none)' }}}} -> {{{{ change.new or '(none)' }}}}\n{{% endfor %}}{{% endif %}}\nSubject:  {{{{ case.subject }}}}\nStatus:   {{{{ case.status }}}}\nPriority: {{{{ case.priority }}}}\n\nSee the case and reply in the portal:\n{{{{ case.url }}}}\n\nYou can also reply to this email; keep {{{{ case.number }}}} in the subject.\n\n-- \n{{{{ sender.name }}}}\n"
+    );
+    Template { subject: subject.to_owned(), body }
+}
+
+/// What a template can use.
+#[derive(Debug, Clone, Serialize)]
+pub struct TemplateContext {
+    pub case: CaseView,
+    pub event: EventView,
+    pub activity: Option<ActivityView>,
+    pub changes: Vec<ChangeView>,
+    pub recipient: RecipientView,
+    pub sender: SenderView,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseView {
+    pub id: String,
+    pub number: String,
+    pub subject: String,
+    pub description: String,
+    pub status: String,
+    pub priority: String,
+    pub owner_name: String,
+    pub resolution_summary: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventView {
+    pub r#type: String,
+    pub actor: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ActivityView {
+    pub kind: String,
+    pub body: String,
+    pub author: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeView {
+    pub field: String,
+    pub old: String,
+    pub new: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RecipientView {
+    pub name: String,
+    pub email: String,
+    pub kind: RecipientKind,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SenderView {
+    pub name: String,
+    pub address: String,
+}
+
+/// The variables a template may use, for the admin screen.
+pub fn template_variables() -> BTreeMap<String, String> {
+    [
+        ("case.number", "C-000123"),
+        ("case.subject", "the case's subject"),
+        ("case.description", "the case's description"),
+        ("case.status", "e.g. Active – Assigned"),
+        ("case.priority", "Low, Medium, High or Critical"),
+        ("case.owner_name", "the owner's name, if any"),
+        ("case.resolution_summary", "set when closed"),
+        ("case.url", "the case in the portal"),
+        ("event.type", "e.g. case.closed"),
+        ("event.reason", "the reason given for the change"),
+        ("activity.body", "for case.activity_added: the note or email text"),
+        ("changes", "list of {field, old, new}"),
+        ("recipient.name", "who receives it"),
+        ("sender.name", "the sender name from the settings"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct TemplateError {
+    /// `template.subject` or `template.body`.
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    // Plain-text email: nothing to escape, and a misspelt variable is an
+    // error at save time rather than an empty hole in a customer's email.
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env
+}
+
+/// Renders a template; the subject is one line.
+pub fn render(template: &Template, context: &TemplateContext) -> Result<(String, String), TemplateError> {
+    let env = environment();
+    let subject = env
+        .render_str(&template.subject, context)
+        .map_err(|err| TemplateError { field: "template.subject", message: err.to_string() })?;
+    let body = env
+        .render_str(&template.body, context)
+        .map_err(|err| TemplateError { field: "template.body", message: err.to_string() })?;
+    let subject = subject.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+    Ok((subject, body))
+}
+
+/// A context with every variable filled, to check a template when it is saved.
+pub fn sample_context() -> TemplateContext {
+    TemplateContext {
+        case: CaseView {
+            id: "0190f0c0-0000-7000-8000-000000000000".into(),
+            number: "C-000123".into(),
+            subject: "Conveyor stops every hour".into(),
+            description: "It stops.".into(),
+            status: "Active – Assigned".into(),
+            priority: "High".into(),
+            owner_name: "Alex Agent".into(),
+            resolution_summary: "Replaced the controller board.".into(),
+            url: "http://127.0.0.1:8080/portal/cases/C-000123".into(),
+        },
+        event: EventView { r#type: "case.closed".into(), actor: "staff:1".into(), reason: "Customer confirmed".into() },
+        activity: Some(ActivityView { kind: "note".into(), body: "On my way.".into(), author: "staff:1".into() }),
+        changes: vec![ChangeView { field: "priority".into(), old: "High".into(), new: "Critical".into() }],
+        recipient: RecipientView {
+            name: "Petra Schmidt".into(),
+            email: "petra@example.com".into(),
+            kind: RecipientKind::Contact,
+        },
+        sender: SenderView { name: "Docket Support".into(), address: "support@example.com".into() },
+    }
+}
+
+/// Checks a template the way it will be used: it must compile and render
+/// with every variable present, and its subject must not be empty.
+pub fn validate_template(template: &Template) -> Result<(), TemplateError> {
+    let (subject, _) = render(template, &sample_context())?;
+    if subject.is_empty() {
+        return Err(TemplateError { field: "template.subject", message: "renders to an empty subject".into() });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts<'a>(event_type: &'a str, actor: &'a str) -> EventFacts<'a> {
+        EventFacts { event_type, actor, has_owner: true, has_team: true, public_activity: None, activity_by_staff: None }
+    }
+
+    #[test]
+    fn every_default_template_renders() {
+        for event_type in EVENT_TYPES {
+            let template = default_template(event_type);
+            validate_template(&template).unwrap();
+            let (subject, body) = render(&template, &sample_context()).unwrap();
+            assert!(subject.starts_with("[C-000123]"), "{event_type}: {subject}");
+            assert!(body.contains("http://127.0.0.1:8080/portal/cases/C-000123"), "{event_type}: {body}");
+        }
+    }
+
+    #[test]
+    fn a_broken_or_misspelt_template_is_refused() {
+        let broken = Template { subject: "[{{ case.number ".into(), body: "ok".into() };
+        assert_eq!(validate_template(&broken).unwrap_err().field, "template.subject");
+        let misspelt = Template { subject: "{{ case.number }}".into(), body: "{{ case.nubmer }}".into() };
+        assert_eq!(validate_template(&misspelt).unwrap_err().field, "template.body");
+        let empty = Template { subject: "  ".into(), body: "x".into() };
+        assert!(validate_template(&empty).is_err());
+    }
+
+    #[test]
+    fn customers_never_hear_about_internal_activities() {
+        let settings = NotifySettings::default();
+        let mut internal = facts("case.activity_added", "staff:1");
+        internal.public_activity = Some(false);
+        internal.activity_by_staff = Some(true);
+        assert!(!audiences(&settings, &internal).contains(&RecipientKind::Contact));
+        let mut public = internal.clone();
+        public.public_activity = Some(true);
+        assert_eq!(audiences(&settings, &public), [RecipientKind::Contact]);
+    }
+
+    #[test]
+    fn owners_hear_about_assignment_and_customer_updates() {
+        let settings = NotifySettings::default();
+        assert_eq!(audiences(&settings, &facts("case.assigned", "staff:2")), [RecipientKind::Owner]);
+        let mut customer_note = facts("case.activity_added", "service:portal");
+        customer_note.public_activity = Some(true);
+        customer_note.activity_by_staff = Some(false);
+        assert_eq!(audiences(&settings, &customer_note), [RecipientKind::Contact, RecipientKind::Owner]);
+    }
+
+    #[test]
+    fn a_team_hears_about_new_unowned_cases() {
+        let settings = NotifySettings::default();
+        let mut unowned = facts("case.created", "staff:1");
+        unowned.has_owner = false;
+        assert_eq!(audiences(&settings, &unowned), [RecipientKind::Contact, RecipientKind::Team]);
+        assert_eq!(audiences(&settings, &facts("case.created", "staff:1")), [RecipientKind::Contact]);
+    }
+}

@@ -1,0 +1,290 @@
+//! Turns case events into deliveries: decides who hears what, renders the
+//! template, and writes one pending delivery per recipient in the consumer's
+//! transaction (the mailer sends them).
+
+use docket_kit::events::{
+    consumer::{EventHandler, HandlerError},
+    unpack,
+};
+use docket_proto::{
+    case::v1::{self as pb, get_contact_request::Lookup},
+    events::v1::{self as ev, Envelope},
+};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, IntoActiveModel};
+
+use crate::{
+    clients::CaseClients,
+    domain::{
+        ActivityView, CaseView, ChangeView, EventFacts, EventView, RecipientKind, RecipientView, SenderView, TemplateContext,
+        audiences, default_template, render,
+    },
+    store::{self, PENDING, entities::delivery},
+};
+
+/// The notification service's event handler.
+pub struct Notifier {
+    clients: CaseClients,
+}
+
+impl Notifier {
+    pub fn new(clients: CaseClients) -> Self {
+        Self { clients }
+    }
+}
+
+/// The case events the notifier reads, with what each carries.
+pub const BINDINGS: &[&str] = &["case.*"];
+
+struct Parsed {
+    case: pb::Case,
+    activity: Option<pb::Activity>,
+    changes: Vec<ev::FieldChange>,
+    reason: String,
+}
+
+fn parse(event: &Envelope) -> Result<Option<Parsed>, HandlerError> {
+    let bad = |err: String| HandlerError(format!("{}: {err}", event.r#type));
+    let parsed = match event.r#type.as_str() {
+        "case.created" => {
+            let p: ev::CaseCreated = unpack(event, "docket.events.v1.CaseCreated").map_err(bad)?;
+            (p.case, None, Vec::new(), String::new())
+        }
+        "case.updated" => {
+            let p: ev::CaseUpdated = unpack(event, "docket.events.v1.CaseUpdated").map_err(bad)?;
+            (p.case, None, p.changes, p.reason)
+        }
+        "case.assigned" => {
+            let p: ev::CaseAssigned = unpack(event, "docket.events.v1.CaseAssigned").map_err(bad)?;
+            (p.case, None, Vec::new(), p.reason)
+        }
+        "case.status_changed" => {
+            let p: ev::CaseStatusChanged = unpack(event, "docket.events.v1.CaseStatusChanged").map_err(bad)?;
+            (p.case, None, Vec::new(), p.reason)
+        }
+        "case.closed" => {
+            let p: ev::CaseClosed = unpack(event, "docket.events.v1.CaseClosed").map_err(bad)?;
+            (p.case, None, Vec::new(), p.reason)
+        }
+        "case.reopened" => {
+            let p: ev::CaseReopened = unpack(event, "docket.events.v1.CaseReopened").map_err(bad)?;
+            (p.case, None, Vec::new(), p.reason)
+        }
+        "case.activity_added" => {
+            let p: ev::CaseActivityAdded = unpack(event, "docket.events.v1.CaseActivityAdded").map_err(bad)?;
+            (p.case, p.activity, Vec::new(), String::new())
+        }
+        _ => return Ok(None),
+    };
+    let (case, activity, changes, reason) = parsed;
+    let case = case.ok_or_else(|| bad("the event carries no case".to_owned()))?;
+    Ok(Some(Parsed { case, activity, changes, reason }))
+}
+
+/// Staff act as `staff:<id>` or `<role>:<token>` with a staff role.
+pub fn is_staff_actor(actor: &str) -> bool {
+    ["staff:", "admin:", "agent:", "viewer:"].iter().any(|prefix| actor.starts_with(prefix))
+}
+
+fn status_label(status: i32) -> &'static str {
+    match pb::CaseStatus::try_from(status) {
+        Ok(pb::CaseStatus::ActiveNew) => "Active – New",
+        Ok(pb::CaseStatus::ActiveAssigned) => "Active – Assigned",
+        Ok(pb::CaseStatus::Pending) => "Pending",
+        Ok(pb::CaseStatus::ClosedComplete) => "Closed – Complete",
+        Ok(pb::CaseStatus::ClosedNoFault) => "Closed – No Fault",
+        _ => "",
+    }
+}
+
+fn priority_label(priority: i32) -> &'static str {
+    match pb::CasePriority::try_from(priority) {
+        Ok(pb::CasePriority::Low) => "Low",
+        Ok(pb::CasePriority::Medium) => "Medium",
+        Ok(pb::CasePriority::High) => "High",
+        Ok(pb::CasePriority::Critical) => "Critical",
+        _ => "",
+    }
+}
+
+struct Recipient {
+    email: String,
+    name: String,
+    kind: RecipientKind,
+}
+
+fn unavailable(what: &str, status: tonic::Status) -> HandlerError {
+    HandlerError(format!("case service, {what}: {} {}", status.code(), status.message()))
+}
+
+impl Notifier {
+    async fn staff_user(&self, id: &str) -> Result<Option<pb::StaffUser>, HandlerError> {
+        match self.clients.staff.clone().get_staff_user(pb::GetStaffUserRequest { id: id.to_owned() }).await {
+            Ok(user) => Ok(Some(user.into_inner())),
+            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+            Err(status) => Err(unavailable("reading a staff user", status)),
+        }
+    }
+
+    async fn recipients(
+        &self,
+        txn: &DatabaseTransaction,
+        kinds: &[RecipientKind],
+        case: &pb::Case,
+        actor: &str,
+    ) -> Result<Vec<Recipient>, HandlerError> {
+        let mut found: Vec<Recipient> = Vec::new();
+        let add = |found: &mut Vec<Recipient>, email: &str, name: &str, kind| {
+            let email = email.trim().to_lowercase();
+            if !email.is_empty() && !found.iter().any(|r| r.email == email) {
+                found.push(Recipient { email, name: name.to_owned(), kind });
+            }
+        };
+        for kind in kinds {
+            match kind {
+                RecipientKind::Contact => {
+                    for link in &case.contacts {
+                        if actor == format!("contact:{}", link.contact_id) || store::is_opted_out(txn, &link.contact_id).await? {
+                            continue;
+                        }
+                        let request = pb::GetContactRequest { lookup: Some(Lookup::Id(link.contact_id.clone())) };
+                        match self.clients.contacts.clone().get_contact(request).await {
+                            Ok(contact) => {
+                                let contact = contact.into_inner();
+                                add(&mut found, &contact.email, &contact.name, *kind);
+                            }
+                            Err(status) if status.code() == tonic::Code::NotFound => {}
+                            Err(status) => return Err(unavailable("reading a contact", status)),
+                        }
+                    }
+                }
+                RecipientKind::Owner => {
+                    if actor == format!("staff:{}", case.owner_id) {
+                        continue;
+                    }
+                    if let Some(owner) = self.staff_user(&case.owner_id).await?
+                        && owner.active
+                    {
+                        add(&mut found, &owner.email, &owner.name, *kind);
+                    }
+                }
+                RecipientKind::Team => {
+                    let team = match self.clients.staff.clone().get_team(pb::GetTeamRequest { id: case.team_id.clone() }).await {
+                        Ok(team) => team.into_inner(),
+                        Err(status) if status.code() == tonic::Code::NotFound => continue,
+                        Err(status) => return Err(unavailable("reading a team", status)),
+                    };
+                    for member in &team.member_ids {
+                        if actor == format!("staff:{member}") {
+                            continue;
+                        }
+                        if let Some(user) = self.staff_user(member).await?
+                            && user.active
+                            && user.available
+                        {
+                            add(&mut found, &user.email, &user.name, *kind);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+#[async_trait::async_trait]
+impl EventHandler for Notifier {
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), HandlerError> {
+        let Some(parsed) = parse(event)? else { return Ok(()) };
+        let case = &parsed.case;
+        let (settings, _, _) = store::load_settings(txn).await?;
+        let activity = parsed.activity.as_ref();
+        let facts = EventFacts {
+            event_type: &event.r#type,
+            actor: &event.actor,
+            has_owner: !case.owner_id.is_empty(),
+            has_team: !case.team_id.is_empty(),
+            public_activity: activity.map(|a| a.visibility == pb::Visibility::Public as i32),
+            activity_by_staff: activity.map(|a| is_staff_actor(&a.author)),
+        };
+        let kinds = audiences(&settings, &facts);
+        if kinds.is_empty() {
+            return Ok(());
+        }
+        let recipients = self.recipients(txn, &kinds, case, &event.actor).await?;
+        if recipients.is_empty() {
+            return Ok(());
+        }
+        let owner_name = if case.owner_id.is_empty() {
+            String::new()
+        } else {
+            self.staff_user(&case.owner_id).await?.map(|u| u.name).unwrap_or_default()
+        };
+        let (template, customized) = store::template(txn, &event.r#type).await?;
+        let now = docket_kit::time::now();
+        let not_before = now + chrono::Duration::seconds(i64::from(settings.digest_window_seconds.max(0)));
+        for recipient in recipients {
+            let context = TemplateContext {
+                case: CaseView {
+                    id: case.id.clone(),
+                    number: case.case_number.clone(),
+                    subject: case.subject.clone(),
+                    description: case.description.clone(),
+                    status: status_label(case.status).to_owned(),
+                    priority: priority_label(case.priority).to_owned(),
+                    owner_name: owner_name.clone(),
+                    resolution_summary: case.resolution_summary.clone(),
+                    url: format!("{}/cases/{}", settings.portal_base_url.trim_end_matches('/'), case.case_number),
+                },
+                event: EventView { r#type: event.r#type.clone(), actor: event.actor.clone(), reason: parsed.reason.clone() },
+                activity: activity.map(|a| ActivityView {
+                    kind: match pb::ActivityKind::try_from(a.kind) {
+                        Ok(pb::ActivityKind::Call) => "call",
+                        Ok(pb::ActivityKind::Email) => "email",
+                        _ => "note",
+                    }
+                    .to_owned(),
+                    body: a.body.clone(),
+                    author: a.author.clone(),
+                }),
+                changes: parsed
+                    .changes
+                    .iter()
+                    .map(|c| ChangeView { field: c.field.clone(), old: c.old_value.clone(), new: c.new_value.clone() })
+                    .collect(),
+                recipient: RecipientView { name: recipient.name.clone(), email: recipient.email.clone(), kind: recipient.kind },
+                sender: SenderView { name: settings.sender_name.clone(), address: settings.sender_address.clone() },
+            };
+            // A saved template was checked when saved; should it still fail
+            // (e.g. an event without an activity), the default keeps the
+            // customer informed.
+            let (subject, body) = match render(&template, &context) {
+                Ok(rendered) => rendered,
+                Err(err) => {
+                    tracing::warn!(error = %err, event_type = %event.r#type, customized = customized.is_some(), "template failed; using the default");
+                    render(&default_template(&event.r#type), &context).map_err(|err| HandlerError(err.to_string()))?
+                }
+            };
+            let row = delivery::Model {
+                id: uuid::Uuid::now_v7().to_string(),
+                event_id: event.id.clone(),
+                event_type: event.r#type.clone(),
+                case_id: case.id.clone(),
+                case_number: case.case_number.clone(),
+                recipient: recipient.email.clone(),
+                recipient_name: recipient.name.clone(),
+                recipient_kind: recipient.kind.key().to_owned(),
+                subject,
+                body,
+                status: PENDING.to_owned(),
+                attempts: 0,
+                last_error: String::new(),
+                message_id: String::new(),
+                not_before,
+                created_at: now,
+                sent_at: None,
+            };
+            row.into_active_model().reset_all().insert(txn).await?;
+        }
+        Ok(())
+    }
+}

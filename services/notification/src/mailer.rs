@@ -1,0 +1,316 @@
+//! Sends due deliveries: over SMTP, or into the dev mailbox. Failed sends
+//! are retried with back-off and the delivery log keeps every attempt;
+//! updates to one case for one recipient within the digest window go out
+//! as one email. Every email of a case threads under the case's root
+//! Message-ID, so mail clients group them.
+
+use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Duration};
+
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{
+        Mailbox,
+        header::{ContentType, Header, HeaderName, HeaderValue},
+    },
+    transport::smtp::authentication::Credentials,
+};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement, TransactionTrait, sea_query::Expr,
+};
+use tokio::sync::watch;
+
+use crate::{
+    config::{MailTransportKind, NotificationSettings, SmtpTls},
+    store::{self, FAILED, MERGED, PENDING, SENT, entities::delivery},
+};
+
+/// Where emails go.
+#[async_trait::async_trait]
+pub trait MailTransport: Send + Sync {
+    /// `Err` with the reason when the email was not accepted.
+    async fn send(&self, id: &str, email: &Message) -> Result<(), String>;
+}
+
+pub struct Smtp(AsyncSmtpTransport<Tokio1Executor>);
+
+#[async_trait::async_trait]
+impl MailTransport for Smtp {
+    async fn send(&self, _id: &str, email: &Message) -> Result<(), String> {
+        self.0.send(email.clone()).await.map(drop).map_err(|err| err.to_string())
+    }
+}
+
+/// The dev mailbox: one `.eml` file per email, in the order sent.
+pub struct DevMailbox {
+    pub dir: PathBuf,
+}
+
+#[async_trait::async_trait]
+impl MailTransport for DevMailbox {
+    async fn send(&self, id: &str, email: &Message) -> Result<(), String> {
+        tokio::fs::create_dir_all(&self.dir).await.map_err(|err| format!("creating {}: {err}", self.dir.display()))?;
+        let name = format!("{}-{id}.eml", chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f"));
+        let path = self.dir.join(name);
+        tokio::fs::write(&path, email.formatted()).await.map_err(|err| format!("writing {}: {err}", path.display()))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("notification.smtp_host: {0}")]
+    Smtp(String),
+}
+
+/// The transport the settings name.
+pub fn transport(settings: &NotificationSettings) -> Result<Arc<dyn MailTransport>, TransportError> {
+    Ok(match settings.transport {
+        MailTransportKind::Mailbox => Arc::new(DevMailbox { dir: PathBuf::from(&settings.mailbox_dir) }),
+        MailTransportKind::Smtp => {
+            let host = settings.smtp_host.as_str();
+            let builder = match settings.smtp_tls {
+                SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
+                SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
+                    .map_err(|err| TransportError::Smtp(err.to_string()))?,
+                SmtpTls::Tls => {
+                    AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(|err| TransportError::Smtp(err.to_string()))?
+                }
+            };
+            let mut builder = builder.port(settings.smtp_port).timeout(Some(Duration::from_secs(settings.smtp_timeout_secs)));
+            if !settings.smtp_username.is_empty() {
+                builder = builder.credentials(Credentials::new(settings.smtp_username.clone(), settings.smtp_password.clone()));
+            }
+            Arc::new(Smtp(builder.build()))
+        }
+    })
+}
+
+/// `Auto-Submitted: auto-generated` (RFC 3834), so auto-responders do not answer.
+#[derive(Debug, Clone)]
+struct AutoSubmitted;
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".to_owned())
+    }
+}
+
+/// The Message-ID every email of a case refers to.
+pub fn thread_root(case_id: &str, domain: &str) -> String {
+    format!("<case.{case_id}@{domain}>")
+}
+
+pub fn message_id(delivery_id: &str, domain: &str) -> String {
+    format!("<delivery.{delivery_id}@{domain}>")
+}
+
+pub struct Mailer {
+    db: DatabaseConnection,
+    transport: Arc<dyn MailTransport>,
+    settings: NotificationSettings,
+}
+
+/// An email that cannot be built (a bad address) fails for good; an email
+/// the server did not take is retried.
+enum SendError {
+    Permanent(String),
+    Temporary(String),
+}
+
+impl Mailer {
+    pub fn new(db: DatabaseConnection, transport: Arc<dyn MailTransport>, settings: NotificationSettings) -> Self {
+        Self { db, transport, settings }
+    }
+
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let interval = Duration::from_millis(self.settings.send_interval_ms);
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            if let Err(err) = self.send_due().await {
+                tracing::warn!(error = %err, "mailer: cannot read the delivery log; retrying");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                changed = shutdown.changed() => if changed.is_err() { return },
+            }
+        }
+    }
+
+    /// Sends what is due; returns how many emails went out.
+    pub async fn send_due(&self) -> Result<usize, DbErr> {
+        let txn = self.db.begin().await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            // One sender at a time per schema, so replicas never send twice.
+            let row = txn
+                .query_one_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    "SELECT pg_try_advisory_xact_lock(hashtext('docket.mailer.' || current_schema())) AS leader",
+                ))
+                .await?;
+            if !row.map(|r| r.try_get::<bool>("", "leader")).transpose()?.unwrap_or(false) {
+                txn.commit().await?;
+                return Ok(0);
+            }
+        }
+        let now = docket_kit::time::now();
+        let due = delivery::Entity::find()
+            .filter(delivery::Column::Status.eq(PENDING))
+            .filter(delivery::Column::NotBefore.lte(now))
+            .order_by_asc(delivery::Column::CreatedAt)
+            .limit(50)
+            .all(&txn)
+            .await?;
+        // A digest takes every pending update of that case for that
+        // recipient, due or not.
+        let (settings, _, _) = store::load_settings(&txn).await?;
+        let digest = settings.digest_window_seconds > 0;
+        let mut groups: BTreeMap<(String, String), Vec<delivery::Model>> = BTreeMap::new();
+        for row in &due {
+            let key = (row.recipient.clone(), row.case_id.clone());
+            if !digest || groups.contains_key(&key) {
+                continue;
+            }
+            let rows = delivery::Entity::find()
+                .filter(delivery::Column::Status.eq(PENDING))
+                .filter(delivery::Column::Recipient.eq(row.recipient.clone()))
+                .filter(delivery::Column::CaseId.eq(row.case_id.clone()))
+                .order_by_asc(delivery::Column::CreatedAt)
+                .all(&txn)
+                .await?;
+            groups.insert(key, rows);
+        }
+        // Without a digest window every update is its own email.
+        let batches: Vec<Vec<delivery::Model>> =
+            if digest { groups.into_values().collect() } else { due.into_iter().map(|row| vec![row]).collect() };
+        let mut sent = 0;
+        for rows in batches {
+            let Some(first) = rows.first() else { continue };
+            let email_id = message_id(&first.id, &self.settings.message_id_domain);
+            let outcome = match self.compose(&rows, &settings.sender_name, &settings.sender_address, &email_id) {
+                Ok(email) => self.transport.send(&first.id, &email).await.map_err(SendError::Temporary),
+                Err(err) => Err(err),
+            };
+            let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+            let attempts = first.attempts + 1;
+            match outcome {
+                Ok(()) => {
+                    sent += 1;
+                    tracing::info!(case = %first.case_number, recipient = %first.recipient, updates = rows.len(), "email sent");
+                    delivery::Entity::update_many()
+                        .col_expr(delivery::Column::Status, Expr::value(SENT))
+                        .col_expr(delivery::Column::Attempts, Expr::value(attempts))
+                        .col_expr(delivery::Column::MessageId, Expr::value(email_id.clone()))
+                        .col_expr(delivery::Column::SentAt, Expr::value(Some(docket_kit::time::now())))
+                        .col_expr(delivery::Column::LastError, Expr::value(""))
+                        .filter(delivery::Column::Id.eq(first.id.clone()))
+                        .exec(&txn)
+                        .await?;
+                    delivery::Entity::update_many()
+                        .col_expr(delivery::Column::Status, Expr::value(MERGED))
+                        .col_expr(delivery::Column::MessageId, Expr::value(email_id))
+                        .col_expr(delivery::Column::SentAt, Expr::value(Some(docket_kit::time::now())))
+                        .filter(delivery::Column::Id.is_in(ids[1..].to_vec()))
+                        .exec(&txn)
+                        .await?;
+                }
+                Err(err) => {
+                    let (reason, permanent) = match err {
+                        SendError::Permanent(reason) => (reason, true),
+                        SendError::Temporary(reason) => (reason, false),
+                    };
+                    if permanent || attempts >= self.settings.max_attempts {
+                        tracing::error!(case = %first.case_number, recipient = %first.recipient, %reason, "email failed for good");
+                        self.record_failure(&txn, &ids, attempts, &reason, FAILED, now).await?;
+                    } else {
+                        let delay = self.retry_delay(attempts);
+                        tracing::warn!(case = %first.case_number, recipient = %first.recipient, %reason, retry_in = ?delay, "email not sent; will retry");
+                        let next = now + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::hours(1));
+                        self.record_failure(&txn, &ids, attempts, &reason, PENDING, next).await?;
+                    }
+                }
+            }
+        }
+        txn.commit().await?;
+        Ok(sent)
+    }
+
+    fn retry_delay(&self, attempts: i32) -> Duration {
+        let factor = 1u64 << attempts.clamp(0, 12);
+        Duration::from_secs(self.settings.retry_base_secs.saturating_mul(factor) / 2)
+            .min(Duration::from_secs(3600))
+            .max(Duration::from_millis(200))
+    }
+
+    async fn record_failure(
+        &self,
+        txn: &impl ConnectionTrait,
+        ids: &[String],
+        attempts: i32,
+        reason: &str,
+        status: &str,
+        not_before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), DbErr> {
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::Status, Expr::value(status))
+            .col_expr(delivery::Column::Attempts, Expr::value(attempts))
+            .col_expr(delivery::Column::LastError, Expr::value(reason.chars().take(2000).collect::<String>()))
+            .col_expr(delivery::Column::NotBefore, Expr::value(not_before))
+            .filter(delivery::Column::Id.is_in(ids.to_vec()))
+            .exec(txn)
+            .await?;
+        Ok(())
+    }
+
+    fn compose(
+        &self,
+        rows: &[delivery::Model],
+        sender_name: &str,
+        sender_address: &str,
+        email_id: &str,
+    ) -> Result<Message, SendError> {
+        let first = rows.first().ok_or_else(|| SendError::Permanent("nothing to send".into()))?;
+        let from = sender_address
+            .parse()
+            .map(|address| Mailbox::new(Some(sender_name.to_owned()), address))
+            .map_err(|err| SendError::Temporary(format!("the sender address {sender_address} is invalid: {err}")))?;
+        let to = first
+            .recipient
+            .parse()
+            .map(|address| Mailbox::new((!first.recipient_name.is_empty()).then(|| first.recipient_name.clone()), address))
+            .map_err(|err| SendError::Permanent(format!("the recipient address {} is invalid: {err}", first.recipient)))?;
+        let (subject, body) = if rows.len() == 1 {
+            (first.subject.clone(), first.body.clone())
+        } else {
+            let subject = format!("[{}] {} updates", first.case_number, rows.len());
+            let body = rows
+                .iter()
+                .enumerate()
+                .map(|(i, row)| format!("Update {} of {}: {}\n\n{}", i + 1, rows.len(), row.subject, row.body))
+                .collect::<Vec<_>>()
+                .join("\n\n----------------------------------------\n\n");
+            (subject, body)
+        };
+        let root = thread_root(&first.case_id, &self.settings.message_id_domain);
+        Message::builder()
+            .from(from)
+            .to(to)
+            .subject(subject)
+            .message_id(Some(email_id.to_owned()))
+            .in_reply_to(root.clone())
+            .references(root)
+            .header(AutoSubmitted)
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)
+            .map_err(|err| SendError::Permanent(err.to_string()))
+    }
+}
