@@ -5,6 +5,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../case/fixtures.rs"]
+mod fixtures;
 
 use common::{AGENT, Backend, Bearer, TestApp};
 use docket_proto::case::v1 as pb;
@@ -57,5 +59,27 @@ async fn trace_context_is_carried_across_grpc_calls() {
     assert!(
         server_spans(&exporter, &provider, "ListContacts").contains(&caller_trace),
         "the server span joins the calling span's trace {caller_trace}"
+    );
+
+    // A case created in a trace: its event carries the trace, and the
+    // notification service's handling of it (and its calls back to the case
+    // service for the contact) continue that same trace.
+    let customer = fixtures::customer(&app).await;
+    let trace_id = "0af7651916cd43dd8448eb211c80319c";
+    let mut request = Request::new(pb::CreateCaseRequest { case: Some(fixtures::new_case(&customer, "Traced")), idempotency_key: String::new() });
+    request.metadata_mut().insert("traceparent", format!("00-{trace_id}-b7ad6b7169203331-01").parse().unwrap());
+    app.cases(AGENT).create_case(request).await.expect("create case");
+    let mut consumed = false;
+    for _ in 0..100 {
+        consumed = server_spans(&exporter, &provider, "consume case.created").contains(&trace_id.to_owned());
+        if consumed {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(consumed, "the consumer's span continues the trace of the change");
+    assert!(
+        server_spans(&exporter, &provider, "GetContact").contains(&trace_id.to_owned()),
+        "the notifier's call back to the case service is in the same trace"
     );
 }
