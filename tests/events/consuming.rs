@@ -285,3 +285,45 @@ async fn a_consumer_that_crashes_before_its_ack_gets_the_event_again_and_handles
     assert_eq!(rig.handled().await, 1);
     drop(next);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_whose_connection_is_cut_subscribes_again_and_misses_nothing() {
+    let mut rig = Rig::new(EventBackend::Rabbitmq).await;
+    rig.declare().await;
+    // The consumer reaches RabbitMQ through a proxy; the publisher does not.
+    let proxy = TcpProxy::start("127.0.0.1:5672".parse().unwrap()).await;
+    let publisher = rig.broker.clone();
+    rig.broker = Arc::new(RabbitBroker::new(&format!("amqp://guest:guest@{}/%2f", proxy.addr), &rig.settings.exchange));
+    let (stop, task) = rig.start();
+    let before = event("case-before");
+    publisher
+        .publish(&Outgoing { id: &before.id, routing_key: &before.r#type, body: &before.encode_to_vec(), traceparent: "" })
+        .await
+        .unwrap();
+    rig.wait_for("the first event", async || rig.handled().await == 1).await;
+
+    proxy.cut();
+    let during: Vec<Envelope> = (0..3).map(|i| event(&format!("case-during-{i}"))).collect();
+    for envelope in &during {
+        publisher
+            .publish(&Outgoing {
+                id: &envelope.id,
+                routing_key: &envelope.r#type,
+                body: &envelope.encode_to_vec(),
+                traceparent: "",
+            })
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rig.handled().await, 1, "nothing reaches a consumer without a connection");
+
+    proxy.restore();
+    rig.wait_for("the events published during the cut", async || rig.handled().await == 4).await;
+    let calls = rig.handler.calls();
+    for envelope in &during {
+        assert_eq!(calls.iter().filter(|id| **id == envelope.id).count(), 1);
+    }
+    let _ = stop.send(true);
+    task.await.unwrap();
+}
