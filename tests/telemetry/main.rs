@@ -66,7 +66,10 @@ async fn trace_context_is_carried_across_grpc_calls() {
     // service for the contact) continue that same trace.
     let customer = fixtures::customer(&app).await;
     let trace_id = "0af7651916cd43dd8448eb211c80319c";
-    let mut request = Request::new(pb::CreateCaseRequest { case: Some(fixtures::new_case(&customer, "Traced")), idempotency_key: String::new() });
+    let mut request = Request::new(pb::CreateCaseRequest {
+        case: Some(fixtures::new_case(&customer, "Traced")),
+        idempotency_key: String::new(),
+    });
     request.metadata_mut().insert("traceparent", format!("00-{trace_id}-b7ad6b7169203331-01").parse().unwrap());
     app.cases(AGENT).create_case(request).await.expect("create case");
     let mut consumed = false;
