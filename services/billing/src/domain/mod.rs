@@ -1,0 +1,4 @@
+//! The billing service's rules, free of I/O and of wire types.
+
+pub mod calendar;
+pub mod sla;

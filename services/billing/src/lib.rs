@@ -1,0 +1,12 @@
+//! The contract & billing service (`docket.billing.v1`): service contracts
+//! and their SLA policies, the SLA clocks of cases, booked hours, service
+//! parts, invoices and prepaid sub-contracts.
+//!
+//! Built in steps; today it holds the domain rules the rest stands on:
+//! business-hours arithmetic ([`domain::calendar`]) and SLA deadlines
+//! ([`domain::sla`]).
+
+pub mod domain;
+
+/// The service name used for its schema, its file, and `docket serve billing`.
+pub const SERVICE: &str = "billing";
