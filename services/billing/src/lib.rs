@@ -3,8 +3,9 @@
 //! parts, invoices and prepaid sub-contracts.
 //!
 //! Built in steps; today it holds the domain rules the rest stands on:
-//! business-hours arithmetic ([`domain::calendar`]) and SLA deadlines
-//! ([`domain::sla`]).
+//! business-hours arithmetic ([`domain::calendar`]), SLA deadlines
+//! ([`domain::sla`]), money and its rounding rule ([`domain::money`]), and
+//! invoices and prepaid debits ([`domain::invoice`]).
 
 pub mod domain;
 

@@ -1,4 +1,6 @@
 //! The billing service's rules, free of I/O and of wire types.
 
 pub mod calendar;
+pub mod invoice;
+pub mod money;
 pub mod sla;

@@ -1,0 +1,206 @@
+//! Turning a case's billable hours and parts into an invoice, or into a
+//! debit of a prepaid sub-contract. Pure arithmetic; the store locks what
+//! was billed so nothing is billed twice.
+
+use super::money::{Currency, Money, MoneyError, quantity_cost, tax, time_cost};
+
+/// Hours booked on a case, at the rate that applies to them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookedHours {
+    pub id: String,
+    pub description: String,
+    pub minutes: i64,
+    pub rate_per_hour: Money,
+    pub billable: bool,
+}
+
+/// A service part used on a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePart {
+    pub id: String,
+    pub part_number: String,
+    pub description: String,
+    /// Thousandths of a unit (2500 = 2.5).
+    pub quantity_milli: i64,
+    pub unit_price: Money,
+    pub billable: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineSource {
+    Hours,
+    Part,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceLine {
+    pub source: LineSource,
+    /// The booked hours or part it bills.
+    pub source_id: String,
+    pub description: String,
+    pub amount: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceDraft {
+    pub lines: Vec<InvoiceLine>,
+    pub net: Money,
+    /// Basis points: 1900 = 19 %.
+    pub tax_rate_bp: i64,
+    pub tax: Money,
+    pub gross: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvoiceError {
+    #[error("there is nothing billable on this case")]
+    NothingToBill,
+    #[error("the tax rate must be between 0 and 100 %")]
+    BadTaxRate,
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+}
+
+/// The invoice lines of the billable items, with totals.
+pub fn draft(
+    currency: Currency,
+    hours: &[BookedHours],
+    parts: &[ServicePart],
+    tax_rate_bp: i64,
+) -> Result<InvoiceDraft, InvoiceError> {
+    if !(0..=10_000).contains(&tax_rate_bp) {
+        return Err(InvoiceError::BadTaxRate);
+    }
+    let mut lines = Vec::new();
+    for item in hours.iter().filter(|h| h.billable) {
+        let amount = time_cost(item.rate_per_hour, item.minutes)?;
+        let hours = format!("{}:{:02} h", item.minutes / 60, item.minutes % 60);
+        lines.push(InvoiceLine {
+            source: LineSource::Hours,
+            source_id: item.id.clone(),
+            description: format!("{} ({hours} at {}/h)", item.description, item.rate_per_hour),
+            amount,
+        });
+    }
+    for part in parts.iter().filter(|p| p.billable) {
+        let amount = quantity_cost(part.unit_price, part.quantity_milli)?;
+        let quantity = format!("{}.{:03}", part.quantity_milli / 1000, part.quantity_milli % 1000);
+        lines.push(InvoiceLine {
+            source: LineSource::Part,
+            source_id: part.id.clone(),
+            description: format!("{} {} ({quantity} x {})", part.part_number, part.description, part.unit_price),
+            amount,
+        });
+    }
+    if lines.is_empty() {
+        return Err(InvoiceError::NothingToBill);
+    }
+    let mut net = Money::zero(currency);
+    for line in &lines {
+        net = net.checked_add(line.amount)?;
+    }
+    let tax = tax(net, tax_rate_bp)?;
+    let gross = net.checked_add(tax)?;
+    Ok(InvoiceDraft { lines, net, tax_rate_bp, tax, gross })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DebitError {
+    #[error("the balance of {balance} does not cover {amount}")]
+    Insufficient { balance: Money, amount: Money },
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+}
+
+/// The balance after debiting `amount`; refused when short unless overdraft is allowed.
+pub fn debit(balance: Money, amount: Money, allow_overdraft: bool) -> Result<Money, DebitError> {
+    let after = balance.checked_sub(amount)?;
+    if after.minor < 0 && !allow_overdraft {
+        return Err(DebitError::Insufficient { balance, amount });
+    }
+    Ok(after)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn eur(minor: i64) -> Money {
+        Money::new(minor, Currency::parse("EUR").unwrap())
+    }
+
+    fn hours(id: &str, minutes: i64, rate: i64, billable: bool) -> BookedHours {
+        BookedHours { id: id.into(), description: "On-site repair".into(), minutes, rate_per_hour: eur(rate), billable }
+    }
+
+    fn part(id: &str, quantity_milli: i64, price: i64, billable: bool) -> ServicePart {
+        ServicePart {
+            id: id.into(),
+            part_number: "CB-7".into(),
+            description: "Controller board".into(),
+            quantity_milli,
+            unit_price: eur(price),
+            billable,
+        }
+    }
+
+    #[test]
+    fn an_invoice_bills_billable_hours_and_parts_with_exact_totals() {
+        let currency = Currency::parse("EUR").unwrap();
+        let invoice = draft(
+            currency,
+            &[hours("h1", 20, 9_500, true), hours("h2", 90, 1_250, true), hours("h3", 60, 9_500, false)],
+            &[part("p1", 2_500, 399, true), part("p2", 1_000, 50_000, false)],
+            1_900,
+        )
+        .unwrap();
+        let amounts: Vec<i64> = invoice.lines.iter().map(|l| l.amount.minor).collect();
+        assert_eq!(amounts, [3_167, 1_875, 998]);
+        assert_eq!(invoice.net, eur(6_040));
+        // 19 % of 60.40 = 11.476 -> 11.48
+        assert_eq!(invoice.tax, eur(1_148));
+        assert_eq!(invoice.gross, eur(7_188));
+        assert!(invoice.lines[0].description.contains("0:20 h at 95.00 EUR/h"));
+        assert!(invoice.lines[2].description.contains("2.500 x 3.99 EUR"));
+    }
+
+    #[test]
+    fn nothing_billable_or_mixed_currencies_are_refused() {
+        let currency = Currency::parse("EUR").unwrap();
+        assert_eq!(draft(currency, &[hours("h", 60, 100, false)], &[], 0), Err(InvoiceError::NothingToBill));
+        let usd = BookedHours { rate_per_hour: Money::new(100, Currency::parse("USD").unwrap()), ..hours("h", 60, 100, true) };
+        assert!(matches!(draft(currency, &[usd], &[], 0), Err(InvoiceError::Money(MoneyError::CurrencyMismatch(..)))));
+        assert_eq!(draft(currency, &[hours("h", 60, 100, true)], &[], 10_001), Err(InvoiceError::BadTaxRate));
+    }
+
+    #[test]
+    fn a_short_balance_is_refused_unless_overdraft_is_allowed() {
+        assert_eq!(debit(eur(10_000), eur(7_188), false), Ok(eur(2_812)));
+        assert_eq!(
+            debit(eur(5_000), eur(7_188), false),
+            Err(DebitError::Insufficient { balance: eur(5_000), amount: eur(7_188) })
+        );
+        assert_eq!(debit(eur(5_000), eur(7_188), true), Ok(eur(-2_188)));
+    }
+
+    proptest! {
+        #[test]
+        fn totals_are_the_sums_of_rounded_lines(items in prop::collection::vec((1i64..600, 1i64..50_000, any::<bool>()), 1..20), rate_bp in 0i64..=10_000) {
+            let currency = Currency::parse("EUR").unwrap();
+            let booked: Vec<BookedHours> = items.iter().enumerate().map(|(i, (m, r, b))| hours(&i.to_string(), *m, *r, *b)).collect();
+            match draft(currency, &booked, &[], rate_bp) {
+                Ok(invoice) => {
+                    let sum: i64 = invoice.lines.iter().map(|l| l.amount.minor).sum();
+                    prop_assert_eq!(invoice.net.minor, sum);
+                    prop_assert_eq!(invoice.gross.minor, invoice.net.minor + invoice.tax.minor);
+                    prop_assert_eq!(invoice.lines.len(), booked.iter().filter(|b| b.billable).count());
+                    prop_assert!(invoice.tax.minor * 10_000 - invoice.net.minor * rate_bp <= 5_000);
+                }
+                Err(InvoiceError::NothingToBill) => prop_assert!(booked.iter().all(|b| !b.billable)),
+                Err(other) => prop_assert!(false, "{other}"),
+            }
+        }
+    }
+}
