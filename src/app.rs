@@ -43,6 +43,10 @@ impl Target {
     }
 }
 
+/// Every service that consumes events, with what it binds: their queues
+/// exist before any relay publishes, whichever services this process runs.
+pub const CONSUMERS: &[(&str, &[&str])] = &[(docket_notification::SERVICE, docket_notification::handler::BINDINGS)];
+
 /// Connects each target to its database (migrating first when configured)
 /// and serves them all on `listener` until `shutdown` resolves.
 pub async fn run(
@@ -53,7 +57,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let mut routes = RoutesBuilder::default();
     let mut mounted = Vec::new();
-    let broker = docket_kit::events::broker(&settings.events);
+    let broker = docket_kit::events::broker(&settings.events, CONSUMERS);
     let (stop, stopping) = watch::channel(false);
     let mut background = JoinSet::new();
     let mut relays = Vec::new();
@@ -88,13 +92,6 @@ pub async fn run(
                     service: docket_notification::SERVICE.to_owned(),
                     bindings: docket_notification::handler::BINDINGS.iter().map(|b| (*b).to_owned()).collect(),
                 };
-                // Bound before any relay starts, so no event of this start-up
-                // is published to a queue that does not exist yet. RabbitMQ
-                // keeps durable queues; if it is down now, the consumer
-                // declares on subscribing.
-                if let Err(err) = broker.declare(&settings.events.queue(&consumer.service), &consumer.bindings).await {
-                    tracing::warn!(error = %err, "cannot declare the notification queue yet");
-                }
                 background.spawn(consume(
                     broker.clone(),
                     db.clone(),

@@ -174,7 +174,7 @@ async fn dead_letters(settings: &Settings, service: &str, replay: bool) -> anyho
             "events.backend is in_process: its dead letters live inside the running process; this command reads RabbitMQ"
         );
     }
-    let broker = docket_kit::events::broker(&settings.events);
+    let broker = docket_kit::events::broker(&settings.events, docket::app::CONSUMERS);
     let queue = settings.events.queue(service);
     if replay {
         let count = broker.replay_dead_letters(&queue).await?;

@@ -15,6 +15,16 @@
 //! e.g. 10 pooled connections), which `DOCKET__SECTION__KEY` variables
 //! override as for `docket` itself. Client and server share this process and
 //! its cores, so the numbers include the client's own work.
+//!
+//! `cargo run --release -p docket-bench -- events` measures the event path
+//! end to end (see [`events`]): CreateCase commits, the outbox relay
+//! publishes `case.created` to RabbitMQ, the notification consumer writes a
+//! delivery, the mailer sends it over SMTP to a measuring sink in this
+//! process. It prints cases and events per second and commit-to-email
+//! latency percentiles; `--cases 30 --concurrency 2` is its smoke test.
+
+mod events;
+mod smtp;
 
 use std::{
     future::Future,
@@ -25,7 +35,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, anyhow, bail, ensure};
+use anyhow::{Context, anyhow, ensure};
 use clap::{Args, Parser, Subcommand};
 use docket::{
     app::{self, Target},
@@ -63,6 +73,9 @@ struct Cli {
 enum Command {
     /// CreateCase, GetCase and ListCases against the case service.
     CaseCreate(CaseCreateArgs),
+    /// CreateCase → outbox → RabbitMQ → notification consumer → SMTP:
+    /// events per second and commit-to-email latency.
+    Events(events::EventsArgs),
 }
 
 #[derive(Args)]
@@ -82,6 +95,7 @@ struct CaseCreateArgs {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::CaseCreate(args) => case_create(args).await,
+        Command::Events(args) => events::run(args).await,
     }
 }
 
@@ -140,7 +154,12 @@ async fn run_against_server(settings: &Settings, args: &CaseCreateArgs) -> anyho
         .await
     });
     eprintln!("starting the case service at {url} (schema prefix {})", settings.database.schema_prefix);
-    let server = wait_until_serving(Endpoint::from_shared(url.clone())?.connect_lazy(), server).await?;
+    if let Err(err) = wait_until_serving(Endpoint::from_shared(url.clone())?.connect_lazy(), &server).await {
+        if server.is_finished() {
+            server_result(server.await)?;
+        }
+        return Err(err);
+    }
 
     let outcome = run_phases(&url, args).await;
 
@@ -150,26 +169,20 @@ async fn run_against_server(settings: &Settings, args: &CaseCreateArgs) -> anyho
     outcome
 }
 
-/// Waits for `grpc.health.v1` to report SERVING (migrations done); returns
-/// the server's own error if it stops first.
-async fn wait_until_serving(
-    channel: Channel,
-    server: JoinHandle<anyhow::Result<()>>,
-) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
+/// Waits for `grpc.health.v1` to report SERVING (migrations done); fails
+/// if the server stops first (its own error is in `server`).
+async fn wait_until_serving(channel: Channel, server: &JoinHandle<anyhow::Result<()>>) -> anyhow::Result<()> {
     let mut health = HealthClient::new(channel);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if server.is_finished() {
-            server_result(server.await)?;
-            bail!("the server stopped before serving");
-        }
+        ensure!(!server.is_finished(), "the server stopped before serving");
         let remaining = deadline.saturating_duration_since(Instant::now());
-        ensure!(!remaining.is_zero(), "the case service did not become SERVING within 60 s");
+        ensure!(!remaining.is_zero(), "the server did not become SERVING within 60 s");
         let answer = tokio::time::timeout(remaining, health.check(HealthCheckRequest { service: String::new() })).await;
         if let Ok(Ok(answer)) = answer
             && answer.into_inner().status == ServingStatus::Serving as i32
         {
-            return Ok(server);
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -188,7 +201,8 @@ fn authorize(mut request: Request<()>) -> Result<Request<()>, Status> {
     Ok(request)
 }
 
-async fn run_phases(url: &str, args: &CaseCreateArgs) -> anyhow::Result<Vec<Row>> {
+/// Creates one account and one contact; returns a case of theirs to copy.
+async fn case_template(url: &str) -> anyhow::Result<pb::Case> {
     let setup = Endpoint::from_shared(url.to_owned())?.connect().await?;
     let account = AccountServiceClient::with_interceptor(setup.clone(), authorize as Auth)
         .create_account(pb::CreateAccountRequest {
@@ -215,7 +229,7 @@ async fn run_phases(url: &str, args: &CaseCreateArgs) -> anyhow::Result<Vec<Row>
         .await
         .context("creating the contact")?
         .into_inner();
-    let template = pb::Case {
+    Ok(pb::Case {
         description: "The conveyor stops every hour.".into(),
         type_id: "technical_issue".into(),
         priority: pb::CasePriority::High as i32,
@@ -223,8 +237,11 @@ async fn run_phases(url: &str, args: &CaseCreateArgs) -> anyhow::Result<Vec<Row>
         account_id: account.id,
         contacts: vec![pb::CaseContact { contact_id: contact.id, primary: true }],
         ..Default::default()
-    };
+    })
+}
 
+async fn run_phases(url: &str, args: &CaseCreateArgs) -> anyhow::Result<Vec<Row>> {
+    let template = case_template(url).await?;
     let requests = args.requests as usize;
     let mut rows = Vec::new();
     let mut created: Vec<String> = Vec::new();

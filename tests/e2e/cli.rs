@@ -57,12 +57,15 @@ async fn migrate_applies_reports_and_rolls_back_a_schema() {
         String::from_utf8(output.stdout).unwrap()
     };
     assert!(run(&["status"]).contains("pending"));
-    assert!(run(&["up"]).contains("case: up to date"));
+    let up = run(&["up"]);
+    assert!(up.contains("case: up to date") && up.contains("notification: up to date"), "{up}");
     let status = run(&["status"]);
     assert!(status.contains("m20261123_000001_create_case_schema applied"), "{status}");
     run(&["down", "--steps", "1"]);
     assert!(run(&["status"]).contains("pending"));
 
     let db = sea_orm::Database::connect(postgres_url()).await.unwrap();
-    docket_kit::db::drop_schema(&db, &format!("{prefix}case")).await.unwrap();
+    for service in docket_migrations::SERVICES {
+        docket_kit::db::drop_schema(&db, &format!("{prefix}{service}")).await.unwrap();
+    }
 }

@@ -20,7 +20,9 @@ async fn spawn(adjust: impl FnOnce(&mut docket::settings::Settings)) -> (TestApp
         adjust(settings);
     })
     .await;
-    let cleanup = Cleanup { exchange: app.settings.events.exchange.clone(), queues: Vec::new() };
+    // The app declares its consumers' queues on the test exchange too.
+    let queues = docket::app::CONSUMERS.iter().map(|(service, _)| app.settings.events.queue(service)).collect();
+    let cleanup = Cleanup { exchange: app.settings.events.exchange.clone(), queues };
     (app, cleanup)
 }
 

@@ -210,7 +210,14 @@ impl EventHandler for Notifier {
         if kinds.is_empty() {
             return Ok(());
         }
-        let recipients = self.recipients(txn, &kinds, case, &event.actor).await?;
+        let mut recipients = self.recipients(txn, &kinds, case, &event.actor).await?;
+        // Whoever wrote an inbound email does not get it echoed back.
+        if let Some(email) = activity.and_then(|a| a.email.as_ref())
+            && email.direction == pb::Direction::Inbound as i32
+        {
+            let sender = email.from.trim().to_lowercase();
+            recipients.retain(|r| r.email != sender);
+        }
         if recipients.is_empty() {
             return Ok(());
         }

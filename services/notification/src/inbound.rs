@@ -99,6 +99,11 @@ pub async fn ingest(raw: &[u8], clients: &CaseClients, settings: &InboundSetting
     let contact = find_or_create_contact(clients, settings, &email).await?;
     let activity = |case_id: &str| email_activity(case_id, &email, settings);
 
+    // Only the case's own people may add to it: anyone else naming a case
+    // number (they are easy to guess) opens a case of their own instead of
+    // posting a public update that would be emailed to the case's contacts.
+    let case =
+        case.filter(|case| case.account_id == contact.account_id || case.contacts.iter().any(|c| c.contact_id == contact.id));
     if let Some(case) = case {
         let added = add_activity(clients, &activity(&case.id), &email.keys("email")).await?;
         tracing::info!(case = %case.case_number, activity = %added.id, "inbound email added to case");

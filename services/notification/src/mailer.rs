@@ -112,6 +112,11 @@ pub fn message_id(delivery_id: &str, domain: &str) -> String {
     format!("<delivery.{delivery_id}@{domain}>")
 }
 
+/// Deliveries claimed per round.
+const BATCH: u64 = 50;
+/// Emails in flight at once (lettre's pool keeps up to 10 connections).
+const CONCURRENT_SENDS: usize = 8;
+
 pub struct Mailer {
     db: DatabaseConnection,
     transport: Arc<dyn MailTransport>,
@@ -147,10 +152,41 @@ impl Mailer {
     }
 
     /// Sends what is due; returns how many emails went out.
+    ///
+    /// Due deliveries are first leased in a short transaction (their
+    /// `not_before` moves past the lease), then sent with no transaction
+    /// open, each email's outcome committed as soon as it is known. A crash
+    /// mid-batch leaves the unmarked ones to be sent again when their lease
+    /// ends; nothing already marked is sent twice.
     pub async fn send_due(&self) -> Result<usize, DbErr> {
+        let Some((batches, settings)) = self.claim().await? else { return Ok(0) };
+        // Several emails at once over the SMTP connection pool: one at a time,
+        // each waits out the server's delayed ACK (~40 ms).
+        let mut sent = 0;
+        for chunk in batches.chunks(CONCURRENT_SENDS) {
+            let mut sends = Vec::with_capacity(chunk.len());
+            for rows in chunk {
+                sends.push(self.send_batch(rows, &settings.sender_name, &settings.sender_address));
+            }
+            for result in futures::future::join_all(sends).await {
+                if result? {
+                    sent += 1;
+                }
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Longer than any batch can take to send, so a lease never runs out
+    /// while its holder is still working.
+    fn lease(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::try_from(self.settings.smtp_timeout_secs).unwrap_or(60).saturating_mul(BATCH as i64) + 60)
+    }
+
+    async fn claim(&self) -> Result<Option<(Vec<Vec<delivery::Model>>, crate::domain::NotifySettings)>, DbErr> {
         let txn = self.db.begin().await?;
         if txn.get_database_backend() == DbBackend::Postgres {
-            // One sender at a time per schema, so replicas never send twice.
+            // One claimer at a time per schema, so replicas never take the same rows.
             let row = txn
                 .query_one_raw(Statement::from_string(
                     DbBackend::Postgres,
@@ -159,7 +195,7 @@ impl Mailer {
                 .await?;
             if !row.map(|r| r.try_get::<bool>("", "leader")).transpose()?.unwrap_or(false) {
                 txn.commit().await?;
-                return Ok(0);
+                return Ok(None);
             }
         }
         let now = docket_kit::time::now();
@@ -167,79 +203,98 @@ impl Mailer {
             .filter(delivery::Column::Status.eq(PENDING))
             .filter(delivery::Column::NotBefore.lte(now))
             .order_by_asc(delivery::Column::CreatedAt)
-            .limit(50)
+            .limit(BATCH)
             .all(&txn)
             .await?;
-        // A digest takes every pending update of that case for that
-        // recipient, due or not.
+        if due.is_empty() {
+            txn.commit().await?;
+            return Ok(None);
+        }
         let (settings, _, _) = store::load_settings(&txn).await?;
-        let digest = settings.digest_window_seconds > 0;
-        let mut groups: BTreeMap<(String, String), Vec<delivery::Model>> = BTreeMap::new();
-        for row in &due {
-            let key = (row.recipient.clone(), row.case_id.clone());
-            if !digest || groups.contains_key(&key) {
-                continue;
-            }
-            let rows = delivery::Entity::find()
-                .filter(delivery::Column::Status.eq(PENDING))
-                .filter(delivery::Column::Recipient.eq(row.recipient.clone()))
-                .filter(delivery::Column::CaseId.eq(row.case_id.clone()))
-                .order_by_asc(delivery::Column::CreatedAt)
-                .all(&txn)
-                .await?;
-            groups.insert(key, rows);
-        }
-        // Without a digest window every update is its own email.
-        let batches: Vec<Vec<delivery::Model>> =
-            if digest { groups.into_values().collect() } else { due.into_iter().map(|row| vec![row]).collect() };
-        let mut sent = 0;
-        for rows in batches {
-            let Some(first) = rows.first() else { continue };
-            let email_id = message_id(&first.id, &self.settings.message_id_domain);
-            let outcome = match self.compose(&rows, &settings.sender_name, &settings.sender_address, &email_id) {
-                Ok(email) => self.transport.send(&first.id, &email).await.map_err(SendError::Temporary),
-                Err(err) => Err(err),
-            };
-            let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-            let attempts = first.attempts + 1;
-            match outcome {
-                Ok(()) => {
-                    sent += 1;
-                    tracing::info!(case = %first.case_number, recipient = %first.recipient, updates = rows.len(), "email sent");
-                    delivery::Entity::update_many()
-                        .col_expr(delivery::Column::Status, Expr::value(SENT))
-                        .col_expr(delivery::Column::Attempts, Expr::value(attempts))
-                        .col_expr(delivery::Column::MessageId, Expr::value(email_id.clone()))
-                        .col_expr(delivery::Column::SentAt, Expr::value(Some(docket_kit::time::now())))
-                        .col_expr(delivery::Column::LastError, Expr::value(""))
-                        .filter(delivery::Column::Id.eq(first.id.clone()))
-                        .exec(&txn)
-                        .await?;
-                    delivery::Entity::update_many()
-                        .col_expr(delivery::Column::Status, Expr::value(MERGED))
-                        .col_expr(delivery::Column::MessageId, Expr::value(email_id))
-                        .col_expr(delivery::Column::SentAt, Expr::value(Some(docket_kit::time::now())))
-                        .filter(delivery::Column::Id.is_in(ids[1..].to_vec()))
-                        .exec(&txn)
-                        .await?;
+        // A digest takes every pending update of that case for that
+        // recipient, due or not; without a digest window every update is its
+        // own email.
+        let batches: Vec<Vec<delivery::Model>> = if settings.digest_window_seconds > 0 {
+            let mut groups: BTreeMap<(String, String), Vec<delivery::Model>> = BTreeMap::new();
+            for row in &due {
+                let key = (row.recipient.clone(), row.case_id.clone());
+                if groups.contains_key(&key) {
+                    continue;
                 }
-                Err(err) => {
-                    let (reason, permanent) = match err {
-                        SendError::Permanent(reason) => (reason, true),
-                        SendError::Temporary(reason) => (reason, false),
-                    };
-                    if permanent || attempts >= self.settings.max_attempts {
-                        tracing::error!(case = %first.case_number, recipient = %first.recipient, %reason, "email failed for good");
-                        self.record_failure(&txn, &ids, attempts, &reason, FAILED, now).await?;
-                    } else {
-                        let delay = self.retry_delay(attempts);
-                        tracing::warn!(case = %first.case_number, recipient = %first.recipient, %reason, retry_in = ?delay, "email not sent; will retry");
-                        let next = now + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::hours(1));
-                        self.record_failure(&txn, &ids, attempts, &reason, PENDING, next).await?;
-                    }
-                }
+                let rows = delivery::Entity::find()
+                    .filter(delivery::Column::Status.eq(PENDING))
+                    .filter(delivery::Column::Recipient.eq(row.recipient.clone()))
+                    .filter(delivery::Column::CaseId.eq(row.case_id.clone()))
+                    .order_by_asc(delivery::Column::CreatedAt)
+                    .all(&txn)
+                    .await?;
+                groups.insert(key, rows);
             }
-        }
+            groups.into_values().collect()
+        } else {
+            due.into_iter().map(|row| vec![row]).collect()
+        };
+        let ids: Vec<String> = batches.iter().flatten().map(|r| r.id.clone()).collect();
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::NotBefore, Expr::value(now + self.lease()))
+            .filter(delivery::Column::Id.is_in(ids))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(Some((batches, settings)))
+    }
+
+    /// Sends one email (one delivery, or a digest of several) and records
+    /// the outcome; `true` when it went out.
+    async fn send_batch(&self, rows: &[delivery::Model], sender_name: &str, sender_address: &str) -> Result<bool, DbErr> {
+        let Some(first) = rows.first() else { return Ok(false) };
+        let email_id = message_id(&first.id, &self.settings.message_id_domain);
+        let outcome = match self.compose(rows, sender_name, sender_address, &email_id) {
+            Ok(email) => self.transport.send(&first.id, &email).await.map_err(SendError::Temporary),
+            Err(err) => Err(err),
+        };
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let attempts = first.attempts + 1;
+        let now = docket_kit::time::now();
+        let txn = self.db.begin().await?;
+        let sent = match outcome {
+            Ok(()) => {
+                tracing::info!(case = %first.case_number, recipient = %first.recipient, updates = rows.len(), "email sent");
+                delivery::Entity::update_many()
+                    .col_expr(delivery::Column::Status, Expr::value(SENT))
+                    .col_expr(delivery::Column::Attempts, Expr::value(attempts))
+                    .col_expr(delivery::Column::MessageId, Expr::value(email_id.clone()))
+                    .col_expr(delivery::Column::SentAt, Expr::value(Some(now)))
+                    .col_expr(delivery::Column::LastError, Expr::value(""))
+                    .filter(delivery::Column::Id.eq(first.id.clone()))
+                    .exec(&txn)
+                    .await?;
+                delivery::Entity::update_many()
+                    .col_expr(delivery::Column::Status, Expr::value(MERGED))
+                    .col_expr(delivery::Column::MessageId, Expr::value(email_id))
+                    .col_expr(delivery::Column::SentAt, Expr::value(Some(now)))
+                    .filter(delivery::Column::Id.is_in(ids[1..].to_vec()))
+                    .exec(&txn)
+                    .await?;
+                true
+            }
+            Err(err) => {
+                let (reason, permanent) = match err {
+                    SendError::Permanent(reason) => (reason, true),
+                    SendError::Temporary(reason) => (reason, false),
+                };
+                if permanent || attempts >= self.settings.max_attempts {
+                    tracing::error!(case = %first.case_number, recipient = %first.recipient, %reason, "email failed for good");
+                    self.record_failure(&txn, &ids, attempts, &reason, FAILED, now).await?;
+                } else {
+                    let delay = self.retry_delay(attempts);
+                    tracing::warn!(case = %first.case_number, recipient = %first.recipient, %reason, retry_in = ?delay, "email not sent; will retry");
+                    let next = now + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::hours(1));
+                    self.record_failure(&txn, &ids, attempts, &reason, PENDING, next).await?;
+                }
+                false
+            }
+        };
         txn.commit().await?;
         Ok(sent)
     }

@@ -1,6 +1,7 @@
 //! The notification schema: settings, templates, opt-outs, deliveries.
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
     QuerySelect,
@@ -192,18 +193,27 @@ pub async fn save_template(
     by: &str,
     at: DateTime<Utc>,
 ) -> Result<template::Model, DbErr> {
-    template::Entity::delete_by_id(event_type.to_owned()).exec(db).await?;
-    template::Model {
+    let row = template::Model {
         event_type: event_type.to_owned(),
         subject: value.subject.clone(),
         body: value.body.clone(),
         updated_by: by.to_owned(),
         updated_at: at,
-    }
-    .into_active_model()
-    .reset_all()
-    .insert(db)
-    .await
+    };
+    template::Entity::insert(row.clone().into_active_model().reset_all())
+        .on_conflict(
+            OnConflict::column(template::Column::EventType)
+                .update_columns([
+                    template::Column::Subject,
+                    template::Column::Body,
+                    template::Column::UpdatedBy,
+                    template::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(db)
+        .await?;
+    Ok(row)
 }
 
 pub async fn reset_template(db: &impl ConnectionTrait, event_type: &str) -> Result<(), DbErr> {
@@ -221,12 +231,16 @@ pub async fn set_opt_out(
     opted_out: bool,
     at: DateTime<Utc>,
 ) -> Result<opt_out::Model, DbErr> {
-    opt_out::Entity::delete_by_id(contact_id.to_owned()).exec(db).await?;
-    opt_out::Model { contact_id: contact_id.to_owned(), opted_out, updated_at: at }
-        .into_active_model()
-        .reset_all()
-        .insert(db)
-        .await
+    let row = opt_out::Model { contact_id: contact_id.to_owned(), opted_out, updated_at: at };
+    opt_out::Entity::insert(row.clone().into_active_model().reset_all())
+        .on_conflict(
+            OnConflict::column(opt_out::Column::ContactId)
+                .update_columns([opt_out::Column::OptedOut, opt_out::Column::UpdatedAt])
+                .to_owned(),
+        )
+        .exec(db)
+        .await?;
+    Ok(row)
 }
 
 pub async fn list_opt_outs(db: &impl ConnectionTrait, after: Option<String>, limit: u64) -> Result<Vec<opt_out::Model>, DbErr> {

@@ -339,6 +339,9 @@ impl Store {
             }
             write_trail(&txn, "team", id, by, &changes).await?;
             txn.commit().await?;
+        } else {
+            // SQLite has one connection: release it before reading again.
+            drop(txn);
         }
         self.get_team(id).await
     }
@@ -357,14 +360,22 @@ impl Store {
         let mut changes = Changes::new();
         match (add, existing) {
             (true, None) => {
-                team_member::ActiveModel {
+                let added = team_member::ActiveModel {
                     team_id: Set(team_id.to_owned()),
                     staff_id: Set(staff_id.to_owned()),
                     added_at: Set(by.at),
                 }
                 .insert(&txn)
-                .await?;
-                changes.set("member_added", "", staff_id);
+                .await;
+                match added {
+                    Ok(_) => changes.set("member_added", "", staff_id),
+                    // A concurrent call added the same member: already so.
+                    Err(err) if is_unique_violation(&err) => {
+                        drop(txn);
+                        return self.get_team(team_id).await;
+                    }
+                    Err(err) => return Err(err.into()),
+                }
             }
             (false, Some(row)) => {
                 row.into_active_model().delete(&txn).await?;
@@ -373,11 +384,15 @@ impl Store {
             _ => {}
         }
         if !changes.is_empty() {
-            team::Entity::update_many()
+            let bumped = team::Entity::update_many()
                 .set(team::ActiveModel { version: Set(team.version + 1), updated_at: Set(by.at), ..Default::default() })
                 .filter(team::Column::Id.eq(team_id))
+                .filter(team::Column::Version.eq(team.version))
                 .exec(&txn)
                 .await?;
+            if bumped.rows_affected == 0 {
+                return Err(stale("team", team_id, team.version, team.version + 1));
+            }
             write_trail(&txn, "team", team_id, by, &changes).await?;
         }
         txn.commit().await?;

@@ -1,7 +1,9 @@
 //! The in-process broker of `docket dev`: queues, bindings, retries and dead
 //! letters with RabbitMQ's contract, inside one process. Messages live in
-//! memory, so they survive a consumer's failure but not the process; the
-//! outbox keeps what was never published.
+//! memory, so they survive a consumer's failure but not the process: events
+//! published but not yet handled, and retries waiting for their delay, are
+//! lost when `docket dev` stops (the outbox keeps only what was never
+//! published). Production uses RabbitMQ.
 
 use std::{
     collections::HashMap,
@@ -12,6 +14,9 @@ use std::{
 use tokio::sync::mpsc;
 
 use super::{Broker, BusError, DeadLetter, Delivery, Outgoing, Settle, Subscription, topic_matches};
+
+/// Deliveries an in-process consumer may have queued before `publish` waits.
+const IN_PROCESS_DEPTH: usize = 65_536;
 
 #[derive(Clone)]
 struct Message {
@@ -39,6 +44,20 @@ pub struct InProcessBroker {
 impl InProcessBroker {
     pub fn new() -> Arc<InProcessBroker> {
         Arc::new_cyclic(|this| InProcessBroker { queues: Mutex::default(), this: this.clone() })
+    }
+
+    /// Declares consumer queues up front (see [`super::broker`]).
+    pub fn declare_known(&self, known: &[(String, Vec<String>)]) {
+        if let Ok(mut queues) = self.queues.lock() {
+            for (queue, bindings) in known {
+                let entry = queues.entry(queue.clone()).or_default();
+                for binding in bindings {
+                    if !entry.bindings.contains(binding) {
+                        entry.bindings.push(binding.clone());
+                    }
+                }
+            }
+        }
     }
 
     fn deliver(&self, queue_name: &str, message: Message) {
@@ -109,7 +128,10 @@ impl Broker for InProcessBroker {
     }
 
     async fn subscribe(&self, queue: &str, bindings: &[String], prefetch: u16) -> Result<Subscription, BusError> {
-        let (tx, rx) = mpsc::channel(usize::from(prefetch.max(1)));
+        // Deep enough that a relay batch never overflows it, so deliveries
+        // keep their order; `prefetch` bounds what a RabbitMQ consumer holds.
+        let _ = prefetch;
+        let (tx, rx) = mpsc::channel(IN_PROCESS_DEPTH);
         let waiting = {
             let mut queues = self.queues.lock().map_err(|_| BusError::Unavailable("poisoned".into()))?;
             let entry = queues.entry(queue.to_owned()).or_default();

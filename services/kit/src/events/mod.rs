@@ -99,11 +99,21 @@ impl EventSettings {
     }
 }
 
-/// Builds the broker the settings name.
-pub fn broker(settings: &EventSettings) -> Arc<dyn Broker> {
+/// Builds the broker the settings name. `consumers` are the consuming
+/// services with their bindings: their queues are declared before anything
+/// is published, so no event is dropped for want of a queue.
+pub fn broker(settings: &EventSettings, consumers: &[(&str, &[&str])]) -> Arc<dyn Broker> {
+    let known: Vec<(String, Vec<String>)> = consumers
+        .iter()
+        .map(|(service, bindings)| (settings.queue(service), bindings.iter().map(|b| (*b).to_owned()).collect()))
+        .collect();
     match settings.backend {
-        EventBackend::Rabbitmq => Arc::new(rabbit::RabbitBroker::new(&settings.url, &settings.exchange)),
-        EventBackend::InProcess => memory::InProcessBroker::new(),
+        EventBackend::Rabbitmq => Arc::new(rabbit::RabbitBroker::new(&settings.url, &settings.exchange).with_known_queues(known)),
+        EventBackend::InProcess => {
+            let broker = memory::InProcessBroker::new();
+            broker.declare_known(&known);
+            broker
+        }
     }
 }
 

@@ -44,11 +44,21 @@ pub struct RabbitBroker {
     url: String,
     exchange: String,
     link: Mutex<Option<Arc<Link>>>,
+    /// Consumer queues declared on every new connection, so that events
+    /// published before a consumer ever ran wait for it instead of being
+    /// dropped by an exchange with no queue bound.
+    known: Vec<(String, Vec<String>)>,
 }
 
 impl RabbitBroker {
     pub fn new(url: &str, exchange: &str) -> Self {
-        Self { url: url.to_owned(), exchange: exchange.to_owned(), link: Mutex::new(None) }
+        Self { url: url.to_owned(), exchange: exchange.to_owned(), link: Mutex::new(None), known: Vec::new() }
+    }
+
+    /// Declares these consumer queues (name, bindings) whenever it connects.
+    pub fn with_known_queues(mut self, known: Vec<(String, Vec<String>)>) -> Self {
+        self.known = known;
+        self
     }
 
     /// The open connection, connecting (and declaring the exchange) if needed.
@@ -75,6 +85,9 @@ impl RabbitBroker {
             .await
             .map_err(unavailable)?;
         publish.confirm_select(ConfirmSelectOptions::default()).await.map_err(unavailable)?;
+        for (queue, bindings) in &self.known {
+            self.declare_on(&publish, queue, bindings).await?;
+        }
         let link = Arc::new(Link { connection, publish });
         *guard = Some(link.clone());
         Ok(link)
@@ -260,9 +273,23 @@ impl Broker for RabbitBroker {
         let link = self.link().await?;
         let channel = link.connection.create_channel().await.map_err(unavailable)?;
         self.declare_on(&channel, queue, &[]).await?;
+        // Only what is there now: a message that fails again while we replay
+        // comes back to the dead queue and must not be replayed in a loop.
+        let waiting = channel
+            .queue_declare(
+                dead_queue(queue).as_str().into(),
+                QueueDeclareOptions { passive: true, ..Default::default() },
+                FieldTable::default(),
+            )
+            .await
+            .map_err(unavailable)?
+            .message_count();
         let mut count = 0;
-        while let Some(message) =
-            channel.basic_get(dead_queue(queue).as_str().into(), BasicGetOptions { no_ack: false }).await.map_err(unavailable)?
+        while count < waiting as usize
+            && let Some(message) = channel
+                .basic_get(dead_queue(queue).as_str().into(), BasicGetOptions { no_ack: false })
+                .await
+                .map_err(unavailable)?
         {
             let delivery = message.delivery;
             let id = delivery.properties.message_id().as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default();
