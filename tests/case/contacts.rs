@@ -14,7 +14,30 @@ on_both_backends!(
     a_second_contact_with_the_same_email_in_other_case_is_refused,
     contacts_are_searched_by_name_or_email_and_filtered_by_account,
     an_update_moves_a_contact_and_leaves_a_trail,
+    concurrent_retries_of_one_create_return_the_same_contact,
 );
+
+async fn concurrent_retries_of_one_create_return_the_same_contact(app: TestApp) {
+    let acme = account(&app, "Acme").await;
+    let key = crate::fixtures::unique("contact");
+    let burst = futures::future::join_all((0..8).map(|_| {
+        let mut contacts = app.contacts(AGENT);
+        let request = pb::CreateContactRequest {
+            contact: Some(pb::Contact {
+                account_id: acme.id.clone(),
+                name: "Petra".into(),
+                email: "petra@acme.example".into(),
+                ..Default::default()
+            }),
+            idempotency_key: key.clone(),
+        };
+        async move { contacts.create_contact(request).await.map(|c| c.into_inner().id) }
+    }))
+    .await;
+    let ids: std::collections::BTreeSet<String> =
+        burst.into_iter().map(|r| r.expect("a retry returns the first result")).collect();
+    assert_eq!(ids.len(), 1);
+}
 
 async fn a_contact_is_found_by_id_or_email_whatever_its_case(app: TestApp) {
     let acme = account(&app, "Acme").await;

@@ -103,7 +103,27 @@ async fn check(db: &impl ConnectionTrait, model: &contact::Model, mask: &[&str])
 }
 
 impl Store {
+    /// Creates it; a retry that races its own first attempt (and so finds
+    /// the email or name taken by it) answers with that first result.
     pub async fn create_contact(
+        &self,
+        fields: ContactFields,
+        by: &Actor<'_>,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<contact::Model> {
+        match self.create_contact_once(fields, by, idempotency).await {
+            Err(taken @ Error::AlreadyExists { .. }) => match idempotency {
+                Some(key) => match find_idempotent(&self.db, SCOPE, by.actor, key).await? {
+                    Some(id) => self.get_contact(&id).await,
+                    None => Err(taken),
+                },
+                None => Err(taken),
+            },
+            other => other,
+        }
+    }
+
+    async fn create_contact_once(
         &self,
         fields: ContactFields,
         by: &Actor<'_>,

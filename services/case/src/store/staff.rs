@@ -24,6 +24,9 @@ use crate::{
     error::{Error, Result},
 };
 
+const STAFF_SCOPE: &str = "CreateStaffUser";
+const TEAM_SCOPE: &str = "CreateTeam";
+
 pub const STAFF_FIELDS: &[&str] = &["name", "email", "role", "active", "available"];
 pub const TEAM_FIELDS: &[&str] = &["name", "description"];
 
@@ -104,15 +107,34 @@ fn team_name_taken(name: &str) -> Error {
 }
 
 impl Store {
+    /// Creates it; a retry that races its own first attempt (and so finds
+    /// the email or name taken by it) answers with that first result.
     pub async fn create_staff_user(
         &self,
         fields: StaffFields,
         by: &Actor<'_>,
         idempotency: Option<&Idempotency>,
     ) -> Result<staff_user::Model> {
-        const SCOPE: &str = "CreateStaffUser";
+        match self.create_staff_user_once(fields, by, idempotency).await {
+            Err(taken @ Error::AlreadyExists { .. }) => match idempotency {
+                Some(key) => match find_idempotent(&self.db, STAFF_SCOPE, by.actor, key).await? {
+                    Some(id) => self.get_staff_user(&id).await,
+                    None => Err(taken),
+                },
+                None => Err(taken),
+            },
+            other => other,
+        }
+    }
+
+    async fn create_staff_user_once(
+        &self,
+        fields: StaffFields,
+        by: &Actor<'_>,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<staff_user::Model> {
         if let Some(key) = idempotency
-            && let Some(id) = find_idempotent(&self.db, SCOPE, by.actor, key).await?
+            && let Some(id) = find_idempotent(&self.db, STAFF_SCOPE, by.actor, key).await?
         {
             return self.get_staff_user(&id).await;
         }
@@ -139,7 +161,7 @@ impl Store {
         };
         write_trail(&txn, "staff_user", &model.id, by, &changes).await?;
         if let Some(key) = idempotency
-            && !remember_idempotent(&txn, SCOPE, by.actor, key, &model.id, by.at).await?
+            && !remember_idempotent(&txn, STAFF_SCOPE, by.actor, key, &model.id, by.at).await?
         {
             txn.rollback().await?;
             return Box::pin(self.create_staff_user(fields, by, idempotency)).await;
@@ -243,10 +265,29 @@ impl Store {
         Ok((rows, next))
     }
 
+    /// Creates it; a retry that races its own first attempt (and so finds
+    /// the name taken by it) answers with that first result.
     pub async fn create_team(&self, fields: TeamFields, by: &Actor<'_>, idempotency: Option<&Idempotency>) -> Result<TeamRecord> {
-        const SCOPE: &str = "CreateTeam";
+        match self.create_team_once(fields, by, idempotency).await {
+            Err(taken @ Error::AlreadyExists { .. }) => match idempotency {
+                Some(key) => match find_idempotent(&self.db, TEAM_SCOPE, by.actor, key).await? {
+                    Some(id) => self.get_team(&id).await,
+                    None => Err(taken),
+                },
+                None => Err(taken),
+            },
+            other => other,
+        }
+    }
+
+    async fn create_team_once(
+        &self,
+        fields: TeamFields,
+        by: &Actor<'_>,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<TeamRecord> {
         if let Some(key) = idempotency
-            && let Some(id) = find_idempotent(&self.db, SCOPE, by.actor, key).await?
+            && let Some(id) = find_idempotent(&self.db, TEAM_SCOPE, by.actor, key).await?
         {
             return self.get_team(&id).await;
         }
@@ -269,7 +310,7 @@ impl Store {
         };
         write_trail(&txn, "team", &model.id, by, &changes).await?;
         if let Some(key) = idempotency
-            && !remember_idempotent(&txn, SCOPE, by.actor, key, &model.id, by.at).await?
+            && !remember_idempotent(&txn, TEAM_SCOPE, by.actor, key, &model.id, by.at).await?
         {
             txn.rollback().await?;
             return Box::pin(self.create_team(fields, by, idempotency)).await;
