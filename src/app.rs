@@ -30,15 +30,18 @@ pub enum Target {
     Case,
     /// Who hears about case events; email out (SMTP) and in (email-to-case).
     Notification,
+    /// Contracts and billing; today its SLA policies.
+    Billing,
 }
 
 impl Target {
-    pub const ALL: &'static [Target] = &[Target::Case, Target::Notification];
+    pub const ALL: &'static [Target] = &[Target::Case, Target::Notification, Target::Billing];
 
     pub fn name(self) -> &'static str {
         match self {
             Target::Case => docket_case::SERVICE,
             Target::Notification => docket_notification::SERVICE,
+            Target::Billing => docket_billing::SERVICE,
         }
     }
 }
@@ -103,6 +106,10 @@ pub async fn run(
                 let transport = docket_notification::mailer::transport(config)?;
                 background.spawn(Mailer::new(db.clone(), transport, config.clone()).run(stopping.clone()));
                 mounted.push(Mounted { names: docket_notification::GRPC_SERVICES.to_vec(), db });
+            }
+            Target::Billing => {
+                docket_billing::add_routes(&mut routes, docket_billing::store::Store::new(db.clone()));
+                mounted.push(Mounted { names: docket_billing::GRPC_SERVICES.to_vec(), db });
             }
         }
     }

@@ -7,12 +7,13 @@
 pub use sea_orm_migration::sea_orm::DbErr;
 use sea_orm_migration::{MigratorTrait, sea_orm::DatabaseConnection};
 
+pub mod billing;
 pub mod case;
 pub mod notification;
 pub mod shared;
 
 /// The services that own tables.
-pub const SERVICES: &[&str] = &["case", "notification"];
+pub const SERVICES: &[&str] = &["case", "notification", "billing"];
 
 fn unknown(service: &str) -> DbErr {
     DbErr::Custom(format!("no migrations for a service named `{service}`; known: {}", SERVICES.join(", ")))
@@ -23,6 +24,7 @@ pub async fn up(db: &DatabaseConnection, service: &str) -> Result<(), DbErr> {
     match service {
         "case" => case::Migrator::up(db, None).await,
         "notification" => notification::Migrator::up(db, None).await,
+        "billing" => billing::Migrator::up(db, None).await,
         other => Err(unknown(other)),
     }
 }
@@ -32,6 +34,7 @@ pub async fn down(db: &DatabaseConnection, service: &str, steps: u32) -> Result<
     match service {
         "case" => case::Migrator::down(db, Some(steps)).await,
         "notification" => notification::Migrator::down(db, Some(steps)).await,
+        "billing" => billing::Migrator::down(db, Some(steps)).await,
         other => Err(unknown(other)),
     }
 }
@@ -41,6 +44,7 @@ pub async fn status(db: &DatabaseConnection, service: &str) -> Result<Vec<(Strin
     let migrations = match service {
         "case" => case::Migrator::get_migration_with_status(db).await?,
         "notification" => notification::Migrator::get_migration_with_status(db).await?,
+        "billing" => billing::Migrator::get_migration_with_status(db).await?,
         other => return Err(unknown(other)),
     };
     Ok(migrations

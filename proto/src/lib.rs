@@ -14,6 +14,12 @@ pub mod events {
     }
 }
 
+pub mod billing {
+    pub mod v1 {
+        tonic::include_proto!("docket.billing.v1");
+    }
+}
+
 pub mod notification {
     pub mod v1 {
         tonic::include_proto!("docket.notification.v1");

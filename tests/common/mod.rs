@@ -25,7 +25,10 @@ use docket_proto::case::v1::{
     account_service_client::AccountServiceClient, case_service_client::CaseServiceClient,
     contact_service_client::ContactServiceClient, staff_service_client::StaffServiceClient,
 };
-use docket_proto::notification::v1::notification_service_client::NotificationServiceClient;
+use docket_proto::{
+    billing::v1::sla_policy_service_client::SlaPolicyServiceClient,
+    notification::v1::notification_service_client::NotificationServiceClient,
+};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::{
@@ -214,6 +217,15 @@ impl TestApp {
 
     pub fn staff(&self, token: &str) -> StaffServiceClient<Authed> {
         StaffServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    pub fn sla_policies(&self, token: &str) -> SlaPolicyServiceClient<Authed> {
+        SlaPolicyServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    /// A direct connection to one service's database.
+    pub async fn service_db(&self, service: &str) -> DatabaseConnection {
+        docket_kit::db::connect(&self.settings.database, service).await.expect("connect to the service database")
     }
 
     pub fn notifications(&self, token: &str) -> NotificationServiceClient<Authed> {

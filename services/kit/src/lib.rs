@@ -7,6 +7,7 @@
 //! - [`events`]: transactional outbox, relay, consumers with inbox/retry/dead letters, brokers;
 //! - [`auth`]: bearer tokens, roles, and the caller who becomes the actor of a change;
 //! - [`error`]: field violations and the mapping to gRPC status with rich details;
+//! - [`idempotency`]: idempotent creates;
 //! - [`page`], [`time`]: cursor pagination tokens and timestamp conversions.
 
 pub mod auth;
@@ -14,6 +15,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod idempotency;
 pub mod page;
 pub mod settings;
 pub mod telemetry;

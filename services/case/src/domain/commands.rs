@@ -108,10 +108,4 @@ pub struct NewActivity {
     pub email_subject: String,
 }
 
-/// A create that may be a retry: the same key and request return the first result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Idempotency {
-    pub key: String,
-    /// Hash of the request without its key: a reused key with another body is refused.
-    pub request_hash: String,
-}
+pub use docket_kit::idempotency::Idempotency;

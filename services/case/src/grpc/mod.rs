@@ -8,7 +8,6 @@ mod contacts;
 mod staff;
 
 use docket_kit::{auth::Caller, error::FieldViolations};
-use sha2::{Digest, Sha256};
 use tonic::Status;
 
 pub use self::{
@@ -23,19 +22,12 @@ use crate::{
 };
 use docket_proto::case::v1 as pb;
 
-/// Longest idempotency key and reason, in characters.
-const KEY_MAX: usize = 200;
+/// Longest reason, in characters.
 const REASON_MAX: usize = 1_000;
 
 /// The idempotency of a create: the key, and a hash of the request without it.
 fn idempotency<M: prost::Message>(violations: &mut FieldViolations, key: &str, request_without_key: &M) -> Option<Idempotency> {
-    let key = violations.optional_text("idempotency_key", key, KEY_MAX);
-    if key.is_empty() {
-        return None;
-    }
-    let digest = Sha256::digest(request_without_key.encode_to_vec());
-    let request_hash = digest.iter().map(|b| format!("{b:02x}")).collect();
-    Some(Idempotency { key, request_hash })
+    docket_kit::idempotency::from_request(violations, key, request_without_key)
 }
 
 /// The masked paths, each one of `allowed`; an empty mask is an error.

@@ -285,26 +285,3 @@ pub mod audit_entry {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
-
-pub mod idempotency_key {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "idempotency_keys")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub scope: String,
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub actor: String,
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub key: String,
-        pub request_hash: String,
-        pub resource_id: String,
-        pub created_at: DateTimeUtc,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}

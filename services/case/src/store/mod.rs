@@ -12,14 +12,17 @@ mod history;
 mod staff;
 
 use chrono::{DateTime, Utc};
-use docket_kit::{error::is_unique_violation, events::outbox::RelayWaker};
+use docket_kit::{
+    events::outbox::RelayWaker,
+    idempotency::{self, Idempotency},
+};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr},
 };
 
-use self::entities::{audit_entry, idempotency_key};
+use self::entities::audit_entry;
 pub use self::{
     accounts::{ACCOUNT_FIELDS, AccountCursor, AccountFilter, model_money},
     activities::ActivityCursor,
@@ -30,7 +33,7 @@ pub use self::{
     staff::{NameCursor, STAFF_FIELDS, StaffFilter, TEAM_FIELDS},
 };
 use crate::{
-    domain::{Changes, commands::Idempotency},
+    domain::Changes,
     error::{Error, Result},
 };
 
@@ -111,19 +114,16 @@ pub(crate) async fn find_idempotent(
     actor: &str,
     idempotency: &Idempotency,
 ) -> Result<Option<String>> {
-    let found =
-        idempotency_key::Entity::find_by_id((scope.to_owned(), actor.to_owned(), idempotency.key.clone())).one(db).await?;
-    match found {
-        None => Ok(None),
-        Some(row) if row.request_hash == idempotency.request_hash => Ok(Some(row.resource_id)),
-        Some(_) => {
-            Err(Error::field("idempotency_key", "was already used with a different request; use a new key for a new request"))
+    idempotency::find(db, scope, actor, idempotency).await.map_err(|err| match err {
+        idempotency::IdempotencyError::Reused => {
+            Error::field("idempotency_key", "was already used with a different request; use a new key for a new request")
         }
-    }
+        idempotency::IdempotencyError::Database(db) => Error::Database(db),
+    })
 }
 
-/// Remembers which resource a key created. `Ok(false)` when a concurrent call
-/// with the same key won: the caller rolls back and returns that one.
+/// Remembers which resource a key created; `Ok(false)` when a concurrent
+/// call with the same key won.
 pub(crate) async fn remember_idempotent(
     txn: &impl ConnectionTrait,
     scope: &str,
@@ -132,19 +132,7 @@ pub(crate) async fn remember_idempotent(
     resource_id: &str,
     at: DateTime<Utc>,
 ) -> Result<bool> {
-    let row = idempotency_key::ActiveModel {
-        scope: Set(scope.to_owned()),
-        actor: Set(actor.to_owned()),
-        key: Set(idempotency.key.clone()),
-        request_hash: Set(idempotency.request_hash.clone()),
-        resource_id: Set(resource_id.to_owned()),
-        created_at: Set(at),
-    };
-    match idempotency_key::Entity::insert(row).exec(txn).await {
-        Ok(_) => Ok(true),
-        Err(err) if is_unique_violation(&err) => Ok(false),
-        Err(err) => Err(err.into()),
-    }
+    Ok(idempotency::remember(txn, scope, actor, idempotency, resource_id, at).await?)
 }
 
 /// An etag is the record's version number as text.
