@@ -1,5 +1,6 @@
 //! Tables every service of a kind has: the outbox of a service that
-//! publishes events, the inbox of a service that consumes them.
+//! publishes events, the inbox of a service that consumes them, and the
+//! keys of idempotent creates.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -34,6 +35,24 @@ pub async fn create_inbox(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
                 .col(string("event_type"))
                 .col(timestamp_with_time_zone("handled_at"))
                 .primary_key(Index::create().col("consumer").col("event_id"))
+                .to_owned(),
+        )
+        .await
+}
+
+/// Keys of idempotent creates (see `docket_kit::idempotency`).
+pub async fn create_idempotency_keys(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    manager
+        .create_table(
+            Table::create()
+                .table("idempotency_keys")
+                .col(string("scope"))
+                .col(string("actor"))
+                .col(string("key"))
+                .col(string("request_hash"))
+                .col(string("resource_id"))
+                .col(timestamp_with_time_zone("created_at"))
+                .primary_key(Index::create().col("scope").col("actor").col("key"))
                 .to_owned(),
         )
         .await

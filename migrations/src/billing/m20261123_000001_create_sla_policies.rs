@@ -27,20 +27,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table("idempotency_keys")
-                    .col(string("scope"))
-                    .col(string("actor"))
-                    .col(string("key"))
-                    .col(string("request_hash"))
-                    .col(string("resource_id"))
-                    .col(timestamp_with_time_zone("created_at"))
-                    .primary_key(Index::create().col("scope").col("actor").col("key"))
-                    .to_owned(),
-            )
-            .await
+        crate::shared::create_idempotency_keys(manager).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
