@@ -106,3 +106,20 @@ async fn a_call_over_the_request_timeout_is_cut_off_and_writes_nothing() {
     assert_eq!(read.etag, account.etag);
     db.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn older_clients_find_the_services_through_reflection_v1alpha() {
+    use tonic_reflection::pb::v1alpha::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
+        server_reflection_response::MessageResponse,
+    };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let mut client = ServerReflectionClient::new(app.channel());
+    let request =
+        ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
+    let mut responses =
+        client.server_reflection_info(futures::stream::iter([request])).await.expect("v1alpha reflection").into_inner();
+    let response = responses.message().await.expect("a response").expect("one message");
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else { panic!("unexpected {response:?}") };
+    assert!(list.service.iter().any(|s| s.name == "docket.case.v1.CaseService"));
+}

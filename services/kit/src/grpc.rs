@@ -47,13 +47,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let (reporter, health_service) = tonic_health::server::health_reporter();
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(parts.descriptor_set)
-        .build_v1()?;
-
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(parts.descriptor_set)
+    };
     let mut routes = parts.routes;
-    routes.add_service(health_service).add_service(reflection);
+    // Both reflection versions: many clients (grpcurl, grpcio) still ask v1alpha.
+    routes.add_service(health_service).add_service(reflection().build_v1()?).add_service(reflection().build_v1alpha()?);
 
     // The reporter starts with "" SERVING and knows no other service: until
     // the first database check, report every service, and so the whole
