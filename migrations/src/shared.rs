@@ -4,6 +4,16 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+/// An index named `name` on `table`'s columns, in order.
+pub fn index(name: &str, table: &str, cols: &[&'static str]) -> IndexCreateStatement {
+    let mut index = Index::create();
+    index.name(name).table(Alias::new(table));
+    for col in cols {
+        index.col(Alias::new(*col));
+    }
+    index.to_owned()
+}
+
 /// The transactional outbox (see `docket_kit::events::outbox`).
 pub async fn create_outbox(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     manager

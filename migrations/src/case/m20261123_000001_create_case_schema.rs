@@ -1,5 +1,7 @@
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::shared::index;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -27,15 +29,6 @@ const TABLES: &[&str] = &[
     "contacts",
     "accounts",
 ];
-
-fn index(name: &str, table: &str, cols: &[&'static str]) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index.name(name).table(Alias::new(table));
-    for col in cols {
-        index.col(Alias::new(*col));
-    }
-    index.to_owned()
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

@@ -78,12 +78,7 @@ impl MigrationTrait for Migration {
             ("deliveries_case", &["case_id", "created_at"][..]),
             ("deliveries_recipient", &["recipient", "created_at"][..]),
         ] {
-            let mut index = Index::create();
-            index.name(name).table("deliveries");
-            for col in cols {
-                index.col(Alias::new(*col));
-            }
-            manager.create_index(index.to_owned()).await?;
+            manager.create_index(shared::index(name, "deliveries", cols)).await?;
         }
         manager
             .create_index(
