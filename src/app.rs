@@ -1,8 +1,10 @@
 //! Assembles the chosen services into one process on one gRPC server, the
-//! way `docket serve <service>...` and `docket dev` run them.
+//! way `docket serve <service>...` and `docket dev` run them; the HTTP
+//! gateway, when chosen, runs beside them on its own listener.
 
 use std::future::Future;
 
+use anyhow::Context;
 use clap::ValueEnum;
 use std::sync::Arc;
 
@@ -30,25 +32,121 @@ pub enum Target {
     Case,
     /// Who hears about case events; email out (SMTP) and in (email-to-case).
     Notification,
-    /// Contracts and billing; today its SLA policies.
+    /// Contracts and billing: SLA policies and clocks, hours, parts, invoices.
     Billing,
+    /// The customer portal: portal users, sessions, a customer's cases, web forms.
+    Portal,
+    /// The HTTP gateway: REST API, pages, probes. No database; it calls the
+    /// services over gRPC (`gateway.*_service_url`).
+    Gateway,
 }
 
 impl Target {
-    pub const ALL: &'static [Target] = &[Target::Case, Target::Notification, Target::Billing];
+    /// Every gRPC service, each with its own database (the gateway has none
+    /// and is not among them).
+    pub const ALL: &'static [Target] = &[Target::Case, Target::Notification, Target::Billing, Target::Portal];
 
     pub fn name(self) -> &'static str {
         match self {
             Target::Case => docket_case::SERVICE,
             Target::Notification => docket_notification::SERVICE,
             Target::Billing => docket_billing::SERVICE,
+            Target::Portal => docket_portal::SERVICE,
+            Target::Gateway => docket_gateway::SERVICE,
         }
     }
 }
 
+/// The listeners of one process: gRPC for the services, HTTP for the gateway.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    pub grpc: Option<TcpListener>,
+    pub http: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds what `targets` need: `grpc.listen` when any gRPC service is
+    /// among them, `gateway.listen` when the gateway is.
+    pub async fn bind(settings: &Settings, targets: &[Target]) -> anyhow::Result<Self> {
+        let mut listeners = Listeners::default();
+        if targets.iter().any(|t| *t != Target::Gateway) {
+            let address = settings.grpc.listen;
+            listeners.grpc =
+                Some(TcpListener::bind(address).await.with_context(|| format!("listening on {address} (grpc.listen)"))?);
+        }
+        if targets.contains(&Target::Gateway) {
+            let address = settings.gateway.listen;
+            listeners.http =
+                Some(TcpListener::bind(address).await.with_context(|| format!("listening on {address} (gateway.listen)"))?);
+        }
+        Ok(listeners)
+    }
+}
+
+/// Runs `targets` on `listeners` until `shutdown` resolves: the gRPC
+/// services through [`run`], the gateway through [`run_gateway`]. Both stop
+/// together, finishing the calls and requests in flight; if either fails,
+/// the process ends with its error.
+pub async fn serve(
+    settings: &Settings,
+    targets: &[Target],
+    listeners: Listeners,
+    gateway: docket_gateway::GatewayOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let services: Vec<Target> = targets.iter().copied().filter(|t| *t != Target::Gateway).collect();
+    let (stop, stopping) = watch::channel(false);
+    let stopped = |mut stopping: watch::Receiver<bool>| async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
+    let grpc = async {
+        match listeners.grpc {
+            Some(listener) if !services.is_empty() => run(settings, &services, listener, stopped(stopping.clone())).await,
+            _ => Ok(()),
+        }
+    };
+    let http = async {
+        match listeners.http {
+            Some(listener) if targets.contains(&Target::Gateway) => {
+                run_gateway(settings, gateway, listener, stopped(stopping.clone())).await
+            }
+            _ => Ok(()),
+        }
+    };
+    let both = async { tokio::try_join!(grpc, http).map(drop) };
+    tokio::pin!(both, shutdown);
+    tokio::select! {
+        result = &mut both => result,
+        () = &mut shutdown => {
+            let _ = stop.send(true);
+            both.await
+        }
+    }
+}
+
+/// Serves the HTTP gateway on `listener` until `shutdown` resolves. It needs
+/// no database: everything it shows comes from the services over gRPC.
+pub async fn run_gateway(
+    settings: &Settings,
+    options: docket_gateway::GatewayOptions,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let mut options = options;
+    if options.kv.is_none() {
+        options.kv = Some(docket_kit::kv::connect(&settings.kv)?);
+    }
+    docket_gateway::serve(&settings.gateway, options, listener, shutdown).await?;
+    Ok(())
+}
+
 /// Every service that consumes events, with what it binds: their queues
 /// exist before any relay publishes, whichever services this process runs.
-pub const CONSUMERS: &[(&str, &[&str])] = &[(docket_notification::SERVICE, docket_notification::handler::BINDINGS)];
+pub const CONSUMERS: &[(&str, &[&str])] = &[
+    (docket_notification::SERVICE, docket_notification::handler::BINDINGS),
+    (docket_billing::SERVICE, docket_billing::clocks::BINDINGS),
+    (docket_case::SERVICE, docket_case::sla_alerts::BINDINGS),
+];
 
 /// Connects each target to its database (migrating first when configured)
 /// and serves them all on `listener` until `shutdown` resolves.
@@ -64,7 +162,10 @@ pub async fn run(
     let (stop, stopping) = watch::channel(false);
     let mut background = JoinSet::new();
     let mut relays = Vec::new();
-    for target in targets {
+    // One expiring-key store per process, made when a target needs it.
+    let mut kv: Option<Arc<dyn docket_kit::kv::KeyValue>> = None;
+    // The gateway has no database and serves HTTP: see `run_gateway`.
+    for target in targets.iter().filter(|t| **t != Target::Gateway) {
         let db = docket_kit::db::connect(&settings.database, target.name()).await.map_err(|err| {
             anyhow::anyhow!(
                 "connecting the {} service to its database ({}): {err}",
@@ -77,15 +178,32 @@ pub async fn run(
         }
         match target {
             Target::Case => {
+                settings.case.validate()?;
+                let contracts = docket_case::contracts::ContractChecks::new(
+                    &settings.case.billing_service_url,
+                    &settings.case.service_token,
+                )?;
                 let relay = RelayWaker::default();
-                docket_case::add_routes(&mut routes, Store::with_relay(db.clone(), relay.clone()));
+                docket_case::add_routes(&mut routes, Store::with_relay(db.clone(), relay.clone()), contracts);
                 relays.push(Relay::new(db.clone(), broker.clone(), &settings.events, relay));
+                let consumer = ConsumerSpec {
+                    service: docket_case::SERVICE.to_owned(),
+                    bindings: docket_case::sla_alerts::BINDINGS.iter().map(|b| (*b).to_owned()).collect(),
+                };
+                background.spawn(consume(
+                    broker.clone(),
+                    db.clone(),
+                    settings.events.clone(),
+                    consumer,
+                    Arc::new(docket_case::sla_alerts::Escalator),
+                    stopping.clone(),
+                ));
                 mounted.push(Mounted { names: docket_case::GRPC_SERVICES.to_vec(), db });
             }
             Target::Notification => {
                 let config = &settings.notification;
                 config.validate_for_serving()?;
-                let clients = CaseClients::new(&config.case_service_url, &config.service_token)?;
+                let clients = CaseClients::new("notification", &config.case_service_url, &config.service_token)?;
                 let inbound = InboundSettings {
                     unassigned_account_name: config.unassigned_account_name.clone(),
                     own_addresses: Vec::new(),
@@ -108,9 +226,59 @@ pub async fn run(
                 mounted.push(Mounted { names: docket_notification::GRPC_SERVICES.to_vec(), db });
             }
             Target::Billing => {
-                docket_billing::add_routes(&mut routes, docket_billing::store::Store::new(db.clone()));
+                let config = &settings.billing;
+                config.validate_for_serving()?;
+                let clients = docket_billing::clients::CaseClients::new(&config.case_service_url, &config.service_token)?;
+                let relay = RelayWaker::default();
+                docket_billing::add_routes(
+                    &mut routes,
+                    docket_billing::store::Store::with_relay(db.clone(), relay.clone()),
+                    clients,
+                    config.clone(),
+                );
+                relays.push(Relay::new(db.clone(), broker.clone(), &settings.events, relay.clone()));
+                let consumer = ConsumerSpec {
+                    service: docket_billing::SERVICE.to_owned(),
+                    bindings: docket_billing::clocks::BINDINGS.iter().map(|b| (*b).to_owned()).collect(),
+                };
+                background.spawn(consume(
+                    broker.clone(),
+                    db.clone(),
+                    settings.events.clone(),
+                    consumer,
+                    Arc::new(docket_billing::clocks::ClockKeeper),
+                    stopping.clone(),
+                ));
+                let scheduler = docket_billing::scheduler::SlaScheduler::new(
+                    db.clone(),
+                    std::time::Duration::from_millis(config.sla_sweep_interval_ms),
+                    config.sla_sweep_batch,
+                    relay,
+                );
+                background.spawn(scheduler.run(stopping.clone()));
                 mounted.push(Mounted { names: docket_billing::GRPC_SERVICES.to_vec(), db });
             }
+            Target::Portal => {
+                let config = &settings.portal;
+                config.validate_for_serving()?;
+                let clients = CaseClients::new("portal", &config.case_service_url, &config.service_token)?;
+                let kv = match &kv {
+                    Some(kv) => kv.clone(),
+                    None => kv.insert(docket_kit::kv::connect(&settings.kv)?).clone(),
+                };
+                let relay = RelayWaker::default();
+                let portal = docket_portal::grpc::Portal {
+                    store: docket_portal::store::Store::new(db.clone(), relay.clone()),
+                    sessions: docket_portal::sessions::Sessions::new(kv, config),
+                    clients,
+                    settings: Arc::new(config.clone()),
+                    unassigned_account_name: settings.notification.unassigned_account_name.clone(),
+                };
+                docket_portal::add_routes(&mut routes, portal);
+                relays.push(Relay::new(db.clone(), broker.clone(), &settings.events, relay));
+                mounted.push(Mounted { names: docket_portal::GRPC_SERVICES.to_vec(), db });
+            }
+            Target::Gateway => {}
         }
     }
     for relay in relays {

@@ -32,6 +32,14 @@ pub fn embedded(mut settings: Settings, data_dir: &Path, grpc_port: u16) -> Sett
     settings.notification.service_token = "docket-dev-service-token".to_owned();
     settings.notification.transport = docket_notification::config::MailTransportKind::Mailbox;
     settings.notification.mailbox_dir = data_dir.join("mailbox").display().to_string();
+    settings.billing.case_service_url = format!("http://127.0.0.1:{grpc_port}");
+    settings.case.billing_service_url = format!("http://127.0.0.1:{grpc_port}");
+    settings.case.service_token = "docket-dev-service-token".to_owned();
+    settings.billing.service_token = "docket-dev-service-token".to_owned();
+    // Sessions and counters in memory; the portal calls the case service in this process.
+    settings.kv.backend = docket_kit::kv::KvBackend::Memory;
+    settings.portal.case_service_url = format!("http://127.0.0.1:{grpc_port}");
+    settings.portal.service_token = "docket-dev-service-token".to_owned();
     let mut auth = AuthSettings { tokens: settings.auth.tokens.clone() };
     for (name, token, role) in DEV_TOKENS {
         auth.tokens.entry(format!("dev-{name}")).or_insert_with(|| TokenSettings {
@@ -44,13 +52,80 @@ pub fn embedded(mut settings: Settings, data_dir: &Path, grpc_port: u16) -> Sett
     settings
 }
 
-/// Migrates the case service's file and seeds the demo data once; returns
-/// the staff ids the dev admin, agent and viewer tokens act as.
+/// Points the gateway at the gRPC server of this same process (loopback)
+/// on `127.0.0.1:http_port`, over plain HTTP, with a fresh CSRF key unless
+/// one is configured.
+pub fn embedded_gateway(mut settings: Settings, http_port: u16) -> anyhow::Result<Settings> {
+    let gateway = &mut settings.gateway;
+    gateway.listen = std::net::SocketAddr::from(([127, 0, 0, 1], http_port));
+    gateway.case_service_url = format!("http://{}", settings.grpc.listen);
+    gateway.portal_service_url = format!("http://{}", settings.grpc.listen);
+    gateway.billing_service_url = format!("http://{}", settings.grpc.listen);
+    gateway.service_token = "docket-dev-service-token".to_owned();
+    gateway.public_base_url = format!("http://127.0.0.1:{http_port}");
+    // Browsers drop `Secure` cookies sent over plain HTTP.
+    gateway.cookie_secure = false;
+    if gateway.secret_key.is_empty() {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|err| anyhow::anyhow!("no randomness for gateway.secret_key: {err}"))?;
+        gateway.secret_key = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    }
+    Ok(settings)
+}
+
+/// What only `docket dev`'s gateway has: the dev mailbox page.
+pub fn gateway_options(settings: &Settings) -> docket_gateway::GatewayOptions {
+    docket_gateway::GatewayOptions { dev_mailbox: Some(settings.notification.mailbox_dir.clone().into()), kv: None }
+}
+
+/// Migrates the case and billing files and seeds their demo data once;
+/// returns whether the case data was new.
 pub async fn prepare(settings: &Settings) -> anyhow::Result<bool> {
     let db = docket_kit::db::connect(&settings.database, docket_case::SERVICE).await?;
     docket_migrations::up(&db, docket_case::SERVICE).await?;
     let store = docket_case::store::Store::new(db.clone());
     let seeded = docket_case::demo::seed(&store).await?;
+    let (accounts, _) = store.list_accounts(&Default::default(), None, 1).await?;
+    db.close().await?;
+
+    let db = docket_kit::db::connect(&settings.database, docket_billing::SERVICE).await?;
+    docket_migrations::up(&db, docket_billing::SERVICE).await?;
+    docket_billing::demo::seed(&docket_billing::store::Store::new(db.clone()), accounts.first().map(|a| a.id.as_str())).await?;
+    db.close().await?;
+    Ok(seeded)
+}
+
+/// Demo contacts who can log in to the portal under `docket dev`, with the
+/// password [`docket_portal::demo::DEV_PASSWORD`]: (email, portal manager).
+pub const PORTAL_LOGINS: &[(&str, bool)] =
+    &[("petra.schmidt@acme.example", true), ("jonas.weber@acme.example", false), ("lena.vogel@brightdental.example", false)];
+
+/// Migrates the portal service's file and gives the demo contacts portal
+/// access and the demo `support` web form, once.
+pub async fn prepare_portal(settings: &Settings) -> anyhow::Result<bool> {
+    let case_db = docket_kit::db::connect(&settings.database, docket_case::SERVICE).await?;
+    let cases = docket_case::store::Store::new(case_db.clone());
+    let mut users = Vec::new();
+    for (email, portal_manager) in PORTAL_LOGINS {
+        let filter = docket_case::store::ContactFilter { query: (*email).to_owned(), ..Default::default() };
+        let (found, _) = cases.list_contacts(&filter, None, 1).await?;
+        if let Some(contact) = found.into_iter().next() {
+            users.push(docket_portal::demo::DemoUser {
+                contact: docket_portal::store::ContactFacts {
+                    contact_id: contact.id,
+                    account_id: contact.account_id,
+                    email: contact.email.to_lowercase(),
+                    name: contact.name,
+                },
+                portal_manager: *portal_manager,
+            });
+        }
+    }
+    case_db.close().await?;
+    let db = docket_kit::db::connect(&settings.database, docket_portal::SERVICE).await?;
+    docket_migrations::up(&db, docket_portal::SERVICE).await?;
+    let store = docket_portal::store::Store::new(db.clone(), Default::default());
+    let seeded = docket_portal::demo::seed(&store, &users).await?;
     db.close().await?;
     Ok(seeded)
 }

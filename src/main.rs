@@ -41,6 +41,9 @@ enum Command {
         /// gRPC port on 127.0.0.1.
         #[arg(long, default_value_t = 50051)]
         grpc_port: u16,
+        /// HTTP port of the gateway on 127.0.0.1.
+        #[arg(long, default_value_t = 8080)]
+        http_port: u16,
     },
     /// Email-to-case: hand an incoming email to a running notification service.
     Mail {
@@ -119,7 +122,7 @@ async fn main() -> anyhow::Result<()> {
     let _telemetry = docket_kit::telemetry::init(&settings.telemetry, "docket")?;
     match cli.command {
         Command::Serve { services } => serve(settings, &services).await,
-        Command::Dev { data_dir, grpc_port } => run_dev(settings, &data_dir, grpc_port).await,
+        Command::Dev { data_dir, grpc_port, http_port } => run_dev(settings, &data_dir, grpc_port, http_port).await,
         Command::Migrate { action, database_url, service } => migrate(settings, action, database_url, service).await,
         Command::Mail { action: MailAction::Ingest { server, token } } => ingest_mail(&server, &token).await,
         Command::Events { action: EventsAction::DeadLetters { service, replay } } => {
@@ -190,34 +193,49 @@ async fn dead_letters(settings: &Settings, service: &str, replay: bool) -> anyho
 }
 
 async fn serve(settings: Settings, services: &[Target]) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(settings.grpc.listen)
-        .await
-        .with_context(|| format!("listening on {} (grpc.listen)", settings.grpc.listen))?;
-    app::run(&settings, services, listener, docket_kit::grpc::shutdown_signal()).await?;
+    if services.contains(&Target::Gateway) {
+        settings.gateway.validate_for_serving()?;
+    }
+    let listeners = app::Listeners::bind(&settings, services).await?;
+    let options = docket_gateway::GatewayOptions::default();
+    app::serve(&settings, services, listeners, options, docket_kit::grpc::shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn run_dev(settings: Settings, data_dir: &std::path::Path, grpc_port: u16) -> anyhow::Result<()> {
-    let mut settings = dev::embedded(settings, data_dir, grpc_port);
+async fn run_dev(settings: Settings, data_dir: &std::path::Path, grpc_port: u16, http_port: u16) -> anyhow::Result<()> {
+    let settings = dev::embedded(settings, data_dir, grpc_port);
+    let mut settings = dev::embedded_gateway(settings, http_port)?;
     let seeded = dev::prepare(&settings).await.context("preparing the dev database")?;
+    dev::prepare_portal(&settings).await.context("preparing the portal's dev data")?;
     dev::bind_staff_tokens(&mut settings).await?;
-    let listener = tokio::net::TcpListener::bind(settings.grpc.listen)
-        .await
-        .with_context(|| format!("listening on {} (is another docket dev running?)", settings.grpc.listen))?;
-    let address = listener.local_addr()?;
+    let targets: Vec<Target> = Target::ALL.iter().copied().chain([Target::Gateway]).collect();
+    let listeners =
+        app::Listeners::bind(&settings, &targets).await.context("is another docket dev running? (--grpc-port, --http-port)")?;
+    let address = listeners.grpc.as_ref().map(|l| l.local_addr()).transpose()?.unwrap_or(settings.grpc.listen);
+    let web = listeners.http.as_ref().map(|l| l.local_addr()).transpose()?.unwrap_or(settings.gateway.listen);
     println!("Docket dev is running.");
     println!("  data folder  {}{}", data_dir.display(), if seeded { " (new: seeded with demo data)" } else { "" });
     println!("  gRPC         {address} (reflection on; health: grpc.health.v1)");
+    println!("  HTTP         http://{web}/ (REST API http://{web}/api/v1, OpenAPI /api/v1/openapi.json)");
+    println!("  dev mailbox  http://{web}/dev/mail (the emails Docket would have sent)");
     println!("  tokens       (send as `authorization: Bearer <token>`)");
     for (name, token, role) in dev::DEV_TOKENS {
         println!("    {name:<8} {token}  ({role})");
     }
+    println!("  portal       log in as (password {}):", docket_portal::demo::DEV_PASSWORD);
+    for (email, manager) in dev::PORTAL_LOGINS {
+        println!("    {email}{}", if *manager { "  (portal manager: sees all of Acme's cases)" } else { "" });
+    }
+    println!("  web form     slug `support` (docket.portal.v1.WebFormService/SubmitForm)");
+    println!("  mailbox      {} (every email that would have been sent)", settings.notification.mailbox_dir);
     println!(
         "  try          grpcurl -plaintext -H 'authorization: Bearer docket-dev-agent-token' {address} docket.case.v1.CaseService/ListCases"
     );
+    println!("  try          curl -H 'Authorization: Bearer docket-dev-agent-token' http://{web}/api/v1/cases");
     println!("Stop with Ctrl-C.");
-    app::run(&settings, Target::ALL, listener, docket_kit::grpc::shutdown_signal()).await
+    let options = dev::gateway_options(&settings);
+    app::serve(&settings, &targets, listeners, options, docket_kit::grpc::shutdown_signal()).await
 }
 
 async fn migrate(
@@ -229,6 +247,9 @@ async fn migrate(
     if let Some(url) = database_url {
         settings.database.url = url;
         settings.validate()?;
+    }
+    if service == Some(Target::Gateway) {
+        anyhow::bail!("the gateway has no tables: it keeps nothing of its own");
     }
     let targets = service.map_or_else(|| Target::ALL.to_vec(), |s| vec![s]);
     for target in targets {

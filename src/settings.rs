@@ -3,15 +3,20 @@
 
 use std::path::Path;
 
+use docket_billing::config::BillingSettings;
+use docket_case::config::CaseSettings;
+use docket_gateway::config::GatewaySettings;
 use docket_kit::{
     events::EventSettings,
+    kv::KvSettings,
     settings::{AuthSettings, DatabaseSettings, GrpcSettings, InvalidSetting, TelemetrySettings},
 };
 use docket_notification::config::NotificationSettings;
+use docket_portal::config::PortalSettings;
 use serde::Deserialize;
 
 /// The built-in defaults: every key an operator can set, with its default.
-pub const DEFAULTS: &str = r#"
+pub const DEFAULTS: &str = r##"
 [database]
 url = "postgres://postgres@127.0.0.1:5432/docket"
 schema_prefix = "docket_"
@@ -58,8 +63,60 @@ retry_base_secs = 5
 message_id_domain = "docket.localhost"
 unassigned_account_name = "Unassigned"
 
+[case]
+billing_service_url = ""
+service_token = ""
+
+[billing]
+case_service_url = "http://127.0.0.1:50051"
+service_token = ""
+sla_sweep_interval_ms = 5000
+sla_sweep_batch = 500
+default_currency = "EUR"
+default_hourly_rate_minor = 0
+default_tax_rate_bp = 0
+business_name = "Docket Support"
+
+[kv]
+backend = "redis"
+url = "redis://127.0.0.1:6379"
+key_prefix = "docket:"
+timeout_ms = 2000
+
+[portal]
+case_service_url = "http://127.0.0.1:50051"
+service_token = ""
+session_ttl_secs = 28800
+lockout_attempts = 5
+lockout_window_secs = 900
+lockout_secs = 900
+invitation_ttl_hours = 72
+reset_ttl_minutes = 60
+reset_requests_per_hour = 5
+reopen_window_days = 14
+password_min_length = 10
+customer_case_types = ""
+customer_priorities = "low,medium,high"
+
+[gateway]
+listen = "0.0.0.0:8080"
+case_service_url = "http://127.0.0.1:50051"
+portal_service_url = "http://127.0.0.1:50051"
+billing_service_url = "http://127.0.0.1:50051"
+service_token = ""
+product_name = "Docket"
+business_name = "Docket"
+brand_color = "#1f5fa8"
+brand_text_color = "#ffffff"
+public_base_url = "http://127.0.0.1:8080"
+body_limit_bytes = 1048576
+request_timeout_secs = 30
+readiness_timeout_ms = 2000
+secret_key = ""
+cookie_secure = true
+
 [auth]
-"#;
+"##;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,8 +129,18 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     /// The event bus: outbox relay, consumers, broker.
     pub events: EventSettings,
+    /// The case service's calls to other services.
+    pub case: CaseSettings,
     /// Email out and in.
     pub notification: NotificationSettings,
+    /// Contracts, SLA clocks and billing.
+    pub billing: BillingSettings,
+    /// Expiring keys: portal sessions, login counters, rate limits.
+    pub kv: KvSettings,
+    /// The customer portal: sessions, lock-out, links, what customers may choose.
+    pub portal: PortalSettings,
+    /// The HTTP gateway: REST API, pages, probes.
+    pub gateway: GatewaySettings,
     /// Bearer tokens and their roles.
     #[serde(default)]
     pub auth: AuthSettings,
@@ -100,7 +167,12 @@ impl Settings {
         self.grpc.validate()?;
         self.auth.validate()?;
         self.events.validate()?;
+        self.case.validate()?;
         self.notification.validate()?;
+        self.billing.validate()?;
+        self.kv.validate()?;
+        self.portal.validate()?;
+        self.gateway.validate()?;
         Ok(())
     }
 }
@@ -150,6 +222,44 @@ mod tests {
 
         let err = load_env(&[("DOCKET__GRPC__LISTEN", "not an address")]).unwrap_err().to_string();
         assert!(err.contains("grpc.listen"), "{err}");
+
+        let err = load_env(&[("DOCKET__PORTAL__CUSTOMER_PRIORITIES", "low,urgent")]).unwrap_err().to_string();
+        assert!(err.contains("portal.customer_priorities"), "{err}");
+
+        let err = load_env(&[("DOCKET__PORTAL__LOCKOUT_ATTEMPTS", "0")]).unwrap_err().to_string();
+        assert!(err.contains("portal.lockout_attempts"), "{err}");
+
+        let err = load_env(&[("DOCKET__KV__URL", "http://127.0.0.1:6379")]).unwrap_err().to_string();
+        assert!(err.contains("kv.url"), "{err}");
+        for (var, key, value) in [
+            ("DOCKET__GATEWAY__LISTEN", "gateway.listen", "8080"),
+            ("DOCKET__GATEWAY__CASE_SERVICE_URL", "gateway.case_service_url", "case:50051"),
+            ("DOCKET__GATEWAY__BRAND_COLOR", "gateway.brand_color", "blue"),
+            // Pale yellow under white text cannot be read.
+            ("DOCKET__GATEWAY__BRAND_COLOR", "gateway.brand_color", "#ffe066"),
+            ("DOCKET__GATEWAY__BRAND_TEXT_COLOR", "gateway.brand_text_color", "#fff"),
+            ("DOCKET__GATEWAY__PUBLIC_BASE_URL", "gateway.public_base_url", "https://support.example.com/"),
+            ("DOCKET__GATEWAY__PUBLIC_BASE_URL", "gateway.public_base_url", "support.example.com"),
+            ("DOCKET__GATEWAY__BODY_LIMIT_BYTES", "gateway.body_limit_bytes", "10"),
+            ("DOCKET__GATEWAY__BODY_LIMIT_BYTES", "gateway.body_limit_bytes", "a lot"),
+            ("DOCKET__GATEWAY__REQUEST_TIMEOUT_SECS", "gateway.request_timeout_secs", "0"),
+            ("DOCKET__GATEWAY__PRODUCT_NAME", "gateway.product_name", " "),
+            ("DOCKET__GATEWAY__COOKIE_SECURE", "gateway.cookie_secure", "maybe"),
+        ] {
+            let err = load_env(&[(var, value)]).unwrap_err().to_string();
+            assert!(err.contains(key), "{var}={value}: {err}");
+        }
+        // The secret is needed only to serve the gateway, and then it names its key.
+        let settings = load_env(&[("DOCKET__GATEWAY__SECRET_KEY", "short")]).expect("other targets do not need it");
+        let err = settings.gateway.validate_for_serving().unwrap_err().to_string();
+        assert!(err.contains("gateway.service_token"), "{err}");
+        let settings = load_env(&[
+            ("DOCKET__GATEWAY__SECRET_KEY", "short"),
+            ("DOCKET__GATEWAY__SERVICE_TOKEN", "0123456789abcdef0123"),
+        ])
+        .expect("other targets do not need it");
+        let err = settings.gateway.validate_for_serving().unwrap_err().to_string();
+        assert!(err.contains("gateway.secret_key"), "{err}");
 
         let err = load_env(&[("DOCKET__AUTH__TOKENS__X__TOKEN", "short"), ("DOCKET__AUTH__TOKENS__X__ROLE", "admin")])
             .unwrap_err()

@@ -45,6 +45,23 @@ echo "PostgreSQL, Redis and RabbitMQ are up"
 # The SMTP server the notification tests send to.
 python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
 echo "aiosmtpd is installed"
+# pdftoppm and pdftotext check the work order PDFs; Liberation Sans stands in
+# for Helvetica when poppler renders them.
+if ! command -v pdftoppm >/dev/null || ! command -v pdftotext >/dev/null || ! fc-list 2>/dev/null | grep -qi liberation; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils fonts-liberation >/dev/null
+fi
+echo "poppler-utils is installed"
+# The property-based checker of the gateway's OpenAPI document.
+command -v schemathesis >/dev/null || python3 -m pip install --quiet --disable-pip-version-check schemathesis
+echo "schemathesis is installed"
+# Browser tests: Debian's chromium driven by playwright-core (tests/browser).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "installing chromium"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+(cd tests/browser && npm ci --no-audit --no-fund --silent)
+echo "chromium and playwright-core are installed"
 
 extra=()
 if [ "${1:-}" = "--" ]; then shift; extra=("$@"); fi
@@ -63,6 +80,8 @@ rm -f "$log"
 if [ ${#extra[@]} -eq 0 ]; then
   say "benchmark smoke run (numbers are not checked; see bench/ for real runs)"
   cargo run -q -p docket-bench -- case-create --requests 20 --concurrency 1,2
+  cargo run -q -p docket-bench -- sla-sweep --clocks 2000 --due 50 --rounds 2
+  cargo run -q -p docket-bench -- invoices --cases 20 --concurrency 1,2
 fi
 
 say "summary"

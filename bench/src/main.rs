@@ -22,7 +22,12 @@
 //! delivery, the mailer sends it over SMTP to a measuring sink in this
 //! process. It prints cases and events per second and commit-to-email
 //! latency percentiles; `--cases 30 --concurrency 2` is its smoke test.
+//!
+//! `sla-sweep` and `invoices` measure the billing service (see [`billing`]):
+//! the SLA scheduler's sweep time and rows read with a million open cases of
+//! which a thousand fall due, and invoices created per second.
 
+mod billing;
 mod events;
 mod smtp;
 
@@ -76,6 +81,10 @@ enum Command {
     /// CreateCase → outbox → RabbitMQ → notification consumer → SMTP:
     /// events per second and commit-to-email latency.
     Events(events::EventsArgs),
+    /// The SLA scheduler's sweep among many open cases of which few fall due.
+    SlaSweep(billing::SlaSweepArgs),
+    /// InvoiceCase over gRPC: invoices per second and latency.
+    Invoices(billing::InvoicesArgs),
 }
 
 #[derive(Args)]
@@ -96,6 +105,8 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::CaseCreate(args) => case_create(args).await,
         Command::Events(args) => events::run(args).await,
+        Command::SlaSweep(args) => billing::sla_sweep(args).await,
+        Command::Invoices(args) => billing::invoices(args).await,
     }
 }
 
@@ -319,13 +330,31 @@ where
     F: Fn(CaseClient, usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<T, Status>> + Send + 'static,
 {
+    drive_clients(phase, channels, requests, |channel| CaseServiceClient::with_interceptor(channel, authorize as Auth), call)
+        .await
+}
+
+/// [`drive`] with any client: `client` makes one per channel.
+async fn drive_clients<C, T, F, Fut>(
+    phase: &'static str,
+    channels: &[Channel],
+    requests: usize,
+    client: impl Fn(Channel) -> C,
+    call: F,
+) -> anyhow::Result<(Row, Vec<T>)>
+where
+    C: Clone + Send + 'static,
+    T: Send + 'static,
+    F: Fn(C, usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, Status>> + Send + 'static,
+{
     eprintln!("{phase}: {requests} calls at concurrency {} …", channels.len());
     let call = Arc::new(call);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = JoinSet::new();
     for channel in channels {
-        let client = CaseServiceClient::with_interceptor(channel.clone(), authorize as Auth);
+        let client = client(channel.clone());
         let (call, next) = (call.clone(), next.clone());
         tasks.spawn(async move {
             let mut sample = Sample { latencies: Vec::new(), outputs: Vec::new(), errors: 0, first_error: None };

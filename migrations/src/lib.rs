@@ -10,10 +10,11 @@ use sea_orm_migration::{MigratorTrait, sea_orm::DatabaseConnection};
 pub mod billing;
 pub mod case;
 pub mod notification;
+pub mod portal;
 pub mod shared;
 
 /// The services that own tables.
-pub const SERVICES: &[&str] = &["case", "notification", "billing"];
+pub const SERVICES: &[&str] = &["case", "notification", "billing", "portal"];
 
 fn unknown(service: &str) -> DbErr {
     DbErr::Custom(format!("no migrations for a service named `{service}`; known: {}", SERVICES.join(", ")))
@@ -25,6 +26,7 @@ pub async fn up(db: &DatabaseConnection, service: &str) -> Result<(), DbErr> {
         "case" => case::Migrator::up(db, None).await,
         "notification" => notification::Migrator::up(db, None).await,
         "billing" => billing::Migrator::up(db, None).await,
+        "portal" => portal::Migrator::up(db, None).await,
         other => Err(unknown(other)),
     }
 }
@@ -35,6 +37,7 @@ pub async fn down(db: &DatabaseConnection, service: &str, steps: u32) -> Result<
         "case" => case::Migrator::down(db, Some(steps)).await,
         "notification" => notification::Migrator::down(db, Some(steps)).await,
         "billing" => billing::Migrator::down(db, Some(steps)).await,
+        "portal" => portal::Migrator::down(db, Some(steps)).await,
         other => Err(unknown(other)),
     }
 }
@@ -45,6 +48,7 @@ pub async fn status(db: &DatabaseConnection, service: &str) -> Result<Vec<(Strin
         "case" => case::Migrator::get_migration_with_status(db).await?,
         "notification" => notification::Migrator::get_migration_with_status(db).await?,
         "billing" => billing::Migrator::get_migration_with_status(db).await?,
+        "portal" => portal::Migrator::get_migration_with_status(db).await?,
         other => return Err(unknown(other)),
     };
     Ok(migrations

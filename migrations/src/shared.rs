@@ -71,3 +71,48 @@ pub async fn create_idempotency_keys(manager: &SchemaManager<'_>) -> Result<(), 
 pub async fn drop_table(manager: &SchemaManager<'_>, table: &str) -> Result<(), DbErr> {
     manager.drop_table(Table::drop().table(Alias::new(table)).to_owned()).await
 }
+
+/// Gapless number sequences (see `docket_kit::counter`), each starting at 0.
+pub async fn create_counters(manager: &SchemaManager<'_>, names: &[&str]) -> Result<(), DbErr> {
+    manager
+        .create_table(Table::create().table("counters").col(string("name").primary_key()).col(big_integer("value")).to_owned())
+        .await?;
+    add_counters(manager, names).await
+}
+
+/// More sequences in an existing `counters` table.
+pub async fn add_counters(manager: &SchemaManager<'_>, names: &[&str]) -> Result<(), DbErr> {
+    for name in names {
+        manager
+            .exec_stmt(
+                Query::insert()
+                    .into_table("counters")
+                    .columns(["name", "value"])
+                    .values_panic([(*name).into(), 0i64.into()])
+                    .to_owned(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// The append-only audit trail (see `docket_kit::audit`).
+pub async fn create_audit_entries(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    manager
+        .create_table(
+            Table::create()
+                .table("audit_entries")
+                .col(string("id").primary_key())
+                .col(string("record_type"))
+                .col(string("record_id"))
+                .col(string("actor"))
+                .col(timestamp_with_time_zone("at"))
+                .col(string("field"))
+                .col(text("old_value"))
+                .col(text("new_value"))
+                .col(text("reason"))
+                .to_owned(),
+        )
+        .await?;
+    manager.create_index(index("audit_entries_record", "audit_entries", &["record_id", "id"])).await
+}

@@ -26,6 +26,12 @@ pub mod notification {
     }
 }
 
+pub mod portal {
+    pub mod v1 {
+        tonic::include_proto!("docket.portal.v1");
+    }
+}
+
 pub mod case {
     pub mod v1 {
         tonic::include_proto!("docket.case.v1");

@@ -4,5 +4,15 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../case/fixtures.rs"]
+mod fixtures;
 
+mod bad_input;
+mod consumers;
+mod contracts;
+mod escalation;
+mod faults;
 mod sla_policies;
+mod sla_tracking;
+mod work;
+mod work_orders;

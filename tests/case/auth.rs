@@ -22,6 +22,8 @@ on_both_backends!(
     a_viewer_may_read_but_every_write_is_permission_denied_and_writes_nothing,
     an_agent_or_a_service_cannot_change_the_staff_directory_or_the_catalogue,
     a_service_token_creates_a_case_recorded_as_the_service,
+    a_service_acting_for_a_contact_is_recorded_as_the_contact,
+    only_a_service_may_act_for_a_contact_and_only_as_a_contact,
     the_health_check_answers_without_a_token,
 );
 
@@ -402,6 +404,70 @@ async fn a_service_token_creates_a_case_recorded_as_the_service(app: TestApp) {
     assert!(trail.iter().any(|e| e.field == "activity_added"), "{trail:?}");
     let actors: Vec<&str> = trail.iter().map(|e| e.actor.as_str()).collect();
     assert!(actors.iter().all(|a| *a == "service:billing"), "{actors:?}");
+}
+
+/// `request` sent as the contact with `x-docket-on-behalf-of: <value>`.
+fn on_behalf<T>(value: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert(docket_kit::auth::ON_BEHALF_OF, value.parse().expect("an ascii value"));
+    request
+}
+
+async fn a_service_acting_for_a_contact_is_recorded_as_the_contact(app: TestApp) {
+    let customer = customer(&app).await;
+    let as_contact = format!("contact:{}", customer.contact.id);
+    let mut cases = app.cases(SERVICE);
+    let created = cases
+        .create_case(on_behalf(
+            &as_contact,
+            pb::CreateCaseRequest { case: Some(new_case(&customer, "Printer jams")), idempotency_key: String::new() },
+        ))
+        .await
+        .expect("a service may act for a contact")
+        .into_inner();
+    assert_eq!(created.created_by, as_contact);
+    let comment = cases
+        .add_activity(on_behalf(
+            &as_contact,
+            pb::AddActivityRequest {
+                activity: Some(pb::Activity {
+                    case_id: created.id.clone(),
+                    kind: pb::ActivityKind::Note as i32,
+                    visibility: pb::Visibility::Public as i32,
+                    body: "It jams again".into(),
+                    ..Default::default()
+                }),
+                idempotency_key: String::new(),
+            },
+        ))
+        .await
+        .expect("a comment for the contact")
+        .into_inner();
+    assert_eq!(comment.author, as_contact);
+    // A customer's public note is no staff reply.
+    let read = cases.get_case(by_id(&created.id)).await.unwrap().into_inner();
+    assert!(read.first_response_time.is_none(), "{read:?}");
+    let trail = history(&app, &created.id).await;
+    assert!(!trail.is_empty());
+    assert!(trail.iter().all(|e| e.actor == as_contact), "{trail:?}");
+}
+
+async fn only_a_service_may_act_for_a_contact_and_only_as_a_contact(app: TestApp) {
+    let customer = customer(&app).await;
+    let as_contact = format!("contact:{}", customer.contact.id);
+    let new = || pb::CreateCaseRequest { case: Some(new_case(&customer, "Pretender")), idempotency_key: String::new() };
+    let before = app.row_counts().await;
+    // Staff tokens cannot pass themselves off as a customer: refused, not ignored.
+    for token in [AGENT, ADMIN, VIEWER] {
+        refused(app.cases(token).create_case(on_behalf(&as_contact, new())).await, Code::PermissionDenied);
+    }
+    // A service must name a contact by its id.
+    for bad in ["staff:1", "contact:", "contact:nobody", "service:other", ""] {
+        refused(app.cases(SERVICE).create_case(on_behalf(bad, new())).await, Code::InvalidArgument);
+    }
+    // Without a token the header changes nothing: still unauthenticated.
+    refused(CaseServiceClient::new(app.channel()).create_case(on_behalf(&as_contact, new())).await, Code::Unauthenticated);
+    assert_eq!(app.row_counts().await, before, "refused calls wrote nothing");
 }
 
 async fn the_health_check_answers_without_a_token(app: TestApp) {

@@ -110,3 +110,20 @@ pub async fn history(app: &TestApp, case_id: &str) -> Vec<pb::AuditEntry> {
         .into_inner()
         .entries
 }
+
+/// A note by staff on a case.
+pub async fn note(app: &TestApp, case_id: &str, body: &str, visibility: pb::Visibility) {
+    app.cases(AGENT)
+        .add_activity(pb::AddActivityRequest {
+            activity: Some(pb::Activity {
+                case_id: case_id.to_owned(),
+                kind: pb::ActivityKind::Note as i32,
+                visibility: visibility as i32,
+                body: body.to_owned(),
+                ..Default::default()
+            }),
+            idempotency_key: String::new(),
+        })
+        .await
+        .expect("add a note");
+}

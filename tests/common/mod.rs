@@ -5,8 +5,10 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod gateway;
 pub mod proxy;
 pub mod rabbit;
+pub mod redis;
 pub mod smtp;
 
 use std::{net::SocketAddr, time::Duration};
@@ -15,19 +17,31 @@ use docket::{
     app::{self, Target},
     settings::Settings,
 };
+use docket_billing::config::BillingSettings;
+use docket_case::config::CaseSettings;
+use docket_kit::kv::{KvBackend, KvSettings};
 use docket_kit::{
     auth::Role,
     events::{EventBackend, EventSettings},
     settings::{AuthSettings, DatabaseSettings, GrpcSettings, LogFormat, TelemetrySettings, TokenSettings},
 };
 use docket_notification::config::{MailTransportKind, NotificationSettings, SmtpTls};
+use docket_portal::config::PortalSettings;
 use docket_proto::case::v1::{
     account_service_client::AccountServiceClient, case_service_client::CaseServiceClient,
-    contact_service_client::ContactServiceClient, staff_service_client::StaffServiceClient,
+    contact_service_client::ContactServiceClient, escalation_rule_service_client::EscalationRuleServiceClient,
+    staff_service_client::StaffServiceClient,
 };
 use docket_proto::{
-    billing::v1::sla_policy_service_client::SlaPolicyServiceClient,
+    billing::v1::{
+        case_sla_service_client::CaseSlaServiceClient, contract_service_client::ContractServiceClient,
+        sla_policy_service_client::SlaPolicyServiceClient, work_service_client::WorkServiceClient,
+    },
     notification::v1::notification_service_client::NotificationServiceClient,
+    portal::v1::{
+        portal_access_service_client::PortalAccessServiceClient, portal_auth_service_client::PortalAuthServiceClient,
+        portal_case_service_client::PortalCaseServiceClient, web_form_service_client::WebFormServiceClient,
+    },
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -122,6 +136,40 @@ pub fn test_settings(backend: Backend, dir: &std::path::Path) -> Settings {
             message_id_domain: "docket.test".to_owned(),
             unassigned_account_name: "Unassigned".to_owned(),
         },
+        case: CaseSettings {
+            // Set to the server's own address once it has a port.
+            billing_service_url: "http://127.0.0.1:1".to_owned(),
+            service_token: SERVICE.to_owned(),
+        },
+        billing: BillingSettings {
+            // Set to the server's own address once it has a port.
+            case_service_url: "http://127.0.0.1:1".to_owned(),
+            service_token: SERVICE.to_owned(),
+            sla_sweep_interval_ms: 100,
+            sla_sweep_batch: 100,
+            default_currency: "EUR".to_owned(),
+            default_hourly_rate_minor: 6_000,
+            default_tax_rate_bp: 1_900,
+            business_name: "Acme Field Service GmbH".to_owned(),
+        },
+        kv: KvSettings { backend: KvBackend::Memory, url: String::new(), key_prefix: format!("t{unique}:"), timeout_ms: 2000 },
+        portal: PortalSettings {
+            // Set to the server's own address once it has a port.
+            case_service_url: "http://127.0.0.1:1".to_owned(),
+            service_token: SERVICE.to_owned(),
+            session_ttl_secs: 3600,
+            lockout_attempts: 3,
+            lockout_window_secs: 600,
+            lockout_secs: 600,
+            invitation_ttl_hours: 72,
+            reset_ttl_minutes: 60,
+            reset_requests_per_hour: 5,
+            reopen_window_days: 14,
+            password_min_length: 10,
+            customer_case_types: String::new(),
+            customer_priorities: "low,medium,high".to_owned(),
+        },
+        gateway: gateway::test_gateway_settings(),
         auth: AuthSettings {
             tokens: [
                 ("admin", token(ADMIN, Role::Admin)),
@@ -176,6 +224,15 @@ impl TestApp {
         if settings.notification.case_service_url == "http://127.0.0.1:1" {
             settings.notification.case_service_url = format!("http://{addr}");
         }
+        if settings.case.billing_service_url == "http://127.0.0.1:1" {
+            settings.case.billing_service_url = format!("http://{addr}");
+        }
+        if settings.billing.case_service_url == "http://127.0.0.1:1" {
+            settings.billing.case_service_url = format!("http://{addr}");
+        }
+        if settings.portal.case_service_url == "http://127.0.0.1:1" {
+            settings.portal.case_service_url = format!("http://{addr}");
+        }
         let (tx, rx) = oneshot::channel::<()>();
         let server_settings = settings.clone();
         let server = tokio::spawn(async move {
@@ -215,12 +272,48 @@ impl TestApp {
         ContactServiceClient::with_interceptor(self.channel(), Self::bearer(token))
     }
 
+    pub fn escalation_rules(&self, token: &str) -> EscalationRuleServiceClient<Authed> {
+        EscalationRuleServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
     pub fn staff(&self, token: &str) -> StaffServiceClient<Authed> {
         StaffServiceClient::with_interceptor(self.channel(), Self::bearer(token))
     }
 
     pub fn sla_policies(&self, token: &str) -> SlaPolicyServiceClient<Authed> {
         SlaPolicyServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    pub fn contracts(&self, token: &str) -> ContractServiceClient<Authed> {
+        ContractServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    pub fn work(&self, token: &str) -> WorkServiceClient<Authed> {
+        WorkServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    pub fn case_slas(&self, token: &str) -> CaseSlaServiceClient<Authed> {
+        CaseSlaServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    /// Row counts of some tables of one service's schema: equal before and
+    /// after a refused call means nothing was written.
+    pub async fn table_counts(&self, service: &str, tables: &[&str]) -> Vec<(String, i64)> {
+        let db = self.service_db(service).await;
+        let mut counts = Vec::new();
+        for table in tables {
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    format!("SELECT COUNT(*) AS n FROM {table}"),
+                ))
+                .await
+                .expect("count rows")
+                .expect("one row");
+            counts.push(((*table).to_owned(), row.try_get::<i64>("", "n").expect("a count")));
+        }
+        db.close().await.ok();
+        counts
     }
 
     /// A direct connection to one service's database.
@@ -230,6 +323,22 @@ impl TestApp {
 
     pub fn notifications(&self, token: &str) -> NotificationServiceClient<Authed> {
         NotificationServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    pub fn portal_access(&self, token: &str) -> PortalAccessServiceClient<Authed> {
+        PortalAccessServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    pub fn portal_auth(&self, token: &str) -> PortalAuthServiceClient<Authed> {
+        PortalAuthServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    pub fn portal_cases(&self, token: &str) -> PortalCaseServiceClient<Authed> {
+        PortalCaseServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    pub fn web_forms(&self, token: &str) -> WebFormServiceClient<Authed> {
+        WebFormServiceClient::with_interceptor(self.channel(), Self::bearer(token))
     }
 
     /// A direct connection to the case service's database, to check what
@@ -336,6 +445,22 @@ pub async fn wait_for_health(channel: Channel, wanted: ServingStatus, within: Du
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("health did not report {wanted:?} within {within:?}; last answer: {last:?}");
+}
+
+/// A port nothing listens on right now, for a server a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A child process (the real `docket` binary, a test server) that is
+/// killed when the test ends, however it ends.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Fails the test with what to start when PostgreSQL is not reachable.

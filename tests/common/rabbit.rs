@@ -37,6 +37,11 @@ pub struct Watch {
 
 impl Watch {
     pub async fn bind(exchange: &str, pattern: &str) -> Watch {
+        Self::bind_all(exchange, &[pattern]).await
+    }
+
+    /// A watch of every routing key matching any of `patterns`.
+    pub async fn bind_all(exchange: &str, patterns: &[&str]) -> Watch {
         let connection = connect().await;
         let channel = connection.create_channel().await.unwrap();
         declare_exchange(&channel, exchange).await;
@@ -48,10 +53,18 @@ impl Watch {
             )
             .await
             .unwrap();
-        channel
-            .queue_bind(queue.name().clone(), exchange.into(), pattern.into(), QueueBindOptions::default(), FieldTable::default())
-            .await
-            .unwrap();
+        for pattern in patterns {
+            channel
+                .queue_bind(
+                    queue.name().clone(),
+                    exchange.into(),
+                    (*pattern).into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .unwrap();
+        }
         let consumer = channel
             .basic_consume(queue.name().clone(), "watch".into(), BasicConsumeOptions::default(), FieldTable::default())
             .await

@@ -60,13 +60,9 @@ impl Received {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 impl SmtpSink {
     pub async fn start() -> SmtpSink {
-        let mut sink = SmtpSink { port: free_port(), dir: tempfile::tempdir().unwrap(), process: None };
+        let mut sink = SmtpSink { port: super::free_port(), dir: tempfile::tempdir().unwrap(), process: None };
         sink.resume().await;
         sink
     }

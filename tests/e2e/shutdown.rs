@@ -1,7 +1,7 @@
 //! Graceful shutdown: a call in flight when SIGTERM arrives completes.
 
 use std::{
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::Duration,
 };
 
@@ -9,19 +9,7 @@ use docket_proto::case::v1 as pb;
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use tonic::transport::Channel;
 
-use crate::common::{AGENT, Bearer, ServingStatus, check_postgres, postgres_url, wait_for_health};
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use crate::common::{AGENT, Bearer, Running, ServingStatus, check_postgres, free_port, postgres_url, wait_for_health};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_in_flight_when_sigterm_arrives_completes() {

@@ -19,7 +19,7 @@ async fn spawn() -> TestApp {
 }
 
 fn clients(app: &TestApp) -> CaseClients {
-    CaseClients::new(&format!("http://{}", app.addr), SERVICE).expect("case clients")
+    CaseClients::new("notification", &format!("http://{}", app.addr), SERVICE).expect("case clients")
 }
 
 fn settings() -> InboundSettings {
@@ -459,7 +459,7 @@ async fn text_is_preferred_and_long_subjects_and_bodies_are_cut() {
 
 #[tokio::test]
 async fn a_case_service_that_is_down_is_an_error() {
-    let clients = CaseClients::new("http://127.0.0.1:1", SERVICE).expect("clients");
+    let clients = CaseClients::new("notification", "http://127.0.0.1:1", SERVICE).expect("clients");
     let raw = plain("someone@acme.example", "Hello", "<down@acme.example>", "Anyone there?");
     match ingest(&raw, &clients, &settings()).await {
         Err(IngestError::CaseService(status)) => assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}"),

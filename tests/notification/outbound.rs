@@ -8,8 +8,8 @@ use docket_proto::{case::v1 as pb, notification::v1 as nb};
 use tonic::Code;
 
 use crate::{
-    common::{ADMIN, AGENT, Backend, TestApp, VIEWER, assert_field_error, smtp::SmtpSink},
-    fixtures::{case, customer, mask, new_case, staff_user, team},
+    common::{ADMIN, AGENT, Backend, SERVICE, TestApp, VIEWER, assert_field_error, smtp::SmtpSink},
+    fixtures::{case, contact, customer, mask, new_case, note, staff_user, team, unique},
 };
 
 async fn spawn(sink: &SmtpSink) -> TestApp {
@@ -28,22 +28,6 @@ async fn deliveries(app: &TestApp, case_id: &str) -> Vec<nb::Delivery> {
         .unwrap()
         .into_inner()
         .deliveries
-}
-
-async fn note(app: &TestApp, case_id: &str, body: &str, visibility: pb::Visibility) {
-    app.cases(AGENT)
-        .add_activity(pb::AddActivityRequest {
-            activity: Some(pb::Activity {
-                case_id: case_id.to_owned(),
-                kind: pb::ActivityKind::Note as i32,
-                visibility: visibility as i32,
-                body: body.to_owned(),
-                ..Default::default()
-            }),
-            idempotency_key: String::new(),
-        })
-        .await
-        .unwrap();
 }
 
 /// Lets the event reach the notifier and the mailer run once more.
@@ -188,6 +172,60 @@ async fn an_email_that_meets_a_stopped_smtp_server_is_sent_once_when_it_returns(
     let log = deliveries(&app, &created.id).await;
     assert_eq!(log[0].status, nb::DeliveryStatus::Sent as i32);
     assert!(log[0].attempts >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_comment_made_through_the_portal_reaches_the_owner_and_other_contacts_but_not_its_author() {
+    let sink = SmtpSink::start().await;
+    let app = spawn(&sink).await;
+    let customer = customer(&app).await;
+    let colleague = contact(&app, &customer.account.id, "Jonas Weber", &format!("{}@acme.example", unique("jonas"))).await;
+    let alex = staff_user(&app, "Alex Agent").await;
+    let as_contact = format!("contact:{}", customer.contact.id);
+    // The portal creates the case for the contact: the contact still gets its receipt.
+    let mut request = tonic::Request::new(pb::CreateCaseRequest {
+        case: Some(pb::Case {
+            owner_id: alex.id.clone(),
+            contacts: vec![
+                pb::CaseContact { contact_id: customer.contact.id.clone(), primary: true },
+                pb::CaseContact { contact_id: colleague.id.clone(), primary: false },
+            ],
+            ..new_case(&customer, "Label printer offline")
+        }),
+        idempotency_key: String::new(),
+    });
+    request.metadata_mut().insert(docket_kit::auth::ON_BEHALF_OF, as_contact.parse().unwrap());
+    let created = app.cases(SERVICE).create_case(request).await.unwrap().into_inner();
+    let receipts = sink.wait_for(2, Duration::from_secs(20)).await;
+    let mut told: Vec<String> = receipts.iter().flat_map(|e| e.rcpt_to.clone()).collect();
+    told.sort();
+    let mut contacts = vec![customer.contact.email.to_lowercase(), colleague.email.to_lowercase()];
+    contacts.sort();
+    assert_eq!(told, contacts, "both contacts get the receipt of a case the customer opened");
+
+    let mut request = tonic::Request::new(pb::AddActivityRequest {
+        activity: Some(pb::Activity {
+            case_id: created.id.clone(),
+            kind: pb::ActivityKind::Note as i32,
+            visibility: pb::Visibility::Public as i32,
+            body: "Still offline after the restart.".into(),
+            ..Default::default()
+        }),
+        idempotency_key: String::new(),
+    });
+    request.metadata_mut().insert(docket_kit::auth::ON_BEHALF_OF, as_contact.parse().unwrap());
+    app.cases(SERVICE).add_activity(request).await.unwrap();
+    sink.wait_for(4, Duration::from_secs(20)).await;
+    settle().await;
+    let emails = sink.received();
+    assert_eq!(emails.len(), 4, "{:?}", emails.iter().map(|e| &e.rcpt_to).collect::<Vec<_>>());
+    let about_comment: Vec<_> = emails[2..].iter().collect();
+    let mut told: Vec<String> = about_comment.iter().flat_map(|e| e.rcpt_to.clone()).collect();
+    told.sort();
+    let mut expected = vec![colleague.email.to_lowercase(), alex.email.to_lowercase()];
+    expected.sort();
+    assert_eq!(told, expected, "the owner and the other contact hear of it; its author does not");
+    assert!(about_comment.iter().all(|e| e.body().contains("Still offline after the restart.")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -85,4 +85,21 @@ async fn trace_context_is_carried_across_grpc_calls() {
         server_spans(&exporter, &provider, "GetContact").contains(&trace_id.to_owned()),
         "the notifier's call back to the case service is in the same trace"
     );
+
+    // Through the HTTP gateway: the request's span continues the caller's
+    // W3C trace, and the gRPC call the gateway makes for it joins it too.
+    let gateway = common::gateway::GatewayApp::in_front_of(app, false).await;
+    let trace_id = "5d0c0f6b8a1e4c7d9b2a3f4e5d6c7b8a";
+    let traceparent = format!("00-{trace_id}-a1b2c3d4e5f60718-01");
+    let answer =
+        gateway.send(http::Method::GET, "/api/v1/accounts", Some(AGENT), &[("traceparent", traceparent.as_str())], None).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert!(
+        server_spans(&exporter, &provider, "GET /api/v1/accounts").contains(&trace_id.to_owned()),
+        "the gateway's request span continues the caller's trace"
+    );
+    assert!(
+        server_spans(&exporter, &provider, "ListAccounts").contains(&trace_id.to_owned()),
+        "the gateway's call to the case service is in the caller's trace"
+    );
 }

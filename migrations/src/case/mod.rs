@@ -1,16 +1,22 @@
 //! The `case` schema: accounts, contacts, staff directory, cases, activities,
-//! audit trail, idempotency keys, and the outbox of its events.
+//! audit trail, idempotency keys, escalation rules, and the outbox of its
+//! events and the inbox of the SLA alerts it consumes.
 
 use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_case_schema;
 mod m20261123_000002_create_outbox;
+mod m20261123_000003_create_escalation_rules;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_create_case_schema::Migration), Box::new(m20261123_000002_create_outbox::Migration)]
+        vec![
+            Box::new(m20261123_000001_create_case_schema::Migration),
+            Box::new(m20261123_000002_create_outbox::Migration),
+            Box::new(m20261123_000003_create_escalation_rules::Migration),
+        ]
     }
 }

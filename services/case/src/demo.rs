@@ -225,6 +225,22 @@ pub async fn seed(store: &Store) -> Result<bool> {
             CaseStatus::New | CaseStatus::Assigned => {}
         }
     }
-    let _ = ada;
+    let breach_rule = crate::store::escalation::RuleFields {
+        rule: crate::domain::escalation::Rule {
+            id: String::new(),
+            name: "Breached resolution goes to Field Service".into(),
+            trigger: crate::domain::escalation::Trigger::SlaBreached,
+            target: Some(crate::domain::escalation::Target::Resolution),
+            priorities: Vec::new(),
+            raise_priority: true,
+            reassign_team_id: Some(field.team.id.clone()),
+            reassign_owner_id: None,
+            notify_owner: true,
+            notify_staff_ids: vec![ada.id.clone()],
+        },
+        active: true,
+        position: 0,
+    };
+    store.create_escalation_rule(breach_rule, &by, None).await?;
     Ok(true)
 }

@@ -23,6 +23,9 @@ pub enum Error {
     /// A value that must be unique is taken (e.g. a contact's email).
     #[error("{message}")]
     AlreadyExists { field: String, message: String },
+    /// Another service this one depends on did not answer.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
 }
@@ -53,6 +56,7 @@ impl From<Error> for Status {
                 details.add_bad_request_violation(field, message.clone());
                 <Status as tonic_types::StatusExt>::with_error_details(tonic::Code::AlreadyExists, message, details)
             }
+            Error::Unavailable(message) => Status::unavailable(message),
             Error::Database(db) => docket_kit::error::database(&db),
         }
     }

@@ -144,3 +144,24 @@ pub(crate) async fn activity_added(
     };
     write(txn, "case.activity_added", &record.case.id, by, "docket.events.v1.CaseActivityAdded", &payload).await
 }
+
+/// case.escalated: an escalation rule acted on the case after an SLA alert.
+pub(crate) async fn case_escalated(
+    txn: &impl ConnectionTrait,
+    record: &CaseRecord,
+    escalation: &crate::store::escalation::Escalation,
+    trigger: crate::domain::escalation::Trigger,
+    target: crate::domain::escalation::Target,
+    by: &Actor<'_>,
+) -> Result<()> {
+    let payload = ev::CaseEscalated {
+        case: Some(grpc::case_to_proto(record.clone())),
+        rule_id: escalation.rule.id.clone(),
+        rule_name: escalation.rule.name.clone(),
+        trigger: trigger.key().to_owned(),
+        target: target.key().to_owned(),
+        actions: escalation.actions.clone(),
+        notify_staff_ids: escalation.notify.clone(),
+    };
+    write(txn, "case.escalated", &record.case.id, by, "docket.events.v1.CaseEscalated", &payload).await
+}

@@ -3,16 +3,20 @@
 //!
 //! `domain` holds the rules, `store` the tables, `grpc` the wire adapter.
 
+pub mod config;
+pub mod contracts;
 pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod sla_alerts;
 pub mod store;
 
 use docket_proto::case::v1::{
     account_service_server::AccountServiceServer, case_service_server::CaseServiceServer,
-    contact_service_server::ContactServiceServer, staff_service_server::StaffServiceServer,
+    contact_service_server::ContactServiceServer, escalation_rule_service_server::EscalationRuleServiceServer,
+    staff_service_server::StaffServiceServer,
 };
 use tonic::{server::NamedService, service::RoutesBuilder};
 
@@ -25,16 +29,19 @@ pub const GRPC_SERVICES: &[&str] = &[
     <ContactServiceServer<grpc::ContactApi> as NamedService>::NAME,
     <StaffServiceServer<grpc::StaffApi> as NamedService>::NAME,
     <CaseServiceServer<grpc::CaseApi> as NamedService>::NAME,
+    <EscalationRuleServiceServer<grpc::EscalationRuleApi> as NamedService>::NAME,
 ];
 
 /// Largest request the case service accepts, in bytes.
 const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
-/// Adds the case service's gRPC services to a server's routes.
-pub fn add_routes(routes: &mut RoutesBuilder, store: store::Store) {
+/// Adds the case service's gRPC services to a server's routes; `contracts`
+/// checks service contracts with the billing service.
+pub fn add_routes(routes: &mut RoutesBuilder, store: store::Store, contracts: contracts::ContractChecks) {
     routes
         .add_service(AccountServiceServer::new(grpc::AccountApi::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(ContactServiceServer::new(grpc::ContactApi::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(StaffServiceServer::new(grpc::StaffApi::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
-        .add_service(CaseServiceServer::new(grpc::CaseApi::new(store)).max_decoding_message_size(MAX_MESSAGE_BYTES));
+        .add_service(EscalationRuleServiceServer::new(grpc::EscalationRuleApi::new(store.clone())))
+        .add_service(CaseServiceServer::new(grpc::CaseApi::new(store, contracts)).max_decoding_message_size(MAX_MESSAGE_BYTES));
 }

@@ -3,6 +3,11 @@
 //! Every gRPC call except health and reflection must carry
 //! `authorization: Bearer <token>`. The token's role decides what the call
 //! may do; its actor is recorded on every change the call makes.
+//!
+//! A `service` caller that works for a customer (the portal) adds
+//! [`ON_BEHALF_OF`]` = contact:<uuid>`: the change is then recorded as the
+//! contact's. Any other role sending it is refused, so no staff token can
+//! pass itself off as a customer.
 
 use std::{
     collections::HashMap,
@@ -39,14 +44,20 @@ impl fmt::Display for Role {
     }
 }
 
+/// Metadata a `service` caller sends to act for a customer: `contact:<uuid>`.
+pub const ON_BEHALF_OF: &str = "x-docket-on-behalf-of";
+
 /// The authenticated caller of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    /// Recorded as the author of changes: `staff:<id>` or `<role>:<token name>`.
+    /// Recorded as the author of changes: `staff:<id>`, `<role>:<token name>`,
+    /// or `contact:<id>` when a service acts for a customer.
     pub actor: String,
     pub role: Role,
     /// The staff user behind a staff token, if the token names one.
     pub staff_id: Option<String>,
+    /// The service token's own actor when it acts on behalf of a contact.
+    pub via: Option<String>,
 }
 
 impl Caller {
@@ -68,6 +79,38 @@ impl Caller {
             other => Err(Status::permission_denied(format!("this needs the admin role; the caller is {other}"))),
         }
     }
+
+    /// The contact this call acts for, when a service sent [`ON_BEHALF_OF`].
+    pub fn contact_id(&self) -> Option<&str> {
+        self.via.as_ref().and(self.actor.strip_prefix("contact:"))
+    }
+
+    /// Applies an [`ON_BEHALF_OF`] value: only a `service` caller may act for
+    /// a contact, and only as `contact:<uuid>`.
+    pub fn acting_for(self, on_behalf_of: Option<&str>) -> Result<Caller, Status> {
+        let Some(value) = on_behalf_of else { return Ok(self) };
+        if self.role != Role::Service {
+            return Err(Status::permission_denied(format!(
+                "only a service token may send {ON_BEHALF_OF}; the caller is {}",
+                self.role
+            )));
+        }
+        let contact = value
+            .trim()
+            .strip_prefix("contact:")
+            .and_then(|id| uuid::Uuid::try_parse(id).ok())
+            .ok_or_else(|| Status::invalid_argument(format!("{ON_BEHALF_OF} must be `contact:<uuid>`")))?;
+        Ok(Caller { actor: format!("contact:{contact}"), role: self.role, staff_id: None, via: Some(self.actor) })
+    }
+}
+
+/// Marks an outgoing request as made for a contact (see [`ON_BEHALF_OF`]).
+pub fn act_for_contact<T>(request: &mut Request<T>, contact_id: &str) -> Result<(), Status> {
+    let value = format!("contact:{contact_id}")
+        .parse()
+        .map_err(|_| Status::invalid_argument(format!("`{contact_id}` cannot be sent as {ON_BEHALF_OF}")))?;
+    request.metadata_mut().insert(ON_BEHALF_OF, value);
+    Ok(())
 }
 
 /// The caller of a request, as placed there by [`AuthLayer`].
@@ -95,7 +138,7 @@ impl TokenTable {
                     Some(id) => format!("staff:{id}"),
                     None => format!("{}:{name}", t.role),
                 };
-                (t.token.clone(), Caller { actor, role: t.role, staff_id: t.staff_id.clone() })
+                (t.token.clone(), Caller { actor, role: t.role, staff_id: t.staff_id.clone(), via: None })
             })
             .collect();
         Self { by_token: Arc::new(by_token) }
@@ -127,6 +170,34 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A client interceptor for calls to Docket services: sends an
+/// `authorization` value (a service's own token, or the one a gateway's
+/// caller sent) and the current W3C trace context.
+#[derive(Debug, Clone)]
+pub struct OutgoingAuth {
+    authorization: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+}
+
+impl OutgoingAuth {
+    /// Sends `Bearer <token>`; `None` when the token cannot be a header value.
+    pub fn bearer(token: &str) -> Option<Self> {
+        format!("Bearer {token}").parse().ok().map(|authorization| Self { authorization })
+    }
+
+    /// Sends an `authorization` value as it was received.
+    pub fn passing_on(authorization: tonic::metadata::MetadataValue<tonic::metadata::Ascii>) -> Self {
+        Self { authorization }
+    }
+}
+
+impl tonic::service::Interceptor for OutgoingAuth {
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        let mut request = crate::telemetry::propagate_trace(request)?;
+        request.metadata_mut().insert("authorization", self.authorization.clone());
+        Ok(request)
+    }
 }
 
 /// Paths that answer without a token: probes and service discovery.
@@ -178,7 +249,9 @@ where
             return futures::future::Either::Left(self.inner.call(request));
         }
         let header = request.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        match self.tokens.authenticate(header) {
+        // A value that is not text is kept as "" so that it is refused, not ignored.
+        let on_behalf_of = request.headers().get(ON_BEHALF_OF).map(|v| v.to_str().unwrap_or_default());
+        match self.tokens.authenticate(header).and_then(|caller| caller.acting_for(on_behalf_of)) {
             Ok(caller) => {
                 tracing::Span::current().record("actor", caller.actor.as_str());
                 request.extensions_mut().insert(caller);
@@ -226,8 +299,27 @@ mod tests {
     }
 
     #[test]
+    fn only_a_service_acts_for_a_contact_and_only_as_a_contact() {
+        let contact = uuid::Uuid::now_v7().to_string();
+        let erp = table().authenticate(Some("Bearer service-token-0123456789")).unwrap();
+        let acting = erp.clone().acting_for(Some(&format!("contact:{contact}"))).unwrap();
+        assert_eq!(acting.actor, format!("contact:{contact}"));
+        assert_eq!(acting.via.as_deref(), Some("service:erp"));
+        assert_eq!(acting.contact_id(), Some(contact.as_str()));
+        assert!(!acting.is_staff());
+        assert_eq!(erp.clone().acting_for(None).unwrap(), erp);
+        assert_eq!(erp.contact_id(), None);
+        for bad in ["staff:1", "contact:", "contact:not-a-uuid", "admin"] {
+            assert_eq!(erp.clone().acting_for(Some(bad)).unwrap_err().code(), tonic::Code::InvalidArgument, "{bad}");
+        }
+        let alex = table().authenticate(Some("Bearer agent-token-0123456789")).unwrap();
+        let refused = alex.acting_for(Some(&format!("contact:{contact}"))).unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    }
+
+    #[test]
     fn roles_decide_what_a_caller_may_do() {
-        let caller = |role| Caller { actor: "x".into(), role, staff_id: None };
+        let caller = |role| Caller { actor: "x".into(), role, staff_id: None, via: None };
         assert!(caller(Role::Viewer).require_write().is_err());
         assert!(caller(Role::Agent).require_write().is_ok());
         assert!(caller(Role::Service).require_write().is_ok());

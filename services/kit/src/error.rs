@@ -121,6 +121,72 @@ impl FieldViolations {
         }
         value.to_lowercase()
     }
+
+    /// A stable key chosen by people, e.g. `warranty_claim`: 1 to 50 of a-z, 0-9 and _.
+    pub fn key(&mut self, field: &str, value: &str) -> String {
+        let value = value.trim();
+        if value.is_empty() {
+            self.add(field, "is required");
+        } else if value.len() > 50 || !value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+            self.add(field, "must be 1 to 50 of a-z, 0-9 and _ (e.g. warranty_claim)");
+        }
+        value.to_owned()
+    }
+
+    /// The paths of an update's field mask, each one of `allowed`; an empty
+    /// mask is an error (an update must say what it changes).
+    pub fn update_mask(&mut self, mask: Option<&prost_types::FieldMask>, allowed: &[&'static str]) -> Vec<&'static str> {
+        let paths = mask.map(|m| m.paths.as_slice()).unwrap_or_default();
+        if paths.is_empty() {
+            self.add("update_mask", format!("name the fields to change; allowed: {}", allowed.join(", ")));
+            return Vec::new();
+        }
+        let mut fields = Vec::new();
+        for path in paths {
+            match allowed.iter().find(|a| **a == path.as_str()) {
+                Some(field) if !fields.contains(field) => fields.push(*field),
+                Some(_) => {}
+                None => self.add(
+                    "update_mask",
+                    format!("`{}` cannot be changed here; allowed: {}", truncate(path, 64), allowed.join(", ")),
+                ),
+            }
+        }
+        fields
+    }
+
+    /// An enum field sent as a number: unknown values are errors, and so is
+    /// the unspecified value (0) unless it is allowed to mean "none".
+    pub fn enum_value<T>(&mut self, field: &str, raw: i32, parse: impl Fn(i32) -> Option<T>) -> Option<T> {
+        match parse(raw) {
+            Some(value) => Some(value),
+            None if raw == 0 => {
+                self.add(field, "is required");
+                None
+            }
+            None => {
+                self.add(field, format!("{raw} is not a known value"));
+                None
+            }
+        }
+    }
+
+    /// An etag sent back by a caller: the record's version as returned
+    /// (quotes allowed, as HTTP sends them). Empty is an error when `required`.
+    pub fn etag(&mut self, field: &str, value: &str, required: bool) -> Option<i64> {
+        let value = value.trim().trim_matches('"');
+        if value.is_empty() {
+            if required {
+                self.add(field, "is required: send the etag of the record as you read it");
+            }
+            return None;
+        }
+        let parsed = value.parse::<i64>().ok().filter(|v| *v > 0);
+        if parsed.is_none() {
+            self.add(field, "is not an etag returned by this service");
+        }
+        parsed
+    }
 }
 
 fn truncate(value: &str, max: usize) -> String {

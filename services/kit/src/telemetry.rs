@@ -91,10 +91,32 @@ impl Injector for MetadataInjector<'_> {
 pub fn server_span(request: &http::Request<impl Sized>) -> tracing::Span {
     let path = request.uri().path();
     let span = tracing::info_span!("grpc", otel.name = %path, rpc.method = %path, actor = tracing::field::Empty);
-    let parent = global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(request.headers())));
+    continue_trace(&span, request.headers());
+    span
+}
+
+/// The span of one incoming HTTP request (the gateway), a child of the
+/// caller's trace when the request carries a `traceparent` header. The
+/// status is recorded into `http.response.status_code` when known.
+pub fn http_server_span(request: &http::Request<impl Sized>) -> tracing::Span {
+    let method = request.method();
+    let path = request.uri().path();
+    let span = tracing::info_span!(
+        "http",
+        otel.name = %format!("{method} {path}"),
+        http.request.method = %method,
+        url.path = %path,
+        http.response.status_code = tracing::field::Empty,
+    );
+    continue_trace(&span, request.headers());
+    span
+}
+
+/// Makes `span` a child of the W3C trace context in `headers`, if any.
+fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) {
+    let parent = global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
     // Fails only when no OpenTelemetry layer is installed, which is fine.
     let _ = span.set_parent(parent);
-    span
 }
 
 /// A client interceptor that puts the current span's context into the

@@ -26,6 +26,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "case.closed",
     "case.reopened",
     "case.activity_added",
+    // Reaches the staff an escalation rule names, whatever the settings say.
+    "case.escalated",
 ];
 
 impl Default for NotifySettings {
@@ -43,6 +45,11 @@ impl Default for NotifySettings {
     }
 }
 
+/// Events of the portal service that email one person a link: the portal
+/// invitation and the password reset. Not case events: no contact, owner or
+/// team rules apply, and opting out of case emails does not stop them.
+pub const ACCESS_EVENT_TYPES: &[&str] = &["portal.invitation_created", "portal.password_reset_requested"];
+
 /// Why someone receives an email.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -50,6 +57,8 @@ pub enum RecipientKind {
     Contact,
     Owner,
     Team,
+    /// Staff an escalation rule names.
+    Escalation,
 }
 
 impl RecipientKind {
@@ -58,6 +67,7 @@ impl RecipientKind {
             RecipientKind::Contact => "contact",
             RecipientKind::Owner => "owner",
             RecipientKind::Team => "team",
+            RecipientKind::Escalation => "escalation",
         }
     }
 }
@@ -110,6 +120,9 @@ pub struct Template {
 
 /// The built-in template of an event type.
 pub fn default_template(event_type: &str) -> Template {
+    if let Some(template) = default_access_template(event_type) {
+        return template;
+    }
     let (subject, lead) = match event_type {
         "case.created" => {
             ("[{{ case.number }}] {{ case.subject }}", "We have received your request and opened case {{ case.number }}.")
@@ -130,6 +143,9 @@ pub fn default_template(event_type: &str) -> Template {
             "[{{ case.number }}] Reopened: {{ case.subject }}",
             "Case {{ case.number }} has been reopened.{% if event.reason %}\n\nReason: {{ event.reason }}{% endif %}",
         ),
+        "case.escalated" => {
+            ("[{{ case.number }}] Escalated: {{ case.subject }}", "Case {{ case.number }} was escalated.\n\n{{ event.reason }}")
+        }
         "case.activity_added" => (
             "[{{ case.number }}] New update: {{ case.subject }}",
             "There is a new update on case {{ case.number }}:\n\n{{ activity.body }}",
@@ -140,6 +156,52 @@ pub fn default_template(event_type: &str) -> Template {
         "Hello {{{{ recipient.name }}}},\n\n{lead}\n{{% if changes %}}\nWhat changed:\n{{% for change in changes %}}  - {{{{ change.field }}}}: {{{{ change.old or '(none)' }}}} -> {{{{ change.new or '(none)' }}}}\n{{% endfor %}}{{% endif %}}\nSubject:  {{{{ case.subject }}}}\nStatus:   {{{{ case.status }}}}\nPriority: {{{{ case.priority }}}}\n\nSee the case and reply in the portal:\n{{{{ case.url }}}}\n\nYou can also reply to this email; keep {{{{ case.number }}}} in the subject.\n\n-- \n{{{{ sender.name }}}}\n"
     );
     Template { subject: subject.to_owned(), body }
+}
+
+/// The built-in templates of [`ACCESS_EVENT_TYPES`].
+fn default_access_template(event_type: &str) -> Option<Template> {
+    let (subject, lead, action) = match event_type {
+        "portal.invitation_created" => (
+            "Your access to the {{ sender.name }} portal",
+            "you are invited to the customer portal, where you can open cases and follow them.",
+            "To set your password and log in, open this link",
+        ),
+        "portal.password_reset_requested" => (
+            "Reset your password for the {{ sender.name }} portal",
+            "someone (we hope you) asked to reset your password for the customer portal.",
+            "To choose a new password, open this link",
+        ),
+        _ => return None,
+    };
+    let body = format!(
+        "Hello {{{{ recipient.name }}}},\n\n{lead}\n\n{action} (it works once, until {{{{ expires }}}}):\n{{{{ link }}}}\n\nIf you did not expect this email, you can ignore it.\n\n-- \n{{{{ sender.name }}}}\n"
+    );
+    Some(Template { subject: subject.to_owned(), body })
+}
+
+/// What a template of [`ACCESS_EVENT_TYPES`] can use.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccessContext {
+    pub recipient: RecipientView,
+    pub sender: SenderView,
+    /// The one-time link.
+    pub link: String,
+    /// When the link stops working, e.g. `2026-11-27 10:00 UTC`.
+    pub expires: String,
+}
+
+/// An access email's context with every variable filled, to check a template when saved.
+pub fn sample_access_context() -> AccessContext {
+    AccessContext {
+        recipient: RecipientView {
+            name: "Petra Schmidt".into(),
+            email: "petra@example.com".into(),
+            kind: RecipientKind::Contact,
+        },
+        sender: SenderView { name: "Docket Support".into(), address: "support@example.com".into() },
+        link: "http://127.0.0.1:8080/portal/invitation/3q2-7wT0Kz5y".into(),
+        expires: "2026-11-27 10:00 UTC".into(),
+    }
 }
 
 /// What a template can use.
@@ -217,6 +279,8 @@ pub fn template_variables() -> BTreeMap<String, String> {
         ("changes", "list of {field, old, new}"),
         ("recipient.name", "who receives it"),
         ("sender.name", "the sender name from the settings"),
+        ("link", "portal.* only: the one-time link"),
+        ("expires", "portal.* only: when the link stops working"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -240,7 +304,7 @@ fn environment() -> Environment<'static> {
 }
 
 /// Renders a template; the subject is one line.
-pub fn render(template: &Template, context: &TemplateContext) -> Result<(String, String), TemplateError> {
+pub fn render(template: &Template, context: &impl Serialize) -> Result<(String, String), TemplateError> {
     let env = environment();
     let subject = env
         .render_str(&template.subject, context)
@@ -278,10 +342,15 @@ pub fn sample_context() -> TemplateContext {
     }
 }
 
-/// Checks a template the way it will be used: it must compile and render
-/// with every variable present, and its subject must not be empty.
-pub fn validate_template(template: &Template) -> Result<(), TemplateError> {
-    let (subject, _) = render(template, &sample_context())?;
+/// Checks a template of `event_type` the way it will be used: it must
+/// compile and render with every variable present, and its subject must
+/// not be empty.
+pub fn validate_template(event_type: &str, template: &Template) -> Result<(), TemplateError> {
+    let (subject, _) = if ACCESS_EVENT_TYPES.contains(&event_type) {
+        render(template, &sample_access_context())?
+    } else {
+        render(template, &sample_context())?
+    };
     if subject.is_empty() {
         return Err(TemplateError { field: "template.subject", message: "renders to an empty subject".into() });
     }
@@ -298,9 +367,19 @@ mod tests {
 
     #[test]
     fn every_default_template_renders() {
+        for event_type in ACCESS_EVENT_TYPES {
+            let template = default_template(event_type);
+            validate_template(event_type, &template).unwrap();
+            let (subject, body) = render(&template, &sample_access_context()).unwrap();
+            assert!(subject.contains("Docket Support portal"), "{event_type}: {subject}");
+            assert!(body.contains("http://127.0.0.1:8080/portal/invitation/3q2-7wT0Kz5y"), "{event_type}: {body}");
+            assert!(body.contains("2026-11-27 10:00 UTC"), "{event_type}: {body}");
+            // A case template's variables are not there.
+            assert!(validate_template(event_type, &default_template("case.created")).is_err());
+        }
         for event_type in EVENT_TYPES {
             let template = default_template(event_type);
-            validate_template(&template).unwrap();
+            validate_template(event_type, &template).unwrap();
             let (subject, body) = render(&template, &sample_context()).unwrap();
             assert!(subject.starts_with("[C-000123]"), "{event_type}: {subject}");
             assert!(body.contains("http://127.0.0.1:8080/portal/cases/C-000123"), "{event_type}: {body}");
@@ -310,11 +389,11 @@ mod tests {
     #[test]
     fn a_broken_or_misspelt_template_is_refused() {
         let broken = Template { subject: "[{{ case.number ".into(), body: "ok".into() };
-        assert_eq!(validate_template(&broken).unwrap_err().field, "template.subject");
+        assert_eq!(validate_template("case.created", &broken).unwrap_err().field, "template.subject");
         let misspelt = Template { subject: "{{ case.number }}".into(), body: "{{ case.nubmer }}".into() };
-        assert_eq!(validate_template(&misspelt).unwrap_err().field, "template.body");
+        assert_eq!(validate_template("case.created", &misspelt).unwrap_err().field, "template.body");
         let empty = Template { subject: "  ".into(), body: "x".into() };
-        assert!(validate_template(&empty).is_err());
+        assert!(validate_template("case.created", &empty).is_err());
     }
 
     #[test]

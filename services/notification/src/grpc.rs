@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     clients::CaseClients,
-    domain::{EVENT_TYPES, NotifySettings, Template, template_variables, validate_template},
+    domain::{ACCESS_EVENT_TYPES, EVENT_TYPES, NotifySettings, Template, template_variables, validate_template},
     inbound::{InboundSettings, IngestError, IngestOutcome, ingest},
     store::{self, DeliveryFilter, entities::delivery},
 };
@@ -121,14 +121,19 @@ fn template_to_proto(event_type: &str, template: Template, saved: Option<store::
     }
 }
 
+/// Event types with a template: case events and the portal's access emails.
+fn templated_event_types() -> impl Iterator<Item = &'static str> {
+    EVENT_TYPES.iter().chain(ACCESS_EVENT_TYPES).copied()
+}
+
 fn known_event_type(violations: &mut FieldViolations, field: &str, event_type: &str) {
-    if !EVENT_TYPES.contains(&event_type) {
+    if !templated_event_types().any(|known| known == event_type) {
         violations.add(
             field,
             format!(
                 "`{}` is not an event type; known: {}",
                 event_type.chars().take(64).collect::<String>(),
-                EVENT_TYPES.join(", ")
+                templated_event_types().collect::<Vec<_>>().join(", ")
             ),
         );
     }
@@ -224,7 +229,7 @@ impl NotificationService for NotificationApi {
     ) -> Result<Response<pb::ListTemplatesResponse>, Status> {
         caller(&request)?;
         let mut templates = Vec::new();
-        for event_type in EVENT_TYPES {
+        for event_type in templated_event_types() {
             let (template, saved) = store::template(&self.db, event_type).await.map_err(db_error)?;
             templates.push(template_to_proto(event_type, template, saved));
         }
@@ -245,7 +250,7 @@ impl NotificationService for NotificationApi {
         }
         let template = Template { subject, body: sent.body.clone() };
         if violations.is_empty()
-            && let Err(err) = validate_template(&template)
+            && let Err(err) = validate_template(&sent.event_type, &template)
         {
             violations.add(err.field, format!("does not render: {}", err.message));
         }

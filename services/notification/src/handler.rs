@@ -15,8 +15,8 @@ use sea_orm::{ActiveModelTrait, DatabaseTransaction, IntoActiveModel};
 use crate::{
     clients::CaseClients,
     domain::{
-        ActivityView, CaseView, ChangeView, EventFacts, EventView, RecipientKind, RecipientView, SenderView, TemplateContext,
-        audiences, default_template, render,
+        ACCESS_EVENT_TYPES, AccessContext, ActivityView, CaseView, ChangeView, EventFacts, EventView, RecipientKind,
+        RecipientView, SenderView, TemplateContext, audiences, default_template, render,
     },
     store::{self, PENDING, entities::delivery},
 };
@@ -32,14 +32,17 @@ impl Notifier {
     }
 }
 
-/// The case events the notifier reads, with what each carries.
-pub const BINDINGS: &[&str] = &["case.*"];
+/// The events the notifier reads: every case event, and the portal's
+/// invitation and password-reset events (an email with a link each).
+pub const BINDINGS: &[&str] = &["case.*", "portal.*"];
 
 struct Parsed {
     case: pb::Case,
     activity: Option<pb::Activity>,
     changes: Vec<ev::FieldChange>,
     reason: String,
+    /// For `case.escalated`: the staff the rule names.
+    escalate_to: Option<Vec<String>>,
 }
 
 fn parse(event: &Envelope) -> Result<Option<Parsed>, HandlerError> {
@@ -73,16 +76,41 @@ fn parse(event: &Envelope) -> Result<Option<Parsed>, HandlerError> {
             let p: ev::CaseActivityAdded = unpack(event, "docket.events.v1.CaseActivityAdded").map_err(bad)?;
             (p.case, p.activity, Vec::new(), String::new())
         }
+        "case.escalated" => {
+            let p: ev::CaseEscalated = unpack(event, "docket.events.v1.CaseEscalated").map_err(bad)?;
+            let what = format!(
+                "{} ({}): rule \"{}\": {}",
+                p.trigger.replace('_', " "),
+                p.target.replace('_', " "),
+                p.rule_name,
+                p.actions
+            );
+            let case = p.case.ok_or_else(|| bad("the event carries no case".to_owned()))?;
+            return Ok(Some(Parsed {
+                case,
+                activity: None,
+                changes: Vec::new(),
+                reason: what,
+                escalate_to: Some(p.notify_staff_ids),
+            }));
+        }
         _ => return Ok(None),
     };
     let (case, activity, changes, reason) = parsed;
     let case = case.ok_or_else(|| bad("the event carries no case".to_owned()))?;
-    Ok(Some(Parsed { case, activity, changes, reason }))
+    Ok(Some(Parsed { case, activity, changes, reason, escalate_to: None }))
 }
 
 /// Staff act as `staff:<id>` or `<role>:<token>` with a staff role.
 pub fn is_staff_actor(actor: &str) -> bool {
     ["staff:", "admin:", "agent:", "viewer:"].iter().any(|prefix| actor.starts_with(prefix))
+}
+
+/// Whether telling this contact would echo back what the contact just did
+/// (through the portal, which acts as `contact:<id>`). A case the contact
+/// opened still gets its receipt, with the case number.
+pub fn is_echo(event_type: &str, actor: &str, contact_id: &str) -> bool {
+    event_type != "case.created" && actor.strip_prefix("contact:") == Some(contact_id)
 }
 
 fn status_label(status: i32) -> &'static str {
@@ -125,11 +153,26 @@ impl Notifier {
         }
     }
 
+    /// The active staff users an escalation rule names.
+    async fn escalation_recipients(&self, staff_ids: &[String]) -> Result<Vec<Recipient>, HandlerError> {
+        let mut found: Vec<Recipient> = Vec::new();
+        for id in staff_ids {
+            if let Some(user) = self.staff_user(id).await?
+                && user.active
+                && !found.iter().any(|r| r.email == user.email.to_lowercase())
+            {
+                found.push(Recipient { email: user.email.to_lowercase(), name: user.name, kind: RecipientKind::Escalation });
+            }
+        }
+        Ok(found)
+    }
+
     async fn recipients(
         &self,
         txn: &DatabaseTransaction,
         kinds: &[RecipientKind],
         case: &pb::Case,
+        event_type: &str,
         actor: &str,
     ) -> Result<Vec<Recipient>, HandlerError> {
         let mut found: Vec<Recipient> = Vec::new();
@@ -143,7 +186,7 @@ impl Notifier {
             match kind {
                 RecipientKind::Contact => {
                     for link in &case.contacts {
-                        if actor == format!("contact:{}", link.contact_id) || store::is_opted_out(txn, &link.contact_id).await? {
+                        if is_echo(event_type, actor, &link.contact_id) || store::is_opted_out(txn, &link.contact_id).await? {
                             continue;
                         }
                         let request = pb::GetContactRequest { lookup: Some(Lookup::Id(link.contact_id.clone())) };
@@ -167,6 +210,8 @@ impl Notifier {
                         add(&mut found, &owner.email, &owner.name, *kind);
                     }
                 }
+                // Named by the escalation rule itself (see `escalation_recipients`).
+                RecipientKind::Escalation => {}
                 RecipientKind::Team => {
                     let team = match self.clients.staff.clone().get_team(pb::GetTeamRequest { id: case.team_id.clone() }).await {
                         Ok(team) => team.into_inner(),
@@ -194,6 +239,9 @@ impl Notifier {
 #[async_trait::async_trait]
 impl EventHandler for Notifier {
     async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), HandlerError> {
+        if ACCESS_EVENT_TYPES.contains(&event.r#type.as_str()) {
+            return access_email(txn, event).await;
+        }
         let Some(parsed) = parse(event)? else { return Ok(()) };
         let case = &parsed.case;
         let (settings, _, _) = store::load_settings(txn).await?;
@@ -206,11 +254,16 @@ impl EventHandler for Notifier {
             public_activity: activity.map(|a| a.visibility == pb::Visibility::Public as i32),
             activity_by_staff: activity.map(|a| is_staff_actor(&a.author)),
         };
-        let kinds = audiences(&settings, &facts);
-        if kinds.is_empty() {
-            return Ok(());
-        }
-        let mut recipients = self.recipients(txn, &kinds, case, &event.actor).await?;
+        let mut recipients = match &parsed.escalate_to {
+            Some(staff_ids) => self.escalation_recipients(staff_ids).await?,
+            None => {
+                let kinds = audiences(&settings, &facts);
+                if kinds.is_empty() {
+                    return Ok(());
+                }
+                self.recipients(txn, &kinds, case, &event.r#type, &event.actor).await?
+            }
+        };
         // Whoever wrote an inbound email does not get it echoed back.
         if let Some(email) = activity.and_then(|a| a.email.as_ref())
             && email.direction == pb::Direction::Inbound as i32
@@ -293,5 +346,84 @@ impl EventHandler for Notifier {
             row.into_active_model().reset_all().insert(txn).await?;
         }
         Ok(())
+    }
+}
+
+/// A portal invitation or password reset: one email with the link, to the
+/// address in the event. Opt-outs of case emails do not apply: the person
+/// (or staff for them) asked for this one.
+async fn access_email(txn: &DatabaseTransaction, event: &Envelope) -> Result<(), HandlerError> {
+    let bad = |err: String| HandlerError(format!("{}: {err}", event.r#type));
+    let (email, name, token, expires, path) = match event.r#type.as_str() {
+        "portal.invitation_created" => {
+            let p: ev::PortalInvitationCreated = unpack(event, "docket.events.v1.PortalInvitationCreated").map_err(bad)?;
+            (p.email, p.name, p.token, p.expire_time, "invitation")
+        }
+        _ => {
+            let p: ev::PortalPasswordResetRequested =
+                unpack(event, "docket.events.v1.PortalPasswordResetRequested").map_err(bad)?;
+            (p.email, p.name, p.token, p.expire_time, "reset")
+        }
+    };
+    let email = email.trim().to_lowercase();
+    if email.is_empty() || token.is_empty() {
+        return Err(bad("the event carries no email or no token".to_owned()));
+    }
+    let (settings, _, _) = store::load_settings(txn).await?;
+    let expires = expires
+        .as_ref()
+        .and_then(docket_kit::time::from_proto)
+        .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default();
+    let context = AccessContext {
+        recipient: RecipientView { name: name.clone(), email: email.clone(), kind: RecipientKind::Contact },
+        sender: SenderView { name: settings.sender_name.clone(), address: settings.sender_address.clone() },
+        link: format!("{}/{path}/{token}", settings.portal_base_url.trim_end_matches('/')),
+        expires,
+    };
+    let (template, customized) = store::template(txn, &event.r#type).await?;
+    let (subject, body) = match render(&template, &context) {
+        Ok(rendered) => rendered,
+        Err(err) => {
+            tracing::warn!(error = %err, event_type = %event.r#type, customized = customized.is_some(), "template failed; using the default");
+            render(&default_template(&event.r#type), &context).map_err(|err| HandlerError(err.to_string()))?
+        }
+    };
+    let now = docket_kit::time::now();
+    let row = delivery::Model {
+        id: uuid::Uuid::now_v7().to_string(),
+        event_id: event.id.clone(),
+        event_type: event.r#type.clone(),
+        case_id: String::new(),
+        case_number: String::new(),
+        recipient: email,
+        recipient_name: name,
+        recipient_kind: RecipientKind::Contact.key().to_owned(),
+        subject,
+        body,
+        status: PENDING.to_owned(),
+        attempts: 0,
+        last_error: String::new(),
+        message_id: String::new(),
+        not_before: now,
+        created_at: now,
+        sent_at: None,
+    };
+    row.into_active_model().reset_all().insert(txn).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_contact_is_not_told_what_it_did_itself_except_for_the_receipt_of_its_case() {
+        assert!(is_echo("case.activity_added", "contact:c-1", "c-1"));
+        assert!(is_echo("case.closed", "contact:c-1", "c-1"));
+        assert!(!is_echo("case.created", "contact:c-1", "c-1"));
+        assert!(!is_echo("case.activity_added", "contact:c-1", "c-2"));
+        assert!(!is_echo("case.activity_added", "service:portal", "c-1"));
+        assert!(!is_echo("case.activity_added", "staff:c-1", "c-1"));
     }
 }

@@ -20,7 +20,8 @@
 //! without one, from a hash of the raw bytes), so a message delivered twice
 //! adds one activity and creates one case.
 
-use docket_proto::case::v1::{self as pb, get_case_request, get_contact_request};
+use docket_kit::clients::Person;
+use docket_proto::case::v1::{self as pb, get_case_request};
 use mail_parser::{MessageParser, MimeHeaders};
 use tonic::{Code, Status};
 
@@ -506,99 +507,11 @@ async fn get_case(clients: &CaseClients, lookup: get_case_request::Lookup) -> Re
     }
 }
 
-async fn get_contact_by_email(clients: &CaseClients, email: &str) -> Result<Option<pb::Contact>, Status> {
-    let mut contacts = clients.contacts.clone();
-    let request = pb::GetContactRequest { lookup: Some(get_contact_request::Lookup::Email(email.to_owned())) };
-    match contacts.get_contact(request).await {
-        Ok(found) => Ok(Some(found.into_inner())),
-        Err(status) if status.code() == Code::NotFound => Ok(None),
-        Err(status) => Err(status),
-    }
-}
-
 /// The sender's contact; an unknown sender becomes a contact of the
 /// unassigned account.
 async fn find_or_create_contact(clients: &CaseClients, settings: &InboundSettings, email: &Email) -> Result<pb::Contact, Status> {
-    if let Some(contact) = get_contact_by_email(clients, &email.sender).await? {
-        return Ok(contact);
-    }
-    let account = unassigned_account(clients, settings).await?;
-    let mut contacts = clients.contacts.clone();
-    let request = pb::CreateContactRequest {
-        contact: Some(pb::Contact {
-            account_id: account.id,
-            name: email.sender_name.clone(),
-            email: email.sender.clone(),
-            ..Default::default()
-        }),
-        idempotency_key: String::new(),
-    };
-    match contacts.create_contact(request).await {
-        Ok(created) => {
-            let created = created.into_inner();
-            tracing::info!(contact = %created.id, "contact created for an inbound email");
-            Ok(created)
-        }
-        // Another message from the same sender got there first.
-        Err(status) if status.code() == Code::AlreadyExists => get_contact_by_email(clients, &email.sender)
-            .await?
-            .ok_or_else(|| Status::internal(format!("the contact {} exists but cannot be found", email.sender))),
-        Err(status) => Err(status),
-    }
-}
-
-/// The account named exactly `unassigned_account_name` (the oldest, if
-/// several), created when there is none.
-async fn unassigned_account(clients: &CaseClients, settings: &InboundSettings) -> Result<pb::Account, Status> {
-    let name = match settings.unassigned_account_name.trim() {
-        "" => "Unassigned".to_owned(),
-        name => truncate(&one_line(name), NAME_MAX),
-    };
-    let mut accounts = clients.accounts.clone();
-    let mut best: Option<pb::Account> = None;
-    let mut page_token = String::new();
-    loop {
-        let page = accounts
-            .list_accounts(pb::ListAccountsRequest {
-                page_size: 500,
-                page_token: page_token.clone(),
-                query: name.clone(),
-                ..Default::default()
-            })
-            .await?
-            .into_inner();
-        for account in page.accounts.into_iter().filter(|a| a.name.trim() == name) {
-            let older = |a: &pb::Account, b: &pb::Account| {
-                let key = |x: &pb::Account| x.create_time.as_ref().map(|t| (t.seconds, t.nanos));
-                key(a) < key(b)
-            };
-            if best.as_ref().is_none_or(|b| older(&account, b)) {
-                best = Some(account);
-            }
-        }
-        if page.next_page_token.is_empty() || page.next_page_token == page_token {
-            break;
-        }
-        page_token = page.next_page_token;
-    }
-    if let Some(account) = best {
-        return Ok(account);
-    }
-    // The key makes concurrent first emails share one account. If that
-    // account was renamed since, it is no longer the unassigned one: make a new one.
-    let key = format!("inbound:unassigned-account:{name}");
-    let key =
-        if key.chars().count() <= KEY_MAX { key } else { format!("inbound:unassigned-account:{:016x}", fnv1a(name.as_bytes())) };
-    let create = |idempotency_key: String| pb::CreateAccountRequest {
-        account: Some(pb::Account { name: name.clone(), ..Default::default() }),
-        idempotency_key,
-    };
-    let created = accounts.create_account(create(key)).await?.into_inner();
-    if created.name == name {
-        tracing::info!(account = %created.id, %name, "unassigned account created");
-        return Ok(created);
-    }
-    Ok(accounts.create_account(create(String::new())).await?.into_inner())
+    let sender = Person { email: email.sender.clone(), name: email.sender_name.clone(), phone: String::new() };
+    clients.find_or_create_contact(&sender, None, &settings.unassigned_account_name).await
 }
 
 /// The email as a public inbound email activity of a case.

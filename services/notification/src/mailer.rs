@@ -216,7 +216,13 @@ impl Mailer {
         // own email.
         let batches: Vec<Vec<delivery::Model>> = if settings.digest_window_seconds > 0 {
             let mut groups: BTreeMap<(String, String), Vec<delivery::Model>> = BTreeMap::new();
+            let mut batches = Vec::new();
             for row in &due {
+                // Emails about no case (portal invitations, resets) always go alone.
+                if row.case_id.is_empty() {
+                    batches.push(vec![row.clone()]);
+                    continue;
+                }
                 let key = (row.recipient.clone(), row.case_id.clone());
                 if groups.contains_key(&key) {
                     continue;
@@ -230,7 +236,8 @@ impl Mailer {
                     .await?;
                 groups.insert(key, rows);
             }
-            groups.into_values().collect()
+            batches.extend(groups.into_values());
+            batches
         } else {
             due.into_iter().map(|row| vec![row]).collect()
         };
@@ -355,14 +362,13 @@ impl Mailer {
                 .join("\n\n----------------------------------------\n\n");
             (subject, body)
         };
-        let root = thread_root(&first.case_id, &self.settings.message_id_domain);
-        Message::builder()
-            .from(from)
-            .to(to)
-            .subject(subject)
-            .message_id(Some(email_id.to_owned()))
-            .in_reply_to(root.clone())
-            .references(root)
+        let mut builder = Message::builder().from(from).to(to).subject(subject).message_id(Some(email_id.to_owned()));
+        // Emails of a case thread under its root; others stand alone.
+        if !first.case_id.is_empty() {
+            let root = thread_root(&first.case_id, &self.settings.message_id_domain);
+            builder = builder.in_reply_to(root.clone()).references(root);
+        }
+        builder
             .header(AutoSubmitted)
             .header(ContentType::TEXT_PLAIN)
             .body(body)

@@ -49,6 +49,8 @@ pub struct CaseClock {
     pub resolved_at: Option<DateTime<Utc>>,
     /// Spans spent Pending; the last may still be open (`None` end).
     pub pending: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)>,
+    /// Spans the case spent closed before it was reopened: they never count.
+    pub closed: Vec<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 /// Where one target stands.
@@ -60,6 +62,7 @@ pub enum SlaState {
         due: DateTime<Utc>,
     },
     AtRisk {
+        warn_at: DateTime<Utc>,
         due: DateTime<Utc>,
     },
     Breached {
@@ -85,11 +88,13 @@ fn state_of(
     done_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> SlaState {
-    let closed_pauses: Vec<(DateTime<Utc>, DateTime<Utc>)> = if policy.pause_while_pending {
+    let mut closed_pauses: Vec<(DateTime<Utc>, DateTime<Utc>)> = if policy.pause_while_pending {
         clock.pending.iter().map(|(start, end)| (*start, end.unwrap_or(DateTime::<Utc>::MAX_UTC))).collect()
     } else {
         Vec::new()
     };
+    closed_pauses.extend(clock.closed.iter().copied());
+    closed_pauses.sort();
     let calendar = &policy.calendar;
     let spent = calendar.between_excluding(clock.created_at, done_at.unwrap_or(now), &closed_pauses);
     if done_at.is_some() {
@@ -109,7 +114,7 @@ fn state_of(
     if now >= due {
         SlaState::Breached { due }
     } else if now >= warn_at {
-        SlaState::AtRisk { due }
+        SlaState::AtRisk { warn_at, due }
     } else {
         SlaState::OnTrack { warn_at, due }
     }
@@ -164,6 +169,7 @@ mod tests {
             first_response_at: None,
             resolved_at: None,
             pending: Vec::new(),
+            closed: Vec::new(),
         }
     }
 
@@ -177,7 +183,7 @@ mod tests {
         );
         assert_eq!(
             first_response(&policy, &clock, utc("2026-11-23T09:50:00Z")),
-            SlaState::AtRisk { due: utc("2026-11-23T10:00:00Z") }
+            SlaState::AtRisk { warn_at: utc("2026-11-23T09:48:00Z"), due: utc("2026-11-23T10:00:00Z") }
         );
         assert_eq!(
             first_response(&policy, &clock, utc("2026-11-23T10:00:00Z")),
@@ -201,7 +207,7 @@ mod tests {
             SlaState::OnTrack { warn_at: utc("2026-11-23T12:12:00Z"), due: utc("2026-11-23T13:00:00Z") }
         );
         match first_response(&policy(true), &clock, utc("2026-11-23T11:40:00Z")) {
-            SlaState::OnTrack { due, .. } | SlaState::AtRisk { due } => assert_eq!(due, utc("2026-11-23T12:00:00Z")),
+            SlaState::OnTrack { due, .. } | SlaState::AtRisk { due, .. } => assert_eq!(due, utc("2026-11-23T12:00:00Z")),
             other => panic!("{other:?}"),
         }
         // Without pausing, the same case breached at 10:00.

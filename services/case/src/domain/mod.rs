@@ -3,6 +3,7 @@
 //! validated commands the gRPC adapter builds from requests.
 
 pub mod commands;
+pub mod escalation;
 pub mod status;
 
 use std::fmt;
@@ -156,51 +157,7 @@ pub fn is_staff_reply(kind: ActivityKind, visibility: Visibility, direction: Dir
         }
 }
 
-/// The changes one command makes to one record: one audit row per field.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Changes(Vec<FieldChange>);
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldChange {
-    pub field: &'static str,
-    pub old: String,
-    pub new: String,
-}
-
-impl Changes {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Records `field` when its value differs.
-    pub fn diff(&mut self, field: &'static str, old: impl ToString, new: impl ToString) {
-        let (old, new) = (old.to_string(), new.to_string());
-        if old != new {
-            self.0.push(FieldChange { field, old, new });
-        }
-    }
-
-    /// Records a field unconditionally (creation, an event like an added activity).
-    pub fn set(&mut self, field: &'static str, old: impl ToString, new: impl ToString) {
-        self.0.push(FieldChange { field, old: old.to_string(), new: new.to_string() });
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn fields(&self) -> impl Iterator<Item = &FieldChange> {
-        self.0.iter()
-    }
-
-    pub fn touches(&self, field: &str) -> bool {
-        self.0.iter().any(|c| c.field == field)
-    }
-}
+pub use docket_kit::audit::{Changes, FieldChange};
 
 #[cfg(test)]
 mod tests {

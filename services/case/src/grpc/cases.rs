@@ -23,13 +23,54 @@ use crate::{
 };
 use docket_proto::case::v1::{self as pb, case_service_server::CaseService, get_case_request::Lookup};
 
+use crate::contracts::ContractChecks;
+
 pub struct CaseApi {
     store: Store,
+    contracts: ContractChecks,
 }
 
 impl CaseApi {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, contracts: ContractChecks) -> Self {
+        Self { store, contracts }
+    }
+
+    /// Checks the case's service contract with the billing service and fills
+    /// in both its id and number; a new case that names none gets the
+    /// contract that covers it, if one does.
+    async fn check_contract(
+        &self,
+        fields: &mut CaseFields,
+        current: Option<&CaseRecord>,
+        mask: &mut Vec<&'static str>,
+    ) -> Result<(), Error> {
+        let pick = |field: &str, new: &str, old: Option<&str>| -> String {
+            match old {
+                Some(old) if !mask.contains(&field) => old.to_owned(),
+                _ => new.to_owned(),
+            }
+        };
+        let case = current.map(|c| &c.case);
+        let account_id = pick("account_id", &fields.account_id, case.map(|c| c.account_id.as_str()));
+        let contract_id = pick("service_contract_id", &fields.service_contract_id, case.map(|c| c.service_contract_id.as_str()));
+        let number =
+            pick("service_contract_number", &fields.service_contract_number, case.map(|c| c.service_contract_number.as_str()));
+        let serial = pick("asset_serial_number", &fields.asset_serial_number, case.map(|c| c.asset_serial_number.as_str()));
+        let named = !contract_id.is_empty() || !number.is_empty();
+        // An update that leaves the contract alone, or clears it, needs no check.
+        if current.is_some() && !named {
+            return Ok(());
+        }
+        if let Some(coverage) = self.contracts.cover(&account_id, &contract_id, &number, &serial).await? {
+            fields.service_contract_id = coverage.contract_id;
+            fields.service_contract_number = coverage.contract_number;
+            for field in ["service_contract_id", "service_contract_number"] {
+                if !mask.contains(&field) {
+                    mask.push(field);
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -54,7 +95,7 @@ pub fn status_to_proto(status: CaseStatus) -> pb::CaseStatus {
     }
 }
 
-fn priority_from_proto(raw: i32) -> Option<Priority> {
+pub(super) fn priority_from_proto(raw: i32) -> Option<Priority> {
     Some(match pb::CasePriority::try_from(raw).ok()? {
         pb::CasePriority::Unspecified => return None,
         pb::CasePriority::Low => Priority::Low,
@@ -64,7 +105,7 @@ fn priority_from_proto(raw: i32) -> Option<Priority> {
     })
 }
 
-fn priority_to_proto(rank: i16) -> pb::CasePriority {
+pub(super) fn priority_to_proto(rank: i16) -> pb::CasePriority {
     match Priority::from_rank(rank) {
         Some(Priority::Low) => pb::CasePriority::Low,
         Some(Priority::Medium) => pb::CasePriority::Medium,
@@ -114,13 +155,7 @@ fn direction_to_proto(key: &str) -> pb::Direction {
 
 /// A catalogue key: lower-case letters, digits and `_`, 1 to 50 long.
 fn type_key(violations: &mut FieldViolations, field: &str, value: &str) -> String {
-    let value = value.trim();
-    if value.is_empty() {
-        violations.add(field, "is required");
-    } else if value.len() > 50 || !value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-        violations.add(field, "must be 1 to 50 of a-z, 0-9 and _ (e.g. warranty_claim)");
-    }
-    value.to_owned()
+    violations.key(field, value)
 }
 
 fn optional_id(violations: &mut FieldViolations, field: &str, value: &str) -> Option<String> {
@@ -382,6 +417,8 @@ impl CaseService for CaseApi {
             &pb::CreateCaseRequest { idempotency_key: String::new(), ..request.clone() },
         );
         violations.into_result().map_err(Error::from)?;
+        let mut fields = fields;
+        self.check_contract(&mut fields, None, &mut CASE_FIELDS.to_vec()).await?;
         let created = self.store.create_case(NewCase { fields, owner_id }, &actor(&caller, ""), key.as_ref()).await?;
         tracing::info!(case = %format_case_number(created.case.number), "case created");
         Ok(Response::new(to_proto(created)))
@@ -486,11 +523,18 @@ impl CaseService for CaseApi {
         let case = request.case.unwrap_or_default();
         let id = required_id(&mut violations, "case.id", &case.id);
         let version = etag(&mut violations, "case.etag", &case.etag, true);
-        let mask = update_mask(&mut violations, request.update_mask.as_ref(), CASE_FIELDS);
-        let fields = parse_fields(&mut violations, &case, Some(&mask));
+        let mut mask = update_mask(&mut violations, request.update_mask.as_ref(), CASE_FIELDS);
+        let mut fields = parse_fields(&mut violations, &case, Some(&mask));
         let reason = reason(&mut violations, &request.reason);
         violations.into_result().map_err(Error::from)?;
         let Some(version) = version else { return Err(Status::internal("validated fields missing")) };
+        if ["account_id", "service_contract_id", "service_contract_number", "asset_serial_number"]
+            .iter()
+            .any(|f| mask.contains(f))
+        {
+            let current = self.store.get_case(&id).await?;
+            self.check_contract(&mut fields, Some(&current), &mut mask).await?;
+        }
         let updated = self.store.update_case(&id, version, fields, &mask, &actor(&caller, &reason)).await?;
         Ok(Response::new(to_proto(updated)))
     }

@@ -5,6 +5,7 @@
 mod accounts;
 mod cases;
 mod contacts;
+mod escalation;
 mod staff;
 
 use docket_kit::{auth::Caller, error::FieldViolations};
@@ -14,6 +15,7 @@ pub use self::{
     accounts::{AccountApi, to_proto as account_to_proto},
     cases::{CaseApi, activity_to_proto, status_to_proto, to_proto as case_to_proto},
     contacts::{ContactApi, to_proto as contact_to_proto},
+    escalation::EscalationRuleApi,
     staff::StaffApi,
 };
 use crate::{
@@ -36,27 +38,7 @@ fn update_mask(
     mask: Option<&prost_types::FieldMask>,
     allowed: &[&'static str],
 ) -> Vec<&'static str> {
-    let paths = mask.map(|m| m.paths.as_slice()).unwrap_or_default();
-    if paths.is_empty() {
-        violations.add("update_mask", format!("name the fields to change; allowed: {}", allowed.join(", ")));
-        return Vec::new();
-    }
-    let mut fields = Vec::new();
-    for path in paths {
-        match allowed.iter().find(|a| **a == path.as_str()) {
-            Some(field) if !fields.contains(field) => fields.push(*field),
-            Some(_) => {}
-            None => violations.add(
-                "update_mask",
-                format!(
-                    "`{}` cannot be changed here; allowed: {}",
-                    path.chars().take(64).collect::<String>(),
-                    allowed.join(", ")
-                ),
-            ),
-        }
-    }
-    fields
+    violations.update_mask(mask, allowed)
 }
 
 /// Whether `field` must be validated: always on create, on update if masked.
@@ -74,36 +56,11 @@ fn actor<'a>(caller: &'a Caller, reason: &'a str) -> Actor<'a> {
 
 /// Parses an enum field sent as a number; unknown and unspecified values are errors.
 fn enum_value<T>(violations: &mut FieldViolations, field: &str, raw: i32, parse: impl Fn(i32) -> Option<T>) -> Option<T> {
-    match parse(raw) {
-        Some(value) => Some(value),
-        None if raw == 0 => {
-            violations.add(field, "is required");
-            None
-        }
-        None => {
-            violations.add(field, format!("{raw} is not a known value"));
-            None
-        }
-    }
+    violations.enum_value(field, raw, parse)
 }
 
 fn etag(violations: &mut FieldViolations, field: &str, etag: &str, required: bool) -> Option<i64> {
-    match crate::store::parse_etag(field, etag) {
-        Ok(Some(v)) => Some(v),
-        Ok(None) => {
-            if required {
-                violations.add(field, "is required: send the etag of the record as you read it");
-            }
-            None
-        }
-        Err(crate::error::Error::Invalid(v)) => {
-            for (f, d) in v.iter() {
-                violations.add(f, d);
-            }
-            None
-        }
-        Err(_) => None,
-    }
+    violations.etag(field, etag, required)
 }
 
 /// Shared by every ListXHistory call.

@@ -3,11 +3,8 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ActiveModelTrait,
-    ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
-    sea_query::{Expr, ExprTrait, Query},
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, sea_query::Query,
 };
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +12,7 @@ use super::{
     Actor, Store,
     accounts::page_end,
     contains_ci,
-    entities::{account, case, case_contact, case_tag, case_type, contact, counter, staff_user, team},
+    entities::{account, case, case_contact, case_tag, case_type, contact, staff_user, team},
     find_idempotent, new_id, remember_idempotent, stale, write_trail,
 };
 use crate::{
@@ -99,7 +96,7 @@ fn contacts_text(contacts: &[CaseContactRef]) -> String {
         .join(", ")
 }
 
-fn opt_text(value: &Option<String>) -> &str {
+pub(super) fn opt_text(value: &Option<String>) -> &str {
     value.as_deref().unwrap_or("")
 }
 
@@ -204,7 +201,7 @@ async fn check_references(
     Ok(())
 }
 
-async fn check_owner(txn: &DatabaseTransaction, field: &str, owner_id: &str) -> Result<()> {
+pub(super) async fn check_owner(txn: &DatabaseTransaction, field: &str, owner_id: &str) -> Result<()> {
     match staff_user::Entity::find_by_id(owner_id.to_owned()).one(txn).await? {
         None => Err(Error::field(field, format!("no staff user has the id {owner_id}"))),
         Some(user) if !user.active => Err(Error::field(field, format!("staff user {} is inactive", user.name))),
@@ -285,7 +282,7 @@ pub(crate) async fn load_case(db: &impl ConnectionTrait, id: &str) -> Result<Cas
 }
 
 /// Reads a case for a change, checking the etag the caller sent, if any.
-async fn load_for_change(txn: &DatabaseTransaction, id: &str, etag: Option<i64>) -> Result<CaseRecord> {
+pub(super) async fn load_for_change(txn: &DatabaseTransaction, id: &str, etag: Option<i64>) -> Result<CaseRecord> {
     let model =
         case::Entity::find_by_id(id.to_owned()).one(txn).await?.ok_or_else(|| Error::NotFound(format!("case {id} not found")))?;
     if let Some(etag) = etag
@@ -298,7 +295,7 @@ async fn load_for_change(txn: &DatabaseTransaction, id: &str, etag: Option<i64>)
 
 /// Writes a changed case: bumps its version only if nobody else did first,
 /// then its links and its trail rows.
-async fn save_change(
+pub(super) async fn save_change(
     txn: &DatabaseTransaction,
     before: &CaseRecord,
     mut after: CaseRecord,
@@ -383,14 +380,7 @@ impl Store {
         }
         // The counter row is locked until commit, so numbers are unique and
         // follow the order in which cases are created.
-        let numbered = counter::Entity::update_many()
-            .col_expr(counter::Column::Value, Expr::col(counter::Column::Value).add(1))
-            .filter(counter::Column::Name.eq("case_number"))
-            .exec_with_returning(&txn)
-            .await?;
-        record.case.number = numbered.first().map(|c| c.value).ok_or_else(|| {
-            Error::Database(sea_orm::DbErr::Custom("the case_number counter is missing; run the migrations".into()))
-        })?;
+        record.case.number = docket_kit::counter::next(&txn, "case_number").await?;
         let number = format_case_number(record.case.number);
         let mut trail = Changes::new();
         trail.set("created", "", &number);

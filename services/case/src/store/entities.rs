@@ -140,23 +140,6 @@ pub mod case_type {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-pub mod counter {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "counters")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub name: String,
-        pub value: i64,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
 pub mod case {
     use sea_orm::entity::prelude::*;
 
@@ -262,22 +245,34 @@ pub mod case_activity {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-pub mod audit_entry {
+pub use docket_kit::audit::entity as audit_entry;
+
+pub mod escalation_rule {
     use sea_orm::entity::prelude::*;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "audit_entries")]
+    #[sea_orm(table_name = "escalation_rules")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: String,
-        pub record_type: String,
-        pub record_id: String,
-        pub actor: String,
-        pub at: DateTimeUtc,
-        pub field: String,
-        pub old_value: String,
-        pub new_value: String,
-        pub reason: String,
+        pub name: String,
+        /// sla_warning or sla_breached
+        pub trigger: String,
+        /// first_response, resolution, or empty for either
+        pub target: String,
+        /// JSON list of priority ranks; empty: all
+        pub priorities: String,
+        pub raise_priority: bool,
+        pub reassign_team_id: Option<String>,
+        pub reassign_owner_id: Option<String>,
+        pub notify_owner: bool,
+        /// JSON list of staff ids
+        pub notify_staff_ids: String,
+        pub active: bool,
+        pub position: i32,
+        pub version: i64,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

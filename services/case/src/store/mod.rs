@@ -8,6 +8,7 @@ mod accounts;
 mod activities;
 mod cases;
 mod contacts;
+pub mod escalation;
 mod history;
 mod staff;
 
@@ -17,12 +18,10 @@ use docket_kit::{
     idempotency::{self, Idempotency},
 };
 use sea_orm::{
-    ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr},
 };
 
-use self::entities::audit_entry;
 pub use self::{
     accounts::{ACCOUNT_FIELDS, AccountCursor, AccountFilter, model_money},
     activities::ActivityCursor,
@@ -72,13 +71,7 @@ pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// Who changes what, when, and why: stamped on every audit row of a command.
-#[derive(Debug, Clone)]
-pub struct Actor<'a> {
-    pub actor: &'a str,
-    pub reason: &'a str,
-    pub at: DateTime<Utc>,
-}
+pub use docket_kit::audit::Actor;
 
 /// Appends one audit row per changed field.
 pub(crate) async fn write_trail(
@@ -88,22 +81,7 @@ pub(crate) async fn write_trail(
     by: &Actor<'_>,
     changes: &Changes,
 ) -> Result<()> {
-    if changes.is_empty() {
-        return Ok(());
-    }
-    let rows = changes.fields().map(|change| audit_entry::ActiveModel {
-        id: Set(new_id()),
-        record_type: Set(record_type.to_owned()),
-        record_id: Set(record_id.to_owned()),
-        actor: Set(by.actor.to_owned()),
-        at: Set(by.at),
-        field: Set(change.field.to_owned()),
-        old_value: Set(change.old.clone()),
-        new_value: Set(change.new.clone()),
-        reason: Set(by.reason.to_owned()),
-    });
-    audit_entry::Entity::insert_many(rows).exec(txn).await?;
-    Ok(())
+    Ok(docket_kit::audit::write(txn, record_type, record_id, by, changes).await?)
 }
 
 /// The resource an earlier call with this key created, if any; a reused key
@@ -138,19 +116,6 @@ pub(crate) async fn remember_idempotent(
 /// An etag is the record's version number as text.
 pub fn etag(version: i64) -> String {
     version.to_string()
-}
-
-/// Parses an etag sent back by a caller.
-pub fn parse_etag(field: &str, etag: &str) -> Result<Option<i64>> {
-    let etag = etag.trim().trim_matches('"');
-    if etag.is_empty() {
-        return Ok(None);
-    }
-    etag.parse::<i64>()
-        .ok()
-        .filter(|v| *v > 0)
-        .map(Some)
-        .ok_or_else(|| Error::field(field, "is not an etag returned by this service"))
 }
 
 pub(crate) fn stale(what: &str, id: &str, sent: i64, current: i64) -> Error {

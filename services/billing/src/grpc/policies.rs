@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{Duration, NaiveDate};
+use chrono::NaiveDate;
 use chrono_tz::Tz;
 use docket_kit::{
     auth::caller,
@@ -16,14 +16,12 @@ use docket_proto::{
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status};
 
+use super::{actor, priority_from_proto, required_id};
 use crate::{
-    domain::{
-        calendar::{Calendar, Interval},
-        sla::{CaseClock, Priority, SlaPolicy, SlaState, Targets, first_response, resolution},
-    },
+    domain::sla::{CaseClock, SlaState, first_response, resolution},
     store::{
-        POLICY_FIELDS, PolicyFields, Store, StoreError, StoredHours, StoredTarget, entities::sla_policy, holidays_of, hours_of,
-        targets_of,
+        POLICY_FIELDS, PolicyFields, Store, StoredHours, StoredTarget, entities::sla_policy, holidays_of, hours_of,
+        policies::calendar_of, policy_of, targets_of,
     },
 };
 
@@ -35,31 +33,6 @@ impl SlaPolicyApi {
     pub fn new(store: Store) -> Self {
         Self { store }
     }
-}
-
-impl From<StoreError> for Status {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::NotFound(message) => Status::not_found(message),
-            StoreError::Stale(message) => Status::aborted(message),
-            StoreError::NameTaken(name) => Status::already_exists(format!("a policy named {name} already exists")),
-            StoreError::KeyReused => invalid_argument(&FieldViolations::single(
-                "idempotency_key",
-                "was already used with a different request; use a new key for a new request",
-            )),
-            StoreError::Database(db) => docket_kit::error::database(&db),
-        }
-    }
-}
-
-fn priority_from_proto(raw: i32) -> Option<Priority> {
-    Some(match CasePriority::try_from(raw).ok()? {
-        CasePriority::Unspecified => return None,
-        CasePriority::Low => Priority::Low,
-        CasePriority::Medium => Priority::Medium,
-        CasePriority::High => Priority::High,
-        CasePriority::Critical => Priority::Critical,
-    })
 }
 
 /// "HH:MM" (00:00 to 24:00) as minutes since midnight.
@@ -181,34 +154,6 @@ fn parse_fields(violations: &mut FieldViolations, policy: &pb::SlaPolicy, mask: 
     fields
 }
 
-fn calendar_of(hours: &[StoredHours], holidays: &[String], tz: Tz) -> Result<Calendar, crate::domain::calendar::CalendarError> {
-    let mut weekly: [Vec<Interval>; 7] = Default::default();
-    for h in hours {
-        weekly[usize::from(h.weekday.clamp(1, 7) - 1)].push(Interval { start: h.start, end: h.end });
-    }
-    let holidays = holidays.iter().filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()).collect();
-    Calendar::new(tz, weekly, holidays)
-}
-
-/// The stored policy as the domain's rules see it.
-fn domain_policy(model: &sla_policy::Model) -> Option<SlaPolicy> {
-    let tz: Tz = model.time_zone.parse().ok()?;
-    let calendar = calendar_of(&hours_of(model), &holidays_of(model), tz).ok()?;
-    let targets = targets_of(model);
-    let target = |priority: u8| {
-        targets.iter().find(|t| t.priority == priority).map(|t| Targets {
-            first_response: Duration::minutes(t.first_response_minutes),
-            resolution: Duration::minutes(t.resolution_minutes),
-        })
-    };
-    Some(SlaPolicy {
-        calendar,
-        targets: [target(1)?, target(2)?, target(3)?, target(4)?],
-        pause_while_pending: model.pause_while_pending,
-        warn_at_percent: u8::try_from(model.warn_at_percent).unwrap_or(80),
-    })
-}
-
 fn to_proto(model: sla_policy::Model) -> pb::SlaPolicy {
     let priorities = [CasePriority::Low, CasePriority::Medium, CasePriority::High, CasePriority::Critical];
     pb::SlaPolicy {
@@ -244,10 +189,6 @@ struct Cursor {
     id: String,
 }
 
-fn required_id(violations: &mut FieldViolations, field: &str, id: &str) -> String {
-    violations.required_id(field, id).map(|id| id.to_string()).unwrap_or_default()
-}
-
 #[tonic::async_trait]
 impl SlaPolicyService for SlaPolicyApi {
     async fn create_sla_policy(&self, request: Request<pb::CreateSlaPolicyRequest>) -> Result<Response<pb::SlaPolicy>, Status> {
@@ -264,7 +205,7 @@ impl SlaPolicyService for SlaPolicyApi {
         if !violations.is_empty() {
             return Err(invalid_argument(&violations));
         }
-        let created = self.store.create_policy(fields, &caller.actor, time::now(), key.as_ref()).await?;
+        let created = self.store.create_policy(fields, &actor(&caller, ""), key.as_ref()).await?;
         Ok(Response::new(to_proto(created)))
     }
 
@@ -279,39 +220,20 @@ impl SlaPolicyService for SlaPolicyApi {
     }
 
     async fn update_sla_policy(&self, request: Request<pb::UpdateSlaPolicyRequest>) -> Result<Response<pb::SlaPolicy>, Status> {
-        caller(&request)?.require_admin()?;
+        let caller = caller(&request)?;
+        caller.require_admin()?;
         let request = request.into_inner();
         let policy = request.policy.unwrap_or_default();
         let mut violations = FieldViolations::new();
         let id = required_id(&mut violations, "policy.id", &policy.id);
-        let etag = policy.etag.trim().parse::<i64>().ok().filter(|v| *v > 0);
-        if etag.is_none() {
-            violations.add("policy.etag", "is required: send the etag of the policy as you read it");
-        }
-        let paths = request.update_mask.map(|m| m.paths).unwrap_or_default();
-        let mut mask: Vec<&str> = Vec::new();
-        if paths.is_empty() {
-            violations.add("update_mask", format!("name the fields to change; allowed: {}", POLICY_FIELDS.join(", ")));
-        }
-        for path in &paths {
-            match POLICY_FIELDS.iter().find(|f| **f == path.as_str()) {
-                Some(field) => mask.push(field),
-                None => violations.add(
-                    "update_mask",
-                    format!(
-                        "`{}` cannot be changed; allowed: {}",
-                        path.chars().take(64).collect::<String>(),
-                        POLICY_FIELDS.join(", ")
-                    ),
-                ),
-            }
-        }
+        let etag = violations.etag("policy.etag", &policy.etag, true);
+        let mask = violations.update_mask(request.update_mask.as_ref(), POLICY_FIELDS);
         let fields = parse_fields(&mut violations, &policy, Some(&mask));
         if !violations.is_empty() {
             return Err(invalid_argument(&violations));
         }
         let Some(etag) = etag else { return Err(Status::internal("validated etag missing")) };
-        let updated = self.store.update_policy(&id, etag, fields, &mask, time::now()).await?;
+        let updated = self.store.update_policy(&id, etag, fields, &mask, &actor(&caller, "")).await?;
         Ok(Response::new(to_proto(updated)))
     }
 
@@ -366,11 +288,20 @@ impl SlaPolicyService for SlaPolicyApi {
             return Err(Status::internal("validated fields missing"));
         };
         let model = self.store.get_policy(&id).await?;
-        let policy = domain_policy(&model).ok_or_else(|| Status::failed_precondition("the stored policy is incomplete"))?;
-        let clock = CaseClock { priority, created_at, first_response_at: None, resolved_at: None, pending: Vec::new() };
+        let policy = policy_of(&model).ok_or_else(|| Status::failed_precondition("the stored policy is incomplete"))?;
+        let clock = CaseClock {
+            priority,
+            created_at,
+            first_response_at: None,
+            resolved_at: None,
+            pending: Vec::new(),
+            closed: Vec::new(),
+        };
         let times = |state: SlaState| match state {
-            SlaState::OnTrack { warn_at, due } => (Some(time::to_proto(due)), Some(time::to_proto(warn_at))),
-            SlaState::AtRisk { due } | SlaState::Breached { due } => (Some(time::to_proto(due)), None),
+            SlaState::OnTrack { warn_at, due } | SlaState::AtRisk { warn_at, due } => {
+                (Some(time::to_proto(due)), Some(time::to_proto(warn_at)))
+            }
+            SlaState::Breached { due } => (Some(time::to_proto(due)), None),
             _ => (None, None),
         };
         let (first_response_due, first_response_warning) = times(first_response(&policy, &clock, created_at));

@@ -1,0 +1,181 @@
+//! The services behind the gateway: one lazily connected gRPC channel per
+//! service, and clients that carry the caller's own bearer token and the
+//! current trace context into every call. The gateway decides nothing about
+//! roles or actors: the services do, from the token the caller sent.
+
+use std::time::Duration;
+
+use axum::{extract::FromRequestParts, http::request::Parts};
+use docket_kit::auth::OutgoingAuth;
+use docket_proto::{
+    billing::v1::{case_sla_service_client::CaseSlaServiceClient, work_service_client::WorkServiceClient},
+    case::v1::{
+        account_service_client::AccountServiceClient, case_service_client::CaseServiceClient,
+        contact_service_client::ContactServiceClient,
+    },
+    portal::v1::{
+        portal_access_service_client::PortalAccessServiceClient, portal_auth_service_client::PortalAuthServiceClient,
+        portal_case_service_client::PortalCaseServiceClient, web_form_service_client::WebFormServiceClient,
+    },
+};
+use tonic::{
+    metadata::MetadataValue,
+    service::interceptor::InterceptedService,
+    transport::{Channel, Endpoint},
+};
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+
+use crate::{GatewayState, problem::Problem};
+
+/// One service the gateway calls.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// For people and `/readyz`: `case`.
+    pub name: &'static str,
+    /// The gRPC service whose health decides readiness.
+    pub health_service: &'static str,
+    pub channel: Channel,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct UpstreamError {
+    pub key: &'static str,
+    pub message: String,
+}
+
+impl Upstream {
+    /// A channel to `url` that connects on first use and reconnects after
+    /// the service restarts.
+    pub fn new(
+        name: &'static str,
+        health_service: &'static str,
+        key: &'static str,
+        url: &str,
+        timeout: Duration,
+    ) -> Result<Self, UpstreamError> {
+        let channel = Endpoint::from_shared(url.to_owned())
+            .map_err(|err| UpstreamError { key, message: err.to_string() })?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(timeout)
+            .tcp_nodelay(true)
+            .connect_lazy();
+        Ok(Self { name, health_service, channel })
+    }
+
+    /// Whether the service answers its health check with SERVING within `timeout`.
+    pub async fn serving(&self, timeout: Duration) -> bool {
+        let mut client = HealthClient::new(self.channel.clone());
+        let check = client.check(HealthCheckRequest { service: self.health_service.to_owned() });
+        match tokio::time::timeout(timeout, check).await {
+            Ok(Ok(answer)) => answer.into_inner().status == ServingStatus::Serving as i32,
+            _ => false,
+        }
+    }
+}
+
+/// Clients that send the caller's `authorization` and the W3C trace context.
+pub type Authed = InterceptedService<Channel, OutgoingAuth>;
+
+/// The case service's clients for one request, as its caller.
+pub struct CaseClients {
+    pub cases: CaseServiceClient<Authed>,
+    pub accounts: AccountServiceClient<Authed>,
+    pub contacts: ContactServiceClient<Authed>,
+}
+
+impl FromRequestParts<GatewayState> for CaseClients {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &GatewayState) -> Result<Self, Self::Rejection> {
+        let auth = caller_auth(parts)?;
+        let channel = state.case.channel.clone();
+        Ok(CaseClients {
+            cases: CaseServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            accounts: AccountServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            contacts: ContactServiceClient::with_interceptor(channel, auth),
+        })
+    }
+}
+
+/// The portal service as staff call it through the API, with the caller's
+/// own token: web form definitions and portal users.
+pub struct PortalAdminClients {
+    pub forms: WebFormServiceClient<Authed>,
+    pub access: PortalAccessServiceClient<Authed>,
+}
+
+impl FromRequestParts<GatewayState> for PortalAdminClients {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &GatewayState) -> Result<Self, Self::Rejection> {
+        let auth = caller_auth(parts)?;
+        let channel = state.portal.channel.clone();
+        Ok(PortalAdminClients {
+            forms: WebFormServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            access: PortalAccessServiceClient::with_interceptor(channel, auth),
+        })
+    }
+}
+
+/// The billing service as staff call it through the API, with the caller's own token.
+pub struct BillingClients {
+    pub slas: CaseSlaServiceClient<Authed>,
+    pub work: WorkServiceClient<Authed>,
+}
+
+impl FromRequestParts<GatewayState> for BillingClients {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &GatewayState) -> Result<Self, Self::Rejection> {
+        let auth = caller_auth(parts)?;
+        let channel = state.billing.channel.clone();
+        Ok(BillingClients {
+            slas: CaseSlaServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            work: WorkServiceClient::with_interceptor(channel, auth),
+        })
+    }
+}
+
+/// The portal service as the portal pages and web forms call it: with the
+/// gateway's own service token, on behalf of a visitor (whose session the
+/// portal service checks on every call).
+#[derive(Clone)]
+pub struct PortalClients {
+    pub auth: PortalAuthServiceClient<Authed>,
+    pub cases: PortalCaseServiceClient<Authed>,
+    pub forms: WebFormServiceClient<Authed>,
+}
+
+impl PortalClients {
+    pub fn of(state: &GatewayState) -> Self {
+        let channel = state.portal.channel.clone();
+        let auth = state.service_auth.clone();
+        PortalClients {
+            auth: PortalAuthServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            cases: PortalCaseServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            forms: WebFormServiceClient::with_interceptor(channel, auth),
+        }
+    }
+}
+
+impl FromRequestParts<GatewayState> for PortalClients {
+    type Rejection = Problem;
+
+    async fn from_request_parts(_parts: &mut Parts, state: &GatewayState) -> Result<Self, Self::Rejection> {
+        Ok(PortalClients::of(state))
+    }
+}
+
+/// The request's `Authorization` header, passed on as it is: whether the
+/// token is valid and what it may do is the service's decision. A request
+/// without the header, or with one that cannot be gRPC metadata, cannot be
+/// anyone's: it is refused here, before its input is looked at.
+fn caller_auth(parts: &Parts) -> Result<OutgoingAuth, Problem> {
+    let unauthenticated = |detail: &str| Problem::new(http::StatusCode::UNAUTHORIZED, "unauthenticated", detail);
+    let value =
+        parts.headers.get(http::header::AUTHORIZATION).ok_or_else(|| unauthenticated("send `Authorization: Bearer <token>`"))?;
+    let bearer = MetadataValue::try_from(value.as_bytes())
+        .map_err(|_| unauthenticated("the Authorization header must be `Bearer <token>` in visible ASCII"))?;
+    Ok(OutgoingAuth::passing_on(bearer))
+}

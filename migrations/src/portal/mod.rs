@@ -1,0 +1,16 @@
+//! The `portal` schema: portal users, their one-time links (digests only),
+//! web forms and their submissions, audit trail, idempotency keys, and the
+//! outbox of its events.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_portal_schema;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_create_portal_schema::Migration)]
+    }
+}

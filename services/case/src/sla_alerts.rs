@@ -1,0 +1,44 @@
+//! Hears the billing service's SLA alerts (`case.sla_warning`,
+//! `case.sla_breached`) and escalates the case by the escalation rules.
+
+use docket_kit::{
+    audit::Actor,
+    events::{
+        consumer::{EventHandler, HandlerError},
+        unpack,
+    },
+};
+use docket_proto::{billing::v1::SlaTargetKind, events::v1 as ev, events::v1::Envelope};
+use sea_orm::DatabaseTransaction;
+
+use crate::{
+    domain::escalation::{Target, Trigger},
+    store::escalation::escalate,
+};
+
+/// The alerts the case service consumes.
+pub const BINDINGS: &[&str] = &["case.sla_warning", "case.sla_breached"];
+
+/// Who escalates, as recorded in the case's trail.
+pub const ACTOR: &str = "system:escalation";
+
+pub struct Escalator;
+
+#[async_trait::async_trait]
+impl EventHandler for Escalator {
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), HandlerError> {
+        let Some(trigger) = Trigger::from_event_type(&event.r#type) else { return Ok(()) };
+        let alert: ev::CaseSlaAlert = unpack(event, "docket.events.v1.CaseSlaAlert").map_err(HandlerError)?;
+        let target = match SlaTargetKind::try_from(alert.target) {
+            Ok(SlaTargetKind::FirstResponse) => Target::FirstResponse,
+            Ok(SlaTargetKind::Resolution) => Target::Resolution,
+            _ => return Err(HandlerError(format!("{}: the alert names no SLA target", event.r#type))),
+        };
+        let by = Actor { actor: ACTOR, reason: "", at: docket_kit::time::now() };
+        let done = escalate(txn, &alert.case_id, trigger, target, &by).await.map_err(|err| HandlerError(err.to_string()))?;
+        for escalation in done {
+            tracing::info!(case = %alert.case_number, rule = %escalation.rule.name, actions = %escalation.actions, "escalated");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,138 @@
+//! The append-only audit trail every service keeps of its own records: one
+//! row per changed field, written in the transaction of the change, with
+//! who, when, old and new value, and why.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    /// One changed field of one record.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_entries")]
+    pub struct Model {
+        /// UUID v7: rows sort in the order they were written.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub record_type: String,
+        pub record_id: String,
+        pub actor: String,
+        pub at: DateTimeUtc,
+        pub field: String,
+        pub old_value: String,
+        pub new_value: String,
+        pub reason: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The changed fields of one command, old and new values as text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes(Vec<FieldChange>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldChange {
+    pub field: &'static str,
+    pub old: String,
+    pub new: String,
+}
+
+impl Changes {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records `field` when its value differs.
+    pub fn diff(&mut self, field: &'static str, old: impl ToString, new: impl ToString) {
+        let (old, new) = (old.to_string(), new.to_string());
+        if old != new {
+            self.0.push(FieldChange { field, old, new });
+        }
+    }
+
+    /// Records a field unconditionally (creation, an event like an added activity).
+    pub fn set(&mut self, field: &'static str, old: impl ToString, new: impl ToString) {
+        self.0.push(FieldChange { field, old: old.to_string(), new: new.to_string() });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn fields(&self) -> impl Iterator<Item = &FieldChange> {
+        self.0.iter()
+    }
+
+    pub fn touches(&self, field: &str) -> bool {
+        self.0.iter().any(|c| c.field == field)
+    }
+}
+
+/// Who changes what, when, and why: stamped on every audit row of a command.
+#[derive(Debug, Clone)]
+pub struct Actor<'a> {
+    pub actor: &'a str,
+    pub reason: &'a str,
+    pub at: DateTime<Utc>,
+}
+
+/// Appends one audit row per changed field.
+pub async fn write(
+    txn: &impl ConnectionTrait,
+    record_type: &str,
+    record_id: &str,
+    by: &Actor<'_>,
+    changes: &Changes,
+) -> Result<(), DbErr> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let rows = changes.fields().map(|change| entity::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        record_type: Set(record_type.to_owned()),
+        record_id: Set(record_id.to_owned()),
+        actor: Set(by.actor.to_owned()),
+        at: Set(by.at),
+        field: Set(change.field.to_owned()),
+        old_value: Set(change.old.clone()),
+        new_value: Set(change.new.clone()),
+        reason: Set(by.reason.to_owned()),
+    });
+    entity::Entity::insert_many(rows).exec(txn).await?;
+    Ok(())
+}
+
+/// One page of the trail of `record_id` (rows of the given record types),
+/// oldest first, after the row id `after`; the id of the last row when
+/// another page follows.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    types: &[&str],
+    record_id: &str,
+    after: Option<String>,
+    limit: u64,
+) -> Result<(Vec<entity::Model>, Option<String>), DbErr> {
+    let mut query = entity::Entity::find()
+        .filter(entity::Column::RecordId.eq(record_id))
+        .filter(entity::Column::RecordType.is_in(types.iter().copied()));
+    if let Some(after) = after {
+        query = query.filter(entity::Column::Id.gt(after));
+    }
+    let mut rows = query.order_by_asc(entity::Column::Id).limit(limit + 1).all(db).await?;
+    let next = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.id.clone())
+    } else {
+        None
+    };
+    Ok((rows, next))
+}

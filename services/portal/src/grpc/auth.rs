@@ -1,0 +1,274 @@
+//! `docket.portal.v1.PortalAuthService`: invitations, logins, sessions and
+//! passwords, called by the gateway for a visitor.
+
+use docket_kit::{auth::caller, error::FieldViolations, secret, time};
+use docket_proto::portal::v1::{self as pb, portal_auth_service_server::PortalAuthService};
+use tonic::{Request, Response, Status};
+
+use super::{ADDRESS_MAX, Portal, actor, facts, require_service, session_to_proto, switched_off};
+use crate::{
+    domain::password,
+    error::{Error, Result},
+    store::{TokenPurpose, entities::portal_user},
+};
+
+pub struct PortalAuthApi {
+    portal: Portal,
+}
+
+impl PortalAuthApi {
+    pub fn new(portal: Portal) -> Self {
+        Self { portal }
+    }
+}
+
+/// The one answer to every wrong login, so it does not tell which part was wrong.
+fn wrong_login() -> Error {
+    Error::Unauthenticated("the email or password is wrong".to_owned())
+}
+
+/// A password as typed at login: required, and bounded so hashing stays cheap.
+fn typed_password(violations: &mut FieldViolations, field: &str, value: &str) {
+    if value.is_empty() {
+        violations.add(field, "is required");
+    } else if value.chars().count() > password::MAX_LENGTH {
+        violations.add(field, format!("is longer than {} characters", password::MAX_LENGTH));
+    }
+}
+
+/// A token from a link: required, and no longer than ours are.
+fn link_token(violations: &mut FieldViolations, value: &str) -> String {
+    let token = violations.required_text("token", value, 100);
+    if token.contains(char::is_whitespace) {
+        violations.add("token", "is not a token from an invitation or reset link");
+    }
+    token
+}
+
+/// Argon2 is slow on purpose: off the async threads.
+async fn hash(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(|err| Error::Internal(format!("hashing task: {err}")))?
+        .map_err(|err| Error::Internal(err.to_string()))
+}
+
+async fn verify(password: String, stored: Option<String>) -> Result<bool> {
+    tokio::task::spawn_blocking(move || match stored {
+        Some(stored) => password::verify(&password, &stored),
+        None => {
+            password::verify_nothing(&password);
+            false
+        }
+    })
+    .await
+    .map_err(|err| Error::Internal(format!("verifying task: {err}")))
+}
+
+impl Portal {
+    /// A new session for a user whose contact still may use the portal.
+    async fn start_session(&self, user: &portal_user::Model, client_ip: &str) -> Result<pb::Session> {
+        let contact = self.contact(&user.contact_id).await?.filter(|c| c.portal_enabled).ok_or_else(switched_off)?;
+        self.sessions.login_succeeded(&user.email).await?;
+        let who = format!("contact:{}", user.contact_id);
+        let reason = format!("login from {client_ip}");
+        let user = self.store.record_login(&facts(&contact), &actor(&who, &reason)).await?;
+        let (id, data) = self.sessions.start(&user.contact_id, user.session_epoch, client_ip).await?;
+        Ok(session_to_proto(id, &data, &user))
+    }
+
+    /// Sets a password from a link; returns the user.
+    async fn set_password_from_link(
+        &self,
+        token: &str,
+        purpose: TokenPurpose,
+        new_password: &str,
+        client_ip: &str,
+    ) -> Result<portal_user::Model> {
+        let digest = secret::digest(token);
+        let (user, _) = self.store.check_token(&digest, purpose, time::now()).await?;
+        let mut violations = FieldViolations::new();
+        let new_password =
+            password::check_new(&mut violations, "password", new_password, self.settings.password_min_length, &user.email);
+        violations.into_result()?;
+        let stored = hash(new_password).await?;
+        let who = format!("contact:{}", user.contact_id);
+        let reason = format!("{} link used from {client_ip}", purpose.key());
+        let user = self.store.set_password_by_token(&digest, purpose, stored, &actor(&who, &reason)).await?;
+        self.sessions.login_succeeded(&user.email).await?;
+        Ok(user)
+    }
+}
+
+#[tonic::async_trait]
+impl PortalAuthService for PortalAuthApi {
+    async fn accept_invitation(&self, request: Request<pb::AcceptInvitationRequest>) -> Result<Response<pb::Session>, Status> {
+        require_service(&caller(&request)?)?;
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let token = link_token(&mut violations, &request.token);
+        let client_ip = violations.optional_text("client_ip", &request.client_ip, ADDRESS_MAX);
+        violations.into_result().map_err(Error::from)?;
+        let portal = &self.portal;
+        let user = portal.set_password_from_link(&token, TokenPurpose::Invitation, &request.password, &client_ip).await?;
+        tracing::info!(contact = %user.contact_id, "portal invitation accepted");
+        Ok(Response::new(portal.start_session(&user, &client_ip).await?))
+    }
+
+    async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::Session>, Status> {
+        require_service(&caller(&request)?)?;
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let email = violations.email("email", &request.email, true);
+        typed_password(&mut violations, "password", &request.password);
+        let client_ip = violations.optional_text("client_ip", &request.client_ip, ADDRESS_MAX);
+        violations.into_result().map_err(Error::from)?;
+        let portal = &self.portal;
+        portal.sessions.check_lockout(&email).await?;
+        let user = match portal.clients.contact_by_email(&email).await.map_err(|s| super::case_service(s, &[]))? {
+            Some(contact) => portal.store.find_user(&contact.id).await?,
+            None => None,
+        };
+        let matches = verify(request.password, user.as_ref().and_then(|u| u.password_hash.clone())).await?;
+        let Some(user) = user.filter(|_| matches) else {
+            return Err(match portal.sessions.login_failed(&email).await? {
+                Some(locked) => {
+                    tracing::warn!("portal login locked out after repeated failures");
+                    locked
+                }
+                None => wrong_login(),
+            }
+            .into());
+        };
+        if !user.enabled {
+            return Err(switched_off().into());
+        }
+        Ok(Response::new(portal.start_session(&user, &client_ip).await?))
+    }
+
+    async fn logout(&self, request: Request<pb::LogoutRequest>) -> Result<Response<pb::LogoutResponse>, Status> {
+        require_service(&caller(&request)?)?;
+        let mut violations = FieldViolations::new();
+        let session_id = violations.required_text("session_id", &request.get_ref().session_id, 100);
+        violations.into_result().map_err(Error::from)?;
+        self.portal.sessions.end(&session_id).await?;
+        Ok(Response::new(pb::LogoutResponse {}))
+    }
+
+    async fn request_password_reset(
+        &self,
+        request: Request<pb::RequestPasswordResetRequest>,
+    ) -> Result<Response<pb::RequestPasswordResetResponse>, Status> {
+        require_service(&caller(&request)?)?;
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let email = violations.email("email", &request.email, true);
+        let client_ip = violations.optional_text("client_ip", &request.client_ip, ADDRESS_MAX);
+        violations.into_result().map_err(Error::from)?;
+        let portal = &self.portal;
+        // Only active users of an enabled contact get a link; everyone gets the same answer.
+        let contact = portal.clients.contact_by_email(&email).await.map_err(|s| super::case_service(s, &[]))?;
+        let user = match &contact {
+            Some(contact) if contact.portal_enabled => portal.store.find_user(&contact.id).await?,
+            _ => None,
+        };
+        if let Some(user) = user.filter(|u| u.enabled && u.password_hash.is_some())
+            && portal.sessions.reset_allowed(&email).await?
+        {
+            let token = secret::token().map_err(|err| Error::Internal(format!("no random token: {err}")))?;
+            let who = format!("contact:{}", user.contact_id);
+            let reason = format!("reset requested from {client_ip}");
+            let by = actor(&who, &reason);
+            let expires_at = by.at + portal.settings.reset_ttl();
+            portal.store.request_reset(&user.contact_id, &token, expires_at, &by).await?;
+            tracing::info!(contact = %user.contact_id, "password reset link issued");
+        }
+        Ok(Response::new(pb::RequestPasswordResetResponse {}))
+    }
+
+    async fn reset_password(
+        &self,
+        request: Request<pb::ResetPasswordRequest>,
+    ) -> Result<Response<pb::ResetPasswordResponse>, Status> {
+        require_service(&caller(&request)?)?;
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let token = link_token(&mut violations, &request.token);
+        let client_ip = violations.optional_text("client_ip", &request.client_ip, ADDRESS_MAX);
+        violations.into_result().map_err(Error::from)?;
+        let user = self.portal.set_password_from_link(&token, TokenPurpose::PasswordReset, &request.password, &client_ip).await?;
+        tracing::info!(contact = %user.contact_id, "portal password reset");
+        Ok(Response::new(pb::ResetPasswordResponse {}))
+    }
+
+    async fn change_password(&self, request: Request<pb::ChangePasswordRequest>) -> Result<Response<pb::Session>, Status> {
+        require_service(&caller(&request)?)?;
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let session_id = violations.required_text("session_id", &request.session_id, 100);
+        typed_password(&mut violations, "current_password", &request.current_password);
+        let client_ip = violations.optional_text("client_ip", &request.client_ip, ADDRESS_MAX);
+        violations.into_result().map_err(Error::from)?;
+        let portal = &self.portal;
+        let (_, user) = portal.signed_in(&session_id).await?;
+        let mut violations = FieldViolations::new();
+        let new_password = password::check_new(
+            &mut violations,
+            "new_password",
+            &request.new_password,
+            portal.settings.password_min_length,
+            &user.email,
+        );
+        violations.into_result().map_err(Error::from)?;
+        portal.sessions.check_lockout(&user.email).await?;
+        // A stolen session must not become a way to guess the password.
+        if !verify(request.current_password, user.password_hash.clone()).await? {
+            if let Some(locked) = portal.sessions.login_failed(&user.email).await? {
+                return Err(locked.into());
+            }
+            return Err(Error::field("current_password", "is wrong").into());
+        }
+        let stored = hash(new_password).await?;
+        let who = format!("contact:{}", user.contact_id);
+        let reason = format!("password changed from {client_ip}");
+        let user = portal.store.change_password(&user.contact_id, stored, &actor(&who, &reason)).await?;
+        tracing::info!(contact = %user.contact_id, "portal password changed; other sessions ended");
+        Ok(Response::new(portal.start_session(&user, &client_ip).await?))
+    }
+
+    async fn get_session(&self, request: Request<pb::GetSessionRequest>) -> Result<Response<pb::Session>, Status> {
+        require_service(&caller(&request)?)?;
+        let mut violations = FieldViolations::new();
+        let session_id = violations.required_text("session_id", &request.get_ref().session_id, 100);
+        violations.into_result().map_err(Error::from)?;
+        let (data, user) = self.portal.signed_in(&session_id).await?;
+        Ok(Response::new(session_to_proto(String::new(), &data, &user)))
+    }
+
+    async fn check_token(&self, request: Request<pb::CheckTokenRequest>) -> Result<Response<pb::CheckTokenResponse>, Status> {
+        require_service(&caller(&request)?)?;
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let token = link_token(&mut violations, &request.token);
+        let purpose = match pb::TokenPurpose::try_from(request.purpose) {
+            Ok(pb::TokenPurpose::Invitation) => Some(TokenPurpose::Invitation),
+            Ok(pb::TokenPurpose::PasswordReset) => Some(TokenPurpose::PasswordReset),
+            Ok(pb::TokenPurpose::Unspecified) => {
+                violations.add("purpose", "is required");
+                None
+            }
+            Err(_) => {
+                violations.add("purpose", format!("{} is not a known value", request.purpose));
+                None
+            }
+        };
+        violations.into_result().map_err(Error::from)?;
+        let Some(purpose) = purpose else { return Err(Status::internal("validated fields missing")) };
+        let (user, expires_at) = self.portal.store.check_token(&secret::digest(&token), purpose, time::now()).await?;
+        Ok(Response::new(pb::CheckTokenResponse {
+            email: user.email,
+            name: user.name,
+            expire_time: Some(time::to_proto(expires_at)),
+        }))
+    }
+}

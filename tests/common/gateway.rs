@@ -1,0 +1,246 @@
+//! The HTTP gateway in tests: started in-process on a random port in front
+//! of a [`TestApp`]'s gRPC server (over loopback, as in `docket dev`), and a
+//! plain HTTP client that sends exactly the bytes a test gives it — a wrong
+//! content type, invalid UTF-8, a body over the limit.
+
+use std::{net::SocketAddr, time::Duration};
+
+use bytes::Bytes;
+use docket::{app, settings::Settings};
+use docket_gateway::{GatewayOptions, config::GatewaySettings};
+use http::{HeaderMap, Method, Request, header};
+use http_body_util::{BodyExt, Full};
+use hyper_util::{
+    client::legacy::{Client, connect::HttpConnector},
+    rt::TokioExecutor,
+};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+use super::{Backend, TestApp};
+
+/// The CSRF key of test gateways (32+ characters).
+pub const SECRET: &str = "test-gateway-secret-0123456789abcdef";
+
+/// Gateway settings of a test: its upstream is set once the services have a port.
+pub fn test_gateway_settings() -> GatewaySettings {
+    GatewaySettings {
+        listen: "127.0.0.1:0".parse().expect("an address"),
+        case_service_url: "http://127.0.0.1:1".to_owned(),
+        portal_service_url: "http://127.0.0.1:1".to_owned(),
+        billing_service_url: "http://127.0.0.1:1".to_owned(),
+        service_token: super::SERVICE.to_owned(),
+        product_name: "Docket Test".to_owned(),
+        business_name: "Test Business Ltd".to_owned(),
+        brand_color: "#1f5fa8".to_owned(),
+        brand_text_color: "#ffffff".to_owned(),
+        public_base_url: "http://127.0.0.1:8080".to_owned(),
+        body_limit_bytes: 64 * 1024,
+        request_timeout_secs: 30,
+        readiness_timeout_ms: 1000,
+        secret_key: SECRET.to_owned(),
+        cookie_secure: false,
+    }
+}
+
+/// A running gateway in front of running services.
+pub struct GatewayApp {
+    /// The services behind the gateway.
+    pub app: TestApp,
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:<port>`
+    pub base: String,
+    client: Client<HttpConnector, Full<Bytes>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl GatewayApp {
+    /// Services on `backend` and the gateway in front of them, with the dev
+    /// mailbox page.
+    pub async fn spawn(backend: Backend) -> GatewayApp {
+        Self::in_front_of(TestApp::spawn(backend).await, true).await
+    }
+
+    /// A gateway in front of `app`'s gRPC server; `dev_mail` serves `/dev/mail`.
+    pub async fn in_front_of(app: TestApp, dev_mail: bool) -> GatewayApp {
+        let mut settings = app.settings.clone();
+        settings.gateway.case_service_url = format!("http://{}", app.addr);
+        settings.gateway.portal_service_url = format!("http://{}", app.addr);
+        settings.gateway.billing_service_url = format!("http://{}", app.addr);
+        let options =
+            GatewayOptions { dev_mailbox: dev_mail.then(|| settings.notification.mailbox_dir.clone().into()), kv: None };
+        let gateway = Self::start(app, settings, options).await;
+        gateway.wait_until_ready().await;
+        gateway
+    }
+
+    /// A gateway with `settings` (its upstream may be down: nothing waits).
+    pub async fn start(app: TestApp, settings: Settings, options: GatewayOptions) -> GatewayApp {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a port");
+        let addr = listener.local_addr().expect("an address");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            app::run_gateway(&settings, options, listener, async {
+                let _ = rx.await;
+            })
+            .await
+        });
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        GatewayApp { app, addr, base: format!("http://{addr}"), client, shutdown: Some(tx), server: Some(server) }
+    }
+
+    /// Waits until `/readyz` answers 200; panics after 10 s.
+    pub async fn wait_until_ready(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut last = None;
+        while tokio::time::Instant::now() < deadline {
+            match self.try_send(Method::GET, "/readyz", None, &[], None).await {
+                Ok(response) if response.status == 200 => return,
+                Ok(response) => last = Some(format!("{} {}", response.status, response.text())),
+                Err(err) => last = Some(err),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the gateway was not ready within 10 s; last answer: {last:?}");
+    }
+
+    /// Sends one request. `body` is (content type, bytes).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> HttpResponse {
+        self.try_send(method.clone(), path, token, headers, body).await.unwrap_or_else(|err| panic!("{method} {path}: {err}"))
+    }
+
+    async fn try_send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<HttpResponse, String> {
+        let mut request = Request::builder().method(method).uri(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let bytes = match body {
+            Some((content_type, bytes)) => {
+                // An empty content type sends the body without the header.
+                if !content_type.is_empty() {
+                    request = request.header(header::CONTENT_TYPE, content_type);
+                }
+                bytes
+            }
+            None => Vec::new(),
+        };
+        let request = request.body(Full::new(Bytes::from(bytes))).map_err(|err| err.to_string())?;
+        let response = self.client.request(request).await.map_err(|err| format!("{err:?}"))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.map_err(|err| err.to_string())?.to_bytes().to_vec();
+        Ok(HttpResponse { status, headers, body })
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> HttpResponse {
+        self.send(Method::GET, path, Some(token), &[], None).await
+    }
+
+    pub async fn post_json(&self, path: &str, token: &str, json: &serde_json::Value) -> HttpResponse {
+        self.send(Method::POST, path, Some(token), &[], Some(("application/json", json.to_string().into_bytes()))).await
+    }
+
+    pub async fn patch_json(&self, path: &str, token: &str, etag: &str, json: &serde_json::Value) -> HttpResponse {
+        let if_match = format!("\"{etag}\"");
+        self.send(
+            Method::PATCH,
+            path,
+            Some(token),
+            &[("if-match", &if_match)],
+            Some(("application/json", json.to_string().into_bytes())),
+        )
+        .await
+    }
+
+    /// Stops the gateway and waits for it (requests in flight finish).
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("gateway task").expect("gateway ran cleanly");
+        }
+    }
+}
+
+impl Drop for GatewayApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// An answer, read whole.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.text()))
+    }
+
+    /// Asserts `status` with a JSON body and returns the body.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> serde_json::Value {
+        assert_eq!(self.status, status, "unexpected answer: {}", self.text());
+        self.json()
+    }
+
+    /// Asserts a problem+json answer with `status` and returns it.
+    #[track_caller]
+    pub fn problem(&self, status: u16) -> serde_json::Value {
+        assert_eq!(self.status, status, "unexpected answer: {}", self.text());
+        assert_eq!(self.header("content-type"), Some("application/problem+json"), "{}", self.text());
+        let problem = self.json();
+        assert_eq!(problem["status"], status, "{problem}");
+        for field in ["type", "title", "detail", "code"] {
+            assert!(problem[field].is_string(), "problem without `{field}`: {problem}");
+        }
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(!detail.contains("panicked") && !detail.contains("src/"), "internal detail leaked: {problem}");
+        problem
+    }
+
+    /// Asserts a 400 problem whose `errors` name `field`.
+    #[track_caller]
+    pub fn bad_field(&self, field: &str) -> serde_json::Value {
+        let problem = self.problem(400);
+        let fields: Vec<&str> = problem["errors"]
+            .as_array()
+            .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(fields.contains(&field), "expected an error naming `{field}`, got {fields:?}: {problem}");
+        problem
+    }
+}

@@ -1,0 +1,16 @@
+//! Tests of the HTTP gateway in front of running services: the REST API and
+//! its OpenAPI document (checked by schemathesis), bad input to every
+//! endpoint, probes, security headers, the dev mailbox page, and pages in a
+//! real browser.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod api;
+mod bad_input;
+mod browser;
+mod openapi;
+mod process;
+mod web;

@@ -1,0 +1,95 @@
+//! `docket dev`, as a newcomer runs it: the real binary seeds portal logins
+//! that work with the printed password, and a `support` web form whose
+//! confirmation email lands in the dev mailbox.
+
+use std::{
+    collections::HashMap,
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use docket_proto::portal::v1::{
+    self as portal, portal_auth_service_client::PortalAuthServiceClient, portal_case_service_client::PortalCaseServiceClient,
+    web_form_service_client::WebFormServiceClient,
+};
+use tonic::transport::Channel;
+
+use crate::common::{Bearer, ServingStatus, wait_for_health};
+
+/// The dev tokens `docket dev` accepts (see src/dev.rs).
+const DEV_SERVICE_TOKEN: &str = "docket-dev-service-token";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docket_dev_seeds_portal_logins_and_a_support_form_that_work() {
+    let data = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut dev = Command::new(env!("CARGO_BIN_EXE_docket"))
+        .args(["dev", "--data-dir"])
+        .arg(data.path())
+        .args(["--grpc-port", &port.to_string()])
+        .env_remove("RUST_LOG")
+        .env("DOCKET__TELEMETRY__LOG_FILTER", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let channel = Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect_lazy();
+    wait_for_health(channel.clone(), ServingStatus::Serving, Duration::from_secs(60)).await;
+    let bearer = Bearer(Some(format!("Bearer {DEV_SERVICE_TOKEN}").parse().unwrap()));
+
+    let session = PortalAuthServiceClient::with_interceptor(channel.clone(), bearer.clone())
+        .login(portal::LoginRequest {
+            email: "petra.schmidt@acme.example".into(),
+            password: docket_portal::demo::DEV_PASSWORD.into(),
+            client_ip: "127.0.0.1".into(),
+        })
+        .await
+        .expect("the printed dev password logs the demo contact in")
+        .into_inner();
+    assert!(session.portal_manager);
+    let cases = PortalCaseServiceClient::with_interceptor(channel.clone(), bearer.clone())
+        .list_my_cases(portal::ListMyCasesRequest { session_id: session.session_id.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!cases.cases.is_empty(), "the portal manager sees Acme's demo cases");
+
+    let email = format!("newcomer-{}@example.org", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+    let values: HashMap<String, String> = [
+        ("name", "New Comer"),
+        ("email", email.as_str()),
+        ("subject", "Coffee machine leaks"),
+        ("message", "Water all over the floor."),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let answer = WebFormServiceClient::with_interceptor(channel, bearer)
+        .submit_form(portal::SubmitFormRequest {
+            slug: "support".into(),
+            values,
+            submission_id: uuid::Uuid::now_v7().to_string(),
+            client_ip: "127.0.0.1".into(),
+            origin: String::new(),
+        })
+        .await
+        .expect("the demo support form takes a submission")
+        .into_inner();
+    let mailbox = data.path().join("mailbox");
+    let mut confirmed = false;
+    for _ in 0..100 {
+        confirmed = std::fs::read_dir(&mailbox).into_iter().flatten().flatten().any(|entry| {
+            let raw = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            raw.contains(&email) && raw.contains(&answer.case_number)
+        });
+        if confirmed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = dev.kill();
+    let output = dev.wait_with_output().unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.contains(docket_portal::demo::DEV_PASSWORD), "docket dev prints the portal password: {printed}");
+    assert!(printed.contains("petra.schmidt@acme.example"), "{printed}");
+    assert!(confirmed, "the confirmation of {} to {email} is in {}", answer.case_number, mailbox.display());
+}
