@@ -114,6 +114,10 @@ request_timeout_secs = 30
 readiness_timeout_ms = 2000
 secret_key = ""
 cookie_secure = true
+login_attempts_per_minute = 10
+form_submissions_per_minute = 5
+form_submissions_per_form_per_minute = 120
+trust_forwarded_for = false
 
 [auth]
 "##;
@@ -245,6 +249,8 @@ mod tests {
             ("DOCKET__GATEWAY__REQUEST_TIMEOUT_SECS", "gateway.request_timeout_secs", "0"),
             ("DOCKET__GATEWAY__PRODUCT_NAME", "gateway.product_name", " "),
             ("DOCKET__GATEWAY__COOKIE_SECURE", "gateway.cookie_secure", "maybe"),
+            ("DOCKET__GATEWAY__LOGIN_ATTEMPTS_PER_MINUTE", "gateway.login_attempts_per_minute", "0"),
+            ("DOCKET__GATEWAY__FORM_SUBMISSIONS_PER_MINUTE", "gateway.form_submissions_per_minute", "0"),
         ] {
             let err = load_env(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(key), "{var}={value}: {err}");
@@ -253,11 +259,9 @@ mod tests {
         let settings = load_env(&[("DOCKET__GATEWAY__SECRET_KEY", "short")]).expect("other targets do not need it");
         let err = settings.gateway.validate_for_serving().unwrap_err().to_string();
         assert!(err.contains("gateway.service_token"), "{err}");
-        let settings = load_env(&[
-            ("DOCKET__GATEWAY__SECRET_KEY", "short"),
-            ("DOCKET__GATEWAY__SERVICE_TOKEN", "0123456789abcdef0123"),
-        ])
-        .expect("other targets do not need it");
+        let settings =
+            load_env(&[("DOCKET__GATEWAY__SECRET_KEY", "short"), ("DOCKET__GATEWAY__SERVICE_TOKEN", "0123456789abcdef0123")])
+                .expect("other targets do not need it");
         let err = settings.gateway.validate_for_serving().unwrap_err().to_string();
         assert!(err.contains("gateway.secret_key"), "{err}");
 

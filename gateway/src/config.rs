@@ -44,6 +44,18 @@ pub struct GatewaySettings {
     /// Mark cookies `Secure` (only sent over HTTPS). Off only for plain-HTTP
     /// development (`docket dev` turns it off).
     pub cookie_secure: bool,
+    /// Portal logins one client address may try per minute; the next ones
+    /// are refused (429) until the minute is over.
+    pub login_attempts_per_minute: u32,
+    /// Web form submissions one client address may send to one form per
+    /// minute.
+    pub form_submissions_per_minute: u32,
+    /// Web form submissions one form takes per minute from everyone.
+    pub form_submissions_per_form_per_minute: u32,
+    /// Take the client address from the first `X-Forwarded-For` entry (the
+    /// gateway runs behind an ingress or load balancer that sets it);
+    /// otherwise the peer address of the connection is the client's.
+    pub trust_forwarded_for: bool,
 }
 
 impl GatewaySettings {
@@ -107,6 +119,15 @@ impl GatewaySettings {
         }
         if self.readiness_timeout_ms == 0 {
             return Err(InvalidSetting::new("gateway.readiness_timeout_ms", "must be at least 1"));
+        }
+        for (key, limit) in [
+            ("gateway.login_attempts_per_minute", self.login_attempts_per_minute),
+            ("gateway.form_submissions_per_minute", self.form_submissions_per_minute),
+            ("gateway.form_submissions_per_form_per_minute", self.form_submissions_per_form_per_minute),
+        ] {
+            if limit == 0 {
+                return Err(InvalidSetting::new(key, "must be at least 1"));
+            }
         }
         Ok(())
     }

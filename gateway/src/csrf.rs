@@ -74,6 +74,32 @@ impl CsrfKey {
         }
     }
 
+    /// `payload` with a signature for `purpose` appended: a value a page
+    /// hands out and takes back unchanged (a web form's submission token).
+    pub fn seal(&self, purpose: &str, payload: &str) -> String {
+        let encoded = URL_SAFE_NO_PAD.encode(payload.as_bytes());
+        let signature = URL_SAFE_NO_PAD.encode(self.purpose_mac(purpose, &encoded).finalize().into_bytes());
+        format!("{encoded}.{signature}")
+    }
+
+    /// The payload of a value [`seal`](Self::seal) made for `purpose`, or
+    /// `None` when it was not made so (or was changed).
+    pub fn open(&self, purpose: &str, sealed: &str) -> Option<String> {
+        let (encoded, signature) = sealed.split_once('.')?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+        self.purpose_mac(purpose, encoded).verify_slice(&signature).ok()?;
+        String::from_utf8(URL_SAFE_NO_PAD.decode(encoded).ok()?).ok()
+    }
+
+    fn purpose_mac(&self, purpose: &str, payload: &str) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!());
+        mac.update(b"docket-seal:");
+        mac.update(purpose.as_bytes());
+        mac.update(b":");
+        mac.update(payload.as_bytes());
+        mac
+    }
+
     fn cookie(&self, value: String) -> Cookie<'static> {
         Cookie::build((self.cookie_name(), value))
             .path("/")
@@ -204,6 +230,20 @@ mod tests {
         assert!(!key.verify(&cookie, ""));
         let other_key = CsrfKey::new("another key of at least thirty-two chars", true);
         assert!(!other_key.verify(&cookie, &token));
+    }
+
+    #[test]
+    fn a_sealed_value_opens_only_unchanged_and_for_its_purpose() {
+        let key = CsrfKey::new("0123456789abcdef0123456789abcdef", true);
+        let sealed = key.seal("web-form", "support|abc|1700000000|");
+        assert_eq!(key.open("web-form", &sealed).as_deref(), Some("support|abc|1700000000|"));
+        assert_eq!(key.open("other", &sealed), None);
+        let (payload, signature) = sealed.split_once('.').unwrap();
+        let forged = format!("{}.{signature}", URL_SAFE_NO_PAD.encode("sales|abc|1700000000|"));
+        assert_eq!(key.open("web-form", &forged), None);
+        assert_eq!(key.open("web-form", payload), None);
+        assert_eq!(key.open("web-form", ""), None);
+        assert_eq!(CsrfKey::new("another key of at least thirty-two chars", true).open("web-form", &sealed), None);
     }
 
     #[test]

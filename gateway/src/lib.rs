@@ -5,7 +5,11 @@
 //! the HTTP side:
 //!
 //! - [`api`]: the REST API (`/api/v1/...`) and its OpenAPI document;
-//! - [`pages`]: server-rendered pages on one layout, and `/dev/mail`;
+//! - [`pages`]: server-rendered pages on one layout: the customer portal
+//!   (`/portal/...`), public web forms (`/f/{slug}`), and `/dev/mail`;
+//! - [`portal_api`]: the customer portal as JSON (`/portal/api/v1/...`);
+//! - [`session`]: the portal session cookie; [`limits`]: client addresses
+//!   and rate limits;
 //! - [`csrf`]: CSRF tokens for form posts;
 //! - [`security`]: headers, time limit, panics, errors as problem details;
 //! - [`health`]: `/healthz` and `/readyz` for Kubernetes;
@@ -17,9 +21,12 @@ pub mod api;
 pub mod config;
 pub mod csrf;
 pub mod health;
+pub mod limits;
 pub mod pages;
+pub mod portal_api;
 pub mod problem;
 pub mod security;
+pub mod session;
 pub mod upstream;
 
 use std::{future::Future, net::SocketAddr, path::PathBuf, sync::Arc};
@@ -138,6 +145,9 @@ pub fn router(state: GatewayState) -> Router {
         .route("/readyz", get(health::ready))
         .route("/static/docket.css", get(pages::stylesheet))
         .route("/static/brand.css", get(pages::brand_stylesheet))
+        .merge(pages::portal::routes())
+        .merge(pages::web_forms::routes())
+        .merge(portal_api::routes())
         .merge(api);
     if state.dev_mailbox.is_some() {
         routes = routes.route("/dev/mail", get(pages::mail::list)).route("/dev/mail/{name}", get(pages::mail::show));
@@ -185,7 +195,9 @@ pub async fn serve(
         // Without it, small answers wait for delayed ACKs.
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
+    // The peer address is the client's address for rate limits (`limits::ClientIp`).
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }
 
@@ -222,6 +234,10 @@ pub(crate) mod testing {
             readiness_timeout_ms: 100,
             secret_key: "unit-test-secret-key-0123456789abcdef".to_owned(),
             cookie_secure: true,
+            login_attempts_per_minute: 10,
+            form_submissions_per_minute: 5,
+            form_submissions_per_form_per_minute: 120,
+            trust_forwarded_for: false,
         }
     }
 

@@ -39,6 +39,10 @@ pub fn test_gateway_settings() -> GatewaySettings {
         readiness_timeout_ms: 1000,
         secret_key: SECRET.to_owned(),
         cookie_secure: false,
+        login_attempts_per_minute: 10,
+        form_submissions_per_minute: 5,
+        form_submissions_per_form_per_minute: 120,
+        trust_forwarded_for: false,
     }
 }
 
@@ -243,4 +247,101 @@ impl HttpResponse {
         assert!(fields.contains(&field), "expected an error naming `{field}`, got {fields:?}: {problem}");
         problem
     }
+}
+
+/// A visitor's browser, without the rendering: keeps the cookies the
+/// gateway sets, and posts forms with the CSRF token of the last page it
+/// read (as a browser submits a form it shows).
+pub struct PageVisitor<'a> {
+    pub gw: &'a GatewayApp,
+    cookies: std::collections::BTreeMap<String, String>,
+    csrf: Option<String>,
+}
+
+impl<'a> PageVisitor<'a> {
+    pub fn new(gw: &'a GatewayApp) -> Self {
+        Self { gw, cookies: Default::default(), csrf: None }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn keep(&mut self, response: &HttpResponse) {
+        for set in response.headers.get_all(header::SET_COOKIE) {
+            let text = set.to_str().unwrap_or_default();
+            let pair = text.split(';').next().unwrap_or_default();
+            if let Some((name, value)) = pair.split_once('=') {
+                let expired = text.contains("Max-Age=0");
+                if expired || value.is_empty() {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.to_owned(), value.to_owned());
+                }
+            }
+        }
+        if let Some(token) = hidden_value(&response.text(), "csrf_token") {
+            self.csrf = Some(token);
+        }
+    }
+
+    /// The session cookie's value, if the visitor has one.
+    pub fn session(&self) -> Option<&str> {
+        self.cookies.get("docket-session").map(String::as_str)
+    }
+
+    /// Forgets the cookies (another browser).
+    pub fn clear(&mut self) {
+        self.cookies.clear();
+        self.csrf = None;
+    }
+
+    pub async fn get(&mut self, path: &str) -> HttpResponse {
+        let cookie = self.cookie_header();
+        let response = self.gw.send(Method::GET, path, None, &[("cookie", &cookie)], None).await;
+        self.keep(&response);
+        response
+    }
+
+    /// Posts `fields` as a browser posts a form: URL-encoded, with the CSRF
+    /// token of the last page read.
+    pub async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> HttpResponse {
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        let csrf = self.csrf.clone().expect("read a page with a form before posting");
+        all.push(("csrf_token", &csrf));
+        self.post_raw(path, "application/x-www-form-urlencoded", form_body(&all)).await
+    }
+
+    /// Posts `body` as it is, with the visitor's cookies.
+    pub async fn post_raw(&mut self, path: &str, content_type: &str, body: Vec<u8>) -> HttpResponse {
+        let cookie = self.cookie_header();
+        let response = self.gw.send(Method::POST, path, None, &[("cookie", &cookie)], Some((content_type, body))).await;
+        self.keep(&response);
+        response
+    }
+
+    /// Logs in through the login page; panics unless the portal lets it in.
+    pub async fn log_in(&mut self, email: &str, password: &str) {
+        self.get("/portal/login").await;
+        let response = self.post_form("/portal/login", &[("email", email), ("password", password)]).await;
+        assert_eq!(response.status, 303, "login refused: {}", response.text());
+        assert!(self.session().is_some(), "no session cookie after logging in");
+    }
+}
+
+/// `application/x-www-form-urlencoded` of `fields`.
+pub fn form_body(fields: &[(&str, &str)]) -> Vec<u8> {
+    let mut body = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in fields {
+        body.append_pair(name, value);
+    }
+    body.finish().into_bytes()
+}
+
+/// The value of the first `<input ... name="{name}" value="...">` of a page.
+pub fn hidden_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\" value=\""))?;
+    let rest = &html[at + name.len() + 15..];
+    let value = &rest[..rest.find('"')?];
+    Some(value.replace("&#43;", "+").replace("&#x2b;", "+"))
 }

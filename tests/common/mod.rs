@@ -129,7 +129,9 @@ pub fn test_settings(backend: Backend, dir: &std::path::Path) -> Settings {
             smtp_tls: SmtpTls::None,
             smtp_username: String::new(),
             smtp_password: String::new(),
-            smtp_timeout_secs: 5,
+            // Generous: under a full parallel test run the SMTP sink answers slowly,
+            // and a timed-out first attempt would be retried.
+            smtp_timeout_secs: 20,
             send_interval_ms: 100,
             max_attempts: 5,
             retry_base_secs: 0,

@@ -67,7 +67,7 @@ impl SmtpSink {
         sink
     }
 
-    fn maildir(&self) -> PathBuf {
+    pub fn maildir(&self) -> PathBuf {
         self.dir.path().join("maildir")
     }
 

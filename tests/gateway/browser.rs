@@ -6,10 +6,13 @@
 
 use std::{path::Path, process::Stdio, time::Duration};
 
-use crate::common::{AGENT, Backend, gateway::GatewayApp};
+use docket_notification::config::MailTransportKind;
+use docket_proto::notification::v1 as nb;
 
-/// Runs `tests/browser/<script>` against `gw`; fails with its output.
-async fn run_script(gw: &GatewayApp, script: &str) {
+use crate::common::{ADMIN, AGENT, Backend, TestApp, free_port, gateway::GatewayApp, smtp::SmtpSink};
+
+/// Runs `tests/browser/<script>` against `gw` with `env` added; fails with its output.
+async fn run_script(gw: &GatewayApp, script: &str, env: &[(&str, String)]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let browser_dir = root.join("tests/browser");
     assert!(
@@ -27,6 +30,7 @@ async fn run_script(gw: &GatewayApp, script: &str) {
         .env("DOCKET_BASE_URL", &gw.base)
         .env("DOCKET_TOKEN", AGENT)
         .env("DOCKET_ARTIFACTS", &artifacts)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output();
@@ -42,5 +46,54 @@ async fn run_script(gw: &GatewayApp, script: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newcomer_finds_the_confirmation_of_a_new_case_in_the_dev_mailbox() {
     let gw = GatewayApp::spawn(Backend::Postgres).await;
-    run_script(&gw, "dev_mail.mjs").await;
+    run_script(&gw, "dev_mail.mjs", &[]).await;
+}
+
+/// The customer's way from the web form to a conversation in the portal,
+/// with the emails going through a real SMTP server; and the form embedded
+/// in an iframe on an allowed site and on another one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_becomes_a_portal_customer_and_talks_with_staff() {
+    let sink = SmtpSink::start().await;
+    let port = sink.port;
+    let app = TestApp::spawn_with(Backend::Postgres, |settings| {
+        settings.notification.transport = MailTransportKind::Smtp;
+        settings.notification.smtp_port = port;
+    })
+    .await;
+    let gw = GatewayApp::in_front_of(app, false).await;
+    // Links in emails lead to this gateway.
+    gw.app
+        .notifications(ADMIN)
+        .update_settings(nb::UpdateSettingsRequest {
+            settings: Some(nb::Settings { portal_base_url: format!("{}/portal", gw.base), ..Default::default() }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["portal_base_url".to_owned()] }),
+        })
+        .await
+        .expect("point email links at the test gateway");
+    let (allowed_port, other_port) = (free_port(), free_port());
+    let mut form = crate::web_forms::support_form(&gw).await;
+    form.allowed_origins = vec![format!("http://127.0.0.1:{allowed_port}")];
+    let form = gw
+        .app
+        .web_forms(ADMIN)
+        .update_web_form(docket_proto::portal::v1::UpdateWebFormRequest {
+            web_form: Some(form),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["allowed_origins".to_owned()] }),
+            reason: "embedded on the test shop".to_owned(),
+        })
+        .await
+        .expect("allow the test shop")
+        .into_inner();
+    run_script(
+        &gw,
+        "portal_flow.mjs",
+        &[
+            ("DOCKET_FORM_SLUG", form.slug.clone()),
+            ("DOCKET_MAILDIR", sink.maildir().display().to_string()),
+            ("DOCKET_EMBED_ALLOWED_PORT", allowed_port.to_string()),
+            ("DOCKET_EMBED_OTHER_PORT", other_port.to_string()),
+        ],
+    )
+    .await;
 }

@@ -7,10 +7,16 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../case/fixtures.rs"]
+mod fixtures;
+#[path = "../portal/support.rs"]
+mod support;
 
 mod api;
 mod bad_input;
 mod browser;
 mod openapi;
+mod portal_pages;
 mod process;
 mod web;
+mod web_forms;

@@ -61,7 +61,7 @@ async fn a_new_case_emails_its_contact_with_the_case_number_and_thread_headers()
     assert_eq!(log[0].status, nb::DeliveryStatus::Sent as i32);
     assert_eq!(log[0].message_id, message_id);
     assert_eq!(log[0].recipient_kind, "contact");
-    assert_eq!(log[0].attempts, 1);
+    assert_eq!(log[0].attempts, 1, "sent only after a failed attempt: {:?}", log[0]);
     assert_eq!(log[0].event_type, "case.created");
 
     // Every later email of the case threads under the same root.

@@ -1,0 +1,436 @@
+//! Public web forms, `/f/{slug}`: a support form any website can show in an
+//! iframe (`/f/{slug}/embed.js` writes one), whose submission becomes a case
+//! through the portal service's SubmitForm.
+//!
+//! The form works in a third-party iframe, where browsers withhold cookies,
+//! so instead of the CSRF cookie each rendered form carries a sealed token:
+//! the form's slug, a submission id (a resubmission answers with the first
+//! case), when it was issued and the embedding origin. Spam meets a honeypot
+//! field, a per-address and a per-form rate limit and the body limit; each
+//! refusal shows the form again with what was typed and says why, so a real
+//! person is never dropped silently.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use docket_proto::portal::v1::{self as pb, get_web_form_request::Lookup};
+use serde::Deserialize;
+use tonic::Code;
+
+use super::{Branding, ErrorPage, FormErrors, PagePath, status_page};
+use crate::{
+    GatewayState,
+    limits::{self, ClientIp},
+    security::{FrameAncestors, is_origin},
+    upstream::PortalClients,
+};
+
+pub fn routes() -> Router<GatewayState> {
+    Router::new().route("/f/{slug}", get(show).post(submit)).route("/f/{slug}/embed.js", get(embed_script))
+}
+
+/// The form field that carries the sealed token (not a valid field name of
+/// a form definition, so it cannot collide with one).
+const TOKEN_FIELD: &str = "docket-token";
+/// The honeypot: hidden from people, irresistible to form-filling bots.
+const HONEYPOT_FIELD: &str = "docket-website";
+/// What the seal is for.
+const SEAL_PURPOSE: &str = "web-form";
+/// How long a rendered form can be sent.
+const TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// What a rendered form's token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FormTicket {
+    slug: String,
+    submission_id: String,
+    issued_at: i64,
+    /// The origin of the page embedding the form, or empty.
+    origin: String,
+}
+
+impl FormTicket {
+    fn new(slug: &str, origin: &str) -> Self {
+        Self {
+            slug: slug.to_owned(),
+            submission_id: super::portal::new_key(),
+            issued_at: chrono::Utc::now().timestamp(),
+            origin: origin.to_owned(),
+        }
+    }
+
+    fn seal(&self, state: &GatewayState) -> String {
+        state.csrf.seal(SEAL_PURPOSE, &format!("{}|{}|{}|{}", self.slug, self.submission_id, self.issued_at, self.origin))
+    }
+
+    fn open(state: &GatewayState, sealed: &str) -> Option<Self> {
+        let payload = state.csrf.open(SEAL_PURPOSE, sealed)?;
+        let mut parts = payload.splitn(4, '|');
+        Some(Self {
+            slug: parts.next()?.to_owned(),
+            submission_id: parts.next()?.to_owned(),
+            issued_at: parts.next()?.parse().ok()?,
+            origin: parts.next()?.to_owned(),
+        })
+    }
+
+    fn is_fresh(&self) -> bool {
+        let age = chrono::Utc::now().timestamp() - self.issued_at;
+        (0..=TOKEN_LIFETIME.as_secs() as i64).contains(&age)
+    }
+}
+
+/// One field as the page shows it.
+struct FieldView {
+    name: String,
+    label: String,
+    /// `text`, `textarea`, `email`, `select`.
+    kind: &'static str,
+    options: Vec<String>,
+    required: bool,
+    max_length: i32,
+    help: String,
+    value: String,
+    error: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "web_form.html")]
+struct FormPage {
+    brand: Arc<Branding>,
+    slug: String,
+    title: String,
+    intro: String,
+    fields: Vec<FieldView>,
+    token: String,
+    errors: FormErrors,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "web_form_done.html")]
+struct DonePage {
+    brand: Arc<Branding>,
+    title: String,
+    case_number: String,
+    message: String,
+}
+
+/// A response a page of `form` gives: it may be framed by the form's sites.
+fn framed(form: &pb::WebForm, status: StatusCode, page: impl IntoResponse) -> Response {
+    let mut response = (status, page).into_response();
+    response.extensions_mut().insert(FrameAncestors(form.allowed_origins.clone()));
+    response
+}
+
+fn form_view(
+    state: &GatewayState,
+    form: &pb::WebForm,
+    ticket: &FormTicket,
+    values: &HashMap<String, String>,
+    errors: FormErrors,
+) -> FormPage {
+    let fields = form
+        .fields
+        .iter()
+        .map(|field| FieldView {
+            name: field.name.clone(),
+            label: field.label.clone(),
+            kind: match pb::FormFieldKind::try_from(field.kind).unwrap_or(pb::FormFieldKind::Text) {
+                pb::FormFieldKind::Textarea => "textarea",
+                pb::FormFieldKind::Email => "email",
+                pb::FormFieldKind::Select => "select",
+                pb::FormFieldKind::Text | pb::FormFieldKind::Unspecified => "text",
+            },
+            options: field.options.clone(),
+            required: field.required,
+            max_length: field.max_length,
+            help: field.help_text.clone(),
+            value: values.get(&field.name).cloned().unwrap_or_default(),
+            error: errors.get(&field.name).map(str::to_owned),
+        })
+        .collect();
+    FormPage {
+        brand: state.branding.clone(),
+        slug: form.slug.clone(),
+        title: form.title.clone(),
+        intro: form.intro.clone(),
+        fields,
+        token: ticket.seal(state),
+        errors,
+    }
+}
+
+/// A slug as form definitions have them; anything else is not a form.
+fn plausible_slug(slug: &str) -> bool {
+    !slug.is_empty() && slug.len() <= 100 && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+async fn load_form(state: &GatewayState, slug: &str) -> Result<pb::WebForm, Response> {
+    let missing = || ErrorPage::response(state, StatusCode::NOT_FOUND, "There is no form at this address.");
+    if !plausible_slug(slug) {
+        return Err(missing());
+    }
+    let mut clients = PortalClients::of(state);
+    match clients.forms.get_web_form(pb::GetWebFormRequest { lookup: Some(Lookup::Slug(slug.to_owned())) }).await {
+        Ok(form) => {
+            let form = form.into_inner();
+            if form.active {
+                Ok(form)
+            } else {
+                Err(framed(
+                    &form,
+                    StatusCode::NOT_FOUND,
+                    ErrorPage::page(state, "Form closed", "This form is not taking submissions."),
+                ))
+            }
+        }
+        Err(status) if matches!(status.code(), Code::NotFound | Code::InvalidArgument) => Err(missing()),
+        Err(status) => Err(status_page(state, &status)),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ShowQuery {
+    /// The embedding page's origin, as embed.js passes it.
+    #[serde(default)]
+    origin: String,
+}
+
+/// The origin to remember for a submission: one the form allows, else none
+/// (the browser's frame-ancestors check is what keeps other sites out).
+fn embedding_origin(form: &pb::WebForm, origin: &str) -> String {
+    if is_origin(origin) && form.allowed_origins.iter().any(|allowed| allowed == origin) {
+        origin.to_owned()
+    } else {
+        String::new()
+    }
+}
+
+/// `GET /f/{slug}`: the form, ready to fill in.
+async fn show(
+    State(state): State<GatewayState>,
+    PagePath(slug): PagePath,
+    query: Result<Query<ShowQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let form = match load_form(&state, &slug).await {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    let origin = embedding_origin(&form, &query.map(|Query(q)| q.origin).unwrap_or_default());
+    let ticket = FormTicket::new(&form.slug, &origin);
+    let page = form_view(&state, &form, &ticket, &HashMap::new(), FormErrors::default());
+    framed(&form, StatusCode::OK, page)
+}
+
+/// `POST /f/{slug}`: a submission.
+async fn submit(
+    State(state): State<GatewayState>,
+    ClientIp(ip): ClientIp,
+    PagePath(slug): PagePath,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let form = match load_form(&state, &slug).await {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    let refuse_page =
+        |status: StatusCode, message: &str| framed(&form, status, ErrorPage::page(&state, "The form was not sent", message));
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return refuse_page(StatusCode::UNSUPPORTED_MEDIA_TYPE, "This address only takes the form's own posts.");
+    }
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return refuse_page(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "What you sent is larger than this form takes. Shorten the longest text and send it again.",
+            );
+        }
+        Err(_) => return refuse_page(StatusCode::BAD_REQUEST, "The form could not be read. Reload the page and send it again."),
+    };
+    if std::str::from_utf8(&body).is_err() {
+        return refuse_page(StatusCode::BAD_REQUEST, "The form could not be read. Reload the page and send it again.");
+    }
+    let mut values = HashMap::new();
+    let mut token = String::new();
+    let mut honeypot = String::new();
+    for (name, value) in form_urlencoded::parse(&body) {
+        match name.as_ref() {
+            TOKEN_FIELD => token = value.into_owned(),
+            HONEYPOT_FIELD => honeypot = value.into_owned(),
+            _ => {
+                values.insert(name.into_owned(), value.into_owned());
+            }
+        }
+    }
+    // What a refusal shows: the form again, as the visitor filled it in.
+    let again = |ticket: &FormTicket, status: StatusCode, errors: FormErrors| {
+        framed(&form, status, form_view(&state, &form, ticket, &values, errors))
+    };
+    let ticket = match FormTicket::open(&state, &token) {
+        Some(ticket) if ticket.slug == form.slug && ticket.is_fresh() => ticket,
+        _ => {
+            tracing::info!(slug = %form.slug, has_token = !token.is_empty(), "web form post without a valid token");
+            let fresh = FormTicket::new(&form.slug, "");
+            return again(
+                &fresh,
+                StatusCode::BAD_REQUEST,
+                FormErrors::one("", "This form had expired or was not sent from its page. Check your entries and send it again."),
+            );
+        }
+    };
+    if !honeypot.trim().is_empty() {
+        tracing::info!(slug = %form.slug, %ip, "web form honeypot filled");
+        return again(
+            &ticket,
+            StatusCode::BAD_REQUEST,
+            FormErrors::one(
+                HONEYPOT_FIELD,
+                "The field \"Leave this empty\" was filled in (sometimes a browser does that by itself). Empty it and send again.",
+            ),
+        );
+    }
+    let minute = Duration::from_secs(60);
+    let (ip_key, form_key) = (format!("form:{}:{ip}", form.slug), format!("form:{}", form.slug));
+    let limited = match limits::hit(&state, &ip_key, state.settings.form_submissions_per_minute, minute).await {
+        Err(limited) => Some(limited),
+        Ok(()) => limits::hit(&state, &form_key, state.settings.form_submissions_per_form_per_minute, minute).await.err(),
+    };
+    if let Some(limited) = limited {
+        let mut response = again(
+            &ticket,
+            StatusCode::TOO_MANY_REQUESTS,
+            FormErrors::one(
+                "",
+                format!(
+                    "This form is receiving too many submissions right now. Your entries are kept below: send them again in {} seconds.",
+                    limited.seconds()
+                ),
+            ),
+        );
+        if let Ok(value) = HeaderValue::from_str(&limited.seconds().to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
+    let mut clients = PortalClients::of(&state);
+    let request = pb::SubmitFormRequest {
+        slug: form.slug.clone(),
+        values: values.clone(),
+        submission_id: ticket.submission_id.clone(),
+        client_ip: ip,
+        origin: ticket.origin.clone(),
+    };
+    match clients.forms.submit_form(request).await {
+        Ok(done) => {
+            let done = done.into_inner();
+            let page = DonePage {
+                brand: state.branding.clone(),
+                title: form.title.clone(),
+                case_number: done.case_number,
+                message: done.success_message,
+            };
+            framed(&form, StatusCode::OK, page)
+        }
+        Err(status) if status.code() == Code::InvalidArgument => {
+            again(&ticket, StatusCode::BAD_REQUEST, FormErrors::from_status(&status))
+        }
+        Err(status) if matches!(status.code(), Code::PermissionDenied | Code::FailedPrecondition) => {
+            refuse_page(StatusCode::FORBIDDEN, status.message())
+        }
+        Err(status) => {
+            // The service could not take it: the entries stay on the page.
+            let response = status_page(&state, &status);
+            if response.status().is_server_error() {
+                return again(
+                    &ticket,
+                    response.status(),
+                    FormErrors::one(
+                        "",
+                        "We could not take your submission just now. Your entries are kept: please send them again in a minute.",
+                    ),
+                );
+            }
+            response
+        }
+    }
+}
+
+/// `GET /f/{slug}/embed.js`: the one line a website adds where the form
+/// should appear, `<script src=".../f/{slug}/embed.js" async></script>`,
+/// puts the form there in an iframe.
+async fn embed_script(State(state): State<GatewayState>, PagePath(slug): PagePath) -> Response {
+    let form = match load_form(&state, &slug).await {
+        Ok(form) => form,
+        Err(_) => {
+            let mut response = (
+                StatusCode::NOT_FOUND,
+                format!("/* Docket: there is no active form {:?} */\n", slug.chars().take(100).collect::<String>()),
+            )
+                .into_response();
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
+            return response;
+        }
+    };
+    let path = format!("/f/{}", form.slug);
+    // The iframe comes from where the script came from. Values go in as
+    // JSON strings: a title cannot break out of the script.
+    let script = format!(
+        "(function () {{\n  var script = document.currentScript;\n  var frame = document.createElement('iframe');\n  \
+         frame.src = new URL(script.src).origin + {src} + '?origin=' + encodeURIComponent(window.location.origin);\n  \
+         frame.title = {title};\n  frame.style.width = '100%';\n  frame.style.minHeight = '640px';\n  \
+         frame.style.border = '0';\n  frame.setAttribute('loading', 'lazy');\n  \
+         script.parentNode.insertBefore(frame, script.nextSibling);\n}})();\n",
+        src = serde_json::to_string(&path).unwrap_or_default().replace('<', "\\u003c"),
+        title = serde_json::to_string(&form.title).unwrap_or_default().replace('<', "\\u003c"),
+    );
+    let mut response = script.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    // Other sites load it with a plain <script> tag.
+    headers.insert("cross-origin-resource-policy", HeaderValue::from_static("cross-origin"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_ticket_opens_as_it_was_sealed_and_expires() {
+        let state = crate::testing::state();
+        let ticket = FormTicket::new("support", "https://shop.example");
+        let sealed = ticket.seal(&state);
+        let opened = FormTicket::open(&state, &sealed).expect("opens");
+        assert_eq!(opened, ticket);
+        assert!(opened.is_fresh());
+        let old = FormTicket { issued_at: ticket.issued_at - 25 * 3600, ..ticket.clone() };
+        assert!(!FormTicket::open(&state, &old.seal(&state)).unwrap().is_fresh());
+        let future = FormTicket { issued_at: ticket.issued_at + 3600, ..ticket };
+        assert!(!future.is_fresh());
+        assert_eq!(FormTicket::open(&state, "garbage"), None);
+    }
+
+    #[test]
+    fn only_slugs_that_forms_can_have_are_looked_up() {
+        assert!(plausible_slug("support-2"));
+        for bad in ["", "Support", "a/b", "a b", "../etc", &"a".repeat(101)] {
+            assert!(!plausible_slug(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! The customer portal pages and their JSON twin, as a browser uses them
+//! (cookies, CSRF tokens, redirects), in front of the real services; and
+//! what a customer must never manage: another account's case, internal
+//! notes, markup that runs, a post without its CSRF token, an eleventh
+//! login attempt in a minute.
+
+use docket_proto::case::v1 as pb;
+
+use crate::{
+    common::{
+        Backend,
+        gateway::{GatewayApp, PageVisitor, form_body, hidden_value},
+    },
+    fixtures::note,
+    support::{PASSWORD, all_row_counts, emailed_token, world},
+};
+
+async fn gateway() -> GatewayApp {
+    GatewayApp::spawn(Backend::Postgres).await
+}
+
+fn location(response: &crate::common::gateway::HttpResponse) -> String {
+    response.header("location").unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_logs_in_follows_a_case_comments_closes_and_reopens_it() {
+    let gw = gateway().await;
+    let world = world(&gw.app).await;
+    let case = world.colleague.staff_case(&gw.app, "Printer jams on page two").await;
+    note(&gw.app, &case.id, "We are looking into it.", pb::Visibility::Public).await;
+
+    let mut browser = PageVisitor::new(&gw);
+    // Without a session, a case page sends the visitor to log in, and back.
+    let page = browser.get(&format!("/portal/cases/{}", case.case_number)).await;
+    assert_eq!(page.status, 303);
+    let to_login = location(&page);
+    assert!(to_login.starts_with("/portal/login?next="), "{to_login}");
+    let login = browser.get(&to_login).await;
+    assert_eq!(login.status, 200);
+    let login_html = login.text();
+    assert!(login_html.contains("<label for=\"email\">") && login_html.contains("<label for=\"password\">"));
+    let csrf_cookie = login.header("set-cookie").unwrap_or_default().to_owned();
+    assert!(csrf_cookie.contains("HttpOnly") && csrf_cookie.contains("SameSite=Strict"), "{csrf_cookie}");
+
+    let next = hidden_value(&login_html, "next").expect("the login form keeps where to go next");
+    let email = world.colleague.contact.email.clone();
+    let answer = browser.post_form("/portal/login", &[("email", &email), ("password", PASSWORD), ("next", &next)]).await;
+    assert_eq!(answer.status, 303, "{}", answer.text());
+    assert_eq!(location(&answer), format!("/portal/cases/{}", case.case_number));
+    let session_cookie = answer.header("set-cookie").unwrap_or_default().to_owned();
+    for attribute in ["docket-session=", "HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
+        assert!(session_cookie.contains(attribute), "{session_cookie} lacks {attribute}");
+    }
+
+    let list = browser.get("/portal/cases").await;
+    assert_eq!(list.status, 200);
+    assert!(list.text().contains(&case.case_number), "{}", list.text());
+    assert!(list.text().contains("Printer jams on page two"));
+    assert_eq!(list.header("cache-control"), Some("no-store"));
+
+    let detail = browser.get(&format!("/portal/cases/{}", case.case_number)).await;
+    assert_eq!(detail.status, 200);
+    assert!(detail.text().contains("We are looking into it."), "{}", detail.text());
+
+    let comment = browser
+        .post_form(
+            &format!("/portal/cases/{}/comments", case.id),
+            &[("body", "It jams on page three too."), ("idempotency_key", "k1")],
+        )
+        .await;
+    assert_eq!(comment.status, 303, "{}", comment.text());
+    let detail = browser.get(&location(&comment)).await;
+    assert!(detail.text().contains("It jams on page three too."));
+    assert!(detail.text().contains("Your comment is added"));
+    // The same form sent twice adds one comment.
+    browser
+        .post_form(
+            &format!("/portal/cases/{}/comments", case.id),
+            &[("body", "It jams on page three too."), ("idempotency_key", "k1")],
+        )
+        .await;
+    let detail = browser.get(&format!("/portal/cases/{}", case.id)).await;
+    assert_eq!(detail.text().matches("It jams on page three too.").count(), 1, "{}", detail.text());
+
+    // An empty comment is refused next to its field, and nothing is added.
+    let before = all_row_counts(&gw.app).await;
+    let refused = browser.post_form(&format!("/portal/cases/{}/comments", case.id), &[("body", "   ")]).await;
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(refused.text().contains("aria-invalid=\"true\""), "{}", refused.text());
+    assert_eq!(all_row_counts(&gw.app).await, before);
+
+    let closed =
+        browser.post_form(&format!("/portal/cases/{}/close", case.id), &[("resolution_summary", "New toner fixed it")]).await;
+    assert_eq!(closed.status, 303, "{}", closed.text());
+    let detail = browser.get(&location(&closed)).await;
+    assert!(detail.text().contains("Closed – resolved"), "{}", detail.text());
+    assert!(detail.text().contains("Not solved after all?"));
+
+    let reopened = browser.post_form(&format!("/portal/cases/{}/reopen", case.id), &[("reason", "It jams again")]).await;
+    assert_eq!(reopened.status, 303, "{}", reopened.text());
+    let detail = browser.get(&location(&reopened)).await;
+    assert!(detail.text().contains("The case is open again."), "{}", detail.text());
+
+    // A new case from the portal.
+    let form = browser.get("/portal/cases/new").await;
+    assert_eq!(form.status, 200);
+    let key = hidden_value(&form.text(), "idempotency_key").expect("an idempotency key");
+    let created = browser
+        .post_form(
+            "/portal/cases",
+            &[
+                ("subject", "Scanner is slow"),
+                ("description", "Takes a minute per page."),
+                ("type_id", "technical_issue"),
+                ("priority", "high"),
+                ("asset_serial_number", "SC-1"),
+                ("idempotency_key", &key),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.text());
+    let page = browser.get(&location(&created)).await;
+    assert!(page.text().contains("Scanner is slow") && page.text().contains("is open"), "{}", page.text());
+
+    // Logging out ends the session: the old cookie no longer opens anything.
+    let old_session = browser.session().unwrap().to_owned();
+    browser.get("/portal/cases").await;
+    let out = browser.post_form("/portal/logout", &[]).await;
+    assert_eq!(out.status, 303);
+    assert!(browser.session().is_none());
+    let cookie = format!("docket-session={old_session}");
+    let after = gw.send(http::Method::GET, "/portal/cases", None, &[("cookie", &cookie)], None).await;
+    assert_eq!(after.status, 303, "an ended session still opens pages");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_of_one_account_never_reads_or_changes_a_case_of_another() {
+    let gw = gateway().await;
+    let world = world(&gw.app).await;
+    let acme_case = world.colleague.staff_case(&gw.app, "Acme's confidential case").await;
+
+    let mut eve = PageVisitor::new(&gw);
+    eve.log_in(&world.outsider.contact.email, PASSWORD).await;
+    let list = eve.get("/portal/cases").await;
+    assert!(!list.text().contains(&acme_case.case_number));
+
+    let before = all_row_counts(&gw.app).await;
+    for path in [format!("/portal/cases/{}", acme_case.case_number), format!("/portal/cases/{}", acme_case.id)] {
+        let page = eve.get(&path).await;
+        assert_eq!(page.status, 404, "{path}: {}", page.text());
+        assert!(!page.text().contains("confidential"));
+    }
+    eve.get("/portal/cases").await;
+    for (action, field, value) in [
+        ("comments", "body", "let me in"),
+        ("close", "resolution_summary", "closed by Eve"),
+        ("reopen", "reason", "reopened by Eve"),
+    ] {
+        let answer = eve.post_form(&format!("/portal/cases/{}/{action}", acme_case.id), &[(field, value)]).await;
+        assert_eq!(answer.status, 404, "{action}: {}", answer.text());
+    }
+    // The JSON twin refuses the same.
+    let cookie = format!("docket-session={}", eve.session().unwrap());
+    let json =
+        gw.send(http::Method::GET, &format!("/portal/api/v1/cases/{}", acme_case.id), None, &[("cookie", &cookie)], None).await;
+    json.problem(404);
+    for (action, body) in [("comments", r#"{"body":"let me in"}"#), ("close", r#"{"resolution_summary":"closed by Eve"}"#)] {
+        let answer = gw
+            .send(
+                http::Method::POST,
+                &format!("/portal/api/v1/cases/{}/{action}", acme_case.id),
+                None,
+                &[("cookie", &cookie)],
+                Some(("application/json", body.as_bytes().to_vec())),
+            )
+            .await;
+        answer.problem(404);
+    }
+    let listed = gw.send(http::Method::GET, "/portal/api/v1/cases", None, &[("cookie", &cookie)], None).await.expect(200);
+    assert!(!listed.to_string().contains(&acme_case.case_number), "{listed}");
+    assert_eq!(all_row_counts(&gw.app).await, before, "a refused request wrote something");
+
+    // Acme's portal manager sees the case of its colleague.
+    let mut petra = PageVisitor::new(&gw);
+    petra.log_in(&world.manager.contact.email, PASSWORD).await;
+    assert!(petra.get("/portal/cases").await.text().contains(&acme_case.case_number));
+    assert_eq!(petra.get(&format!("/portal/cases/{}", acme_case.case_number)).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_notes_never_reach_portal_pages_or_json_and_markup_stays_text() {
+    let gw = gateway().await;
+    let world = world(&gw.app).await;
+    let case = world.colleague.staff_case(&gw.app, "<script>alert('subject')</script> broken").await;
+    note(&gw.app, &case.id, "INTERNAL: customer is on the watch list", pb::Visibility::Internal).await;
+    note(&gw.app, &case.id, "Public reply <img src=x onerror=alert(1)>", pb::Visibility::Public).await;
+
+    let mut browser = PageVisitor::new(&gw);
+    browser.log_in(&world.colleague.contact.email, PASSWORD).await;
+    for path in ["/portal/cases".to_owned(), format!("/portal/cases/{}", case.case_number)] {
+        let html = browser.get(&path).await.text();
+        assert!(!html.contains("watch list"), "{path} shows an internal note");
+        assert!(!html.contains("<script>alert"), "{path} renders markup from a subject");
+        assert!(html.contains("&#60;script&#62;alert("), "{path}: the subject is not shown as text: {html}");
+        assert!(!html.contains("<img src=x"), "{path} renders markup from a note");
+    }
+    let page = browser.get(&format!("/portal/cases/{}", case.case_number)).await;
+    assert!(page.text().contains("Public reply &#60;img"), "{}", page.text());
+    let csp = page.header("content-security-policy").unwrap_or_default().to_owned();
+    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+
+    let cookie = format!("docket-session={}", browser.session().unwrap());
+    let json = gw.send(http::Method::GET, &format!("/portal/api/v1/cases/{}", case.id), None, &[("cookie", &cookie)], None).await;
+    let body = json.expect(200).to_string();
+    assert!(!body.contains("watch list"), "the JSON shows an internal note: {body}");
+    assert!(body.contains("Public reply"), "{body}");
+    let list = gw.send(http::Method::GET, "/portal/api/v1/cases", None, &[("cookie", &cookie)], None).await.expect(200);
+    assert!(!list.to_string().contains("watch list"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_without_its_csrf_token_or_session_is_refused_and_writes_nothing() {
+    let gw = gateway().await;
+    let world = world(&gw.app).await;
+    let case = world.colleague.staff_case(&gw.app, "CSRF target").await;
+    let mut browser = PageVisitor::new(&gw);
+    browser.log_in(&world.colleague.contact.email, PASSWORD).await;
+    browser.get("/portal/cases").await;
+
+    let before = all_row_counts(&gw.app).await;
+    let path = format!("/portal/cases/{}/comments", case.id);
+    let forged = browser.post_raw(&path, "application/x-www-form-urlencoded", form_body(&[("body", "forged")])).await;
+    assert_eq!(forged.status, 403, "{}", forged.text());
+    assert!(forged.text().contains("sent from another site"));
+    let wrong = browser
+        .post_raw(&path, "application/x-www-form-urlencoded", form_body(&[("body", "forged"), ("csrf_token", "abc")]))
+        .await;
+    assert_eq!(wrong.status, 403);
+    let json = browser.post_raw(&path, "application/json", br#"{"body":"forged"}"#.to_vec()).await;
+    assert_eq!(json.status, 415);
+    // The JSON API takes only JSON: a cross-site form cannot post to it.
+    let cookie = format!("docket-session={}", browser.session().unwrap());
+    let api = gw
+        .send(
+            http::Method::POST,
+            &format!("/portal/api/v1/cases/{}/comments", case.id),
+            None,
+            &[("cookie", &cookie)],
+            Some(("application/x-www-form-urlencoded", b"body=forged".to_vec())),
+        )
+        .await;
+    api.problem(415);
+    // Bad JSON and missing or unknown fields are refused with a problem.
+    for (content_type, body) in [
+        ("application/json", b"{\"body\":".to_vec()),
+        ("application/json", b"{}".to_vec()),
+        ("application/json", br#"{"body":"x","owner":"me"}"#.to_vec()),
+        ("application/json", b"{\"body\":\"\xff\xfe\"}".to_vec()),
+    ] {
+        let answer = gw
+            .send(
+                http::Method::POST,
+                &format!("/portal/api/v1/cases/{}/comments", case.id),
+                None,
+                &[("cookie", &cookie)],
+                Some((content_type, body)),
+            )
+            .await;
+        answer.problem(400);
+    }
+    // Without a session, the JSON API is 401 and pages go to the login page.
+    let anonymous = gw.send(http::Method::GET, "/portal/api/v1/cases", None, &[], None).await;
+    anonymous.problem(401);
+    assert_eq!(all_row_counts(&gw.app).await, before, "a refused post wrote something");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_eleventh_login_attempt_in_a_minute_is_refused_even_with_the_right_password() {
+    let redis = crate::common::redis::RedisPrefix::new().await;
+    let app = crate::support::spawn_with_redis(&redis).await;
+    let gw = GatewayApp::in_front_of(app, true).await;
+    let world = world(&gw.app).await;
+    let mut browser = PageVisitor::new(&gw);
+    browser.get("/portal/login").await;
+    for attempt in 1..=10 {
+        // Different unknown emails: the portal's own per-email lock-out stays out of it.
+        let email = format!("nobody{attempt}@example.com");
+        let answer = browser.post_form("/portal/login", &[("email", &email), ("password", "wrong password")]).await;
+        assert_eq!(answer.status, 401, "attempt {attempt}: {}", answer.text());
+        assert!(answer.text().contains("The email address or the password is wrong."));
+    }
+    let eleventh = browser.post_form("/portal/login", &[("email", &world.colleague.contact.email), ("password", PASSWORD)]).await;
+    assert_eq!(eleventh.status, 429, "{}", eleventh.text());
+    assert!(eleventh.text().contains("Too many login attempts"));
+    let retry_after: u64 = eleventh.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert!(browser.session().is_none(), "the refused login made a session");
+    redis.clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitation_link_sets_a_password_and_a_reset_link_changes_it() {
+    let gw = gateway().await;
+    let account = crate::fixtures::account(&gw.app, &crate::fixtures::unique("Initech")).await;
+    let email = format!("{}@initech.example", crate::fixtures::unique("milton"));
+    let contact = crate::fixtures::contact(&gw.app, &account.id, "Milton Waddams", &email).await;
+    crate::support::invite(&gw.app, &contact.id, false).await;
+    let token = emailed_token(&gw.app, &email, "invitation").await;
+
+    let mut browser = PageVisitor::new(&gw);
+    let page = browser.get(&format!("/portal/invitation/{token}")).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains(&email));
+    // Passwords that differ or are too short are refused next to the field.
+    let differ = browser
+        .post_form(&format!("/portal/invitation/{token}"), &[("password", "a long new password"), ("password_again", "another")])
+        .await;
+    assert_eq!(differ.status, 400);
+    assert!(differ.text().contains("The two passwords differ."));
+    let short =
+        browser.post_form(&format!("/portal/invitation/{token}"), &[("password", "short"), ("password_again", "short")]).await;
+    assert_eq!(short.status, 400, "{}", short.text());
+    assert!(short.text().contains("aria-invalid=\"true\""));
+    let accepted =
+        browser.post_form(&format!("/portal/invitation/{token}"), &[("password", PASSWORD), ("password_again", PASSWORD)]).await;
+    assert_eq!(accepted.status, 303, "{}", accepted.text());
+    assert!(browser.session().is_some());
+    // A used link says so.
+    let used = PageVisitor::new(&gw).get(&format!("/portal/invitation/{token}")).await;
+    assert_eq!(used.status, 404);
+    assert!(used.text().contains("expired"));
+    for bad in ["/portal/invitation/%00%FF", "/portal/invitation/not-a-token", "/portal/reset/x"] {
+        assert_eq!(PageVisitor::new(&gw).get(bad).await.status, 404, "{bad}");
+    }
+
+    // Forgot the password: the reset page answers the same for anyone.
+    let mut other = PageVisitor::new(&gw);
+    other.get("/portal/reset").await;
+    let asked = other.post_form("/portal/reset", &[("email", &email)]).await;
+    assert_eq!(asked.status, 200);
+    assert!(asked.text().contains("is on its way"));
+    let unknown = other.post_form("/portal/reset", &[("email", "nobody@initech.example")]).await;
+    assert_eq!(unknown.status, 200);
+    assert!(unknown.text().contains("is on its way"));
+    let reset_token = emailed_token(&gw.app, &email, "reset").await;
+    other.get(&format!("/portal/reset/{reset_token}")).await;
+    let new_password = "a brand new passphrase";
+    let reset = other
+        .post_form(&format!("/portal/reset/{reset_token}"), &[("password", new_password), ("password_again", new_password)])
+        .await;
+    assert_eq!(reset.status, 303, "{}", reset.text());
+    // The session of the first browser ended with the reset.
+    assert_eq!(browser.get("/portal/cases").await.status, 303);
+    other.log_in(&email, new_password).await;
+    assert_eq!(other.get("/portal/cases").await.status, 200);
+}

@@ -1,0 +1,235 @@
+//! Public web forms at `/f/{slug}`: a visitor's submission becomes a case
+//! and a confirmation email; refusals (bad values, an expired or forged
+//! token, the honeypot, rate limits, oversized or unreadable bodies) show
+//! the form again and say why, and create nothing.
+
+use docket_proto::{case::v1 as pb, portal::v1 as portal};
+
+use crate::{
+    common::{
+        ADMIN, Backend,
+        gateway::{GatewayApp, HttpResponse, form_body, hidden_value},
+    },
+    fixtures::unique,
+    support::all_row_counts,
+};
+
+fn field(name: &str, kind: portal::FormFieldKind, target: portal::FormFieldTarget, required: bool) -> portal::FormField {
+    portal::FormField {
+        name: name.to_owned(),
+        label: name.replace('_', " "),
+        kind: kind as i32,
+        required,
+        target: target as i32,
+        ..Default::default()
+    }
+}
+
+pub async fn support_form(gw: &GatewayApp) -> portal::WebForm {
+    use portal::{FormFieldKind as K, FormFieldTarget as T};
+    let form = portal::WebForm {
+        slug: unique("support").to_lowercase().replace('_', "-"),
+        title: "Contact support <now>".into(),
+        intro: "Tell us what happened.".into(),
+        fields: vec![
+            field("name", K::Text, T::ContactName, true),
+            field("email", K::Email, T::ContactEmail, true),
+            field("subject", K::Text, T::Subject, true),
+            portal::FormField {
+                options: vec!["Printer".into(), "Scanner".into()],
+                ..field("device", K::Select, T::AppendToDescription, true)
+            },
+            field("details", K::Textarea, T::Description, true),
+        ],
+        case_type_id: "technical_issue".into(),
+        priority: pb::CasePriority::Medium as i32,
+        allowed_origins: vec!["https://shop.example.com".into()],
+        success_message: "We answer within one working day.".into(),
+        active: true,
+        ..Default::default()
+    };
+    gw.app
+        .web_forms(ADMIN)
+        .create_web_form(portal::CreateWebFormRequest { web_form: Some(form), idempotency_key: String::new() })
+        .await
+        .expect("create a form")
+        .into_inner()
+}
+
+fn filled(token: &str, email: &str) -> Vec<(String, String)> {
+    [
+        ("docket-token", token),
+        ("docket-website", ""),
+        ("name", "Petra Schmidt"),
+        ("email", email),
+        ("subject", "Scanner makes a noise"),
+        ("device", "Scanner"),
+        ("details", "A grinding noise when it starts."),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+async fn post(gw: &GatewayApp, slug: &str, fields: &[(String, String)]) -> HttpResponse {
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    gw.send(http::Method::POST, &format!("/f/{slug}"), None, &[], Some(("application/x-www-form-urlencoded", form_body(&pairs))))
+        .await
+}
+
+fn token_of(page: &HttpResponse) -> String {
+    hidden_value(&page.text(), "docket-token").expect("a form token")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_becomes_a_case_shown_by_number_and_a_retry_makes_no_second_one() {
+    let gw = GatewayApp::spawn(Backend::Postgres).await;
+    let form = support_form(&gw).await;
+    let page = gw.send(http::Method::GET, &format!("/f/{}", form.slug), None, &[], None).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    let html = page.text();
+    assert!(html.contains("Contact support &#60;now&#62;"), "{html}");
+    assert!(html.contains("<label for=\"email\">"));
+    assert!(html.contains("name=\"docket-website\""), "the honeypot is missing");
+    let csp = page.header("content-security-policy").unwrap().to_owned();
+    assert!(csp.contains("frame-ancestors https://shop.example.com"), "{csp}");
+    assert!(page.header("x-frame-options").is_none());
+
+    let email = format!("{}@visitor.example", unique("petra"));
+    let fields = filled(&token_of(&page), &email);
+    let done = post(&gw, &form.slug, &fields).await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    let number = done.text().split("class=\"case-number\">").nth(1).and_then(|s| s.split('<').next()).unwrap().to_owned();
+    assert!(number.starts_with("C-"), "{number}");
+    assert!(done.text().contains("We answer within one working day."));
+    // The same rendered form sent again (a double click, a retry) answers with the same case.
+    let again = post(&gw, &form.slug, &fields).await;
+    assert!(again.text().contains(&number), "{}", again.text());
+
+    let case = gw
+        .app
+        .cases(crate::common::AGENT)
+        .get_case(pb::GetCaseRequest { lookup: Some(pb::get_case_request::Lookup::CaseNumber(number.clone())) })
+        .await
+        .expect("the case exists")
+        .into_inner();
+    assert_eq!(case.channel, pb::CaseChannel::WebForm as i32);
+    assert_eq!(case.subject, "Scanner makes a noise");
+    assert!(case.description.contains("Scanner"), "{}", case.description);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_submissions_show_the_form_again_with_the_reason_and_create_nothing() {
+    let gw = GatewayApp::spawn(Backend::Postgres).await;
+    let form = support_form(&gw).await;
+    let page = gw.send(http::Method::GET, &format!("/f/{}", form.slug), None, &[], None).await;
+    let token = token_of(&page);
+    let email = format!("{}@visitor.example", unique("bad"));
+    let before = all_row_counts(&gw.app).await;
+
+    // A bad value: the form again, the entries kept, the field named.
+    let mut bad_email = filled(&token, "not an email");
+    bad_email.retain(|(k, _)| k != "details");
+    let refused = post(&gw, &form.slug, &bad_email).await;
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    let html = refused.text();
+    assert!(html.contains("aria-invalid=\"true\""), "{html}");
+    assert!(html.contains("value=\"Petra Schmidt\""), "the entries are lost: {html}");
+
+    // No token, a forged one, one of another form.
+    let mut no_token = filled("", &email);
+    no_token.retain(|(k, _)| k != "docket-token");
+    for fields in [no_token, filled("forged.token", &email)] {
+        let answer = post(&gw, &form.slug, &fields).await;
+        assert_eq!(answer.status, 400, "{}", answer.text());
+        assert!(answer.text().contains("This form had expired"), "{}", answer.text());
+        assert!(answer.text().contains("value=\"Petra Schmidt\""));
+    }
+    // The honeypot: refused, and said so.
+    let mut bot = filled(&token, &email);
+    bot.retain(|(k, _)| k != "docket-website");
+    bot.push(("docket-website".into(), "http://spam.example".into()));
+    let trapped = post(&gw, &form.slug, &bot).await;
+    assert_eq!(trapped.status, 400);
+    assert!(trapped.text().contains("Leave this empty"));
+
+    // Wrong content type, unreadable bytes, a body over the limit.
+    let json =
+        gw.send(http::Method::POST, &format!("/f/{}", form.slug), None, &[], Some(("application/json", b"{}".to_vec()))).await;
+    assert_eq!(json.status, 415);
+    assert!(json.header("content-type").unwrap().starts_with("text/html"));
+    let invalid = gw
+        .send(
+            http::Method::POST,
+            &format!("/f/{}", form.slug),
+            None,
+            &[],
+            Some(("application/x-www-form-urlencoded", b"name=\xff\xfe&email=x".to_vec())),
+        )
+        .await;
+    assert_eq!(invalid.status, 400);
+    let huge = format!("details={}", "x".repeat(100 * 1024));
+    let too_big = gw
+        .send(
+            http::Method::POST,
+            &format!("/f/{}", form.slug),
+            None,
+            &[],
+            Some(("application/x-www-form-urlencoded", huge.into_bytes())),
+        )
+        .await;
+    assert_eq!(too_big.status, 413, "{}", too_big.text());
+    assert!(too_big.text().contains("larger than this form takes"));
+
+    // Unknown and malformed slugs are plain 404 pages.
+    for path in ["/f/no-such-form", "/f/Bad%20Slug", "/f/no-such-form/embed.js"] {
+        assert_eq!(gw.send(http::Method::GET, path, None, &[], None).await.status, 404, "{path}");
+    }
+    assert_eq!(all_row_counts(&gw.app).await, before, "a refused submission wrote something");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_submissions_from_one_address_are_refused_with_the_entries_kept() {
+    let gw = GatewayApp::spawn(Backend::Postgres).await;
+    let form = support_form(&gw).await;
+    let limit = gw.app.settings.gateway.form_submissions_per_minute;
+    for n in 0..limit {
+        let page = gw.send(http::Method::GET, &format!("/f/{}", form.slug), None, &[], None).await;
+        let email = format!("{}@visitor.example", unique(&format!("v{n}")));
+        let done = post(&gw, &form.slug, &filled(&token_of(&page), &email)).await;
+        assert_eq!(done.status, 200, "submission {n}: {}", done.text());
+    }
+    let before = all_row_counts(&gw.app).await;
+    let page = gw.send(http::Method::GET, &format!("/f/{}", form.slug), None, &[], None).await;
+    let limited = post(&gw, &form.slug, &filled(&token_of(&page), "late@visitor.example")).await;
+    assert_eq!(limited.status, 429, "{}", limited.text());
+    assert!(limited.header("retry-after").is_some());
+    assert!(limited.text().contains("too many submissions"));
+    assert!(limited.text().contains("value=\"late@visitor.example\""), "the entries are lost");
+    assert_eq!(all_row_counts(&gw.app).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embed_script_frames_the_form_for_its_sites_only() {
+    let gw = GatewayApp::spawn(Backend::Postgres).await;
+    let form = support_form(&gw).await;
+    let script = gw.send(http::Method::GET, &format!("/f/{}/embed.js", form.slug), None, &[], None).await;
+    assert_eq!(script.status, 200);
+    assert!(script.header("content-type").unwrap().starts_with("text/javascript"));
+    let js = script.text();
+    assert!(js.contains(&format!("/f/{}", form.slug)), "{js}");
+    assert!(js.contains("\"Contact support \\u003cnow>\""), "the title is not a safe JS string: {js}");
+    assert!(js.contains("createElement('iframe')"));
+
+    // An allowed origin is remembered in the token; another one is dropped.
+    let allowed =
+        gw.send(http::Method::GET, &format!("/f/{}?origin=https%3A%2F%2Fshop.example.com", form.slug), None, &[], None).await;
+    assert_eq!(allowed.status, 200);
+    let email = format!("{}@visitor.example", unique("framed"));
+    let done = post(&gw, &form.slug, &filled(&token_of(&allowed), &email)).await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert!(done.header("content-security-policy").unwrap().contains("frame-ancestors https://shop.example.com"));
+    let other = gw.send(http::Method::GET, &format!("/f/{}?origin=https%3A%2F%2Fevil.example", form.slug), None, &[], None).await;
+    assert_eq!(other.status, 200);
+    assert!(other.header("content-security-policy").unwrap().contains("frame-ancestors https://shop.example.com"));
+}
