@@ -130,7 +130,7 @@ impl Problem {
 /// A service names fields of its request messages (`case.subject`); the
 /// REST body is the record itself (`subject`).
 fn json_field(field: &str) -> String {
-    for prefix in ["case.", "account.", "contact.", "activity."] {
+    for prefix in ["case.", "account.", "contact.", "activity.", "web_form.", "portal_user."] {
         if let Some(rest) = field.strip_prefix(prefix) {
             return rest.to_owned();
         }
@@ -285,10 +285,12 @@ mod tests {
         let mut v = docket_kit::error::FieldViolations::new();
         v.add("case.subject", "is required");
         v.add("page_token", "is not a page token");
+        v.add("web_form.fields[0].label", "is required");
+        v.add("portal_user.etag", "is required");
         let problem = Problem::from(docket_kit::error::invalid_argument(&v));
         assert_eq!(problem.status, 400);
         let fields: Vec<_> = problem.errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["subject", "page_token"]);
+        assert_eq!(fields, ["subject", "page_token", "fields[0].label", "etag"]);
     }
 
     #[test]

@@ -150,6 +150,13 @@ async fn missing_and_mistyped_fields_are_named_and_write_nothing() {
             json!({"subject": "x".repeat(10_000), "type_id": "technical_issue", "account_id": endpoints[0].valid["account_id"]}),
             "subject",
         ),
+        // A malformed contract number is bad input, not a billing outage.
+        (
+            "/api/v1/cases".to_owned(),
+            json!({"subject": "S", "type_id": "technical_issue", "account_id": endpoints[0].valid["account_id"],
+                "service_contract_number": "(\u{cc}"}),
+            "service_contract_number",
+        ),
         (path(2), json!({"owner_id": "not-an-id"}), "owner_id"),
         (path(3), json!({}), "status"),
         (path(3), json!({"status": "flying"}), "status"),

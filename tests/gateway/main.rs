@@ -1,7 +1,8 @@
-//! Tests of the HTTP gateway in front of running services: the REST API and
-//! its OpenAPI document (checked by schemathesis), bad input to every
-//! endpoint, probes, security headers, the dev mailbox page, and pages in a
-//! real browser.
+//! Tests of the HTTP gateway in front of running services: the REST API
+//! (cases, accounts, and the staff endpoints of the portal and billing
+//! services) and its OpenAPI document (checked by schemathesis), bad input
+//! to every endpoint, probes, security headers, the dev mailbox page, and
+//! pages in a real browser.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -18,5 +19,6 @@ mod browser;
 mod openapi;
 mod portal_pages;
 mod process;
+mod staff_api;
 mod web;
 mod web_forms;

@@ -1,5 +1,7 @@
 //! The REST API for staff and scripts, `/api/v1/...`: a JSON mirror of the
-//! case service. Every handler is one gRPC call made with the caller's own
+//! case service, plus what staff manage in the other services (web forms
+//! and portal users in the portal service, SLA state and work orders in the
+//! billing service). Every handler is one gRPC call made with the caller's own
 //! bearer token, so roles and the actor of every change are decided by the
 //! service. The OpenAPI document (`/api/v1/openapi.json`) is generated from
 //! these handlers and types.
@@ -7,8 +9,12 @@
 mod accounts;
 mod cases;
 pub mod extract;
+mod forms;
 pub mod model;
 mod openapi;
+mod portal_users;
+mod sla;
+mod work_orders;
 
 use axum::{
     Json, Router,
@@ -26,8 +32,14 @@ pub const PREFIX: &str = "/api/v1";
 /// The API's routes and its OpenAPI document, which is served at
 /// `/api/v1/openapi.json`.
 pub fn router() -> (Router<GatewayState>, utoipa::openapi::OpenApi) {
-    let (routes, mut doc) =
-        OpenApiRouter::with_openapi(openapi::base()).merge(cases::routes()).merge(accounts::routes()).split_for_parts();
+    let (routes, mut doc) = OpenApiRouter::with_openapi(openapi::base())
+        .merge(cases::routes())
+        .merge(accounts::routes())
+        .merge(forms::routes())
+        .merge(portal_users::routes())
+        .merge(sla::routes())
+        .merge(work_orders::routes())
+        .split_for_parts();
     openapi::complete(&mut doc);
     let served = doc.clone();
     let routes = routes.route(

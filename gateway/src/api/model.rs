@@ -1,7 +1,8 @@
-//! The JSON shapes of the REST API and their conversion to and from the case
-//! service's messages. JSON rules: snake_case fields, enums as lower-case
-//! words (`active_new`, `critical`), timestamps RFC 3339, money as
-//! `{amount_minor, currency}`, a reference without a value is `null`.
+//! The JSON shapes of the REST API and their conversion to and from the
+//! services' messages: the case service's here, the portal and billing
+//! services' in the submodules. JSON rules: snake_case fields, enums as
+//! lower-case words (`active_new`, `critical`), timestamps RFC 3339, money
+//! as `{amount_minor, currency}`, a reference without a value is `null`.
 //!
 //! Inputs take every field as optional and leave the checking to the
 //! service, so a request is judged by one set of rules whichever door it
@@ -81,6 +82,12 @@ fn reference(value: String) -> Option<String> {
 fn enum_or_unspecified<E>(value: Option<E>, to_proto: impl Fn(E) -> i32) -> i32 {
     value.map_or(0, to_proto)
 }
+
+// The shapes of the other services' resources, one module per area; they
+// use the macro and helpers above.
+pub mod forms;
+pub mod portal_users;
+pub mod sla;
 
 /// A contact linked to a case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

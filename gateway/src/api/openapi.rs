@@ -13,25 +13,32 @@ use utoipa::{
     },
 };
 
-use super::model::{AccountTier, CaseOrder, CasePriority, CaseStatus};
+use super::model::{AccountTier, CaseOrder, CasePriority, CaseStatus, portal_users::PortalUserState, sla::SlaQueueState};
 use crate::problem::{FieldError, PROBLEM_JSON, Problem};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Docket REST API",
-        description = "A JSON mirror of Docket's case service for staff and scripts. \
+        description = "A JSON mirror of Docket's case service for staff and scripts, with web forms, \
+            portal users, SLA state and work orders. \
             Send `Authorization: Bearer <token>`; the token's role decides what a call may do and its \
             holder is recorded as the actor of every change. Errors are RFC 9457 problem details.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     servers((url = "/api/v1")),
     // Enums used only by query parameters are not collected from the routes.
-    components(schemas(Problem, FieldError, CaseOrder, CaseStatus, CasePriority, AccountTier)),
+    components(schemas(
+        Problem, FieldError, CaseOrder, CaseStatus, CasePriority, AccountTier, PortalUserState, SlaQueueState
+    )),
     tags(
         (name = "cases", description = "Cases, their status machine, activities and audit trail"),
         (name = "accounts", description = "Customers"),
         (name = "contacts", description = "The people of an account"),
+        (name = "forms", description = "Web form definitions (admin); their public pages open cases"),
+        (name = "portal users", description = "Contacts with access to the customer portal: invitations, access, sessions"),
+        (name = "sla", description = "Cases against their SLA targets: state, queues, compliance"),
+        (name = "work orders", description = "Printable work orders of cases"),
     ),
 )]
 struct ApiDoc;

@@ -4,9 +4,12 @@
 
 use docket_kit::{
     clients::{self, Authed},
+    error::FieldViolations,
     settings::InvalidSetting,
 };
 use docket_proto::billing::v1::{self as pb, contract_service_client::ContractServiceClient};
+
+use tonic_types::StatusExt;
 
 use crate::error::Error;
 
@@ -61,6 +64,11 @@ impl ContractChecks {
         };
         let answer = match client.clone().check_entitlement(request).await {
             Ok(answer) => answer.into_inner(),
+            Err(status) if named && status.code() == tonic::Code::InvalidArgument => {
+                // The billing service refused the reference itself (say, a
+                // malformed contract number): bad input, not an outage.
+                return Err(Error::Invalid(case_violations(&status)));
+            }
             Err(status) if !named => {
                 // Attaching a contract is a convenience; the case is created without one.
                 tracing::warn!(code = ?status.code(), message = status.message(), "billing service unavailable: case created without a contract");
@@ -88,4 +96,24 @@ impl ContractChecks {
             _ => Ok(None),
         }
     }
+}
+
+/// The billing service's violations of an entitlement check, named by the
+/// case fields they came from.
+fn case_violations(status: &tonic::Status) -> FieldViolations {
+    let mut violations = FieldViolations::new();
+    for violation in status.get_error_details().bad_request().map(|b| b.field_violations.clone()).unwrap_or_default() {
+        let field = match violation.field.as_str() {
+            "contract_id" => "case.service_contract_id",
+            "contract_number" => "case.service_contract_number",
+            "asset_serial_number" => "case.asset_serial_number",
+            "account_id" => "case.account_id",
+            _ => "case.service_contract_number",
+        };
+        violations.add(field, violation.description);
+    }
+    if violations.is_empty() {
+        violations.add("case.service_contract_number", status.message());
+    }
+    violations
 }
