@@ -63,10 +63,12 @@ async fn a_visitor_becomes_a_portal_customer_and_talks_with_staff() {
     .await;
     let gw = GatewayApp::in_front_of(app, false).await;
     // Links in emails lead to this gateway.
+    let current =
+        gw.app.notifications(ADMIN).get_settings(nb::GetSettingsRequest {}).await.expect("notification settings").into_inner();
     gw.app
         .notifications(ADMIN)
         .update_settings(nb::UpdateSettingsRequest {
-            settings: Some(nb::Settings { portal_base_url: format!("{}/portal", gw.base), ..Default::default() }),
+            settings: Some(nb::Settings { portal_base_url: format!("{}/portal", gw.base), ..current }),
             update_mask: Some(prost_types::FieldMask { paths: vec!["portal_base_url".to_owned()] }),
         })
         .await
