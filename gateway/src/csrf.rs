@@ -208,10 +208,23 @@ impl<T: DeserializeOwned> FromRequest<GatewayState> for CsrfForm<T> {
                 "This form has expired or was sent from another site. Go back, reload the page and send it again.",
             ));
         }
+        if has_unreadable_text(&body) {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                "The form contains characters that could not be read (not UTF-8 text). Go back, retype them and send it again.",
+            ));
+        }
         let form = serde_urlencoded::from_bytes(&body)
             .map_err(|err| refuse(StatusCode::BAD_REQUEST, &format!("The form could not be read: {err}")))?;
         Ok(CsrfForm(form))
     }
+}
+
+/// Whether a URL-encoded form body holds bytes that are not UTF-8, raw or
+/// percent-encoded: decoding would silently turn them into U+FFFD.
+pub fn has_unreadable_text(body: &[u8]) -> bool {
+    std::str::from_utf8(body).is_err()
+        || form_urlencoded::parse(body).any(|(name, value)| name.contains('\u{FFFD}') || value.contains('\u{FFFD}'))
 }
 
 #[cfg(test)]
@@ -230,6 +243,14 @@ mod tests {
         assert!(!key.verify(&cookie, ""));
         let other_key = CsrfKey::new("another key of at least thirty-two chars", true);
         assert!(!other_key.verify(&cookie, &token));
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_noticed_raw_or_percent_encoded() {
+        assert!(!has_unreadable_text(b"body=Gr%C3%BC%C3%9Fe&x=1"));
+        assert!(has_unreadable_text(b"body=%FF%FE"));
+        assert!(has_unreadable_text(b"body=\xff"));
+        assert!(has_unreadable_text(b"%C3=x"));
     }
 
     #[test]

@@ -355,3 +355,59 @@ async fn an_invitation_link_sets_a_password_and_a_reset_link_changes_it() {
     other.log_in(&email, new_password).await;
     assert_eq!(other.get("/portal/cases").await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_to_every_portal_form_is_refused_with_a_page_and_writes_nothing() {
+    let gw = gateway().await;
+    let world = world(&gw.app).await;
+    let case = world.colleague.staff_case(&gw.app, "Bad input target").await;
+    let mut browser = PageVisitor::new(&gw);
+    browser.log_in(&world.colleague.contact.email, PASSWORD).await;
+    browser.get("/portal/cases/new").await;
+    let csrf = hidden_value(&browser.get("/portal/cases").await.text(), "csrf_token").unwrap();
+    let before = all_row_counts(&gw.app).await;
+    let comments = format!("/portal/cases/{}/comments", case.id);
+    let close = format!("/portal/cases/{}/close", case.id);
+    let reopen = format!("/portal/cases/{}/reopen", case.id);
+    let form = "application/x-www-form-urlencoded";
+    let huge = format!("csrf_token={csrf}&body={}", "x".repeat(100 * 1024));
+    for path in [
+        "/portal/login",
+        "/portal/cases",
+        comments.as_str(),
+        close.as_str(),
+        reopen.as_str(),
+        "/portal/password",
+        "/portal/reset",
+    ] {
+        let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+            ("application/json", br#"{"body":"x"}"#.to_vec(), 415),
+            ("", b"body=x".to_vec(), 415),
+            (form, huge.clone().into_bytes(), 413),
+            (form, format!("csrf_token={csrf}&body=%FF%FE&subject=%FF&email=%FF").into_bytes(), 400),
+            (form, [format!("csrf_token={csrf}&body=").into_bytes(), vec![0xff, 0xfe]].concat(), 400),
+        ];
+        for (content_type, body, status) in cases {
+            let answer = browser.post_raw(path, content_type, body).await;
+            assert_eq!(answer.status, status, "{path} {content_type}: {}", answer.text());
+            assert!(answer.header("content-type").unwrap_or_default().starts_with("text/html"), "{path}: not a page");
+        }
+    }
+    // Missing fields: the form again, naming what is missing.
+    for (path, fields) in [
+        ("/portal/login", vec![("email", "")]),
+        ("/portal/cases", vec![("description", "no subject, no type")]),
+        (comments.as_str(), vec![]),
+        (close.as_str(), vec![]),
+    ] {
+        browser.get("/portal/cases").await;
+        let answer = browser.post_form(path, &fields).await;
+        assert_eq!(answer.status, 400, "{path}: {}", answer.text());
+        assert!(answer.text().contains("role=\"alert\""), "{path}: the reason is not shown: {}", answer.text());
+    }
+    // A case path that is no case.
+    for path in ["/portal/cases/%FF", "/portal/cases/not-a-case", "/portal/cases/C-999999"] {
+        assert_eq!(browser.get(path).await.status, 404, "{path}");
+    }
+    assert_eq!(all_row_counts(&gw.app).await, before, "bad input wrote something");
+}

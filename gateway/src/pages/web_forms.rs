@@ -262,7 +262,7 @@ async fn submit(
         }
         Err(_) => return refuse_page(StatusCode::BAD_REQUEST, "The form could not be read. Reload the page and send it again."),
     };
-    if std::str::from_utf8(&body).is_err() {
+    if crate::csrf::has_unreadable_text(&body) {
         return refuse_page(StatusCode::BAD_REQUEST, "The form could not be read. Reload the page and send it again.");
     }
     let mut values = HashMap::new();
