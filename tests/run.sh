@@ -82,6 +82,8 @@ if [ ${#extra[@]} -eq 0 ]; then
   cargo run -q -p docket-bench -- case-create --requests 20 --concurrency 1,2
   cargo run -q -p docket-bench -- sla-sweep --clocks 2000 --due 50 --rounds 2
   cargo run -q -p docket-bench -- invoices --cases 20 --concurrency 1,2
+  cargo run -q -p docket-bench -- web-forms --submissions 20 --concurrency 1,2
+  cargo run -q -p docket-bench -- portal-pages --cases 30 --requests 20 --concurrency 1,2
 fi
 
 say "summary"

@@ -70,7 +70,7 @@ pub struct InvoicesArgs {
 }
 
 /// Drops the schemas of `services` (the bench's own prefix).
-async fn drop_schemas(settings: &Settings, services: &[&str]) -> anyhow::Result<()> {
+pub(crate) async fn drop_schemas(settings: &Settings, services: &[&str]) -> anyhow::Result<()> {
     for service in services {
         if let Some(schema) = ServiceDatabase::for_service(&settings.database, service).schema {
             let db = docket_kit::db::connect(&settings.database, service).await?;
@@ -244,11 +244,11 @@ fn number_after(line: &str, key: &str, last: bool) -> Option<u64> {
 }
 
 /// The service token the billing and case services call each other with.
-const SERVICE_TOKEN: &str = "docket-bench-service-token";
+pub(crate) const SERVICE_TOKEN: &str = "docket-bench-service-token";
 /// The admin token that creates the staff user who books the hours.
-const ADMIN_TOKEN: &str = "docket-bench-admin-token";
+pub(crate) const ADMIN_TOKEN: &str = "docket-bench-admin-token";
 
-fn as_admin(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+pub(crate) fn as_admin(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
     // A constant ASCII value: `from_static` cannot panic here.
     request
         .metadata_mut()
@@ -363,7 +363,8 @@ async fn invoice_phases(url: &str, args: &InvoicesArgs) -> anyhow::Result<Vec<Ro
         ensure!(ids.len() == cases, "set-up created {} of {cases} cases", ids.len());
         let work_client = |channel: Channel| WorkServiceClient::with_interceptor(channel, authorize as Auth);
         let (ids_for_work, staff) = (std::sync::Arc::new(ids.clone()), staff_id.clone());
-        let (setup_row, _) = drive_clients("set-up: hours and parts", &channels, cases, work_client, move |mut work: Work, i| {
+        let work_clients = || channels.iter().cloned().map(work_client).collect::<Vec<_>>();
+        let (setup_row, _) = drive_clients("set-up: hours and parts", work_clients(), cases, move |mut work: Work, i| {
             let (case_id, staff_id) = (ids_for_work[i].clone(), staff.clone());
             async move {
                 for (minutes, day) in [(45, "2026-11-23"), (90, "2026-11-24"), (20, "2026-11-25")] {
@@ -389,19 +390,19 @@ async fn invoice_phases(url: &str, args: &InvoicesArgs) -> anyhow::Result<Vec<Ro
                 };
                 work.add_service_part(billing_pb::AddServicePartRequest { part: Some(part), idempotency_key: String::new() })
                     .await?;
-                Ok(())
+                Ok::<_, tonic::Status>(())
             }
         })
         .await?;
         ensure!(setup_row.errors == 0, "{} set-up calls failed", setup_row.errors);
 
         let ids = std::sync::Arc::new(ids);
-        let (row, invoices) = drive_clients("InvoiceCase", &channels, cases, work_client, move |mut work: Work, i| {
+        let (row, invoices) = drive_clients("InvoiceCase", work_clients(), cases, move |mut work: Work, i| {
             let case_id = ids[i].clone();
             async move {
                 let invoice =
                     work.invoice_case(billing_pb::InvoiceCaseRequest { case_id, idempotency_key: String::new() }).await?;
-                Ok(invoice.into_inner().gross.map_or(0, |g| g.amount_minor))
+                Ok::<_, tonic::Status>(invoice.into_inner().gross.map_or(0, |g| g.amount_minor))
             }
         })
         .await?;

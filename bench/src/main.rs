@@ -1,4 +1,4 @@
-//! `docket-bench`: load benchmarks of Docket over real gRPC.
+//! `docket-bench`: load benchmarks of Docket over real gRPC and HTTP.
 //!
 //! `cargo run --release -p docket-bench -- case-create` starts the case
 //! service in-process on a random loopback port against a fresh PostgreSQL
@@ -26,9 +26,17 @@
 //! `sla-sweep` and `invoices` measure the billing service (see [`billing`]):
 //! the SLA scheduler's sweep time and rows read with a million open cases of
 //! which a thousand fall due, and invoices created per second.
+//!
+//! `web-forms` and `portal-pages` measure the HTTP gateway in front of the
+//! case and portal services (see [`gateway`]): public web form submissions
+//! per second to a committed case, and a logged-in customer's portal pages
+//! (the case list of 1,000 cases, a search, a case page). Their smoke tests
+//! are `web-forms --submissions 20 --concurrency 1,2` and
+//! `portal-pages --cases 30 --requests 20 --concurrency 1,2`.
 
 mod billing;
 mod events;
+mod gateway;
 mod smtp;
 
 use std::{
@@ -66,9 +74,12 @@ use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus,
 
 /// The agent token every client presents (the server only listens on loopback).
 const BEARER: &str = "Bearer docket-bench-agent-token";
+/// The contact of [`case_template`]'s cases.
+const CONTACT_NAME: &str = "Petra Schmidt";
+const CONTACT_EMAIL: &str = "petra@bench.example";
 
 #[derive(Parser)]
-#[command(about = "Docket's load benchmarks: throughput and latency percentiles over real gRPC")]
+#[command(about = "Docket's load benchmarks: throughput and latency percentiles over real gRPC and HTTP")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -85,6 +96,12 @@ enum Command {
     SlaSweep(billing::SlaSweepArgs),
     /// InvoiceCase over gRPC: invoices per second and latency.
     Invoices(billing::InvoicesArgs),
+    /// Public web form submissions through the HTTP gateway: submissions
+    /// per second to a committed case, and latency.
+    WebForms(gateway::WebFormsArgs),
+    /// A logged-in customer's portal pages through the HTTP gateway: the
+    /// case list, a search and a case page.
+    PortalPages(gateway::PortalPagesArgs),
 }
 
 #[derive(Args)]
@@ -107,6 +124,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Events(args) => events::run(args).await,
         Command::SlaSweep(args) => billing::sla_sweep(args).await,
         Command::Invoices(args) => billing::invoices(args).await,
+        Command::WebForms(args) => gateway::web_forms(args).await,
+        Command::PortalPages(args) => gateway::portal_pages(args).await,
     }
 }
 
@@ -231,8 +250,10 @@ async fn case_template(url: &str) -> anyhow::Result<pb::Case> {
         .create_contact(pb::CreateContactRequest {
             contact: Some(pb::Contact {
                 account_id: account.id.clone(),
-                name: "Petra Schmidt".into(),
-                email: "petra@bench.example".into(),
+                name: CONTACT_NAME.into(),
+                email: CONTACT_EMAIL.into(),
+                // `portal-pages` logs in to the portal as this contact.
+                portal_enabled: true,
                 ..Default::default()
             }),
             idempotency_key: String::new(),
@@ -315,11 +336,11 @@ struct Row {
 }
 
 /// What one client task saw.
-struct Sample<T> {
+struct Sample<T, E> {
     latencies: Vec<Duration>,
     outputs: Vec<T>,
     errors: usize,
-    first_error: Option<Status>,
+    first_error: Option<E>,
 }
 
 /// Makes `requests` calls of `call(client, i)` from one task per channel and
@@ -330,31 +351,32 @@ where
     F: Fn(CaseClient, usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<T, Status>> + Send + 'static,
 {
-    drive_clients(phase, channels, requests, |channel| CaseServiceClient::with_interceptor(channel, authorize as Auth), call)
-        .await
+    let clients = channels.iter().map(|channel| CaseServiceClient::with_interceptor(channel.clone(), authorize as Auth));
+    drive_clients(phase, clients.collect(), requests, call).await
 }
 
-/// [`drive`] with any client: `client` makes one per channel.
-async fn drive_clients<C, T, F, Fut>(
+/// [`drive`] with any clients (a gRPC client, an HTTP client) and any error
+/// to report: one task per client, each calling with clones of its own.
+async fn drive_clients<C, T, E, F, Fut>(
     phase: &'static str,
-    channels: &[Channel],
+    clients: Vec<C>,
     requests: usize,
-    client: impl Fn(Channel) -> C,
     call: F,
 ) -> anyhow::Result<(Row, Vec<T>)>
 where
     C: Clone + Send + 'static,
     T: Send + 'static,
+    E: std::fmt::Display + Send + 'static,
     F: Fn(C, usize) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<T, Status>> + Send + 'static,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
 {
-    eprintln!("{phase}: {requests} calls at concurrency {} …", channels.len());
+    let concurrency = clients.len();
+    eprintln!("{phase}: {requests} calls at concurrency {concurrency} …");
     let call = Arc::new(call);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = JoinSet::new();
-    for channel in channels {
-        let client = client(channel.clone());
+    for client in clients {
         let (call, next) = (call.clone(), next.clone());
         tasks.spawn(async move {
             let mut sample = Sample { latencies: Vec::new(), outputs: Vec::new(), errors: 0, first_error: None };
@@ -371,9 +393,9 @@ where
                         sample.latencies.push(latency);
                         sample.outputs.push(output);
                     }
-                    Err(status) => {
+                    Err(err) => {
                         sample.errors += 1;
-                        sample.first_error.get_or_insert(status);
+                        sample.first_error.get_or_insert(err);
                     }
                 }
             }
@@ -390,10 +412,10 @@ where
     let elapsed = started.elapsed();
     latencies.sort_unstable();
     eprintln!("  done in {:.2} s, {errors} errors", elapsed.as_secs_f64());
-    if let Some(status) = first_error {
-        eprintln!("  first error: {:?}: {}", status.code(), status.message());
+    if let Some(err) = first_error {
+        eprintln!("  first error: {err}");
     }
-    Ok((Row { phase, concurrency: channels.len(), requests, errors, elapsed, latencies }, outputs))
+    Ok((Row { phase, concurrency, requests, errors, elapsed, latencies }, outputs))
 }
 
 /// The latency at or below which a fraction `p` of the sorted calls fall, in ms (nearest rank).
@@ -403,14 +425,15 @@ fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
 }
 
 fn print_table(rows: &[Row]) {
+    let width = rows.iter().map(|row| row.phase.len()).max().unwrap_or(0).max(10);
     println!(
-        "{:<10} {:>11} {:>8} {:>6} {:>10} {:>8} {:>8} {:>8} {:>8}",
+        "{:<width$} {:>11} {:>8} {:>6} {:>10} {:>8} {:>8} {:>8} {:>8}",
         "phase", "concurrency", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms"
     );
     for row in rows {
         let ms = |p| percentile_ms(&row.latencies, p);
         println!(
-            "{:<10} {:>11} {:>8} {:>6} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+            "{:<width$} {:>11} {:>8} {:>6} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
             row.phase,
             row.concurrency,
             row.requests,
