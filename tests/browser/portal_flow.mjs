@@ -64,6 +64,10 @@ await run('portal_flow', async (page, shot) => {
   assert.match(number, /^C-\d+$/);
   await shot('web-form-sent');
 
+  // The notification service confirms the new case to the visitor.
+  const confirmation = await eventually('the confirmation email', () => emailTo(email, number));
+  assert.ok(confirmation.includes(`/portal/cases/${number}`), confirmation);
+
   // 2. Staff invite the contact of the new case.
   const created = await api('GET', `/cases/${number}`);
   const contactId = created.contacts[0].contact_id;
