@@ -788,24 +788,47 @@ async fn case_page(
     (csrf, view).into_response()
 }
 
-/// After a refused post on the case page: the page again, with the errors
-/// and what the visitor typed.
-async fn case_page_with_errors(
+/// The case's id: the forms post to `/portal/cases/{id}/...` with the id the
+/// page showed; a case number works as well.
+async fn case_id(state: &GatewayState, visitor: &Visitor, case: &str) -> Result<String, Response> {
+    if let Lookup::Id(id) = lookup(case) {
+        return Ok(id);
+    }
+    let found = load_case(state, visitor, case).await?;
+    Ok(found.case.map(|c| c.id).unwrap_or_default())
+}
+
+/// What the posts of the case page share: `call` asks the portal service
+/// with the case's id; then back to the case page, which says `done`. Input
+/// the service refuses shows the page again with the reasons and the
+/// comment the visitor typed (`kept`).
+async fn case_post<T>(
     state: &GatewayState,
     visitor: &Visitor,
     csrf: &CsrfToken,
     case: &str,
-    errors: FormErrors,
-    comment: String,
+    done: &str,
+    kept: String,
+    call: impl AsyncFnOnce(PortalClients, String) -> Result<T, tonic::Status>,
 ) -> Response {
-    let found = match load_case(state, visitor, case).await {
-        Ok(found) => found,
+    let id = match case_id(state, visitor, case).await {
+        Ok(id) => id,
         Err(response) => return response,
     };
-    let mut view = case_view(state, visitor, csrf, found);
-    view.errors = errors;
-    view.comment = comment;
-    (StatusCode::BAD_REQUEST, view).into_response()
+    match call(PortalClients::of(state), id.clone()).await {
+        Ok(_) => see_other(&format!("/portal/cases/{id}?done={done}")),
+        Err(status) if status.code() == Code::InvalidArgument => {
+            let found = match load_case(state, visitor, &id).await {
+                Ok(found) => found,
+                Err(response) => return response,
+            };
+            let mut view = case_view(state, visitor, csrf, found);
+            view.errors = FormErrors::from_status(&status);
+            view.comment = kept;
+            (StatusCode::BAD_REQUEST, view).into_response()
+        }
+        Err(status) => status_page(state, &status),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -817,16 +840,6 @@ struct CommentForm {
     idempotency_key: String,
 }
 
-/// The case's id: the form posts to `/portal/cases/{id}/...` with the id the
-/// page showed; a case number works as well.
-async fn case_id(state: &GatewayState, visitor: &Visitor, case: &str) -> Result<String, Response> {
-    if let Lookup::Id(id) = lookup(case) {
-        return Ok(id);
-    }
-    let found = load_case(state, visitor, case).await?;
-    Ok(found.case.map(|c| c.id).unwrap_or_default())
-}
-
 async fn add_comment(
     State(state): State<GatewayState>,
     visitor: Visitor,
@@ -834,24 +847,13 @@ async fn add_comment(
     PagePath(case): PagePath,
     CsrfForm(form): CsrfForm<CommentForm>,
 ) -> Response {
-    let id = match case_id(&state, &visitor, &case).await {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
-    let mut clients = PortalClients::of(&state);
-    let request = pb::AddCommentRequest {
-        session_id: visitor.session_id.clone(),
-        case_id: id.clone(),
-        body: form.body.clone(),
-        idempotency_key: form.idempotency_key.chars().take(100).collect(),
-    };
-    match clients.cases.add_comment(request).await {
-        Ok(_) => see_other(&format!("/portal/cases/{id}?done=comment")),
-        Err(status) if status.code() == Code::InvalidArgument => {
-            case_page_with_errors(&state, &visitor, &csrf, &id, FormErrors::from_status(&status), form.body).await
-        }
-        Err(status) => status_page(&state, &status),
-    }
+    let session_id = visitor.session_id.clone();
+    let kept = form.body.clone();
+    case_post(&state, &visitor, &csrf, &case, "comment", kept, async move |mut clients, case_id| {
+        let idempotency_key = form.idempotency_key.chars().take(100).collect();
+        clients.cases.add_comment(pb::AddCommentRequest { session_id, case_id, body: form.body, idempotency_key }).await
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -867,23 +869,12 @@ async fn close_case(
     PagePath(case): PagePath,
     CsrfForm(form): CsrfForm<CloseForm>,
 ) -> Response {
-    let id = match case_id(&state, &visitor, &case).await {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
-    let mut clients = PortalClients::of(&state);
-    let request = pb::CloseMyCaseRequest {
-        session_id: visitor.session_id.clone(),
-        case_id: id.clone(),
-        resolution_summary: form.resolution_summary,
-    };
-    match clients.cases.close_my_case(request).await {
-        Ok(_) => see_other(&format!("/portal/cases/{id}?done=close")),
-        Err(status) if status.code() == Code::InvalidArgument => {
-            case_page_with_errors(&state, &visitor, &csrf, &id, FormErrors::from_status(&status), String::new()).await
-        }
-        Err(status) => status_page(&state, &status),
-    }
+    let session_id = visitor.session_id.clone();
+    case_post(&state, &visitor, &csrf, &case, "close", String::new(), async move |mut clients, case_id| {
+        let resolution_summary = form.resolution_summary;
+        clients.cases.close_my_case(pb::CloseMyCaseRequest { session_id, case_id, resolution_summary }).await
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -899,19 +890,11 @@ async fn reopen_case(
     PagePath(case): PagePath,
     CsrfForm(form): CsrfForm<ReopenForm>,
 ) -> Response {
-    let id = match case_id(&state, &visitor, &case).await {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
-    let mut clients = PortalClients::of(&state);
-    let request = pb::ReopenMyCaseRequest { session_id: visitor.session_id.clone(), case_id: id.clone(), reason: form.reason };
-    match clients.cases.reopen_my_case(request).await {
-        Ok(_) => see_other(&format!("/portal/cases/{id}?done=reopen")),
-        Err(status) if status.code() == Code::InvalidArgument => {
-            case_page_with_errors(&state, &visitor, &csrf, &id, FormErrors::from_status(&status), String::new()).await
-        }
-        Err(status) => status_page(&state, &status),
-    }
+    let session_id = visitor.session_id.clone();
+    case_post(&state, &visitor, &csrf, &case, "reopen", String::new(), async move |mut clients, case_id| {
+        clients.cases.reopen_my_case(pb::ReopenMyCaseRequest { session_id, case_id, reason: form.reason }).await
+    })
+    .await
 }
 
 // ---------------------------------------------------------------- new case
