@@ -171,6 +171,12 @@ impl FieldViolations {
         }
     }
 
+    /// A repeated enum field (a list filter): each value parsed with
+    /// [`enum_value`](Self::enum_value), a bad one named `field[i]`.
+    pub fn enum_values<T>(&mut self, field: &str, raws: &[i32], parse: impl Fn(i32) -> Option<T>) -> Vec<T> {
+        raws.iter().enumerate().filter_map(|(i, raw)| self.enum_value(&format!("{field}[{i}]"), *raw, &parse)).collect()
+    }
+
     /// An etag sent back by a caller: the record's version as returned
     /// (quotes allowed, as HTTP sends them). Empty is an error when `required`.
     pub fn etag(&mut self, field: &str, value: &str, required: bool) -> Option<i64> {
@@ -244,6 +250,17 @@ mod tests {
         v.optional_text("title", "bell\u{7}", 10);
         let fields: Vec<_> = v.iter().map(|(f, _)| f).collect();
         assert_eq!(fields, ["subject", "notes", "title"]);
+    }
+
+    #[test]
+    fn a_list_of_enum_values_names_each_bad_one_by_its_index() {
+        let parse = |raw: i32| (1..=3).contains(&raw).then_some(raw * 10);
+        let mut v = FieldViolations::new();
+        assert_eq!(v.enum_values("statuses", &[1, 3], parse), [10, 30]);
+        assert!(v.is_empty());
+        assert_eq!(v.enum_values("statuses", &[2, 0, 9], parse), [20]);
+        let fields: Vec<_> = v.iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, ["statuses[1]", "statuses[2]"]);
     }
 
     #[test]

@@ -312,12 +312,7 @@ impl ContractService for ContractApi {
         let mut violations = FieldViolations::new();
         let limit = page::page_size(&mut violations, request.page_size);
         let after = cursor(&mut violations, &request.page_token);
-        let mut statuses = Vec::new();
-        for (i, raw) in request.statuses.iter().enumerate() {
-            if let Some(status) = violations.enum_value(&format!("statuses[{i}]"), *raw, status_from_proto) {
-                statuses.push(status);
-            }
-        }
+        let statuses = violations.enum_values("statuses", &request.statuses, status_from_proto);
         let filter = ContractFilter { account_id: optional_id(&mut violations, "account_id", &request.account_id), statuses };
         violations.into_result().map_err(Error::from)?;
         let now = time::now();

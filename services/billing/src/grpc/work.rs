@@ -703,12 +703,7 @@ impl WorkService for WorkApi {
         let mut violations = FieldViolations::new();
         let limit = page::page_size(&mut violations, request.page_size);
         let after = cursor(&mut violations, &request.page_token);
-        let mut statuses = Vec::new();
-        for (i, raw) in request.statuses.iter().enumerate() {
-            if let Some(status) = violations.enum_value(&format!("statuses[{i}]"), *raw, invoice_status_from_proto) {
-                statuses.push(status);
-            }
-        }
+        let statuses = violations.enum_values("statuses", &request.statuses, invoice_status_from_proto);
         let filter = InvoiceFilter {
             case_id: optional_id(&mut violations, "case_id", &request.case_id),
             account_id: optional_id(&mut violations, "account_id", &request.account_id),

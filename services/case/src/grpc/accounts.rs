@@ -3,7 +3,7 @@
 use docket_kit::{auth::caller, error::FieldViolations, page, time};
 use tonic::{Request, Response, Status};
 
-use super::{actor, etag, history, idempotency, reason, update_mask, wanted};
+use super::{actor, history, idempotency, reason, wanted};
 use crate::{
     domain::{
         AccountTier,
@@ -62,7 +62,7 @@ fn parse_fields(violations: &mut FieldViolations, account: &pb::Account, mask: O
         (false, _) => AccountTier::Standard,
         // On create, no tier means Standard.
         (true, 0) if mask.is_none() => AccountTier::Standard,
-        (true, raw) => super::enum_value(violations, "account.tier", raw, tier_from_proto).unwrap_or(AccountTier::Standard),
+        (true, raw) => violations.enum_value("account.tier", raw, tier_from_proto).unwrap_or(AccountTier::Standard),
     };
     let text = |v: &mut FieldViolations, field: &str, path: &str, value: &str, max: usize| {
         if wanted(mask, field) { v.optional_text(path, value, max) } else { String::new() }
@@ -145,8 +145,8 @@ impl AccountService for AccountApi {
         let mut violations = FieldViolations::new();
         let account = request.account.unwrap_or_default();
         let id = violations.required_id("account.id", &account.id);
-        let version = etag(&mut violations, "account.etag", &account.etag, true);
-        let mask = update_mask(&mut violations, request.update_mask.as_ref(), ACCOUNT_FIELDS);
+        let version = violations.etag("account.etag", &account.etag, true);
+        let mask = violations.update_mask(request.update_mask.as_ref(), ACCOUNT_FIELDS);
         let fields = parse_fields(&mut violations, &account, Some(&mask));
         let reason = reason(&mut violations, &request.reason);
         violations.into_result().map_err(Error::from)?;
@@ -167,11 +167,7 @@ impl AccountService for AccountApi {
         let filter = AccountFilter {
             query: violations.optional_text("query", &request.query, SHORT_TEXT_MAX),
             industry: violations.optional_text("industry", &request.industry, SHORT_TEXT_MAX),
-            tier: if request.tier == 0 {
-                None
-            } else {
-                super::enum_value(&mut violations, "tier", request.tier, tier_from_proto)
-            },
+            tier: if request.tier == 0 { None } else { violations.enum_value("tier", request.tier, tier_from_proto) },
         };
         violations.into_result().map_err(Error::from)?;
         let (rows, next) = self.store.list_accounts(&filter, after, limit).await?;

@@ -4,7 +4,7 @@
 use docket_kit::{auth::caller, error::FieldViolations, page, time};
 use tonic::{Request, Response, Status};
 
-use super::{actor, etag, history, idempotency, reason, update_mask, wanted};
+use super::{actor, history, idempotency, reason, wanted};
 use crate::{
     domain::{
         ActivityKind, CaseStatus, Channel, Direction, Priority, Visibility,
@@ -224,12 +224,12 @@ fn parse_fields(violations: &mut FieldViolations, case: &pb::Case, mask: Option<
         priority: match (wanted(mask, "priority"), case.priority) {
             (false, _) => Priority::Medium,
             (true, 0) if creating => Priority::Medium,
-            (true, raw) => super::enum_value(violations, "case.priority", raw, priority_from_proto).unwrap_or(Priority::Medium),
+            (true, raw) => violations.enum_value("case.priority", raw, priority_from_proto).unwrap_or(Priority::Medium),
         },
         channel: match (wanted(mask, "channel"), case.channel) {
             (false, _) => Channel::Api,
             (true, 0) if creating => Channel::Api,
-            (true, raw) => super::enum_value(violations, "case.channel", raw, channel_from_proto).unwrap_or(Channel::Api),
+            (true, raw) => violations.enum_value("case.channel", raw, channel_from_proto).unwrap_or(Channel::Api),
         },
         account_id: if wanted(mask, "account_id") {
             violations.required_id("case.account_id", &case.account_id).map(|id| id.to_string()).unwrap_or_default()
@@ -321,7 +321,7 @@ fn case_type_to_proto(model: case_type::Model) -> pb::CaseType {
 
 fn parse_activity(violations: &mut FieldViolations, activity: &pb::Activity) -> Option<NewActivity> {
     let case_id = violations.required_id("activity.case_id", &activity.case_id);
-    let kind = super::enum_value(violations, "activity.kind", activity.kind, |raw| {
+    let kind = violations.enum_value("activity.kind", activity.kind, |raw| {
         Some(match pb::ActivityKind::try_from(raw).ok()? {
             pb::ActivityKind::Unspecified => return None,
             pb::ActivityKind::Note => ActivityKind::Note,
@@ -334,14 +334,15 @@ fn parse_activity(violations: &mut FieldViolations, activity: &pb::Activity) -> 
             ActivityKind::Email => Visibility::Public,
             ActivityKind::Note | ActivityKind::Call => Visibility::Internal,
         },
-        raw => super::enum_value(violations, "activity.visibility", raw, |raw| {
-            Some(match pb::Visibility::try_from(raw).ok()? {
-                pb::Visibility::Unspecified => return None,
-                pb::Visibility::Internal => Visibility::Internal,
-                pb::Visibility::Public => Visibility::Public,
+        raw => violations
+            .enum_value("activity.visibility", raw, |raw| {
+                Some(match pb::Visibility::try_from(raw).ok()? {
+                    pb::Visibility::Unspecified => return None,
+                    pb::Visibility::Internal => Visibility::Internal,
+                    pb::Visibility::Public => Visibility::Public,
+                })
             })
-        })
-        .unwrap_or(Visibility::Internal),
+            .unwrap_or(Visibility::Internal),
     };
     let body = match kind {
         ActivityKind::Note => violations.required_text("activity.body", &activity.body, LONG_TEXT_MAX),
@@ -368,8 +369,8 @@ fn parse_activity(violations: &mut FieldViolations, activity: &pb::Activity) -> 
         ActivityKind::Note => {}
         ActivityKind::Call => {
             let call = activity.call.unwrap_or_default();
-            new.direction = super::enum_value(violations, "activity.call.direction", call.direction, direction_from_proto)
-                .unwrap_or(Direction::None);
+            new.direction =
+                violations.enum_value("activity.call.direction", call.direction, direction_from_proto).unwrap_or(Direction::None);
             if !(0..=86_400).contains(&call.duration_seconds) {
                 violations.add("activity.call.duration_seconds", "must be between 0 and 86400");
             }
@@ -377,7 +378,8 @@ fn parse_activity(violations: &mut FieldViolations, activity: &pb::Activity) -> 
         }
         ActivityKind::Email => {
             let email = activity.email.clone().unwrap_or_default();
-            new.direction = super::enum_value(violations, "activity.email.direction", email.direction, direction_from_proto)
+            new.direction = violations
+                .enum_value("activity.email.direction", email.direction, direction_from_proto)
                 .unwrap_or(Direction::None);
             violations.email("activity.email.from", &email.from, true);
             new.email_from = email.from.trim().to_owned();
@@ -448,18 +450,8 @@ impl CaseService for CaseApi {
         let mut violations = FieldViolations::new();
         let limit = page::page_size(&mut violations, request.page_size);
         let after: Option<CaseCursor> = page::decode(&mut violations, &request.page_token);
-        let mut statuses = Vec::new();
-        for (i, raw) in request.statuses.iter().enumerate() {
-            if let Some(s) = super::enum_value(&mut violations, &format!("statuses[{i}]"), *raw, status_from_proto) {
-                statuses.push(s);
-            }
-        }
-        let mut priorities = Vec::new();
-        for (i, raw) in request.priorities.iter().enumerate() {
-            if let Some(p) = super::enum_value(&mut violations, &format!("priorities[{i}]"), *raw, priority_from_proto) {
-                priorities.push(p);
-            }
-        }
+        let statuses = violations.enum_values("statuses", &request.statuses, status_from_proto);
+        let priorities = violations.enum_values("priorities", &request.priorities, priority_from_proto);
         let mut timestamp = |field: &str, ts: Option<&prost_types::Timestamp>| {
             ts.and_then(|ts| {
                 let parsed = time::from_proto(ts);
@@ -522,8 +514,8 @@ impl CaseService for CaseApi {
         let mut violations = FieldViolations::new();
         let case = request.case.unwrap_or_default();
         let id = required_id(&mut violations, "case.id", &case.id);
-        let version = etag(&mut violations, "case.etag", &case.etag, true);
-        let mut mask = update_mask(&mut violations, request.update_mask.as_ref(), CASE_FIELDS);
+        let version = violations.etag("case.etag", &case.etag, true);
+        let mut mask = violations.update_mask(request.update_mask.as_ref(), CASE_FIELDS);
         let mut fields = parse_fields(&mut violations, &case, Some(&mask));
         let reason = reason(&mut violations, &request.reason);
         violations.into_result().map_err(Error::from)?;
@@ -547,7 +539,7 @@ impl CaseService for CaseApi {
         let id = required_id(&mut violations, "id", &request.id);
         let owner = optional_id(&mut violations, "owner_id", &request.owner_id);
         let team = optional_id(&mut violations, "team_id", &request.team_id);
-        let version = etag(&mut violations, "etag", &request.etag, false);
+        let version = violations.etag("etag", &request.etag, false);
         let reason = reason(&mut violations, &request.reason);
         violations.into_result().map_err(Error::from)?;
         let updated = self.store.assign_case(&id, version, owner, team, &actor(&caller, &reason)).await?;
@@ -560,8 +552,8 @@ impl CaseService for CaseApi {
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
         let id = required_id(&mut violations, "id", &request.id);
-        let status = super::enum_value(&mut violations, "status", request.status, status_from_proto);
-        let version = etag(&mut violations, "etag", &request.etag, false);
+        let status = violations.enum_value("status", request.status, status_from_proto);
+        let version = violations.etag("etag", &request.etag, false);
         let reason = reason(&mut violations, &request.reason);
         violations.into_result().map_err(Error::from)?;
         let Some(status) = status else { return Err(Status::internal("validated fields missing")) };
@@ -575,12 +567,12 @@ impl CaseService for CaseApi {
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
         let id = required_id(&mut violations, "id", &request.id);
-        let status = super::enum_value(&mut violations, "status", request.status, status_from_proto);
+        let status = violations.enum_value("status", request.status, status_from_proto);
         if status.is_some_and(|s| !s.is_closed()) {
             violations.add("status", "must be CASE_STATUS_CLOSED_COMPLETE or CASE_STATUS_CLOSED_NO_FAULT");
         }
         let resolution = violations.required_text("resolution_summary", &request.resolution_summary, LONG_TEXT_MAX);
-        let version = etag(&mut violations, "etag", &request.etag, false);
+        let version = violations.etag("etag", &request.etag, false);
         let reason = reason(&mut violations, &request.reason);
         violations.into_result().map_err(Error::from)?;
         let Some(status) = status else { return Err(Status::internal("validated fields missing")) };
@@ -595,7 +587,7 @@ impl CaseService for CaseApi {
         let mut violations = FieldViolations::new();
         let id = required_id(&mut violations, "id", &request.id);
         let reason = violations.required_text("reason", &request.reason, super::REASON_MAX);
-        let version = etag(&mut violations, "etag", &request.etag, false);
+        let version = violations.etag("etag", &request.etag, false);
         violations.into_result().map_err(Error::from)?;
         let updated = self.store.reopen_case(&id, version, &actor(&caller, &reason)).await?;
         Ok(Response::new(to_proto(updated)))
@@ -671,7 +663,7 @@ impl CaseService for CaseApi {
         let case_type = request.case_type.unwrap_or_default();
         let mut violations = FieldViolations::new();
         let id = type_key(&mut violations, "case_type.id", &case_type.id);
-        let mask = update_mask(&mut violations, request.update_mask.as_ref(), &["name", "active"]);
+        let mask = violations.update_mask(request.update_mask.as_ref(), &["name", "active"]);
         let name = mask.contains(&"name").then(|| violations.required_text("case_type.name", &case_type.name, NAME_MAX));
         let active = mask.contains(&"active").then_some(case_type.active);
         violations.into_result().map_err(Error::from)?;

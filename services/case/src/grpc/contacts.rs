@@ -3,7 +3,7 @@
 use docket_kit::{auth::caller, error::FieldViolations, page, time};
 use tonic::{Request, Response, Status};
 
-use super::{actor, etag, history, idempotency, reason, update_mask, wanted};
+use super::{actor, history, idempotency, reason, wanted};
 use crate::{
     domain::commands::{ContactFields, NAME_MAX, SHORT_TEXT_MAX},
     error::Error,
@@ -108,8 +108,8 @@ impl ContactService for ContactApi {
         let mut violations = FieldViolations::new();
         let contact = request.contact.unwrap_or_default();
         let id = violations.required_id("contact.id", &contact.id);
-        let version = etag(&mut violations, "contact.etag", &contact.etag, true);
-        let mask = update_mask(&mut violations, request.update_mask.as_ref(), CONTACT_FIELDS);
+        let version = violations.etag("contact.etag", &contact.etag, true);
+        let mask = violations.update_mask(request.update_mask.as_ref(), CONTACT_FIELDS);
         let fields = parse_fields(&mut violations, &contact, Some(&mask));
         let reason = reason(&mut violations, &request.reason);
         violations.into_result().map_err(Error::from)?;

@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 use super::{
     actor,
     cases::{priority_from_proto, priority_to_proto},
-    etag, idempotency, update_mask, wanted,
+    idempotency, wanted,
 };
 use crate::{
     domain::{
@@ -96,10 +96,8 @@ fn parse_fields(violations: &mut FieldViolations, rule: &pb::EscalationRule, mas
     };
     let mut priorities = Vec::new();
     if wanted(mask, "priorities") {
-        for (i, raw) in rule.priorities.iter().enumerate() {
-            if let Some(p) = violations.enum_value(&format!("rule.priorities[{i}]"), *raw, priority_from_proto)
-                && !priorities.contains(&p)
-            {
+        for p in violations.enum_values("rule.priorities", &rule.priorities, priority_from_proto) {
+            if !priorities.contains(&p) {
                 priorities.push(p);
             }
         }
@@ -210,8 +208,8 @@ impl EscalationRuleService for EscalationRuleApi {
         let rule = request.rule.unwrap_or_default();
         let mut violations = FieldViolations::new();
         let id = required_id(&mut violations, "rule.id", &rule.id);
-        let version = etag(&mut violations, "rule.etag", &rule.etag, true);
-        let mask = update_mask(&mut violations, request.update_mask.as_ref(), RULE_FIELDS);
+        let version = violations.etag("rule.etag", &rule.etag, true);
+        let mask = violations.update_mask(request.update_mask.as_ref(), RULE_FIELDS);
         let fields = parse_fields(&mut violations, &rule, Some(&mask));
         violations.into_result().map_err(Error::from)?;
         let Some(version) = version else { return Err(Status::internal("validated etag missing")) };
@@ -228,7 +226,7 @@ impl EscalationRuleService for EscalationRuleApi {
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
         let id = required_id(&mut violations, "id", &request.id);
-        let version = etag(&mut violations, "etag", &request.etag, false);
+        let version = violations.etag("etag", &request.etag, false);
         violations.into_result().map_err(Error::from)?;
         self.store.delete_escalation_rule(&id, version, &actor(&caller, "")).await?;
         Ok(Response::new(pb::DeleteEscalationRuleResponse {}))

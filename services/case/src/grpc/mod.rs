@@ -32,15 +32,6 @@ fn idempotency<M: prost::Message>(violations: &mut FieldViolations, key: &str, r
     docket_kit::idempotency::from_request(violations, key, request_without_key)
 }
 
-/// The masked paths, each one of `allowed`; an empty mask is an error.
-fn update_mask(
-    violations: &mut FieldViolations,
-    mask: Option<&prost_types::FieldMask>,
-    allowed: &[&'static str],
-) -> Vec<&'static str> {
-    violations.update_mask(mask, allowed)
-}
-
 /// Whether `field` must be validated: always on create, on update if masked.
 fn wanted(mask: Option<&[&str]>, field: &str) -> bool {
     mask.is_none_or(|m| m.contains(&field))
@@ -52,15 +43,6 @@ fn reason(violations: &mut FieldViolations, reason: &str) -> String {
 
 fn actor<'a>(caller: &'a Caller, reason: &'a str) -> Actor<'a> {
     Actor { actor: &caller.actor, reason, at: docket_kit::time::now() }
-}
-
-/// Parses an enum field sent as a number; unknown and unspecified values are errors.
-fn enum_value<T>(violations: &mut FieldViolations, field: &str, raw: i32, parse: impl Fn(i32) -> Option<T>) -> Option<T> {
-    violations.enum_value(field, raw, parse)
-}
-
-fn etag(violations: &mut FieldViolations, field: &str, etag: &str, required: bool) -> Option<i64> {
-    violations.etag(field, etag, required)
 }
 
 /// Shared by every ListXHistory call.

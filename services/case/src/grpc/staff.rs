@@ -4,7 +4,7 @@
 use docket_kit::{auth::caller, error::FieldViolations, page, time};
 use tonic::{Request, Response, Status};
 
-use super::{actor, etag, history, idempotency, reason, update_mask, wanted};
+use super::{actor, history, idempotency, reason, wanted};
 use crate::{
     domain::{
         StaffRole,
@@ -57,7 +57,7 @@ fn parse_staff(violations: &mut FieldViolations, user: &pb::StaffUser, mask: Opt
             String::new()
         },
         role: if wanted(mask, "role") {
-            super::enum_value(violations, "staff_user.role", user.role, role_from_proto).unwrap_or(StaffRole::Viewer)
+            violations.enum_value("staff_user.role", user.role, role_from_proto).unwrap_or(StaffRole::Viewer)
         } else {
             StaffRole::Viewer
         },
@@ -141,8 +141,8 @@ impl StaffService for StaffApi {
         let mut violations = FieldViolations::new();
         let user = request.staff_user.unwrap_or_default();
         let id = required_id(&mut violations, "staff_user.id", &user.id);
-        let version = etag(&mut violations, "staff_user.etag", &user.etag, true);
-        let mask = update_mask(&mut violations, request.update_mask.as_ref(), STAFF_FIELDS);
+        let version = violations.etag("staff_user.etag", &user.etag, true);
+        let mask = violations.update_mask(request.update_mask.as_ref(), STAFF_FIELDS);
         let fields = parse_staff(&mut violations, &user, Some(&mask));
         let reason = reason(&mut violations, &request.reason);
         violations.into_result().map_err(Error::from)?;
@@ -203,8 +203,8 @@ impl StaffService for StaffApi {
         let mut violations = FieldViolations::new();
         let team = request.team.unwrap_or_default();
         let id = required_id(&mut violations, "team.id", &team.id);
-        let version = etag(&mut violations, "team.etag", &team.etag, true);
-        let mask = update_mask(&mut violations, request.update_mask.as_ref(), TEAM_FIELDS);
+        let version = violations.etag("team.etag", &team.etag, true);
+        let mask = violations.update_mask(request.update_mask.as_ref(), TEAM_FIELDS);
         let fields = parse_team(&mut violations, &team, Some(&mask));
         let reason = reason(&mut violations, &request.reason);
         violations.into_result().map_err(Error::from)?;
