@@ -72,6 +72,12 @@ impl std::fmt::Debug for GatewayOptions {
     }
 }
 
+/// Whether a path segment names a case by number (`C-000123`) rather than
+/// by id (a UUID: hex digits, so never starting with `C-`).
+pub fn is_case_number(text: &str) -> bool {
+    text.starts_with(['C', 'c']) && text.contains('-') && text.len() < 20
+}
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct GatewayState {

@@ -19,7 +19,7 @@ use crate::{
     GatewayState,
     api::extract::{ApiJson, ApiQuery},
     pages::{
-        portal::{CaseListQuery, priority_label, status_label},
+        portal::{CaseListQuery, lookup, priority_label, status_label},
         when,
     },
     problem::Problem,
@@ -129,14 +129,6 @@ struct CaseWithTimeline {
     timeline: Vec<EntryJson>,
 }
 
-fn lookup(case: String) -> pb::get_my_case_request::Lookup {
-    if case.starts_with(['C', 'c']) && case.contains('-') && case.len() < 20 {
-        pb::get_my_case_request::Lookup::CaseNumber(case.to_uppercase())
-    } else {
-        pb::get_my_case_request::Lookup::Id(case)
-    }
-}
-
 /// A malformed id is no more a case than an unknown one: both are 404.
 fn not_found_if_malformed(status: tonic::Status) -> Problem {
     if status.code() == tonic::Code::InvalidArgument { Problem::not_found("no such case") } else { Problem::from(status) }
@@ -148,7 +140,7 @@ async fn get_case(
     Path(case): Path<String>,
 ) -> Result<Json<CaseWithTimeline>, Problem> {
     let mut clients = PortalClients::of(&state);
-    let request = pb::GetMyCaseRequest { session_id: visitor.session_id, lookup: Some(lookup(case)) };
+    let request = pb::GetMyCaseRequest { session_id: visitor.session_id, lookup: Some(lookup(&case)) };
     let found = clients.cases.get_my_case(request).await.map_err(not_found_if_malformed)?.into_inner();
     Ok(Json(CaseWithTimeline {
         case: found.case.unwrap_or_default().into(),

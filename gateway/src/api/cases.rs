@@ -75,12 +75,7 @@ async fn create_case(
         (status = NOT_FOUND, description = "No such case", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn get_case(mut clients: CaseClients, ApiPath(case): ApiPath<String>) -> Result<Response, Problem> {
-    // A case number starts with a letter; an id is a UUID (hex digits).
-    let lookup = if case.starts_with(['C', 'c']) && case.contains('-') && case.len() < 20 {
-        Lookup::CaseNumber(case)
-    } else {
-        Lookup::Id(case)
-    };
+    let lookup = if crate::is_case_number(&case) { Lookup::CaseNumber(case) } else { Lookup::Id(case) };
     let case: Case = clients.cases.get_case(pb::GetCaseRequest { lookup: Some(lookup) }).await?.into_inner().into();
     let etag = case.etag.clone();
     Ok(with_etag(StatusCode::OK, case, &etag))

@@ -714,13 +714,9 @@ struct CaseQuery {
     done: Option<String>,
 }
 
-fn lookup(case: &str) -> Lookup {
-    // A case number starts with a letter; an id is a UUID (hex digits).
-    if case.starts_with(['C', 'c']) && case.contains('-') && case.len() < 20 {
-        Lookup::CaseNumber(case.to_uppercase())
-    } else {
-        Lookup::Id(case.to_owned())
-    }
+/// How the portal service finds the case a path names.
+pub fn lookup(case: &str) -> Lookup {
+    if crate::is_case_number(case) { Lookup::CaseNumber(case.to_uppercase()) } else { Lookup::Id(case.to_owned()) }
 }
 
 async fn load_case(state: &GatewayState, visitor: &Visitor, case: &str) -> Result<pb::MyCase, Response> {
