@@ -285,7 +285,7 @@ async fn a_breached_case_is_escalated_by_the_rules_with_a_trail_and_an_email(app
     assert!(escalation.reason.contains("SLA breached (first response)"), "{}", escalation.reason);
     assert!(escalation.new_value.contains("Breached first response to tier 2"), "{}", escalation.new_value);
     let priority = trail.iter().rfind(|e| e.field == "priority").expect("a priority row");
-    assert_eq!((priority.old_value.as_str(), priority.new_value.as_str()), ("High", "Critical"));
+    assert_eq!((priority.old_value.as_str(), priority.new_value.as_str()), ("high", "critical"));
     assert_eq!(priority.reason, escalation.reason);
     // The warning matched no rule: one escalation only, although the raised
     // priority moved the deadlines.

@@ -133,7 +133,7 @@ async fn a_case_lifecycle_publishes_exactly_its_events_in_order() {
     assert_eq!(changed.reason, "production down");
     assert_eq!(
         changed.changes.iter().map(|c| (c.field.as_str(), c.old_value.as_str(), c.new_value.as_str())).collect::<Vec<_>>(),
-        [("priority", "High", "Critical")]
+        [("priority", "high", "critical")]
     );
     assert_eq!(changed.case.unwrap().etag, updated.etag);
     let assigned: ev::CaseAssigned = unpack(&messages[4].1, "docket.events.v1.CaseAssigned").unwrap();

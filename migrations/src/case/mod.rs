@@ -7,6 +7,7 @@ use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_case_schema;
 mod m20261123_000002_create_outbox;
 mod m20261123_000003_create_escalation_rules;
+mod m20261203_000004_audit_keys_not_labels;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_case_schema::Migration),
             Box::new(m20261123_000002_create_outbox::Migration),
             Box::new(m20261123_000003_create_escalation_rules::Migration),
+            Box::new(m20261203_000004_audit_keys_not_labels::Migration),
         ]
     }
 }

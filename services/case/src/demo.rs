@@ -4,7 +4,8 @@
 
 use crate::{
     domain::{
-        AccountTier, ActivityKind, CaseStatus, Channel, Direction, Priority, StaffRole, Visibility,
+        AccountId, AccountTier, ActivityKind, CaseId, CaseStatus, Channel, ContactId, Direction, Priority, StaffId,
+        StaffRole, TeamId, Visibility,
         commands::{
             AccountFields, Address, CaseContactRef, CaseFields, ContactFields, Money, NewActivity, NewCase, StaffFields,
             TeamFields,
@@ -13,6 +14,7 @@ use crate::{
     error::Result,
     store::{Actor, Store},
 };
+use docket_kit::request::RecordId;
 
 /// Emails of the demo staff, so `docket dev` can find them again for its tokens.
 pub const ADMIN_EMAIL: &str = "ada.admin@docket.example";
@@ -50,9 +52,9 @@ pub async fn seed(store: &Store) -> Result<bool> {
         )
         .await?;
     for member in [&alex.id, &sam.id] {
-        store.set_team_member(&support.team.id, member, true, &by).await?;
+        store.set_team_member(TeamId::stored(&support.team.id)?, StaffId::stored(member)?, true, &by).await?;
     }
-    store.set_team_member(&field.team.id, &sam.id, true, &by).await?;
+    store.set_team_member(TeamId::stored(&field.team.id)?, StaffId::stored(&sam.id)?, true, &by).await?;
 
     let account = |name: &str, industry: &str, tier, value: i64, city: &str| AccountFields {
         name: name.to_owned(),
@@ -76,8 +78,8 @@ pub async fn seed(store: &Store) -> Result<bool> {
         .create_account(account("Town of Lindenau", "Public sector", AccountTier::Standard, 12_000_000, "Lindenau"), &by, None)
         .await?;
 
-    let contact = |account: &str, name: &str, email: &str, title: &str| ContactFields {
-        account_id: account.to_owned(),
+    let contact = |account_id: AccountId, name: &str, email: &str, title: &str| ContactFields {
+        account_id,
         name: name.to_owned(),
         email: email.to_owned(),
         phone: "+49 40 1234567".to_owned(),
@@ -85,14 +87,14 @@ pub async fn seed(store: &Store) -> Result<bool> {
         portal_enabled: true,
     };
     let petra = store
-        .create_contact(contact(&acme.id, "Petra Schmidt", "petra.schmidt@acme.example", "Plant manager"), &by, None)
+        .create_contact(contact(AccountId::stored(&acme.id)?, "Petra Schmidt", "petra.schmidt@acme.example", "Plant manager"), &by, None)
         .await?;
-    let jonas = store.create_contact(contact(&acme.id, "Jonas Weber", "jonas.weber@acme.example", "IT lead"), &by, None).await?;
+    let jonas = store.create_contact(contact(AccountId::stored(&acme.id)?, "Jonas Weber", "jonas.weber@acme.example", "IT lead"), &by, None).await?;
     let lena = store
-        .create_contact(contact(&bright.id, "Dr. Lena Vogel", "lena.vogel@brightdental.example", "Practice owner"), &by, None)
+        .create_contact(contact(AccountId::stored(&bright.id)?, "Dr. Lena Vogel", "lena.vogel@brightdental.example", "Practice owner"), &by, None)
         .await?;
     let tom =
-        store.create_contact(contact(&town.id, "Tom Becker", "tom.becker@lindenau.example", "Facilities"), &by, None).await?;
+        store.create_contact(contact(AccountId::stored(&town.id)?, "Tom Becker", "tom.becker@lindenau.example", "Facilities"), &by, None).await?;
 
     struct Demo<'a> {
         subject: &'a str,
@@ -175,19 +177,20 @@ pub async fn seed(store: &Store) -> Result<bool> {
             type_id: demo.type_id.to_owned(),
             priority: demo.priority,
             channel: demo.channel,
-            account_id: demo.account.to_owned(),
-            contacts: vec![CaseContactRef { contact_id: demo.contact.to_owned(), primary: true }],
-            team_id: Some(demo.team.to_owned()),
+            account_id: AccountId::stored(demo.account)?,
+            contacts: vec![CaseContactRef { contact_id: ContactId::stored(demo.contact)?, primary: true }],
+            team_id: Some(TeamId::stored(demo.team)?),
             service_contract_id: String::new(),
             service_contract_number: String::new(),
             asset_description: if demo.serial.is_empty() { String::new() } else { "Customer equipment".to_owned() },
             asset_serial_number: demo.serial.to_owned(),
             tags: vec!["demo".to_owned()],
         };
-        let case = store.create_case(NewCase { fields, owner_id: demo.owner.map(str::to_owned) }, &by, None).await?;
-        let id = case.case.id.clone();
+        let owner_id = demo.owner.map(StaffId::stored).transpose()?;
+        let case = store.create_case(NewCase { fields, owner_id }, &by, None).await?;
+        let id = CaseId::stored(&case.case.id)?;
         let note = |body: &str, visibility| NewActivity {
-            case_id: id.clone(),
+            case_id: id,
             kind: ActivityKind::Note,
             visibility,
             body: body.to_owned(),
@@ -217,10 +220,10 @@ pub async fn seed(store: &Store) -> Result<bool> {
         }
         match demo.end {
             CaseStatus::Pending => {
-                store.set_case_status(&id, None, CaseStatus::Pending, &by).await?;
+                store.set_case_status(id, None, CaseStatus::Pending, &by).await?;
             }
             CaseStatus::ClosedComplete | CaseStatus::ClosedNoFault => {
-                store.close_case(&id, None, demo.end, "Resolved on site; customer confirmed.", &by).await?;
+                store.close_case(id, None, demo.end, "Resolved on site; customer confirmed.", &by).await?;
             }
             CaseStatus::New | CaseStatus::Assigned => {}
         }

@@ -1,18 +1,20 @@
-//! The events this service writes to its outbox, in the transaction of the
-//! change they report (`docket.events.v1`, routing key = event type).
+//! The events this service writes to its outbox (`docket.events.v1`,
+//! routing key = event type): pure mappings from records to events. The
+//! mutation runner writes them in the transaction of the change they report.
 
-use docket_kit::events::{envelope, outbox, pack};
+use docket_kit::mutation::Event;
 use docket_proto::events::v1 as ev;
-use sea_orm::ConnectionTrait;
 
 use crate::{
-    domain::Changes,
-    error::Result,
-    grpc,
-    store::{
-        Actor, CaseRecord,
+    domain::{
+        Changes,
+        escalation::{Target, Trigger},
+    },
+    records::{
+        CaseRecord,
         entities::{account, case_activity, contact},
     },
+    wire::{self, WireEnum},
 };
 
 /// The `source` of every event this service writes.
@@ -25,143 +27,110 @@ fn changes(changes: &Changes) -> Vec<ev::FieldChange> {
         .collect()
 }
 
-async fn write(
-    txn: &impl ConnectionTrait,
-    event_type: &str,
-    subject: &str,
-    by: &Actor<'_>,
-    payload_name: &str,
-    payload: &impl prost::Message,
-) -> Result<()> {
-    let envelope = envelope(SOURCE, event_type, subject, by.actor, by.at, pack(payload_name, payload));
-    outbox::append(txn, &envelope).await?;
-    Ok(())
-}
-
-pub(crate) async fn account_changed(
-    txn: &impl ConnectionTrait,
-    created: bool,
-    model: &account::Model,
-    trail: &Changes,
-    by: &Actor<'_>,
-) -> Result<()> {
+/// `account.created` or `account.updated`.
+pub fn account_changed(created: bool, model: &account::Model, trail: &Changes, reason: &str) -> Event {
     let payload = ev::AccountChanged {
-        account: Some(grpc::account_to_proto(model.clone())),
+        account: Some(wire::account(model.clone())),
         changes: changes(trail),
-        reason: by.reason.to_owned(),
+        reason: reason.to_owned(),
     };
     let event_type = if created { "account.created" } else { "account.updated" };
-    write(txn, event_type, &model.id, by, "docket.events.v1.AccountChanged", &payload).await
+    Event::new(event_type, &model.id, "docket.events.v1.AccountChanged", &payload)
 }
 
-pub(crate) async fn contact_changed(
-    txn: &impl ConnectionTrait,
-    created: bool,
-    model: &contact::Model,
-    trail: &Changes,
-    by: &Actor<'_>,
-) -> Result<()> {
+/// `contact.created` or `contact.updated`.
+pub fn contact_changed(created: bool, model: &contact::Model, trail: &Changes, reason: &str) -> Event {
     let payload = ev::ContactChanged {
-        contact: Some(grpc::contact_to_proto(model.clone())),
+        contact: Some(wire::contact(model.clone())),
         changes: changes(trail),
-        reason: by.reason.to_owned(),
+        reason: reason.to_owned(),
     };
     let event_type = if created { "contact.created" } else { "contact.updated" };
-    write(txn, event_type, &model.id, by, "docket.events.v1.ContactChanged", &payload).await
+    Event::new(event_type, &model.id, "docket.events.v1.ContactChanged", &payload)
 }
 
-pub(crate) async fn case_created(txn: &impl ConnectionTrait, record: &CaseRecord, by: &Actor<'_>) -> Result<()> {
-    let payload = ev::CaseCreated { case: Some(grpc::case_to_proto(record.clone())) };
-    write(txn, "case.created", &record.case.id, by, "docket.events.v1.CaseCreated", &payload).await
+pub fn case_created(record: &CaseRecord) -> Event {
+    let payload = ev::CaseCreated { case: Some(wire::case(record.clone())) };
+    Event::new("case.created", &record.case.id, "docket.events.v1.CaseCreated", &payload)
 }
 
-pub(crate) async fn case_updated(txn: &impl ConnectionTrait, record: &CaseRecord, trail: &Changes, by: &Actor<'_>) -> Result<()> {
-    let payload = ev::CaseUpdated {
-        case: Some(grpc::case_to_proto(record.clone())),
-        changes: changes(trail),
-        reason: by.reason.to_owned(),
-    };
-    write(txn, "case.updated", &record.case.id, by, "docket.events.v1.CaseUpdated", &payload).await
+pub fn case_updated(record: &CaseRecord, trail: &Changes, reason: &str) -> Event {
+    let payload =
+        ev::CaseUpdated { case: Some(wire::case(record.clone())), changes: changes(trail), reason: reason.to_owned() };
+    Event::new("case.updated", &record.case.id, "docket.events.v1.CaseUpdated", &payload)
 }
 
-pub(crate) async fn case_assigned(
-    txn: &impl ConnectionTrait,
-    before: &CaseRecord,
-    after: &CaseRecord,
-    by: &Actor<'_>,
-) -> Result<()> {
+/// `case.assigned`, and the status events when the assignment moved the status.
+pub fn case_assigned(before: &CaseRecord, after: &CaseRecord, reason: &str) -> Vec<Event> {
     let payload = ev::CaseAssigned {
-        case: Some(grpc::case_to_proto(after.clone())),
+        case: Some(wire::case(after.clone())),
         previous_owner_id: before.case.owner_id.clone().unwrap_or_default(),
         previous_team_id: before.case.team_id.clone().unwrap_or_default(),
-        reason: by.reason.to_owned(),
+        reason: reason.to_owned(),
     };
-    write(txn, "case.assigned", &after.case.id, by, "docket.events.v1.CaseAssigned", &payload).await?;
-    status_events(txn, before, after, by).await
+    let mut events = vec![Event::new("case.assigned", &after.case.id, "docket.events.v1.CaseAssigned", &payload)];
+    events.extend(status_events(before, after, reason));
+    events
 }
 
 /// `case.status_changed` for any change of status, plus `case.closed` or
 /// `case.reopened` when the case crossed between active and closed.
-pub(crate) async fn status_events(
-    txn: &impl ConnectionTrait,
-    before: &CaseRecord,
-    after: &CaseRecord,
-    by: &Actor<'_>,
-) -> Result<()> {
-    let (from, to) = (before.status(), after.status());
+pub fn status_events(before: &CaseRecord, after: &CaseRecord, reason: &str) -> Vec<Event> {
+    let (Ok(from), Ok(to)) = (before.status(), after.status()) else { return Vec::new() };
     if from == to {
-        return Ok(());
+        return Vec::new();
     }
-    let case = grpc::case_to_proto(after.clone());
+    let case = wire::case(after.clone());
+    let subject = &after.case.id;
     let payload = ev::CaseStatusChanged {
         case: Some(case.clone()),
-        previous_status: grpc::status_to_proto(from) as i32,
-        reason: by.reason.to_owned(),
+        previous_status: from.to_wire() as i32,
+        reason: reason.to_owned(),
     };
-    write(txn, "case.status_changed", &after.case.id, by, "docket.events.v1.CaseStatusChanged", &payload).await?;
+    let mut events = vec![Event::new("case.status_changed", subject, "docket.events.v1.CaseStatusChanged", &payload)];
     match (from.is_closed(), to.is_closed()) {
         (false, true) => {
-            let payload = ev::CaseClosed { case: Some(case), reason: by.reason.to_owned() };
-            write(txn, "case.closed", &after.case.id, by, "docket.events.v1.CaseClosed", &payload).await
+            let payload = ev::CaseClosed { case: Some(case), reason: reason.to_owned() };
+            events.push(Event::new("case.closed", subject, "docket.events.v1.CaseClosed", &payload));
         }
         (true, false) => {
-            let payload = ev::CaseReopened { case: Some(case), reason: by.reason.to_owned() };
-            write(txn, "case.reopened", &after.case.id, by, "docket.events.v1.CaseReopened", &payload).await
+            let payload = ev::CaseReopened { case: Some(case), reason: reason.to_owned() };
+            events.push(Event::new("case.reopened", subject, "docket.events.v1.CaseReopened", &payload));
         }
-        _ => Ok(()),
+        _ => {}
     }
+    events
 }
 
-pub(crate) async fn activity_added(
-    txn: &impl ConnectionTrait,
-    record: &CaseRecord,
-    activity: &case_activity::Model,
-    by: &Actor<'_>,
-) -> Result<()> {
+pub fn activity_added(record: &CaseRecord, activity: &case_activity::Model) -> Event {
     let payload = ev::CaseActivityAdded {
-        case: Some(grpc::case_to_proto(record.clone())),
-        activity: Some(grpc::activity_to_proto(activity.clone())),
+        case: Some(wire::case(record.clone())),
+        activity: Some(wire::activity(activity.clone())),
     };
-    write(txn, "case.activity_added", &record.case.id, by, "docket.events.v1.CaseActivityAdded", &payload).await
+    Event::new("case.activity_added", &record.case.id, "docket.events.v1.CaseActivityAdded", &payload)
 }
 
-/// case.escalated: an escalation rule acted on the case after an SLA alert.
-pub(crate) async fn case_escalated(
-    txn: &impl ConnectionTrait,
-    record: &CaseRecord,
-    escalation: &crate::store::escalation::Escalation,
-    trigger: crate::domain::escalation::Trigger,
-    target: crate::domain::escalation::Target,
-    by: &Actor<'_>,
-) -> Result<()> {
+/// What an escalation rule did to a case after an SLA alert.
+#[derive(Debug, Clone)]
+pub struct Escalated<'a> {
+    pub rule_id: &'a str,
+    pub rule_name: &'a str,
+    pub trigger: Trigger,
+    pub target: Target,
+    pub actions: &'a str,
+    pub notify_staff_ids: &'a [String],
+}
+
+/// `case.escalated`: an escalation rule acted on the case after an SLA alert.
+pub fn case_escalated(record: &CaseRecord, escalated: &Escalated<'_>) -> Event {
     let payload = ev::CaseEscalated {
-        case: Some(grpc::case_to_proto(record.clone())),
-        rule_id: escalation.rule.id.clone(),
-        rule_name: escalation.rule.name.clone(),
-        trigger: trigger.key().to_owned(),
-        target: target.key().to_owned(),
-        actions: escalation.actions.clone(),
-        notify_staff_ids: escalation.notify.clone(),
+        case: Some(wire::case(record.clone())),
+        rule_id: escalated.rule_id.to_owned(),
+        rule_name: escalated.rule_name.to_owned(),
+        trigger: escalated.trigger.key().to_owned(),
+        target: escalated.target.key().to_owned(),
+        actions: escalated.actions.to_owned(),
+        notify_staff_ids: escalated.notify_staff_ids.to_vec(),
     };
-    write(txn, "case.escalated", &record.case.id, by, "docket.events.v1.CaseEscalated", &payload).await
+    Event::new("case.escalated", &record.case.id, "docket.events.v1.CaseEscalated", &payload)
 }

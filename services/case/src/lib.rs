@@ -1,7 +1,9 @@
 //! The case service (`docket.case.v1`): the system of record for accounts,
 //! contacts, the staff directory, cases, their activities and the audit trail.
 //!
-//! `domain` holds the rules, `store` the tables, `grpc` the wire adapter.
+//! `domain` holds the rules, `records` what is stored, `store` the
+//! commands on it (through the kit's mutation runner), `events` and `wire`
+//! how records look in events and on the API, `grpc` the adapter.
 
 pub mod config;
 pub mod contracts;
@@ -10,8 +12,10 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod records;
 pub mod sla_alerts;
 pub mod store;
+pub mod wire;
 
 use docket_proto::case::v1::{
     account_service_server::AccountServiceServer, case_service_server::CaseServiceServer,

@@ -1,13 +1,127 @@
-//! Input validation and the gRPC status it becomes.
+//! Input validation, the outcomes every service shares, and the one place
+//! they become a gRPC status.
 //!
 //! A service collects every problem of a request into [`FieldViolations`]
 //! before it touches the database, so bad input writes nothing and the
 //! caller learns about all bad fields at once, each by name
-//! (tonic-types' `BadRequest` details).
+//! (tonic-types' `BadRequest` details). [`Error`] is what a command can
+//! answer; a service with refusals of its own (the portal's lock-out, say)
+//! puts them in its [`DomainError`] and the kit maps both.
+
+use std::{convert::Infallible, fmt};
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 use uuid::Uuid;
+
+use crate::idempotency::IdempotencyError;
+
+/// What a command can answer besides success. `D` holds a service's own
+/// refusals; services without any use the default.
+#[derive(Debug, thiserror::Error)]
+pub enum Error<D: DomainError = Infallible> {
+    /// Bad input; nothing was written.
+    #[error("invalid request")]
+    Invalid(FieldViolations),
+    /// The record asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The etag sent is not the record's current one: someone changed it since.
+    #[error("{0}")]
+    Stale(String),
+    /// The record's state does not allow this move; `allowed` says what it does allow.
+    #[error("{message}")]
+    IllegalMove { message: String, allowed: Vec<String> },
+    /// The request is well-formed but the state of things refuses it (a contract
+    /// expired, a balance too small).
+    #[error("{0}")]
+    Precondition(String),
+    /// A value that must be unique is taken (e.g. a contact's email).
+    #[error("{message}")]
+    AlreadyExists { field: String, message: String },
+    /// Another service or store this one depends on did not answer.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    /// A refusal only this service knows.
+    #[error(transparent)]
+    Domain(D),
+}
+
+/// A service's own refusals and the status each becomes.
+pub trait DomainError: std::error::Error + Send + Sync + 'static {
+    fn to_status(&self) -> Status;
+}
+
+impl DomainError for Infallible {
+    fn to_status(&self) -> Status {
+        match *self {}
+    }
+}
+
+impl<D: DomainError> Error<D> {
+    /// Bad input in one field.
+    pub fn field(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Error::Invalid(FieldViolations::single(field, description))
+    }
+
+    /// The etag a caller sent (`sent`) is not the record's version (`current`).
+    pub fn stale(what: &str, name: &str, sent: i64, current: i64) -> Self {
+        Error::Stale(format!(
+            "{what} {name} was changed since it was read (etag {sent}, now {current}); read it again and retry"
+        ))
+    }
+
+    pub fn not_found(what: &str, name: impl fmt::Display) -> Self {
+        Error::NotFound(format!("{what} {name} not found"))
+    }
+}
+
+impl<D: DomainError> From<FieldViolations> for Error<D> {
+    fn from(violations: FieldViolations) -> Self {
+        Error::Invalid(violations)
+    }
+}
+
+impl<D: DomainError> From<IdempotencyError> for Error<D> {
+    fn from(err: IdempotencyError) -> Self {
+        match err {
+            IdempotencyError::Reused => Error::field(
+                "idempotency_key",
+                "was already used with a different request; use a new key for a new request",
+            ),
+            IdempotencyError::Database(db) => Error::Database(db),
+        }
+    }
+}
+
+/// The one mapping of every service's errors to gRPC status codes.
+impl<D: DomainError> From<Error<D>> for Status {
+    fn from(err: Error<D>) -> Self {
+        match err {
+            Error::Invalid(violations) => invalid_argument(&violations),
+            Error::NotFound(message) => Status::not_found(message),
+            Error::Stale(message) => Status::aborted(message),
+            Error::IllegalMove { message, allowed } => {
+                let mut details = ErrorDetails::new();
+                for to in &allowed {
+                    details.add_precondition_failure_violation("ALLOWED_MOVE", to, "this move is allowed from here");
+                }
+                Status::with_error_details(Code::FailedPrecondition, message, details)
+            }
+            Error::Precondition(message) => Status::failed_precondition(message),
+            Error::AlreadyExists { field, message } => {
+                let mut details = ErrorDetails::new();
+                details.add_bad_request_violation(field, message.clone());
+                Status::with_error_details(Code::AlreadyExists, message, details)
+            }
+            Error::Unavailable(message) => Status::unavailable(message),
+            Error::Database(db) => database(&db),
+            Error::Domain(refusal) => refusal.to_status(),
+        }
+    }
+}
 
 /// Bad fields of one request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -197,6 +311,13 @@ impl FieldViolations {
 
 fn truncate(value: &str, max: usize) -> String {
     value.chars().take(max).collect()
+}
+
+/// So a gRPC handler can answer bad input with `violations.into_result()?`.
+impl From<FieldViolations> for Status {
+    fn from(violations: FieldViolations) -> Self {
+        invalid_argument(&violations)
+    }
 }
 
 /// INVALID_ARGUMENT with one `BadRequest` field violation per bad field.

@@ -12,6 +12,8 @@
 //! - [`audit`]: the append-only audit trail of a service's records;
 //! - [`error`]: field violations and the mapping to gRPC status with rich details;
 //! - [`idempotency`]: idempotent creates;
+//! - [`mutation`]: the one path of every change (etag, version, trail, outbox, commit);
+//! - [`request`]: typed ids, parsed field masks, update targets;
 //! - [`kv`]: expiring keys (sessions, counters, rate limits) in Redis or memory;
 //! - [`secret`]: random tokens and the digests stored instead of them;
 //! - [`page`], [`time`]: cursor pagination tokens and timestamp conversions.
@@ -26,8 +28,12 @@ pub mod events;
 pub mod grpc;
 pub mod idempotency;
 pub mod kv;
+pub mod mutation;
 pub mod page;
+pub mod request;
 pub mod secret;
 pub mod settings;
 pub mod telemetry;
 pub mod time;
+
+pub use error::Error;

@@ -134,6 +134,24 @@ fn priority_label(priority: i32) -> &'static str {
     }
 }
 
+/// How a changed value reads in an email: the case service's trail keeps
+/// machine keys for statuses and priorities, people read their labels.
+fn change_text(field: &str, value: &str) -> String {
+    let label = match (field, value) {
+        ("status", "new") => status_label(pb::CaseStatus::ActiveNew as i32),
+        ("status", "assigned") => status_label(pb::CaseStatus::ActiveAssigned as i32),
+        ("status", "pending") => status_label(pb::CaseStatus::Pending as i32),
+        ("status", "closed_complete") => status_label(pb::CaseStatus::ClosedComplete as i32),
+        ("status", "closed_no_fault") => status_label(pb::CaseStatus::ClosedNoFault as i32),
+        ("priority", "low") => priority_label(pb::CasePriority::Low as i32),
+        ("priority", "medium") => priority_label(pb::CasePriority::Medium as i32),
+        ("priority", "high") => priority_label(pb::CasePriority::High as i32),
+        ("priority", "critical") => priority_label(pb::CasePriority::Critical as i32),
+        _ => "",
+    };
+    if label.is_empty() { value.to_owned() } else { label.to_owned() }
+}
+
 struct Recipient {
     email: String,
     name: String,
@@ -309,7 +327,11 @@ impl EventHandler for Notifier {
                 changes: parsed
                     .changes
                     .iter()
-                    .map(|c| ChangeView { field: c.field.clone(), old: c.old_value.clone(), new: c.new_value.clone() })
+                    .map(|c| ChangeView {
+                        field: c.field.clone(),
+                        old: change_text(&c.field, &c.old_value),
+                        new: change_text(&c.field, &c.new_value),
+                    })
                     .collect(),
                 recipient: RecipientView { name: recipient.name.clone(), email: recipient.email.clone(), kind: recipient.kind },
                 sender: SenderView { name: settings.sender_name.clone(), address: settings.sender_address.clone() },

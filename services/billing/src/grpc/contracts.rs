@@ -275,7 +275,7 @@ impl ContractService for ContractApi {
             &request.idempotency_key,
             &pb::CreateContractRequest { idempotency_key: String::new(), ..request.clone() },
         );
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         self.clients.account("contract.account_id", &fields.account_id).await?;
         let by = actor(&caller, "");
         let created = self.store.create_contract(fields, activate, &by, key.as_ref()).await?;
@@ -288,13 +288,13 @@ impl ContractService for ContractApi {
             Some(Lookup::Id(id)) => {
                 let mut violations = FieldViolations::new();
                 let id = required_id(&mut violations, "id", id);
-                violations.into_result().map_err(Error::from)?;
+                violations.into_result()?;
                 self.store.get_contract(&id).await?
             }
             Some(Lookup::ContractNumber(number)) => {
                 let mut violations = FieldViolations::new();
                 let number = contract_number(&mut violations, "contract_number", number);
-                violations.into_result().map_err(Error::from)?;
+                violations.into_result()?;
                 let number = number.ok_or_else(|| Error::field("contract_number", "is required"))?;
                 self.store.get_contract_by_number(&number).await?
             }
@@ -314,7 +314,7 @@ impl ContractService for ContractApi {
         let after = cursor(&mut violations, &request.page_token);
         let statuses = violations.enum_values("statuses", &request.statuses, status_from_proto);
         let filter = ContractFilter { account_id: optional_id(&mut violations, "account_id", &request.account_id), statuses };
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let now = time::now();
         let (rows, next) = self.store.list_contracts(&filter, now.date_naive(), after, limit).await?;
         Ok(Response::new(pb::ListContractsResponse {
@@ -337,7 +337,7 @@ impl ContractService for ContractApi {
         let mask = violations.update_mask(request.update_mask.as_ref(), CONTRACT_FIELDS);
         let fields = parse_fields(&mut violations, &contract, Some(&mask));
         let reason = violations.optional_text("reason", &request.reason, REASON_MAX);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let Some(version) = version else { return Err(Status::internal("validated etag missing")) };
         let by = actor(&caller, &reason);
         let updated = self.store.update_contract(&id, version, fields, &mask, &by).await?;
@@ -356,7 +356,7 @@ impl ContractService for ContractApi {
         let status = violations.enum_value("status", request.status, status_from_proto);
         let version = violations.etag("etag", &request.etag, false);
         let reason = violations.optional_text("reason", &request.reason, REASON_MAX);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let Some(status) = status else { return Err(Status::internal("validated status missing")) };
         let by = actor(&caller, &reason);
         let updated = self.store.set_contract_status(&id, version, status, &by).await?;
@@ -373,7 +373,7 @@ impl ContractService for ContractApi {
         let id = required_id(&mut violations, "id", &request.id);
         let limit = page::page_size(&mut violations, request.page_size);
         let after = cursor(&mut violations, &request.page_token);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let (rows, next) = self.store.contract_history(&id, after.map(|c| c.id), limit).await?;
         Ok(Response::new(pb::ListContractHistoryResponse {
             entries: rows
@@ -421,7 +421,7 @@ impl ContractService for ContractApi {
             (None, Some(number)) => Some(ContractLookup::Number(number)),
             (None, None) => None,
         };
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let answer = match self.store.check_entitlement(&account_id, named, &serial, at.date_naive()).await? {
             Entitlement::Covered(record) => pb::CheckEntitlementResponse {
                 covered: true,
@@ -466,7 +466,7 @@ impl ContractService for ContractApi {
             &request.idempotency_key,
             &pb::CreateSubContractRequest { idempotency_key: String::new(), ..request.clone() },
         );
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let new = NewSubContract { contract_id, name, balance_kind, allow_overdraft: sub.allow_overdraft };
         let created = self.store.create_sub_contract(new, &actor(&caller, ""), key.as_ref()).await?;
         let currency = self.store.sub_contract_currency(&created).await?;
@@ -477,7 +477,7 @@ impl ContractService for ContractApi {
         caller(&request)?;
         let mut violations = FieldViolations::new();
         let id = required_id(&mut violations, "id", &request.get_ref().id);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let found = self.store.get_sub_contract(&id).await?;
         let currency = self.store.sub_contract_currency(&found).await?;
         Ok(Response::new(sub_contract_to_proto(found, &currency)))
@@ -493,7 +493,7 @@ impl ContractService for ContractApi {
         let contract_id = required_id(&mut violations, "contract_id", &request.contract_id);
         let limit = page::page_size(&mut violations, request.page_size);
         let after = cursor(&mut violations, &request.page_token);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let contract = self.store.get_contract(&contract_id).await?;
         let (rows, next) = self.store.list_sub_contracts(&contract_id, after, limit).await?;
         Ok(Response::new(pb::ListSubContractsResponse {
@@ -537,7 +537,7 @@ impl ContractService for ContractApi {
         let id = required_id(&mut violations, "sub_contract_id", &request.sub_contract_id);
         let limit = page::page_size(&mut violations, request.page_size);
         let after = cursor(&mut violations, &request.page_token);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         self.store.get_sub_contract(&id).await?;
         let (rows, next) = self.store.list_ledger_entries(&id, after, limit).await?;
         Ok(Response::new(pb::ListLedgerEntriesResponse {

@@ -145,7 +145,7 @@ impl CaseSlaService for CaseSlaApi {
         caller(&request)?;
         let mut violations = FieldViolations::new();
         let case_id = required_id(&mut violations, "case_id", &request.get_ref().case_id);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let now = time::now();
         let (row, policy) = match self.store.case_clock(&case_id).await? {
             Some(found) => found,
@@ -180,7 +180,7 @@ impl CaseSlaService for CaseSlaApi {
             }
         }
         let contract_id = optional_id(&mut violations, "contract_id", &request.contract_id);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let queue = match (at_risk, breached) {
             (true, false) => SlaQueue::AtRisk,
             (false, true) => SlaQueue::Breached,
@@ -234,7 +234,7 @@ impl CaseSlaService for CaseSlaApi {
         {
             violations.add("period_end", "must be after period_start");
         }
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let (Some(scope), Some(from), Some(to)) = (scope, from, to) else {
             return Err(Status::internal("validated fields missing"));
         };

@@ -412,7 +412,7 @@ impl WorkService for WorkApi {
             &request.idempotency_key,
             &pb::BookHoursRequest { idempotency_key: String::new(), ..request.clone() },
         );
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         self.clients.staff_user("hours.staff_id", &fields.staff_id).await?;
         let (terms, contract_rate) = match &fields.case_id {
             Some(case_id) => {
@@ -434,7 +434,7 @@ impl WorkService for WorkApi {
         caller(&request)?;
         let mut violations = FieldViolations::new();
         let id = required_id(&mut violations, "id", &request.get_ref().id);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         Ok(Response::new(hours_to_proto(self.store.get_hours(&id).await?)))
     }
 
@@ -454,7 +454,7 @@ impl WorkService for WorkApi {
             from: date(&mut violations, "from_date", &request.from_date, false),
             to: date(&mut violations, "to_date", &request.to_date, false),
         };
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let (rows, next) = self.store.list_hours(&filter, after, limit).await?;
         Ok(Response::new(pb::ListBookedHoursResponse {
             hours: rows.into_iter().map(hours_to_proto).collect(),
@@ -475,7 +475,7 @@ impl WorkService for WorkApi {
         let version = violations.etag("hours.etag", &hours.etag, true);
         let mask = violations.update_mask(request.update_mask.as_ref(), HOURS_FIELDS);
         let BookingRequest { fields, .. } = parse_hours(&mut violations, &hours, Some(&mask));
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let Some(version) = version else { return Err(Status::internal("validated etag missing")) };
         let updated = self.store.update_hours(&id, version, fields, &mask, &actor(&caller, "")).await?;
         Ok(Response::new(hours_to_proto(updated)))
@@ -490,7 +490,7 @@ impl WorkService for WorkApi {
         let mut violations = FieldViolations::new();
         let id = required_id(&mut violations, "id", &request.get_ref().id);
         let version = violations.etag("etag", &request.get_ref().etag, false);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         self.store.delete_hours(&id, version, &actor(&caller, "")).await?;
         Ok(Response::new(pb::DeleteBookedHoursResponse {}))
     }
@@ -507,7 +507,7 @@ impl WorkService for WorkApi {
             &request.idempotency_key,
             &pb::AddServicePartRequest { idempotency_key: String::new(), ..request.clone() },
         );
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         self.clients.case("part.case_id", &fields.case_id).await?;
         let added = self.store.add_part(fields, &actor(&caller, ""), key.as_ref()).await?;
         Ok(Response::new(part_to_proto(added)))
@@ -523,7 +523,7 @@ impl WorkService for WorkApi {
         let case_id = required_id(&mut violations, "case_id", &request.case_id);
         let limit = page::page_size(&mut violations, request.page_size);
         let after = cursor(&mut violations, &request.page_token);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let (rows, next) = self.store.list_parts(&case_id, after, limit).await?;
         Ok(Response::new(pb::ListServicePartsResponse {
             parts: rows.into_iter().map(part_to_proto).collect(),
@@ -544,7 +544,7 @@ impl WorkService for WorkApi {
         let version = violations.etag("part.etag", &part.etag, true);
         let mask = violations.update_mask(request.update_mask.as_ref(), PART_FIELDS);
         let fields = parse_part(&mut violations, &part, Some(&mask));
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let Some(version) = version else { return Err(Status::internal("validated etag missing")) };
         let updated = self.store.update_part(&id, version, fields, &mask, &actor(&caller, "")).await?;
         Ok(Response::new(part_to_proto(updated)))
@@ -559,7 +559,7 @@ impl WorkService for WorkApi {
         let mut violations = FieldViolations::new();
         let id = required_id(&mut violations, "id", &request.get_ref().id);
         let version = violations.etag("etag", &request.get_ref().etag, false);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         self.store.delete_part(&id, version, &actor(&caller, "")).await?;
         Ok(Response::new(pb::DeleteServicePartResponse {}))
     }
@@ -571,7 +571,7 @@ impl WorkService for WorkApi {
         let staff_id = required_id(&mut violations, "staff_id", &request.staff_id);
         let period = violations.enum_value("period", request.period, period_from_proto);
         let day = date(&mut violations, "date", &request.date, true);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let (Some(period), Some(day)) = (period, day) else { return Err(Status::internal("validated fields missing")) };
         let sheet = self.store.timesheet(&staff_id, period, day).await?;
         Ok(Response::new(sheet_to_proto(&sheet)))
@@ -601,7 +601,7 @@ impl WorkService for WorkApi {
                     .add(format!("statuses[{i}]"), "must be SUBMITTED, APPROVED or REJECTED (open timesheets are not stored)"),
             }
         }
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let (sheets, next) = self.store.list_timesheets(staff_id.as_deref(), &statuses, after, limit).await?;
         Ok(Response::new(pb::ListTimesheetsResponse {
             timesheets: sheets.iter().map(sheet_to_proto).collect(),
@@ -618,7 +618,7 @@ impl WorkService for WorkApi {
         let period = violations.enum_value("period", request.period, period_from_proto);
         let day = date(&mut violations, "date", &request.date, true);
         let version = violations.etag("etag", &request.etag, false);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let (Some(period), Some(day)) = (period, day) else { return Err(Status::internal("validated fields missing")) };
         self.clients.staff_user("staff_id", &staff_id).await?;
         let sheet = self.store.submit_timesheet(&staff_id, period, day, version, &actor(&caller, "")).await?;
@@ -637,7 +637,7 @@ impl WorkService for WorkApi {
         caller(&request)?;
         let mut violations = FieldViolations::new();
         let case_id = required_id(&mut violations, "case_id", &request.get_ref().case_id);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let case = self.clients.case("case_id", &case_id).await?;
         let (terms, _) = self.terms(&case).await?;
         let costs = self.store.case_costs(&case_id, &terms).await?;
@@ -679,7 +679,7 @@ impl WorkService for WorkApi {
             &request.idempotency_key,
             &pb::InvoiceCaseRequest { idempotency_key: String::new(), ..request.clone() },
         );
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let case = self.clients.case("case_id", &case_id).await?;
         let (terms, _) = self.terms(&case).await?;
         let invoice = self.store.invoice_case(&case_id, &terms, &actor(&caller, ""), key.as_ref()).await?;
@@ -690,7 +690,7 @@ impl WorkService for WorkApi {
         caller(&request)?;
         let mut violations = FieldViolations::new();
         let id = required_id(&mut violations, "id", &request.get_ref().id);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         Ok(Response::new(invoice_to_proto(self.store.get_invoice(&id).await?)))
     }
 
@@ -709,7 +709,7 @@ impl WorkService for WorkApi {
             account_id: optional_id(&mut violations, "account_id", &request.account_id),
             statuses,
         };
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let (rows, next) = self.store.list_invoices(&filter, after, limit).await?;
         Ok(Response::new(pb::ListInvoicesResponse {
             invoices: rows.into_iter().map(invoice_to_proto).collect(),
@@ -726,7 +726,7 @@ impl WorkService for WorkApi {
         let status = violations.enum_value("status", request.status, invoice_status_from_proto);
         let version = violations.etag("etag", &request.etag, false);
         let reason = violations.optional_text("reason", &request.reason, REASON_MAX);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let Some(status) = status else { return Err(Status::internal("validated status missing")) };
         let updated = self.store.set_invoice_status(&id, version, status, &actor(&caller, &reason)).await?;
         Ok(Response::new(invoice_to_proto(updated)))
@@ -744,7 +744,7 @@ impl WorkService for WorkApi {
             &request.idempotency_key,
             &pb::DebitCaseRequest { idempotency_key: String::new(), ..request.clone() },
         );
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let case = self.clients.case("case_id", &case_id).await?;
         let sub = match self.store.get_sub_contract(&sub_id).await {
             Ok(sub) => sub,
@@ -770,7 +770,7 @@ impl WorkService for WorkApi {
         caller(&request)?;
         let mut violations = FieldViolations::new();
         let case_id = required_id(&mut violations, "case_id", &request.get_ref().case_id);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let order = crate::work_orders::print(&self.store, &self.clients, &self.settings.business_name, &case_id).await?;
         Ok(Response::new(order))
     }
@@ -789,7 +789,7 @@ impl WorkApi {
         let id = required_id(&mut violations, "id", &request.id);
         let version = violations.etag("etag", &request.etag, false);
         let note = violations.optional_text("note", &request.note, REASON_MAX);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let sheet = self.store.review_timesheet(&id, version, approve, &note, &actor(&caller, "")).await?;
         Ok(Response::new(sheet_to_proto(&sheet)))
     }

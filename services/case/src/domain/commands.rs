@@ -1,7 +1,12 @@
 //! Validated commands: what the gRPC adapter hands the store once a request
 //! has been parsed. Every value here has passed its checks.
 
-use super::{AccountTier, ActivityKind, Channel, Direction, Priority, StaffRole, Visibility};
+use docket_kit::{mask_fields, request::UpdateTarget};
+
+use super::{
+    AccountId, AccountTier, ActivityKind, CaseId, Channel, ContactId, Direction, Priority, StaffId, StaffRole, TeamId,
+    Visibility,
+};
 
 /// Longest texts, in characters.
 pub const NAME_MAX: usize = 200;
@@ -39,7 +44,7 @@ pub struct AccountFields {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContactFields {
-    pub account_id: String,
+    pub account_id: AccountId,
     pub name: String,
     /// As written; compared lower-cased.
     pub email: String,
@@ -65,7 +70,7 @@ pub struct TeamFields {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseContactRef {
-    pub contact_id: String,
+    pub contact_id: ContactId,
     pub primary: bool,
 }
 
@@ -77,10 +82,10 @@ pub struct CaseFields {
     pub type_id: String,
     pub priority: Priority,
     pub channel: Channel,
-    pub account_id: String,
+    pub account_id: AccountId,
     /// Exactly one is primary when there are any.
     pub contacts: Vec<CaseContactRef>,
-    pub team_id: Option<String>,
+    pub team_id: Option<TeamId>,
     pub service_contract_id: String,
     pub service_contract_number: String,
     pub asset_description: String,
@@ -92,12 +97,12 @@ pub struct CaseFields {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCase {
     pub fields: CaseFields,
-    pub owner_id: Option<String>,
+    pub owner_id: Option<StaffId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewActivity {
-    pub case_id: String,
+    pub case_id: CaseId,
     pub kind: ActivityKind,
     pub visibility: Visibility,
     pub body: String,
@@ -109,3 +114,80 @@ pub struct NewActivity {
 }
 
 pub use docket_kit::idempotency::Idempotency;
+
+mask_fields!(
+    /// What UpdateAccount may change.
+    pub enum AccountField {
+        Name = "name",
+        Industry = "industry",
+        Tier = "tier",
+        AnnualValue = "annual_value",
+        Address = "address",
+        Notes = "notes",
+    }
+);
+
+mask_fields!(
+    /// What UpdateContact may change.
+    pub enum ContactField {
+        AccountId = "account_id",
+        Name = "name",
+        Email = "email",
+        Phone = "phone",
+        Title = "title",
+        PortalEnabled = "portal_enabled",
+    }
+);
+
+mask_fields!(
+    /// What UpdateStaffUser may change.
+    pub enum StaffField {
+        Name = "name",
+        Email = "email",
+        Role = "role",
+        Active = "active",
+        Available = "available",
+    }
+);
+
+mask_fields!(
+    /// What UpdateTeam may change.
+    pub enum TeamField {
+        Name = "name",
+        Description = "description",
+    }
+);
+
+mask_fields!(
+    /// The descriptive fields of a case: what UpdateCase may change (status,
+    /// owner and resolution change only through their verbs).
+    pub enum CaseField {
+        Subject = "subject",
+        Description = "description",
+        TypeId = "type_id",
+        Priority = "priority",
+        Channel = "channel",
+        AccountId = "account_id",
+        Contacts = "contacts",
+        TeamId = "team_id",
+        ServiceContractId = "service_contract_id",
+        ServiceContractNumber = "service_contract_number",
+        AssetDescription = "asset_description",
+        AssetSerialNumber = "asset_serial_number",
+        Tags = "tags",
+    }
+);
+
+mask_fields!(
+    /// What UpdateCaseType may change.
+    pub enum CaseTypeField {
+        Name = "name",
+        Active = "active",
+    }
+);
+
+pub type AccountUpdate = UpdateTarget<AccountId, AccountField>;
+pub type ContactUpdate = UpdateTarget<ContactId, ContactField>;
+pub type StaffUpdate = UpdateTarget<StaffId, StaffField>;
+pub type TeamUpdate = UpdateTarget<TeamId, TeamField>;
+pub type CaseUpdate = UpdateTarget<CaseId, CaseField>;

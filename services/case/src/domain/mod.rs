@@ -8,6 +8,16 @@ pub mod status;
 
 use std::fmt;
 
+docket_kit::record_ids!(
+    AccountId,
+    ContactId,
+    StaffId,
+    TeamId,
+    CaseId,
+    ActivityId,
+    EscalationRuleId,
+);
+
 /// Generates the text key stored in the database and a label for people.
 macro_rules! keyed_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $key:literal, $label:literal;)+ }) => {

@@ -1,29 +1,32 @@
 //! `docket.case.v1.CaseService`: cases, their status verbs, activities,
 //! history and the case type catalogue.
 
-use docket_kit::{auth::caller, error::FieldViolations, page, time};
+use docket_kit::{
+    auth::caller,
+    error::FieldViolations,
+    page,
+    request::{FieldMask, MaskField, RecordId, wanted},
+    time,
+};
 use tonic::{Request, Response, Status};
 
-use super::{actor, history, idempotency, reason, wanted};
+use super::{actor, history, idempotency, reason};
 use crate::{
+    contracts::ContractChecks,
     domain::{
-        ActivityKind, CaseStatus, Channel, Direction, Priority, Visibility,
+        AccountId, ActivityKind, CaseId, CaseStatus, Channel, ContactId, Direction, Priority, StaffId, TeamId, Visibility,
         commands::{
-            CONTACTS_MAX, CaseContactRef, CaseFields, LONG_TEXT_MAX, NAME_MAX, NewActivity, NewCase, SHORT_TEXT_MAX, SUBJECT_MAX,
-            TAG_MAX, TAGS_MAX,
+            CONTACTS_MAX, CaseContactRef, CaseField, CaseFields, CaseTypeField, LONG_TEXT_MAX, NAME_MAX, NewActivity, NewCase,
+            SHORT_TEXT_MAX, SUBJECT_MAX, TAG_MAX, TAGS_MAX,
         },
         format_case_number, parse_case_number,
     },
     error::Error,
-    store::{
-        ActivityCursor, CASE_FIELDS, CaseCursor, CaseFilter, CaseOrder, CaseRecord, Store,
-        entities::{case_activity, case_type},
-        etag as etag_of,
-    },
+    records::CaseRecord,
+    store::{ActivityCursor, CaseCursor, CaseFilter, CaseOrder, Store},
+    wire::{self, WireEnum},
 };
 use docket_proto::case::v1::{self as pb, case_service_server::CaseService, get_case_request::Lookup};
-
-use crate::contracts::ContractChecks;
 
 pub struct CaseApi {
     store: Store,
@@ -42,20 +45,25 @@ impl CaseApi {
         &self,
         fields: &mut CaseFields,
         current: Option<&CaseRecord>,
-        mask: &mut Vec<&'static str>,
+        mask: &mut FieldMask<CaseField>,
     ) -> Result<(), Error> {
-        let pick = |field: &str, new: &str, old: Option<&str>| -> String {
+        let pick = |field: CaseField, new: &str, old: Option<&str>| -> String {
             match old {
-                Some(old) if !mask.contains(&field) => old.to_owned(),
+                Some(old) if !mask.contains(field) => old.to_owned(),
                 _ => new.to_owned(),
             }
         };
         let case = current.map(|c| &c.case);
-        let account_id = pick("account_id", &fields.account_id, case.map(|c| c.account_id.as_str()));
-        let contract_id = pick("service_contract_id", &fields.service_contract_id, case.map(|c| c.service_contract_id.as_str()));
-        let number =
-            pick("service_contract_number", &fields.service_contract_number, case.map(|c| c.service_contract_number.as_str()));
-        let serial = pick("asset_serial_number", &fields.asset_serial_number, case.map(|c| c.asset_serial_number.as_str()));
+        let account_id = pick(CaseField::AccountId, &fields.account_id.to_string(), case.map(|c| c.account_id.as_str()));
+        let contract_id =
+            pick(CaseField::ServiceContractId, &fields.service_contract_id, case.map(|c| c.service_contract_id.as_str()));
+        let number = pick(
+            CaseField::ServiceContractNumber,
+            &fields.service_contract_number,
+            case.map(|c| c.service_contract_number.as_str()),
+        );
+        let serial =
+            pick(CaseField::AssetSerialNumber, &fields.asset_serial_number, case.map(|c| c.asset_serial_number.as_str()));
         let named = !contract_id.is_empty() || !number.is_empty();
         // An update that leaves the contract alone, or clears it, needs no check.
         if current.is_some() && !named {
@@ -64,102 +72,16 @@ impl CaseApi {
         if let Some(coverage) = self.contracts.cover(&account_id, &contract_id, &number, &serial).await? {
             fields.service_contract_id = coverage.contract_id;
             fields.service_contract_number = coverage.contract_number;
-            for field in ["service_contract_id", "service_contract_number"] {
-                if !mask.contains(&field) {
-                    mask.push(field);
-                }
-            }
+            mask.insert(CaseField::ServiceContractId);
+            mask.insert(CaseField::ServiceContractNumber);
         }
         Ok(())
-    }
-}
-
-pub(crate) fn status_from_proto(raw: i32) -> Option<CaseStatus> {
-    Some(match pb::CaseStatus::try_from(raw).ok()? {
-        pb::CaseStatus::Unspecified => return None,
-        pb::CaseStatus::ActiveNew => CaseStatus::New,
-        pb::CaseStatus::ActiveAssigned => CaseStatus::Assigned,
-        pb::CaseStatus::Pending => CaseStatus::Pending,
-        pb::CaseStatus::ClosedComplete => CaseStatus::ClosedComplete,
-        pb::CaseStatus::ClosedNoFault => CaseStatus::ClosedNoFault,
-    })
-}
-
-pub fn status_to_proto(status: CaseStatus) -> pb::CaseStatus {
-    match status {
-        CaseStatus::New => pb::CaseStatus::ActiveNew,
-        CaseStatus::Assigned => pb::CaseStatus::ActiveAssigned,
-        CaseStatus::Pending => pb::CaseStatus::Pending,
-        CaseStatus::ClosedComplete => pb::CaseStatus::ClosedComplete,
-        CaseStatus::ClosedNoFault => pb::CaseStatus::ClosedNoFault,
-    }
-}
-
-pub(super) fn priority_from_proto(raw: i32) -> Option<Priority> {
-    Some(match pb::CasePriority::try_from(raw).ok()? {
-        pb::CasePriority::Unspecified => return None,
-        pb::CasePriority::Low => Priority::Low,
-        pb::CasePriority::Medium => Priority::Medium,
-        pb::CasePriority::High => Priority::High,
-        pb::CasePriority::Critical => Priority::Critical,
-    })
-}
-
-pub(super) fn priority_to_proto(rank: i16) -> pb::CasePriority {
-    match Priority::from_rank(rank) {
-        Some(Priority::Low) => pb::CasePriority::Low,
-        Some(Priority::Medium) => pb::CasePriority::Medium,
-        Some(Priority::High) => pb::CasePriority::High,
-        Some(Priority::Critical) => pb::CasePriority::Critical,
-        None => pb::CasePriority::Unspecified,
-    }
-}
-
-fn channel_from_proto(raw: i32) -> Option<Channel> {
-    Some(match pb::CaseChannel::try_from(raw).ok()? {
-        pb::CaseChannel::Unspecified => return None,
-        pb::CaseChannel::Phone => Channel::Phone,
-        pb::CaseChannel::Email => Channel::Email,
-        pb::CaseChannel::WebForm => Channel::WebForm,
-        pb::CaseChannel::Portal => Channel::Portal,
-        pb::CaseChannel::Api => Channel::Api,
-    })
-}
-
-fn channel_to_proto(key: &str) -> pb::CaseChannel {
-    match Channel::from_key(key) {
-        Some(Channel::Phone) => pb::CaseChannel::Phone,
-        Some(Channel::Email) => pb::CaseChannel::Email,
-        Some(Channel::WebForm) => pb::CaseChannel::WebForm,
-        Some(Channel::Portal) => pb::CaseChannel::Portal,
-        Some(Channel::Api) => pb::CaseChannel::Api,
-        None => pb::CaseChannel::Unspecified,
-    }
-}
-
-fn direction_from_proto(raw: i32) -> Option<Direction> {
-    Some(match pb::Direction::try_from(raw).ok()? {
-        pb::Direction::Unspecified => return None,
-        pb::Direction::Inbound => Direction::Inbound,
-        pb::Direction::Outbound => Direction::Outbound,
-    })
-}
-
-fn direction_to_proto(key: &str) -> pb::Direction {
-    match Direction::from_key(key) {
-        Some(Direction::Inbound) => pb::Direction::Inbound,
-        Some(Direction::Outbound) => pb::Direction::Outbound,
-        _ => pb::Direction::Unspecified,
     }
 }
 
 /// A catalogue key: lower-case letters, digits and `_`, 1 to 50 long.
 fn type_key(violations: &mut FieldViolations, field: &str, value: &str) -> String {
     violations.key(field, value)
-}
-
-fn optional_id(violations: &mut FieldViolations, field: &str, value: &str) -> Option<String> {
-    violations.optional_id(field, value).map(|id| id.to_string())
 }
 
 fn parse_contacts(violations: &mut FieldViolations, contacts: &[pb::CaseContact]) -> Vec<CaseContactRef> {
@@ -170,8 +92,7 @@ fn parse_contacts(violations: &mut FieldViolations, contacts: &[pb::CaseContact]
     let mut parsed: Vec<CaseContactRef> = Vec::new();
     for (i, link) in contacts.iter().enumerate() {
         let field = format!("case.contacts[{i}].contact_id");
-        if let Some(id) = violations.required_id(&field, &link.contact_id) {
-            let id = id.to_string();
+        if let Some(id) = violations.required_id(&field, &link.contact_id).map(ContactId::from_uuid) {
             if parsed.iter().any(|p| p.contact_id == id) {
                 violations.add(field, "is listed twice");
             } else {
@@ -208,148 +129,64 @@ fn parse_tags(violations: &mut FieldViolations, tags: &[String]) -> Vec<String> 
 }
 
 /// Validates what a create sets (`mask: None`) or an update changes.
-fn parse_fields(violations: &mut FieldViolations, case: &pb::Case, mask: Option<&[&str]>) -> CaseFields {
+fn parse_fields(violations: &mut FieldViolations, case: &pb::Case, mask: Option<&FieldMask<CaseField>>) -> CaseFields {
     let creating = mask.is_none();
-    let text = |v: &mut FieldViolations, field: &str, value: &str, max: usize| {
-        if wanted(mask, field) { v.optional_text(&format!("case.{field}"), value, max) } else { String::new() }
+    let text = |v: &mut FieldViolations, field: CaseField, value: &str, max: usize| {
+        if wanted(mask, field) { v.optional_text(&format!("case.{}", field.path()), value, max) } else { String::new() }
     };
     CaseFields {
-        subject: if wanted(mask, "subject") {
+        subject: if wanted(mask, CaseField::Subject) {
             violations.required_text("case.subject", &case.subject, SUBJECT_MAX)
         } else {
             String::new()
         },
-        description: text(violations, "description", &case.description, LONG_TEXT_MAX),
-        type_id: if wanted(mask, "type_id") { type_key(violations, "case.type_id", &case.type_id) } else { String::new() },
-        priority: match (wanted(mask, "priority"), case.priority) {
+        description: text(violations, CaseField::Description, &case.description, LONG_TEXT_MAX),
+        type_id: if wanted(mask, CaseField::TypeId) { type_key(violations, "case.type_id", &case.type_id) } else { String::new() },
+        priority: match (wanted(mask, CaseField::Priority), case.priority) {
             (false, _) => Priority::Medium,
             (true, 0) if creating => Priority::Medium,
-            (true, raw) => violations.enum_value("case.priority", raw, priority_from_proto).unwrap_or(Priority::Medium),
+            (true, raw) => violations.enum_value("case.priority", raw, Priority::from_wire).unwrap_or(Priority::Medium),
         },
-        channel: match (wanted(mask, "channel"), case.channel) {
+        channel: match (wanted(mask, CaseField::Channel), case.channel) {
             (false, _) => Channel::Api,
             (true, 0) if creating => Channel::Api,
-            (true, raw) => violations.enum_value("case.channel", raw, channel_from_proto).unwrap_or(Channel::Api),
+            (true, raw) => violations.enum_value("case.channel", raw, Channel::from_wire).unwrap_or(Channel::Api),
         },
-        account_id: if wanted(mask, "account_id") {
-            violations.required_id("case.account_id", &case.account_id).map(|id| id.to_string()).unwrap_or_default()
+        account_id: if wanted(mask, CaseField::AccountId) {
+            violations.id("case.account_id", &case.account_id)
+        } else {
+            AccountId::untouched()
+        },
+        contacts: if wanted(mask, CaseField::Contacts) { parse_contacts(violations, &case.contacts) } else { Vec::new() },
+        team_id: if wanted(mask, CaseField::TeamId) { violations.opt_id("case.team_id", &case.team_id) } else { None },
+        service_contract_id: if wanted(mask, CaseField::ServiceContractId) {
+            violations.optional_id("case.service_contract_id", &case.service_contract_id).map(|id| id.to_string()).unwrap_or_default()
         } else {
             String::new()
         },
-        contacts: if wanted(mask, "contacts") { parse_contacts(violations, &case.contacts) } else { Vec::new() },
-        team_id: if wanted(mask, "team_id") { optional_id(violations, "case.team_id", &case.team_id) } else { None },
-        service_contract_id: if wanted(mask, "service_contract_id") {
-            optional_id(violations, "case.service_contract_id", &case.service_contract_id).unwrap_or_default()
-        } else {
-            String::new()
-        },
-        service_contract_number: text(violations, "service_contract_number", &case.service_contract_number, 50),
-        asset_description: text(violations, "asset_description", &case.asset_description, SHORT_TEXT_MAX),
-        asset_serial_number: text(violations, "asset_serial_number", &case.asset_serial_number, 100),
-        tags: if wanted(mask, "tags") { parse_tags(violations, &case.tags) } else { Vec::new() },
+        service_contract_number: text(violations, CaseField::ServiceContractNumber, &case.service_contract_number, 50),
+        asset_description: text(violations, CaseField::AssetDescription, &case.asset_description, SHORT_TEXT_MAX),
+        asset_serial_number: text(violations, CaseField::AssetSerialNumber, &case.asset_serial_number, 100),
+        tags: if wanted(mask, CaseField::Tags) { parse_tags(violations, &case.tags) } else { Vec::new() },
     }
-}
-
-pub fn to_proto(record: CaseRecord) -> pb::Case {
-    let status = record.status();
-    let case = record.case;
-    pb::Case {
-        case_number: format_case_number(case.number),
-        status: status_to_proto(status) as i32,
-        priority: priority_to_proto(case.priority) as i32,
-        channel: channel_to_proto(&case.channel) as i32,
-        contacts: record.contacts.into_iter().map(|c| pb::CaseContact { contact_id: c.contact_id, primary: c.primary }).collect(),
-        tags: record.tags,
-        owner_id: case.owner_id.unwrap_or_default(),
-        team_id: case.team_id.unwrap_or_default(),
-        create_time: Some(time::to_proto(case.created_at)),
-        update_time: Some(time::to_proto(case.updated_at)),
-        first_response_time: time::to_proto_opt(case.first_response_at),
-        resolved_time: time::to_proto_opt(case.resolved_at),
-        closed_time: time::to_proto_opt(case.closed_at),
-        etag: etag_of(case.version),
-        id: case.id,
-        subject: case.subject,
-        description: case.description,
-        type_id: case.type_id,
-        account_id: case.account_id,
-        service_contract_id: case.service_contract_id,
-        service_contract_number: case.service_contract_number,
-        asset_description: case.asset_description,
-        asset_serial_number: case.asset_serial_number,
-        resolution_summary: case.resolution_summary,
-        created_by: case.created_by,
-    }
-}
-
-pub fn activity_to_proto(model: case_activity::Model) -> pb::Activity {
-    let kind = ActivityKind::from_key(&model.kind);
-    pb::Activity {
-        kind: match kind {
-            Some(ActivityKind::Note) => pb::ActivityKind::Note,
-            Some(ActivityKind::Call) => pb::ActivityKind::Call,
-            Some(ActivityKind::Email) => pb::ActivityKind::Email,
-            None => pb::ActivityKind::Unspecified,
-        } as i32,
-        visibility: match Visibility::from_key(&model.visibility) {
-            Some(Visibility::Internal) => pb::Visibility::Internal,
-            Some(Visibility::Public) => pb::Visibility::Public,
-            None => pb::Visibility::Unspecified,
-        } as i32,
-        call: (kind == Some(ActivityKind::Call)).then(|| pb::CallDetail {
-            direction: direction_to_proto(&model.direction) as i32,
-            duration_seconds: model.call_duration_seconds,
-        }),
-        email: (kind == Some(ActivityKind::Email)).then(|| pb::EmailDetail {
-            direction: direction_to_proto(&model.direction) as i32,
-            from: model.email_from.clone(),
-            to: model.email_to.lines().map(str::to_owned).collect(),
-            subject: model.email_subject.clone(),
-        }),
-        create_time: Some(time::to_proto(model.created_at)),
-        id: model.id,
-        case_id: model.case_id,
-        author: model.author,
-        body: model.body,
-        sequence: model.sequence,
-    }
-}
-
-fn case_type_to_proto(model: case_type::Model) -> pb::CaseType {
-    pb::CaseType { id: model.id, name: model.name, active: model.active }
 }
 
 fn parse_activity(violations: &mut FieldViolations, activity: &pb::Activity) -> Option<NewActivity> {
-    let case_id = violations.required_id("activity.case_id", &activity.case_id);
-    let kind = violations.enum_value("activity.kind", activity.kind, |raw| {
-        Some(match pb::ActivityKind::try_from(raw).ok()? {
-            pb::ActivityKind::Unspecified => return None,
-            pb::ActivityKind::Note => ActivityKind::Note,
-            pb::ActivityKind::Call => ActivityKind::Call,
-            pb::ActivityKind::Email => ActivityKind::Email,
-        })
-    })?;
+    let case_id: CaseId = violations.id("activity.case_id", &activity.case_id);
+    let kind = violations.enum_value("activity.kind", activity.kind, ActivityKind::from_wire)?;
     let visibility = match activity.visibility {
         0 => match kind {
             ActivityKind::Email => Visibility::Public,
             ActivityKind::Note | ActivityKind::Call => Visibility::Internal,
         },
-        raw => violations
-            .enum_value("activity.visibility", raw, |raw| {
-                Some(match pb::Visibility::try_from(raw).ok()? {
-                    pb::Visibility::Unspecified => return None,
-                    pb::Visibility::Internal => Visibility::Internal,
-                    pb::Visibility::Public => Visibility::Public,
-                })
-            })
-            .unwrap_or(Visibility::Internal),
+        raw => violations.enum_value("activity.visibility", raw, Visibility::from_wire).unwrap_or(Visibility::Internal),
     };
     let body = match kind {
         ActivityKind::Note => violations.required_text("activity.body", &activity.body, LONG_TEXT_MAX),
         _ => violations.optional_text("activity.body", &activity.body, LONG_TEXT_MAX),
     };
     let mut new = NewActivity {
-        case_id: case_id.map(|id| id.to_string()).unwrap_or_default(),
+        case_id,
         kind,
         visibility,
         body,
@@ -370,7 +207,7 @@ fn parse_activity(violations: &mut FieldViolations, activity: &pb::Activity) -> 
         ActivityKind::Call => {
             let call = activity.call.unwrap_or_default();
             new.direction =
-                violations.enum_value("activity.call.direction", call.direction, direction_from_proto).unwrap_or(Direction::None);
+                violations.enum_value("activity.call.direction", call.direction, Direction::from_wire).unwrap_or(Direction::None);
             if !(0..=86_400).contains(&call.duration_seconds) {
                 violations.add("activity.call.duration_seconds", "must be between 0 and 86400");
             }
@@ -379,7 +216,7 @@ fn parse_activity(violations: &mut FieldViolations, activity: &pb::Activity) -> 
         ActivityKind::Email => {
             let email = activity.email.clone().unwrap_or_default();
             new.direction = violations
-                .enum_value("activity.email.direction", email.direction, direction_from_proto)
+                .enum_value("activity.email.direction", email.direction, Direction::from_wire)
                 .unwrap_or(Direction::None);
             violations.email("activity.email.from", &email.from, true);
             new.email_from = email.from.trim().to_owned();
@@ -399,10 +236,6 @@ fn parse_activity(violations: &mut FieldViolations, activity: &pb::Activity) -> 
     Some(new)
 }
 
-fn required_id(violations: &mut FieldViolations, field: &str, id: &str) -> String {
-    violations.required_id(field, id).map(|id| id.to_string()).unwrap_or_default()
-}
-
 #[tonic::async_trait]
 impl CaseService for CaseApi {
     async fn create_case(&self, request: Request<pb::CreateCaseRequest>) -> Result<Response<pb::Case>, Status> {
@@ -412,18 +245,18 @@ impl CaseService for CaseApi {
         let mut violations = FieldViolations::new();
         let case = request.case.clone().unwrap_or_default();
         let fields = parse_fields(&mut violations, &case, None);
-        let owner_id = optional_id(&mut violations, "case.owner_id", &case.owner_id);
+        let owner_id: Option<StaffId> = violations.opt_id("case.owner_id", &case.owner_id);
         let key = idempotency(
             &mut violations,
             &request.idempotency_key,
             &pb::CreateCaseRequest { idempotency_key: String::new(), ..request.clone() },
         );
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let mut fields = fields;
-        self.check_contract(&mut fields, None, &mut CASE_FIELDS.to_vec()).await?;
+        self.check_contract(&mut fields, None, &mut FieldMask::all()).await?;
         let created = self.store.create_case(NewCase { fields, owner_id }, &actor(&caller, ""), key.as_ref()).await?;
         tracing::info!(case = %format_case_number(created.case.number), "case created");
-        Ok(Response::new(to_proto(created)))
+        Ok(Response::new(wire::case(created)))
     }
 
     async fn get_case(&self, request: Request<pb::GetCaseRequest>) -> Result<Response<pb::Case>, Status> {
@@ -431,9 +264,9 @@ impl CaseService for CaseApi {
         let found = match &request.get_ref().lookup {
             Some(Lookup::Id(id)) => {
                 let mut violations = FieldViolations::new();
-                let id = required_id(&mut violations, "id", id);
-                violations.into_result().map_err(Error::from)?;
-                self.store.get_case(&id).await?
+                let id: CaseId = violations.id("id", id);
+                violations.into_result()?;
+                self.store.get_case(id).await?
             }
             Some(Lookup::CaseNumber(number)) => {
                 let number = parse_case_number(number).ok_or_else(|| Error::field("case_number", "must look like C-000123"))?;
@@ -441,7 +274,7 @@ impl CaseService for CaseApi {
             }
             None => return Err(Error::field("lookup", "send either id or case_number").into()),
         };
-        Ok(Response::new(to_proto(found)))
+        Ok(Response::new(wire::case(found)))
     }
 
     async fn list_cases(&self, request: Request<pb::ListCasesRequest>) -> Result<Response<pb::ListCasesResponse>, Status> {
@@ -450,8 +283,8 @@ impl CaseService for CaseApi {
         let mut violations = FieldViolations::new();
         let limit = page::page_size(&mut violations, request.page_size);
         let after: Option<CaseCursor> = page::decode(&mut violations, &request.page_token);
-        let statuses = violations.enum_values("statuses", &request.statuses, status_from_proto);
-        let priorities = violations.enum_values("priorities", &request.priorities, priority_from_proto);
+        let statuses = violations.enum_values("statuses", &request.statuses, CaseStatus::from_wire);
+        let priorities = violations.enum_values("priorities", &request.priorities, Priority::from_wire);
         let mut timestamp = |field: &str, ts: Option<&prost_types::Timestamp>| {
             ts.and_then(|ts| {
                 let parsed = time::from_proto(ts);
@@ -489,20 +322,20 @@ impl CaseService for CaseApi {
             statuses,
             priorities,
             type_id: (!request.type_id.is_empty()).then(|| type_key(&mut violations, "type_id", &request.type_id)),
-            owner_id: optional_id(&mut violations, "owner_id", &request.owner_id),
-            team_id: optional_id(&mut violations, "team_id", &request.team_id),
-            account_id: optional_id(&mut violations, "account_id", &request.account_id),
-            contact_id: optional_id(&mut violations, "contact_id", &request.contact_id),
+            owner_id: violations.opt_id("owner_id", &request.owner_id),
+            team_id: violations.opt_id("team_id", &request.team_id),
+            account_id: violations.opt_id("account_id", &request.account_id),
+            contact_id: violations.opt_id("contact_id", &request.contact_id),
             created_after,
             created_before,
             text: violations.optional_text("text", &request.text, SHORT_TEXT_MAX),
             unassigned_only: request.unassigned_only,
             tag: (!request.tag.is_empty()).then(|| violations.optional_text("tag", &request.tag, TAG_MAX).to_lowercase()),
         };
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let (rows, next) = self.store.list_cases(&filter, order, after, limit).await?;
         Ok(Response::new(pb::ListCasesResponse {
-            cases: rows.into_iter().map(to_proto).collect(),
+            cases: rows.into_iter().map(wire::case).collect(),
             next_page_token: next.map(|c| page::encode(&c)).unwrap_or_default(),
         }))
     }
@@ -513,22 +346,19 @@ impl CaseService for CaseApi {
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
         let case = request.case.unwrap_or_default();
-        let id = required_id(&mut violations, "case.id", &case.id);
-        let version = violations.etag("case.etag", &case.etag, true);
-        let mut mask = violations.update_mask(request.update_mask.as_ref(), CASE_FIELDS);
-        let mut fields = parse_fields(&mut violations, &case, Some(&mask));
+        let mut target = violations.update_target("case", &case.id, &case.etag, request.update_mask.as_ref());
+        let mut fields = parse_fields(&mut violations, &case, Some(&target.mask));
         let reason = reason(&mut violations, &request.reason);
-        violations.into_result().map_err(Error::from)?;
-        let Some(version) = version else { return Err(Status::internal("validated fields missing")) };
-        if ["account_id", "service_contract_id", "service_contract_number", "asset_serial_number"]
-            .iter()
-            .any(|f| mask.contains(f))
+        violations.into_result()?;
+        if [CaseField::AccountId, CaseField::ServiceContractId, CaseField::ServiceContractNumber, CaseField::AssetSerialNumber]
+            .into_iter()
+            .any(|f| target.mask.contains(f))
         {
-            let current = self.store.get_case(&id).await?;
-            self.check_contract(&mut fields, Some(&current), &mut mask).await?;
+            let current = self.store.get_case(target.id).await?;
+            self.check_contract(&mut fields, Some(&current), &mut target.mask).await?;
         }
-        let updated = self.store.update_case(&id, version, fields, &mask, &actor(&caller, &reason)).await?;
-        Ok(Response::new(to_proto(updated)))
+        let updated = self.store.update_case(target, fields, &actor(&caller, &reason)).await?;
+        Ok(Response::new(wire::case(updated)))
     }
 
     async fn assign_case(&self, request: Request<pb::AssignCaseRequest>) -> Result<Response<pb::Case>, Status> {
@@ -536,14 +366,14 @@ impl CaseService for CaseApi {
         caller.require_write()?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "id", &request.id);
-        let owner = optional_id(&mut violations, "owner_id", &request.owner_id);
-        let team = optional_id(&mut violations, "team_id", &request.team_id);
+        let id: CaseId = violations.id("id", &request.id);
+        let owner: Option<StaffId> = violations.opt_id("owner_id", &request.owner_id);
+        let team: Option<TeamId> = violations.opt_id("team_id", &request.team_id);
         let version = violations.etag("etag", &request.etag, false);
         let reason = reason(&mut violations, &request.reason);
-        violations.into_result().map_err(Error::from)?;
-        let updated = self.store.assign_case(&id, version, owner, team, &actor(&caller, &reason)).await?;
-        Ok(Response::new(to_proto(updated)))
+        violations.into_result()?;
+        let updated = self.store.assign_case(id, version, owner, team, &actor(&caller, &reason)).await?;
+        Ok(Response::new(wire::case(updated)))
     }
 
     async fn set_case_status(&self, request: Request<pb::SetCaseStatusRequest>) -> Result<Response<pb::Case>, Status> {
@@ -551,14 +381,14 @@ impl CaseService for CaseApi {
         caller.require_write()?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "id", &request.id);
-        let status = violations.enum_value("status", request.status, status_from_proto);
+        let id: CaseId = violations.id("id", &request.id);
+        // Refused when missing: the placeholder is never used.
+        let status = violations.enum_value("status", request.status, CaseStatus::from_wire).unwrap_or(CaseStatus::New);
         let version = violations.etag("etag", &request.etag, false);
         let reason = reason(&mut violations, &request.reason);
-        violations.into_result().map_err(Error::from)?;
-        let Some(status) = status else { return Err(Status::internal("validated fields missing")) };
-        let updated = self.store.set_case_status(&id, version, status, &actor(&caller, &reason)).await?;
-        Ok(Response::new(to_proto(updated)))
+        violations.into_result()?;
+        let updated = self.store.set_case_status(id, version, status, &actor(&caller, &reason)).await?;
+        Ok(Response::new(wire::case(updated)))
     }
 
     async fn close_case(&self, request: Request<pb::CloseCaseRequest>) -> Result<Response<pb::Case>, Status> {
@@ -566,18 +396,19 @@ impl CaseService for CaseApi {
         caller.require_write()?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "id", &request.id);
-        let status = violations.enum_value("status", request.status, status_from_proto);
+        let id: CaseId = violations.id("id", &request.id);
+        let status = violations.enum_value("status", request.status, CaseStatus::from_wire);
         if status.is_some_and(|s| !s.is_closed()) {
             violations.add("status", "must be CASE_STATUS_CLOSED_COMPLETE or CASE_STATUS_CLOSED_NO_FAULT");
         }
         let resolution = violations.required_text("resolution_summary", &request.resolution_summary, LONG_TEXT_MAX);
         let version = violations.etag("etag", &request.etag, false);
         let reason = reason(&mut violations, &request.reason);
-        violations.into_result().map_err(Error::from)?;
-        let Some(status) = status else { return Err(Status::internal("validated fields missing")) };
-        let updated = self.store.close_case(&id, version, status, &resolution, &actor(&caller, &reason)).await?;
-        Ok(Response::new(to_proto(updated)))
+        violations.into_result()?;
+        // Refused when missing: the placeholder is never used.
+        let status = status.unwrap_or(CaseStatus::ClosedComplete);
+        let updated = self.store.close_case(id, version, status, &resolution, &actor(&caller, &reason)).await?;
+        Ok(Response::new(wire::case(updated)))
     }
 
     async fn reopen_case(&self, request: Request<pb::ReopenCaseRequest>) -> Result<Response<pb::Case>, Status> {
@@ -585,12 +416,12 @@ impl CaseService for CaseApi {
         caller.require_write()?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "id", &request.id);
+        let id: CaseId = violations.id("id", &request.id);
         let reason = violations.required_text("reason", &request.reason, super::REASON_MAX);
         let version = violations.etag("etag", &request.etag, false);
-        violations.into_result().map_err(Error::from)?;
-        let updated = self.store.reopen_case(&id, version, &actor(&caller, &reason)).await?;
-        Ok(Response::new(to_proto(updated)))
+        violations.into_result()?;
+        let updated = self.store.reopen_case(id, version, &actor(&caller, &reason)).await?;
+        Ok(Response::new(wire::case(updated)))
     }
 
     async fn add_activity(&self, request: Request<pb::AddActivityRequest>) -> Result<Response<pb::Activity>, Status> {
@@ -604,10 +435,11 @@ impl CaseService for CaseApi {
             &request.idempotency_key,
             &pb::AddActivityRequest { idempotency_key: String::new(), ..request.clone() },
         );
-        violations.into_result().map_err(Error::from)?;
-        let Some(new) = new else { return Err(Status::internal("validated fields missing")) };
+        violations.into_result()?;
+        // Without a kind nothing else could be checked, so it was refused above.
+        let Some(new) = new else { return Err(Error::field("activity.kind", "is required").into()) };
         let added = self.store.add_activity(new, caller.is_staff(), &actor(&caller, ""), key.as_ref()).await?;
-        Ok(Response::new(activity_to_proto(added)))
+        Ok(Response::new(wire::activity(added)))
     }
 
     async fn list_activities(
@@ -617,13 +449,13 @@ impl CaseService for CaseApi {
         caller(&request)?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let case_id = required_id(&mut violations, "case_id", &request.case_id);
+        let case_id: CaseId = violations.id("case_id", &request.case_id);
         let limit = page::page_size(&mut violations, request.page_size);
         let after: Option<ActivityCursor> = page::decode(&mut violations, &request.page_token);
-        violations.into_result().map_err(Error::from)?;
-        let (rows, next) = self.store.list_activities(&case_id, request.public_only, after, limit).await?;
+        violations.into_result()?;
+        let (rows, next) = self.store.list_activities(case_id, request.public_only, after, limit).await?;
         Ok(Response::new(pb::ListActivitiesResponse {
-            activities: rows.into_iter().map(activity_to_proto).collect(),
+            activities: rows.into_iter().map(wire::activity).collect(),
             next_page_token: next.map(|c| page::encode(&c)).unwrap_or_default(),
         }))
     }
@@ -642,7 +474,7 @@ impl CaseService for CaseApi {
     ) -> Result<Response<pb::ListCaseTypesResponse>, Status> {
         caller(&request)?;
         let types = self.store.list_case_types(request.get_ref().include_inactive).await?;
-        Ok(Response::new(pb::ListCaseTypesResponse { case_types: types.into_iter().map(case_type_to_proto).collect() }))
+        Ok(Response::new(pb::ListCaseTypesResponse { case_types: types.into_iter().map(wire::case_type).collect() }))
     }
 
     async fn create_case_type(&self, request: Request<pb::CreateCaseTypeRequest>) -> Result<Response<pb::CaseType>, Status> {
@@ -652,8 +484,8 @@ impl CaseService for CaseApi {
         let mut violations = FieldViolations::new();
         let id = type_key(&mut violations, "case_type.id", &case_type.id);
         let name = violations.required_text("case_type.name", &case_type.name, NAME_MAX);
-        violations.into_result().map_err(Error::from)?;
-        Ok(Response::new(case_type_to_proto(self.store.create_case_type(&id, &name, &actor(&caller, "")).await?)))
+        violations.into_result()?;
+        Ok(Response::new(wire::case_type(self.store.create_case_type(&id, &name, &actor(&caller, "")).await?)))
     }
 
     async fn update_case_type(&self, request: Request<pb::UpdateCaseTypeRequest>) -> Result<Response<pb::CaseType>, Status> {
@@ -663,11 +495,13 @@ impl CaseService for CaseApi {
         let case_type = request.case_type.unwrap_or_default();
         let mut violations = FieldViolations::new();
         let id = type_key(&mut violations, "case_type.id", &case_type.id);
-        let mask = violations.update_mask(request.update_mask.as_ref(), &["name", "active"]);
-        let name = mask.contains(&"name").then(|| violations.required_text("case_type.name", &case_type.name, NAME_MAX));
-        let active = mask.contains(&"active").then_some(case_type.active);
-        violations.into_result().map_err(Error::from)?;
-        let updated = self.store.update_case_type(&id, name.as_deref(), active, &actor(&caller, "")).await?;
-        Ok(Response::new(case_type_to_proto(updated)))
+        let mask: FieldMask<CaseTypeField> = violations.field_mask(request.update_mask.as_ref());
+        let name = match mask.contains(CaseTypeField::Name) {
+            true => violations.required_text("case_type.name", &case_type.name, NAME_MAX),
+            false => String::new(),
+        };
+        violations.into_result()?;
+        let updated = self.store.update_case_type(&id, &mask, &name, case_type.active, &actor(&caller, "")).await?;
+        Ok(Response::new(wire::case_type(updated)))
     }
 }

@@ -1,13 +1,22 @@
 //! `docket.case.v1.ContactService`.
 
-use docket_kit::{auth::caller, error::FieldViolations, page, time};
+use docket_kit::{
+    auth::caller,
+    error::FieldViolations,
+    page,
+    request::{FieldMask, MaskField, RecordId, wanted},
+};
 use tonic::{Request, Response, Status};
 
-use super::{actor, history, idempotency, reason, wanted};
+use super::{actor, history, idempotency, reason};
 use crate::{
-    domain::commands::{ContactFields, NAME_MAX, SHORT_TEXT_MAX},
+    domain::{
+        AccountId, ContactId,
+        commands::{ContactField, ContactFields, NAME_MAX, SHORT_TEXT_MAX},
+    },
     error::Error,
-    store::{CONTACT_FIELDS, ContactCursor, ContactFilter, Store, entities::contact, etag as etag_of},
+    store::{ContactCursor, ContactFilter, Store},
+    wire,
 };
 use docket_proto::case::v1::{self as pb, contact_service_server::ContactService, get_contact_request::Lookup};
 
@@ -21,46 +30,31 @@ impl ContactApi {
     }
 }
 
-fn parse_fields(violations: &mut FieldViolations, contact: &pb::Contact, mask: Option<&[&str]>) -> ContactFields {
-    let text = |v: &mut FieldViolations, field: &str, value: &str, max: usize| {
-        if wanted(mask, field) { v.optional_text(&format!("contact.{field}"), value, max) } else { String::new() }
+fn parse_fields(violations: &mut FieldViolations, contact: &pb::Contact, mask: Option<&FieldMask<ContactField>>) -> ContactFields {
+    let text = |v: &mut FieldViolations, field: ContactField, value: &str, max: usize| {
+        if wanted(mask, field) { v.optional_text(&format!("contact.{}", field.path()), value, max) } else { String::new() }
     };
     ContactFields {
-        account_id: if wanted(mask, "account_id") {
-            violations.required_id("contact.account_id", &contact.account_id).map(|id| id.to_string()).unwrap_or_default()
+        account_id: if wanted(mask, ContactField::AccountId) {
+            violations.id("contact.account_id", &contact.account_id)
         } else {
-            String::new()
+            AccountId::untouched()
         },
-        name: if wanted(mask, "name") {
+        name: if wanted(mask, ContactField::Name) {
             violations.required_text("contact.name", &contact.name, NAME_MAX)
         } else {
             String::new()
         },
-        email: if wanted(mask, "email") {
+        email: if wanted(mask, ContactField::Email) {
             let lowered = violations.email("contact.email", &contact.email, false);
             // Keep the address as written; uniqueness compares it lower-cased.
             if lowered.is_empty() { lowered } else { contact.email.trim().to_owned() }
         } else {
             String::new()
         },
-        phone: text(violations, "phone", &contact.phone, 50),
-        title: text(violations, "title", &contact.title, SHORT_TEXT_MAX),
+        phone: text(violations, ContactField::Phone, &contact.phone, 50),
+        title: text(violations, ContactField::Title, &contact.title, SHORT_TEXT_MAX),
         portal_enabled: contact.portal_enabled,
-    }
-}
-
-pub fn to_proto(model: contact::Model) -> pb::Contact {
-    pb::Contact {
-        create_time: Some(time::to_proto(model.created_at)),
-        update_time: Some(time::to_proto(model.updated_at)),
-        etag: etag_of(model.version),
-        id: model.id,
-        account_id: model.account_id,
-        name: model.name,
-        email: model.email,
-        phone: model.phone,
-        title: model.title,
-        portal_enabled: model.portal_enabled,
     }
 }
 
@@ -77,9 +71,9 @@ impl ContactService for ContactApi {
             &request.idempotency_key,
             &pb::CreateContactRequest { idempotency_key: String::new(), ..request.clone() },
         );
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let created = self.store.create_contact(fields, &actor(&caller, ""), key.as_ref()).await?;
-        Ok(Response::new(to_proto(created)))
+        Ok(Response::new(wire::contact(created)))
     }
 
     async fn get_contact(&self, request: Request<pb::GetContactRequest>) -> Result<Response<pb::Contact>, Status> {
@@ -87,18 +81,18 @@ impl ContactService for ContactApi {
         let mut violations = FieldViolations::new();
         let found = match &request.get_ref().lookup {
             Some(Lookup::Id(id)) => {
-                let id = violations.required_id("id", id);
-                violations.into_result().map_err(Error::from)?;
-                self.store.get_contact(&id.map(|id| id.to_string()).unwrap_or_default()).await?
+                let id: ContactId = violations.id("id", id);
+                violations.into_result()?;
+                self.store.get_contact(id).await?
             }
             Some(Lookup::Email(email)) => {
                 let email = violations.email("email", email, true);
-                violations.into_result().map_err(Error::from)?;
+                violations.into_result()?;
                 self.store.get_contact_by_email(&email).await?
             }
             None => return Err(Error::field("lookup", "send either id or email").into()),
         };
-        Ok(Response::new(to_proto(found)))
+        Ok(Response::new(wire::contact(found)))
     }
 
     async fn update_contact(&self, request: Request<pb::UpdateContactRequest>) -> Result<Response<pb::Contact>, Status> {
@@ -107,15 +101,12 @@ impl ContactService for ContactApi {
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
         let contact = request.contact.unwrap_or_default();
-        let id = violations.required_id("contact.id", &contact.id);
-        let version = violations.etag("contact.etag", &contact.etag, true);
-        let mask = violations.update_mask(request.update_mask.as_ref(), CONTACT_FIELDS);
-        let fields = parse_fields(&mut violations, &contact, Some(&mask));
+        let target = violations.update_target("contact", &contact.id, &contact.etag, request.update_mask.as_ref());
+        let fields = parse_fields(&mut violations, &contact, Some(&target.mask));
         let reason = reason(&mut violations, &request.reason);
-        violations.into_result().map_err(Error::from)?;
-        let (Some(id), Some(version)) = (id, version) else { return Err(Status::internal("validated fields missing")) };
-        let updated = self.store.update_contact(&id.to_string(), version, fields, &mask, &actor(&caller, &reason)).await?;
-        Ok(Response::new(to_proto(updated)))
+        violations.into_result()?;
+        let updated = self.store.update_contact(target, fields, &actor(&caller, &reason)).await?;
+        Ok(Response::new(wire::contact(updated)))
     }
 
     async fn list_contacts(
@@ -129,12 +120,12 @@ impl ContactService for ContactApi {
         let after: Option<ContactCursor> = page::decode(&mut violations, &request.page_token);
         let filter = ContactFilter {
             query: violations.optional_text("query", &request.query, SHORT_TEXT_MAX),
-            account_id: violations.optional_id("account_id", &request.account_id).map(|id| id.to_string()).unwrap_or_default(),
+            account_id: violations.opt_id("account_id", &request.account_id),
         };
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let (rows, next) = self.store.list_contacts(&filter, after, limit).await?;
         Ok(Response::new(pb::ListContactsResponse {
-            contacts: rows.into_iter().map(to_proto).collect(),
+            contacts: rows.into_iter().map(wire::contact).collect(),
             next_page_token: next.map(|c| page::encode(&c)).unwrap_or_default(),
         }))
     }

@@ -1,25 +1,25 @@
 //! `docket.case.v1.EscalationRuleService`.
 
-use docket_kit::{auth::caller, error::FieldViolations, time};
+use docket_kit::{
+    auth::caller,
+    error::FieldViolations,
+    request::{FieldMask, wanted},
+};
 use docket_proto::case::v1::{self as pb, escalation_rule_service_server::EscalationRuleService};
 use tonic::{Request, Response, Status};
 
-use super::{
-    actor,
-    cases::{priority_from_proto, priority_to_proto},
-    idempotency, wanted,
-};
+use super::{actor, idempotency};
 use crate::{
     domain::{
+        EscalationRuleId, Priority,
         commands::NAME_MAX,
         escalation::{Rule, Target, Trigger},
     },
-    error::Error,
     store::{
         Store,
-        entities::escalation_rule,
-        escalation::{RULE_FIELDS, RuleFields, rule_of},
+        escalation::{RuleField, RuleFields},
     },
+    wire::{self, WireEnum},
 };
 
 pub struct EscalationRuleApi {
@@ -35,68 +35,28 @@ impl EscalationRuleApi {
 /// Most staff users one rule notifies.
 const NOTIFY_MAX: usize = 50;
 
-fn trigger_from_proto(raw: i32) -> Option<Trigger> {
-    match pb::EscalationTrigger::try_from(raw).ok()? {
-        pb::EscalationTrigger::Unspecified => None,
-        pb::EscalationTrigger::SlaWarning => Some(Trigger::SlaWarning),
-        pb::EscalationTrigger::SlaBreached => Some(Trigger::SlaBreached),
-    }
-}
-
-fn to_proto(model: escalation_rule::Model) -> pb::EscalationRule {
-    let rule = rule_of(&model);
-    pb::EscalationRule {
-        trigger: match rule.as_ref().map(|r| r.trigger) {
-            Some(Trigger::SlaWarning) => pb::EscalationTrigger::SlaWarning,
-            Some(Trigger::SlaBreached) => pb::EscalationTrigger::SlaBreached,
-            None => pb::EscalationTrigger::Unspecified,
-        } as i32,
-        target: match rule.as_ref().and_then(|r| r.target) {
-            Some(Target::FirstResponse) => pb::EscalationTarget::FirstResponse,
-            Some(Target::Resolution) => pb::EscalationTarget::Resolution,
-            None => pb::EscalationTarget::Unspecified,
-        } as i32,
-        priorities: rule
-            .as_ref()
-            .map(|r| r.priorities.iter().map(|p| priority_to_proto(p.rank()) as i32).collect())
-            .unwrap_or_default(),
-        notify_staff_ids: rule.map(|r| r.notify_staff_ids).unwrap_or_default(),
-        create_time: Some(time::to_proto(model.created_at)),
-        update_time: Some(time::to_proto(model.updated_at)),
-        etag: model.version.to_string(),
-        id: model.id,
-        name: model.name,
-        raise_priority: model.raise_priority,
-        reassign_team_id: model.reassign_team_id.unwrap_or_default(),
-        reassign_owner_id: model.reassign_owner_id.unwrap_or_default(),
-        notify_owner: model.notify_owner,
-        active: model.active,
-        position: model.position,
-    }
-}
-
 /// Validates what a create sets (`mask: None`) or an update changes.
-fn parse_fields(violations: &mut FieldViolations, rule: &pb::EscalationRule, mask: Option<&[&str]>) -> RuleFields {
-    let name = if wanted(mask, "name") { violations.required_text("rule.name", &rule.name, NAME_MAX) } else { String::new() };
-    let trigger = if wanted(mask, "trigger") {
-        violations.enum_value("rule.trigger", rule.trigger, trigger_from_proto).unwrap_or(Trigger::SlaBreached)
+fn parse_fields(violations: &mut FieldViolations, rule: &pb::EscalationRule, mask: Option<&FieldMask<RuleField>>) -> RuleFields {
+    let name = if wanted(mask, RuleField::Name) { violations.required_text("rule.name", &rule.name, NAME_MAX) } else { String::new() };
+    let trigger = if wanted(mask, RuleField::Trigger) {
+        violations.enum_value("rule.trigger", rule.trigger, Trigger::from_wire).unwrap_or(Trigger::SlaBreached)
     } else {
         Trigger::SlaBreached
     };
-    let target = match pb::EscalationTarget::try_from(rule.target) {
-        Ok(pb::EscalationTarget::Unspecified) => None,
-        Ok(pb::EscalationTarget::FirstResponse) => Some(Target::FirstResponse),
-        Ok(pb::EscalationTarget::Resolution) => Some(Target::Resolution),
-        Err(_) => {
-            if wanted(mask, "target") {
-                violations.add("rule.target", format!("{} is not a known value", rule.target));
+    // Unspecified means any target.
+    let target = match (rule.target, Target::from_wire(rule.target)) {
+        (0, _) => None,
+        (_, Some(target)) => Some(target),
+        (raw, None) => {
+            if wanted(mask, RuleField::Target) {
+                violations.add("rule.target", format!("{raw} is not a known value"));
             }
             None
         }
     };
     let mut priorities = Vec::new();
-    if wanted(mask, "priorities") {
-        for p in violations.enum_values("rule.priorities", &rule.priorities, priority_from_proto) {
+    if wanted(mask, RuleField::Priorities) {
+        for p in violations.enum_values("rule.priorities", &rule.priorities, Priority::from_wire) {
             if !priorities.contains(&p) {
                 priorities.push(p);
             }
@@ -106,11 +66,11 @@ fn parse_fields(violations: &mut FieldViolations, rule: &pb::EscalationRule, mas
         violations.optional_id(field, value).map(|id| id.to_string())
     };
     let reassign_team_id =
-        if wanted(mask, "reassign_team_id") { id(violations, "rule.reassign_team_id", &rule.reassign_team_id) } else { None };
+        if wanted(mask, RuleField::ReassignTeamId) { id(violations, "rule.reassign_team_id", &rule.reassign_team_id) } else { None };
     let reassign_owner_id =
-        if wanted(mask, "reassign_owner_id") { id(violations, "rule.reassign_owner_id", &rule.reassign_owner_id) } else { None };
+        if wanted(mask, RuleField::ReassignOwnerId) { id(violations, "rule.reassign_owner_id", &rule.reassign_owner_id) } else { None };
     let mut notify_staff_ids = Vec::new();
-    if wanted(mask, "notify_staff_ids") {
+    if wanted(mask, RuleField::NotifyStaffIds) {
         if rule.notify_staff_ids.len() > NOTIFY_MAX {
             violations.add("rule.notify_staff_ids", format!("names more than {NOTIFY_MAX} staff users"));
         }
@@ -131,7 +91,7 @@ fn parse_fields(violations: &mut FieldViolations, rule: &pb::EscalationRule, mas
     {
         violations.add("rule", "does nothing: raise the priority, reassign, or notify someone");
     }
-    if wanted(mask, "position") && rule.position < 0 {
+    if wanted(mask, RuleField::Position) && rule.position < 0 {
         violations.add("rule.position", "must not be negative");
     }
     RuleFields {
@@ -152,10 +112,6 @@ fn parse_fields(violations: &mut FieldViolations, rule: &pb::EscalationRule, mas
     }
 }
 
-fn required_id(violations: &mut FieldViolations, field: &str, id: &str) -> String {
-    violations.required_id(field, id).map(|id| id.to_string()).unwrap_or_default()
-}
-
 #[tonic::async_trait]
 impl EscalationRuleService for EscalationRuleApi {
     async fn create_escalation_rule(
@@ -173,9 +129,9 @@ impl EscalationRuleService for EscalationRuleApi {
             &request.idempotency_key,
             &pb::CreateEscalationRuleRequest { idempotency_key: String::new(), ..request.clone() },
         );
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let created = self.store.create_escalation_rule(fields, &actor(&caller, ""), key.as_ref()).await?;
-        Ok(Response::new(to_proto(created)))
+        Ok(Response::new(wire::escalation_rule(created)))
     }
 
     async fn get_escalation_rule(
@@ -184,9 +140,9 @@ impl EscalationRuleService for EscalationRuleApi {
     ) -> Result<Response<pb::EscalationRule>, Status> {
         caller(&request)?;
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "id", &request.get_ref().id);
-        violations.into_result().map_err(Error::from)?;
-        Ok(Response::new(to_proto(self.store.get_escalation_rule(&id).await?)))
+        let id: EscalationRuleId = violations.id("id", &request.get_ref().id);
+        violations.into_result()?;
+        Ok(Response::new(wire::escalation_rule(self.store.get_escalation_rule(id).await?)))
     }
 
     async fn list_escalation_rules(
@@ -195,7 +151,7 @@ impl EscalationRuleService for EscalationRuleApi {
     ) -> Result<Response<pb::ListEscalationRulesResponse>, Status> {
         caller(&request)?;
         let rules = self.store.list_escalation_rules(request.get_ref().include_inactive).await?;
-        Ok(Response::new(pb::ListEscalationRulesResponse { rules: rules.into_iter().map(to_proto).collect() }))
+        Ok(Response::new(pb::ListEscalationRulesResponse { rules: rules.into_iter().map(wire::escalation_rule).collect() }))
     }
 
     async fn update_escalation_rule(
@@ -207,14 +163,11 @@ impl EscalationRuleService for EscalationRuleApi {
         let request = request.into_inner();
         let rule = request.rule.unwrap_or_default();
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "rule.id", &rule.id);
-        let version = violations.etag("rule.etag", &rule.etag, true);
-        let mask = violations.update_mask(request.update_mask.as_ref(), RULE_FIELDS);
-        let fields = parse_fields(&mut violations, &rule, Some(&mask));
-        violations.into_result().map_err(Error::from)?;
-        let Some(version) = version else { return Err(Status::internal("validated etag missing")) };
-        let updated = self.store.update_escalation_rule(&id, version, fields, &mask, &actor(&caller, "")).await?;
-        Ok(Response::new(to_proto(updated)))
+        let target = violations.update_target("rule", &rule.id, &rule.etag, request.update_mask.as_ref());
+        let fields = parse_fields(&mut violations, &rule, Some(&target.mask));
+        violations.into_result()?;
+        let updated = self.store.update_escalation_rule(target, fields, &actor(&caller, "")).await?;
+        Ok(Response::new(wire::escalation_rule(updated)))
     }
 
     async fn delete_escalation_rule(
@@ -225,10 +178,10 @@ impl EscalationRuleService for EscalationRuleApi {
         caller.require_admin()?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "id", &request.id);
+        let id: EscalationRuleId = violations.id("id", &request.id);
         let version = violations.etag("etag", &request.etag, false);
-        violations.into_result().map_err(Error::from)?;
-        self.store.delete_escalation_rule(&id, version, &actor(&caller, "")).await?;
+        violations.into_result()?;
+        self.store.delete_escalation_rule(id, version, &actor(&caller, "")).await?;
         Ok(Response::new(pb::DeleteEscalationRuleResponse {}))
     }
 }

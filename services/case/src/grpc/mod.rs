@@ -12,11 +12,7 @@ use docket_kit::{auth::Caller, error::FieldViolations};
 use tonic::Status;
 
 pub use self::{
-    accounts::{AccountApi, to_proto as account_to_proto},
-    cases::{CaseApi, activity_to_proto, status_to_proto, to_proto as case_to_proto},
-    contacts::{ContactApi, to_proto as contact_to_proto},
-    escalation::EscalationRuleApi,
-    staff::StaffApi,
+    accounts::AccountApi, cases::CaseApi, contacts::ContactApi, escalation::EscalationRuleApi, staff::StaffApi,
 };
 use crate::{
     domain::commands::Idempotency,
@@ -30,11 +26,6 @@ const REASON_MAX: usize = 1_000;
 /// The idempotency of a create: the key, and a hash of the request without it.
 fn idempotency<M: prost::Message>(violations: &mut FieldViolations, key: &str, request_without_key: &M) -> Option<Idempotency> {
     docket_kit::idempotency::from_request(violations, key, request_without_key)
-}
-
-/// Whether `field` must be validated: always on create, on update if masked.
-fn wanted(mask: Option<&[&str]>, field: &str) -> bool {
-    mask.is_none_or(|m| m.contains(&field))
 }
 
 fn reason(violations: &mut FieldViolations, reason: &str) -> String {
@@ -51,7 +42,7 @@ async fn history(store: &Store, types: &[&str], request: pb::ListHistoryRequest)
     let id = violations.required_id("id", &request.id);
     let limit = docket_kit::page::page_size(&mut violations, request.page_size);
     let after: Option<HistoryCursor> = docket_kit::page::decode(&mut violations, &request.page_token);
-    violations.into_result().map_err(crate::error::Error::from)?;
+    violations.into_result()?;
     let id = id.map(|id| id.to_string()).unwrap_or_default();
     let (rows, next) = store.list_history(types, &id, after, limit).await?;
     Ok(pb::ListHistoryResponse {

@@ -1,21 +1,22 @@
 //! Accounts: create, read, update with etag, list by name.
 
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+use docket_kit::{
+    mutation::{Edit, Once},
+    request::{FieldMask, RecordId},
 };
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 
-use super::{Actor, Store, contains_ci, entities::account, find_idempotent, new_id, remember_idempotent, stale, write_trail};
+use super::{Actor, Store, contains_ci};
 use crate::{
     domain::{
-        AccountTier, Changes,
-        commands::{AccountFields, Idempotency, Money},
+        AccountId, AccountTier, Changes,
+        commands::{AccountField, AccountFields, AccountUpdate, Idempotency, Money},
     },
     error::{Error, Result},
+    events,
+    records::{entities::account, model_money},
 };
-
-const SCOPE: &str = "CreateAccount";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccountCursor {
@@ -34,32 +35,29 @@ fn money_text(money: &Option<Money>) -> String {
     money.as_ref().map(|m| format!("{} {}", m.amount_minor, m.currency)).unwrap_or_default()
 }
 
-pub fn model_money(model: &account::Model) -> Option<Money> {
-    model.annual_value_minor.map(|amount_minor| Money { amount_minor, currency: model.annual_value_currency.clone() })
-}
 
 /// Copies the masked fields onto `model`, recording each change.
-fn apply(model: &mut account::Model, fields: &AccountFields, mask: &[&str], changes: &mut Changes) {
-    for field in mask {
-        match *field {
-            "name" => {
+fn apply(model: &mut account::Model, fields: &AccountFields, mask: &FieldMask<AccountField>, changes: &mut Changes) {
+    for field in mask.iter() {
+        match field {
+            AccountField::Name => {
                 changes.diff("name", &model.name, &fields.name);
                 model.name.clone_from(&fields.name);
             }
-            "industry" => {
+            AccountField::Industry => {
                 changes.diff("industry", &model.industry, &fields.industry);
                 model.industry.clone_from(&fields.industry);
             }
-            "tier" => {
+            AccountField::Tier => {
                 changes.diff("tier", &model.tier, fields.tier.key());
                 model.tier = fields.tier.key().to_owned();
             }
-            "annual_value" => {
+            AccountField::AnnualValue => {
                 changes.diff("annual_value", money_text(&model_money(model)), money_text(&fields.annual_value));
                 model.annual_value_minor = fields.annual_value.as_ref().map(|m| m.amount_minor);
                 model.annual_value_currency = fields.annual_value.as_ref().map(|m| m.currency.clone()).unwrap_or_default();
             }
-            "address" => {
+            AccountField::Address => {
                 let a = &fields.address;
                 changes.diff("address.street", &model.address_street, &a.street);
                 changes.diff("address.city", &model.address_city, &a.city);
@@ -72,16 +70,13 @@ fn apply(model: &mut account::Model, fields: &AccountFields, mask: &[&str], chan
                 model.address_postal_code.clone_from(&a.postal_code);
                 model.address_country.clone_from(&a.country);
             }
-            "notes" => {
+            AccountField::Notes => {
                 changes.diff("notes", &model.notes, &fields.notes);
                 model.notes.clone_from(&fields.notes);
             }
-            _ => {}
         }
     }
 }
-
-pub const ACCOUNT_FIELDS: &[&str] = &["name", "industry", "tier", "annual_value", "address", "notes"];
 
 impl Store {
     pub async fn create_account(
@@ -90,89 +85,58 @@ impl Store {
         by: &Actor<'_>,
         idempotency: Option<&Idempotency>,
     ) -> Result<account::Model> {
-        if let Some(key) = idempotency
-            && let Some(id) = find_idempotent(&self.db, SCOPE, by.actor, key).await?
-        {
-            return self.get_account(&id).await;
-        }
-        let txn = self.db.begin().await?;
-        let mut model = account::Model {
-            id: new_id(),
-            name: String::new(),
-            industry: String::new(),
-            tier: AccountTier::Standard.key().to_owned(),
-            annual_value_minor: None,
-            annual_value_currency: String::new(),
-            address_street: String::new(),
-            address_city: String::new(),
-            address_region: String::new(),
-            address_postal_code: String::new(),
-            address_country: String::new(),
-            notes: String::new(),
-            version: 1,
-            created_at: by.at,
-            updated_at: by.at,
-        };
-        let mut changes = Changes::new();
-        changes.set("created", "", "");
-        apply(&mut model, &fields, ACCOUNT_FIELDS, &mut changes);
-        let model = model.into_active_model().reset_all().insert(&txn).await?;
-        write_trail(&txn, "account", &model.id, by, &changes).await?;
-        crate::events::account_changed(&txn, true, &model, &changes, by).await?;
-        if let Some(key) = idempotency
-            && !remember_idempotent(&txn, SCOPE, by.actor, key, &model.id, by.at).await?
-        {
-            txn.rollback().await?;
-            return Box::pin(self.create_account(fields, by, idempotency)).await;
-        }
-        self.commit(txn).await?;
-        Ok(model)
+        self.mutations
+            .create(
+                by,
+                Once { scope: "CreateAccount", key: idempotency },
+                async |_tx| {
+                    let mut model = account::Model {
+                        id: AccountId::generate().to_string(),
+                        name: String::new(),
+                        industry: String::new(),
+                        tier: AccountTier::Standard.key().to_owned(),
+                        annual_value_minor: None,
+                        annual_value_currency: String::new(),
+                        address_street: String::new(),
+                        address_city: String::new(),
+                        address_region: String::new(),
+                        address_postal_code: String::new(),
+                        address_country: String::new(),
+                        notes: String::new(),
+                        version: 1,
+                        created_at: by.at,
+                        updated_at: by.at,
+                    };
+                    let mut changes = Changes::new();
+                    changes.set("created", "", "");
+                    apply(&mut model, &fields, &FieldMask::all(), &mut changes);
+                    Ok((model, changes))
+                },
+                |model, trail| vec![events::account_changed(true, model, trail, by.reason)],
+            )
+            .await
     }
 
-    pub async fn get_account(&self, id: &str) -> Result<account::Model> {
-        account::Entity::find_by_id(id.to_owned())
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("account {id} not found")))
+    pub async fn get_account(&self, id: AccountId) -> Result<account::Model> {
+        account::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or_else(|| Error::not_found("account", id))
     }
 
-    pub async fn update_account(
-        &self,
-        id: &str,
-        etag: i64,
-        fields: AccountFields,
-        mask: &[&str],
-        by: &Actor<'_>,
-    ) -> Result<account::Model> {
-        let txn = self.db.begin().await?;
-        let current = account::Entity::find_by_id(id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("account {id} not found")))?;
-        if current.version != etag {
-            return Err(stale("account", id, etag, current.version));
-        }
-        let mut next = current.clone();
-        let mut changes = Changes::new();
-        apply(&mut next, &fields, mask, &mut changes);
-        if changes.is_empty() {
-            return Ok(current);
-        }
-        next.version += 1;
-        next.updated_at = by.at;
-        let updated = account::Entity::update_many()
-            .set(next.clone().into_active_model().reset_all())
-            .filter(account::Column::Id.eq(id))
-            .filter(account::Column::Version.eq(current.version))
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected == 0 {
-            return Err(stale("account", id, etag, current.version + 1));
-        }
-        write_trail(&txn, "account", id, by, &changes).await?;
-        crate::events::account_changed(&txn, false, &next, &changes, by).await?;
-        self.commit(txn).await?;
-        Ok(next)
+    pub async fn update_account(&self, target: AccountUpdate, fields: AccountFields, by: &Actor<'_>) -> Result<account::Model> {
+        let (fields, mask) = (&fields, &target.mask);
+        self.mutations
+            .update(
+                by,
+                &target.id.to_string(),
+                Some(target.etag),
+                |_tx, current: account::Model| async move {
+                    let mut after = current.clone();
+                    let mut changes = Changes::new();
+                    apply(&mut after, fields, mask, &mut changes);
+                    Ok(Edit { after, changes })
+                },
+                |_, after, trail| vec![events::account_changed(false, after, trail, by.reason)],
+            )
+            .await
     }
 
     pub async fn list_accounts(

@@ -1,27 +1,26 @@
 //! Activities on a case: notes, calls and emails, in the order they happened.
 
+use docket_kit::{mutation::Once, request::RecordId};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 use serde::{Deserialize, Serialize};
 
-use super::{
-    Actor, Store,
-    accounts::page_end,
-    entities::{case, case_activity},
-    find_idempotent, new_id, remember_idempotent, write_trail,
-};
+use super::{Actor, Store, accounts::page_end};
 use crate::{
     domain::{
-        Changes,
+        ActivityId, CaseId, Changes,
         commands::{Idempotency, NewActivity},
         is_staff_reply,
     },
     error::{Error, Result},
+    events,
+    records::{
+        entities::{case, case_activity},
+        with_links,
+    },
 };
-
-const SCOPE: &str = "AddActivity";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActivityCursor {
@@ -38,93 +37,90 @@ impl Store {
         by: &Actor<'_>,
         idempotency: Option<&Idempotency>,
     ) -> Result<case_activity::Model> {
-        if let Some(key) = idempotency
-            && let Some(id) = find_idempotent(&self.db, SCOPE, by.actor, key).await?
-        {
-            return self.get_activity(&id).await;
-        }
-        let txn = self.db.begin().await?;
-        // Touching the case first locks its row until commit, so concurrent
-        // activities on one case get consecutive sequence numbers.
-        let touched = case::Entity::update_many()
-            .col_expr(case::Column::Version, Expr::col(case::Column::Version).add(1))
-            .col_expr(case::Column::UpdatedAt, Expr::value(by.at))
-            .filter(case::Column::Id.eq(new.case_id.clone()))
-            .exec(&txn)
-            .await?;
-        if touched.rows_affected == 0 {
-            return Err(Error::field("activity.case_id", format!("no case has the id {}", new.case_id)));
-        }
-        let case = case::Entity::find_by_id(new.case_id.clone())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("case {} not found", new.case_id)))?;
-        let last = case_activity::Entity::find()
-            .filter(case_activity::Column::CaseId.eq(new.case_id.clone()))
-            .order_by_desc(case_activity::Column::Sequence)
-            .one(&txn)
-            .await?;
-        let activity = case_activity::Model {
-            id: new_id(),
-            case_id: new.case_id.clone(),
-            sequence: last.map_or(1, |a| a.sequence + 1),
-            kind: new.kind.key().to_owned(),
-            visibility: new.visibility.key().to_owned(),
-            author: by.actor.to_owned(),
-            body: new.body.clone(),
-            direction: new.direction.key().to_owned(),
-            call_duration_seconds: new.call_duration_seconds,
-            email_from: new.email_from.clone(),
-            email_to: new.email_to.join("\n"),
-            email_subject: new.email_subject.clone(),
-            created_at: by.at,
-        }
-        .into_active_model()
-        .reset_all()
-        .insert(&txn)
-        .await?;
+        let case_id = new.case_id.to_string();
+        self.mutations
+            .run_once(
+                by,
+                Once { scope: "AddActivity", key: idempotency },
+                async |tx| {
+                    // Touching the case first locks its row until commit, so concurrent
+                    // activities on one case get consecutive sequence numbers.
+                    let touched = case::Entity::update_many()
+                        .col_expr(case::Column::Version, Expr::col(case::Column::Version).add(1))
+                        .col_expr(case::Column::UpdatedAt, Expr::value(by.at))
+                        .filter(case::Column::Id.eq(case_id.clone()))
+                        .exec(&*tx)
+                        .await?;
+                    if touched.rows_affected == 0 {
+                        return Err(Error::field("activity.case_id", format!("no case has the id {case_id}")));
+                    }
+                    let case =
+                        case::Entity::find_by_id(case_id.clone()).one(&*tx).await?.ok_or_else(|| Error::not_found("case", &case_id))?;
+                    let last = case_activity::Entity::find()
+                        .filter(case_activity::Column::CaseId.eq(case_id.clone()))
+                        .order_by_desc(case_activity::Column::Sequence)
+                        .one(&*tx)
+                        .await?;
+                    let activity = case_activity::Model {
+                        id: ActivityId::generate().to_string(),
+                        case_id: case_id.clone(),
+                        sequence: last.map_or(1, |a| a.sequence + 1),
+                        kind: new.kind.key().to_owned(),
+                        visibility: new.visibility.key().to_owned(),
+                        author: by.actor.to_owned(),
+                        body: new.body.clone(),
+                        direction: new.direction.key().to_owned(),
+                        call_duration_seconds: new.call_duration_seconds,
+                        email_from: new.email_from.clone(),
+                        email_to: new.email_to.join("\n"),
+                        email_subject: new.email_subject.clone(),
+                        created_at: by.at,
+                    }
+                    .into_active_model()
+                    .reset_all()
+                    .insert(&*tx)
+                    .await?;
 
-        let mut changes = Changes::new();
-        changes.set("activity_added", "", format!("{} {} #{}", new.visibility.key(), new.kind.key(), activity.sequence));
-        if case.first_response_at.is_none() && is_staff_reply(new.kind, new.visibility, new.direction, by_staff) {
-            case::Entity::update_many()
-                .col_expr(case::Column::FirstResponseAt, Expr::value(Some(by.at)))
-                .filter(case::Column::Id.eq(case.id.clone()))
-                .exec(&txn)
-                .await?;
-            changes.set("first_response_time", "", by.at.to_rfc3339());
-        }
-        write_trail(&txn, "case", &case.id, by, &changes).await?;
-        let record = super::cases::load_case(&txn, &case.id).await?;
-        crate::events::activity_added(&txn, &record, &activity, by).await?;
-        if let Some(key) = idempotency
-            && !remember_idempotent(&txn, SCOPE, by.actor, key, &activity.id, by.at).await?
-        {
-            txn.rollback().await?;
-            return Box::pin(self.add_activity(new, by_staff, by, idempotency)).await;
-        }
-        self.commit(txn).await?;
-        Ok(activity)
+                    let mut changes = Changes::new();
+                    changes.set("activity_added", "", format!("{} {} #{}", new.visibility.key(), new.kind.key(), activity.sequence));
+                    if case.first_response_at.is_none() && is_staff_reply(new.kind, new.visibility, new.direction, by_staff) {
+                        case::Entity::update_many()
+                            .col_expr(case::Column::FirstResponseAt, Expr::value(Some(by.at)))
+                            .filter(case::Column::Id.eq(case.id.clone()))
+                            .exec(&*tx)
+                            .await?;
+                        changes.set("first_response_time", "", by.at.to_rfc3339());
+                    }
+                    tx.trail("case", &case.id, &changes).await?;
+                    let case = case::Entity::find_by_id(case.id.clone()).one(&*tx).await?.ok_or_else(|| Error::not_found("case", &case.id))?;
+                    let record = with_links(&*tx, case).await?;
+                    tx.emit([events::activity_added(&record, &activity)]).await?;
+                    Ok(activity)
+                },
+                |activity| &activity.id,
+                |id| async move { self.get_activity(&id).await },
+            )
+            .await
     }
 
     pub async fn get_activity(&self, id: &str) -> Result<case_activity::Model> {
         case_activity::Entity::find_by_id(id.to_owned())
             .one(&self.db)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("activity {id} not found")))
+            .ok_or_else(|| Error::not_found("activity", id))
     }
 
     pub async fn list_activities(
         &self,
-        case_id: &str,
+        case_id: CaseId,
         public_only: bool,
         after: Option<ActivityCursor>,
         limit: u64,
     ) -> Result<(Vec<case_activity::Model>, Option<ActivityCursor>)> {
-        if case::Entity::find_by_id(case_id.to_owned()).one(&self.db).await?.is_none() {
-            return Err(Error::NotFound(format!("case {case_id} not found")));
+        if case::Entity::find_by_id(case_id.to_string()).one(&self.db).await?.is_none() {
+            return Err(Error::not_found("case", case_id));
         }
-        let mut query = case_activity::Entity::find().filter(case_activity::Column::CaseId.eq(case_id));
+        let mut query = case_activity::Entity::find().filter(case_activity::Column::CaseId.eq(case_id.to_string()));
         if public_only {
             query = query.filter(case_activity::Column::Visibility.eq("public"));
         }

@@ -1,58 +1,30 @@
 //! Cases: numbering, descriptive fields, the status verbs, queues.
 
-use std::collections::HashMap;
-
+use docket_kit::{
+    mutation::{Edit, Once},
+    request::{FieldMask, RecordId},
+};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, sea_query::Query,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, sea_query::Query,
 };
 use serde::{Deserialize, Serialize};
 
-use super::{
-    Actor, Store,
-    accounts::page_end,
-    contains_ci,
-    entities::{account, case, case_contact, case_tag, case_type, contact, staff_user, team},
-    find_idempotent, new_id, remember_idempotent, stale, write_trail,
-};
+use super::{Actor, Store, accounts::page_end, contains_ci};
 use crate::{
     domain::{
-        CaseStatus, Changes, Channel, Priority,
-        commands::{CaseContactRef, CaseFields, Idempotency, NewCase},
+        AccountId, CaseId, CaseStatus, Changes, ContactId, Priority, StaffId, TeamId,
+        commands::{CaseContactRef, CaseField, CaseFields, CaseTypeField, CaseUpdate, Idempotency, NewCase},
         format_case_number, status,
     },
     error::{Error, Result},
+    events,
+    records::{
+        CaseRecord,
+        entities::{account, case, case_contact, case_tag, case_type, contact, staff_user, team},
+        with_links, with_links_all,
+    },
 };
-
-pub const CASE_FIELDS: &[&str] = &[
-    "subject",
-    "description",
-    "type_id",
-    "priority",
-    "channel",
-    "account_id",
-    "contacts",
-    "team_id",
-    "service_contract_id",
-    "service_contract_number",
-    "asset_description",
-    "asset_serial_number",
-    "tags",
-];
-
-/// A case with its contacts and tags.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CaseRecord {
-    pub case: case::Model,
-    pub contacts: Vec<CaseContactRef>,
-    pub tags: Vec<String>,
-}
-
-impl CaseRecord {
-    pub fn status(&self) -> CaseStatus {
-        CaseStatus::from_key(&self.case.status).unwrap_or(CaseStatus::New)
-    }
-}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum CaseOrder {
@@ -77,10 +49,10 @@ pub struct CaseFilter {
     pub statuses: Vec<CaseStatus>,
     pub priorities: Vec<Priority>,
     pub type_id: Option<String>,
-    pub owner_id: Option<String>,
-    pub team_id: Option<String>,
-    pub account_id: Option<String>,
-    pub contact_id: Option<String>,
+    pub owner_id: Option<StaffId>,
+    pub team_id: Option<TeamId>,
+    pub account_id: Option<AccountId>,
+    pub contact_id: Option<ContactId>,
     pub created_after: Option<chrono::DateTime<chrono::Utc>>,
     pub created_before: Option<chrono::DateTime<chrono::Utc>>,
     pub text: String,
@@ -91,7 +63,7 @@ pub struct CaseFilter {
 fn contacts_text(contacts: &[CaseContactRef]) -> String {
     contacts
         .iter()
-        .map(|c| if c.primary { format!("{} (primary)", c.contact_id) } else { c.contact_id.clone() })
+        .map(|c| if c.primary { format!("{} (primary)", c.contact_id) } else { c.contact_id.to_string() })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -100,16 +72,13 @@ pub(super) fn opt_text(value: &Option<String>) -> &str {
     value.as_deref().unwrap_or("")
 }
 
-fn priority_label(rank: i16) -> &'static str {
-    Priority::from_rank(rank).map(Priority::label).unwrap_or("")
-}
-
-fn channel_label(key: &str) -> &'static str {
-    Channel::from_key(key).map(Channel::label).unwrap_or("")
+/// The trail keeps machine keys (`high`, `web_form`), never display labels.
+fn priority_key(rank: i16) -> &'static str {
+    Priority::from_rank(rank).map(Priority::key).unwrap_or("")
 }
 
 /// Copies the masked descriptive fields onto `record`, recording each change.
-fn apply(record: &mut CaseRecord, fields: &CaseFields, mask: &[&str], changes: &mut Changes) {
+fn apply(record: &mut CaseRecord, fields: &CaseFields, mask: &FieldMask<CaseField>, changes: &mut Changes) {
     let model = &mut record.case;
     macro_rules! text_field {
         ($name:literal, $field:ident) => {{
@@ -117,37 +86,41 @@ fn apply(record: &mut CaseRecord, fields: &CaseFields, mask: &[&str], changes: &
             model.$field.clone_from(&fields.$field);
         }};
     }
-    for field in mask {
-        match *field {
-            "subject" => text_field!("subject", subject),
-            "description" => text_field!("description", description),
-            "type_id" => text_field!("type_id", type_id),
-            "account_id" => text_field!("account_id", account_id),
-            "service_contract_id" => text_field!("service_contract_id", service_contract_id),
-            "service_contract_number" => text_field!("service_contract_number", service_contract_number),
-            "asset_description" => text_field!("asset_description", asset_description),
-            "asset_serial_number" => text_field!("asset_serial_number", asset_serial_number),
-            "priority" => {
-                changes.diff("priority", priority_label(model.priority), fields.priority.label());
+    for field in mask.iter() {
+        match field {
+            CaseField::Subject => text_field!("subject", subject),
+            CaseField::Description => text_field!("description", description),
+            CaseField::TypeId => text_field!("type_id", type_id),
+            CaseField::ServiceContractId => text_field!("service_contract_id", service_contract_id),
+            CaseField::ServiceContractNumber => text_field!("service_contract_number", service_contract_number),
+            CaseField::AssetDescription => text_field!("asset_description", asset_description),
+            CaseField::AssetSerialNumber => text_field!("asset_serial_number", asset_serial_number),
+            CaseField::AccountId => {
+                let account_id = fields.account_id.to_string();
+                changes.diff("account_id", &model.account_id, &account_id);
+                model.account_id = account_id;
+            }
+            CaseField::Priority => {
+                changes.diff("priority", priority_key(model.priority), fields.priority.key());
                 model.priority = fields.priority.rank();
             }
-            "channel" => {
-                changes.diff("channel", channel_label(&model.channel), fields.channel.label());
+            CaseField::Channel => {
+                changes.diff("channel", &model.channel, fields.channel.key());
                 model.channel = fields.channel.key().to_owned();
             }
-            "team_id" => {
-                changes.diff("team_id", opt_text(&model.team_id), opt_text(&fields.team_id));
-                model.team_id.clone_from(&fields.team_id);
+            CaseField::TeamId => {
+                let team_id = fields.team_id.map(|id| id.to_string());
+                changes.diff("team_id", opt_text(&model.team_id), opt_text(&team_id));
+                model.team_id = team_id;
             }
-            "contacts" => {
+            CaseField::Contacts => {
                 changes.diff("contacts", contacts_text(&record.contacts), contacts_text(&fields.contacts));
                 record.contacts.clone_from(&fields.contacts);
             }
-            "tags" => {
+            CaseField::Tags => {
                 changes.diff("tags", record.tags.join(", "), fields.tags.join(", "));
                 record.tags.clone_from(&fields.tags);
             }
-            _ => {}
         }
     }
 }
@@ -157,11 +130,11 @@ async fn check_references(
     txn: &DatabaseTransaction,
     before: Option<&CaseRecord>,
     after: &CaseRecord,
-    mask: &[&str],
+    mask: &FieldMask<CaseField>,
 ) -> Result<()> {
     let model = &after.case;
-    let changed = |field: &str| mask.contains(&field);
-    if changed("type_id") && before.is_none_or(|b| b.case.type_id != model.type_id) {
+    let changed = |field: CaseField| mask.contains(field);
+    if changed(CaseField::TypeId) && before.is_none_or(|b| b.case.type_id != model.type_id) {
         match case_type::Entity::find_by_id(model.type_id.clone()).one(txn).await? {
             None => return Err(Error::field("case.type_id", format!("no case type has the id {}", model.type_id))),
             Some(t) if !t.active => {
@@ -170,12 +143,12 @@ async fn check_references(
             Some(_) => {}
         }
     }
-    if changed("account_id") && account::Entity::find_by_id(model.account_id.clone()).one(txn).await?.is_none() {
+    if changed(CaseField::AccountId) && account::Entity::find_by_id(model.account_id.clone()).one(txn).await?.is_none() {
         return Err(Error::field("case.account_id", format!("no account has the id {}", model.account_id)));
     }
-    if changed("account_id") || changed("contacts") {
+    if changed(CaseField::AccountId) || changed(CaseField::Contacts) {
         for (i, link) in after.contacts.iter().enumerate() {
-            match contact::Entity::find_by_id(link.contact_id.clone()).one(txn).await? {
+            match contact::Entity::find_by_id(link.contact_id.to_string()).one(txn).await? {
                 None => {
                     return Err(Error::field(
                         format!("case.contacts[{i}].contact_id"),
@@ -192,7 +165,7 @@ async fn check_references(
             }
         }
     }
-    if changed("team_id")
+    if changed(CaseField::TeamId)
         && let Some(team_id) = &model.team_id
         && team::Entity::find_by_id(team_id.clone()).one(txn).await?.is_none()
     {
@@ -209,208 +182,82 @@ pub(super) async fn check_owner(txn: &DatabaseTransaction, field: &str, owner_id
     }
 }
 
-/// Replaces a case's contacts and tags with the record's.
-async fn write_links(txn: &DatabaseTransaction, record: &CaseRecord, contacts: bool, tags: bool) -> Result<()> {
-    let id = &record.case.id;
-    if contacts {
-        case_contact::Entity::delete_many().filter(case_contact::Column::CaseId.eq(id.clone())).exec(txn).await?;
-        if !record.contacts.is_empty() {
-            let rows = record.contacts.iter().enumerate().map(|(i, c)| case_contact::ActiveModel {
-                case_id: Set(id.clone()),
-                contact_id: Set(c.contact_id.clone()),
-                is_primary: Set(c.primary),
-                position: Set(i as i32),
-            });
-            case_contact::Entity::insert_many(rows).exec(txn).await?;
-        }
-    }
-    if tags {
-        case_tag::Entity::delete_many().filter(case_tag::Column::CaseId.eq(id.clone())).exec(txn).await?;
-        if !record.tags.is_empty() {
-            let rows = record.tags.iter().map(|t| case_tag::ActiveModel { case_id: Set(id.clone()), tag: Set(t.clone()) });
-            case_tag::Entity::insert_many(rows).exec(txn).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Loads contacts and tags for a set of cases.
-async fn load_links(
-    db: &impl ConnectionTrait,
-    ids: &[String],
-) -> Result<(HashMap<String, Vec<CaseContactRef>>, HashMap<String, Vec<String>>)> {
-    let mut contacts: HashMap<String, Vec<CaseContactRef>> = HashMap::new();
-    let mut tags: HashMap<String, Vec<String>> = HashMap::new();
-    if ids.is_empty() {
-        return Ok((contacts, tags));
-    }
-    for row in case_contact::Entity::find()
-        .filter(case_contact::Column::CaseId.is_in(ids.iter().cloned()))
-        .order_by_asc(case_contact::Column::CaseId)
-        .order_by_asc(case_contact::Column::Position)
-        .all(db)
-        .await?
-    {
-        contacts.entry(row.case_id).or_default().push(CaseContactRef { contact_id: row.contact_id, primary: row.is_primary });
-    }
-    for row in case_tag::Entity::find()
-        .filter(case_tag::Column::CaseId.is_in(ids.iter().cloned()))
-        .order_by_asc(case_tag::Column::CaseId)
-        .order_by_asc(case_tag::Column::Tag)
-        .all(db)
-        .await?
-    {
-        tags.entry(row.case_id).or_default().push(row.tag);
-    }
-    Ok((contacts, tags))
-}
-
-async fn load_record(db: &impl ConnectionTrait, model: case::Model) -> Result<CaseRecord> {
-    let (mut contacts, mut tags) = load_links(db, std::slice::from_ref(&model.id)).await?;
-    Ok(CaseRecord {
-        contacts: contacts.remove(&model.id).unwrap_or_default(),
-        tags: tags.remove(&model.id).unwrap_or_default(),
-        case: model,
-    })
-}
-
-/// A case with its links, read inside a transaction.
-pub(crate) async fn load_case(db: &impl ConnectionTrait, id: &str) -> Result<CaseRecord> {
-    let model =
-        case::Entity::find_by_id(id.to_owned()).one(db).await?.ok_or_else(|| Error::NotFound(format!("case {id} not found")))?;
-    load_record(db, model).await
-}
-
-/// Reads a case for a change, checking the etag the caller sent, if any.
-pub(super) async fn load_for_change(txn: &DatabaseTransaction, id: &str, etag: Option<i64>) -> Result<CaseRecord> {
-    let model =
-        case::Entity::find_by_id(id.to_owned()).one(txn).await?.ok_or_else(|| Error::NotFound(format!("case {id} not found")))?;
-    if let Some(etag) = etag
-        && etag != model.version
-    {
-        return Err(stale("case", &format_case_number(model.number), etag, model.version));
-    }
-    load_record(txn, model).await
-}
-
-/// Writes a changed case: bumps its version only if nobody else did first,
-/// then its links and its trail rows.
-pub(super) async fn save_change(
-    txn: &DatabaseTransaction,
-    before: &CaseRecord,
-    mut after: CaseRecord,
-    changes: &Changes,
-    by: &Actor<'_>,
-) -> Result<CaseRecord> {
-    after.case.version = before.case.version + 1;
-    after.case.updated_at = by.at;
-    let updated = case::Entity::update_many()
-        .set(after.case.clone().into_active_model().reset_all())
-        .filter(case::Column::Id.eq(before.case.id.clone()))
-        .filter(case::Column::Version.eq(before.case.version))
-        .exec(txn)
-        .await?;
-    if updated.rows_affected == 0 {
-        let number = format_case_number(before.case.number);
-        return Err(stale("case", &number, before.case.version, before.case.version + 1));
-    }
-    write_links(txn, &after, changes.touches("contacts"), changes.touches("tags")).await?;
-    write_trail(txn, "case", &after.case.id, by, changes).await?;
-    Ok(after)
-}
-
-/// Runs a verb; when the caller sent no etag, a concurrent change is not its
-/// problem, so the verb runs again on the fresh case a few times.
-macro_rules! retry_unversioned {
-    ($etag:expr, $run:expr) => {{
-        let mut attempt = 0;
-        loop {
-            match $run {
-                Err(Error::Stale(_)) if $etag.is_none() && attempt < 5 => attempt += 1,
-                other => break other,
-            }
-        }
-    }};
+/// The fields a status move changes besides the status, as trail rows.
+fn status_changes(before: &CaseRecord, after: &CaseRecord) -> Changes {
+    let mut changes = Changes::new();
+    changes.diff("status", &before.case.status, &after.case.status);
+    changes.diff("resolution_summary", &before.case.resolution_summary, &after.case.resolution_summary);
+    changes.diff("resolved_time", time_text(before.case.resolved_at), time_text(after.case.resolved_at));
+    changes.diff("closed_time", time_text(before.case.closed_at), time_text(after.case.closed_at));
+    changes
 }
 
 impl Store {
     pub async fn create_case(&self, new: NewCase, by: &Actor<'_>, idempotency: Option<&Idempotency>) -> Result<CaseRecord> {
-        const SCOPE: &str = "CreateCase";
-        if let Some(key) = idempotency
-            && let Some(id) = find_idempotent(&self.db, SCOPE, by.actor, key).await?
-        {
-            return self.get_case(&id).await;
-        }
-        let txn = self.db.begin().await?;
-        let status = if new.owner_id.is_some() { CaseStatus::Assigned } else { CaseStatus::New };
-        let mut record = CaseRecord {
-            case: case::Model {
-                id: new_id(),
-                number: 0,
-                subject: String::new(),
-                description: String::new(),
-                type_id: String::new(),
-                priority: 0,
-                status: status.key().to_owned(),
-                channel: String::new(),
-                account_id: String::new(),
-                owner_id: new.owner_id.clone(),
-                team_id: None,
-                service_contract_id: String::new(),
-                service_contract_number: String::new(),
-                asset_description: String::new(),
-                asset_serial_number: String::new(),
-                resolution_summary: String::new(),
-                created_by: by.actor.to_owned(),
-                version: 1,
-                created_at: by.at,
-                updated_at: by.at,
-                first_response_at: None,
-                resolved_at: None,
-                closed_at: None,
-            },
-            contacts: Vec::new(),
-            tags: Vec::new(),
-        };
-        let mut changes = Changes::new();
-        apply(&mut record, &new.fields, CASE_FIELDS, &mut changes);
-        check_references(&txn, None, &record, CASE_FIELDS).await?;
-        if let Some(owner) = &new.owner_id {
-            check_owner(&txn, "case.owner_id", owner).await?;
-        }
-        // The counter row is locked until commit, so numbers are unique and
-        // follow the order in which cases are created.
-        record.case.number = docket_kit::counter::next(&txn, "case_number").await?;
-        let number = format_case_number(record.case.number);
-        let mut trail = Changes::new();
-        trail.set("created", "", &number);
-        trail.set("status", "", status.label());
-        if let Some(owner) = &new.owner_id {
-            trail.set("owner_id", "", owner);
-        }
-        for change in changes.fields() {
-            trail.set(change.field, &change.old, &change.new);
-        }
-        record.case.clone().into_active_model().reset_all().insert(&txn).await?;
-        write_links(&txn, &record, true, true).await?;
-        write_trail(&txn, "case", &record.case.id, by, &trail).await?;
-        crate::events::case_created(&txn, &record, by).await?;
-        if let Some(key) = idempotency
-            && !remember_idempotent(&txn, SCOPE, by.actor, key, &record.case.id, by.at).await?
-        {
-            txn.rollback().await?;
-            return Box::pin(self.create_case(new, by, idempotency)).await;
-        }
-        self.commit(txn).await?;
-        Ok(record)
+        self.mutations
+            .create(
+                by,
+                Once { scope: "CreateCase", key: idempotency },
+                async |tx| {
+                    let status = if new.owner_id.is_some() { CaseStatus::Assigned } else { CaseStatus::New };
+                    let owner_id = new.owner_id.map(|id| id.to_string());
+                    let mut record = CaseRecord {
+                        case: case::Model {
+                            id: CaseId::generate().to_string(),
+                            number: 0,
+                            subject: String::new(),
+                            description: String::new(),
+                            type_id: String::new(),
+                            priority: 0,
+                            status: status.key().to_owned(),
+                            channel: String::new(),
+                            account_id: String::new(),
+                            owner_id: owner_id.clone(),
+                            team_id: None,
+                            service_contract_id: String::new(),
+                            service_contract_number: String::new(),
+                            asset_description: String::new(),
+                            asset_serial_number: String::new(),
+                            resolution_summary: String::new(),
+                            created_by: by.actor.to_owned(),
+                            version: 1,
+                            created_at: by.at,
+                            updated_at: by.at,
+                            first_response_at: None,
+                            resolved_at: None,
+                            closed_at: None,
+                        },
+                        contacts: Vec::new(),
+                        tags: Vec::new(),
+                    };
+                    let mut changes = Changes::new();
+                    apply(&mut record, &new.fields, &FieldMask::all(), &mut changes);
+                    check_references(&tx, None, &record, &FieldMask::all()).await?;
+                    if let Some(owner) = &owner_id {
+                        check_owner(&tx, "case.owner_id", owner).await?;
+                    }
+                    // The counter row is locked until commit, so numbers are unique and
+                    // follow the order in which cases are created.
+                    record.case.number = docket_kit::counter::next(&*tx, "case_number").await?;
+                    let mut trail = Changes::new();
+                    trail.set("created", "", format_case_number(record.case.number));
+                    trail.set("status", "", status.key());
+                    if let Some(owner) = &owner_id {
+                        trail.set("owner_id", "", owner);
+                    }
+                    for change in changes.fields() {
+                        trail.set(change.field, &change.old, &change.new);
+                    }
+                    Ok((record, trail))
+                },
+                |record, _| vec![events::case_created(record)],
+            )
+            .await
     }
 
-    pub async fn get_case(&self, id: &str) -> Result<CaseRecord> {
-        let model = case::Entity::find_by_id(id.to_owned())
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("case {id} not found")))?;
-        load_record(&self.db, model).await
+    pub async fn get_case(&self, id: CaseId) -> Result<CaseRecord> {
+        let model = case::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or_else(|| Error::not_found("case", id))?;
+        Ok(with_links(&self.db, model).await?)
     }
 
     pub async fn get_case_by_number(&self, number: i64) -> Result<CaseRecord> {
@@ -418,8 +265,8 @@ impl Store {
             .filter(case::Column::Number.eq(number))
             .one(&self.db)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("case {} not found", format_case_number(number))))?;
-        load_record(&self.db, model).await
+            .ok_or_else(|| Error::not_found("case", format_case_number(number)))?;
+        Ok(with_links(&self.db, model).await?)
     }
 
     pub async fn list_cases(
@@ -440,16 +287,16 @@ impl Store {
             query = query.filter(case::Column::TypeId.eq(type_id.clone()));
         }
         if let Some(owner) = &filter.owner_id {
-            query = query.filter(case::Column::OwnerId.eq(owner.clone()));
+            query = query.filter(case::Column::OwnerId.eq(owner.to_string()));
         }
         if filter.unassigned_only {
             query = query.filter(case::Column::OwnerId.is_null());
         }
         if let Some(team) = &filter.team_id {
-            query = query.filter(case::Column::TeamId.eq(team.clone()));
+            query = query.filter(case::Column::TeamId.eq(team.to_string()));
         }
         if let Some(account) = &filter.account_id {
-            query = query.filter(case::Column::AccountId.eq(account.clone()));
+            query = query.filter(case::Column::AccountId.eq(account.to_string()));
         }
         if let Some(contact) = &filter.contact_id {
             query = query.filter(
@@ -457,7 +304,7 @@ impl Store {
                     Query::select()
                         .column(case_contact::Column::CaseId)
                         .from(case_contact::Entity)
-                        .and_where(case_contact::Column::ContactId.eq(contact.clone()))
+                        .and_where(case_contact::Column::ContactId.eq(contact.to_string()))
                         .to_owned(),
                 ),
             );
@@ -519,179 +366,136 @@ impl Store {
             },
             number: last.number,
         });
-        let ids: Vec<String> = rows.iter().map(|c| c.id.clone()).collect();
-        let (mut contacts, mut tags) = load_links(&self.db, &ids).await?;
-        let records = rows
-            .into_iter()
-            .map(|case| CaseRecord {
-                contacts: contacts.remove(&case.id).unwrap_or_default(),
-                tags: tags.remove(&case.id).unwrap_or_default(),
-                case,
-            })
-            .collect();
-        Ok((records, next))
+        Ok((with_links_all(&self.db, rows).await?, next))
     }
 
-    pub async fn update_case(
-        &self,
-        id: &str,
-        etag: i64,
-        fields: CaseFields,
-        mask: &[&str],
-        by: &Actor<'_>,
-    ) -> Result<CaseRecord> {
-        let txn = self.db.begin().await?;
-        let before = load_for_change(&txn, id, Some(etag)).await?;
-        let mut after = before.clone();
-        let mut changes = Changes::new();
-        apply(&mut after, &fields, mask, &mut changes);
-        if changes.is_empty() {
-            return Ok(before);
-        }
-        check_references(&txn, Some(&before), &after, mask).await?;
-        let saved = save_change(&txn, &before, after, &changes, by).await?;
-        crate::events::case_updated(&txn, &saved, &changes, by).await?;
-        self.commit(txn).await?;
-        Ok(saved)
+    pub async fn update_case(&self, target: CaseUpdate, fields: CaseFields, by: &Actor<'_>) -> Result<CaseRecord> {
+        let (fields, mask) = (&fields, &target.mask);
+        self.mutations
+            .update(
+                by,
+                &target.id.to_string(),
+                Some(target.etag),
+                |tx, before: CaseRecord| async move {
+                    let mut after = before.clone();
+                    let mut changes = Changes::new();
+                    apply(&mut after, fields, mask, &mut changes);
+                    if !changes.is_empty() {
+                        check_references(&tx, Some(&before), &after, mask).await?;
+                    }
+                    Ok(Edit { after, changes })
+                },
+                |_, saved, changes| vec![events::case_updated(saved, changes, by.reason)],
+            )
+            .await
     }
 
     /// Sets or clears the owner (and optionally the team).
     pub async fn assign_case(
         &self,
-        id: &str,
+        id: CaseId,
         etag: Option<i64>,
-        owner_id: Option<String>,
-        team_id: Option<String>,
+        owner_id: Option<StaffId>,
+        team_id: Option<TeamId>,
         by: &Actor<'_>,
     ) -> Result<CaseRecord> {
-        retry_unversioned!(
-            etag,
-            async {
-                let txn = self.db.begin().await?;
-                let before = load_for_change(&txn, id, etag).await?;
-                let next_status = status::assign(before.status(), before.case.owner_id.is_some(), owner_id.is_some())?;
-                if let Some(owner) = &owner_id {
-                    check_owner(&txn, "owner_id", owner).await?;
-                }
-                if let Some(team) = &team_id
-                    && team::Entity::find_by_id(team.clone()).one(&txn).await?.is_none()
-                {
-                    return Err(Error::field("team_id", format!("no team has the id {team}")));
-                }
-                let mut after = before.clone();
-                let mut changes = Changes::new();
-                changes.diff("owner_id", opt_text(&before.case.owner_id), opt_text(&owner_id));
-                after.case.owner_id.clone_from(&owner_id);
-                if team_id.is_some() {
-                    changes.diff("team_id", opt_text(&before.case.team_id), opt_text(&team_id));
-                    after.case.team_id.clone_from(&team_id);
-                }
-                changes.diff("status", before.status().label(), next_status.label());
-                after.case.status = next_status.key().to_owned();
-                if changes.is_empty() {
-                    return Ok(before);
-                }
-                let saved = save_change(&txn, &before, after, &changes, by).await?;
-                crate::events::case_assigned(&txn, &before, &saved, by).await?;
-                self.commit(txn).await?;
-                Ok(saved)
-            }
+        let owner_id = &owner_id.map(|id| id.to_string());
+        let team_id = &team_id.map(|id| id.to_string());
+        self.mutations
+            .update(
+                by,
+                &id.to_string(),
+                etag,
+                |tx, before: CaseRecord| async move {
+                    let next_status = status::assign(before.status()?, before.case.owner_id.is_some(), owner_id.is_some())?;
+                    if let Some(owner) = owner_id {
+                        check_owner(&tx, "owner_id", owner).await?;
+                    }
+                    if let Some(team) = team_id
+                        && team::Entity::find_by_id(team.clone()).one(&*tx).await?.is_none()
+                    {
+                        return Err(Error::field("team_id", format!("no team has the id {team}")));
+                    }
+                    let mut after = before.clone();
+                    let mut changes = Changes::new();
+                    changes.diff("owner_id", opt_text(&before.case.owner_id), opt_text(owner_id));
+                    after.case.owner_id.clone_from(owner_id);
+                    if team_id.is_some() {
+                        changes.diff("team_id", opt_text(&before.case.team_id), opt_text(team_id));
+                        after.case.team_id.clone_from(team_id);
+                    }
+                    changes.diff("status", &before.case.status, next_status.key());
+                    after.case.status = next_status.key().to_owned();
+                    Ok(Edit { after, changes })
+                },
+                |before, saved, _| events::case_assigned(before, saved, by.reason),
+            )
             .await
-        )
     }
 
-    pub async fn set_case_status(&self, id: &str, etag: Option<i64>, to: CaseStatus, by: &Actor<'_>) -> Result<CaseRecord> {
-        retry_unversioned!(
-            etag,
-            async {
-                let txn = self.db.begin().await?;
-                let before = load_for_change(&txn, id, etag).await?;
-                let next = status::set_status(before.status(), before.case.owner_id.is_some(), to)?;
-                self.change_status(txn, before, next, |_| {}, by).await
-            }
-            .await
-        )
+    pub async fn set_case_status(&self, id: CaseId, etag: Option<i64>, to: CaseStatus, by: &Actor<'_>) -> Result<CaseRecord> {
+        self.move_case(id, etag, by, |before| {
+            let next = status::set_status(before.status()?, before.case.owner_id.is_some(), to)?;
+            let mut after = before.clone();
+            after.case.status = next.key().to_owned();
+            Ok(after)
+        })
+        .await
     }
 
     pub async fn close_case(
         &self,
-        id: &str,
+        id: CaseId,
         etag: Option<i64>,
         to: CaseStatus,
         resolution: &str,
         by: &Actor<'_>,
     ) -> Result<CaseRecord> {
-        retry_unversioned!(
-            etag,
-            async {
-                let txn = self.db.begin().await?;
-                let before = load_for_change(&txn, id, etag).await?;
-                let next = status::close(before.status(), before.case.owner_id.is_some(), to)?;
-                self.change_status(
-                    txn,
-                    before,
-                    next,
-                    |after| {
-                        after.case.resolution_summary = resolution.to_owned();
-                        after.case.resolved_at = Some(by.at);
-                        after.case.closed_at = Some(by.at);
-                    },
-                    by,
-                )
-                .await
-            }
-            .await
-        )
+        self.move_case(id, etag, by, |before| {
+            let next = status::close(before.status()?, before.case.owner_id.is_some(), to)?;
+            let mut after = before.clone();
+            after.case.status = next.key().to_owned();
+            after.case.resolution_summary = resolution.to_owned();
+            after.case.resolved_at = Some(by.at);
+            after.case.closed_at = Some(by.at);
+            Ok(after)
+        })
+        .await
     }
 
-    pub async fn reopen_case(&self, id: &str, etag: Option<i64>, by: &Actor<'_>) -> Result<CaseRecord> {
-        retry_unversioned!(
-            etag,
-            async {
-                let txn = self.db.begin().await?;
-                let before = load_for_change(&txn, id, etag).await?;
-                let next = status::reopen(before.status(), before.case.owner_id.is_some())?;
-                self.change_status(
-                    txn,
-                    before,
-                    next,
-                    |after| {
-                        after.case.resolved_at = None;
-                        after.case.closed_at = None;
-                    },
-                    by,
-                )
-                .await
-            }
-            .await
-        )
+    pub async fn reopen_case(&self, id: CaseId, etag: Option<i64>, by: &Actor<'_>) -> Result<CaseRecord> {
+        self.move_case(id, etag, by, |before| {
+            let next = status::reopen(before.status()?, before.case.owner_id.is_some())?;
+            let mut after = before.clone();
+            after.case.status = next.key().to_owned();
+            after.case.resolved_at = None;
+            after.case.closed_at = None;
+            Ok(after)
+        })
+        .await
     }
 
-    /// Moves a case to `next`, with whatever else the verb changes, and one
-    /// trail row per changed field.
-    async fn change_status(
+    /// A status verb: `to` decides the case after the move (or refuses it);
+    /// one trail row per changed field, and the status events.
+    async fn move_case(
         &self,
-        txn: DatabaseTransaction,
-        before: CaseRecord,
-        next: CaseStatus,
-        also: impl FnOnce(&mut CaseRecord),
+        id: CaseId,
+        etag: Option<i64>,
         by: &Actor<'_>,
+        to: impl Fn(&CaseRecord) -> Result<CaseRecord>,
     ) -> Result<CaseRecord> {
-        let mut after = before.clone();
-        after.case.status = next.key().to_owned();
-        also(&mut after);
-        let mut changes = Changes::new();
-        changes.diff("status", before.status().label(), next.label());
-        changes.diff("resolution_summary", &before.case.resolution_summary, &after.case.resolution_summary);
-        changes.diff("resolved_time", time_text(before.case.resolved_at), time_text(after.case.resolved_at));
-        changes.diff("closed_time", time_text(before.case.closed_at), time_text(after.case.closed_at));
-        if changes.is_empty() {
-            return Ok(before);
-        }
-        let saved = save_change(&txn, &before, after, &changes, by).await?;
-        crate::events::status_events(&txn, &before, &saved, by).await?;
-        self.commit(txn).await?;
-        Ok(saved)
+        self.mutations
+            .update(
+                by,
+                &id.to_string(),
+                etag,
+                |_tx, before: CaseRecord| {
+                    let edit = to(&before).map(|after| Edit { changes: status_changes(&before, &after), after });
+                    async move { edit }
+                },
+                |before, saved, _| events::status_events(before, saved, by.reason),
+            )
+            .await
     }
 
     pub async fn list_case_types(&self, include_inactive: bool) -> Result<Vec<case_type::Model>> {
@@ -703,59 +507,67 @@ impl Store {
     }
 
     pub async fn create_case_type(&self, id: &str, name: &str, by: &Actor<'_>) -> Result<case_type::Model> {
-        let txn = self.db.begin().await?;
-        if case_type::Entity::find_by_id(id.to_owned()).one(&txn).await?.is_some() {
-            return Err(Error::AlreadyExists {
-                field: "case_type.id".to_owned(),
-                message: format!("a case type with the id {id} already exists"),
-            });
-        }
-        let position = case_type::Entity::find().all(&txn).await?.iter().map(|t| t.position).max().unwrap_or(0) + 1;
-        let model = case_type::ActiveModel {
-            id: Set(id.to_owned()),
-            name: Set(name.to_owned()),
-            active: Set(true),
-            position: Set(position),
-        }
-        .insert(&txn)
-        .await?;
-        let mut changes = Changes::new();
-        changes.set("created", "", id);
-        changes.set("name", "", name);
-        write_trail(&txn, "case_type", id, by, &changes).await?;
-        txn.commit().await?;
-        Ok(model)
+        self.mutations
+            .run(by, async |tx| {
+                if case_type::Entity::find_by_id(id.to_owned()).one(&*tx).await?.is_some() {
+                    return Err(Error::AlreadyExists {
+                        field: "case_type.id".to_owned(),
+                        message: format!("a case type with the id {id} already exists"),
+                    });
+                }
+                let position = case_type::Entity::find().all(&*tx).await?.iter().map(|t| t.position).max().unwrap_or(0) + 1;
+                let model = case_type::ActiveModel {
+                    id: Set(id.to_owned()),
+                    name: Set(name.to_owned()),
+                    active: Set(true),
+                    position: Set(position),
+                }
+                .insert(&*tx)
+                .await?;
+                let mut changes = Changes::new();
+                changes.set("created", "", id);
+                changes.set("name", "", name);
+                tx.trail("case_type", id, &changes).await?;
+                Ok(model)
+            })
+            .await
     }
 
+    /// Case types carry no version: the last change wins, each one trailed.
     pub async fn update_case_type(
         &self,
         id: &str,
-        name: Option<&str>,
-        active: Option<bool>,
+        mask: &FieldMask<CaseTypeField>,
+        name: &str,
+        active: bool,
         by: &Actor<'_>,
     ) -> Result<case_type::Model> {
-        let txn = self.db.begin().await?;
-        let current = case_type::Entity::find_by_id(id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("case type {id} not found")))?;
-        let mut next = current.clone();
-        let mut changes = Changes::new();
-        if let Some(name) = name {
-            changes.diff("name", &current.name, name);
-            next.name = name.to_owned();
-        }
-        if let Some(active) = active {
-            changes.diff("active", current.active, active);
-            next.active = active;
-        }
-        if changes.is_empty() {
-            return Ok(current);
-        }
-        let next = next.into_active_model().reset_all().update(&txn).await?;
-        write_trail(&txn, "case_type", id, by, &changes).await?;
-        txn.commit().await?;
-        Ok(next)
+        self.mutations
+            .run(by, async |tx| {
+                let current =
+                    case_type::Entity::find_by_id(id.to_owned()).one(&*tx).await?.ok_or_else(|| Error::not_found("case type", id))?;
+                let mut next = current.clone();
+                let mut changes = Changes::new();
+                for field in mask.iter() {
+                    match field {
+                        CaseTypeField::Name => {
+                            changes.diff("name", &current.name, name);
+                            next.name = name.to_owned();
+                        }
+                        CaseTypeField::Active => {
+                            changes.diff("active", current.active, active);
+                            next.active = active;
+                        }
+                    }
+                }
+                if changes.is_empty() {
+                    return Ok(current);
+                }
+                let next = next.into_active_model().reset_all().update(&*tx).await?;
+                tx.trail("case_type", id, &changes).await?;
+                Ok(next)
+            })
+            .await
     }
 }
 

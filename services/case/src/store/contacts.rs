@@ -1,29 +1,22 @@
 //! Contacts: the people of an account, unique by email (case-insensitively).
 
-use docket_kit::error::is_unique_violation;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+use docket_kit::{
+    mutation::{Edit, Once, already_exists},
+    request::{FieldMask, RecordId},
 };
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 
-use super::{
-    Actor, Store,
-    accounts::page_end,
-    contains_ci,
-    entities::{account, contact},
-    exists, find_idempotent, new_id, remember_idempotent, stale, write_trail,
-};
+use super::{Actor, Store, accounts::page_end, contains_ci, exists};
 use crate::{
     domain::{
-        Changes,
-        commands::{ContactFields, Idempotency},
+        AccountId, Changes, ContactId,
+        commands::{ContactField, ContactFields, ContactUpdate, Idempotency},
     },
     error::{Error, Result},
+    events,
+    records::entities::{account, contact},
 };
-
-const SCOPE: &str = "CreateContact";
-pub const CONTACT_FIELDS: &[&str] = &["account_id", "name", "email", "phone", "title", "portal_enabled"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ContactCursor {
@@ -34,60 +27,53 @@ pub struct ContactCursor {
 #[derive(Debug, Clone, Default)]
 pub struct ContactFilter {
     pub query: String,
-    pub account_id: String,
+    pub account_id: Option<AccountId>,
 }
 
 fn email_key(email: &str) -> Option<String> {
     (!email.is_empty()).then(|| email.to_lowercase())
 }
 
-fn apply(model: &mut contact::Model, fields: &ContactFields, mask: &[&str], changes: &mut Changes) {
-    for field in mask {
-        match *field {
-            "account_id" => {
-                changes.diff("account_id", &model.account_id, &fields.account_id);
-                model.account_id.clone_from(&fields.account_id);
+fn apply(model: &mut contact::Model, fields: &ContactFields, mask: &FieldMask<ContactField>, changes: &mut Changes) {
+    for field in mask.iter() {
+        match field {
+            ContactField::AccountId => {
+                let account_id = fields.account_id.to_string();
+                changes.diff("account_id", &model.account_id, &account_id);
+                model.account_id = account_id;
             }
-            "name" => {
+            ContactField::Name => {
                 changes.diff("name", &model.name, &fields.name);
                 model.name.clone_from(&fields.name);
             }
-            "email" => {
+            ContactField::Email => {
                 changes.diff("email", &model.email, &fields.email);
                 model.email.clone_from(&fields.email);
                 model.email_key = email_key(&fields.email);
             }
-            "phone" => {
+            ContactField::Phone => {
                 changes.diff("phone", &model.phone, &fields.phone);
                 model.phone.clone_from(&fields.phone);
             }
-            "title" => {
+            ContactField::Title => {
                 changes.diff("title", &model.title, &fields.title);
                 model.title.clone_from(&fields.title);
             }
-            "portal_enabled" => {
+            ContactField::PortalEnabled => {
                 changes.diff("portal_enabled", model.portal_enabled, fields.portal_enabled);
                 model.portal_enabled = fields.portal_enabled;
             }
-            _ => {}
         }
-    }
-}
-
-fn email_taken(email: &str) -> Error {
-    Error::AlreadyExists {
-        field: "contact.email".to_owned(),
-        message: format!("another contact already has the email address {email}"),
     }
 }
 
 /// Checks references and uniqueness before writing, so the caller gets a
 /// field-level error rather than a constraint failure.
-async fn check(db: &impl ConnectionTrait, model: &contact::Model, mask: &[&str]) -> Result<()> {
-    if mask.contains(&"account_id") && !exists::<account::Entity>(db, account::Column::Id, &model.account_id).await? {
+async fn check(db: &impl ConnectionTrait, model: &contact::Model, mask: &FieldMask<ContactField>) -> Result<()> {
+    if mask.contains(ContactField::AccountId) && !exists::<account::Entity>(db, account::Column::Id, &model.account_id).await? {
         return Err(Error::field("contact.account_id", format!("no account has the id {}", model.account_id)));
     }
-    if mask.contains(&"email")
+    if mask.contains(ContactField::Email)
         && let Some(key) = &model.email_key
     {
         let other = contact::Entity::find()
@@ -96,84 +82,50 @@ async fn check(db: &impl ConnectionTrait, model: &contact::Model, mask: &[&str])
             .one(db)
             .await?;
         if other.is_some() {
-            return Err(email_taken(&model.email));
+            return Err(already_exists(model));
         }
     }
     Ok(())
 }
 
 impl Store {
-    /// Creates it; a retry that races its own first attempt (and so finds
-    /// the email or name taken by it) answers with that first result.
     pub async fn create_contact(
         &self,
         fields: ContactFields,
         by: &Actor<'_>,
         idempotency: Option<&Idempotency>,
     ) -> Result<contact::Model> {
-        match self.create_contact_once(fields, by, idempotency).await {
-            Err(taken @ Error::AlreadyExists { .. }) => match idempotency {
-                Some(key) => match find_idempotent(&self.db, SCOPE, by.actor, key).await? {
-                    Some(id) => self.get_contact(&id).await,
-                    None => Err(taken),
+        self.mutations
+            .create(
+                by,
+                Once { scope: "CreateContact", key: idempotency },
+                async |tx| {
+                    let mut model = contact::Model {
+                        id: ContactId::generate().to_string(),
+                        account_id: String::new(),
+                        name: String::new(),
+                        email: String::new(),
+                        email_key: None,
+                        phone: String::new(),
+                        title: String::new(),
+                        portal_enabled: false,
+                        version: 1,
+                        created_at: by.at,
+                        updated_at: by.at,
+                    };
+                    let mut changes = Changes::new();
+                    changes.set("created", "", "");
+                    apply(&mut model, &fields, &FieldMask::all(), &mut changes);
+                    check(&*tx, &model, &FieldMask::all()).await?;
+                    Ok((model, changes))
                 },
-                None => Err(taken),
-            },
-            other => other,
-        }
+                |model, trail| vec![events::contact_changed(true, model, trail, by.reason)],
+            )
+            .await
     }
 
-    async fn create_contact_once(
-        &self,
-        fields: ContactFields,
-        by: &Actor<'_>,
-        idempotency: Option<&Idempotency>,
-    ) -> Result<contact::Model> {
-        if let Some(key) = idempotency
-            && let Some(id) = find_idempotent(&self.db, SCOPE, by.actor, key).await?
-        {
-            return self.get_contact(&id).await;
-        }
-        let txn = self.db.begin().await?;
-        let mut model = contact::Model {
-            id: new_id(),
-            account_id: String::new(),
-            name: String::new(),
-            email: String::new(),
-            email_key: None,
-            phone: String::new(),
-            title: String::new(),
-            portal_enabled: false,
-            version: 1,
-            created_at: by.at,
-            updated_at: by.at,
-        };
-        let mut changes = Changes::new();
-        changes.set("created", "", "");
-        apply(&mut model, &fields, CONTACT_FIELDS, &mut changes);
-        check(&txn, &model, CONTACT_FIELDS).await?;
-        let model = match model.clone().into_active_model().reset_all().insert(&txn).await {
-            Ok(model) => model,
-            Err(err) if is_unique_violation(&err) => return Err(email_taken(&model.email)),
-            Err(err) => return Err(err.into()),
-        };
-        write_trail(&txn, "contact", &model.id, by, &changes).await?;
-        crate::events::contact_changed(&txn, true, &model, &changes, by).await?;
-        if let Some(key) = idempotency
-            && !remember_idempotent(&txn, SCOPE, by.actor, key, &model.id, by.at).await?
-        {
-            txn.rollback().await?;
-            return Box::pin(self.create_contact(fields, by, idempotency)).await;
-        }
-        self.commit(txn).await?;
-        Ok(model)
-    }
-
-    pub async fn get_contact(&self, id: &str) -> Result<contact::Model> {
-        contact::Entity::find_by_id(id.to_owned())
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("contact {id} not found")))
+    pub async fn get_contact(&self, id: ContactId) -> Result<contact::Model> {
+        contact::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or_else(|| Error::not_found("contact", id))
     }
 
     pub async fn get_contact_by_email(&self, email: &str) -> Result<contact::Model> {
@@ -184,49 +136,25 @@ impl Store {
             .ok_or_else(|| Error::NotFound(format!("no contact has the email address {email}")))
     }
 
-    pub async fn update_contact(
-        &self,
-        id: &str,
-        etag: i64,
-        fields: ContactFields,
-        mask: &[&str],
-        by: &Actor<'_>,
-    ) -> Result<contact::Model> {
-        let txn = self.db.begin().await?;
-        let current = contact::Entity::find_by_id(id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("contact {id} not found")))?;
-        if current.version != etag {
-            return Err(stale("contact", id, etag, current.version));
-        }
-        let mut next = current.clone();
-        let mut changes = Changes::new();
-        apply(&mut next, &fields, mask, &mut changes);
-        if changes.is_empty() {
-            return Ok(current);
-        }
-        check(&txn, &next, mask).await?;
-        next.version += 1;
-        next.updated_at = by.at;
-        let updated = contact::Entity::update_many()
-            .set(next.clone().into_active_model().reset_all())
-            .filter(contact::Column::Id.eq(id))
-            .filter(contact::Column::Version.eq(current.version))
-            .exec(&txn)
-            .await;
-        let updated = match updated {
-            Ok(updated) => updated,
-            Err(err) if is_unique_violation(&err) => return Err(email_taken(&next.email)),
-            Err(err) => return Err(err.into()),
-        };
-        if updated.rows_affected == 0 {
-            return Err(stale("contact", id, etag, current.version + 1));
-        }
-        write_trail(&txn, "contact", id, by, &changes).await?;
-        crate::events::contact_changed(&txn, false, &next, &changes, by).await?;
-        self.commit(txn).await?;
-        Ok(next)
+    pub async fn update_contact(&self, target: ContactUpdate, fields: ContactFields, by: &Actor<'_>) -> Result<contact::Model> {
+        let (fields, mask) = (&fields, &target.mask);
+        self.mutations
+            .update(
+                by,
+                &target.id.to_string(),
+                Some(target.etag),
+                |tx, current: contact::Model| async move {
+                    let mut after = current.clone();
+                    let mut changes = Changes::new();
+                    apply(&mut after, fields, mask, &mut changes);
+                    if !changes.is_empty() {
+                        check(&*tx, &after, mask).await?;
+                    }
+                    Ok(Edit { after, changes })
+                },
+                |_, after, trail| vec![events::contact_changed(false, after, trail, by.reason)],
+            )
+            .await
     }
 
     pub async fn list_contacts(
@@ -243,8 +171,8 @@ impl Store {
                     .add(contains_ci(contact::Column::Email, &filter.query)),
             );
         }
-        if !filter.account_id.is_empty() {
-            query = query.filter(contact::Column::AccountId.eq(filter.account_id.clone()));
+        if let Some(account_id) = filter.account_id {
+            query = query.filter(contact::Column::AccountId.eq(account_id.to_string()));
         }
         if let Some(after) = after {
             query = query.filter(

@@ -1,39 +1,50 @@
 //! Escalation rules, and applying them to a case when an SLA alert arrives.
 
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait,
+use docket_kit::{
+    mask_fields,
+    mutation::{self, Edit, Once},
+    request::{FieldMask, RecordId, UpdateTarget},
 };
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
 
 use super::{
     Actor, Store,
-    cases::{check_owner, load_for_change, opt_text, save_change},
-    entities::{escalation_rule, staff_user, team},
-    find_idempotent, new_id, remember_idempotent, stale, write_trail,
+    cases::{check_owner, opt_text},
 };
 use crate::{
     domain::{
-        Changes, Priority,
+        Changes, EscalationRuleId, Priority,
         commands::Idempotency,
         escalation::{Rule, Target, Trigger, raised},
         status,
     },
     error::{Error, Result},
+    events::{self, Escalated},
+    records::{
+        CaseRecord,
+        entities::{escalation_rule, staff_user, team},
+        rule_of,
+    },
 };
 
-/// Fields an update may change.
-pub const RULE_FIELDS: &[&str] = &[
-    "name",
-    "trigger",
-    "target",
-    "priorities",
-    "raise_priority",
-    "reassign_team_id",
-    "reassign_owner_id",
-    "notify_owner",
-    "notify_staff_ids",
-    "active",
-    "position",
-];
+mask_fields!(
+    /// What UpdateEscalationRule may change.
+    pub enum RuleField {
+        Name = "name",
+        Trigger = "trigger",
+        Target = "target",
+        Priorities = "priorities",
+        RaisePriority = "raise_priority",
+        ReassignTeamId = "reassign_team_id",
+        ReassignOwnerId = "reassign_owner_id",
+        NotifyOwner = "notify_owner",
+        NotifyStaffIds = "notify_staff_ids",
+        Active = "active",
+        Position = "position",
+    }
+);
+
+pub type RuleUpdate = UpdateTarget<EscalationRuleId, RuleField>;
 
 /// A rule's fields as validated from a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,99 +54,83 @@ pub struct RuleFields {
     pub position: i32,
 }
 
-const SCOPE: &str = "CreateEscalationRule";
-
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".to_owned())
 }
 
-/// The stored rule as the domain sees it.
-pub fn rule_of(model: &escalation_rule::Model) -> Option<Rule> {
-    let ranks: Vec<i16> = serde_json::from_str(&model.priorities).unwrap_or_default();
-    Some(Rule {
-        id: model.id.clone(),
-        name: model.name.clone(),
-        trigger: Trigger::from_key(&model.trigger)?,
-        target: Target::from_key(&model.target),
-        priorities: ranks.into_iter().filter_map(Priority::from_rank).collect(),
-        raise_priority: model.raise_priority,
-        reassign_team_id: model.reassign_team_id.clone(),
-        reassign_owner_id: model.reassign_owner_id.clone(),
-        notify_owner: model.notify_owner,
-        notify_staff_ids: serde_json::from_str(&model.notify_staff_ids).unwrap_or_default(),
-    })
-}
-
 /// Copies the masked fields onto the model, recording each change.
-fn apply(model: &mut escalation_rule::Model, fields: &RuleFields, mask: &[&str], changes: &mut Changes) {
+fn apply(model: &mut escalation_rule::Model, fields: &RuleFields, mask: &FieldMask<RuleField>, changes: &mut Changes) {
     let rule = &fields.rule;
     let ranks: Vec<i16> = rule.priorities.iter().map(|p| p.rank()).collect();
-    for field in mask {
-        match *field {
-            "name" => {
+    for field in mask.iter() {
+        match field {
+            RuleField::Name => {
                 changes.diff("name", &model.name, &rule.name);
                 model.name.clone_from(&rule.name);
             }
-            "trigger" => {
+            RuleField::Trigger => {
                 changes.diff("trigger", &model.trigger, rule.trigger.key());
                 model.trigger = rule.trigger.key().to_owned();
             }
-            "target" => {
+            RuleField::Target => {
                 let target = rule.target.map(Target::key).unwrap_or("");
                 changes.diff("target", &model.target, target);
                 model.target = target.to_owned();
             }
-            "priorities" => {
+            RuleField::Priorities => {
                 changes.diff("priorities", &model.priorities, json(&ranks));
                 model.priorities = json(&ranks);
             }
-            "raise_priority" => {
+            RuleField::RaisePriority => {
                 changes.diff("raise_priority", model.raise_priority, rule.raise_priority);
                 model.raise_priority = rule.raise_priority;
             }
-            "reassign_team_id" => {
+            RuleField::ReassignTeamId => {
                 changes.diff("reassign_team_id", opt_text(&model.reassign_team_id), opt_text(&rule.reassign_team_id));
                 model.reassign_team_id.clone_from(&rule.reassign_team_id);
             }
-            "reassign_owner_id" => {
+            RuleField::ReassignOwnerId => {
                 changes.diff("reassign_owner_id", opt_text(&model.reassign_owner_id), opt_text(&rule.reassign_owner_id));
                 model.reassign_owner_id.clone_from(&rule.reassign_owner_id);
             }
-            "notify_owner" => {
+            RuleField::NotifyOwner => {
                 changes.diff("notify_owner", model.notify_owner, rule.notify_owner);
                 model.notify_owner = rule.notify_owner;
             }
-            "notify_staff_ids" => {
+            RuleField::NotifyStaffIds => {
                 changes.diff("notify_staff_ids", &model.notify_staff_ids, json(&rule.notify_staff_ids));
                 model.notify_staff_ids = json(&rule.notify_staff_ids);
             }
-            "active" => {
+            RuleField::Active => {
                 changes.diff("active", model.active, fields.active);
                 model.active = fields.active;
             }
-            "position" => {
+            RuleField::Position => {
                 changes.diff("position", model.position, fields.position);
                 model.position = fields.position;
             }
-            _ => {}
         }
     }
 }
 
 /// The staff and team a rule names must exist.
-async fn check_rule_references(txn: &DatabaseTransaction, model: &escalation_rule::Model, mask: &[&str]) -> Result<()> {
-    if mask.contains(&"reassign_owner_id")
+async fn check_rule_references(
+    txn: &DatabaseTransaction,
+    model: &escalation_rule::Model,
+    mask: &FieldMask<RuleField>,
+) -> Result<()> {
+    if mask.contains(RuleField::ReassignOwnerId)
         && let Some(owner) = &model.reassign_owner_id
     {
         check_owner(txn, "rule.reassign_owner_id", owner).await?;
     }
-    if mask.contains(&"reassign_team_id")
+    if mask.contains(RuleField::ReassignTeamId)
         && let Some(team_id) = &model.reassign_team_id
         && team::Entity::find_by_id(team_id.clone()).one(txn).await?.is_none()
     {
         return Err(Error::field("rule.reassign_team_id", format!("no team has the id {team_id}")));
     }
-    if mask.contains(&"notify_staff_ids") {
+    if mask.contains(RuleField::NotifyStaffIds) {
         let ids: Vec<String> = serde_json::from_str(&model.notify_staff_ids).unwrap_or_default();
         for (i, id) in ids.iter().enumerate() {
             if staff_user::Entity::find_by_id(id.clone()).one(txn).await?.is_none() {
@@ -144,10 +139,6 @@ async fn check_rule_references(txn: &DatabaseTransaction, model: &escalation_rul
         }
     }
     Ok(())
-}
-
-fn name_taken(name: &str) -> Error {
-    Error::AlreadyExists { field: "rule.name".into(), message: format!("an escalation rule named {name} already exists") }
 }
 
 /// The actions one rule took, for the trail and the escalation event.
@@ -166,54 +157,44 @@ impl Store {
         by: &Actor<'_>,
         idempotency: Option<&Idempotency>,
     ) -> Result<escalation_rule::Model> {
-        if let Some(key) = idempotency
-            && let Some(id) = find_idempotent(&self.db, SCOPE, by.actor, key).await?
-        {
-            return self.get_escalation_rule(&id).await;
-        }
-        let txn = self.db.begin().await?;
-        let mut model = escalation_rule::Model {
-            id: new_id(),
-            name: String::new(),
-            trigger: String::new(),
-            target: String::new(),
-            priorities: "[]".into(),
-            raise_priority: false,
-            reassign_team_id: None,
-            reassign_owner_id: None,
-            notify_owner: false,
-            notify_staff_ids: "[]".into(),
-            active: true,
-            position: 0,
-            version: 1,
-            created_at: by.at,
-            updated_at: by.at,
-        };
-        let mut changes = Changes::new();
-        changes.set("created", "", &fields.rule.name);
-        apply(&mut model, &fields, RULE_FIELDS, &mut changes);
-        check_rule_references(&txn, &model, RULE_FIELDS).await?;
-        match model.clone().into_active_model().reset_all().insert(&txn).await {
-            Ok(_) => {}
-            Err(err) if docket_kit::error::is_unique_violation(&err) => return Err(name_taken(&model.name)),
-            Err(err) => return Err(err.into()),
-        }
-        write_trail(&txn, "escalation_rule", &model.id, by, &changes).await?;
-        if let Some(key) = idempotency
-            && !remember_idempotent(&txn, SCOPE, by.actor, key, &model.id, by.at).await?
-        {
-            txn.rollback().await?;
-            return Box::pin(self.create_escalation_rule(fields, by, idempotency)).await;
-        }
-        self.commit(txn).await?;
-        Ok(model)
+        self.mutations
+            .create(
+                by,
+                Once { scope: "CreateEscalationRule", key: idempotency },
+                async |tx| {
+                    let mut model = escalation_rule::Model {
+                        id: EscalationRuleId::generate().to_string(),
+                        name: String::new(),
+                        trigger: String::new(),
+                        target: String::new(),
+                        priorities: "[]".into(),
+                        raise_priority: false,
+                        reassign_team_id: None,
+                        reassign_owner_id: None,
+                        notify_owner: false,
+                        notify_staff_ids: "[]".into(),
+                        active: true,
+                        position: 0,
+                        version: 1,
+                        created_at: by.at,
+                        updated_at: by.at,
+                    };
+                    let mut changes = Changes::new();
+                    changes.set("created", "", &fields.rule.name);
+                    apply(&mut model, &fields, &FieldMask::all(), &mut changes);
+                    check_rule_references(&tx, &model, &FieldMask::all()).await?;
+                    Ok((model, changes))
+                },
+                |_, _| Vec::new(),
+            )
+            .await
     }
 
-    pub async fn get_escalation_rule(&self, id: &str) -> Result<escalation_rule::Model> {
-        escalation_rule::Entity::find_by_id(id.to_owned())
+    pub async fn get_escalation_rule(&self, id: EscalationRuleId) -> Result<escalation_rule::Model> {
+        escalation_rule::Entity::find_by_id(id.to_string())
             .one(&self.db)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("escalation rule {id} not found")))
+            .ok_or_else(|| Error::not_found("escalation rule", id))
     }
 
     /// Rules in the order they apply.
@@ -231,63 +212,48 @@ impl Store {
 
     pub async fn update_escalation_rule(
         &self,
-        id: &str,
-        etag: i64,
+        target: RuleUpdate,
         fields: RuleFields,
-        mask: &[&str],
         by: &Actor<'_>,
     ) -> Result<escalation_rule::Model> {
-        let txn = self.db.begin().await?;
-        let current = escalation_rule::Entity::find_by_id(id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("escalation rule {id} not found")))?;
-        if current.version != etag {
-            return Err(stale("escalation rule", id, etag, current.version));
-        }
-        let mut next = current.clone();
-        let mut changes = Changes::new();
-        apply(&mut next, &fields, mask, &mut changes);
-        if changes.is_empty() {
-            return Ok(current);
-        }
-        check_rule_references(&txn, &next, mask).await?;
-        next.version += 1;
-        next.updated_at = by.at;
-        let updated = escalation_rule::Entity::update_many()
-            .set(next.clone().into_active_model().reset_all())
-            .filter(escalation_rule::Column::Id.eq(id))
-            .filter(escalation_rule::Column::Version.eq(current.version))
-            .exec(&txn)
-            .await;
-        match updated {
-            Ok(done) if done.rows_affected == 1 => {}
-            Ok(_) => return Err(stale("escalation rule", id, etag, etag + 1)),
-            Err(err) if docket_kit::error::is_unique_violation(&err) => return Err(name_taken(&next.name)),
-            Err(err) => return Err(err.into()),
-        }
-        write_trail(&txn, "escalation_rule", id, by, &changes).await?;
-        self.commit(txn).await?;
-        Ok(next)
+        let (fields, mask) = (&fields, &target.mask);
+        self.mutations
+            .update(
+                by,
+                &target.id.to_string(),
+                Some(target.etag),
+                |tx, current: escalation_rule::Model| async move {
+                    let mut after = current.clone();
+                    let mut changes = Changes::new();
+                    apply(&mut after, fields, mask, &mut changes);
+                    if !changes.is_empty() {
+                        check_rule_references(&tx, &after, mask).await?;
+                    }
+                    Ok(Edit { after, changes })
+                },
+                |_, _, _| Vec::new(),
+            )
+            .await
     }
 
-    pub async fn delete_escalation_rule(&self, id: &str, etag: Option<i64>, by: &Actor<'_>) -> Result<()> {
-        let txn = self.db.begin().await?;
-        let current = escalation_rule::Entity::find_by_id(id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("escalation rule {id} not found")))?;
-        if let Some(etag) = etag
-            && current.version != etag
-        {
-            return Err(stale("escalation rule", id, etag, current.version));
-        }
-        escalation_rule::Entity::delete_by_id(id.to_owned()).exec(&txn).await?;
-        let mut changes = Changes::new();
-        changes.set("deleted", &current.name, "");
-        write_trail(&txn, "escalation_rule", id, by, &changes).await?;
-        self.commit(txn).await?;
-        Ok(())
+    pub async fn delete_escalation_rule(&self, id: EscalationRuleId, etag: Option<i64>, by: &Actor<'_>) -> Result<()> {
+        let id = id.to_string();
+        self.mutations
+            .run(by, async |tx| {
+                let current =
+                    escalation_rule::Entity::find_by_id(id.clone()).one(&*tx).await?.ok_or_else(|| Error::not_found("escalation rule", &id))?;
+                if let Some(etag) = etag
+                    && current.version != etag
+                {
+                    return Err(Error::stale("escalation rule", &id, etag, current.version));
+                }
+                escalation_rule::Entity::delete_by_id(id.clone()).exec(&*tx).await?;
+                let mut changes = Changes::new();
+                changes.set("deleted", &current.name, "");
+                tx.trail("escalation_rule", &id, &changes).await?;
+                Ok(())
+            })
+            .await
     }
 }
 
@@ -303,6 +269,7 @@ pub async fn escalate(
     target: Target,
     by: &Actor<'_>,
 ) -> Result<Vec<Escalation>> {
+    use docket_kit::mutation::Record;
     let rules: Vec<Rule> = escalation_rule::Entity::find()
         .filter(escalation_rule::Column::Active.eq(true))
         .order_by_asc(escalation_rule::Column::Position)
@@ -314,13 +281,10 @@ pub async fn escalate(
         .collect();
     let mut done = Vec::new();
     for rule in rules {
-        let before = match load_for_change(txn, case_id, None).await {
-            Ok(case) => case,
-            Err(Error::NotFound(_)) => return Ok(done),
-            Err(err) => return Err(err),
-        };
+        let Some(before) = CaseRecord::load(txn, case_id).await? else { return Ok(done) };
         let priority = Priority::from_rank(before.case.priority).unwrap_or(Priority::Medium);
-        if before.status().is_closed() || !rule.matches(trigger, target, priority) {
+        let status = before.status()?;
+        if status.is_closed() || !rule.matches(trigger, target, priority) {
             continue;
         }
         let reason = format!("{} ({}): escalation rule \"{}\"", trigger.label(), target.label(), rule.name);
@@ -328,13 +292,17 @@ pub async fn escalate(
         let mut after = before.clone();
         let mut changes = Changes::new();
         let mut actions = Vec::new();
+        let mut priority_change = Changes::new();
         if rule.raise_priority {
             let up = raised(priority);
             if up != priority {
-                changes.diff("priority", priority.label(), up.label());
+                priority_change.diff("priority", priority.key(), up.key());
                 after.case.priority = up.rank();
                 actions.push(format!("priority {} -> {}", priority.label(), up.label()));
             }
+        }
+        for change in priority_change.fields() {
+            changes.set(change.field, &change.old, &change.new);
         }
         let mut reassigned = false;
         if let Some(team_id) = &rule.reassign_team_id
@@ -350,9 +318,9 @@ pub async fn escalate(
             && before.case.owner_id.as_ref() != Some(owner)
             && check_owner(txn, "reassign_owner_id", owner).await.is_ok()
         {
-            let next = status::assign(before.status(), before.case.owner_id.is_some(), true)?;
+            let next = status::assign(status, before.case.owner_id.is_some(), true)?;
             changes.diff("owner_id", opt_text(&before.case.owner_id), owner);
-            changes.diff("status", before.status().label(), next.label());
+            changes.diff("status", status.key(), next.key());
             after.case.owner_id = Some(owner.clone());
             after.case.status = next.key().to_owned();
             actions.push(format!("owner -> {owner}"));
@@ -373,18 +341,27 @@ pub async fn escalate(
         }
         let actions = actions.join("; ");
         changes.set("escalation", "", format!("{}: {actions}", rule.name));
-        let saved = save_change(txn, &before, after, &changes, &by).await?;
-        if rule.raise_priority && saved.case.priority != before.case.priority {
-            let mut priority_change = Changes::new();
-            priority_change.diff("priority", priority.label(), raised(priority).label());
-            crate::events::case_updated(txn, &saved, &priority_change, &by).await?;
-        }
-        if reassigned {
-            crate::events::case_assigned(txn, &before, &saved, &by).await?;
-        }
-        let escalation = Escalation { rule, actions, notify };
-        crate::events::case_escalated(txn, &saved, &escalation, trigger, target, &by).await?;
-        done.push(escalation);
+        let escalated = Escalated {
+            rule_id: &rule.id,
+            rule_name: &rule.name,
+            trigger,
+            target,
+            actions: &actions,
+            notify_staff_ids: &notify,
+        };
+        mutation::save::<_, std::convert::Infallible>(txn, &by, events::SOURCE, &before, Edit { after, changes }, |before, saved, _| {
+            let mut events = Vec::new();
+            if !priority_change.is_empty() {
+                events.push(events::case_updated(saved, &priority_change, &reason));
+            }
+            if reassigned {
+                events.extend(events::case_assigned(before, saved, &reason));
+            }
+            events.push(events::case_escalated(saved, &escalated));
+            events
+        })
+        .await?;
+        done.push(Escalation { rule, actions, notify });
     }
     Ok(done)
 }

@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Store, entities::audit_entry};
+use super::Store;
+use crate::records::entities::audit_entry;
 use crate::error::Result;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,8 +1,6 @@
-//! Storage of the case service: sea-orm entities and one transaction per
-//! command. Every change writes its audit rows in the same transaction, so
-//! nothing changes without a trail.
-
-pub mod entities;
+//! The case service's commands on its records. Every change goes through
+//! the kit's mutation runner, so it writes its audit rows and its events in
+//! its own transaction: nothing changes without a trail.
 
 mod accounts;
 mod activities;
@@ -12,53 +10,39 @@ pub mod escalation;
 mod history;
 mod staff;
 
-use chrono::{DateTime, Utc};
-use docket_kit::{
-    events::outbox::RelayWaker,
-    idempotency::{self, Idempotency},
-};
+use docket_kit::{events::outbox::RelayWaker, mutation::Mutations};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr},
 };
 
 pub use self::{
-    accounts::{ACCOUNT_FIELDS, AccountCursor, AccountFilter, model_money},
+    accounts::{AccountCursor, AccountFilter},
     activities::ActivityCursor,
-    cases::{CASE_FIELDS, CaseCursor, CaseFilter, CaseOrder, CaseRecord},
-    contacts::{CONTACT_FIELDS, ContactCursor, ContactFilter},
+    cases::{CaseCursor, CaseFilter, CaseOrder},
+    contacts::{ContactCursor, ContactFilter},
     history::HistoryCursor,
-    staff::TeamRecord,
-    staff::{NameCursor, STAFF_FIELDS, StaffFilter, TEAM_FIELDS},
+    staff::{NameCursor, StaffFilter},
 };
-use crate::{
-    domain::Changes,
-    error::{Error, Result},
-};
+use crate::error::Result;
 
 /// The case service's database. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
-    relay: RelayWaker,
+    /// Every change goes through here: etag, version, trail, outbox, commit.
+    mutations: Mutations,
 }
 
 impl Store {
     /// A store whose events wait for the relay's next poll.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db, relay: RelayWaker::default() }
+        Self::with_relay(db, RelayWaker::default())
     }
 
     /// A store that wakes `relay` after each commit that wrote events.
     pub fn with_relay(db: DatabaseConnection, relay: RelayWaker) -> Self {
-        Self { db, relay }
-    }
-
-    /// Commits a command's transaction, then tells the relay there is news.
-    pub(crate) async fn commit(&self, txn: sea_orm::DatabaseTransaction) -> Result<()> {
-        txn.commit().await?;
-        self.relay.wake();
-        Ok(())
+        Self { mutations: Mutations::new(db.clone(), relay, crate::events::SOURCE), db }
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
@@ -66,61 +50,8 @@ impl Store {
     }
 }
 
-/// A new record id: UUID v7, so ids sort by creation time.
-pub(crate) fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
-
 pub use docket_kit::audit::Actor;
 
-/// Appends one audit row per changed field.
-pub(crate) async fn write_trail(
-    txn: &impl ConnectionTrait,
-    record_type: &str,
-    record_id: &str,
-    by: &Actor<'_>,
-    changes: &Changes,
-) -> Result<()> {
-    Ok(docket_kit::audit::write(txn, record_type, record_id, by, changes).await?)
-}
-
-/// The resource an earlier call with this key created, if any; a reused key
-/// with a different request is refused.
-pub(crate) async fn find_idempotent(
-    db: &impl ConnectionTrait,
-    scope: &str,
-    actor: &str,
-    idempotency: &Idempotency,
-) -> Result<Option<String>> {
-    idempotency::find(db, scope, actor, idempotency).await.map_err(|err| match err {
-        idempotency::IdempotencyError::Reused => {
-            Error::field("idempotency_key", "was already used with a different request; use a new key for a new request")
-        }
-        idempotency::IdempotencyError::Database(db) => Error::Database(db),
-    })
-}
-
-/// Remembers which resource a key created; `Ok(false)` when a concurrent
-/// call with the same key won.
-pub(crate) async fn remember_idempotent(
-    txn: &impl ConnectionTrait,
-    scope: &str,
-    actor: &str,
-    idempotency: &Idempotency,
-    resource_id: &str,
-    at: DateTime<Utc>,
-) -> Result<bool> {
-    Ok(idempotency::remember(txn, scope, actor, idempotency, resource_id, at).await?)
-}
-
-/// An etag is the record's version number as text.
-pub fn etag(version: i64) -> String {
-    version.to_string()
-}
-
-pub(crate) fn stale(what: &str, id: &str, sent: i64, current: i64) -> Error {
-    Error::Stale(format!("{what} {id} was changed since it was read (etag {sent}, now {current}); read it again and retry"))
-}
 
 /// Case-insensitive "contains" on a column, with LIKE wildcards in the
 /// user's text taken literally.

@@ -43,7 +43,7 @@ impl PortalAccessService for PortalAccessApi {
             &request.idempotency_key,
             &pb::InviteContactRequest { idempotency_key: String::new(), ..request.clone() },
         );
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let portal = &self.portal;
         let contact =
             portal.contact(&id).await?.ok_or_else(|| Error::field("contact_id", format!("no contact has the id {id}")))?;
@@ -95,7 +95,7 @@ impl PortalAccessService for PortalAccessApi {
         caller(&request)?;
         let mut violations = FieldViolations::new();
         let id = contact_id(&mut violations, &request.get_ref().contact_id);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         Ok(Response::new(user_to_proto(self.portal.store.get_user(&id).await?)))
     }
 
@@ -119,7 +119,7 @@ impl PortalAccessService for PortalAccessApi {
                 None
             }
         };
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let (rows, next) = self.portal.store.list_users(&UserFilter { account_id, state }, after, limit).await?;
         Ok(Response::new(pb::ListPortalUsersResponse {
             portal_users: rows.into_iter().map(user_to_proto).collect(),
@@ -140,7 +140,7 @@ impl PortalAccessService for PortalAccessApi {
         let version = violations.etag("portal_user.etag", &user.etag, true);
         let mask = violations.update_mask(request.update_mask.as_ref(), &["enabled", "portal_manager"]);
         let reason = violations.optional_text("reason", &request.reason, REASON_MAX);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let Some(version) = version else { return Err(Status::internal("validated fields missing")) };
         let enabled = mask.contains(&"enabled").then_some(user.enabled);
         let manager = mask.contains(&"portal_manager").then_some(user.portal_manager);
@@ -158,7 +158,7 @@ impl PortalAccessService for PortalAccessApi {
         let mut violations = FieldViolations::new();
         let id = contact_id(&mut violations, &request.contact_id);
         let reason = violations.optional_text("reason", &request.reason, REASON_MAX);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let user = self.portal.store.revoke_sessions(&id, &actor(&caller.actor, &reason)).await?;
         Ok(Response::new(pb::RevokeSessionsResponse { portal_user: Some(user_to_proto(user)) }))
     }

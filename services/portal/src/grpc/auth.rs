@@ -108,7 +108,7 @@ impl PortalAuthService for PortalAuthApi {
         let mut violations = FieldViolations::new();
         let token = link_token(&mut violations, &request.token);
         let client_ip = violations.optional_text("client_ip", &request.client_ip, ADDRESS_MAX);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let portal = &self.portal;
         let user = portal.set_password_from_link(&token, TokenPurpose::Invitation, &request.password, &client_ip).await?;
         tracing::info!(contact = %user.contact_id, "portal invitation accepted");
@@ -122,7 +122,7 @@ impl PortalAuthService for PortalAuthApi {
         let email = violations.email("email", &request.email, true);
         typed_password(&mut violations, "password", &request.password);
         let client_ip = violations.optional_text("client_ip", &request.client_ip, ADDRESS_MAX);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let portal = &self.portal;
         portal.sessions.check_lockout(&email).await?;
         let user = match portal.clients.contact_by_email(&email).await.map_err(|s| super::case_service(s, &[]))? {
@@ -150,7 +150,7 @@ impl PortalAuthService for PortalAuthApi {
         require_service(&caller(&request)?)?;
         let mut violations = FieldViolations::new();
         let session_id = violations.required_text("session_id", &request.get_ref().session_id, 100);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         self.portal.sessions.end(&session_id).await?;
         Ok(Response::new(pb::LogoutResponse {}))
     }
@@ -164,7 +164,7 @@ impl PortalAuthService for PortalAuthApi {
         let mut violations = FieldViolations::new();
         let email = violations.email("email", &request.email, true);
         let client_ip = violations.optional_text("client_ip", &request.client_ip, ADDRESS_MAX);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let portal = &self.portal;
         // Only active users of an enabled contact get a link; everyone gets the same answer.
         let contact = portal.clients.contact_by_email(&email).await.map_err(|s| super::case_service(s, &[]))?;
@@ -195,7 +195,7 @@ impl PortalAuthService for PortalAuthApi {
         let mut violations = FieldViolations::new();
         let token = link_token(&mut violations, &request.token);
         let client_ip = violations.optional_text("client_ip", &request.client_ip, ADDRESS_MAX);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let user = self.portal.set_password_from_link(&token, TokenPurpose::PasswordReset, &request.password, &client_ip).await?;
         tracing::info!(contact = %user.contact_id, "portal password reset");
         Ok(Response::new(pb::ResetPasswordResponse {}))
@@ -208,7 +208,7 @@ impl PortalAuthService for PortalAuthApi {
         let session_id = violations.required_text("session_id", &request.session_id, 100);
         typed_password(&mut violations, "current_password", &request.current_password);
         let client_ip = violations.optional_text("client_ip", &request.client_ip, ADDRESS_MAX);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let portal = &self.portal;
         let (_, user) = portal.signed_in(&session_id).await?;
         let mut violations = FieldViolations::new();
@@ -219,7 +219,7 @@ impl PortalAuthService for PortalAuthApi {
             portal.settings.password_min_length,
             &user.email,
         );
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         portal.sessions.check_lockout(&user.email).await?;
         // A stolen session must not become a way to guess the password.
         if !verify(request.current_password, user.password_hash.clone()).await? {
@@ -240,7 +240,7 @@ impl PortalAuthService for PortalAuthApi {
         require_service(&caller(&request)?)?;
         let mut violations = FieldViolations::new();
         let session_id = violations.required_text("session_id", &request.get_ref().session_id, 100);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let (data, user) = self.portal.signed_in(&session_id).await?;
         Ok(Response::new(session_to_proto(String::new(), &data, &user)))
     }
@@ -262,7 +262,7 @@ impl PortalAuthService for PortalAuthApi {
                 None
             }
         };
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let Some(purpose) = purpose else { return Err(Status::internal("validated fields missing")) };
         let (user, expires_at) = self.portal.store.check_token(&secret::digest(&token), purpose, time::now()).await?;
         Ok(Response::new(pb::CheckTokenResponse {

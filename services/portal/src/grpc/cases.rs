@@ -53,13 +53,14 @@ fn is_closed(status: i32) -> bool {
 }
 
 /// A case status as the audit trail writes it.
-fn status_from_label(label: &str) -> cpb::CaseStatus {
-    match label {
-        "Active – New" => cpb::CaseStatus::ActiveNew,
-        "Active – Assigned" => cpb::CaseStatus::ActiveAssigned,
-        "Pending" => cpb::CaseStatus::Pending,
-        "Closed – Complete" => cpb::CaseStatus::ClosedComplete,
-        "Closed – No Fault" => cpb::CaseStatus::ClosedNoFault,
+/// A status as the case service's audit trail keeps it: its machine key.
+fn status_from_key(key: &str) -> cpb::CaseStatus {
+    match key {
+        "new" => cpb::CaseStatus::ActiveNew,
+        "assigned" => cpb::CaseStatus::ActiveAssigned,
+        "pending" => cpb::CaseStatus::Pending,
+        "closed_complete" => cpb::CaseStatus::ClosedComplete,
+        "closed_no_fault" => cpb::CaseStatus::ClosedNoFault,
         _ => cpb::CaseStatus::Unspecified,
     }
 }
@@ -271,8 +272,8 @@ impl Portal {
             body: String::new(),
             email_subject: String::new(),
             email_from: String::new(),
-            old_status: status_from_label(&change.old_value) as i32,
-            new_status: status_from_label(&change.new_value) as i32,
+            old_status: status_from_key(&change.old_value) as i32,
+            new_status: status_from_key(&change.new_value) as i32,
         }));
         let key = |e: &pb::TimelineEntry| e.time.as_ref().map(|t| (t.seconds, t.nanos)).unwrap_or_default();
         entries.sort_by_key(key);
@@ -339,7 +340,7 @@ impl PortalCaseService for PortalCaseApi {
                 true
             }
         };
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let portal = &self.portal;
         let (viewer, _) = portal.viewer(&session).await?;
         // What the viewer may see is decided here, never by the caller's filters.
@@ -393,7 +394,7 @@ impl PortalCaseService for PortalCaseApi {
                 None
             }
         };
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let Some(lookup) = lookup else { return Err(Status::internal("validated fields missing")) };
         let portal = &self.portal;
         let (viewer, user) = portal.viewer(&session).await?;
@@ -421,7 +422,7 @@ impl PortalCaseService for PortalCaseApi {
                 None
             }
         };
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let portal = &self.portal;
         let (viewer, _) = portal.viewer(&session).await?;
         let mut violations = FieldViolations::new();
@@ -436,7 +437,7 @@ impl PortalCaseService for PortalCaseApi {
             let names: Vec<&str> = allowed.iter().map(|p| p.as_str_name()).collect();
             violations.add("priority", format!("choose one of: {}", names.join(", ")));
         }
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let Some(priority) = priority else { return Err(Status::internal("validated fields missing")) };
         let create = cpb::CreateCaseRequest {
             case: Some(cpb::Case {
@@ -481,7 +482,7 @@ impl PortalCaseService for PortalCaseApi {
         let id = case_id(&mut violations, &request.case_id);
         let body = violations.required_text("body", &request.body, LONG_TEXT_MAX);
         let key = violations.optional_text("idempotency_key", &request.idempotency_key, docket_kit::idempotency::KEY_MAX);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let portal = &self.portal;
         let (viewer, user) = portal.viewer(&session).await?;
         let (case, _) = portal.visible_case(&viewer, get_case_request::Lookup::Id(id)).await?;
@@ -516,7 +517,7 @@ impl PortalCaseService for PortalCaseApi {
         let session = session_id(&mut violations, &request.session_id);
         let id = case_id(&mut violations, &request.case_id);
         let resolution = violations.required_text("resolution_summary", &request.resolution_summary, LONG_TEXT_MAX);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let portal = &self.portal;
         let (viewer, _) = portal.viewer(&session).await?;
         let (case, seen) = portal.visible_case(&viewer, get_case_request::Lookup::Id(id)).await?;
@@ -550,7 +551,7 @@ impl PortalCaseService for PortalCaseApi {
         let session = session_id(&mut violations, &request.session_id);
         let id = case_id(&mut violations, &request.case_id);
         let reason = violations.required_text("reason", &request.reason, REASON_MAX);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let portal = &self.portal;
         let (viewer, _) = portal.viewer(&session).await?;
         let (case, seen) = portal.visible_case(&viewer, get_case_request::Lookup::Id(id)).await?;
@@ -584,7 +585,7 @@ impl PortalCaseService for PortalCaseApi {
         require_service(&caller(&request)?)?;
         let mut violations = FieldViolations::new();
         let session = session_id(&mut violations, &request.get_ref().session_id);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let portal = &self.portal;
         portal.viewer(&session).await?;
         let types = portal.customer_case_types().await?;

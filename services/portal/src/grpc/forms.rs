@@ -291,7 +291,7 @@ impl WebFormService for WebFormApi {
             &request.idempotency_key,
             &pb::CreateWebFormRequest { idempotency_key: String::new(), ..request.clone() },
         );
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         self.portal.check_references(&form, None).await?;
         let created = self.portal.store.create_form(form, &actor(&caller.actor, ""), key.as_ref()).await?;
         tracing::info!(form = %created.definition.slug, "web form created");
@@ -305,12 +305,12 @@ impl WebFormService for WebFormApi {
         let found = match &request.get_ref().lookup {
             Some(pb::get_web_form_request::Lookup::Id(id)) => {
                 let id = violations.required_id("id", id).map(|id| id.to_string()).unwrap_or_default();
-                violations.into_result().map_err(Error::from)?;
+                violations.into_result()?;
                 store.get_form(&id).await?
             }
             Some(pb::get_web_form_request::Lookup::Slug(slug)) => {
                 let slug = check_slug(&mut violations, "slug", slug);
-                violations.into_result().map_err(Error::from)?;
+                violations.into_result()?;
                 store.get_form_by_slug(&slug).await?
             }
             None => return Err(Error::field("lookup", "send either id or slug").into()),
@@ -327,7 +327,7 @@ impl WebFormService for WebFormApi {
         let mut violations = FieldViolations::new();
         let limit = page::page_size(&mut violations, request.page_size);
         let after: Option<FormCursor> = page::decode(&mut violations, &request.page_token);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let (rows, next) = self.portal.store.list_forms(request.active_only, after, limit).await?;
         Ok(Response::new(pb::ListWebFormsResponse {
             web_forms: rows.into_iter().map(form_to_proto).collect(),
@@ -346,7 +346,7 @@ impl WebFormService for WebFormApi {
         let mask = violations.update_mask(request.update_mask.as_ref(), crate::store::FORM_FIELDS);
         let new = parse_form(&mut violations, &form, Some(&mask));
         let reason = violations.optional_text("reason", &request.reason, REASON_MAX);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let Some(version) = version else { return Err(Status::internal("validated fields missing")) };
         self.portal.check_references(&new, Some(&mask)).await?;
         let updated = self.portal.store.update_form(&id, version, &new, &mask, &actor(&caller.actor, &reason)).await?;
@@ -364,7 +364,7 @@ impl WebFormService for WebFormApi {
         let id = violations.required_id("id", &request.id).map(|id| id.to_string()).unwrap_or_default();
         let version = violations.etag("etag", &request.etag, true);
         let reason = violations.optional_text("reason", &request.reason, REASON_MAX);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let Some(version) = version else { return Err(Status::internal("validated fields missing")) };
         self.portal.store.delete_form(&id, version, &actor(&caller.actor, &reason)).await?;
         Ok(Response::new(pb::DeleteWebFormResponse {}))
@@ -382,7 +382,7 @@ impl WebFormService for WebFormApi {
         if request.values.len() > 2 * crate::domain::forms::FIELDS_MAX {
             violations.add("values", format!("has {} values; no form has that many fields", request.values.len()));
         }
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let portal = &self.portal;
         let record = portal.store.get_form_by_slug(&slug).await?;
         let form = &record.definition;
@@ -395,7 +395,7 @@ impl WebFormService for WebFormApi {
         let values: BTreeMap<String, String> = request.values.into_iter().collect();
         let mut violations = FieldViolations::new();
         let submission = read_submission(&mut violations, &form.title, &form.fields, &values);
-        violations.into_result().map_err(Error::from)?;
+        violations.into_result()?;
         let request_hash = values_hash(&values);
         if let Some(done) = portal.store.find_submission(&record.id, &submission_id, &request_hash).await? {
             return Ok(Response::new(pb::SubmitFormResponse {

@@ -1,0 +1,436 @@
+//! The one path every change of a record takes, on PostgreSQL and SQLite
+//! alike:
+//!
+//! begin → idempotency look-up → load with the caller's etag → the domain's
+//! change → guarded version bump → audit trail rows → outbox events → commit
+//! → wake the relay.
+//!
+//! A service supplies the domain part (an async closure that gets the open
+//! transaction for the reads its rules need) and the mapping from records
+//! to events; [`Mutations`] does the rest, so no command can forget its
+//! trail, its events or its version check.
+
+use std::{future::Future, ops::Deref, sync::Arc};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+
+use crate::{
+    audit::{self, Actor, Changes},
+    error::{DomainError, Error, is_unique_violation},
+    events::{envelope, outbox, outbox::RelayWaker, pack},
+    idempotency::{self, Idempotency},
+};
+
+/// The etag of a record: its version number as text.
+pub fn etag(version: i64) -> String {
+    version.to_string()
+}
+
+/// A record that changes through [`Mutations`]: a row (or a row with its
+/// link rows) that carries a version number, its etag.
+pub trait Record: Clone + Send + Sync + Sized {
+    /// Its record type in the audit trail and in messages ("case", "contact").
+    const KIND: &'static str;
+
+    fn id(&self) -> &str;
+
+    fn version(&self) -> i64;
+
+    /// Its kind as people read it in messages ("staff user").
+    fn noun() -> String {
+        Self::KIND.replace('_', " ")
+    }
+
+    /// How people name it in messages: its number where it has one.
+    fn name(&self) -> String {
+        self.id().to_owned()
+    }
+
+    /// Sets the version and update time of a change about to be written.
+    fn stamp(&mut self, version: i64, at: DateTime<Utc>);
+
+    /// The field and message of the refusal when a unique index refuses it.
+    fn already_exists(&self) -> (String, String) {
+        ("id".to_owned(), format!("{} {} already exists", Self::KIND, self.id()))
+    }
+
+    fn load<C: ConnectionTrait + Sync>(db: &C, id: &str) -> impl Future<Output = Result<Option<Self>, DbErr>> + Send;
+
+    fn insert(&self, txn: &DatabaseTransaction) -> impl Future<Output = Result<(), DbErr>> + Send;
+
+    /// Writes the changed record over the stored one if that is still at
+    /// `expected` version; `false` when someone else changed it first.
+    /// `changes` says which parts changed (a record with link rows rewrites
+    /// only those).
+    fn update(
+        &self,
+        txn: &DatabaseTransaction,
+        expected: i64,
+        changes: &Changes,
+    ) -> impl Future<Output = Result<bool, DbErr>> + Send;
+}
+
+/// [`Record`] for a sea-orm model whose table has `id` (text), `version`
+/// and `updated_at` columns, where `contact` is the entity module:
+///
+/// ```ignore
+/// docket_kit::versioned_record!(contact, "contact",
+///     taken = |m| ("contact.email".into(), format!("{} is taken", m.email)));
+/// ```
+///
+/// `name = |m| ...` says how messages name it; `taken = |m| ...` which field
+/// a unique index refused, and why.
+#[macro_export]
+macro_rules! versioned_record {
+    ($entity:ident, $kind:literal $(, name = |$nm:ident| $name:expr)? $(, taken = |$tm:ident| $taken:expr)? $(,)?) => {
+        impl $crate::mutation::Record for $entity::Model {
+            const KIND: &'static str = $kind;
+
+            fn id(&self) -> &str {
+                &self.id
+            }
+
+            fn version(&self) -> i64 {
+                self.version
+            }
+
+            $(fn name(&self) -> String {
+                let $nm = self;
+                $name
+            })?
+
+            $(fn already_exists(&self) -> (String, String) {
+                let $tm = self;
+                $taken
+            })?
+
+            fn stamp(&mut self, version: i64, at: ::chrono::DateTime<::chrono::Utc>) {
+                self.version = version;
+                self.updated_at = at;
+            }
+
+            async fn load<C: ::sea_orm::ConnectionTrait + Sync>(
+                db: &C,
+                id: &str,
+            ) -> Result<Option<Self>, ::sea_orm::DbErr> {
+                use ::sea_orm::EntityTrait as _;
+                $entity::Entity::find_by_id(id.to_owned()).one(db).await
+            }
+
+            async fn insert(&self, txn: &::sea_orm::DatabaseTransaction) -> Result<(), ::sea_orm::DbErr> {
+                use ::sea_orm::{ActiveModelTrait as _, EntityTrait as _, IntoActiveModel as _};
+                $entity::Entity::insert(self.clone().into_active_model().reset_all()).exec_without_returning(txn).await?;
+                Ok(())
+            }
+
+            async fn update(
+                &self,
+                txn: &::sea_orm::DatabaseTransaction,
+                expected: i64,
+                _changes: &$crate::audit::Changes,
+            ) -> Result<bool, ::sea_orm::DbErr> {
+                use ::sea_orm::{ActiveModelTrait as _, ColumnTrait as _, EntityTrait as _, IntoActiveModel as _, QueryFilter as _};
+                let updated = $entity::Entity::update_many()
+                    .set(self.clone().into_active_model().reset_all())
+                    .filter($entity::Column::Id.eq(self.id.clone()))
+                    .filter($entity::Column::Version.eq(expected))
+                    .exec(txn)
+                    .await?;
+                Ok(updated.rows_affected == 1)
+            }
+        }
+    };
+}
+
+/// An event to write to the outbox with the change: its type (the routing
+/// key), the record it is about, and its payload.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub event_type: &'static str,
+    pub subject: String,
+    pub payload: prost_types::Any,
+}
+
+impl Event {
+    /// `payload_name` is the payload's full proto name (`docket.events.v1.CaseCreated`).
+    pub fn new(event_type: &'static str, subject: &str, payload_name: &str, payload: &impl prost::Message) -> Self {
+        Self { event_type, subject: subject.to_owned(), payload: pack(payload_name, payload) }
+    }
+}
+
+/// A domain change of a record: the record as it should be, and its changed
+/// fields (no changes: nothing is written).
+#[derive(Debug, Clone)]
+pub struct Edit<R> {
+    pub after: R,
+    pub changes: Changes,
+}
+
+/// A create that may be a retry: the method it belongs to (`CreateCase`)
+/// and the caller's idempotency key.
+#[derive(Debug, Clone, Copy)]
+pub struct Once<'a> {
+    pub scope: &'static str,
+    pub key: Option<&'a Idempotency>,
+}
+
+/// Who makes a change, owned so a [`Tx`] carries no borrowed lifetimes.
+#[derive(Debug)]
+struct Author {
+    actor: String,
+    reason: String,
+    at: DateTime<Utc>,
+}
+
+/// One change in progress: its open transaction and who makes it. Reads
+/// for the domain's rules go through it (`&*tx` is the transaction). It is
+/// handed to the domain's closure by value (a cheap clone), because the
+/// compiler cannot yet prove futures `Send` that borrow a closure argument.
+#[derive(Debug, Clone)]
+pub struct Tx {
+    txn: Arc<DatabaseTransaction>,
+    by: Arc<Author>,
+    source: &'static str,
+}
+
+impl Tx {
+    pub fn by(&self) -> Actor<'_> {
+        Actor { actor: &self.by.actor, reason: &self.by.reason, at: self.by.at }
+    }
+
+    /// Appends the audit rows of a record's changed fields.
+    pub async fn trail(&self, kind: &str, id: &str, changes: &Changes) -> Result<(), DbErr> {
+        audit::write(&*self.txn, kind, id, &self.by(), changes).await
+    }
+
+    /// Writes events to the outbox, stamped with the actor, the time and the
+    /// current trace.
+    pub async fn emit(&self, events: impl IntoIterator<Item = Event>) -> Result<(), DbErr> {
+        emit(&self.txn, &self.by(), self.source, events).await
+    }
+
+    /// Writes an edit the domain made of `before`: the guarded version bump,
+    /// the trail and the events. The saved record, or `Stale` when someone
+    /// changed it since it was read.
+    pub async fn save<R: Record, D: DomainError>(
+        &self,
+        before: &R,
+        edit: Edit<R>,
+        events: impl FnOnce(&R, &R, &Changes) -> Vec<Event>,
+    ) -> Result<R, Error<D>> {
+        save(&self.txn, &self.by(), self.source, before, edit, events).await
+    }
+}
+
+impl Deref for Tx {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+/// Writes events to the outbox of `txn`, stamped with who and when and the
+/// current trace; `source` names the service.
+pub async fn emit(
+    txn: &DatabaseTransaction,
+    by: &Actor<'_>,
+    source: &str,
+    events: impl IntoIterator<Item = Event>,
+) -> Result<(), DbErr> {
+    for event in events {
+        let envelope = envelope(source, event.event_type, &event.subject, by.actor, by.at, event.payload);
+        outbox::append(txn, &envelope).await?;
+    }
+    Ok(())
+}
+
+/// [`Tx::save`] inside a transaction someone else owns and commits (an event
+/// consumer's, whose inbox row commits with the change).
+pub async fn save<R: Record, D: DomainError>(
+    txn: &DatabaseTransaction,
+    by: &Actor<'_>,
+    source: &str,
+    before: &R,
+    edit: Edit<R>,
+    events: impl FnOnce(&R, &R, &Changes) -> Vec<Event>,
+) -> Result<R, Error<D>> {
+    let Edit { mut after, changes } = edit;
+    let expected = before.version();
+    after.stamp(expected + 1, by.at);
+    match after.update(txn, expected, &changes).await {
+        Ok(true) => {}
+        Ok(false) => return Err(Error::stale(&R::noun(), &before.name(), expected, expected + 1)),
+        Err(err) if is_unique_violation(&err) => return Err(already_exists(&after)),
+        Err(err) => return Err(err.into()),
+    }
+    audit::write(txn, R::KIND, after.id(), by, &changes).await?;
+    emit(txn, by, source, events(before, &after, &changes)).await?;
+    Ok(after)
+}
+
+/// The refusal of a record whose unique field (an email, a name) is taken.
+pub fn already_exists<R: Record, D: DomainError>(record: &R) -> Error<D> {
+    let (field, message) = record.already_exists();
+    Error::AlreadyExists { field, message }
+}
+
+/// How many times a change without an etag is tried again on the fresh
+/// record when a concurrent change beat it.
+const UNVERSIONED_ATTEMPTS: usize = 5;
+
+/// Where one service's changes are written: its database, and the relay
+/// that publishes its outbox. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Mutations {
+    db: DatabaseConnection,
+    relay: RelayWaker,
+    source: &'static str,
+}
+
+impl Mutations {
+    /// `source` names the service in the events it writes.
+    pub fn new(db: DatabaseConnection, relay: RelayWaker, source: &'static str) -> Self {
+        Self { db, relay, source }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Runs `work` in one transaction, and commits and wakes the relay when
+    /// it succeeds; on an error nothing it wrote stays.
+    pub async fn run<T, D: DomainError>(
+        &self,
+        by: &Actor<'_>,
+        work: impl AsyncFnOnce(Tx) -> Result<T, Error<D>>,
+    ) -> Result<T, Error<D>> {
+        let author = Author { actor: by.actor.to_owned(), reason: by.reason.to_owned(), at: by.at };
+        let txn = Arc::new(self.db.begin().await?);
+        let value = work(Tx { txn: Arc::clone(&txn), by: Arc::new(author), source: self.source }).await?;
+        let Ok(txn) = Arc::try_unwrap(txn) else {
+            return Err(Error::Database(DbErr::Custom("a change kept its transaction past its end".to_owned())));
+        };
+        txn.commit().await?;
+        self.relay.wake();
+        Ok(value)
+    }
+
+    /// Runs a create-like `work` (it makes one new thing, named by `id_of`)
+    /// at most once per idempotency key: a retry gets what the first call
+    /// made (read by `first`), and the key is remembered in the work's
+    /// transaction. A retry racing its own first attempt finds the key, or
+    /// the thing's unique name, taken by it, and is answered the same way.
+    ///
+    /// `first` is a plain closure returning a future (not an async closure)
+    /// because it may be called twice, and a future borrowing an async
+    /// closure cannot yet be proven `Send`.
+    pub async fn run_once<T, D: DomainError, F: Future<Output = Result<T, Error<D>>>>(
+        &self,
+        by: &Actor<'_>,
+        once: Once<'_>,
+        work: impl AsyncFnOnce(Tx) -> Result<T, Error<D>>,
+        id_of: impl Fn(&T) -> &str,
+        first: impl Fn(String) -> F,
+    ) -> Result<T, Error<D>> {
+        if let Some(id) = self.first_id(by, once).await? {
+            return first(id).await;
+        }
+        let done = self
+            .run(by, async |tx| {
+                let value = work(tx.clone()).await?;
+                if let Some(key) = once.key
+                    && !idempotency::remember(&*tx, once.scope, by.actor, key, id_of(&value), by.at).await?
+                {
+                    return Err(Error::AlreadyExists {
+                        field: "idempotency_key".to_owned(),
+                        message: "a call with this idempotency key is still running; retry".to_owned(),
+                    });
+                }
+                Ok(value)
+            })
+            .await;
+        if let Err(Error::AlreadyExists { .. }) = done
+            && let Some(id) = self.first_id(by, once).await?
+        {
+            return first(id).await;
+        }
+        done
+    }
+
+    /// The id of what an earlier call with this key made, if any.
+    async fn first_id<D: DomainError>(&self, by: &Actor<'_>, once: Once<'_>) -> Result<Option<String>, Error<D>> {
+        match once.key {
+            Some(key) => Ok(idempotency::find(&self.db, once.scope, by.actor, key).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// Creates a record: the domain `build`s it and its trail; it is
+    /// inserted with its events, at most once per idempotency key.
+    pub async fn create<R: Record, D: DomainError>(
+        &self,
+        by: &Actor<'_>,
+        once: Once<'_>,
+        build: impl AsyncFnOnce(Tx) -> Result<(R, Changes), Error<D>>,
+        events: impl FnOnce(&R, &Changes) -> Vec<Event>,
+    ) -> Result<R, Error<D>> {
+        self.run_once(
+            by,
+            once,
+            async |tx| {
+                let (record, trail) = build(tx.clone()).await?;
+                match record.insert(&tx).await {
+                    Ok(()) => {}
+                    Err(err) if is_unique_violation(&err) => return Err(already_exists(&record)),
+                    Err(err) => return Err(err.into()),
+                }
+                tx.trail(R::KIND, record.id(), &trail).await?;
+                tx.emit(events(&record, &trail)).await?;
+                Ok(record)
+            },
+            |record| record.id(),
+            |id| async move { R::load(&self.db, &id).await?.ok_or_else(|| Error::not_found(&R::noun(), id)) },
+        )
+        .await
+    }
+
+    /// Changes the record `id`: loads it (checking the caller's `etag` when
+    /// one was sent), lets the domain `change` it, and saves the edit with
+    /// its trail and events. An edit without changes writes nothing. Without
+    /// an etag, a concurrent change is not the caller's problem: the change
+    /// runs again on the fresh record, which is why `change` is a plain
+    /// closure returning a future (see [`Mutations::run_once`]).
+    pub async fn update<R: Record, D: DomainError, F: Future<Output = Result<Edit<R>, Error<D>>>>(
+        &self,
+        by: &Actor<'_>,
+        id: &str,
+        etag: Option<i64>,
+        change: impl Fn(Tx, R) -> F,
+        events: impl Fn(&R, &R, &Changes) -> Vec<Event>,
+    ) -> Result<R, Error<D>> {
+        let mut attempt = 1;
+        loop {
+            let result = self
+                .run(by, async |tx| {
+                    let before = R::load(&*tx, id).await?.ok_or_else(|| Error::not_found(&R::noun(), id))?;
+                    if let Some(etag) = etag
+                        && etag != before.version()
+                    {
+                        return Err(Error::stale(&R::noun(), &before.name(), etag, before.version()));
+                    }
+                    let edit = change(tx.clone(), before.clone()).await?;
+                    if edit.changes.is_empty() {
+                        return Ok(before);
+                    }
+                    tx.save(&before, edit, &events).await
+                })
+                .await;
+            match result {
+                Err(Error::Stale(_)) if etag.is_none() && attempt < UNVERSIONED_ATTEMPTS => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+}
