@@ -17,7 +17,7 @@ use tonic::Code;
 
 use crate::{
     common::{
-        ADMIN, AGENT, Backend, TestApp, VIEWER, assert_field_error,
+        ADMIN, AGENT, Backend, TestApp, VIEWER, assert_field_error, eventually,
         rabbit::{Cleanup, Watch, keys},
     },
     fixtures::{Customer, customer, mask, new_case, staff_user},
@@ -77,8 +77,7 @@ fn time(ts: &Option<prost_types::Timestamp>) -> DateTime<Utc> {
 
 /// The case's clock row has seen version `version` of the case.
 pub async fn wait_for_clock(db: &DatabaseConnection, case_id: &str, version: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
+    eventually(&format!("the clock of case {case_id} to reach version {version}"), async || {
         let row = db
             .query_one_raw(Statement::from_string(
                 db.get_database_backend(),
@@ -87,12 +86,9 @@ pub async fn wait_for_clock(db: &DatabaseConnection, case_id: &str, version: &st
             .await
             .expect("read clock");
         let seen = row.map(|r| r.try_get::<i64>("", "case_version").expect("version"));
-        if seen.is_some_and(|v| v.to_string() == version) {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the clock of case {case_id} did not reach version {version}: {seen:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        if seen.is_some_and(|v| v.to_string() == version) { Ok(()) } else { Err(format!("version {seen:?}")) }
+    })
+    .await;
 }
 
 async fn sla(app: &TestApp, case_id: &str) -> pb::CaseSla {
@@ -166,6 +162,8 @@ async fn a_case_gets_deadlines_that_move_with_its_priority_and_pause_while_pendi
     assert!(first.due_time.is_none());
     assert!(first.business_seconds_left > 0);
     assert_eq!(state.overall(), pb::SlaState::Paused);
+    // Not a wait for anything: the case stays Pending for a while, so that
+    // the pause below is long enough to see in the deadline.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let resumed = cases
         .set_case_status(case_pb::SetCaseStatusRequest {

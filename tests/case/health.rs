@@ -6,7 +6,10 @@ use std::time::Duration;
 use docket_proto::case::v1 as pb;
 use tonic::Code;
 
-use crate::common::{AGENT, Backend, ServingStatus, TestApp, proxy::TcpProxy, wait_for_health};
+use crate::common::{
+    AGENT, Backend, ServingStatus, TestApp, backend_pid, blocked_by, eventually, open_transaction, proxy::TcpProxy,
+    wait_for_health,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_reports_not_serving_while_the_database_is_unreachable() {
@@ -81,26 +84,37 @@ async fn a_call_over_the_request_timeout_is_cut_off_and_writes_nothing() {
     let db = app.case_db().await;
     let lock = db.begin().await.unwrap();
     lock.execute_unprepared(&format!("SELECT 1 FROM accounts WHERE id = '{}' FOR UPDATE", account.id)).await.unwrap();
+    let holder = backend_pid(&lock).await;
 
-    let refused = app
-        .accounts(AGENT)
-        .update_account(pb::UpdateAccountRequest {
-            account: Some(pb::Account {
-                id: account.id.clone(),
-                etag: account.etag.clone(),
-                name: "Too slow".into(),
-                ..Default::default()
-            }),
-            update_mask: crate::fixtures::mask(&["name"]),
-            reason: String::new(),
-        })
-        .await
-        .unwrap_err();
+    let mut accounts = app.accounts(AGENT);
+    let request = pb::UpdateAccountRequest {
+        account: Some(pb::Account {
+            id: account.id.clone(),
+            etag: account.etag.clone(),
+            name: "Too slow".into(),
+            ..Default::default()
+        }),
+        update_mask: crate::fixtures::mask(&["name"]),
+        reason: String::new(),
+    };
+    let call = tokio::spawn(async move { accounts.update_account(request).await });
+    // The update reaches PostgreSQL and waits there for the lock: the
+    // server's transaction is open when the timeout cuts the call off.
+    let waiting = eventually("the update to wait for the account's lock in PostgreSQL", async || {
+        blocked_by(&db, holder).await.first().copied().ok_or("no session waits for it")
+    })
+    .await;
+    let refused = call.await.unwrap().unwrap_err();
     assert!(matches!(refused.code(), Code::Cancelled | Code::DeadlineExceeded), "{refused:?}");
     lock.rollback().await.unwrap();
 
-    // The cut-off call's transaction was rolled back: the name and trail are unchanged.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The cut-off call's transaction ends once the lock is free; it must
+    // have been rolled back: the name and trail are unchanged.
+    eventually("the cut-off update's transaction to end", async || match open_transaction(&db, waiting).await {
+        None => Ok(()),
+        Some(state) => Err(format!("backend {waiting} is still in a transaction ({state})")),
+    })
+    .await;
     let read = app.accounts(AGENT).get_account(pb::GetAccountRequest { id: account.id.clone() }).await.unwrap().into_inner();
     assert_eq!(read.name, "Acme");
     assert_eq!(read.etag, account.etag);

@@ -57,6 +57,9 @@ pub fn postgres_url() -> String {
     std::env::var("DOCKET_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
+/// The services that publish events through an outbox of their own.
+pub const PUBLISHERS: [&str; 3] = ["case", "billing", "portal"];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Postgres,
@@ -323,6 +326,90 @@ impl TestApp {
         docket_kit::db::connect(&self.settings.database, service).await.expect("connect to the service database")
     }
 
+    /// Waits until `consumer` (a service in `docket::app::CONSUMERS`) has
+    /// handled every event published so far that its bindings route to it:
+    /// each has its inbox row, which commits together with what the handler
+    /// wrote. After it, an event's effect that is absent stays absent.
+    pub async fn wait_until_consumed(&self, consumer: &str) {
+        let bindings = app::CONSUMERS
+            .iter()
+            .find(|(name, _)| *name == consumer)
+            .map(|(_, bindings)| *bindings)
+            .unwrap_or_else(|| panic!("{consumer} consumes no events"));
+        let mut outboxes = Vec::new();
+        for publisher in PUBLISHERS {
+            outboxes.push((publisher, self.service_db(publisher).await));
+        }
+        let inbox = self.service_db(consumer).await;
+        let rows = async |db: &DatabaseConnection, sql: String| {
+            db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.expect("read events")
+        };
+        eventually(&format!("the {consumer} service to handle every event published so far"), async || {
+            let handled: std::collections::HashSet<String> =
+                rows(&inbox, format!("SELECT event_id FROM inbox WHERE consumer = '{consumer}'"))
+                    .await
+                    .iter()
+                    .map(|row| row.try_get::<String>("", "event_id").expect("an event id"))
+                    .collect();
+            let mut missing = Vec::new();
+            for (publisher, outbox) in &outboxes {
+                for row in rows(outbox, "SELECT event_id, event_type FROM outbox ORDER BY position".to_owned()).await {
+                    let id: String = row.try_get("", "event_id").expect("an event id");
+                    let kind: String = row.try_get("", "event_type").expect("an event type");
+                    if bindings.iter().any(|pattern| docket_kit::events::topic_matches(pattern, &kind)) && !handled.contains(&id)
+                    {
+                        missing.push(format!("{kind} {id} from {publisher}"));
+                    }
+                }
+            }
+            if missing.is_empty() { Ok(()) } else { Err(format!("not handled yet: {missing:?}")) }
+        })
+        .await;
+        for (_, db) in outboxes {
+            db.close().await.ok();
+        }
+        inbox.close().await.ok();
+    }
+
+    /// Waits until nothing done so far can still send an email: the
+    /// notification service has handled every event published so far (its
+    /// deliveries are written with the inbox row) and the mailer has settled
+    /// every delivery (none is pending; a sent one was accepted by the mail
+    /// server before it was marked sent). Then a test may assert which
+    /// emails were *not* sent.
+    pub async fn wait_until_mail_settled(&self) {
+        self.wait_until_consumed(docket_notification::SERVICE).await;
+        let db = self.service_db(docket_notification::SERVICE).await;
+        eventually("the mailer to settle every delivery", async || {
+            let pending = db
+                .query_all_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    format!(
+                        "SELECT recipient, event_type, attempts, last_error FROM deliveries WHERE status = '{}'",
+                        docket_notification::store::PENDING
+                    ),
+                ))
+                .await
+                .expect("read deliveries");
+            let pending: Vec<String> = pending
+                .iter()
+                .map(|row| {
+                    let field = |name| row.try_get::<String>("", name).unwrap_or_default();
+                    let attempts = row.try_get::<i32>("", "attempts").unwrap_or_default();
+                    format!(
+                        "{} to {} after {attempts} attempts ({})",
+                        field("event_type"),
+                        field("recipient"),
+                        field("last_error")
+                    )
+                })
+                .collect();
+            if pending.is_empty() { Ok(()) } else { Err(format!("pending: {pending:?}")) }
+        })
+        .await;
+        db.close().await.ok();
+    }
+
     pub fn notifications(&self, token: &str) -> NotificationServiceClient<Authed> {
         NotificationServiceClient::with_interceptor(self.channel(), Self::bearer(token))
     }
@@ -437,16 +524,88 @@ pub async fn health(channel: Channel) -> Option<ServingStatus> {
 
 /// Polls health until it reports `wanted`; panics after `within`.
 pub async fn wait_for_health(channel: Channel, wanted: ServingStatus, within: Duration) {
+    eventually_within(within, &format!("health to report {wanted:?}"), async || {
+        let answer = health(channel.clone()).await;
+        if answer == Some(wanted) { Ok(()) } else { Err(format!("last answer: {answer:?}")) }
+    })
+    .await;
+}
+
+/// How long a test waits for something that must happen: generous, so that
+/// only something that never happens fails, however slow the machine.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The one way a test waits: polls `check` until it answers `Ok`, and returns
+/// that value. `Err` tells what is still missing; if it is still missing after
+/// [`PATIENCE`], the test fails with `what` and that last answer.
+///
+/// To assert that something did *not* happen, first wait here for a signal
+/// that the system has already processed whatever could have caused it (an
+/// inbox row, a delivery's final status, a later event), then assert.
+pub async fn eventually<T, E: std::fmt::Display>(what: &str, check: impl AsyncFnMut() -> Result<T, E>) -> T {
+    eventually_within(PATIENCE, what, check).await
+}
+
+/// [`eventually`] with a deadline of its own.
+pub async fn eventually_within<T, E: std::fmt::Display>(
+    within: Duration,
+    what: &str,
+    mut check: impl AsyncFnMut() -> Result<T, E>,
+) -> T {
     let deadline = tokio::time::Instant::now() + within;
-    let mut last = None;
-    while tokio::time::Instant::now() < deadline {
-        last = health(channel.clone()).await;
-        if last == Some(wanted) {
-            return;
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(missing) if tokio::time::Instant::now() >= deadline => {
+                panic!("waited {within:?} for {what}; still: {missing}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("health did not report {wanted:?} within {within:?}; last answer: {last:?}");
+}
+
+/// Whether something accepts TCP connections on `port` of 127.0.0.1.
+pub async fn listening(port: u16) -> bool {
+    tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+}
+
+/// The PostgreSQL backend (process id) that `session` runs on.
+pub async fn backend_pid(session: &impl ConnectionTrait) -> i32 {
+    let row = session
+        .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, "SELECT pg_backend_pid() AS pid"))
+        .await
+        .expect("read the backend pid")
+        .expect("one row");
+    row.try_get::<i32>("", "pid").expect("a pid")
+}
+
+/// The PostgreSQL backends waiting for a lock that backend `holder` holds.
+/// Read from `pg_locks`, which (unlike `pg_stat_activity`) is never frozen
+/// for the rest of a transaction.
+pub async fn blocked_by(db: &impl ConnectionTrait, holder: i32) -> Vec<i32> {
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!("SELECT DISTINCT pid FROM pg_locks WHERE NOT granted AND {holder} = ANY(pg_blocking_pids(pid))"),
+        ))
+        .await
+        .expect("read pg_locks");
+    rows.iter().map(|row| row.try_get::<i32>("", "pid").expect("a pid")).collect()
+}
+
+/// What PostgreSQL backend `pid` is doing, as `Some(state)` while it has a
+/// transaction open, `None` once it has none (or is gone). Ask on a
+/// connection outside any transaction: `pg_stat_activity` is read once per
+/// transaction.
+pub async fn open_transaction(db: &DatabaseConnection, pid: i32) -> Option<String> {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!("SELECT state FROM pg_stat_activity WHERE pid = {pid} AND xact_start IS NOT NULL"),
+        ))
+        .await
+        .expect("read pg_stat_activity")?;
+    Some(row.try_get::<Option<String>>("", "state").expect("a state").unwrap_or_default())
 }
 
 /// A port nothing listens on right now, for a server a test starts.

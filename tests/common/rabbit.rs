@@ -102,6 +102,18 @@ pub fn keys(messages: &[(String, Envelope)]) -> Vec<&str> {
     messages.iter().map(|(k, _)| k.as_str()).collect()
 }
 
+/// RabbitMQ's view of an existing queue: (messages ready, consumers).
+pub async fn queue_state(queue: &str) -> (u32, u32) {
+    let connection = connect().await;
+    let channel = connection.create_channel().await.unwrap();
+    let declared = channel
+        .queue_declare(queue.into(), QueueDeclareOptions { passive: true, ..Default::default() }, FieldTable::default())
+        .await
+        .unwrap_or_else(|err| panic!("queue {queue}: {err}"));
+    let _ = connection.close(200, "looked".into()).await;
+    (declared.message_count(), declared.consumer_count())
+}
+
 pub async fn declare_exchange(channel: &Channel, exchange: &str) {
     channel
         .exchange_declare(

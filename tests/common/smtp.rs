@@ -81,9 +81,10 @@ impl SmtpSink {
             .spawn()
             .expect("python3 runs");
         self.process = Some(child);
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
-                return;
+        let port = self.port;
+        super::eventually_within(Duration::from_secs(10), &format!("the test SMTP server to listen on port {port}"), async || {
+            if super::listening(port).await {
+                return Ok(());
             }
             if let Some(child) = self.process.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
@@ -97,9 +98,9 @@ impl SmtpSink {
                     "the test SMTP server (aiosmtpd) exited with {status}: {stderr}\nInstall it with: python3 -m pip install aiosmtpd"
                 );
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the test SMTP server did not listen on port {} within 10 s", self.port);
+            Err("not listening yet")
+        })
+        .await;
     }
 
     /// Stops the server: connections to its port are refused.
@@ -131,21 +132,15 @@ impl SmtpSink {
 
     /// Waits until at least `count` emails arrived.
     pub async fn wait_for(&self, count: usize, within: Duration) -> Vec<Received> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
+        super::eventually_within(within, &format!("{count} emails"), async || {
             let received = self.received();
             if received.len() >= count {
-                return received;
+                Ok(received)
+            } else {
+                Err(format!("got {}: {:?}", received.len(), received.iter().map(Received::subject).collect::<Vec<_>>()))
             }
-            if tokio::time::Instant::now() > deadline {
-                panic!(
-                    "expected {count} emails within {within:?}, got {}: {:?}",
-                    received.len(),
-                    received.iter().map(Received::subject).collect::<Vec<_>>()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
     }
 }
 

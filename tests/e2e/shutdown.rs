@@ -9,7 +9,10 @@ use docket_proto::case::v1 as pb;
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use tonic::transport::Channel;
 
-use crate::common::{AGENT, Bearer, Running, ServingStatus, check_postgres, free_port, postgres_url, wait_for_health};
+use crate::common::{
+    AGENT, Bearer, Running, ServingStatus, backend_pid, blocked_by, check_postgres, eventually, free_port, listening,
+    postgres_url, wait_for_health,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_in_flight_when_sigterm_arrives_completes() {
@@ -52,6 +55,7 @@ async fn a_call_in_flight_when_sigterm_arrives_completes() {
     lock.execute_unprepared(&format!("SELECT 1 FROM \"{schema}\".accounts WHERE id = '{}' FOR UPDATE", account.id))
         .await
         .unwrap();
+    let holder = backend_pid(&lock).await;
 
     let mut updater = accounts.clone();
     let in_flight = tokio::spawn(async move {
@@ -69,41 +73,26 @@ async fn a_call_in_flight_when_sigterm_arrives_completes() {
             .await
     });
     // Wait until the update is blocked on the lock inside PostgreSQL.
-    let mut waiting = false;
-    for _ in 0..100 {
-        let row = blocker
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE%accounts%'",
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        if row.try_get::<i64>("", "n").unwrap() > 0 {
-            waiting = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(waiting, "the update never reached the database");
+    eventually("the update to wait for the account's lock in PostgreSQL", async || {
+        if blocked_by(&blocker, holder).await.is_empty() { Err("no session waits for it") } else { Ok(()) }
+    })
+    .await;
 
     let pid = server.0.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The server has taken the signal once it stops listening for new calls.
+    eventually("the server to stop listening after SIGTERM", async || {
+        if listening(port).await { Err(format!("port {port} still accepts connections")) } else { Ok(()) }
+    })
+    .await;
     assert!(server.0.try_wait().unwrap().is_none(), "the server must wait for the call in flight");
+    assert!(!in_flight.is_finished(), "the call in flight is still waiting for the lock");
     lock.rollback().await.unwrap();
 
     let updated = in_flight.await.unwrap().expect("the call in flight completes");
     assert_eq!(updated.into_inner().name, "Acme Renamed");
-    let mut status = None;
-    for _ in 0..100 {
-        status = server.0.try_wait().unwrap();
-        if status.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let status = status.expect("the server stops after the call");
+    let status =
+        eventually("the server to stop after the call", async || server.0.try_wait().unwrap().ok_or("still running")).await;
     assert!(status.success(), "exit status {status:?}");
 
     docket_kit::db::drop_schema(&blocker, &schema).await.unwrap();

@@ -26,9 +26,9 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTra
 use sea_orm_migration::SchemaManager;
 
 use crate::common::{
-    check_postgres, postgres_url,
+    check_postgres, eventually, postgres_url,
     proxy::TcpProxy,
-    rabbit::{Cleanup, connect, declare_exchange},
+    rabbit::{Cleanup, connect, declare_exchange, queue_state},
     test_events,
 };
 
@@ -138,14 +138,24 @@ impl Rig {
         docket_kit::events::consumer::entity::Entity::find().count(&self.db).await.unwrap()
     }
 
+    /// Whether the event's inbox row is there: its handler's transaction committed.
+    async fn has_handled(&self, event_id: &str) -> bool {
+        docket_kit::events::consumer::entity::Entity::find_by_id((SERVICE.to_owned(), event_id.to_owned()))
+            .one(&self.db)
+            .await
+            .unwrap()
+            .is_some()
+    }
+
+    /// Waits until `done` holds (see [`eventually`]).
     async fn wait_for(&self, what: &str, mut done: impl AsyncFnMut() -> bool) {
-        for _ in 0..300 {
-            if done().await {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("timed out waiting for {what}");
+        eventually(what, async || if done().await { Ok(()) } else { Err(format!("{} events handled", self.handled().await)) })
+            .await;
+    }
+
+    /// RabbitMQ's view of the queue: (messages ready, consumers).
+    async fn queue_state(&self) -> (u32, u32) {
+        queue_state(&self.queue).await
     }
 }
 
@@ -179,8 +189,9 @@ async fn a_duplicate_event_is_handled_once(backend: EventBackend) {
     rig.publish(&first).await; // the relay may publish twice after a failure
     let second = event("case-2");
     rig.publish(&second).await;
-    rig.wait_for("both events handled", async || rig.handled().await == 2).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A consumer handles its queue one delivery at a time, in order: once
+    // `second`, published after the duplicate, is handled, so is the duplicate.
+    rig.wait_for("the event published after the duplicate handled", async || rig.has_handled(&second.id).await).await;
     let calls = rig.handler.calls();
     assert_eq!(calls.iter().filter(|id| **id == first.id).count(), 1, "{calls:?}");
     assert_eq!(rig.handled().await, 2);
@@ -315,7 +326,13 @@ async fn a_consumer_whose_connection_is_cut_subscribes_again_and_misses_nothing(
             .await
             .unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // RabbitMQ holds all three, ready, and has no consumer to give them to.
+    let expected = (u32::try_from(during.len()).unwrap(), 0);
+    eventually("RabbitMQ to hold the events with no consumer on the queue", async || {
+        let (ready, consumers) = rig.queue_state().await;
+        if (ready, consumers) == expected { Ok(()) } else { Err(format!("{ready} ready, {consumers} consumers")) }
+    })
+    .await;
     assert_eq!(rig.handled().await, 1, "nothing reaches a consumer without a connection");
 
     proxy.restore();

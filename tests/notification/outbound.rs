@@ -8,7 +8,7 @@ use docket_proto::{case::v1 as pb, notification::v1 as nb};
 use tonic::Code;
 
 use crate::{
-    common::{ADMIN, AGENT, Backend, SERVICE, TestApp, VIEWER, assert_field_error, smtp::SmtpSink},
+    common::{ADMIN, AGENT, Backend, SERVICE, TestApp, VIEWER, assert_field_error, eventually, smtp::SmtpSink},
     fixtures::{case, contact, customer, mask, new_case, note, staff_user, team, unique},
 };
 
@@ -28,11 +28,6 @@ async fn deliveries(app: &TestApp, case_id: &str) -> Vec<nb::Delivery> {
         .unwrap()
         .into_inner()
         .deliveries
-}
-
-/// Lets the event reach the notifier and the mailer run once more.
-async fn settle() {
-    tokio::time::sleep(Duration::from_millis(1500)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,7 +75,7 @@ async fn internal_notes_never_reach_customers() {
     let created = case(&app, &customer, "Secret").await;
     sink.wait_for(1, Duration::from_secs(20)).await;
     note(&app, &created.id, "Customer is on a payment hold; do not ship.", pb::Visibility::Internal).await;
-    settle().await;
+    app.wait_until_mail_settled().await;
     assert_eq!(sink.received().len(), 1, "no email for an internal note");
     assert!(sink.received().iter().all(|e| !e.raw.contains("payment hold")));
     assert_eq!(deliveries(&app, &created.id).await.len(), 1);
@@ -137,7 +132,7 @@ async fn owners_hear_about_assignment_and_teams_about_new_unowned_cases() {
     let emails = sink.wait_for(4, Duration::from_secs(20)).await;
     assert_eq!(emails[3].rcpt_to, vec![sam.email.to_lowercase()]);
     assert!(emails[3].subject().starts_with("[C-000001] Assigned to you"), "{}", emails[3].subject());
-    settle().await;
+    app.wait_until_mail_settled().await;
     assert_eq!(sink.received().len(), 4);
 }
 
@@ -149,25 +144,21 @@ async fn an_email_that_meets_a_stopped_smtp_server_is_sent_once_when_it_returns(
     sink.stop();
     let created = case(&app, &customer, "Sent later").await;
     // Wait until the mailer has tried and failed.
-    let mut failed_once = None;
-    for _ in 0..100 {
+    let failed_once = eventually("the mailer to try once", async || {
         let log = deliveries(&app, &created.id).await;
-        if let Some(delivery) = log.first()
-            && delivery.attempts >= 1
-        {
-            failed_once = Some(delivery.clone());
-            break;
+        match log.first() {
+            Some(delivery) if delivery.attempts >= 1 => Ok(delivery.clone()),
+            _ => Err(format!("delivery log: {log:?}")),
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let failed_once = failed_once.expect("the mailer tried");
+    })
+    .await;
     assert_eq!(failed_once.status, nb::DeliveryStatus::Pending as i32);
     assert!(!failed_once.last_error.is_empty());
 
     sink.resume().await;
     let emails = sink.wait_for(1, Duration::from_secs(30)).await;
     assert!(emails[0].subject().contains("Sent later"));
-    settle().await;
+    app.wait_until_mail_settled().await;
     assert_eq!(sink.received().len(), 1, "sent once");
     let log = deliveries(&app, &created.id).await;
     assert_eq!(log[0].status, nb::DeliveryStatus::Sent as i32);
@@ -216,7 +207,7 @@ async fn a_customer_comment_made_through_the_portal_reaches_the_owner_and_other_
     request.metadata_mut().insert(docket_kit::auth::ON_BEHALF_OF, as_contact.parse().unwrap());
     app.cases(SERVICE).add_activity(request).await.unwrap();
     sink.wait_for(4, Duration::from_secs(20)).await;
-    settle().await;
+    app.wait_until_mail_settled().await;
     let emails = sink.received();
     assert_eq!(emails.len(), 4, "{:?}", emails.iter().map(|e| &e.rcpt_to).collect::<Vec<_>>());
     let about_comment: Vec<_> = emails[2..].iter().collect();
@@ -241,7 +232,7 @@ async fn a_contact_who_opted_out_gets_nothing() {
         .into_inner();
     assert!(opted.opted_out);
     let created = case(&app, &customer, "Quiet please").await;
-    settle().await;
+    app.wait_until_mail_settled().await;
     assert!(sink.received().is_empty());
     assert!(deliveries(&app, &created.id).await.is_empty());
     let listed =
@@ -278,7 +269,7 @@ async fn a_burst_of_updates_becomes_one_digest_email() {
         note(&app, &created.id, &format!("Update number {i}"), pb::Visibility::Public).await;
     }
     let emails = sink.wait_for(1, Duration::from_secs(20)).await;
-    settle().await;
+    app.wait_until_mail_settled().await;
     assert_eq!(sink.received().len(), 1, "one email for four updates");
     let email = &emails[0];
     assert_eq!(email.subject(), "[C-000001] 4 updates");
@@ -443,7 +434,7 @@ async fn settings_decide_who_hears_what_and_refuse_bad_values() {
     // Contacts now hear only about closing.
     let customer = customer(&app).await;
     let created = case(&app, &customer, "Only when done").await;
-    settle().await;
+    app.wait_until_mail_settled().await;
     assert!(sink.received().is_empty());
     app.cases(AGENT)
         .close_case(pb::CloseCaseRequest {
@@ -466,14 +457,9 @@ async fn the_dev_mailbox_keeps_what_would_have_been_sent() {
     let customer = customer(&app).await;
     case(&app, &customer, "Seen in the mailbox").await;
     let mailbox = app.dir.path().join("mailbox");
-    let mut files = Vec::new();
-    for _ in 0..100 {
-        files = std::fs::read_dir(&mailbox).map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect()).unwrap_or_default();
-        if !files.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    app.wait_until_mail_settled().await;
+    let files: Vec<_> =
+        std::fs::read_dir(&mailbox).map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect()).unwrap_or_default();
     assert_eq!(files.len(), 1, "one .eml in {}", mailbox.display());
     let raw = std::fs::read_to_string(&files[0]).unwrap();
     assert!(raw.contains("Subject: [C-000001] Seen in the mailbox"), "{raw}");

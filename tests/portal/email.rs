@@ -184,7 +184,9 @@ async fn a_customers_portal_comment_reaches_the_owner_and_not_the_customer() {
         .await
         .unwrap();
     let emails = sink.wait_for(4, Duration::from_secs(20)).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Only once the comment's event is handled and its emails are out can
+    // "the customer got none" be checked.
+    app.wait_until_mail_settled().await;
     let about_comment: Vec<_> = sink.received().into_iter().filter(|e| e.body().contains("blank pages")).collect();
     assert_eq!(about_comment.len(), 1, "{:?}", emails.iter().map(|e| (&e.rcpt_to, e.subject())).collect::<Vec<_>>());
     assert_eq!(about_comment[0].rcpt_to, [alex.email.to_lowercase()], "the owner hears of it; the customer is not echoed");

@@ -4,13 +4,11 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
-
 use docket_proto::{case::v1 as pb, portal::v1 as portal};
 use sea_orm::ConnectionTrait;
 
 use crate::{
-    common::{AGENT, SERVICE, TestApp, redis::RedisPrefix},
+    common::{AGENT, SERVICE, TestApp, eventually, redis::RedisPrefix},
     fixtures::{Customer, account, contact, unique},
 };
 
@@ -83,7 +81,7 @@ pub async fn execute(app: &TestApp, service: &str, sql: &str) {
 pub async fn emailed_token(app: &TestApp, email: &str, kind: &str) -> String {
     let dir = std::path::PathBuf::from(&app.settings.notification.mailbox_dir);
     let marker = format!("/portal/{kind}/");
-    for _ in 0..200 {
+    eventually(&format!("a {kind} email to {email} in the mailbox {}", dir.display()), async || {
         let mut found: Vec<(String, String)> = Vec::new();
         if let Ok(entries) = std::fs::read_dir(&dir) {
             for entry in entries.flatten() {
@@ -104,17 +102,15 @@ pub async fn emailed_token(app: &TestApp, email: &str, kind: &str) -> String {
         }
         // Files are named by the time they were written.
         found.sort();
-        if let Some((_, token)) = found.pop() {
-            return token;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no {kind} email to {email} reached the mailbox {} within 20 s", dir.display());
+        found.pop().map(|(_, token)| token).ok_or("none there yet")
+    })
+    .await
 }
 
-/// How many `kind` emails went to `email` (after the mailer had time to run).
+/// How many `kind` emails went to `email`, once nothing done so far can
+/// still send one.
 pub async fn emails_with(app: &TestApp, email: &str, kind: &str) -> usize {
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.wait_until_mail_settled().await;
     let dir = std::path::PathBuf::from(&app.settings.notification.mailbox_dir);
     let marker = format!("/portal/{kind}/");
     let Ok(entries) = std::fs::read_dir(&dir) else { return 0 };
