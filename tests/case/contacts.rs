@@ -15,7 +15,108 @@ on_both_backends!(
     contacts_are_searched_by_name_or_email_and_filtered_by_account,
     an_update_moves_a_contact_and_leaves_a_trail,
     concurrent_retries_of_one_create_return_the_same_contact,
+    find_or_create_finds_a_known_person_and_places_a_new_one,
+    concurrent_first_messages_from_one_person_make_one_contact_and_one_unassigned_account,
+    find_or_create_refuses_bad_input_and_writes_nothing,
 );
+
+fn person(email: &str) -> pb::FindOrCreateContactRequest {
+    pb::FindOrCreateContactRequest { email: email.into(), name: "Mia Meyer".into(), ..Default::default() }
+}
+
+async fn find_or_create_finds_a_known_person_and_places_a_new_one(app: TestApp) {
+    let acme = account(&app, "Acme").await;
+    let petra = contact(&app, &acme.id, "Petra Schmidt", "petra@acme.example").await;
+    let mut contacts = app.contacts(AGENT);
+    let found = contacts.find_or_create_contact(person("PETRA@acme.example")).await.unwrap().into_inner();
+    assert!(!found.created);
+    assert_eq!(found.contact.unwrap(), petra, "the known contact, unchanged");
+
+    let placed = contacts
+        .find_or_create_contact(pb::FindOrCreateContactRequest { account_id: acme.id.clone(), ..person("mia@acme.example") })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(placed.created);
+    let mia = placed.contact.unwrap();
+    assert_eq!(
+        (mia.account_id.as_str(), mia.name.as_str(), mia.email.as_str()),
+        (acme.id.as_str(), "Mia Meyer", "mia@acme.example")
+    );
+
+    // Without an account: the unassigned one, made on first use, and named as asked.
+    let stranger = contacts
+        .find_or_create_contact(pb::FindOrCreateContactRequest {
+            name: String::new(),
+            unassigned_account_name: "  Web   leads ".into(),
+            ..person("someone@elsewhere.example")
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .contact
+        .unwrap();
+    assert_eq!(stranger.name, "someone@elsewhere.example", "no name given: the address");
+    let unassigned =
+        app.accounts(AGENT).get_account(pb::GetAccountRequest { id: stranger.account_id.clone() }).await.unwrap().into_inner();
+    assert_eq!(unassigned.name, "Web leads");
+    let history = app
+        .contacts(AGENT)
+        .list_contact_history(pb::ListHistoryRequest { id: stranger.id.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(history.entries.iter().any(|e| e.field == "email" && e.new_value == "someone@elsewhere.example"), "trailed");
+}
+
+async fn concurrent_first_messages_from_one_person_make_one_contact_and_one_unassigned_account(app: TestApp) {
+    let before = app.row_counts().await;
+    let burst = futures::future::join_all((0..8).map(|i| {
+        let mut contacts = app.contacts(AGENT);
+        // Two people, four calls each, all at once.
+        let request = person(if i % 2 == 0 { "ann@first.example" } else { "bob@first.example" });
+        async move { contacts.find_or_create_contact(request).await.map(|c| c.into_inner()) }
+    }))
+    .await;
+    let answers: Vec<_> = burst.into_iter().map(|r| r.expect("each call gets the contact")).collect();
+    let ids: std::collections::BTreeSet<String> = answers.iter().map(|a| a.contact.clone().unwrap().id).collect();
+    assert_eq!(ids.len(), 2, "one contact per person");
+    assert_eq!(answers.iter().filter(|a| a.created).count(), 2, "each made once");
+    let accounts: std::collections::BTreeSet<String> = answers.iter().map(|a| a.contact.clone().unwrap().account_id).collect();
+    assert_eq!(accounts.len(), 1, "one unassigned account");
+    let after = app.row_counts().await;
+    let grew = |table: &str| {
+        let n = |counts: &[(String, i64)]| counts.iter().find(|(t, _)| t == table).map(|(_, n)| *n).unwrap_or_default();
+        n(&after) - n(&before)
+    };
+    assert_eq!((grew("accounts"), grew("contacts")), (1, 2));
+}
+
+async fn find_or_create_refuses_bad_input_and_writes_nothing(app: TestApp) {
+    let mut contacts = app.contacts(AGENT);
+    let before = app.row_counts().await;
+    for (request, field) in [
+        (pb::FindOrCreateContactRequest::default(), "email"),
+        (person("not an address"), "email"),
+        (pb::FindOrCreateContactRequest { name: "x".repeat(201), ..person("a@b.example") }, "name"),
+        (pb::FindOrCreateContactRequest { account_id: "nope".into(), ..person("a@b.example") }, "account_id"),
+        (pb::FindOrCreateContactRequest { account_id: uuid_v7(), ..person("a@b.example") }, "account_id"),
+        (
+            pb::FindOrCreateContactRequest { unassigned_account_name: "bad\u{0}".into(), ..person("a@b.example") },
+            "unassigned_account_name",
+        ),
+    ] {
+        let refused = contacts.find_or_create_contact(request).await.unwrap_err();
+        assert_field_error(&refused, Code::InvalidArgument, field);
+    }
+    let refused = app.contacts(VIEWER).find_or_create_contact(person("a@b.example")).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert_eq!(app.row_counts().await, before, "nothing written");
+}
+
+fn uuid_v7() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
 
 async fn concurrent_retries_of_one_create_return_the_same_contact(app: TestApp) {
     let acme = account(&app, "Acme").await;

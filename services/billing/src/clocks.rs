@@ -23,10 +23,8 @@ use crate::{
         sla::{self, CaseClock, Priority, SlaPolicy, SlaState},
         tracking::{self, Alert, ClockStatus, StatusPoint, TargetPlan},
     },
-    store::{
-        entities::{case_clock, service_contract, sla_policy},
-        policy_of,
-    },
+    records::entities::{case_clock, service_contract, sla_policy},
+    store::policy_of,
 };
 
 /// The case events the clocks follow.

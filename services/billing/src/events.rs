@@ -1,20 +1,17 @@
-//! The events this service writes to its outbox, in the transaction of the
-//! change they report (`docket.events.v1`, routing key = event type).
+//! The events this service writes to its outbox (`docket.events.v1`,
+//! routing key = event type): pure mappings from records to events. The
+//! mutation runner writes them in the transaction of the change they report.
 
-use docket_kit::audit::{Actor, Changes};
+use chrono::{DateTime, Utc};
+use docket_kit::{audit::Changes, mutation::Event};
 use docket_proto::events::v1 as ev;
-use sea_orm::ConnectionTrait;
 
 use crate::{
-    error::Result,
-    grpc,
-    store::{
-        ContractRecord,
+    records::{
+        ContractRecord, InvoiceRecord, Sheet,
         entities::{booked_hours, ledger_entry, service_part, sub_contract},
-        invoices::InvoiceRecord,
-        timesheets::Sheet,
-        write_event,
     },
+    wire,
 };
 
 fn changes(changes: &Changes) -> Vec<ev::FieldChange> {
@@ -24,74 +21,57 @@ fn changes(changes: &Changes) -> Vec<ev::FieldChange> {
         .collect()
 }
 
-/// contract.created, contract.updated, contract.status_changed
-pub(crate) async fn contract_changed(
-    txn: &impl ConnectionTrait,
-    event_type: &str,
+/// contract.created, contract.updated, contract.status_changed; the contract as of `at`.
+pub fn contract_changed(
+    event_type: &'static str,
     record: &ContractRecord,
     trail: &Changes,
-    by: &Actor<'_>,
-) -> Result<()> {
+    reason: &str,
+    at: DateTime<Utc>,
+) -> Event {
     let payload = ev::ContractChanged {
-        contract: Some(grpc::contract_to_proto(record.clone(), by.at)),
+        contract: Some(wire::contract(record.clone(), at)),
         changes: changes(trail),
-        reason: by.reason.to_owned(),
+        reason: reason.to_owned(),
     };
-    write_event(txn, event_type, &record.contract.id, by, "docket.events.v1.ContractChanged", &payload).await
+    Event::new(event_type, &record.contract.id, "docket.events.v1.ContractChanged", &payload)
 }
 
 /// subcontract.created, subcontract.credited, subcontract.debited
-pub(crate) async fn sub_contract_changed(
-    txn: &impl ConnectionTrait,
-    event_type: &str,
+pub fn sub_contract_changed(
+    event_type: &'static str,
     model: &sub_contract::Model,
-    contract: &ContractRecord,
+    currency: &str,
     entry: Option<&ledger_entry::Model>,
-    by: &Actor<'_>,
-) -> Result<()> {
+) -> Event {
     let payload = ev::SubContractChanged {
-        sub_contract: Some(grpc::sub_contract_to_proto(model.clone(), &contract.contract.currency)),
-        entry: entry.cloned().map(grpc::ledger_entry_to_proto),
+        sub_contract: Some(wire::sub_contract(model.clone(), currency)),
+        entry: entry.cloned().map(wire::ledger_entry),
     };
-    write_event(txn, event_type, &model.id, by, "docket.events.v1.SubContractChanged", &payload).await
+    Event::new(event_type, &model.id, "docket.events.v1.SubContractChanged", &payload)
 }
 
 /// hours.booked, hours.updated, hours.deleted
-pub(crate) async fn hours_changed(
-    txn: &impl ConnectionTrait,
-    event_type: &str,
-    model: &booked_hours::Model,
-    by: &Actor<'_>,
-) -> Result<()> {
-    let payload = ev::HoursBooked { hours: Some(grpc::hours_to_proto(model.clone())) };
-    write_event(txn, event_type, &model.id, by, "docket.events.v1.HoursBooked", &payload).await
+pub fn hours_changed(event_type: &'static str, model: &booked_hours::Model) -> Event {
+    let payload = ev::HoursBooked { hours: Some(wire::hours(model.clone())) };
+    Event::new(event_type, &model.id, "docket.events.v1.HoursBooked", &payload)
 }
 
 /// part.added, part.updated, part.deleted
-pub(crate) async fn part_changed(
-    txn: &impl ConnectionTrait,
-    event_type: &str,
-    model: &service_part::Model,
-    by: &Actor<'_>,
-) -> Result<()> {
-    let payload = ev::ServicePartChanged { part: Some(grpc::part_to_proto(model.clone())) };
-    write_event(txn, event_type, &model.id, by, "docket.events.v1.ServicePartChanged", &payload).await
+pub fn part_changed(event_type: &'static str, model: &service_part::Model) -> Event {
+    let payload = ev::ServicePartChanged { part: Some(wire::part(model.clone())) };
+    Event::new(event_type, &model.id, "docket.events.v1.ServicePartChanged", &payload)
 }
 
 /// timesheet.submitted, timesheet.approved, timesheet.rejected
-pub(crate) async fn timesheet_changed(txn: &impl ConnectionTrait, event_type: &str, sheet: &Sheet, by: &Actor<'_>) -> Result<()> {
-    let payload = ev::TimesheetChanged { timesheet: Some(grpc::sheet_to_proto(sheet)) };
+pub fn timesheet_changed(event_type: &'static str, sheet: &Sheet) -> Event {
+    let payload = ev::TimesheetChanged { timesheet: Some(wire::sheet(sheet)) };
     let subject = sheet.row.as_ref().map(|r| r.id.clone()).unwrap_or_default();
-    write_event(txn, event_type, &subject, by, "docket.events.v1.TimesheetChanged", &payload).await
+    Event::new(event_type, &subject, "docket.events.v1.TimesheetChanged", &payload)
 }
 
 /// invoice.created, invoice.issued, invoice.paid, invoice.voided
-pub(crate) async fn invoice_changed(
-    txn: &impl ConnectionTrait,
-    event_type: &str,
-    record: &InvoiceRecord,
-    by: &Actor<'_>,
-) -> Result<()> {
-    let payload = ev::InvoiceChanged { invoice: Some(grpc::invoice_to_proto(record.clone())), reason: by.reason.to_owned() };
-    write_event(txn, event_type, &record.invoice.id, by, "docket.events.v1.InvoiceChanged", &payload).await
+pub fn invoice_changed(event_type: &'static str, record: &InvoiceRecord, reason: &str) -> Event {
+    let payload = ev::InvoiceChanged { invoice: Some(wire::invoice(record.clone())), reason: reason.to_owned() };
+    Event::new(event_type, &record.invoice.id, "docket.events.v1.InvoiceChanged", &payload)
 }

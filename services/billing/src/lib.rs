@@ -18,8 +18,10 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod records;
 pub mod scheduler;
 pub mod store;
+pub mod wire;
 pub mod work_orders;
 
 use docket_proto::billing::v1::{

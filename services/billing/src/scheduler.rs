@@ -23,10 +23,8 @@ use tokio::sync::watch;
 use crate::{
     clocks::{self, Raised, Target},
     domain::{sla::SlaPolicy, tracking::Alert},
-    store::{
-        entities::{case_clock, sla_policy},
-        policy_of, write_event,
-    },
+    records::entities::{case_clock, sla_policy},
+    store::{SOURCE, policy_of},
 };
 
 /// Who raises SLA alerts, as recorded in their events.
@@ -157,8 +155,6 @@ async fn alert_event(
         sla_policy_id: row.sla_policy_id.clone().unwrap_or_default(),
         contract_id: row.contract_id.clone().unwrap_or_default(),
     };
-    write_event(txn, event_type, &row.case_id, by, "docket.events.v1.CaseSlaAlert", &payload).await.map_err(|err| match err {
-        crate::error::Error::Database(db) => db,
-        other => DbErr::Custom(other.to_string()),
-    })
+    let event = docket_kit::mutation::Event::new(event_type, &row.case_id, "docket.events.v1.CaseSlaAlert", &payload);
+    docket_kit::mutation::emit(txn, by, SOURCE, [event]).await
 }

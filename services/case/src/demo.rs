@@ -4,8 +4,8 @@
 
 use crate::{
     domain::{
-        AccountId, AccountTier, ActivityKind, CaseId, CaseStatus, Channel, ContactId, Direction, Priority, StaffId,
-        StaffRole, TeamId, Visibility,
+        AccountId, AccountTier, ActivityKind, CaseId, CaseStatus, Channel, ContactId, Direction, Priority, StaffId, StaffRole,
+        TeamId, Visibility,
         commands::{
             AccountFields, Address, CaseContactRef, CaseFields, ContactFields, Money, NewActivity, NewCase, StaffFields,
             TeamFields,
@@ -87,14 +87,29 @@ pub async fn seed(store: &Store) -> Result<bool> {
         portal_enabled: true,
     };
     let petra = store
-        .create_contact(contact(AccountId::stored(&acme.id)?, "Petra Schmidt", "petra.schmidt@acme.example", "Plant manager"), &by, None)
+        .create_contact(
+            contact(AccountId::stored(&acme.id)?, "Petra Schmidt", "petra.schmidt@acme.example", "Plant manager"),
+            &by,
+            None,
+        )
         .await?;
-    let jonas = store.create_contact(contact(AccountId::stored(&acme.id)?, "Jonas Weber", "jonas.weber@acme.example", "IT lead"), &by, None).await?;
+    let jonas = store
+        .create_contact(contact(AccountId::stored(&acme.id)?, "Jonas Weber", "jonas.weber@acme.example", "IT lead"), &by, None)
+        .await?;
     let lena = store
-        .create_contact(contact(AccountId::stored(&bright.id)?, "Dr. Lena Vogel", "lena.vogel@brightdental.example", "Practice owner"), &by, None)
+        .create_contact(
+            contact(AccountId::stored(&bright.id)?, "Dr. Lena Vogel", "lena.vogel@brightdental.example", "Practice owner"),
+            &by,
+            None,
+        )
         .await?;
-    let tom =
-        store.create_contact(contact(AccountId::stored(&town.id)?, "Tom Becker", "tom.becker@lindenau.example", "Facilities"), &by, None).await?;
+    let tom = store
+        .create_contact(
+            contact(AccountId::stored(&town.id)?, "Tom Becker", "tom.becker@lindenau.example", "Facilities"),
+            &by,
+            None,
+        )
+        .await?;
 
     struct Demo<'a> {
         subject: &'a str,

@@ -29,22 +29,16 @@ fn changes(changes: &Changes) -> Vec<ev::FieldChange> {
 
 /// `account.created` or `account.updated`.
 pub fn account_changed(created: bool, model: &account::Model, trail: &Changes, reason: &str) -> Event {
-    let payload = ev::AccountChanged {
-        account: Some(wire::account(model.clone())),
-        changes: changes(trail),
-        reason: reason.to_owned(),
-    };
+    let payload =
+        ev::AccountChanged { account: Some(wire::account(model.clone())), changes: changes(trail), reason: reason.to_owned() };
     let event_type = if created { "account.created" } else { "account.updated" };
     Event::new(event_type, &model.id, "docket.events.v1.AccountChanged", &payload)
 }
 
 /// `contact.created` or `contact.updated`.
 pub fn contact_changed(created: bool, model: &contact::Model, trail: &Changes, reason: &str) -> Event {
-    let payload = ev::ContactChanged {
-        contact: Some(wire::contact(model.clone())),
-        changes: changes(trail),
-        reason: reason.to_owned(),
-    };
+    let payload =
+        ev::ContactChanged { contact: Some(wire::contact(model.clone())), changes: changes(trail), reason: reason.to_owned() };
     let event_type = if created { "contact.created" } else { "contact.updated" };
     Event::new(event_type, &model.id, "docket.events.v1.ContactChanged", &payload)
 }
@@ -55,8 +49,7 @@ pub fn case_created(record: &CaseRecord) -> Event {
 }
 
 pub fn case_updated(record: &CaseRecord, trail: &Changes, reason: &str) -> Event {
-    let payload =
-        ev::CaseUpdated { case: Some(wire::case(record.clone())), changes: changes(trail), reason: reason.to_owned() };
+    let payload = ev::CaseUpdated { case: Some(wire::case(record.clone())), changes: changes(trail), reason: reason.to_owned() };
     Event::new("case.updated", &record.case.id, "docket.events.v1.CaseUpdated", &payload)
 }
 
@@ -82,11 +75,8 @@ pub fn status_events(before: &CaseRecord, after: &CaseRecord, reason: &str) -> V
     }
     let case = wire::case(after.clone());
     let subject = &after.case.id;
-    let payload = ev::CaseStatusChanged {
-        case: Some(case.clone()),
-        previous_status: from.to_wire() as i32,
-        reason: reason.to_owned(),
-    };
+    let payload =
+        ev::CaseStatusChanged { case: Some(case.clone()), previous_status: from.to_wire() as i32, reason: reason.to_owned() };
     let mut events = vec![Event::new("case.status_changed", subject, "docket.events.v1.CaseStatusChanged", &payload)];
     match (from.is_closed(), to.is_closed()) {
         (false, true) => {
@@ -103,10 +93,8 @@ pub fn status_events(before: &CaseRecord, after: &CaseRecord, reason: &str) -> V
 }
 
 pub fn activity_added(record: &CaseRecord, activity: &case_activity::Model) -> Event {
-    let payload = ev::CaseActivityAdded {
-        case: Some(wire::case(record.clone())),
-        activity: Some(wire::activity(activity.clone())),
-    };
+    let payload =
+        ev::CaseActivityAdded { case: Some(wire::case(record.clone())), activity: Some(wire::activity(activity.clone())) };
     Event::new("case.activity_added", &record.case.id, "docket.events.v1.CaseActivityAdded", &payload)
 }
 

@@ -183,7 +183,7 @@ pub fn activity(model: case_activity::Model) -> pb::Activity {
         kind: stored(kind),
         visibility: stored(Visibility::from_key(&model.visibility)),
         call: (kind == Some(ActivityKind::Call))
-            .then(|| pb::CallDetail { direction, duration_seconds: model.call_duration_seconds }),
+            .then_some(pb::CallDetail { direction, duration_seconds: model.call_duration_seconds }),
         email: (kind == Some(ActivityKind::Email)).then(|| pb::EmailDetail {
             direction,
             from: model.email_from.clone(),

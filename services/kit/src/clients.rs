@@ -1,6 +1,6 @@
 //! The case service as other services call it: with their service token,
-//! passing the current trace on; and the one way to find a person's contact
-//! by email or create it (email-to-case and web forms both do).
+//! passing the current trace on; finding a person's contact by email or
+//! creating it (email-to-case and web forms both do) is one call.
 
 use std::time::Duration;
 
@@ -73,98 +73,25 @@ impl CaseClients {
 
     /// The contact of `person.email`, or a new contact for that person under
     /// `account_id` — or, without one, under the account named
-    /// `unassigned_account_name` (found by exact name, created when missing),
-    /// where staff sort out people first met by email or web form.
+    /// `unassigned_account_name` — in one call of the case service, which
+    /// owns the rule (see `FindOrCreateContact`).
     pub async fn find_or_create_contact(
         &self,
         person: &Person,
         account_id: Option<&str>,
         unassigned_account_name: &str,
     ) -> Result<pb::Contact, Status> {
-        if let Some(contact) = self.contact_by_email(&person.email).await? {
-            return Ok(contact);
-        }
-        let account_id = match account_id {
-            Some(id) => id.to_owned(),
-            None => self.unassigned_account(unassigned_account_name).await?.id,
+        let request = pb::FindOrCreateContactRequest {
+            email: person.email.clone(),
+            name: person.name.clone(),
+            phone: person.phone.clone(),
+            account_id: account_id.unwrap_or_default().to_owned(),
+            unassigned_account_name: unassigned_account_name.to_owned(),
         };
-        let request = pb::CreateContactRequest {
-            contact: Some(pb::Contact {
-                account_id,
-                name: person.name.clone(),
-                email: person.email.clone(),
-                phone: person.phone.clone(),
-                ..Default::default()
-            }),
-            idempotency_key: String::new(),
-        };
-        match self.contacts.clone().create_contact(request).await {
-            Ok(created) => {
-                let created = created.into_inner();
-                tracing::info!(contact = %created.id, "contact created for a person first met by email or form");
-                Ok(created)
-            }
-            // Another message or submission from the same person got there first.
-            Err(status) if status.code() == Code::AlreadyExists => self
-                .contact_by_email(&person.email)
-                .await?
-                .ok_or_else(|| Status::internal(format!("the contact {} exists but cannot be found", person.email))),
-            Err(status) => Err(status),
-        }
-    }
-
-    /// The account named exactly `name` (the oldest, if several), created
-    /// when there is none.
-    pub async fn unassigned_account(&self, name: &str) -> Result<pb::Account, Status> {
-        let name = match name.split_whitespace().collect::<Vec<_>>().join(" ") {
-            name if name.is_empty() => "Unassigned".to_owned(),
-            name => name.chars().take(NAME_MAX).collect(),
-        };
-        let mut accounts = self.accounts.clone();
-        let mut best: Option<pb::Account> = None;
-        let mut page_token = String::new();
-        loop {
-            let page = accounts
-                .list_accounts(pb::ListAccountsRequest {
-                    page_size: 500,
-                    page_token: page_token.clone(),
-                    query: name.clone(),
-                    ..Default::default()
-                })
-                .await?
-                .into_inner();
-            for account in page.accounts.into_iter().filter(|a| a.name.trim() == name) {
-                let key = |x: &pb::Account| x.create_time.as_ref().map(|t| (t.seconds, t.nanos));
-                if best.as_ref().is_none_or(|b| key(&account) < key(b)) {
-                    best = Some(account);
-                }
-            }
-            if page.next_page_token.is_empty() || page.next_page_token == page_token {
-                break;
-            }
-            page_token = page.next_page_token;
-        }
-        if let Some(account) = best {
-            return Ok(account);
-        }
-        // The key makes concurrent first messages share one account. If that
-        // account was renamed since, it is no longer the unassigned one: make a new one.
-        let key = format!("unassigned-account:{}", &crate::secret::digest(&name)[..32]);
-        let create = |idempotency_key: String| pb::CreateAccountRequest {
-            account: Some(pb::Account { name: name.clone(), ..Default::default() }),
-            idempotency_key,
-        };
-        let created = accounts.create_account(create(key)).await?.into_inner();
-        if created.name == name {
-            tracing::info!(account = %created.id, %name, "unassigned account created");
-            return Ok(created);
-        }
-        Ok(accounts.create_account(create(String::new())).await?.into_inner())
+        let found = self.contacts.clone().find_or_create_contact(request).await?.into_inner();
+        found.contact.ok_or_else(|| Status::internal("the case service answered without the contact"))
     }
 }
-
-/// Longest account name the case service takes.
-const NAME_MAX: usize = 200;
 
 /// Who a new contact is: what an email's From or a web form tells.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

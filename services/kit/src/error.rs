@@ -68,9 +68,7 @@ impl<D: DomainError> Error<D> {
 
     /// The etag a caller sent (`sent`) is not the record's version (`current`).
     pub fn stale(what: &str, name: &str, sent: i64, current: i64) -> Self {
-        Error::Stale(format!(
-            "{what} {name} was changed since it was read (etag {sent}, now {current}); read it again and retry"
-        ))
+        Error::Stale(format!("{what} {name} was changed since it was read (etag {sent}, now {current}); read it again and retry"))
     }
 
     pub fn not_found(what: &str, name: impl fmt::Display) -> Self {
@@ -87,10 +85,9 @@ impl<D: DomainError> From<FieldViolations> for Error<D> {
 impl<D: DomainError> From<IdempotencyError> for Error<D> {
     fn from(err: IdempotencyError) -> Self {
         match err {
-            IdempotencyError::Reused => Error::field(
-                "idempotency_key",
-                "was already used with a different request; use a new key for a new request",
-            ),
+            IdempotencyError::Reused => {
+                Error::field("idempotency_key", "was already used with a different request; use a new key for a new request")
+            }
             IdempotencyError::Database(db) => Error::Database(db),
         }
     }

@@ -80,10 +80,18 @@ pub trait Record: Clone + Send + Sync + Sized {
 /// ```
 ///
 /// `name = |m| ...` says how messages name it; `taken = |m| ...` which field
-/// a unique index refused, and why.
+/// a unique index refused, and why; `guard = condition` what must also still
+/// hold for an update to be written (else it is stale); `; untimed` at the
+/// end marks a table without an `updated_at` column.
 #[macro_export]
 macro_rules! versioned_record {
-    ($entity:ident, $kind:literal $(, name = |$nm:ident| $name:expr)? $(, taken = |$tm:ident| $taken:expr)? $(,)?) => {
+    (@touch $model:ident, $at:ident) => {
+        $model.updated_at = $at;
+    };
+    (@touch $model:ident, $at:ident, untimed) => {
+        let _ = $at;
+    };
+    ($entity:ident, $kind:literal $(, name = |$nm:ident| $name:expr)? $(, taken = |$tm:ident| $taken:expr)? $(, guard = $guard:expr)? $(,)? $(; $untimed:ident)?) => {
         impl $crate::mutation::Record for $entity::Model {
             const KIND: &'static str = $kind;
 
@@ -107,7 +115,7 @@ macro_rules! versioned_record {
 
             fn stamp(&mut self, version: i64, at: ::chrono::DateTime<::chrono::Utc>) {
                 self.version = version;
-                self.updated_at = at;
+                $crate::versioned_record!(@touch self, at $(, $untimed)?);
             }
 
             async fn load<C: ::sea_orm::ConnectionTrait + Sync>(
@@ -135,6 +143,7 @@ macro_rules! versioned_record {
                     .set(self.clone().into_active_model().reset_all())
                     .filter($entity::Column::Id.eq(self.id.clone()))
                     .filter($entity::Column::Version.eq(expected))
+                    $(.filter($guard))?
                     .exec(txn)
                     .await?;
                 Ok(updated.rows_affected == 1)

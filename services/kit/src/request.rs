@@ -167,6 +167,18 @@ impl FieldViolations {
         self.optional_id(field, value).map(I::from_uuid)
     }
 
+    /// A required id as the text the store keeps (a placeholder when bad:
+    /// the request is refused before it is used). Prefer [`Self::id`]; this
+    /// is for stores that still key rows by text.
+    pub fn id_text(&mut self, field: &str, value: &str) -> String {
+        self.required_id(field, value).map(|id| id.to_string()).unwrap_or_default()
+    }
+
+    /// An optional id as text: empty means none.
+    pub fn opt_id_text(&mut self, field: &str, value: &str) -> Option<String> {
+        self.optional_id(field, value).map(|id| id.to_string())
+    }
+
     /// An update's field mask: each path one of `F`'s; an empty mask is an
     /// error (an update must say what it changes).
     pub fn field_mask<F: MaskField>(&mut self, mask: Option<&prost_types::FieldMask>) -> FieldMask<F> {
@@ -212,7 +224,12 @@ mod tests {
     use super::*;
 
     crate::record_ids!(ThingId);
-    crate::mask_fields!(enum ThingField { Name = "name", Notes = "notes" });
+    crate::mask_fields!(
+        enum ThingField {
+            Name = "name",
+            Notes = "notes",
+        }
+    );
 
     #[test]
     fn ids_are_typed_uuids_and_bad_ones_are_named() {

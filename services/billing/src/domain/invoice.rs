@@ -204,3 +204,38 @@ mod tests {
         }
     }
 }
+
+/// Where an invoice stands: draft -> issued -> paid, or void.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvoiceStatus {
+    Draft,
+    Issued,
+    Paid,
+    Void,
+}
+
+impl InvoiceStatus {
+    pub fn key(self) -> &'static str {
+        match self {
+            InvoiceStatus::Draft => "draft",
+            InvoiceStatus::Issued => "issued",
+            InvoiceStatus::Paid => "paid",
+            InvoiceStatus::Void => "void",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        [InvoiceStatus::Draft, InvoiceStatus::Issued, InvoiceStatus::Paid, InvoiceStatus::Void]
+            .into_iter()
+            .find(|s| s.key() == key)
+    }
+
+    /// draft -> issued -> paid; draft | issued -> void.
+    pub fn allowed_moves(self) -> &'static [InvoiceStatus] {
+        match self {
+            InvoiceStatus::Draft => &[InvoiceStatus::Issued, InvoiceStatus::Void],
+            InvoiceStatus::Issued => &[InvoiceStatus::Paid, InvoiceStatus::Void],
+            InvoiceStatus::Paid | InvoiceStatus::Void => &[],
+        }
+    }
+}

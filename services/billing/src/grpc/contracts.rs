@@ -1,10 +1,11 @@
 //! `docket.billing.v1.ContractService`: contracts, entitlement, sub-contracts.
 
-use chrono::{DateTime, Utc};
 use docket_kit::{
     auth::caller,
     error::{FieldViolations, invalid_argument},
-    page, time,
+    page,
+    request::{FieldMask, wanted},
+    time,
 };
 use docket_proto::{
     billing::v1::{
@@ -15,16 +16,16 @@ use docket_proto::{
 };
 use tonic::{Request, Response, Status};
 
-use super::{REASON_MAX, actor, currency, date, optional_id, required_id};
+use super::{REASON_MAX, actor, currency, date};
 use crate::{
     clients::CaseClients,
     domain::contract::{ContractStatus, Refusal},
     error::Error,
     store::{
-        CONTRACT_FIELDS, ContractFields, ContractFilter, ContractRecord, NewSubContract, Store,
-        contracts::{ContractLookup, Entitlement, IdCursor},
-        entities::{ledger_entry, sub_contract},
+        ContractFields, ContractFilter, IdCursor, NewSubContract, Store,
+        contracts::{ContractField, ContractId, ContractLookup, Entitlement},
     },
+    wire,
 };
 
 pub struct ContractApi {
@@ -41,15 +42,6 @@ impl ContractApi {
 const NUMBER_MAX: usize = 50;
 const ASSETS_MAX: usize = 500;
 
-pub(crate) fn status_to_proto(status: ContractStatus) -> pb::ContractStatus {
-    match status {
-        ContractStatus::Draft => pb::ContractStatus::Draft,
-        ContractStatus::Active => pb::ContractStatus::Active,
-        ContractStatus::Expired => pb::ContractStatus::Expired,
-        ContractStatus::Cancelled => pb::ContractStatus::Cancelled,
-    }
-}
-
 fn status_from_proto(raw: i32) -> Option<ContractStatus> {
     Some(match pb::ContractStatus::try_from(raw).ok()? {
         pb::ContractStatus::Unspecified => return None,
@@ -58,82 +50,6 @@ fn status_from_proto(raw: i32) -> Option<ContractStatus> {
         pb::ContractStatus::Expired => ContractStatus::Expired,
         pb::ContractStatus::Cancelled => ContractStatus::Cancelled,
     })
-}
-
-/// The contract as of `now` (an active contract past its end reads as expired).
-pub fn contract_to_proto(record: ContractRecord, now: DateTime<Utc>) -> pb::ServiceContract {
-    let status = record.status_on(now.date_naive());
-    let contract = record.contract;
-    pb::ServiceContract {
-        id: contract.id,
-        contract_number: contract.contract_number,
-        account_id: contract.account_id,
-        name: contract.name,
-        contract_type: contract.contract_type,
-        status: status_to_proto(status) as i32,
-        start_date: contract.start_date,
-        end_date: contract.end_date,
-        sla_policy_id: contract.sla_policy_id.unwrap_or_default(),
-        covered_assets: record
-            .assets
-            .into_iter()
-            .map(|a| pb::CoveredAsset { description: a.description, serial_number: a.serial_number })
-            .collect(),
-        rates: Some(pb::BillingRates {
-            currency: contract.currency,
-            hourly_rate_minor: contract.hourly_rate_minor,
-            tax_rate_basis_points: contract.tax_rate_bp,
-        }),
-        description: contract.description,
-        create_time: Some(time::to_proto(contract.created_at)),
-        update_time: Some(time::to_proto(contract.updated_at)),
-        etag: contract.version.to_string(),
-    }
-}
-
-fn balance_kind_to_proto(kind: &str) -> pb::BalanceKind {
-    match kind {
-        "money" => pb::BalanceKind::Money,
-        "hours" => pb::BalanceKind::Hours,
-        _ => pb::BalanceKind::Unspecified,
-    }
-}
-
-pub fn sub_contract_to_proto(model: sub_contract::Model, currency: &str) -> pb::SubContract {
-    pb::SubContract {
-        balance_kind: balance_kind_to_proto(&model.balance_kind) as i32,
-        currency: if model.balance_kind == "money" { currency.to_owned() } else { String::new() },
-        create_time: Some(time::to_proto(model.created_at)),
-        update_time: Some(time::to_proto(model.updated_at)),
-        etag: model.version.to_string(),
-        id: model.id,
-        contract_id: model.contract_id,
-        name: model.name,
-        balance: model.balance,
-        allow_overdraft: model.allow_overdraft,
-    }
-}
-
-pub fn ledger_entry_to_proto(model: ledger_entry::Model) -> pb::LedgerEntry {
-    pb::LedgerEntry {
-        kind: match model.kind.as_str() {
-            "credit" => pb::LedgerEntryKind::Credit,
-            "debit" => pb::LedgerEntryKind::Debit,
-            _ => pb::LedgerEntryKind::Unspecified,
-        } as i32,
-        create_time: Some(time::to_proto(model.created_at)),
-        id: model.id,
-        sub_contract_id: model.sub_contract_id,
-        amount: model.amount,
-        balance_after: model.balance_after,
-        case_id: model.case_id.unwrap_or_default(),
-        description: model.description,
-        actor: model.actor,
-    }
-}
-
-fn wanted(mask: Option<&[&str]>, field: &str) -> bool {
-    mask.is_none_or(|m| m.contains(&field))
 }
 
 /// A contract number people choose: letters, digits and `-_./`.
@@ -149,7 +65,11 @@ fn contract_number(violations: &mut FieldViolations, field: &str, value: &str) -
 }
 
 /// Validates what a create sets (`mask: None`) or an update changes.
-fn parse_fields(violations: &mut FieldViolations, contract: &pb::ServiceContract, mask: Option<&[&str]>) -> ContractFields {
+fn parse_fields(
+    violations: &mut FieldViolations,
+    contract: &pb::ServiceContract,
+    mask: Option<&FieldMask<ContractField>>,
+) -> ContractFields {
     let creating = mask.is_none();
     let mut fields = ContractFields {
         contract_number: None,
@@ -167,31 +87,31 @@ fn parse_fields(violations: &mut FieldViolations, contract: &pb::ServiceContract
     };
     if creating {
         fields.contract_number = contract_number(violations, "contract.contract_number", &contract.contract_number);
-        fields.account_id = required_id(violations, "contract.account_id", &contract.account_id);
+        fields.account_id = violations.id_text("contract.account_id", &contract.account_id);
     }
-    if wanted(mask, "name") {
+    if wanted(mask, ContractField::Name) {
         fields.name = violations.required_text("contract.name", &contract.name, 200);
     }
-    if wanted(mask, "contract_type") {
+    if wanted(mask, ContractField::ContractType) {
         fields.contract_type = if contract.contract_type.trim().is_empty() && creating {
             "support".to_owned()
         } else {
             violations.key("contract.contract_type", &contract.contract_type)
         };
     }
-    if wanted(mask, "start_date") {
+    if wanted(mask, ContractField::StartDate) {
         fields.start_date = date(violations, "contract.start_date", &contract.start_date, true).unwrap_or_default();
     }
-    if wanted(mask, "end_date") {
+    if wanted(mask, ContractField::EndDate) {
         fields.end_date = date(violations, "contract.end_date", &contract.end_date, true).unwrap_or_default();
     }
     if creating && fields.end_date < fields.start_date && violations.is_empty() {
         violations.add("contract.end_date", "must not be before the start date");
     }
-    if wanted(mask, "sla_policy_id") {
-        fields.sla_policy_id = optional_id(violations, "contract.sla_policy_id", &contract.sla_policy_id);
+    if wanted(mask, ContractField::SlaPolicyId) {
+        fields.sla_policy_id = violations.opt_id_text("contract.sla_policy_id", &contract.sla_policy_id);
     }
-    if wanted(mask, "covered_assets") {
+    if wanted(mask, ContractField::CoveredAssets) {
         if contract.covered_assets.len() > ASSETS_MAX {
             violations.add("contract.covered_assets", format!("lists more than {ASSETS_MAX} assets"));
         }
@@ -206,7 +126,7 @@ fn parse_fields(violations: &mut FieldViolations, contract: &pb::ServiceContract
             fields.covered_assets.push((description, serial));
         }
     }
-    if wanted(mask, "rates") {
+    if wanted(mask, ContractField::Rates) {
         match &contract.rates {
             None => violations.add("contract.rates", "is required: currency, hourly rate and tax rate"),
             Some(rates) => {
@@ -224,7 +144,7 @@ fn parse_fields(violations: &mut FieldViolations, contract: &pb::ServiceContract
             }
         }
     }
-    if wanted(mask, "description") {
+    if wanted(mask, ContractField::Description) {
         fields.description = violations.optional_text("contract.description", &contract.description, 5_000);
     }
     fields
@@ -279,7 +199,7 @@ impl ContractService for ContractApi {
         self.clients.account("contract.account_id", &fields.account_id).await?;
         let by = actor(&caller, "");
         let created = self.store.create_contract(fields, activate, &by, key.as_ref()).await?;
-        Ok(Response::new(contract_to_proto(created, by.at)))
+        Ok(Response::new(wire::contract(created, by.at)))
     }
 
     async fn get_contract(&self, request: Request<pb::GetContractRequest>) -> Result<Response<pb::ServiceContract>, Status> {
@@ -287,7 +207,7 @@ impl ContractService for ContractApi {
         let found = match &request.get_ref().lookup {
             Some(Lookup::Id(id)) => {
                 let mut violations = FieldViolations::new();
-                let id = required_id(&mut violations, "id", id);
+                let id = violations.id_text("id", id);
                 violations.into_result()?;
                 self.store.get_contract(&id).await?
             }
@@ -300,7 +220,7 @@ impl ContractService for ContractApi {
             }
             None => return Err(Error::field("lookup", "send either id or contract_number").into()),
         };
-        Ok(Response::new(contract_to_proto(found, time::now())))
+        Ok(Response::new(wire::contract(found, time::now())))
     }
 
     async fn list_contracts(
@@ -313,12 +233,12 @@ impl ContractService for ContractApi {
         let limit = page::page_size(&mut violations, request.page_size);
         let after = cursor(&mut violations, &request.page_token);
         let statuses = violations.enum_values("statuses", &request.statuses, status_from_proto);
-        let filter = ContractFilter { account_id: optional_id(&mut violations, "account_id", &request.account_id), statuses };
+        let filter = ContractFilter { account_id: violations.opt_id_text("account_id", &request.account_id), statuses };
         violations.into_result()?;
         let now = time::now();
         let (rows, next) = self.store.list_contracts(&filter, now.date_naive(), after, limit).await?;
         Ok(Response::new(pb::ListContractsResponse {
-            contracts: rows.into_iter().map(|r| contract_to_proto(r, now)).collect(),
+            contracts: rows.into_iter().map(|r| wire::contract(r, now)).collect(),
             next_page_token: next_token(next),
         }))
     }
@@ -332,16 +252,13 @@ impl ContractService for ContractApi {
         let request = request.into_inner();
         let contract = request.contract.unwrap_or_default();
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "contract.id", &contract.id);
-        let version = violations.etag("contract.etag", &contract.etag, true);
-        let mask = violations.update_mask(request.update_mask.as_ref(), CONTRACT_FIELDS);
-        let fields = parse_fields(&mut violations, &contract, Some(&mask));
+        let target = violations.update_target("contract", &contract.id, &contract.etag, request.update_mask.as_ref());
+        let fields = parse_fields(&mut violations, &contract, Some(&target.mask));
         let reason = violations.optional_text("reason", &request.reason, REASON_MAX);
         violations.into_result()?;
-        let Some(version) = version else { return Err(Status::internal("validated etag missing")) };
         let by = actor(&caller, &reason);
-        let updated = self.store.update_contract(&id, version, fields, &mask, &by).await?;
-        Ok(Response::new(contract_to_proto(updated, by.at)))
+        let updated = self.store.update_contract(target, fields, &by).await?;
+        Ok(Response::new(wire::contract(updated, by.at)))
     }
 
     async fn set_contract_status(
@@ -352,15 +269,15 @@ impl ContractService for ContractApi {
         caller.require_write()?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "id", &request.id);
-        let status = violations.enum_value("status", request.status, status_from_proto);
+        let id: ContractId = violations.id("id", &request.id);
+        // Refused when missing: the placeholder is never used.
+        let status = violations.enum_value("status", request.status, status_from_proto).unwrap_or(ContractStatus::Draft);
         let version = violations.etag("etag", &request.etag, false);
         let reason = violations.optional_text("reason", &request.reason, REASON_MAX);
         violations.into_result()?;
-        let Some(status) = status else { return Err(Status::internal("validated status missing")) };
         let by = actor(&caller, &reason);
-        let updated = self.store.set_contract_status(&id, version, status, &by).await?;
-        Ok(Response::new(contract_to_proto(updated, by.at)))
+        let updated = self.store.set_contract_status(id, version, status, &by).await?;
+        Ok(Response::new(wire::contract(updated, by.at)))
     }
 
     async fn list_contract_history(
@@ -370,7 +287,7 @@ impl ContractService for ContractApi {
         caller(&request)?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "id", &request.id);
+        let id = violations.id_text("id", &request.id);
         let limit = page::page_size(&mut violations, request.page_size);
         let after = cursor(&mut violations, &request.page_token);
         violations.into_result()?;
@@ -401,8 +318,8 @@ impl ContractService for ContractApi {
         caller(&request)?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let account_id = required_id(&mut violations, "account_id", &request.account_id);
-        let contract_id = optional_id(&mut violations, "contract_id", &request.contract_id);
+        let account_id = violations.id_text("account_id", &request.account_id);
+        let contract_id = violations.opt_id_text("contract_id", &request.contract_id);
         let number = contract_number(&mut violations, "contract_number", &request.contract_number);
         let serial = violations.optional_text("asset_serial_number", &request.asset_serial_number, 100);
         let at = match &request.at {
@@ -425,7 +342,7 @@ impl ContractService for ContractApi {
         let answer = match self.store.check_entitlement(&account_id, named, &serial, at.date_naive()).await? {
             Entitlement::Covered(record) => pb::CheckEntitlementResponse {
                 covered: true,
-                contract: Some(contract_to_proto(*record, at)),
+                contract: Some(wire::contract(*record, at)),
                 reason: String::new(),
                 refusal: PbRefusal::Unspecified as i32,
             },
@@ -448,7 +365,7 @@ impl ContractService for ContractApi {
         let request = request.into_inner();
         let sub = request.sub_contract.clone().unwrap_or_default();
         let mut violations = FieldViolations::new();
-        let contract_id = required_id(&mut violations, "sub_contract.contract_id", &sub.contract_id);
+        let contract_id = violations.id_text("sub_contract.contract_id", &sub.contract_id);
         let name = violations.required_text("sub_contract.name", &sub.name, 200);
         let balance_kind = match pb::BalanceKind::try_from(sub.balance_kind) {
             Ok(pb::BalanceKind::Money) => "money",
@@ -470,17 +387,17 @@ impl ContractService for ContractApi {
         let new = NewSubContract { contract_id, name, balance_kind, allow_overdraft: sub.allow_overdraft };
         let created = self.store.create_sub_contract(new, &actor(&caller, ""), key.as_ref()).await?;
         let currency = self.store.sub_contract_currency(&created).await?;
-        Ok(Response::new(sub_contract_to_proto(created, &currency)))
+        Ok(Response::new(wire::sub_contract(created, &currency)))
     }
 
     async fn get_sub_contract(&self, request: Request<pb::GetSubContractRequest>) -> Result<Response<pb::SubContract>, Status> {
         caller(&request)?;
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "id", &request.get_ref().id);
+        let id = violations.id_text("id", &request.get_ref().id);
         violations.into_result()?;
         let found = self.store.get_sub_contract(&id).await?;
         let currency = self.store.sub_contract_currency(&found).await?;
-        Ok(Response::new(sub_contract_to_proto(found, &currency)))
+        Ok(Response::new(wire::sub_contract(found, &currency)))
     }
 
     async fn list_sub_contracts(
@@ -490,14 +407,14 @@ impl ContractService for ContractApi {
         caller(&request)?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let contract_id = required_id(&mut violations, "contract_id", &request.contract_id);
+        let contract_id = violations.id_text("contract_id", &request.contract_id);
         let limit = page::page_size(&mut violations, request.page_size);
         let after = cursor(&mut violations, &request.page_token);
         violations.into_result()?;
         let contract = self.store.get_contract(&contract_id).await?;
         let (rows, next) = self.store.list_sub_contracts(&contract_id, after, limit).await?;
         Ok(Response::new(pb::ListSubContractsResponse {
-            sub_contracts: rows.into_iter().map(|r| sub_contract_to_proto(r, &contract.contract.currency)).collect(),
+            sub_contracts: rows.into_iter().map(|r| wire::sub_contract(r, &contract.contract.currency)).collect(),
             next_page_token: next_token(next),
         }))
     }
@@ -510,7 +427,7 @@ impl ContractService for ContractApi {
         caller.require_write()?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "sub_contract_id", &request.sub_contract_id);
+        let id = violations.id_text("sub_contract_id", &request.sub_contract_id);
         if request.amount <= 0 {
             violations.add("amount", "must be positive (minor units of money, or minutes)");
         }
@@ -524,7 +441,7 @@ impl ContractService for ContractApi {
             return Err(invalid_argument(&violations));
         }
         let entry = self.store.credit_sub_contract(&id, request.amount, &description, &actor(&caller, ""), key.as_ref()).await?;
-        Ok(Response::new(ledger_entry_to_proto(entry)))
+        Ok(Response::new(wire::ledger_entry(entry)))
     }
 
     async fn list_ledger_entries(
@@ -534,14 +451,14 @@ impl ContractService for ContractApi {
         caller(&request)?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "sub_contract_id", &request.sub_contract_id);
+        let id = violations.id_text("sub_contract_id", &request.sub_contract_id);
         let limit = page::page_size(&mut violations, request.page_size);
         let after = cursor(&mut violations, &request.page_token);
         violations.into_result()?;
         self.store.get_sub_contract(&id).await?;
         let (rows, next) = self.store.list_ledger_entries(&id, after, limit).await?;
         Ok(Response::new(pb::ListLedgerEntriesResponse {
-            entries: rows.into_iter().map(ledger_entry_to_proto).collect(),
+            entries: rows.into_iter().map(wire::ledger_entry).collect(),
             next_page_token: next_token(next),
         }))
     }

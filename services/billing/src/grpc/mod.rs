@@ -11,12 +11,7 @@ use chrono::NaiveDate;
 use docket_kit::{audit::Actor, auth::Caller, error::FieldViolations};
 use docket_proto::case::v1 as case_pb;
 
-pub use self::{
-    contracts::{ContractApi, contract_to_proto, ledger_entry_to_proto, sub_contract_to_proto},
-    policies::SlaPolicyApi,
-    sla::CaseSlaApi,
-    work::{WorkApi, hours_to_proto, invoice_to_proto, part_to_proto, sheet_to_proto},
-};
+pub use self::{contracts::ContractApi, policies::SlaPolicyApi, sla::CaseSlaApi, work::WorkApi};
 use crate::domain::{money::Currency, sla::Priority};
 
 /// Longest reason or description of a ledger entry, in characters.
@@ -24,14 +19,6 @@ const REASON_MAX: usize = 1_000;
 
 fn actor<'a>(caller: &'a Caller, reason: &'a str) -> Actor<'a> {
     Actor { actor: &caller.actor, reason, at: docket_kit::time::now() }
-}
-
-fn required_id(violations: &mut FieldViolations, field: &str, id: &str) -> String {
-    violations.required_id(field, id).map(|id| id.to_string()).unwrap_or_default()
-}
-
-fn optional_id(violations: &mut FieldViolations, field: &str, id: &str) -> Option<String> {
-    violations.optional_id(field, id).map(|id| id.to_string())
 }
 
 /// A date like "2026-11-23".

@@ -7,7 +7,9 @@ use chrono_tz::Tz;
 use docket_kit::{
     auth::caller,
     error::{FieldViolations, invalid_argument},
-    page, time,
+    page,
+    request::{FieldMask, wanted},
+    time,
 };
 use docket_proto::{
     billing::v1::{self as pb, sla_policy_service_server::SlaPolicyService},
@@ -16,12 +18,14 @@ use docket_proto::{
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status};
 
-use super::{actor, priority_from_proto, required_id};
+use super::{actor, priority_from_proto};
 use crate::{
     domain::sla::{CaseClock, SlaState, first_response, resolution},
+    records::entities::sla_policy,
     store::{
-        POLICY_FIELDS, PolicyFields, Store, StoredHours, StoredTarget, entities::sla_policy, holidays_of, hours_of,
-        policies::calendar_of, policy_of, targets_of,
+        PolicyFields, Store, StoredHours, StoredTarget, holidays_of, hours_of,
+        policies::{PolicyField, calendar_of},
+        policy_of, targets_of,
     },
 };
 
@@ -50,12 +54,8 @@ fn clock_text(minutes: u32) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
-fn wanted(mask: Option<&[&str]>, field: &str) -> bool {
-    mask.is_none_or(|m| m.contains(&field))
-}
-
 /// Validates the fields a create sets (`mask: None`) or an update changes.
-fn parse_fields(violations: &mut FieldViolations, policy: &pb::SlaPolicy, mask: Option<&[&str]>) -> PolicyFields {
+fn parse_fields(violations: &mut FieldViolations, policy: &pb::SlaPolicy, mask: Option<&FieldMask<PolicyField>>) -> PolicyFields {
     let mut fields = PolicyFields {
         name: String::new(),
         description: String::new(),
@@ -67,13 +67,13 @@ fn parse_fields(violations: &mut FieldViolations, policy: &pb::SlaPolicy, mask: 
         warn_at_percent: policy.warn_at_percent,
         is_default: policy.is_default,
     };
-    if wanted(mask, "name") {
+    if wanted(mask, PolicyField::Name) {
         fields.name = violations.required_text("policy.name", &policy.name, 200);
     }
-    if wanted(mask, "description") {
+    if wanted(mask, PolicyField::Description) {
         fields.description = violations.optional_text("policy.description", &policy.description, 5_000);
     }
-    if wanted(mask, "time_zone") {
+    if wanted(mask, PolicyField::TimeZone) {
         fields.time_zone = policy.time_zone.trim().to_owned();
         if fields.time_zone.parse::<Tz>().is_err() {
             violations.add(
@@ -85,7 +85,7 @@ fn parse_fields(violations: &mut FieldViolations, policy: &pb::SlaPolicy, mask: 
             );
         }
     }
-    if wanted(mask, "working_hours") {
+    if wanted(mask, PolicyField::WorkingHours) {
         if policy.working_hours.len() > 50 {
             violations.add("policy.working_hours", "has more than 50 intervals");
         }
@@ -108,7 +108,7 @@ fn parse_fields(violations: &mut FieldViolations, policy: &pb::SlaPolicy, mask: 
             violations.add("policy.working_hours", "intervals of one weekday overlap");
         }
     }
-    if wanted(mask, "holidays") {
+    if wanted(mask, PolicyField::Holidays) {
         if policy.holidays.len() > 1_000 {
             violations.add("policy.holidays", "has more than 1000 dates");
         }
@@ -121,7 +121,7 @@ fn parse_fields(violations: &mut FieldViolations, policy: &pb::SlaPolicy, mask: 
         fields.holidays.sort();
         fields.holidays.dedup();
     }
-    if wanted(mask, "targets") {
+    if wanted(mask, PolicyField::Targets) {
         let mut seen = BTreeSet::new();
         for (i, target) in policy.targets.iter().enumerate().take(4) {
             let field = format!("policy.targets[{i}]");
@@ -148,7 +148,7 @@ fn parse_fields(violations: &mut FieldViolations, policy: &pb::SlaPolicy, mask: 
         }
         fields.targets.sort_by_key(|t| t.priority);
     }
-    if wanted(mask, "warn_at_percent") && !(1..=99).contains(&policy.warn_at_percent) {
+    if wanted(mask, PolicyField::WarnAtPercent) && !(1..=99).contains(&policy.warn_at_percent) {
         violations.add("policy.warn_at_percent", "must be between 1 and 99");
     }
     fields
@@ -212,7 +212,7 @@ impl SlaPolicyService for SlaPolicyApi {
     async fn get_sla_policy(&self, request: Request<pb::GetSlaPolicyRequest>) -> Result<Response<pb::SlaPolicy>, Status> {
         caller(&request)?;
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "id", &request.get_ref().id);
+        let id = violations.id_text("id", &request.get_ref().id);
         if !violations.is_empty() {
             return Err(invalid_argument(&violations));
         }
@@ -225,15 +225,10 @@ impl SlaPolicyService for SlaPolicyApi {
         let request = request.into_inner();
         let policy = request.policy.unwrap_or_default();
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "policy.id", &policy.id);
-        let etag = violations.etag("policy.etag", &policy.etag, true);
-        let mask = violations.update_mask(request.update_mask.as_ref(), POLICY_FIELDS);
-        let fields = parse_fields(&mut violations, &policy, Some(&mask));
-        if !violations.is_empty() {
-            return Err(invalid_argument(&violations));
-        }
-        let Some(etag) = etag else { return Err(Status::internal("validated etag missing")) };
-        let updated = self.store.update_policy(&id, etag, fields, &mask, &actor(&caller, "")).await?;
+        let target = violations.update_target("policy", &policy.id, &policy.etag, request.update_mask.as_ref());
+        let fields = parse_fields(&mut violations, &policy, Some(&target.mask));
+        violations.into_result()?;
+        let updated = self.store.update_policy(target, fields, &actor(&caller, "")).await?;
         Ok(Response::new(to_proto(updated)))
     }
 
@@ -269,7 +264,7 @@ impl SlaPolicyService for SlaPolicyApi {
         caller(&request)?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "policy_id", &request.policy_id);
+        let id = violations.id_text("policy_id", &request.policy_id);
         let priority = priority_from_proto(request.priority);
         if priority.is_none() {
             violations.add("priority", "must be LOW, MEDIUM, HIGH or CRITICAL");

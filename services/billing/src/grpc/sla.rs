@@ -8,16 +8,16 @@ use docket_proto::{
 };
 use tonic::{Request, Response, Status};
 
-use super::{optional_id, priority_to_proto, required_id};
+use super::priority_to_proto;
 use crate::{
     clients::CaseClients,
     clocks::{self, Snapshot},
     domain::sla::{SlaPolicy, SlaState},
     error::Error,
+    records::entities::case_clock,
     store::{
         Store,
         clocks::{ComplianceScope, DueCursor, SlaQueue, TargetCounts},
-        entities::case_clock,
     },
 };
 
@@ -144,7 +144,7 @@ impl CaseSlaService for CaseSlaApi {
     async fn get_case_sla(&self, request: Request<pb::GetCaseSlaRequest>) -> Result<Response<pb::CaseSla>, Status> {
         caller(&request)?;
         let mut violations = FieldViolations::new();
-        let case_id = required_id(&mut violations, "case_id", &request.get_ref().case_id);
+        let case_id = violations.id_text("case_id", &request.get_ref().case_id);
         violations.into_result()?;
         let now = time::now();
         let (row, policy) = match self.store.case_clock(&case_id).await? {
@@ -179,7 +179,7 @@ impl CaseSlaService for CaseSlaApi {
                 _ => violations.add(format!("states[{i}]"), "only AT_RISK and BREACHED can be listed"),
             }
         }
-        let contract_id = optional_id(&mut violations, "contract_id", &request.contract_id);
+        let contract_id = violations.opt_id_text("contract_id", &request.contract_id);
         violations.into_result()?;
         let queue = match (at_risk, breached) {
             (true, false) => SlaQueue::AtRisk,
@@ -201,8 +201,8 @@ impl CaseSlaService for CaseSlaApi {
         caller(&request)?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let contract_id = optional_id(&mut violations, "contract_id", &request.contract_id);
-        let policy_id = optional_id(&mut violations, "sla_policy_id", &request.sla_policy_id);
+        let contract_id = violations.opt_id_text("contract_id", &request.contract_id);
+        let policy_id = violations.opt_id_text("sla_policy_id", &request.sla_policy_id);
         let scope = match (contract_id, policy_id) {
             (Some(id), None) => Some(ComplianceScope::Contract(id)),
             (None, Some(id)) => Some(ComplianceScope::Policy(id)),

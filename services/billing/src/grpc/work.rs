@@ -5,7 +5,8 @@ use chrono::NaiveDate;
 use docket_kit::{
     auth::{Caller, caller},
     error::FieldViolations,
-    idempotency, page, time,
+    idempotency, page,
+    request::{FieldMask, wanted},
 };
 use docket_proto::{
     billing::v1::{self as pb, work_service_server::WorkService},
@@ -13,24 +14,23 @@ use docket_proto::{
 };
 use tonic::{Request, Response, Status};
 
-use super::{REASON_MAX, actor, contracts::ledger_entry_to_proto, currency, date, optional_id, required_id};
+use super::{REASON_MAX, actor, currency, date};
 use crate::{
     clients::CaseClients,
     config::BillingSettings,
     domain::{
-        invoice::{InvoiceDraft, LineSource},
+        invoice::{InvoiceDraft, InvoiceStatus, LineSource},
         money::Currency,
         timesheet::{Period, SheetStatus},
     },
     error::Error,
+    records::entities::booked_hours,
     store::{
-        Store,
-        contracts::IdCursor,
-        entities::{booked_hours, invoice_line, service_part},
-        invoices::{BillingTerms, InvoiceFilter, InvoiceRecord, InvoiceStatus},
-        timesheets::Sheet,
-        work::{HOURS_FIELDS, HoursFields, HoursFilter, PART_FIELDS, PartFields},
+        IdCursor, Store,
+        invoices::{BillingTerms, InvoiceFilter},
+        work::{HoursField, HoursFields, HoursFilter, PartField, PartFields},
     },
+    wire,
 };
 
 pub struct WorkApi {
@@ -81,131 +81,11 @@ const MINUTES_MAX: i32 = 24 * 60;
 /// Most thousandths of a unit on one part line: a million units.
 const QUANTITY_MAX: i64 = 1_000_000_000;
 
-fn money(minor: i64, currency: &str) -> case_pb::Money {
-    case_pb::Money { amount_minor: minor, currency: currency.to_owned() }
-}
-
-fn billing_of(invoice_id: &Option<String>, ledger_entry_id: &Option<String>) -> Option<pb::Billing> {
-    (invoice_id.is_some() || ledger_entry_id.is_some()).then(|| pb::Billing {
-        invoice_id: invoice_id.clone().unwrap_or_default(),
-        ledger_entry_id: ledger_entry_id.clone().unwrap_or_default(),
-    })
-}
-
-pub fn hours_to_proto(model: booked_hours::Model) -> pb::BookedHours {
-    pb::BookedHours {
-        billed: billing_of(&model.invoice_id, &model.ledger_entry_id),
-        rate: Some(money(model.rate_minor, &model.currency)),
-        create_time: Some(time::to_proto(model.created_at)),
-        update_time: Some(time::to_proto(model.updated_at)),
-        etag: model.version.to_string(),
-        id: model.id,
-        staff_id: model.staff_id,
-        case_id: model.case_id.unwrap_or_default(),
-        project_code: model.project_code.unwrap_or_default(),
-        work_date: model.work_date,
-        minutes: model.minutes,
-        billable: model.billable,
-        description: model.description,
-    }
-}
-
-pub fn part_to_proto(model: service_part::Model) -> pb::ServicePart {
-    pb::ServicePart {
-        billed: billing_of(&model.invoice_id, &model.ledger_entry_id),
-        unit_price: Some(money(model.unit_price_minor, &model.currency)),
-        create_time: Some(time::to_proto(model.created_at)),
-        update_time: Some(time::to_proto(model.updated_at)),
-        etag: model.version.to_string(),
-        id: model.id,
-        case_id: model.case_id,
-        part_number: model.part_number,
-        description: model.description,
-        quantity_milli: model.quantity_milli,
-        billable: model.billable,
-    }
-}
-
-fn period_to_proto(period: Period) -> pb::TimesheetPeriod {
-    match period {
-        Period::Week => pb::TimesheetPeriod::Week,
-        Period::Month => pb::TimesheetPeriod::Month,
-    }
-}
-
 fn period_from_proto(raw: i32) -> Option<Period> {
     match pb::TimesheetPeriod::try_from(raw).ok()? {
         pb::TimesheetPeriod::Week => Some(Period::Week),
         pb::TimesheetPeriod::Month => Some(Period::Month),
         pb::TimesheetPeriod::Unspecified => None,
-    }
-}
-
-fn sheet_status_to_proto(status: SheetStatus) -> pb::TimesheetStatus {
-    match status {
-        SheetStatus::Open => pb::TimesheetStatus::Open,
-        SheetStatus::Submitted => pb::TimesheetStatus::Submitted,
-        SheetStatus::Approved => pb::TimesheetStatus::Approved,
-        SheetStatus::Rejected => pb::TimesheetStatus::Rejected,
-    }
-}
-
-fn minutes(total: i64) -> i32 {
-    i32::try_from(total).unwrap_or(i32::MAX)
-}
-
-pub fn sheet_to_proto(sheet: &Sheet) -> pb::Timesheet {
-    let mut days: Vec<pb::TimesheetDay> = Vec::new();
-    let mut lines: Vec<pb::TimesheetLine> = Vec::new();
-    for hours in &sheet.hours {
-        match days.iter_mut().find(|d| d.date == hours.work_date) {
-            Some(day) => day.minutes += hours.minutes,
-            None => days.push(pb::TimesheetDay { date: hours.work_date.clone(), minutes: hours.minutes }),
-        }
-        let (case_id, project) = (hours.case_id.clone().unwrap_or_default(), hours.project_code.clone().unwrap_or_default());
-        let line = match lines.iter_mut().position(|l| l.case_id == case_id && l.project_code == project) {
-            Some(i) => &mut lines[i],
-            None => {
-                lines.push(pb::TimesheetLine { case_id, project_code: project, minutes: 0, billable_minutes: 0 });
-                let last = lines.len() - 1;
-                &mut lines[last]
-            }
-        };
-        line.minutes += hours.minutes;
-        if hours.billable {
-            line.billable_minutes += hours.minutes;
-        }
-    }
-    let total: i64 = sheet.hours.iter().map(|h| i64::from(h.minutes)).sum();
-    let billable: i64 = sheet.hours.iter().filter(|h| h.billable).map(|h| i64::from(h.minutes)).sum();
-    let row = sheet.row.as_ref();
-    pb::Timesheet {
-        id: row.map(|r| r.id.clone()).unwrap_or_default(),
-        staff_id: sheet.staff_id.clone(),
-        period: period_to_proto(sheet.period) as i32,
-        period_start: sheet.start.to_string(),
-        period_end: sheet.end.to_string(),
-        status: sheet_status_to_proto(sheet.status()) as i32,
-        days,
-        lines,
-        total_minutes: minutes(total),
-        billable_minutes: minutes(billable),
-        submitted_by: row.map(|r| r.submitted_by.clone()).unwrap_or_default(),
-        submit_time: row.map(|r| time::to_proto(r.submitted_at)),
-        reviewed_by: row.map(|r| r.reviewed_by.clone()).unwrap_or_default(),
-        review_time: row.and_then(|r| time::to_proto_opt(r.reviewed_at)),
-        review_note: row.map(|r| r.review_note.clone()).unwrap_or_default(),
-        etag: row.map(|r| r.version.to_string()).unwrap_or_default(),
-    }
-}
-
-fn invoice_status_to_proto(key: &str) -> pb::InvoiceStatus {
-    match InvoiceStatus::from_key(key) {
-        Some(InvoiceStatus::Draft) => pb::InvoiceStatus::Draft,
-        Some(InvoiceStatus::Issued) => pb::InvoiceStatus::Issued,
-        Some(InvoiceStatus::Paid) => pb::InvoiceStatus::Paid,
-        Some(InvoiceStatus::Void) => pb::InvoiceStatus::Void,
-        None => pb::InvoiceStatus::Unspecified,
     }
 }
 
@@ -216,38 +96,6 @@ fn invoice_status_from_proto(raw: i32) -> Option<InvoiceStatus> {
         pb::InvoiceStatus::Paid => Some(InvoiceStatus::Paid),
         pb::InvoiceStatus::Void => Some(InvoiceStatus::Void),
         pb::InvoiceStatus::Unspecified => None,
-    }
-}
-
-fn line_to_proto(line: invoice_line::Model, currency: &str) -> pb::InvoiceLine {
-    pb::InvoiceLine {
-        amount: Some(money(line.amount_minor, currency)),
-        source: line.source,
-        source_id: line.source_id,
-        description: line.description,
-    }
-}
-
-pub fn invoice_to_proto(record: InvoiceRecord) -> pb::Invoice {
-    let invoice = record.invoice;
-    let currency = invoice.currency.clone();
-    pb::Invoice {
-        invoice_number: invoice.invoice_number.unwrap_or_default(),
-        status: invoice_status_to_proto(&invoice.status) as i32,
-        lines: record.lines.into_iter().map(|l| line_to_proto(l, &currency)).collect(),
-        net: Some(money(invoice.net_minor, &currency)),
-        tax_rate_basis_points: invoice.tax_rate_bp,
-        tax: Some(money(invoice.tax_minor, &currency)),
-        gross: Some(money(invoice.gross_minor, &currency)),
-        create_time: Some(time::to_proto(invoice.created_at)),
-        issue_time: time::to_proto_opt(invoice.issued_at),
-        paid_time: time::to_proto_opt(invoice.paid_at),
-        void_time: time::to_proto_opt(invoice.voided_at),
-        etag: invoice.version.to_string(),
-        id: invoice.id,
-        case_id: invoice.case_id,
-        account_id: invoice.account_id,
-        contract_id: invoice.contract_id.unwrap_or_default(),
     }
 }
 
@@ -263,7 +111,7 @@ fn cost_lines(draft: &InvoiceDraft, hours: &[booked_hours::Model]) -> Vec<pb::Co
             .to_owned(),
             source_id: line.source_id.clone(),
             description: line.description.clone(),
-            amount: Some(money(line.amount.minor, line.amount.currency.code())),
+            amount: Some(wire::money(line.amount.minor, line.amount.currency.code())),
             minutes: hours.iter().find(|h| h.id == line.source_id).map_or(0, |h| h.minutes),
         })
         .collect()
@@ -297,8 +145,12 @@ struct BookingRequest {
     rate: Option<(i64, String)>,
 }
 
-fn parse_hours(violations: &mut FieldViolations, hours: &pb::BookedHours, mask: Option<&[&str]>) -> BookingRequest {
-    let wanted = |field: &str| mask.is_none_or(|m| m.contains(&field));
+fn parse_hours(
+    violations: &mut FieldViolations,
+    hours: &pb::BookedHours,
+    mask: Option<&FieldMask<HoursField>>,
+) -> BookingRequest {
+    let wanted = |field: HoursField| wanted(mask, field);
     let creating = mask.is_none();
     let mut fields = HoursFields {
         staff_id: String::new(),
@@ -312,8 +164,8 @@ fn parse_hours(violations: &mut FieldViolations, hours: &pb::BookedHours, mask: 
         description: String::new(),
     };
     if creating {
-        fields.staff_id = required_id(violations, "hours.staff_id", &hours.staff_id);
-        fields.case_id = optional_id(violations, "hours.case_id", &hours.case_id);
+        fields.staff_id = violations.id_text("hours.staff_id", &hours.staff_id);
+        fields.case_id = violations.opt_id_text("hours.case_id", &hours.case_id);
         fields.project_code = project_code(violations, "hours.project_code", &hours.project_code);
         match (&fields.case_id, &fields.project_code) {
             (Some(_), Some(_)) => violations.add("hours.project_code", "book to a case or to a project, not both"),
@@ -325,18 +177,18 @@ fn parse_hours(violations: &mut FieldViolations, hours: &pb::BookedHours, mask: 
             violations.add("hours.billable", "hours on an internal project are not billed");
         }
     }
-    if wanted("work_date") {
+    if wanted(HoursField::WorkDate) {
         fields.work_date = date(violations, "hours.work_date", &hours.work_date, true).unwrap_or(NaiveDate::MIN);
     }
-    if wanted("minutes") && !(1..=MINUTES_MAX).contains(&hours.minutes) {
+    if wanted(HoursField::Minutes) && !(1..=MINUTES_MAX).contains(&hours.minutes) {
         violations.add("hours.minutes", format!("must be between 1 and {MINUTES_MAX} (one day)"));
     }
     fields.minutes = hours.minutes;
-    if wanted("description") {
+    if wanted(HoursField::Description) {
         fields.description = violations.optional_text("hours.description", &hours.description, DESCRIPTION_MAX);
     }
-    let rate = if wanted("rate") { price(violations, "hours.rate", hours.rate.as_ref()) } else { None };
-    if !creating && wanted("rate") && hours.rate.is_none() {
+    let rate = if wanted(HoursField::Rate) { price(violations, "hours.rate", hours.rate.as_ref()) } else { None };
+    if !creating && wanted(HoursField::Rate) && hours.rate.is_none() {
         violations.add("hours.rate", "is required when the mask names it");
     }
     if let Some((minor, code)) = &rate {
@@ -346,8 +198,8 @@ fn parse_hours(violations: &mut FieldViolations, hours: &pb::BookedHours, mask: 
     BookingRequest { fields, rate }
 }
 
-fn parse_part(violations: &mut FieldViolations, part: &pb::ServicePart, mask: Option<&[&str]>) -> PartFields {
-    let wanted = |field: &str| mask.is_none_or(|m| m.contains(&field));
+fn parse_part(violations: &mut FieldViolations, part: &pb::ServicePart, mask: Option<&FieldMask<PartField>>) -> PartFields {
+    let wanted = |field: PartField| wanted(mask, field);
     let mut fields = PartFields {
         case_id: String::new(),
         part_number: String::new(),
@@ -358,18 +210,18 @@ fn parse_part(violations: &mut FieldViolations, part: &pb::ServicePart, mask: Op
         billable: part.billable,
     };
     if mask.is_none() {
-        fields.case_id = required_id(violations, "part.case_id", &part.case_id);
+        fields.case_id = violations.id_text("part.case_id", &part.case_id);
     }
-    if wanted("part_number") {
+    if wanted(PartField::PartNumber) {
         fields.part_number = violations.required_text("part.part_number", &part.part_number, 100);
     }
-    if wanted("description") {
+    if wanted(PartField::Description) {
         fields.description = violations.optional_text("part.description", &part.description, 500);
     }
-    if wanted("quantity_milli") && !(1..=QUANTITY_MAX).contains(&part.quantity_milli) {
+    if wanted(PartField::QuantityMilli) && !(1..=QUANTITY_MAX).contains(&part.quantity_milli) {
         violations.add("part.quantity_milli", "must be between 1 (0.001) and 1000000000 (a million units)");
     }
-    if wanted("unit_price") {
+    if wanted(PartField::UnitPrice) {
         match price(violations, "part.unit_price", part.unit_price.as_ref()) {
             Some((minor, code)) => {
                 fields.unit_price_minor = minor;
@@ -427,15 +279,15 @@ impl WorkService for WorkApi {
             fields.currency = terms.as_ref().map_or(self.settings.default_currency.clone(), |t| t.currency.code().to_owned());
         }
         let booked = self.store.book_hours(fields, &actor(&caller, ""), key.as_ref()).await?;
-        Ok(Response::new(hours_to_proto(booked)))
+        Ok(Response::new(wire::hours(booked)))
     }
 
     async fn get_booked_hours(&self, request: Request<pb::GetBookedHoursRequest>) -> Result<Response<pb::BookedHours>, Status> {
         caller(&request)?;
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "id", &request.get_ref().id);
+        let id = violations.id_text("id", &request.get_ref().id);
         violations.into_result()?;
-        Ok(Response::new(hours_to_proto(self.store.get_hours(&id).await?)))
+        Ok(Response::new(wire::hours(self.store.get_hours(&id).await?)))
     }
 
     async fn list_booked_hours(
@@ -448,8 +300,8 @@ impl WorkService for WorkApi {
         let limit = page::page_size(&mut violations, request.page_size);
         let after = cursor(&mut violations, &request.page_token);
         let filter = HoursFilter {
-            case_id: optional_id(&mut violations, "case_id", &request.case_id),
-            staff_id: optional_id(&mut violations, "staff_id", &request.staff_id),
+            case_id: violations.opt_id_text("case_id", &request.case_id),
+            staff_id: violations.opt_id_text("staff_id", &request.staff_id),
             project_code: project_code(&mut violations, "project_code", &request.project_code),
             from: date(&mut violations, "from_date", &request.from_date, false),
             to: date(&mut violations, "to_date", &request.to_date, false),
@@ -457,7 +309,7 @@ impl WorkService for WorkApi {
         violations.into_result()?;
         let (rows, next) = self.store.list_hours(&filter, after, limit).await?;
         Ok(Response::new(pb::ListBookedHoursResponse {
-            hours: rows.into_iter().map(hours_to_proto).collect(),
+            hours: rows.into_iter().map(wire::hours).collect(),
             next_page_token: next_token(next),
         }))
     }
@@ -471,14 +323,11 @@ impl WorkService for WorkApi {
         let request = request.into_inner();
         let hours = request.hours.unwrap_or_default();
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "hours.id", &hours.id);
-        let version = violations.etag("hours.etag", &hours.etag, true);
-        let mask = violations.update_mask(request.update_mask.as_ref(), HOURS_FIELDS);
-        let BookingRequest { fields, .. } = parse_hours(&mut violations, &hours, Some(&mask));
+        let target = violations.update_target("hours", &hours.id, &hours.etag, request.update_mask.as_ref());
+        let BookingRequest { fields, .. } = parse_hours(&mut violations, &hours, Some(&target.mask));
         violations.into_result()?;
-        let Some(version) = version else { return Err(Status::internal("validated etag missing")) };
-        let updated = self.store.update_hours(&id, version, fields, &mask, &actor(&caller, "")).await?;
-        Ok(Response::new(hours_to_proto(updated)))
+        let updated = self.store.update_hours(target, fields, &actor(&caller, "")).await?;
+        Ok(Response::new(wire::hours(updated)))
     }
 
     async fn delete_booked_hours(
@@ -488,7 +337,7 @@ impl WorkService for WorkApi {
         let caller = caller(&request)?;
         writer(&caller)?;
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "id", &request.get_ref().id);
+        let id = violations.id_text("id", &request.get_ref().id);
         let version = violations.etag("etag", &request.get_ref().etag, false);
         violations.into_result()?;
         self.store.delete_hours(&id, version, &actor(&caller, "")).await?;
@@ -510,7 +359,7 @@ impl WorkService for WorkApi {
         violations.into_result()?;
         self.clients.case("part.case_id", &fields.case_id).await?;
         let added = self.store.add_part(fields, &actor(&caller, ""), key.as_ref()).await?;
-        Ok(Response::new(part_to_proto(added)))
+        Ok(Response::new(wire::part(added)))
     }
 
     async fn list_service_parts(
@@ -520,13 +369,13 @@ impl WorkService for WorkApi {
         caller(&request)?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let case_id = required_id(&mut violations, "case_id", &request.case_id);
+        let case_id = violations.id_text("case_id", &request.case_id);
         let limit = page::page_size(&mut violations, request.page_size);
         let after = cursor(&mut violations, &request.page_token);
         violations.into_result()?;
         let (rows, next) = self.store.list_parts(&case_id, after, limit).await?;
         Ok(Response::new(pb::ListServicePartsResponse {
-            parts: rows.into_iter().map(part_to_proto).collect(),
+            parts: rows.into_iter().map(wire::part).collect(),
             next_page_token: next_token(next),
         }))
     }
@@ -540,14 +389,11 @@ impl WorkService for WorkApi {
         let request = request.into_inner();
         let part = request.part.unwrap_or_default();
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "part.id", &part.id);
-        let version = violations.etag("part.etag", &part.etag, true);
-        let mask = violations.update_mask(request.update_mask.as_ref(), PART_FIELDS);
-        let fields = parse_part(&mut violations, &part, Some(&mask));
+        let target = violations.update_target("part", &part.id, &part.etag, request.update_mask.as_ref());
+        let fields = parse_part(&mut violations, &part, Some(&target.mask));
         violations.into_result()?;
-        let Some(version) = version else { return Err(Status::internal("validated etag missing")) };
-        let updated = self.store.update_part(&id, version, fields, &mask, &actor(&caller, "")).await?;
-        Ok(Response::new(part_to_proto(updated)))
+        let updated = self.store.update_part(target, fields, &actor(&caller, "")).await?;
+        Ok(Response::new(wire::part(updated)))
     }
 
     async fn delete_service_part(
@@ -557,7 +403,7 @@ impl WorkService for WorkApi {
         let caller = caller(&request)?;
         writer(&caller)?;
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "id", &request.get_ref().id);
+        let id = violations.id_text("id", &request.get_ref().id);
         let version = violations.etag("etag", &request.get_ref().etag, false);
         violations.into_result()?;
         self.store.delete_part(&id, version, &actor(&caller, "")).await?;
@@ -568,13 +414,14 @@ impl WorkService for WorkApi {
         caller(&request)?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let staff_id = required_id(&mut violations, "staff_id", &request.staff_id);
+        let staff_id = violations.id_text("staff_id", &request.staff_id);
         let period = violations.enum_value("period", request.period, period_from_proto);
         let day = date(&mut violations, "date", &request.date, true);
         violations.into_result()?;
-        let (Some(period), Some(day)) = (period, day) else { return Err(Status::internal("validated fields missing")) };
+        // Refused above when missing: the placeholders are never used.
+        let (period, day) = (period.unwrap_or(Period::Week), day.unwrap_or_default());
         let sheet = self.store.timesheet(&staff_id, period, day).await?;
-        Ok(Response::new(sheet_to_proto(&sheet)))
+        Ok(Response::new(wire::sheet(&sheet)))
     }
 
     async fn list_timesheets(
@@ -586,7 +433,7 @@ impl WorkService for WorkApi {
         let mut violations = FieldViolations::new();
         let limit = page::page_size(&mut violations, request.page_size);
         let after = cursor(&mut violations, &request.page_token);
-        let staff_id = optional_id(&mut violations, "staff_id", &request.staff_id);
+        let staff_id = violations.opt_id_text("staff_id", &request.staff_id);
         let mut statuses = Vec::new();
         for (i, raw) in request.statuses.iter().enumerate() {
             let status = match pb::TimesheetStatus::try_from(*raw) {
@@ -604,7 +451,7 @@ impl WorkService for WorkApi {
         violations.into_result()?;
         let (sheets, next) = self.store.list_timesheets(staff_id.as_deref(), &statuses, after, limit).await?;
         Ok(Response::new(pb::ListTimesheetsResponse {
-            timesheets: sheets.iter().map(sheet_to_proto).collect(),
+            timesheets: sheets.iter().map(wire::sheet).collect(),
             next_page_token: next_token(next),
         }))
     }
@@ -614,15 +461,16 @@ impl WorkService for WorkApi {
         writer(&caller)?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let staff_id = required_id(&mut violations, "staff_id", &request.staff_id);
+        let staff_id = violations.id_text("staff_id", &request.staff_id);
         let period = violations.enum_value("period", request.period, period_from_proto);
         let day = date(&mut violations, "date", &request.date, true);
         let version = violations.etag("etag", &request.etag, false);
         violations.into_result()?;
-        let (Some(period), Some(day)) = (period, day) else { return Err(Status::internal("validated fields missing")) };
+        // Refused above when missing: the placeholders are never used.
+        let (period, day) = (period.unwrap_or(Period::Week), day.unwrap_or_default());
         self.clients.staff_user("staff_id", &staff_id).await?;
         let sheet = self.store.submit_timesheet(&staff_id, period, day, version, &actor(&caller, "")).await?;
-        Ok(Response::new(sheet_to_proto(&sheet)))
+        Ok(Response::new(wire::sheet(&sheet)))
     }
 
     async fn approve_timesheet(&self, request: Request<pb::ReviewTimesheetRequest>) -> Result<Response<pb::Timesheet>, Status> {
@@ -636,22 +484,22 @@ impl WorkService for WorkApi {
     async fn get_case_costs(&self, request: Request<pb::GetCaseCostsRequest>) -> Result<Response<pb::CaseCosts>, Status> {
         caller(&request)?;
         let mut violations = FieldViolations::new();
-        let case_id = required_id(&mut violations, "case_id", &request.get_ref().case_id);
+        let case_id = violations.id_text("case_id", &request.get_ref().case_id);
         violations.into_result()?;
         let case = self.clients.case("case_id", &case_id).await?;
         let (terms, _) = self.terms(&case).await?;
         let costs = self.store.case_costs(&case_id, &terms).await?;
         let code = terms.currency.code();
-        let zero = || Some(money(0, code));
+        let zero = || Some(wire::money(0, code));
         let answer = match &costs.draft {
             Some(draft) => pb::CaseCosts {
                 case_id,
                 contract_id: terms.contract_id.clone().unwrap_or_default(),
                 lines: cost_lines(draft, &costs.hours),
-                net: Some(money(draft.net.minor, code)),
+                net: Some(wire::money(draft.net.minor, code)),
                 tax_rate_basis_points: i32::try_from(draft.tax_rate_bp).unwrap_or(0),
-                tax: Some(money(draft.tax.minor, code)),
-                gross: Some(money(draft.gross.minor, code)),
+                tax: Some(wire::money(draft.tax.minor, code)),
+                gross: Some(wire::money(draft.gross.minor, code)),
                 billable_minutes: costs.billable_minutes,
             },
             None => pb::CaseCosts {
@@ -673,7 +521,7 @@ impl WorkService for WorkApi {
         writer(&caller)?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let case_id = required_id(&mut violations, "case_id", &request.case_id);
+        let case_id = violations.id_text("case_id", &request.case_id);
         let key = key_of(
             &mut violations,
             &request.idempotency_key,
@@ -683,15 +531,15 @@ impl WorkService for WorkApi {
         let case = self.clients.case("case_id", &case_id).await?;
         let (terms, _) = self.terms(&case).await?;
         let invoice = self.store.invoice_case(&case_id, &terms, &actor(&caller, ""), key.as_ref()).await?;
-        Ok(Response::new(invoice_to_proto(invoice)))
+        Ok(Response::new(wire::invoice(invoice)))
     }
 
     async fn get_invoice(&self, request: Request<pb::GetInvoiceRequest>) -> Result<Response<pb::Invoice>, Status> {
         caller(&request)?;
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "id", &request.get_ref().id);
+        let id = violations.id_text("id", &request.get_ref().id);
         violations.into_result()?;
-        Ok(Response::new(invoice_to_proto(self.store.get_invoice(&id).await?)))
+        Ok(Response::new(wire::invoice(self.store.get_invoice(&id).await?)))
     }
 
     async fn list_invoices(
@@ -705,14 +553,14 @@ impl WorkService for WorkApi {
         let after = cursor(&mut violations, &request.page_token);
         let statuses = violations.enum_values("statuses", &request.statuses, invoice_status_from_proto);
         let filter = InvoiceFilter {
-            case_id: optional_id(&mut violations, "case_id", &request.case_id),
-            account_id: optional_id(&mut violations, "account_id", &request.account_id),
+            case_id: violations.opt_id_text("case_id", &request.case_id),
+            account_id: violations.opt_id_text("account_id", &request.account_id),
             statuses,
         };
         violations.into_result()?;
         let (rows, next) = self.store.list_invoices(&filter, after, limit).await?;
         Ok(Response::new(pb::ListInvoicesResponse {
-            invoices: rows.into_iter().map(invoice_to_proto).collect(),
+            invoices: rows.into_iter().map(wire::invoice).collect(),
             next_page_token: next_token(next),
         }))
     }
@@ -722,14 +570,15 @@ impl WorkService for WorkApi {
         writer(&caller)?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "id", &request.id);
+        let id = violations.id_text("id", &request.id);
         let status = violations.enum_value("status", request.status, invoice_status_from_proto);
         let version = violations.etag("etag", &request.etag, false);
         let reason = violations.optional_text("reason", &request.reason, REASON_MAX);
         violations.into_result()?;
-        let Some(status) = status else { return Err(Status::internal("validated status missing")) };
+        // Refused above when missing: the placeholder is never used.
+        let status = status.unwrap_or(InvoiceStatus::Draft);
         let updated = self.store.set_invoice_status(&id, version, status, &actor(&caller, &reason)).await?;
-        Ok(Response::new(invoice_to_proto(updated)))
+        Ok(Response::new(wire::invoice(updated)))
     }
 
     async fn debit_case(&self, request: Request<pb::DebitCaseRequest>) -> Result<Response<pb::DebitCaseResponse>, Status> {
@@ -737,8 +586,8 @@ impl WorkService for WorkApi {
         writer(&caller)?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let case_id = required_id(&mut violations, "case_id", &request.case_id);
-        let sub_id = required_id(&mut violations, "sub_contract_id", &request.sub_contract_id);
+        let case_id = violations.id_text("case_id", &request.case_id);
+        let sub_id = violations.id_text("sub_contract_id", &request.sub_contract_id);
         let key = key_of(
             &mut violations,
             &request.idempotency_key,
@@ -763,13 +612,13 @@ impl WorkService for WorkApi {
         let (terms, _) = self.terms(&case).await?;
         let debit = self.store.debit_case(&case_id, &sub, &terms, &actor(&caller, ""), key.as_ref()).await?;
         let lines = debit.draft.as_ref().map(|d| cost_lines(d, &debit.hours)).unwrap_or_default();
-        Ok(Response::new(pb::DebitCaseResponse { entry: Some(ledger_entry_to_proto(debit.entry)), lines }))
+        Ok(Response::new(pb::DebitCaseResponse { entry: Some(wire::ledger_entry(debit.entry)), lines }))
     }
 
     async fn get_work_order(&self, request: Request<pb::GetWorkOrderRequest>) -> Result<Response<pb::WorkOrder>, Status> {
         caller(&request)?;
         let mut violations = FieldViolations::new();
-        let case_id = required_id(&mut violations, "case_id", &request.get_ref().case_id);
+        let case_id = violations.id_text("case_id", &request.get_ref().case_id);
         violations.into_result()?;
         let order = crate::work_orders::print(&self.store, &self.clients, &self.settings.business_name, &case_id).await?;
         Ok(Response::new(order))
@@ -786,11 +635,11 @@ impl WorkApi {
         caller.require_admin()?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let id = required_id(&mut violations, "id", &request.id);
+        let id = violations.id_text("id", &request.id);
         let version = violations.etag("etag", &request.etag, false);
         let note = violations.optional_text("note", &request.note, REASON_MAX);
         violations.into_result()?;
         let sheet = self.store.review_timesheet(&id, version, approve, &note, &actor(&caller, "")).await?;
-        Ok(Response::new(sheet_to_proto(&sheet)))
+        Ok(Response::new(wire::sheet(&sheet)))
     }
 }

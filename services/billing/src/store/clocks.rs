@@ -9,15 +9,12 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{
-    Store,
-    entities::{case_clock, sla_policy},
-    page_end, policy_of,
-};
+use super::{Store, page_end, policy_of};
 use crate::{
     clocks::{self, Snapshot},
     domain::sla::SlaPolicy,
     error::Result,
+    records::entities::{case_clock, sla_policy},
 };
 
 /// Which queue to list.

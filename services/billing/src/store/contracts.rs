@@ -4,32 +4,47 @@
 use chrono::NaiveDate;
 use docket_kit::{
     audit::{Actor, Changes},
-    error::is_unique_violation,
     idempotency::Idempotency,
+    mask_fields,
+    mutation::{Edit, Once, Tx},
+    request::{FieldMask, UpdateTarget},
 };
 use sea_orm::{
-    ActiveModelTrait,
-    ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
-use serde::{Deserialize, Serialize};
 
-use super::{
-    Store,
-    entities::{covered_asset, ledger_entry, service_contract, sla_policy, sub_contract},
-    find_idempotent, new_id, page_end, remember_idempotent, stale, write_trail,
-};
+use super::{IdCursor, Store, new_id, page_end};
 use crate::{
     domain::contract::{self, ContractStatus, Refusal, Terms, serial_key},
     error::{Error, Result},
     events,
+    records::{
+        ContractRecord,
+        entities::{covered_asset, ledger_entry, service_contract, sla_policy, sub_contract},
+        format_contract_number, load_assets,
+    },
 };
 
-/// Fields an update may change.
-pub const CONTRACT_FIELDS: &[&str] =
-    &["name", "contract_type", "start_date", "end_date", "sla_policy_id", "covered_assets", "rates", "description"];
+mask_fields!(
+    /// What UpdateContract may change.
+    pub enum ContractField {
+        Name = "name",
+        ContractType = "contract_type",
+        StartDate = "start_date",
+        EndDate = "end_date",
+        SlaPolicyId = "sla_policy_id",
+        CoveredAssets = "covered_assets",
+        Rates = "rates",
+        Description = "description",
+    }
+);
+
+/// What UpdateContract names: the contract, its etag, the fields.
+pub type ContractUpdate = UpdateTarget<ContractId, ContractField>;
+
+docket_kit::record_ids!(ContractId);
 
 /// Validated contract fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,57 +65,10 @@ pub struct ContractFields {
     pub description: String,
 }
 
-/// A contract with its covered assets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContractRecord {
-    pub contract: service_contract::Model,
-    pub assets: Vec<covered_asset::Model>,
-}
-
-impl ContractRecord {
-    pub fn start_date(&self) -> NaiveDate {
-        parse_date(&self.contract.start_date)
-    }
-
-    pub fn end_date(&self) -> NaiveDate {
-        parse_date(&self.contract.end_date)
-    }
-
-    /// The status on `today` (an active contract past its end is expired).
-    pub fn status_on(&self, today: NaiveDate) -> ContractStatus {
-        ContractStatus::from_key(&self.contract.status).unwrap_or(ContractStatus::Draft).effective(self.end_date(), today)
-    }
-
-    pub fn terms(&self) -> Terms {
-        Terms {
-            number: self.contract.contract_number.clone(),
-            account_id: self.contract.account_id.clone(),
-            status: ContractStatus::from_key(&self.contract.status).unwrap_or(ContractStatus::Draft),
-            start_date: self.start_date(),
-            end_date: self.end_date(),
-            asset_keys: self.assets.iter().map(|a| a.serial_key.clone()).collect(),
-        }
-    }
-}
-
-/// Stored dates were validated when written.
-fn parse_date(text: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap_or(NaiveDate::MIN)
-}
-
-pub fn format_contract_number(n: i64) -> String {
-    format!("SC-{n:06}")
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct ContractFilter {
     pub account_id: Option<String>,
     pub statuses: Vec<ContractStatus>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct IdCursor {
-    pub id: String,
 }
 
 /// A new prepaid sub-contract.
@@ -120,10 +88,6 @@ pub enum Entitlement {
     Refused(Refusal),
 }
 
-const CREATE_SCOPE: &str = "CreateContract";
-const SUB_SCOPE: &str = "CreateSubContract";
-const CREDIT_SCOPE: &str = "CreditSubContract";
-
 fn rates_text(model: &service_contract::Model) -> String {
     format!("{} {}/h, tax {} bp", model.currency, model.hourly_rate_minor, model.tax_rate_bp)
 }
@@ -132,32 +96,30 @@ fn assets_text(assets: &[(String, String)]) -> String {
     assets.iter().map(|(d, s)| format!("{d} [{s}]")).collect::<Vec<_>>().join("; ")
 }
 
-/// Copies masked fields onto the model, recording each change.
-fn apply(record: &mut ContractRecord, fields: &ContractFields, mask: &[&str], changes: &mut Changes) -> Vec<(String, String)> {
+/// Copies masked fields onto the record, recording each change.
+fn apply(record: &mut ContractRecord, fields: &ContractFields, mask: &FieldMask<ContractField>, changes: &mut Changes) {
     let model = &mut record.contract;
-    let mut assets: Vec<(String, String)> =
-        record.assets.iter().map(|a| (a.description.clone(), a.serial_number.clone())).collect();
-    for field in mask {
-        match *field {
-            "name" => {
+    for field in mask.iter() {
+        match field {
+            ContractField::Name => {
                 changes.diff("name", &model.name, &fields.name);
                 model.name.clone_from(&fields.name);
             }
-            "contract_type" => {
+            ContractField::ContractType => {
                 changes.diff("contract_type", &model.contract_type, &fields.contract_type);
                 model.contract_type.clone_from(&fields.contract_type);
             }
-            "start_date" => {
+            ContractField::StartDate => {
                 let value = fields.start_date.to_string();
                 changes.diff("start_date", &model.start_date, &value);
                 model.start_date = value;
             }
-            "end_date" => {
+            ContractField::EndDate => {
                 let value = fields.end_date.to_string();
                 changes.diff("end_date", &model.end_date, &value);
                 model.end_date = value;
             }
-            "sla_policy_id" => {
+            ContractField::SlaPolicyId => {
                 changes.diff(
                     "sla_policy_id",
                     model.sla_policy_id.as_deref().unwrap_or(""),
@@ -165,41 +127,36 @@ fn apply(record: &mut ContractRecord, fields: &ContractFields, mask: &[&str], ch
                 );
                 model.sla_policy_id.clone_from(&fields.sla_policy_id);
             }
-            "covered_assets" => {
-                changes.diff("covered_assets", assets_text(&assets), assets_text(&fields.covered_assets));
-                assets.clone_from(&fields.covered_assets);
+            ContractField::CoveredAssets => {
+                let before: Vec<(String, String)> =
+                    record.assets.iter().map(|a| (a.description.clone(), a.serial_number.clone())).collect();
+                changes.diff("covered_assets", assets_text(&before), assets_text(&fields.covered_assets));
+                record.assets = fields
+                    .covered_assets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (description, serial))| covered_asset::Model {
+                        contract_id: model.id.clone(),
+                        position: i32::try_from(i).unwrap_or(i32::MAX),
+                        description: description.clone(),
+                        serial_number: serial.clone(),
+                        serial_key: serial_key(serial),
+                    })
+                    .collect();
             }
-            "rates" => {
+            ContractField::Rates => {
                 let before = rates_text(model);
                 model.currency.clone_from(&fields.currency);
                 model.hourly_rate_minor = fields.hourly_rate_minor;
                 model.tax_rate_bp = fields.tax_rate_bp;
                 changes.diff("rates", before, rates_text(model));
             }
-            "description" => {
+            ContractField::Description => {
                 changes.diff("description", &model.description, &fields.description);
                 model.description.clone_from(&fields.description);
             }
-            _ => {}
         }
     }
-    assets
-}
-
-async fn write_assets(txn: &impl ConnectionTrait, contract_id: &str, assets: &[(String, String)]) -> Result<()> {
-    covered_asset::Entity::delete_many().filter(covered_asset::Column::ContractId.eq(contract_id)).exec(txn).await?;
-    if assets.is_empty() {
-        return Ok(());
-    }
-    let rows = assets.iter().enumerate().map(|(i, (description, serial))| covered_asset::ActiveModel {
-        contract_id: Set(contract_id.to_owned()),
-        position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
-        description: Set(description.clone()),
-        serial_number: Set(serial.clone()),
-        serial_key: Set(serial_key(serial)),
-    });
-    covered_asset::Entity::insert_many(rows).exec(txn).await?;
-    Ok(())
 }
 
 async fn check_policy(txn: &impl ConnectionTrait, policy_id: Option<&str>) -> Result<()> {
@@ -218,18 +175,6 @@ fn check_dates(start: &str, end: &str) -> Result<()> {
     Ok(())
 }
 
-async fn load_assets(db: &impl ConnectionTrait, contract_ids: &[String]) -> Result<Vec<covered_asset::Model>> {
-    if contract_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(covered_asset::Entity::find()
-        .filter(covered_asset::Column::ContractId.is_in(contract_ids.iter().cloned()))
-        .order_by_asc(covered_asset::Column::ContractId)
-        .order_by_asc(covered_asset::Column::Position)
-        .all(db)
-        .await?)
-}
-
 async fn with_assets(db: &impl ConnectionTrait, contracts: Vec<service_contract::Model>) -> Result<Vec<ContractRecord>> {
     let ids: Vec<String> = contracts.iter().map(|c| c.id.clone()).collect();
     let mut assets = load_assets(db, &ids).await?;
@@ -245,9 +190,8 @@ async fn with_assets(db: &impl ConnectionTrait, contracts: Vec<service_contract:
 }
 
 pub(crate) async fn find_contract(db: &impl ConnectionTrait, id: &str) -> Result<Option<ContractRecord>> {
-    let Some(contract) = service_contract::Entity::find_by_id(id.to_owned()).one(db).await? else { return Ok(None) };
-    let assets = load_assets(db, std::slice::from_ref(&contract.id)).await?;
-    Ok(Some(ContractRecord { contract, assets }))
+    use docket_kit::mutation::Record;
+    Ok(ContractRecord::load(db, id).await?)
 }
 
 impl Store {
@@ -258,72 +202,61 @@ impl Store {
         by: &Actor<'_>,
         key: Option<&Idempotency>,
     ) -> Result<ContractRecord> {
-        if let Some(id) = find_idempotent(&self.db, CREATE_SCOPE, by.actor, key).await? {
-            return self.get_contract(&id).await;
-        }
-        let txn = self.db.begin().await?;
-        check_policy(&txn, fields.sla_policy_id.as_deref()).await?;
-        let start = fields.start_date.to_string();
-        let end = fields.end_date.to_string();
-        check_dates(&start, &end)?;
-        let status = if activate { ContractStatus::Active } else { ContractStatus::Draft };
-        if activate && fields.end_date < by.at.date_naive() {
-            return Err(Error::field("contract.end_date", format!("an active contract cannot have ended already ({end})")));
-        }
-        let number = match &fields.contract_number {
-            Some(number) => number.clone(),
-            None => format_contract_number(docket_kit::counter::next(&txn, "contract_number").await?),
-        };
-        let mut record = ContractRecord {
-            contract: service_contract::Model {
-                id: new_id(),
-                contract_number: number.clone(),
-                account_id: fields.account_id.clone(),
-                name: String::new(),
-                contract_type: String::new(),
-                status: status.key().to_owned(),
-                start_date: start,
-                end_date: end,
-                sla_policy_id: None,
-                currency: String::new(),
-                hourly_rate_minor: 0,
-                tax_rate_bp: 0,
-                description: String::new(),
-                version: 1,
-                created_at: by.at,
-                updated_at: by.at,
-            },
-            assets: Vec::new(),
-        };
-        let mut changes = Changes::new();
-        changes.set("created", "", &number);
-        changes.set("account_id", "", &fields.account_id);
-        changes.set("status", "", status.key());
-        let assets = apply(&mut record, &fields, CONTRACT_FIELDS, &mut changes);
-        match record.contract.clone().into_active_model().reset_all().insert(&txn).await {
-            Ok(_) => {}
-            Err(err) if is_unique_violation(&err) => {
-                return Err(Error::AlreadyExists {
-                    field: "contract.contract_number".into(),
-                    message: format!("a contract numbered {number} already exists"),
-                });
-            }
-            Err(err) => return Err(err.into()),
-        }
-        write_assets(&txn, &record.contract.id, &assets).await?;
-        record.assets = load_assets(&txn, std::slice::from_ref(&record.contract.id)).await?;
-        write_trail(&txn, "contract", &record.contract.id, by, &changes).await?;
-        events::contract_changed(&txn, "contract.created", &record, &changes, by).await?;
-        if !remember_idempotent(&txn, CREATE_SCOPE, by.actor, key, &record.contract.id, by.at).await? {
-            txn.rollback().await?;
-            return Box::pin(self.create_contract(fields, activate, by, key)).await;
-        }
-        self.commit(txn).await?;
-        Ok(record)
+        self.mutations
+            .create(
+                by,
+                Once { scope: "CreateContract", key },
+                async |tx| {
+                    check_policy(&*tx, fields.sla_policy_id.as_deref()).await?;
+                    let start = fields.start_date.to_string();
+                    let end = fields.end_date.to_string();
+                    check_dates(&start, &end)?;
+                    let status = if activate { ContractStatus::Active } else { ContractStatus::Draft };
+                    if activate && fields.end_date < by.at.date_naive() {
+                        return Err(Error::field(
+                            "contract.end_date",
+                            format!("an active contract cannot have ended already ({end})"),
+                        ));
+                    }
+                    let number = match &fields.contract_number {
+                        Some(number) => number.clone(),
+                        None => format_contract_number(docket_kit::counter::next(&*tx, "contract_number").await?),
+                    };
+                    let mut record = ContractRecord {
+                        contract: service_contract::Model {
+                            id: new_id(),
+                            contract_number: number.clone(),
+                            account_id: fields.account_id.clone(),
+                            name: String::new(),
+                            contract_type: String::new(),
+                            status: status.key().to_owned(),
+                            start_date: start,
+                            end_date: end,
+                            sla_policy_id: None,
+                            currency: String::new(),
+                            hourly_rate_minor: 0,
+                            tax_rate_bp: 0,
+                            description: String::new(),
+                            version: 1,
+                            created_at: by.at,
+                            updated_at: by.at,
+                        },
+                        assets: Vec::new(),
+                    };
+                    let mut changes = Changes::new();
+                    changes.set("created", "", &number);
+                    changes.set("account_id", "", &fields.account_id);
+                    changes.set("status", "", status.key());
+                    apply(&mut record, &fields, &FieldMask::all(), &mut changes);
+                    Ok((record, changes))
+                },
+                |record, trail| vec![events::contract_changed("contract.created", record, trail, by.reason, by.at)],
+            )
+            .await
     }
 
     pub async fn get_contract(&self, id: &str) -> Result<ContractRecord> {
-        find_contract(&self.db, id).await?.ok_or_else(|| Error::NotFound(format!("service contract {id} not found")))
+        find_contract(&self.db, id).await?.ok_or_else(|| Error::not_found("service contract", id))
     }
 
     pub async fn get_contract_by_number(&self, number: &str) -> Result<ContractRecord> {
@@ -377,79 +310,72 @@ impl Store {
 
     pub async fn update_contract(
         &self,
-        id: &str,
-        etag: i64,
+        target: ContractUpdate,
         fields: ContractFields,
-        mask: &[&str],
         by: &Actor<'_>,
     ) -> Result<ContractRecord> {
-        let txn = self.db.begin().await?;
-        let current =
-            find_contract(&txn, id).await?.ok_or_else(|| Error::NotFound(format!("service contract {id} not found")))?;
-        if current.contract.version != etag {
-            return Err(stale("service contract", id, etag, current.contract.version));
-        }
-        if mask.contains(&"sla_policy_id") {
-            check_policy(&txn, fields.sla_policy_id.as_deref()).await?;
-        }
-        let mut next = current.clone();
-        let mut changes = Changes::new();
-        let assets = apply(&mut next, &fields, mask, &mut changes);
-        check_dates(&next.contract.start_date, &next.contract.end_date)?;
-        if changes.is_empty() {
-            return Ok(current);
-        }
-        next.contract.version += 1;
-        next.contract.updated_at = by.at;
-        save_versioned(&txn, &current.contract, &next.contract).await?;
-        if changes.touches("covered_assets") {
-            write_assets(&txn, id, &assets).await?;
-        }
-        next.assets = load_assets(&txn, &[id.to_owned()]).await?;
-        write_trail(&txn, "contract", id, by, &changes).await?;
-        events::contract_changed(&txn, "contract.updated", &next, &changes, by).await?;
-        if changes.touches("sla_policy_id") {
-            crate::clocks::contract_changed(&txn, id, by.at).await?;
-        }
-        self.commit(txn).await?;
-        Ok(next)
+        let (fields, mask) = (&fields, &target.mask);
+        let updated = self
+            .mutations
+            .update(
+                by,
+                &target.id.to_string(),
+                Some(target.etag),
+                |tx, current: ContractRecord| async move {
+                    if mask.contains(ContractField::SlaPolicyId) {
+                        check_policy(&*tx, fields.sla_policy_id.as_deref()).await?;
+                    }
+                    let mut after = current.clone();
+                    let mut changes = Changes::new();
+                    apply(&mut after, fields, mask, &mut changes);
+                    check_dates(&after.contract.start_date, &after.contract.end_date)?;
+                    if changes.touches("sla_policy_id") {
+                        crate::clocks::contract_changed(&*tx, &current.contract.id, by.at).await?;
+                    }
+                    Ok(Edit { after, changes })
+                },
+                |_, after, trail| vec![events::contract_changed("contract.updated", after, trail, by.reason, by.at)],
+            )
+            .await?;
+        // The assets as stored, in their order.
+        self.get_contract(&updated.contract.id).await
     }
 
     pub async fn set_contract_status(
         &self,
-        id: &str,
+        id: ContractId,
         etag: Option<i64>,
         to: ContractStatus,
         by: &Actor<'_>,
     ) -> Result<ContractRecord> {
-        let txn = self.db.begin().await?;
-        let current =
-            find_contract(&txn, id).await?.ok_or_else(|| Error::NotFound(format!("service contract {id} not found")))?;
-        if let Some(etag) = etag
-            && current.contract.version != etag
-        {
-            return Err(stale("service contract", id, etag, current.contract.version));
-        }
-        let today = by.at.date_naive();
-        let from = current.status_on(today);
-        contract::check_move(from, to).map_err(|refused| Error::Precondition(refused.to_string()))?;
-        if to == ContractStatus::Active && current.end_date() < today {
-            return Err(Error::Precondition(format!(
-                "contract {} ended on {}; change its end date before activating it",
-                current.contract.contract_number, current.contract.end_date
-            )));
-        }
-        let mut next = current.clone();
-        next.contract.status = to.key().to_owned();
-        next.contract.version += 1;
-        next.contract.updated_at = by.at;
-        save_versioned(&txn, &current.contract, &next.contract).await?;
-        let mut changes = Changes::new();
-        changes.diff("status", from.key(), to.key());
-        write_trail(&txn, "contract", id, by, &changes).await?;
-        events::contract_changed(&txn, "contract.status_changed", &next, &changes, by).await?;
-        self.commit(txn).await?;
-        Ok(next)
+        self.mutations
+            .update(
+                by,
+                &id.to_string(),
+                etag,
+                |_tx, current: ContractRecord| {
+                    let today = by.at.date_naive();
+                    let from = current.status_on(today);
+                    let edit = contract::check_move(from, to)
+                        .map_err(|refused| Error::Precondition(refused.to_string()))
+                        .and_then(|()| {
+                            if to == ContractStatus::Active && current.end_date() < today {
+                                return Err(Error::Precondition(format!(
+                                    "contract {} ended on {}; change its end date before activating it",
+                                    current.contract.contract_number, current.contract.end_date
+                                )));
+                            }
+                            let mut after = current.clone();
+                            after.contract.status = to.key().to_owned();
+                            let mut changes = Changes::new();
+                            changes.set("status", from.key(), to.key());
+                            Ok(Edit { after, changes })
+                        });
+                    async move { edit }
+                },
+                |_, after, trail| vec![events::contract_changed("contract.status_changed", after, trail, by.reason, by.at)],
+            )
+            .await
     }
 
     pub async fn contract_history(
@@ -457,7 +383,7 @@ impl Store {
         id: &str,
         after: Option<String>,
         limit: u64,
-    ) -> Result<(Vec<super::entities::audit_entry::Model>, Option<String>)> {
+    ) -> Result<(Vec<crate::records::entities::audit_entry::Model>, Option<String>)> {
         Ok(docket_kit::audit::list(&self.db, &["contract", "sub_contract"], id, after, limit).await?)
     }
 
@@ -512,39 +438,48 @@ impl Store {
         by: &Actor<'_>,
         key: Option<&Idempotency>,
     ) -> Result<sub_contract::Model> {
-        if let Some(id) = find_idempotent(&self.db, SUB_SCOPE, by.actor, key).await? {
-            return self.get_sub_contract(&id).await;
-        }
-        let txn = self.db.begin().await?;
-        let Some(contract) = find_contract(&txn, &new.contract_id).await? else {
-            return Err(Error::field("sub_contract.contract_id", format!("no service contract {} exists", new.contract_id)));
-        };
-        if matches!(ContractStatus::from_key(&contract.contract.status), Some(ContractStatus::Cancelled)) {
-            return Err(Error::Precondition(format!("contract {} is cancelled", contract.contract.contract_number)));
-        }
-        let model = sub_contract::Model {
-            id: new_id(),
-            contract_id: new.contract_id.clone(),
-            name: new.name.clone(),
-            balance_kind: new.balance_kind.to_owned(),
-            balance: 0,
-            allow_overdraft: new.allow_overdraft,
-            version: 1,
-            created_at: by.at,
-            updated_at: by.at,
-        };
-        model.clone().into_active_model().reset_all().insert(&txn).await?;
-        let mut changes = Changes::new();
-        changes.set("sub_contract", "", format!("{} ({}, overdraft {})", model.name, model.balance_kind, model.allow_overdraft));
-        // The sub-contract's creation is part of its contract's trail.
-        write_trail(&txn, "sub_contract", &model.contract_id, by, &changes).await?;
-        events::sub_contract_changed(&txn, "subcontract.created", &model, &contract, None, by).await?;
-        if !remember_idempotent(&txn, SUB_SCOPE, by.actor, key, &model.id, by.at).await? {
-            txn.rollback().await?;
-            return Box::pin(self.create_sub_contract(new, by, key)).await;
-        }
-        self.commit(txn).await?;
-        Ok(model)
+        self.mutations
+            .run_once(
+                by,
+                Once { scope: "CreateSubContract", key },
+                async |tx| {
+                    let Some(contract) = find_contract(&*tx, &new.contract_id).await? else {
+                        return Err(Error::field(
+                            "sub_contract.contract_id",
+                            format!("no service contract {} exists", new.contract_id),
+                        ));
+                    };
+                    if matches!(ContractStatus::from_key(&contract.contract.status), Some(ContractStatus::Cancelled)) {
+                        return Err(Error::Precondition(format!("contract {} is cancelled", contract.contract.contract_number)));
+                    }
+                    let model = sub_contract::Model {
+                        id: new_id(),
+                        contract_id: new.contract_id.clone(),
+                        name: new.name.clone(),
+                        balance_kind: new.balance_kind.to_owned(),
+                        balance: 0,
+                        allow_overdraft: new.allow_overdraft,
+                        version: 1,
+                        created_at: by.at,
+                        updated_at: by.at,
+                    };
+                    model.clone().into_active_model().reset_all().insert(&*tx).await?;
+                    let mut changes = Changes::new();
+                    changes.set(
+                        "sub_contract",
+                        "",
+                        format!("{} ({}, overdraft {})", model.name, model.balance_kind, model.allow_overdraft),
+                    );
+                    // The sub-contract's creation is part of its contract's trail.
+                    tx.trail("sub_contract", &model.contract_id, &changes).await?;
+                    tx.emit([events::sub_contract_changed("subcontract.created", &model, &contract.contract.currency, None)])
+                        .await?;
+                    Ok(model)
+                },
+                |model| &model.id,
+                |id| async move { self.get_sub_contract(&id).await },
+            )
+            .await
     }
 
     pub async fn get_sub_contract(&self, id: &str) -> Result<sub_contract::Model> {
@@ -586,22 +521,24 @@ impl Store {
         by: &Actor<'_>,
         key: Option<&Idempotency>,
     ) -> Result<ledger_entry::Model> {
-        if let Some(entry) = find_idempotent(&self.db, CREDIT_SCOPE, by.actor, key).await? {
-            return ledger_entry::Entity::find_by_id(entry)
-                .one(&self.db)
-                .await?
-                .ok_or_else(|| Error::NotFound("the ledger entry of this key is gone".into()));
-        }
-        let txn = self.db.begin().await?;
-        let entry = post(&txn, id, amount, "credit", None, description, by)
-            .await?
-            .ok_or_else(|| Error::Precondition("the credit would take the balance beyond what can be stored".into()))?;
-        if !remember_idempotent(&txn, CREDIT_SCOPE, by.actor, key, &entry.id, by.at).await? {
-            txn.rollback().await?;
-            return Box::pin(self.credit_sub_contract(id, amount, description, by, key)).await;
-        }
-        self.commit(txn).await?;
-        Ok(entry)
+        self.mutations
+            .run_once(
+                by,
+                Once { scope: "CreditSubContract", key },
+                async |tx| {
+                    post(&tx, id, amount, "credit", None, description)
+                        .await?
+                        .ok_or_else(|| Error::Precondition("the credit would take the balance beyond what can be stored".into()))
+                },
+                |entry| &entry.id,
+                |entry| async move {
+                    ledger_entry::Entity::find_by_id(entry)
+                        .one(&self.db)
+                        .await?
+                        .ok_or_else(|| Error::NotFound("the ledger entry of this key is gone".into()))
+                },
+            )
+            .await
     }
 
     pub async fn list_ledger_entries(
@@ -627,37 +564,19 @@ pub enum ContractLookup {
     Number(String),
 }
 
-/// Writes `next` over `current` if nobody changed it meanwhile.
-async fn save_versioned(
-    txn: &DatabaseTransaction,
-    current: &service_contract::Model,
-    next: &service_contract::Model,
-) -> Result<()> {
-    let updated = service_contract::Entity::update_many()
-        .set(next.clone().into_active_model().reset_all())
-        .filter(service_contract::Column::Id.eq(&current.id))
-        .filter(service_contract::Column::Version.eq(current.version))
-        .exec(txn)
-        .await?;
-    if updated.rows_affected != 1 {
-        return Err(Error::Stale(format!("service contract {} was changed meanwhile; read it again and retry", current.id)));
-    }
-    Ok(())
-}
-
 /// Posts `amount` (positive credit, negative debit) to a sub-contract's
 /// balance in one conditional UPDATE, so concurrent debits can never take
 /// it below zero unless overdraft is allowed, and writes the ledger entry.
 /// `Ok(None)` when the balance does not cover a debit.
 pub(crate) async fn post(
-    txn: &DatabaseTransaction,
+    tx: &Tx,
     sub_contract_id: &str,
     amount: i64,
     kind: &str,
     case_id: Option<&str>,
     description: &str,
-    by: &Actor<'_>,
 ) -> Result<Option<ledger_entry::Model>> {
+    let (txn, by): (&DatabaseTransaction, _) = (tx, tx.by());
     let Some(current) = sub_contract::Entity::find_by_id(sub_contract_id.to_owned()).one(txn).await? else {
         return Err(Error::NotFound(format!("sub-contract {sub_contract_id} not found")));
     };
@@ -693,7 +612,7 @@ pub(crate) async fn post(
     let contract = find_contract(txn, &current.contract_id).await?;
     if let Some(contract) = contract {
         let event = if amount < 0 { "subcontract.debited" } else { "subcontract.credited" };
-        events::sub_contract_changed(txn, event, &after, &contract, Some(&entry), by).await?;
+        tx.emit([events::sub_contract_changed(event, &after, &contract.contract.currency, Some(&entry))]).await?;
     }
     Ok(Some(entry))
 }

@@ -6,26 +6,26 @@
 use docket_kit::{
     audit::{Actor, Changes},
     idempotency::Idempotency,
+    mutation::{Edit, Once},
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
     sea_query::{Expr, LockType},
 };
 
-use super::{
-    Store,
-    contracts::{IdCursor, post},
-    entities::{booked_hours, invoice, invoice_line, ledger_entry, service_part, sub_contract},
-    find_idempotent, new_id, page_end, remember_idempotent, stale, write_trail,
-};
+use super::{IdCursor, Store, contracts::post, new_id, page_end};
 use crate::{
     domain::{
-        invoice::{self as rules, BookedHours, InvoiceDraft, InvoiceError, LineSource, ServicePart},
+        invoice::{self as rules, BookedHours, InvoiceDraft, InvoiceError, InvoiceStatus, LineSource, ServicePart},
         money::{Currency, Money},
     },
     error::{Error, Result},
     events,
+    records::{
+        InvoiceRecord,
+        entities::{booked_hours, invoice, invoice_line, ledger_entry, service_part, sub_contract},
+    },
 };
 
 /// What a case is billed under: its contract's currency and tax, or the defaults.
@@ -35,47 +35,6 @@ pub struct BillingTerms {
     pub contract_id: Option<String>,
     pub currency: Currency,
     pub tax_rate_bp: i64,
-}
-
-/// An invoice with its lines.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvoiceRecord {
-    pub invoice: invoice::Model,
-    pub lines: Vec<invoice_line::Model>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InvoiceStatus {
-    Draft,
-    Issued,
-    Paid,
-    Void,
-}
-
-impl InvoiceStatus {
-    pub fn key(self) -> &'static str {
-        match self {
-            InvoiceStatus::Draft => "draft",
-            InvoiceStatus::Issued => "issued",
-            InvoiceStatus::Paid => "paid",
-            InvoiceStatus::Void => "void",
-        }
-    }
-
-    pub fn from_key(key: &str) -> Option<Self> {
-        [InvoiceStatus::Draft, InvoiceStatus::Issued, InvoiceStatus::Paid, InvoiceStatus::Void]
-            .into_iter()
-            .find(|s| s.key() == key)
-    }
-
-    /// draft -> issued -> paid; draft | issued -> void.
-    pub fn allowed_moves(self) -> &'static [InvoiceStatus] {
-        match self {
-            InvoiceStatus::Draft => &[InvoiceStatus::Issued, InvoiceStatus::Void],
-            InvoiceStatus::Issued => &[InvoiceStatus::Paid, InvoiceStatus::Void],
-            InvoiceStatus::Paid | InvoiceStatus::Void => &[],
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -102,9 +61,6 @@ pub struct Debit {
     pub parts: Vec<service_part::Model>,
     pub draft: Option<InvoiceDraft>,
 }
-
-const INVOICE_SCOPE: &str = "InvoiceCase";
-const DEBIT_SCOPE: &str = "DebitCase";
 
 pub fn format_invoice_number(n: i64) -> String {
     format!("INV-{n:06}")
@@ -169,6 +125,21 @@ async fn unbilled(db: &impl ConnectionTrait, case_id: &str) -> Result<(Vec<booke
 
 /// Marks hours and parts billed by an invoice or a ledger entry; fails if
 /// any of them was billed meanwhile.
+/// Gives a voided invoice's hours and parts back to be billed again.
+async fn unbill(txn: &DatabaseTransaction, invoice_id: &str) -> Result<()> {
+    booked_hours::Entity::update_many()
+        .col_expr(booked_hours::Column::InvoiceId, Expr::value(Option::<String>::None))
+        .filter(booked_hours::Column::InvoiceId.eq(invoice_id))
+        .exec(txn)
+        .await?;
+    service_part::Entity::update_many()
+        .col_expr(service_part::Column::InvoiceId, Expr::value(Option::<String>::None))
+        .filter(service_part::Column::InvoiceId.eq(invoice_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
 async fn mark_billed(
     txn: &DatabaseTransaction,
     hours: &[booked_hours::Model],
@@ -235,68 +206,71 @@ impl Store {
         by: &Actor<'_>,
         key: Option<&Idempotency>,
     ) -> Result<InvoiceRecord> {
-        if let Some(id) = find_idempotent(&self.db, INVOICE_SCOPE, by.actor, key).await? {
-            return self.get_invoice(&id).await;
-        }
-        let txn = self.db.begin().await?;
-        let (hours, parts) = unbilled(&txn, case_id).await?;
-        let Some(draft) = price(terms, &hours, &parts)? else {
-            return Err(Error::Precondition("nothing to bill: the case has no unbilled billable hours or parts".into()));
-        };
-        let record = InvoiceRecord {
-            invoice: invoice::Model {
-                id: new_id(),
-                invoice_number: None,
-                case_id: case_id.to_owned(),
-                account_id: terms.account_id.clone(),
-                contract_id: terms.contract_id.clone(),
-                status: InvoiceStatus::Draft.key().to_owned(),
-                currency: terms.currency.code().to_owned(),
-                net_minor: draft.net.minor,
-                tax_rate_bp: i32::try_from(draft.tax_rate_bp).unwrap_or(0),
-                tax_minor: draft.tax.minor,
-                gross_minor: draft.gross.minor,
-                created_at: by.at,
-                issued_at: None,
-                paid_at: None,
-                voided_at: None,
-                version: 1,
-            },
-            lines: draft
-                .lines
-                .iter()
-                .enumerate()
-                .map(|(i, line)| invoice_line::Model {
-                    invoice_id: String::new(),
-                    position: i32::try_from(i).unwrap_or(i32::MAX),
-                    source: match line.source {
-                        LineSource::Hours => "hours",
-                        LineSource::Part => "part",
-                    }
-                    .to_owned(),
-                    source_id: line.source_id.clone(),
-                    description: line.description.clone(),
-                    amount_minor: line.amount.minor,
-                })
-                .collect(),
-        };
-        let id = record.invoice.id.clone();
-        record.invoice.clone().into_active_model().reset_all().insert(&txn).await?;
-        let lines: Vec<invoice_line::Model> =
-            record.lines.iter().map(|l| invoice_line::Model { invoice_id: id.clone(), ..l.clone() }).collect();
-        invoice_line::Entity::insert_many(lines.iter().map(|l| l.clone().into_active_model())).exec(&txn).await?;
-        mark_billed(&txn, &hours, &parts, Some(&id), None).await?;
-        let record = InvoiceRecord { lines, ..record };
-        let mut changes = Changes::new();
-        changes.set("created", "", format!("draft for case {case_id}: {} {}", draft.gross.minor, terms.currency));
-        write_trail(&txn, "invoice", &id, by, &changes).await?;
-        events::invoice_changed(&txn, "invoice.created", &record, by).await?;
-        if !remember_idempotent(&txn, INVOICE_SCOPE, by.actor, key, &id, by.at).await? {
-            txn.rollback().await?;
-            return Box::pin(self.invoice_case(case_id, terms, by, key)).await;
-        }
-        self.commit(txn).await?;
-        Ok(record)
+        self.mutations
+            .run_once(
+                by,
+                Once { scope: "InvoiceCase", key },
+                async |tx| {
+                    let (hours, parts) = unbilled(&*tx, case_id).await?;
+                    let Some(draft) = price(terms, &hours, &parts)? else {
+                        return Err(Error::Precondition(
+                            "nothing to bill: the case has no unbilled billable hours or parts".into(),
+                        ));
+                    };
+                    let record = InvoiceRecord {
+                        invoice: invoice::Model {
+                            id: new_id(),
+                            invoice_number: None,
+                            case_id: case_id.to_owned(),
+                            account_id: terms.account_id.clone(),
+                            contract_id: terms.contract_id.clone(),
+                            status: InvoiceStatus::Draft.key().to_owned(),
+                            currency: terms.currency.code().to_owned(),
+                            net_minor: draft.net.minor,
+                            tax_rate_bp: i32::try_from(draft.tax_rate_bp).unwrap_or(0),
+                            tax_minor: draft.tax.minor,
+                            gross_minor: draft.gross.minor,
+                            created_at: by.at,
+                            issued_at: None,
+                            paid_at: None,
+                            voided_at: None,
+                            version: 1,
+                        },
+                        lines: draft
+                            .lines
+                            .iter()
+                            .enumerate()
+                            .map(|(i, line)| invoice_line::Model {
+                                invoice_id: String::new(),
+                                position: i32::try_from(i).unwrap_or(i32::MAX),
+                                source: match line.source {
+                                    LineSource::Hours => "hours",
+                                    LineSource::Part => "part",
+                                }
+                                .to_owned(),
+                                source_id: line.source_id.clone(),
+                                description: line.description.clone(),
+                                amount_minor: line.amount.minor,
+                            })
+                            .collect(),
+                    };
+                    let id = record.invoice.id.clone();
+                    record.invoice.clone().into_active_model().reset_all().insert(&*tx).await?;
+                    let lines: Vec<invoice_line::Model> =
+                        record.lines.iter().map(|l| invoice_line::Model { invoice_id: id.clone(), ..l.clone() }).collect();
+                    invoice_line::Entity::insert_many(lines.iter().map(|l| l.clone().into_active_model())).exec(&*tx).await?;
+                    mark_billed(&tx, &hours, &parts, Some(&id), None).await?;
+                    let record = InvoiceRecord { lines, ..record };
+                    let mut changes = Changes::new();
+                    changes.set("created", "", format!("draft for case {case_id}: {} {}", draft.gross.minor, terms.currency));
+                    tx.trail("invoice", &id, &changes).await?;
+                    tx.emit([events::invoice_changed("invoice.created", &record, by.reason)]).await?;
+                    Ok(record)
+                },
+                |record| &record.invoice.id,
+                |id| async move { self.get_invoice(&id).await },
+            )
+            .await
     }
 
     pub async fn get_invoice(&self, id: &str) -> Result<InvoiceRecord> {
@@ -340,70 +314,57 @@ impl Store {
         to: InvoiceStatus,
         by: &Actor<'_>,
     ) -> Result<InvoiceRecord> {
-        let txn = self.db.begin().await?;
-        let current = load_invoice(&txn, id).await?;
-        if let Some(etag) = etag
-            && etag != current.invoice.version
-        {
-            return Err(stale("invoice", id, etag, current.invoice.version));
-        }
-        let from = InvoiceStatus::from_key(&current.invoice.status).unwrap_or(InvoiceStatus::Draft);
-        if !from.allowed_moves().contains(&to) {
-            let allowed = from.allowed_moves().iter().map(|s| s.key()).collect::<Vec<_>>();
-            return Err(Error::Precondition(format!(
-                "a {} invoice cannot become {}; allowed: {}",
-                from.key(),
-                to.key(),
-                if allowed.is_empty() { "none (it is final)".to_owned() } else { allowed.join(", ") }
-            )));
-        }
-        let mut next = current.invoice.clone();
-        next.status = to.key().to_owned();
-        next.version += 1;
-        let mut changes = Changes::new();
-        changes.diff("status", from.key(), to.key());
-        match to {
-            InvoiceStatus::Issued => {
-                let number = format_invoice_number(docket_kit::counter::next(&txn, "invoice_number").await?);
-                changes.diff("invoice_number", "", &number);
-                next.invoice_number = Some(number);
-                next.issued_at = Some(by.at);
-            }
-            InvoiceStatus::Paid => next.paid_at = Some(by.at),
-            InvoiceStatus::Void => {
-                next.voided_at = Some(by.at);
-                booked_hours::Entity::update_many()
-                    .col_expr(booked_hours::Column::InvoiceId, Expr::value(Option::<String>::None))
-                    .filter(booked_hours::Column::InvoiceId.eq(id))
-                    .exec(&txn)
+        self.mutations
+            .run(by, async |tx| {
+                let current = load_invoice(&*tx, id).await?;
+                if let Some(etag) = etag
+                    && etag != current.invoice.version
+                {
+                    return Err(Error::stale("invoice", id, etag, current.invoice.version));
+                }
+                let from = InvoiceStatus::from_key(&current.invoice.status).unwrap_or(InvoiceStatus::Draft);
+                if !from.allowed_moves().contains(&to) {
+                    let allowed = from.allowed_moves().iter().map(|s| s.key()).collect::<Vec<_>>();
+                    return Err(Error::Precondition(format!(
+                        "a {} invoice cannot become {}; allowed: {}",
+                        from.key(),
+                        to.key(),
+                        if allowed.is_empty() { "none (it is final)".to_owned() } else { allowed.join(", ") }
+                    )));
+                }
+                let mut next = current.invoice.clone();
+                next.status = to.key().to_owned();
+                let mut changes = Changes::new();
+                changes.diff("status", from.key(), to.key());
+                match to {
+                    InvoiceStatus::Issued => {
+                        let number = format_invoice_number(docket_kit::counter::next(&*tx, "invoice_number").await?);
+                        changes.diff("invoice_number", "", &number);
+                        next.invoice_number = Some(number);
+                        next.issued_at = Some(by.at);
+                    }
+                    InvoiceStatus::Paid => next.paid_at = Some(by.at),
+                    InvoiceStatus::Void => {
+                        next.voided_at = Some(by.at);
+                        unbill(&tx, id).await?;
+                    }
+                    InvoiceStatus::Draft => {}
+                }
+                let event = match to {
+                    InvoiceStatus::Issued => "invoice.issued",
+                    InvoiceStatus::Paid => "invoice.paid",
+                    InvoiceStatus::Void | InvoiceStatus::Draft => "invoice.voided",
+                };
+                let lines = current.lines.clone();
+                let saved = tx
+                    .save(&current.invoice, Edit { after: next, changes }, |_, saved, _| {
+                        let record = InvoiceRecord { invoice: saved.clone(), lines: lines.clone() };
+                        vec![events::invoice_changed(event, &record, by.reason)]
+                    })
                     .await?;
-                service_part::Entity::update_many()
-                    .col_expr(service_part::Column::InvoiceId, Expr::value(Option::<String>::None))
-                    .filter(service_part::Column::InvoiceId.eq(id))
-                    .exec(&txn)
-                    .await?;
-            }
-            InvoiceStatus::Draft => {}
-        }
-        let updated = invoice::Entity::update_many()
-            .set(next.clone().into_active_model().reset_all())
-            .filter(invoice::Column::Id.eq(id))
-            .filter(invoice::Column::Version.eq(current.invoice.version))
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected != 1 {
-            return Err(Error::Stale(format!("invoice {id} was changed meanwhile; read it again")));
-        }
-        write_trail(&txn, "invoice", id, by, &changes).await?;
-        let record = InvoiceRecord { invoice: next, lines: current.lines };
-        let event = match to {
-            InvoiceStatus::Issued => "invoice.issued",
-            InvoiceStatus::Paid => "invoice.paid",
-            InvoiceStatus::Void | InvoiceStatus::Draft => "invoice.voided",
-        };
-        events::invoice_changed(&txn, event, &record, by).await?;
-        self.commit(txn).await?;
-        Ok(record)
+                Ok(InvoiceRecord { invoice: saved, lines })
+            })
+            .await
     }
 
     /// Debits the case's unbilled cost to a prepaid sub-contract of its
@@ -418,43 +379,49 @@ impl Store {
         by: &Actor<'_>,
         key: Option<&Idempotency>,
     ) -> Result<Debit> {
-        if let Some(entry_id) = find_idempotent(&self.db, DEBIT_SCOPE, by.actor, key).await? {
-            return self.debit_of(&entry_id, terms).await;
-        }
-        let txn = self.db.begin().await?;
-        let (hours, all_parts) = unbilled(&txn, case_id).await?;
-        let money_balance = sub.balance_kind == "money";
-        let parts = if money_balance { all_parts } else { Vec::new() };
-        let draft = price(terms, &hours, &parts)?;
-        let minutes: i64 = hours.iter().map(|h| i64::from(h.minutes)).sum();
-        let amount = match (&draft, money_balance) {
-            (Some(draft), true) => draft.net.minor,
-            (Some(_), false) => minutes,
-            (None, _) => 0,
-        };
-        if amount <= 0 {
-            return Err(Error::Precondition("nothing to debit: the case has no unbilled billable work for this balance".into()));
-        }
-        let unit = if money_balance { terms.currency.code().to_owned() } else { "minutes".to_owned() };
-        let description = format!("Case {case_id}: {amount} {unit}");
-        let Some(entry) = post(&txn, &sub.id, -amount, "debit", Some(case_id), &description, by).await? else {
-            let current =
-                sub_contract::Entity::find_by_id(sub.id.clone()).one(&txn).await?.map(|s| s.balance).unwrap_or(sub.balance);
-            return Err(Error::Precondition(format!(
-                "the balance of sub-contract {} ({current} {unit}) does not cover {amount} {unit}",
-                sub.name
-            )));
-        };
-        mark_billed(&txn, &hours, &parts, None, Some(&entry.id)).await?;
-        let mut changes = Changes::new();
-        changes.set("debited", "", format!("{amount} {unit} for case {case_id}"));
-        write_trail(&txn, "sub_contract", &sub.contract_id, by, &changes).await?;
-        if !remember_idempotent(&txn, DEBIT_SCOPE, by.actor, key, &entry.id, by.at).await? {
-            txn.rollback().await?;
-            return Box::pin(self.debit_case(case_id, sub, terms, by, key)).await;
-        }
-        self.commit(txn).await?;
-        Ok(Debit { entry, hours, parts, draft })
+        self.mutations
+            .run_once(
+                by,
+                Once { scope: "DebitCase", key },
+                async |tx| {
+                    let (hours, all_parts) = unbilled(&*tx, case_id).await?;
+                    let money_balance = sub.balance_kind == "money";
+                    let parts = if money_balance { all_parts } else { Vec::new() };
+                    let draft = price(terms, &hours, &parts)?;
+                    let minutes: i64 = hours.iter().map(|h| i64::from(h.minutes)).sum();
+                    let amount = match (&draft, money_balance) {
+                        (Some(draft), true) => draft.net.minor,
+                        (Some(_), false) => minutes,
+                        (None, _) => 0,
+                    };
+                    if amount <= 0 {
+                        return Err(Error::Precondition(
+                            "nothing to debit: the case has no unbilled billable work for this balance".into(),
+                        ));
+                    }
+                    let unit = if money_balance { terms.currency.code().to_owned() } else { "minutes".to_owned() };
+                    let description = format!("Case {case_id}: {amount} {unit}");
+                    let Some(entry) = post(&tx, &sub.id, -amount, "debit", Some(case_id), &description).await? else {
+                        let current = sub_contract::Entity::find_by_id(sub.id.clone())
+                            .one(&*tx)
+                            .await?
+                            .map(|s| s.balance)
+                            .unwrap_or(sub.balance);
+                        return Err(Error::Precondition(format!(
+                            "the balance of sub-contract {} ({current} {unit}) does not cover {amount} {unit}",
+                            sub.name
+                        )));
+                    };
+                    mark_billed(&tx, &hours, &parts, None, Some(&entry.id)).await?;
+                    let mut changes = Changes::new();
+                    changes.set("debited", "", format!("{amount} {unit} for case {case_id}"));
+                    tx.trail("sub_contract", &sub.contract_id, &changes).await?;
+                    Ok(Debit { entry, hours, parts, draft })
+                },
+                |debit| &debit.entry.id,
+                |entry_id| async move { self.debit_of(&entry_id, terms).await },
+            )
+            .await
     }
 
     /// A debit already made (an idempotent retry), with what it paid for.

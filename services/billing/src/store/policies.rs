@@ -6,23 +6,25 @@ use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 use docket_kit::{
     audit::{Actor, Changes},
-    error::is_unique_violation,
     idempotency::Idempotency,
+    mask_fields,
+    mutation::{Edit, Once, Tx},
+    request::{FieldMask, UpdateTarget},
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Store, entities::sla_policy, find_idempotent, new_id, remember_idempotent, stale, write_trail};
+use super::{Store, new_id};
 use crate::{
     domain::{
         calendar::{Calendar, CalendarError, Interval},
         sla::{SlaPolicy, Targets},
     },
     error::{Error, Result},
+    records::entities::sla_policy,
 };
 
 /// A policy as stored: validated values, JSON-encoded lists.
@@ -72,39 +74,40 @@ pub fn targets_of(model: &sla_policy::Model) -> Vec<StoredTarget> {
     serde_json::from_str(&model.targets).unwrap_or_default()
 }
 
-fn apply(model: &mut sla_policy::Model, fields: &PolicyFields, mask: &[&str]) {
-    for field in mask {
-        match *field {
-            "name" => model.name.clone_from(&fields.name),
-            "description" => model.description.clone_from(&fields.description),
-            "time_zone" => model.time_zone.clone_from(&fields.time_zone),
-            "working_hours" => model.working_hours = json(&fields.working_hours),
-            "holidays" => model.holidays = json(&fields.holidays),
-            "targets" => model.targets = json(&fields.targets),
-            "pause_while_pending" => model.pause_while_pending = fields.pause_while_pending,
-            "warn_at_percent" => model.warn_at_percent = fields.warn_at_percent,
-            "is_default" => model.is_default = fields.is_default,
-            _ => {}
+mask_fields!(
+    /// What UpdateSlaPolicy may change.
+    pub enum PolicyField {
+        Name = "name",
+        Description = "description",
+        TimeZone = "time_zone",
+        WorkingHours = "working_hours",
+        Holidays = "holidays",
+        Targets = "targets",
+        PauseWhilePending = "pause_while_pending",
+        WarnAtPercent = "warn_at_percent",
+        IsDefault = "is_default",
+    }
+);
+
+docket_kit::record_ids!(PolicyId);
+
+/// What UpdateSlaPolicy names: the policy, its etag, the fields.
+pub type PolicyUpdate = UpdateTarget<PolicyId, PolicyField>;
+
+fn apply(model: &mut sla_policy::Model, fields: &PolicyFields, mask: &FieldMask<PolicyField>) {
+    for field in mask.iter() {
+        match field {
+            PolicyField::Name => model.name.clone_from(&fields.name),
+            PolicyField::Description => model.description.clone_from(&fields.description),
+            PolicyField::TimeZone => model.time_zone.clone_from(&fields.time_zone),
+            PolicyField::WorkingHours => model.working_hours = json(&fields.working_hours),
+            PolicyField::Holidays => model.holidays = json(&fields.holidays),
+            PolicyField::Targets => model.targets = json(&fields.targets),
+            PolicyField::PauseWhilePending => model.pause_while_pending = fields.pause_while_pending,
+            PolicyField::WarnAtPercent => model.warn_at_percent = fields.warn_at_percent,
+            PolicyField::IsDefault => model.is_default = fields.is_default,
         }
     }
-}
-
-pub const POLICY_FIELDS: &[&str] = &[
-    "name",
-    "description",
-    "time_zone",
-    "working_hours",
-    "holidays",
-    "targets",
-    "pause_while_pending",
-    "warn_at_percent",
-    "is_default",
-];
-
-const SCOPE: &str = "CreateSlaPolicy";
-
-fn name_taken(name: &str) -> Error {
-    Error::AlreadyExists { field: "policy.name".into(), message: format!("an SLA policy named {name} already exists") }
 }
 
 /// The audit text of a policy's fields.
@@ -140,51 +143,42 @@ impl Store {
         by: &Actor<'_>,
         key: Option<&Idempotency>,
     ) -> Result<sla_policy::Model> {
-        if let Some(id) = find_idempotent(&self.db, SCOPE, by.actor, key).await? {
-            return self.get_policy(&id).await;
-        }
-        let txn = self.db.begin().await?;
-        let mut model = sla_policy::Model {
-            id: new_id(),
-            name: String::new(),
-            description: String::new(),
-            time_zone: String::new(),
-            working_hours: "[]".into(),
-            holidays: "[]".into(),
-            targets: "[]".into(),
-            pause_while_pending: false,
-            warn_at_percent: 80,
-            is_default: false,
-            version: 1,
-            created_at: by.at,
-            updated_at: by.at,
-        };
-        apply(&mut model, &fields, POLICY_FIELDS);
-        if model.is_default {
-            clear_default(&txn, by).await?;
-        }
-        let model = match model.clone().into_active_model().reset_all().insert(&txn).await {
-            Ok(model) => model,
-            Err(err) if is_unique_violation(&err) => return Err(name_taken(&model.name)),
-            Err(err) => return Err(err.into()),
-        };
-        let mut changes = Changes::new();
-        changes.set("created", "", &model.name);
-        trail_of(&model, &mut changes, None);
-        write_trail(&txn, "sla_policy", &model.id, by, &changes).await?;
-        if !remember_idempotent(&txn, SCOPE, by.actor, key, &model.id, by.at).await? {
-            txn.rollback().await?;
-            return Box::pin(self.create_policy(fields, by, key)).await;
-        }
-        self.commit(txn).await?;
-        Ok(model)
+        self.mutations
+            .create(
+                by,
+                Once { scope: "CreateSlaPolicy", key },
+                async |tx| {
+                    let mut model = sla_policy::Model {
+                        id: new_id(),
+                        name: String::new(),
+                        description: String::new(),
+                        time_zone: String::new(),
+                        working_hours: "[]".into(),
+                        holidays: "[]".into(),
+                        targets: "[]".into(),
+                        pause_while_pending: false,
+                        warn_at_percent: 80,
+                        is_default: false,
+                        version: 1,
+                        created_at: by.at,
+                        updated_at: by.at,
+                    };
+                    apply(&mut model, &fields, &FieldMask::all());
+                    if model.is_default {
+                        clear_default(&tx).await?;
+                    }
+                    let mut changes = Changes::new();
+                    changes.set("created", "", &model.name);
+                    trail_of(&model, &mut changes, None);
+                    Ok((model, changes))
+                },
+                |_, _| Vec::new(),
+            )
+            .await
     }
 
     pub async fn get_policy(&self, id: &str) -> Result<sla_policy::Model> {
-        sla_policy::Entity::find_by_id(id.to_owned())
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("SLA policy {id} not found")))
+        sla_policy::Entity::find_by_id(id.to_owned()).one(&self.db).await?.ok_or_else(|| Error::not_found("SLA policy", id))
     }
 
     /// The policy of cases without a contract, if one is marked default.
@@ -194,50 +188,30 @@ impl Store {
 
     /// Changes a policy. The SLA clocks of the open cases under it are
     /// recomputed by the scheduler (see `clocks::policy_changed`).
-    pub async fn update_policy(
-        &self,
-        id: &str,
-        etag: i64,
-        fields: PolicyFields,
-        mask: &[&str],
-        by: &Actor<'_>,
-    ) -> Result<sla_policy::Model> {
-        let txn = self.db.begin().await?;
-        let current = sla_policy::Entity::find_by_id(id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("SLA policy {id} not found")))?;
-        if current.version != etag {
-            return Err(stale("SLA policy", id, etag, current.version));
-        }
-        let mut next = current.clone();
-        apply(&mut next, &fields, mask);
-        if next == current {
-            return Ok(current);
-        }
-        if next.is_default && !current.is_default {
-            clear_default(&txn, by).await?;
-        }
-        next.version += 1;
-        next.updated_at = by.at;
-        let updated = sla_policy::Entity::update_many()
-            .set(next.clone().into_active_model().reset_all())
-            .filter(sla_policy::Column::Id.eq(id))
-            .filter(sla_policy::Column::Version.eq(current.version))
-            .exec(&txn)
-            .await;
-        match updated {
-            Ok(result) if result.rows_affected == 1 => {}
-            Ok(_) => return Err(Error::Stale(format!("SLA policy {id} was changed meanwhile; read it again and retry"))),
-            Err(err) if is_unique_violation(&err) => return Err(name_taken(&next.name)),
-            Err(err) => return Err(err.into()),
-        }
-        let mut changes = Changes::new();
-        trail_of(&next, &mut changes, Some(&current));
-        write_trail(&txn, "sla_policy", id, by, &changes).await?;
-        crate::clocks::policy_changed(&txn, id, by.at).await?;
-        self.commit(txn).await?;
-        Ok(next)
+    pub async fn update_policy(&self, target: PolicyUpdate, fields: PolicyFields, by: &Actor<'_>) -> Result<sla_policy::Model> {
+        let (fields, mask) = (&fields, &target.mask);
+        self.mutations
+            .update(
+                by,
+                &target.id.to_string(),
+                Some(target.etag),
+                |tx, current: sla_policy::Model| async move {
+                    let mut after = current.clone();
+                    apply(&mut after, fields, mask);
+                    let mut changes = Changes::new();
+                    trail_of(&after, &mut changes, Some(&current));
+                    if changes.is_empty() {
+                        return Ok(Edit { after, changes });
+                    }
+                    if after.is_default && !current.is_default {
+                        clear_default(&tx).await?;
+                    }
+                    crate::clocks::policy_changed(&*tx, &current.id, by.at).await?;
+                    Ok(Edit { after, changes })
+                },
+                |_, _, _| Vec::new(),
+            )
+            .await
     }
 
     pub async fn list_policies(&self, after: Option<(String, String)>, limit: u64) -> Result<Vec<sla_policy::Model>> {
@@ -259,7 +233,8 @@ impl Store {
 }
 
 /// Another policy becomes the default: the old one stops being it.
-async fn clear_default(txn: &sea_orm::DatabaseTransaction, by: &Actor<'_>) -> Result<()> {
+async fn clear_default(tx: &Tx) -> Result<()> {
+    let txn: &sea_orm::DatabaseTransaction = tx;
     let previous = sla_policy::Entity::find().filter(sla_policy::Column::IsDefault.eq(true)).all(txn).await?;
     for policy in previous {
         sla_policy::Entity::update_many()
@@ -270,8 +245,8 @@ async fn clear_default(txn: &sea_orm::DatabaseTransaction, by: &Actor<'_>) -> Re
             .await?;
         let mut changes = Changes::new();
         changes.diff("is_default", true, false);
-        write_trail(txn, "sla_policy", &policy.id, by, &changes).await?;
-        crate::clocks::policy_changed(txn, &policy.id, by.at).await?;
+        tx.trail("sla_policy", &policy.id, &changes).await?;
+        crate::clocks::policy_changed(txn, &policy.id, tx.by().at).await?;
     }
     Ok(())
 }

@@ -6,28 +6,46 @@ use chrono::NaiveDate;
 use docket_kit::{
     audit::{Actor, Changes},
     idempotency::Idempotency,
+    mask_fields,
+    mutation::{Edit, Once, Record},
+    request::UpdateTarget,
 };
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{
-    Store,
-    contracts::IdCursor,
-    entities::{booked_hours, service_part, timesheet},
-    find_idempotent, new_id, page_end, remember_idempotent, stale, write_trail,
-};
+use super::{IdCursor, Store, new_id, page_end};
 use crate::{
     domain::timesheet::SheetStatus,
     error::{Error, Result},
     events,
+    records::entities::{booked_hours, service_part, timesheet},
 };
 
-/// Fields an update of booked hours may change.
-pub const HOURS_FIELDS: &[&str] = &["work_date", "minutes", "billable", "rate", "description"];
-/// Fields an update of a service part may change.
-pub const PART_FIELDS: &[&str] = &["part_number", "description", "quantity_milli", "unit_price", "billable"];
+docket_kit::record_ids!(HoursId, PartId);
+
+mask_fields!(
+    /// What UpdateHours may change.
+    pub enum HoursField {
+        WorkDate = "work_date",
+        Minutes = "minutes",
+        Billable = "billable",
+        Rate = "rate",
+        Description = "description",
+    }
+);
+
+mask_fields!(
+    /// What UpdateServicePart may change.
+    pub enum PartField {
+        PartNumber = "part_number",
+        Description = "description",
+        QuantityMilli = "quantity_milli",
+        UnitPrice = "unit_price",
+        Billable = "billable",
+    }
+);
+
+pub type HoursUpdate = UpdateTarget<HoursId, HoursField>;
+pub type PartUpdate = UpdateTarget<PartId, PartField>;
 
 /// Validated booked hours. The rate is the one that applies: given, or
 /// the case's contract's, or the default.
@@ -65,9 +83,6 @@ pub struct HoursFilter {
     pub to: Option<NaiveDate>,
 }
 
-const BOOK_SCOPE: &str = "BookHours";
-const PART_SCOPE: &str = "AddServicePart";
-
 fn billed(invoice: &Option<String>, ledger: &Option<String>) -> bool {
     invoice.is_some() || ledger.is_some()
 }
@@ -92,6 +107,46 @@ async fn check_open_day(db: &impl ConnectionTrait, staff_id: &str, day: NaiveDat
     }
 }
 
+/// Billed work is locked: it can no longer change or go.
+fn check_unbilled(what: &str, id: &str, invoice: &Option<String>, ledger: &Option<String>, verb: &str) -> Result<()> {
+    if billed(invoice, ledger) {
+        return Err(Error::Precondition(format!("{what} {id} {verb}")));
+    }
+    Ok(())
+}
+
+/// Deletes unbilled work and trails it; `Stale` if it changed since it was read.
+async fn delete_work<R: Record>(
+    store: &Store,
+    id: &str,
+    etag: Option<i64>,
+    by: &Actor<'_>,
+    check: impl AsyncFnOnce(&sea_orm::DatabaseTransaction, &R) -> Result<String>,
+    delete: impl AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<u64, sea_orm::DbErr>,
+    event: impl FnOnce(&R) -> docket_kit::mutation::Event,
+) -> Result<()> {
+    store
+        .mutations
+        .run(by, async |tx| {
+            let current = R::load(&*tx, id).await?.ok_or_else(|| Error::not_found(&R::noun(), id))?;
+            if let Some(etag) = etag
+                && current.version() != etag
+            {
+                return Err(Error::stale(&R::noun(), id, etag, current.version()));
+            }
+            let gone = check(&tx, &current).await?;
+            if delete(&tx).await? != 1 {
+                return Err(Error::Stale(format!("{} {id} was billed meanwhile", R::noun())));
+            }
+            let mut changes = Changes::new();
+            changes.set("deleted", gone, "");
+            tx.trail(R::KIND, id, &changes).await?;
+            tx.emit([event(&current)]).await?;
+            Ok(())
+        })
+        .await
+}
+
 fn hours_text(model: &booked_hours::Model) -> String {
     format!("{} min on {} at {} {}/h", model.minutes, model.work_date, model.rate_minor, model.currency)
 }
@@ -103,48 +158,42 @@ impl Store {
         by: &Actor<'_>,
         key: Option<&Idempotency>,
     ) -> Result<booked_hours::Model> {
-        if let Some(id) = find_idempotent(&self.db, BOOK_SCOPE, by.actor, key).await? {
-            return self.get_hours(&id).await;
-        }
-        let txn = self.db.begin().await?;
-        check_open_day(&txn, &fields.staff_id, fields.work_date).await?;
-        let model = booked_hours::Model {
-            id: new_id(),
-            staff_id: fields.staff_id.clone(),
-            case_id: fields.case_id.clone(),
-            project_code: fields.project_code.clone(),
-            work_date: fields.work_date.to_string(),
-            minutes: fields.minutes,
-            billable: fields.billable,
-            rate_minor: fields.rate_minor,
-            currency: fields.currency.clone(),
-            description: fields.description.clone(),
-            invoice_id: None,
-            ledger_entry_id: None,
-            version: 1,
-            created_at: by.at,
-            updated_at: by.at,
-        };
-        model.clone().into_active_model().reset_all().insert(&txn).await?;
-        let mut changes = Changes::new();
-        changes.set("booked", "", hours_text(&model));
-        changes.set("staff_id", "", &model.staff_id);
-        changes.set("billable", "", model.billable);
-        write_trail(&txn, "booked_hours", &model.id, by, &changes).await?;
-        events::hours_changed(&txn, "hours.booked", &model, by).await?;
-        if !remember_idempotent(&txn, BOOK_SCOPE, by.actor, key, &model.id, by.at).await? {
-            txn.rollback().await?;
-            return Box::pin(self.book_hours(fields, by, key)).await;
-        }
-        self.commit(txn).await?;
-        Ok(model)
+        self.mutations
+            .create(
+                by,
+                Once { scope: "BookHours", key },
+                async |tx| {
+                    check_open_day(&*tx, &fields.staff_id, fields.work_date).await?;
+                    let model = booked_hours::Model {
+                        id: new_id(),
+                        staff_id: fields.staff_id.clone(),
+                        case_id: fields.case_id.clone(),
+                        project_code: fields.project_code.clone(),
+                        work_date: fields.work_date.to_string(),
+                        minutes: fields.minutes,
+                        billable: fields.billable,
+                        rate_minor: fields.rate_minor,
+                        currency: fields.currency.clone(),
+                        description: fields.description.clone(),
+                        invoice_id: None,
+                        ledger_entry_id: None,
+                        version: 1,
+                        created_at: by.at,
+                        updated_at: by.at,
+                    };
+                    let mut changes = Changes::new();
+                    changes.set("booked", "", hours_text(&model));
+                    changes.set("staff_id", "", &model.staff_id);
+                    changes.set("billable", "", model.billable);
+                    Ok((model, changes))
+                },
+                |model, _| vec![events::hours_changed("hours.booked", model)],
+            )
+            .await
     }
 
     pub async fn get_hours(&self, id: &str) -> Result<booked_hours::Model> {
-        booked_hours::Entity::find_by_id(id.to_owned())
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("booked hours {id} not found")))
+        booked_hours::Entity::find_by_id(id.to_owned()).one(&self.db).await?.ok_or_else(|| Error::not_found("booked hours", id))
     }
 
     /// Booked hours by date, then id.
@@ -178,160 +227,136 @@ impl Store {
         Ok((rows, next))
     }
 
-    pub async fn update_hours(
-        &self,
-        id: &str,
-        etag: i64,
-        fields: HoursFields,
-        mask: &[&str],
-        by: &Actor<'_>,
-    ) -> Result<booked_hours::Model> {
-        let txn = self.db.begin().await?;
-        let current = booked_hours::Entity::find_by_id(id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("booked hours {id} not found")))?;
-        if current.version != etag {
-            return Err(stale("booked hours", id, etag, current.version));
-        }
-        if billed(&current.invoice_id, &current.ledger_entry_id) {
-            return Err(Error::Precondition(format!("booked hours {id} are billed and can no longer change")));
-        }
-        let current_day = NaiveDate::parse_from_str(&current.work_date, "%Y-%m-%d").unwrap_or(fields.work_date);
-        check_open_day(&txn, &current.staff_id, current_day).await?;
-        let mut next = current.clone();
-        let mut changes = Changes::new();
-        for field in mask {
-            match *field {
-                "work_date" => {
-                    check_open_day(&txn, &current.staff_id, fields.work_date).await?;
-                    changes.diff("work_date", &next.work_date, fields.work_date);
-                    next.work_date = fields.work_date.to_string();
-                }
-                "minutes" => {
-                    changes.diff("minutes", next.minutes, fields.minutes);
-                    next.minutes = fields.minutes;
-                }
-                "billable" => {
-                    if fields.billable && next.project_code.is_some() {
-                        return Err(Error::field("hours.billable", "hours on an internal project are not billed"));
+    pub async fn update_hours(&self, target: HoursUpdate, fields: HoursFields, by: &Actor<'_>) -> Result<booked_hours::Model> {
+        let (fields, mask) = (&fields, &target.mask);
+        self.mutations
+            .update(
+                by,
+                &target.id.to_string(),
+                Some(target.etag),
+                |tx, current: booked_hours::Model| async move {
+                    check_unbilled(
+                        "booked hours",
+                        &current.id,
+                        &current.invoice_id,
+                        &current.ledger_entry_id,
+                        "are billed and can no longer change",
+                    )?;
+                    let current_day = NaiveDate::parse_from_str(&current.work_date, "%Y-%m-%d").unwrap_or(fields.work_date);
+                    check_open_day(&*tx, &current.staff_id, current_day).await?;
+                    let mut next = current.clone();
+                    let mut changes = Changes::new();
+                    for field in mask.iter() {
+                        match field {
+                            HoursField::WorkDate => {
+                                check_open_day(&*tx, &current.staff_id, fields.work_date).await?;
+                                changes.diff("work_date", &next.work_date, fields.work_date);
+                                next.work_date = fields.work_date.to_string();
+                            }
+                            HoursField::Minutes => {
+                                changes.diff("minutes", next.minutes, fields.minutes);
+                                next.minutes = fields.minutes;
+                            }
+                            HoursField::Billable => {
+                                if fields.billable && next.project_code.is_some() {
+                                    return Err(Error::field("hours.billable", "hours on an internal project are not billed"));
+                                }
+                                changes.diff("billable", next.billable, fields.billable);
+                                next.billable = fields.billable;
+                            }
+                            HoursField::Rate => {
+                                changes.diff(
+                                    "rate",
+                                    format!("{} {}", next.rate_minor, next.currency),
+                                    format!("{} {}", fields.rate_minor, fields.currency),
+                                );
+                                next.rate_minor = fields.rate_minor;
+                                next.currency.clone_from(&fields.currency);
+                            }
+                            HoursField::Description => {
+                                changes.diff("description", &next.description, &fields.description);
+                                next.description.clone_from(&fields.description);
+                            }
+                        }
                     }
-                    changes.diff("billable", next.billable, fields.billable);
-                    next.billable = fields.billable;
-                }
-                "rate" => {
-                    changes.diff(
-                        "rate",
-                        format!("{} {}", next.rate_minor, next.currency),
-                        format!("{} {}", fields.rate_minor, fields.currency),
-                    );
-                    next.rate_minor = fields.rate_minor;
-                    next.currency.clone_from(&fields.currency);
-                }
-                "description" => {
-                    changes.diff("description", &next.description, &fields.description);
-                    next.description.clone_from(&fields.description);
-                }
-                _ => {}
-            }
-        }
-        if changes.is_empty() {
-            return Ok(current);
-        }
-        next.version += 1;
-        next.updated_at = by.at;
-        let updated = booked_hours::Entity::update_many()
-            .set(next.clone().into_active_model().reset_all())
-            .filter(booked_hours::Column::Id.eq(id))
-            .filter(booked_hours::Column::Version.eq(current.version))
-            .filter(booked_hours::Column::InvoiceId.is_null())
-            .filter(booked_hours::Column::LedgerEntryId.is_null())
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected != 1 {
-            return Err(Error::Stale(format!("booked hours {id} were changed or billed meanwhile; read them again")));
-        }
-        write_trail(&txn, "booked_hours", id, by, &changes).await?;
-        events::hours_changed(&txn, "hours.updated", &next, by).await?;
-        self.commit(txn).await?;
-        Ok(next)
+                    Ok(Edit { after: next, changes })
+                },
+                |_, after, _| vec![events::hours_changed("hours.updated", after)],
+            )
+            .await
     }
 
     pub async fn delete_hours(&self, id: &str, etag: Option<i64>, by: &Actor<'_>) -> Result<()> {
-        let txn = self.db.begin().await?;
-        let current = booked_hours::Entity::find_by_id(id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("booked hours {id} not found")))?;
-        if let Some(etag) = etag
-            && current.version != etag
-        {
-            return Err(stale("booked hours", id, etag, current.version));
-        }
-        if billed(&current.invoice_id, &current.ledger_entry_id) {
-            return Err(Error::Precondition(format!("booked hours {id} are billed and cannot be deleted")));
-        }
-        let day = NaiveDate::parse_from_str(&current.work_date, "%Y-%m-%d").unwrap_or_default();
-        check_open_day(&txn, &current.staff_id, day).await?;
-        let deleted = booked_hours::Entity::delete_many()
-            .filter(booked_hours::Column::Id.eq(id))
-            .filter(booked_hours::Column::InvoiceId.is_null())
-            .filter(booked_hours::Column::LedgerEntryId.is_null())
-            .exec(&txn)
-            .await?;
-        if deleted.rows_affected != 1 {
-            return Err(Error::Stale(format!("booked hours {id} were billed meanwhile")));
-        }
-        let mut changes = Changes::new();
-        changes.set("deleted", hours_text(&current), "");
-        write_trail(&txn, "booked_hours", id, by, &changes).await?;
-        events::hours_changed(&txn, "hours.deleted", &current, by).await?;
-        self.commit(txn).await?;
-        Ok(())
+        delete_work(
+            self,
+            id,
+            etag,
+            by,
+            async |txn, current: &booked_hours::Model| {
+                check_unbilled(
+                    "booked hours",
+                    id,
+                    &current.invoice_id,
+                    &current.ledger_entry_id,
+                    "are billed and cannot be deleted",
+                )?;
+                let day = NaiveDate::parse_from_str(&current.work_date, "%Y-%m-%d").unwrap_or_default();
+                check_open_day(txn, &current.staff_id, day).await?;
+                Ok(hours_text(current))
+            },
+            async |txn| {
+                let deleted = booked_hours::Entity::delete_many()
+                    .filter(booked_hours::Column::Id.eq(id))
+                    .filter(booked_hours::Column::InvoiceId.is_null())
+                    .filter(booked_hours::Column::LedgerEntryId.is_null())
+                    .exec(txn)
+                    .await?;
+                Ok(deleted.rows_affected)
+            },
+            |current| events::hours_changed("hours.deleted", current),
+        )
+        .await
     }
 
     pub async fn add_part(&self, fields: PartFields, by: &Actor<'_>, key: Option<&Idempotency>) -> Result<service_part::Model> {
-        if let Some(id) = find_idempotent(&self.db, PART_SCOPE, by.actor, key).await? {
-            return self.get_part(&id).await;
-        }
-        let txn = self.db.begin().await?;
-        let model = service_part::Model {
-            id: new_id(),
-            case_id: fields.case_id.clone(),
-            part_number: fields.part_number.clone(),
-            description: fields.description.clone(),
-            quantity_milli: fields.quantity_milli,
-            unit_price_minor: fields.unit_price_minor,
-            currency: fields.currency.clone(),
-            billable: fields.billable,
-            invoice_id: None,
-            ledger_entry_id: None,
-            version: 1,
-            created_at: by.at,
-            updated_at: by.at,
-        };
-        model.clone().into_active_model().reset_all().insert(&txn).await?;
-        let mut changes = Changes::new();
-        changes.set(
-            "added",
-            "",
-            format!("{} x{} at {} {}", model.part_number, model.quantity_milli, model.unit_price_minor, model.currency),
-        );
-        write_trail(&txn, "service_part", &model.id, by, &changes).await?;
-        events::part_changed(&txn, "part.added", &model, by).await?;
-        if !remember_idempotent(&txn, PART_SCOPE, by.actor, key, &model.id, by.at).await? {
-            txn.rollback().await?;
-            return Box::pin(self.add_part(fields, by, key)).await;
-        }
-        self.commit(txn).await?;
-        Ok(model)
+        self.mutations
+            .create(
+                by,
+                Once { scope: "AddServicePart", key },
+                async |_tx| {
+                    let model = service_part::Model {
+                        id: new_id(),
+                        case_id: fields.case_id.clone(),
+                        part_number: fields.part_number.clone(),
+                        description: fields.description.clone(),
+                        quantity_milli: fields.quantity_milli,
+                        unit_price_minor: fields.unit_price_minor,
+                        currency: fields.currency.clone(),
+                        billable: fields.billable,
+                        invoice_id: None,
+                        ledger_entry_id: None,
+                        version: 1,
+                        created_at: by.at,
+                        updated_at: by.at,
+                    };
+                    let mut changes = Changes::new();
+                    changes.set(
+                        "added",
+                        "",
+                        format!(
+                            "{} x{} at {} {}",
+                            model.part_number, model.quantity_milli, model.unit_price_minor, model.currency
+                        ),
+                    );
+                    Ok((model, changes))
+                },
+                |model, _| vec![events::part_changed("part.added", model)],
+            )
+            .await
     }
 
     pub async fn get_part(&self, id: &str) -> Result<service_part::Model> {
-        service_part::Entity::find_by_id(id.to_owned())
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("service part {id} not found")))
+        service_part::Entity::find_by_id(id.to_owned()).one(&self.db).await?.ok_or_else(|| Error::not_found("service part", id))
     }
 
     pub async fn list_parts(
@@ -349,107 +374,89 @@ impl Store {
         Ok((rows, next))
     }
 
-    pub async fn update_part(
-        &self,
-        id: &str,
-        etag: i64,
-        fields: PartFields,
-        mask: &[&str],
-        by: &Actor<'_>,
-    ) -> Result<service_part::Model> {
-        let txn = self.db.begin().await?;
-        let current = service_part::Entity::find_by_id(id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("service part {id} not found")))?;
-        if current.version != etag {
-            return Err(stale("service part", id, etag, current.version));
-        }
-        if billed(&current.invoice_id, &current.ledger_entry_id) {
-            return Err(Error::Precondition(format!("service part {id} is billed and can no longer change")));
-        }
-        let mut next = current.clone();
-        let mut changes = Changes::new();
-        for field in mask {
-            match *field {
-                "part_number" => {
-                    changes.diff("part_number", &next.part_number, &fields.part_number);
-                    next.part_number.clone_from(&fields.part_number);
-                }
-                "description" => {
-                    changes.diff("description", &next.description, &fields.description);
-                    next.description.clone_from(&fields.description);
-                }
-                "quantity_milli" => {
-                    changes.diff("quantity_milli", next.quantity_milli, fields.quantity_milli);
-                    next.quantity_milli = fields.quantity_milli;
-                }
-                "unit_price" => {
-                    changes.diff(
-                        "unit_price",
-                        format!("{} {}", next.unit_price_minor, next.currency),
-                        format!("{} {}", fields.unit_price_minor, fields.currency),
-                    );
-                    next.unit_price_minor = fields.unit_price_minor;
-                    next.currency.clone_from(&fields.currency);
-                }
-                "billable" => {
-                    changes.diff("billable", next.billable, fields.billable);
-                    next.billable = fields.billable;
-                }
-                _ => {}
-            }
-        }
-        if changes.is_empty() {
-            return Ok(current);
-        }
-        next.version += 1;
-        next.updated_at = by.at;
-        let updated = service_part::Entity::update_many()
-            .set(next.clone().into_active_model().reset_all())
-            .filter(service_part::Column::Id.eq(id))
-            .filter(service_part::Column::Version.eq(current.version))
-            .filter(service_part::Column::InvoiceId.is_null())
-            .filter(service_part::Column::LedgerEntryId.is_null())
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected != 1 {
-            return Err(Error::Stale(format!("service part {id} was changed or billed meanwhile; read it again")));
-        }
-        write_trail(&txn, "service_part", id, by, &changes).await?;
-        events::part_changed(&txn, "part.updated", &next, by).await?;
-        self.commit(txn).await?;
-        Ok(next)
+    pub async fn update_part(&self, target: PartUpdate, fields: PartFields, by: &Actor<'_>) -> Result<service_part::Model> {
+        let (fields, mask) = (&fields, &target.mask);
+        self.mutations
+            .update(
+                by,
+                &target.id.to_string(),
+                Some(target.etag),
+                |_tx, current: service_part::Model| {
+                    let edit = check_unbilled(
+                        "service part",
+                        &current.id,
+                        &current.invoice_id,
+                        &current.ledger_entry_id,
+                        "is billed and can no longer change",
+                    )
+                    .map(|()| {
+                        let mut next = current.clone();
+                        let mut changes = Changes::new();
+                        for field in mask.iter() {
+                            match field {
+                                PartField::PartNumber => {
+                                    changes.diff("part_number", &next.part_number, &fields.part_number);
+                                    next.part_number.clone_from(&fields.part_number);
+                                }
+                                PartField::Description => {
+                                    changes.diff("description", &next.description, &fields.description);
+                                    next.description.clone_from(&fields.description);
+                                }
+                                PartField::QuantityMilli => {
+                                    changes.diff("quantity_milli", next.quantity_milli, fields.quantity_milli);
+                                    next.quantity_milli = fields.quantity_milli;
+                                }
+                                PartField::UnitPrice => {
+                                    changes.diff(
+                                        "unit_price",
+                                        format!("{} {}", next.unit_price_minor, next.currency),
+                                        format!("{} {}", fields.unit_price_minor, fields.currency),
+                                    );
+                                    next.unit_price_minor = fields.unit_price_minor;
+                                    next.currency.clone_from(&fields.currency);
+                                }
+                                PartField::Billable => {
+                                    changes.diff("billable", next.billable, fields.billable);
+                                    next.billable = fields.billable;
+                                }
+                            }
+                        }
+                        Edit { after: next, changes }
+                    });
+                    async move { edit }
+                },
+                |_, after, _| vec![events::part_changed("part.updated", after)],
+            )
+            .await
     }
 
     pub async fn delete_part(&self, id: &str, etag: Option<i64>, by: &Actor<'_>) -> Result<()> {
-        let txn = self.db.begin().await?;
-        let current = service_part::Entity::find_by_id(id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("service part {id} not found")))?;
-        if let Some(etag) = etag
-            && current.version != etag
-        {
-            return Err(stale("service part", id, etag, current.version));
-        }
-        if billed(&current.invoice_id, &current.ledger_entry_id) {
-            return Err(Error::Precondition(format!("service part {id} is billed and cannot be deleted")));
-        }
-        let deleted = service_part::Entity::delete_many()
-            .filter(service_part::Column::Id.eq(id))
-            .filter(service_part::Column::InvoiceId.is_null())
-            .filter(service_part::Column::LedgerEntryId.is_null())
-            .exec(&txn)
-            .await?;
-        if deleted.rows_affected != 1 {
-            return Err(Error::Stale(format!("service part {id} was billed meanwhile")));
-        }
-        let mut changes = Changes::new();
-        changes.set("deleted", &current.part_number, "");
-        write_trail(&txn, "service_part", id, by, &changes).await?;
-        events::part_changed(&txn, "part.deleted", &current, by).await?;
-        self.commit(txn).await?;
-        Ok(())
+        delete_work(
+            self,
+            id,
+            etag,
+            by,
+            async |_txn, current: &service_part::Model| {
+                check_unbilled(
+                    "service part",
+                    id,
+                    &current.invoice_id,
+                    &current.ledger_entry_id,
+                    "is billed and cannot be deleted",
+                )?;
+                Ok(current.part_number.clone())
+            },
+            async |txn| {
+                let deleted = service_part::Entity::delete_many()
+                    .filter(service_part::Column::Id.eq(id))
+                    .filter(service_part::Column::InvoiceId.is_null())
+                    .filter(service_part::Column::LedgerEntryId.is_null())
+                    .exec(txn)
+                    .await?;
+                Ok(deleted.rows_affected)
+            },
+            |current| events::part_changed("part.deleted", current),
+        )
+        .await
     }
 }

@@ -4,8 +4,7 @@
 use docket_kit::{mask_fields, request::UpdateTarget};
 
 use super::{
-    AccountId, AccountTier, ActivityKind, CaseId, Channel, ContactId, Direction, Priority, StaffId, StaffRole, TeamId,
-    Visibility,
+    AccountId, AccountTier, ActivityKind, CaseId, Channel, ContactId, Direction, Priority, StaffId, StaffRole, TeamId, Visibility,
 };
 
 /// Longest texts, in characters.

@@ -8,15 +8,7 @@ pub mod status;
 
 use std::fmt;
 
-docket_kit::record_ids!(
-    AccountId,
-    ContactId,
-    StaffId,
-    TeamId,
-    CaseId,
-    ActivityId,
-    EscalationRuleId,
-);
+docket_kit::record_ids!(AccountId, ContactId, StaffId, TeamId, CaseId, ActivityId, EscalationRuleId,);
 
 /// Generates the text key stored in the database and a label for people.
 macro_rules! keyed_enum {

@@ -42,9 +42,16 @@ pub(super) fn money(violations: &mut FieldViolations, field: &str, money: Option
 }
 
 /// Validates the fields a create sets (`mask: None`) or an update changes.
-fn parse_fields(violations: &mut FieldViolations, account: &pb::Account, mask: Option<&FieldMask<AccountField>>) -> AccountFields {
-    let name =
-        if wanted(mask, AccountField::Name) { violations.required_text("account.name", &account.name, NAME_MAX) } else { String::new() };
+fn parse_fields(
+    violations: &mut FieldViolations,
+    account: &pb::Account,
+    mask: Option<&FieldMask<AccountField>>,
+) -> AccountFields {
+    let name = if wanted(mask, AccountField::Name) {
+        violations.required_text("account.name", &account.name, NAME_MAX)
+    } else {
+        String::new()
+    };
     let tier = match (wanted(mask, AccountField::Tier), account.tier) {
         (false, _) => AccountTier::Standard,
         // On create, no tier means Standard.
@@ -68,7 +75,13 @@ fn parse_fields(violations: &mut FieldViolations, account: &pb::Account, mask: O
             street: text(violations, AccountField::Address, "account.address.street", &address.street, SHORT_TEXT_MAX),
             city: text(violations, AccountField::Address, "account.address.city", &address.city, SHORT_TEXT_MAX),
             region: text(violations, AccountField::Address, "account.address.region", &address.region, SHORT_TEXT_MAX),
-            postal_code: text(violations, AccountField::Address, "account.address.postal_code", &address.postal_code, SHORT_TEXT_MAX),
+            postal_code: text(
+                violations,
+                AccountField::Address,
+                "account.address.postal_code",
+                &address.postal_code,
+                SHORT_TEXT_MAX,
+            ),
             country: text(violations, AccountField::Address, "account.address.country", &address.country, SHORT_TEXT_MAX),
         },
         notes: text(violations, AccountField::Notes, "account.notes", &account.notes, LONG_TEXT_MAX),

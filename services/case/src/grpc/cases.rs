@@ -141,7 +141,11 @@ fn parse_fields(violations: &mut FieldViolations, case: &pb::Case, mask: Option<
             String::new()
         },
         description: text(violations, CaseField::Description, &case.description, LONG_TEXT_MAX),
-        type_id: if wanted(mask, CaseField::TypeId) { type_key(violations, "case.type_id", &case.type_id) } else { String::new() },
+        type_id: if wanted(mask, CaseField::TypeId) {
+            type_key(violations, "case.type_id", &case.type_id)
+        } else {
+            String::new()
+        },
         priority: match (wanted(mask, CaseField::Priority), case.priority) {
             (false, _) => Priority::Medium,
             (true, 0) if creating => Priority::Medium,
@@ -160,7 +164,10 @@ fn parse_fields(violations: &mut FieldViolations, case: &pb::Case, mask: Option<
         contacts: if wanted(mask, CaseField::Contacts) { parse_contacts(violations, &case.contacts) } else { Vec::new() },
         team_id: if wanted(mask, CaseField::TeamId) { violations.opt_id("case.team_id", &case.team_id) } else { None },
         service_contract_id: if wanted(mask, CaseField::ServiceContractId) {
-            violations.optional_id("case.service_contract_id", &case.service_contract_id).map(|id| id.to_string()).unwrap_or_default()
+            violations
+                .optional_id("case.service_contract_id", &case.service_contract_id)
+                .map(|id| id.to_string())
+                .unwrap_or_default()
         } else {
             String::new()
         },

@@ -30,7 +30,11 @@ impl ContactApi {
     }
 }
 
-fn parse_fields(violations: &mut FieldViolations, contact: &pb::Contact, mask: Option<&FieldMask<ContactField>>) -> ContactFields {
+fn parse_fields(
+    violations: &mut FieldViolations,
+    contact: &pb::Contact,
+    mask: Option<&FieldMask<ContactField>>,
+) -> ContactFields {
     let text = |v: &mut FieldViolations, field: ContactField, value: &str, max: usize| {
         if wanted(mask, field) { v.optional_text(&format!("contact.{}", field.path()), value, max) } else { String::new() }
     };
@@ -107,6 +111,41 @@ impl ContactService for ContactApi {
         violations.into_result()?;
         let updated = self.store.update_contact(target, fields, &actor(&caller, &reason)).await?;
         Ok(Response::new(wire::contact(updated)))
+    }
+
+    async fn find_or_create_contact(
+        &self,
+        request: Request<pb::FindOrCreateContactRequest>,
+    ) -> Result<Response<pb::FindOrCreateContactResponse>, Status> {
+        let caller = caller(&request)?;
+        caller.require_write()?;
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        violations.email("email", &request.email, true);
+        let email = request.email.trim().to_owned();
+        let name = match violations.optional_text("name", &request.name, NAME_MAX) {
+            name if name.is_empty() => email.chars().take(NAME_MAX).collect(),
+            name => name,
+        };
+        let person = ContactFields {
+            account_id: AccountId::untouched(),
+            name,
+            email,
+            phone: violations.optional_text("phone", &request.phone, 50),
+            title: String::new(),
+            portal_enabled: false,
+        };
+        let account_id = violations.opt_id("account_id", &request.account_id);
+        let unassigned = match violations.optional_text("unassigned_account_name", &request.unassigned_account_name, NAME_MAX) {
+            name if name.is_empty() => "Unassigned".to_owned(),
+            name => name.split_whitespace().collect::<Vec<_>>().join(" "),
+        };
+        violations.into_result()?;
+        let (contact, created) = self.store.find_or_create_contact(&person, account_id, &unassigned, &actor(&caller, "")).await?;
+        if created {
+            tracing::info!(contact = %contact.id, "contact created for a person first met by email or form");
+        }
+        Ok(Response::new(pb::FindOrCreateContactResponse { contact: Some(wire::contact(contact)), created }))
     }
 
     async fn list_contacts(

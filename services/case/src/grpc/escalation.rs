@@ -37,7 +37,8 @@ const NOTIFY_MAX: usize = 50;
 
 /// Validates what a create sets (`mask: None`) or an update changes.
 fn parse_fields(violations: &mut FieldViolations, rule: &pb::EscalationRule, mask: Option<&FieldMask<RuleField>>) -> RuleFields {
-    let name = if wanted(mask, RuleField::Name) { violations.required_text("rule.name", &rule.name, NAME_MAX) } else { String::new() };
+    let name =
+        if wanted(mask, RuleField::Name) { violations.required_text("rule.name", &rule.name, NAME_MAX) } else { String::new() };
     let trigger = if wanted(mask, RuleField::Trigger) {
         violations.enum_value("rule.trigger", rule.trigger, Trigger::from_wire).unwrap_or(Trigger::SlaBreached)
     } else {
@@ -65,10 +66,16 @@ fn parse_fields(violations: &mut FieldViolations, rule: &pb::EscalationRule, mas
     let id = |violations: &mut FieldViolations, field: &str, value: &str| {
         violations.optional_id(field, value).map(|id| id.to_string())
     };
-    let reassign_team_id =
-        if wanted(mask, RuleField::ReassignTeamId) { id(violations, "rule.reassign_team_id", &rule.reassign_team_id) } else { None };
-    let reassign_owner_id =
-        if wanted(mask, RuleField::ReassignOwnerId) { id(violations, "rule.reassign_owner_id", &rule.reassign_owner_id) } else { None };
+    let reassign_team_id = if wanted(mask, RuleField::ReassignTeamId) {
+        id(violations, "rule.reassign_team_id", &rule.reassign_team_id)
+    } else {
+        None
+    };
+    let reassign_owner_id = if wanted(mask, RuleField::ReassignOwnerId) {
+        id(violations, "rule.reassign_owner_id", &rule.reassign_owner_id)
+    } else {
+        None
+    };
     let mut notify_staff_ids = Vec::new();
     if wanted(mask, RuleField::NotifyStaffIds) {
         if rule.notify_staff_ids.len() > NOTIFY_MAX {

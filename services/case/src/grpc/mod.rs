@@ -11,9 +11,7 @@ mod staff;
 use docket_kit::{auth::Caller, error::FieldViolations};
 use tonic::Status;
 
-pub use self::{
-    accounts::AccountApi, cases::CaseApi, contacts::ContactApi, escalation::EscalationRuleApi, staff::StaffApi,
-};
+pub use self::{accounts::AccountApi, cases::CaseApi, contacts::ContactApi, escalation::EscalationRuleApi, staff::StaffApi};
 use crate::{
     domain::commands::Idempotency,
     store::{Actor, HistoryCursor, Store},

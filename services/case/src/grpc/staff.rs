@@ -57,7 +57,11 @@ fn parse_staff(violations: &mut FieldViolations, user: &pb::StaffUser, mask: Opt
 
 fn parse_team(violations: &mut FieldViolations, team: &pb::Team, mask: Option<&FieldMask<TeamField>>) -> TeamFields {
     TeamFields {
-        name: if wanted(mask, TeamField::Name) { violations.required_text("team.name", &team.name, NAME_MAX) } else { String::new() },
+        name: if wanted(mask, TeamField::Name) {
+            violations.required_text("team.name", &team.name, NAME_MAX)
+        } else {
+            String::new()
+        },
         description: if wanted(mask, TeamField::Description) {
             violations.optional_text("team.description", &team.description, LONG_TEXT_MAX)
         } else {

@@ -144,8 +144,10 @@ pub async fn with_links_all(db: &impl ConnectionTrait, cases: Vec<case::Model>) 
         .all(db)
         .await?
     {
-        let contact_id =
-            row.contact_id.parse().map_err(|_| DbErr::Type(format!("case_contacts.contact_id {} is not a UUID", row.contact_id)))?;
+        let contact_id = row
+            .contact_id
+            .parse()
+            .map_err(|_| DbErr::Type(format!("case_contacts.contact_id {} is not a UUID", row.contact_id)))?;
         contacts.entry(row.case_id).or_default().push(CaseContactRef { contact_id, primary: row.is_primary });
     }
     let mut tags: HashMap<String, Vec<String>> = HashMap::new();

@@ -35,7 +35,6 @@ fn money_text(money: &Option<Money>) -> String {
     money.as_ref().map(|m| format!("{} {}", m.amount_minor, m.currency)).unwrap_or_default()
 }
 
-
 /// Copies the masked fields onto `model`, recording each change.
 fn apply(model: &mut account::Model, fields: &AccountFields, mask: &FieldMask<AccountField>, changes: &mut Changes) {
     for field in mask.iter() {
@@ -78,6 +77,31 @@ fn apply(model: &mut account::Model, fields: &AccountFields, mask: &FieldMask<Ac
     }
 }
 
+/// A new account with `fields`, and its creation's trail rows.
+pub(super) fn draft(fields: &AccountFields, at: chrono::DateTime<chrono::Utc>) -> (account::Model, Changes) {
+    let mut model = account::Model {
+        id: AccountId::generate().to_string(),
+        name: String::new(),
+        industry: String::new(),
+        tier: AccountTier::Standard.key().to_owned(),
+        annual_value_minor: None,
+        annual_value_currency: String::new(),
+        address_street: String::new(),
+        address_city: String::new(),
+        address_region: String::new(),
+        address_postal_code: String::new(),
+        address_country: String::new(),
+        notes: String::new(),
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    };
+    let mut changes = Changes::new();
+    changes.set("created", "", "");
+    apply(&mut model, fields, &FieldMask::all(), &mut changes);
+    (model, changes)
+}
+
 impl Store {
     pub async fn create_account(
         &self,
@@ -89,29 +113,7 @@ impl Store {
             .create(
                 by,
                 Once { scope: "CreateAccount", key: idempotency },
-                async |_tx| {
-                    let mut model = account::Model {
-                        id: AccountId::generate().to_string(),
-                        name: String::new(),
-                        industry: String::new(),
-                        tier: AccountTier::Standard.key().to_owned(),
-                        annual_value_minor: None,
-                        annual_value_currency: String::new(),
-                        address_street: String::new(),
-                        address_city: String::new(),
-                        address_region: String::new(),
-                        address_postal_code: String::new(),
-                        address_country: String::new(),
-                        notes: String::new(),
-                        version: 1,
-                        created_at: by.at,
-                        updated_at: by.at,
-                    };
-                    let mut changes = Changes::new();
-                    changes.set("created", "", "");
-                    apply(&mut model, &fields, &FieldMask::all(), &mut changes);
-                    Ok((model, changes))
-                },
+                async |_tx| Ok(draft(&fields, by.at)),
                 |model, trail| vec![events::account_changed(true, model, trail, by.reason)],
             )
             .await

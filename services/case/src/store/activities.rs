@@ -54,8 +54,10 @@ impl Store {
                     if touched.rows_affected == 0 {
                         return Err(Error::field("activity.case_id", format!("no case has the id {case_id}")));
                     }
-                    let case =
-                        case::Entity::find_by_id(case_id.clone()).one(&*tx).await?.ok_or_else(|| Error::not_found("case", &case_id))?;
+                    let case = case::Entity::find_by_id(case_id.clone())
+                        .one(&*tx)
+                        .await?
+                        .ok_or_else(|| Error::not_found("case", &case_id))?;
                     let last = case_activity::Entity::find()
                         .filter(case_activity::Column::CaseId.eq(case_id.clone()))
                         .order_by_desc(case_activity::Column::Sequence)
@@ -82,7 +84,11 @@ impl Store {
                     .await?;
 
                     let mut changes = Changes::new();
-                    changes.set("activity_added", "", format!("{} {} #{}", new.visibility.key(), new.kind.key(), activity.sequence));
+                    changes.set(
+                        "activity_added",
+                        "",
+                        format!("{} {} #{}", new.visibility.key(), new.kind.key(), activity.sequence),
+                    );
                     if case.first_response_at.is_none() && is_staff_reply(new.kind, new.visibility, new.direction, by_staff) {
                         case::Entity::update_many()
                             .col_expr(case::Column::FirstResponseAt, Expr::value(Some(by.at)))
@@ -92,7 +98,10 @@ impl Store {
                         changes.set("first_response_time", "", by.at.to_rfc3339());
                     }
                     tx.trail("case", &case.id, &changes).await?;
-                    let case = case::Entity::find_by_id(case.id.clone()).one(&*tx).await?.ok_or_else(|| Error::not_found("case", &case.id))?;
+                    let case = case::Entity::find_by_id(case.id.clone())
+                        .one(&*tx)
+                        .await?
+                        .ok_or_else(|| Error::not_found("case", &case.id))?;
                     let record = with_links(&*tx, case).await?;
                     tx.emit([events::activity_added(&record, &activity)]).await?;
                     Ok(activity)
@@ -104,10 +113,7 @@ impl Store {
     }
 
     pub async fn get_activity(&self, id: &str) -> Result<case_activity::Model> {
-        case_activity::Entity::find_by_id(id.to_owned())
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| Error::not_found("activity", id))
+        case_activity::Entity::find_by_id(id.to_owned()).one(&self.db).await?.ok_or_else(|| Error::not_found("activity", id))
     }
 
     pub async fn list_activities(

@@ -5,8 +5,8 @@ use docket_kit::{
     request::{FieldMask, RecordId},
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, sea_query::Query,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, sea_query::Query,
 };
 use serde::{Deserialize, Serialize};
 
@@ -544,8 +544,10 @@ impl Store {
     ) -> Result<case_type::Model> {
         self.mutations
             .run(by, async |tx| {
-                let current =
-                    case_type::Entity::find_by_id(id.to_owned()).one(&*tx).await?.ok_or_else(|| Error::not_found("case type", id))?;
+                let current = case_type::Entity::find_by_id(id.to_owned())
+                    .one(&*tx)
+                    .await?
+                    .ok_or_else(|| Error::not_found("case type", id))?;
                 let mut next = current.clone();
                 let mut changes = Changes::new();
                 for field in mask.iter() {

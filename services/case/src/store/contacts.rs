@@ -1,7 +1,7 @@
 //! Contacts: the people of an account, unique by email (case-insensitively).
 
 use docket_kit::{
-    mutation::{Edit, Once, already_exists},
+    mutation::{Edit, Once, Record, Tx, already_exists},
     request::{FieldMask, RecordId},
 };
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::{Actor, Store, accounts::page_end, contains_ci, exists};
 use crate::{
     domain::{
-        AccountId, Changes, ContactId,
-        commands::{ContactField, ContactFields, ContactUpdate, Idempotency},
+        AccountId, AccountTier, Changes, ContactId,
+        commands::{AccountFields, Address, ContactField, ContactFields, ContactUpdate, Idempotency},
     },
     error::{Error, Result},
     events,
@@ -88,6 +88,43 @@ async fn check(db: &impl ConnectionTrait, model: &contact::Model, mask: &FieldMa
     Ok(())
 }
 
+/// The oldest account named exactly `name`, created when there is none.
+/// Concurrent first calls make one: on PostgreSQL they queue on a lock for
+/// that name until the first commits (SQLite has one writer anyway).
+async fn unassigned_account(tx: &Tx, name: &str) -> Result<String> {
+    use sea_orm::{DbBackend, Statement};
+    if tx.get_database_backend() == DbBackend::Postgres {
+        let lock = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtext($1))::text",
+            [format!("docket.unassigned-account:{name}").into()],
+        );
+        tx.query_one_raw(lock).await?;
+    }
+    let found = account::Entity::find()
+        .filter(account::Column::Name.eq(name))
+        .order_by_asc(account::Column::CreatedAt)
+        .order_by_asc(account::Column::Id)
+        .one(&**tx)
+        .await?;
+    if let Some(account) = found {
+        return Ok(account.id);
+    }
+    let fields = AccountFields {
+        name: name.to_owned(),
+        industry: String::new(),
+        tier: AccountTier::Standard,
+        annual_value: None,
+        address: Address::default(),
+        notes: "People first met by email or web form, until staff place them.".to_owned(),
+    };
+    let (model, changes) = super::accounts::draft(&fields, tx.by().at);
+    model.insert(tx).await?;
+    tx.trail("account", &model.id, &changes).await?;
+    tx.emit([events::account_changed(true, &model, &changes, tx.by().reason)]).await?;
+    Ok(model.id)
+}
+
 impl Store {
     pub async fn create_contact(
         &self,
@@ -126,6 +163,75 @@ impl Store {
 
     pub async fn get_contact(&self, id: ContactId) -> Result<contact::Model> {
         contact::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or_else(|| Error::not_found("contact", id))
+    }
+
+    /// The contact of `person`'s email, or a new one for that person under
+    /// `account_id`, or else under the account named `unassigned` (the
+    /// oldest of exactly that name, created when missing). `true` when this
+    /// call created the contact. Concurrent calls for one email, or for the
+    /// first unassigned account, make one of each.
+    pub async fn find_or_create_contact(
+        &self,
+        person: &ContactFields,
+        account_id: Option<AccountId>,
+        unassigned: &str,
+        by: &Actor<'_>,
+    ) -> Result<(contact::Model, bool)> {
+        for _ in 0..3 {
+            match self.get_contact_by_email(&person.email).await {
+                Ok(found) => return Ok((found, false)),
+                Err(Error::NotFound(_)) => {}
+                Err(err) => return Err(err),
+            }
+            let created = self
+                .mutations
+                .run(by, async |tx| {
+                    let account_id = match account_id {
+                        Some(id) => {
+                            if !exists::<account::Entity>(&*tx, account::Column::Id, &id.to_string()).await? {
+                                return Err(Error::field("account_id", format!("no account has the id {id}")));
+                            }
+                            id.to_string()
+                        }
+                        None => unassigned_account(&tx, unassigned).await?,
+                    };
+                    let mut fields = person.clone();
+                    fields.account_id = AccountId::stored(&account_id)?;
+                    let mut model = contact::Model {
+                        id: ContactId::generate().to_string(),
+                        account_id: String::new(),
+                        name: String::new(),
+                        email: String::new(),
+                        email_key: None,
+                        phone: String::new(),
+                        title: String::new(),
+                        portal_enabled: false,
+                        version: 1,
+                        created_at: by.at,
+                        updated_at: by.at,
+                    };
+                    let mut changes = Changes::new();
+                    changes.set("created", "", "");
+                    apply(&mut model, &fields, &FieldMask::all(), &mut changes);
+                    match model.insert(&tx).await {
+                        Ok(()) => {}
+                        Err(err) if docket_kit::error::is_unique_violation(&err) => return Err(already_exists(&model)),
+                        Err(err) => return Err(err.into()),
+                    }
+                    tx.trail("contact", &model.id, &changes).await?;
+                    tx.emit([events::contact_changed(true, &model, &changes, by.reason)]).await?;
+                    Ok(model)
+                })
+                .await;
+            match created {
+                Ok(model) => return Ok((model, true)),
+                // Another call for the same person, or for the first unassigned
+                // account, got there first: look again.
+                Err(Error::AlreadyExists { .. }) => continue,
+                Err(err) => return Err(err),
+            }
+        }
+        Err(Error::Unavailable(format!("the contact {} is being created by another call; retry", person.email)))
     }
 
     pub async fn get_contact_by_email(&self, email: &str) -> Result<contact::Model> {

@@ -240,8 +240,10 @@ impl Store {
         let id = id.to_string();
         self.mutations
             .run(by, async |tx| {
-                let current =
-                    escalation_rule::Entity::find_by_id(id.clone()).one(&*tx).await?.ok_or_else(|| Error::not_found("escalation rule", &id))?;
+                let current = escalation_rule::Entity::find_by_id(id.clone())
+                    .one(&*tx)
+                    .await?
+                    .ok_or_else(|| Error::not_found("escalation rule", &id))?;
                 if let Some(etag) = etag
                     && current.version != etag
                 {
@@ -341,25 +343,26 @@ pub async fn escalate(
         }
         let actions = actions.join("; ");
         changes.set("escalation", "", format!("{}: {actions}", rule.name));
-        let escalated = Escalated {
-            rule_id: &rule.id,
-            rule_name: &rule.name,
-            trigger,
-            target,
-            actions: &actions,
-            notify_staff_ids: &notify,
-        };
-        mutation::save::<_, std::convert::Infallible>(txn, &by, events::SOURCE, &before, Edit { after, changes }, |before, saved, _| {
-            let mut events = Vec::new();
-            if !priority_change.is_empty() {
-                events.push(events::case_updated(saved, &priority_change, &reason));
-            }
-            if reassigned {
-                events.extend(events::case_assigned(before, saved, &reason));
-            }
-            events.push(events::case_escalated(saved, &escalated));
-            events
-        })
+        let escalated =
+            Escalated { rule_id: &rule.id, rule_name: &rule.name, trigger, target, actions: &actions, notify_staff_ids: &notify };
+        mutation::save::<_, std::convert::Infallible>(
+            txn,
+            &by,
+            events::SOURCE,
+            &before,
+            Edit { after, changes },
+            |before, saved, _| {
+                let mut events = Vec::new();
+                if !priority_change.is_empty() {
+                    events.push(events::case_updated(saved, &priority_change, &reason));
+                }
+                if reassigned {
+                    events.extend(events::case_assigned(before, saved, &reason));
+                }
+                events.push(events::case_escalated(saved, &escalated));
+                events
+            },
+        )
         .await?;
         done.push(Escalation { rule, actions, notify });
     }

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::Store;
-use crate::records::entities::audit_entry;
 use crate::error::Result;
+use crate::records::entities::audit_entry;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HistoryCursor {

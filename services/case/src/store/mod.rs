@@ -52,7 +52,6 @@ impl Store {
 
 pub use docket_kit::audit::Actor;
 
-
 /// Case-insensitive "contains" on a column, with LIKE wildcards in the
 /// user's text taken literally.
 pub(crate) fn contains_ci(column: impl sea_orm::ColumnTrait, text: &str) -> SimpleExpr {

@@ -39,7 +39,6 @@ pub struct StaffFilter {
     pub active_only: bool,
 }
 
-
 fn apply_staff(model: &mut staff_user::Model, fields: &StaffFields, mask: &FieldMask<StaffField>, changes: &mut Changes) {
     for field in mask.iter() {
         match field {
@@ -221,10 +220,7 @@ impl Store {
     }
 
     pub async fn get_team(&self, id: TeamId) -> Result<TeamRecord> {
-        let team = team::Entity::find_by_id(id.to_string())
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| Error::not_found("team", id))?;
+        let team = team::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or_else(|| Error::not_found("team", id))?;
         self.team_record(team).await
     }
 
@@ -288,7 +284,9 @@ impl Store {
                             .insert(&*tx)
                             .await
                             .map_err(|err| match is_unique_violation(&err) {
-                                true => Error::AlreadyExists { field: "staff_user_id".into(), message: "already a member".into() },
+                                true => {
+                                    Error::AlreadyExists { field: "staff_user_id".into(), message: "already a member".into() }
+                                }
                                 false => err.into(),
                             })?;
                             changes.set("member_added", "", staff_key);
