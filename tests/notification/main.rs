@@ -9,3 +9,4 @@ mod fixtures;
 
 mod inbound;
 mod outbound;
+mod trail;

@@ -226,7 +226,11 @@ async fn a_contact_who_opted_out_gets_nothing() {
     let customer = customer(&app).await;
     let opted = app
         .notifications(AGENT)
-        .set_contact_opt_out(nb::SetContactOptOutRequest { contact_id: customer.contact.id.clone(), opted_out: true })
+        .set_contact_opt_out(nb::SetContactOptOutRequest {
+            contact_id: customer.contact.id.clone(),
+            opted_out: true,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -241,7 +245,11 @@ async fn a_contact_who_opted_out_gets_nothing() {
 
     let unknown = app
         .notifications(AGENT)
-        .set_contact_opt_out(nb::SetContactOptOutRequest { contact_id: uuid::Uuid::now_v7().to_string(), opted_out: true })
+        .set_contact_opt_out(nb::SetContactOptOutRequest {
+            contact_id: uuid::Uuid::now_v7().to_string(),
+            opted_out: true,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_field_error(&unknown, Code::InvalidArgument, "contact_id");
@@ -303,6 +311,7 @@ async fn a_bad_template_is_refused_when_saved_and_a_good_one_is_used() {
                     body: body.into(),
                     ..Default::default()
                 }),
+                ..Default::default()
             })
             .await
             .unwrap_err();
@@ -316,6 +325,7 @@ async fn a_bad_template_is_refused_when_saved_and_a_good_one_is_used() {
                 body: "y".into(),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -333,6 +343,7 @@ async fn a_bad_template_is_refused_when_saved_and_a_good_one_is_used() {
                 body: "y".into(),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -346,6 +357,7 @@ async fn a_bad_template_is_refused_when_saved_and_a_good_one_is_used() {
                 body: "We logged {{ case.subject }} as {{ case.number }}.".into(),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -357,7 +369,11 @@ async fn a_bad_template_is_refused_when_saved_and_a_good_one_is_used() {
     assert_eq!(emails[0].subject(), "[C-000001] Thanks, Petra Schmidt!");
     assert!(emails[0].body().contains("We logged Custom words as C-000001."));
 
-    let reset = admin.reset_template(nb::ResetTemplateRequest { event_type: "case.created".into() }).await.unwrap().into_inner();
+    let reset = admin
+        .reset_template(nb::ResetTemplateRequest { event_type: "case.created".into(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!reset.customized);
 }
 

@@ -1,15 +1,19 @@
-//! The `notification` schema: its inbox, settings, templates, opt-outs and
-//! the delivery log.
+//! The `notification` schema: its inbox, settings, templates, opt-outs, the
+//! delivery log, and the audit trail of the settings, templates and opt-outs.
 
 use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_notification_schema;
+mod m20261203_000002_create_audit_trail;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_create_notification_schema::Migration)]
+        vec![
+            Box::new(m20261123_000001_create_notification_schema::Migration),
+            Box::new(m20261203_000002_create_audit_trail::Migration),
+        ]
     }
 }

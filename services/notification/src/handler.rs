@@ -15,10 +15,20 @@ use sea_orm::{ActiveModelTrait, DatabaseTransaction, IntoActiveModel};
 use crate::{
     clients::CaseClients,
     domain::{
-        ACCESS_EVENT_TYPES, AccessContext, ActivityView, CaseView, ChangeView, EventFacts, EventView, RecipientKind,
-        RecipientView, SenderView, TemplateContext, audiences, default_template, render,
+        audience::{EventFacts, RecipientKind, audiences},
+        settings::ACCESS_EVENT_TYPES,
+        templates::{
+            AccessContext, ActivityView, CaseView, ChangeView, EventView, RecipientView, SenderView, TemplateContext,
+            default_template, render,
+        },
     },
-    store::{self, PENDING, entities::delivery},
+    store::{
+        PENDING,
+        entities::delivery,
+        opt_outs::is_opted_out,
+        settings::load_settings,
+        templates::{TemplateRecord, template_of},
+    },
 };
 
 /// The notification service's event handler.
@@ -204,7 +214,7 @@ impl Notifier {
             match kind {
                 RecipientKind::Contact => {
                     for link in &case.contacts {
-                        if is_echo(event_type, actor, &link.contact_id) || store::is_opted_out(txn, &link.contact_id).await? {
+                        if is_echo(event_type, actor, &link.contact_id) || is_opted_out(txn, &link.contact_id).await? {
                             continue;
                         }
                         let request = pb::GetContactRequest { lookup: Some(Lookup::Id(link.contact_id.clone())) };
@@ -262,7 +272,7 @@ impl EventHandler for Notifier {
         }
         let Some(parsed) = parse(event)? else { return Ok(()) };
         let case = &parsed.case;
-        let (settings, _, _) = store::load_settings(txn).await?;
+        let settings = load_settings(txn).await?.settings;
         let activity = parsed.activity.as_ref();
         let facts = EventFacts {
             event_type: &event.r#type,
@@ -297,7 +307,7 @@ impl EventHandler for Notifier {
         } else {
             self.staff_user(&case.owner_id).await?.map(|u| u.name).unwrap_or_default()
         };
-        let (template, customized) = store::template(txn, &event.r#type).await?;
+        let TemplateRecord { template, customized, .. } = template_of(txn, &event.r#type).await?;
         let now = docket_kit::time::now();
         let not_before = now + chrono::Duration::seconds(i64::from(settings.digest_window_seconds.max(0)));
         for recipient in recipients {
@@ -342,7 +352,7 @@ impl EventHandler for Notifier {
             let (subject, body) = match render(&template, &context) {
                 Ok(rendered) => rendered,
                 Err(err) => {
-                    tracing::warn!(error = %err, event_type = %event.r#type, customized = customized.is_some(), "template failed; using the default");
+                    tracing::warn!(error = %err, event_type = %event.r#type, customized, "template failed; using the default");
                     render(&default_template(&event.r#type), &context).map_err(|err| HandlerError(err.to_string()))?
                 }
             };
@@ -391,7 +401,7 @@ async fn access_email(txn: &DatabaseTransaction, event: &Envelope) -> Result<(),
     if email.is_empty() || token.is_empty() {
         return Err(bad("the event carries no email or no token".to_owned()));
     }
-    let (settings, _, _) = store::load_settings(txn).await?;
+    let settings = load_settings(txn).await?.settings;
     let expires = expires
         .as_ref()
         .and_then(docket_kit::time::from_proto)
@@ -403,11 +413,11 @@ async fn access_email(txn: &DatabaseTransaction, event: &Envelope) -> Result<(),
         link: format!("{}/{path}/{token}", settings.portal_base_url.trim_end_matches('/')),
         expires,
     };
-    let (template, customized) = store::template(txn, &event.r#type).await?;
+    let TemplateRecord { template, customized, .. } = template_of(txn, &event.r#type).await?;
     let (subject, body) = match render(&template, &context) {
         Ok(rendered) => rendered,
         Err(err) => {
-            tracing::warn!(error = %err, event_type = %event.r#type, customized = customized.is_some(), "template failed; using the default");
+            tracing::warn!(error = %err, event_type = %event.r#type, customized, "template failed; using the default");
             render(&default_template(&event.r#type), &context).map_err(|err| HandlerError(err.to_string()))?
         }
     };

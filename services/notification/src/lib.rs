@@ -3,13 +3,21 @@
 //! them over SMTP (or into the dev mailbox) with a delivery log, and turns
 //! incoming email into cases and activities.
 //!
-//! `domain` holds the rules and templates, `store` the tables, `handler`
-//! the event consumer, `mailer` the sending loop, `inbound` email-to-case,
-//! `grpc` the API.
+//! - [`domain`] holds the rules (settings, who hears what, templates), no I/O;
+//! - [`store`] the schema and the commands on it: every change of the
+//!   settings, a template or an opt-out goes through the kit's mutation
+//!   runner and leaves an audit trail;
+//! - [`error`] the kit's error, with its one mapping to gRPC status;
+//! - [`handler`] the event consumer that turns events into deliveries,
+//!   [`mailer`] the loop that sends them, [`inbound`] email-to-case;
+//! - [`grpc`] the API, a thin adapter;
+//! - [`config`] and [`clients`] the operator's settings and the case
+//!   service's clients.
 
 pub mod clients;
 pub mod config;
 pub mod domain;
+pub mod error;
 pub mod grpc;
 pub mod handler;
 pub mod inbound;

@@ -22,7 +22,8 @@ use tokio::sync::watch;
 
 use crate::{
     config::{MailTransportKind, NotificationSettings, SmtpTls},
-    store::{self, FAILED, MERGED, PENDING, SENT, entities::delivery},
+    domain::settings::NotifySettings,
+    store::{FAILED, MERGED, PENDING, SENT, entities::delivery, settings::load_settings},
 };
 
 /// Where emails go.
@@ -183,7 +184,7 @@ impl Mailer {
         chrono::Duration::seconds(i64::try_from(self.settings.smtp_timeout_secs).unwrap_or(60).saturating_mul(BATCH as i64) + 60)
     }
 
-    async fn claim(&self) -> Result<Option<(Vec<Vec<delivery::Model>>, crate::domain::NotifySettings)>, DbErr> {
+    async fn claim(&self) -> Result<Option<(Vec<Vec<delivery::Model>>, NotifySettings)>, DbErr> {
         let txn = self.db.begin().await?;
         if txn.get_database_backend() == DbBackend::Postgres {
             // One claimer at a time per schema, so replicas never take the same rows.
@@ -210,7 +211,7 @@ impl Mailer {
             txn.commit().await?;
             return Ok(None);
         }
-        let (settings, _, _) = store::load_settings(&txn).await?;
+        let settings = load_settings(&txn).await?.settings;
         // A digest takes every pending update of that case for that
         // recipient, due or not; without a digest window every update is its
         // own email.

@@ -1,121 +1,37 @@
-//! Who hears about what, and how the email reads. No I/O here.
+//! How an email reads: the templates (an admin's, or the built-in default
+//! of each event type), the variables they can use, and how they are
+//! checked when saved and rendered when sent.
 
 use std::collections::BTreeMap;
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
-/// The admin's notification settings (the "Email & Settings" screen).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotifySettings {
-    pub contact_event_types: Vec<String>,
-    pub owner_event_types: Vec<String>,
-    pub team_event_types: Vec<String>,
-    pub sender_address: String,
-    pub sender_name: String,
-    pub digest_window_seconds: i32,
-    pub portal_base_url: String,
-}
-
-/// Event types a notification can be about.
-pub const EVENT_TYPES: &[&str] = &[
-    "case.created",
-    "case.updated",
-    "case.assigned",
-    "case.status_changed",
-    "case.closed",
-    "case.reopened",
-    "case.activity_added",
-    // Reaches the staff an escalation rule names, whatever the settings say.
-    "case.escalated",
-];
-
-impl Default for NotifySettings {
-    fn default() -> Self {
-        let list = |types: &[&str]| types.iter().map(|t| (*t).to_owned()).collect();
-        Self {
-            contact_event_types: list(&["case.created", "case.closed", "case.reopened", "case.activity_added"]),
-            owner_event_types: list(&["case.assigned", "case.activity_added"]),
-            team_event_types: list(&["case.created"]),
-            sender_address: "support@docket.localhost".to_owned(),
-            sender_name: "Docket Support".to_owned(),
-            digest_window_seconds: 0,
-            portal_base_url: "http://127.0.0.1:8080/portal".to_owned(),
-        }
-    }
-}
-
-/// Events of the portal service that email one person a link: the portal
-/// invitation and the password reset. Not case events: no contact, owner or
-/// team rules apply, and opting out of case emails does not stop them.
-pub const ACCESS_EVENT_TYPES: &[&str] = &["portal.invitation_created", "portal.password_reset_requested"];
-
-/// Why someone receives an email.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RecipientKind {
-    Contact,
-    Owner,
-    Team,
-    /// Staff an escalation rule names.
-    Escalation,
-}
-
-impl RecipientKind {
-    pub fn key(self) -> &'static str {
-        match self {
-            RecipientKind::Contact => "contact",
-            RecipientKind::Owner => "owner",
-            RecipientKind::Team => "team",
-            RecipientKind::Escalation => "escalation",
-        }
-    }
-}
-
-/// What the rules need to know about one event.
-#[derive(Debug, Clone)]
-pub struct EventFacts<'a> {
-    pub event_type: &'a str,
-    /// `staff:<id>`, `service:<name>`, `contact:<id>`, ...
-    pub actor: &'a str,
-    pub has_owner: bool,
-    pub has_team: bool,
-    /// For activities: whether customers may see it.
-    pub public_activity: Option<bool>,
-    /// For activities: whether staff wrote it.
-    pub activity_by_staff: Option<bool>,
-}
-
-/// Who to tell, by kind, before looking anyone up.
-pub fn audiences(settings: &NotifySettings, facts: &EventFacts<'_>) -> Vec<RecipientKind> {
-    let enabled = |list: &[String]| list.iter().any(|t| t == facts.event_type);
-    let mut kinds = Vec::new();
-    // Customers never hear about internal activities.
-    let visible_to_customers = facts.public_activity.unwrap_or(true);
-    if enabled(&settings.contact_event_types) && visible_to_customers {
-        kinds.push(RecipientKind::Contact);
-    }
-    // Owners hear about assignment, and about updates that do not come from staff.
-    let owner_cares = match facts.event_type {
-        "case.assigned" => true,
-        "case.activity_added" => facts.activity_by_staff == Some(false),
-        _ => !facts.actor.starts_with("staff:"),
-    };
-    if facts.has_owner && enabled(&settings.owner_event_types) && owner_cares {
-        kinds.push(RecipientKind::Owner);
-    }
-    // A team hears about new cases nobody owns yet.
-    if facts.has_team && !facts.has_owner && enabled(&settings.team_event_types) {
-        kinds.push(RecipientKind::Team);
-    }
-    kinds
-}
+use super::{
+    audience::RecipientKind,
+    settings::{ACCESS_EVENT_TYPES, EVENT_TYPES},
+};
 
 /// A template: subject and body in minijinja.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
     pub subject: String,
     pub body: String,
+}
+
+/// Longest subject, in characters.
+pub const SUBJECT_MAX: usize = 500;
+/// Longest body, in characters.
+pub const BODY_MAX: usize = 50_000;
+
+/// Event types with a template: case events and the portal's access emails.
+pub fn templated_event_types() -> impl Iterator<Item = &'static str> {
+    EVENT_TYPES.iter().chain(ACCESS_EVENT_TYPES).copied()
+}
+
+/// Whether an event type has a template.
+pub fn is_templated(event_type: &str) -> bool {
+    templated_event_types().any(|known| known == event_type)
 }
 
 /// The built-in template of an event type.
@@ -361,10 +277,6 @@ pub fn validate_template(event_type: &str, template: &Template) -> Result<(), Te
 mod tests {
     use super::*;
 
-    fn facts<'a>(event_type: &'a str, actor: &'a str) -> EventFacts<'a> {
-        EventFacts { event_type, actor, has_owner: true, has_team: true, public_activity: None, activity_by_staff: None }
-    }
-
     #[test]
     fn every_default_template_renders() {
         for event_type in ACCESS_EVENT_TYPES {
@@ -394,36 +306,5 @@ mod tests {
         assert_eq!(validate_template("case.created", &misspelt).unwrap_err().field, "template.body");
         let empty = Template { subject: "  ".into(), body: "x".into() };
         assert!(validate_template("case.created", &empty).is_err());
-    }
-
-    #[test]
-    fn customers_never_hear_about_internal_activities() {
-        let settings = NotifySettings::default();
-        let mut internal = facts("case.activity_added", "staff:1");
-        internal.public_activity = Some(false);
-        internal.activity_by_staff = Some(true);
-        assert!(!audiences(&settings, &internal).contains(&RecipientKind::Contact));
-        let mut public = internal.clone();
-        public.public_activity = Some(true);
-        assert_eq!(audiences(&settings, &public), [RecipientKind::Contact]);
-    }
-
-    #[test]
-    fn owners_hear_about_assignment_and_customer_updates() {
-        let settings = NotifySettings::default();
-        assert_eq!(audiences(&settings, &facts("case.assigned", "staff:2")), [RecipientKind::Owner]);
-        let mut customer_note = facts("case.activity_added", "service:portal");
-        customer_note.public_activity = Some(true);
-        customer_note.activity_by_staff = Some(false);
-        assert_eq!(audiences(&settings, &customer_note), [RecipientKind::Contact, RecipientKind::Owner]);
-    }
-
-    #[test]
-    fn a_team_hears_about_new_unowned_cases() {
-        let settings = NotifySettings::default();
-        let mut unowned = facts("case.created", "staff:1");
-        unowned.has_owner = false;
-        assert_eq!(audiences(&settings, &unowned), [RecipientKind::Contact, RecipientKind::Team]);
-        assert_eq!(audiences(&settings, &facts("case.created", "staff:1")), [RecipientKind::Contact]);
     }
 }

@@ -1,0 +1,84 @@
+//! The admin's notification settings (the "Email & Settings" screen): which
+//! event types email whom, who the emails come from, the digest window, and
+//! where links in emails lead.
+
+use docket_kit::{mask_fields, request::FieldMask};
+
+/// Event types a notification can be about.
+pub const EVENT_TYPES: &[&str] = &[
+    "case.created",
+    "case.updated",
+    "case.assigned",
+    "case.status_changed",
+    "case.closed",
+    "case.reopened",
+    "case.activity_added",
+    // Reaches the staff an escalation rule names, whatever the settings say.
+    "case.escalated",
+];
+
+/// Events of the portal service that email one person a link: the portal
+/// invitation and the password reset. Not case events: no contact, owner or
+/// team rules apply, and opting out of case emails does not stop them.
+pub const ACCESS_EVENT_TYPES: &[&str] = &["portal.invitation_created", "portal.password_reset_requested"];
+
+/// Longest sender name, in characters.
+pub const SENDER_NAME_MAX: usize = 200;
+/// Longest portal address, in characters.
+pub const PORTAL_URL_MAX: usize = 500;
+/// The longest digest window: a day.
+pub const DIGEST_WINDOW_MAX_SECONDS: i32 = 86_400;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifySettings {
+    pub contact_event_types: Vec<String>,
+    pub owner_event_types: Vec<String>,
+    pub team_event_types: Vec<String>,
+    pub sender_address: String,
+    pub sender_name: String,
+    pub digest_window_seconds: i32,
+    pub portal_base_url: String,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        let list = |types: &[&str]| types.iter().map(|t| (*t).to_owned()).collect();
+        Self {
+            contact_event_types: list(&["case.created", "case.closed", "case.reopened", "case.activity_added"]),
+            owner_event_types: list(&["case.assigned", "case.activity_added"]),
+            team_event_types: list(&["case.created"]),
+            sender_address: "support@docket.localhost".to_owned(),
+            sender_name: "Docket Support".to_owned(),
+            digest_window_seconds: 0,
+            portal_base_url: "http://127.0.0.1:8080/portal".to_owned(),
+        }
+    }
+}
+
+mask_fields!(
+    /// A setting an update may change, by its mask path.
+    pub enum SettingsField {
+        ContactEventTypes = "contact_event_types",
+        OwnerEventTypes = "owner_event_types",
+        TeamEventTypes = "team_event_types",
+        SenderAddress = "sender_address",
+        SenderName = "sender_name",
+        DigestWindowSeconds = "digest_window_seconds",
+        PortalBaseUrl = "portal_base_url",
+    }
+);
+
+/// A validated change of the settings: the etag they were read at, the
+/// fields it changes, and their new values (the others are placeholders).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsChange {
+    /// 0 while the settings are still the built-in defaults.
+    pub etag: i64,
+    pub mask: FieldMask<SettingsField>,
+    pub values: NotifySettings,
+}
+
+/// Whether a portal address is one a link can use.
+pub fn is_web_address(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
+}
