@@ -70,6 +70,7 @@ async fn a_visitor_becomes_a_portal_customer_and_talks_with_staff() {
         .update_settings(nb::UpdateSettingsRequest {
             settings: Some(nb::Settings { portal_base_url: format!("{}/portal", gw.base), ..current }),
             update_mask: Some(prost_types::FieldMask { paths: vec!["portal_base_url".to_owned()] }),
+            reason: String::new(),
         })
         .await
         .expect("point email links at the test gateway");

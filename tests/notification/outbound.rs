@@ -268,6 +268,7 @@ async fn a_burst_of_updates_becomes_one_digest_email() {
         .update_settings(nb::UpdateSettingsRequest {
             settings: Some(nb::Settings { digest_window_seconds: 2, etag: current.etag, ..Default::default() }),
             update_mask: mask(&["digest_window_seconds"]),
+            reason: String::new(),
         })
         .await
         .unwrap();
@@ -411,6 +412,7 @@ async fn settings_decide_who_hears_what_and_refuse_bad_values() {
             .update_settings(nb::UpdateSettingsRequest {
                 settings: Some(nb::Settings { etag: current.etag.clone(), ..value }),
                 update_mask: mask(&paths),
+                reason: String::new(),
             })
             .await
             .unwrap_err();
@@ -418,7 +420,11 @@ async fn settings_decide_who_hears_what_and_refuse_bad_values() {
     }
     let denied = app
         .notifications(VIEWER)
-        .update_settings(nb::UpdateSettingsRequest { settings: Some(current.clone()), update_mask: mask(&["sender_name"]) })
+        .update_settings(nb::UpdateSettingsRequest {
+            settings: Some(current.clone()),
+            update_mask: mask(&["sender_name"]),
+            reason: String::new(),
+        })
         .await
         .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
@@ -433,6 +439,7 @@ async fn settings_decide_who_hears_what_and_refuse_bad_values() {
                 ..Default::default()
             }),
             update_mask: mask(&["contact_event_types", "sender_name", "sender_address"]),
+            reason: String::new(),
         })
         .await
         .unwrap()
@@ -442,6 +449,7 @@ async fn settings_decide_who_hears_what_and_refuse_bad_values() {
         .update_settings(nb::UpdateSettingsRequest {
             settings: Some(nb::Settings { sender_name: "Again".into(), etag: current.etag.clone(), ..Default::default() }),
             update_mask: mask(&["sender_name"]),
+            reason: String::new(),
         })
         .await
         .unwrap_err();

@@ -74,7 +74,11 @@ async fn settings(app: &TestApp) -> nb::Settings {
 
 async fn update_settings(app: &TestApp, value: nb::Settings, paths: &[&str]) -> Result<nb::Settings, tonic::Status> {
     app.notifications(ADMIN)
-        .update_settings(nb::UpdateSettingsRequest { settings: Some(value), update_mask: mask(paths) })
+        .update_settings(nb::UpdateSettingsRequest {
+            settings: Some(value),
+            update_mask: mask(paths),
+            reason: "Desk moved to Acme".into(),
+        })
         .await
         .map(tonic::Response::into_inner)
 }
@@ -111,9 +115,9 @@ async fn a_settings_change_leaves_one_entry_per_changed_field(app: TestApp) {
                 "case.created, case.closed, case.reopened, case.activity_added",
                 "case.closed",
                 "admin:admin",
-                ""
+                "Desk moved to Acme"
             ),
-            row("sender_name", "Docket Support", "Acme Service Desk", "admin:admin", ""),
+            row("sender_name", "Docket Support", "Acme Service Desk", "admin:admin", "Desk moved to Acme"),
         ]
     );
     assert!(trail.iter().all(|e| e.record_type == "settings" && e.record_id == "1" && e.time.is_some()), "{trail:?}");
@@ -191,6 +195,7 @@ async fn a_refused_settings_change_leaves_no_entry(app: TestApp) {
         .update_settings(nb::UpdateSettingsRequest {
             settings: Some(nb::Settings { sender_name: "Fourth".into(), etag: "1".into(), ..Default::default() }),
             update_mask: mask(&["sender_name"]),
+            reason: String::new(),
         })
         .await
         .expect_err("agents may not change settings");

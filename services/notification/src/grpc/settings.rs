@@ -10,7 +10,7 @@ use docket_kit::{
 use docket_proto::notification::v1 as pb;
 use tonic::{Request, Response, Status};
 
-use super::shared::actor;
+use super::shared::{actor, reason};
 use crate::{
     domain::settings::{
         DIGEST_WINDOW_MAX_SECONDS, EVENT_TYPES, NotifySettings, PORTAL_URL_MAX, SENDER_NAME_MAX, SettingsChange, SettingsField,
@@ -110,8 +110,8 @@ pub async fn update(store: &Store, request: Request<pb::UpdateSettingsRequest>) 
     let mask = violations.field_mask(request.update_mask.as_ref());
     let etag = settings_etag(&mut violations, &sent.etag);
     let values = parse_values(&mut violations, &sent, &mask);
+    let reason = reason(&mut violations, &request.reason);
     violations.into_result()?;
-    // UpdateSettingsRequest carries no reason (yet): its rows say who and when.
-    let saved = store.update_settings(SettingsChange { etag, mask, values }, &actor(&caller, "")).await?;
+    let saved = store.update_settings(SettingsChange { etag, mask, values }, &actor(&caller, &reason)).await?;
     Ok(Response::new(to_proto(saved)))
 }
