@@ -20,6 +20,7 @@ use crate::{
     error::{DomainError, Error, is_unique_violation},
     events::{envelope, outbox, outbox::RelayWaker, pack},
     idempotency::{self, Idempotency},
+    request::{FieldMask, MaskField, RecordId, UpdateTarget},
 };
 
 /// The etag of a record: its version number as text.
@@ -403,6 +404,23 @@ impl Mutations {
             |id| async move { R::load(&self.db, &id).await?.ok_or_else(|| Error::not_found(&R::noun(), id)) },
         )
         .await
+    }
+
+    /// The plain update: copies the masked fields onto the record (`apply`
+    /// records each change), with no rule that needs the transaction.
+    pub async fn update_fields<R: Record, I: RecordId, F: MaskField, D: DomainError>(
+        &self,
+        by: &Actor<'_>,
+        target: &UpdateTarget<I, F>,
+        apply: impl Fn(&mut R, &FieldMask<F>, &mut Changes),
+        events: impl Fn(&R, &R, &Changes) -> Vec<Event>,
+    ) -> Result<R, Error<D>> {
+        let change = |_tx, mut after: R| {
+            let mut changes = Changes::new();
+            apply(&mut after, &target.mask, &mut changes);
+            std::future::ready(Ok(Edit { after, changes }))
+        };
+        self.update(by, &target.id.to_string(), Some(target.etag), change, events).await
     }
 
     /// Changes the record `id`: loads it (checking the caller's `etag` when

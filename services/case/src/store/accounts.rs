@@ -1,7 +1,7 @@
 //! Accounts: create, read, update with etag, list by name.
 
 use docket_kit::{
-    mutation::{Edit, Once},
+    mutation::Once,
     request::{FieldMask, RecordId},
 };
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -124,21 +124,9 @@ impl Store {
     }
 
     pub async fn update_account(&self, target: AccountUpdate, fields: AccountFields, by: &Actor<'_>) -> Result<account::Model> {
-        let (fields, mask) = (&fields, &target.mask);
-        self.mutations
-            .update(
-                by,
-                &target.id.to_string(),
-                Some(target.etag),
-                |_tx, current: account::Model| async move {
-                    let mut after = current.clone();
-                    let mut changes = Changes::new();
-                    apply(&mut after, fields, mask, &mut changes);
-                    Ok(Edit { after, changes })
-                },
-                |_, after, trail| vec![events::account_changed(false, after, trail, by.reason)],
-            )
-            .await
+        let apply = |after: &mut account::Model, mask: &_, changes: &mut _| apply(after, &fields, mask, changes);
+        let events = |_: &_, after: &_, trail: &_| vec![events::account_changed(false, after, trail, by.reason)];
+        self.mutations.update_fields(by, &target, apply, events).await
     }
 
     pub async fn list_accounts(

@@ -125,21 +125,8 @@ impl Store {
     }
 
     pub async fn update_staff_user(&self, target: StaffUpdate, fields: StaffFields, by: &Actor<'_>) -> Result<staff_user::Model> {
-        let (fields, mask) = (&fields, &target.mask);
-        self.mutations
-            .update(
-                by,
-                &target.id.to_string(),
-                Some(target.etag),
-                |_tx, current: staff_user::Model| async move {
-                    let mut after = current.clone();
-                    let mut changes = Changes::new();
-                    apply_staff(&mut after, fields, mask, &mut changes);
-                    Ok(Edit { after, changes })
-                },
-                |_, _, _| Vec::new(),
-            )
-            .await
+        let apply = |after: &mut staff_user::Model, mask: &_, changes: &mut _| apply_staff(after, &fields, mask, changes);
+        self.mutations.update_fields(by, &target, apply, |_, _, _| Vec::new()).await
     }
 
     pub async fn list_staff_users(
@@ -239,22 +226,8 @@ impl Store {
     }
 
     pub async fn update_team(&self, target: TeamUpdate, fields: TeamFields, by: &Actor<'_>) -> Result<TeamRecord> {
-        let (fields, mask) = (&fields, &target.mask);
-        let team = self
-            .mutations
-            .update(
-                by,
-                &target.id.to_string(),
-                Some(target.etag),
-                |_tx, current: team::Model| async move {
-                    let mut after = current.clone();
-                    let mut changes = Changes::new();
-                    apply_team(&mut after, fields, mask, &mut changes);
-                    Ok(Edit { after, changes })
-                },
-                |_, _, _| Vec::new(),
-            )
-            .await?;
+        let apply = |after: &mut team::Model, mask: &_, changes: &mut _| apply_team(after, &fields, mask, changes);
+        let team = self.mutations.update_fields(by, &target, apply, |_, _, _| Vec::new()).await?;
         self.team_record(team).await
     }
 
