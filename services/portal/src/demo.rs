@@ -6,7 +6,7 @@ use crate::{
         forms::{FieldKind, FieldTarget, FormDefinition, FormField},
         password,
     },
-    error::{Error, Result},
+    error::{Result, internal},
     store::{Actor, ContactFacts, Store},
 };
 
@@ -70,8 +70,8 @@ pub async fn seed(store: &Store, users: &[DemoUser]) -> Result<bool> {
     let by = Actor { actor: "system:demo", reason: "demo data for docket dev", at: docket_kit::time::now() };
     let hash = tokio::task::spawn_blocking(|| password::hash(DEV_PASSWORD))
         .await
-        .map_err(|err| Error::Internal(format!("hashing task: {err}")))?
-        .map_err(|err| Error::Internal(err.to_string()))?;
+        .map_err(|err| internal(format!("hashing task: {err}")))?
+        .map_err(|err| internal(err.to_string()))?;
     for user in users {
         store.add_active_user(&user.contact, user.portal_manager, hash.clone(), &by).await?;
     }

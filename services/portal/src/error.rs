@@ -1,26 +1,22 @@
-//! Everything that can go wrong in the portal service, and the one place it
-//! becomes a gRPC status.
+//! Everything that can go wrong in the portal service: the outcomes every
+//! service shares (the kit's [`Error`], which also maps them to a gRPC
+//! status), plus the refusals only the portal knows ([`PortalRefusal`]):
+//! who may not, who is not logged in, who is locked out.
 
 use std::time::Duration;
 
-use docket_kit::error::{FieldViolations, invalid_argument};
+use docket_kit::{error::DomainError, kv::KvError};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+/// The kit's error with the portal's own refusals.
+pub type Error = docket_kit::Error<PortalRefusal>;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What only the portal refuses.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Bad input; nothing was written.
-    #[error("invalid request")]
-    Invalid(FieldViolations),
-    /// Missing, or not the caller's to see (the two answer alike).
-    #[error("{0}")]
-    NotFound(String),
-    /// The etag sent is not the record's current one.
-    #[error("{0}")]
-    Stale(String),
-    /// The record is not in a state that allows this.
-    #[error("{0}")]
-    FailedPrecondition(String),
+pub enum PortalRefusal {
     #[error("{0}")]
     PermissionDenied(String),
     /// No valid session, or wrong credentials.
@@ -29,66 +25,79 @@ pub enum Error {
     /// Too many failed logins for this email.
     #[error("too many failed logins; try again in {} minutes", retry_after.as_secs().div_ceil(60))]
     LockedOut { retry_after: Duration },
-    /// A slug or other unique value is taken.
-    #[error("{message}")]
-    AlreadyExists { field: String, message: String },
-    /// The session store or the case service cannot be reached.
-    #[error("{0}")]
-    Unavailable(String),
-    /// A fault of ours, logged where it happened.
+    /// A fault of ours, logged where it becomes a status.
     #[error("{0}")]
     Internal(String),
-    #[error("database: {0}")]
-    Database(#[from] sea_orm::DbErr),
 }
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-impl Error {
-    pub fn field(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Error::Invalid(FieldViolations::single(field, description))
-    }
-}
-
-impl From<FieldViolations> for Error {
-    fn from(violations: FieldViolations) -> Self {
-        Error::Invalid(violations)
-    }
-}
-
-impl From<docket_kit::kv::KvError> for Error {
-    fn from(err: docket_kit::kv::KvError) -> Self {
-        tracing::warn!(error = %err, "session store unavailable");
-        Error::Unavailable("the session store is unavailable; retry later".to_owned())
-    }
-}
-
-impl From<Error> for Status {
-    fn from(err: Error) -> Self {
-        match err {
-            Error::Invalid(violations) => invalid_argument(&violations),
-            Error::NotFound(message) => Status::not_found(message),
-            Error::Stale(message) => Status::aborted(message),
-            Error::FailedPrecondition(message) => Status::failed_precondition(message),
-            Error::PermissionDenied(message) => Status::permission_denied(message),
-            Error::Unauthenticated(message) => Status::unauthenticated(message),
-            Error::LockedOut { retry_after } => {
-                let message = Error::LockedOut { retry_after }.to_string();
+impl DomainError for PortalRefusal {
+    fn to_status(&self) -> Status {
+        match self {
+            PortalRefusal::PermissionDenied(message) => Status::permission_denied(message),
+            PortalRefusal::Unauthenticated(message) => Status::unauthenticated(message),
+            PortalRefusal::LockedOut { retry_after } => {
                 let mut details = ErrorDetails::new();
-                details.set_retry_info(Some(retry_after));
-                Status::with_error_details(Code::ResourceExhausted, message, details)
+                details.set_retry_info(Some(*retry_after));
+                Status::with_error_details(Code::ResourceExhausted, self.to_string(), details)
             }
-            Error::AlreadyExists { field, message } => {
-                let mut details = ErrorDetails::new();
-                details.add_bad_request_violation(field, message.clone());
-                Status::with_error_details(Code::AlreadyExists, message, details)
-            }
-            Error::Unavailable(message) => Status::unavailable(message),
-            Error::Internal(message) => {
+            PortalRefusal::Internal(message) => {
                 tracing::error!(%message, "portal: internal error");
                 Status::internal("internal error (logged on the server)")
             }
-            Error::Database(db) => docket_kit::error::database(&db),
         }
+    }
+}
+
+impl From<PortalRefusal> for Error {
+    fn from(refusal: PortalRefusal) -> Self {
+        Error::Domain(refusal)
+    }
+}
+
+pub fn permission_denied(message: impl Into<String>) -> Error {
+    PortalRefusal::PermissionDenied(message.into()).into()
+}
+
+pub fn unauthenticated(message: impl Into<String>) -> Error {
+    PortalRefusal::Unauthenticated(message.into()).into()
+}
+
+pub fn locked_out(retry_after: Duration) -> Error {
+    PortalRefusal::LockedOut { retry_after }.into()
+}
+
+pub fn internal(message: impl Into<String>) -> Error {
+    PortalRefusal::Internal(message.into()).into()
+}
+
+/// The session store did not answer. (A `From<KvError>` impl for the kit's
+/// error cannot live here: both types are the kit's.)
+pub fn session_store(err: KvError) -> Error {
+    tracing::warn!(error = %err, "session store unavailable");
+    Error::Unavailable("the session store is unavailable; retry later".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_out_is_resource_exhausted_with_retry_info() {
+        let status = Status::from(locked_out(Duration::from_secs(125)));
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(status.message(), "too many failed logins; try again in 3 minutes");
+        let retry = status.get_error_details().retry_info().and_then(|r| r.retry_delay);
+        assert_eq!(retry, Some(Duration::from_secs(125)));
+    }
+
+    #[test]
+    fn the_portal_refusals_keep_their_codes() {
+        assert_eq!(Status::from(permission_denied("no")).code(), Code::PermissionDenied);
+        assert_eq!(Status::from(unauthenticated("who?")).code(), Code::Unauthenticated);
+        let internal = Status::from(internal("a secret detail"));
+        assert_eq!(internal.code(), Code::Internal);
+        assert!(!internal.message().contains("secret"));
+        let kv = Status::from(session_store(KvError::Unavailable("down".into())));
+        assert_eq!((kv.code(), kv.message()), (Code::Unavailable, "the session store is unavailable; retry later"));
     }
 }

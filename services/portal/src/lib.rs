@@ -10,8 +10,11 @@
 //!   ([`domain::access`]) and made in the case service as the contact;
 //! - web form submissions become a contact and a case with channel WEB_FORM.
 //!
-//! `domain` holds the rules, `store` the tables, `grpc` the wire adapter,
-//! `events` what goes to the outbox (the invitation and reset emails).
+//! `domain` holds the rules and the validated commands, `records` the
+//! tables and what the portal keeps in them, `store` the commands on them
+//! (every change through the kit's mutation runner), `grpc` the wire
+//! adapter, `events` what goes to the outbox (the invitation and reset
+//! emails).
 
 pub mod config;
 pub mod demo;
@@ -19,6 +22,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod records;
 pub mod sessions;
 pub mod store;
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     config::PortalSettings,
-    error::{Error, Result},
+    error::{Error, Result, internal, locked_out, session_store, unauthenticated},
 };
 
 /// What the store keeps of a session.
@@ -31,7 +31,7 @@ pub struct SessionData {
 
 /// The answer to a session id that is not (or no longer) valid.
 pub fn ended() -> Error {
-    Error::Unauthenticated("the session has ended (expired, logged out or revoked); log in again".to_owned())
+    unauthenticated("the session has ended (expired, logged out or revoked); log in again")
 }
 
 fn session_key(id: &str) -> String {
@@ -68,7 +68,7 @@ impl Sessions {
 
     /// A new session for a user; returns its secret id.
     pub async fn start(&self, contact_id: &str, epoch: i64, client_ip: &str) -> Result<(String, SessionData)> {
-        let id = secret::token().map_err(|err| Error::Internal(format!("no random session id: {err}")))?;
+        let id = secret::token().map_err(|err| internal(format!("no random session id: {err}")))?;
         let now = docket_kit::time::now();
         let data = SessionData {
             contact_id: contact_id.to_owned(),
@@ -77,8 +77,8 @@ impl Sessions {
             expires_at: now + chrono::Duration::from_std(self.ttl).unwrap_or_else(|_| chrono::Duration::hours(8)),
             client_ip: client_ip.to_owned(),
         };
-        let value = serde_json::to_vec(&data).map_err(|err| Error::Internal(format!("encoding a session: {err}")))?;
-        self.kv.put(&session_key(&id), &value, self.ttl).await?;
+        let value = serde_json::to_vec(&data).map_err(|err| internal(format!("encoding a session: {err}")))?;
+        self.kv.put(&session_key(&id), &value, self.ttl).await.map_err(session_store)?;
         Ok((id, data))
     }
 
@@ -89,20 +89,20 @@ impl Sessions {
         if id.len() != 43 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Ok(None);
         }
-        let Some(value) = self.kv.get(&session_key(id)).await? else { return Ok(None) };
+        let Some(value) = self.kv.get(&session_key(id)).await.map_err(session_store)? else { return Ok(None) };
         Ok(serde_json::from_slice(&value).ok())
     }
 
     /// Ends one session.
     pub async fn end(&self, id: &str) -> Result<()> {
-        self.kv.delete(&session_key(id.trim())).await?;
+        self.kv.delete(&session_key(id.trim())).await.map_err(session_store)?;
         Ok(())
     }
 
     /// Refuses a login while the email is locked out.
     pub async fn check_lockout(&self, email: &str) -> Result<()> {
-        match self.kv.ttl(&email_key("locked", email)).await? {
-            Some(left) => Err(Error::LockedOut { retry_after: left.min(self.lockout) }),
+        match self.kv.ttl(&email_key("locked", email)).await.map_err(session_store)? {
+            Some(left) => Err(locked_out(left.min(self.lockout))),
             None => Ok(()),
         }
     }
@@ -110,25 +110,27 @@ impl Sessions {
     /// Counts a failed login; the `lockout_attempts`-th within the window
     /// locks the email for `lockout`. Returns the lock-out, if it started now.
     pub async fn login_failed(&self, email: &str) -> Result<Option<Error>> {
-        let failures = self.kv.incr_with_ttl(&email_key("login-failures", email), self.lockout_window).await?;
+        let failures =
+            self.kv.incr_with_ttl(&email_key("login-failures", email), self.lockout_window).await.map_err(session_store)?;
         if failures >= self.lockout_attempts {
-            self.kv.put(&email_key("locked", email), b"1", self.lockout).await?;
-            self.kv.delete(&email_key("login-failures", email)).await?;
-            return Ok(Some(Error::LockedOut { retry_after: self.lockout }));
+            self.kv.put(&email_key("locked", email), b"1", self.lockout).await.map_err(session_store)?;
+            self.kv.delete(&email_key("login-failures", email)).await.map_err(session_store)?;
+            return Ok(Some(locked_out(self.lockout)));
         }
         Ok(None)
     }
 
     /// Forgets the failures of an email after a successful login or reset.
     pub async fn login_succeeded(&self, email: &str) -> Result<()> {
-        self.kv.delete(&email_key("login-failures", email)).await?;
-        self.kv.delete(&email_key("locked", email)).await?;
+        self.kv.delete(&email_key("login-failures", email)).await.map_err(session_store)?;
+        self.kv.delete(&email_key("locked", email)).await.map_err(session_store)?;
         Ok(())
     }
 
     /// Whether another reset email may go to this address this hour.
     pub async fn reset_allowed(&self, email: &str) -> Result<bool> {
-        let count = self.kv.incr_with_ttl(&email_key("reset-requests", email), Duration::from_secs(3600)).await?;
+        let count =
+            self.kv.incr_with_ttl(&email_key("reset-requests", email), Duration::from_secs(3600)).await.map_err(session_store)?;
         Ok(count <= self.resets_per_hour)
     }
 }

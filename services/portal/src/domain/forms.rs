@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use docket_kit::error::FieldViolations;
 use serde::{Deserialize, Serialize};
 
+use super::{AccountId, TeamId};
+
 /// Limits of the case service, in characters.
 const SUBJECT_MAX: usize = 250;
 const LONG_TEXT_MAX: usize = 20_000;
@@ -95,7 +97,7 @@ impl FormField {
 }
 
 /// A form as an admin defines it (everything but its id and version).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FormDefinition {
     pub slug: String,
     pub title: String,
@@ -104,8 +106,8 @@ pub struct FormDefinition {
     pub case_type_id: String,
     /// `low`, `medium`, `high` or `critical`.
     pub priority: String,
-    pub team_id: Option<String>,
-    pub account_id: Option<String>,
+    pub team_id: Option<TeamId>,
+    pub account_id: Option<AccountId>,
     pub allowed_origins: Vec<String>,
     pub success_message: String,
     pub active: bool,

@@ -1,6 +1,6 @@
 //! `docket.portal.v1.PortalAccessService`: staff give contacts portal access.
 
-use docket_kit::{auth::caller, error::FieldViolations, page, time};
+use docket_kit::{auth::caller, error::FieldViolations, page, request::UpdateTarget, time};
 use docket_proto::{
     case::v1 as cpb,
     portal::v1::{self as pb, portal_access_service_server::PortalAccessService},
@@ -9,7 +9,9 @@ use tonic::{Request, Response, Status};
 
 use super::{Portal, REASON_MAX, actor, case_service, facts, history, user_to_proto};
 use crate::{
-    error::Error,
+    domain::{ContactId, commands::UserFields},
+    error::{Error, internal},
+    records::UserState,
     store::{UserCursor, UserFilter},
 };
 
@@ -23,10 +25,6 @@ impl PortalAccessApi {
     }
 }
 
-fn contact_id(violations: &mut FieldViolations, value: &str) -> String {
-    violations.required_id("contact_id", value).map(|id| id.to_string()).unwrap_or_default()
-}
-
 #[tonic::async_trait]
 impl PortalAccessService for PortalAccessApi {
     async fn invite_contact(
@@ -37,7 +35,7 @@ impl PortalAccessService for PortalAccessApi {
         caller.require_write()?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let id = contact_id(&mut violations, &request.contact_id);
+        let id: ContactId = violations.id("contact_id", &request.contact_id);
         let key = docket_kit::idempotency::from_request(
             &mut violations,
             &request.idempotency_key,
@@ -45,20 +43,22 @@ impl PortalAccessService for PortalAccessApi {
         );
         violations.into_result()?;
         let portal = &self.portal;
-        let contact =
-            portal.contact(&id).await?.ok_or_else(|| Error::field("contact_id", format!("no contact has the id {id}")))?;
+        let contact = portal
+            .contact(&id.to_string())
+            .await?
+            .ok_or_else(|| Error::field("contact_id", format!("no contact has the id {id}")))?;
         if contact.email.trim().is_empty() {
-            return Err(Error::FailedPrecondition(format!(
+            return Err(Error::Precondition(format!(
                 "contact {id} has no email address; the invitation is sent by email, so add one first"
             ))
             .into());
         }
         // The same retried request answers with its first result, whatever changed since.
         if key.is_none()
-            && let Some(user) = portal.store.find_user(&id).await?
+            && let Some(user) = portal.store.find_user(id).await?
             && (!user.enabled || user.password_hash.is_some())
         {
-            return Err(Error::FailedPrecondition(if user.enabled {
+            return Err(Error::Precondition(if user.enabled {
                 format!("contact {id} has already set a password; a forgotten password is reset with RequestPasswordReset")
             } else {
                 format!("the portal access of contact {id} is disabled; enable it (UpdatePortalUser) before inviting again")
@@ -69,7 +69,7 @@ impl PortalAccessService for PortalAccessApi {
         if !contact.portal_enabled {
             let update = cpb::UpdateContactRequest {
                 contact: Some(cpb::Contact {
-                    id: id.clone(),
+                    id: id.to_string(),
                     etag: contact.etag.clone(),
                     portal_enabled: true,
                     ..Default::default()
@@ -79,7 +79,7 @@ impl PortalAccessService for PortalAccessApi {
             };
             portal.clients.contacts.clone().update_contact(update).await.map_err(|status| case_service(status, &[]))?;
         }
-        let token = docket_kit::secret::token().map_err(|err| Error::Internal(format!("no random token: {err}")))?;
+        let token = docket_kit::secret::token().map_err(|err| internal(format!("no random token: {err}")))?;
         let by = actor(&caller.actor, "");
         let expires_at = by.at + portal.settings.invitation_ttl();
         let invited =
@@ -94,9 +94,9 @@ impl PortalAccessService for PortalAccessApi {
     async fn get_portal_user(&self, request: Request<pb::GetPortalUserRequest>) -> Result<Response<pb::PortalUser>, Status> {
         caller(&request)?;
         let mut violations = FieldViolations::new();
-        let id = contact_id(&mut violations, &request.get_ref().contact_id);
+        let id = violations.id("contact_id", &request.get_ref().contact_id);
         violations.into_result()?;
-        Ok(Response::new(user_to_proto(self.portal.store.get_user(&id).await?)))
+        Ok(Response::new(user_to_proto(self.portal.store.get_user(id).await?)))
     }
 
     async fn list_portal_users(
@@ -108,12 +108,12 @@ impl PortalAccessService for PortalAccessApi {
         let mut violations = FieldViolations::new();
         let limit = page::page_size(&mut violations, request.page_size);
         let after: Option<UserCursor> = page::decode(&mut violations, &request.page_token);
-        let account_id = violations.optional_id("account_id", &request.account_id).map(|id| id.to_string());
+        let account_id = violations.opt_id("account_id", &request.account_id);
         let state = match pb::PortalUserState::try_from(request.state) {
             Ok(pb::PortalUserState::Unspecified) => None,
-            Ok(pb::PortalUserState::Invited) => Some("invited"),
-            Ok(pb::PortalUserState::Active) => Some("active"),
-            Ok(pb::PortalUserState::Disabled) => Some("disabled"),
+            Ok(pb::PortalUserState::Invited) => Some(UserState::Invited),
+            Ok(pb::PortalUserState::Active) => Some(UserState::Active),
+            Ok(pb::PortalUserState::Disabled) => Some(UserState::Disabled),
             Err(_) => {
                 violations.add("state", format!("{} is not a known value", request.state));
                 None
@@ -136,15 +136,16 @@ impl PortalAccessService for PortalAccessApi {
         let request = request.into_inner();
         let user = request.portal_user.unwrap_or_default();
         let mut violations = FieldViolations::new();
-        let id = violations.required_id("portal_user.contact_id", &user.contact_id).map(|id| id.to_string()).unwrap_or_default();
-        let version = violations.etag("portal_user.etag", &user.etag, true);
-        let mask = violations.update_mask(request.update_mask.as_ref(), &["enabled", "portal_manager"]);
+        // A portal user is named by its contact: `portal_user.contact_id`, not `.id`.
+        let target = UpdateTarget {
+            id: violations.id("portal_user.contact_id", &user.contact_id),
+            etag: violations.etag("portal_user.etag", &user.etag, true).unwrap_or_default(),
+            mask: violations.field_mask(request.update_mask.as_ref()),
+        };
         let reason = violations.optional_text("reason", &request.reason, REASON_MAX);
         violations.into_result()?;
-        let Some(version) = version else { return Err(Status::internal("validated fields missing")) };
-        let enabled = mask.contains(&"enabled").then_some(user.enabled);
-        let manager = mask.contains(&"portal_manager").then_some(user.portal_manager);
-        let updated = self.portal.store.update_user(&id, version, enabled, manager, &actor(&caller.actor, &reason)).await?;
+        let fields = UserFields { enabled: user.enabled, portal_manager: user.portal_manager };
+        let updated = self.portal.store.update_user(target, fields, &actor(&caller.actor, &reason)).await?;
         Ok(Response::new(user_to_proto(updated)))
     }
 
@@ -156,10 +157,10 @@ impl PortalAccessService for PortalAccessApi {
         caller.require_write()?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let id = contact_id(&mut violations, &request.contact_id);
+        let id = violations.id("contact_id", &request.contact_id);
         let reason = violations.optional_text("reason", &request.reason, REASON_MAX);
         violations.into_result()?;
-        let user = self.portal.store.revoke_sessions(&id, &actor(&caller.actor, &reason)).await?;
+        let user = self.portal.store.revoke_sessions(id, &actor(&caller.actor, &reason)).await?;
         Ok(Response::new(pb::RevokeSessionsResponse { portal_user: Some(user_to_proto(user)) }))
     }
 
@@ -168,6 +169,6 @@ impl PortalAccessService for PortalAccessApi {
         request: Request<cpb::ListHistoryRequest>,
     ) -> Result<Response<cpb::ListHistoryResponse>, Status> {
         caller(&request)?;
-        Ok(Response::new(history(&self.portal.store, "portal_user", request.into_inner()).await?))
+        Ok(Response::new(history::<ContactId>(&self.portal.store, "portal_user", request.into_inner()).await?))
     }
 }

@@ -8,8 +8,9 @@ use tonic::{Request, Response, Status};
 use super::{ADDRESS_MAX, Portal, actor, facts, require_service, session_to_proto, switched_off};
 use crate::{
     domain::password,
-    error::{Error, Result},
-    store::{TokenPurpose, entities::portal_user},
+    error::{Error, Result, internal, unauthenticated},
+    records::{self, entities::portal_user},
+    store::TokenPurpose,
 };
 
 pub struct PortalAuthApi {
@@ -24,7 +25,7 @@ impl PortalAuthApi {
 
 /// The one answer to every wrong login, so it does not tell which part was wrong.
 fn wrong_login() -> Error {
-    Error::Unauthenticated("the email or password is wrong".to_owned())
+    unauthenticated("the email or password is wrong")
 }
 
 /// A password as typed at login: required, and bounded so hashing stays cheap.
@@ -49,8 +50,8 @@ fn link_token(violations: &mut FieldViolations, value: &str) -> String {
 async fn hash(password: String) -> Result<String> {
     tokio::task::spawn_blocking(move || password::hash(&password))
         .await
-        .map_err(|err| Error::Internal(format!("hashing task: {err}")))?
-        .map_err(|err| Error::Internal(err.to_string()))
+        .map_err(|err| internal(format!("hashing task: {err}")))?
+        .map_err(|err| internal(err.to_string()))
 }
 
 async fn verify(password: String, stored: Option<String>) -> Result<bool> {
@@ -62,7 +63,7 @@ async fn verify(password: String, stored: Option<String>) -> Result<bool> {
         }
     })
     .await
-    .map_err(|err| Error::Internal(format!("verifying task: {err}")))
+    .map_err(|err| internal(format!("verifying task: {err}")))
 }
 
 impl Portal {
@@ -126,7 +127,7 @@ impl PortalAuthService for PortalAuthApi {
         let portal = &self.portal;
         portal.sessions.check_lockout(&email).await?;
         let user = match portal.clients.contact_by_email(&email).await.map_err(|s| super::case_service(s, &[]))? {
-            Some(contact) => portal.store.find_user(&contact.id).await?,
+            Some(contact) => portal.user_of(&contact.id).await?,
             None => None,
         };
         let matches = verify(request.password, user.as_ref().and_then(|u| u.password_hash.clone())).await?;
@@ -169,18 +170,18 @@ impl PortalAuthService for PortalAuthApi {
         // Only active users of an enabled contact get a link; everyone gets the same answer.
         let contact = portal.clients.contact_by_email(&email).await.map_err(|s| super::case_service(s, &[]))?;
         let user = match &contact {
-            Some(contact) if contact.portal_enabled => portal.store.find_user(&contact.id).await?,
+            Some(contact) if contact.portal_enabled => portal.user_of(&contact.id).await?,
             _ => None,
         };
         if let Some(user) = user.filter(|u| u.enabled && u.password_hash.is_some())
             && portal.sessions.reset_allowed(&email).await?
         {
-            let token = secret::token().map_err(|err| Error::Internal(format!("no random token: {err}")))?;
+            let token = secret::token().map_err(|err| internal(format!("no random token: {err}")))?;
             let who = format!("contact:{}", user.contact_id);
             let reason = format!("reset requested from {client_ip}");
             let by = actor(&who, &reason);
             let expires_at = by.at + portal.settings.reset_ttl();
-            portal.store.request_reset(&user.contact_id, &token, expires_at, &by).await?;
+            portal.store.request_reset(records::contact_id(&user)?, &token, expires_at, &by).await?;
             tracing::info!(contact = %user.contact_id, "password reset link issued");
         }
         Ok(Response::new(pb::RequestPasswordResetResponse {}))
@@ -231,7 +232,8 @@ impl PortalAuthService for PortalAuthApi {
         let stored = hash(new_password).await?;
         let who = format!("contact:{}", user.contact_id);
         let reason = format!("password changed from {client_ip}");
-        let user = portal.store.change_password(&user.contact_id, stored, &actor(&who, &reason)).await?;
+        let id = records::contact_id(&user)?;
+        let user = portal.store.change_password(id, stored, &actor(&who, &reason)).await?;
         tracing::info!(contact = %user.contact_id, "portal password changed; other sessions ended");
         Ok(Response::new(portal.start_session(&user, &client_ip).await?))
     }
@@ -250,20 +252,15 @@ impl PortalAuthService for PortalAuthApi {
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
         let token = link_token(&mut violations, &request.token);
-        let purpose = match pb::TokenPurpose::try_from(request.purpose) {
-            Ok(pb::TokenPurpose::Invitation) => Some(TokenPurpose::Invitation),
-            Ok(pb::TokenPurpose::PasswordReset) => Some(TokenPurpose::PasswordReset),
-            Ok(pb::TokenPurpose::Unspecified) => {
-                violations.add("purpose", "is required");
-                None
-            }
-            Err(_) => {
-                violations.add("purpose", format!("{} is not a known value", request.purpose));
-                None
-            }
-        };
+        let purpose = violations
+            .enum_value("purpose", request.purpose, |raw| match pb::TokenPurpose::try_from(raw).ok()? {
+                pb::TokenPurpose::Invitation => Some(TokenPurpose::Invitation),
+                pb::TokenPurpose::PasswordReset => Some(TokenPurpose::PasswordReset),
+                pb::TokenPurpose::Unspecified => None,
+            })
+            // A placeholder: the request is refused before it is used.
+            .unwrap_or(TokenPurpose::Invitation);
         violations.into_result()?;
-        let Some(purpose) = purpose else { return Err(Status::internal("validated fields missing")) };
         let (user, expires_at) = self.portal.store.check_token(&secret::digest(&token), purpose, time::now()).await?;
         Ok(Response::new(pb::CheckTokenResponse {
             email: user.email,

@@ -20,8 +20,11 @@ use tonic::{Request, Response, Status};
 use super::{Portal, REASON_MAX, case_service, priority_to_proto, require_service};
 use crate::{
     config::PRIORITY_NAMES,
-    domain::access::{Author, CaseParties, Sight, Viewer, author, may_reopen, reopen_until, sight},
-    error::{Error, Result},
+    domain::{
+        CaseId,
+        access::{Author, CaseParties, Sight, Viewer, author, may_reopen, reopen_until, sight},
+    },
+    error::{Error, Result, internal},
 };
 
 /// Limits of the case service, in characters.
@@ -68,7 +71,7 @@ fn status_from_key(key: &str) -> cpb::CaseStatus {
 /// A request made for the viewer: the case service records the contact.
 fn as_viewer<T>(viewer: &Viewer, message: T) -> Result<Request<T>> {
     let mut request = Request::new(message);
-    act_for_contact(&mut request, &viewer.contact_id).map_err(|s| Error::Internal(s.message().to_owned()))?;
+    act_for_contact(&mut request, &viewer.contact_id).map_err(|s| internal(s.message()))?;
     Ok(request)
 }
 
@@ -305,10 +308,6 @@ impl Portal {
     }
 }
 
-fn case_id(violations: &mut FieldViolations, value: &str) -> String {
-    violations.required_id("case_id", value).map(|id| id.to_string()).unwrap_or_default()
-}
-
 fn session_id(violations: &mut FieldViolations, value: &str) -> String {
     violations.required_text("session_id", value, 100)
 }
@@ -383,19 +382,18 @@ impl PortalCaseService for PortalCaseApi {
         let session = session_id(&mut violations, &request.session_id);
         let lookup = match request.lookup {
             Some(pb::get_my_case_request::Lookup::Id(id)) => {
-                violations.required_id("id", &id).map(|id| get_case_request::Lookup::Id(id.to_string()))
+                get_case_request::Lookup::Id(violations.id::<CaseId>("id", &id).to_string())
             }
             Some(pb::get_my_case_request::Lookup::CaseNumber(number)) => {
-                let number = violations.required_text("case_number", &number, 30);
-                Some(get_case_request::Lookup::CaseNumber(number))
+                get_case_request::Lookup::CaseNumber(violations.required_text("case_number", &number, 30))
             }
             None => {
                 violations.add("lookup", "send either id or case_number");
-                None
+                // A placeholder: the request is refused before it is used.
+                get_case_request::Lookup::Id(String::new())
             }
         };
         violations.into_result()?;
-        let Some(lookup) = lookup else { return Err(Status::internal("validated fields missing")) };
         let portal = &self.portal;
         let (viewer, user) = portal.viewer(&session).await?;
         let (case, seen) = portal.visible_case(&viewer, lookup).await?;
@@ -415,11 +413,12 @@ impl PortalCaseService for PortalCaseApi {
         let serial = violations.optional_text("asset_serial_number", &request.asset_serial_number, SERIAL_MAX);
         let key = violations.optional_text("idempotency_key", &request.idempotency_key, docket_kit::idempotency::KEY_MAX);
         let priority = match cpb::CasePriority::try_from(request.priority) {
-            Ok(cpb::CasePriority::Unspecified) => Some(cpb::CasePriority::Medium),
-            Ok(priority) => Some(priority),
+            Ok(cpb::CasePriority::Unspecified) => cpb::CasePriority::Medium,
+            Ok(priority) => priority,
             Err(_) => {
                 violations.add("priority", format!("{} is not a known value", request.priority));
-                None
+                // A placeholder: the request is refused before it is used.
+                cpb::CasePriority::Medium
             }
         };
         violations.into_result()?;
@@ -432,13 +431,11 @@ impl PortalCaseService for PortalCaseApi {
             violations.add("type_id", format!("`{type_id}` cannot be chosen here; choose one of: {}", offered.join(", ")));
         }
         let allowed = portal.customer_priorities();
-        let priority = priority.filter(|p| allowed.contains(p));
-        if priority.is_none() {
+        if !allowed.contains(&priority) {
             let names: Vec<&str> = allowed.iter().map(|p| p.as_str_name()).collect();
             violations.add("priority", format!("choose one of: {}", names.join(", ")));
         }
         violations.into_result()?;
-        let Some(priority) = priority else { return Err(Status::internal("validated fields missing")) };
         let create = cpb::CreateCaseRequest {
             case: Some(cpb::Case {
                 subject,
@@ -479,13 +476,13 @@ impl PortalCaseService for PortalCaseApi {
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
         let session = session_id(&mut violations, &request.session_id);
-        let id = case_id(&mut violations, &request.case_id);
+        let id: CaseId = violations.id("case_id", &request.case_id);
         let body = violations.required_text("body", &request.body, LONG_TEXT_MAX);
         let key = violations.optional_text("idempotency_key", &request.idempotency_key, docket_kit::idempotency::KEY_MAX);
         violations.into_result()?;
         let portal = &self.portal;
         let (viewer, user) = portal.viewer(&session).await?;
-        let (case, _) = portal.visible_case(&viewer, get_case_request::Lookup::Id(id)).await?;
+        let (case, _) = portal.visible_case(&viewer, get_case_request::Lookup::Id(id.to_string())).await?;
         let add = cpb::AddActivityRequest {
             activity: Some(cpb::Activity {
                 case_id: case.id.clone(),
@@ -515,14 +512,14 @@ impl PortalCaseService for PortalCaseApi {
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
         let session = session_id(&mut violations, &request.session_id);
-        let id = case_id(&mut violations, &request.case_id);
+        let id: CaseId = violations.id("case_id", &request.case_id);
         let resolution = violations.required_text("resolution_summary", &request.resolution_summary, LONG_TEXT_MAX);
         violations.into_result()?;
         let portal = &self.portal;
         let (viewer, _) = portal.viewer(&session).await?;
-        let (case, seen) = portal.visible_case(&viewer, get_case_request::Lookup::Id(id)).await?;
+        let (case, seen) = portal.visible_case(&viewer, get_case_request::Lookup::Id(id.to_string())).await?;
         if is_closed(case.status) {
-            return Err(Error::FailedPrecondition(format!("case {} is already closed", case.case_number)).into());
+            return Err(Error::Precondition(format!("case {} is already closed", case.case_number)).into());
         }
         let close = cpb::CloseCaseRequest {
             id: case.id.clone(),
@@ -549,19 +546,19 @@ impl PortalCaseService for PortalCaseApi {
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
         let session = session_id(&mut violations, &request.session_id);
-        let id = case_id(&mut violations, &request.case_id);
+        let id: CaseId = violations.id("case_id", &request.case_id);
         let reason = violations.required_text("reason", &request.reason, REASON_MAX);
         violations.into_result()?;
         let portal = &self.portal;
         let (viewer, _) = portal.viewer(&session).await?;
-        let (case, seen) = portal.visible_case(&viewer, get_case_request::Lookup::Id(id)).await?;
+        let (case, seen) = portal.visible_case(&viewer, get_case_request::Lookup::Id(id.to_string())).await?;
         let window = portal.settings.reopen_window_days;
         let closed_at = case.closed_time.as_ref().and_then(time::from_proto).filter(|_| is_closed(case.status));
         let Some(closed_at) = closed_at else {
-            return Err(Error::FailedPrecondition(format!("case {} is not closed", case.case_number)).into());
+            return Err(Error::Precondition(format!("case {} is not closed", case.case_number)).into());
         };
         if !may_reopen(closed_at, window, time::now()) {
-            return Err(Error::FailedPrecondition(format!(
+            return Err(Error::Precondition(format!(
                 "case {} was closed more than {window} days ago and can no longer be reopened; open a new case",
                 case.case_number
             ))

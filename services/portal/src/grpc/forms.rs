@@ -4,7 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use docket_kit::{auth::caller, clients::Person, error::FieldViolations, page, secret, time};
+use docket_kit::{
+    auth::caller,
+    clients::Person,
+    error::FieldViolations,
+    mutation::etag,
+    page,
+    request::{FieldMask, wanted},
+    secret, time,
+};
 use docket_proto::{
     case::v1 as cpb,
     portal::v1::{self as pb, web_form_service_server::WebFormService},
@@ -13,11 +21,17 @@ use tonic::{Code, Request, Response, Status};
 
 use super::{ADDRESS_MAX, Portal, REASON_MAX, actor, case_service, history, priority_to_proto};
 use crate::{
-    domain::forms::{
-        FieldKind, FieldTarget, FormDefinition, FormField, ORIGINS_MAX, check_fields, check_origin, check_slug, read_submission,
+    domain::{
+        WebFormId,
+        commands::WebFormField,
+        forms::{
+            FieldKind, FieldTarget, FormDefinition, FormField, ORIGINS_MAX, check_fields, check_origin, check_slug,
+            read_submission,
+        },
     },
-    error::{Error, Result},
-    store::{FormCursor, FormRecord, Submitted},
+    error::{Error, Result, permission_denied},
+    records::FormRecord,
+    store::{FormCursor, Submitted},
 };
 
 pub struct WebFormApi {
@@ -124,8 +138,8 @@ fn parse_field(violations: &mut FieldViolations, i: usize, field: &pb::FormField
 
 /// Validates what a create sets (`mask: None`) or an update changes;
 /// unmasked parts keep defaults and are not looked at.
-fn parse_form(violations: &mut FieldViolations, form: &pb::WebForm, mask: Option<&[&str]>) -> FormDefinition {
-    let wanted = |field: &str| mask.is_none_or(|m| m.contains(&field));
+fn parse_form(violations: &mut FieldViolations, form: &pb::WebForm, mask: Option<&FieldMask<WebFormField>>) -> FormDefinition {
+    let wants = |field| wanted(mask, field);
     let mut out = FormDefinition {
         slug: String::new(),
         title: String::new(),
@@ -139,16 +153,16 @@ fn parse_form(violations: &mut FieldViolations, form: &pb::WebForm, mask: Option
         success_message: String::new(),
         active: form.active,
     };
-    if wanted("slug") {
+    if wants(WebFormField::Slug) {
         out.slug = check_slug(violations, "web_form.slug", &form.slug);
     }
-    if wanted("title") {
+    if wants(WebFormField::Title) {
         out.title = violations.required_text("web_form.title", &form.title, 200);
     }
-    if wanted("intro") {
+    if wants(WebFormField::Intro) {
         out.intro = violations.optional_text("web_form.intro", &form.intro, 5_000);
     }
-    if wanted("fields") {
+    if wants(WebFormField::Fields) {
         let mut all = true;
         for (i, field) in form.fields.iter().enumerate().take(crate::domain::forms::FIELDS_MAX + 1) {
             match parse_field(violations, i, field) {
@@ -160,14 +174,14 @@ fn parse_form(violations: &mut FieldViolations, form: &pb::WebForm, mask: Option
             check_fields(violations, &out.fields);
         }
     }
-    if wanted("case_type_id") {
+    if wants(WebFormField::CaseTypeId) {
         let key = violations.required_text("web_form.case_type_id", &form.case_type_id, 50);
         if !key.is_empty() && !key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
             violations.add("web_form.case_type_id", "must be a case type key (a-z, 0-9 and _)");
         }
         out.case_type_id = key;
     }
-    if wanted("priority") {
+    if wants(WebFormField::Priority) {
         match (form.priority, priority_name(form.priority)) {
             (0, _) if mask.is_none() => {}
             (_, Some(name)) => out.priority = name.to_owned(),
@@ -175,13 +189,13 @@ fn parse_form(violations: &mut FieldViolations, form: &pb::WebForm, mask: Option
             (raw, None) => violations.add("web_form.priority", format!("{raw} is not a known value")),
         }
     }
-    if wanted("team_id") {
-        out.team_id = violations.optional_id("web_form.team_id", &form.team_id).map(|id| id.to_string());
+    if wants(WebFormField::TeamId) {
+        out.team_id = violations.opt_id("web_form.team_id", &form.team_id);
     }
-    if wanted("account_id") {
-        out.account_id = violations.optional_id("web_form.account_id", &form.account_id).map(|id| id.to_string());
+    if wants(WebFormField::AccountId) {
+        out.account_id = violations.opt_id("web_form.account_id", &form.account_id);
     }
-    if wanted("allowed_origins") {
+    if wants(WebFormField::AllowedOrigins) {
         if form.allowed_origins.len() > ORIGINS_MAX {
             violations.add(
                 "web_form.allowed_origins",
@@ -195,7 +209,7 @@ fn parse_form(violations: &mut FieldViolations, form: &pb::WebForm, mask: Option
             }
         }
     }
-    if wanted("success_message") {
+    if wants(WebFormField::SuccessMessage) {
         out.success_message = match violations.optional_text("web_form.success_message", &form.success_message, 2_000) {
             message if message.is_empty() => DEFAULT_SUCCESS.to_owned(),
             message => message,
@@ -227,30 +241,31 @@ fn form_to_proto(record: FormRecord) -> pb::WebForm {
             .collect(),
         case_type_id: form.case_type_id,
         priority: priority_to_proto(&form.priority) as i32,
-        team_id: form.team_id.unwrap_or_default(),
-        account_id: form.account_id.unwrap_or_default(),
+        team_id: form.team_id.map(|id| id.to_string()).unwrap_or_default(),
+        account_id: form.account_id.map(|id| id.to_string()).unwrap_or_default(),
         allowed_origins: form.allowed_origins,
         success_message: form.success_message,
         active: form.active,
         create_time: Some(time::to_proto(record.created_at)),
         update_time: Some(time::to_proto(record.updated_at)),
-        etag: crate::store::etag(record.version),
+        etag: etag(record.version),
     }
 }
 
 impl Portal {
     /// Checks what a form refers to in the case service: an active case
     /// type, and the team and account, when named.
-    async fn check_references(&self, form: &FormDefinition, mask: Option<&[&str]>) -> Result<()> {
-        let wanted = |field: &str| mask.is_none_or(|m| m.contains(&field));
+    async fn check_references(&self, form: &FormDefinition, mask: Option<&FieldMask<WebFormField>>) -> Result<()> {
+        let wants = |field| wanted(mask, field);
         let mut violations = FieldViolations::new();
-        if wanted("case_type_id") && !self.case_types(false).await?.iter().any(|t| t.id == form.case_type_id && t.active) {
+        if wants(WebFormField::CaseTypeId) && !self.case_types(false).await?.iter().any(|t| t.id == form.case_type_id && t.active)
+        {
             violations.add("web_form.case_type_id", format!("no active case type has the id {}", form.case_type_id));
         }
-        if wanted("team_id")
-            && let Some(team) = &form.team_id
+        if wants(WebFormField::TeamId)
+            && let Some(team) = form.team_id
         {
-            match self.clients.staff.clone().get_team(cpb::GetTeamRequest { id: team.clone() }).await {
+            match self.clients.staff.clone().get_team(cpb::GetTeamRequest { id: team.to_string() }).await {
                 Ok(_) => {}
                 Err(status) if status.code() == Code::NotFound => {
                     violations.add("web_form.team_id", format!("no team has the id {team}"))
@@ -258,10 +273,10 @@ impl Portal {
                 Err(status) => return Err(case_service(status, &[])),
             }
         }
-        if wanted("account_id")
-            && let Some(account) = &form.account_id
+        if wants(WebFormField::AccountId)
+            && let Some(account) = form.account_id
         {
-            match self.clients.accounts.clone().get_account(cpb::GetAccountRequest { id: account.clone() }).await {
+            match self.clients.accounts.clone().get_account(cpb::GetAccountRequest { id: account.to_string() }).await {
                 Ok(_) => {}
                 Err(status) if status.code() == Code::NotFound => {
                     violations.add("web_form.account_id", format!("no account has the id {account}"))
@@ -304,9 +319,9 @@ impl WebFormService for WebFormApi {
         let mut violations = FieldViolations::new();
         let found = match &request.get_ref().lookup {
             Some(pb::get_web_form_request::Lookup::Id(id)) => {
-                let id = violations.required_id("id", id).map(|id| id.to_string()).unwrap_or_default();
+                let id: WebFormId = violations.id("id", id);
                 violations.into_result()?;
-                store.get_form(&id).await?
+                store.get_form(id).await?
             }
             Some(pb::get_web_form_request::Lookup::Slug(slug)) => {
                 let slug = check_slug(&mut violations, "slug", slug);
@@ -341,15 +356,12 @@ impl WebFormService for WebFormApi {
         let request = request.into_inner();
         let form = request.web_form.unwrap_or_default();
         let mut violations = FieldViolations::new();
-        let id = violations.required_id("web_form.id", &form.id).map(|id| id.to_string()).unwrap_or_default();
-        let version = violations.etag("web_form.etag", &form.etag, true);
-        let mask = violations.update_mask(request.update_mask.as_ref(), crate::store::FORM_FIELDS);
-        let new = parse_form(&mut violations, &form, Some(&mask));
+        let target = violations.update_target("web_form", &form.id, &form.etag, request.update_mask.as_ref());
+        let new = parse_form(&mut violations, &form, Some(&target.mask));
         let reason = violations.optional_text("reason", &request.reason, REASON_MAX);
         violations.into_result()?;
-        let Some(version) = version else { return Err(Status::internal("validated fields missing")) };
-        self.portal.check_references(&new, Some(&mask)).await?;
-        let updated = self.portal.store.update_form(&id, version, &new, &mask, &actor(&caller.actor, &reason)).await?;
+        self.portal.check_references(&new, Some(&target.mask)).await?;
+        let updated = self.portal.store.update_form(target, new, &actor(&caller.actor, &reason)).await?;
         Ok(Response::new(form_to_proto(updated)))
     }
 
@@ -361,12 +373,11 @@ impl WebFormService for WebFormApi {
         caller.require_admin()?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let id = violations.required_id("id", &request.id).map(|id| id.to_string()).unwrap_or_default();
-        let version = violations.etag("etag", &request.etag, true);
+        let id = violations.id("id", &request.id);
+        let etag = violations.etag("etag", &request.etag, true).unwrap_or_default();
         let reason = violations.optional_text("reason", &request.reason, REASON_MAX);
         violations.into_result()?;
-        let Some(version) = version else { return Err(Status::internal("validated fields missing")) };
-        self.portal.store.delete_form(&id, version, &actor(&caller.actor, &reason)).await?;
+        self.portal.store.delete_form(id, etag, &actor(&caller.actor, &reason)).await?;
         Ok(Response::new(pb::DeleteWebFormResponse {}))
     }
 
@@ -387,10 +398,10 @@ impl WebFormService for WebFormApi {
         let record = portal.store.get_form_by_slug(&slug).await?;
         let form = &record.definition;
         if !form.active {
-            return Err(Error::FailedPrecondition(format!("the form {slug} is not accepting submissions")).into());
+            return Err(Error::Precondition(format!("the form {slug} is not accepting submissions")).into());
         }
         if !form.allows_origin(&origin) {
-            return Err(Error::PermissionDenied(format!("the form {slug} may not be used from {origin}")).into());
+            return Err(permission_denied(format!("the form {slug} may not be used from {origin}")).into());
         }
         let values: BTreeMap<String, String> = request.values.into_iter().collect();
         let mut violations = FieldViolations::new();
@@ -407,7 +418,7 @@ impl WebFormService for WebFormApi {
             Person { email: submission.email.clone(), name: submission.contact_name.clone(), phone: submission.phone.clone() };
         let contact = portal
             .clients
-            .find_or_create_contact(&person, form.account_id.as_deref(), &portal.unassigned_account_name)
+            .find_or_create_contact(&person, form.account_id.map(|id| id.to_string()).as_deref(), &portal.unassigned_account_name)
             .await
             .map_err(|status| case_service(status, &[]))?;
         let create = cpb::CreateCaseRequest {
@@ -419,7 +430,7 @@ impl WebFormService for WebFormApi {
                 channel: cpb::CaseChannel::WebForm as i32,
                 account_id: contact.account_id.clone(),
                 contacts: vec![cpb::CaseContact { contact_id: contact.id.clone(), primary: true }],
-                team_id: form.team_id.clone().unwrap_or_default(),
+                team_id: form.team_id.map(|id| id.to_string()).unwrap_or_default(),
                 asset_serial_number: submission.asset_serial_number,
                 ..Default::default()
             }),
@@ -443,7 +454,7 @@ impl WebFormService for WebFormApi {
         request: Request<cpb::ListHistoryRequest>,
     ) -> Result<Response<cpb::ListHistoryResponse>, Status> {
         caller(&request)?;
-        Ok(Response::new(history(&self.portal.store, "web_form", request.into_inner()).await?))
+        Ok(Response::new(history::<WebFormId>(&self.portal.store, "web_form", request.into_inner()).await?))
     }
 }
 

@@ -13,7 +13,10 @@ use docket_kit::{
     auth::{Caller, Role},
     clients::CaseClients,
     error::FieldViolations,
-    page, time,
+    mutation::etag,
+    page,
+    request::RecordId,
+    time,
 };
 use docket_proto::case::v1::{self as cpb, get_contact_request};
 use tonic::{Code, Status};
@@ -22,10 +25,11 @@ use tonic_types::StatusExt;
 pub use self::{access::PortalAccessApi, auth::PortalAuthApi, cases::PortalCaseApi, forms::WebFormApi};
 use crate::{
     config::PortalSettings,
-    domain::access::Viewer,
-    error::{Error, Result},
+    domain::{ContactId, access::Viewer},
+    error::{Error, Result, internal, permission_denied},
+    records::{UserState, entities::portal_user},
     sessions::{SessionData, Sessions, ended},
-    store::{Actor, ContactFacts, HistoryCursor, Store, entities::portal_user},
+    store::{Actor, ContactFacts, HistoryCursor, Store},
 };
 use docket_proto::portal::v1 as pb;
 
@@ -80,21 +84,19 @@ fn case_service(status: Status, fields: &[(&str, &str)]) -> Error {
                 Error::Invalid(violations)
             } else {
                 tracing::warn!(message = %status.message(), "the case service refused what the portal sent");
-                Error::FailedPrecondition(format!("the case service refused this: {}", status.message()))
+                Error::Precondition(format!("the case service refused this: {}", status.message()))
             }
         }
         Code::NotFound => Error::NotFound(status.message().to_owned()),
-        Code::FailedPrecondition | Code::Aborted => Error::FailedPrecondition(status.message().to_owned()),
-        Code::AlreadyExists => Error::FailedPrecondition(status.message().to_owned()),
+        Code::FailedPrecondition | Code::Aborted | Code::AlreadyExists => Error::Precondition(status.message().to_owned()),
         Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
             tracing::warn!(code = ?status.code(), message = %status.message(), "case service unavailable");
             Error::Unavailable("the case service is unavailable; retry later".to_owned())
         }
-        Code::Unauthenticated | Code::PermissionDenied => Error::Internal(format!(
-            "the case service refused the portal's token (check portal.service_token): {}",
-            status.message()
-        )),
-        _ => Error::Internal(format!("the case service failed: {:?} {}", status.code(), status.message())),
+        Code::Unauthenticated | Code::PermissionDenied => {
+            internal(format!("the case service refused the portal's token (check portal.service_token): {}", status.message()))
+        }
+        _ => internal(format!("the case service failed: {:?} {}", status.code(), status.message())),
     }
 }
 
@@ -118,10 +120,10 @@ fn facts(contact: &cpb::Contact) -> ContactFacts {
 }
 
 fn user_state(user: &portal_user::Model) -> pb::PortalUserState {
-    match crate::store::user_state(user) {
-        "disabled" => pb::PortalUserState::Disabled,
-        "invited" => pb::PortalUserState::Invited,
-        _ => pb::PortalUserState::Active,
+    match UserState::of(user) {
+        UserState::Disabled => pb::PortalUserState::Disabled,
+        UserState::Invited => pb::PortalUserState::Invited,
+        UserState::Active => pb::PortalUserState::Active,
     }
 }
 
@@ -134,7 +136,7 @@ fn user_to_proto(user: portal_user::Model) -> pb::PortalUser {
         password_change_time: time::to_proto_opt(user.password_changed_at),
         create_time: Some(time::to_proto(user.created_at)),
         update_time: Some(time::to_proto(user.updated_at)),
-        etag: crate::store::etag(user.version),
+        etag: etag(user.version),
         contact_id: user.contact_id,
         account_id: user.account_id,
         email: user.email,
@@ -157,15 +159,19 @@ fn session_to_proto(id: String, data: &SessionData, user: &portal_user::Model) -
     }
 }
 
-/// Shared by ListPortalUserHistory and ListWebFormHistory.
-async fn history(store: &Store, record_type: &str, request: cpb::ListHistoryRequest) -> Result<cpb::ListHistoryResponse> {
+/// Shared by ListPortalUserHistory and ListWebFormHistory: the trail of a
+/// record of type `record_type` whose ids are `I`s.
+async fn history<I: RecordId>(
+    store: &Store,
+    record_type: &str,
+    request: cpb::ListHistoryRequest,
+) -> Result<cpb::ListHistoryResponse> {
     let mut violations = FieldViolations::new();
-    let id = violations.required_id("id", &request.id);
+    let id: I = violations.id("id", &request.id);
     let limit = page::page_size(&mut violations, request.page_size);
     let after: Option<HistoryCursor> = page::decode(&mut violations, &request.page_token);
     violations.into_result()?;
-    let id = id.map(|id| id.to_string()).unwrap_or_default();
-    let (rows, next) = store.list_history(record_type, &id, after, limit).await?;
+    let (rows, next) = store.list_history(record_type, id, after, limit).await?;
     Ok(cpb::ListHistoryResponse {
         entries: rows
             .into_iter()
@@ -196,11 +202,20 @@ impl Portal {
         }
     }
 
+    /// The portal user of a contact named by the case service or a
+    /// session, if it has one (a contact's id is always a UUID).
+    async fn user_of(&self, contact_id: &str) -> Result<Option<portal_user::Model>> {
+        match contact_id.parse::<ContactId>() {
+            Ok(id) => self.store.find_user(id).await,
+            Err(_) => Ok(None),
+        }
+    }
+
     /// The user of a live session. A session made before the user's last
     /// password change, disabling or revocation has ended.
     async fn signed_in(&self, session_id: &str) -> Result<(SessionData, portal_user::Model)> {
         let data = self.sessions.find(session_id).await?.ok_or_else(ended)?;
-        let user = self.store.find_user(&data.contact_id).await?;
+        let user = self.user_of(&data.contact_id).await?;
         match user {
             Some(user)
                 if user.enabled
@@ -233,5 +248,5 @@ impl Portal {
 }
 
 fn switched_off() -> Error {
-    Error::PermissionDenied("portal access is switched off for this contact; ask your support team".to_owned())
+    permission_denied("portal access is switched off for this contact; ask your support team")
 }

@@ -1,46 +1,29 @@
 //! Web form definitions and the submissions they turned into cases.
 
-use chrono::{DateTime, Utc};
-use docket_kit::{error::is_unique_violation, idempotency::Idempotency};
+use docket_kit::{
+    error::is_unique_violation,
+    mutation::{Edit, Once, Record, already_exists},
+    request::{FieldMask, RecordId},
+};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 
-use super::{
-    Actor, Store, Trail,
-    entities::{form_submission, web_form},
-    find_idempotent, new_id, page_end, stale, write_trail,
-};
+use super::{Actor, Store, Trail, page_end};
 use crate::{
-    domain::forms::{FormDefinition, FormField},
+    domain::{
+        WebFormId,
+        commands::{Idempotency, WebFormField, WebFormUpdate},
+        forms::FormDefinition,
+    },
     error::{Error, Result},
+    records::{
+        FormRecord,
+        entities::{form_submission, web_form},
+        fields_json,
+    },
 };
-
-/// The fields UpdateWebForm may change.
-pub const FORM_FIELDS: &[&str] = &[
-    "slug",
-    "title",
-    "intro",
-    "fields",
-    "case_type_id",
-    "priority",
-    "team_id",
-    "account_id",
-    "allowed_origins",
-    "success_message",
-    "active",
-];
-
-/// A stored form.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FormRecord {
-    pub id: String,
-    pub definition: FormDefinition,
-    pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FormCursor {
@@ -55,170 +38,100 @@ pub struct Submitted {
     pub case_number: String,
 }
 
-fn to_record(model: web_form::Model) -> Result<FormRecord> {
-    let fields: Vec<FormField> = serde_json::from_str(&model.fields)
-        .map_err(|err| Error::Internal(format!("web form {} has unreadable fields: {err}", model.id)))?;
-    let allowed_origins: Vec<String> = serde_json::from_str(&model.allowed_origins)
-        .map_err(|err| Error::Internal(format!("web form {} has unreadable origins: {err}", model.id)))?;
-    Ok(FormRecord {
-        id: model.id,
-        definition: FormDefinition {
-            slug: model.slug,
-            title: model.title,
-            intro: model.intro,
-            fields,
-            case_type_id: model.case_type_id,
-            priority: model.priority,
-            team_id: model.team_id,
-            account_id: model.account_id,
-            allowed_origins,
-            success_message: model.success_message,
-            active: model.active,
-        },
-        version: model.version,
-        created_at: model.created_at,
-        updated_at: model.updated_at,
-    })
-}
-
-fn to_model(record: &FormRecord) -> web_form::Model {
-    let form = &record.definition;
-    web_form::Model {
-        id: record.id.clone(),
-        slug: form.slug.clone(),
-        title: form.title.clone(),
-        intro: form.intro.clone(),
-        fields: fields_json(&form.fields),
-        case_type_id: form.case_type_id.clone(),
-        priority: form.priority.clone(),
-        team_id: form.team_id.clone(),
-        account_id: form.account_id.clone(),
-        allowed_origins: serde_json::to_string(&form.allowed_origins).unwrap_or_else(|_| "[]".to_owned()),
-        success_message: form.success_message.clone(),
-        active: form.active,
-        version: record.version,
-        created_at: record.created_at,
-        updated_at: record.updated_at,
-    }
-}
-
-fn fields_json(fields: &[FormField]) -> String {
-    // Plain data always serializes.
-    serde_json::to_string(fields).unwrap_or_else(|_| "[]".to_owned())
-}
-
-fn opt(value: &Option<String>) -> &str {
-    value.as_deref().unwrap_or("")
+fn opt(value: Option<impl ToString>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
 }
 
 /// Copies the masked fields of `new` onto `form`, recording each change.
-fn apply(form: &mut FormDefinition, new: &FormDefinition, mask: &[&str], trail: &mut Trail) {
-    for field in mask {
-        match *field {
-            "slug" => {
+fn apply(form: &mut FormDefinition, new: &FormDefinition, mask: &FieldMask<WebFormField>, trail: &mut Trail) {
+    for field in mask.iter() {
+        match field {
+            WebFormField::Slug => {
                 trail.diff("slug", &form.slug, &new.slug);
                 form.slug.clone_from(&new.slug);
             }
-            "title" => {
+            WebFormField::Title => {
                 trail.diff("title", &form.title, &new.title);
                 form.title.clone_from(&new.title);
             }
-            "intro" => {
+            WebFormField::Intro => {
                 trail.diff("intro", &form.intro, &new.intro);
                 form.intro.clone_from(&new.intro);
             }
-            "fields" => {
+            WebFormField::Fields => {
                 trail.diff("fields", fields_json(&form.fields), fields_json(&new.fields));
                 form.fields.clone_from(&new.fields);
             }
-            "case_type_id" => {
+            WebFormField::CaseTypeId => {
                 trail.diff("case_type_id", &form.case_type_id, &new.case_type_id);
                 form.case_type_id.clone_from(&new.case_type_id);
             }
-            "priority" => {
+            WebFormField::Priority => {
                 trail.diff("priority", &form.priority, &new.priority);
                 form.priority.clone_from(&new.priority);
             }
-            "team_id" => {
-                trail.diff("team_id", opt(&form.team_id), opt(&new.team_id));
-                form.team_id.clone_from(&new.team_id);
+            WebFormField::TeamId => {
+                trail.diff("team_id", opt(form.team_id), opt(new.team_id));
+                form.team_id = new.team_id;
             }
-            "account_id" => {
-                trail.diff("account_id", opt(&form.account_id), opt(&new.account_id));
-                form.account_id.clone_from(&new.account_id);
+            WebFormField::AccountId => {
+                trail.diff("account_id", opt(form.account_id), opt(new.account_id));
+                form.account_id = new.account_id;
             }
-            "allowed_origins" => {
+            WebFormField::AllowedOrigins => {
                 trail.diff("allowed_origins", form.allowed_origins.join(" "), new.allowed_origins.join(" "));
                 form.allowed_origins.clone_from(&new.allowed_origins);
             }
-            "success_message" => {
+            WebFormField::SuccessMessage => {
                 trail.diff("success_message", &form.success_message, &new.success_message);
                 form.success_message.clone_from(&new.success_message);
             }
-            "active" => {
+            WebFormField::Active => {
                 trail.diff("active", form.active, new.active);
                 form.active = new.active;
             }
-            _ => {}
         }
     }
 }
 
-fn slug_taken(slug: &str) -> Error {
-    Error::AlreadyExists { field: "web_form.slug".to_owned(), message: format!("another form already has the slug {slug}") }
+/// Refuses a slug another form has, before a unique index would.
+async fn check_slug_free(db: &impl ConnectionTrait, form: &web_form::Model) -> Result<()> {
+    let taken = web_form::Entity::find()
+        .filter(web_form::Column::Slug.eq(form.slug.clone()))
+        .filter(web_form::Column::Id.ne(form.id.clone()))
+        .one(db)
+        .await?;
+    if taken.is_some() { Err(already_exists(form)) } else { Ok(()) }
 }
 
 impl Store {
     pub async fn create_form(&self, form: FormDefinition, by: &Actor<'_>, key: Option<&Idempotency>) -> Result<FormRecord> {
-        const SCOPE: &str = "CreateWebForm";
-        if let Some(key) = key
-            && let Some(id) = find_idempotent(&self.db, SCOPE, by.actor, key).await?
-        {
-            return self.get_form(&id).await;
-        }
-        let txn = self.db.begin().await?;
-        if web_form::Entity::find().filter(web_form::Column::Slug.eq(form.slug.clone())).one(&txn).await?.is_some() {
-            return Err(slug_taken(&form.slug));
-        }
-        let record = FormRecord { id: new_id(), definition: form, version: 1, created_at: by.at, updated_at: by.at };
-        let mut trail = Trail::new();
-        trail.set("created", "", &record.definition.slug);
-        let mut blank = FormDefinition {
-            slug: String::new(),
-            title: String::new(),
-            intro: String::new(),
-            fields: Vec::new(),
-            case_type_id: String::new(),
-            priority: String::new(),
-            team_id: None,
-            account_id: None,
-            allowed_origins: Vec::new(),
-            success_message: String::new(),
-            active: false,
-        };
-        apply(&mut blank, &record.definition, FORM_FIELDS, &mut trail);
-        match to_model(&record).into_active_model().reset_all().insert(&txn).await {
-            Ok(_) => {}
-            Err(err) if is_unique_violation(&err) => return Err(slug_taken(&record.definition.slug)),
-            Err(err) => return Err(err.into()),
-        }
-        write_trail(&txn, "web_form", &record.id, by, &trail).await?;
-        if let Some(key) = key
-            && !docket_kit::idempotency::remember(&txn, SCOPE, by.actor, key, &record.id, by.at).await?
-        {
-            txn.rollback().await?;
-            return Box::pin(self.create_form(record.definition, by, Some(key))).await;
-        }
-        txn.commit().await?;
-        Ok(record)
+        let created = self
+            .mutations
+            .create(
+                by,
+                Once { scope: "CreateWebForm", key },
+                async |tx| {
+                    let mut trail = Trail::new();
+                    trail.set("created", "", &form.slug);
+                    let mut definition = FormDefinition::default();
+                    apply(&mut definition, &form, &FieldMask::all(), &mut trail);
+                    let id = WebFormId::generate().to_string();
+                    let model = FormRecord { id, definition, version: 1, created_at: by.at, updated_at: by.at }.to_model();
+                    check_slug_free(&*tx, &model).await?;
+                    Ok((model, trail))
+                },
+                |_, _| Vec::new(),
+            )
+            .await?;
+        Ok(FormRecord::from_model(created)?)
     }
 
-    pub async fn get_form(&self, id: &str) -> Result<FormRecord> {
-        let model = web_form::Entity::find_by_id(id.to_owned())
-            .one(&self.db)
+    pub async fn get_form(&self, id: WebFormId) -> Result<FormRecord> {
+        let model = web_form::Model::load(&self.db, &id.to_string())
             .await?
-            .ok_or_else(|| Error::NotFound(format!("web form {id} not found")))?;
-        to_record(model)
+            .ok_or_else(|| Error::not_found(&web_form::Model::noun(), id))?;
+        Ok(FormRecord::from_model(model)?)
     }
 
     pub async fn get_form_by_slug(&self, slug: &str) -> Result<FormRecord> {
@@ -227,7 +140,7 @@ impl Store {
             .one(&self.db)
             .await?
             .ok_or_else(|| Error::NotFound(format!("no web form has the slug {slug}")))?;
-        to_record(model)
+        Ok(FormRecord::from_model(model)?)
     }
 
     pub async fn list_forms(
@@ -245,82 +158,56 @@ impl Store {
         }
         let mut rows = query.order_by_asc(web_form::Column::Slug).limit(limit + 1).all(&self.db).await?;
         let next = page_end(&mut rows, limit).map(|last| FormCursor { slug: last.slug.clone() });
-        Ok((rows.into_iter().map(to_record).collect::<Result<_>>()?, next))
+        Ok((rows.into_iter().map(FormRecord::from_model).collect::<Result<_, _>>()?, next))
     }
 
-    pub async fn update_form(
-        &self,
-        id: &str,
-        version: i64,
-        new: &FormDefinition,
-        mask: &[&str],
-        by: &Actor<'_>,
-    ) -> Result<FormRecord> {
-        let txn = self.db.begin().await?;
-        let model = web_form::Entity::find_by_id(id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("web form {id} not found")))?;
-        if model.version != version {
-            return Err(stale("web form", id, version, model.version));
-        }
-        let before = to_record(model)?;
-        let mut after = before.clone();
-        let mut trail = Trail::new();
-        apply(&mut after.definition, new, mask, &mut trail);
-        if trail.is_empty() {
-            return Ok(before);
-        }
-        if trail.touches("slug")
-            && web_form::Entity::find()
-                .filter(web_form::Column::Slug.eq(after.definition.slug.clone()))
-                .one(&txn)
-                .await?
-                .is_some()
-        {
-            return Err(slug_taken(&after.definition.slug));
-        }
-        after.version = before.version + 1;
-        after.updated_at = by.at;
-        let updated = web_form::Entity::update_many()
-            .set(to_model(&after).into_active_model().reset_all())
-            .filter(web_form::Column::Id.eq(id))
-            .filter(web_form::Column::Version.eq(before.version))
-            .exec(&txn)
-            .await;
-        match updated {
-            Ok(done) if done.rows_affected == 1 => {}
-            Ok(_) => return Err(stale("web form", id, version, version + 1)),
-            Err(err) if is_unique_violation(&err) => return Err(slug_taken(&after.definition.slug)),
-            Err(err) => return Err(err.into()),
-        }
-        write_trail(&txn, "web_form", id, by, &trail).await?;
-        txn.commit().await?;
-        Ok(after)
-    }
-
-    pub async fn delete_form(&self, id: &str, version: i64, by: &Actor<'_>) -> Result<()> {
-        let txn = self.db.begin().await?;
-        let model = web_form::Entity::find_by_id(id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("web form {id} not found")))?;
-        if model.version != version {
-            return Err(stale("web form", id, version, model.version));
-        }
-        let deleted = web_form::Entity::delete_many()
-            .filter(web_form::Column::Id.eq(id))
-            .filter(web_form::Column::Version.eq(version))
-            .exec(&txn)
+    pub async fn update_form(&self, target: WebFormUpdate, new: FormDefinition, by: &Actor<'_>) -> Result<FormRecord> {
+        let (new, mask) = (&new, &target.mask);
+        let updated = self
+            .mutations
+            .update(
+                by,
+                &target.id.to_string(),
+                Some(target.etag),
+                |tx, before: web_form::Model| async move {
+                    let mut form = FormRecord::from_model(before.clone())?;
+                    let mut trail = Trail::new();
+                    apply(&mut form.definition, new, mask, &mut trail);
+                    let after = form.to_model();
+                    if after.slug != before.slug {
+                        check_slug_free(&*tx, &after).await?;
+                    }
+                    Ok(Edit { after, changes: trail })
+                },
+                |_, _, _| Vec::new(),
+            )
             .await?;
-        if deleted.rows_affected != 1 {
-            return Err(stale("web form", id, version, version + 1));
-        }
-        let mut trail = Trail::new();
-        trail.set("deleted", &model.slug, "");
-        write_trail(&txn, "web_form", id, by, &trail).await?;
-        txn.commit().await?;
-        Ok(())
+        Ok(FormRecord::from_model(updated)?)
+    }
+
+    pub async fn delete_form(&self, id: WebFormId, etag: i64, by: &Actor<'_>) -> Result<()> {
+        let id = id.to_string();
+        let noun = web_form::Model::noun();
+        self.mutations
+            .run(by, async |tx| {
+                let model = web_form::Model::load(&*tx, &id).await?.ok_or_else(|| Error::not_found(&noun, &id))?;
+                if model.version != etag {
+                    return Err(Error::stale(&noun, &id, etag, model.version));
+                }
+                let deleted = web_form::Entity::delete_many()
+                    .filter(web_form::Column::Id.eq(id.clone()))
+                    .filter(web_form::Column::Version.eq(etag))
+                    .exec(&*tx)
+                    .await?;
+                if deleted.rows_affected != 1 {
+                    return Err(Error::stale(&noun, &id, etag, etag + 1));
+                }
+                let mut trail = Trail::new();
+                trail.set("deleted", &model.slug, "");
+                tx.trail(web_form::Model::KIND, &id, &trail).await?;
+                Ok(())
+            })
+            .await
     }
 
     /// The case an earlier submission with this id opened, if any; the same
@@ -352,33 +239,43 @@ impl Store {
         origin: &str,
         by: &Actor<'_>,
     ) -> Result<Submitted> {
-        let txn = self.db.begin().await?;
-        let row = form_submission::Model {
-            form_id: form_id.to_owned(),
-            submission_id: submission_id.to_owned(),
-            request_hash: request_hash.to_owned(),
-            contact_id: submitted.contact_id.clone(),
-            case_id: submitted.case_id.clone(),
-            case_number: submitted.case_number.clone(),
-            client_ip: client_ip.to_owned(),
-            origin: origin.to_owned(),
-            created_at: by.at,
-        };
-        match row.into_active_model().reset_all().insert(&txn).await {
-            Ok(_) => {}
-            Err(err) if is_unique_violation(&err) => {
-                txn.rollback().await?;
-                return self
-                    .find_submission(form_id, submission_id, request_hash)
-                    .await?
-                    .ok_or_else(|| Error::Internal(format!("submission {submission_id} exists but cannot be read")));
-            }
-            Err(err) => return Err(err.into()),
+        let recorded = self
+            .mutations
+            .run(by, async |tx| {
+                let row = form_submission::Model {
+                    form_id: form_id.to_owned(),
+                    submission_id: submission_id.to_owned(),
+                    request_hash: request_hash.to_owned(),
+                    contact_id: submitted.contact_id.clone(),
+                    case_id: submitted.case_id.clone(),
+                    case_number: submitted.case_number.clone(),
+                    client_ip: client_ip.to_owned(),
+                    origin: origin.to_owned(),
+                    created_at: by.at,
+                };
+                match row.into_active_model().reset_all().insert(&*tx).await {
+                    Ok(_) => {}
+                    Err(err) if is_unique_violation(&err) => {
+                        return Err(Error::AlreadyExists {
+                            field: "submission_id".to_owned(),
+                            message: format!("submission {submission_id} is already recorded"),
+                        });
+                    }
+                    Err(err) => return Err(err.into()),
+                }
+                let mut trail = Trail::new();
+                trail.set("submission", "", &submitted.case_number);
+                tx.trail(web_form::Model::KIND, form_id, &trail).await?;
+                Ok(())
+            })
+            .await;
+        match recorded {
+            Ok(()) => Ok(submitted),
+            Err(Error::AlreadyExists { .. }) => self
+                .find_submission(form_id, submission_id, request_hash)
+                .await?
+                .ok_or_else(|| crate::error::internal(format!("submission {submission_id} exists but cannot be read"))),
+            Err(err) => Err(err),
         }
-        let mut trail = Trail::new();
-        trail.set("submission", "", &submitted.case_number);
-        write_trail(&txn, "web_form", form_id, by, &trail).await?;
-        txn.commit().await?;
-        Ok(submitted)
     }
 }

@@ -1,21 +1,30 @@
 //! Portal users and their one-time links (invitations, password resets).
 
+use std::{fmt, future::Future};
+
 use chrono::{DateTime, Utc};
-use docket_kit::idempotency::{self, Idempotency};
+use docket_kit::{
+    error::is_unique_violation,
+    mutation::{Edit, Once, Record, Tx, already_exists},
+};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait, sea_query::Expr,
+    QuerySelect, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 
-use super::{
-    Actor, Store, Trail,
-    entities::{portal_token, portal_user},
-    find_idempotent, page_end, stale, write_trail,
-};
+use super::{Actor, Store, Trail, page_end};
 use crate::{
-    error::{Error, Result},
+    domain::{
+        AccountId, ContactId,
+        commands::{Idempotency, UserField, UserFields, UserUpdate},
+    },
+    error::{Error, PortalRefusal, Result},
     events,
+    records::{
+        UserState,
+        entities::{portal_token, portal_user},
+    },
 };
 
 /// What a one-time link is for.
@@ -52,9 +61,8 @@ pub struct Invited {
 
 #[derive(Debug, Clone, Default)]
 pub struct UserFilter {
-    pub account_id: Option<String>,
-    /// `invited`, `active` or `disabled`.
-    pub state: Option<&'static str>,
+    pub account_id: Option<AccountId>,
+    pub state: Option<UserState>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,22 +70,20 @@ pub struct UserCursor {
     pub contact_id: String,
 }
 
-/// The state a user is in: `invited`, `active` or `disabled`.
-pub fn state(user: &portal_user::Model) -> &'static str {
-    match (user.enabled, user.password_hash.is_some()) {
-        (false, _) => "disabled",
-        (true, false) => "invited",
-        (true, true) => "active",
-    }
+/// The one answer to a link that cannot be used, whatever the reason.
+fn no_link() -> Error {
+    Error::NotFound("this link is unknown, already used, replaced by a newer one, or expired".to_owned())
 }
 
-const NO_LINK: &str = "this link is unknown, already used, replaced by a newer one, or expired";
+fn no_access(contact_id: impl fmt::Display) -> Error {
+    Error::NotFound(format!("contact {contact_id} has no portal access"))
+}
 
 fn time_text(time: Option<DateTime<Utc>>) -> String {
     time.map(|t| t.to_rfc3339()).unwrap_or_default()
 }
 
-/// A live token of `purpose` with this digest, read inside `txn`.
+/// A live token of `purpose` with this digest.
 async fn live_token(
     db: &impl ConnectionTrait,
     token_hash: &str,
@@ -88,7 +94,16 @@ async fn live_token(
         .one(db)
         .await?
         .filter(|t| t.purpose == purpose.key() && t.used_at.is_none() && t.revoked_at.is_none() && t.expires_at > now)
-        .ok_or_else(|| Error::NotFound(NO_LINK.to_owned()))
+        .ok_or_else(no_link)
+}
+
+/// The user a link is for, if the link may be used for it: an invitation
+/// sets the first password, a reset needs one already.
+async fn link_user(db: &impl ConnectionTrait, contact_id: &str, purpose: TokenPurpose) -> Result<portal_user::Model> {
+    match portal_user::Model::load(db, contact_id).await? {
+        Some(user) if user.enabled && (purpose == TokenPurpose::Invitation) != user.password_hash.is_some() => Ok(user),
+        _ => Err(no_link()),
+    }
 }
 
 /// Spends a token once: a concurrent second use finds nothing to update.
@@ -100,7 +115,7 @@ async fn spend_token(txn: &DatabaseTransaction, token_hash: &str, now: DateTime<
         .filter(portal_token::Column::RevokedAt.is_null())
         .exec(txn)
         .await?;
-    if spent.rows_affected == 1 { Ok(()) } else { Err(Error::NotFound(NO_LINK.to_owned())) }
+    if spent.rows_affected == 1 { Ok(()) } else { Err(no_link()) }
 }
 
 /// Replaces every live token of `purpose` of a contact with a new one.
@@ -108,7 +123,7 @@ async fn issue_token(
     txn: &DatabaseTransaction,
     contact_id: &str,
     purpose: TokenPurpose,
-    token_hash: &str,
+    token: &str,
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<()> {
@@ -121,7 +136,7 @@ async fn issue_token(
         .exec(txn)
         .await?;
     portal_token::Model {
-        token_hash: token_hash.to_owned(),
+        token_hash: docket_kit::secret::digest(token),
         purpose: purpose.key().to_owned(),
         contact_id: contact_id.to_owned(),
         expires_at,
@@ -136,38 +151,16 @@ async fn issue_token(
     Ok(())
 }
 
-/// Writes a changed user if nobody else changed it first, with its trail.
-async fn save_user(
-    txn: &DatabaseTransaction,
-    before: &portal_user::Model,
-    mut after: portal_user::Model,
-    trail: &Trail,
-    by: &Actor<'_>,
-) -> Result<portal_user::Model> {
-    after.version = before.version + 1;
-    after.updated_at = by.at;
-    let updated = portal_user::Entity::update_many()
-        .set(after.clone().into_active_model().reset_all())
-        .filter(portal_user::Column::ContactId.eq(before.contact_id.clone()))
-        .filter(portal_user::Column::Version.eq(before.version))
-        .exec(txn)
-        .await?;
-    if updated.rows_affected == 0 {
-        return Err(stale("portal user", &before.contact_id, before.version, before.version + 1));
-    }
-    write_trail(txn, "portal_user", &after.contact_id, by, trail).await?;
-    Ok(after)
-}
-
-/// A new portal user of `contact`: invited, or active when it comes with a password.
+/// A new portal user of `contact`: invited, or active when it comes with a
+/// password; and the trail of its creation.
 fn new_user(
     contact: &ContactFacts,
     portal_manager: bool,
     password_hash: Option<String>,
     at: DateTime<Utc>,
-) -> portal_user::Model {
+) -> (portal_user::Model, Trail) {
     let active = password_hash.as_ref().map(|_| at);
-    portal_user::Model {
+    let user = portal_user::Model {
         contact_id: contact.contact_id.clone(),
         account_id: contact.account_id.clone(),
         email: contact.email.clone(),
@@ -183,24 +176,57 @@ fn new_user(
         version: 1,
         created_at: at,
         updated_at: at,
-    }
+    };
+    let mut trail = Trail::new();
+    trail.set(if active.is_some() { "activated" } else { "invited" }, "", at.to_rfc3339());
+    trail.set("email", "", &user.email);
+    trail.set("portal_manager", "", user.portal_manager);
+    (user, trail)
 }
 
-async fn load_user(db: &impl ConnectionTrait, contact_id: &str) -> Result<portal_user::Model> {
-    portal_user::Entity::find_by_id(contact_id.to_owned())
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("contact {contact_id} has no portal access")))
+/// Writes a user's change: the version check, its trail; portal users'
+/// changes send no events of their own.
+async fn save_user(tx: &Tx, before: &portal_user::Model, after: portal_user::Model, trail: Trail) -> Result<portal_user::Model> {
+    tx.save::<_, PortalRefusal>(before, Edit { after, changes: trail }, |_, _, _| Vec::new()).await
+}
+
+/// What an invitation does to a user who has not accepted an earlier one.
+fn reinvite(
+    before: &portal_user::Model,
+    contact: &ContactFacts,
+    portal_manager: bool,
+    at: DateTime<Utc>,
+) -> Edit<portal_user::Model> {
+    let mut after = before.clone();
+    after.portal_manager = portal_manager;
+    after.invited_at = at;
+    after.account_id.clone_from(&contact.account_id);
+    after.email.clone_from(&contact.email);
+    after.name.clone_from(&contact.name);
+    let mut trail = Trail::new();
+    trail.set("invited", time_text(Some(before.invited_at)), at.to_rfc3339());
+    trail.diff("portal_manager", before.portal_manager, portal_manager);
+    trail.diff("email", &before.email, &contact.email);
+    Edit { after, changes: trail }
+}
+
+/// A new password: every session made before it ends.
+fn with_password(before: &portal_user::Model, password_hash: &str, at: DateTime<Utc>) -> portal_user::Model {
+    let mut after = before.clone();
+    after.password_hash = Some(password_hash.to_owned());
+    after.password_changed_at = Some(at);
+    after.session_epoch += 1;
+    after
 }
 
 impl Store {
-    pub async fn get_user(&self, contact_id: &str) -> Result<portal_user::Model> {
-        load_user(&self.db, contact_id).await
+    pub async fn get_user(&self, contact_id: ContactId) -> Result<portal_user::Model> {
+        self.find_user(contact_id).await?.ok_or_else(|| no_access(contact_id))
     }
 
     /// The user of a contact, if it has portal access.
-    pub async fn find_user(&self, contact_id: &str) -> Result<Option<portal_user::Model>> {
-        Ok(portal_user::Entity::find_by_id(contact_id.to_owned()).one(&self.db).await?)
+    pub async fn find_user(&self, contact_id: ContactId) -> Result<Option<portal_user::Model>> {
+        Ok(portal_user::Model::load(&self.db, &contact_id.to_string()).await?)
     }
 
     pub async fn list_users(
@@ -210,15 +236,15 @@ impl Store {
         limit: u64,
     ) -> Result<(Vec<portal_user::Model>, Option<UserCursor>)> {
         let mut query = portal_user::Entity::find();
-        if let Some(account) = &filter.account_id {
-            query = query.filter(portal_user::Column::AccountId.eq(account.clone()));
+        if let Some(account) = filter.account_id {
+            query = query.filter(portal_user::Column::AccountId.eq(account.to_string()));
         }
         query = match filter.state {
-            Some("disabled") => query.filter(portal_user::Column::Enabled.eq(false)),
-            Some("invited") => {
+            Some(UserState::Disabled) => query.filter(portal_user::Column::Enabled.eq(false)),
+            Some(UserState::Invited) => {
                 query.filter(portal_user::Column::Enabled.eq(true)).filter(portal_user::Column::PasswordHash.is_null())
             }
-            Some(_) => {
+            Some(UserState::Active) => {
                 query.filter(portal_user::Column::Enabled.eq(true)).filter(portal_user::Column::PasswordHash.is_not_null())
             }
             None => query,
@@ -233,7 +259,8 @@ impl Store {
 
     /// Invites a contact, or sends a new invitation to one who has not
     /// accepted yet (the earlier link stops working). `token` is the secret
-    /// emailed through the event; only its digest is stored.
+    /// emailed through the event; only its digest is stored. A retry with
+    /// the same idempotency key answers with the first invitation.
     pub async fn invite(
         &self,
         contact: &ContactFacts,
@@ -243,67 +270,53 @@ impl Store {
         by: &Actor<'_>,
         key: Option<&Idempotency>,
     ) -> Result<Invited> {
-        const SCOPE: &str = "InviteContact";
-        if let Some(key) = key
-            && let Some(id) = find_idempotent(&self.db, SCOPE, by.actor, key).await?
-        {
-            let user = load_user(&self.db, &id).await?;
-            let token = portal_token::Entity::find()
-                .filter(portal_token::Column::ContactId.eq(id.clone()))
-                .filter(portal_token::Column::Purpose.eq(TokenPurpose::Invitation.key()))
-                .order_by_desc(portal_token::Column::CreatedAt)
-                .one(&self.db)
-                .await?;
-            return Ok(Invited { expires_at: token.map_or(expires_at, |t| t.expires_at), user });
-        }
-        let txn = self.db.begin().await?;
-        let existing = portal_user::Entity::find_by_id(contact.contact_id.clone()).one(&txn).await?;
-        let mut trail = Trail::new();
-        let user = match existing {
-            Some(user) if !user.enabled => {
-                return Err(Error::FailedPrecondition(format!(
-                    "the portal access of contact {} is disabled; enable it (UpdatePortalUser) before inviting again",
-                    contact.contact_id
-                )));
-            }
-            Some(user) if user.password_hash.is_some() => {
-                return Err(Error::FailedPrecondition(format!(
-                    "contact {} has already set a password; a forgotten password is reset with RequestPasswordReset",
-                    contact.contact_id
-                )));
-            }
-            Some(before) => {
-                let mut after = before.clone();
-                after.portal_manager = portal_manager;
-                after.invited_at = by.at;
-                after.account_id.clone_from(&contact.account_id);
-                after.email.clone_from(&contact.email);
-                after.name.clone_from(&contact.name);
-                trail.set("invited", time_text(Some(before.invited_at)), by.at.to_rfc3339());
-                trail.diff("portal_manager", before.portal_manager, portal_manager);
-                trail.diff("email", &before.email, &contact.email);
-                save_user(&txn, &before, after, &trail, by).await?
-            }
-            None => {
-                let user = new_user(contact, portal_manager, None, by.at).into_active_model().reset_all().insert(&txn).await?;
-                trail.set("invited", "", by.at.to_rfc3339());
-                trail.set("email", "", &user.email);
-                trail.set("portal_manager", "", user.portal_manager);
-                write_trail(&txn, "portal_user", &user.contact_id, by, &trail).await?;
-                user
-            }
-        };
-        issue_token(&txn, &user.contact_id, TokenPurpose::Invitation, &docket_kit::secret::digest(token), expires_at, by.at)
+        self.mutations
+            .run_once(
+                by,
+                Once { scope: "InviteContact", key },
+                async |tx| {
+                    let user = match portal_user::Model::load(&*tx, &contact.contact_id).await? {
+                        Some(user) if !user.enabled => {
+                            return Err(Error::Precondition(format!(
+                                "the portal access of contact {} is disabled; enable it (UpdatePortalUser) before inviting again",
+                                contact.contact_id
+                            )));
+                        }
+                        Some(user) if user.password_hash.is_some() => {
+                            return Err(Error::Precondition(format!(
+                                "contact {} has already set a password; a forgotten password is reset with RequestPasswordReset",
+                                contact.contact_id
+                            )));
+                        }
+                        Some(before) => {
+                            let Edit { after, changes } = reinvite(&before, contact, portal_manager, by.at);
+                            save_user(&tx, &before, after, changes).await?
+                        }
+                        None => {
+                            let (user, trail) = new_user(contact, portal_manager, None, by.at);
+                            insert_user(&tx, user, &trail).await?
+                        }
+                    };
+                    issue_token(&tx, &user.contact_id, TokenPurpose::Invitation, token, expires_at, by.at).await?;
+                    tx.emit([events::invitation_created(&user, token, expires_at)]).await?;
+                    Ok(Invited { user, expires_at })
+                },
+                |invited| &invited.user.contact_id,
+                |id| async move { self.first_invitation(&id, expires_at).await },
+            )
+            .await
+    }
+
+    /// What an earlier invitation made: its user, and when its link expires.
+    async fn first_invitation(&self, contact_id: &str, expires_at: DateTime<Utc>) -> Result<Invited> {
+        let user = portal_user::Model::load(&self.db, contact_id).await?.ok_or_else(|| no_access(contact_id))?;
+        let token = portal_token::Entity::find()
+            .filter(portal_token::Column::ContactId.eq(contact_id))
+            .filter(portal_token::Column::Purpose.eq(TokenPurpose::Invitation.key()))
+            .order_by_desc(portal_token::Column::CreatedAt)
+            .one(&self.db)
             .await?;
-        events::invitation_created(&txn, &user, token, expires_at, by).await?;
-        if let Some(key) = key
-            && !idempotency::remember(&txn, SCOPE, by.actor, key, &user.contact_id, by.at).await?
-        {
-            txn.rollback().await?;
-            return Box::pin(self.invite(contact, portal_manager, token, expires_at, by, Some(key))).await;
-        }
-        self.commit(txn).await?;
-        Ok(Invited { user, expires_at })
+        Ok(Invited { expires_at: token.map_or(expires_at, |t| t.expires_at), user })
     }
 
     /// The user a live link of `purpose` belongs to, and when the link expires.
@@ -314,10 +327,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(portal_user::Model, DateTime<Utc>)> {
         let token = live_token(&self.db, token_hash, purpose, now).await?;
-        let user = load_user(&self.db, &token.contact_id).await.map_err(|_| Error::NotFound(NO_LINK.to_owned()))?;
-        if !user.enabled || (purpose == TokenPurpose::Invitation) == user.password_hash.is_some() {
-            return Err(Error::NotFound(NO_LINK.to_owned()));
-        }
+        let user = link_user(&self.db, &token.contact_id, purpose).await?;
         Ok((user, token.expires_at))
     }
 
@@ -330,126 +340,151 @@ impl Store {
         password_hash: String,
         by: &Actor<'_>,
     ) -> Result<portal_user::Model> {
-        let txn = self.db.begin().await?;
-        let token = live_token(&txn, token_hash, purpose, by.at).await?;
-        let before = load_user(&txn, &token.contact_id).await.map_err(|_| Error::NotFound(NO_LINK.to_owned()))?;
-        // An invitation sets the first password; a reset needs one already.
-        if !before.enabled || (purpose == TokenPurpose::Invitation) == before.password_hash.is_some() {
-            return Err(Error::NotFound(NO_LINK.to_owned()));
-        }
-        spend_token(&txn, token_hash, by.at).await?;
-        let mut after = before.clone();
-        let mut trail = Trail::new();
-        after.password_hash = Some(password_hash);
-        after.password_changed_at = Some(by.at);
-        after.session_epoch += 1;
-        match purpose {
-            TokenPurpose::Invitation => {
-                after.activated_at = Some(by.at);
-                trail.set("activated", "", by.at.to_rfc3339());
-            }
-            TokenPurpose::PasswordReset => trail.set("password_reset", "", by.at.to_rfc3339()),
-        }
-        trail.set("password", "", "(set)");
-        let saved = save_user(&txn, &before, after, &trail, by).await?;
-        self.commit(txn).await?;
-        Ok(saved)
+        self.mutations
+            .run(by, async |tx| {
+                let token = live_token(&*tx, token_hash, purpose, by.at).await?;
+                let before = link_user(&*tx, &token.contact_id, purpose).await?;
+                spend_token(&tx, token_hash, by.at).await?;
+                let mut after = with_password(&before, &password_hash, by.at);
+                let mut trail = Trail::new();
+                match purpose {
+                    TokenPurpose::Invitation => {
+                        after.activated_at = Some(by.at);
+                        trail.set("activated", "", by.at.to_rfc3339());
+                    }
+                    TokenPurpose::PasswordReset => trail.set("password_reset", "", by.at.to_rfc3339()),
+                }
+                trail.set("password", "", "(set)");
+                save_user(&tx, &before, after, trail).await
+            })
+            .await
     }
 
     /// A user's new password, ending every session it had.
-    pub async fn change_password(&self, contact_id: &str, password_hash: String, by: &Actor<'_>) -> Result<portal_user::Model> {
-        let txn = self.db.begin().await?;
-        let before = load_user(&txn, contact_id).await?;
-        let mut after = before.clone();
-        after.password_hash = Some(password_hash);
-        after.password_changed_at = Some(by.at);
-        after.session_epoch += 1;
-        let mut trail = Trail::new();
-        trail.set("password", "(set)", "(changed)");
-        let saved = save_user(&txn, &before, after, &trail, by).await?;
-        self.commit(txn).await?;
-        Ok(saved)
+    pub async fn change_password(
+        &self,
+        contact_id: ContactId,
+        password_hash: String,
+        by: &Actor<'_>,
+    ) -> Result<portal_user::Model> {
+        let password_hash = &password_hash;
+        self.change_user(by, &contact_id.to_string(), None, |_, before| async move {
+            let mut trail = Trail::new();
+            trail.set("password", "(set)", "(changed)");
+            Ok(Edit { after: with_password(&before, password_hash, by.at), changes: trail })
+        })
+        .await
     }
 
     /// Issues a password-reset link for an active user and writes the event
     /// that emails it.
-    pub async fn request_reset(&self, contact_id: &str, token: &str, expires_at: DateTime<Utc>, by: &Actor<'_>) -> Result<()> {
-        let txn = self.db.begin().await?;
-        let user = load_user(&txn, contact_id).await?;
-        issue_token(&txn, contact_id, TokenPurpose::PasswordReset, &docket_kit::secret::digest(token), expires_at, by.at).await?;
-        let mut trail = Trail::new();
-        trail.set("password_reset_requested", "", by.at.to_rfc3339());
-        write_trail(&txn, "portal_user", contact_id, by, &trail).await?;
-        events::password_reset_requested(&txn, &user, token, expires_at, by).await?;
-        self.commit(txn).await
+    pub async fn request_reset(
+        &self,
+        contact_id: ContactId,
+        token: &str,
+        expires_at: DateTime<Utc>,
+        by: &Actor<'_>,
+    ) -> Result<()> {
+        let id = contact_id.to_string();
+        self.mutations
+            .run(by, async |tx| {
+                let user = portal_user::Model::load(&*tx, &id).await?.ok_or_else(|| no_access(contact_id))?;
+                issue_token(&tx, &id, TokenPurpose::PasswordReset, token, expires_at, by.at).await?;
+                let mut trail = Trail::new();
+                trail.set("password_reset_requested", "", by.at.to_rfc3339());
+                tx.trail(portal_user::Model::KIND, &id, &trail).await?;
+                tx.emit([events::password_reset_requested(&user, token, expires_at)]).await?;
+                Ok(())
+            })
+            .await
     }
 
     /// Notes a login, and what the case service says of the contact now.
     pub async fn record_login(&self, contact: &ContactFacts, by: &Actor<'_>) -> Result<portal_user::Model> {
-        let txn = self.db.begin().await?;
-        let before = load_user(&txn, &contact.contact_id).await?;
-        let mut after = before.clone();
-        let mut trail = Trail::new();
-        trail.set("last_login_time", time_text(before.last_login_at), by.at.to_rfc3339());
-        trail.diff("account_id", &before.account_id, &contact.account_id);
-        trail.diff("email", &before.email, &contact.email);
-        trail.diff("name", &before.name, &contact.name);
-        after.last_login_at = Some(by.at);
-        after.account_id.clone_from(&contact.account_id);
-        after.email.clone_from(&contact.email);
-        after.name.clone_from(&contact.name);
-        let saved = save_user(&txn, &before, after, &trail, by).await?;
-        txn.commit().await?;
-        Ok(saved)
+        self.change_user(by, &contact.contact_id, None, |_, before| async move {
+            let mut after = before.clone();
+            let mut trail = Trail::new();
+            trail.set("last_login_time", time_text(before.last_login_at), by.at.to_rfc3339());
+            trail.diff("account_id", &before.account_id, &contact.account_id);
+            trail.diff("email", &before.email, &contact.email);
+            trail.diff("name", &before.name, &contact.name);
+            after.last_login_at = Some(by.at);
+            after.account_id.clone_from(&contact.account_id);
+            after.email.clone_from(&contact.email);
+            after.name.clone_from(&contact.name);
+            Ok(Edit { after, changes: trail })
+        })
+        .await
     }
 
     /// Changes `enabled` and/or `portal_manager`; disabling ends every session.
-    pub async fn update_user(
-        &self,
-        contact_id: &str,
-        version: i64,
-        enabled: Option<bool>,
-        portal_manager: Option<bool>,
-        by: &Actor<'_>,
-    ) -> Result<portal_user::Model> {
-        let txn = self.db.begin().await?;
-        let before = load_user(&txn, contact_id).await?;
-        if before.version != version {
-            return Err(stale("portal user", contact_id, version, before.version));
-        }
-        let mut after = before.clone();
-        let mut trail = Trail::new();
-        if let Some(enabled) = enabled {
-            trail.diff("enabled", before.enabled, enabled);
-            after.enabled = enabled;
-            if before.enabled && !enabled {
-                after.session_epoch += 1;
+    pub async fn update_user(&self, target: UserUpdate, fields: UserFields, by: &Actor<'_>) -> Result<portal_user::Model> {
+        let mask = &target.mask;
+        self.change_user(by, &target.id.to_string(), Some(target.etag), |_, before| async move {
+            let mut after = before.clone();
+            let mut trail = Trail::new();
+            for field in mask.iter() {
+                match field {
+                    UserField::Enabled => {
+                        trail.diff("enabled", before.enabled, fields.enabled);
+                        after.enabled = fields.enabled;
+                        if before.enabled && !fields.enabled {
+                            after.session_epoch += 1;
+                        }
+                    }
+                    UserField::PortalManager => {
+                        trail.diff("portal_manager", before.portal_manager, fields.portal_manager);
+                        after.portal_manager = fields.portal_manager;
+                    }
+                }
             }
-        }
-        if let Some(manager) = portal_manager {
-            trail.diff("portal_manager", before.portal_manager, manager);
-            after.portal_manager = manager;
-        }
-        if trail.is_empty() {
-            return Ok(before);
-        }
-        let saved = save_user(&txn, &before, after, &trail, by).await?;
-        txn.commit().await?;
-        Ok(saved)
+            Ok(Edit { after, changes: trail })
+        })
+        .await
     }
 
     /// Ends every session of a user.
-    pub async fn revoke_sessions(&self, contact_id: &str, by: &Actor<'_>) -> Result<portal_user::Model> {
-        let txn = self.db.begin().await?;
-        let before = load_user(&txn, contact_id).await?;
-        let mut after = before.clone();
-        after.session_epoch += 1;
-        let mut trail = Trail::new();
-        trail.set("sessions_revoked", "", by.at.to_rfc3339());
-        let saved = save_user(&txn, &before, after, &trail, by).await?;
-        txn.commit().await?;
-        Ok(saved)
+    pub async fn revoke_sessions(&self, contact_id: ContactId, by: &Actor<'_>) -> Result<portal_user::Model> {
+        self.change_user(by, &contact_id.to_string(), None, |_, before| async move {
+            let mut after = before.clone();
+            after.session_epoch += 1;
+            let mut trail = Trail::new();
+            trail.set("sessions_revoked", "", by.at.to_rfc3339());
+            Ok(Edit { after, changes: trail })
+        })
+        .await
     }
+
+    /// Changes a user through the mutation runner (`etag`: the version the
+    /// caller read, if it sent one); a missing user is one without portal
+    /// access.
+    async fn change_user<F>(
+        &self,
+        by: &Actor<'_>,
+        contact_id: &str,
+        etag: Option<i64>,
+        change: impl Fn(Tx, portal_user::Model) -> F,
+    ) -> Result<portal_user::Model>
+    where
+        F: Future<Output = Result<Edit<portal_user::Model>>>,
+    {
+        self.mutations.update(by, contact_id, etag, change, |_, _, _| Vec::new()).await.map_err(|err| match err {
+            Error::NotFound(_) => no_access(contact_id),
+            other => other,
+        })
+    }
+}
+
+/// Inserts a new user with the trail of its creation. A contact whose user
+/// a concurrent call just made is refused as taken.
+async fn insert_user(tx: &Tx, user: portal_user::Model, trail: &Trail) -> Result<portal_user::Model> {
+    match user.insert(tx).await {
+        Ok(()) => {}
+        Err(err) if is_unique_violation(&err) => return Err(already_exists(&user)),
+        Err(err) => return Err(err.into()),
+    }
+    tx.trail(portal_user::Model::KIND, &user.contact_id, trail).await?;
+    Ok(user)
 }
 
 impl Store {
@@ -462,16 +497,10 @@ impl Store {
         password_hash: String,
         by: &Actor<'_>,
     ) -> Result<portal_user::Model> {
-        let txn = self.db.begin().await?;
-        let user =
-            new_user(contact, portal_manager, Some(password_hash), by.at).into_active_model().reset_all().insert(&txn).await?;
-        let mut trail = Trail::new();
-        trail.set("activated", "", by.at.to_rfc3339());
-        trail.set("email", "", &user.email);
-        trail.set("portal_manager", "", user.portal_manager);
-        write_trail(&txn, "portal_user", &user.contact_id, by, &trail).await?;
-        txn.commit().await?;
-        Ok(user)
+        let (user, trail) = new_user(contact, portal_manager, Some(password_hash), by.at);
+        self.mutations
+            .create(by, Once { scope: "AddActiveUser", key: None }, async |_| Ok((user, trail)), |_, _| Vec::new())
+            .await
     }
 
     /// Whether anyone has portal access yet.

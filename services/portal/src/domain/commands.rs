@@ -1,0 +1,43 @@
+//! Validated commands: what the gRPC adapter hands the store once a request
+//! has been parsed. Every value here has passed its checks.
+
+use docket_kit::{mask_fields, request::UpdateTarget};
+
+use super::{ContactId, WebFormId};
+
+pub use docket_kit::idempotency::Idempotency;
+
+mask_fields!(
+    /// What UpdatePortalUser may change.
+    pub enum UserField {
+        Enabled = "enabled",
+        PortalManager = "portal_manager",
+    }
+);
+
+/// The values of UpdatePortalUser; only the masked ones are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserFields {
+    pub enabled: bool,
+    pub portal_manager: bool,
+}
+
+mask_fields!(
+    /// What UpdateWebForm may change.
+    pub enum WebFormField {
+        Slug = "slug",
+        Title = "title",
+        Intro = "intro",
+        Fields = "fields",
+        CaseTypeId = "case_type_id",
+        Priority = "priority",
+        TeamId = "team_id",
+        AccountId = "account_id",
+        AllowedOrigins = "allowed_origins",
+        SuccessMessage = "success_message",
+        Active = "active",
+    }
+);
+
+pub type UserUpdate = UpdateTarget<ContactId, UserField>;
+pub type WebFormUpdate = UpdateTarget<WebFormId, WebFormField>;
