@@ -20,7 +20,7 @@ use tonic::{Request, Response, Status};
 
 use super::{actor, priority_from_proto};
 use crate::{
-    domain::sla::{CaseClock, SlaState, first_response, resolution},
+    domain::sla::{CaseClock, Priority, SlaState, first_response, resolution},
     records::entities::sla_policy,
     store::{
         PolicyFields, Store, StoredHours, StoredTarget, holidays_of, hours_of,
@@ -276,12 +276,9 @@ impl SlaPolicyService for SlaPolicyApi {
             }),
             None => Some(time::now()),
         };
-        if !violations.is_empty() {
-            return Err(invalid_argument(&violations));
-        }
-        let (Some(priority), Some(created_at)) = (priority, created_at) else {
-            return Err(Status::internal("validated fields missing"));
-        };
+        violations.into_result()?;
+        // Refused above when missing: the placeholders are never used.
+        let (priority, created_at) = (priority.unwrap_or(Priority::Medium), created_at.unwrap_or_else(time::now));
         let model = self.store.get_policy(&id).await?;
         let policy = policy_of(&model).ok_or_else(|| Status::failed_precondition("the stored policy is incomplete"))?;
         let clock = CaseClock {
