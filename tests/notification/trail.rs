@@ -23,7 +23,7 @@ on_both_backends!(
 /// (field, old, new, actor, reason) of each entry, oldest first.
 type Row = (String, String, String, String, String);
 
-fn rows(entries: &[nb::AuditEntry]) -> Vec<Row> {
+fn rows(entries: &[docket_proto::case::v1::AuditEntry]) -> Vec<Row> {
     entries
         .iter()
         .map(|e| (e.field.clone(), e.old_value.clone(), e.new_value.clone(), e.actor.clone(), e.reason.clone()))
@@ -34,7 +34,7 @@ fn row(field: &str, old: &str, new: &str, actor: &str, reason: &str) -> Row {
     (field.to_owned(), old.to_owned(), new.to_owned(), actor.to_owned(), reason.to_owned())
 }
 
-async fn settings_history(app: &TestApp) -> Vec<nb::AuditEntry> {
+async fn settings_history(app: &TestApp) -> Vec<docket_proto::case::v1::AuditEntry> {
     app.notifications(VIEWER)
         .list_settings_history(nb::ListSettingsHistoryRequest::default())
         .await
@@ -43,7 +43,7 @@ async fn settings_history(app: &TestApp) -> Vec<nb::AuditEntry> {
         .entries
 }
 
-async fn template_history(app: &TestApp, event_type: &str) -> Vec<nb::AuditEntry> {
+async fn template_history(app: &TestApp, event_type: &str) -> Vec<docket_proto::case::v1::AuditEntry> {
     app.notifications(VIEWER)
         .list_template_history(nb::ListTemplateHistoryRequest { event_type: event_type.to_owned(), ..Default::default() })
         .await
@@ -52,7 +52,7 @@ async fn template_history(app: &TestApp, event_type: &str) -> Vec<nb::AuditEntry
         .entries
 }
 
-async fn opt_out_history(app: &TestApp, contact_id: &str) -> Vec<nb::AuditEntry> {
+async fn opt_out_history(app: &TestApp, contact_id: &str) -> Vec<docket_proto::case::v1::AuditEntry> {
     app.notifications(VIEWER)
         .list_contact_opt_out_history(nb::ListContactOptOutHistoryRequest {
             contact_id: contact_id.to_owned(),

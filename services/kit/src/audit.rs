@@ -111,6 +111,22 @@ pub async fn write(
     Ok(())
 }
 
+/// A trail row as the API shows it (`docket.case.v1.AuditEntry`, which every
+/// service's history calls answer with).
+pub fn to_proto(row: entity::Model) -> docket_proto::case::v1::AuditEntry {
+    docket_proto::case::v1::AuditEntry {
+        id: row.id,
+        record_type: row.record_type,
+        record_id: row.record_id,
+        actor: row.actor,
+        time: Some(crate::time::to_proto(row.at)),
+        field: row.field,
+        old_value: row.old_value,
+        new_value: row.new_value,
+        reason: row.reason,
+    }
+}
+
 /// One page of the trail of `record_id` (rows of the given record types),
 /// oldest first, after the row id `after`; the id of the last row when
 /// another page follows.

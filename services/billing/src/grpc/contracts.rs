@@ -7,12 +7,9 @@ use docket_kit::{
     request::{FieldMask, wanted},
     time,
 };
-use docket_proto::{
-    billing::v1::{
-        self as pb, check_entitlement_response::Refusal as PbRefusal, contract_service_server::ContractService,
-        get_contract_request::Lookup,
-    },
-    case::v1 as case_pb,
+use docket_proto::billing::v1::{
+    self as pb, check_entitlement_response::Refusal as PbRefusal, contract_service_server::ContractService,
+    get_contract_request::Lookup,
 };
 use tonic::{Request, Response, Status};
 
@@ -293,20 +290,7 @@ impl ContractService for ContractApi {
         violations.into_result()?;
         let (rows, next) = self.store.contract_history(&id, after.map(|c| c.id), limit).await?;
         Ok(Response::new(pb::ListContractHistoryResponse {
-            entries: rows
-                .into_iter()
-                .map(|row| case_pb::AuditEntry {
-                    id: row.id,
-                    record_type: row.record_type,
-                    record_id: row.record_id,
-                    actor: row.actor,
-                    time: Some(time::to_proto(row.at)),
-                    field: row.field,
-                    old_value: row.old_value,
-                    new_value: row.new_value,
-                    reason: row.reason,
-                })
-                .collect(),
+            entries: rows.into_iter().map(docket_kit::audit::to_proto).collect(),
             next_page_token: next_token(next.map(|id| IdCursor { id })),
         }))
     }

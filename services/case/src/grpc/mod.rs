@@ -44,20 +44,7 @@ async fn history(store: &Store, types: &[&str], request: pb::ListHistoryRequest)
     let id = id.map(|id| id.to_string()).unwrap_or_default();
     let (rows, next) = store.list_history(types, &id, after, limit).await?;
     Ok(pb::ListHistoryResponse {
-        entries: rows
-            .into_iter()
-            .map(|row| pb::AuditEntry {
-                id: row.id,
-                record_type: row.record_type,
-                record_id: row.record_id,
-                actor: row.actor,
-                time: Some(docket_kit::time::to_proto(row.at)),
-                field: row.field,
-                old_value: row.old_value,
-                new_value: row.new_value,
-                reason: row.reason,
-            })
-            .collect(),
+        entries: rows.into_iter().map(docket_kit::audit::to_proto).collect(),
         next_page_token: next.map(|c| docket_kit::page::encode(&c)).unwrap_or_default(),
     })
 }

@@ -67,6 +67,27 @@ fn apply(model: &mut contact::Model, fields: &ContactFields, mask: &FieldMask<Co
     }
 }
 
+/// A new contact with `fields`, and its creation's trail rows.
+fn draft(fields: &ContactFields, at: chrono::DateTime<chrono::Utc>) -> (contact::Model, Changes) {
+    let mut model = contact::Model {
+        id: ContactId::generate().to_string(),
+        account_id: String::new(),
+        name: String::new(),
+        email: String::new(),
+        email_key: None,
+        phone: String::new(),
+        title: String::new(),
+        portal_enabled: false,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    };
+    let mut changes = Changes::new();
+    changes.set("created", "", "");
+    apply(&mut model, fields, &FieldMask::all(), &mut changes);
+    (model, changes)
+}
+
 /// Checks references and uniqueness before writing, so the caller gets a
 /// field-level error rather than a constraint failure.
 async fn check(db: &impl ConnectionTrait, model: &contact::Model, mask: &FieldMask<ContactField>) -> Result<()> {
@@ -137,22 +158,7 @@ impl Store {
                 by,
                 Once { scope: "CreateContact", key: idempotency },
                 async |tx| {
-                    let mut model = contact::Model {
-                        id: ContactId::generate().to_string(),
-                        account_id: String::new(),
-                        name: String::new(),
-                        email: String::new(),
-                        email_key: None,
-                        phone: String::new(),
-                        title: String::new(),
-                        portal_enabled: false,
-                        version: 1,
-                        created_at: by.at,
-                        updated_at: by.at,
-                    };
-                    let mut changes = Changes::new();
-                    changes.set("created", "", "");
-                    apply(&mut model, &fields, &FieldMask::all(), &mut changes);
+                    let (model, changes) = draft(&fields, by.at);
                     check(&*tx, &model, &FieldMask::all()).await?;
                     Ok((model, changes))
                 },
@@ -197,22 +203,7 @@ impl Store {
                     };
                     let mut fields = person.clone();
                     fields.account_id = AccountId::stored(&account_id)?;
-                    let mut model = contact::Model {
-                        id: ContactId::generate().to_string(),
-                        account_id: String::new(),
-                        name: String::new(),
-                        email: String::new(),
-                        email_key: None,
-                        phone: String::new(),
-                        title: String::new(),
-                        portal_enabled: false,
-                        version: 1,
-                        created_at: by.at,
-                        updated_at: by.at,
-                    };
-                    let mut changes = Changes::new();
-                    changes.set("created", "", "");
-                    apply(&mut model, &fields, &FieldMask::all(), &mut changes);
+                    let (model, changes) = draft(&fields, by.at);
                     match model.insert(&tx).await {
                         Ok(()) => {}
                         Err(err) if docket_kit::error::is_unique_violation(&err) => return Err(already_exists(&model)),

@@ -2,8 +2,8 @@
 //! page of the audit trail of the settings, a template or an opt-out,
 //! oldest first. The calls differ only in how they name the record.
 
-use docket_kit::{auth::caller, error::FieldViolations, mutation::Record, page, time};
-use docket_proto::notification::v1 as pb;
+use docket_kit::{auth::caller, error::FieldViolations, mutation::Record, page};
+use docket_proto::{case::v1::ListHistoryResponse, notification::v1 as pb};
 use tonic::{Request, Response, Status};
 
 use super::templates::event_type;
@@ -11,7 +11,6 @@ use crate::{
     domain::ContactId,
     store::{
         Store,
-        entities::audit_entry,
         history::HistoryCursor,
         opt_outs::OptOutRecord,
         settings::{SETTINGS_ID, SettingsRecord},
@@ -53,22 +52,8 @@ impl HistoryRequest for pb::ListContactOptOutHistoryRequest {
     }
 }
 
-fn to_proto(row: audit_entry::Model) -> pb::AuditEntry {
-    pb::AuditEntry {
-        id: row.id,
-        record_type: row.record_type,
-        record_id: row.record_id,
-        actor: row.actor,
-        time: Some(time::to_proto(row.at)),
-        field: row.field,
-        old_value: row.old_value,
-        new_value: row.new_value,
-        reason: row.reason,
-    }
-}
-
 /// Any role may read a trail.
-pub async fn list<R: HistoryRequest>(store: &Store, request: Request<R>) -> Result<Response<pb::ListHistoryResponse>, Status> {
+pub async fn list<R: HistoryRequest>(store: &Store, request: Request<R>) -> Result<Response<ListHistoryResponse>, Status> {
     caller(&request)?;
     let request = request.into_inner();
     let mut violations = FieldViolations::new();
@@ -77,8 +62,8 @@ pub async fn list<R: HistoryRequest>(store: &Store, request: Request<R>) -> Resu
     let after: Option<HistoryCursor> = page::decode(&mut violations, page_token);
     violations.into_result()?;
     let (rows, next) = store.list_history(R::KIND, &id, after, limit).await?;
-    Ok(Response::new(pb::ListHistoryResponse {
-        entries: rows.into_iter().map(to_proto).collect(),
+    Ok(Response::new(ListHistoryResponse {
+        entries: rows.into_iter().map(docket_kit::audit::to_proto).collect(),
         next_page_token: next.map(|c| page::encode(&c)).unwrap_or_default(),
     }))
 }

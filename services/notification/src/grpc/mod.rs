@@ -46,7 +46,10 @@ impl NotificationService for NotificationApi {
         settings::update(&self.store, request).await
     }
 
-    async fn list_settings_history(&self, request: Request<pb::ListSettingsHistoryRequest>) -> Answer<pb::ListHistoryResponse> {
+    async fn list_settings_history(
+        &self,
+        request: Request<pb::ListSettingsHistoryRequest>,
+    ) -> Answer<docket_proto::case::v1::ListHistoryResponse> {
         history::list(&self.store, request).await
     }
 
@@ -62,7 +65,10 @@ impl NotificationService for NotificationApi {
         templates::reset(&self.store, request).await
     }
 
-    async fn list_template_history(&self, request: Request<pb::ListTemplateHistoryRequest>) -> Answer<pb::ListHistoryResponse> {
+    async fn list_template_history(
+        &self,
+        request: Request<pb::ListTemplateHistoryRequest>,
+    ) -> Answer<docket_proto::case::v1::ListHistoryResponse> {
         history::list(&self.store, request).await
     }
 
@@ -80,7 +86,7 @@ impl NotificationService for NotificationApi {
     async fn list_contact_opt_out_history(
         &self,
         request: Request<pb::ListContactOptOutHistoryRequest>,
-    ) -> Answer<pb::ListHistoryResponse> {
+    ) -> Answer<docket_proto::case::v1::ListHistoryResponse> {
         history::list(&self.store, request).await
     }
 

@@ -173,20 +173,7 @@ async fn history<I: RecordId>(
     violations.into_result()?;
     let (rows, next) = store.list_history(record_type, id, after, limit).await?;
     Ok(cpb::ListHistoryResponse {
-        entries: rows
-            .into_iter()
-            .map(|row| cpb::AuditEntry {
-                id: row.id,
-                record_type: row.record_type,
-                record_id: row.record_id,
-                actor: row.actor,
-                time: Some(time::to_proto(row.at)),
-                field: row.field,
-                old_value: row.old_value,
-                new_value: row.new_value,
-                reason: row.reason,
-            })
-            .collect(),
+        entries: rows.into_iter().map(docket_kit::audit::to_proto).collect(),
         next_page_token: next.map(|c| page::encode(&c)).unwrap_or_default(),
     })
 }
