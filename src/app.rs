@@ -268,7 +268,7 @@ pub async fn run(
                 };
                 let relay = RelayWaker::default();
                 let portal = docket_portal::grpc::Portal {
-                    store: docket_portal::store::Store::new(db.clone(), relay.clone()),
+                    store: docket_portal::store::Store::with_relay(db.clone(), relay.clone()),
                     sessions: docket_portal::sessions::Sessions::new(kv, config),
                     clients,
                     settings: Arc::new(config.clone()),

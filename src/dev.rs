@@ -124,7 +124,7 @@ pub async fn prepare_portal(settings: &Settings) -> anyhow::Result<bool> {
     case_db.close().await?;
     let db = docket_kit::db::connect(&settings.database, docket_portal::SERVICE).await?;
     docket_migrations::up(&db, docket_portal::SERVICE).await?;
-    let store = docket_portal::store::Store::new(db.clone(), Default::default());
+    let store = docket_portal::store::Store::new(db.clone());
     let seeded = docket_portal::demo::seed(&store, &users).await?;
     db.close().await?;
     Ok(seeded)

@@ -17,6 +17,7 @@
 //! timed), then calls InvoiceCase once per case from that many client
 //! tasks: invoices per second and latency percentiles.
 
+use docket_kit::mutation::Once;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, ensure};
@@ -126,7 +127,7 @@ async fn sweep_rounds(settings: &Settings, args: &SlaSweepArgs) -> anyhow::Resul
     docket_migrations::up(&db, docket_billing::SERVICE).await?;
     let store = Store::new(db.clone());
     let by = Actor { actor: "bench", reason: "", at: docket_kit::time::now() };
-    let policy = store.create_policy(always_open(), &by, None).await?;
+    let policy = store.create_policy(always_open(), &by, Once::default()).await?;
 
     // Open cases, opened within the last five hours, not due for a month.
     let started = Instant::now();

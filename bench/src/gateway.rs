@@ -45,7 +45,7 @@ use docket::{
     app::{self, Target},
     settings::Settings,
 };
-use docket_kit::{audit::Actor, auth::Role, events::outbox::RelayWaker, kv::KvBackend, settings::TokenSettings};
+use docket_kit::{audit::Actor, auth::Role, kv::KvBackend, settings::TokenSettings};
 use docket_portal::{
     domain::password,
     store::{ContactFacts, Store},
@@ -496,7 +496,7 @@ async fn add_portal_user(settings: &Settings, template: &pb::Case) -> anyhow::Re
     };
     let hash = tokio::task::spawn_blocking(|| password::hash(PASSWORD)).await??;
     let db = docket_kit::db::connect(&settings.database, docket_portal::SERVICE).await?;
-    let store = Store::new(db.clone(), RelayWaker::default());
+    let store = Store::new(db.clone());
     let by = Actor { actor: "system:bench", reason: "portal-pages benchmark", at: docket_kit::time::now() };
     store.add_active_user(&contact, false, hash, &by).await.context("adding the portal user")?;
     db.close().await?;

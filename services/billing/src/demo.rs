@@ -5,6 +5,7 @@
 
 use chrono::NaiveDate;
 use docket_kit::audit::Actor;
+use docket_kit::mutation::Once;
 
 use crate::{
     error::Result,
@@ -36,7 +37,7 @@ pub async fn seed(store: &Store, account_id: Option<&str>) -> Result<bool> {
                 is_default: true,
             },
             &by,
-            None,
+            Once::default(),
         )
         .await?;
     let Some(account_id) = account_id else { return Ok(true) };
@@ -59,7 +60,7 @@ pub async fn seed(store: &Store, account_id: Option<&str>) -> Result<bool> {
             },
             true,
             &by,
-            None,
+            Once::default(),
         )
         .await?;
     let prepaid = store

@@ -14,6 +14,7 @@ use crate::{
     error::Result,
     store::{Actor, Store},
 };
+use docket_kit::mutation::Once;
 use docket_kit::request::RecordId;
 
 /// Emails of the demo staff, so `docket dev` can find them again for its tokens.
@@ -36,19 +37,21 @@ pub async fn seed(store: &Store) -> Result<bool> {
         active: true,
         available: true,
     };
-    let ada = store.create_staff_user(staff("Ada Admin", ADMIN_EMAIL, StaffRole::Admin), &by, None).await?;
-    let alex = store.create_staff_user(staff("Alex Agent", AGENT_EMAIL, StaffRole::Agent), &by, None).await?;
-    let sam = store.create_staff_user(staff("Sam Support", "sam.support@docket.example", StaffRole::Agent), &by, None).await?;
-    store.create_staff_user(staff("Vera Viewer", VIEWER_EMAIL, StaffRole::Viewer), &by, None).await?;
+    let ada = store.create_staff_user(staff("Ada Admin", ADMIN_EMAIL, StaffRole::Admin), &by, Once::default()).await?;
+    let alex = store.create_staff_user(staff("Alex Agent", AGENT_EMAIL, StaffRole::Agent), &by, Once::default()).await?;
+    let sam = store
+        .create_staff_user(staff("Sam Support", "sam.support@docket.example", StaffRole::Agent), &by, Once::default())
+        .await?;
+    store.create_staff_user(staff("Vera Viewer", VIEWER_EMAIL, StaffRole::Viewer), &by, Once::default()).await?;
 
     let support = store
-        .create_team(TeamFields { name: "Support".into(), description: "First-line support queue".into() }, &by, None)
+        .create_team(TeamFields { name: "Support".into(), description: "First-line support queue".into() }, &by, Once::default())
         .await?;
     let field = store
         .create_team(
             TeamFields { name: "Field Service".into(), description: "On-site repairs and warranty work".into() },
             &by,
-            None,
+            Once::default(),
         )
         .await?;
     for member in [&alex.id, &sam.id] {
@@ -68,14 +71,18 @@ pub async fn seed(store: &Store) -> Result<bool> {
         .create_account(
             account("Acme Manufacturing", "Manufacturing", AccountTier::Enterprise, 400_000_000, "Hamburg"),
             &by,
-            None,
+            Once::default(),
         )
         .await?;
     let bright = store
-        .create_account(account("Bright Dental", "Healthcare", AccountTier::Premium, 85_000_000, "Munich"), &by, None)
+        .create_account(account("Bright Dental", "Healthcare", AccountTier::Premium, 85_000_000, "Munich"), &by, Once::default())
         .await?;
     let town = store
-        .create_account(account("Town of Lindenau", "Public sector", AccountTier::Standard, 12_000_000, "Lindenau"), &by, None)
+        .create_account(
+            account("Town of Lindenau", "Public sector", AccountTier::Standard, 12_000_000, "Lindenau"),
+            &by,
+            Once::default(),
+        )
         .await?;
 
     let contact = |account_id: AccountId, name: &str, email: &str, title: &str| ContactFields {
@@ -90,24 +97,28 @@ pub async fn seed(store: &Store) -> Result<bool> {
         .create_contact(
             contact(AccountId::stored(&acme.id)?, "Petra Schmidt", "petra.schmidt@acme.example", "Plant manager"),
             &by,
-            None,
+            Once::default(),
         )
         .await?;
     let jonas = store
-        .create_contact(contact(AccountId::stored(&acme.id)?, "Jonas Weber", "jonas.weber@acme.example", "IT lead"), &by, None)
+        .create_contact(
+            contact(AccountId::stored(&acme.id)?, "Jonas Weber", "jonas.weber@acme.example", "IT lead"),
+            &by,
+            Once::default(),
+        )
         .await?;
     let lena = store
         .create_contact(
             contact(AccountId::stored(&bright.id)?, "Dr. Lena Vogel", "lena.vogel@brightdental.example", "Practice owner"),
             &by,
-            None,
+            Once::default(),
         )
         .await?;
     let tom = store
         .create_contact(
             contact(AccountId::stored(&town.id)?, "Tom Becker", "tom.becker@lindenau.example", "Facilities"),
             &by,
-            None,
+            Once::default(),
         )
         .await?;
 
@@ -202,7 +213,7 @@ pub async fn seed(store: &Store) -> Result<bool> {
             tags: vec!["demo".to_owned()],
         };
         let owner_id = demo.owner.map(StaffId::stored).transpose()?;
-        let case = store.create_case(NewCase { fields, owner_id }, &by, None).await?;
+        let case = store.create_case(NewCase { fields, owner_id }, &by, Once::default()).await?;
         let id = CaseId::stored(&case.case.id)?;
         let note = |body: &str, visibility| NewActivity {
             case_id: id,
@@ -259,6 +270,6 @@ pub async fn seed(store: &Store) -> Result<bool> {
         active: true,
         position: 0,
     };
-    store.create_escalation_rule(breach_rule, &by, None).await?;
+    store.create_escalation_rule(breach_rule, &by, Once::default()).await?;
     Ok(true)
 }

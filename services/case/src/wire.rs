@@ -1,6 +1,7 @@
 //! The case service's records as `docket.case.v1` messages: what the API
 //! answers and what the events carry, in one place so both say the same.
 
+use docket_kit::mutation::Stamps;
 use docket_kit::{mutation::etag, time};
 use docket_proto::case::v1 as pb;
 
@@ -79,6 +80,7 @@ where
 
 pub fn account(model: account::Model) -> pb::Account {
     let annual_value = model_money(&model).map(|m| pb::Money { amount_minor: m.amount_minor, currency: m.currency });
+    let Stamps { create_time, update_time, etag } = Stamps::of(model.created_at, model.updated_at, model.version);
     pb::Account {
         tier: stored(AccountTier::from_key(&model.tier)),
         annual_value,
@@ -89,9 +91,9 @@ pub fn account(model: account::Model) -> pb::Account {
             postal_code: model.address_postal_code,
             country: model.address_country,
         }),
-        create_time: Some(time::to_proto(model.created_at)),
-        update_time: Some(time::to_proto(model.updated_at)),
-        etag: etag(model.version),
+        create_time,
+        update_time,
+        etag,
         id: model.id,
         name: model.name,
         industry: model.industry,
@@ -100,10 +102,11 @@ pub fn account(model: account::Model) -> pb::Account {
 }
 
 pub fn contact(model: contact::Model) -> pb::Contact {
+    let Stamps { create_time, update_time, etag } = Stamps::of(model.created_at, model.updated_at, model.version);
     pb::Contact {
-        create_time: Some(time::to_proto(model.created_at)),
-        update_time: Some(time::to_proto(model.updated_at)),
-        etag: etag(model.version),
+        create_time,
+        update_time,
+        etag,
         id: model.id,
         account_id: model.account_id,
         name: model.name,
@@ -115,11 +118,12 @@ pub fn contact(model: contact::Model) -> pb::Contact {
 }
 
 pub fn staff_user(model: staff_user::Model) -> pb::StaffUser {
+    let Stamps { create_time, update_time, etag } = Stamps::of(model.created_at, model.updated_at, model.version);
     pb::StaffUser {
         role: stored(StaffRole::from_key(&model.role)),
-        create_time: Some(time::to_proto(model.created_at)),
-        update_time: Some(time::to_proto(model.updated_at)),
-        etag: etag(model.version),
+        create_time,
+        update_time,
+        etag,
         id: model.id,
         name: model.name,
         email: model.email,
@@ -129,10 +133,12 @@ pub fn staff_user(model: staff_user::Model) -> pb::StaffUser {
 }
 
 pub fn team(record: TeamRecord) -> pb::Team {
+    let Stamps { create_time, update_time, etag } =
+        Stamps::of(record.team.created_at, record.team.updated_at, record.team.version);
     pb::Team {
-        create_time: Some(time::to_proto(record.team.created_at)),
-        update_time: Some(time::to_proto(record.team.updated_at)),
-        etag: etag(record.team.version),
+        create_time,
+        update_time,
+        etag,
         id: record.team.id,
         name: record.team.name,
         description: record.team.description,
@@ -205,14 +211,15 @@ pub fn case_type(model: case_type::Model) -> pb::CaseType {
 
 pub fn escalation_rule(model: escalation_rule::Model) -> pb::EscalationRule {
     let rule = rule_of(&model);
+    let Stamps { create_time, update_time, etag } = Stamps::of(model.created_at, model.updated_at, model.version);
     pb::EscalationRule {
         trigger: stored(rule.as_ref().map(|r| r.trigger)),
         target: stored(rule.as_ref().and_then(|r| r.target)),
         priorities: rule.as_ref().map(|r| r.priorities.iter().map(|p| p.to_wire() as i32).collect()).unwrap_or_default(),
         notify_staff_ids: rule.map(|r| r.notify_staff_ids).unwrap_or_default(),
-        create_time: Some(time::to_proto(model.created_at)),
-        update_time: Some(time::to_proto(model.updated_at)),
-        etag: etag(model.version),
+        create_time,
+        update_time,
+        etag,
         id: model.id,
         name: model.name,
         raise_priority: model.raise_priority,

@@ -3,7 +3,11 @@
 //! who, when, old and new value, and why.
 
 use chrono::{DateTime, Utc};
+use docket_proto::case::v1::{AuditEntry, ListHistoryResponse};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
+
+use crate::{error::FieldViolations, page};
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -53,6 +57,13 @@ impl Changes {
         if old != new {
             self.0.push(FieldChange { field, old, new });
         }
+    }
+
+    /// Sets `slot` to `value`, recording the change when they differ: one
+    /// masked field of an update.
+    pub fn assign<T: Clone + std::fmt::Display>(&mut self, field: &'static str, slot: &mut T, value: &T) {
+        self.diff(field, &*slot, value);
+        slot.clone_from(value);
     }
 
     /// Records a field unconditionally (creation, an event like an added activity).
@@ -113,8 +124,8 @@ pub async fn write(
 
 /// A trail row as the API shows it (`docket.case.v1.AuditEntry`, which every
 /// service's history calls answer with).
-pub fn to_proto(row: entity::Model) -> docket_proto::case::v1::AuditEntry {
-    docket_proto::case::v1::AuditEntry {
+pub fn to_proto(row: entity::Model) -> AuditEntry {
+    AuditEntry {
         id: row.id,
         record_type: row.record_type,
         record_id: row.record_id,
@@ -144,11 +155,43 @@ pub async fn list(
         query = query.filter(entity::Column::Id.gt(after));
     }
     let mut rows = query.order_by_asc(entity::Column::Id).limit(limit + 1).all(db).await?;
-    let next = if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| r.id.clone())
-    } else {
-        None
-    };
+    let next = page::page_end(&mut rows, limit).map(|r| r.id.clone());
     Ok((rows, next))
+}
+
+/// The page of a record's trail that a ListXHistory call asks for.
+#[derive(Debug, Clone)]
+pub struct HistoryPage {
+    limit: u64,
+    after: Option<String>,
+}
+
+/// Where a page of a trail ended: the id of its last row.
+#[derive(Debug, Serialize, Deserialize)]
+struct HistoryCursor {
+    id: String,
+}
+
+impl HistoryPage {
+    /// Reads a call's page size and token; bad ones go to `violations`.
+    pub fn parse(violations: &mut FieldViolations, page_size: i32, page_token: &str) -> Self {
+        let limit = page::page_size(violations, page_size);
+        let after = page::decode::<HistoryCursor>(violations, page_token).map(|cursor| cursor.id);
+        Self { limit, after }
+    }
+}
+
+/// The answer of every history call: a page of the trail of `record_id`
+/// (rows of the given record types), oldest first.
+pub async fn history(
+    db: &impl ConnectionTrait,
+    types: &[&str],
+    record_id: &str,
+    page: HistoryPage,
+) -> Result<ListHistoryResponse, DbErr> {
+    let (rows, next) = list(db, types, record_id, page.after, page.limit).await?;
+    Ok(ListHistoryResponse {
+        entries: rows.into_iter().map(to_proto).collect(),
+        next_page_token: next.map(|id| page::encode(&HistoryCursor { id })).unwrap_or_default(),
+    })
 }

@@ -28,6 +28,22 @@ pub fn etag(version: i64) -> String {
     version.to_string()
 }
 
+/// What every record shows on the wire beside its fields: when it was
+/// created and last changed, and its etag.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stamps {
+    pub create_time: Option<prost_types::Timestamp>,
+    pub update_time: Option<prost_types::Timestamp>,
+    pub etag: String,
+}
+
+impl Stamps {
+    pub fn of(created_at: DateTime<Utc>, updated_at: DateTime<Utc>, version: i64) -> Self {
+        let (create_time, update_time) = (crate::time::to_proto(created_at), crate::time::to_proto(updated_at));
+        Self { create_time: Some(create_time), update_time: Some(update_time), etag: etag(version) }
+    }
+}
+
 /// A record that changes through [`Mutations`]: a row (or a row with its
 /// link rows) that carries a version number, its etag.
 pub trait Record: Clone + Send + Sync + Sized {
@@ -80,7 +96,8 @@ pub trait Record: Clone + Send + Sync + Sized {
 ///     taken = |m| ("contact.email".into(), format!("{} is taken", m.email)));
 /// ```
 ///
-/// `name = |m| ...` says how messages name it; `taken = |m| ...` which field
+/// `key = contact_id / ContactId` names the key field and column of a table
+/// keyed otherwise than by `id`; `name = |m| ...` says how messages name it; `taken = |m| ...` which field
 /// a unique index refused, and why; `guard = condition` what must also still
 /// hold for an update to be written (else it is stale); `; untimed` at the
 /// end marks a table without an `updated_at` column.
@@ -92,12 +109,18 @@ macro_rules! versioned_record {
     (@touch $model:ident, $at:ident, untimed) => {
         let _ = $at;
     };
-    ($entity:ident, $kind:literal $(, name = |$nm:ident| $name:expr)? $(, taken = |$tm:ident| $taken:expr)? $(, guard = $guard:expr)? $(,)? $(; $untimed:ident)?) => {
+    ($entity:ident, $kind:literal, key = $key:ident / $column:ident $($rest:tt)*) => {
+        $crate::versioned_record!(@record $entity, $kind, $key, $column $($rest)*);
+    };
+    ($entity:ident, $kind:literal $($rest:tt)*) => {
+        $crate::versioned_record!(@record $entity, $kind, id, Id $($rest)*);
+    };
+    (@record $entity:ident, $kind:literal, $key:ident, $column:ident $(, name = |$nm:ident| $name:expr)? $(, taken = |$tm:ident| $taken:expr)? $(, guard = $guard:expr)? $(,)? $(; $untimed:ident)?) => {
         impl $crate::mutation::Record for $entity::Model {
             const KIND: &'static str = $kind;
 
             fn id(&self) -> &str {
-                &self.id
+                &self.$key
             }
 
             fn version(&self) -> i64 {
@@ -142,12 +165,52 @@ macro_rules! versioned_record {
                 use ::sea_orm::{ActiveModelTrait as _, ColumnTrait as _, EntityTrait as _, IntoActiveModel as _, QueryFilter as _};
                 let updated = $entity::Entity::update_many()
                     .set(self.clone().into_active_model().reset_all())
-                    .filter($entity::Column::Id.eq(self.id.clone()))
+                    .filter($entity::Column::$column.eq(self.$key.clone()))
                     .filter($entity::Column::Version.eq(expected))
                     $(.filter($guard))?
                     .exec(txn)
                     .await?;
                 Ok(updated.rows_affected == 1)
+            }
+        }
+    };
+}
+
+/// Declares a service's `Store`: its database for reads, and the
+/// [`Mutations`] every change goes through. `source` names the service in
+/// the events it writes. The service adds its commands and queries in its
+/// own `impl Store` blocks.
+///
+/// ```ignore
+/// docket_kit::service_store!(
+///     /// The case service's database. Cheap to clone.
+///     pub struct Store, source = crate::events::SOURCE
+/// );
+/// ```
+#[macro_export]
+macro_rules! service_store {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident, source = $source:expr) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        $vis struct $name {
+            db: ::sea_orm::DatabaseConnection,
+            /// Every change goes through here: etag, version, trail, outbox, commit.
+            mutations: $crate::mutation::Mutations,
+        }
+
+        impl $name {
+            /// A store whose events wait for the relay's next poll.
+            pub fn new(db: ::sea_orm::DatabaseConnection) -> Self {
+                Self::with_relay(db, $crate::events::outbox::RelayWaker::default())
+            }
+
+            /// A store that wakes `relay` after each commit that wrote events.
+            pub fn with_relay(db: ::sea_orm::DatabaseConnection, relay: $crate::events::outbox::RelayWaker) -> Self {
+                Self { mutations: $crate::mutation::Mutations::new(db.clone(), relay, $source), db }
+            }
+
+            pub fn connection(&self) -> &::sea_orm::DatabaseConnection {
+                &self.db
             }
         }
     };
@@ -179,7 +242,8 @@ pub struct Edit<R> {
 
 /// A create that may be a retry: the method it belongs to (`CreateCase`)
 /// and the caller's idempotency key.
-#[derive(Debug, Clone, Copy)]
+/// `Once::default()` is a call that is not retried (a seed, a consumer).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Once<'a> {
     pub scope: &'static str,
     pub key: Option<&'a Idempotency>,
@@ -280,6 +344,20 @@ pub async fn save<R: Record, D: DomainError>(
     Ok(after)
 }
 
+/// The stored record `id`, or NotFound naming it as people read it.
+pub async fn find<R: Record, D: DomainError>(
+    db: &(impl ConnectionTrait + Sync),
+    id: impl std::fmt::Display,
+) -> Result<R, Error<D>> {
+    let key = id.to_string();
+    R::load(db, &key).await?.ok_or_else(|| Error::not_found(&R::noun(), id))
+}
+
+/// The check of an update whose record has no rules beyond its fields.
+pub fn unchecked<R, D: DomainError>(_tx: Tx, _before: R, _after: R) -> std::future::Ready<Result<(), Error<D>>> {
+    std::future::ready(Ok(()))
+}
+
 /// The refusal of a record whose unique field (an email, a name) is taken.
 pub fn already_exists<R: Record, D: DomainError>(record: &R) -> Error<D> {
     let (field, message) = record.already_exists();
@@ -377,27 +455,27 @@ impl Mutations {
         }
     }
 
-    /// Creates a record: the domain `build`s it and its trail; it is
-    /// inserted with its events, at most once per idempotency key.
+    /// Creates a record: the domain `build`s it, its trail and the events
+    /// that announce it; it is inserted with them, at most once per
+    /// idempotency key.
     pub async fn create<R: Record, D: DomainError>(
         &self,
         by: &Actor<'_>,
         once: Once<'_>,
-        build: impl AsyncFnOnce(Tx) -> Result<(R, Changes), Error<D>>,
-        events: impl FnOnce(&R, &Changes) -> Vec<Event>,
+        build: impl AsyncFnOnce(Tx) -> Result<(R, Changes, Vec<Event>), Error<D>>,
     ) -> Result<R, Error<D>> {
         self.run_once(
             by,
             once,
             async |tx| {
-                let (record, trail) = build(tx.clone()).await?;
+                let (record, trail, events) = build(tx.clone()).await?;
                 match record.insert(&tx).await {
                     Ok(()) => {}
                     Err(err) if is_unique_violation(&err) => return Err(already_exists(&record)),
                     Err(err) => return Err(err.into()),
                 }
                 tx.trail(R::KIND, record.id(), &trail).await?;
-                tx.emit(events(&record, &trail)).await?;
+                tx.emit(events).await?;
                 Ok(record)
             },
             |record| record.id(),
@@ -406,19 +484,38 @@ impl Mutations {
         .await
     }
 
-    /// The plain update: copies the masked fields onto the record (`apply`
-    /// records each change), with no rule that needs the transaction.
-    pub async fn update_fields<R: Record, I: RecordId, F: MaskField, D: DomainError>(
+    /// The masked update: `apply` copies the masked `fields` onto the record
+    /// and records each change; when anything changed, `check` (given the
+    /// transaction, the record before and after) refuses what the domain's
+    /// rules do not allow. [`unchecked`] is the check of a record without
+    /// such rules.
+    pub async fn update_fields<R, V, I, F, D, C>(
         &self,
         by: &Actor<'_>,
         target: &UpdateTarget<I, F>,
-        apply: impl Fn(&mut R, &FieldMask<F>, &mut Changes),
+        fields: &V,
+        apply: impl Fn(&mut R, &V, &FieldMask<F>, &mut Changes),
+        check: impl Fn(Tx, R, R) -> C,
         events: impl Fn(&R, &R, &Changes) -> Vec<Event>,
-    ) -> Result<R, Error<D>> {
-        let change = |_tx, mut after: R| {
+    ) -> Result<R, Error<D>>
+    where
+        R: Record,
+        I: RecordId,
+        F: MaskField,
+        D: DomainError,
+        C: Future<Output = Result<(), Error<D>>>,
+    {
+        let change = |tx: Tx, before: R| {
+            let mut after = before.clone();
             let mut changes = Changes::new();
-            apply(&mut after, &target.mask, &mut changes);
-            std::future::ready(Ok(Edit { after, changes }))
+            apply(&mut after, fields, &target.mask, &mut changes);
+            let checked = (!changes.is_empty()).then(|| check(tx, before, after.clone()));
+            async move {
+                if let Some(checked) = checked {
+                    checked.await?;
+                }
+                Ok(Edit { after, changes })
+            }
         };
         self.update(by, &target.id.to_string(), Some(target.etag), change, events).await
     }

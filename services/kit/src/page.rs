@@ -1,7 +1,8 @@
 //! Cursor pagination: opaque page tokens and page sizes.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use serde::{Serialize, de::DeserializeOwned};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::error::FieldViolations;
 
@@ -43,6 +44,50 @@ pub fn decode<T: DeserializeOwned>(violations: &mut FieldViolations, token: &str
     decoded
 }
 
+/// Trims the look-ahead row of a `limit + 1` query; the last row kept
+/// when another page follows.
+pub fn page_end<T>(rows: &mut Vec<T>, limit: u64) -> Option<&T> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last()
+    } else {
+        None
+    }
+}
+
+/// Where a list in name order (ties by id) stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameCursor {
+    pub name: String,
+    pub id: String,
+}
+
+/// A page of `query` in the order of its `name` column, then `id`, after
+/// `after`; the cursor of the last row when another page follows. `key`
+/// reads a row's name and id.
+pub async fn by_name<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    query: Select<E>,
+    (name, id): (E::Column, E::Column),
+    after: Option<NameCursor>,
+    limit: u64,
+    key: impl Fn(&E::Model) -> (&str, &str),
+) -> Result<(Vec<E::Model>, Option<NameCursor>), DbErr> {
+    let mut query = query;
+    if let Some(after) = after {
+        query = query.filter(
+            Condition::any().add(name.gt(after.name.clone())).add(Condition::all().add(name.eq(after.name)).add(id.gt(after.id))),
+        );
+    }
+    let mut rows = query.order_by_asc(name).order_by_asc(id).limit(limit + 1).all(db).await?;
+    let next = page_end(&mut rows, limit).map(|last| {
+        let (name, id) = key(last);
+        NameCursor { name: name.to_owned(), id: id.to_owned() }
+    });
+    Ok((rows, next))
+}
+
 /// Whether a string in a decoded token holds a NUL: no row has one, and
 /// PostgreSQL fails a query that compares with one, so it is a forged token.
 fn has_nul(value: &serde_json::Value) -> bool {
@@ -77,6 +122,15 @@ mod tests {
         assert_eq!(decode::<Cursor>(&mut v, "%%%"), None);
         assert_eq!(decode::<Cursor>(&mut v, &encode(&42)), None);
         assert_eq!(v.iter().filter(|(f, _)| *f == "page_token").count(), 2);
+    }
+
+    #[test]
+    fn page_end_keeps_the_limit_and_names_the_last_row_only_when_more_follow() {
+        let mut rows = vec![1, 2, 3];
+        assert_eq!(page_end(&mut rows, 2), Some(&2));
+        assert_eq!(rows, vec![1, 2]);
+        assert_eq!(page_end(&mut rows, 2), None);
+        assert_eq!(rows, vec![1, 2]);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::{
     error::{Result, internal},
     store::{Actor, ContactFacts, Store},
 };
+use docket_kit::mutation::Once;
 
 /// The password of every demo portal user (printed by `docket dev`).
 pub const DEV_PASSWORD: &str = "docket-dev-portal";
@@ -75,6 +76,6 @@ pub async fn seed(store: &Store, users: &[DemoUser]) -> Result<bool> {
     for user in users {
         store.add_active_user(&user.contact, user.portal_manager, hash.clone(), &by).await?;
     }
-    store.create_form(support_form(), &by, None).await?;
+    store.create_form(support_form(), &by, Once::default()).await?;
     Ok(true)
 }

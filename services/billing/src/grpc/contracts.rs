@@ -1,6 +1,8 @@
 //! `docket.billing.v1.ContractService`: contracts, entitlement, sub-contracts.
 
+use docket_kit::mutation::Once;
 use docket_kit::{
+    audit::HistoryPage,
     auth::caller,
     error::{FieldViolations, invalid_argument},
     page,
@@ -195,7 +197,8 @@ impl ContractService for ContractApi {
         violations.into_result()?;
         self.clients.account("contract.account_id", &fields.account_id).await?;
         let by = actor(&caller, "");
-        let created = self.store.create_contract(fields, activate, &by, key.as_ref()).await?;
+        let created =
+            self.store.create_contract(fields, activate, &by, Once { scope: "CreateContract", key: key.as_ref() }).await?;
         Ok(Response::new(wire::contract(created, by.at)))
     }
 
@@ -285,14 +288,10 @@ impl ContractService for ContractApi {
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
         let id = violations.id_text("id", &request.id);
-        let limit = page::page_size(&mut violations, request.page_size);
-        let after = cursor(&mut violations, &request.page_token);
+        let page = HistoryPage::parse(&mut violations, request.page_size, &request.page_token);
         violations.into_result()?;
-        let (rows, next) = self.store.contract_history(&id, after.map(|c| c.id), limit).await?;
-        Ok(Response::new(pb::ListContractHistoryResponse {
-            entries: rows.into_iter().map(docket_kit::audit::to_proto).collect(),
-            next_page_token: next_token(next.map(|id| IdCursor { id })),
-        }))
+        let history = self.store.contract_history(&id, page).await?;
+        Ok(Response::new(pb::ListContractHistoryResponse { entries: history.entries, next_page_token: history.next_page_token }))
     }
 
     async fn check_entitlement(

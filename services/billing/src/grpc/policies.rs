@@ -1,5 +1,6 @@
 //! `docket.billing.v1.SlaPolicyService`.
 
+use docket_kit::mutation::Once;
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
@@ -205,7 +206,8 @@ impl SlaPolicyService for SlaPolicyApi {
         if !violations.is_empty() {
             return Err(invalid_argument(&violations));
         }
-        let created = self.store.create_policy(fields, &actor(&caller, ""), key.as_ref()).await?;
+        let created =
+            self.store.create_policy(fields, &actor(&caller, ""), Once { scope: "CreateSlaPolicy", key: key.as_ref() }).await?;
         Ok(Response::new(to_proto(created)))
     }
 

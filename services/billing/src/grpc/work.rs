@@ -2,6 +2,7 @@
 //! invoices, prepaid debits and work orders.
 
 use chrono::NaiveDate;
+use docket_kit::mutation::Once;
 use docket_kit::{
     auth::{Caller, caller},
     error::FieldViolations,
@@ -278,7 +279,7 @@ impl WorkService for WorkApi {
             fields.rate_minor = contract_rate;
             fields.currency = terms.as_ref().map_or(self.settings.default_currency.clone(), |t| t.currency.code().to_owned());
         }
-        let booked = self.store.book_hours(fields, &actor(&caller, ""), key.as_ref()).await?;
+        let booked = self.store.book_hours(fields, &actor(&caller, ""), Once { scope: "BookHours", key: key.as_ref() }).await?;
         Ok(Response::new(wire::hours(booked)))
     }
 
@@ -358,7 +359,7 @@ impl WorkService for WorkApi {
         );
         violations.into_result()?;
         self.clients.case("part.case_id", &fields.case_id).await?;
-        let added = self.store.add_part(fields, &actor(&caller, ""), key.as_ref()).await?;
+        let added = self.store.add_part(fields, &actor(&caller, ""), Once { scope: "AddServicePart", key: key.as_ref() }).await?;
         Ok(Response::new(wire::part(added)))
     }
 

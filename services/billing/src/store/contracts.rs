@@ -3,12 +3,13 @@
 
 use chrono::NaiveDate;
 use docket_kit::{
-    audit::{Actor, Changes},
+    audit::{Actor, Changes, HistoryPage},
     idempotency::Idempotency,
     mask_fields,
     mutation::{Edit, Once, Tx},
     request::{FieldMask, UpdateTarget},
 };
+use docket_proto::case::v1::ListHistoryResponse;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect,
@@ -101,14 +102,8 @@ fn apply(record: &mut ContractRecord, fields: &ContractFields, mask: &FieldMask<
     let model = &mut record.contract;
     for field in mask.iter() {
         match field {
-            ContractField::Name => {
-                changes.diff("name", &model.name, &fields.name);
-                model.name.clone_from(&fields.name);
-            }
-            ContractField::ContractType => {
-                changes.diff("contract_type", &model.contract_type, &fields.contract_type);
-                model.contract_type.clone_from(&fields.contract_type);
-            }
+            ContractField::Name => changes.assign("name", &mut model.name, &fields.name),
+            ContractField::ContractType => changes.assign("contract_type", &mut model.contract_type, &fields.contract_type),
             ContractField::StartDate => {
                 let value = fields.start_date.to_string();
                 changes.diff("start_date", &model.start_date, &value);
@@ -151,10 +146,7 @@ fn apply(record: &mut ContractRecord, fields: &ContractFields, mask: &FieldMask<
                 model.tax_rate_bp = fields.tax_rate_bp;
                 changes.diff("rates", before, rates_text(model));
             }
-            ContractField::Description => {
-                changes.diff("description", &model.description, &fields.description);
-                model.description.clone_from(&fields.description);
-            }
+            ContractField::Description => changes.assign("description", &mut model.description, &fields.description),
         }
     }
 }
@@ -200,58 +192,54 @@ impl Store {
         fields: ContractFields,
         activate: bool,
         by: &Actor<'_>,
-        key: Option<&Idempotency>,
+        once: Once<'_>,
     ) -> Result<ContractRecord> {
         self.mutations
-            .create(
-                by,
-                Once { scope: "CreateContract", key },
-                async |tx| {
-                    check_policy(&*tx, fields.sla_policy_id.as_deref()).await?;
-                    let start = fields.start_date.to_string();
-                    let end = fields.end_date.to_string();
-                    check_dates(&start, &end)?;
-                    let status = if activate { ContractStatus::Active } else { ContractStatus::Draft };
-                    if activate && fields.end_date < by.at.date_naive() {
-                        return Err(Error::field(
-                            "contract.end_date",
-                            format!("an active contract cannot have ended already ({end})"),
-                        ));
-                    }
-                    let number = match &fields.contract_number {
-                        Some(number) => number.clone(),
-                        None => format_contract_number(docket_kit::counter::next(&*tx, "contract_number").await?),
-                    };
-                    let mut record = ContractRecord {
-                        contract: service_contract::Model {
-                            id: new_id(),
-                            contract_number: number.clone(),
-                            account_id: fields.account_id.clone(),
-                            name: String::new(),
-                            contract_type: String::new(),
-                            status: status.key().to_owned(),
-                            start_date: start,
-                            end_date: end,
-                            sla_policy_id: None,
-                            currency: String::new(),
-                            hourly_rate_minor: 0,
-                            tax_rate_bp: 0,
-                            description: String::new(),
-                            version: 1,
-                            created_at: by.at,
-                            updated_at: by.at,
-                        },
-                        assets: Vec::new(),
-                    };
-                    let mut changes = Changes::new();
-                    changes.set("created", "", &number);
-                    changes.set("account_id", "", &fields.account_id);
-                    changes.set("status", "", status.key());
-                    apply(&mut record, &fields, &FieldMask::all(), &mut changes);
-                    Ok((record, changes))
-                },
-                |record, trail| vec![events::contract_changed("contract.created", record, trail, by.reason, by.at)],
-            )
+            .create(by, once, async |tx| {
+                check_policy(&*tx, fields.sla_policy_id.as_deref()).await?;
+                let start = fields.start_date.to_string();
+                let end = fields.end_date.to_string();
+                check_dates(&start, &end)?;
+                let status = if activate { ContractStatus::Active } else { ContractStatus::Draft };
+                if activate && fields.end_date < by.at.date_naive() {
+                    return Err(Error::field(
+                        "contract.end_date",
+                        format!("an active contract cannot have ended already ({end})"),
+                    ));
+                }
+                let number = match &fields.contract_number {
+                    Some(number) => number.clone(),
+                    None => format_contract_number(docket_kit::counter::next(&*tx, "contract_number").await?),
+                };
+                let mut record = ContractRecord {
+                    contract: service_contract::Model {
+                        id: new_id(),
+                        contract_number: number.clone(),
+                        account_id: fields.account_id.clone(),
+                        name: String::new(),
+                        contract_type: String::new(),
+                        status: status.key().to_owned(),
+                        start_date: start,
+                        end_date: end,
+                        sla_policy_id: None,
+                        currency: String::new(),
+                        hourly_rate_minor: 0,
+                        tax_rate_bp: 0,
+                        description: String::new(),
+                        version: 1,
+                        created_at: by.at,
+                        updated_at: by.at,
+                    },
+                    assets: Vec::new(),
+                };
+                let mut changes = Changes::new();
+                changes.set("created", "", &number);
+                changes.set("account_id", "", &fields.account_id);
+                changes.set("status", "", status.key());
+                apply(&mut record, &fields, &FieldMask::all(), &mut changes);
+                let events = vec![events::contract_changed("contract.created", &record, &changes, by.reason, by.at)];
+                Ok((record, changes, events))
+            })
             .await
     }
 
@@ -378,13 +366,9 @@ impl Store {
             .await
     }
 
-    pub async fn contract_history(
-        &self,
-        id: &str,
-        after: Option<String>,
-        limit: u64,
-    ) -> Result<(Vec<crate::records::entities::audit_entry::Model>, Option<String>)> {
-        Ok(docket_kit::audit::list(&self.db, &["contract", "sub_contract"], id, after, limit).await?)
+    /// The trail of a contract and of its sub-contracts' own rows.
+    pub async fn contract_history(&self, id: &str, page: HistoryPage) -> Result<ListHistoryResponse> {
+        Ok(docket_kit::audit::history(&self.db, &["contract", "sub_contract"], id, page).await?)
     }
 
     /// Whether a case of `account_id` (asset `serial`) on `day` is covered:

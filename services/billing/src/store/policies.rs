@@ -6,7 +6,6 @@ use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 use docket_kit::{
     audit::{Actor, Changes},
-    idempotency::Idempotency,
     mask_fields,
     mutation::{Edit, Once, Tx},
     request::{FieldMask, UpdateTarget},
@@ -137,43 +136,33 @@ fn trail_of(model: &sla_policy::Model, changes: &mut Changes, old: Option<&sla_p
 }
 
 impl Store {
-    pub async fn create_policy(
-        &self,
-        fields: PolicyFields,
-        by: &Actor<'_>,
-        key: Option<&Idempotency>,
-    ) -> Result<sla_policy::Model> {
+    pub async fn create_policy(&self, fields: PolicyFields, by: &Actor<'_>, once: Once<'_>) -> Result<sla_policy::Model> {
         self.mutations
-            .create(
-                by,
-                Once { scope: "CreateSlaPolicy", key },
-                async |tx| {
-                    let mut model = sla_policy::Model {
-                        id: new_id(),
-                        name: String::new(),
-                        description: String::new(),
-                        time_zone: String::new(),
-                        working_hours: "[]".into(),
-                        holidays: "[]".into(),
-                        targets: "[]".into(),
-                        pause_while_pending: false,
-                        warn_at_percent: 80,
-                        is_default: false,
-                        version: 1,
-                        created_at: by.at,
-                        updated_at: by.at,
-                    };
-                    apply(&mut model, &fields, &FieldMask::all());
-                    if model.is_default {
-                        clear_default(&tx).await?;
-                    }
-                    let mut changes = Changes::new();
-                    changes.set("created", "", &model.name);
-                    trail_of(&model, &mut changes, None);
-                    Ok((model, changes))
-                },
-                |_, _| Vec::new(),
-            )
+            .create(by, once, async |tx| {
+                let mut model = sla_policy::Model {
+                    id: new_id(),
+                    name: String::new(),
+                    description: String::new(),
+                    time_zone: String::new(),
+                    working_hours: "[]".into(),
+                    holidays: "[]".into(),
+                    targets: "[]".into(),
+                    pause_while_pending: false,
+                    warn_at_percent: 80,
+                    is_default: false,
+                    version: 1,
+                    created_at: by.at,
+                    updated_at: by.at,
+                };
+                apply(&mut model, &fields, &FieldMask::all());
+                if model.is_default {
+                    clear_default(&tx).await?;
+                }
+                let mut changes = Changes::new();
+                changes.set("created", "", &model.name);
+                trail_of(&model, &mut changes, None);
+                Ok((model, changes, Vec::new()))
+            })
             .await
     }
 

@@ -5,9 +5,8 @@
 use chrono::NaiveDate;
 use docket_kit::{
     audit::{Actor, Changes},
-    idempotency::Idempotency,
     mask_fields,
-    mutation::{Edit, Once, Record},
+    mutation::{self, Edit, Once, Record},
     request::UpdateTarget,
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -152,48 +151,39 @@ fn hours_text(model: &booked_hours::Model) -> String {
 }
 
 impl Store {
-    pub async fn book_hours(
-        &self,
-        fields: HoursFields,
-        by: &Actor<'_>,
-        key: Option<&Idempotency>,
-    ) -> Result<booked_hours::Model> {
+    pub async fn book_hours(&self, fields: HoursFields, by: &Actor<'_>, once: Once<'_>) -> Result<booked_hours::Model> {
         self.mutations
-            .create(
-                by,
-                Once { scope: "BookHours", key },
-                async |tx| {
-                    check_open_day(&*tx, &fields.staff_id, fields.work_date).await?;
-                    let model = booked_hours::Model {
-                        id: new_id(),
-                        staff_id: fields.staff_id.clone(),
-                        case_id: fields.case_id.clone(),
-                        project_code: fields.project_code.clone(),
-                        work_date: fields.work_date.to_string(),
-                        minutes: fields.minutes,
-                        billable: fields.billable,
-                        rate_minor: fields.rate_minor,
-                        currency: fields.currency.clone(),
-                        description: fields.description.clone(),
-                        invoice_id: None,
-                        ledger_entry_id: None,
-                        version: 1,
-                        created_at: by.at,
-                        updated_at: by.at,
-                    };
-                    let mut changes = Changes::new();
-                    changes.set("booked", "", hours_text(&model));
-                    changes.set("staff_id", "", &model.staff_id);
-                    changes.set("billable", "", model.billable);
-                    Ok((model, changes))
-                },
-                |model, _| vec![events::hours_changed("hours.booked", model)],
-            )
+            .create(by, once, async |tx| {
+                check_open_day(&*tx, &fields.staff_id, fields.work_date).await?;
+                let model = booked_hours::Model {
+                    id: new_id(),
+                    staff_id: fields.staff_id.clone(),
+                    case_id: fields.case_id.clone(),
+                    project_code: fields.project_code.clone(),
+                    work_date: fields.work_date.to_string(),
+                    minutes: fields.minutes,
+                    billable: fields.billable,
+                    rate_minor: fields.rate_minor,
+                    currency: fields.currency.clone(),
+                    description: fields.description.clone(),
+                    invoice_id: None,
+                    ledger_entry_id: None,
+                    version: 1,
+                    created_at: by.at,
+                    updated_at: by.at,
+                };
+                let mut changes = Changes::new();
+                changes.set("booked", "", hours_text(&model));
+                changes.set("staff_id", "", &model.staff_id);
+                changes.set("billable", "", model.billable);
+                let events = vec![events::hours_changed("hours.booked", &model)];
+                Ok((model, changes, events))
+            })
             .await
     }
 
     pub async fn get_hours(&self, id: &str) -> Result<booked_hours::Model> {
-        booked_hours::Entity::find_by_id(id.to_owned()).one(&self.db).await?.ok_or_else(|| Error::not_found("booked hours", id))
+        mutation::find(&self.db, id).await
     }
 
     /// Booked hours by date, then id.
@@ -253,10 +243,7 @@ impl Store {
                                 changes.diff("work_date", &next.work_date, fields.work_date);
                                 next.work_date = fields.work_date.to_string();
                             }
-                            HoursField::Minutes => {
-                                changes.diff("minutes", next.minutes, fields.minutes);
-                                next.minutes = fields.minutes;
-                            }
+                            HoursField::Minutes => changes.assign("minutes", &mut next.minutes, &fields.minutes),
                             HoursField::Billable => {
                                 if fields.billable && next.project_code.is_some() {
                                     return Err(Error::field("hours.billable", "hours on an internal project are not billed"));
@@ -273,10 +260,7 @@ impl Store {
                                 next.rate_minor = fields.rate_minor;
                                 next.currency.clone_from(&fields.currency);
                             }
-                            HoursField::Description => {
-                                changes.diff("description", &next.description, &fields.description);
-                                next.description.clone_from(&fields.description);
-                            }
+                            HoursField::Description => changes.assign("description", &mut next.description, &fields.description),
                         }
                     }
                     Ok(Edit { after: next, changes })
@@ -318,45 +302,38 @@ impl Store {
         .await
     }
 
-    pub async fn add_part(&self, fields: PartFields, by: &Actor<'_>, key: Option<&Idempotency>) -> Result<service_part::Model> {
+    pub async fn add_part(&self, fields: PartFields, by: &Actor<'_>, once: Once<'_>) -> Result<service_part::Model> {
         self.mutations
-            .create(
-                by,
-                Once { scope: "AddServicePart", key },
-                async |_tx| {
-                    let model = service_part::Model {
-                        id: new_id(),
-                        case_id: fields.case_id.clone(),
-                        part_number: fields.part_number.clone(),
-                        description: fields.description.clone(),
-                        quantity_milli: fields.quantity_milli,
-                        unit_price_minor: fields.unit_price_minor,
-                        currency: fields.currency.clone(),
-                        billable: fields.billable,
-                        invoice_id: None,
-                        ledger_entry_id: None,
-                        version: 1,
-                        created_at: by.at,
-                        updated_at: by.at,
-                    };
-                    let mut changes = Changes::new();
-                    changes.set(
-                        "added",
-                        "",
-                        format!(
-                            "{} x{} at {} {}",
-                            model.part_number, model.quantity_milli, model.unit_price_minor, model.currency
-                        ),
-                    );
-                    Ok((model, changes))
-                },
-                |model, _| vec![events::part_changed("part.added", model)],
-            )
+            .create(by, once, async |_tx| {
+                let model = service_part::Model {
+                    id: new_id(),
+                    case_id: fields.case_id.clone(),
+                    part_number: fields.part_number.clone(),
+                    description: fields.description.clone(),
+                    quantity_milli: fields.quantity_milli,
+                    unit_price_minor: fields.unit_price_minor,
+                    currency: fields.currency.clone(),
+                    billable: fields.billable,
+                    invoice_id: None,
+                    ledger_entry_id: None,
+                    version: 1,
+                    created_at: by.at,
+                    updated_at: by.at,
+                };
+                let mut changes = Changes::new();
+                changes.set(
+                    "added",
+                    "",
+                    format!("{} x{} at {} {}", model.part_number, model.quantity_milli, model.unit_price_minor, model.currency),
+                );
+                let events = vec![events::part_changed("part.added", &model)];
+                Ok((model, changes, events))
+            })
             .await
     }
 
     pub async fn get_part(&self, id: &str) -> Result<service_part::Model> {
-        service_part::Entity::find_by_id(id.to_owned()).one(&self.db).await?.ok_or_else(|| Error::not_found("service part", id))
+        mutation::find(&self.db, id).await
     }
 
     pub async fn list_parts(
@@ -395,16 +372,13 @@ impl Store {
                         for field in mask.iter() {
                             match field {
                                 PartField::PartNumber => {
-                                    changes.diff("part_number", &next.part_number, &fields.part_number);
-                                    next.part_number.clone_from(&fields.part_number);
+                                    changes.assign("part_number", &mut next.part_number, &fields.part_number)
                                 }
                                 PartField::Description => {
-                                    changes.diff("description", &next.description, &fields.description);
-                                    next.description.clone_from(&fields.description);
+                                    changes.assign("description", &mut next.description, &fields.description)
                                 }
                                 PartField::QuantityMilli => {
-                                    changes.diff("quantity_milli", next.quantity_milli, fields.quantity_milli);
-                                    next.quantity_milli = fields.quantity_milli;
+                                    changes.assign("quantity_milli", &mut next.quantity_milli, &fields.quantity_milli)
                                 }
                                 PartField::UnitPrice => {
                                     changes.diff(
@@ -415,10 +389,7 @@ impl Store {
                                     next.unit_price_minor = fields.unit_price_minor;
                                     next.currency.clone_from(&fields.currency);
                                 }
-                                PartField::Billable => {
-                                    changes.diff("billable", next.billable, fields.billable);
-                                    next.billable = fields.billable;
-                                }
+                                PartField::Billable => changes.assign("billable", &mut next.billable, &fields.billable),
                             }
                         }
                         Edit { after: next, changes }

@@ -1,5 +1,6 @@
 //! `docket.case.v1.AccountService`.
 
+use docket_kit::mutation::Once;
 use docket_kit::{
     auth::caller,
     error::FieldViolations,
@@ -14,7 +15,7 @@ use crate::{
         AccountId, AccountTier,
         commands::{AccountField, AccountFields, Address, LONG_TEXT_MAX, Money, NAME_MAX, SHORT_TEXT_MAX},
     },
-    store::{AccountCursor, AccountFilter, Store},
+    store::{AccountFilter, Store},
     wire::{self, WireEnum},
 };
 use docket_proto::case::v1::{self as pb, account_service_server::AccountService};
@@ -103,7 +104,8 @@ impl AccountService for AccountApi {
             &pb::CreateAccountRequest { idempotency_key: String::new(), ..request.clone() },
         );
         violations.into_result()?;
-        let created = self.store.create_account(fields, &actor(&caller, ""), key.as_ref()).await?;
+        let created =
+            self.store.create_account(fields, &actor(&caller, ""), Once { scope: "CreateAccount", key: key.as_ref() }).await?;
         Ok(Response::new(wire::account(created)))
     }
 
@@ -137,7 +139,7 @@ impl AccountService for AccountApi {
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
         let limit = page::page_size(&mut violations, request.page_size);
-        let after: Option<AccountCursor> = page::decode(&mut violations, &request.page_token);
+        let after: Option<page::NameCursor> = page::decode(&mut violations, &request.page_token);
         let filter = AccountFilter {
             query: violations.optional_text("query", &request.query, SHORT_TEXT_MAX),
             industry: violations.optional_text("industry", &request.industry, SHORT_TEXT_MAX),

@@ -1,6 +1,7 @@
 //! `docket.case.v1.CaseService`: cases, their status verbs, activities,
 //! history and the case type catalogue.
 
+use docket_kit::mutation::Once;
 use docket_kit::{
     auth::caller,
     error::FieldViolations,
@@ -261,7 +262,10 @@ impl CaseService for CaseApi {
         violations.into_result()?;
         let mut fields = fields;
         self.check_contract(&mut fields, None, &mut FieldMask::all()).await?;
-        let created = self.store.create_case(NewCase { fields, owner_id }, &actor(&caller, ""), key.as_ref()).await?;
+        let created = self
+            .store
+            .create_case(NewCase { fields, owner_id }, &actor(&caller, ""), Once { scope: "CreateCase", key: key.as_ref() })
+            .await?;
         tracing::info!(case = %format_case_number(created.case.number), "case created");
         Ok(Response::new(wire::case(created)))
     }

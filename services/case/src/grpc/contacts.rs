@@ -1,5 +1,6 @@
 //! `docket.case.v1.ContactService`.
 
+use docket_kit::mutation::Once;
 use docket_kit::{
     auth::caller,
     error::FieldViolations,
@@ -15,7 +16,7 @@ use crate::{
         commands::{ContactField, ContactFields, NAME_MAX, SHORT_TEXT_MAX},
     },
     error::Error,
-    store::{ContactCursor, ContactFilter, Store},
+    store::{ContactFilter, Store},
     wire,
 };
 use docket_proto::case::v1::{self as pb, contact_service_server::ContactService, get_contact_request::Lookup};
@@ -76,7 +77,8 @@ impl ContactService for ContactApi {
             &pb::CreateContactRequest { idempotency_key: String::new(), ..request.clone() },
         );
         violations.into_result()?;
-        let created = self.store.create_contact(fields, &actor(&caller, ""), key.as_ref()).await?;
+        let created =
+            self.store.create_contact(fields, &actor(&caller, ""), Once { scope: "CreateContact", key: key.as_ref() }).await?;
         Ok(Response::new(wire::contact(created)))
     }
 
@@ -156,7 +158,7 @@ impl ContactService for ContactApi {
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
         let limit = page::page_size(&mut violations, request.page_size);
-        let after: Option<ContactCursor> = page::decode(&mut violations, &request.page_token);
+        let after: Option<page::NameCursor> = page::decode(&mut violations, &request.page_token);
         let filter = ContactFilter {
             query: violations.optional_text("query", &request.query, SHORT_TEXT_MAX),
             account_id: violations.opt_id("account_id", &request.account_id),

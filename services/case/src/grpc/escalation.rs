@@ -1,5 +1,6 @@
 //! `docket.case.v1.EscalationRuleService`.
 
+use docket_kit::mutation::Once;
 use docket_kit::{
     auth::caller,
     error::FieldViolations,
@@ -137,7 +138,10 @@ impl EscalationRuleService for EscalationRuleApi {
             &pb::CreateEscalationRuleRequest { idempotency_key: String::new(), ..request.clone() },
         );
         violations.into_result()?;
-        let created = self.store.create_escalation_rule(fields, &actor(&caller, ""), key.as_ref()).await?;
+        let created = self
+            .store
+            .create_escalation_rule(fields, &actor(&caller, ""), Once { scope: "CreateEscalationRule", key: key.as_ref() })
+            .await?;
         Ok(Response::new(wire::escalation_rule(created)))
     }
 

@@ -8,13 +8,18 @@ mod contacts;
 mod escalation;
 mod staff;
 
-use docket_kit::{auth::Caller, error::FieldViolations};
+use docket_kit::{
+    audit::{self, HistoryPage},
+    auth::Caller,
+    error::FieldViolations,
+};
 use tonic::Status;
 
 pub use self::{accounts::AccountApi, cases::CaseApi, contacts::ContactApi, escalation::EscalationRuleApi, staff::StaffApi};
 use crate::{
     domain::commands::Idempotency,
-    store::{Actor, HistoryCursor, Store},
+    error::Error,
+    store::{Actor, Store},
 };
 use docket_proto::case::v1 as pb;
 
@@ -38,13 +43,8 @@ fn actor<'a>(caller: &'a Caller, reason: &'a str) -> Actor<'a> {
 async fn history(store: &Store, types: &[&str], request: pb::ListHistoryRequest) -> Result<pb::ListHistoryResponse, Status> {
     let mut violations = FieldViolations::new();
     let id = violations.required_id("id", &request.id);
-    let limit = docket_kit::page::page_size(&mut violations, request.page_size);
-    let after: Option<HistoryCursor> = docket_kit::page::decode(&mut violations, &request.page_token);
+    let page = HistoryPage::parse(&mut violations, request.page_size, &request.page_token);
     violations.into_result()?;
     let id = id.map(|id| id.to_string()).unwrap_or_default();
-    let (rows, next) = store.list_history(types, &id, after, limit).await?;
-    Ok(pb::ListHistoryResponse {
-        entries: rows.into_iter().map(docket_kit::audit::to_proto).collect(),
-        next_page_token: next.map(|c| docket_kit::page::encode(&c)).unwrap_or_default(),
-    })
+    Ok(audit::history(store.connection(), types, &id, page).await.map_err(Error::from)?)
 }

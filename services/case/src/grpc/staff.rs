@@ -1,6 +1,7 @@
 //! `docket.case.v1.StaffService`: the staff directory. Reads need any role;
 //! changes need the admin role.
 
+use docket_kit::mutation::Once;
 use docket_kit::{
     auth::caller,
     error::FieldViolations,
@@ -15,7 +16,7 @@ use crate::{
         StaffId, StaffRole, TeamId,
         commands::{LONG_TEXT_MAX, NAME_MAX, SHORT_TEXT_MAX, StaffField, StaffFields, TeamField, TeamFields},
     },
-    store::{NameCursor, StaffFilter, Store},
+    store::{StaffFilter, Store},
     wire::{self, WireEnum},
 };
 use docket_proto::case::v1::{self as pb, staff_service_server::StaffService};
@@ -84,7 +85,11 @@ impl StaffService for StaffApi {
             &pb::CreateStaffUserRequest { idempotency_key: String::new(), ..request.clone() },
         );
         violations.into_result()?;
-        Ok(Response::new(wire::staff_user(self.store.create_staff_user(fields, &actor(&caller, ""), key.as_ref()).await?)))
+        Ok(Response::new(wire::staff_user(
+            self.store
+                .create_staff_user(fields, &actor(&caller, ""), Once { scope: "CreateStaffUser", key: key.as_ref() })
+                .await?,
+        )))
     }
 
     async fn get_staff_user(&self, request: Request<pb::GetStaffUserRequest>) -> Result<Response<pb::StaffUser>, Status> {
@@ -117,7 +122,7 @@ impl StaffService for StaffApi {
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
         let limit = page::page_size(&mut violations, request.page_size);
-        let after: Option<NameCursor> = page::decode(&mut violations, &request.page_token);
+        let after: Option<page::NameCursor> = page::decode(&mut violations, &request.page_token);
         let filter = StaffFilter {
             query: violations.optional_text("query", &request.query, SHORT_TEXT_MAX),
             team_id: violations.opt_id("team_id", &request.team_id),
@@ -143,7 +148,9 @@ impl StaffService for StaffApi {
             &pb::CreateTeamRequest { idempotency_key: String::new(), ..request.clone() },
         );
         violations.into_result()?;
-        Ok(Response::new(wire::team(self.store.create_team(fields, &actor(&caller, ""), key.as_ref()).await?)))
+        Ok(Response::new(wire::team(
+            self.store.create_team(fields, &actor(&caller, ""), Once { scope: "CreateTeam", key: key.as_ref() }).await?,
+        )))
     }
 
     async fn get_team(&self, request: Request<pb::GetTeamRequest>) -> Result<Response<pb::Team>, Status> {
@@ -172,7 +179,7 @@ impl StaffService for StaffApi {
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
         let limit = page::page_size(&mut violations, request.page_size);
-        let after: Option<NameCursor> = page::decode(&mut violations, &request.page_token);
+        let after: Option<page::NameCursor> = page::decode(&mut violations, &request.page_token);
         violations.into_result()?;
         let (teams, next) = self.store.list_teams(after, limit).await?;
         Ok(Response::new(pb::ListTeamsResponse {

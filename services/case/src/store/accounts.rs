@@ -1,28 +1,22 @@
 //! Accounts: create, read, update with etag, list by name.
 
 use docket_kit::{
-    mutation::Once,
+    mutation::{self, Once, unchecked},
     request::{FieldMask, RecordId},
 };
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde::{Deserialize, Serialize};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{Actor, Store, contains_ci};
 use crate::{
     domain::{
         AccountId, AccountTier, Changes,
-        commands::{AccountField, AccountFields, AccountUpdate, Idempotency, Money},
+        commands::{AccountField, AccountFields, AccountUpdate, Money},
     },
-    error::{Error, Result},
+    error::Result,
     events,
     records::{entities::account, model_money},
 };
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AccountCursor {
-    pub name: String,
-    pub id: String,
-}
+use docket_kit::page::{self, NameCursor};
 
 #[derive(Debug, Clone, Default)]
 pub struct AccountFilter {
@@ -39,14 +33,8 @@ fn money_text(money: &Option<Money>) -> String {
 fn apply(model: &mut account::Model, fields: &AccountFields, mask: &FieldMask<AccountField>, changes: &mut Changes) {
     for field in mask.iter() {
         match field {
-            AccountField::Name => {
-                changes.diff("name", &model.name, &fields.name);
-                model.name.clone_from(&fields.name);
-            }
-            AccountField::Industry => {
-                changes.diff("industry", &model.industry, &fields.industry);
-                model.industry.clone_from(&fields.industry);
-            }
+            AccountField::Name => changes.assign("name", &mut model.name, &fields.name),
+            AccountField::Industry => changes.assign("industry", &mut model.industry, &fields.industry),
             AccountField::Tier => {
                 changes.diff("tier", &model.tier, fields.tier.key());
                 model.tier = fields.tier.key().to_owned();
@@ -69,10 +57,7 @@ fn apply(model: &mut account::Model, fields: &AccountFields, mask: &FieldMask<Ac
                 model.address_postal_code.clone_from(&a.postal_code);
                 model.address_country.clone_from(&a.country);
             }
-            AccountField::Notes => {
-                changes.diff("notes", &model.notes, &fields.notes);
-                model.notes.clone_from(&fields.notes);
-            }
+            AccountField::Notes => changes.assign("notes", &mut model.notes, &fields.notes),
         }
     }
 }
@@ -103,38 +88,31 @@ pub(super) fn draft(fields: &AccountFields, at: chrono::DateTime<chrono::Utc>) -
 }
 
 impl Store {
-    pub async fn create_account(
-        &self,
-        fields: AccountFields,
-        by: &Actor<'_>,
-        idempotency: Option<&Idempotency>,
-    ) -> Result<account::Model> {
+    pub async fn create_account(&self, fields: AccountFields, by: &Actor<'_>, once: Once<'_>) -> Result<account::Model> {
         self.mutations
-            .create(
-                by,
-                Once { scope: "CreateAccount", key: idempotency },
-                async |_tx| Ok(draft(&fields, by.at)),
-                |model, trail| vec![events::account_changed(true, model, trail, by.reason)],
-            )
+            .create(by, once, async |_tx| {
+                let (model, trail) = draft(&fields, by.at);
+                let events = vec![events::account_changed(true, &model, &trail, by.reason)];
+                Ok((model, trail, events))
+            })
             .await
     }
 
     pub async fn get_account(&self, id: AccountId) -> Result<account::Model> {
-        account::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or_else(|| Error::not_found("account", id))
+        mutation::find(&self.db, id).await
     }
 
     pub async fn update_account(&self, target: AccountUpdate, fields: AccountFields, by: &Actor<'_>) -> Result<account::Model> {
-        let apply = |after: &mut account::Model, mask: &_, changes: &mut _| apply(after, &fields, mask, changes);
         let events = |_: &_, after: &_, trail: &_| vec![events::account_changed(false, after, trail, by.reason)];
-        self.mutations.update_fields(by, &target, apply, events).await
+        self.mutations.update_fields(by, &target, &fields, apply, unchecked, events).await
     }
 
     pub async fn list_accounts(
         &self,
         filter: &AccountFilter,
-        after: Option<AccountCursor>,
+        after: Option<NameCursor>,
         limit: u64,
-    ) -> Result<(Vec<account::Model>, Option<AccountCursor>)> {
+    ) -> Result<(Vec<account::Model>, Option<NameCursor>)> {
         let mut query = account::Entity::find();
         if !filter.query.is_empty() {
             query = query.filter(contains_ci(account::Column::Name, &filter.query));
@@ -145,26 +123,7 @@ impl Store {
         if let Some(tier) = filter.tier {
             query = query.filter(account::Column::Tier.eq(tier.key()));
         }
-        if let Some(after) = after {
-            query = query.filter(
-                Condition::any()
-                    .add(account::Column::Name.gt(after.name.clone()))
-                    .add(Condition::all().add(account::Column::Name.eq(after.name)).add(account::Column::Id.gt(after.id))),
-            );
-        }
-        let mut rows =
-            query.order_by_asc(account::Column::Name).order_by_asc(account::Column::Id).limit(limit + 1).all(&self.db).await?;
-        let next = page_end(&mut rows, limit).map(|last| AccountCursor { name: last.name.clone(), id: last.id.clone() });
-        Ok((rows, next))
-    }
-}
-
-/// Trims the look-ahead row; returns the last row kept when there is a next page.
-pub(crate) fn page_end<T>(rows: &mut Vec<T>, limit: u64) -> Option<&T> {
-    if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last()
-    } else {
-        None
+        let order = (account::Column::Name, account::Column::Id);
+        Ok(page::by_name(&self.db, query, order, after, limit, |row| (&row.name, &row.id)).await?)
     }
 }

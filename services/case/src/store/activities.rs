@@ -7,7 +7,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Actor, Store, accounts::page_end};
+use super::{Actor, Store};
 use crate::{
     domain::{
         ActivityId, CaseId, Changes,
@@ -21,6 +21,7 @@ use crate::{
         with_links,
     },
 };
+use docket_kit::page::page_end;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActivityCursor {

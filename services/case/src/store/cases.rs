@@ -1,7 +1,7 @@
 //! Cases: numbering, descriptive fields, the status verbs, queues.
 
 use docket_kit::{
-    mutation::{Edit, Once},
+    mutation::{Edit, Once, Tx},
     request::{FieldMask, RecordId},
 };
 use sea_orm::{
@@ -10,11 +10,11 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Actor, Store, accounts::page_end, contains_ci};
+use super::{Actor, Store, contains_ci};
 use crate::{
     domain::{
         AccountId, CaseId, CaseStatus, Changes, ContactId, Priority, StaffId, TeamId,
-        commands::{CaseContactRef, CaseField, CaseFields, CaseTypeField, CaseUpdate, Idempotency, NewCase},
+        commands::{CaseContactRef, CaseField, CaseFields, CaseTypeField, CaseUpdate, NewCase},
         format_case_number, status,
     },
     error::{Error, Result},
@@ -25,6 +25,7 @@ use crate::{
         with_links, with_links_all,
     },
 };
+use docket_kit::page::page_end;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum CaseOrder {
@@ -193,65 +194,61 @@ fn status_changes(before: &CaseRecord, after: &CaseRecord) -> Changes {
 }
 
 impl Store {
-    pub async fn create_case(&self, new: NewCase, by: &Actor<'_>, idempotency: Option<&Idempotency>) -> Result<CaseRecord> {
+    pub async fn create_case(&self, new: NewCase, by: &Actor<'_>, once: Once<'_>) -> Result<CaseRecord> {
         self.mutations
-            .create(
-                by,
-                Once { scope: "CreateCase", key: idempotency },
-                async |tx| {
-                    let status = if new.owner_id.is_some() { CaseStatus::Assigned } else { CaseStatus::New };
-                    let owner_id = new.owner_id.map(|id| id.to_string());
-                    let mut record = CaseRecord {
-                        case: case::Model {
-                            id: CaseId::generate().to_string(),
-                            number: 0,
-                            subject: String::new(),
-                            description: String::new(),
-                            type_id: String::new(),
-                            priority: 0,
-                            status: status.key().to_owned(),
-                            channel: String::new(),
-                            account_id: String::new(),
-                            owner_id: owner_id.clone(),
-                            team_id: None,
-                            service_contract_id: String::new(),
-                            service_contract_number: String::new(),
-                            asset_description: String::new(),
-                            asset_serial_number: String::new(),
-                            resolution_summary: String::new(),
-                            created_by: by.actor.to_owned(),
-                            version: 1,
-                            created_at: by.at,
-                            updated_at: by.at,
-                            first_response_at: None,
-                            resolved_at: None,
-                            closed_at: None,
-                        },
-                        contacts: Vec::new(),
-                        tags: Vec::new(),
-                    };
-                    let mut changes = Changes::new();
-                    apply(&mut record, &new.fields, &FieldMask::all(), &mut changes);
-                    check_references(&tx, None, &record, &FieldMask::all()).await?;
-                    if let Some(owner) = &owner_id {
-                        check_owner(&tx, "case.owner_id", owner).await?;
-                    }
-                    // The counter row is locked until commit, so numbers are unique and
-                    // follow the order in which cases are created.
-                    record.case.number = docket_kit::counter::next(&*tx, "case_number").await?;
-                    let mut trail = Changes::new();
-                    trail.set("created", "", format_case_number(record.case.number));
-                    trail.set("status", "", status.key());
-                    if let Some(owner) = &owner_id {
-                        trail.set("owner_id", "", owner);
-                    }
-                    for change in changes.fields() {
-                        trail.set(change.field, &change.old, &change.new);
-                    }
-                    Ok((record, trail))
-                },
-                |record, _| vec![events::case_created(record)],
-            )
+            .create(by, once, async |tx| {
+                let status = if new.owner_id.is_some() { CaseStatus::Assigned } else { CaseStatus::New };
+                let owner_id = new.owner_id.map(|id| id.to_string());
+                let mut record = CaseRecord {
+                    case: case::Model {
+                        id: CaseId::generate().to_string(),
+                        number: 0,
+                        subject: String::new(),
+                        description: String::new(),
+                        type_id: String::new(),
+                        priority: 0,
+                        status: status.key().to_owned(),
+                        channel: String::new(),
+                        account_id: String::new(),
+                        owner_id: owner_id.clone(),
+                        team_id: None,
+                        service_contract_id: String::new(),
+                        service_contract_number: String::new(),
+                        asset_description: String::new(),
+                        asset_serial_number: String::new(),
+                        resolution_summary: String::new(),
+                        created_by: by.actor.to_owned(),
+                        version: 1,
+                        created_at: by.at,
+                        updated_at: by.at,
+                        first_response_at: None,
+                        resolved_at: None,
+                        closed_at: None,
+                    },
+                    contacts: Vec::new(),
+                    tags: Vec::new(),
+                };
+                let mut changes = Changes::new();
+                apply(&mut record, &new.fields, &FieldMask::all(), &mut changes);
+                check_references(&tx, None, &record, &FieldMask::all()).await?;
+                if let Some(owner) = &owner_id {
+                    check_owner(&tx, "case.owner_id", owner).await?;
+                }
+                // The counter row is locked until commit, so numbers are unique and
+                // follow the order in which cases are created.
+                record.case.number = docket_kit::counter::next(&*tx, "case_number").await?;
+                let mut trail = Changes::new();
+                trail.set("created", "", format_case_number(record.case.number));
+                trail.set("status", "", status.key());
+                if let Some(owner) = &owner_id {
+                    trail.set("owner_id", "", owner);
+                }
+                for change in changes.fields() {
+                    trail.set(change.field, &change.old, &change.new);
+                }
+                let events = vec![events::case_created(&record)];
+                Ok((record, trail, events))
+            })
             .await
     }
 
@@ -370,24 +367,10 @@ impl Store {
     }
 
     pub async fn update_case(&self, target: CaseUpdate, fields: CaseFields, by: &Actor<'_>) -> Result<CaseRecord> {
-        let (fields, mask) = (&fields, &target.mask);
-        self.mutations
-            .update(
-                by,
-                &target.id.to_string(),
-                Some(target.etag),
-                |tx, before: CaseRecord| async move {
-                    let mut after = before.clone();
-                    let mut changes = Changes::new();
-                    apply(&mut after, fields, mask, &mut changes);
-                    if !changes.is_empty() {
-                        check_references(&tx, Some(&before), &after, mask).await?;
-                    }
-                    Ok(Edit { after, changes })
-                },
-                |_, saved, changes| vec![events::case_updated(saved, changes, by.reason)],
-            )
-            .await
+        let mask = &target.mask;
+        let check = |tx: Tx, before, after| async move { check_references(&tx, Some(&before), &after, mask).await };
+        let events = |_: &_, saved: &_, changes: &_| vec![events::case_updated(saved, changes, by.reason)];
+        self.mutations.update_fields(by, &target, &fields, apply, check, events).await
     }
 
     /// Sets or clears the owner (and optionally the team).

@@ -1,28 +1,22 @@
 //! Contacts: the people of an account, unique by email (case-insensitively).
 
 use docket_kit::{
-    mutation::{Edit, Once, Record, Tx, already_exists},
+    mutation::{self, Once, Record, Tx, already_exists},
     request::{FieldMask, RecordId},
 };
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde::{Deserialize, Serialize};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::{Actor, Store, accounts::page_end, contains_ci, exists};
+use super::{Actor, Store, contains_ci, exists};
 use crate::{
     domain::{
         AccountId, AccountTier, Changes, ContactId,
-        commands::{AccountFields, Address, ContactField, ContactFields, ContactUpdate, Idempotency},
+        commands::{AccountFields, Address, ContactField, ContactFields, ContactUpdate},
     },
     error::{Error, Result},
     events,
     records::entities::{account, contact},
 };
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ContactCursor {
-    pub name: String,
-    pub id: String,
-}
+use docket_kit::page::{self, NameCursor};
 
 #[derive(Debug, Clone, Default)]
 pub struct ContactFilter {
@@ -42,27 +36,15 @@ fn apply(model: &mut contact::Model, fields: &ContactFields, mask: &FieldMask<Co
                 changes.diff("account_id", &model.account_id, &account_id);
                 model.account_id = account_id;
             }
-            ContactField::Name => {
-                changes.diff("name", &model.name, &fields.name);
-                model.name.clone_from(&fields.name);
-            }
+            ContactField::Name => changes.assign("name", &mut model.name, &fields.name),
             ContactField::Email => {
                 changes.diff("email", &model.email, &fields.email);
                 model.email.clone_from(&fields.email);
                 model.email_key = email_key(&fields.email);
             }
-            ContactField::Phone => {
-                changes.diff("phone", &model.phone, &fields.phone);
-                model.phone.clone_from(&fields.phone);
-            }
-            ContactField::Title => {
-                changes.diff("title", &model.title, &fields.title);
-                model.title.clone_from(&fields.title);
-            }
-            ContactField::PortalEnabled => {
-                changes.diff("portal_enabled", model.portal_enabled, fields.portal_enabled);
-                model.portal_enabled = fields.portal_enabled;
-            }
+            ContactField::Phone => changes.assign("phone", &mut model.phone, &fields.phone),
+            ContactField::Title => changes.assign("title", &mut model.title, &fields.title),
+            ContactField::PortalEnabled => changes.assign("portal_enabled", &mut model.portal_enabled, &fields.portal_enabled),
         }
     }
 }
@@ -147,28 +129,19 @@ async fn unassigned_account(tx: &Tx, name: &str) -> Result<String> {
 }
 
 impl Store {
-    pub async fn create_contact(
-        &self,
-        fields: ContactFields,
-        by: &Actor<'_>,
-        idempotency: Option<&Idempotency>,
-    ) -> Result<contact::Model> {
+    pub async fn create_contact(&self, fields: ContactFields, by: &Actor<'_>, once: Once<'_>) -> Result<contact::Model> {
         self.mutations
-            .create(
-                by,
-                Once { scope: "CreateContact", key: idempotency },
-                async |tx| {
-                    let (model, changes) = draft(&fields, by.at);
-                    check(&*tx, &model, &FieldMask::all()).await?;
-                    Ok((model, changes))
-                },
-                |model, trail| vec![events::contact_changed(true, model, trail, by.reason)],
-            )
+            .create(by, once, async |tx| {
+                let (model, changes) = draft(&fields, by.at);
+                check(&*tx, &model, &FieldMask::all()).await?;
+                let events = vec![events::contact_changed(true, &model, &changes, by.reason)];
+                Ok((model, changes, events))
+            })
             .await
     }
 
     pub async fn get_contact(&self, id: ContactId) -> Result<contact::Model> {
-        contact::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or_else(|| Error::not_found("contact", id))
+        mutation::find(&self.db, id).await
     }
 
     /// The contact of `person`'s email, or a new one for that person under
@@ -234,32 +207,18 @@ impl Store {
     }
 
     pub async fn update_contact(&self, target: ContactUpdate, fields: ContactFields, by: &Actor<'_>) -> Result<contact::Model> {
-        let (fields, mask) = (&fields, &target.mask);
-        self.mutations
-            .update(
-                by,
-                &target.id.to_string(),
-                Some(target.etag),
-                |tx, current: contact::Model| async move {
-                    let mut after = current.clone();
-                    let mut changes = Changes::new();
-                    apply(&mut after, fields, mask, &mut changes);
-                    if !changes.is_empty() {
-                        check(&*tx, &after, mask).await?;
-                    }
-                    Ok(Edit { after, changes })
-                },
-                |_, after, trail| vec![events::contact_changed(false, after, trail, by.reason)],
-            )
-            .await
+        let mask = &target.mask;
+        let check = |tx: Tx, _, after: contact::Model| async move { check(&*tx, &after, mask).await };
+        let events = |_: &_, after: &_, trail: &_| vec![events::contact_changed(false, after, trail, by.reason)];
+        self.mutations.update_fields(by, &target, &fields, apply, check, events).await
     }
 
     pub async fn list_contacts(
         &self,
         filter: &ContactFilter,
-        after: Option<ContactCursor>,
+        after: Option<NameCursor>,
         limit: u64,
-    ) -> Result<(Vec<contact::Model>, Option<ContactCursor>)> {
+    ) -> Result<(Vec<contact::Model>, Option<NameCursor>)> {
         let mut query = contact::Entity::find();
         if !filter.query.is_empty() {
             query = query.filter(
@@ -271,16 +230,7 @@ impl Store {
         if let Some(account_id) = filter.account_id {
             query = query.filter(contact::Column::AccountId.eq(account_id.to_string()));
         }
-        if let Some(after) = after {
-            query = query.filter(
-                Condition::any()
-                    .add(contact::Column::Name.gt(after.name.clone()))
-                    .add(Condition::all().add(contact::Column::Name.eq(after.name)).add(contact::Column::Id.gt(after.id))),
-            );
-        }
-        let mut rows =
-            query.order_by_asc(contact::Column::Name).order_by_asc(contact::Column::Id).limit(limit + 1).all(&self.db).await?;
-        let next = page_end(&mut rows, limit).map(|last| ContactCursor { name: last.name.clone(), id: last.id.clone() });
-        Ok((rows, next))
+        let order = (contact::Column::Name, contact::Column::Id);
+        Ok(page::by_name(&self.db, query, order, after, limit, |row| (&row.name, &row.id)).await?)
     }
 }

@@ -2,7 +2,7 @@
 
 use docket_kit::{
     mask_fields,
-    mutation::{self, Edit, Once},
+    mutation::{self, Edit, Once, Tx},
     request::{FieldMask, RecordId, UpdateTarget},
 };
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
@@ -14,7 +14,6 @@ use super::{
 use crate::{
     domain::{
         Changes, EscalationRuleId, Priority,
-        commands::Idempotency,
         escalation::{Rule, Target, Trigger, raised},
         status,
     },
@@ -64,10 +63,7 @@ fn apply(model: &mut escalation_rule::Model, fields: &RuleFields, mask: &FieldMa
     let ranks: Vec<i16> = rule.priorities.iter().map(|p| p.rank()).collect();
     for field in mask.iter() {
         match field {
-            RuleField::Name => {
-                changes.diff("name", &model.name, &rule.name);
-                model.name.clone_from(&rule.name);
-            }
+            RuleField::Name => changes.assign("name", &mut model.name, &rule.name),
             RuleField::Trigger => {
                 changes.diff("trigger", &model.trigger, rule.trigger.key());
                 model.trigger = rule.trigger.key().to_owned();
@@ -81,10 +77,7 @@ fn apply(model: &mut escalation_rule::Model, fields: &RuleFields, mask: &FieldMa
                 changes.diff("priorities", &model.priorities, json(&ranks));
                 model.priorities = json(&ranks);
             }
-            RuleField::RaisePriority => {
-                changes.diff("raise_priority", model.raise_priority, rule.raise_priority);
-                model.raise_priority = rule.raise_priority;
-            }
+            RuleField::RaisePriority => changes.assign("raise_priority", &mut model.raise_priority, &rule.raise_priority),
             RuleField::ReassignTeamId => {
                 changes.diff("reassign_team_id", opt_text(&model.reassign_team_id), opt_text(&rule.reassign_team_id));
                 model.reassign_team_id.clone_from(&rule.reassign_team_id);
@@ -93,22 +86,13 @@ fn apply(model: &mut escalation_rule::Model, fields: &RuleFields, mask: &FieldMa
                 changes.diff("reassign_owner_id", opt_text(&model.reassign_owner_id), opt_text(&rule.reassign_owner_id));
                 model.reassign_owner_id.clone_from(&rule.reassign_owner_id);
             }
-            RuleField::NotifyOwner => {
-                changes.diff("notify_owner", model.notify_owner, rule.notify_owner);
-                model.notify_owner = rule.notify_owner;
-            }
+            RuleField::NotifyOwner => changes.assign("notify_owner", &mut model.notify_owner, &rule.notify_owner),
             RuleField::NotifyStaffIds => {
                 changes.diff("notify_staff_ids", &model.notify_staff_ids, json(&rule.notify_staff_ids));
                 model.notify_staff_ids = json(&rule.notify_staff_ids);
             }
-            RuleField::Active => {
-                changes.diff("active", model.active, fields.active);
-                model.active = fields.active;
-            }
-            RuleField::Position => {
-                changes.diff("position", model.position, fields.position);
-                model.position = fields.position;
-            }
+            RuleField::Active => changes.assign("active", &mut model.active, &fields.active),
+            RuleField::Position => changes.assign("position", &mut model.position, &fields.position),
         }
     }
 }
@@ -155,46 +139,38 @@ impl Store {
         &self,
         fields: RuleFields,
         by: &Actor<'_>,
-        idempotency: Option<&Idempotency>,
+        once: Once<'_>,
     ) -> Result<escalation_rule::Model> {
         self.mutations
-            .create(
-                by,
-                Once { scope: "CreateEscalationRule", key: idempotency },
-                async |tx| {
-                    let mut model = escalation_rule::Model {
-                        id: EscalationRuleId::generate().to_string(),
-                        name: String::new(),
-                        trigger: String::new(),
-                        target: String::new(),
-                        priorities: "[]".into(),
-                        raise_priority: false,
-                        reassign_team_id: None,
-                        reassign_owner_id: None,
-                        notify_owner: false,
-                        notify_staff_ids: "[]".into(),
-                        active: true,
-                        position: 0,
-                        version: 1,
-                        created_at: by.at,
-                        updated_at: by.at,
-                    };
-                    let mut changes = Changes::new();
-                    changes.set("created", "", &fields.rule.name);
-                    apply(&mut model, &fields, &FieldMask::all(), &mut changes);
-                    check_rule_references(&tx, &model, &FieldMask::all()).await?;
-                    Ok((model, changes))
-                },
-                |_, _| Vec::new(),
-            )
+            .create(by, once, async |tx| {
+                let mut model = escalation_rule::Model {
+                    id: EscalationRuleId::generate().to_string(),
+                    name: String::new(),
+                    trigger: String::new(),
+                    target: String::new(),
+                    priorities: "[]".into(),
+                    raise_priority: false,
+                    reassign_team_id: None,
+                    reassign_owner_id: None,
+                    notify_owner: false,
+                    notify_staff_ids: "[]".into(),
+                    active: true,
+                    position: 0,
+                    version: 1,
+                    created_at: by.at,
+                    updated_at: by.at,
+                };
+                let mut changes = Changes::new();
+                changes.set("created", "", &fields.rule.name);
+                apply(&mut model, &fields, &FieldMask::all(), &mut changes);
+                check_rule_references(&tx, &model, &FieldMask::all()).await?;
+                Ok((model, changes, Vec::new()))
+            })
             .await
     }
 
     pub async fn get_escalation_rule(&self, id: EscalationRuleId) -> Result<escalation_rule::Model> {
-        escalation_rule::Entity::find_by_id(id.to_string())
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| Error::not_found("escalation rule", id))
+        mutation::find(&self.db, id).await
     }
 
     /// Rules in the order they apply.
@@ -216,24 +192,9 @@ impl Store {
         fields: RuleFields,
         by: &Actor<'_>,
     ) -> Result<escalation_rule::Model> {
-        let (fields, mask) = (&fields, &target.mask);
-        self.mutations
-            .update(
-                by,
-                &target.id.to_string(),
-                Some(target.etag),
-                |tx, current: escalation_rule::Model| async move {
-                    let mut after = current.clone();
-                    let mut changes = Changes::new();
-                    apply(&mut after, fields, mask, &mut changes);
-                    if !changes.is_empty() {
-                        check_rule_references(&tx, &after, mask).await?;
-                    }
-                    Ok(Edit { after, changes })
-                },
-                |_, _, _| Vec::new(),
-            )
-            .await
+        let mask = &target.mask;
+        let check = |tx: Tx, _, after: escalation_rule::Model| async move { check_rule_references(&tx, &after, mask).await };
+        self.mutations.update_fields(by, &target, &fields, apply, check, |_, _, _| Vec::new()).await
     }
 
     pub async fn delete_escalation_rule(&self, id: EscalationRuleId, etag: Option<i64>, by: &Actor<'_>) -> Result<()> {

@@ -7,48 +7,26 @@ mod activities;
 mod cases;
 mod contacts;
 pub mod escalation;
-mod history;
 mod staff;
 
-use docket_kit::{events::outbox::RelayWaker, mutation::Mutations};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr},
 };
 
 pub use self::{
-    accounts::{AccountCursor, AccountFilter},
+    accounts::AccountFilter,
     activities::ActivityCursor,
     cases::{CaseCursor, CaseFilter, CaseOrder},
-    contacts::{ContactCursor, ContactFilter},
-    history::HistoryCursor,
-    staff::{NameCursor, StaffFilter},
+    contacts::ContactFilter,
+    staff::StaffFilter,
 };
 use crate::error::Result;
 
-/// The case service's database. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Store {
-    db: DatabaseConnection,
-    /// Every change goes through here: etag, version, trail, outbox, commit.
-    mutations: Mutations,
-}
-
-impl Store {
-    /// A store whose events wait for the relay's next poll.
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self::with_relay(db, RelayWaker::default())
-    }
-
-    /// A store that wakes `relay` after each commit that wrote events.
-    pub fn with_relay(db: DatabaseConnection, relay: RelayWaker) -> Self {
-        Self { mutations: Mutations::new(db.clone(), relay, crate::events::SOURCE), db }
-    }
-
-    pub fn connection(&self) -> &DatabaseConnection {
-        &self.db
-    }
-}
+docket_kit::service_store!(
+    /// The case service's database. Cheap to clone.
+    pub struct Store, source = crate::events::SOURCE
+);
 
 pub use docket_kit::audit::Actor;
 

@@ -4,20 +4,19 @@ use std::collections::BTreeMap;
 
 use docket_kit::error::is_unique_violation;
 use docket_kit::{
-    mutation::{Edit, Once},
+    mutation::{self, Edit, Once, unchecked},
     request::{FieldMask, RecordId},
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::Query,
+    sea_query::Query,
 };
-use serde::{Deserialize, Serialize};
 
-use super::{Actor, Store, accounts::page_end, contains_ci};
+use super::{Actor, Store, contains_ci};
 use crate::{
     domain::{
         Changes, StaffId, TeamId,
-        commands::{Idempotency, StaffField, StaffFields, StaffUpdate, TeamField, TeamFields, TeamUpdate},
+        commands::{StaffField, StaffFields, StaffUpdate, TeamField, TeamFields, TeamUpdate},
     },
     error::{Error, Result},
     records::{
@@ -25,12 +24,7 @@ use crate::{
         entities::{staff_user, team, team_member},
     },
 };
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NameCursor {
-    pub name: String,
-    pub id: String,
-}
+use docket_kit::page::{self, NameCursor};
 
 #[derive(Debug, Clone, Default)]
 pub struct StaffFilter {
@@ -42,10 +36,7 @@ pub struct StaffFilter {
 fn apply_staff(model: &mut staff_user::Model, fields: &StaffFields, mask: &FieldMask<StaffField>, changes: &mut Changes) {
     for field in mask.iter() {
         match field {
-            StaffField::Name => {
-                changes.diff("name", &model.name, &fields.name);
-                model.name.clone_from(&fields.name);
-            }
+            StaffField::Name => changes.assign("name", &mut model.name, &fields.name),
             StaffField::Email => {
                 changes.diff("email", &model.email, &fields.email);
                 model.email.clone_from(&fields.email);
@@ -55,14 +46,8 @@ fn apply_staff(model: &mut staff_user::Model, fields: &StaffFields, mask: &Field
                 changes.diff("role", &model.role, fields.role.key());
                 model.role = fields.role.key().to_owned();
             }
-            StaffField::Active => {
-                changes.diff("active", model.active, fields.active);
-                model.active = fields.active;
-            }
-            StaffField::Available => {
-                changes.diff("available", model.available, fields.available);
-                model.available = fields.available;
-            }
+            StaffField::Active => changes.assign("active", &mut model.active, &fields.active),
+            StaffField::Available => changes.assign("available", &mut model.available, &fields.available),
         }
     }
 }
@@ -70,63 +55,42 @@ fn apply_staff(model: &mut staff_user::Model, fields: &StaffFields, mask: &Field
 fn apply_team(model: &mut team::Model, fields: &TeamFields, mask: &FieldMask<TeamField>, changes: &mut Changes) {
     for field in mask.iter() {
         match field {
-            TeamField::Name => {
-                changes.diff("name", &model.name, &fields.name);
-                model.name.clone_from(&fields.name);
-            }
-            TeamField::Description => {
-                changes.diff("description", &model.description, &fields.description);
-                model.description.clone_from(&fields.description);
-            }
+            TeamField::Name => changes.assign("name", &mut model.name, &fields.name),
+            TeamField::Description => changes.assign("description", &mut model.description, &fields.description),
         }
     }
 }
 
 impl Store {
-    pub async fn create_staff_user(
-        &self,
-        fields: StaffFields,
-        by: &Actor<'_>,
-        idempotency: Option<&Idempotency>,
-    ) -> Result<staff_user::Model> {
-        let once = Once { scope: "CreateStaffUser", key: idempotency };
+    pub async fn create_staff_user(&self, fields: StaffFields, by: &Actor<'_>, once: Once<'_>) -> Result<staff_user::Model> {
         self.mutations
-            .create(
-                by,
-                once,
-                async |_tx| {
-                    let mut model = staff_user::Model {
-                        id: StaffId::generate().to_string(),
-                        name: String::new(),
-                        email: String::new(),
-                        email_key: String::new(),
-                        role: String::new(),
-                        active: true,
-                        available: true,
-                        version: 1,
-                        created_at: by.at,
-                        updated_at: by.at,
-                    };
-                    let mut changes = Changes::new();
-                    changes.set("created", "", "");
-                    apply_staff(&mut model, &fields, &FieldMask::all(), &mut changes);
-                    Ok((model, changes))
-                },
-                |_, _| Vec::new(),
-            )
+            .create(by, once, async |_tx| {
+                let mut model = staff_user::Model {
+                    id: StaffId::generate().to_string(),
+                    name: String::new(),
+                    email: String::new(),
+                    email_key: String::new(),
+                    role: String::new(),
+                    active: true,
+                    available: true,
+                    version: 1,
+                    created_at: by.at,
+                    updated_at: by.at,
+                };
+                let mut changes = Changes::new();
+                changes.set("created", "", "");
+                apply_staff(&mut model, &fields, &FieldMask::all(), &mut changes);
+                Ok((model, changes, Vec::new()))
+            })
             .await
     }
 
     pub async fn get_staff_user(&self, id: StaffId) -> Result<staff_user::Model> {
-        staff_user::Entity::find_by_id(id.to_string())
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("staff user {id} not found")))
+        mutation::find(&self.db, id).await
     }
 
     pub async fn update_staff_user(&self, target: StaffUpdate, fields: StaffFields, by: &Actor<'_>) -> Result<staff_user::Model> {
-        let apply = |after: &mut staff_user::Model, mask: &_, changes: &mut _| apply_staff(after, &fields, mask, changes);
-        self.mutations.update_fields(by, &target, apply, |_, _, _| Vec::new()).await
+        self.mutations.update_fields(by, &target, &fields, apply_staff, unchecked, |_, _, _| Vec::new()).await
     }
 
     pub async fn list_staff_users(
@@ -157,46 +121,27 @@ impl Store {
                 ),
             );
         }
-        if let Some(after) = after {
-            query = query.filter(
-                Condition::any()
-                    .add(staff_user::Column::Name.gt(after.name.clone()))
-                    .add(Condition::all().add(staff_user::Column::Name.eq(after.name)).add(staff_user::Column::Id.gt(after.id))),
-            );
-        }
-        let mut rows = query
-            .order_by_asc(staff_user::Column::Name)
-            .order_by_asc(staff_user::Column::Id)
-            .limit(limit + 1)
-            .all(&self.db)
-            .await?;
-        let next = page_end(&mut rows, limit).map(|last| NameCursor { name: last.name.clone(), id: last.id.clone() });
-        Ok((rows, next))
+        let order = (staff_user::Column::Name, staff_user::Column::Id);
+        Ok(page::by_name(&self.db, query, order, after, limit, |row| (&row.name, &row.id)).await?)
     }
 
-    pub async fn create_team(&self, fields: TeamFields, by: &Actor<'_>, idempotency: Option<&Idempotency>) -> Result<TeamRecord> {
-        let once = Once { scope: "CreateTeam", key: idempotency };
+    pub async fn create_team(&self, fields: TeamFields, by: &Actor<'_>, once: Once<'_>) -> Result<TeamRecord> {
         let team = self
             .mutations
-            .create(
-                by,
-                once,
-                async |_tx| {
-                    let mut model = team::Model {
-                        id: TeamId::generate().to_string(),
-                        name: String::new(),
-                        description: String::new(),
-                        version: 1,
-                        created_at: by.at,
-                        updated_at: by.at,
-                    };
-                    let mut changes = Changes::new();
-                    changes.set("created", "", "");
-                    apply_team(&mut model, &fields, &FieldMask::all(), &mut changes);
-                    Ok((model, changes))
-                },
-                |_, _| Vec::new(),
-            )
+            .create(by, once, async |_tx| {
+                let mut model = team::Model {
+                    id: TeamId::generate().to_string(),
+                    name: String::new(),
+                    description: String::new(),
+                    version: 1,
+                    created_at: by.at,
+                    updated_at: by.at,
+                };
+                let mut changes = Changes::new();
+                changes.set("created", "", "");
+                apply_team(&mut model, &fields, &FieldMask::all(), &mut changes);
+                Ok((model, changes, Vec::new()))
+            })
             .await?;
         self.team_record(team).await
     }
@@ -207,7 +152,7 @@ impl Store {
     }
 
     pub async fn get_team(&self, id: TeamId) -> Result<TeamRecord> {
-        let team = team::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or_else(|| Error::not_found("team", id))?;
+        let team = mutation::find(&self.db, id).await?;
         self.team_record(team).await
     }
 
@@ -226,8 +171,7 @@ impl Store {
     }
 
     pub async fn update_team(&self, target: TeamUpdate, fields: TeamFields, by: &Actor<'_>) -> Result<TeamRecord> {
-        let apply = |after: &mut team::Model, mask: &_, changes: &mut _| apply_team(after, &fields, mask, changes);
-        let team = self.mutations.update_fields(by, &target, apply, |_, _, _| Vec::new()).await?;
+        let team = self.mutations.update_fields(by, &target, &fields, apply_team, unchecked, |_, _, _| Vec::new()).await?;
         self.team_record(team).await
     }
 
@@ -284,17 +228,8 @@ impl Store {
     }
 
     pub async fn list_teams(&self, after: Option<NameCursor>, limit: u64) -> Result<(Vec<TeamRecord>, Option<NameCursor>)> {
-        let mut query = team::Entity::find();
-        if let Some(after) = after {
-            query = query.filter(
-                Condition::any()
-                    .add(team::Column::Name.gt(after.name.clone()))
-                    .add(Condition::all().add(team::Column::Name.eq(after.name)).add(team::Column::Id.gt(after.id))),
-            );
-        }
-        let mut rows =
-            query.order_by_asc(team::Column::Name).order_by_asc(team::Column::Id).limit(limit + 1).all(&self.db).await?;
-        let next = page_end(&mut rows, limit).map(|last| NameCursor { name: last.name.clone(), id: last.id.clone() });
+        let order = (team::Column::Name, team::Column::Id);
+        let (rows, next) = page::by_name(&self.db, team::Entity::find(), order, after, limit, |row| (&row.name, &row.id)).await?;
         let ids: Vec<String> = rows.iter().map(|t| t.id.clone()).collect();
         let mut members = self.team_members(&ids).await?;
         let teams =

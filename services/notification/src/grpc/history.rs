@@ -2,16 +2,21 @@
 //! page of the audit trail of the settings, a template or an opt-out,
 //! oldest first. The calls differ only in how they name the record.
 
-use docket_kit::{auth::caller, error::FieldViolations, mutation::Record, page};
+use docket_kit::{
+    audit::{self, HistoryPage},
+    auth::caller,
+    error::FieldViolations,
+    mutation::Record,
+};
 use docket_proto::{case::v1::ListHistoryResponse, notification::v1 as pb};
 use tonic::{Request, Response, Status};
 
 use super::templates::event_type;
 use crate::{
     domain::ContactId,
+    error::Error,
     store::{
         Store,
-        history::HistoryCursor,
         opt_outs::OptOutRecord,
         settings::{SETTINGS_ID, SettingsRecord},
         templates::TemplateRecord,
@@ -58,12 +63,7 @@ pub async fn list<R: HistoryRequest>(store: &Store, request: Request<R>) -> Resu
     let request = request.into_inner();
     let mut violations = FieldViolations::new();
     let (id, page_size, page_token) = request.parts(&mut violations);
-    let limit = page::page_size(&mut violations, page_size);
-    let after: Option<HistoryCursor> = page::decode(&mut violations, page_token);
+    let page = HistoryPage::parse(&mut violations, page_size, page_token);
     violations.into_result()?;
-    let (rows, next) = store.list_history(R::KIND, &id, after, limit).await?;
-    Ok(Response::new(ListHistoryResponse {
-        entries: rows.into_iter().map(docket_kit::audit::to_proto).collect(),
-        next_page_token: next.map(|c| page::encode(&c)).unwrap_or_default(),
-    }))
+    Ok(Response::new(audit::history(store.connection(), &[R::KIND], &id, page).await.map_err(Error::from)?))
 }

@@ -10,16 +10,12 @@
 
 pub mod deliveries;
 pub mod entities;
-pub mod history;
 pub mod opt_outs;
 pub mod settings;
 pub mod templates;
 
-use docket_kit::{error::is_unique_violation, events::outbox::RelayWaker, mutation::Mutations};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-    sea_query::SimpleExpr,
-};
+use docket_kit::error::is_unique_violation;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, sea_query::SimpleExpr};
 
 pub use self::entities::delivery::{FAILED, MERGED, PENDING, SENT};
 pub use docket_kit::audit::Actor;
@@ -27,22 +23,11 @@ pub use docket_kit::audit::Actor;
 /// Names the service in the events its changes write (none so far).
 const SOURCE: &str = "notification";
 
-/// The notification service's database, as the API changes and reads it.
-/// Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Store {
-    db: DatabaseConnection,
-    /// Every change goes through here: etag, version, trail, commit.
-    mutations: Mutations,
-}
-
-impl Store {
-    pub fn new(db: DatabaseConnection) -> Self {
-        // The service keeps no outbox: its changes publish no events, so
-        // there is no relay to wake.
-        Self { mutations: Mutations::new(db.clone(), RelayWaker::default(), SOURCE), db }
-    }
-}
+docket_kit::service_store!(
+    /// The notification service's database, as the API changes and reads it.
+    /// Cheap to clone.
+    pub struct Store, source = SOURCE
+);
 
 /// Writes a record's row as it is after a change made at version
 /// `expected`: inserted when `expected` is 0 (it was not stored yet), else
@@ -70,13 +55,4 @@ where
     Ok(updated.rows_affected == 1)
 }
 
-/// Trims the look-ahead row of a page; the last row kept when another page
-/// follows.
-fn page_end<T>(rows: &mut Vec<T>, limit: u64) -> Option<&T> {
-    if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last()
-    } else {
-        None
-    }
-}
+pub(crate) use docket_kit::page::page_end;

@@ -135,20 +135,14 @@ fn apply(settings: &mut NotifySettings, change: &SettingsChange, changes: &mut C
                 settings.team_event_types.clone_from(&values.team_event_types);
             }
             SettingsField::SenderAddress => {
-                changes.diff("sender_address", &settings.sender_address, &values.sender_address);
-                settings.sender_address.clone_from(&values.sender_address);
+                changes.assign("sender_address", &mut settings.sender_address, &values.sender_address)
             }
-            SettingsField::SenderName => {
-                changes.diff("sender_name", &settings.sender_name, &values.sender_name);
-                settings.sender_name.clone_from(&values.sender_name);
-            }
+            SettingsField::SenderName => changes.assign("sender_name", &mut settings.sender_name, &values.sender_name),
             SettingsField::DigestWindowSeconds => {
-                changes.diff("digest_window_seconds", settings.digest_window_seconds, values.digest_window_seconds);
-                settings.digest_window_seconds = values.digest_window_seconds;
+                changes.assign("digest_window_seconds", &mut settings.digest_window_seconds, &values.digest_window_seconds)
             }
             SettingsField::PortalBaseUrl => {
-                changes.diff("portal_base_url", &settings.portal_base_url, &values.portal_base_url);
-                settings.portal_base_url.clone_from(&values.portal_base_url);
+                changes.assign("portal_base_url", &mut settings.portal_base_url, &values.portal_base_url)
             }
         }
     }

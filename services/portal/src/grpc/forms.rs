@@ -2,16 +2,17 @@
 //! turns a submission into a contact (found or created by email) and a case
 //! with channel WEB_FORM.
 
+use docket_kit::mutation::Once;
 use std::collections::BTreeMap;
 
 use docket_kit::{
     auth::caller,
     clients::Person,
     error::FieldViolations,
-    mutation::etag,
+    mutation::Stamps,
     page,
     request::{FieldMask, wanted},
-    secret, time,
+    secret,
 };
 use docket_proto::{
     case::v1 as cpb,
@@ -220,6 +221,7 @@ fn parse_form(violations: &mut FieldViolations, form: &pb::WebForm, mask: Option
 
 fn form_to_proto(record: FormRecord) -> pb::WebForm {
     let form = record.definition;
+    let Stamps { create_time, update_time, etag } = Stamps::of(record.created_at, record.updated_at, record.version);
     pb::WebForm {
         id: record.id,
         slug: form.slug,
@@ -246,9 +248,9 @@ fn form_to_proto(record: FormRecord) -> pb::WebForm {
         allowed_origins: form.allowed_origins,
         success_message: form.success_message,
         active: form.active,
-        create_time: Some(time::to_proto(record.created_at)),
-        update_time: Some(time::to_proto(record.updated_at)),
-        etag: etag(record.version),
+        create_time,
+        update_time,
+        etag,
     }
 }
 
@@ -308,7 +310,11 @@ impl WebFormService for WebFormApi {
         );
         violations.into_result()?;
         self.portal.check_references(&form, None).await?;
-        let created = self.portal.store.create_form(form, &actor(&caller.actor, ""), key.as_ref()).await?;
+        let created = self
+            .portal
+            .store
+            .create_form(form, &actor(&caller.actor, ""), Once { scope: "CreateWebForm", key: key.as_ref() })
+            .await?;
         tracing::info!(form = %created.definition.slug, "web form created");
         Ok(Response::new(form_to_proto(created)))
     }

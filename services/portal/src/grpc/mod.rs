@@ -10,11 +10,11 @@ mod forms;
 use std::sync::Arc;
 
 use docket_kit::{
+    audit::{self, HistoryPage},
     auth::{Caller, Role},
     clients::CaseClients,
     error::FieldViolations,
-    mutation::etag,
-    page,
+    mutation::Stamps,
     request::RecordId,
     time,
 };
@@ -29,7 +29,7 @@ use crate::{
     error::{Error, Result, internal, permission_denied},
     records::{UserState, entities::portal_user},
     sessions::{SessionData, Sessions, ended},
-    store::{Actor, ContactFacts, HistoryCursor, Store},
+    store::{Actor, ContactFacts, Store},
 };
 use docket_proto::portal::v1 as pb;
 
@@ -128,15 +128,16 @@ fn user_state(user: &portal_user::Model) -> pb::PortalUserState {
 }
 
 fn user_to_proto(user: portal_user::Model) -> pb::PortalUser {
+    let Stamps { create_time, update_time, etag } = Stamps::of(user.created_at, user.updated_at, user.version);
     pb::PortalUser {
         state: user_state(&user) as i32,
         invite_time: Some(time::to_proto(user.invited_at)),
         activate_time: time::to_proto_opt(user.activated_at),
         last_login_time: time::to_proto_opt(user.last_login_at),
         password_change_time: time::to_proto_opt(user.password_changed_at),
-        create_time: Some(time::to_proto(user.created_at)),
-        update_time: Some(time::to_proto(user.updated_at)),
-        etag: etag(user.version),
+        create_time,
+        update_time,
+        etag,
         contact_id: user.contact_id,
         account_id: user.account_id,
         email: user.email,
@@ -168,14 +169,9 @@ async fn history<I: RecordId>(
 ) -> Result<cpb::ListHistoryResponse> {
     let mut violations = FieldViolations::new();
     let id: I = violations.id("id", &request.id);
-    let limit = page::page_size(&mut violations, request.page_size);
-    let after: Option<HistoryCursor> = page::decode(&mut violations, &request.page_token);
+    let page = HistoryPage::parse(&mut violations, request.page_size, &request.page_token);
     violations.into_result()?;
-    let (rows, next) = store.list_history(record_type, id, after, limit).await?;
-    Ok(cpb::ListHistoryResponse {
-        entries: rows.into_iter().map(docket_kit::audit::to_proto).collect(),
-        next_page_token: next.map(|c| page::encode(&c)).unwrap_or_default(),
-    })
+    Ok(audit::history(store.connection(), &[record_type], &id.to_string(), page).await?)
 }
 
 impl Portal {

@@ -6,10 +6,8 @@
 pub mod entities;
 
 use chrono::{DateTime, Utc};
-use docket_kit::{audit::Changes, mutation::Record, request::RecordId};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
-};
+use docket_kit::request::RecordId;
+use sea_orm::DbErr;
 
 use self::entities::{portal_user, web_form};
 use crate::domain::{
@@ -41,47 +39,12 @@ pub fn contact_id(user: &portal_user::Model) -> crate::error::Result<ContactId> 
     Ok(ContactId::stored(&user.contact_id)?)
 }
 
-/// A portal user is keyed by its contact's id, so the kit's
-/// `versioned_record!` (which wants an `id` column) does not fit.
-impl Record for portal_user::Model {
-    const KIND: &'static str = "portal_user";
-
-    fn id(&self) -> &str {
-        &self.contact_id
-    }
-
-    fn version(&self) -> i64 {
-        self.version
-    }
-
-    fn stamp(&mut self, version: i64, at: DateTime<Utc>) {
-        self.version = version;
-        self.updated_at = at;
-    }
-
-    fn already_exists(&self) -> (String, String) {
-        ("contact_id".to_owned(), format!("contact {} already has portal access", self.contact_id))
-    }
-
-    async fn load<C: ConnectionTrait + Sync>(db: &C, id: &str) -> Result<Option<Self>, DbErr> {
-        portal_user::Entity::find_by_id(id.to_owned()).one(db).await
-    }
-
-    async fn insert(&self, txn: &DatabaseTransaction) -> Result<(), DbErr> {
-        portal_user::Entity::insert(self.clone().into_active_model().reset_all()).exec_without_returning(txn).await?;
-        Ok(())
-    }
-
-    async fn update(&self, txn: &DatabaseTransaction, expected: i64, _changes: &Changes) -> Result<bool, DbErr> {
-        let updated = portal_user::Entity::update_many()
-            .set(self.clone().into_active_model().reset_all())
-            .filter(portal_user::Column::ContactId.eq(self.contact_id.clone()))
-            .filter(portal_user::Column::Version.eq(expected))
-            .exec(txn)
-            .await?;
-        Ok(updated.rows_affected == 1)
-    }
-}
+docket_kit::versioned_record!(
+    portal_user,
+    "portal_user",
+    key = contact_id / ContactId,
+    taken = |m| ("contact_id".to_owned(), format!("contact {} already has portal access", m.contact_id)),
+);
 
 /// A stored web form as the domain reads it: its definition (fields and
 /// origins read from JSON). Changes are written as its row.

@@ -14,7 +14,7 @@ use super::{Actor, Store, Trail, page_end};
 use crate::{
     domain::{
         WebFormId,
-        commands::{Idempotency, WebFormField, WebFormUpdate},
+        commands::{WebFormField, WebFormUpdate},
         forms::FormDefinition,
     },
     error::{Error, Result},
@@ -46,30 +46,15 @@ fn opt(value: Option<impl ToString>) -> String {
 fn apply(form: &mut FormDefinition, new: &FormDefinition, mask: &FieldMask<WebFormField>, trail: &mut Trail) {
     for field in mask.iter() {
         match field {
-            WebFormField::Slug => {
-                trail.diff("slug", &form.slug, &new.slug);
-                form.slug.clone_from(&new.slug);
-            }
-            WebFormField::Title => {
-                trail.diff("title", &form.title, &new.title);
-                form.title.clone_from(&new.title);
-            }
-            WebFormField::Intro => {
-                trail.diff("intro", &form.intro, &new.intro);
-                form.intro.clone_from(&new.intro);
-            }
+            WebFormField::Slug => trail.assign("slug", &mut form.slug, &new.slug),
+            WebFormField::Title => trail.assign("title", &mut form.title, &new.title),
+            WebFormField::Intro => trail.assign("intro", &mut form.intro, &new.intro),
             WebFormField::Fields => {
                 trail.diff("fields", fields_json(&form.fields), fields_json(&new.fields));
                 form.fields.clone_from(&new.fields);
             }
-            WebFormField::CaseTypeId => {
-                trail.diff("case_type_id", &form.case_type_id, &new.case_type_id);
-                form.case_type_id.clone_from(&new.case_type_id);
-            }
-            WebFormField::Priority => {
-                trail.diff("priority", &form.priority, &new.priority);
-                form.priority.clone_from(&new.priority);
-            }
+            WebFormField::CaseTypeId => trail.assign("case_type_id", &mut form.case_type_id, &new.case_type_id),
+            WebFormField::Priority => trail.assign("priority", &mut form.priority, &new.priority),
             WebFormField::TeamId => {
                 trail.diff("team_id", opt(form.team_id), opt(new.team_id));
                 form.team_id = new.team_id;
@@ -82,14 +67,8 @@ fn apply(form: &mut FormDefinition, new: &FormDefinition, mask: &FieldMask<WebFo
                 trail.diff("allowed_origins", form.allowed_origins.join(" "), new.allowed_origins.join(" "));
                 form.allowed_origins.clone_from(&new.allowed_origins);
             }
-            WebFormField::SuccessMessage => {
-                trail.diff("success_message", &form.success_message, &new.success_message);
-                form.success_message.clone_from(&new.success_message);
-            }
-            WebFormField::Active => {
-                trail.diff("active", form.active, new.active);
-                form.active = new.active;
-            }
+            WebFormField::SuccessMessage => trail.assign("success_message", &mut form.success_message, &new.success_message),
+            WebFormField::Active => trail.assign("active", &mut form.active, &new.active),
         }
     }
 }
@@ -105,24 +84,19 @@ async fn check_slug_free(db: &impl ConnectionTrait, form: &web_form::Model) -> R
 }
 
 impl Store {
-    pub async fn create_form(&self, form: FormDefinition, by: &Actor<'_>, key: Option<&Idempotency>) -> Result<FormRecord> {
+    pub async fn create_form(&self, form: FormDefinition, by: &Actor<'_>, once: Once<'_>) -> Result<FormRecord> {
         let created = self
             .mutations
-            .create(
-                by,
-                Once { scope: "CreateWebForm", key },
-                async |tx| {
-                    let mut trail = Trail::new();
-                    trail.set("created", "", &form.slug);
-                    let mut definition = FormDefinition::default();
-                    apply(&mut definition, &form, &FieldMask::all(), &mut trail);
-                    let id = WebFormId::generate().to_string();
-                    let model = FormRecord { id, definition, version: 1, created_at: by.at, updated_at: by.at }.to_model();
-                    check_slug_free(&*tx, &model).await?;
-                    Ok((model, trail))
-                },
-                |_, _| Vec::new(),
-            )
+            .create(by, once, async |tx| {
+                let mut trail = Trail::new();
+                trail.set("created", "", &form.slug);
+                let mut definition = FormDefinition::default();
+                apply(&mut definition, &form, &FieldMask::all(), &mut trail);
+                let id = WebFormId::generate().to_string();
+                let model = FormRecord { id, definition, version: 1, created_at: by.at, updated_at: by.at }.to_model();
+                check_slug_free(&*tx, &model).await?;
+                Ok((model, trail, Vec::new()))
+            })
             .await?;
         Ok(FormRecord::from_model(created)?)
     }

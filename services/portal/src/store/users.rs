@@ -498,9 +498,7 @@ impl Store {
         by: &Actor<'_>,
     ) -> Result<portal_user::Model> {
         let (user, trail) = new_user(contact, portal_manager, Some(password_hash), by.at);
-        self.mutations
-            .create(by, Once { scope: "AddActiveUser", key: None }, async |_| Ok((user, trail)), |_, _| Vec::new())
-            .await
+        self.mutations.create(by, Once::default(), async |_| Ok((user, trail, Vec::new()))).await
     }
 
     /// Whether anyone has portal access yet.
