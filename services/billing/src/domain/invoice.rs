@@ -32,6 +32,16 @@ pub enum LineSource {
     Part,
 }
 
+impl LineSource {
+    /// How an invoice line and a cost line name what they bill.
+    pub fn key(self) -> &'static str {
+        match self {
+            LineSource::Hours => "hours",
+            LineSource::Part => "part",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvoiceLine {
     pub source: LineSource,

@@ -19,7 +19,7 @@ use crate::{
     clients::CaseClients,
     config::BillingSettings,
     domain::{
-        invoice::{InvoiceDraft, InvoiceStatus, LineSource},
+        invoice::{InvoiceDraft, InvoiceStatus},
         money::Currency,
         timesheet::{Period, SheetStatus},
     },
@@ -104,11 +104,7 @@ fn cost_lines(draft: &InvoiceDraft, hours: &[booked_hours::Model]) -> Vec<pb::Co
         .lines
         .iter()
         .map(|line| pb::CostLine {
-            source: match line.source {
-                LineSource::Hours => "hours",
-                LineSource::Part => "part",
-            }
-            .to_owned(),
+            source: line.source.key().to_owned(),
             source_id: line.source_id.clone(),
             description: line.description.clone(),
             amount: Some(wire::money(line.amount.minor, line.amount.currency.code())),
