@@ -215,19 +215,7 @@ impl FieldViolations {
             return String::new();
         }
         self.max_len(field, value, 254);
-        let valid = match value.split_once('@') {
-            Some((local, domain)) => {
-                !local.is_empty()
-                    && !domain.is_empty()
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
-                    && !value.contains(char::is_whitespace)
-                    && !domain.contains('@')
-            }
-            None => false,
-        };
-        if !valid {
+        if !is_email_address(value) {
             self.add(field, format!("`{}` is not an email address", truncate(value, 64)));
         }
         value.to_lowercase()
@@ -303,6 +291,24 @@ impl FieldViolations {
             self.add(field, "is not an etag returned by this service");
         }
         parsed
+    }
+}
+
+/// Whether `value` has the shape of an email address as Docket takes one:
+/// one `@`, something on each side, a dot inside the domain, no white space.
+/// Its length and control characters are checked apart.
+pub fn is_email_address(value: &str) -> bool {
+    match value.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !value.contains(char::is_whitespace)
+                && !domain.contains('@')
+        }
+        None => false,
     }
 }
 

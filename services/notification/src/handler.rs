@@ -2,6 +2,7 @@
 //! template, and writes one pending delivery per recipient in the consumer's
 //! transaction (the mailer sends them).
 
+use chrono::{DateTime, Utc};
 use docket_kit::events::{
     consumer::{EventHandler, HandlerError},
     unpack,
@@ -11,6 +12,7 @@ use docket_proto::{
     events::v1::{self as ev, Envelope},
 };
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, IntoActiveModel};
+use serde::Serialize;
 
 use crate::{
     clients::CaseClients,
@@ -55,37 +57,54 @@ struct Parsed {
     escalate_to: Option<Vec<String>>,
 }
 
+/// What the notifier reads of a case event: the case, the activity added,
+/// the fields changed, the reason given.
+type Facts = (Option<pb::Case>, Option<pb::Activity>, Vec<ev::FieldChange>, String);
+
+/// The payload of a case event.
+trait CasePayload: prost::Message + Default {
+    /// Its full proto name, as the payload's type URL ends.
+    const NAME: &'static str;
+    fn facts(self) -> Facts;
+}
+
+/// Each payload and what the notifier reads of it.
+macro_rules! case_payloads {
+    ($($name:ident: |$p:ident| $facts:expr;)*) => {$(
+        impl CasePayload for ev::$name {
+            const NAME: &'static str = concat!("docket.events.v1.", stringify!($name));
+            fn facts(self) -> Facts {
+                let $p = self;
+                $facts
+            }
+        }
+    )*};
+}
+
+case_payloads! {
+    CaseCreated: |p| (p.case, None, Vec::new(), String::new());
+    CaseUpdated: |p| (p.case, None, p.changes, p.reason);
+    CaseAssigned: |p| (p.case, None, Vec::new(), p.reason);
+    CaseStatusChanged: |p| (p.case, None, Vec::new(), p.reason);
+    CaseClosed: |p| (p.case, None, Vec::new(), p.reason);
+    CaseReopened: |p| (p.case, None, Vec::new(), p.reason);
+    CaseActivityAdded: |p| (p.case, p.activity, Vec::new(), String::new());
+}
+
+fn facts<P: CasePayload>(event: &Envelope) -> Result<Facts, String> {
+    unpack::<P>(event, P::NAME).map(P::facts)
+}
+
 fn parse(event: &Envelope) -> Result<Option<Parsed>, HandlerError> {
     let bad = |err: String| HandlerError(format!("{}: {err}", event.r#type));
-    let parsed = match event.r#type.as_str() {
-        "case.created" => {
-            let p: ev::CaseCreated = unpack(event, "docket.events.v1.CaseCreated").map_err(bad)?;
-            (p.case, None, Vec::new(), String::new())
-        }
-        "case.updated" => {
-            let p: ev::CaseUpdated = unpack(event, "docket.events.v1.CaseUpdated").map_err(bad)?;
-            (p.case, None, p.changes, p.reason)
-        }
-        "case.assigned" => {
-            let p: ev::CaseAssigned = unpack(event, "docket.events.v1.CaseAssigned").map_err(bad)?;
-            (p.case, None, Vec::new(), p.reason)
-        }
-        "case.status_changed" => {
-            let p: ev::CaseStatusChanged = unpack(event, "docket.events.v1.CaseStatusChanged").map_err(bad)?;
-            (p.case, None, Vec::new(), p.reason)
-        }
-        "case.closed" => {
-            let p: ev::CaseClosed = unpack(event, "docket.events.v1.CaseClosed").map_err(bad)?;
-            (p.case, None, Vec::new(), p.reason)
-        }
-        "case.reopened" => {
-            let p: ev::CaseReopened = unpack(event, "docket.events.v1.CaseReopened").map_err(bad)?;
-            (p.case, None, Vec::new(), p.reason)
-        }
-        "case.activity_added" => {
-            let p: ev::CaseActivityAdded = unpack(event, "docket.events.v1.CaseActivityAdded").map_err(bad)?;
-            (p.case, p.activity, Vec::new(), String::new())
-        }
+    let facts = match event.r#type.as_str() {
+        "case.created" => facts::<ev::CaseCreated>(event),
+        "case.updated" => facts::<ev::CaseUpdated>(event),
+        "case.assigned" => facts::<ev::CaseAssigned>(event),
+        "case.status_changed" => facts::<ev::CaseStatusChanged>(event),
+        "case.closed" => facts::<ev::CaseClosed>(event),
+        "case.reopened" => facts::<ev::CaseReopened>(event),
+        "case.activity_added" => facts::<ev::CaseActivityAdded>(event),
         "case.escalated" => {
             let p: ev::CaseEscalated = unpack(event, "docket.events.v1.CaseEscalated").map_err(bad)?;
             let what = format!(
@@ -106,7 +125,7 @@ fn parse(event: &Envelope) -> Result<Option<Parsed>, HandlerError> {
         }
         _ => return Ok(None),
     };
-    let (case, activity, changes, reason) = parsed;
+    let (case, activity, changes, reason) = facts.map_err(bad)?;
     let case = case.ok_or_else(|| bad("the event carries no case".to_owned()))?;
     Ok(Some(Parsed { case, activity, changes, reason, escalate_to: None }))
 }
@@ -123,43 +142,39 @@ pub fn is_echo(event_type: &str, actor: &str, contact_id: &str) -> bool {
     event_type != "case.created" && actor.strip_prefix("contact:") == Some(contact_id)
 }
 
-fn status_label(status: i32) -> &'static str {
-    match pb::CaseStatus::try_from(status) {
-        Ok(pb::CaseStatus::ActiveNew) => "Active – New",
-        Ok(pb::CaseStatus::ActiveAssigned) => "Active – Assigned",
-        Ok(pb::CaseStatus::Pending) => "Pending",
-        Ok(pb::CaseStatus::ClosedComplete) => "Closed – Complete",
-        Ok(pb::CaseStatus::ClosedNoFault) => "Closed – No Fault",
-        _ => "",
-    }
-}
+/// A status or priority: its number, the key the case service's trail keeps
+/// for it, and its label in an email.
+type Labels = [(i32, &'static str, &'static str)];
 
-fn priority_label(priority: i32) -> &'static str {
-    match pb::CasePriority::try_from(priority) {
-        Ok(pb::CasePriority::Low) => "Low",
-        Ok(pb::CasePriority::Medium) => "Medium",
-        Ok(pb::CasePriority::High) => "High",
-        Ok(pb::CasePriority::Critical) => "Critical",
-        _ => "",
-    }
+const STATUS_LABELS: &Labels = &[
+    (pb::CaseStatus::ActiveNew as i32, "new", "Active – New"),
+    (pb::CaseStatus::ActiveAssigned as i32, "assigned", "Active – Assigned"),
+    (pb::CaseStatus::Pending as i32, "pending", "Pending"),
+    (pb::CaseStatus::ClosedComplete as i32, "closed_complete", "Closed – Complete"),
+    (pb::CaseStatus::ClosedNoFault as i32, "closed_no_fault", "Closed – No Fault"),
+];
+
+const PRIORITY_LABELS: &Labels = &[
+    (pb::CasePriority::Low as i32, "low", "Low"),
+    (pb::CasePriority::Medium as i32, "medium", "Medium"),
+    (pb::CasePriority::High as i32, "high", "High"),
+    (pb::CasePriority::Critical as i32, "critical", "Critical"),
+];
+
+/// The label of a status or priority number; empty when it has none.
+fn label(labels: &Labels, number: i32) -> &'static str {
+    labels.iter().find(|(n, _, _)| *n == number).map_or("", |(_, _, label)| label)
 }
 
 /// How a changed value reads in an email: the case service's trail keeps
 /// machine keys for statuses and priorities, people read their labels.
 fn change_text(field: &str, value: &str) -> String {
-    let label = match (field, value) {
-        ("status", "new") => status_label(pb::CaseStatus::ActiveNew as i32),
-        ("status", "assigned") => status_label(pb::CaseStatus::ActiveAssigned as i32),
-        ("status", "pending") => status_label(pb::CaseStatus::Pending as i32),
-        ("status", "closed_complete") => status_label(pb::CaseStatus::ClosedComplete as i32),
-        ("status", "closed_no_fault") => status_label(pb::CaseStatus::ClosedNoFault as i32),
-        ("priority", "low") => priority_label(pb::CasePriority::Low as i32),
-        ("priority", "medium") => priority_label(pb::CasePriority::Medium as i32),
-        ("priority", "high") => priority_label(pb::CasePriority::High as i32),
-        ("priority", "critical") => priority_label(pb::CasePriority::Critical as i32),
-        _ => "",
+    let labels: &Labels = match field {
+        "status" => STATUS_LABELS,
+        "priority" => PRIORITY_LABELS,
+        _ => &[],
     };
-    if label.is_empty() { value.to_owned() } else { label.to_owned() }
+    labels.iter().find(|(_, key, _)| *key == value).map_or(value, |(_, _, label)| label).to_owned()
 }
 
 struct Recipient {
@@ -307,7 +322,7 @@ impl EventHandler for Notifier {
         } else {
             self.staff_user(&case.owner_id).await?.map(|u| u.name).unwrap_or_default()
         };
-        let TemplateRecord { template, customized, .. } = template_of(txn, &event.r#type).await?;
+        let template = template_of(txn, &event.r#type).await?;
         let now = docket_kit::time::now();
         let not_before = now + chrono::Duration::seconds(i64::from(settings.digest_window_seconds.max(0)));
         for recipient in recipients {
@@ -317,8 +332,8 @@ impl EventHandler for Notifier {
                     number: case.case_number.clone(),
                     subject: case.subject.clone(),
                     description: case.description.clone(),
-                    status: status_label(case.status).to_owned(),
-                    priority: priority_label(case.priority).to_owned(),
+                    status: label(STATUS_LABELS, case.status).to_owned(),
+                    priority: label(PRIORITY_LABELS, case.priority).to_owned(),
                     owner_name: owner_name.clone(),
                     resolution_summary: case.resolution_summary.clone(),
                     url: format!("{}/cases/{}", settings.portal_base_url.trim_end_matches('/'), case.case_number),
@@ -346,36 +361,8 @@ impl EventHandler for Notifier {
                 recipient: RecipientView { name: recipient.name.clone(), email: recipient.email.clone(), kind: recipient.kind },
                 sender: SenderView { name: settings.sender_name.clone(), address: settings.sender_address.clone() },
             };
-            // A saved template was checked when saved; should it still fail
-            // (e.g. an event without an activity), the default keeps the
-            // customer informed.
-            let (subject, body) = match render(&template, &context) {
-                Ok(rendered) => rendered,
-                Err(err) => {
-                    tracing::warn!(error = %err, event_type = %event.r#type, customized, "template failed; using the default");
-                    render(&default_template(&event.r#type), &context).map_err(|err| HandlerError(err.to_string()))?
-                }
-            };
-            let row = delivery::Model {
-                id: uuid::Uuid::now_v7().to_string(),
-                event_id: event.id.clone(),
-                event_type: event.r#type.clone(),
-                case_id: case.id.clone(),
-                case_number: case.case_number.clone(),
-                recipient: recipient.email.clone(),
-                recipient_name: recipient.name.clone(),
-                recipient_kind: recipient.kind.key().to_owned(),
-                subject,
-                body,
-                status: PENDING.to_owned(),
-                attempts: 0,
-                last_error: String::new(),
-                message_id: String::new(),
-                not_before,
-                created_at: now,
-                sent_at: None,
-            };
-            row.into_active_model().reset_all().insert(txn).await?;
+            let content = rendered(&template, &event.r#type, &context)?;
+            queue(txn, event, Some(case), recipient, content, not_before, now).await?;
         }
         Ok(())
     }
@@ -413,31 +400,58 @@ async fn access_email(txn: &DatabaseTransaction, event: &Envelope) -> Result<(),
         link: format!("{}/{path}/{token}", settings.portal_base_url.trim_end_matches('/')),
         expires,
     };
-    let TemplateRecord { template, customized, .. } = template_of(txn, &event.r#type).await?;
-    let (subject, body) = match render(&template, &context) {
-        Ok(rendered) => rendered,
-        Err(err) => {
-            tracing::warn!(error = %err, event_type = %event.r#type, customized, "template failed; using the default");
-            render(&default_template(&event.r#type), &context).map_err(|err| HandlerError(err.to_string()))?
-        }
-    };
+    let template = template_of(txn, &event.r#type).await?;
+    let content = rendered(&template, &event.r#type, &context)?;
     let now = docket_kit::time::now();
+    let recipient = Recipient { email, name, kind: RecipientKind::Contact };
+    queue(txn, event, None, recipient, content, now, now).await
+}
+
+/// The subject and body of an email from `template`. A saved template was
+/// checked when saved; should it still fail (e.g. an event without an
+/// activity), the default keeps the customer informed.
+fn rendered(template: &TemplateRecord, event_type: &str, context: &impl Serialize) -> Result<(String, String), HandlerError> {
+    match render(&template.template, context) {
+        Ok(rendered) => Ok(rendered),
+        Err(err) => {
+            tracing::warn!(
+                error = %err,
+                event_type = %event_type,
+                customized = template.customized,
+                "template failed; using the default"
+            );
+            render(&default_template(event_type), context).map_err(|err| HandlerError(err.to_string()))
+        }
+    }
+}
+
+/// Writes one pending delivery of an email about `event` (and its case, when
+/// it is about one) to `recipient`; the mailer sends it from `not_before` on.
+async fn queue(
+    txn: &DatabaseTransaction,
+    event: &Envelope,
+    case: Option<&pb::Case>,
+    recipient: Recipient,
+    (subject, body): (String, String),
+    not_before: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), HandlerError> {
     let row = delivery::Model {
         id: uuid::Uuid::now_v7().to_string(),
         event_id: event.id.clone(),
         event_type: event.r#type.clone(),
-        case_id: String::new(),
-        case_number: String::new(),
-        recipient: email,
-        recipient_name: name,
-        recipient_kind: RecipientKind::Contact.key().to_owned(),
+        case_id: case.map(|c| c.id.clone()).unwrap_or_default(),
+        case_number: case.map(|c| c.case_number.clone()).unwrap_or_default(),
+        recipient: recipient.email,
+        recipient_name: recipient.name,
+        recipient_kind: recipient.kind.key().to_owned(),
         subject,
         body,
         status: PENDING.to_owned(),
         attempts: 0,
         last_error: String::new(),
         message_id: String::new(),
-        not_before: now,
+        not_before,
         created_at: now,
         sent_at: None,
     };

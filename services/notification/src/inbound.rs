@@ -20,7 +20,7 @@
 //! without one, from a hash of the raw bytes), so a message delivered twice
 //! adds one activity and creates one case.
 
-use docket_kit::clients::Person;
+use docket_kit::{clients::Person, error::is_email_address};
 use docket_proto::case::v1::{self as pb, get_case_request};
 use mail_parser::{MessageParser, MimeHeaders};
 use tonic::{Code, Status};
@@ -446,23 +446,10 @@ fn case_numbers_in_subject(subject: &str) -> Vec<String> {
     found
 }
 
-/// Whether the case service will take `value` as an email address (its rule:
-/// one `@`, text on both sides, a dot inside the domain, no spaces).
+/// Whether the case service will take `value` as an email address: the
+/// kit's rule it checks with, no longer than it stores, no control characters.
 fn is_email(value: &str) -> bool {
-    if value.is_empty() || value.chars().count() > EMAIL_MAX || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return false;
-    }
-    match value.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains('@')
-        }
-        None => false,
-    }
+    value.chars().count() <= EMAIL_MAX && !value.chars().any(char::is_control) && is_email_address(value)
 }
 
 /// FNV-1a, 64 bits: a stable hash (unlike `DefaultHasher`, the same across

@@ -21,19 +21,6 @@ pub struct DemoUser {
     pub portal_manager: bool,
 }
 
-fn field(name: &str, label: &str, kind: FieldKind, target: FieldTarget, required: bool) -> FormField {
-    FormField {
-        name: name.to_owned(),
-        label: label.to_owned(),
-        kind,
-        options: Vec::new(),
-        required,
-        max_length: 0,
-        target,
-        help_text: String::new(),
-    }
-}
-
 /// The `support` form: name, email, topic, serial number, what happened.
 pub fn support_form() -> FormDefinition {
     FormDefinition {
@@ -41,16 +28,16 @@ pub fn support_form() -> FormDefinition {
         title: "Contact support".to_owned(),
         intro: "Tell us what is wrong; we answer within one business day.".to_owned(),
         fields: vec![
-            field("name", "Your name", FieldKind::Text, FieldTarget::ContactName, true),
-            field("email", "Email", FieldKind::Email, FieldTarget::ContactEmail, true),
-            field("phone", "Phone", FieldKind::Text, FieldTarget::Phone, false),
-            field("subject", "Subject", FieldKind::Text, FieldTarget::Subject, true),
+            FormField::new("name", "Your name", FieldKind::Text, FieldTarget::ContactName, true),
+            FormField::new("email", "Email", FieldKind::Email, FieldTarget::ContactEmail, true),
+            FormField::new("phone", "Phone", FieldKind::Text, FieldTarget::Phone, false),
+            FormField::new("subject", "Subject", FieldKind::Text, FieldTarget::Subject, true),
             FormField {
                 options: vec!["Machine or device".into(), "Software".into(), "Billing".into(), "Other".into()],
-                ..field("topic", "Topic", FieldKind::Select, FieldTarget::AppendToDescription, false)
+                ..FormField::new("topic", "Topic", FieldKind::Select, FieldTarget::AppendToDescription, false)
             },
-            field("serial_number", "Serial number", FieldKind::Text, FieldTarget::AssetSerialNumber, false),
-            field("message", "What happened?", FieldKind::Textarea, FieldTarget::Description, true),
+            FormField::new("serial_number", "Serial number", FieldKind::Text, FieldTarget::AssetSerialNumber, false),
+            FormField::new("message", "What happened?", FieldKind::Textarea, FieldTarget::Description, true),
         ],
         case_type_id: "service_request".to_owned(),
         priority: "medium".to_owned(),

@@ -14,6 +14,19 @@ pub struct BookedHours {
     pub billable: bool,
 }
 
+impl BookedHours {
+    /// The invoice line billing these hours.
+    fn line(&self) -> Result<InvoiceLine, MoneyError> {
+        let hours = format!("{}:{:02} h", self.minutes / 60, self.minutes % 60);
+        Ok(InvoiceLine {
+            source: LineSource::Hours,
+            source_id: self.id.clone(),
+            description: format!("{} ({hours} at {}/h)", self.description, self.rate_per_hour),
+            amount: time_cost(self.rate_per_hour, self.minutes)?,
+        })
+    }
+}
+
 /// A service part used on a case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServicePart {
@@ -26,10 +39,33 @@ pub struct ServicePart {
     pub billable: bool,
 }
 
+impl ServicePart {
+    /// The invoice line billing this part.
+    fn line(&self) -> Result<InvoiceLine, MoneyError> {
+        let quantity = format!("{}.{:03}", self.quantity_milli / 1000, self.quantity_milli % 1000);
+        Ok(InvoiceLine {
+            source: LineSource::Part,
+            source_id: self.id.clone(),
+            description: format!("{} {} ({quantity} x {})", self.part_number, self.description, self.unit_price),
+            amount: quantity_cost(self.unit_price, self.quantity_milli)?,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineSource {
     Hours,
     Part,
+}
+
+impl LineSource {
+    /// How an invoice line and a cost line name what they bill.
+    pub fn key(self) -> &'static str {
+        match self {
+            LineSource::Hours => "hours",
+            LineSource::Part => "part",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,27 +107,12 @@ pub fn draft(
     if !(0..=10_000).contains(&tax_rate_bp) {
         return Err(InvoiceError::BadTaxRate);
     }
-    let mut lines = Vec::new();
-    for item in hours.iter().filter(|h| h.billable) {
-        let amount = time_cost(item.rate_per_hour, item.minutes)?;
-        let hours = format!("{}:{:02} h", item.minutes / 60, item.minutes % 60);
-        lines.push(InvoiceLine {
-            source: LineSource::Hours,
-            source_id: item.id.clone(),
-            description: format!("{} ({hours} at {}/h)", item.description, item.rate_per_hour),
-            amount,
-        });
-    }
-    for part in parts.iter().filter(|p| p.billable) {
-        let amount = quantity_cost(part.unit_price, part.quantity_milli)?;
-        let quantity = format!("{}.{:03}", part.quantity_milli / 1000, part.quantity_milli % 1000);
-        lines.push(InvoiceLine {
-            source: LineSource::Part,
-            source_id: part.id.clone(),
-            description: format!("{} {} ({quantity} x {})", part.part_number, part.description, part.unit_price),
-            amount,
-        });
-    }
+    let lines = hours
+        .iter()
+        .filter(|h| h.billable)
+        .map(BookedHours::line)
+        .chain(parts.iter().filter(|p| p.billable).map(ServicePart::line))
+        .collect::<Result<Vec<_>, _>>()?;
     if lines.is_empty() {
         return Err(InvoiceError::NothingToBill);
     }

@@ -98,24 +98,18 @@ fn target_to_proto(
 
 fn clock_to_proto(row: &case_clock::Model, policy: Option<&SlaPolicy>, now: DateTime<Utc>) -> pb::CaseSla {
     let evaluation = clocks::evaluate(row, policy, now);
-    let first_response = target_to_proto(
-        pb::SlaTargetKind::FirstResponse,
-        evaluation.first_response,
-        policy,
-        row.first_response_warned,
-        row.first_response_breached,
-        row.first_response_at.or(row.closed_at),
-        now,
-    );
-    let resolution = target_to_proto(
-        pb::SlaTargetKind::Resolution,
-        evaluation.resolution,
-        policy,
-        row.resolution_warned,
-        row.resolution_breached,
-        row.closed_at,
-        now,
-    );
+    // A row per target: its kind, its state, whether a warning and a breach were raised, when it was met.
+    let [first_response, resolution] = [
+        (
+            pb::SlaTargetKind::FirstResponse,
+            evaluation.first_response,
+            row.first_response_warned,
+            row.first_response_breached,
+            row.first_response_at.or(row.closed_at),
+        ),
+        (pb::SlaTargetKind::Resolution, evaluation.resolution, row.resolution_warned, row.resolution_breached, row.closed_at),
+    ]
+    .map(|(kind, state, warned, breached, met_at)| target_to_proto(kind, state, policy, warned, breached, met_at, now));
     let overall = [first_response.state(), resolution.state()].into_iter().max_by_key(|s| severity(*s)).unwrap_or_default();
     pb::CaseSla {
         case_id: row.case_id.clone(),

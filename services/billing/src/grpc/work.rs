@@ -20,7 +20,7 @@ use crate::{
     clients::CaseClients,
     config::BillingSettings,
     domain::{
-        invoice::{InvoiceDraft, InvoiceStatus, LineSource},
+        invoice::{InvoiceDraft, InvoiceStatus},
         money::Currency,
         timesheet::{Period, SheetStatus},
     },
@@ -105,11 +105,7 @@ fn cost_lines(draft: &InvoiceDraft, hours: &[booked_hours::Model]) -> Vec<pb::Co
         .lines
         .iter()
         .map(|line| pb::CostLine {
-            source: match line.source {
-                LineSource::Hours => "hours",
-                LineSource::Part => "part",
-            }
-            .to_owned(),
+            source: line.source.key().to_owned(),
             source_id: line.source_id.clone(),
             description: line.description.clone(),
             amount: Some(wire::money(line.amount.minor, line.amount.currency.code())),
@@ -235,8 +231,39 @@ fn parse_part(violations: &mut FieldViolations, part: &pb::ServicePart, mask: Op
     fields
 }
 
-fn cursor(violations: &mut FieldViolations, token: &str) -> Option<IdCursor> {
-    page::decode(violations, token)
+/// A read: any signed-in caller.
+fn read<T>(request: Request<T>) -> Result<T, Status> {
+    caller(&request)?;
+    Ok(request.into_inner())
+}
+
+/// A change: a caller who may write, and what they sent.
+fn change<T>(request: Request<T>) -> Result<(Caller, T), Status> {
+    let caller = caller(&request)?;
+    writer(&caller)?;
+    Ok((caller, request.into_inner()))
+}
+
+/// The one id a request names, in `field`.
+fn one_id(field: &str, value: &str) -> Result<String, FieldViolations> {
+    let mut violations = FieldViolations::new();
+    let id = violations.id_text(field, value);
+    violations.into_result()?;
+    Ok(id)
+}
+
+/// The record a delete names: its id and, optionally, the etag it was read at.
+fn id_and_etag(id: &str, etag: &str) -> Result<(String, Option<i64>), FieldViolations> {
+    let mut violations = FieldViolations::new();
+    let id = violations.id_text("id", id);
+    let version = violations.etag("etag", etag, false);
+    violations.into_result()?;
+    Ok((id, version))
+}
+
+/// The page a list call asks for: how many rows, after which one.
+fn page_of(violations: &mut FieldViolations, page_size: i32, page_token: &str) -> (u64, Option<IdCursor>) {
+    (page::page_size(violations, page_size), page::decode(violations, page_token))
 }
 
 fn next_token(next: Option<IdCursor>) -> String {
@@ -284,10 +311,7 @@ impl WorkService for WorkApi {
     }
 
     async fn get_booked_hours(&self, request: Request<pb::GetBookedHoursRequest>) -> Result<Response<pb::BookedHours>, Status> {
-        caller(&request)?;
-        let mut violations = FieldViolations::new();
-        let id = violations.id_text("id", &request.get_ref().id);
-        violations.into_result()?;
+        let id = one_id("id", &read(request)?.id)?;
         Ok(Response::new(wire::hours(self.store.get_hours(&id).await?)))
     }
 
@@ -295,11 +319,9 @@ impl WorkService for WorkApi {
         &self,
         request: Request<pb::ListBookedHoursRequest>,
     ) -> Result<Response<pb::ListBookedHoursResponse>, Status> {
-        caller(&request)?;
-        let request = request.into_inner();
+        let request = read(request)?;
         let mut violations = FieldViolations::new();
-        let limit = page::page_size(&mut violations, request.page_size);
-        let after = cursor(&mut violations, &request.page_token);
+        let (limit, after) = page_of(&mut violations, request.page_size, &request.page_token);
         let filter = HoursFilter {
             case_id: violations.opt_id_text("case_id", &request.case_id),
             staff_id: violations.opt_id_text("staff_id", &request.staff_id),
@@ -319,9 +341,7 @@ impl WorkService for WorkApi {
         &self,
         request: Request<pb::UpdateBookedHoursRequest>,
     ) -> Result<Response<pb::BookedHours>, Status> {
-        let caller = caller(&request)?;
-        writer(&caller)?;
-        let request = request.into_inner();
+        let (caller, request) = change(request)?;
         let hours = request.hours.unwrap_or_default();
         let mut violations = FieldViolations::new();
         let target = violations.update_target("hours", &hours.id, &hours.etag, request.update_mask.as_ref());
@@ -335,12 +355,8 @@ impl WorkService for WorkApi {
         &self,
         request: Request<pb::DeleteBookedHoursRequest>,
     ) -> Result<Response<pb::DeleteBookedHoursResponse>, Status> {
-        let caller = caller(&request)?;
-        writer(&caller)?;
-        let mut violations = FieldViolations::new();
-        let id = violations.id_text("id", &request.get_ref().id);
-        let version = violations.etag("etag", &request.get_ref().etag, false);
-        violations.into_result()?;
+        let (caller, request) = change(request)?;
+        let (id, version) = id_and_etag(&request.id, &request.etag)?;
         self.store.delete_hours(&id, version, &actor(&caller, "")).await?;
         Ok(Response::new(pb::DeleteBookedHoursResponse {}))
     }
@@ -367,12 +383,10 @@ impl WorkService for WorkApi {
         &self,
         request: Request<pb::ListServicePartsRequest>,
     ) -> Result<Response<pb::ListServicePartsResponse>, Status> {
-        caller(&request)?;
-        let request = request.into_inner();
+        let request = read(request)?;
         let mut violations = FieldViolations::new();
         let case_id = violations.id_text("case_id", &request.case_id);
-        let limit = page::page_size(&mut violations, request.page_size);
-        let after = cursor(&mut violations, &request.page_token);
+        let (limit, after) = page_of(&mut violations, request.page_size, &request.page_token);
         violations.into_result()?;
         let (rows, next) = self.store.list_parts(&case_id, after, limit).await?;
         Ok(Response::new(pb::ListServicePartsResponse {
@@ -385,9 +399,7 @@ impl WorkService for WorkApi {
         &self,
         request: Request<pb::UpdateServicePartRequest>,
     ) -> Result<Response<pb::ServicePart>, Status> {
-        let caller = caller(&request)?;
-        writer(&caller)?;
-        let request = request.into_inner();
+        let (caller, request) = change(request)?;
         let part = request.part.unwrap_or_default();
         let mut violations = FieldViolations::new();
         let target = violations.update_target("part", &part.id, &part.etag, request.update_mask.as_ref());
@@ -401,19 +413,14 @@ impl WorkService for WorkApi {
         &self,
         request: Request<pb::DeleteServicePartRequest>,
     ) -> Result<Response<pb::DeleteServicePartResponse>, Status> {
-        let caller = caller(&request)?;
-        writer(&caller)?;
-        let mut violations = FieldViolations::new();
-        let id = violations.id_text("id", &request.get_ref().id);
-        let version = violations.etag("etag", &request.get_ref().etag, false);
-        violations.into_result()?;
+        let (caller, request) = change(request)?;
+        let (id, version) = id_and_etag(&request.id, &request.etag)?;
         self.store.delete_part(&id, version, &actor(&caller, "")).await?;
         Ok(Response::new(pb::DeleteServicePartResponse {}))
     }
 
     async fn get_timesheet(&self, request: Request<pb::GetTimesheetRequest>) -> Result<Response<pb::Timesheet>, Status> {
-        caller(&request)?;
-        let request = request.into_inner();
+        let request = read(request)?;
         let mut violations = FieldViolations::new();
         let staff_id = violations.id_text("staff_id", &request.staff_id);
         let period = violations.enum_value("period", request.period, period_from_proto);
@@ -429,11 +436,9 @@ impl WorkService for WorkApi {
         &self,
         request: Request<pb::ListTimesheetsRequest>,
     ) -> Result<Response<pb::ListTimesheetsResponse>, Status> {
-        caller(&request)?;
-        let request = request.into_inner();
+        let request = read(request)?;
         let mut violations = FieldViolations::new();
-        let limit = page::page_size(&mut violations, request.page_size);
-        let after = cursor(&mut violations, &request.page_token);
+        let (limit, after) = page_of(&mut violations, request.page_size, &request.page_token);
         let staff_id = violations.opt_id_text("staff_id", &request.staff_id);
         let mut statuses = Vec::new();
         for (i, raw) in request.statuses.iter().enumerate() {
@@ -458,9 +463,7 @@ impl WorkService for WorkApi {
     }
 
     async fn submit_timesheet(&self, request: Request<pb::SubmitTimesheetRequest>) -> Result<Response<pb::Timesheet>, Status> {
-        let caller = caller(&request)?;
-        writer(&caller)?;
-        let request = request.into_inner();
+        let (caller, request) = change(request)?;
         let mut violations = FieldViolations::new();
         let staff_id = violations.id_text("staff_id", &request.staff_id);
         let period = violations.enum_value("period", request.period, period_from_proto);
@@ -483,10 +486,7 @@ impl WorkService for WorkApi {
     }
 
     async fn get_case_costs(&self, request: Request<pb::GetCaseCostsRequest>) -> Result<Response<pb::CaseCosts>, Status> {
-        caller(&request)?;
-        let mut violations = FieldViolations::new();
-        let case_id = violations.id_text("case_id", &request.get_ref().case_id);
-        violations.into_result()?;
+        let case_id = one_id("case_id", &read(request)?.case_id)?;
         let case = self.clients.case("case_id", &case_id).await?;
         let (terms, _) = self.terms(&case).await?;
         let costs = self.store.case_costs(&case_id, &terms).await?;
@@ -536,10 +536,7 @@ impl WorkService for WorkApi {
     }
 
     async fn get_invoice(&self, request: Request<pb::GetInvoiceRequest>) -> Result<Response<pb::Invoice>, Status> {
-        caller(&request)?;
-        let mut violations = FieldViolations::new();
-        let id = violations.id_text("id", &request.get_ref().id);
-        violations.into_result()?;
+        let id = one_id("id", &read(request)?.id)?;
         Ok(Response::new(wire::invoice(self.store.get_invoice(&id).await?)))
     }
 
@@ -547,11 +544,9 @@ impl WorkService for WorkApi {
         &self,
         request: Request<pb::ListInvoicesRequest>,
     ) -> Result<Response<pb::ListInvoicesResponse>, Status> {
-        caller(&request)?;
-        let request = request.into_inner();
+        let request = read(request)?;
         let mut violations = FieldViolations::new();
-        let limit = page::page_size(&mut violations, request.page_size);
-        let after = cursor(&mut violations, &request.page_token);
+        let (limit, after) = page_of(&mut violations, request.page_size, &request.page_token);
         let statuses = violations.enum_values("statuses", &request.statuses, invoice_status_from_proto);
         let filter = InvoiceFilter {
             case_id: violations.opt_id_text("case_id", &request.case_id),
@@ -567,9 +562,7 @@ impl WorkService for WorkApi {
     }
 
     async fn set_invoice_status(&self, request: Request<pb::SetInvoiceStatusRequest>) -> Result<Response<pb::Invoice>, Status> {
-        let caller = caller(&request)?;
-        writer(&caller)?;
-        let request = request.into_inner();
+        let (caller, request) = change(request)?;
         let mut violations = FieldViolations::new();
         let id = violations.id_text("id", &request.id);
         let status = violations.enum_value("status", request.status, invoice_status_from_proto);
@@ -617,10 +610,7 @@ impl WorkService for WorkApi {
     }
 
     async fn get_work_order(&self, request: Request<pb::GetWorkOrderRequest>) -> Result<Response<pb::WorkOrder>, Status> {
-        caller(&request)?;
-        let mut violations = FieldViolations::new();
-        let case_id = violations.id_text("case_id", &request.get_ref().case_id);
-        violations.into_result()?;
+        let case_id = one_id("case_id", &read(request)?.case_id)?;
         let order = crate::work_orders::print(&self.store, &self.clients, &self.settings.business_name, &case_id).await?;
         Ok(Response::new(order))
     }

@@ -17,7 +17,7 @@ use sea_orm::{
 use super::{IdCursor, Store, contracts::post, new_id, page_end};
 use crate::{
     domain::{
-        invoice::{self as rules, BookedHours, InvoiceDraft, InvoiceError, InvoiceStatus, LineSource, ServicePart},
+        invoice::{self as rules, BookedHours, InvoiceDraft, InvoiceError, InvoiceStatus, ServicePart},
         money::{Currency, Money},
     },
     error::{Error, Result},
@@ -243,11 +243,7 @@ impl Store {
                             .map(|(i, line)| invoice_line::Model {
                                 invoice_id: String::new(),
                                 position: i32::try_from(i).unwrap_or(i32::MAX),
-                                source: match line.source {
-                                    LineSource::Hours => "hours",
-                                    LineSource::Part => "part",
-                                }
-                                .to_owned(),
+                                source: line.source.key().to_owned(),
                                 source_id: line.source_id.clone(),
                                 description: line.description.clone(),
                                 amount_minor: line.amount.minor,

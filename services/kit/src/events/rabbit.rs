@@ -97,7 +97,8 @@ impl RabbitBroker {
         *self.link.lock().await = None;
     }
 
-    /// Publishes on the confirm channel and waits for the broker's ack.
+    /// Publishes on the link's confirm channel; an outage drops the link, so
+    /// the next publish connects again.
     async fn confirmed(
         &self,
         exchange: &str,
@@ -106,22 +107,7 @@ impl RabbitBroker {
         properties: BasicProperties,
     ) -> Result<(), BusError> {
         let link = self.link().await?;
-        let result = async {
-            let confirm = link
-                .publish
-                .basic_publish(exchange.into(), routing_key.into(), BasicPublishOptions::default(), body, properties)
-                .await
-                .map_err(unavailable)?;
-            let confirmation = tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
-                .await
-                .map_err(|_| BusError::Unavailable("no publisher confirm within 10 s".into()))?
-                .map_err(unavailable)?;
-            if confirmation.is_nack() {
-                return Err(BusError::Rejected(format!("RabbitMQ nacked the message to {routing_key}")));
-            }
-            Ok(())
-        }
-        .await;
+        let result = publish_confirmed(&link.publish, exchange, routing_key, body, properties).await;
         if matches!(result, Err(BusError::Unavailable(_))) {
             self.forget().await;
         }
@@ -153,6 +139,29 @@ impl RabbitBroker {
         channel.queue_declare(dead_queue(queue).as_str().into(), durable, FieldTable::default()).await.map_err(unavailable)?;
         Ok(())
     }
+}
+
+/// Publishes on a confirm channel and waits for the broker's ack; a nack is
+/// a rejection, no answer within [`CONFIRM_TIMEOUT`] an outage.
+async fn publish_confirmed(
+    channel: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    body: &[u8],
+    properties: BasicProperties,
+) -> Result<(), BusError> {
+    let confirm = channel
+        .basic_publish(exchange.into(), routing_key.into(), BasicPublishOptions::default(), body, properties)
+        .await
+        .map_err(unavailable)?;
+    let confirmation = tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
+        .await
+        .map_err(|_| BusError::Unavailable("no publisher confirm within 10 s".into()))?
+        .map_err(unavailable)?;
+    if confirmation.is_nack() {
+        return Err(BusError::Rejected(format!("RabbitMQ nacked the message to {routing_key}")));
+    }
+    Ok(())
 }
 
 fn retry_queue(queue: &str) -> String {
@@ -351,19 +360,7 @@ impl RabbitSettle {
         if let Some(expiration) = expiration {
             properties = properties.with_expiration(expiration.as_millis().to_string().as_str().into());
         }
-        let link = &self.context.link;
-        let confirm = link
-            .publish
-            .basic_publish("".into(), routing_key.into(), BasicPublishOptions::default(), &delivery.data, properties)
-            .await
-            .map_err(unavailable)?;
-        let confirmation = tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
-            .await
-            .map_err(|_| BusError::Unavailable("no publisher confirm within 10 s".into()))?
-            .map_err(unavailable)?;
-        if confirmation.is_nack() {
-            return Err(BusError::Rejected(format!("RabbitMQ nacked the message to {routing_key}")));
-        }
+        publish_confirmed(&self.context.link.publish, "", routing_key, &delivery.data, properties).await?;
         delivery.acker.ack(BasicAckOptions::default()).await.map_err(unavailable)?;
         Ok(())
     }

@@ -81,6 +81,20 @@ pub struct FormField {
 }
 
 impl FormField {
+    /// A field with no options, no limit of its own and no help text.
+    pub fn new(name: &str, label: &str, kind: FieldKind, target: FieldTarget, required: bool) -> Self {
+        FormField {
+            name: name.to_owned(),
+            label: label.to_owned(),
+            kind,
+            options: Vec::new(),
+            required,
+            max_length: 0,
+            target,
+            help_text: String::new(),
+        }
+    }
+
     /// The longest value accepted.
     pub fn limit(&self) -> usize {
         let own = match self.kind {
@@ -328,16 +342,7 @@ mod tests {
     use super::*;
 
     fn field(name: &str, kind: FieldKind, target: FieldTarget, required: bool) -> FormField {
-        FormField {
-            name: name.into(),
-            label: name.replace('_', " "),
-            kind,
-            options: Vec::new(),
-            required,
-            max_length: 0,
-            target,
-            help_text: String::new(),
-        }
+        FormField::new(name, &name.replace('_', " "), kind, target, required)
     }
 
     fn support_form() -> Vec<FormField> {

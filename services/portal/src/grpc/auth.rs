@@ -46,6 +46,22 @@ fn link_token(violations: &mut FieldViolations, value: &str) -> String {
     token
 }
 
+/// A visitor's request as the gateway forwards it: from the gateway only, unwrapped.
+fn from_gateway<T>(request: Request<T>) -> Result<T, Status> {
+    require_service(&caller(&request)?)?;
+    Ok(request.into_inner())
+}
+
+/// What a link's page sends besides the new password: the link's token and
+/// the visitor's address.
+fn link_request(token: &str, client_ip: &str) -> Result<(String, String), FieldViolations> {
+    let mut violations = FieldViolations::new();
+    let token = link_token(&mut violations, token);
+    let client_ip = violations.optional_text("client_ip", client_ip, ADDRESS_MAX);
+    violations.into_result()?;
+    Ok((token, client_ip))
+}
+
 /// Argon2 is slow on purpose: off the async threads.
 async fn hash(password: String) -> Result<String> {
     tokio::task::spawn_blocking(move || password::hash(&password))
@@ -104,12 +120,8 @@ impl Portal {
 #[tonic::async_trait]
 impl PortalAuthService for PortalAuthApi {
     async fn accept_invitation(&self, request: Request<pb::AcceptInvitationRequest>) -> Result<Response<pb::Session>, Status> {
-        require_service(&caller(&request)?)?;
-        let request = request.into_inner();
-        let mut violations = FieldViolations::new();
-        let token = link_token(&mut violations, &request.token);
-        let client_ip = violations.optional_text("client_ip", &request.client_ip, ADDRESS_MAX);
-        violations.into_result()?;
+        let request = from_gateway(request)?;
+        let (token, client_ip) = link_request(&request.token, &request.client_ip)?;
         let portal = &self.portal;
         let user = portal.set_password_from_link(&token, TokenPurpose::Invitation, &request.password, &client_ip).await?;
         tracing::info!(contact = %user.contact_id, "portal invitation accepted");
@@ -117,8 +129,7 @@ impl PortalAuthService for PortalAuthApi {
     }
 
     async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::Session>, Status> {
-        require_service(&caller(&request)?)?;
-        let request = request.into_inner();
+        let request = from_gateway(request)?;
         let mut violations = FieldViolations::new();
         let email = violations.email("email", &request.email, true);
         typed_password(&mut violations, "password", &request.password);
@@ -148,9 +159,9 @@ impl PortalAuthService for PortalAuthApi {
     }
 
     async fn logout(&self, request: Request<pb::LogoutRequest>) -> Result<Response<pb::LogoutResponse>, Status> {
-        require_service(&caller(&request)?)?;
+        let request = from_gateway(request)?;
         let mut violations = FieldViolations::new();
-        let session_id = violations.required_text("session_id", &request.get_ref().session_id, 100);
+        let session_id = violations.required_text("session_id", &request.session_id, 100);
         violations.into_result()?;
         self.portal.sessions.end(&session_id).await?;
         Ok(Response::new(pb::LogoutResponse {}))
@@ -160,8 +171,7 @@ impl PortalAuthService for PortalAuthApi {
         &self,
         request: Request<pb::RequestPasswordResetRequest>,
     ) -> Result<Response<pb::RequestPasswordResetResponse>, Status> {
-        require_service(&caller(&request)?)?;
-        let request = request.into_inner();
+        let request = from_gateway(request)?;
         let mut violations = FieldViolations::new();
         let email = violations.email("email", &request.email, true);
         let client_ip = violations.optional_text("client_ip", &request.client_ip, ADDRESS_MAX);
@@ -191,20 +201,15 @@ impl PortalAuthService for PortalAuthApi {
         &self,
         request: Request<pb::ResetPasswordRequest>,
     ) -> Result<Response<pb::ResetPasswordResponse>, Status> {
-        require_service(&caller(&request)?)?;
-        let request = request.into_inner();
-        let mut violations = FieldViolations::new();
-        let token = link_token(&mut violations, &request.token);
-        let client_ip = violations.optional_text("client_ip", &request.client_ip, ADDRESS_MAX);
-        violations.into_result()?;
+        let request = from_gateway(request)?;
+        let (token, client_ip) = link_request(&request.token, &request.client_ip)?;
         let user = self.portal.set_password_from_link(&token, TokenPurpose::PasswordReset, &request.password, &client_ip).await?;
         tracing::info!(contact = %user.contact_id, "portal password reset");
         Ok(Response::new(pb::ResetPasswordResponse {}))
     }
 
     async fn change_password(&self, request: Request<pb::ChangePasswordRequest>) -> Result<Response<pb::Session>, Status> {
-        require_service(&caller(&request)?)?;
-        let request = request.into_inner();
+        let request = from_gateway(request)?;
         let mut violations = FieldViolations::new();
         let session_id = violations.required_text("session_id", &request.session_id, 100);
         typed_password(&mut violations, "current_password", &request.current_password);
@@ -239,17 +244,16 @@ impl PortalAuthService for PortalAuthApi {
     }
 
     async fn get_session(&self, request: Request<pb::GetSessionRequest>) -> Result<Response<pb::Session>, Status> {
-        require_service(&caller(&request)?)?;
+        let request = from_gateway(request)?;
         let mut violations = FieldViolations::new();
-        let session_id = violations.required_text("session_id", &request.get_ref().session_id, 100);
+        let session_id = violations.required_text("session_id", &request.session_id, 100);
         violations.into_result()?;
         let (data, user) = self.portal.signed_in(&session_id).await?;
         Ok(Response::new(session_to_proto(String::new(), &data, &user)))
     }
 
     async fn check_token(&self, request: Request<pb::CheckTokenRequest>) -> Result<Response<pb::CheckTokenResponse>, Status> {
-        require_service(&caller(&request)?)?;
-        let request = request.into_inner();
+        let request = from_gateway(request)?;
         let mut violations = FieldViolations::new();
         let token = link_token(&mut violations, &request.token);
         let purpose = violations

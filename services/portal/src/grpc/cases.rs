@@ -8,11 +8,12 @@ use std::collections::HashMap;
 
 use docket_kit::{
     auth::{act_for_contact, caller},
+    clients::Authed,
     error::FieldViolations,
     page, time,
 };
 use docket_proto::{
-    case::v1::{self as cpb, get_case_request},
+    case::v1::{self as cpb, case_service_client::CaseServiceClient, get_case_request},
     portal::v1::{self as pb, portal_case_service_server::PortalCaseService},
 };
 use tonic::{Request, Response, Status};
@@ -73,6 +74,24 @@ fn as_viewer<T>(viewer: &Viewer, message: T) -> Result<Request<T>> {
     let mut request = Request::new(message);
     act_for_contact(&mut request, &viewer.contact_id).map_err(|s| internal(s.message()))?;
     Ok(request)
+}
+
+/// Every page of a list call: `page` answers the items after a page token
+/// and the next token.
+async fn every_page<T, F>(mut page: impl FnMut(String) -> F) -> Result<Vec<T>>
+where
+    F: Future<Output = Result<(Vec<T>, String)>>,
+{
+    let mut all = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (items, next) = page(token.clone()).await?;
+        all.extend(items);
+        if next.is_empty() || next == token {
+            return Ok(all);
+        }
+        token = next;
+    }
 }
 
 impl Portal {
@@ -142,51 +161,24 @@ impl Portal {
         }
     }
 
-    /// Every page of a list call.
     async fn public_activities(&self, case_id: &str) -> Result<Vec<cpb::Activity>> {
-        let mut all = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = self
-                .clients
-                .cases
-                .clone()
-                .list_activities(cpb::ListActivitiesRequest {
-                    case_id: case_id.to_owned(),
-                    page_size: 500,
-                    page_token: token.clone(),
-                    public_only: true,
-                })
-                .await
-                .map_err(|s| case_service(s, &[]))?
-                .into_inner();
-            all.extend(page.activities);
-            if page.next_page_token.is_empty() || page.next_page_token == token {
-                return Ok(all);
-            }
-            token = page.next_page_token;
-        }
+        every_page(|page_token| async move {
+            let list = cpb::ListActivitiesRequest { case_id: case_id.to_owned(), page_size: 500, page_token, public_only: true };
+            let page = self.clients.cases.clone().list_activities(list).await.map_err(|s| case_service(s, &[]))?.into_inner();
+            Ok((page.activities, page.next_page_token))
+        })
+        .await
     }
 
     async fn status_changes(&self, case_id: &str) -> Result<Vec<cpb::AuditEntry>> {
-        let mut all = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = self
-                .clients
-                .cases
-                .clone()
-                .list_case_history(cpb::ListHistoryRequest { id: case_id.to_owned(), page_size: 500, page_token: token.clone() })
-                .await
-                .map_err(|s| case_service(s, &[]))?
-                .into_inner();
+        every_page(|page_token| async move {
+            let list = cpb::ListHistoryRequest { id: case_id.to_owned(), page_size: 500, page_token };
+            let page = self.clients.cases.clone().list_case_history(list).await.map_err(|s| case_service(s, &[]))?.into_inner();
             // The first status is the case's creation, not a change.
-            all.extend(page.entries.into_iter().filter(|e| e.field == "status" && !e.old_value.is_empty()));
-            if page.next_page_token.is_empty() || page.next_page_token == token {
-                return Ok(all);
-            }
-            token = page.next_page_token;
-        }
+            let changes = page.entries.into_iter().filter(|e| e.field == "status" && !e.old_value.is_empty()).collect();
+            Ok((changes, page.next_page_token))
+        })
+        .await
     }
 
     /// Display names of the staff and contacts who wrote something.
@@ -306,19 +298,51 @@ impl Portal {
         let allowed = self.settings.priorities();
         PRIORITY_NAMES.iter().filter(|p| allowed.contains(p)).map(|p| priority_to_proto(p)).collect()
     }
+
+    /// A change sent to the case service as the viewer, by `send` (e.g.
+    /// `|mut cases, request| async move { cases.close_case(request).await }`).
+    /// Bad fields it refuses are named as in the portal's request: `fields`
+    /// pairs its names with ours.
+    async fn change_as_viewer<T, R, F>(
+        &self,
+        viewer: &Viewer,
+        message: T,
+        fields: &[(&str, &str)],
+        send: impl FnOnce(CaseServiceClient<Authed>, Request<T>) -> F,
+    ) -> Result<R>
+    where
+        F: Future<Output = std::result::Result<Response<R>, Status>>,
+    {
+        let answer = send(self.clients.cases.clone(), as_viewer(viewer, message)?).await;
+        Ok(answer.map_err(|s| case_service(s, fields))?.into_inner())
+    }
+
+    /// A case the viewer changed (`what` they did, for the log), as they see it.
+    async fn changed_case(&self, viewer: &Viewer, case: cpb::Case, seen: Sight, what: &str) -> Result<pb::PortalCase> {
+        tracing::info!(case = %case.case_number, contact = %viewer.contact_id, "portal: {what}");
+        let type_names = self.type_names().await?;
+        Ok(self.portal_case(case, seen, &type_names))
+    }
 }
 
 fn session_id(violations: &mut FieldViolations, value: &str) -> String {
     violations.required_text("session_id", value, 100)
 }
 
+/// A customer's request as the gateway forwards it: from the gateway only,
+/// unwrapped, its session id checked first.
+fn customer_request<T>(request: Request<T>, session_of: impl FnOnce(&T) -> &str) -> Result<(T, FieldViolations, String), Status> {
+    require_service(&caller(&request)?)?;
+    let request = request.into_inner();
+    let mut violations = FieldViolations::new();
+    let session = session_id(&mut violations, session_of(&request));
+    Ok((request, violations, session))
+}
+
 #[tonic::async_trait]
 impl PortalCaseService for PortalCaseApi {
     async fn list_my_cases(&self, request: Request<pb::ListMyCasesRequest>) -> Result<Response<pb::ListMyCasesResponse>, Status> {
-        require_service(&caller(&request)?)?;
-        let request = request.into_inner();
-        let mut violations = FieldViolations::new();
-        let session = session_id(&mut violations, &request.session_id);
+        let (request, mut violations, session) = customer_request(request, |r| &r.session_id)?;
         let page_size = page::page_size(&mut violations, request.page_size);
         let text = violations.optional_text("text", &request.text, TEXT_FILTER_MAX);
         let statuses = match pb::CaseState::try_from(request.state) {
@@ -376,10 +400,7 @@ impl PortalCaseService for PortalCaseApi {
     }
 
     async fn get_my_case(&self, request: Request<pb::GetMyCaseRequest>) -> Result<Response<pb::MyCase>, Status> {
-        require_service(&caller(&request)?)?;
-        let request = request.into_inner();
-        let mut violations = FieldViolations::new();
-        let session = session_id(&mut violations, &request.session_id);
+        let (request, mut violations, session) = customer_request(request, |r| &r.session_id)?;
         let lookup = match request.lookup {
             Some(pb::get_my_case_request::Lookup::Id(id)) => {
                 get_case_request::Lookup::Id(violations.id::<CaseId>("id", &id).to_string())
@@ -403,10 +424,7 @@ impl PortalCaseService for PortalCaseApi {
     }
 
     async fn create_my_case(&self, request: Request<pb::CreateMyCaseRequest>) -> Result<Response<pb::PortalCase>, Status> {
-        require_service(&caller(&request)?)?;
-        let request = request.into_inner();
-        let mut violations = FieldViolations::new();
-        let session = session_id(&mut violations, &request.session_id);
+        let (request, mut violations, session) = customer_request(request, |r| &r.session_id)?;
         let subject = violations.required_text("subject", &request.subject, SUBJECT_MAX);
         let description = violations.optional_text("description", &request.description, LONG_TEXT_MAX);
         let type_id = violations.required_text("type_id", &request.type_id, 50);
@@ -459,23 +477,13 @@ impl PortalCaseService for PortalCaseApi {
             ("idempotency_key", "idempotency_key"),
         ];
         let created = portal
-            .clients
-            .cases
-            .clone()
-            .create_case(as_viewer(&viewer, create)?)
-            .await
-            .map_err(|s| case_service(s, &fields))?
-            .into_inner();
-        tracing::info!(case = %created.case_number, contact = %viewer.contact_id, "portal: case created");
-        let type_names = portal.type_names().await?;
-        Ok(Response::new(portal.portal_case(created, Sight::Own, &type_names)))
+            .change_as_viewer(&viewer, create, &fields, |mut cases, request| async move { cases.create_case(request).await })
+            .await?;
+        Ok(Response::new(portal.changed_case(&viewer, created, Sight::Own, "case created").await?))
     }
 
     async fn add_comment(&self, request: Request<pb::AddCommentRequest>) -> Result<Response<pb::TimelineEntry>, Status> {
-        require_service(&caller(&request)?)?;
-        let request = request.into_inner();
-        let mut violations = FieldViolations::new();
-        let session = session_id(&mut violations, &request.session_id);
+        let (request, mut violations, session) = customer_request(request, |r| &r.session_id)?;
         let id: CaseId = violations.id("case_id", &request.case_id);
         let body = violations.required_text("body", &request.body, LONG_TEXT_MAX);
         let key = violations.optional_text("idempotency_key", &request.idempotency_key, docket_kit::idempotency::KEY_MAX);
@@ -495,23 +503,15 @@ impl PortalCaseService for PortalCaseApi {
         };
         let fields = [("activity.body", "body"), ("idempotency_key", "idempotency_key")];
         let added = portal
-            .clients
-            .cases
-            .clone()
-            .add_activity(as_viewer(&viewer, add)?)
-            .await
-            .map_err(|s| case_service(s, &fields))?
-            .into_inner();
+            .change_as_viewer(&viewer, add, &fields, |mut cases, request| async move { cases.add_activity(request).await })
+            .await?;
         tracing::info!(case = %case.case_number, contact = %viewer.contact_id, "portal: comment added");
         let names = HashMap::from([(format!("{:?}", Author::Contact(viewer.contact_id.clone())), viewer.name.clone())]);
         Ok(Response::new(portal.activity_entry(&viewer, &user.email, added, &names)))
     }
 
     async fn close_my_case(&self, request: Request<pb::CloseMyCaseRequest>) -> Result<Response<pb::PortalCase>, Status> {
-        require_service(&caller(&request)?)?;
-        let request = request.into_inner();
-        let mut violations = FieldViolations::new();
-        let session = session_id(&mut violations, &request.session_id);
+        let (request, mut violations, session) = customer_request(request, |r| &r.session_id)?;
         let id: CaseId = violations.id("case_id", &request.case_id);
         let resolution = violations.required_text("resolution_summary", &request.resolution_summary, LONG_TEXT_MAX);
         violations.into_result()?;
@@ -528,24 +528,15 @@ impl PortalCaseService for PortalCaseApi {
             etag: String::new(),
             reason: "closed as resolved by the customer in the portal".to_owned(),
         };
+        let fields = [("resolution_summary", "resolution_summary")];
         let closed = portal
-            .clients
-            .cases
-            .clone()
-            .close_case(as_viewer(&viewer, close)?)
-            .await
-            .map_err(|s| case_service(s, &[("resolution_summary", "resolution_summary")]))?
-            .into_inner();
-        tracing::info!(case = %closed.case_number, contact = %viewer.contact_id, "portal: case closed by its customer");
-        let type_names = portal.type_names().await?;
-        Ok(Response::new(portal.portal_case(closed, seen, &type_names)))
+            .change_as_viewer(&viewer, close, &fields, |mut cases, request| async move { cases.close_case(request).await })
+            .await?;
+        Ok(Response::new(portal.changed_case(&viewer, closed, seen, "case closed by its customer").await?))
     }
 
     async fn reopen_my_case(&self, request: Request<pb::ReopenMyCaseRequest>) -> Result<Response<pb::PortalCase>, Status> {
-        require_service(&caller(&request)?)?;
-        let request = request.into_inner();
-        let mut violations = FieldViolations::new();
-        let session = session_id(&mut violations, &request.session_id);
+        let (request, mut violations, session) = customer_request(request, |r| &r.session_id)?;
         let id: CaseId = violations.id("case_id", &request.case_id);
         let reason = violations.required_text("reason", &request.reason, REASON_MAX);
         violations.into_result()?;
@@ -565,23 +556,15 @@ impl PortalCaseService for PortalCaseApi {
             .into());
         }
         let reopen = cpb::ReopenCaseRequest { id: case.id.clone(), reason, etag: String::new() };
+        let fields = [("reason", "reason")];
         let reopened = portal
-            .clients
-            .cases
-            .clone()
-            .reopen_case(as_viewer(&viewer, reopen)?)
-            .await
-            .map_err(|s| case_service(s, &[("reason", "reason")]))?
-            .into_inner();
-        tracing::info!(case = %reopened.case_number, contact = %viewer.contact_id, "portal: case reopened by its customer");
-        let type_names = portal.type_names().await?;
-        Ok(Response::new(portal.portal_case(reopened, seen, &type_names)))
+            .change_as_viewer(&viewer, reopen, &fields, |mut cases, request| async move { cases.reopen_case(request).await })
+            .await?;
+        Ok(Response::new(portal.changed_case(&viewer, reopened, seen, "case reopened by its customer").await?))
     }
 
     async fn get_case_options(&self, request: Request<pb::GetCaseOptionsRequest>) -> Result<Response<pb::CaseOptions>, Status> {
-        require_service(&caller(&request)?)?;
-        let mut violations = FieldViolations::new();
-        let session = session_id(&mut violations, &request.get_ref().session_id);
+        let (_, violations, session) = customer_request(request, |r| &r.session_id)?;
         violations.into_result()?;
         let portal = &self.portal;
         portal.viewer(&session).await?;
