@@ -56,6 +56,31 @@ pub fn page_end<T>(rows: &mut Vec<T>, limit: u64) -> Option<&T> {
     }
 }
 
+/// Where a list in id order stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdCursor {
+    pub id: String,
+}
+
+/// A page of `query` in the order of its `id` column, after `after`; the
+/// cursor of the last row when another page follows. `key` reads a row's id.
+pub async fn by_id<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    query: Select<E>,
+    id: E::Column,
+    after: Option<IdCursor>,
+    limit: u64,
+    key: impl Fn(&E::Model) -> &str,
+) -> Result<(Vec<E::Model>, Option<IdCursor>), DbErr> {
+    let query = match after {
+        Some(after) => query.filter(id.gt(after.id)),
+        None => query,
+    };
+    let mut rows = query.order_by_asc(id).limit(limit + 1).all(db).await?;
+    let next = page_end(&mut rows, limit).map(|last| IdCursor { id: key(last).to_owned() });
+    Ok((rows, next))
+}
+
 /// Where a list in name order (ties by id) stopped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NameCursor {

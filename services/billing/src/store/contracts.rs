@@ -12,11 +12,10 @@ use docket_kit::{
 use docket_proto::case::v1::ListHistoryResponse;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 
-use super::{IdCursor, Store, new_id, page_end};
+use super::{IdCursor, Store, new_id};
 use crate::{
     domain::contract::{self, ContractStatus, Refusal, Terms, serial_key},
     error::{Error, Result},
@@ -27,6 +26,7 @@ use crate::{
         format_contract_number, load_assets,
     },
 };
+use docket_kit::page;
 
 mask_fields!(
     /// What UpdateContract may change.
@@ -288,11 +288,7 @@ impl Store {
             }
             query = query.filter(any);
         }
-        if let Some(after) = after {
-            query = query.filter(service_contract::Column::Id.gt(after.id));
-        }
-        let mut rows = query.order_by_asc(service_contract::Column::Id).limit(limit + 1).all(&self.db).await?;
-        let next = page_end(&mut rows, limit).map(|last| IdCursor { id: last.id.clone() });
+        let (rows, next) = page::by_id(&self.db, query, service_contract::Column::Id, after, limit, |row| &row.id).await?;
         Ok((with_assets(&self.db, rows).await?, next))
     }
 
@@ -488,12 +484,8 @@ impl Store {
         after: Option<IdCursor>,
         limit: u64,
     ) -> Result<(Vec<sub_contract::Model>, Option<IdCursor>)> {
-        let mut query = sub_contract::Entity::find().filter(sub_contract::Column::ContractId.eq(contract_id));
-        if let Some(after) = after {
-            query = query.filter(sub_contract::Column::Id.gt(after.id));
-        }
-        let mut rows = query.order_by_asc(sub_contract::Column::Id).limit(limit + 1).all(&self.db).await?;
-        let next = page_end(&mut rows, limit).map(|last| IdCursor { id: last.id.clone() });
+        let query = sub_contract::Entity::find().filter(sub_contract::Column::ContractId.eq(contract_id));
+        let (rows, next) = page::by_id(&self.db, query, sub_contract::Column::Id, after, limit, |row| &row.id).await?;
         Ok((rows, next))
     }
 
@@ -531,12 +523,8 @@ impl Store {
         after: Option<IdCursor>,
         limit: u64,
     ) -> Result<(Vec<ledger_entry::Model>, Option<IdCursor>)> {
-        let mut query = ledger_entry::Entity::find().filter(ledger_entry::Column::SubContractId.eq(sub_contract_id));
-        if let Some(after) = after {
-            query = query.filter(ledger_entry::Column::Id.gt(after.id));
-        }
-        let mut rows = query.order_by_asc(ledger_entry::Column::Id).limit(limit + 1).all(&self.db).await?;
-        let next = page_end(&mut rows, limit).map(|last| IdCursor { id: last.id.clone() });
+        let query = ledger_entry::Entity::find().filter(ledger_entry::Column::SubContractId.eq(sub_contract_id));
+        let (rows, next) = page::by_id(&self.db, query, ledger_entry::Column::Id, after, limit, |row| &row.id).await?;
         Ok((rows, next))
     }
 }

@@ -14,7 +14,7 @@ use sea_orm::{
     sea_query::{Expr, LockType},
 };
 
-use super::{IdCursor, Store, contracts::post, new_id, page_end};
+use super::{IdCursor, Store, contracts::post, new_id};
 use crate::{
     domain::{
         invoice::{self as rules, BookedHours, InvoiceDraft, InvoiceError, InvoiceStatus, ServicePart},
@@ -27,6 +27,7 @@ use crate::{
         entities::{booked_hours, invoice, invoice_line, ledger_entry, service_part, sub_contract},
     },
 };
+use docket_kit::page;
 
 /// What a case is billed under: its contract's currency and tax, or the defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -289,11 +290,7 @@ impl Store {
         if !filter.statuses.is_empty() {
             query = query.filter(invoice::Column::Status.is_in(filter.statuses.iter().map(|s| s.key())));
         }
-        if let Some(after) = after {
-            query = query.filter(invoice::Column::Id.gt(after.id));
-        }
-        let mut rows = query.order_by_asc(invoice::Column::Id).limit(limit + 1).all(&self.db).await?;
-        let next = page_end(&mut rows, limit).map(|last| IdCursor { id: last.id.clone() });
+        let (rows, next) = page::by_id(&self.db, query, invoice::Column::Id, after, limit, |row| &row.id).await?;
         let mut records = Vec::with_capacity(rows.len());
         for row in rows {
             records.push(load_invoice(&self.db, &row.id).await?);

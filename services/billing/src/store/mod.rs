@@ -9,8 +9,6 @@ pub mod policies;
 pub mod timesheets;
 pub mod work;
 
-use serde::{Deserialize, Serialize};
-
 pub use self::{
     contracts::{ContractFields, ContractFilter, NewSubContract},
     policies::{PolicyFields, StoredHours, StoredTarget, holidays_of, hours_of, policy_of, targets_of},
@@ -29,10 +27,6 @@ pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// Where a page of records in id order ended.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct IdCursor {
-    pub id: String,
-}
+pub use docket_kit::page::IdCursor;
 
 pub(crate) use docket_kit::page::page_end;

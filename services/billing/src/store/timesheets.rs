@@ -6,11 +6,9 @@ use docket_kit::{
     audit::{Actor, Changes},
     mutation::Edit,
 };
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
 
-use super::{IdCursor, Store, new_id, page_end};
+use super::{IdCursor, Store, new_id};
 use crate::{
     domain::timesheet::{Period, SheetStatus},
     error::{Error, Result},
@@ -20,6 +18,7 @@ use crate::{
         entities::{booked_hours, timesheet},
     },
 };
+use docket_kit::page;
 
 async fn load_sheet(db: &impl ConnectionTrait, staff_id: &str, period: Period, day: NaiveDate) -> Result<Sheet> {
     let (start, end) = period.bounds(day);
@@ -65,11 +64,7 @@ impl Store {
         if !statuses.is_empty() {
             query = query.filter(timesheet::Column::Status.is_in(statuses.iter().map(|s| s.key())));
         }
-        if let Some(after) = after {
-            query = query.filter(timesheet::Column::Id.gt(after.id));
-        }
-        let mut rows = query.order_by_asc(timesheet::Column::Id).limit(limit + 1).all(&self.db).await?;
-        let next = page_end(&mut rows, limit).map(|last| IdCursor { id: last.id.clone() });
+        let (rows, next) = page::by_id(&self.db, query, timesheet::Column::Id, after, limit, |row| &row.id).await?;
         let mut sheets = Vec::with_capacity(rows.len());
         for row in rows {
             let period = Period::from_key(&row.period).unwrap_or(Period::Week);

@@ -9,15 +9,16 @@ use docket_kit::{
     mutation::{self, Edit, Once, Record},
     request::UpdateTarget,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use super::{IdCursor, Store, new_id, page_end};
+use super::{IdCursor, Store, new_id};
 use crate::{
     domain::timesheet::SheetStatus,
     error::{Error, Result},
     events,
     records::entities::{booked_hours, service_part, timesheet},
 };
+use docket_kit::page;
 
 docket_kit::record_ids!(HoursId, PartId);
 
@@ -209,11 +210,7 @@ impl Store {
         if let Some(to) = filter.to {
             query = query.filter(booked_hours::Column::WorkDate.lte(to.to_string()));
         }
-        if let Some(after) = after {
-            query = query.filter(booked_hours::Column::Id.gt(after.id));
-        }
-        let mut rows = query.order_by_asc(booked_hours::Column::Id).limit(limit + 1).all(&self.db).await?;
-        let next = page_end(&mut rows, limit).map(|last| IdCursor { id: last.id.clone() });
+        let (rows, next) = page::by_id(&self.db, query, booked_hours::Column::Id, after, limit, |row| &row.id).await?;
         Ok((rows, next))
     }
 
@@ -342,12 +339,8 @@ impl Store {
         after: Option<IdCursor>,
         limit: u64,
     ) -> Result<(Vec<service_part::Model>, Option<IdCursor>)> {
-        let mut query = service_part::Entity::find().filter(service_part::Column::CaseId.eq(case_id));
-        if let Some(after) = after {
-            query = query.filter(service_part::Column::Id.gt(after.id));
-        }
-        let mut rows = query.order_by_asc(service_part::Column::Id).limit(limit + 1).all(&self.db).await?;
-        let next = page_end(&mut rows, limit).map(|last| IdCursor { id: last.id.clone() });
+        let query = service_part::Entity::find().filter(service_part::Column::CaseId.eq(case_id));
+        let (rows, next) = page::by_id(&self.db, query, service_part::Column::Id, after, limit, |row| &row.id).await?;
         Ok((rows, next))
     }
 
