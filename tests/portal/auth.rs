@@ -19,6 +19,7 @@ portal_tests!(
     a_password_reset_link_sets_a_new_password_and_ends_every_session,
     a_reset_request_answers_the_same_for_an_unknown_email_and_sends_nothing,
     changing_the_password_ends_every_other_session,
+    a_login_or_a_password_change_ends_the_reset_links_still_out,
     bad_or_refused_auth_calls_change_nothing,
 );
 
@@ -227,6 +228,48 @@ async fn changing_the_password_ends_every_other_session(app: TestApp) {
     }
     assert_eq!(session_of(&app, &fresh.session_id).await.unwrap().contact_id, ann.contact.id, "the caller gets a new session");
     app.portal_auth(SERVICE).login(login(&ann.contact.email, "a brand new passphrase")).await.expect("the new password works");
+}
+
+/// A reset link someone else may hold (an old mailbox, a forwarded email)
+/// must not outlive the owner's proof that they know the password.
+async fn a_login_or_a_password_change_ends_the_reset_links_still_out(app: TestApp) {
+    let reset_link = async |email: &str| {
+        app.portal_auth(SERVICE)
+            .request_password_reset(portal::RequestPasswordResetRequest { email: email.to_owned(), client_ip: String::new() })
+            .await
+            .unwrap();
+        emailed_token(&app, email, "reset").await
+    };
+    let use_link = async |token: String| {
+        app.portal_auth(SERVICE)
+            .reset_password(portal::ResetPasswordRequest {
+                token,
+                password: "the attacker's passphrase".into(),
+                client_ip: String::new(),
+            })
+            .await
+    };
+
+    let ann = ann(&app).await;
+    let token = reset_link(&ann.contact.email).await;
+    app.portal_auth(SERVICE).login(login(&ann.contact.email, PASSWORD)).await.expect("the owner logs in");
+    assert_eq!(use_link(token).await.unwrap_err().code(), Code::NotFound, "a login ends the link");
+    app.portal_auth(SERVICE).login(login(&ann.contact.email, PASSWORD)).await.expect("the password is unchanged");
+
+    let bob = customer_in(&app, &ann.contact.account_id, "Bob Example", false).await;
+    let token = reset_link(&bob.contact.email).await;
+    let new_password = "a brand new passphrase";
+    app.portal_auth(SERVICE)
+        .change_password(portal::ChangePasswordRequest {
+            session_id: bob.session.clone(),
+            current_password: PASSWORD.into(),
+            new_password: new_password.into(),
+            client_ip: String::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(use_link(token).await.unwrap_err().code(), Code::NotFound, "a password change ends the link");
+    app.portal_auth(SERVICE).login(login(&bob.contact.email, new_password)).await.expect("the new password stands");
 }
 
 async fn bad_or_refused_auth_calls_change_nothing(app: TestApp) {

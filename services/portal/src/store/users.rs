@@ -118,6 +118,19 @@ async fn spend_token(txn: &DatabaseTransaction, token_hash: &str, now: DateTime<
     if spent.rows_affected == 1 { Ok(()) } else { Err(no_link()) }
 }
 
+/// Ends every live link of `purpose` of a contact.
+async fn revoke_links(txn: &DatabaseTransaction, contact_id: &str, purpose: TokenPurpose, now: DateTime<Utc>) -> Result<()> {
+    portal_token::Entity::update_many()
+        .col_expr(portal_token::Column::RevokedAt, Expr::value(Some(now)))
+        .filter(portal_token::Column::ContactId.eq(contact_id))
+        .filter(portal_token::Column::Purpose.eq(purpose.key()))
+        .filter(portal_token::Column::UsedAt.is_null())
+        .filter(portal_token::Column::RevokedAt.is_null())
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
 /// Replaces every live token of `purpose` of a contact with a new one.
 async fn issue_token(
     txn: &DatabaseTransaction,
@@ -127,14 +140,7 @@ async fn issue_token(
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    portal_token::Entity::update_many()
-        .col_expr(portal_token::Column::RevokedAt, Expr::value(Some(now)))
-        .filter(portal_token::Column::ContactId.eq(contact_id))
-        .filter(portal_token::Column::Purpose.eq(purpose.key()))
-        .filter(portal_token::Column::UsedAt.is_null())
-        .filter(portal_token::Column::RevokedAt.is_null())
-        .exec(txn)
-        .await?;
+    revoke_links(txn, contact_id, purpose, now).await?;
     portal_token::Model {
         token_hash: docket_kit::secret::digest(token),
         purpose: purpose.key().to_owned(),
@@ -360,7 +366,8 @@ impl Store {
             .await
     }
 
-    /// A user's new password, ending every session it had.
+    /// A user's new password, ending every session it had and every reset
+    /// link still out (whoever holds an old one must not undo the change).
     pub async fn change_password(
         &self,
         contact_id: ContactId,
@@ -368,7 +375,8 @@ impl Store {
         by: &Actor<'_>,
     ) -> Result<portal_user::Model> {
         let password_hash = &password_hash;
-        self.change_user(by, &contact_id.to_string(), None, |_, before| async move {
+        self.change_user(by, &contact_id.to_string(), None, |tx, before| async move {
+            revoke_links(&tx, &before.contact_id, TokenPurpose::PasswordReset, by.at).await?;
             let mut trail = Trail::new();
             trail.set("password", "(set)", "(changed)");
             Ok(Edit { after: with_password(&before, password_hash, by.at), changes: trail })
@@ -399,9 +407,11 @@ impl Store {
             .await
     }
 
-    /// Notes a login, and what the case service says of the contact now.
+    /// Notes a login, and what the case service says of the contact now. A
+    /// login proves the password is known, so reset links still out end.
     pub async fn record_login(&self, contact: &ContactFacts, by: &Actor<'_>) -> Result<portal_user::Model> {
-        self.change_user(by, &contact.contact_id, None, |_, before| async move {
+        self.change_user(by, &contact.contact_id, None, |tx, before| async move {
+            revoke_links(&tx, &before.contact_id, TokenPurpose::PasswordReset, by.at).await?;
             let mut after = before.clone();
             let mut trail = Trail::new();
             trail.set("last_login_time", time_text(before.last_login_at), by.at.to_rfc3339());
