@@ -28,15 +28,7 @@ use crate::{
 };
 
 /// The case events the clocks follow.
-pub const BINDINGS: &[&str] = &[
-    "case.created",
-    "case.updated",
-    "case.assigned",
-    "case.status_changed",
-    "case.closed",
-    "case.reopened",
-    "case.activity_added",
-];
+pub const BINDINGS: &[&str] = &docket_kit::events::CASE_LIFECYCLE;
 
 /// Keeps the clocks from the case service's events.
 pub struct ClockKeeper;

@@ -81,19 +81,67 @@ pub trait MaskField: Copy + Eq + Send + Sync + 'static {
     }
 }
 
-/// Declares a record's updatable fields and their mask paths:
-/// `docket_kit::mask_fields!(pub enum ContactField { Name = "name", Email = "email" });`
+/// Declares a record's updatable fields; a field's mask path is its name in
+/// snake_case (`PortalEnabled` is `portal_enabled`), or the one written
+/// after it (`Street = "address.street"`):
+/// `docket_kit::mask_fields!(pub enum ContactField { Name, Email, PortalEnabled });`
 #[macro_export]
 macro_rules! mask_fields {
-    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $path:literal),+ $(,)? }) => {
+    (@path $variant:ident = $path:literal) => {
+        $path
+    };
+    (@path $variant:ident) => {{
+        const PATH: [u8; $crate::request::snake_len(stringify!($variant))] = $crate::request::snake_case(stringify!($variant));
+        match ::std::str::from_utf8(&PATH) {
+            Ok(path) => path,
+            Err(_) => panic!("a mask field is named in ASCII"),
+        }
+    }};
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident $(= $path:literal)?),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         $vis enum $name { $($(#[$vmeta])* $variant),+ }
 
         impl $crate::request::MaskField for $name {
-            const ALL: &'static [(&'static str, Self)] = &[$(($path, $name::$variant)),+];
+            const ALL: &'static [(&'static str, Self)] =
+                &[$(($crate::mask_fields!(@path $variant $(= $path)?), $name::$variant)),+];
         }
     };
+}
+
+/// The length of the ASCII CamelCase `name` in snake_case.
+pub const fn snake_len(name: &str) -> usize {
+    let bytes = name.as_bytes();
+    let mut len = bytes.len();
+    let mut i = 1;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_uppercase() {
+            len += 1;
+        }
+        i += 1;
+    }
+    len
+}
+
+/// The ASCII CamelCase `name` in snake_case; `N` is its [`snake_len`].
+pub const fn snake_case<const N: usize>(name: &str) -> [u8; N] {
+    let bytes = name.as_bytes();
+    let mut out = [0u8; N];
+    let (mut i, mut o) = (0, 0);
+    while i < bytes.len() {
+        if bytes[i].is_ascii_uppercase() {
+            if i > 0 {
+                out[o] = b'_';
+                o += 1;
+            }
+            out[o] = bytes[i].to_ascii_lowercase();
+        } else {
+            out[o] = bytes[i];
+        }
+        o += 1;
+        i += 1;
+    }
+    out
 }
 
 /// The fields an update changes, each named once.
@@ -226,10 +274,19 @@ mod tests {
     crate::record_ids!(ThingId);
     crate::mask_fields!(
         enum ThingField {
-            Name = "name",
-            Notes = "notes",
+            Name,
+            Notes,
+            PortalEnabled,
+            Street = "address.street",
         }
     );
+
+    #[test]
+    fn mask_paths_are_the_field_names_in_snake_case_unless_written() {
+        let paths: Vec<_> = ThingField::ALL.iter().map(|(path, _)| *path).collect();
+        assert_eq!(paths, ["name", "notes", "portal_enabled", "address.street"]);
+        assert_eq!(ThingField::PortalEnabled.path(), "portal_enabled");
+    }
 
     #[test]
     fn ids_are_typed_uuids_and_bad_ones_are_named() {
@@ -253,10 +310,13 @@ mod tests {
         let _: FieldMask<ThingField> = v.field_mask(Some(&prost_types::FieldMask { paths: vec!["id".into()] }));
         let _: FieldMask<ThingField> = v.field_mask(None);
         let messages: Vec<_> = v.iter().map(|(_, d)| d.to_owned()).collect();
-        assert!(messages[0].contains("`id` cannot be changed here; allowed: name, notes"), "{messages:?}");
+        assert!(
+            messages[0].contains("`id` cannot be changed here; allowed: name, notes, portal_enabled, address.street"),
+            "{messages:?}"
+        );
         assert!(messages[1].contains("name the fields to change"), "{messages:?}");
         assert_eq!(ThingField::Notes.path(), "notes");
-        assert_eq!(FieldMask::<ThingField>::all().paths(), ["name", "notes"]);
+        assert_eq!(FieldMask::<ThingField>::all().paths(), ["name", "notes", "portal_enabled", "address.street"]);
     }
 
     #[test]

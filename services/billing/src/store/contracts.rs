@@ -31,14 +31,14 @@ use docket_kit::page;
 mask_fields!(
     /// What UpdateContract may change.
     pub enum ContractField {
-        Name = "name",
-        ContractType = "contract_type",
-        StartDate = "start_date",
-        EndDate = "end_date",
-        SlaPolicyId = "sla_policy_id",
-        CoveredAssets = "covered_assets",
-        Rates = "rates",
-        Description = "description",
+        Name,
+        ContractType,
+        StartDate,
+        EndDate,
+        SlaPolicyId,
+        CoveredAssets,
+        Rates,
+        Description,
     }
 );
 

@@ -76,15 +76,15 @@ pub fn targets_of(model: &sla_policy::Model) -> Vec<StoredTarget> {
 mask_fields!(
     /// What UpdateSlaPolicy may change.
     pub enum PolicyField {
-        Name = "name",
-        Description = "description",
-        TimeZone = "time_zone",
-        WorkingHours = "working_hours",
-        Holidays = "holidays",
-        Targets = "targets",
-        PauseWhilePending = "pause_while_pending",
-        WarnAtPercent = "warn_at_percent",
-        IsDefault = "is_default",
+        Name,
+        Description,
+        TimeZone,
+        WorkingHours,
+        Holidays,
+        Targets,
+        PauseWhilePending,
+        WarnAtPercent,
+        IsDefault,
     }
 );
 

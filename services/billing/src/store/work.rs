@@ -25,22 +25,22 @@ docket_kit::record_ids!(HoursId, PartId);
 mask_fields!(
     /// What UpdateHours may change.
     pub enum HoursField {
-        WorkDate = "work_date",
-        Minutes = "minutes",
-        Billable = "billable",
-        Rate = "rate",
-        Description = "description",
+        WorkDate,
+        Minutes,
+        Billable,
+        Rate,
+        Description,
     }
 );
 
 mask_fields!(
     /// What UpdateServicePart may change.
     pub enum PartField {
-        PartNumber = "part_number",
-        Description = "description",
-        QuantityMilli = "quantity_milli",
-        UnitPrice = "unit_price",
-        Billable = "billable",
+        PartNumber,
+        Description,
+        QuantityMilli,
+        UnitPrice,
+        Billable,
     }
 );
 

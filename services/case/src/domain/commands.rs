@@ -117,43 +117,43 @@ pub use docket_kit::idempotency::Idempotency;
 mask_fields!(
     /// What UpdateAccount may change.
     pub enum AccountField {
-        Name = "name",
-        Industry = "industry",
-        Tier = "tier",
-        AnnualValue = "annual_value",
-        Address = "address",
-        Notes = "notes",
+        Name,
+        Industry,
+        Tier,
+        AnnualValue,
+        Address,
+        Notes,
     }
 );
 
 mask_fields!(
     /// What UpdateContact may change.
     pub enum ContactField {
-        AccountId = "account_id",
-        Name = "name",
-        Email = "email",
-        Phone = "phone",
-        Title = "title",
-        PortalEnabled = "portal_enabled",
+        AccountId,
+        Name,
+        Email,
+        Phone,
+        Title,
+        PortalEnabled,
     }
 );
 
 mask_fields!(
     /// What UpdateStaffUser may change.
     pub enum StaffField {
-        Name = "name",
-        Email = "email",
-        Role = "role",
-        Active = "active",
-        Available = "available",
+        Name,
+        Email,
+        Role,
+        Active,
+        Available,
     }
 );
 
 mask_fields!(
     /// What UpdateTeam may change.
     pub enum TeamField {
-        Name = "name",
-        Description = "description",
+        Name,
+        Description,
     }
 );
 
@@ -161,27 +161,27 @@ mask_fields!(
     /// The descriptive fields of a case: what UpdateCase may change (status,
     /// owner and resolution change only through their verbs).
     pub enum CaseField {
-        Subject = "subject",
-        Description = "description",
-        TypeId = "type_id",
-        Priority = "priority",
-        Channel = "channel",
-        AccountId = "account_id",
-        Contacts = "contacts",
-        TeamId = "team_id",
-        ServiceContractId = "service_contract_id",
-        ServiceContractNumber = "service_contract_number",
-        AssetDescription = "asset_description",
-        AssetSerialNumber = "asset_serial_number",
-        Tags = "tags",
+        Subject,
+        Description,
+        TypeId,
+        Priority,
+        Channel,
+        AccountId,
+        Contacts,
+        TeamId,
+        ServiceContractId,
+        ServiceContractNumber,
+        AssetDescription,
+        AssetSerialNumber,
+        Tags,
     }
 );
 
 mask_fields!(
     /// What UpdateCaseType may change.
     pub enum CaseTypeField {
-        Name = "name",
-        Active = "active",
+        Name,
+        Active,
     }
 );
 

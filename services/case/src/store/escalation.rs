@@ -29,17 +29,17 @@ use crate::{
 mask_fields!(
     /// What UpdateEscalationRule may change.
     pub enum RuleField {
-        Name = "name",
-        Trigger = "trigger",
-        Target = "target",
-        Priorities = "priorities",
-        RaisePriority = "raise_priority",
-        ReassignTeamId = "reassign_team_id",
-        ReassignOwnerId = "reassign_owner_id",
-        NotifyOwner = "notify_owner",
-        NotifyStaffIds = "notify_staff_ids",
-        Active = "active",
-        Position = "position",
+        Name,
+        Trigger,
+        Target,
+        Priorities,
+        RaisePriority,
+        ReassignTeamId,
+        ReassignOwnerId,
+        NotifyOwner,
+        NotifyStaffIds,
+        Active,
+        Position,
     }
 );
 

@@ -237,6 +237,19 @@ impl Injector for MapInjector<'_> {
     }
 }
 
+/// The events of a case's own life, which the case service writes and the
+/// services that follow cases (billing's clocks, notification's emails)
+/// bind to.
+pub const CASE_LIFECYCLE: [&str; 7] = [
+    "case.created",
+    "case.updated",
+    "case.assigned",
+    "case.status_changed",
+    "case.closed",
+    "case.reopened",
+    "case.activity_added",
+];
+
 /// Whether a routing key matches an AMQP topic pattern (`*` one word, `#` any).
 pub fn topic_matches(pattern: &str, key: &str) -> bool {
     fn go(pattern: &[&str], key: &[&str]) -> bool {

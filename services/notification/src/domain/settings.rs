@@ -5,17 +5,18 @@
 use docket_kit::{mask_fields, request::FieldMask};
 
 /// Event types a notification can be about.
-pub const EVENT_TYPES: &[&str] = &[
-    "case.created",
-    "case.updated",
-    "case.assigned",
-    "case.status_changed",
-    "case.closed",
-    "case.reopened",
-    "case.activity_added",
-    // Reaches the staff an escalation rule names, whatever the settings say.
-    "case.escalated",
-];
+pub const EVENT_TYPES: &[&str] = &{
+    use docket_kit::events::CASE_LIFECYCLE;
+    // The case's own events, and "case.escalated", which reaches the staff
+    // an escalation rule names whatever the settings say.
+    let mut all = ["case.escalated"; CASE_LIFECYCLE.len() + 1];
+    let mut i = 0;
+    while i < CASE_LIFECYCLE.len() {
+        all[i] = CASE_LIFECYCLE[i];
+        i += 1;
+    }
+    all
+};
 
 /// Events of the portal service that email one person a link: the portal
 /// invitation and the password reset. Not case events: no contact, owner or
@@ -58,13 +59,13 @@ impl Default for NotifySettings {
 mask_fields!(
     /// A setting an update may change, by its mask path.
     pub enum SettingsField {
-        ContactEventTypes = "contact_event_types",
-        OwnerEventTypes = "owner_event_types",
-        TeamEventTypes = "team_event_types",
-        SenderAddress = "sender_address",
-        SenderName = "sender_name",
-        DigestWindowSeconds = "digest_window_seconds",
-        PortalBaseUrl = "portal_base_url",
+        ContactEventTypes,
+        OwnerEventTypes,
+        TeamEventTypes,
+        SenderAddress,
+        SenderName,
+        DigestWindowSeconds,
+        PortalBaseUrl,
     }
 );
 

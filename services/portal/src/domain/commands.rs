@@ -10,8 +10,8 @@ pub use docket_kit::idempotency::Idempotency;
 mask_fields!(
     /// What UpdatePortalUser may change.
     pub enum UserField {
-        Enabled = "enabled",
-        PortalManager = "portal_manager",
+        Enabled,
+        PortalManager,
     }
 );
 
@@ -25,17 +25,17 @@ pub struct UserFields {
 mask_fields!(
     /// What UpdateWebForm may change.
     pub enum WebFormField {
-        Slug = "slug",
-        Title = "title",
-        Intro = "intro",
-        Fields = "fields",
-        CaseTypeId = "case_type_id",
-        Priority = "priority",
-        TeamId = "team_id",
-        AccountId = "account_id",
-        AllowedOrigins = "allowed_origins",
-        SuccessMessage = "success_message",
-        Active = "active",
+        Slug,
+        Title,
+        Intro,
+        Fields,
+        CaseTypeId,
+        Priority,
+        TeamId,
+        AccountId,
+        AllowedOrigins,
+        SuccessMessage,
+        Active,
     }
 );
 
