@@ -6,7 +6,7 @@ use tonic_types::StatusExt;
 
 use crate::{
     common::{ADMIN, AGENT, SERVICE, TestApp, assert_field_error},
-    fixtures::{account, contact, unique},
+    fixtures::{account, contact, mask, unique},
     portal_tests,
     support::{PASSWORD, Visitor, all_row_counts, customer_in, emailed_token, emails_with, execute, invite},
 };
@@ -20,6 +20,7 @@ portal_tests!(
     a_reset_request_answers_the_same_for_an_unknown_email_and_sends_nothing,
     changing_the_password_ends_every_other_session,
     a_login_or_a_password_change_ends_the_reset_links_still_out,
+    after_an_address_change_reset_links_go_only_to_the_new_address,
     bad_or_refused_auth_calls_change_nothing,
 );
 
@@ -270,6 +271,64 @@ async fn a_login_or_a_password_change_ends_the_reset_links_still_out(app: TestAp
         .unwrap();
     assert_eq!(use_link(token).await.unwrap_err().code(), Code::NotFound, "a password change ends the link");
     app.portal_auth(SERVICE).login(login(&bob.contact.email, new_password)).await.expect("the new password stands");
+}
+
+/// The attack: an agent moves Jonas to a new address; whoever still reads
+/// the old mailbox asks for a reset and takes the account.
+async fn after_an_address_change_reset_links_go_only_to_the_new_address(app: TestApp) {
+    use docket_proto::case::v1 as pb;
+    let request_reset = async |email: &str| {
+        app.portal_auth(SERVICE)
+            .request_password_reset(portal::RequestPasswordResetRequest { email: email.to_owned(), client_ip: String::new() })
+            .await
+            .unwrap();
+    };
+    let jonas = ann(&app).await;
+    let old_address = jonas.contact.email.clone();
+    request_reset(&old_address).await;
+    let link_to_old_address = emailed_token(&app, &old_address, "reset").await;
+
+    let new_address = format!("{}@newdomain.example", unique("jonas"));
+    let lookup = Some(pb::get_contact_request::Lookup::Id(jonas.contact.id.clone()));
+    let current = app.contacts(AGENT).get_contact(pb::GetContactRequest { lookup }).await.unwrap().into_inner();
+    app.contacts(AGENT)
+        .update_contact(pb::UpdateContactRequest {
+            contact: Some(pb::Contact {
+                id: current.id,
+                etag: current.etag,
+                email: new_address.clone(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["email"]),
+            reason: "moved to the new domain".into(),
+        })
+        .await
+        .unwrap();
+
+    // The old address no longer finds the account; the new one does, and
+    // its link goes there only.
+    request_reset(&old_address).await;
+    request_reset(&new_address).await;
+    let link = emailed_token(&app, &new_address, "reset").await;
+    assert_eq!(emails_with(&app, &old_address, "reset").await, 1, "only the link asked for before the change went there");
+
+    let use_link = async |token: String, password: &str| {
+        app.portal_auth(SERVICE)
+            .reset_password(portal::ResetPasswordRequest { token, password: password.into(), client_ip: String::new() })
+            .await
+    };
+    assert_eq!(
+        use_link(link_to_old_address, "the attacker's passphrase").await.unwrap_err().code(),
+        Code::NotFound,
+        "the link sent to the old address is dead"
+    );
+    assert_eq!(
+        session_of(&app, &jonas.session).await.unwrap_err().code(),
+        Code::Unauthenticated,
+        "sessions of the old address end"
+    );
+    use_link(link, "jonas's own new passphrase").await.expect("the owner's link works");
+    app.portal_auth(SERVICE).login(login(&new_address, "jonas's own new passphrase")).await.expect("the owner logs in");
 }
 
 async fn bad_or_refused_auth_calls_change_nothing(app: TestApp) {

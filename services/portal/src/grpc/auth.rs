@@ -184,6 +184,7 @@ impl PortalAuthService for PortalAuthApi {
             _ => None,
         };
         if let Some(user) = user.filter(|u| u.enabled && u.password_hash.is_some())
+            && let Some(contact) = &contact
             && portal.sessions.reset_allowed(&email).await?
         {
             let token = secret::token().map_err(|err| internal(format!("no random token: {err}")))?;
@@ -191,7 +192,8 @@ impl PortalAuthService for PortalAuthApi {
             let reason = format!("reset requested from {client_ip}");
             let by = actor(&who, &reason);
             let expires_at = by.at + portal.settings.reset_ttl();
-            portal.store.request_reset(records::contact_id(&user)?, &token, expires_at, &by).await?;
+            // The link goes to the contact's address now, never to one the user had before.
+            portal.store.request_reset(records::contact_id(&user)?, &contact.email, &token, expires_at, &by).await?;
             tracing::info!(contact = %user.contact_id, "password reset link issued");
         }
         Ok(Response::new(pb::RequestPasswordResetResponse {}))

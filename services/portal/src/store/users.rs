@@ -196,6 +196,21 @@ async fn save_user(tx: &Tx, before: &portal_user::Model, after: portal_user::Mod
     tx.save::<_, PortalRefusal>(before, Edit { after, changes: trail }, |_, _, _| Vec::new()).await
 }
 
+/// A user whose contact's address changed: the new address is theirs, and
+/// the sessions and links made while the old one was end, so whoever still
+/// reads the old mailbox holds nothing.
+async fn follow_address(tx: &Tx, before: &portal_user::Model, email: &str, at: DateTime<Utc>) -> Result<portal_user::Model> {
+    revoke_links(tx, &before.contact_id, TokenPurpose::Invitation, at).await?;
+    revoke_links(tx, &before.contact_id, TokenPurpose::PasswordReset, at).await?;
+    let mut after = before.clone();
+    after.email = email.to_owned();
+    after.session_epoch += 1;
+    let mut trail = Trail::new();
+    trail.diff("email", &before.email, email);
+    trail.set("sessions_revoked", "", at.to_rfc3339());
+    save_user(tx, before, after, trail).await
+}
+
 /// What an invitation does to a user who has not accepted an earlier one.
 fn reinvite(
     before: &portal_user::Model,
@@ -385,10 +400,13 @@ impl Store {
     }
 
     /// Issues a password-reset link for an active user and writes the event
-    /// that emails it.
+    /// that emails it to `email`, the contact's address as the case service
+    /// has it now. An address that changed since the user's last login
+    /// becomes the user's first, ending what was made for the old one.
     pub async fn request_reset(
         &self,
         contact_id: ContactId,
+        email: &str,
         token: &str,
         expires_at: DateTime<Utc>,
         by: &Actor<'_>,
@@ -396,7 +414,10 @@ impl Store {
         let id = contact_id.to_string();
         self.mutations
             .run(by, async |tx| {
-                let user = portal_user::Model::load(&*tx, &id).await?.ok_or_else(|| no_access(contact_id))?;
+                let mut user = portal_user::Model::load(&*tx, &id).await?.ok_or_else(|| no_access(contact_id))?;
+                if !user.email.eq_ignore_ascii_case(email) {
+                    user = follow_address(&tx, &user, email, by.at).await?;
+                }
                 issue_token(&tx, &id, TokenPurpose::PasswordReset, token, expires_at, by.at).await?;
                 let mut trail = Trail::new();
                 trail.set("password_reset_requested", "", by.at.to_rfc3339());
