@@ -146,6 +146,7 @@ pub const CONSUMERS: &[(&str, &[&str])] = &[
     (docket_notification::SERVICE, docket_notification::handler::BINDINGS),
     (docket_billing::SERVICE, docket_billing::clocks::BINDINGS),
     (docket_case::SERVICE, docket_case::sla_alerts::BINDINGS),
+    (docket_portal::SERVICE, docket_portal::addresses::BINDINGS),
 ];
 
 /// Connects each target to its database (migrating first when configured)
@@ -276,6 +277,18 @@ pub async fn run(
                 };
                 docket_portal::add_routes(&mut routes, portal);
                 relays.push(Relay::new(db.clone(), broker.clone(), &settings.events, relay));
+                let consumer = ConsumerSpec {
+                    service: docket_portal::SERVICE.to_owned(),
+                    bindings: docket_portal::addresses::BINDINGS.iter().map(|b| (*b).to_owned()).collect(),
+                };
+                background.spawn(consume(
+                    broker.clone(),
+                    db.clone(),
+                    settings.events.clone(),
+                    consumer,
+                    Arc::new(docket_portal::addresses::AddressFollower),
+                    stopping.clone(),
+                ));
                 mounted.push(Mounted { names: docket_portal::GRPC_SERVICES.to_vec(), db });
             }
             Target::Gateway => {}

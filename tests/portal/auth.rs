@@ -21,6 +21,8 @@ portal_tests!(
     changing_the_password_ends_every_other_session,
     a_login_or_a_password_change_ends_the_reset_links_still_out,
     after_an_address_change_reset_links_go_only_to_the_new_address,
+    an_address_change_at_once_ends_the_sessions_and_links_of_the_old_one,
+    a_malformed_contact_change_is_refused_and_changes_no_portal_user,
     bad_or_refused_auth_calls_change_nothing,
 );
 
@@ -273,10 +275,97 @@ async fn a_login_or_a_password_change_ends_the_reset_links_still_out(app: TestAp
     app.portal_auth(SERVICE).login(login(&bob.contact.email, new_password)).await.expect("the new password stands");
 }
 
+/// An agent changes the contact's email; the new address.
+async fn move_to_new_domain(app: &TestApp, visitor: &Visitor) -> String {
+    use docket_proto::case::v1 as pb;
+    let new_address = format!("{}@newdomain.example", unique("jonas"));
+    let lookup = Some(pb::get_contact_request::Lookup::Id(visitor.contact.id.clone()));
+    let current = app.contacts(AGENT).get_contact(pb::GetContactRequest { lookup }).await.unwrap().into_inner();
+    app.contacts(AGENT)
+        .update_contact(pb::UpdateContactRequest {
+            contact: Some(pb::Contact { id: current.id, etag: current.etag, email: new_address.clone(), ..Default::default() }),
+            update_mask: mask(&["email"]),
+            reason: "moved to the new domain".into(),
+        })
+        .await
+        .unwrap();
+    new_address
+}
+
+/// Without anyone asking for a reset: the portal follows the contact's
+/// `contact.updated`, so the old address's sessions and links end at once.
+async fn an_address_change_at_once_ends_the_sessions_and_links_of_the_old_one(app: TestApp) {
+    let jonas = ann(&app).await;
+    let old_address = jonas.contact.email.clone();
+    app.portal_auth(SERVICE)
+        .request_password_reset(portal::RequestPasswordResetRequest { email: old_address.clone(), client_ip: String::new() })
+        .await
+        .unwrap();
+    let link_to_old_address = emailed_token(&app, &old_address, "reset").await;
+
+    let new_address = move_to_new_domain(&app, &jonas).await;
+    app.wait_until_consumed("portal").await;
+    assert_eq!(session_of(&app, &jonas.session).await.unwrap_err().code(), Code::Unauthenticated, "the old sessions end");
+    let refused = app
+        .portal_auth(SERVICE)
+        .reset_password(portal::ResetPasswordRequest {
+            token: link_to_old_address,
+            password: "the attacker's passphrase".into(),
+            client_ip: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound, "the link sent to the old address is dead");
+    let user =
+        app.portal_access(AGENT).get_portal_user(portal::GetPortalUserRequest { contact_id: jonas.contact.id.clone() }).await;
+    assert_eq!(user.unwrap().into_inner().email, new_address, "the portal user has the new address");
+    app.portal_auth(SERVICE).login(login(&new_address, PASSWORD)).await.expect("the password stays; only the address moved");
+}
+
+async fn a_malformed_contact_change_is_refused_and_changes_no_portal_user(app: TestApp) {
+    use docket_kit::events::{consumer::EventHandler, envelope, pack};
+    use docket_portal::addresses::AddressFollower;
+    use docket_proto::events::v1 as ev;
+    use sea_orm::TransactionTrait;
+
+    let jonas = ann(&app).await;
+    let db = app.service_db("portal").await;
+    let event = |payload: prost_types::Any| {
+        envelope("case", "contact.updated", &jonas.contact.id, "staff:x", docket_kit::time::now(), payload)
+    };
+    let changed = |contact: Option<docket_proto::case::v1::Contact>, field: &str| ev::ContactChanged {
+        contact,
+        changes: vec![ev::FieldChange { field: field.into(), old_value: String::new(), new_value: String::new() }],
+        reason: String::new(),
+    };
+    let moved = docket_proto::case::v1::Contact { email: "mallory@evil.example".into(), ..jonas.contact.clone() };
+    let garbage = prost_types::Any {
+        type_url: "type.googleapis.com/docket.events.v1.ContactChanged".into(),
+        value: vec![0xff, 0xff, 0xff],
+    };
+    let refused = [
+        event(garbage),
+        event(pack("docket.events.v1.CaseCreated", &ev::CaseCreated::default())),
+        event(pack("docket.events.v1.ContactChanged", &changed(None, "email"))),
+    ];
+    let before = all_row_counts(&app).await;
+    for bad in &refused {
+        let txn = db.begin().await.unwrap();
+        assert!(AddressFollower.handle(&txn, bad).await.is_err(), "{bad:?} is refused");
+        txn.rollback().await.unwrap();
+    }
+    // A change that does not touch the email leaves the user as it is.
+    let txn = db.begin().await.unwrap();
+    let other_field = event(pack("docket.events.v1.ContactChanged", &changed(Some(moved), "phone")));
+    AddressFollower.handle(&txn, &other_field).await.expect("a change of another field is fine");
+    txn.commit().await.unwrap();
+    assert_eq!(all_row_counts(&app).await, before);
+    session_of(&app, &jonas.session).await.expect("the session stands");
+}
+
 /// The attack: an agent moves Jonas to a new address; whoever still reads
 /// the old mailbox asks for a reset and takes the account.
 async fn after_an_address_change_reset_links_go_only_to_the_new_address(app: TestApp) {
-    use docket_proto::case::v1 as pb;
     let request_reset = async |email: &str| {
         app.portal_auth(SERVICE)
             .request_password_reset(portal::RequestPasswordResetRequest { email: email.to_owned(), client_ip: String::new() })
@@ -288,22 +377,7 @@ async fn after_an_address_change_reset_links_go_only_to_the_new_address(app: Tes
     request_reset(&old_address).await;
     let link_to_old_address = emailed_token(&app, &old_address, "reset").await;
 
-    let new_address = format!("{}@newdomain.example", unique("jonas"));
-    let lookup = Some(pb::get_contact_request::Lookup::Id(jonas.contact.id.clone()));
-    let current = app.contacts(AGENT).get_contact(pb::GetContactRequest { lookup }).await.unwrap().into_inner();
-    app.contacts(AGENT)
-        .update_contact(pb::UpdateContactRequest {
-            contact: Some(pb::Contact {
-                id: current.id,
-                etag: current.etag,
-                email: new_address.clone(),
-                ..Default::default()
-            }),
-            update_mask: mask(&["email"]),
-            reason: "moved to the new domain".into(),
-        })
-        .await
-        .unwrap();
+    let new_address = move_to_new_domain(&app, &jonas).await;
 
     // The old address no longer finds the account; the new one does, and
     // its link goes there only.

@@ -16,6 +16,7 @@
 //! adapter, `events` what goes to the outbox (the invitation and reset
 //! emails).
 
+pub mod addresses;
 pub mod config;
 pub mod demo;
 pub mod domain;

@@ -7,7 +7,7 @@ mod users;
 
 pub use self::{
     forms::{FormCursor, Submitted},
-    users::{ContactFacts, Invited, TokenPurpose, UserCursor, UserFilter},
+    users::{ContactFacts, Invited, TokenPurpose, UserCursor, UserFilter, follow_contact_address},
 };
 
 docket_kit::service_store!(

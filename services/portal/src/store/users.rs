@@ -199,16 +199,31 @@ async fn save_user(tx: &Tx, before: &portal_user::Model, after: portal_user::Mod
 /// A user whose contact's address changed: the new address is theirs, and
 /// the sessions and links made while the old one was end, so whoever still
 /// reads the old mailbox holds nothing.
-async fn follow_address(tx: &Tx, before: &portal_user::Model, email: &str, at: DateTime<Utc>) -> Result<portal_user::Model> {
-    revoke_links(tx, &before.contact_id, TokenPurpose::Invitation, at).await?;
-    revoke_links(tx, &before.contact_id, TokenPurpose::PasswordReset, at).await?;
+async fn follow_address(
+    txn: &DatabaseTransaction,
+    by: &Actor<'_>,
+    before: &portal_user::Model,
+    email: &str,
+) -> Result<portal_user::Model> {
+    revoke_links(txn, &before.contact_id, TokenPurpose::Invitation, by.at).await?;
+    revoke_links(txn, &before.contact_id, TokenPurpose::PasswordReset, by.at).await?;
     let mut after = before.clone();
     after.email = email.to_owned();
     after.session_epoch += 1;
     let mut trail = Trail::new();
     trail.diff("email", &before.email, email);
-    trail.set("sessions_revoked", "", at.to_rfc3339());
-    save_user(tx, before, after, trail).await
+    trail.set("sessions_revoked", "", by.at.to_rfc3339());
+    docket_kit::mutation::save(txn, by, crate::events::SOURCE, before, Edit { after, changes: trail }, |_, _, _| Vec::new()).await
+}
+
+/// Follows a contact's new address (the case service's `contact.updated`)
+/// inside an event consumer's transaction: a portal user of that contact
+/// with another address takes the new one, and what the old one held ends.
+pub async fn follow_contact_address(txn: &DatabaseTransaction, by: &Actor<'_>, contact_id: &str, email: &str) -> Result<()> {
+    match portal_user::Model::load(txn, contact_id).await? {
+        Some(user) if !user.email.eq_ignore_ascii_case(email) => follow_address(txn, by, &user, email).await.map(drop),
+        _ => Ok(()),
+    }
 }
 
 /// What an invitation does to a user who has not accepted an earlier one.
@@ -416,7 +431,7 @@ impl Store {
             .run(by, async |tx| {
                 let mut user = portal_user::Model::load(&*tx, &id).await?.ok_or_else(|| no_access(contact_id))?;
                 if !user.email.eq_ignore_ascii_case(email) {
-                    user = follow_address(&tx, &user, email, by.at).await?;
+                    user = follow_address(&tx, &tx.by(), &user, email).await?;
                 }
                 issue_token(&tx, &id, TokenPurpose::PasswordReset, token, expires_at, by.at).await?;
                 let mut trail = Trail::new();
