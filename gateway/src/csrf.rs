@@ -2,10 +2,12 @@
 //!
 //! The browser holds a random value in an HttpOnly, SameSite=Strict cookie
 //! (`Secure` and `__Host-` prefixed outside plain-HTTP development); each
-//! form carries `csrf_token` = HMAC-SHA256(secret key, cookie value). A post
-//! is accepted only when its token is the signature of its own cookie. A
-//! page on another site can neither read the cookie nor sign one it planted,
-//! because it does not know the key.
+//! form carries `csrf_token` = HMAC-SHA256(secret key, cookie value and the
+//! portal session cookie's value). A post is accepted only when its token is
+//! the signature of its own cookie and its own session. A page on another
+//! site can neither read the cookie nor sign one it planted, because it does
+//! not know the key; and a cookie and token pair minted in one browser (the
+//! attacker's own) is worth nothing beside another visitor's session.
 //!
 //! A page handler takes a [`CsrfToken`] (and returns it among its response
 //! parts, which sets the cookie when it is new) and puts
@@ -53,23 +55,28 @@ impl CsrfKey {
         if self.secure { "__Host-docket-csrf" } else { "docket-csrf" }
     }
 
-    fn mac(&self, cookie: &str) -> Hmac<Sha256> {
+    fn mac(&self, cookie: &str, session: Option<&str>) -> Hmac<Sha256> {
         // HMAC takes a key of any length.
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!());
         mac.update(b"docket-csrf:");
         mac.update(cookie.as_bytes());
+        // Neither value holds a '|' (both are base64url), so the pair is unambiguous.
+        mac.update(b"|");
+        mac.update(session.unwrap_or_default().as_bytes());
         mac
     }
 
-    /// The token that forms of the browser holding `cookie` must carry.
-    pub fn sign(&self, cookie: &str) -> String {
-        URL_SAFE_NO_PAD.encode(self.mac(cookie).finalize().into_bytes())
+    /// The token that forms of the browser holding `cookie` (and the
+    /// portal `session` cookie, if any) must carry.
+    pub fn sign(&self, cookie: &str, session: Option<&str>) -> String {
+        URL_SAFE_NO_PAD.encode(self.mac(cookie, session).finalize().into_bytes())
     }
 
-    /// Whether `token` is the signature of `cookie` (compared in constant time).
-    pub fn verify(&self, cookie: &str, token: &str) -> bool {
+    /// Whether `token` is the signature of `cookie` and `session` (compared
+    /// in constant time).
+    pub fn verify(&self, cookie: &str, session: Option<&str>, token: &str) -> bool {
         match URL_SAFE_NO_PAD.decode(token) {
-            Ok(bytes) => self.mac(cookie).verify_slice(&bytes).is_ok(),
+            Ok(bytes) => self.mac(cookie, session).verify_slice(&bytes).is_ok(),
             Err(_) => false,
         }
     }
@@ -143,14 +150,15 @@ impl FromRequestParts<GatewayState> for CsrfToken {
     async fn from_request_parts(parts: &mut Parts, state: &GatewayState) -> Result<Self, Self::Rejection> {
         let key = &state.csrf;
         let jar = CookieJar::from_headers(&parts.headers);
+        let session = crate::session::session_id(&parts.headers, state);
         if let Some(cookie) = jar.get(key.cookie_name()).filter(|c| is_well_formed(c.value())) {
-            return Ok(CsrfToken { token: key.sign(cookie.value()), new_cookie: None });
+            return Ok(CsrfToken { token: key.sign(cookie.value(), session.as_deref()), new_cookie: None });
         }
         let value = new_cookie_value().map_err(|err| {
             tracing::error!(error = %err, "no randomness for a CSRF cookie");
             ErrorPage::response(state, StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Please try again.")
         })?;
-        Ok(CsrfToken { token: key.sign(&value), new_cookie: Some(key.cookie(value)) })
+        Ok(CsrfToken { token: key.sign(&value, session.as_deref()), new_cookie: Some(key.cookie(value)) })
     }
 }
 
@@ -188,6 +196,7 @@ impl<T: DeserializeOwned> FromRequest<GatewayState> for CsrfForm<T> {
         }
         let jar = CookieJar::from_headers(request.headers());
         let cookie = jar.get(state.csrf.cookie_name()).map(|c| c.value().to_owned());
+        let session = crate::session::session_id(request.headers(), state);
         let body = axum::body::Bytes::from_request(request, state).await.map_err(|err| {
             let status = err.status();
             if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -198,7 +207,7 @@ impl<T: DeserializeOwned> FromRequest<GatewayState> for CsrfForm<T> {
         })?;
         let token = form_urlencoded::parse(&body).find(|(name, _)| name == FIELD).map(|(_, value)| value.into_owned());
         let valid = match (&cookie, &token) {
-            (Some(cookie), Some(token)) => state.csrf.verify(cookie, token),
+            (Some(cookie), Some(token)) => state.csrf.verify(cookie, session.as_deref(), token),
             _ => false,
         };
         if !valid {
@@ -236,13 +245,24 @@ mod tests {
         let key = CsrfKey::new("0123456789abcdef0123456789abcdef", true);
         let cookie = new_cookie_value().unwrap();
         assert!(is_well_formed(&cookie));
-        let token = key.sign(&cookie);
-        assert!(key.verify(&cookie, &token));
-        assert!(!key.verify(&new_cookie_value().unwrap(), &token));
-        assert!(!key.verify(&cookie, "not-base64!"));
-        assert!(!key.verify(&cookie, ""));
+        let token = key.sign(&cookie, None);
+        assert!(key.verify(&cookie, None, &token));
+        assert!(!key.verify(&new_cookie_value().unwrap(), None, &token));
+        assert!(!key.verify(&cookie, None, "not-base64!"));
+        assert!(!key.verify(&cookie, None, ""));
         let other_key = CsrfKey::new("another key of at least thirty-two chars", true);
-        assert!(!other_key.verify(&cookie, &token));
+        assert!(!other_key.verify(&cookie, None, &token));
+    }
+
+    #[test]
+    fn a_token_is_bound_to_the_session_it_was_made_in() {
+        let key = CsrfKey::new("0123456789abcdef0123456789abcdef", true);
+        let cookie = new_cookie_value().unwrap();
+        let token = key.sign(&cookie, Some("session-of-mallory"));
+        assert!(key.verify(&cookie, Some("session-of-mallory"), &token));
+        assert!(!key.verify(&cookie, Some("session-of-victim"), &token));
+        assert!(!key.verify(&cookie, None, &token));
+        assert!(!key.verify(&cookie, Some("session-of-mallory"), &key.sign(&cookie, None)));
     }
 
     #[test]

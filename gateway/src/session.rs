@@ -6,7 +6,7 @@
 
 use axum::{
     extract::{FromRequestParts, OptionalFromRequestParts},
-    http::{HeaderValue, StatusCode, header, request::Parts},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Redirect, Response},
 };
 use axum_extra::extract::cookie::CookieJar;
@@ -45,8 +45,8 @@ fn cookie(state: &GatewayState, value: &str, max_age: i64) -> HeaderValue {
 }
 
 /// The session id the browser sent, if it looks like one.
-pub fn session_id(parts: &Parts, state: &GatewayState) -> Option<String> {
-    let jar = CookieJar::from_headers(&parts.headers);
+pub fn session_id(headers: &HeaderMap, state: &GatewayState) -> Option<String> {
+    let jar = CookieJar::from_headers(headers);
     jar.get(cookie_name(state.settings.cookie_secure))
         .map(|c| c.value().to_owned())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
@@ -67,7 +67,7 @@ enum NoVisitor {
 }
 
 async fn visitor(parts: &Parts, state: &GatewayState) -> Result<Visitor, NoVisitor> {
-    let Some(session_id) = session_id(parts, state) else {
+    let Some(session_id) = session_id(&parts.headers, state) else {
         return Err(NoVisitor::LoggedOut);
     };
     let mut clients = PortalClients::of(state);

@@ -290,6 +290,16 @@ impl<'a> PageVisitor<'a> {
         self.cookies.get("docket-session").map(String::as_str)
     }
 
+    /// A cookie's value, if the visitor has it.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.get(name).map(String::as_str)
+    }
+
+    /// The CSRF token of the last page read.
+    pub fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+
     /// Forgets the cookies (another browser).
     pub fn clear(&mut self) {
         self.cookies.clear();

@@ -219,6 +219,39 @@ async fn internal_notes_never_reach_portal_pages_or_json_and_markup_stays_text()
     assert!(!list.to_string().contains("watch list"));
 }
 
+/// Mallory mints a CSRF cookie and token in her own browser and plants them
+/// beside the victim's session (a cookie a sibling host or a plain-HTTP
+/// network can set): the pair belongs to another session, so it is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csrf_token_minted_in_another_browser_is_refused_beside_the_victims_session() {
+    let gw = gateway().await;
+    let world = world(&gw.app).await;
+    let case = world.colleague.staff_case(&gw.app, "CSRF pair target").await;
+    let mut victim = PageVisitor::new(&gw);
+    victim.log_in(&world.colleague.contact.email, PASSWORD).await;
+    victim.get("/portal/cases").await;
+    let mut mallory = PageVisitor::new(&gw);
+    mallory.get("/portal/login").await;
+    let (planted, token) = (mallory.cookie("docket-csrf").unwrap().to_owned(), mallory.csrf().unwrap().to_owned());
+
+    let before = all_row_counts(&gw.app).await;
+    let cookie = format!("docket-csrf={planted}; docket-session={}", victim.session().unwrap());
+    let forged = gw
+        .send(
+            http::Method::POST,
+            &format!("/portal/cases/{}/comments", case.id),
+            None,
+            &[("cookie", &cookie)],
+            Some(("application/x-www-form-urlencoded", form_body(&[("body", "pay here: evil.example"), ("csrf_token", &token)]))),
+        )
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.text());
+    assert_eq!(all_row_counts(&gw.app).await, before, "nothing was written");
+    // The victim's own page and token still work.
+    let own = victim.post_form(&format!("/portal/cases/{}/comments", case.id), &[("body", "my own reply")]).await;
+    assert_eq!(own.status, 303, "{}", own.text());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_without_its_csrf_token_or_session_is_refused_and_writes_nothing() {
     let gw = gateway().await;
