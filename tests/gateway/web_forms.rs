@@ -257,6 +257,27 @@ async fn a_client_rotating_a_forged_forwarded_for_entry_is_still_limited_by_its_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embed_script_of_a_missing_form_cannot_be_made_to_run_the_slug() {
+    let gw = GatewayApp::spawn(Backend::Postgres).await;
+    // `x*/alert(1)/*` and friends: the slug must not end the comment, the
+    // line, or a surrounding <script> element.
+    for path in [
+        "/f/x*%2Falert(1)%2F*/embed.js",
+        "/f/x*%2Falert(1)%2F%2F/embed.js",
+        "/f/x%0Aalert(1)%2F%2F/embed.js",
+        "/f/x%E2%80%A8alert(1)/embed.js",
+        "/f/%3C%2Fscript%3E%3Cscript%3Ealert(1)%2F%2F/embed.js",
+    ] {
+        let answer = gw.send(http::Method::GET, path, None, &[], None).await;
+        assert_eq!(answer.status, 404, "{path}: {}", answer.text());
+        assert!(answer.header("content-type").unwrap().starts_with("text/javascript"), "{path}");
+        let js = answer.text();
+        assert!(!js.contains("alert") && !js.contains('<'), "{path}: the slug is echoed: {js}");
+        assert!(js.starts_with("/*") && js.trim_end().ends_with("*/") && js.matches("*/").count() == 1, "{path}: {js}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embed_script_frames_the_form_for_its_sites_only() {
     let gw = GatewayApp::spawn(Backend::Postgres).await;
     let form = support_form(&gw).await;
