@@ -120,6 +120,7 @@ form_submissions_per_form_per_minute = 120
 trusted_proxy_hops = 0
 trusted_proxies = ""
 trust_forwarded_for = false
+allowed_hosts = ""
 
 [auth]
 "##;
@@ -223,10 +224,12 @@ mod tests {
         let settings = load_env(&[
             ("DOCKET__GATEWAY__TRUSTED_PROXY_HOPS", "2"),
             ("DOCKET__GATEWAY__TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8"),
+            ("DOCKET__GATEWAY__ALLOWED_HOSTS", "support.example.com"),
         ])
         .expect("valid");
         assert_eq!(settings.gateway.trusted_proxy_hops, 2);
         assert_eq!(settings.gateway.trusted_proxies, "10.0.0.0/8, fd00::/8");
+        assert_eq!(settings.gateway.allowed_hosts, "support.example.com");
     }
 
     #[test]
@@ -267,6 +270,7 @@ mod tests {
             ("DOCKET__GATEWAY__TRUSTED_PROXIES", "gateway.trusted_proxies", "10.0.0.0/33"),
             ("DOCKET__GATEWAY__TRUSTED_PROXIES", "gateway.trusted_proxies", "10.0.0.0/8, proxy.internal"),
             ("DOCKET__GATEWAY__TRUSTED_PROXY_HOPS", "gateway.trusted_proxy_hops", "-1"),
+            ("DOCKET__GATEWAY__ALLOWED_HOSTS", "gateway.allowed_hosts", "localhost:8080"),
         ] {
             let err = load_env(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(key), "{var}={value}: {err}");

@@ -64,6 +64,11 @@ pub struct GatewaySettings {
     /// The old switch: `true` with neither `trusted_proxy_hops` nor
     /// `trusted_proxies` set means one trusted hop.
     pub trust_forwarded_for: bool,
+    /// Host names the gateway answers to, comma-separated, any port
+    /// (`localhost`, `*.localhost`, `127.0.0.1`, `[::1]`); a request for
+    /// another host gets 421. Empty: any host. `docket dev` sets the
+    /// loopback names, against DNS rebinding.
+    pub allowed_hosts: String,
 }
 
 impl GatewaySettings {
@@ -139,6 +144,8 @@ impl GatewaySettings {
         }
         crate::limits::ProxyTrust::from_settings(self)
             .map_err(|message| InvalidSetting::new("gateway.trusted_proxies", message))?;
+        crate::security::AllowedHosts::parse(&self.allowed_hosts)
+            .map_err(|message| InvalidSetting::new("gateway.allowed_hosts", message))?;
         Ok(())
     }
 

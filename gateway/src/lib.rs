@@ -49,7 +49,7 @@ use crate::{
     csrf::CsrfKey,
     limits::ProxyTrust,
     pages::Branding,
-    security::HeaderPolicy,
+    security::{AllowedHosts, HeaderPolicy},
     upstream::{Upstream, UpstreamError},
 };
 
@@ -169,16 +169,19 @@ pub fn router(state: GatewayState) -> Router {
 }
 
 /// The layers every answer passes, around `routes`. Outermost last: a
-/// request passes trace → headers → problems → panics → time limit → body
-/// limit → route.
+/// request passes trace → headers → host check → problems → panics → time
+/// limit → body limit → route.
 fn with_layers(routes: Router, settings: &GatewaySettings) -> Router {
     let policy = Arc::new(HeaderPolicy { hsts: settings.is_https() });
     let limit = settings.request_timeout();
+    // Checked in `GatewaySettings::validate`; no names means any host.
+    let hosts = Arc::new(AllowedHosts::parse(&settings.allowed_hosts).unwrap_or_default());
     routes
         .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
         .layer(middleware::from_fn_with_state(limit, security::time_limit))
         .layer(CatchPanicLayer::custom(security::panic_response))
         .layer(middleware::from_fn(security::errors_as_problems))
+        .layer(middleware::from_fn_with_state(hosts, security::allowed_hosts))
         .layer(middleware::from_fn_with_state(policy, security::security_headers))
         .layer(middleware::from_fn(trace_request))
 }
@@ -252,6 +255,7 @@ pub(crate) mod testing {
             trusted_proxy_hops: 0,
             trusted_proxies: String::new(),
             trust_forwarded_for: false,
+            allowed_hosts: String::new(),
         }
     }
 

@@ -45,6 +45,7 @@ pub fn test_gateway_settings() -> GatewaySettings {
         trusted_proxy_hops: 0,
         trusted_proxies: String::new(),
         trust_forwarded_for: false,
+        allowed_hosts: String::new(),
     }
 }
 
