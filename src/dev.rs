@@ -52,8 +52,13 @@ pub fn embedded(mut settings: Settings, data_dir: &Path, grpc_port: u16) -> Sett
     settings
 }
 
+/// The host names `docket dev`'s gateway answers to: loopback only, so a
+/// web page the developer visits cannot reach it by DNS rebinding.
+pub const LOOPBACK_HOSTS: &str = "localhost, *.localhost, 127.0.0.1, [::1]";
+
 /// Points the gateway at the gRPC server of this same process (loopback)
-/// on `127.0.0.1:http_port`, over plain HTTP, with a fresh CSRF key unless
+/// on `127.0.0.1:http_port`, over plain HTTP, answering only to loopback
+/// host names unless others are configured, with a fresh CSRF key unless
 /// one is configured.
 pub fn embedded_gateway(mut settings: Settings, http_port: u16) -> anyhow::Result<Settings> {
     let gateway = &mut settings.gateway;
@@ -65,6 +70,10 @@ pub fn embedded_gateway(mut settings: Settings, http_port: u16) -> anyhow::Resul
     gateway.public_base_url = format!("http://127.0.0.1:{http_port}");
     // Browsers drop `Secure` cookies sent over plain HTTP.
     gateway.cookie_secure = false;
+    // The dev tokens are public and /dev/mail shows reset links.
+    if gateway.allowed_hosts.trim().is_empty() {
+        gateway.allowed_hosts = LOOPBACK_HOSTS.to_owned();
+    }
     if gateway.secret_key.is_empty() {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|err| anyhow::anyhow!("no randomness for gateway.secret_key: {err}"))?;

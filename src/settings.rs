@@ -117,7 +117,10 @@ cookie_secure = true
 login_attempts_per_minute = 10
 form_submissions_per_minute = 5
 form_submissions_per_form_per_minute = 120
+trusted_proxy_hops = 0
+trusted_proxies = ""
 trust_forwarded_for = false
+allowed_hosts = ""
 
 [auth]
 "##;
@@ -217,6 +220,19 @@ mod tests {
     }
 
     #[test]
+    fn proxy_settings_come_from_the_environment() {
+        let settings = load_env(&[
+            ("DOCKET__GATEWAY__TRUSTED_PROXY_HOPS", "2"),
+            ("DOCKET__GATEWAY__TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8"),
+            ("DOCKET__GATEWAY__ALLOWED_HOSTS", "support.example.com"),
+        ])
+        .expect("valid");
+        assert_eq!(settings.gateway.trusted_proxy_hops, 2);
+        assert_eq!(settings.gateway.trusted_proxies, "10.0.0.0/8, fd00::/8");
+        assert_eq!(settings.gateway.allowed_hosts, "support.example.com");
+    }
+
+    #[test]
     fn a_bad_value_names_its_key() {
         let err = load_env(&[("DOCKET__GRPC__REQUEST_TIMEOUT_SECS", "soon")]).unwrap_err().to_string();
         assert!(err.contains("grpc.request_timeout_secs"), "{err}");
@@ -251,6 +267,10 @@ mod tests {
             ("DOCKET__GATEWAY__COOKIE_SECURE", "gateway.cookie_secure", "maybe"),
             ("DOCKET__GATEWAY__LOGIN_ATTEMPTS_PER_MINUTE", "gateway.login_attempts_per_minute", "0"),
             ("DOCKET__GATEWAY__FORM_SUBMISSIONS_PER_MINUTE", "gateway.form_submissions_per_minute", "0"),
+            ("DOCKET__GATEWAY__TRUSTED_PROXIES", "gateway.trusted_proxies", "10.0.0.0/33"),
+            ("DOCKET__GATEWAY__TRUSTED_PROXIES", "gateway.trusted_proxies", "10.0.0.0/8, proxy.internal"),
+            ("DOCKET__GATEWAY__TRUSTED_PROXY_HOPS", "gateway.trusted_proxy_hops", "-1"),
+            ("DOCKET__GATEWAY__ALLOWED_HOSTS", "gateway.allowed_hosts", "localhost:8080"),
         ] {
             let err = load_env(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(key), "{var}={value}: {err}");

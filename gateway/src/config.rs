@@ -52,10 +52,23 @@ pub struct GatewaySettings {
     pub form_submissions_per_minute: u32,
     /// Web form submissions one form takes per minute from everyone.
     pub form_submissions_per_form_per_minute: u32,
-    /// Take the client address from the first `X-Forwarded-For` entry (the
-    /// gateway runs behind an ingress or load balancer that sets it);
-    /// otherwise the peer address of the connection is the client's.
+    /// How many proxies in front of the gateway (ingress, load balancer)
+    /// append the address they saw to `X-Forwarded-For`; the client address
+    /// is found counting that many hops from the right. 0: none, the header
+    /// is ignored (unless `trusted_proxies` names networks).
+    pub trusted_proxy_hops: u32,
+    /// Networks of the proxies in front of the gateway, comma-separated
+    /// CIDR (`10.0.0.0/8, fd00::/8`): a hop from one of them is a proxy, so
+    /// the walk through `X-Forwarded-For` goes on past it. Empty: none.
+    pub trusted_proxies: String,
+    /// The old switch: `true` with neither `trusted_proxy_hops` nor
+    /// `trusted_proxies` set means one trusted hop.
     pub trust_forwarded_for: bool,
+    /// Host names the gateway answers to, comma-separated, any port
+    /// (`localhost`, `*.localhost`, `127.0.0.1`, `[::1]`); a request for
+    /// another host gets 421. Empty: any host. `docket dev` sets the
+    /// loopback names, against DNS rebinding.
+    pub allowed_hosts: String,
 }
 
 impl GatewaySettings {
@@ -129,6 +142,10 @@ impl GatewaySettings {
                 return Err(InvalidSetting::new(key, "must be at least 1"));
             }
         }
+        crate::limits::ProxyTrust::from_settings(self)
+            .map_err(|message| InvalidSetting::new("gateway.trusted_proxies", message))?;
+        crate::security::AllowedHosts::parse(&self.allowed_hosts)
+            .map_err(|message| InvalidSetting::new("gateway.allowed_hosts", message))?;
         Ok(())
     }
 

@@ -47,8 +47,9 @@ use tracing::Instrument;
 use crate::{
     config::GatewaySettings,
     csrf::CsrfKey,
+    limits::ProxyTrust,
     pages::Branding,
-    security::HeaderPolicy,
+    security::{AllowedHosts, HeaderPolicy},
     upstream::{Upstream, UpstreamError},
 };
 
@@ -92,6 +93,8 @@ pub struct GatewayState {
     pub service_auth: OutgoingAuth,
     /// Rate limits and other expiring counters.
     pub kv: Arc<dyn KeyValue>,
+    /// Whose word on the client address is taken (`limits::ClientIp`).
+    pub proxies: Arc<ProxyTrust>,
     pub csrf: CsrfKey,
     pub branding: Arc<Branding>,
     pub dev_mailbox: Option<PathBuf>,
@@ -122,6 +125,8 @@ impl GatewayState {
             upstream("billing", "docket.billing.v1.WorkService", "gateway.billing_service_url", &settings.billing_service_url)?;
         let service_auth = OutgoingAuth::bearer(&settings.service_token)
             .ok_or_else(|| InvalidSetting::new("gateway.service_token", "is not a valid header value"))?;
+        let proxies =
+            ProxyTrust::from_settings(settings).map_err(|message| InvalidSetting::new("gateway.trusted_proxies", message))?;
         let kv = options.kv.clone().unwrap_or_else(|| Arc::new(docket_kit::kv::MemoryKv::new("gateway:")));
         Ok(Self {
             settings: Arc::new(settings.clone()),
@@ -130,6 +135,7 @@ impl GatewayState {
             billing,
             service_auth,
             kv,
+            proxies: Arc::new(proxies),
             csrf: CsrfKey::new(&settings.secret_key, settings.cookie_secure),
             branding: Branding::new(settings, options.dev_mailbox.is_some()),
             dev_mailbox: options.dev_mailbox,
@@ -163,16 +169,19 @@ pub fn router(state: GatewayState) -> Router {
 }
 
 /// The layers every answer passes, around `routes`. Outermost last: a
-/// request passes trace → headers → problems → panics → time limit → body
-/// limit → route.
+/// request passes trace → headers → host check → problems → panics → time
+/// limit → body limit → route.
 fn with_layers(routes: Router, settings: &GatewaySettings) -> Router {
     let policy = Arc::new(HeaderPolicy { hsts: settings.is_https() });
     let limit = settings.request_timeout();
+    // Checked in `GatewaySettings::validate`; no names means any host.
+    let hosts = Arc::new(AllowedHosts::parse(&settings.allowed_hosts).unwrap_or_default());
     routes
         .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
         .layer(middleware::from_fn_with_state(limit, security::time_limit))
         .layer(CatchPanicLayer::custom(security::panic_response))
         .layer(middleware::from_fn(security::errors_as_problems))
+        .layer(middleware::from_fn_with_state(hosts, security::allowed_hosts))
         .layer(middleware::from_fn_with_state(policy, security::security_headers))
         .layer(middleware::from_fn(trace_request))
 }
@@ -201,7 +210,7 @@ pub async fn serve(
         // Without it, small answers wait for delayed ACKs.
         let _ = tcp.set_nodelay(true);
     });
-    // The peer address is the client's address for rate limits (`limits::ClientIp`).
+    // The peer address: `limits::ClientIp` starts from it to find the client.
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     Ok(())
@@ -243,7 +252,10 @@ pub(crate) mod testing {
             login_attempts_per_minute: 10,
             form_submissions_per_minute: 5,
             form_submissions_per_form_per_minute: 120,
+            trusted_proxy_hops: 0,
+            trusted_proxies: String::new(),
             trust_forwarded_for: false,
+            allowed_hosts: String::new(),
         }
     }
 

@@ -117,6 +117,71 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
     Problem::internal().into_response()
 }
 
+/// The host names the gateway answers to (`gateway.allowed_hosts`; empty:
+/// any). `docket dev` allows only loopback names: a web page whose own
+/// name an attacker re-points at 127.0.0.1 (DNS rebinding) sends its own
+/// name as `Host`, and gets no answer it could read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowedHosts(Vec<String>);
+
+impl AllowedHosts {
+    /// Comma-separated names: `localhost`, `*.localhost` (any name under
+    /// it), `127.0.0.1`, `[::1]`; no ports (any port is fine).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut names = Vec::new();
+        for name in text.split(',').map(|name| name.trim().to_ascii_lowercase()).filter(|name| !name.is_empty()) {
+            let bare = name.strip_prefix("*.").unwrap_or(&name);
+            let valid = match bare.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) {
+                Some(ipv6) => ipv6.parse::<std::net::Ipv6Addr>().is_ok(),
+                None => !bare.is_empty() && bare.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'),
+            };
+            if !valid {
+                return Err(format!(
+                    "{name:?} is not a host name: write names without ports, e.g. localhost, *.localhost, 127.0.0.1, [::1]"
+                ));
+            }
+            names.push(name);
+        }
+        Ok(Self(names))
+    }
+
+    /// Whether `authority` (a `Host` header: name and maybe a port) is allowed.
+    fn allows(&self, authority: &str) -> bool {
+        if authority.contains('@') {
+            return false;
+        }
+        let Ok(authority) = authority.parse::<http::uri::Authority>() else {
+            return false;
+        };
+        let host = authority.host().to_ascii_lowercase();
+        self.0.iter().any(|name| match name.strip_prefix("*.") {
+            Some(parent) => host.strip_suffix(parent).is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+            None => *name == host,
+        })
+    }
+}
+
+/// Refuses (421, plain text) a request whose `Host` (or absolute URI) names
+/// a host that `gateway.allowed_hosts` does not list.
+pub async fn allowed_hosts(State(hosts): State<Arc<AllowedHosts>>, request: Request, next: Next) -> Response {
+    if hosts.0.is_empty() {
+        return next.run(request).await;
+    }
+    let header = request.headers().get(header::HOST).map(|value| value.to_str().unwrap_or("\u{fffd}"));
+    let uri = request.uri().authority().map(|authority| authority.as_str());
+    let claimed: Vec<&str> = header.into_iter().chain(uri).collect();
+    if !claimed.is_empty() && claimed.iter().all(|authority| hosts.allows(authority)) {
+        return next.run(request).await;
+    }
+    tracing::info!(host = ?claimed, "refused a request for a host not in gateway.allowed_hosts");
+    (
+        StatusCode::MISDIRECTED_REQUEST,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))],
+        "This server answers only to the host names it is set up for (gateway.allowed_hosts); open it as http://localhost or http://127.0.0.1.\n",
+    )
+        .into_response()
+}
+
 /// Gives an error answer that has no body of its own (axum's 404 and 405,
 /// a plain-text rejection) the problem+json body its status calls for.
 /// Problems, pages and JSON a handler made are kept as they are.
@@ -153,6 +218,33 @@ pub async fn errors_as_problems(request: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_allowed_hosts_are_answered_on_any_port() {
+        let hosts = AllowedHosts::parse("localhost, *.localhost, 127.0.0.1, [::1]").unwrap();
+        for good in
+            ["localhost", "LOCALHOST:8080", "127.0.0.1:8282", "[::1]:8080", "[::1]", "app.localhost:3000", "a.b.localhost"]
+        {
+            assert!(hosts.allows(good), "{good}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:8080",
+            "localhost.evil.example",
+            "evillocalhost",
+            ".localhost",
+            "127.0.0.2",
+            "",
+            "evil.example@localhost",
+            "[::2]:8080",
+        ] {
+            assert!(!hosts.allows(bad), "{bad}");
+        }
+        for bad in ["localhost:8080", "http://localhost", "*", "[::1", "a b"] {
+            assert!(AllowedHosts::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(AllowedHosts::parse(" , ").unwrap(), AllowedHosts::default());
+    }
 
     #[test]
     fn only_plain_origins_reach_frame_ancestors() {

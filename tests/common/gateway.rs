@@ -42,7 +42,10 @@ pub fn test_gateway_settings() -> GatewaySettings {
         login_attempts_per_minute: 10,
         form_submissions_per_minute: 5,
         form_submissions_per_form_per_minute: 120,
+        trusted_proxy_hops: 0,
+        trusted_proxies: String::new(),
         trust_forwarded_for: false,
+        allowed_hosts: String::new(),
     }
 }
 
@@ -256,11 +259,13 @@ pub struct PageVisitor<'a> {
     pub gw: &'a GatewayApp,
     cookies: std::collections::BTreeMap<String, String>,
     csrf: Option<String>,
+    /// Sent with every request, e.g. the `X-Forwarded-For` a proxy adds.
+    pub headers: Vec<(String, String)>,
 }
 
 impl<'a> PageVisitor<'a> {
     pub fn new(gw: &'a GatewayApp) -> Self {
-        Self { gw, cookies: Default::default(), csrf: None }
+        Self { gw, cookies: Default::default(), csrf: None, headers: Vec::new() }
     }
 
     fn cookie_header(&self) -> String {
@@ -306,9 +311,17 @@ impl<'a> PageVisitor<'a> {
         self.csrf = None;
     }
 
+    /// The cookies and `headers` of every request.
+    fn request_headers(&self) -> Vec<(String, String)> {
+        let mut headers = vec![("cookie".to_owned(), self.cookie_header())];
+        headers.extend(self.headers.iter().cloned());
+        headers
+    }
+
     pub async fn get(&mut self, path: &str) -> HttpResponse {
-        let cookie = self.cookie_header();
-        let response = self.gw.send(Method::GET, path, None, &[("cookie", &cookie)], None).await;
+        let headers = self.request_headers();
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let response = self.gw.send(Method::GET, path, None, &headers, None).await;
         self.keep(&response);
         response
     }
@@ -324,8 +337,9 @@ impl<'a> PageVisitor<'a> {
 
     /// Posts `body` as it is, with the visitor's cookies.
     pub async fn post_raw(&mut self, path: &str, content_type: &str, body: Vec<u8>) -> HttpResponse {
-        let cookie = self.cookie_header();
-        let response = self.gw.send(Method::POST, path, None, &[("cookie", &cookie)], Some((content_type, body))).await;
+        let headers = self.request_headers();
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let response = self.gw.send(Method::POST, path, None, &headers, Some((content_type, body))).await;
         self.keep(&response);
         response
     }

@@ -8,7 +8,7 @@ use docket_proto::case::v1 as pb;
 
 use crate::{
     common::{
-        Backend,
+        Backend, TestApp,
         gateway::{GatewayApp, PageVisitor, form_body, hidden_value},
     },
     fixtures::note,
@@ -330,6 +330,48 @@ async fn the_eleventh_login_attempt_in_a_minute_is_refused_even_with_the_right_p
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     assert!(browser.session().is_none(), "the refused login made a session");
     redis.clean().await;
+}
+
+/// The attack of issue 11 on logins: behind a proxy on a trusted network,
+/// a client writes a new first `X-Forwarded-For` entry for every guess.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_forwarded_for_entry_escapes_neither_the_login_limit_nor_the_audit_trail() {
+    let mut app = TestApp::spawn(Backend::Postgres).await;
+    // The test's connection plays a proxy on loopback, a trusted network.
+    app.settings.gateway.trusted_proxies = "127.0.0.0/8, ::1".to_owned();
+    let gw = GatewayApp::in_front_of(app, true).await;
+    let world = world(&gw.app).await;
+    let mut browser = PageVisitor::new(&gw);
+    let forged = |n: u32, real: &str| vec![("x-forwarded-for".to_owned(), format!("1.2.3.{n}, {real}"))];
+
+    // A login from a real address is recorded with it.
+    browser.headers = forged(0, "198.51.100.9");
+    browser.log_in(&world.colleague.contact.email, PASSWORD).await;
+    use sea_orm::ConnectionTrait;
+    let db = gw.app.service_db("portal").await;
+    let sql = "SELECT reason FROM audit_entries WHERE reason LIKE 'login from %'";
+    let rows = db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.expect("read audit");
+    let reasons: Vec<String> = rows.iter().map(|row| row.try_get::<String>("", "reason").unwrap()).collect();
+    db.close().await.ok();
+    // (The fixtures log in over gRPC from their own address.)
+    assert!(reasons.iter().any(|r| r == "login from 198.51.100.9"), "{reasons:?}");
+    assert!(!reasons.iter().any(|r| r.contains("1.2.3.")), "the forged entry reached the audit trail: {reasons:?}");
+
+    browser.clear();
+    browser.get("/portal/login").await;
+    for attempt in 1..=10 {
+        browser.headers = forged(attempt, "198.51.100.7");
+        let email = format!("nobody{attempt}@example.com");
+        let answer = browser.post_form("/portal/login", &[("email", &email), ("password", "wrong password")]).await;
+        assert_eq!(answer.status, 401, "attempt {attempt}: {}", answer.text());
+    }
+    browser.headers = forged(11, "198.51.100.7");
+    let eleventh = browser.post_form("/portal/login", &[("email", &world.colleague.contact.email), ("password", PASSWORD)]).await;
+    assert_eq!(eleventh.status, 429, "a forged first entry escaped the limit: {}", eleventh.text());
+    // Another customer behind the same proxy still logs in.
+    browser.clear();
+    browser.headers = forged(12, "198.51.100.8");
+    browser.log_in(&world.colleague.contact.email, PASSWORD).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -188,3 +188,37 @@ async fn outside_docket_dev_there_is_no_mailbox_page() {
     assert_eq!(page(&gw, "/dev/mail").await.problem(404)["code"], "not_found");
     assert!(!page(&gw, "/").await.text().contains("/dev/mail"));
 }
+
+/// DNS rebinding against `docket dev`: a page on `evil.example`, whose name
+/// now resolves to 127.0.0.1, sends `Host: evil.example`; it must read
+/// neither the dev mailbox (reset links) nor the API (public dev tokens).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_docket_dev_only_loopback_host_names_are_answered() {
+    let mut app = TestApp::spawn(Backend::Sqlite).await;
+    let dev = docket::dev::embedded_gateway(app.settings.clone(), 8080).expect("dev settings");
+    assert_eq!(dev.gateway.allowed_hosts, docket::dev::LOOPBACK_HOSTS, "docket dev does not limit the host names");
+    app.settings.gateway.allowed_hosts = dev.gateway.allowed_hosts;
+    let gw = GatewayApp::in_front_of(app, true).await;
+    let port = gw.addr.port();
+    for path in ["/dev/mail", "/api/v1/accounts", "/portal/login"] {
+        for host in ["evil.example".to_owned(), format!("evil.example:{port}"), format!("localhost.evil.example:{port}")] {
+            let refused = gw.send(Method::GET, path, Some(AGENT), &[("host", &host)], None).await;
+            assert_eq!(refused.status, 421, "{host}{path}: {}", refused.text());
+            assert!(refused.header("content-type").unwrap().starts_with("text/plain"), "{host}{path}");
+            assert!(refused.text().contains("gateway.allowed_hosts"), "{}", refused.text());
+        }
+        for host in
+            [format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}"), "app.localhost".to_owned()]
+        {
+            let answered = gw.send(Method::GET, path, Some(AGENT), &[("host", &host)], None).await;
+            assert_eq!(answered.status, 200, "{host}{path}: {}", answered.text());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_docket_dev_any_host_name_is_answered() {
+    let gw = GatewayApp::spawn(Backend::Sqlite).await;
+    let answered = gw.send(Method::GET, "/api/v1/accounts", Some(AGENT), &[("host", "support.example.com")], None).await;
+    assert_eq!(answered.status, 200, "{}", answered.text());
+}

@@ -7,7 +7,7 @@ use docket_proto::{case::v1 as pb, portal::v1 as portal};
 
 use crate::{
     common::{
-        ADMIN, Backend,
+        ADMIN, Backend, TestApp,
         gateway::{GatewayApp, HttpResponse, form_body, hidden_value},
     },
     fixtures::unique,
@@ -72,9 +72,13 @@ fn filled(token: &str, email: &str) -> Vec<(String, String)> {
 }
 
 async fn post(gw: &GatewayApp, slug: &str, fields: &[(String, String)]) -> HttpResponse {
+    post_with(gw, slug, fields, &[]).await
+}
+
+async fn post_with(gw: &GatewayApp, slug: &str, fields: &[(String, String)], headers: &[(&str, &str)]) -> HttpResponse {
     let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    gw.send(http::Method::POST, &format!("/f/{slug}"), None, &[], Some(("application/x-www-form-urlencoded", form_body(&pairs))))
-        .await
+    let body = Some(("application/x-www-form-urlencoded", form_body(&pairs)));
+    gw.send(http::Method::POST, &format!("/f/{slug}"), None, headers, body).await
 }
 
 fn token_of(page: &HttpResponse) -> String {
@@ -207,6 +211,70 @@ async fn too_many_submissions_from_one_address_are_refused_with_the_entries_kept
     assert!(limited.text().contains("too many submissions"));
     assert!(limited.text().contains("value=\"late@visitor.example\""), "the entries are lost");
     assert_eq!(all_row_counts(&gw.app).await, before);
+}
+
+/// The attack of issue 11: behind a proxy that appends the address it saw
+/// to `X-Forwarded-For`, a client writes its own first entry, a new one
+/// each time, to escape the per-address limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_rotating_a_forged_forwarded_for_entry_is_still_limited_by_its_real_address() {
+    let mut app = TestApp::spawn(Backend::Postgres).await;
+    // The test's connection plays the one proxy in front of the gateway.
+    app.settings.gateway.trusted_proxy_hops = 1;
+    let gw = GatewayApp::in_front_of(app, false).await;
+    let form = support_form(&gw).await;
+    let limit = gw.app.settings.gateway.form_submissions_per_minute;
+    let send = |n: u32, real: &'static str| {
+        let gw = &gw;
+        let slug = form.slug.clone();
+        async move {
+            let forwarded = format!("1.2.3.{n}, {real}");
+            let headers = [("x-forwarded-for", forwarded.as_str())];
+            let page = gw.send(http::Method::GET, &format!("/f/{slug}"), None, &headers, None).await;
+            let email = format!("{}@visitor.example", unique(&format!("spoof{n}")));
+            post_with(gw, &slug, &filled(&token_of(&page), &email), &headers).await
+        }
+    };
+    for n in 0..limit {
+        let done = send(n, "198.51.100.7").await;
+        assert_eq!(done.status, 200, "submission {n}: {}", done.text());
+    }
+    let before = all_row_counts(&gw.app).await;
+    let limited = send(limit, "198.51.100.7").await;
+    assert_eq!(limited.status, 429, "a forged first entry escaped the limit: {}", limited.text());
+    assert_eq!(all_row_counts(&gw.app).await, before);
+    // Another client behind the same proxy has its own count.
+    let other = send(limit + 1, "198.51.100.8").await;
+    assert_eq!(other.status, 200, "{}", other.text());
+    // What the portal service records is the real address, never the forged one.
+    use sea_orm::ConnectionTrait;
+    let db = gw.app.service_db("portal").await;
+    let sql = "SELECT DISTINCT client_ip FROM form_submissions ORDER BY client_ip";
+    let rows = db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.expect("read submissions");
+    let recorded: Vec<String> = rows.iter().map(|row| row.try_get::<String>("", "client_ip").unwrap()).collect();
+    db.close().await.ok();
+    assert_eq!(recorded, ["198.51.100.7", "198.51.100.8"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embed_script_of_a_missing_form_cannot_be_made_to_run_the_slug() {
+    let gw = GatewayApp::spawn(Backend::Postgres).await;
+    // `x*/alert(1)/*` and friends: the slug must not end the comment, the
+    // line, or a surrounding <script> element.
+    for path in [
+        "/f/x*%2Falert(1)%2F*/embed.js",
+        "/f/x*%2Falert(1)%2F%2F/embed.js",
+        "/f/x%0Aalert(1)%2F%2F/embed.js",
+        "/f/x%E2%80%A8alert(1)/embed.js",
+        "/f/%3C%2Fscript%3E%3Cscript%3Ealert(1)%2F%2F/embed.js",
+    ] {
+        let answer = gw.send(http::Method::GET, path, None, &[], None).await;
+        assert_eq!(answer.status, 404, "{path}: {}", answer.text());
+        assert!(answer.header("content-type").unwrap().starts_with("text/javascript"), "{path}");
+        let js = answer.text();
+        assert!(!js.contains("alert") && !js.contains('<'), "{path}: the slug is echoed: {js}");
+        assert!(js.starts_with("/*") && js.trim_end().ends_with("*/") && js.matches("*/").count() == 1, "{path}: {js}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

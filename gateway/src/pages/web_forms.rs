@@ -376,12 +376,10 @@ async fn submit(
 async fn embed_script(State(state): State<GatewayState>, PagePath(slug): PagePath) -> Response {
     let form = match load_form(&state, &slug).await {
         Ok(form) => form,
-        Err(_) => {
-            let mut response = (
-                StatusCode::NOT_FOUND,
-                format!("/* Docket: there is no active form {:?} */\n", slug.chars().take(100).collect::<String>()),
-            )
-                .into_response();
+        Err(page) => {
+            // The slug is not echoed: it comes from whoever wrote the link,
+            // and would be script text (`*/` ends the comment).
+            let mut response = (page.status(), "/* Docket: there is no active form at this address. */\n").into_response();
             response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
             return response;
         }
