@@ -104,6 +104,35 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<bool> {
     Ok(seeded)
 }
 
+/// Points the links in emails at the portal this `docket dev` serves
+/// (`--http-port`): the notification settings keep a loopback portal
+/// address from an earlier run on another port, or the built-in one.
+pub async fn prepare_notification(settings: &Settings) -> anyhow::Result<()> {
+    use docket_kit::request::FieldMask;
+    use docket_notification::domain::settings::{NotifySettings, SettingsChange, SettingsField};
+    let portal = format!("{}/portal", settings.gateway.public_base_url.trim_end_matches('/'));
+    let db = docket_kit::db::connect(&settings.database, docket_notification::SERVICE).await?;
+    docket_migrations::up(&db, docket_notification::SERVICE).await?;
+    let store = docket_notification::store::Store::new(db.clone());
+    let current = store.settings().await?;
+    let loopback = ["http://127.0.0.1:", "http://localhost:"].iter().any(|p| current.settings.portal_base_url.starts_with(p));
+    if loopback && current.settings.portal_base_url != portal {
+        let change = SettingsChange {
+            etag: current.version,
+            mask: FieldMask::of(&[SettingsField::PortalBaseUrl]),
+            values: NotifySettings { portal_base_url: portal, ..current.settings },
+        };
+        let by = docket_kit::audit::Actor {
+            actor: "system:dev",
+            reason: "docket dev serves the portal here",
+            at: docket_kit::time::now(),
+        };
+        store.update_settings(change, &by).await?;
+    }
+    db.close().await?;
+    Ok(())
+}
+
 /// Demo contacts who can log in to the portal under `docket dev`, with the
 /// password [`docket_portal::demo::DEV_PASSWORD`]: (email, portal manager).
 pub const PORTAL_LOGINS: &[(&str, bool)] =

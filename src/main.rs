@@ -208,6 +208,7 @@ async fn run_dev(settings: Settings, data_dir: &std::path::Path, grpc_port: u16,
     let mut settings = dev::embedded_gateway(settings, http_port)?;
     let seeded = dev::prepare(&settings).await.context("preparing the dev database")?;
     dev::prepare_portal(&settings).await.context("preparing the portal's dev data")?;
+    dev::prepare_notification(&settings).await.context("pointing the dev emails at this portal")?;
     dev::bind_staff_tokens(&mut settings).await?;
     let targets: Vec<Target> = Target::ALL.iter().copied().chain([Target::Gateway]).collect();
     let listeners =

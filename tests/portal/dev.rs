@@ -22,11 +22,13 @@ const DEV_SERVICE_TOKEN: &str = "docket-dev-service-token";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docket_dev_seeds_portal_logins_and_a_support_form_that_work() {
     let data = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let free_port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (port, http_port) = (free_port(), free_port());
     let mut dev = Command::new(env!("CARGO_BIN_EXE_docket"))
         .args(["dev", "--data-dir"])
         .arg(data.path())
         .args(["--grpc-port", &port.to_string()])
+        .args(["--http-port", &http_port.to_string()])
         .env_remove("RUST_LOG")
         .env("DOCKET__TELEMETRY__LOG_FILTER", "warn")
         .stdout(Stdio::piped())
@@ -75,11 +77,13 @@ async fn docket_dev_seeds_portal_logins_and_a_support_form_that_work() {
         .expect("the demo support form takes a submission")
         .into_inner();
     let mailbox = data.path().join("mailbox");
+    // The email links to the portal this docket dev serves (--http-port).
+    let portal_link = format!("http://127.0.0.1:{http_port}/portal/cases/{}", answer.case_number);
     let mut confirmed = false;
     for _ in 0..100 {
         confirmed = std::fs::read_dir(&mailbox).into_iter().flatten().flatten().any(|entry| {
             let raw = std::fs::read_to_string(entry.path()).unwrap_or_default();
-            raw.contains(&email) && raw.contains(&answer.case_number)
+            raw.contains(&email) && raw.contains(&answer.case_number) && raw.contains(&portal_link)
         });
         if confirmed {
             break;
@@ -91,5 +95,10 @@ async fn docket_dev_seeds_portal_logins_and_a_support_form_that_work() {
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(printed.contains(docket_portal::demo::DEV_PASSWORD), "docket dev prints the portal password: {printed}");
     assert!(printed.contains("petra.schmidt@acme.example"), "{printed}");
-    assert!(confirmed, "the confirmation of {} to {email} is in {}", answer.case_number, mailbox.display());
+    assert!(
+        confirmed,
+        "the confirmation of {} to {email}, linking {portal_link}, is in {}",
+        answer.case_number,
+        mailbox.display()
+    );
 }
