@@ -115,6 +115,7 @@ readiness_timeout_ms = 2000
 secret_key = ""
 cookie_secure = true
 login_attempts_per_minute = 10
+reset_requests_per_minute = 5
 form_submissions_per_minute = 5
 form_submissions_per_form_per_minute = 120
 trusted_proxy_hops = 0

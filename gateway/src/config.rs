@@ -47,6 +47,10 @@ pub struct GatewaySettings {
     /// Portal logins one client address may try per minute; the next ones
     /// are refused (429) until the minute is over.
     pub login_attempts_per_minute: u32,
+    /// Password-reset requests one client address may send per minute,
+    /// whatever the addresses they name (the portal service limits each
+    /// email on its own).
+    pub reset_requests_per_minute: u32,
     /// Web form submissions one client address may send to one form per
     /// minute.
     pub form_submissions_per_minute: u32,
@@ -135,6 +139,7 @@ impl GatewaySettings {
         }
         for (key, limit) in [
             ("gateway.login_attempts_per_minute", self.login_attempts_per_minute),
+            ("gateway.reset_requests_per_minute", self.reset_requests_per_minute),
             ("gateway.form_submissions_per_minute", self.form_submissions_per_minute),
             ("gateway.form_submissions_per_form_per_minute", self.form_submissions_per_form_per_minute),
         ] {

@@ -250,6 +250,7 @@ pub(crate) mod testing {
             secret_key: "unit-test-secret-key-0123456789abcdef".to_owned(),
             cookie_secure: true,
             login_attempts_per_minute: 10,
+            reset_requests_per_minute: 5,
             form_submissions_per_minute: 5,
             form_submissions_per_form_per_minute: 120,
             trusted_proxy_hops: 0,

@@ -40,6 +40,7 @@ pub fn test_gateway_settings() -> GatewaySettings {
         secret_key: SECRET.to_owned(),
         cookie_secure: false,
         login_attempts_per_minute: 10,
+        reset_requests_per_minute: 5,
         form_submissions_per_minute: 5,
         form_submissions_per_form_per_minute: 120,
         trusted_proxy_hops: 0,

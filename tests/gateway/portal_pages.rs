@@ -374,6 +374,27 @@ async fn a_forged_forwarded_for_entry_escapes_neither_the_login_limit_nor_the_au
     browser.log_in(&world.colleague.contact.email, PASSWORD).await;
 }
 
+/// One sender cannot mail reset links to a whole customer list: past the
+/// per-address limit the gateway refuses before the portal service issues
+/// anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_may_ask_for_only_so_many_reset_links_whatever_emails_it_names() {
+    let gw = gateway().await;
+    let world = world(&gw.app).await;
+    let mut browser = PageVisitor::new(&gw);
+    browser.get("/portal/reset").await;
+    for n in 1..=5 {
+        let answer = browser.post_form("/portal/reset", &[("email", &format!("someone{n}@example.com"))]).await;
+        assert_eq!(answer.status, 200, "request {n}: {}", answer.text());
+    }
+    let before = all_row_counts(&gw.app).await;
+    let sixth = browser.post_form("/portal/reset", &[("email", &world.colleague.contact.email)]).await;
+    assert_eq!(sixth.status, 429, "{}", sixth.text());
+    assert!(sixth.header("retry-after").is_some_and(|s| s.parse::<u64>().is_ok_and(|secs| secs <= 60)));
+    assert!(sixth.text().contains("Too many reset requests"), "{}", sixth.text());
+    assert_eq!(all_row_counts(&gw.app).await, before, "no link was issued");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invitation_link_sets_a_password_and_a_reset_link_changes_it() {
     let gw = gateway().await;

@@ -457,6 +457,20 @@ async fn request_reset(
         sent: false,
         errors: FormErrors::default(),
     };
+    // Per client address, whatever emails it names: one sender cannot mail
+    // reset links to a whole customer list.
+    let limit = state.settings.reset_requests_per_minute;
+    if let Err(limited) = limits::hit(&state, &format!("reset:{ip}"), limit, std::time::Duration::from_secs(60)).await {
+        page.errors = FormErrors::one(
+            "email",
+            &format!("Too many reset requests from your network. Try again in {} seconds.", limited.seconds()),
+        );
+        let mut response = (StatusCode::TOO_MANY_REQUESTS, page).into_response();
+        if let Ok(value) = HeaderValue::from_str(&limited.seconds().to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
     let mut clients = PortalClients::of(&state);
     let request = pb::RequestPasswordResetRequest { email: form.email.trim().to_owned(), client_ip: ip };
     match clients.auth.request_password_reset(request).await {
