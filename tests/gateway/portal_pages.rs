@@ -106,6 +106,20 @@ async fn a_customer_logs_in_follows_a_case_comments_closes_and_reopens_it() {
     let form = browser.get("/portal/cases/new").await;
     assert_eq!(form.status, 200);
     let key = hidden_value(&form.text(), "idempotency_key").expect("an idempotency key");
+    // A priority the form does not offer is refused in the customer's words.
+    let fields = |priority| {
+        [
+            ("subject", "Scanner is slow"),
+            ("description", "Takes a minute per page."),
+            ("type_id", "technical_issue"),
+            ("priority", priority),
+            ("idempotency_key", key.as_str()),
+        ]
+    };
+    let refused = browser.post_form("/portal/cases", &fields("critical")).await;
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(refused.text().contains("choose one of: low, medium, high"), "{}", refused.text());
+    assert!(!refused.text().contains("CASE_PRIORITY"), "internal names reach the customer: {}", refused.text());
     let created = browser
         .post_form(
             "/portal/cases",

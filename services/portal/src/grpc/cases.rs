@@ -448,10 +448,9 @@ impl PortalCaseService for PortalCaseApi {
             let offered: Vec<&str> = types.iter().map(|t| t.id.as_str()).collect();
             violations.add("type_id", format!("`{type_id}` cannot be chosen here; choose one of: {}", offered.join(", ")));
         }
-        let allowed = portal.customer_priorities();
-        if !allowed.contains(&priority) {
-            let names: Vec<&str> = allowed.iter().map(|p| p.as_str_name()).collect();
-            violations.add("priority", format!("choose one of: {}", names.join(", ")));
+        if !portal.customer_priorities().contains(&priority) {
+            // The names customers read on the form, not the wire's enum names.
+            violations.add("priority", format!("choose one of: {}", portal.settings.priorities().join(", ")));
         }
         violations.into_result()?;
         let create = cpb::CreateCaseRequest {
