@@ -388,6 +388,25 @@ async fn a_forged_forwarded_for_entry_escapes_neither_the_login_limit_nor_the_au
     browser.log_in(&world.colleague.contact.email, PASSWORD).await;
 }
 
+/// The portal's lock-out (3 failures in the test settings) answers 429 with
+/// the `Retry-After` its RetryInfo gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_out_login_says_when_to_try_again() {
+    let gw = gateway().await;
+    let world = world(&gw.app).await;
+    let mut browser = PageVisitor::new(&gw);
+    browser.get("/portal/login").await;
+    let email = world.colleague.contact.email.as_str();
+    for attempt in 1..=2 {
+        let wrong = browser.post_form("/portal/login", &[("email", email), ("password", "not the password")]).await;
+        assert_eq!(wrong.status, 401, "attempt {attempt}: {}", wrong.text());
+    }
+    let locked = browser.post_form("/portal/login", &[("email", email), ("password", "not the password")]).await;
+    assert_eq!(locked.status, 429, "{}", locked.text());
+    let seconds: u64 = locked.header("retry-after").expect("a Retry-After").parse().expect("seconds");
+    assert!((1..=900).contains(&seconds), "{seconds}");
+}
+
 /// One sender cannot mail reset links to a whole customer list: past the
 /// per-address limit the gateway refuses before the portal service issues
 /// anything.

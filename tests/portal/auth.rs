@@ -15,6 +15,7 @@ portal_tests!(
     a_customer_logs_in_and_out_and_a_session_says_who_it_is,
     repeated_failed_logins_lock_the_email_out_even_with_the_right_password,
     a_wrong_password_and_an_unknown_email_get_the_same_answer,
+    a_stranger_elsewhere_cannot_lock_the_owner_out_but_guessing_from_many_addresses_is_stopped,
     an_expired_used_or_replaced_invitation_link_is_refused,
     a_password_reset_link_sets_a_new_password_and_ends_every_session,
     a_reset_request_answers_the_same_for_an_unknown_email_and_sends_nothing,
@@ -75,6 +76,38 @@ async fn repeated_failed_logins_lock_the_email_out_even_with_the_right_password(
     let bob = customer_in(&app, &ann.contact.account_id, "Bob Other", false).await;
     app.portal_auth(SERVICE).login(login(&bob.contact.email, PASSWORD)).await.expect("bob logs in");
     session_of(&app, &ann.session).await.expect("a lock-out does not end sessions");
+}
+
+async fn a_stranger_elsewhere_cannot_lock_the_owner_out_but_guessing_from_many_addresses_is_stopped(app: TestApp) {
+    let ann = ann(&app).await;
+    let from = |address: &str, password: &str| portal::LoginRequest {
+        email: ann.contact.email.clone(),
+        password: password.to_owned(),
+        client_ip: address.to_owned(),
+    };
+    // The test settings lock after 3 failures: the stranger's address is locked...
+    for _ in 0..2 {
+        let wrong = app.portal_auth(SERVICE).login(from("203.0.113.66", "guess")).await.unwrap_err();
+        assert_eq!(wrong.code(), Code::Unauthenticated);
+    }
+    let locked = app.portal_auth(SERVICE).login(from("203.0.113.66", "guess")).await.unwrap_err();
+    assert_eq!(locked.code(), Code::ResourceExhausted);
+    let right_from_there = app.portal_auth(SERVICE).login(from("203.0.113.66", PASSWORD)).await.unwrap_err();
+    assert_eq!(right_from_there.code(), Code::ResourceExhausted, "the guessing address stays locked");
+    // ...the owner, elsewhere, is not.
+    app.portal_auth(SERVICE).login(from("198.51.100.4", PASSWORD)).await.expect("the owner logs in from home");
+
+    // Guessing spread over ten addresses locks the email for every address.
+    let mut last = None;
+    for n in 1..=10 {
+        for _ in 0..3 {
+            last = Some(app.portal_auth(SERVICE).login(from(&format!("192.0.2.{n}"), "guess")).await.unwrap_err());
+        }
+    }
+    assert_eq!(last.unwrap().code(), Code::ResourceExhausted);
+    let owner = app.portal_auth(SERVICE).login(from("198.51.100.4", PASSWORD)).await.unwrap_err();
+    assert_eq!(owner.code(), Code::ResourceExhausted, "thirty guesses from anywhere lock the email everywhere");
+    assert!(owner.get_error_details().retry_info().and_then(|r| r.retry_delay).is_some(), "with a RetryInfo");
 }
 
 async fn a_wrong_password_and_an_unknown_email_get_the_same_answer(app: TestApp) {

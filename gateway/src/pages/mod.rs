@@ -80,6 +80,14 @@ pub async fn home(State(state): State<GatewayState>) -> impl IntoResponse {
     HomePage { brand: state.branding.clone() }
 }
 
+/// The `Retry-After` of a refusal that says, in its RetryInfo, when to try
+/// again (a lock-out, a limit).
+pub fn retry_after(status: &tonic::Status) -> Option<axum::http::HeaderValue> {
+    use tonic_types::StatusExt;
+    let delay = status.get_details_retry_info()?.retry_delay?;
+    axum::http::HeaderValue::from_str(&delay.as_secs().max(1).to_string()).ok()
+}
+
 /// The page for a service's refusal or failure that a form cannot show
 /// next to its fields. Messages of refusals (not found, not allowed, a
 /// state that forbids it) are the service's own, written for people;
@@ -102,7 +110,11 @@ pub fn status_page(state: &GatewayState, status: &tonic::Status) -> Response {
             (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Please try again.".to_owned())
         }
     };
-    ErrorPage::response(state, http, &message)
+    let mut response = ErrorPage::response(state, http, &message);
+    if let Some(value) = retry_after(status) {
+        response.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// The refusal of a form's input, shown above the form and next to each

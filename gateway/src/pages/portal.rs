@@ -213,7 +213,13 @@ async fn login(
         Err(status) => match status.code() {
             Code::Unauthenticated => refuse(StatusCode::UNAUTHORIZED, "The email address or the password is wrong.".to_owned()),
             Code::InvalidArgument => refuse(StatusCode::BAD_REQUEST, status.message().to_owned()),
-            Code::ResourceExhausted => refuse(StatusCode::TOO_MANY_REQUESTS, status.message().to_owned()),
+            Code::ResourceExhausted => {
+                let mut response = refuse(StatusCode::TOO_MANY_REQUESTS, status.message().to_owned());
+                if let Some(value) = super::retry_after(&status) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                response
+            }
             Code::PermissionDenied => refuse(StatusCode::FORBIDDEN, status.message().to_owned()),
             _ => status_page(&state, &status),
         },

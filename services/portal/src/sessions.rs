@@ -43,6 +43,15 @@ fn email_key(kind: &str, email: &str) -> String {
     format!("portal:{kind}:{}", secret::digest(&email.trim().to_lowercase()))
 }
 
+/// How many times the per-address lock-out's failures lock an email for
+/// every address.
+pub const EMAIL_WIDE_FACTOR: u64 = 10;
+
+/// What the lock-out of one email at one client address counts under.
+fn from(email: &str, client: &str) -> String {
+    format!("{}\n{client}", email.trim().to_lowercase())
+}
+
 /// Sessions, the login lock-out and the reset-request limit.
 #[derive(Clone)]
 pub struct Sessions {
@@ -99,31 +108,46 @@ impl Sessions {
         Ok(())
     }
 
-    /// Refuses a login while the email is locked out.
-    pub async fn check_lockout(&self, email: &str) -> Result<()> {
-        match self.kv.ttl(&email_key("locked", email)).await.map_err(session_store)? {
-            Some(left) => Err(locked_out(left.min(self.lockout))),
-            None => Ok(()),
+    /// Refuses a login while the email is locked out for this client
+    /// address, or for every address.
+    pub async fn check_lockout(&self, email: &str, client: &str) -> Result<()> {
+        for key in [email_key("locked", &from(email, client)), email_key("locked", email)] {
+            if let Some(left) = self.kv.ttl(&key).await.map_err(session_store)? {
+                return Err(locked_out(left.min(self.lockout)));
+            }
         }
+        Ok(())
     }
 
-    /// Counts a failed login; the `lockout_attempts`-th within the window
-    /// locks the email for `lockout`. Returns the lock-out, if it started now.
-    pub async fn login_failed(&self, email: &str) -> Result<Option<Error>> {
-        let failures =
-            self.kv.incr_with_ttl(&email_key("login-failures", email), self.lockout_window).await.map_err(session_store)?;
-        if failures >= self.lockout_attempts {
-            self.kv.put(&email_key("locked", email), b"1", self.lockout).await.map_err(session_store)?;
-            self.kv.delete(&email_key("login-failures", email)).await.map_err(session_store)?;
-            return Ok(Some(locked_out(self.lockout)));
+    /// Counts a failed login. The `lockout_attempts`-th within the window
+    /// from one client address locks the email for that address only, so
+    /// a stranger elsewhere cannot lock the owner out; only
+    /// [`EMAIL_WIDE_FACTOR`] times as many, from anywhere, lock it for
+    /// every address (guessing spread over many addresses). Returns the
+    /// lock-out, if it started now.
+    pub async fn login_failed(&self, email: &str, client: &str) -> Result<Option<Error>> {
+        let pair = from(email, client);
+        let mut locked = None;
+        // The email-wide count goes first: every failure counts there too.
+        for (counted, limit) in [(email, self.lockout_attempts * EMAIL_WIDE_FACTOR), (pair.as_str(), self.lockout_attempts)] {
+            let failures =
+                self.kv.incr_with_ttl(&email_key("login-failures", counted), self.lockout_window).await.map_err(session_store)?;
+            if failures >= limit {
+                self.kv.put(&email_key("locked", counted), b"1", self.lockout).await.map_err(session_store)?;
+                self.kv.delete(&email_key("login-failures", counted)).await.map_err(session_store)?;
+                locked = Some(locked_out(self.lockout));
+            }
         }
-        Ok(None)
+        Ok(locked)
     }
 
-    /// Forgets the failures of an email after a successful login or reset.
-    pub async fn login_succeeded(&self, email: &str) -> Result<()> {
-        self.kv.delete(&email_key("login-failures", email)).await.map_err(session_store)?;
-        self.kv.delete(&email_key("locked", email)).await.map_err(session_store)?;
+    /// Forgets the failures of an email after a successful login or reset
+    /// (the password is known), from this address and everywhere.
+    pub async fn login_succeeded(&self, email: &str, client: &str) -> Result<()> {
+        for counted in [from(email, client), email.to_owned()] {
+            self.kv.delete(&email_key("login-failures", &counted)).await.map_err(session_store)?;
+            self.kv.delete(&email_key("locked", &counted)).await.map_err(session_store)?;
+        }
         Ok(())
     }
 

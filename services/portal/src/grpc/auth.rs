@@ -86,7 +86,7 @@ impl Portal {
     /// A new session for a user whose contact still may use the portal.
     async fn start_session(&self, user: &portal_user::Model, client_ip: &str) -> Result<pb::Session> {
         let contact = self.contact(&user.contact_id).await?.filter(|c| c.portal_enabled).ok_or_else(switched_off)?;
-        self.sessions.login_succeeded(&user.email).await?;
+        self.sessions.login_succeeded(&user.email, client_ip).await?;
         let who = format!("contact:{}", user.contact_id);
         let reason = format!("login from {client_ip}");
         let user = self.store.record_login(&facts(&contact), &actor(&who, &reason)).await?;
@@ -112,7 +112,7 @@ impl Portal {
         let who = format!("contact:{}", user.contact_id);
         let reason = format!("{} link used from {client_ip}", purpose.key());
         let user = self.store.set_password_by_token(&digest, purpose, stored, &actor(&who, &reason)).await?;
-        self.sessions.login_succeeded(&user.email).await?;
+        self.sessions.login_succeeded(&user.email, client_ip).await?;
         Ok(user)
     }
 }
@@ -136,14 +136,14 @@ impl PortalAuthService for PortalAuthApi {
         let client_ip = violations.optional_text("client_ip", &request.client_ip, ADDRESS_MAX);
         violations.into_result()?;
         let portal = &self.portal;
-        portal.sessions.check_lockout(&email).await?;
+        portal.sessions.check_lockout(&email, &client_ip).await?;
         let user = match portal.clients.contact_by_email(&email).await.map_err(|s| super::case_service(s, &[]))? {
             Some(contact) => portal.user_of(&contact.id).await?,
             None => None,
         };
         let matches = verify(request.password, user.as_ref().and_then(|u| u.password_hash.clone())).await?;
         let Some(user) = user.filter(|_| matches) else {
-            return Err(match portal.sessions.login_failed(&email).await? {
+            return Err(match portal.sessions.login_failed(&email, &client_ip).await? {
                 Some(locked) => {
                     tracing::warn!("portal login locked out after repeated failures");
                     locked
@@ -228,10 +228,10 @@ impl PortalAuthService for PortalAuthApi {
             &user.email,
         );
         violations.into_result()?;
-        portal.sessions.check_lockout(&user.email).await?;
+        portal.sessions.check_lockout(&user.email, &client_ip).await?;
         // A stolen session must not become a way to guess the password.
         if !verify(request.current_password, user.password_hash.clone()).await? {
-            if let Some(locked) = portal.sessions.login_failed(&user.email).await? {
+            if let Some(locked) = portal.sessions.login_failed(&user.email, &client_ip).await? {
                 return Err(locked.into());
             }
             return Err(Error::field("current_password", "is wrong").into());
