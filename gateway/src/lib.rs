@@ -189,7 +189,8 @@ fn with_layers(routes: Router, settings: &GatewaySettings) -> Router {
 /// Runs each request in a span that continues the caller's W3C trace; the
 /// gRPC calls made inside carry it on (`docket_kit::auth::OutgoingAuth`).
 async fn trace_request(request: Request, next: Next) -> Response {
-    let span = docket_kit::telemetry::http_server_span(&request);
+    let route = request.extensions().get::<axum::extract::MatchedPath>().map(|matched| matched.as_str().to_owned());
+    let span = docket_kit::telemetry::http_server_span(&request, route.as_deref());
     let response = next.run(request).instrument(span.clone()).await;
     span.record("http.response.status_code", response.status().as_u16());
     response

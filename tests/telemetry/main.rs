@@ -102,4 +102,18 @@ async fn trace_context_is_carried_across_grpc_calls() {
         server_spans(&exporter, &provider, "ListAccounts").contains(&trace_id.to_owned()),
         "the gateway's call to the case service is in the caller's trace"
     );
+
+    // A path that carries a secret (a reset link's token) is recorded as
+    // its route only: the token reaches no span.
+    let secret = "s3cr3t-reset-token-QmFzZTY0";
+    gateway.send(http::Method::GET, &format!("/portal/reset/{secret}"), None, &[], None).await;
+    gateway.send(http::Method::GET, &format!("/no/such/page/{secret}"), None, &[], None).await;
+    provider.force_flush().expect("flush spans");
+    let spans = exporter.get_finished_spans().expect("finished spans");
+    let names: Vec<String> = spans.iter().map(|span| span.name.to_string()).collect();
+    assert!(names.iter().any(|name| name == "GET /portal/reset/{token}"), "{names:?}");
+    assert!(names.iter().any(|name| name == "GET unmatched"), "{names:?}");
+    let leaked: Vec<_> =
+        spans.iter().filter(|span| format!("{span:?}").contains(secret)).map(|span| span.name.to_string()).collect();
+    assert!(leaked.is_empty(), "spans carry the secret: {leaked:?}");
 }

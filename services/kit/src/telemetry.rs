@@ -98,14 +98,18 @@ pub fn server_span(request: &http::Request<impl Sized>) -> tracing::Span {
 /// The span of one incoming HTTP request (the gateway), a child of the
 /// caller's trace when the request carries a `traceparent` header. The
 /// status is recorded into `http.response.status_code` when known.
-pub fn http_server_span(request: &http::Request<impl Sized>) -> tracing::Span {
+///
+/// It names the matched `route` (`/portal/reset/{token}`), never the path:
+/// paths carry secrets (reset and invitation links) that must not reach
+/// logs or the trace store. A request that matched no route is `unmatched`.
+pub fn http_server_span(request: &http::Request<impl Sized>, route: Option<&str>) -> tracing::Span {
     let method = request.method();
-    let path = request.uri().path();
+    let route = route.unwrap_or("unmatched");
     let span = tracing::info_span!(
         "http",
-        otel.name = %format!("{method} {path}"),
+        otel.name = %format!("{method} {route}"),
         http.request.method = %method,
-        url.path = %path,
+        http.route = %route,
         http.response.status_code = tracing::field::Empty,
     );
     continue_trace(&span, request.headers());
