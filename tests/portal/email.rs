@@ -76,6 +76,24 @@ async fn the_invitation_email_carries_a_link_whose_token_accepts_the_invitation(
         })
         .await
         .expect("the emailed reset token works");
+
+    // Once sent, the delivery log keeps the emails without their links' secrets.
+    let invitation = token_after(&emails[0].body(), "/portal/invitation/");
+    let reset = token_after(&emails[1].body(), "/portal/reset/");
+    let db = app.service_db("notification").await;
+    crate::common::eventually("the sent access emails to lose their links' secrets in the delivery log", async || {
+        use sea_orm::ConnectionTrait;
+        let sql = "SELECT status, body FROM deliveries WHERE event_type LIKE 'portal.%'";
+        let rows =
+            db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.map_err(|e| e.to_string())?;
+        let stored: Vec<(String, String)> =
+            rows.iter().map(|row| (row.try_get("", "status").unwrap(), row.try_get("", "body").unwrap())).collect();
+        let done = stored.len() == 2
+            && stored.iter().all(|(status, body)| status == "sent" && body.contains("(removed once sent)"))
+            && stored.iter().all(|(_, body)| !body.contains(&invitation) && !body.contains(&reset));
+        if done { Ok(()) } else { Err(format!("{stored:?}")) }
+    })
+    .await;
     redis.clean().await;
 }
 

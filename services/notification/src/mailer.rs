@@ -15,14 +15,14 @@ use lettre::{
     transport::smtp::authentication::Credentials,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement, TransactionTrait, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement, TransactionTrait, sea_query::Expr,
 };
 use tokio::sync::watch;
 
 use crate::{
     config::{MailTransportKind, NotificationSettings, SmtpTls},
-    domain::settings::NotifySettings,
+    domain::settings::{ACCESS_EVENT_TYPES, NotifySettings},
     store::{FAILED, MERGED, PENDING, SENT, entities::delivery, settings::load_settings},
 };
 
@@ -105,6 +105,44 @@ impl Header for AutoSubmitted {
 }
 
 /// The Message-ID every email of a case refers to.
+/// What stands in a delivery's stored body for a link's secret once the
+/// email is gone.
+pub const LINK_REMOVED: &str = "(removed once sent)";
+
+/// Takes the secrets of portal links out of the stored bodies of access
+/// emails (invitations, resets) that are sent or failed for good: the log
+/// keeps what was sent and to whom, and a backup of it opens no account.
+async fn forget_links(txn: &DatabaseTransaction, rows: &[delivery::Model]) -> Result<(), DbErr> {
+    for row in rows.iter().filter(|row| ACCESS_EVENT_TYPES.contains(&row.event_type.as_str())) {
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::Body, Expr::value(without_link_secrets(&row.body)))
+            .filter(delivery::Column::Id.eq(row.id.clone()))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// `body` with the token of every `/invitation/…` and `/reset/…` link
+/// replaced by [`LINK_REMOVED`].
+pub fn without_link_secrets(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some((at, marker)) =
+        ["/invitation/", "/reset/"].iter().filter_map(|m| rest.find(m).map(|at| (at, *m))).min_by_key(|(at, _)| *at)
+    {
+        let after = at + marker.len();
+        let token_len = rest[after..].bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_').count();
+        out.push_str(&rest[..after]);
+        if token_len > 0 {
+            out.push_str(LINK_REMOVED);
+        }
+        rest = &rest[after + token_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 pub fn thread_root(case_id: &str, domain: &str) -> String {
     format!("<case.{case_id}@{domain}>")
 }
@@ -284,6 +322,7 @@ impl Mailer {
                     .filter(delivery::Column::Id.is_in(ids[1..].to_vec()))
                     .exec(&txn)
                     .await?;
+                forget_links(&txn, rows).await?;
                 true
             }
             Err(err) => {
@@ -294,6 +333,7 @@ impl Mailer {
                 if permanent || attempts >= self.settings.max_attempts {
                     tracing::error!(case = %first.case_number, recipient = %first.recipient, %reason, "email failed for good");
                     self.record_failure(&txn, &ids, attempts, &reason, FAILED, now).await?;
+                    forget_links(&txn, rows).await?;
                 } else {
                     let delay = self.retry_delay(attempts);
                     tracing::warn!(case = %first.case_number, recipient = %first.recipient, %reason, retry_in = ?delay, "email not sent; will retry");
@@ -374,5 +414,20 @@ impl Mailer {
             .header(ContentType::TEXT_PLAIN)
             .body(body)
             .map_err(|err| SendError::Permanent(err.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_secrets_are_removed_and_the_rest_kept() {
+        let body = "Hi,\nset it at http://x/portal/reset/AbC-12_z.\nOr http://x/portal/invitation/Q9 and /reset/ and /resets/x";
+        assert_eq!(
+            without_link_secrets(body),
+            "Hi,\nset it at http://x/portal/reset/(removed once sent).\nOr http://x/portal/invitation/(removed once sent) and /reset/ and /resets/x"
+        );
+        assert_eq!(without_link_secrets("no links"), "no links");
     }
 }
