@@ -62,6 +62,7 @@ max_attempts = 8
 retry_base_secs = 5
 message_id_domain = "docket.localhost"
 unassigned_account_name = "Unassigned"
+trusted_authserv_ids = ""
 
 [case]
 billing_service_url = ""
