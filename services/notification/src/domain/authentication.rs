@@ -65,7 +65,11 @@ impl MethodResult {
 /// The authserv-id and the results of one field value, or `None` when it
 /// has no authserv-id. `none` (no method was run) gives no results.
 fn parse(value: &str) -> Option<(String, Vec<MethodResult>)> {
-    let value = without_comments(value);
+    let mut value = without_comments(value);
+    // `method = result` may carry spaces around the `=`.
+    while value.contains(" =") || value.contains("= ") {
+        value = value.replace(" =", "=").replace("= ", "=");
+    }
     let mut parts = split_outside_quotes(&value, ';').into_iter();
     let authserv_id = unquote(parts.next()?.split_whitespace().next()?);
     if authserv_id.is_empty() {
@@ -132,26 +136,24 @@ fn without_comments(value: &str) -> String {
 
 /// Splits at `separator` outside quoted strings; parts are trimmed.
 fn split_outside_quotes(value: &str, separator: char) -> Vec<String> {
-    let mut parts = vec![String::new()];
+    let mut parts = Vec::new();
+    let mut current = String::new();
     let (mut quoted, mut escaped) = (false, false);
     for c in value.chars() {
-        let current = parts.last_mut().expect("never empty");
         if escaped {
             escaped = false;
-            current.push(c);
         } else if c == '\\' && quoted {
             escaped = true;
-            current.push(c);
         } else if c == '"' {
             quoted = !quoted;
-            current.push(c);
         } else if c == separator && !quoted {
-            parts.push(String::new());
-        } else {
-            current.push(c);
+            parts.push(std::mem::take(&mut current).trim().to_owned());
+            continue;
         }
+        current.push(c);
     }
-    parts.into_iter().map(|p| p.trim().to_owned()).collect()
+    parts.push(current.trim().to_owned());
+    parts
 }
 
 fn unquote(value: &str) -> String {
@@ -242,6 +244,7 @@ mod tests {
         // Comments and quotes do not hide or invent results.
         assert!(fails(&["mx.docket.example; dkim=pass (header.d=acme.example) header.d=evil.example"]).is_some());
         assert_eq!(fails(&["mx.docket.example (id (nested)); dmarc=\"pass\" header.from=\"acme.example\""]), None);
+        assert_eq!(fails(&["mx.docket.example;\r\n\tdkim = pass (ok)\theader.d = acme.example"]), None);
         assert_eq!(parse("(x) ; dmarc=fail"), None);
     }
 }
