@@ -234,6 +234,19 @@ mod tests {
     }
 
     #[test]
+    fn trusted_authserv_ids_come_from_the_environment() {
+        assert!(load_env(&[]).expect("valid").notification.trusted_authserv_ids().is_empty(), "none trusted by default");
+        let settings =
+            load_env(&[("DOCKET__NOTIFICATION__TRUSTED_AUTHSERV_IDS", " mx.support.example,, relay.support.example ")])
+                .expect("valid");
+        assert_eq!(settings.notification.trusted_authserv_ids(), ["mx.support.example", "relay.support.example"]);
+        let err = load_env(&[("DOCKET__NOTIFICATION__TRUSTED_AUTHSERV_IDS", "mx.support.example; dmarc=pass")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("notification.trusted_authserv_ids"), "{err}");
+    }
+
+    #[test]
     fn a_bad_value_names_its_key() {
         let err = load_env(&[("DOCKET__GRPC__REQUEST_TIMEOUT_SECS", "soon")]).unwrap_err().to_string();
         assert!(err.contains("grpc.request_timeout_secs"), "{err}");
