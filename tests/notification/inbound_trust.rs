@@ -78,6 +78,13 @@ async fn a_strangers_reply_to_an_unassigned_case_opens_a_case_of_its_own_and_nev
     let mallorys_case = get_case(&app, &answer.case_id).await;
     assert_eq!(mallorys_case.case_number, "C-000002");
     assert_ne!(mallorys_case.contacts, victims_case.contacts);
+    // The agents see why it is a case of its own, in a note no customer sees.
+    let notes: Vec<_> =
+        activities(&app, &mallorys_case.id).await.into_iter().filter(|a| a.kind == pb_case::ActivityKind::Note as i32).collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].visibility, pb_case::Visibility::Internal as i32);
+    assert!(notes[0].body.contains(&victims_case.case_number), "{}", notes[0].body);
+    assert!(mallorys_case.first_response_time.is_none());
 
     // The victim's case is as it was; the victim gets nothing more.
     assert_eq!(activities(&app, &victims_case.id).await, before);

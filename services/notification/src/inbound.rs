@@ -20,7 +20,8 @@
 //! 5. Add the email to the case as a public inbound email activity; or else
 //!    find the sender's contact by email, or create it under the
 //!    "Unassigned" account (created on first need), and create a case
-//!    (channel email) with the email as its first activity. Mail that is
+//!    (channel email) with the email as its first activity (and, when the
+//!    email was refused a thread, an internal note saying why). Mail that is
 //!    refused a thread thus never reaches the case's people.
 //!
 //! Every create carries an idempotency key derived from the Message-ID (or,
@@ -123,7 +124,7 @@ pub async fn ingest(raw: &[u8], clients: &CaseClients, settings: &InboundSetting
                 return Ok(IngestOutcome::AddedToCase { case_id: case.id, case_number: case.case_number, activity_id: added.id });
             }
             Some(why) => {
-                tracing::warn!(case = %case.case_number, sender = %email.sender, reason = %why, "inbound email not let into the case's thread");
+                tracing::warn!(case = %case.case_number, reason = %why, "inbound email not let into the case's thread");
                 reason = Some(why);
             }
         }
@@ -148,6 +149,17 @@ pub async fn ingest(raw: &[u8], clients: &CaseClients, settings: &InboundSetting
     })
     .await?;
     let first = add_activity(clients, &activity(&created.id), &email.keys("email-activity")).await?;
+    if let Some(why) = &reason {
+        // Tells the agents why this is a case of its own; internal, so no customer hears of it.
+        let note = pb::Activity {
+            case_id: created.id.clone(),
+            kind: pb::ActivityKind::Note as i32,
+            visibility: pb::Visibility::Internal as i32,
+            body: format!("Opened as a new case: this email answered another case, but {why}."),
+            ..Default::default()
+        };
+        add_activity(clients, &note, &email.keys("email-refused")).await?;
+    }
     tracing::info!(case = %created.case_number, activity = %first.id, "inbound email created a case");
     Ok(IngestOutcome::CreatedCase { case_id: created.id, case_number: created.case_number, reason })
 }
