@@ -208,6 +208,7 @@ pub async fn run(
                 let inbound = InboundSettings {
                     unassigned_account_name: config.unassigned_account_name.clone(),
                     own_addresses: Vec::new(),
+                    trusted_authserv_ids: config.trusted_authserv_ids(),
                 };
                 docket_notification::add_routes(&mut routes, NotificationApi::new(db.clone(), clients.clone(), inbound));
                 let consumer = ConsumerSpec {

@@ -164,7 +164,8 @@ async fn ingest_mail(server: &str, token: &str) -> anyhow::Result<()> {
     };
     match Outcome::try_from(answer.outcome) {
         Ok(Outcome::AddedToCase) => println!("added to case {}", answer.case_number),
-        Ok(Outcome::CreatedCase) => println!("created case {}", answer.case_number),
+        Ok(Outcome::CreatedCase) if answer.reason.is_empty() => println!("created case {}", answer.case_number),
+        Ok(Outcome::CreatedCase) => println!("created case {} ({})", answer.case_number, answer.reason),
         Ok(Outcome::Ignored) => println!("ignored: {}", answer.reason),
         _ => println!("done"),
     }

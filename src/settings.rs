@@ -62,6 +62,7 @@ max_attempts = 8
 retry_base_secs = 5
 message_id_domain = "docket.localhost"
 unassigned_account_name = "Unassigned"
+trusted_authserv_ids = ""
 
 [case]
 billing_service_url = ""
@@ -231,6 +232,19 @@ mod tests {
         assert_eq!(settings.gateway.trusted_proxy_hops, 2);
         assert_eq!(settings.gateway.trusted_proxies, "10.0.0.0/8, fd00::/8");
         assert_eq!(settings.gateway.allowed_hosts, "support.example.com");
+    }
+
+    #[test]
+    fn trusted_authserv_ids_come_from_the_environment() {
+        assert!(load_env(&[]).expect("valid").notification.trusted_authserv_ids().is_empty(), "none trusted by default");
+        let settings =
+            load_env(&[("DOCKET__NOTIFICATION__TRUSTED_AUTHSERV_IDS", " mx.support.example,, relay.support.example ")])
+                .expect("valid");
+        assert_eq!(settings.notification.trusted_authserv_ids(), ["mx.support.example", "relay.support.example"]);
+        let err = load_env(&[("DOCKET__NOTIFICATION__TRUSTED_AUTHSERV_IDS", "mx.support.example; dmarc=pass")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("notification.trusted_authserv_ids"), "{err}");
     }
 
     #[test]

@@ -140,6 +140,7 @@ pub fn test_settings(backend: Backend, dir: &std::path::Path) -> Settings {
             retry_base_secs: 0,
             message_id_domain: "docket.test".to_owned(),
             unassigned_account_name: "Unassigned".to_owned(),
+            trusted_authserv_ids: String::new(),
         },
         case: CaseSettings {
             // Set to the server's own address once it has a port.

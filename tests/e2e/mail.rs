@@ -65,6 +65,13 @@ async fn mail_piped_into_docket_mail_ingest_becomes_a_case_then_a_reply() {
     let reply = ingest(port, b"From: petra@acme.example\r\nTo: support@docket.localhost\r\nSubject: Re: [C-000001] Printer jammed\r\nMessage-ID: <m2@acme.example>\r\n\r\nStill jammed.\r\n");
     assert_eq!(String::from_utf8_lossy(&reply.stdout).trim(), "added to case C-000001");
 
+    // Someone else answering the case's subject gets a case of their own, and the MTA's log says why.
+    let stranger = ingest(port, b"From: mallory@evil.example\r\nTo: support@docket.localhost\r\nSubject: Re: [C-000001] Printer jammed\r\nMessage-ID: <x1@evil.example>\r\n\r\nPay here.\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&stranger.stdout).trim(),
+        "created case C-000002 (the sender is not a contact of C-000001)"
+    );
+
     let auto =
         ingest(port, b"From: petra@acme.example\r\nAuto-Submitted: auto-replied\r\nSubject: Out of office\r\n\r\nAway.\r\n");
     assert!(String::from_utf8_lossy(&auto.stdout).starts_with("ignored:"), "{}", String::from_utf8_lossy(&auto.stdout));

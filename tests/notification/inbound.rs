@@ -12,22 +12,26 @@ use crate::{
     fixtures::{case, customer, unique},
 };
 
-const SUPPORT: &str = "support@docket.example";
+pub(crate) const SUPPORT: &str = "support@docket.example";
 
 async fn spawn() -> TestApp {
     TestApp::spawn(Backend::Postgres).await
 }
 
-fn clients(app: &TestApp) -> CaseClients {
+pub(crate) fn clients(app: &TestApp) -> CaseClients {
     CaseClients::new("notification", &format!("http://{}", app.addr), SERVICE).expect("case clients")
 }
 
-fn settings() -> InboundSettings {
-    InboundSettings { unassigned_account_name: "Unassigned".to_owned(), own_addresses: vec![SUPPORT.to_owned()] }
+pub(crate) fn settings() -> InboundSettings {
+    InboundSettings {
+        unassigned_account_name: "Unassigned".to_owned(),
+        own_addresses: vec![SUPPORT.to_owned()],
+        trusted_authserv_ids: Vec::new(),
+    }
 }
 
 /// A raw message with these header fields and body, CRLF line ends.
-fn message(headers: &[(&str, &str)], body: &str) -> Vec<u8> {
+pub(crate) fn message(headers: &[(&str, &str)], body: &str) -> Vec<u8> {
     let mut raw = String::new();
     for (name, value) in headers {
         raw.push_str(&format!("{name}: {value}\r\n"));
@@ -38,7 +42,7 @@ fn message(headers: &[(&str, &str)], body: &str) -> Vec<u8> {
 }
 
 /// A plain customer email.
-fn plain(from: &str, subject: &str, message_id: &str, body: &str) -> Vec<u8> {
+pub(crate) fn plain(from: &str, subject: &str, message_id: &str, body: &str) -> Vec<u8> {
     message(
         &[
             ("From", from),
@@ -57,7 +61,7 @@ async fn run(app: &TestApp, raw: &[u8]) -> IngestOutcome {
     ingest(raw, &clients(app), &settings()).await.expect("ingest")
 }
 
-async fn activities(app: &TestApp, case_id: &str) -> Vec<pb::Activity> {
+pub(crate) async fn activities(app: &TestApp, case_id: &str) -> Vec<pb::Activity> {
     app.cases(AGENT)
         .list_activities(pb::ListActivitiesRequest { case_id: case_id.to_owned(), page_size: 500, ..Default::default() })
         .await
@@ -66,7 +70,7 @@ async fn activities(app: &TestApp, case_id: &str) -> Vec<pb::Activity> {
         .activities
 }
 
-async fn get_case(app: &TestApp, id: &str) -> pb::Case {
+pub(crate) async fn get_case(app: &TestApp, id: &str) -> pb::Case {
     app.cases(AGENT)
         .get_case(pb::GetCaseRequest { lookup: Some(pb::get_case_request::Lookup::Id(id.to_owned())) })
         .await
@@ -193,7 +197,9 @@ async fn a_new_sender_gets_a_contact_under_unassigned_and_a_new_case() {
     let subject = "Heating broken in building B";
     let raw = plain(&format!("\"Jo Newcomer\" <{sender}>"), subject, "<first@newcomer.example>", "No heat since Monday.");
     let outcome = run(&app, &raw).await;
-    let IngestOutcome::CreatedCase { case_id, case_number } = outcome else { panic!("expected CreatedCase, got {outcome:?}") };
+    let IngestOutcome::CreatedCase { case_id, case_number, reason: None } = outcome else {
+        panic!("expected CreatedCase, got {outcome:?}")
+    };
 
     let unassigned = accounts_named(&app, "Unassigned").await;
     assert_eq!(unassigned.len(), 1, "one Unassigned account");
@@ -265,7 +271,7 @@ async fn the_same_message_ingested_twice_creates_one_case_and_one_activity() {
     assert_eq!(app.row_counts().await, counts, "the second delivery wrote nothing");
 
     // A reply, twice.
-    let IngestOutcome::CreatedCase { case_number, case_id } = first else { unreachable!() };
+    let IngestOutcome::CreatedCase { case_number, case_id, .. } = first else { unreachable!() };
     let reply =
         plain(&customer.contact.email, &format!("Re: [{case_number}] Printer offline"), "<dup-2@acme.example>", "Still offline.");
     let first = run(&app, &reply).await;

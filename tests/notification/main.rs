@@ -8,5 +8,6 @@ mod common;
 mod fixtures;
 
 mod inbound;
+mod inbound_trust;
 mod outbound;
 mod trail;

@@ -71,6 +71,33 @@ impl CaseClients {
         }
     }
 
+    /// The active staff user with this email (compared case-insensitively),
+    /// if any. The directory's search matches parts of names and emails, so
+    /// the matches are compared in full here.
+    pub async fn staff_by_email(&self, email: &str) -> Result<Option<pb::StaffUser>, Status> {
+        // The search takes at most 200 characters; a longer address still
+        // matches its own first 200.
+        let query: String = email.chars().take(200).collect();
+        let mut page_token = String::new();
+        loop {
+            let request = pb::ListStaffUsersRequest {
+                page_size: 100,
+                page_token,
+                query: query.clone(),
+                active_only: true,
+                ..Default::default()
+            };
+            let page = self.staff.clone().list_staff_users(request).await?.into_inner();
+            if let Some(user) = page.staff_users.into_iter().find(|user| user.email.eq_ignore_ascii_case(email)) {
+                return Ok(Some(user));
+            }
+            if page.next_page_token.is_empty() {
+                return Ok(None);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
     /// The contact of `person.email`, or a new contact for that person under
     /// `account_id` — or, without one, under the account named
     /// `unassigned_account_name` — in one call of the case service, which

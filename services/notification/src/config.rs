@@ -50,6 +50,10 @@ pub struct NotificationSettings {
     pub message_id_domain: String,
     /// The account that receives contacts first met by email.
     pub unassigned_account_name: String,
+    /// Comma-separated authserv-ids of our own MTA (`mx.support.example`):
+    /// only `Authentication-Results` fields naming one are believed, since
+    /// anyone can write the others. Empty: none are.
+    pub trusted_authserv_ids: String,
 }
 
 impl NotificationSettings {
@@ -69,7 +73,22 @@ impl NotificationSettings {
         if self.message_id_domain.trim().is_empty() || self.message_id_domain.contains(['<', '>', '@', ' ']) {
             return Err(InvalidSetting::new("notification.message_id_domain", "must be a domain name"));
         }
+        if self
+            .trusted_authserv_ids()
+            .iter()
+            .any(|id| id.contains(|c: char| c.is_whitespace() || c.is_control() || ";()\"".contains(c)))
+        {
+            return Err(InvalidSetting::new(
+                "notification.trusted_authserv_ids",
+                "must be comma-separated authserv-ids (host names) without spaces, quotes, parentheses or `;`",
+            ));
+        }
         Ok(())
+    }
+
+    /// The entries of `trusted_authserv_ids`, trimmed, without empty ones.
+    pub fn trusted_authserv_ids(&self) -> Vec<String> {
+        self.trusted_authserv_ids.split(',').map(str::trim).filter(|id| !id.is_empty()).map(str::to_owned).collect()
     }
 
     /// Checked when the notification service starts (other targets do not need it).

@@ -11,10 +11,18 @@
 //! 3. Find the case: a `[C-000123]` tag in the subject, else a
 //!    `<case.{case_id}@host>` Message-ID in In-Reply-To or References (the
 //!    notification service's own emails carry one).
-//! 4. Find the sender's contact by email, or create it under the
-//!    "Unassigned" account (created on first need).
-//! 5. Add the email to the case as a public inbound email activity, or create
-//!    a case (channel email) with the email as its first activity.
+//! 4. Decide whether the email may join that case's thread: only when its
+//!    From is a contact of the case or a staff user, and no trusted
+//!    `Authentication-Results` says the From is forged. This is decided
+//!    before any contact is found or created for the sender, since creating
+//!    one (under "Unassigned") must not make a stranger one of the case's
+//!    people.
+//! 5. Add the email to the case as a public inbound email activity; or else
+//!    find the sender's contact by email, or create it under the
+//!    "Unassigned" account (created on first need), and create a case
+//!    (channel email) with the email as its first activity (and, when the
+//!    email was refused a thread, an internal note saying why). Mail that is
+//!    refused a thread thus never reaches the case's people.
 //!
 //! Every create carries an idempotency key derived from the Message-ID (or,
 //! without one, from a hash of the raw bytes), so a message delivered twice
@@ -25,7 +33,7 @@ use docket_proto::case::v1::{self as pb, get_case_request};
 use mail_parser::{MessageParser, MimeHeaders};
 use tonic::{Code, Status};
 
-use crate::clients::CaseClients;
+use crate::{clients::CaseClients, domain::authentication};
 
 /// Larger messages are refused as malformed (10 MiB).
 pub const MAX_MESSAGE_BYTES: usize = 10 * 1024 * 1024;
@@ -52,11 +60,15 @@ pub struct InboundSettings {
     pub unassigned_account_name: String,
     /// Our own sender addresses: mail from them is a loop and is ignored.
     pub own_addresses: Vec<String>,
+    /// The authserv-ids of our own MTA: only `Authentication-Results`
+    /// fields with one of them are read (anyone can write the others).
+    /// Empty: none are read.
+    pub trusted_authserv_ids: Vec<String>,
 }
 
 impl Default for InboundSettings {
     fn default() -> Self {
-        Self { unassigned_account_name: "Unassigned".to_owned(), own_addresses: Vec::new() }
+        Self { unassigned_account_name: "Unassigned".to_owned(), own_addresses: Vec::new(), trusted_authserv_ids: Vec::new() }
     }
 }
 
@@ -65,8 +77,10 @@ impl Default for InboundSettings {
 pub enum IngestOutcome {
     /// Added as an email activity to an existing case.
     AddedToCase { case_id: String, case_number: String, activity_id: String },
-    /// A new case was created for the sender (with the email as its first activity).
-    CreatedCase { case_id: String, case_number: String },
+    /// A new case was created for the sender (with the email as its first
+    /// activity); `reason` says why, when the email answered a case it was
+    /// not let into.
+    CreatedCase { case_id: String, case_number: String, reason: Option<String> },
     /// An auto-reply, bounce or loop: nothing was created.
     Ignored { reason: String },
 }
@@ -96,20 +110,27 @@ pub async fn ingest(raw: &[u8], clients: &CaseClients, settings: &InboundSetting
         }
         Read::Email(email) => email,
     };
-    let case = find_case(clients, &email).await?;
-    let contact = find_or_create_contact(clients, settings, &email).await?;
     let activity = |case_id: &str| email_activity(case_id, &email, settings);
 
     // Only the case's own people may add to it: anyone else naming a case
     // number (they are easy to guess) opens a case of their own instead of
     // posting a public update that would be emailed to the case's contacts.
-    let case =
-        case.filter(|case| case.account_id == contact.account_id || case.contacts.iter().any(|c| c.contact_id == contact.id));
-    if let Some(case) = case {
-        let added = add_activity(clients, &activity(&case.id), &email.keys("email")).await?;
-        tracing::info!(case = %case.case_number, activity = %added.id, "inbound email added to case");
-        return Ok(IngestOutcome::AddedToCase { case_id: case.id, case_number: case.case_number, activity_id: added.id });
+    let mut reason = None;
+    if let Some(case) = find_case(clients, &email).await? {
+        match refusal(clients, &case, &email).await? {
+            None => {
+                let added = add_activity(clients, &activity(&case.id), &email.keys("email")).await?;
+                tracing::info!(case = %case.case_number, activity = %added.id, "inbound email added to case");
+                return Ok(IngestOutcome::AddedToCase { case_id: case.id, case_number: case.case_number, activity_id: added.id });
+            }
+            Some(why) => {
+                tracing::warn!(case = %case.case_number, reason = %why, "inbound email not let into the case's thread");
+                reason = Some(why);
+            }
+        }
     }
+
+    let contact = find_or_create_contact(clients, settings, &email).await?;
 
     let new_case = pb::Case {
         subject: if email.subject.is_empty() { NO_SUBJECT.to_owned() } else { email.subject.clone() },
@@ -128,8 +149,19 @@ pub async fn ingest(raw: &[u8], clients: &CaseClients, settings: &InboundSetting
     })
     .await?;
     let first = add_activity(clients, &activity(&created.id), &email.keys("email-activity")).await?;
+    if let Some(why) = &reason {
+        // Tells the agents why this is a case of its own; internal, so no customer hears of it.
+        let note = pb::Activity {
+            case_id: created.id.clone(),
+            kind: pb::ActivityKind::Note as i32,
+            visibility: pb::Visibility::Internal as i32,
+            body: format!("Opened as a new case: this email answered another case, but {why}."),
+            ..Default::default()
+        };
+        add_activity(clients, &note, &email.keys("email-refused")).await?;
+    }
     tracing::info!(case = %created.case_number, activity = %first.id, "inbound email created a case");
-    Ok(IngestOutcome::CreatedCase { case_id: created.id, case_number: created.case_number })
+    Ok(IngestOutcome::CreatedCase { case_id: created.id, case_number: created.case_number, reason })
 }
 
 /// A message worth turning into a case or activity, cleaned to what the case
@@ -152,6 +184,9 @@ struct Email {
     references: Vec<String>,
     /// FNV-1a 64 of the raw bytes.
     raw_hash: u64,
+    /// Why a trusted MTA's `Authentication-Results` say the From is not
+    /// authenticated, if they do.
+    unauthenticated: Option<String>,
 }
 
 enum Read {
@@ -246,7 +281,25 @@ fn read(raw: &[u8], settings: &InboundSettings) -> Result<Read, IngestError> {
     let mut references = message_ids(message.in_reply_to());
     references.extend(message_ids(message.references()).into_iter().rev());
 
-    Ok(Read::Email(Email { sender, sender_name, to, subject, body, message_id, references, raw_hash: fnv1a(raw) }))
+    let results: Vec<&str> = headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("Authentication-Results"))
+        .map(|(_, value)| value.as_str())
+        .collect();
+    let domain = sender.rsplit_once('@').map(|(_, domain)| domain).unwrap_or_default();
+    let unauthenticated = authentication::failure(&results, &settings.trusted_authserv_ids, domain);
+
+    Ok(Read::Email(Email {
+        sender,
+        sender_name,
+        to,
+        subject,
+        body,
+        message_id,
+        references,
+        raw_hash: fnv1a(raw),
+        unauthenticated,
+    }))
 }
 
 /// Why a message is automatic (and must not become a case), if it is.
@@ -494,6 +547,24 @@ async fn get_case(clients: &CaseClients, lookup: get_case_request::Lookup) -> Re
     }
 }
 
+/// Why the email may not join `case`'s thread, or `None` when it may: its
+/// From must be one of the case's contacts or a staff user, and not be
+/// shown forged by a trusted MTA. Finds, never creates.
+async fn refusal(clients: &CaseClients, case: &pb::Case, email: &Email) -> Result<Option<String>, Status> {
+    if let Some(why) = &email.unauthenticated {
+        return Ok(Some(format!("the sender's address is not authenticated: {why}")));
+    }
+    if let Some(contact) = clients.contact_by_email(&email.sender).await?
+        && case.contacts.iter().any(|c| c.contact_id == contact.id)
+    {
+        return Ok(None);
+    }
+    if clients.staff_by_email(&email.sender).await?.is_some() {
+        return Ok(None);
+    }
+    Ok(Some(format!("the sender is not a contact of {}", case.case_number)))
+}
+
 /// The sender's contact; an unknown sender becomes a contact of the
 /// unassigned account.
 async fn find_or_create_contact(clients: &CaseClients, settings: &InboundSettings, email: &Email) -> Result<pb::Contact, Status> {
@@ -623,6 +694,7 @@ mod tests {
             message_id,
             references: Vec::new(),
             raw_hash: 1,
+            unauthenticated: None,
         };
         let keys = email(Some("abc@example.com".into())).keys("email");
         assert_eq!(keys.primary, "email:abc@example.com");

@@ -5,6 +5,7 @@
 //! and rendered ([`templates`]).
 
 pub mod audience;
+pub mod authentication;
 pub mod settings;
 pub mod templates;
 

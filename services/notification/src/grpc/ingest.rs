@@ -42,12 +42,12 @@ pub async fn ingest_email(
             activity_id,
             reason: String::new(),
         },
-        IngestOutcome::CreatedCase { case_id, case_number } => pb::IngestEmailResponse {
+        IngestOutcome::CreatedCase { case_id, case_number, reason } => pb::IngestEmailResponse {
             outcome: Outcome::CreatedCase as i32,
             case_id,
             case_number,
             activity_id: String::new(),
-            reason: String::new(),
+            reason: reason.unwrap_or_default(),
         },
         IngestOutcome::Ignored { reason } => {
             pb::IngestEmailResponse { outcome: Outcome::Ignored as i32, reason, ..Default::default() }
