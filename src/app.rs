@@ -277,7 +277,10 @@ pub async fn run(
                     unassigned_account_name: settings.notification.unassigned_account_name.clone(),
                 };
                 docket_portal::add_routes(&mut routes, portal);
-                relays.push(Relay::new(db.clone(), broker.clone(), &settings.events, relay));
+                relays.push(
+                    Relay::new(db.clone(), broker.clone(), &settings.events, relay)
+                        .forgetting(docket_portal::events::CARRYING_SECRETS),
+                );
                 let consumer = ConsumerSpec {
                     service: docket_portal::SERVICE.to_owned(),
                     bindings: docket_portal::addresses::BINDINGS.iter().map(|b| (*b).to_owned()).collect(),

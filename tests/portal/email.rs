@@ -94,6 +94,21 @@ async fn the_invitation_email_carries_a_link_whose_token_accepts_the_invitation(
         if done { Ok(()) } else { Err(format!("{stored:?}")) }
     })
     .await;
+    // Nor does the portal's outbox: published, the links' events are wiped.
+    let portal_db = app.service_db("portal").await;
+    crate::common::eventually("the portal's outbox to forget the published links' events", async || {
+        use sea_orm::ConnectionTrait;
+        let sql = "SELECT event_type, sent_at IS NOT NULL AS sent, length(envelope) AS size FROM outbox WHERE event_type LIKE 'portal.%'";
+        let rows =
+            portal_db.query_all_raw(sea_orm::Statement::from_string(portal_db.get_database_backend(), sql)).await.map_err(|e| e.to_string())?;
+        let stored: Vec<(String, bool, i32)> = rows
+            .iter()
+            .map(|row| (row.try_get("", "event_type").unwrap(), row.try_get("", "sent").unwrap(), row.try_get("", "size").unwrap()))
+            .collect();
+        let done = stored.len() == 2 && stored.iter().all(|(_, sent, size)| *sent && *size == 0);
+        if done { Ok(()) } else { Err(format!("{stored:?}")) }
+    })
+    .await;
     redis.clean().await;
 }
 

@@ -11,6 +11,10 @@ use crate::records::entities::portal_user;
 /// The `source` of every event this service writes.
 pub const SOURCE: &str = "portal";
 
+/// The events that carry a secret (a link's token): the relay wipes them
+/// from the outbox once published.
+pub const CARRYING_SECRETS: &[&str] = &["portal.invitation_created", "portal.password_reset_requested"];
+
 /// `portal.invitation_created`: the notification service emails the link.
 pub fn invitation_created(user: &portal_user::Model, token: &str, expires_at: DateTime<Utc>) -> Event {
     let payload = ev::PortalInvitationCreated {

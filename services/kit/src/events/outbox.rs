@@ -83,6 +83,8 @@ pub struct Relay {
     poll: Duration,
     retention: chrono::Duration,
     waker: RelayWaker,
+    /// Event types whose envelope is wiped from the outbox once published.
+    forgotten: &'static [&'static str],
 }
 
 impl Relay {
@@ -94,7 +96,17 @@ impl Relay {
             poll: Duration::from_millis(settings.relay_poll_ms),
             retention: chrono::Duration::hours(i64::try_from(settings.retention_hours).unwrap_or(i64::MAX / 3_600_000)),
             waker,
+            forgotten: &[],
         }
+    }
+
+    /// Wipes the envelope of `event_types` from the outbox as soon as it is
+    /// published: events that carry a secret (a portal link's token) must
+    /// not stay readable in the database for the retention period. The row
+    /// stays, for ordering and operators.
+    pub fn forgetting(mut self, event_types: &'static [&'static str]) -> Self {
+        self.forgotten = event_types;
+        self
     }
 
     /// Publishes until `shutdown` turns true. A broker or database outage
@@ -185,9 +197,17 @@ impl Relay {
         let positions: Vec<i64> = rows.iter().map(|r| r.position).collect();
         entity::Entity::update_many()
             .col_expr(entity::Column::SentAt, Expr::value(Some(crate::time::now())))
-            .filter(entity::Column::Position.is_in(positions))
+            .filter(entity::Column::Position.is_in(positions.clone()))
             .exec(&txn)
             .await?;
+        if rows.iter().any(|row| self.forgotten.contains(&row.event_type.as_str())) {
+            entity::Entity::update_many()
+                .col_expr(entity::Column::Envelope, Expr::value(Vec::<u8>::new()))
+                .filter(entity::Column::Position.is_in(positions))
+                .filter(entity::Column::EventType.is_in(self.forgotten.iter().copied()))
+                .exec(&txn)
+                .await?;
+        }
         txn.commit().await?;
         tracing::debug!(count = rows.len(), "event relay: published");
         Ok(rows.len())
