@@ -258,3 +258,35 @@ async fn sent_rows_are_pruned_after_their_retention() {
     .await;
     assert_eq!(relay.prune().await.unwrap(), 2, "account.created and contact.created are pruned");
 }
+
+/// Events that carry a secret are wiped from the outbox in the transaction
+/// that marks them published; the others stay whole until pruned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_forgets_the_envelopes_it_is_told_to_once_published() {
+    use docket_kit::events::{envelope, memory::InProcessBroker, pack};
+    use sea_orm::{EntityTrait, QueryOrder, TransactionTrait};
+
+    // A database of its own: no app relay publishes these rows first.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/outbox.db?mode=rwc", dir.path().display());
+    let db = sea_orm::Database::connect(url).await.unwrap();
+    docket_migrations::up(&db, "portal").await.unwrap();
+    let txn = db.begin().await.unwrap();
+    for event_type in ["portal.password_reset_requested", "portal.user_changed"] {
+        let payload = pack("docket.events.v1.CaseCreated", &ev::CaseCreated::default());
+        outbox::append(&txn, &envelope("portal", event_type, "c-1", "system:test", docket_kit::time::now(), payload))
+            .await
+            .unwrap();
+    }
+    txn.commit().await.unwrap();
+
+    let settings = docket::settings::Settings::load(None).unwrap();
+    let relay = outbox::Relay::new(db.clone(), InProcessBroker::new(), &settings.events, Default::default())
+        .forgetting(&["portal.password_reset_requested"]);
+    assert_eq!(relay.relay_once().await.unwrap(), 2);
+    let rows = outbox::entity::Entity::find().order_by_asc(outbox::entity::Column::Position).all(&db).await.unwrap();
+    let kept: Vec<(&str, bool, usize)> =
+        rows.iter().map(|row| (row.event_type.as_str(), row.sent_at.is_some(), row.envelope.len())).collect();
+    assert_eq!(kept[0], ("portal.password_reset_requested", true, 0), "{kept:?}");
+    assert!(kept[1].1 && kept[1].2 > 0, "an event without a secret stays whole: {kept:?}");
+}
