@@ -99,17 +99,14 @@ impl GatewayApp {
 
     /// Waits until `/readyz` answers 200; panics after 10 s.
     pub async fn wait_until_ready(&self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        let mut last = None;
-        while tokio::time::Instant::now() < deadline {
+        super::eventually_within(Duration::from_secs(10), "the gateway to answer /readyz with 200", async || {
             match self.try_send(Method::GET, "/readyz", None, &[], None).await {
-                Ok(response) if response.status == 200 => return,
-                Ok(response) => last = Some(format!("{} {}", response.status, response.text())),
-                Err(err) => last = Some(err),
+                Ok(response) if response.status == 200 => Ok(()),
+                Ok(response) => Err(format!("{} {}", response.status, response.text())),
+                Err(err) => Err(err),
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the gateway was not ready within 10 s; last answer: {last:?}");
+        })
+        .await;
     }
 
     /// Sends one request. `body` is (content type, bytes).

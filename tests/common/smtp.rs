@@ -61,6 +61,12 @@ impl Received {
 }
 
 impl SmtpSink {
+    /// Sends an app's emails here: `TestApp::spawn_with(backend, |s| sink.receive_from(s))`.
+    pub fn receive_from(&self, settings: &mut docket::settings::Settings) {
+        settings.notification.transport = docket_notification::config::MailTransportKind::Smtp;
+        settings.notification.smtp_port = self.port;
+    }
+
     pub async fn start() -> SmtpSink {
         let mut sink = SmtpSink { port: super::free_port(), dir: tempfile::tempdir().unwrap(), process: None };
         sink.resume().await;

@@ -6,7 +6,6 @@
 
 use std::{path::Path, process::Stdio, time::Duration};
 
-use docket_notification::config::MailTransportKind;
 use docket_proto::notification::v1 as nb;
 
 use crate::common::{ADMIN, AGENT, Backend, TestApp, free_port, gateway::GatewayApp, smtp::SmtpSink};
@@ -55,12 +54,7 @@ async fn a_newcomer_finds_the_confirmation_of_a_new_case_in_the_dev_mailbox() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visitor_becomes_a_portal_customer_and_talks_with_staff() {
     let sink = SmtpSink::start().await;
-    let port = sink.port;
-    let app = TestApp::spawn_with(Backend::Postgres, |settings| {
-        settings.notification.transport = MailTransportKind::Smtp;
-        settings.notification.smtp_port = port;
-    })
-    .await;
+    let app = TestApp::spawn_with(Backend::Postgres, |settings| sink.receive_from(settings)).await;
     let gw = GatewayApp::in_front_of(app, false).await;
     // Links in emails lead to this gateway.
     let current =

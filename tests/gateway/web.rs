@@ -3,8 +3,6 @@
 //! layout, and the dev mailbox page with real emails of the notification
 //! service.
 
-use std::time::Duration;
-
 use http::Method;
 use serde_json::json;
 
@@ -169,14 +167,11 @@ async fn a_case_created_through_the_api_sends_an_email_that_the_dev_mailbox_show
     let (account, contact) = account_and_contact(&gw, "petra@acme.example").await;
     let case = new_case(&gw, &account, &contact, "Printer on fire").await;
     let number = case["case_number"].as_str().unwrap().to_owned();
-    let mut html = String::new();
-    for _ in 0..200 {
-        html = page(&gw, "/dev/mail").await.text();
-        if html.contains(&number) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let html = crate::common::eventually(&format!("an email about {number} in the dev mailbox"), async || {
+        let html = page(&gw, "/dev/mail").await.text();
+        if html.contains(&number) { Ok(html) } else { Err("not there yet") }
+    })
+    .await;
     assert!(html.contains(&format!("[{number}]")), "no email about {number} in the dev mailbox:\n{html}");
     assert!(html.contains("petra@acme.example"), "{html}");
 }

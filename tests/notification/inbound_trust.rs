@@ -5,10 +5,7 @@
 
 use std::time::Duration;
 
-use docket_notification::{
-    config::MailTransportKind,
-    inbound::{IngestOutcome, ingest},
-};
+use docket_notification::inbound::{IngestOutcome, ingest};
 use docket_proto::{
     case::v1 as pb_case,
     notification::v1::{self as nb, ingest_email_response::Outcome},
@@ -50,12 +47,7 @@ fn assert_opened_instead(answer: &nb::IngestEmailResponse, refused: &pb_case::Ca
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_strangers_reply_to_an_unassigned_case_opens_a_case_of_its_own_and_never_reaches_the_customer() {
     let sink = SmtpSink::start().await;
-    let port = sink.port;
-    let app = TestApp::spawn_with(Backend::Postgres, |settings| {
-        settings.notification.transport = MailTransportKind::Smtp;
-        settings.notification.smtp_port = port;
-    })
-    .await;
+    let app = TestApp::spawn_with(Backend::Postgres, |settings| sink.receive_from(settings)).await;
     let victim = format!("{}@example.org", unique("victim"));
     let opened = ingest_api(&app, plain(&victim, "Printer broken", "<v1@example.org>", "It prints blank pages.")).await;
     assert_eq!(opened.outcome, Outcome::CreatedCase as i32);
@@ -276,7 +268,7 @@ async fn malformed_authentication_results_are_handled_without_error() {
     let target = customer(&app).await;
     let targets_case = case(&app, &target, "Printer broken").await;
 
-    // Junk, and fields that are not ours, are skipped: the contact threads.
+    // Junk, and fields that are not ours, are passed over: the contact threads.
     let junk = [
         "",
         ";;;",

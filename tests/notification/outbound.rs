@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use docket_notification::config::MailTransportKind;
 use docket_proto::{case::v1 as pb, notification::v1 as nb};
 use tonic::Code;
 
@@ -13,12 +12,7 @@ use crate::{
 };
 
 async fn spawn(sink: &SmtpSink) -> TestApp {
-    let port = sink.port;
-    TestApp::spawn_with(Backend::Postgres, |settings| {
-        settings.notification.transport = MailTransportKind::Smtp;
-        settings.notification.smtp_port = port;
-    })
-    .await
+    TestApp::spawn_with(Backend::Postgres, |settings| sink.receive_from(settings)).await
 }
 
 async fn deliveries(app: &TestApp, case_id: &str) -> Vec<nb::Delivery> {

@@ -79,17 +79,14 @@ async fn docket_dev_seeds_portal_logins_and_a_support_form_that_work() {
     let mailbox = data.path().join("mailbox");
     // The email links to the portal this docket dev serves (--http-port).
     let portal_link = format!("http://127.0.0.1:{http_port}/portal/cases/{}", answer.case_number);
-    let mut confirmed = false;
-    for _ in 0..100 {
-        confirmed = std::fs::read_dir(&mailbox).into_iter().flatten().flatten().any(|entry| {
+    let confirmed = crate::common::eventually_within(Duration::from_secs(20), "the confirmation email", async || {
+        let found = std::fs::read_dir(&mailbox).into_iter().flatten().flatten().any(|entry| {
             let raw = std::fs::read_to_string(entry.path()).unwrap_or_default();
             raw.contains(&email) && raw.contains(&answer.case_number) && raw.contains(&portal_link)
         });
-        if confirmed {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        if found { Ok(true) } else { Err("not there yet") }
+    })
+    .await;
     let _ = dev.kill();
     let output = dev.wait_with_output().unwrap();
     let printed = String::from_utf8_lossy(&output.stdout);

@@ -4,7 +4,6 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use docket_notification::config::MailTransportKind;
 use docket_proto::{case::v1 as pb, portal::v1 as portal};
 
 use crate::{
@@ -15,10 +14,9 @@ use crate::{
 
 /// PostgreSQL, Redis sessions, and email out over SMTP to `sink`.
 async fn spawn(sink: &SmtpSink, redis: &RedisPrefix) -> TestApp {
-    let (port, prefix) = (sink.port, redis.prefix().to_owned());
+    let prefix = redis.prefix().to_owned();
     TestApp::spawn_with(Backend::Postgres, |settings| {
-        settings.notification.transport = MailTransportKind::Smtp;
-        settings.notification.smtp_port = port;
+        sink.receive_from(settings);
         settings.kv = crate::common::redis::test_kv(&prefix);
     })
     .await
