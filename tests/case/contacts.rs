@@ -31,6 +31,8 @@ async fn find_or_create_finds_a_known_person_and_places_a_new_one(app: TestApp) 
     let found = contacts.find_or_create_contact(person("PETRA@acme.example")).await.unwrap().into_inner();
     assert!(!found.created);
     assert_eq!(found.contact.unwrap(), petra, "the known contact, unchanged");
+    let parking = app.accounts(AGENT).get_account(pb::GetAccountRequest { id: found.unassigned_account_id }).await.unwrap();
+    assert_eq!(parking.into_inner().name, "Unassigned", "the account where unplaced work waits, made when missing");
 
     let placed = contacts
         .find_or_create_contact(pb::FindOrCreateContactRequest { account_id: acme.id.clone(), ..person("mia@acme.example") })
@@ -84,6 +86,7 @@ async fn concurrent_first_messages_from_one_person_make_one_contact_and_one_unas
     assert_eq!(answers.iter().filter(|a| a.created).count(), 2, "each made once");
     let accounts: std::collections::BTreeSet<String> = answers.iter().map(|a| a.contact.clone().unwrap().account_id).collect();
     assert_eq!(accounts.len(), 1, "one unassigned account");
+    assert!(answers.iter().all(|a| accounts.contains(&a.unassigned_account_id)), "each call names that account");
     let after = app.row_counts().await;
     let grew = |table: &str| {
         let n = |counts: &[(String, i64)]| counts.iter().find(|(t, _)| t == table).map(|(_, n)| *n).unwrap_or_default();

@@ -301,3 +301,61 @@ async fn the_embed_script_frames_the_form_for_its_sites_only() {
     assert_eq!(other.status, 200);
     assert!(other.header("content-security-policy").unwrap().contains("frame-ancestors https://shop.example.com"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_naming_a_customers_address_asks_that_address_before_the_case_joins_their_account() {
+    use crate::common::{AGENT, gateway::PageVisitor};
+    let gw = GatewayApp::spawn(Backend::Postgres).await;
+    let form = support_form(&gw).await;
+    let acme = crate::fixtures::account(&gw.app, &unique("Acme")).await;
+    let email = format!("{}@acme.example", unique("jonas"));
+    let jonas = crate::fixtures::contact(&gw.app, &acme.id, "Jonas Weber", &email).await;
+
+    // A stranger sends the form in Jonas's name.
+    let page = gw.send(http::Method::GET, &format!("/f/{}", form.slug), None, &[], None).await;
+    let done = post(&gw, &form.slug, &filled(&token_of(&page), &email)).await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert!(done.text().contains("follow it to confirm"), "{}", done.text());
+    let number = done.text().split("class=\"case-number\">").nth(1).and_then(|s| s.split('<').next()).unwrap().to_owned();
+    let case_of = async |number: &str| {
+        gw.app
+            .cases(AGENT)
+            .get_case(pb::GetCaseRequest { lookup: Some(pb::get_case_request::Lookup::CaseNumber(number.to_owned())) })
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    assert_ne!(case_of(&number).await.account_id, acme.id, "held outside Acme");
+
+    // Jonas's mailbox holds the link; opening it confirms nothing by itself
+    // (mail scanners open links), and a link that is not one is a 404 page.
+    let token = crate::support::emailed_token(&gw.app, &email, "confirm").await;
+    let path = format!("/portal/confirm/{token}");
+    let mut browser = PageVisitor::new(&gw);
+    let ask = browser.get(&path).await;
+    assert_eq!(ask.status, 200, "{}", ask.text());
+    assert!(ask.text().contains("Yes, this request is mine"), "{}", ask.text());
+    assert!(ask.text().contains(&number) && ask.text().contains("Scanner makes a noise"), "{}", ask.text());
+    assert_ne!(case_of(&number).await.account_id, acme.id, "looking at the page confirms nothing");
+    for bad in ["/portal/confirm/not-a-real-token", "/portal/confirm/%FF%FE", &format!("/portal/confirm/{token}x")] {
+        let before = all_row_counts(&gw.app).await;
+        let answer = browser.get(bad).await;
+        assert_eq!(answer.status, 404, "{bad}: {}", answer.text());
+        let posted = browser.post_form(bad, &[]).await;
+        assert_eq!(posted.status, 404, "{bad}: {}", posted.text());
+        assert_eq!(all_row_counts(&gw.app).await, before, "{bad} changed something");
+    }
+    // A post without the page's CSRF token is refused.
+    let before = all_row_counts(&gw.app).await;
+    let forged = gw.send(http::Method::POST, &path, None, &[], Some(("application/x-www-form-urlencoded", Vec::new()))).await;
+    assert_eq!(forged.status, 403, "{}", forged.text());
+    assert_eq!(all_row_counts(&gw.app).await, before);
+
+    browser.get(&path).await;
+    let confirmed = browser.post_form(&path, &[]).await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.text());
+    assert!(confirmed.text().contains(&number), "{}", confirmed.text());
+    let case = case_of(&number).await;
+    assert_eq!(case.account_id, acme.id);
+    assert_eq!(case.contacts, [pb::CaseContact { contact_id: jonas.id, primary: true }]);
+}

@@ -13,6 +13,7 @@ mod support;
 mod access;
 mod auth;
 mod cases;
+mod confirmation;
 mod dev;
 mod email;
 mod forms;

@@ -29,13 +29,17 @@ use tonic::Code;
 use super::{Branding, ErrorPage, FormErrors, PagePath, status_page};
 use crate::{
     GatewayState,
+    csrf::{CsrfForm, CsrfToken},
     limits::{self, ClientIp},
     security::{FrameAncestors, is_origin},
     upstream::PortalClients,
 };
 
 pub fn routes() -> Router<GatewayState> {
-    Router::new().route("/f/{slug}", get(show).post(submit)).route("/f/{slug}/embed.js", get(embed_script))
+    Router::new()
+        .route("/f/{slug}", get(show).post(submit))
+        .route("/f/{slug}/embed.js", get(embed_script))
+        .route("/portal/confirm/{token}", get(confirm_page).post(confirm))
 }
 
 /// The form field that carries the sealed token (not a valid field name of
@@ -122,6 +126,22 @@ struct DonePage {
     title: String,
     case_number: String,
     message: String,
+    /// The address named is a known customer's: the case waits for it to confirm.
+    awaiting_confirmation: bool,
+}
+
+/// `/portal/confirm/{token}`: the owner of an address confirms a web form
+/// submission that named it.
+#[derive(Template, WebTemplate)]
+#[template(path = "web_form_confirm.html")]
+struct ConfirmPage {
+    brand: Arc<Branding>,
+    csrf: String,
+    action: String,
+    /// Whether this page answers the confirmation (or asks for it).
+    confirmed: bool,
+    case_number: String,
+    subject: String,
 }
 
 /// A response a page of `form` gives: it may be framed by the form's sites.
@@ -343,6 +363,7 @@ async fn submit(
                 title: form.title.clone(),
                 case_number: done.case_number,
                 message: done.success_message,
+                awaiting_confirmation: done.awaiting_confirmation,
             };
             framed(&form, StatusCode::OK, page)
         }
@@ -404,6 +425,63 @@ async fn embed_script(State(state): State<GatewayState>, PagePath(slug): PagePat
     headers.insert("cross-origin-resource-policy", HeaderValue::from_static("cross-origin"));
     response
 }
+
+/// A link token as the portal service makes them (base64url).
+fn plausible_token(token: &str) -> bool {
+    !token.is_empty() && token.len() <= 200 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn dead_link(state: &GatewayState) -> Response {
+    ErrorPage::response(
+        state,
+        StatusCode::NOT_FOUND,
+        "This link does not work: it may be mistyped or cut short. If you sent us a request, our team has it.",
+    )
+}
+
+/// `GET /portal/confirm/{token}`: names the request and asks before
+/// confirming, so that a mail scanner opening links confirms nothing.
+async fn confirm_page(State(state): State<GatewayState>, csrf: CsrfToken, PagePath(token): PagePath) -> Response {
+    confirm_link(state, csrf, token, true).await
+}
+
+/// `POST /portal/confirm/{token}`: the case joins the contact's account.
+async fn confirm(
+    State(state): State<GatewayState>,
+    csrf: CsrfToken,
+    PagePath(token): PagePath,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Response {
+    confirm_link(state, csrf, token, false).await
+}
+
+async fn confirm_link(state: GatewayState, csrf: CsrfToken, token: String, validate_only: bool) -> Response {
+    if !plausible_token(&token) {
+        return dead_link(&state);
+    }
+    let mut clients = PortalClients::of(&state);
+    let request = pb::ConfirmSubmissionRequest { token: token.clone(), validate_only };
+    match clients.forms.confirm_submission(request).await {
+        Ok(done) => {
+            let done = done.into_inner();
+            let page = ConfirmPage {
+                brand: state.branding.clone(),
+                csrf: csrf.value().to_owned(),
+                action: format!("/portal/confirm/{token}"),
+                confirmed: !validate_only,
+                case_number: done.case_number,
+                subject: done.subject,
+            };
+            (csrf, page).into_response()
+        }
+        Err(status) if matches!(status.code(), Code::NotFound | Code::InvalidArgument) => dead_link(&state),
+        Err(status) => status_page(&state, &status),
+    }
+}
+
+/// A post that carries nothing but its CSRF token.
+#[derive(Debug, Deserialize)]
+struct NoFields {}
 
 #[cfg(test)]
 mod tests {

@@ -107,7 +107,7 @@ impl CaseClients {
         person: &Person,
         account_id: Option<&str>,
         unassigned_account_name: &str,
-    ) -> Result<pb::Contact, Status> {
+    ) -> Result<FoundContact, Status> {
         let request = pb::FindOrCreateContactRequest {
             email: person.email.clone(),
             name: person.name.clone(),
@@ -116,8 +116,19 @@ impl CaseClients {
             unassigned_account_name: unassigned_account_name.to_owned(),
         };
         let found = self.contacts.clone().find_or_create_contact(request).await?.into_inner();
-        found.contact.ok_or_else(|| Status::internal("the case service answered without the contact"))
+        let contact = found.contact.ok_or_else(|| Status::internal("the case service answered without the contact"))?;
+        Ok(FoundContact { contact, created: found.created, unassigned_account_id: found.unassigned_account_id })
     }
+}
+
+/// What `find_or_create_contact` found.
+#[derive(Debug, Clone)]
+pub struct FoundContact {
+    pub contact: pb::Contact,
+    /// Whether the call created the contact (so nobody else has used the address before).
+    pub created: bool,
+    /// The account where what is not yet placed waits.
+    pub unassigned_account_id: String,
 }
 
 /// Who a new contact is: what an email's From or a web form tells.

@@ -20,8 +20,8 @@ use crate::{
         audience::{EventFacts, RecipientKind, audiences},
         settings::ACCESS_EVENT_TYPES,
         templates::{
-            AccessContext, ActivityView, CaseView, ChangeView, EventView, RecipientView, SenderView, TemplateContext,
-            default_template, render,
+            AccessContext, ActivityView, CaseView, ChangeView, EventView, RecipientView, RequestView, SenderView,
+            TemplateContext, default_template, render,
         },
     },
     store::{
@@ -368,15 +368,22 @@ impl EventHandler for Notifier {
     }
 }
 
-/// A portal invitation or password reset: one email with the link, to the
+/// A portal invitation, password reset or submission confirmation: one email with the link, to the
 /// address in the event. Opt-outs of case emails do not apply: the person
 /// (or staff for them) asked for this one.
 async fn access_email(txn: &DatabaseTransaction, event: &Envelope) -> Result<(), HandlerError> {
     let bad = |err: String| HandlerError(format!("{}: {err}", event.r#type));
+    let mut request = RequestView::default();
     let (email, name, token, expires, path) = match event.r#type.as_str() {
         "portal.invitation_created" => {
             let p: ev::PortalInvitationCreated = unpack(event, "docket.events.v1.PortalInvitationCreated").map_err(bad)?;
             (p.email, p.name, p.token, p.expire_time, "invitation")
+        }
+        "portal.submission_confirmation_requested" => {
+            let p: ev::PortalSubmissionConfirmationRequested =
+                unpack(event, "docket.events.v1.PortalSubmissionConfirmationRequested").map_err(bad)?;
+            request = RequestView { number: p.case_number, subject: p.subject };
+            (p.email, p.name, p.token, p.expire_time, "confirm")
         }
         _ => {
             let p: ev::PortalPasswordResetRequested =
@@ -399,6 +406,7 @@ async fn access_email(txn: &DatabaseTransaction, event: &Envelope) -> Result<(),
         sender: SenderView { name: settings.sender_name.clone(), address: settings.sender_address.clone() },
         link: format!("{}/{path}/{token}", settings.portal_base_url.trim_end_matches('/')),
         expires,
+        request,
     };
     let template = template_of(txn, &event.r#type).await?;
     let content = rendered(&template, &event.r#type, &context)?;

@@ -110,7 +110,7 @@ impl Header for AutoSubmitted {
 pub const LINK_REMOVED: &str = "(removed once sent)";
 
 /// Takes the secrets of portal links out of the stored bodies of access
-/// emails (invitations, resets) that are sent or failed for good: the log
+/// emails (invitations, resets, submission confirmations) that are sent or failed for good: the log
 /// keeps what was sent and to whom, and a backup of it opens no account.
 async fn forget_links(txn: &DatabaseTransaction, rows: &[delivery::Model]) -> Result<(), DbErr> {
     for row in rows.iter().filter(|row| ACCESS_EVENT_TYPES.contains(&row.event_type.as_str())) {
@@ -123,13 +123,13 @@ async fn forget_links(txn: &DatabaseTransaction, rows: &[delivery::Model]) -> Re
     Ok(())
 }
 
-/// `body` with the token of every `/invitation/…` and `/reset/…` link
+/// `body` with the token of every `/invitation/…`, `/reset/…` and `/confirm/…` link
 /// replaced by [`LINK_REMOVED`].
 pub fn without_link_secrets(body: &str) -> String {
     let mut out = String::with_capacity(body.len());
     let mut rest = body;
     while let Some((at, marker)) =
-        ["/invitation/", "/reset/"].iter().filter_map(|m| rest.find(m).map(|at| (at, *m))).min_by_key(|(at, _)| *at)
+        ["/invitation/", "/reset/", "/confirm/"].iter().filter_map(|m| rest.find(m).map(|at| (at, *m))).min_by_key(|(at, _)| *at)
     {
         let after = at + marker.len();
         let token_len = rest[after..].bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_').count();
@@ -427,6 +427,10 @@ mod tests {
         assert_eq!(
             without_link_secrets(body),
             "Hi,\nset it at http://x/portal/reset/(removed once sent).\nOr http://x/portal/invitation/(removed once sent) and /reset/ and /resets/x"
+        );
+        assert_eq!(
+            without_link_secrets("Confirm: http://x/portal/confirm/Zz_9-a\n"),
+            "Confirm: http://x/portal/confirm/(removed once sent)\n"
         );
         assert_eq!(without_link_secrets("no links"), "no links");
     }

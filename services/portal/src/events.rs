@@ -6,14 +6,15 @@ use chrono::{DateTime, Utc};
 use docket_kit::mutation::Event;
 use docket_proto::events::v1 as ev;
 
-use crate::records::entities::portal_user;
+use crate::records::entities::{form_submission, portal_user};
 
 /// The `source` of every event this service writes.
 pub const SOURCE: &str = "portal";
 
 /// The events that carry a secret (a link's token): the relay wipes them
 /// from the outbox once published.
-pub const CARRYING_SECRETS: &[&str] = &["portal.invitation_created", "portal.password_reset_requested"];
+pub const CARRYING_SECRETS: &[&str] =
+    &["portal.invitation_created", "portal.password_reset_requested", "portal.submission_confirmation_requested"];
 
 /// `portal.invitation_created`: the notification service emails the link.
 pub fn invitation_created(user: &portal_user::Model, token: &str, expires_at: DateTime<Utc>) -> Event {
@@ -37,4 +38,31 @@ pub fn password_reset_requested(user: &portal_user::Model, token: &str, expires_
         expire_time: Some(docket_kit::time::to_proto(expires_at)),
     };
     Event::new("portal.password_reset_requested", &user.contact_id, "docket.events.v1.PortalPasswordResetRequested", &payload)
+}
+
+/// `portal.submission_confirmation_requested`: the notification service
+/// emails the link to the address the submission named.
+pub fn submission_confirmation_requested(
+    submission: &form_submission::Model,
+    name: &str,
+    subject: &str,
+    token: &str,
+    expires_at: DateTime<Utc>,
+) -> Event {
+    let payload = ev::PortalSubmissionConfirmationRequested {
+        contact_id: submission.contact_id.clone(),
+        email: submission.confirm_email.clone(),
+        name: name.to_owned(),
+        token: token.to_owned(),
+        expire_time: Some(docket_kit::time::to_proto(expires_at)),
+        case_id: submission.case_id.clone(),
+        case_number: submission.case_number.clone(),
+        subject: subject.to_owned(),
+    };
+    Event::new(
+        "portal.submission_confirmation_requested",
+        &submission.case_id,
+        "docket.events.v1.PortalSubmissionConfirmationRequested",
+        &payload,
+    )
 }

@@ -143,11 +143,17 @@ impl ContactService for ContactApi {
             name => name.split_whitespace().collect::<Vec<_>>().join(" "),
         };
         violations.into_result()?;
-        let (contact, created) = self.store.find_or_create_contact(&person, account_id, &unassigned, &actor(&caller, "")).await?;
+        let by = actor(&caller, "");
+        let (contact, created) = self.store.find_or_create_contact(&person, account_id, &unassigned, &by).await?;
         if created {
             tracing::info!(contact = %contact.id, "contact created for a person first met by email or form");
         }
-        Ok(Response::new(pb::FindOrCreateContactResponse { contact: Some(wire::contact(contact)), created }))
+        let unassigned_account_id = self.store.unassigned_account_id(&unassigned, &by).await?;
+        Ok(Response::new(pb::FindOrCreateContactResponse {
+            contact: Some(wire::contact(contact)),
+            created,
+            unassigned_account_id,
+        }))
     }
 
     async fn list_contacts(

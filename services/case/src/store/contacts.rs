@@ -198,6 +198,21 @@ impl Store {
         Err(Error::Unavailable(format!("the contact {} is being created by another call; retry", person.email)))
     }
 
+    /// The id of the account named exactly `name` (the oldest), created when
+    /// there is none.
+    pub async fn unassigned_account_id(&self, name: &str, by: &Actor<'_>) -> Result<String> {
+        let found = account::Entity::find()
+            .filter(account::Column::Name.eq(name))
+            .order_by_asc(account::Column::CreatedAt)
+            .order_by_asc(account::Column::Id)
+            .one(&self.db)
+            .await?;
+        match found {
+            Some(account) => Ok(account.id),
+            None => self.mutations.run(by, async |tx| unassigned_account(&tx, name).await).await,
+        }
+    }
+
     pub async fn get_contact_by_email(&self, email: &str) -> Result<contact::Model> {
         contact::Entity::find()
             .filter(contact::Column::EmailKey.eq(email.to_lowercase()))

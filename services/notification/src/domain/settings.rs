@@ -19,9 +19,11 @@ pub const EVENT_TYPES: &[&str] = &{
 };
 
 /// Events of the portal service that email one person a link: the portal
-/// invitation and the password reset. Not case events: no contact, owner or
-/// team rules apply, and opting out of case emails does not stop them.
-pub const ACCESS_EVENT_TYPES: &[&str] = &["portal.invitation_created", "portal.password_reset_requested"];
+/// invitation, the password reset and the confirmation of a web form
+/// submission. Not case events: no contact, owner or team rules apply, and
+/// opting out of case emails does not stop them.
+pub const ACCESS_EVENT_TYPES: &[&str] =
+    &["portal.invitation_created", "portal.password_reset_requested", "portal.submission_confirmation_requested"];
 
 /// Longest sender name, in characters.
 pub const SENDER_NAME_MAX: usize = 200;

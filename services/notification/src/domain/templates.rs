@@ -87,6 +87,15 @@ fn default_access_template(event_type: &str) -> Option<Template> {
             "someone (we hope you) asked to reset your password for the customer portal.",
             "To choose a new password, open this link",
         ),
+        "portal.submission_confirmation_requested" => {
+            // No [C-…] in the subject: a reply would not thread into a case
+            // that has no contact yet.
+            let body = "Hello {{ recipient.name }},\n\nsomeone (we hope you) sent us a request through our web form, giving your address:\n\n  {{ request.subject }} (case {{ request.number }})\n\nTo confirm that it is yours and follow it with your other cases, open this link (it works until {{ expires }}):\n{{ link }}\n\nIf you did not send it, ignore this email: the request stays with our support team and is not added to your account.\n\n-- \n{{ sender.name }}\n";
+            return Some(Template {
+                subject: "Please confirm your request to {{ sender.name }}: {{ request.subject }}".to_owned(),
+                body: body.to_owned(),
+            });
+        }
         _ => return None,
     };
     let body = format!(
@@ -104,6 +113,15 @@ pub struct AccessContext {
     pub link: String,
     /// When the link stops working, e.g. `2026-11-27 10:00 UTC`.
     pub expires: String,
+    /// The request a confirmation link is about; empty for the other links.
+    pub request: RequestView,
+}
+
+/// The case a web form submission opened, as its confirmation email names it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RequestView {
+    pub number: String,
+    pub subject: String,
 }
 
 /// An access email's context with every variable filled, to check a template when saved.
@@ -117,6 +135,7 @@ pub fn sample_access_context() -> AccessContext {
         sender: SenderView { name: "Docket Support".into(), address: "support@example.com".into() },
         link: "http://127.0.0.1:8080/portal/invitation/3q2-7wT0Kz5y".into(),
         expires: "2026-11-27 10:00 UTC".into(),
+        request: RequestView { number: "C-000123".into(), subject: "Printer jams".into() },
     }
 }
 
@@ -197,6 +216,8 @@ pub fn template_variables() -> BTreeMap<String, String> {
         ("sender.name", "the sender name from the settings"),
         ("link", "portal.* only: the one-time link"),
         ("expires", "portal.* only: when the link stops working"),
+        ("request.number", "portal.submission_confirmation_requested only: the case number"),
+        ("request.subject", "portal.submission_confirmation_requested only: the case's subject"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -283,7 +304,7 @@ mod tests {
             let template = default_template(event_type);
             validate_template(event_type, &template).unwrap();
             let (subject, body) = render(&template, &sample_access_context()).unwrap();
-            assert!(subject.contains("Docket Support portal"), "{event_type}: {subject}");
+            assert!(subject.contains("Docket Support"), "{event_type}: {subject}");
             assert!(body.contains("http://127.0.0.1:8080/portal/invitation/3q2-7wT0Kz5y"), "{event_type}: {body}");
             assert!(body.contains("2026-11-27 10:00 UTC"), "{event_type}: {body}");
             // A case template's variables are not there.

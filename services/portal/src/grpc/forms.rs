@@ -32,7 +32,7 @@ use crate::{
     },
     error::{Error, Result, permission_denied},
     records::FormRecord,
-    store::{FormCursor, Submitted},
+    store::{ConfirmationLink, FormCursor, Submitted},
 };
 
 pub struct WebFormApi {
@@ -43,6 +43,18 @@ impl WebFormApi {
     pub fn new(portal: Portal) -> Self {
         Self { portal }
     }
+}
+
+/// The tag of a case a web form opened for a known customer's address,
+/// until the address confirms it or an agent places it.
+pub const UNCONFIRMED_TAG: &str = "unconfirmed-sender";
+
+/// How long the link that confirms such a submission works.
+const CONFIRMATION_TTL: chrono::Duration = chrono::Duration::days(7);
+
+/// The idempotency key of a call to the case service made for one submission.
+fn submission_key(purpose: &str, form_id: &str, submission_id: &str) -> String {
+    format!("{purpose}:{}", &secret::digest(&format!("{form_id}\n{submission_id}"))[..40])
 }
 
 /// What a form says after a submission when its admin wrote nothing.
@@ -418,15 +430,27 @@ impl WebFormService for WebFormApi {
             return Ok(Response::new(pb::SubmitFormResponse {
                 case_number: done.case_number,
                 success_message: form.success_message.clone(),
+                awaiting_confirmation: done.awaiting_confirmation,
             }));
         }
         let person =
             Person { email: submission.email.clone(), name: submission.contact_name.clone(), phone: submission.phone.clone() };
-        let contact = portal
+        let found = portal
             .clients
             .find_or_create_contact(&person, form.account_id.map(|id| id.to_string()).as_deref(), &portal.unassigned_account_name)
             .await
             .map_err(|status| case_service(status, &[]))?;
+        // Only a person nobody has named before, placed in the unassigned
+        // account, is the submitter's own: any other contact's cases are
+        // seen by their account, so a stranger must not add to them.
+        let awaiting_confirmation = !found.created || form.account_id.is_some();
+        let contact = found.contact;
+        let (account_id, contacts, tags) = if awaiting_confirmation {
+            (found.unassigned_account_id.clone(), Vec::new(), vec![UNCONFIRMED_TAG.to_owned()])
+        } else {
+            (contact.account_id.clone(), vec![cpb::CaseContact { contact_id: contact.id.clone(), primary: true }], Vec::new())
+        };
+        let subject = submission.subject.clone();
         let create = cpb::CreateCaseRequest {
             case: Some(cpb::Case {
                 subject: submission.subject,
@@ -434,25 +458,136 @@ impl WebFormService for WebFormApi {
                 type_id: form.case_type_id.clone(),
                 priority: priority_to_proto(&form.priority) as i32,
                 channel: cpb::CaseChannel::WebForm as i32,
-                account_id: contact.account_id.clone(),
-                contacts: vec![cpb::CaseContact { contact_id: contact.id.clone(), primary: true }],
+                account_id,
+                contacts,
+                tags,
                 team_id: form.team_id.map(|id| id.to_string()).unwrap_or_default(),
                 asset_serial_number: submission.asset_serial_number,
                 ..Default::default()
             }),
             // A retry after a lost answer gets the same case from the case service.
-            idempotency_key: format!("web-form:{}", &secret::digest(&format!("{}\n{submission_id}", record.id))[..40]),
+            idempotency_key: submission_key("web-form", &record.id, &submission_id),
         };
         let created =
             portal.clients.cases.clone().create_case(create).await.map_err(|status| case_service(status, &[]))?.into_inner();
-        let submitted = Submitted { contact_id: contact.id, case_id: created.id, case_number: created.case_number };
+        let confirmation = if awaiting_confirmation {
+            let note = cpb::AddActivityRequest {
+                activity: Some(cpb::Activity {
+                    case_id: created.id.clone(),
+                    kind: cpb::ActivityKind::Note as i32,
+                    visibility: cpb::Visibility::Internal as i32,
+                    body: format!(
+                        "Sent through the web form \"{}\" naming {}, the address of an existing contact ({}). A web form \
+                         proves nothing about an address, so this case waits here, outside their account, until that \
+                         address follows the link we emailed it. To accept it without that, set the case's account and \
+                         contact and remove the tag {UNCONFIRMED_TAG}.",
+                        form.title, submission.email, contact.name
+                    ),
+                    ..Default::default()
+                }),
+                idempotency_key: submission_key("web-form-held", &record.id, &submission_id),
+            };
+            portal.clients.cases.clone().add_activity(note).await.map_err(|status| case_service(status, &[]))?;
+            let token = secret::token().map_err(|err| crate::error::internal(format!("no random token: {err}")))?;
+            Some(ConfirmationLink {
+                token,
+                email: contact.email.clone(),
+                name: contact.name.clone(),
+                subject,
+                expires_at: docket_kit::time::now() + CONFIRMATION_TTL,
+            })
+        } else {
+            None
+        };
+        let submitted =
+            Submitted { contact_id: contact.id, case_id: created.id, case_number: created.case_number, awaiting_confirmation };
         let by = actor(&caller.actor, "web form submission");
         let done = portal
             .store
-            .record_submission(&record.id, &submission_id, &request_hash, submitted, &client_ip, &origin, &by)
+            .record_submission(&record.id, &submission_id, &request_hash, submitted, confirmation, &client_ip, &origin, &by)
             .await?;
-        tracing::info!(form = %slug, case = %done.case_number, "web form submission opened a case");
-        Ok(Response::new(pb::SubmitFormResponse { case_number: done.case_number, success_message: form.success_message.clone() }))
+        tracing::info!(
+            form = %slug,
+            case = %done.case_number,
+            awaiting_confirmation = done.awaiting_confirmation,
+            "web form submission opened a case"
+        );
+        Ok(Response::new(pb::SubmitFormResponse {
+            case_number: done.case_number,
+            success_message: form.success_message.clone(),
+            awaiting_confirmation: done.awaiting_confirmation,
+        }))
+    }
+
+    async fn confirm_submission(
+        &self,
+        request: Request<pb::ConfirmSubmissionRequest>,
+    ) -> Result<Response<pb::ConfirmSubmissionResponse>, Status> {
+        let caller = caller(&request)?;
+        caller.require_write()?;
+        let pb::ConfirmSubmissionRequest { token, validate_only } = request.into_inner();
+        if token.is_empty() || token.len() > 200 {
+            return Err(Error::field("token", "is not a confirmation link's token").into());
+        }
+        let portal = &self.portal;
+        let submission = portal.store.submission_by_confirmation(&secret::digest(&token)).await?;
+        let mut cases = portal.clients.cases.clone();
+        let case = cases
+            .get_case(cpb::GetCaseRequest { lookup: Some(cpb::get_case_request::Lookup::Id(submission.case_id.clone())) })
+            .await
+            .map_err(|status| case_service(status, &[]))?
+            .into_inner();
+        let answer = pb::ConfirmSubmissionResponse { case_number: case.case_number.clone(), subject: case.subject.clone() };
+        if submission.confirmed_at.is_some() {
+            return Ok(Response::new(answer));
+        }
+        let now = docket_kit::time::now();
+        if submission.confirm_expires_at.is_none_or(|at| at <= now) {
+            return Err(Error::Precondition(format!(
+                "This link has expired. Your request {} is with our team, who will be in touch.",
+                case.case_number
+            ))
+            .into());
+        }
+        let contact = portal
+            .clients
+            .contacts
+            .clone()
+            .get_contact(cpb::GetContactRequest {
+                lookup: Some(cpb::get_contact_request::Lookup::Id(submission.contact_id.clone())),
+            })
+            .await
+            .map_err(|status| case_service(status, &[]))?
+            .into_inner();
+        if !contact.email.eq_ignore_ascii_case(&submission.confirm_email) {
+            return Err(Error::Precondition(format!(
+                "This link went to an address that has changed since. Your request {} is with our team, who will be in touch.",
+                case.case_number
+            ))
+            .into());
+        }
+        if validate_only {
+            return Ok(Response::new(answer));
+        }
+        // An agent who already placed the case (and took the tag off) decided: keep theirs.
+        if case.tags.iter().any(|tag| tag == UNCONFIRMED_TAG) {
+            let update = cpb::UpdateCaseRequest {
+                case: Some(cpb::Case {
+                    id: case.id.clone(),
+                    etag: case.etag.clone(),
+                    account_id: contact.account_id.clone(),
+                    contacts: vec![cpb::CaseContact { contact_id: contact.id.clone(), primary: true }],
+                    tags: case.tags.iter().filter(|tag| *tag != UNCONFIRMED_TAG).cloned().collect(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask { paths: vec!["account_id".into(), "contacts".into(), "tags".into()] }),
+                reason: format!("{} confirmed the web form submission", submission.confirm_email),
+            };
+            cases.update_case(update).await.map_err(|status| case_service(status, &[]))?;
+        }
+        portal.store.mark_confirmed(&submission, &actor(&caller.actor, "the address confirmed the submission")).await?;
+        tracing::info!(case = %answer.case_number, "web form submission confirmed by its address");
+        Ok(Response::new(answer))
     }
 
     async fn list_web_form_history(

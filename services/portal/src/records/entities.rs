@@ -115,6 +115,14 @@ pub mod form_submission {
         pub client_ip: String,
         pub origin: String,
         pub created_at: DateTimeUtc,
+        /// Digest of the link that confirms a submission naming a known
+        /// customer's address; none when it needed no confirmation.
+        #[sea_orm(unique)]
+        pub confirm_token_hash: Option<String>,
+        /// The address the link went to ("" when none did).
+        pub confirm_email: String,
+        pub confirm_expires_at: Option<DateTimeUtc>,
+        pub confirmed_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

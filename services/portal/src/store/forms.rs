@@ -1,5 +1,6 @@
 //! Web form definitions and the submissions they turned into cases.
 
+use chrono::{DateTime, Utc};
 use docket_kit::{
     error::is_unique_violation,
     mutation::{Edit, Once, Record, already_exists},
@@ -18,6 +19,7 @@ use crate::{
         forms::FormDefinition,
     },
     error::{Error, Result},
+    events,
     records::{
         FormRecord,
         entities::{form_submission, web_form},
@@ -36,6 +38,31 @@ pub struct Submitted {
     pub contact_id: String,
     pub case_id: String,
     pub case_number: String,
+    /// The case waits outside the contact's account until the address confirms it.
+    pub awaiting_confirmation: bool,
+}
+
+impl From<form_submission::Model> for Submitted {
+    fn from(row: form_submission::Model) -> Self {
+        Self {
+            awaiting_confirmation: row.confirm_token_hash.is_some() && row.confirmed_at.is_none(),
+            contact_id: row.contact_id,
+            case_id: row.case_id,
+            case_number: row.case_number,
+        }
+    }
+}
+
+/// The link that asks the owner of a known address to confirm a submission.
+#[derive(Debug, Clone)]
+pub struct ConfirmationLink {
+    /// The secret; only its digest is stored, and the event carrying it is
+    /// wiped from the outbox once published.
+    pub token: String,
+    pub email: String,
+    pub name: String,
+    pub subject: String,
+    pub expires_at: DateTime<Utc>,
 }
 
 fn opt(value: Option<impl ToString>) -> String {
@@ -190,9 +217,7 @@ impl Store {
         let found = form_submission::Entity::find_by_id((form_id.to_owned(), submission_id.to_owned())).one(&self.db).await?;
         match found {
             None => Ok(None),
-            Some(row) if row.request_hash == request_hash => {
-                Ok(Some(Submitted { contact_id: row.contact_id, case_id: row.case_id, case_number: row.case_number }))
-            }
+            Some(row) if row.request_hash == request_hash => Ok(Some(row.into())),
             Some(_) => Err(Error::field(
                 "submission_id",
                 "was already used with different values; a new submission needs a new submission_id",
@@ -200,8 +225,9 @@ impl Store {
         }
     }
 
-    /// Remembers a submission and its case; when a concurrent retry got
-    /// there first, answers with what it recorded.
+    /// Remembers a submission and its case, and for one awaiting
+    /// confirmation, the link to email (in the same transaction); when a
+    /// concurrent retry got there first, answers with what it recorded.
     #[allow(clippy::too_many_arguments)]
     pub async fn record_submission(
         &self,
@@ -209,6 +235,7 @@ impl Store {
         submission_id: &str,
         request_hash: &str,
         submitted: Submitted,
+        confirmation: Option<ConfirmationLink>,
         client_ip: &str,
         origin: &str,
         by: &Actor<'_>,
@@ -226,8 +253,12 @@ impl Store {
                     client_ip: client_ip.to_owned(),
                     origin: origin.to_owned(),
                     created_at: by.at,
+                    confirm_token_hash: confirmation.as_ref().map(|link| docket_kit::secret::digest(&link.token)),
+                    confirm_email: confirmation.as_ref().map(|link| link.email.clone()).unwrap_or_default(),
+                    confirm_expires_at: confirmation.as_ref().map(|link| link.expires_at),
+                    confirmed_at: None,
                 };
-                match row.into_active_model().reset_all().insert(&*tx).await {
+                match row.clone().into_active_model().reset_all().insert(&*tx).await {
                     Ok(_) => {}
                     Err(err) if is_unique_violation(&err) => {
                         return Err(Error::AlreadyExists {
@@ -239,6 +270,12 @@ impl Store {
                 }
                 let mut trail = Trail::new();
                 trail.set("submission", "", &submitted.case_number);
+                if let Some(link) = &confirmation {
+                    trail.set("awaiting_confirmation", "", &submitted.case_number);
+                    let event =
+                        events::submission_confirmation_requested(&row, &link.name, &link.subject, &link.token, link.expires_at);
+                    tx.emit([event]).await?;
+                }
                 tx.trail(web_form::Model::KIND, form_id, &trail).await?;
                 Ok(())
             })
@@ -251,5 +288,36 @@ impl Store {
                 .ok_or_else(|| crate::error::internal(format!("submission {submission_id} exists but cannot be read"))),
             Err(err) => Err(err),
         }
+    }
+
+    /// The submission whose confirmation link has this digest.
+    pub async fn submission_by_confirmation(&self, token_hash: &str) -> Result<form_submission::Model> {
+        form_submission::Entity::find()
+            .filter(form_submission::Column::ConfirmTokenHash.eq(token_hash))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| Error::NotFound("This link does not work: it may be mistyped or cut short.".to_owned()))
+    }
+
+    /// Notes that the owner of the address confirmed `submission` (once;
+    /// a second confirmation writes nothing).
+    pub async fn mark_confirmed(&self, submission: &form_submission::Model, by: &Actor<'_>) -> Result<()> {
+        self.mutations
+            .run(by, async |tx| {
+                let marked = form_submission::Entity::update_many()
+                    .col_expr(form_submission::Column::ConfirmedAt, sea_orm::sea_query::Expr::value(Some(by.at)))
+                    .filter(form_submission::Column::FormId.eq(&submission.form_id))
+                    .filter(form_submission::Column::SubmissionId.eq(&submission.submission_id))
+                    .filter(form_submission::Column::ConfirmedAt.is_null())
+                    .exec(&*tx)
+                    .await?;
+                if marked.rows_affected == 1 {
+                    let mut trail = Trail::new();
+                    trail.set("confirmed", "", &submission.case_number);
+                    tx.trail(web_form::Model::KIND, &submission.form_id, &trail).await?;
+                }
+                Ok(())
+            })
+            .await
     }
 }

@@ -6,7 +6,7 @@ mod forms;
 mod users;
 
 pub use self::{
-    forms::{FormCursor, Submitted},
+    forms::{ConfirmationLink, FormCursor, Submitted},
     users::{ContactFacts, Invited, TokenPurpose, UserCursor, UserFilter, follow_contact_address},
 };
 
