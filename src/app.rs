@@ -199,7 +199,11 @@ pub async fn run(
                     Arc::new(docket_case::sla_alerts::Escalator),
                     stopping.clone(),
                 ));
-                mounted.push(Mounted { names: docket_case::GRPC_SERVICES.to_vec(), db });
+                mounted.push(Mounted {
+                    names: docket_case::GRPC_SERVICES.to_vec(),
+                    db,
+                    contact_calls: docket_case::CONTACT_CALLS,
+                });
             }
             Target::Notification => {
                 let config = &settings.notification;
@@ -225,7 +229,7 @@ pub async fn run(
                 ));
                 let transport = docket_notification::mailer::transport(config)?;
                 background.spawn(Mailer::new(db.clone(), transport, config.clone()).run(stopping.clone()));
-                mounted.push(Mounted { names: docket_notification::GRPC_SERVICES.to_vec(), db });
+                mounted.push(Mounted { names: docket_notification::GRPC_SERVICES.to_vec(), db, contact_calls: &[] });
             }
             Target::Billing => {
                 let config = &settings.billing;
@@ -258,7 +262,7 @@ pub async fn run(
                     relay,
                 );
                 background.spawn(scheduler.run(stopping.clone()));
-                mounted.push(Mounted { names: docket_billing::GRPC_SERVICES.to_vec(), db });
+                mounted.push(Mounted { names: docket_billing::GRPC_SERVICES.to_vec(), db, contact_calls: &[] });
             }
             Target::Portal => {
                 let config = &settings.portal;
@@ -293,7 +297,7 @@ pub async fn run(
                     Arc::new(docket_portal::addresses::AddressFollower),
                     stopping.clone(),
                 ));
-                mounted.push(Mounted { names: docket_portal::GRPC_SERVICES.to_vec(), db });
+                mounted.push(Mounted { names: docket_portal::GRPC_SERVICES.to_vec(), db, contact_calls: &[] });
             }
             Target::Gateway => {}
         }

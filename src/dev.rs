@@ -16,7 +16,12 @@ pub const DEV_TOKENS: &[(&str, &str, Role)] = &[
     ("agent", "docket-dev-agent-token", Role::Agent),
     ("viewer", "docket-dev-viewer-token", Role::Viewer),
     ("service", "docket-dev-service-token", Role::Service),
+    ("portal", DEV_PORTAL_TOKEN, Role::Service),
 ];
+
+/// The portal service's own token under `docket dev`: the one token that
+/// may act for customer contacts (`acts_for_contacts`).
+pub const DEV_PORTAL_TOKEN: &str = "docket-dev-portal-token";
 
 /// Turns loaded settings into the embedded default: SQLite under `data_dir`,
 /// the in-process event bus, migrations on start, gRPC on loopback, and the dev tokens (tokens set in
@@ -39,13 +44,14 @@ pub fn embedded(mut settings: Settings, data_dir: &Path, grpc_port: u16) -> Sett
     // Sessions and counters in memory; the portal calls the case service in this process.
     settings.kv.backend = docket_kit::kv::KvBackend::Memory;
     settings.portal.case_service_url = format!("http://127.0.0.1:{grpc_port}");
-    settings.portal.service_token = "docket-dev-service-token".to_owned();
+    settings.portal.service_token = DEV_PORTAL_TOKEN.to_owned();
     let mut auth = AuthSettings { tokens: settings.auth.tokens.clone() };
     for (name, token, role) in DEV_TOKENS {
         auth.tokens.entry(format!("dev-{name}")).or_insert_with(|| TokenSettings {
             token: (*token).to_owned(),
             role: *role,
             staff_id: None,
+            acts_for_contacts: *token == DEV_PORTAL_TOKEN,
         });
     }
     settings.auth = auth;

@@ -223,7 +223,8 @@ async fn run_dev(settings: Settings, data_dir: &std::path::Path, grpc_port: u16,
     println!("  dev mailbox  http://{web}/dev/mail (the emails Docket would have sent)");
     println!("  tokens       (send as `authorization: Bearer <token>`)");
     for (name, token, role) in dev::DEV_TOKENS {
-        println!("    {name:<8} {token}  ({role})");
+        let scope = if *token == dev::DEV_PORTAL_TOKEN { ", the portal service's: acts for customer contacts" } else { "" };
+        println!("    {name:<8} {token}  ({role}{scope})");
     }
     println!("  portal       log in as (password {}):", docket_portal::demo::DEV_PASSWORD);
     for (email, manager) in dev::PORTAL_LOGINS {

@@ -310,5 +310,22 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(err.contains("auth.tokens.x.role"), "{err}");
+
+        // Only a service token may act for contacts, and it says so in the config.
+        let err = load_env(&[
+            ("DOCKET__AUTH__TOKENS__X__TOKEN", "0123456789abcdef0123"),
+            ("DOCKET__AUTH__TOKENS__X__ROLE", "agent"),
+            ("DOCKET__AUTH__TOKENS__X__ACTS_FOR_CONTACTS", "true"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("auth.tokens.x.acts_for_contacts"), "{err}");
+        let settings = load_env(&[
+            ("DOCKET__AUTH__TOKENS__PORTAL__TOKEN", "0123456789abcdef0123"),
+            ("DOCKET__AUTH__TOKENS__PORTAL__ROLE", "service"),
+            ("DOCKET__AUTH__TOKENS__PORTAL__ACTS_FOR_CONTACTS", "true"),
+        ])
+        .expect("a service token may");
+        assert!(settings.auth.tokens["portal"].acts_for_contacts);
     }
 }

@@ -261,9 +261,10 @@ type Work = WorkServiceClient<tonic::service::interceptor::InterceptedService<Ch
 
 pub async fn invoices(args: InvoicesArgs) -> anyhow::Result<()> {
     let mut settings = bench_settings(&args.database_url)?;
-    let service = TokenSettings { token: SERVICE_TOKEN.to_owned(), role: Role::Service, staff_id: None };
+    let service =
+        TokenSettings { token: SERVICE_TOKEN.to_owned(), role: Role::Service, staff_id: None, acts_for_contacts: false };
     settings.auth.tokens.insert("bench-service".to_owned(), service);
-    let admin = TokenSettings { token: ADMIN_TOKEN.to_owned(), role: Role::Admin, staff_id: None };
+    let admin = TokenSettings { token: ADMIN_TOKEN.to_owned(), role: Role::Admin, staff_id: None, acts_for_contacts: false };
     settings.auth.tokens.insert("bench-admin".to_owned(), admin);
     settings.billing.service_token = SERVICE_TOKEN.to_owned();
     settings.case.service_token = SERVICE_TOKEN.to_owned();

@@ -168,7 +168,7 @@ fn bench_settings(args: &EventsArgs, url: &str, smtp_port: u16) -> anyhow::Resul
     mail.case_service_url = url.to_owned();
     mail.service_token = SERVICE_TOKEN.to_owned();
 
-    let token = |token: &str, role| TokenSettings { token: token.to_owned(), role, staff_id: None };
+    let token = |token: &str, role| TokenSettings { token: token.to_owned(), role, staff_id: None, acts_for_contacts: false };
     settings.auth.tokens.insert("bench".to_owned(), token(BEARER.trim_start_matches("Bearer "), Role::Agent));
     settings.auth.tokens.insert("bench-notification".to_owned(), token(SERVICE_TOKEN, Role::Service));
     settings.validate()?;

@@ -138,7 +138,10 @@ impl Stack {
 
         let mut settings = bench_settings(database_url)?;
         for (name, token, role) in [("bench-service", SERVICE_TOKEN, Role::Service), ("bench-admin", ADMIN_TOKEN, Role::Admin)] {
-            settings.auth.tokens.insert(name.to_owned(), TokenSettings { token: token.to_owned(), role, staff_id: None });
+            settings.auth.tokens.insert(
+                name.to_owned(),
+                TokenSettings { token: token.to_owned(), role, staff_id: None, acts_for_contacts: role == Role::Service },
+            );
         }
         if std::env::var_os("DOCKET__KV__BACKEND").is_none() {
             settings.kv.backend = KvBackend::Memory;

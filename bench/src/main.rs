@@ -154,7 +154,12 @@ fn bench_settings(database_url: &str) -> anyhow::Result<Settings> {
     settings.database.migrate_on_start = true;
     // The case phases measure the gRPC path; events stay in this process.
     settings.events.backend = docket_kit::events::EventBackend::InProcess;
-    let token = TokenSettings { token: BEARER.trim_start_matches("Bearer ").to_owned(), role: Role::Agent, staff_id: None };
+    let token = TokenSettings {
+        token: BEARER.trim_start_matches("Bearer ").to_owned(),
+        role: Role::Agent,
+        staff_id: None,
+        acts_for_contacts: false,
+    };
     settings.auth.tokens.insert("bench".to_owned(), token);
     settings.validate()?;
     Ok(settings)

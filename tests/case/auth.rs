@@ -10,7 +10,7 @@ use tonic::{Code, Request, Response, Status, metadata::MetadataValue};
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
 use crate::{
-    common::{ADMIN, AGENT, SERVICE, TestApp, VIEWER},
+    common::{ADMIN, AGENT, PORTAL, SERVICE, TestApp, VIEWER},
     fixtures::{case, customer, history, mask, new_case, staff_user, team, unique},
     on_both_backends,
 };
@@ -23,7 +23,7 @@ on_both_backends!(
     an_agent_or_a_service_cannot_change_the_staff_directory_or_the_catalogue,
     a_service_token_creates_a_case_recorded_as_the_service,
     a_service_acting_for_a_contact_is_recorded_as_the_contact,
-    only_a_service_may_act_for_a_contact_and_only_as_a_contact,
+    only_the_portals_token_may_act_for_a_contact_only_as_a_contact_and_only_on_a_customers_calls,
     the_health_check_answers_without_a_token,
 );
 
@@ -416,7 +416,7 @@ fn on_behalf<T>(value: &str, message: T) -> Request<T> {
 async fn a_service_acting_for_a_contact_is_recorded_as_the_contact(app: TestApp) {
     let customer = customer(&app).await;
     let as_contact = format!("contact:{}", customer.contact.id);
-    let mut cases = app.cases(SERVICE);
+    let mut cases = app.cases(PORTAL);
     let created = cases
         .create_case(on_behalf(
             &as_contact,
@@ -452,19 +452,30 @@ async fn a_service_acting_for_a_contact_is_recorded_as_the_contact(app: TestApp)
     assert!(trail.iter().all(|e| e.actor == as_contact), "{trail:?}");
 }
 
-async fn only_a_service_may_act_for_a_contact_and_only_as_a_contact(app: TestApp) {
+async fn only_the_portals_token_may_act_for_a_contact_only_as_a_contact_and_only_on_a_customers_calls(app: TestApp) {
     let customer = customer(&app).await;
     let as_contact = format!("contact:{}", customer.contact.id);
     let new = || pb::CreateCaseRequest { case: Some(new_case(&customer, "Pretender")), idempotency_key: String::new() };
     let before = app.row_counts().await;
-    // Staff tokens cannot pass themselves off as a customer: refused, not ignored.
-    for token in [AGENT, ADMIN, VIEWER] {
+    // Staff tokens cannot pass themselves off as a customer: refused, not ignored;
+    // nor can another system's service token (without acts_for_contacts).
+    for token in [AGENT, ADMIN, VIEWER, SERVICE] {
         refused(app.cases(token).create_case(on_behalf(&as_contact, new())).await, Code::PermissionDenied);
     }
-    // A service must name a contact by its id.
+    // The portal's token must name a contact by its id.
     for bad in ["staff:1", "contact:", "contact:nobody", "service:other", ""] {
-        refused(app.cases(SERVICE).create_case(on_behalf(bad, new())).await, Code::InvalidArgument);
+        refused(app.cases(PORTAL).create_case(on_behalf(bad, new())).await, Code::InvalidArgument);
     }
+    // And acts for a customer only in what a customer does: not, say, to
+    // change a contact's address or to read another account's cases.
+    let contact = customer.contact.clone();
+    let update = pb::UpdateContactRequest {
+        contact: Some(pb::Contact { email: "mallory@evil.example".into(), ..contact.clone() }),
+        update_mask: crate::fixtures::mask(&["email"]),
+        reason: String::new(),
+    };
+    refused(app.contacts(PORTAL).update_contact(on_behalf(&as_contact, update)).await, Code::PermissionDenied);
+    refused(app.cases(PORTAL).list_cases(on_behalf(&as_contact, pb::ListCasesRequest::default())).await, Code::PermissionDenied);
     // Without a token the header changes nothing: still unauthenticated.
     refused(CaseServiceClient::new(app.channel()).create_case(on_behalf(&as_contact, new())).await, Code::Unauthenticated);
     assert_eq!(app.row_counts().await, before, "refused calls wrote nothing");

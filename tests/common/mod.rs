@@ -70,6 +70,8 @@ pub const ADMIN: &str = "test-admin-token-0000";
 pub const AGENT: &str = "test-agent-token-0000";
 pub const VIEWER: &str = "test-viewer-token-0000";
 pub const SERVICE: &str = "test-service-token-000";
+/// The portal service's token: the one that may act for contacts.
+pub const PORTAL: &str = "test-portal-token-0000";
 
 /// Adds `authorization: Bearer <token>` to every call (nothing when empty).
 #[derive(Clone)]
@@ -115,7 +117,7 @@ pub fn test_settings(backend: Backend, dir: &std::path::Path) -> Settings {
             migrate_on_start: true,
         },
     };
-    let token = |token: &str, role| TokenSettings { token: token.to_owned(), role, staff_id: None };
+    let token = |token: &str, role| TokenSettings { token: token.to_owned(), role, staff_id: None, acts_for_contacts: false };
     Settings {
         database,
         grpc: GrpcSettings { listen: "127.0.0.1:0".parse().unwrap(), request_timeout_secs: 30, health_check_interval_secs: 1 },
@@ -162,7 +164,7 @@ pub fn test_settings(backend: Backend, dir: &std::path::Path) -> Settings {
         portal: PortalSettings {
             // Set to the server's own address once it has a port.
             case_service_url: "http://127.0.0.1:1".to_owned(),
-            service_token: SERVICE.to_owned(),
+            service_token: PORTAL.to_owned(),
             session_ttl_secs: 3600,
             lockout_attempts: 3,
             lockout_window_secs: 600,
@@ -182,6 +184,7 @@ pub fn test_settings(backend: Backend, dir: &std::path::Path) -> Settings {
                 ("agent", token(AGENT, Role::Agent)),
                 ("viewer", token(VIEWER, Role::Viewer)),
                 ("billing", token(SERVICE, Role::Service)),
+                ("portal", TokenSettings { acts_for_contacts: true, ..token(PORTAL, Role::Service) }),
             ]
             .into_iter()
             .map(|(name, t)| (name.to_owned(), t))

@@ -7,7 +7,7 @@ use docket_proto::{case::v1 as pb, notification::v1 as nb};
 use tonic::Code;
 
 use crate::{
-    common::{ADMIN, AGENT, Backend, SERVICE, TestApp, VIEWER, assert_field_error, eventually, smtp::SmtpSink},
+    common::{ADMIN, AGENT, Backend, PORTAL, TestApp, VIEWER, assert_field_error, eventually, smtp::SmtpSink},
     fixtures::{case, contact, customer, mask, new_case, note, staff_user, team, unique},
 };
 
@@ -45,6 +45,8 @@ async fn a_new_case_emails_its_contact_with_the_case_number_and_thread_headers()
     let body = email.body();
     assert!(body.contains("C-000001") && body.contains("/portal/cases/C-000001"), "{body}");
 
+    // The mailer marks a delivery sent after the server took it: wait for that.
+    app.wait_until_mail_settled().await;
     let log = deliveries(&app, &created.id).await;
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].status, nb::DeliveryStatus::Sent as i32);
@@ -180,7 +182,7 @@ async fn a_customer_comment_made_through_the_portal_reaches_the_owner_and_other_
         idempotency_key: String::new(),
     });
     request.metadata_mut().insert(docket_kit::auth::ON_BEHALF_OF, as_contact.parse().unwrap());
-    let created = app.cases(SERVICE).create_case(request).await.unwrap().into_inner();
+    let created = app.cases(PORTAL).create_case(request).await.unwrap().into_inner();
     let receipts = sink.wait_for(2, Duration::from_secs(20)).await;
     let mut told: Vec<String> = receipts.iter().flat_map(|e| e.rcpt_to.clone()).collect();
     told.sort();
@@ -199,7 +201,7 @@ async fn a_customer_comment_made_through_the_portal_reaches_the_owner_and_other_
         idempotency_key: String::new(),
     });
     request.metadata_mut().insert(docket_kit::auth::ON_BEHALF_OF, as_contact.parse().unwrap());
-    app.cases(SERVICE).add_activity(request).await.unwrap();
+    app.cases(PORTAL).add_activity(request).await.unwrap();
     sink.wait_for(4, Duration::from_secs(20)).await;
     app.wait_until_mail_settled().await;
     let emails = sink.received();

@@ -36,6 +36,16 @@ pub const GRPC_SERVICES: &[&str] = &[
     <EscalationRuleServiceServer<grpc::EscalationRuleApi> as NamedService>::NAME,
 ];
 
+/// The calls a service token that `acts_for_contacts` (the portal's) may
+/// make for a customer contact with `x-docket-on-behalf-of`: what a
+/// customer may do to their own cases. Every other call refuses the header.
+pub const CONTACT_CALLS: &[&str] = &[
+    "/docket.case.v1.CaseService/CreateCase",
+    "/docket.case.v1.CaseService/AddActivity",
+    "/docket.case.v1.CaseService/CloseCase",
+    "/docket.case.v1.CaseService/ReopenCase",
+];
+
 /// Largest request the case service accepts, in bytes.
 const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 

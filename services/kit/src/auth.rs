@@ -6,8 +6,11 @@
 //!
 //! A `service` caller that works for a customer (the portal) adds
 //! [`ON_BEHALF_OF`]` = contact:<uuid>`: the change is then recorded as the
-//! contact's. Any other role sending it is refused, so no staff token can
-//! pass itself off as a customer.
+//! contact's. Only service tokens configured with `acts_for_contacts` may
+//! send it, and only to the calls a mounted service lists as made for
+//! customers ([`crate::grpc::Mounted::contact_calls`]); anything else is
+//! refused, so neither a staff token nor another system's token can pass
+//! itself off as a customer.
 
 use std::{
     collections::HashMap,
@@ -95,6 +98,10 @@ impl Caller {
                 self.role
             )));
         }
+        self.act_for(value)
+    }
+
+    fn act_for(self, value: &str) -> Result<Caller, Status> {
         let contact = value
             .trim()
             .strip_prefix("contact:")
@@ -125,7 +132,14 @@ pub fn caller<T>(request: &Request<T>) -> Result<Caller, Status> {
 /// Token → caller, built once from configuration.
 #[derive(Debug, Clone, Default)]
 pub struct TokenTable {
-    by_token: Arc<HashMap<String, Caller>>,
+    by_token: Arc<HashMap<String, Known>>,
+}
+
+/// A configured token's caller, and whether it may act for contacts.
+#[derive(Debug, Clone)]
+struct Known {
+    caller: Caller,
+    acts_for_contacts: bool,
 }
 
 impl TokenTable {
@@ -138,7 +152,8 @@ impl TokenTable {
                     Some(id) => format!("staff:{id}"),
                     None => format!("{}:{name}", t.role),
                 };
-                (t.token.clone(), Caller { actor, role: t.role, staff_id: t.staff_id.clone(), via: None })
+                let caller = Caller { actor, role: t.role, staff_id: t.staff_id.clone(), via: None };
+                (t.token.clone(), Known { caller, acts_for_contacts: t.acts_for_contacts })
             })
             .collect();
         Self { by_token: Arc::new(by_token) }
@@ -146,6 +161,36 @@ impl TokenTable {
 
     /// Checks an `authorization` header value.
     pub fn authenticate(&self, header: Option<&str>) -> Result<Caller, Status> {
+        self.find(header).map(|known| known.caller)
+    }
+
+    /// Checks an `authorization` header and an [`ON_BEHALF_OF`] value sent
+    /// to `path` (`/package.Service/Method`): acting for a contact needs a
+    /// token that `acts_for_contacts` and a call in `contact_calls`.
+    pub fn authorize(
+        &self,
+        header: Option<&str>,
+        on_behalf_of: Option<&str>,
+        path: &str,
+        contact_calls: &[&str],
+    ) -> Result<Caller, Status> {
+        let known = self.find(header)?;
+        let Some(value) = on_behalf_of else { return Ok(known.caller) };
+        if known.caller.role != Role::Service || !known.acts_for_contacts {
+            return Err(Status::permission_denied(format!(
+                "the token of {} may not act for contacts ({ON_BEHALF_OF}); only a service token with acts_for_contacts may",
+                known.caller.actor
+            )));
+        }
+        if !contact_calls.contains(&path) {
+            return Err(Status::permission_denied(format!(
+                "{path} is not a call made for a customer; send it without {ON_BEHALF_OF}"
+            )));
+        }
+        known.caller.act_for(value)
+    }
+
+    fn find(&self, header: Option<&str>) -> Result<Known, Status> {
         let header = header.ok_or_else(|| Status::unauthenticated("missing `authorization: Bearer <token>` metadata"))?;
         // The scheme is case-insensitive (RFC 7235); the token is not.
         let token = header
@@ -156,9 +201,9 @@ impl TokenTable {
         // Compare against every token without stopping early, so timing does not
         // tell which prefix matched.
         let mut found = None;
-        for (known, caller) in self.by_token.iter() {
-            if constant_time_eq(known.as_bytes(), token.trim().as_bytes()) {
-                found = Some(caller.clone());
+        for (secret, known) in self.by_token.iter() {
+            if constant_time_eq(secret.as_bytes(), token.trim().as_bytes()) {
+                found = Some(known.clone());
             }
         }
         found.ok_or_else(|| Status::unauthenticated("unknown bearer token"))
@@ -209,11 +254,14 @@ fn is_public(path: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct AuthLayer {
     tokens: TokenTable,
+    contact_calls: Arc<[&'static str]>,
 }
 
 impl AuthLayer {
-    pub fn new(tokens: TokenTable) -> Self {
-        Self { tokens }
+    /// `contact_calls`: the methods (`/package.Service/Method`) a service
+    /// token that `acts_for_contacts` may call for a contact.
+    pub fn new(tokens: TokenTable, contact_calls: Vec<&'static str>) -> Self {
+        Self { tokens, contact_calls: contact_calls.into() }
     }
 }
 
@@ -221,7 +269,7 @@ impl<S> Layer<S> for AuthLayer {
     type Service = AuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuthService { inner, tokens: self.tokens.clone() }
+        AuthService { inner, tokens: self.tokens.clone(), contact_calls: self.contact_calls.clone() }
     }
 }
 
@@ -229,6 +277,7 @@ impl<S> Layer<S> for AuthLayer {
 pub struct AuthService<S> {
     inner: S,
     tokens: TokenTable,
+    contact_calls: Arc<[&'static str]>,
 }
 
 impl<S, B> Service<http::Request<B>> for AuthService<S>
@@ -251,7 +300,7 @@ where
         let header = request.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         // A value that is not text is kept as "" so that it is refused, not ignored.
         let on_behalf_of = request.headers().get(ON_BEHALF_OF).map(|v| v.to_str().unwrap_or_default());
-        match self.tokens.authenticate(header).and_then(|caller| caller.acting_for(on_behalf_of)) {
+        match self.tokens.authorize(header, on_behalf_of, request.uri().path(), &self.contact_calls) {
             Ok(caller) => {
                 tracing::Span::current().record("actor", caller.actor.as_str());
                 request.extensions_mut().insert(caller);
@@ -271,11 +320,30 @@ mod tests {
         let mut settings = AuthSettings::default();
         settings.tokens.insert(
             "alex".into(),
-            TokenSettings { token: "agent-token-0123456789".into(), role: Role::Agent, staff_id: Some("s-1".into()) },
+            TokenSettings {
+                token: "agent-token-0123456789".into(),
+                role: Role::Agent,
+                staff_id: Some("s-1".into()),
+                acts_for_contacts: false,
+            },
         );
         settings.tokens.insert(
             "erp".into(),
-            TokenSettings { token: "service-token-0123456789".into(), role: Role::Service, staff_id: None },
+            TokenSettings {
+                token: "service-token-0123456789".into(),
+                role: Role::Service,
+                staff_id: None,
+                acts_for_contacts: false,
+            },
+        );
+        settings.tokens.insert(
+            "portal".into(),
+            TokenSettings {
+                token: "portal-token-0123456789".into(),
+                role: Role::Service,
+                staff_id: None,
+                acts_for_contacts: true,
+            },
         );
         TokenTable::from_settings(&settings)
     }
@@ -315,6 +383,33 @@ mod tests {
         let alex = table().authenticate(Some("Bearer agent-token-0123456789")).unwrap();
         let refused = alex.acting_for(Some(&format!("contact:{contact}"))).unwrap_err();
         assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    }
+
+    #[test]
+    fn only_a_token_that_acts_for_contacts_does_so_and_only_on_calls_made_for_customers() {
+        const CREATE: &str = "/docket.case.v1.CaseService/CreateCase";
+        const CALLS: &[&str] = &[CREATE];
+        let contact = format!("contact:{}", uuid::Uuid::now_v7());
+        let tokens = table();
+        let acting = tokens.authorize(Some("Bearer portal-token-0123456789"), Some(&contact), CREATE, CALLS).unwrap();
+        assert_eq!(acting.actor, contact);
+        assert_eq!(acting.via.as_deref(), Some("service:portal"));
+        // Without the header, the same token is itself.
+        let itself = tokens.authorize(Some("Bearer portal-token-0123456789"), None, "/x.Y/Z", CALLS).unwrap();
+        assert_eq!(itself.actor, "service:portal");
+        // Another call, another service's token, a staff token: refused.
+        for (header, path) in [
+            ("Bearer portal-token-0123456789", "/docket.case.v1.ContactService/UpdateContact"),
+            ("Bearer service-token-0123456789", CREATE),
+            ("Bearer agent-token-0123456789", CREATE),
+        ] {
+            let refused = tokens.authorize(Some(header), Some(&contact), path, CALLS).unwrap_err();
+            assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{header} {path}");
+        }
+        let bad = tokens.authorize(Some("Bearer portal-token-0123456789"), Some("staff:1"), CREATE, CALLS).unwrap_err();
+        assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+        let unknown = tokens.authorize(Some("Bearer nope"), Some(&contact), CREATE, CALLS).unwrap_err();
+        assert_eq!(unknown.code(), tonic::Code::Unauthenticated);
     }
 
     #[test]

@@ -26,6 +26,9 @@ use crate::{
 pub struct Mounted {
     pub names: Vec<&'static str>,
     pub db: DatabaseConnection,
+    /// The methods (`/package.Service/Method`) a service token that
+    /// `acts_for_contacts` may call for a customer contact.
+    pub contact_calls: &'static [&'static str],
 }
 
 /// Everything the server needs besides its listener.
@@ -65,10 +68,11 @@ pub async fn serve(
             reporter.set_service_status(*name, ServingStatus::NotServing).await;
         }
     }
+    let contact_calls = parts.mounted.iter().flat_map(|service| service.contact_calls.iter().copied()).collect();
     let health_task =
         tokio::spawn(watch_health(reporter, parts.mounted, Duration::from_secs(settings.health_check_interval_secs)));
 
-    let layers = tower::ServiceBuilder::new().layer(SpanLayer).layer(AuthLayer::new(parts.tokens)).into_inner();
+    let layers = tower::ServiceBuilder::new().layer(SpanLayer).layer(AuthLayer::new(parts.tokens, contact_calls)).into_inner();
     let result = tonic::transport::Server::builder()
         .timeout(settings.request_timeout())
         .layer(layers)

@@ -139,6 +139,10 @@ pub struct TokenSettings {
     /// `<role>:<token name>`.
     #[serde(default)]
     pub staff_id: Option<String>,
+    /// Whether this (service) token may act for a customer contact with
+    /// `x-docket-on-behalf-of`: only the portal service's needs it.
+    #[serde(default)]
+    pub acts_for_contacts: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -155,6 +159,12 @@ impl AuthSettings {
         for (name, token) in &self.tokens {
             if token.token.len() < 16 {
                 return Err(InvalidSetting::new(format!("auth.tokens.{name}.token"), "must be at least 16 characters"));
+            }
+            if token.acts_for_contacts && token.role != crate::auth::Role::Service {
+                return Err(InvalidSetting::new(
+                    format!("auth.tokens.{name}.acts_for_contacts"),
+                    format!("only a token of role service may act for contacts; this one is {}", token.role),
+                ));
             }
         }
         Ok(())
