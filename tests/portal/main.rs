@@ -17,3 +17,4 @@ mod dev;
 mod email;
 mod forms;
 mod kv;
+mod timeline;
