@@ -2,7 +2,10 @@
 //! its oldest. The timeline merges two sources the case service reads
 //! newest first — the case's public activities and its status changes — so
 //! a page reads at most one page of each, however long the case is; the
-//! page token keeps where the page stopped in each.
+//! page token keeps where the page stopped in each. Entries added later are
+//! newer than every page already read, so they never shift a token's place;
+//! only a source a page took nothing from stays at `Newest` in the token,
+//! and what it gains meanwhile shows at the top of the next page.
 
 use serde::{Deserialize, Serialize};
 
