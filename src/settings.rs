@@ -119,6 +119,8 @@ login_attempts_per_minute = 10
 reset_requests_per_minute = 5
 form_submissions_per_minute = 5
 form_submissions_per_form_per_minute = 120
+comments_per_session_per_minute = 5
+comments_per_case_per_minute = 20
 trusted_proxy_hops = 0
 trusted_proxies = ""
 trust_forwarded_for = false
@@ -282,6 +284,8 @@ mod tests {
             ("DOCKET__GATEWAY__COOKIE_SECURE", "gateway.cookie_secure", "maybe"),
             ("DOCKET__GATEWAY__LOGIN_ATTEMPTS_PER_MINUTE", "gateway.login_attempts_per_minute", "0"),
             ("DOCKET__GATEWAY__FORM_SUBMISSIONS_PER_MINUTE", "gateway.form_submissions_per_minute", "0"),
+            ("DOCKET__GATEWAY__COMMENTS_PER_SESSION_PER_MINUTE", "gateway.comments_per_session_per_minute", "0"),
+            ("DOCKET__GATEWAY__COMMENTS_PER_CASE_PER_MINUTE", "gateway.comments_per_case_per_minute", "0"),
             ("DOCKET__GATEWAY__TRUSTED_PROXIES", "gateway.trusted_proxies", "10.0.0.0/33"),
             ("DOCKET__GATEWAY__TRUSTED_PROXIES", "gateway.trusted_proxies", "10.0.0.0/8, proxy.internal"),
             ("DOCKET__GATEWAY__TRUSTED_PROXY_HOPS", "gateway.trusted_proxy_hops", "-1"),

@@ -56,6 +56,13 @@ pub struct GatewaySettings {
     pub form_submissions_per_minute: u32,
     /// Web form submissions one form takes per minute from everyone.
     pub form_submissions_per_form_per_minute: u32,
+    /// Portal comments one session may send per minute (pages and JSON);
+    /// the next ones are refused (429) with the text kept.
+    pub comments_per_session_per_minute: u32,
+    /// Portal comments one case takes per minute from all its customers'
+    /// sessions together. Only comments the portal accepted count, so
+    /// someone who cannot see a case cannot use up its minute.
+    pub comments_per_case_per_minute: u32,
     /// How many proxies in front of the gateway (ingress, load balancer)
     /// append the address they saw to `X-Forwarded-For`; the client address
     /// is found counting that many hops from the right. 0: none, the header
@@ -142,6 +149,8 @@ impl GatewaySettings {
             ("gateway.reset_requests_per_minute", self.reset_requests_per_minute),
             ("gateway.form_submissions_per_minute", self.form_submissions_per_minute),
             ("gateway.form_submissions_per_form_per_minute", self.form_submissions_per_form_per_minute),
+            ("gateway.comments_per_session_per_minute", self.comments_per_session_per_minute),
+            ("gateway.comments_per_case_per_minute", self.comments_per_case_per_minute),
         ] {
             if limit == 0 {
                 return Err(InvalidSetting::new(key, "must be at least 1"));

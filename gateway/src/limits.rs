@@ -195,6 +195,63 @@ pub async fn hit(state: &GatewayState, key: &str, limit: u32, window: Duration) 
     }
 }
 
+/// Whether `key` already counted `limit` events in its window, without
+/// counting one: for a limit that counts only what succeeded (see
+/// [`counted`]). A store that cannot be reached lets it through, as in [`hit`].
+pub async fn reached(state: &GatewayState, key: &str, limit: u32, window: Duration) -> Result<(), Limited> {
+    let count = match state.kv.get(key).await {
+        Ok(value) => value.and_then(|v| String::from_utf8(v).ok()).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0),
+        Err(err) => {
+            tracing::warn!(key, error = %err, "rate limit store unavailable; letting the request through");
+            return Ok(());
+        }
+    };
+    if count >= u64::from(limit) {
+        let retry_after = state.kv.ttl(key).await.ok().flatten().unwrap_or(window);
+        tracing::info!(key, count, limit, "rate limit reached");
+        return Err(Limited { retry_after });
+    }
+    Ok(())
+}
+
+/// Counts one event that happened under `key`, after the fact.
+pub async fn counted(state: &GatewayState, key: &str, window: Duration) {
+    if let Err(err) = state.kv.incr_with_ttl(key, window).await {
+        tracing::warn!(key, error = %err, "rate limit store unavailable; an event was not counted");
+    }
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// The per-session counter of comments: the session id hashed, so the
+/// store's key names carry no session.
+fn session_comments(session_id: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(session_id.as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("comments:session:{hex}")
+}
+
+fn case_comments(case_id: &str) -> String {
+    format!("comments:case:{case_id}")
+}
+
+/// May this session add a comment to this case now (pages and JSON alike)?
+/// Counts the attempt against `gateway.comments_per_session_per_minute`,
+/// and checks `gateway.comments_per_case_per_minute` without counting:
+/// [`comment_added`] counts a comment on the case once it is written, so
+/// refused comments (a case the visitor may not see) use up nobody's minute.
+/// Concurrent posts may pass the per-case limit by the few in flight.
+pub async fn comment(state: &GatewayState, session_id: &str, case_id: &str) -> Result<(), Limited> {
+    hit(state, &session_comments(session_id), state.settings.comments_per_session_per_minute, MINUTE).await?;
+    reached(state, &case_comments(case_id), state.settings.comments_per_case_per_minute, MINUTE).await
+}
+
+/// A comment was written on this case: it counts against the case's minute.
+pub async fn comment_added(state: &GatewayState, case_id: &str) {
+    counted(state, &case_comments(case_id), MINUTE).await;
+}
+
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;

@@ -4,11 +4,18 @@
 //! only `application/json`, which a page on another site cannot send
 //! without the browser asking first (CORS), and the session cookie is
 //! SameSite=Lax; together they stand in for the CSRF token of the pages.
+//!
+//! `GET /cases/{id}` answers the case with the newest page of its timeline
+//! and `next_page_token`; `GET /cases/{id}?page_token=...` the next older
+//! page (a token it did not give: 400). Comments are limited per session
+//! and per case per minute (`gateway.comments_per_session_per_minute`,
+//! `gateway.comments_per_case_per_minute`): over them, 429 with
+//! `Retry-After`, and nothing is written.
 
 use axum::{
     Json, Router,
     extract::{Path, State},
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -18,8 +25,9 @@ use serde::{Deserialize, Serialize};
 use crate::{
     GatewayState,
     api::extract::{ApiJson, ApiQuery},
+    limits,
     pages::{
-        portal::{CaseListQuery, lookup, priority_label, status_label},
+        portal::{CaseListQuery, lookup, older_entries, priority_label, status_label},
         when,
     },
     problem::Problem,
@@ -126,7 +134,19 @@ async fn list_cases(
 #[derive(Debug, Serialize)]
 struct CaseWithTimeline {
     case: CaseJson,
+    /// The newest entries, or the page `page_token` asked for; oldest first.
     timeline: Vec<EntryJson>,
+    /// The older entries: `?page_token=` this. Absent on the oldest page.
+    next_page_token: Option<String>,
+}
+
+/// `GET /portal/api/v1/cases/{id}?page_token=...`
+#[derive(Debug, Default, Deserialize)]
+struct CaseQuery {
+    /// The page of the timeline before the one that gave this
+    /// `next_page_token`; absent: the newest entries.
+    #[serde(default)]
+    page_token: Option<String>,
 }
 
 /// A malformed id is no more a case than an unknown one: both are 404.
@@ -138,13 +158,23 @@ async fn get_case(
     State(state): State<GatewayState>,
     ApiVisitor(visitor): ApiVisitor,
     Path(case): Path<String>,
+    ApiQuery(query): ApiQuery<CaseQuery>,
 ) -> Result<Json<CaseWithTimeline>, Problem> {
     let mut clients = PortalClients::of(&state);
-    let request = pb::GetMyCaseRequest { session_id: visitor.session_id, lookup: Some(lookup(&case)) };
+    let request = pb::GetMyCaseRequest { session_id: visitor.session_id.clone(), lookup: Some(lookup(&case)) };
     let found = clients.cases.get_my_case(request).await.map_err(not_found_if_malformed)?.into_inner();
+    let case = found.case.unwrap_or_default();
+    let (timeline, next) = match query.page_token {
+        Some(token) => {
+            let page = older_entries(&state, &visitor.session_id, &case.id, &token).await?;
+            (page.entries, page.next_page_token)
+        }
+        None => (found.timeline, found.next_page_token),
+    };
     Ok(Json(CaseWithTimeline {
-        case: found.case.unwrap_or_default().into(),
-        timeline: found.timeline.into_iter().map(Into::into).collect(),
+        case: case.into(),
+        timeline: timeline.into_iter().map(Into::into).collect(),
+        next_page_token: (!next.is_empty()).then_some(next),
     }))
 }
 
@@ -162,10 +192,18 @@ async fn add_comment(
     Path(case): Path<String>,
     ApiJson(comment): ApiJson<NewComment>,
 ) -> Result<Response, Problem> {
+    if let Err(limited) = limits::comment(&state, &visitor.session_id, &case).await {
+        let detail = format!("too many comments in a short time; send it again in {} seconds", limited.seconds());
+        let mut response = Problem::new(StatusCode::TOO_MANY_REQUESTS, "resource_exhausted", detail).into_response();
+        if let Ok(value) = HeaderValue::from_str(&limited.seconds().to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return Ok(response);
+    }
     let mut clients = PortalClients::of(&state);
     let request = pb::AddCommentRequest {
         session_id: visitor.session_id,
-        case_id: case,
+        case_id: case.clone(),
         body: comment.body,
         idempotency_key: comment.idempotency_key,
     };
@@ -177,6 +215,7 @@ async fn add_comment(
             Problem::from(status)
         }
     })?;
+    limits::comment_added(&state, &case).await;
     Ok((StatusCode::CREATED, Json(EntryJson::from(entry.into_inner()))).into_response())
 }
 

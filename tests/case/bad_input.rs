@@ -996,6 +996,34 @@ async fn case_lookups_with_malformed_or_unknown_ids_or_numbers_are_refused(app: 
         "page_token",
     );
 
+    let recent = |case_id: &str| pb::ListRecentActivitiesRequest { case_id: case_id.to_owned(), ..Default::default() };
+    invalid(cases.list_recent_activities(recent("not-a-uuid")).await, "case_id");
+    refused(cases.list_recent_activities(recent(&unknown_id())).await, Code::NotFound);
+    invalid(
+        cases.list_recent_activities(pb::ListRecentActivitiesRequest { page_size: -1, ..recent(&existing.id) }).await,
+        "page_size",
+    );
+    for token in ["garbage!", FOREIGN_TOKEN] {
+        let request = pb::ListRecentActivitiesRequest { page_token: token.into(), ..recent(&existing.id) };
+        invalid(cases.list_recent_activities(request).await, "page_token");
+    }
+    let request = pb::ListRecentActivitiesRequest { before_sequence: -1, ..recent(&existing.id) };
+    invalid(cases.list_recent_activities(request).await, "before_sequence");
+
+    let changes = |case_id: &str| pb::ListCaseStatusChangesRequest { case_id: case_id.to_owned(), ..Default::default() };
+    invalid(cases.list_case_status_changes(changes("")).await, "case_id");
+    refused(cases.list_case_status_changes(changes(&unknown_id())).await, Code::NotFound);
+    invalid(
+        cases.list_case_status_changes(pb::ListCaseStatusChangesRequest { page_size: -1, ..changes(&existing.id) }).await,
+        "page_size",
+    );
+    for token in ["garbage!", FOREIGN_TOKEN, "eyJiZWZvcmUiOiJcdTAwMDAifQ"] {
+        let request = pb::ListCaseStatusChangesRequest { page_token: token.into(), ..changes(&existing.id) };
+        invalid(cases.list_case_status_changes(request).await, "page_token");
+    }
+    let request = pb::ListCaseStatusChangesRequest { before_id: "nope".into(), ..changes(&existing.id) };
+    invalid(cases.list_case_status_changes(request).await, "before_id");
+
     assert_eq!(app.row_counts().await, before);
 }
 

@@ -43,6 +43,8 @@ pub fn test_gateway_settings() -> GatewaySettings {
         reset_requests_per_minute: 5,
         form_submissions_per_minute: 5,
         form_submissions_per_form_per_minute: 120,
+        comments_per_session_per_minute: 5,
+        comments_per_case_per_minute: 20,
         trusted_proxy_hops: 0,
         trusted_proxies: String::new(),
         trust_forwarded_for: false,

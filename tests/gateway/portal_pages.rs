@@ -540,3 +540,166 @@ async fn bad_input_to_every_portal_form_is_refused_with_a_page_and_writes_nothin
     }
     assert_eq!(all_row_counts(&gw.app).await, before, "bad input wrote something");
 }
+
+/// The comment numbers (`comment 0042`) a page or answer shows, in order.
+fn comment_numbers(text: &str) -> Vec<u32> {
+    text.match_indices("comment ")
+        .filter_map(|(at, _)| text.get(at + 8..at + 12))
+        .filter(|digits| digits.bytes().all(|b| b.is_ascii_digit()))
+        .filter_map(|digits| digits.parse().ok())
+        .collect()
+}
+
+/// The token of the page's "Older entries" link.
+fn older_link(html: &str, case_id: &str) -> Option<String> {
+    let marker = format!("href=\"/portal/cases/{case_id}?before=");
+    let at = html.find(&marker)? + marker.len();
+    Some(html[at..].chars().take_while(|c| *c != '#' && *c != '"').collect())
+}
+
+/// The attack the timeline's pages answer: a case with more public text
+/// than one 4 MiB reply (220 comments of 19,900 characters) answered 500
+/// for good. Its page and its JSON twin open with the newest entries, and
+/// "Older entries" (no JavaScript) and `page_token` reach every comment
+/// exactly once, in order; tokens they did not give are 400, not 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_with_more_text_than_one_reply_holds_opens_and_pages_back_to_its_first_comment() {
+    let gw = gateway().await;
+    let world = world(&gw.app).await;
+    let case = world.colleague.staff_case(&gw.app, "Too much to say").await;
+    const COMMENTS: u32 = 220;
+    for i in 0..COMMENTS {
+        let head = format!("comment {i:04} ");
+        note(&gw.app, &case.id, &format!("{head}{}", "x".repeat(19_900 - head.len())), pb::Visibility::Public).await;
+    }
+    let mut browser = PageVisitor::new(&gw);
+    browser.log_in(&world.colleague.contact.email, PASSWORD).await;
+
+    let first = browser.get(&format!("/portal/cases/{}", case.case_number)).await;
+    assert_eq!(first.status, 200);
+    let html = first.text();
+    assert!(html.contains("comment 0219") && !html.contains("comment 0000"), "the newest entries first");
+    assert!(html.contains("Add a comment"));
+    let mut pages = vec![comment_numbers(&html)];
+    let mut older = older_link(&html, &case.id);
+    while let Some(token) = older {
+        let page = browser.get(&format!("/portal/cases/{}?before={token}", case.id)).await;
+        assert_eq!(page.status, 200, "{}", page.text());
+        let html = page.text();
+        assert!(html.contains("Newest entries"));
+        assert!(pages.len() < 50, "the pages end");
+        pages.push(comment_numbers(&html));
+        older = older_link(&html, &case.id);
+    }
+    assert!(pages.len() >= 5, "{} pages", pages.len());
+    let seen: Vec<u32> = pages.into_iter().rev().flatten().collect();
+    assert_eq!(seen, (0..COMMENTS).collect::<Vec<_>>(), "every comment once, in order");
+
+    let cookie = format!("docket-session={}", browser.session().unwrap());
+    let json = |path: String| {
+        let cookie = cookie.clone();
+        let gw = &gw;
+        async move { gw.send(http::Method::GET, &path, None, &[("cookie", &cookie)], None).await }
+    };
+    let mut answer = json(format!("/portal/api/v1/cases/{}", case.id)).await.expect(200);
+    assert_eq!(answer["case"]["case_number"], case.case_number.as_str());
+    let mut pages = Vec::new();
+    loop {
+        let timeline = answer["timeline"].as_array().cloned().unwrap_or_default();
+        assert!(!timeline.is_empty() && timeline.len() <= 50, "{}", timeline.len());
+        pages.push(timeline.iter().flat_map(|e| comment_numbers(e["body"].as_str().unwrap_or_default())).collect::<Vec<_>>());
+        let Some(token) = answer["next_page_token"].as_str().map(str::to_owned) else { break };
+        assert!(pages.len() < 50, "the pages end");
+        answer = json(format!("/portal/api/v1/cases/{}?page_token={token}", case.id)).await.expect(200);
+    }
+    let seen: Vec<u32> = pages.into_iter().rev().flatten().collect();
+    assert_eq!(seen, (0..COMMENTS).collect::<Vec<_>>(), "every comment once, in order, as JSON");
+
+    let before = all_row_counts(&gw.app).await;
+    let other = world.colleague.staff_case(&gw.app, "Another").await;
+    let before_other = all_row_counts(&gw.app).await;
+    assert_ne!(before, before_other);
+    let foreign = older_link(&html, &case.id).unwrap_or_default();
+    let garbage = ["garbage!", "e30", "%00", &"A".repeat(3000)];
+    for token in garbage.iter().copied().chain([foreign.as_str()].into_iter().filter(|t| !t.is_empty())) {
+        let page = browser.get(&format!("/portal/cases/{}?before={token}", other.id)).await;
+        assert_eq!(page.status, 400, "{token}: {}", page.text());
+        assert!(page.text().contains("link to older entries"), "{}", page.text());
+        json(format!("/portal/api/v1/cases/{}?page_token={token}", other.id)).await.bad_field("page_token");
+    }
+    assert_eq!(all_row_counts(&gw.app).await, before_other, "nothing written");
+}
+
+/// A session may add only so many comments a minute, and a case takes only
+/// so many from all its customers together: the next is 429 with
+/// Retry-After, the page keeps the text, and nothing is written. Comments
+/// someone else's customer is refused do not use up the case's minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comments_are_limited_per_session_and_per_case_and_the_refused_one_writes_nothing() {
+    let mut app = TestApp::spawn(Backend::Postgres).await;
+    app.settings.gateway.comments_per_session_per_minute = 3;
+    app.settings.gateway.comments_per_case_per_minute = 5;
+    let gw = GatewayApp::in_front_of(app, true).await;
+    let world = world(&gw.app).await;
+    let case = world.colleague.staff_case(&gw.app, "Chatty").await;
+
+    // Someone of another account is refused, and costs the case nothing.
+    let mut eve = PageVisitor::new(&gw);
+    eve.log_in(&world.outsider.contact.email, PASSWORD).await;
+    let eve_cookie = format!("docket-session={}", eve.session().unwrap());
+    for i in 0..3 {
+        let body = serde_json::to_vec(&serde_json::json!({ "body": format!("spam {i}") })).unwrap();
+        let path = format!("/portal/api/v1/cases/{}/comments", case.id);
+        let answer = gw.send(http::Method::POST, &path, None, &[("cookie", &eve_cookie)], Some(("application/json", body))).await;
+        answer.problem(404);
+    }
+
+    let mut ann = PageVisitor::new(&gw);
+    ann.log_in(&world.colleague.contact.email, PASSWORD).await;
+    let path = format!("/portal/cases/{}/comments", case.id);
+    for i in 0..3 {
+        ann.get(&format!("/portal/cases/{}", case.case_number)).await;
+        let sent = ann.post_form(&path, &[("body", &format!("page comment {i}")), ("idempotency_key", &format!("k{i}"))]).await;
+        assert_eq!(sent.status, 303, "{}", sent.text());
+    }
+    ann.get(&format!("/portal/cases/{}", case.case_number)).await;
+    let before = all_row_counts(&gw.app).await;
+    let refused = ann.post_form(&path, &[("body", "one more thing <b>bold</b>"), ("idempotency_key", "k9")]).await;
+    assert_eq!(refused.status, 429, "{}", refused.text());
+    let wait: u64 = refused.header("retry-after").expect("Retry-After").parse().expect("seconds");
+    assert!((1..=60).contains(&wait), "{wait}");
+    let html = refused.text();
+    assert!(html.contains("Too many comments"), "{html}");
+    assert!(html.contains("one more thing &#60;b&#62;bold&#60;/b&#62;</textarea>"), "the text is kept: {html}");
+    assert_eq!(all_row_counts(&gw.app).await, before, "a refused comment wrote something");
+
+    // The account's portal manager, in another session, through JSON: the
+    // case takes two more (five in all), then refuses.
+    let mut petra = PageVisitor::new(&gw);
+    petra.log_in(&world.manager.contact.email, PASSWORD).await;
+    let cookie = format!("docket-session={}", petra.session().unwrap());
+    let post = |body: &str| {
+        let body = serde_json::to_vec(&serde_json::json!({ "body": body })).unwrap();
+        let (gw, cookie, path) = (&gw, cookie.clone(), format!("/portal/api/v1/cases/{}/comments", case.id));
+        async move { gw.send(http::Method::POST, &path, None, &[("cookie", &cookie)], Some(("application/json", body))).await }
+    };
+    post("manager 1").await.expect(201);
+    post("manager 2").await.expect(201);
+    let before = all_row_counts(&gw.app).await;
+    let limited = post("manager 3").await;
+    let problem = limited.problem(429);
+    assert!(problem["detail"].as_str().unwrap_or_default().contains("too many comments"), "{problem}");
+    assert!(limited.header("retry-after").is_some_and(|s| s.parse::<u64>().is_ok()));
+    // The page refuses it too, for the case, whatever the session.
+    petra.get(&format!("/portal/cases/{}", case.case_number)).await;
+    let page = petra.post_form(&path, &[("body", "manager 4"), ("idempotency_key", "m4")]).await;
+    assert_eq!(page.status, 429, "{}", page.text());
+    assert!(page.text().contains("manager 4</textarea>"));
+    assert_eq!(all_row_counts(&gw.app).await, before, "a refused comment wrote something");
+    let timeline = gw
+        .send(http::Method::GET, &format!("/portal/api/v1/cases/{}", case.id), None, &[("cookie", &cookie)], None)
+        .await
+        .expect(200);
+    let bodies: Vec<&str> = timeline["timeline"].as_array().unwrap().iter().filter_map(|e| e["body"].as_str()).collect();
+    assert_eq!(bodies, ["page comment 0", "page comment 1", "page comment 2", "manager 1", "manager 2"]);
+}

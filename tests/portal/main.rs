@@ -18,3 +18,4 @@ mod dev;
 mod email;
 mod forms;
 mod kv;
+mod timeline;

@@ -721,7 +721,12 @@ struct CasePage {
     created: String,
     closed: Option<String>,
     reopen_until: Option<String>,
+    /// The newest page of the timeline, or an older one (`paged`).
     timeline: Vec<EntryView>,
+    /// The page token of the entries before these, for the "Older entries" link.
+    older: Option<String>,
+    /// An older page is shown: link back to the newest.
+    paged: bool,
     errors: FormErrors,
     comment: String,
     /// The idempotency key of the comment form.
@@ -732,6 +737,35 @@ struct CasePage {
 #[derive(Debug, Default, Deserialize)]
 struct CaseQuery {
     done: Option<String>,
+    /// The page token of older timeline entries (the "Older entries" link).
+    before: Option<String>,
+}
+
+/// Longest page token the case page passes on; longer is none we gave.
+const PAGE_TOKEN_MAX: usize = 2_000;
+
+/// An older page of the case's timeline, or the page the visitor gets when
+/// the token is not one we gave (400, not 500).
+pub async fn older_entries(
+    state: &GatewayState,
+    session_id: &str,
+    case_id: &str,
+    token: &str,
+) -> Result<pb::ListMyCaseTimelineResponse, tonic::Status> {
+    if token.is_empty() || token.len() > PAGE_TOKEN_MAX {
+        use tonic_types::{ErrorDetails, StatusExt};
+        let problem = "is not a page token returned by this list call";
+        let details = ErrorDetails::with_bad_request_violation("page_token", problem);
+        return Err(tonic::Status::with_error_details(Code::InvalidArgument, format!("page_token {problem}"), details));
+    }
+    let mut clients = PortalClients::of(state);
+    let request = pb::ListMyCaseTimelineRequest {
+        session_id: session_id.to_owned(),
+        case_id: case_id.to_owned(),
+        page_size: 0,
+        page_token: token.to_owned(),
+    };
+    Ok(clients.cases.list_my_case_timeline(request).await?.into_inner())
 }
 
 /// How the portal service finds the case a path names.
@@ -775,6 +809,8 @@ fn case_view(state: &GatewayState, visitor: &Visitor, csrf: &CsrfToken, found: p
         closed: is_closed(case.status).then(|| when(case.closed_time.as_ref())),
         reopen_until: case.reopen_until.as_ref().map(|at| when(Some(at))),
         timeline: found.timeline.iter().map(EntryView::from).collect(),
+        older: (!found.next_page_token.is_empty()).then_some(found.next_page_token),
+        paged: false,
         errors: FormErrors::default(),
         comment: String::new(),
         comment_key: new_key(),
@@ -794,6 +830,23 @@ async fn case_page(
         Err(response) => return response,
     };
     let mut view = case_view(&state, &visitor, &csrf, found);
+    if let Some(token) = query.before.as_deref() {
+        match older_entries(&state, &visitor.session_id, &view.id, token).await {
+            Ok(page) => {
+                view.timeline = page.entries.iter().map(EntryView::from).collect();
+                view.older = (!page.next_page_token.is_empty()).then_some(page.next_page_token);
+                view.paged = true;
+            }
+            Err(status) if status.code() == Code::InvalidArgument => {
+                return ErrorPage::response(
+                    &state,
+                    StatusCode::BAD_REQUEST,
+                    "This link to older entries of the case is not valid. Open the case again to see its newest entries.",
+                );
+            }
+            Err(status) => return status_page(&state, &status),
+        }
+    }
     view.notice = match query.done.as_deref() {
         Some("comment") => Some("Your comment is added. We will get back to you.".to_owned()),
         Some("close") => Some("The case is closed. Thank you!".to_owned()),
@@ -834,17 +887,31 @@ async fn case_post<T>(
     match call(PortalClients::of(state), id.clone()).await {
         Ok(_) => see_other(&format!("/portal/cases/{id}?done={done}")),
         Err(status) if status.code() == Code::InvalidArgument => {
-            let found = match load_case(state, visitor, &id).await {
-                Ok(found) => found,
-                Err(response) => return response,
-            };
-            let mut view = case_view(state, visitor, csrf, found);
-            view.errors = FormErrors::from_status(&status);
-            view.comment = kept;
-            (StatusCode::BAD_REQUEST, view).into_response()
+            case_again(state, visitor, csrf, &id, StatusCode::BAD_REQUEST, FormErrors::from_status(&status), kept).await
         }
         Err(status) => status_page(state, &status),
     }
+}
+
+/// The case page again, answering `code`, with `errors` and the comment
+/// the visitor typed (`kept`).
+async fn case_again(
+    state: &GatewayState,
+    visitor: &Visitor,
+    csrf: &CsrfToken,
+    id: &str,
+    code: StatusCode,
+    errors: FormErrors,
+    kept: String,
+) -> Response {
+    let found = match load_case(state, visitor, id).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let mut view = case_view(state, visitor, csrf, found);
+    view.errors = errors;
+    view.comment = kept;
+    (code, view).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -865,9 +932,31 @@ async fn add_comment(
 ) -> Response {
     let session_id = visitor.session_id.clone();
     let kept = form.body.clone();
-    case_post(&state, &visitor, &csrf, &case, "comment", kept, async move |mut clients, case_id| {
+    let id = match case_id(&state, &visitor, &case).await {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    if let Err(limited) = limits::comment(&state, &session_id, &id).await {
+        let reason = format!(
+            "Too many comments in a short time. Your comment is kept below: send it again in {} seconds.",
+            limited.seconds()
+        );
+        let mut response =
+            case_again(&state, &visitor, &csrf, &id, StatusCode::TOO_MANY_REQUESTS, FormErrors::one("body", reason), kept).await;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS
+            && let Ok(value) = HeaderValue::from_str(&limited.seconds().to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
+    let counter = state.clone();
+    case_post(&state, &visitor, &csrf, &id, "comment", kept, async move |mut clients, case_id| {
         let idempotency_key = form.idempotency_key.chars().take(100).collect();
-        clients.cases.add_comment(pb::AddCommentRequest { session_id, case_id, body: form.body, idempotency_key }).await
+        let request = pb::AddCommentRequest { session_id, case_id: case_id.clone(), body: form.body, idempotency_key };
+        let added = clients.cases.add_comment(request).await?;
+        limits::comment_added(&counter, &case_id).await;
+        Ok(added)
     })
     .await
 }

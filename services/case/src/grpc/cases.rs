@@ -24,7 +24,7 @@ use crate::{
     },
     error::Error,
     records::CaseRecord,
-    store::{ActivityCursor, CaseCursor, CaseFilter, CaseOrder, Store},
+    store::{ActivityCursor, CaseCursor, CaseFilter, CaseOrder, StatusChangeCursor, Store},
     wire::{self, WireEnum},
 };
 use docket_proto::case::v1::{self as pb, case_service_server::CaseService, get_case_request::Lookup};
@@ -464,7 +464,32 @@ impl CaseService for CaseApi {
         let limit = page::page_size(&mut violations, request.page_size);
         let after: Option<ActivityCursor> = page::decode(&mut violations, &request.page_token);
         violations.into_result()?;
-        let (rows, next) = self.store.list_activities(case_id, request.public_only, after, limit).await?;
+        let (rows, next) = self.store.list_activities(case_id, request.public_only, false, after, limit).await?;
+        Ok(Response::new(pb::ListActivitiesResponse {
+            activities: rows.into_iter().map(wire::activity).collect(),
+            next_page_token: next.map(|c| page::encode(&c)).unwrap_or_default(),
+        }))
+    }
+
+    async fn list_recent_activities(
+        &self,
+        request: Request<pb::ListRecentActivitiesRequest>,
+    ) -> Result<Response<pb::ListActivitiesResponse>, Status> {
+        caller(&request)?;
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let case_id: CaseId = violations.id("case_id", &request.case_id);
+        let limit = page::page_size(&mut violations, request.page_size);
+        let mut before: Option<ActivityCursor> = page::decode(&mut violations, &request.page_token);
+        if request.before_sequence < 0 {
+            violations.add("before_sequence", "must not be negative");
+        } else if request.before_sequence > 0 && before.as_ref().is_none_or(|c| c.newest_first) {
+            // The nearer of the two bounds.
+            let sequence = before.as_ref().map_or(request.before_sequence, |c| c.sequence.min(request.before_sequence));
+            before = Some(ActivityCursor { sequence, newest_first: true });
+        }
+        violations.into_result()?;
+        let (rows, next) = self.store.list_activities(case_id, request.public_only, true, before, limit).await?;
         Ok(Response::new(pb::ListActivitiesResponse {
             activities: rows.into_iter().map(wire::activity).collect(),
             next_page_token: next.map(|c| page::encode(&c)).unwrap_or_default(),
@@ -477,6 +502,30 @@ impl CaseService for CaseApi {
     ) -> Result<Response<pb::ListHistoryResponse>, Status> {
         caller(&request)?;
         Ok(Response::new(history(&self.store, &["case"], request.into_inner()).await?))
+    }
+
+    async fn list_case_status_changes(
+        &self,
+        request: Request<pb::ListCaseStatusChangesRequest>,
+    ) -> Result<Response<pb::ListHistoryResponse>, Status> {
+        caller(&request)?;
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let case_id: CaseId = violations.id("case_id", &request.case_id);
+        let limit = page::page_size(&mut violations, request.page_size);
+        let mut before: Option<StatusChangeCursor> = page::decode(&mut violations, &request.page_token);
+        if let Some(id) = violations.optional_id("before_id", &request.before_id) {
+            let id = id.to_string();
+            // The nearer of the two bounds.
+            let nearer = before.map_or(id.clone(), |c| c.before.min(id));
+            before = Some(StatusChangeCursor { before: nearer });
+        }
+        violations.into_result()?;
+        let (rows, next) = self.store.list_status_changes(case_id, before, limit).await?;
+        Ok(Response::new(pb::ListHistoryResponse {
+            entries: rows.into_iter().map(docket_kit::audit::to_proto).collect(),
+            next_page_token: next.map(|c| page::encode(&c)).unwrap_or_default(),
+        }))
     }
 
     async fn list_case_types(

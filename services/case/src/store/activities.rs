@@ -1,6 +1,6 @@
 //! Activities on a case: notes, calls and emails, in the order they happened.
 
-use docket_kit::{mutation::Once, request::RecordId};
+use docket_kit::{audit, mutation::Once, request::RecordId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait},
@@ -26,6 +26,16 @@ use docket_kit::page::page_end;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActivityCursor {
     pub sequence: i64,
+    /// The page was read newest first (absent in tokens of the oldest-first order).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub newest_first: bool,
+}
+
+/// Where a list of status changes, newest first, stopped: the id of the
+/// last trail row returned.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusChangeCursor {
+    pub before: String,
 }
 
 impl Store {
@@ -121,6 +131,7 @@ impl Store {
         &self,
         case_id: CaseId,
         public_only: bool,
+        newest_first: bool,
         after: Option<ActivityCursor>,
         limit: u64,
     ) -> Result<(Vec<case_activity::Model>, Option<ActivityCursor>)> {
@@ -132,10 +143,48 @@ impl Store {
             query = query.filter(case_activity::Column::Visibility.eq("public"));
         }
         if let Some(after) = after {
-            query = query.filter(case_activity::Column::Sequence.gt(after.sequence));
+            if after.newest_first != newest_first {
+                return Err(Error::field("page_token", "is not a page token returned by this list call"));
+            }
+            query = if newest_first {
+                query.filter(case_activity::Column::Sequence.lt(after.sequence))
+            } else {
+                query.filter(case_activity::Column::Sequence.gt(after.sequence))
+            };
         }
-        let mut rows = query.order_by_asc(case_activity::Column::Sequence).limit(limit + 1).all(&self.db).await?;
-        let next = page_end(&mut rows, limit).map(|last| ActivityCursor { sequence: last.sequence });
+        query = if newest_first {
+            query.order_by_desc(case_activity::Column::Sequence)
+        } else {
+            query.order_by_asc(case_activity::Column::Sequence)
+        };
+        let mut rows = query.limit(limit + 1).all(&self.db).await?;
+        let next = page_end(&mut rows, limit).map(|last| ActivityCursor { sequence: last.sequence, newest_first });
+        Ok((rows, next))
+    }
+
+    /// A page of the case's status changes, newest first, before the trail
+    /// row `before`: rows of its `status` field, without its creation (no
+    /// old value). Read from the trail with that filter, so a page costs
+    /// its own rows only, however long the rest of the trail is.
+    pub async fn list_status_changes(
+        &self,
+        case_id: CaseId,
+        before: Option<StatusChangeCursor>,
+        limit: u64,
+    ) -> Result<(Vec<audit::entity::Model>, Option<StatusChangeCursor>)> {
+        if case::Entity::find_by_id(case_id.to_string()).one(&self.db).await?.is_none() {
+            return Err(Error::not_found("case", case_id));
+        }
+        let mut query = audit::entity::Entity::find()
+            .filter(audit::entity::Column::RecordType.eq("case"))
+            .filter(audit::entity::Column::RecordId.eq(case_id.to_string()))
+            .filter(audit::entity::Column::Field.eq("status"))
+            .filter(audit::entity::Column::OldValue.ne(""));
+        if let Some(before) = before {
+            query = query.filter(audit::entity::Column::Id.lt(before.before));
+        }
+        let mut rows = query.order_by_desc(audit::entity::Column::Id).limit(limit + 1).all(&self.db).await?;
+        let next = page_end(&mut rows, limit).map(|last| StatusChangeCursor { before: last.id.clone() });
         Ok((rows, next))
     }
 }

@@ -16,7 +16,7 @@ use sea_orm::{
 
 pub use self::{
     accounts::AccountFilter,
-    activities::ActivityCursor,
+    activities::{ActivityCursor, StatusChangeCursor},
     cases::{CaseCursor, CaseFilter, CaseOrder},
     contacts::ContactFilter,
     staff::StaffFilter,

@@ -6,6 +6,7 @@ pub mod access;
 pub mod commands;
 pub mod forms;
 pub mod password;
+pub mod timeline;
 
 docket_kit::record_ids!(
     /// A contact of the case service; a portal user is keyed by it.

@@ -24,6 +24,7 @@ use crate::{
     domain::{
         CaseId,
         access::{Author, CaseParties, Sight, Viewer, author, may_reopen, reopen_until, sight},
+        timeline::{self, Dated, Edge, Fetched, Item, TimelineCursor},
     },
     error::{Error, Result, internal},
 };
@@ -76,23 +77,36 @@ fn as_viewer<T>(viewer: &Viewer, message: T) -> Result<Request<T>> {
     Ok(request)
 }
 
-/// Every page of a list call: `page` answers the items after a page token
-/// and the next token.
-async fn every_page<T, F>(mut page: impl FnMut(String) -> F) -> Result<Vec<T>>
-where
-    F: Future<Output = Result<(Vec<T>, String)>>,
-{
-    let mut all = Vec::new();
-    let mut token = String::new();
-    loop {
-        let (items, next) = page(token.clone()).await?;
-        all.extend(items);
-        if next.is_empty() || next == token {
-            return Ok(all);
-        }
-        token = next;
+/// Timeline items as the page merge sees them.
+impl Dated for cpb::Activity {
+    type Key = i64;
+    fn at(&self) -> (i64, i32) {
+        self.create_time.as_ref().map(|t| (t.seconds, t.nanos)).unwrap_or_default()
+    }
+    fn key(&self) -> i64 {
+        self.sequence
+    }
+    fn size(&self) -> usize {
+        let email = self.email.as_ref().map_or(0, |e| e.subject.len() + e.from.len());
+        self.body.len() + email
     }
 }
+
+impl Dated for cpb::AuditEntry {
+    type Key = String;
+    fn at(&self) -> (i64, i32) {
+        self.time.as_ref().map(|t| (t.seconds, t.nanos)).unwrap_or_default()
+    }
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+    fn size(&self) -> usize {
+        0
+    }
+}
+
+/// The case service's refusals of a page's bounds are the page token's.
+const TIMELINE_FIELDS: &[(&str, &str)] = &[("before_sequence", "page_token"), ("before_id", "page_token")];
 
 impl Portal {
     /// The customer's view of a case: no owner, team, tags, contract.
@@ -161,24 +175,64 @@ impl Portal {
         }
     }
 
-    async fn public_activities(&self, case_id: &str) -> Result<Vec<cpb::Activity>> {
-        every_page(|page_token| async move {
-            let list = cpb::ListActivitiesRequest { case_id: case_id.to_owned(), page_size: 500, page_token, public_only: true };
-            let page = self.clients.cases.clone().list_activities(list).await.map_err(|s| case_service(s, &[]))?.into_inner();
-            Ok((page.activities, page.next_page_token))
-        })
-        .await
+    /// Up to `limit` public notes and emails of a case before `from`,
+    /// newest first: one call of the case service.
+    async fn recent_activities(&self, case_id: &str, from: &Edge<i64>, limit: u64) -> Result<Fetched<cpb::Activity>> {
+        let before_sequence = match from {
+            Edge::Done => return Ok(Fetched::done()),
+            Edge::Newest => 0,
+            Edge::Before(sequence) => *sequence,
+        };
+        let list = cpb::ListRecentActivitiesRequest {
+            case_id: case_id.to_owned(),
+            page_size: i32::try_from(limit).unwrap_or(50),
+            page_token: String::new(),
+            public_only: true,
+            before_sequence,
+        };
+        let page = self
+            .clients
+            .cases
+            .clone()
+            .list_recent_activities(list)
+            .await
+            .map_err(|s| case_service(s, TIMELINE_FIELDS))?
+            .into_inner();
+        let last_read = page.activities.last().map(|a| a.sequence);
+        let items = page
+            .activities
+            .into_iter()
+            // Defence in depth: only public notes and emails, whatever the filter did.
+            .filter(|a| a.visibility == cpb::Visibility::Public as i32)
+            .filter(|a| a.kind == cpb::ActivityKind::Note as i32 || a.kind == cpb::ActivityKind::Email as i32)
+            .collect();
+        Ok(Fetched { from: from.clone(), items, last_read, more: !page.next_page_token.is_empty() })
     }
 
-    async fn status_changes(&self, case_id: &str) -> Result<Vec<cpb::AuditEntry>> {
-        every_page(|page_token| async move {
-            let list = cpb::ListHistoryRequest { id: case_id.to_owned(), page_size: 500, page_token };
-            let page = self.clients.cases.clone().list_case_history(list).await.map_err(|s| case_service(s, &[]))?.into_inner();
-            // The first status is the case's creation, not a change.
-            let changes = page.entries.into_iter().filter(|e| e.field == "status" && !e.old_value.is_empty()).collect();
-            Ok((changes, page.next_page_token))
-        })
-        .await
+    /// Up to `limit` status changes of a case before `from`, newest first:
+    /// one call of the case service.
+    async fn recent_status_changes(&self, case_id: &str, from: &Edge<String>, limit: u64) -> Result<Fetched<cpb::AuditEntry>> {
+        let before_id = match from {
+            Edge::Done => return Ok(Fetched::done()),
+            Edge::Newest => String::new(),
+            Edge::Before(id) => id.clone(),
+        };
+        let list = cpb::ListCaseStatusChangesRequest {
+            case_id: case_id.to_owned(),
+            page_size: i32::try_from(limit).unwrap_or(50),
+            page_token: String::new(),
+            before_id,
+        };
+        let page = self
+            .clients
+            .cases
+            .clone()
+            .list_case_status_changes(list)
+            .await
+            .map_err(|s| case_service(s, TIMELINE_FIELDS))?
+            .into_inner();
+        let last_read = page.entries.last().map(|e| e.id.clone());
+        Ok(Fetched { from: from.clone(), items: page.entries, last_read, more: !page.next_page_token.is_empty() })
     }
 
     /// Display names of the staff and contacts who wrote something.
@@ -242,37 +296,48 @@ impl Portal {
         }
     }
 
-    /// The public timeline: public notes and emails (never internal notes or
-    /// calls) and status changes, oldest first.
-    async fn timeline(&self, viewer: &Viewer, viewer_email: &str, case_id: &str) -> Result<Vec<pb::TimelineEntry>> {
-        let activities: Vec<cpb::Activity> = self
-            .public_activities(case_id)
-            .await?
+    /// A page of the public timeline from `cursor`: public notes and emails
+    /// (never internal notes or calls) and status changes, oldest first,
+    /// and the token of the next (older) page. At most `limit` of each
+    /// source are read, whatever the length of the case.
+    async fn timeline(
+        &self,
+        viewer: &Viewer,
+        viewer_email: &str,
+        cursor: &TimelineCursor,
+        limit: u64,
+    ) -> Result<(Vec<pb::TimelineEntry>, String)> {
+        let case_id = cursor.case.as_str();
+        let activities = self.recent_activities(case_id, &cursor.activities, limit).await?;
+        let changes = self.recent_status_changes(case_id, &cursor.changes, limit).await?;
+        let page = timeline::page(case_id, activities, changes, usize::try_from(limit).unwrap_or(50), timeline::PAGE_BYTES);
+        let names = self
+            .author_names(page.items.iter().filter_map(|item| match item {
+                Item::Activity(a) => Some(author(&a.author)),
+                Item::Change(_) => None,
+            }))
+            .await?;
+        let entries = page
+            .items
             .into_iter()
-            // Defence in depth: only public notes and emails, whatever the filter did.
-            .filter(|a| a.visibility == cpb::Visibility::Public as i32)
-            .filter(|a| a.kind == cpb::ActivityKind::Note as i32 || a.kind == cpb::ActivityKind::Email as i32)
+            .map(|item| match item {
+                Item::Activity(a) => self.activity_entry(viewer, viewer_email, a, &names),
+                Item::Change(change) => pb::TimelineEntry {
+                    id: change.id,
+                    time: change.time,
+                    kind: pb::TimelineEntryKind::StatusChange as i32,
+                    author_name: String::new(),
+                    from_customer: change.actor.starts_with("contact:"),
+                    by_me: change.actor == format!("contact:{}", viewer.contact_id),
+                    body: String::new(),
+                    email_subject: String::new(),
+                    email_from: String::new(),
+                    old_status: status_from_key(&change.old_value) as i32,
+                    new_status: status_from_key(&change.new_value) as i32,
+                },
+            })
             .collect();
-        let changes = self.status_changes(case_id).await?;
-        let names = self.author_names(activities.iter().map(|a| author(&a.author))).await?;
-        let mut entries: Vec<pb::TimelineEntry> =
-            activities.into_iter().map(|a| self.activity_entry(viewer, viewer_email, a, &names)).collect();
-        entries.extend(changes.into_iter().map(|change| pb::TimelineEntry {
-            id: change.id,
-            time: change.time,
-            kind: pb::TimelineEntryKind::StatusChange as i32,
-            author_name: String::new(),
-            from_customer: change.actor.starts_with("contact:"),
-            by_me: change.actor == format!("contact:{}", viewer.contact_id),
-            body: String::new(),
-            email_subject: String::new(),
-            email_from: String::new(),
-            old_status: status_from_key(&change.old_value) as i32,
-            new_status: status_from_key(&change.new_value) as i32,
-        }));
-        let key = |e: &pb::TimelineEntry| e.time.as_ref().map(|t| (t.seconds, t.nanos)).unwrap_or_default();
-        entries.sort_by_key(key);
-        Ok(entries)
+        Ok((entries, page.next.map(|next| page::encode(&next)).unwrap_or_default()))
     }
 
     /// The case types a customer may choose: active, and in
@@ -418,9 +483,30 @@ impl PortalCaseService for PortalCaseApi {
         let portal = &self.portal;
         let (viewer, user) = portal.viewer(&session).await?;
         let (case, seen) = portal.visible_case(&viewer, lookup).await?;
-        let timeline = portal.timeline(&viewer, &user.email, &case.id).await?;
+        let newest = TimelineCursor::newest(&case.id);
+        let (timeline, next_page_token) = portal.timeline(&viewer, &user.email, &newest, timeline::PAGE_MAX).await?;
         let type_names = portal.type_names().await?;
-        Ok(Response::new(pb::MyCase { case: Some(portal.portal_case(case, seen, &type_names)), timeline }))
+        Ok(Response::new(pb::MyCase { case: Some(portal.portal_case(case, seen, &type_names)), timeline, next_page_token }))
+    }
+
+    async fn list_my_case_timeline(
+        &self,
+        request: Request<pb::ListMyCaseTimelineRequest>,
+    ) -> Result<Response<pb::ListMyCaseTimelineResponse>, Status> {
+        let (request, mut violations, session) = customer_request(request, |r| &r.session_id)?;
+        let id: CaseId = violations.id("case_id", &request.case_id);
+        let limit = page::page_size(&mut violations, request.page_size).min(timeline::PAGE_MAX);
+        let cursor = page::decode::<TimelineCursor>(&mut violations, &request.page_token);
+        if cursor.as_ref().is_some_and(|c| c.case != id.to_string()) {
+            violations.add("page_token", "belongs to another case");
+        }
+        violations.into_result()?;
+        let portal = &self.portal;
+        let (viewer, user) = portal.viewer(&session).await?;
+        let (case, _) = portal.visible_case(&viewer, get_case_request::Lookup::Id(id.to_string())).await?;
+        let cursor = cursor.unwrap_or_else(|| TimelineCursor::newest(&case.id));
+        let (entries, next_page_token) = portal.timeline(&viewer, &user.email, &cursor, limit).await?;
+        Ok(Response::new(pb::ListMyCaseTimelineResponse { entries, next_page_token }))
     }
 
     async fn create_my_case(&self, request: Request<pb::CreateMyCaseRequest>) -> Result<Response<pb::PortalCase>, Status> {
