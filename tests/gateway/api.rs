@@ -273,3 +273,49 @@ async fn the_token_decides_who_may_do_what() {
     basic.problem(401);
     gw.get("/api/v1/cases", ADMIN).await.expect(200);
 }
+
+/// JSON has one kind of number: a whole amount written `250.0` is the
+/// amount 250, as the document's `integer` promises; `250.5` is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_number_written_with_a_zero_fraction_is_taken() {
+    let gw = GatewayApp::spawn(Backend::Sqlite).await;
+    let body = |amount: f64| json!({"name": "Acme Ltd", "annual_value": {"amount_minor": amount, "currency": "EUR"}});
+    let account = gw.post_json("/api/v1/accounts", AGENT, &body(250.0)).await.expect(201);
+    assert_eq!(account["annual_value"], json!({"amount_minor": 250, "currency": "EUR"}));
+    let refused = gw.post_json("/api/v1/accounts", AGENT, &body(250.5)).await.expect(400);
+    assert_eq!(refused["errors"][0]["field"], "annual_value.amount_minor", "{refused}");
+}
+
+/// A missing case in the path is 404 on every route, adding an activity included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activity_for_a_case_that_does_not_exist_is_not_found() {
+    let gw = GatewayApp::spawn(Backend::Sqlite).await;
+    let path = "/api/v1/cases/01a23f2a-a55c-7123-a9cb-63ca3e88d171/activities";
+    let problem = gw.post_json(path, AGENT, &json!({"kind": "note", "body": "Hello"})).await.expect(404);
+    assert_eq!(problem["code"], "not_found");
+}
+
+/// An Idempotency-Key sent again with another body is 422, and nothing is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_reused_with_another_request_is_unprocessable() {
+    let gw = GatewayApp::spawn(Backend::Sqlite).await;
+    let create = |name: &'static str| {
+        let gw = &gw;
+        async move {
+            let body = serde_json::to_vec(&json!({"name": name})).unwrap();
+            gw.send(
+                http::Method::POST,
+                "/api/v1/accounts",
+                Some(AGENT),
+                &[("idempotency-key", "erp-4711")],
+                Some(("application/json", body)),
+            )
+            .await
+        }
+    };
+    let first = create("Acme Ltd").await.expect(201);
+    assert_eq!(create("Acme Ltd").await.expect(201)["id"], first["id"]);
+    let problem = create("Beta GmbH").await.expect(422);
+    assert_eq!(problem["code"], "idempotency_key_reused");
+    assert_eq!(gw.get("/api/v1/accounts", AGENT).await.expect(200)["accounts"].as_array().unwrap().len(), 1);
+}
