@@ -129,7 +129,9 @@ impl IdempotencyKey {
     pub fn reused(problem: Problem) -> Problem {
         match problem.errors.as_slice() {
             [only] if problem.status == 400 && only.field == "idempotency_key" => {
-                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", only.message.clone())
+                let mut reused = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", problem.detail.clone());
+                reused.errors = problem.errors;
+                reused
             }
             _ => problem,
         }
