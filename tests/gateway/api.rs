@@ -241,7 +241,8 @@ async fn a_retried_create_with_the_same_idempotency_key_returns_the_first_case()
     assert_eq!(first["id"], again["id"]);
     let all = gw.get("/api/v1/cases", VIEWER).await.expect(200);
     assert_eq!(all["cases"].as_array().unwrap().len(), 1);
-    // The same key with another request is refused.
+    // The same key with another request is refused: 422 (the IETF
+    // Idempotency-Key draft's answer), naming the key; nothing is created.
     let other = gw
         .send(
             Method::POST,
@@ -254,7 +255,10 @@ async fn a_retried_create_with_the_same_idempotency_key_returns_the_first_case()
             )),
         )
         .await;
-    other.bad_field("idempotency_key");
+    let problem = other.expect(422);
+    assert_eq!(problem["code"], "idempotency_key_reused");
+    assert_eq!(problem["errors"][0]["field"], "idempotency_key", "{problem}");
+    assert_eq!(gw.get("/api/v1/cases", VIEWER).await.expect(200)["cases"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,4 +276,25 @@ async fn the_token_decides_who_may_do_what() {
     let basic = gw.send(Method::GET, "/api/v1/cases", None, &[("authorization", "Basic YWxhZGRpbjpvcGVuc2VzYW1l")], None).await;
     basic.problem(401);
     gw.get("/api/v1/cases", ADMIN).await.expect(200);
+}
+
+/// JSON has one kind of number: a whole amount written `250.0` is the
+/// amount 250, as the document's `integer` promises; `250.5` is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_number_written_with_a_zero_fraction_is_taken() {
+    let gw = GatewayApp::spawn(Backend::Sqlite).await;
+    let body = |amount: f64| json!({"name": "Acme Ltd", "annual_value": {"amount_minor": amount, "currency": "EUR"}});
+    let account = gw.post_json("/api/v1/accounts", AGENT, &body(250.0)).await.expect(201);
+    assert_eq!(account["annual_value"], json!({"amount_minor": 250, "currency": "EUR"}));
+    let refused = gw.post_json("/api/v1/accounts", AGENT, &body(250.5)).await.expect(400);
+    assert_eq!(refused["errors"][0]["field"], "annual_value.amount_minor", "{refused}");
+}
+
+/// A missing case in the path is 404 on every route, adding an activity included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activity_for_a_case_that_does_not_exist_is_not_found() {
+    let gw = GatewayApp::spawn(Backend::Sqlite).await;
+    let path = "/api/v1/cases/01a23f2a-a55c-7123-a9cb-63ca3e88d171/activities";
+    let problem = gw.post_json(path, AGENT, &json!({"kind": "note", "body": "Hello"})).await.expect(404);
+    assert_eq!(problem["code"], "not_found");
 }

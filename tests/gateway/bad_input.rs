@@ -272,3 +272,17 @@ async fn send_with_raw_header(gw: &GatewayApp, name: &str, value: http::HeaderVa
     let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
     HttpResponse { status, headers, body }
 }
+
+/// A form definition with many bad fields (as schemathesis found: 29
+/// copies of one field) names them all in a 400, not a server error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a 500 today: the portal service's 58 field violations do not fit the gRPC status it answers with; \
+            for the owners of services/kit and services/portal"]
+async fn a_form_with_many_bad_fields_is_refused_not_a_server_error() {
+    let gw = GatewayApp::spawn(Backend::Sqlite).await;
+    let mut fields = vec![json!({"name": "a", "label": "0", "kind": "email", "target": "contact_email", "required": true})];
+    fields.extend((0..29).map(|_| json!({"name": "a", "label": "0", "kind": "text", "target": "phone"})));
+    let form = json!({"slug": "many", "title": "Many", "fields": fields, "case_type_id": "technical_issue"});
+    let problem = gw.post_json("/api/v1/forms", crate::common::ADMIN, &form).await.expect(400);
+    assert!(problem["errors"].as_array().is_some_and(|e| !e.is_empty()), "{problem}");
+}

@@ -57,7 +57,8 @@ async fn create_account(
 ) -> Result<Response, Problem> {
     let (account, _) = fields.into_proto();
     let request = pb::CreateAccountRequest { account: Some(account), idempotency_key: key.0 };
-    let account: Account = clients.accounts.create_account(request).await?.into_inner().into();
+    let account: Account =
+        clients.accounts.create_account(request).await.map_err(|s| IdempotencyKey::reused(s.into()))?.into_inner().into();
     let location = format!("{}/accounts/{}", super::PREFIX, account.id);
     let etag = account.etag.clone();
     Ok(created(account, &location, &etag))
@@ -148,7 +149,8 @@ async fn create_contact(
 ) -> Result<Response, Problem> {
     let (contact, _) = fields.into_proto();
     let request = pb::CreateContactRequest { contact: Some(contact), idempotency_key: key.0 };
-    let contact: Contact = clients.contacts.create_contact(request).await?.into_inner().into();
+    let contact: Contact =
+        clients.contacts.create_contact(request).await.map_err(|s| IdempotencyKey::reused(s.into()))?.into_inner().into();
     let location = format!("{}/contacts/{}", super::PREFIX, contact.id);
     let etag = contact.etag.clone();
     Ok(created(contact, &location, &etag))

@@ -60,8 +60,8 @@ async fn create_case(
     ApiJson(fields): ApiJson<CaseFields>,
 ) -> Result<Response, Problem> {
     let (case, _) = fields.into_proto();
-    let case: Case =
-        clients.cases.create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: key.0 }).await?.into_inner().into();
+    let request = pb::CreateCaseRequest { case: Some(case), idempotency_key: key.0 };
+    let case: Case = clients.cases.create_case(request).await.map_err(|s| IdempotencyKey::reused(s.into()))?.into_inner().into();
     let location = format!("{}/cases/{}", super::PREFIX, case.id);
     let etag = case.etag.clone();
     Ok(created(case, &location, &etag))
@@ -265,8 +265,22 @@ async fn add_activity(
     ApiJson(body): ApiJson<NewActivity>,
 ) -> Result<Response, Problem> {
     let request = pb::AddActivityRequest { activity: Some(body.into_proto(case_id)), idempotency_key: key.0 };
-    let activity: Activity = clients.cases.add_activity(request).await?.into_inner().into();
+    let activity: Activity =
+        clients.cases.add_activity(request).await.map_err(|s| IdempotencyKey::reused(missing_case(s)))?.into_inner().into();
     Ok((StatusCode::CREATED, Json(activity)).into_response())
+}
+
+/// The case service names a missing case of an activity as a bad
+/// `case_id` field; the body has no such field, the case is the path's, and
+/// every other route answers a missing case of the path with 404.
+fn missing_case(status: tonic::Status) -> Problem {
+    let problem = Problem::from(status);
+    match problem.errors.as_slice() {
+        [only] if problem.status == 400 && only.field == "case_id" && only.message.starts_with("no case has the id") => {
+            Problem::not_found(only.message.clone())
+        }
+        _ => problem,
+    }
 }
 
 /// A case's audit trail, oldest first: who changed which field when, from

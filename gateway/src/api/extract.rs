@@ -121,3 +121,19 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
         }
     }
 }
+
+impl IdempotencyKey {
+    /// A create's problem: a key used before with another request is 422
+    /// Unprocessable Content (as the IETF's Idempotency-Key draft says), not
+    /// a bad field of this request, which is well-formed.
+    pub fn reused(problem: Problem) -> Problem {
+        match problem.errors.as_slice() {
+            [only] if problem.status == 400 && only.field == "idempotency_key" => {
+                let mut reused = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", problem.detail.clone());
+                reused.errors = problem.errors;
+                reused
+            }
+            _ => problem,
+        }
+    }
+}

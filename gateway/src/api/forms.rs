@@ -73,7 +73,8 @@ async fn create_form(
 ) -> Result<Response, Problem> {
     let (form, _) = fields.into_proto();
     let request = pb::CreateWebFormRequest { web_form: Some(form), idempotency_key: key.0 };
-    let form: WebForm = clients.forms.create_web_form(request).await?.into_inner().into();
+    let form: WebForm =
+        clients.forms.create_web_form(request).await.map_err(|s| IdempotencyKey::reused(s.into()))?.into_inner().into();
     let location = format!("{}/forms/{}", super::PREFIX, form.id);
     let etag = form.etag.clone();
     Ok(created(form, &location, &etag))

@@ -41,7 +41,7 @@ pub fn router() -> (Router<GatewayState>, utoipa::openapi::OpenApi) {
         .merge(work_orders::routes())
         .split_for_parts();
     openapi::complete(&mut doc);
-    let served = doc.clone();
+    let served = openapi::constrained(&doc);
     let routes = routes.route(
         "/openapi.json",
         axum::routing::get(move || {

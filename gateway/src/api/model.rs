@@ -70,6 +70,24 @@ wire_enum!(
     AccountTier => pb::AccountTier { Standard, Premium, Enterprise }
 );
 
+/// A whole number in a body. JSON has one kind of number, and JSON Schema's
+/// `integer` is any number without a fraction, so `100.0` is taken as 100
+/// like `100`; `100.5` and numbers out of range are refused.
+pub(crate) mod whole_number {
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: TryFrom<i64>>(deserializer: D) -> Result<T, D::Error> {
+        let number = serde_json::Number::deserialize(deserializer)?;
+        let whole = number.as_i64().or_else(|| {
+            // Within ±2^53 every whole f64 is exact; beyond it, refuse rather than round.
+            number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0).map(|f| f as i64)
+        });
+        whole
+            .and_then(|n| T::try_from(n).ok())
+            .ok_or_else(|| D::Error::custom(format!("`{number}` is not a whole number in range")))
+    }
+}
+
 fn time(ts: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     ts.as_ref().and_then(docket_kit::time::from_proto)
 }
@@ -371,7 +389,7 @@ pub struct ReopenCase {
 #[serde(deny_unknown_fields)]
 pub struct CallDetail {
     pub direction: Option<Direction>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number::deserialize")]
     pub duration_seconds: i32,
 }
 
@@ -542,6 +560,7 @@ impl From<pb::ListHistoryResponse> for HistoryPage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Money {
+    #[serde(deserialize_with = "whole_number::deserialize")]
     pub amount_minor: i64,
     /// Three upper-case letters, e.g. `EUR`.
     pub currency: String,

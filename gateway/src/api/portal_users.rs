@@ -61,7 +61,8 @@ async fn invite_contact(
 ) -> Result<Response, Problem> {
     let request =
         pb::InviteContactRequest { contact_id: body.contact_id, portal_manager: body.portal_manager, idempotency_key: key.0 };
-    let invitation: PortalInvitation = clients.access.invite_contact(request).await?.into_inner().into();
+    let invitation: PortalInvitation =
+        clients.access.invite_contact(request).await.map_err(|s| IdempotencyKey::reused(s.into()))?.into_inner().into();
     let location = format!("{}/portal-users/{}", super::PREFIX, invitation.portal_user.contact_id);
     let etag = invitation.portal_user.etag.clone();
     Ok(created(invitation, &location, &etag))

@@ -36,7 +36,7 @@ pub struct FormField {
     #[serde(default)]
     pub required: bool,
     /// Longest value in characters; 0 means the most its target takes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::whole_number::deserialize")]
     pub max_length: i32,
     /// Every form has exactly one required `contact_email` field of kind `email`.
     pub target: Option<FormFieldTarget>,
