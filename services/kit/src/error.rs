@@ -323,18 +323,29 @@ impl From<FieldViolations> for Status {
     }
 }
 
-/// INVALID_ARGUMENT with one `BadRequest` field violation per bad field.
+/// The most field violations one refusal carries: the message and details
+/// travel as HTTP/2 headers, and a request with dozens of bad fields would
+/// otherwise pass the peer's header limit and arrive as a transport error.
+pub const VIOLATIONS_SHOWN: usize = 20;
+
+/// INVALID_ARGUMENT with one `BadRequest` field violation per bad field
+/// (the first [`VIOLATIONS_SHOWN`]; the message says how many more).
 pub fn invalid_argument(violations: &FieldViolations) -> Status {
     let mut details = ErrorDetails::new();
     let mut message = String::from("invalid request: ");
-    for (i, (field, description)) in violations.iter().enumerate() {
-        details.add_bad_request_violation(field, description);
+    let all: Vec<_> = violations.iter().collect();
+    for (i, (field, description)) in all.iter().take(VIOLATIONS_SHOWN).enumerate() {
+        let description: String = description.chars().take(300).collect();
+        details.add_bad_request_violation(*field, description.as_str());
         if i > 0 {
             message.push_str("; ");
         }
         message.push_str(field);
         message.push(' ');
-        message.push_str(description);
+        message.push_str(&description);
+    }
+    if all.len() > VIOLATIONS_SHOWN {
+        message.push_str(&format!("; and {} more", all.len() - VIOLATIONS_SHOWN));
     }
     Status::with_error_details(Code::InvalidArgument, message, details)
 }

@@ -345,10 +345,7 @@ pub async fn save<R: Record, D: DomainError>(
 }
 
 /// The stored record `id`, or NotFound naming it as people read it.
-pub async fn find<R: Record, D: DomainError>(
-    db: &(impl ConnectionTrait + Sync),
-    id: impl std::fmt::Display,
-) -> Result<R, Error<D>> {
+pub async fn find<R: Record, D: DomainError>(db: &impl ConnectionTrait, id: impl std::fmt::Display) -> Result<R, Error<D>> {
     let key = id.to_string();
     R::load(db, &key).await?.ok_or_else(|| Error::not_found(&R::noun(), id))
 }
