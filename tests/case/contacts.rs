@@ -28,7 +28,11 @@ async fn find_or_create_finds_a_known_person_and_places_a_new_one(app: TestApp) 
     let acme = account(&app, "Acme").await;
     let petra = contact(&app, &acme.id, "Petra Schmidt", "petra@acme.example").await;
     let mut contacts = app.contacts(AGENT);
-    let found = contacts.find_or_create_contact(person("PETRA@acme.example")).await.unwrap().into_inner();
+    let found = contacts
+        .find_or_create_contact(pb::FindOrCreateContactRequest { with_unassigned_account: true, ..person("PETRA@acme.example") })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!found.created);
     assert_eq!(found.contact.unwrap(), petra, "the known contact, unchanged");
     let parking = app.accounts(AGENT).get_account(pb::GetAccountRequest { id: found.unassigned_account_id }).await.unwrap();
@@ -76,7 +80,10 @@ async fn concurrent_first_messages_from_one_person_make_one_contact_and_one_unas
     let burst = futures::future::join_all((0..8).map(|i| {
         let mut contacts = app.contacts(AGENT);
         // Two people, four calls each, all at once.
-        let request = person(if i % 2 == 0 { "ann@first.example" } else { "bob@first.example" });
+        let request = pb::FindOrCreateContactRequest {
+            with_unassigned_account: true,
+            ..person(if i % 2 == 0 { "ann@first.example" } else { "bob@first.example" })
+        };
         async move { contacts.find_or_create_contact(request).await.map(|c| c.into_inner()) }
     }))
     .await;

@@ -86,6 +86,16 @@ include-path = ["/cases", "/cases/{case}", "/forms", "/forms/{form}"]
 include-method = ["POST", "PATCH"]
 phases.examples.checks.positive_data_acceptance.enabled = false
 phases.coverage.checks.positive_data_acceptance.enabled = false
+
+# The stateful phase infers links from every response field to every path
+# parameter, and feeds a field that is null (a form's `account_id`) into a
+# path as the text "None", which the document's id pattern already refuses;
+# it is not valid data, so the valid-data check does not apply to updates by
+# id there. Fuzzing checks these operations' valid data.
+[[operations]]
+include-path = ["/accounts/{account}", "/contacts/{contact}", "/cases/{case}", "/forms/{form}", "/portal-users/{contact}"]
+include-method = ["PATCH", "DELETE"]
+phases.stateful.checks.positive_data_acceptance.enabled = false
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -107,6 +107,7 @@ impl CaseClients {
         person: &Person,
         account_id: Option<&str>,
         unassigned_account_name: &str,
+        with_unassigned_account: bool,
     ) -> Result<FoundContact, Status> {
         let request = pb::FindOrCreateContactRequest {
             email: person.email.clone(),
@@ -114,6 +115,7 @@ impl CaseClients {
             phone: person.phone.clone(),
             account_id: account_id.unwrap_or_default().to_owned(),
             unassigned_account_name: unassigned_account_name.to_owned(),
+            with_unassigned_account,
         };
         let found = self.contacts.clone().find_or_create_contact(request).await?.into_inner();
         let contact = found.contact.ok_or_else(|| Status::internal("the case service answered without the contact"))?;
@@ -127,7 +129,7 @@ pub struct FoundContact {
     pub contact: pb::Contact,
     /// Whether the call created the contact (so nobody else has used the address before).
     pub created: bool,
-    /// The account where what is not yet placed waits.
+    /// The account where what is not yet placed waits (when asked for).
     pub unassigned_account_id: String,
 }
 

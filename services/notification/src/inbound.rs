@@ -569,7 +569,7 @@ async fn refusal(clients: &CaseClients, case: &pb::Case, email: &Email) -> Resul
 /// unassigned account.
 async fn find_or_create_contact(clients: &CaseClients, settings: &InboundSettings, email: &Email) -> Result<pb::Contact, Status> {
     let sender = Person { email: email.sender.clone(), name: email.sender_name.clone(), phone: String::new() };
-    Ok(clients.find_or_create_contact(&sender, None, &settings.unassigned_account_name).await?.contact)
+    Ok(clients.find_or_create_contact(&sender, None, &settings.unassigned_account_name, false).await?.contact)
 }
 
 /// The email as a public inbound email activity of a case.

@@ -148,7 +148,11 @@ impl ContactService for ContactApi {
         if created {
             tracing::info!(contact = %contact.id, "contact created for a person first met by email or form");
         }
-        let unassigned_account_id = self.store.unassigned_account_id(&unassigned, &by).await?;
+        let unassigned_account_id = if request.with_unassigned_account {
+            self.store.unassigned_account_id(&unassigned, &by).await?
+        } else {
+            String::new()
+        };
         Ok(Response::new(pb::FindOrCreateContactResponse {
             contact: Some(wire::contact(contact)),
             created,

@@ -437,7 +437,12 @@ impl WebFormService for WebFormApi {
             Person { email: submission.email.clone(), name: submission.contact_name.clone(), phone: submission.phone.clone() };
         let found = portal
             .clients
-            .find_or_create_contact(&person, form.account_id.map(|id| id.to_string()).as_deref(), &portal.unassigned_account_name)
+            .find_or_create_contact(
+                &person,
+                form.account_id.map(|id| id.to_string()).as_deref(),
+                &portal.unassigned_account_name,
+                true,
+            )
             .await
             .map_err(|status| case_service(status, &[]))?;
         // Only a person nobody has named before, placed in the unassigned
