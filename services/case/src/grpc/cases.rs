@@ -39,6 +39,22 @@ impl CaseApi {
         Self { store, contracts }
     }
 
+    /// One page of a case's activities, oldest or newest first.
+    async fn activity_page(
+        &self,
+        case_id: CaseId,
+        public_only: bool,
+        newest_first: bool,
+        cursor: Option<ActivityCursor>,
+        limit: u64,
+    ) -> Result<Response<pb::ListActivitiesResponse>, Status> {
+        let (rows, next) = self.store.list_activities(case_id, public_only, newest_first, cursor, limit).await?;
+        Ok(Response::new(pb::ListActivitiesResponse {
+            activities: rows.into_iter().map(wire::activity).collect(),
+            next_page_token: next.map(|c| page::encode(&c)).unwrap_or_default(),
+        }))
+    }
+
     /// Checks the case's service contract with the billing service and fills
     /// in both its id and number; a new case that names none gets the
     /// contract that covers it, if one does.
@@ -464,11 +480,7 @@ impl CaseService for CaseApi {
         let limit = page::page_size(&mut violations, request.page_size);
         let after: Option<ActivityCursor> = page::decode(&mut violations, &request.page_token);
         violations.into_result()?;
-        let (rows, next) = self.store.list_activities(case_id, request.public_only, false, after, limit).await?;
-        Ok(Response::new(pb::ListActivitiesResponse {
-            activities: rows.into_iter().map(wire::activity).collect(),
-            next_page_token: next.map(|c| page::encode(&c)).unwrap_or_default(),
-        }))
+        self.activity_page(case_id, request.public_only, false, after, limit).await
     }
 
     async fn list_recent_activities(
@@ -489,11 +501,7 @@ impl CaseService for CaseApi {
             before = Some(ActivityCursor { sequence, newest_first: true });
         }
         violations.into_result()?;
-        let (rows, next) = self.store.list_activities(case_id, request.public_only, true, before, limit).await?;
-        Ok(Response::new(pb::ListActivitiesResponse {
-            activities: rows.into_iter().map(wire::activity).collect(),
-            next_page_token: next.map(|c| page::encode(&c)).unwrap_or_default(),
-        }))
+        self.activity_page(case_id, request.public_only, true, before, limit).await
     }
 
     async fn list_case_history(
