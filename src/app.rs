@@ -18,7 +18,7 @@ use docket_kit::{
     grpc::{Mounted, ServerParts},
 };
 use docket_notification::{
-    clients::CaseClients, grpc::NotificationApi, handler::Notifier, inbound::InboundSettings, mailer::Mailer,
+    clients::{CaseClients, PortalLinks}, grpc::NotificationApi, handler::Notifier, inbound::InboundSettings, mailer::Mailer,
 };
 use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 use tonic::service::RoutesBuilder;
@@ -224,7 +224,7 @@ pub async fn run(
                     db.clone(),
                     settings.events.clone(),
                     consumer,
-                    Arc::new(Notifier::new(clients)),
+                    Arc::new(Notifier::new(clients, PortalLinks::new(&config.portal_service_url, &config.service_token)?)),
                     stopping.clone(),
                 ));
                 let transport = docket_notification::mailer::transport(config)?;

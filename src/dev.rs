@@ -34,6 +34,7 @@ pub fn embedded(mut settings: Settings, data_dir: &Path, grpc_port: u16) -> Sett
     // The notification service calls the case service in this same process,
     // and writes what it would send into the dev mailbox.
     settings.notification.case_service_url = format!("http://127.0.0.1:{grpc_port}");
+    settings.notification.portal_service_url = format!("http://127.0.0.1:{grpc_port}");
     settings.notification.service_token = "docket-dev-service-token".to_owned();
     settings.notification.transport = docket_notification::config::MailTransportKind::Mailbox;
     settings.notification.mailbox_dir = data_dir.join("mailbox").display().to_string();

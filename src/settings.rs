@@ -48,6 +48,7 @@ retention_hours = 168
 
 [notification]
 case_service_url = "http://127.0.0.1:50051"
+portal_service_url = "http://127.0.0.1:50051"
 service_token = ""
 transport = "smtp"
 mailbox_dir = ".docket/mailbox"

@@ -20,36 +20,60 @@ pub fn cookie_name(secure: bool) -> &'static str {
     if secure { "__Host-docket-session" } else { "docket-session" }
 }
 
-/// The `Set-Cookie` value that hands `session` to the browser until it expires.
-pub fn set_cookie(state: &GatewayState, session: &pb::Session) -> HeaderValue {
+/// The name of the cookie that marks a browser its user has logged in from
+/// (the portal's device token): the lock-out that strangers' wrong
+/// passwords can set off for an email does not apply to that browser.
+pub fn device_cookie_name(secure: bool) -> &'static str {
+    if secure { "__Host-docket-device" } else { "docket-device" }
+}
+
+/// How long a browser stays known: the portal service's device token lives
+/// as long.
+const DEVICE_MAX_AGE_SECS: i64 = 90 * 24 * 3600;
+
+/// Hands `session` to the browser until it expires, and with it the
+/// session's device token (kept past logout: it marks the browser, not the
+/// session).
+pub fn hand_out(headers: &mut HeaderMap, state: &GatewayState, session: &pb::Session) {
     let max_age =
         session.expire_time.as_ref().map(|at| at.seconds - chrono::Utc::now().timestamp()).filter(|secs| *secs > 0).unwrap_or(0);
-    cookie(state, &session.session_id, max_age)
+    headers.append(header::SET_COOKIE, cookie(state, cookie_name(state.settings.cookie_secure), &session.session_id, max_age));
+    if !session.device_token.is_empty() {
+        let name = device_cookie_name(state.settings.cookie_secure);
+        headers.append(header::SET_COOKIE, cookie(state, name, &session.device_token, DEVICE_MAX_AGE_SECS));
+    }
 }
 
 /// The `Set-Cookie` value that removes the session cookie.
 pub fn clear_cookie(state: &GatewayState) -> HeaderValue {
-    cookie(state, "", 0)
+    cookie(state, cookie_name(state.settings.cookie_secure), "", 0)
 }
 
-fn cookie(state: &GatewayState, value: &str, max_age: i64) -> HeaderValue {
+fn cookie(state: &GatewayState, name: &str, value: &str, max_age: i64) -> HeaderValue {
     let secure = state.settings.cookie_secure;
-    // Session ids are base64url; anything else never reaches a cookie.
+    // Session ids and device tokens are base64url; anything else never reaches a cookie.
     let value = if value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') { value } else { "" };
-    let text = format!(
-        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
-        cookie_name(secure),
-        if secure { "; Secure" } else { "" }
-    );
+    let text =
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}", if secure { "; Secure" } else { "" });
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("docket-session=; Max-Age=0"))
+}
+
+/// The value of cookie `name` the browser sent, if it looks like one of ours.
+fn our_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    let jar = CookieJar::from_headers(headers);
+    jar.get(name)
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
 }
 
 /// The session id the browser sent, if it looks like one.
 pub fn session_id(headers: &HeaderMap, state: &GatewayState) -> Option<String> {
-    let jar = CookieJar::from_headers(headers);
-    jar.get(cookie_name(state.settings.cookie_secure))
-        .map(|c| c.value().to_owned())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+    our_cookie(headers, cookie_name(state.settings.cookie_secure))
+}
+
+/// The device token the browser sent, if any.
+pub fn device_token(headers: &HeaderMap, state: &GatewayState) -> Option<String> {
+    our_cookie(headers, device_cookie_name(state.settings.cookie_secure))
 }
 
 /// A logged-in portal user, checked with the portal service.

@@ -126,6 +126,7 @@ pub fn test_settings(backend: Backend, dir: &std::path::Path) -> Settings {
         notification: NotificationSettings {
             // Set to the server's own address once it has a port.
             case_service_url: "http://127.0.0.1:1".to_owned(),
+            portal_service_url: "http://127.0.0.1:1".to_owned(),
             service_token: SERVICE.to_owned(),
             transport: MailTransportKind::Mailbox,
             mailbox_dir: dir.join("mailbox").display().to_string(),
@@ -232,6 +233,9 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         if settings.notification.case_service_url == "http://127.0.0.1:1" {
             settings.notification.case_service_url = format!("http://{addr}");
+        }
+        if settings.notification.portal_service_url == "http://127.0.0.1:1" {
+            settings.notification.portal_service_url = format!("http://{addr}");
         }
         if settings.case.billing_service_url == "http://127.0.0.1:1" {
             settings.case.billing_service_url = format!("http://{addr}");

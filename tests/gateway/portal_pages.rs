@@ -407,6 +407,54 @@ async fn a_locked_out_login_says_when_to_try_again() {
     assert!((1..=900).contains(&seconds), "{seconds}");
 }
 
+/// Strangers guessing from many addresses lock an email everywhere, except
+/// in a browser its owner has logged in from: the gateway keeps the
+/// portal's device token in a long-lived HttpOnly cookie that outlives
+/// logout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_guessing_lock_an_email_but_not_in_the_owners_own_browser() {
+    use docket_proto::portal::v1 as portal;
+    let gw = gateway().await;
+    let world = world(&gw.app).await;
+    let email = world.colleague.contact.email.clone();
+    let mut owners = PageVisitor::new(&gw);
+    owners.get("/portal/login").await;
+    let login = owners.post_form("/portal/login", &[("email", &email), ("password", PASSWORD)]).await;
+    assert_eq!(login.status, 303, "{}", login.text());
+    let set: Vec<&str> = login.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).collect();
+    let cookie = set.iter().find(|c| c.starts_with("docket-device=")).unwrap_or_else(|| panic!("no device cookie: {set:?}"));
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=7776000"] {
+        assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+    }
+    let device = owners.cookie("docket-device").expect("a login marks the browser").to_owned();
+    assert_eq!(device.len(), 43);
+    owners.get("/portal/cases").await;
+    let out = owners.post_form("/portal/logout", &[]).await;
+    assert_eq!(out.status, 303, "{}", out.text());
+    assert!(owners.session().is_none(), "logged out");
+    assert_eq!(owners.cookie("docket-device"), Some(device.as_str()), "the browser stays known after logout");
+
+    // Three guesses (the test settings' lock-out) from each of ten addresses.
+    for n in 1..=10 {
+        for _ in 0..3 {
+            let request = portal::LoginRequest {
+                email: email.clone(),
+                password: "guess".into(),
+                client_ip: format!("192.0.2.{n}"),
+                device_token: String::new(),
+            };
+            gw.app.portal_auth(crate::common::SERVICE).login(request).await.unwrap_err();
+        }
+    }
+    let mut strangers = PageVisitor::new(&gw);
+    strangers.get("/portal/login").await;
+    let refused = strangers.post_form("/portal/login", &[("email", &email), ("password", PASSWORD)]).await;
+    assert_eq!(refused.status, 429, "a browser that never logged in is locked out: {}", refused.text());
+    assert!(refused.header("retry-after").is_some());
+    assert!(strangers.session().is_none());
+    owners.log_in(&email, PASSWORD).await;
+}
+
 /// One sender cannot mail reset links to a whole customer list: past the
 /// per-address limit the gateway refuses before the portal service issues
 /// anything.

@@ -28,7 +28,7 @@ portal_tests!(
 );
 
 fn login(email: &str, password: &str) -> portal::LoginRequest {
-    portal::LoginRequest { email: email.to_owned(), password: password.to_owned(), client_ip: "198.51.100.4".to_owned() }
+    portal::LoginRequest { email: email.to_owned(), password: password.to_owned(), client_ip: "198.51.100.4".to_owned(), device_token: String::new() }
 }
 
 async fn session_of(app: &TestApp, session_id: &str) -> Result<portal::Session, tonic::Status> {
@@ -80,11 +80,13 @@ async fn repeated_failed_logins_lock_the_email_out_even_with_the_right_password(
 
 async fn a_stranger_elsewhere_cannot_lock_the_owner_out_but_guessing_from_many_addresses_is_stopped(app: TestApp) {
     let ann = ann(&app).await;
-    let from = |address: &str, password: &str| portal::LoginRequest {
+    let from_browser = |address: &str, password: &str, device_token: &str| portal::LoginRequest {
         email: ann.contact.email.clone(),
         password: password.to_owned(),
         client_ip: address.to_owned(),
+        device_token: device_token.to_owned(),
     };
+    let from = |address: &str, password: &str| from_browser(address, password, "");
     // The test settings lock after 3 failures: the stranger's address is locked...
     for _ in 0..2 {
         let wrong = app.portal_auth(SERVICE).login(from("203.0.113.66", "guess")).await.unwrap_err();
@@ -94,8 +96,24 @@ async fn a_stranger_elsewhere_cannot_lock_the_owner_out_but_guessing_from_many_a
     assert_eq!(locked.code(), Code::ResourceExhausted);
     let right_from_there = app.portal_auth(SERVICE).login(from("203.0.113.66", PASSWORD)).await.unwrap_err();
     assert_eq!(right_from_there.code(), Code::ResourceExhausted, "the guessing address stays locked");
-    // ...the owner, elsewhere, is not.
-    app.portal_auth(SERVICE).login(from("198.51.100.4", PASSWORD)).await.expect("the owner logs in from home");
+    // ...the owner, elsewhere, is not, and their browser becomes a known one.
+    let home = app.portal_auth(SERVICE).login(from("198.51.100.4", PASSWORD)).await.expect("the owner logs in from home");
+    let device = home.into_inner().device_token;
+    assert_eq!(device.len(), 43, "a login hands out a device token");
+    // Another user's device token is no key to Ann's account.
+    let bob = contact(&app, &ann.contact.account_id, "Bob", &format!("{}@acme.example", unique("bob"))).await;
+    invite(&app, &bob.id, false).await;
+    let bobs_device = app
+        .portal_auth(SERVICE)
+        .accept_invitation(portal::AcceptInvitationRequest {
+            token: emailed_token(&app, &bob.email, "invitation").await,
+            password: PASSWORD.into(),
+            client_ip: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .device_token;
 
     // Guessing spread over ten addresses locks the email for every address.
     let mut last = None;
@@ -108,6 +126,24 @@ async fn a_stranger_elsewhere_cannot_lock_the_owner_out_but_guessing_from_many_a
     let owner = app.portal_auth(SERVICE).login(from("198.51.100.4", PASSWORD)).await.unwrap_err();
     assert_eq!(owner.code(), Code::ResourceExhausted, "thirty guesses from anywhere lock the email everywhere");
     assert!(owner.get_error_details().retry_info().and_then(|r| r.retry_delay).is_some(), "with a RetryInfo");
+    for foreign in [bobs_device.as_str(), "x".repeat(43).as_str()] {
+        let refused = app.portal_auth(SERVICE).login(from_browser("198.51.100.4", PASSWORD, foreign)).await.unwrap_err();
+        assert_eq!(refused.code(), Code::ResourceExhausted, "a device token not of Ann's is no way around the lock");
+    }
+    // ...except in the browser the owner logged in from before.
+    app.portal_auth(SERVICE)
+        .login(from_browser("198.51.100.4", PASSWORD, &device))
+        .await
+        .expect("the owner's own browser is not locked out by strangers");
+    // That browser has a lock of its own: guessing in it is stopped too.
+    for _ in 0..2 {
+        let wrong = app.portal_auth(SERVICE).login(from_browser("198.51.100.9", "guess", &device)).await.unwrap_err();
+        assert_eq!(wrong.code(), Code::Unauthenticated);
+    }
+    let locked = app.portal_auth(SERVICE).login(from_browser("198.51.100.9", "guess", &device)).await.unwrap_err();
+    assert_eq!(locked.code(), Code::ResourceExhausted);
+    let right = app.portal_auth(SERVICE).login(from_browser("198.51.100.9", PASSWORD, &device)).await.unwrap_err();
+    assert_eq!(right.code(), Code::ResourceExhausted, "the browser's own lock holds");
 }
 
 async fn a_wrong_password_and_an_unknown_email_get_the_same_answer(app: TestApp) {

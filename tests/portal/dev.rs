@@ -43,6 +43,7 @@ async fn docket_dev_seeds_portal_logins_and_a_support_form_that_work() {
             email: "petra.schmidt@acme.example".into(),
             password: docket_portal::demo::DEV_PASSWORD.into(),
             client_ip: "127.0.0.1".into(),
+            device_token: String::new(),
         })
         .await
         .expect("the printed dev password logs the demo contact in")

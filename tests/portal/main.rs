@@ -18,4 +18,5 @@ mod dev;
 mod email;
 mod forms;
 mod kv;
+mod links;
 mod timeline;

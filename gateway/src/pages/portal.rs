@@ -14,7 +14,7 @@ use askama_web::WebTemplate;
 use axum::{
     Router,
     extract::{Query, State},
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
@@ -172,6 +172,7 @@ struct LoginForm {
 async fn login(
     State(state): State<GatewayState>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     csrf: CsrfToken,
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Response {
@@ -203,11 +204,16 @@ async fn login(
         return refuse(StatusCode::BAD_REQUEST, "Enter your email address and your password.".to_owned());
     }
     let mut clients = PortalClients::of(&state);
-    let request = pb::LoginRequest { email: form.email.trim().to_owned(), password: form.password.clone(), client_ip: ip };
+    let request = pb::LoginRequest {
+        email: form.email.trim().to_owned(),
+        password: form.password.clone(),
+        client_ip: ip,
+        device_token: session::device_token(&headers, &state).unwrap_or_default(),
+    };
     match clients.auth.login(request).await {
         Ok(session) => {
             let mut response = see_other(&next);
-            response.headers_mut().append(header::SET_COOKIE, session::set_cookie(&state, &session.into_inner()));
+            session::hand_out(response.headers_mut(), &state, &session.into_inner());
             response
         }
         Err(status) => match status.code() {
@@ -387,7 +393,7 @@ async fn set_password_from_link(
     match result {
         Ok(Some(session)) => {
             let mut response = see_other("/portal/cases");
-            response.headers_mut().append(header::SET_COOKIE, session::set_cookie(&state, &session));
+            session::hand_out(response.headers_mut(), &state, &session);
             response
         }
         Ok(None) => {
@@ -546,7 +552,7 @@ async fn change_password(
         Ok(session) => {
             page.changed = true;
             let mut response = page.into_response();
-            response.headers_mut().append(header::SET_COOKIE, session::set_cookie(&state, &session.into_inner()));
+            session::hand_out(response.headers_mut(), &state, &session.into_inner());
             response
         }
         Err(status) if matches!(status.code(), Code::InvalidArgument | Code::PermissionDenied) => {

@@ -1,4 +1,4 @@
-//! The `portal` schema: portal users, their one-time links (digests only),
+//! The `portal` schema: portal users, their one-time links (digests and link ids only),
 //! web forms and their submissions (with the digest of a confirmation link), audit trail, idempotency keys, the
 //! outbox of its events, and the inbox of the contact changes it follows.
 
@@ -7,6 +7,7 @@ use sea_orm_migration::prelude::*;
 mod m20261124_000001_create_portal_schema;
 mod m20261204_000002_create_inbox;
 mod m20261204_000003_submission_confirmation;
+mod m20261204_000004_link_ids;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_portal_schema::Migration),
             Box::new(m20261204_000002_create_inbox::Migration),
             Box::new(m20261204_000003_submission_confirmation::Migration),
+            Box::new(m20261204_000004_link_ids::Migration),
         ]
     }
 }

@@ -402,6 +402,25 @@ impl Mutations {
         Ok(value)
     }
 
+    /// Runs `work` like [`Mutations::run`], and again on fresh data when a
+    /// concurrent change made a record it saves stale: for changes that
+    /// carry no etag of the caller's, a concurrent change is not the
+    /// caller's problem (see [`Mutations::update`]). `work` is a plain
+    /// closure returning a future for the reason `update`'s `change` is.
+    pub async fn run_fresh<T, D: DomainError, F: Future<Output = Result<T, Error<D>>>>(
+        &self,
+        by: &Actor<'_>,
+        work: impl Fn(Tx) -> F,
+    ) -> Result<T, Error<D>> {
+        let mut attempt = 1;
+        loop {
+            match self.run(by, async |tx| work(tx).await).await {
+                Err(Error::Stale(_)) if attempt < UNVERSIONED_ATTEMPTS => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
     /// Runs a create-like `work` (it makes one new thing, named by `id_of`)
     /// at most once per idempotency key: a retry gets what the first call
     /// made (read by `first`), and the key is remembered in the work's

@@ -27,7 +27,10 @@ pub enum SmtpTls {
 pub struct NotificationSettings {
     /// Where the case service answers, e.g. `http://127.0.0.1:50051`.
     pub case_service_url: String,
-    /// A `service` token the case service accepts (see `auth.tokens`).
+    /// Where the portal service answers: invitation, reset and confirmation
+    /// emails ask it for their link's secret as they are written.
+    pub portal_service_url: String,
+    /// A `service` token the case and portal services accept (see `auth.tokens`).
     pub service_token: String,
     /// `smtp` or `mailbox`.
     pub transport: MailTransportKind,
@@ -60,6 +63,9 @@ impl NotificationSettings {
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         if !(self.case_service_url.starts_with("http://") || self.case_service_url.starts_with("https://")) {
             return Err(InvalidSetting::new("notification.case_service_url", "must start with http:// or https://"));
+        }
+        if !(self.portal_service_url.starts_with("http://") || self.portal_service_url.starts_with("https://")) {
+            return Err(InvalidSetting::new("notification.portal_service_url", "must start with http:// or https://"));
         }
         if self.transport == MailTransportKind::Smtp && self.smtp_host.trim().is_empty() {
             return Err(InvalidSetting::new("notification.smtp_host", "is required for the smtp transport"));

@@ -15,7 +15,7 @@ use sea_orm::{ActiveModelTrait, DatabaseTransaction, IntoActiveModel};
 use serde::Serialize;
 
 use crate::{
-    clients::CaseClients,
+    clients::{CaseClients, PortalLinks},
     domain::{
         audience::{EventFacts, RecipientKind, audiences},
         settings::ACCESS_EVENT_TYPES,
@@ -36,11 +36,12 @@ use crate::{
 /// The notification service's event handler.
 pub struct Notifier {
     clients: CaseClients,
+    links: PortalLinks,
 }
 
 impl Notifier {
-    pub fn new(clients: CaseClients) -> Self {
-        Self { clients }
+    pub fn new(clients: CaseClients, links: PortalLinks) -> Self {
+        Self { clients, links }
     }
 }
 
@@ -283,7 +284,7 @@ impl Notifier {
 impl EventHandler for Notifier {
     async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), HandlerError> {
         if ACCESS_EVENT_TYPES.contains(&event.r#type.as_str()) {
-            return access_email(txn, event).await;
+            return access_email(txn, event, &self.links).await;
         }
         let Some(parsed) = parse(event)? else { return Ok(()) };
         let case = &parsed.case;
@@ -368,33 +369,40 @@ impl EventHandler for Notifier {
     }
 }
 
-/// A portal invitation, password reset or submission confirmation: one email with the link, to the
-/// address in the event. Opt-outs of case emails do not apply: the person
-/// (or staff for them) asked for this one.
-async fn access_email(txn: &DatabaseTransaction, event: &Envelope) -> Result<(), HandlerError> {
+/// A portal invitation, password reset or submission confirmation: one email
+/// with the link, to the address the portal service names as it hands out
+/// the link's secret (the event carries only the link's id). A link that no
+/// longer works gets no email. Opt-outs of case emails do not apply: the
+/// person (or staff for them) asked for this one.
+async fn access_email(txn: &DatabaseTransaction, event: &Envelope, links: &PortalLinks) -> Result<(), HandlerError> {
     let bad = |err: String| HandlerError(format!("{}: {err}", event.r#type));
     let mut request = RequestView::default();
-    let (email, name, token, expires, path) = match event.r#type.as_str() {
+    let (name, link_id, path) = match event.r#type.as_str() {
         "portal.invitation_created" => {
             let p: ev::PortalInvitationCreated = unpack(event, "docket.events.v1.PortalInvitationCreated").map_err(bad)?;
-            (p.email, p.name, p.token, p.expire_time, "invitation")
+            (p.name, p.link_id, "invitation")
         }
         "portal.submission_confirmation_requested" => {
             let p: ev::PortalSubmissionConfirmationRequested =
                 unpack(event, "docket.events.v1.PortalSubmissionConfirmationRequested").map_err(bad)?;
             request = RequestView { number: p.case_number, subject: p.subject };
-            (p.email, p.name, p.token, p.expire_time, "confirm")
+            (p.name, p.link_id, "confirm")
         }
         _ => {
             let p: ev::PortalPasswordResetRequested =
                 unpack(event, "docket.events.v1.PortalPasswordResetRequested").map_err(bad)?;
-            (p.email, p.name, p.token, p.expire_time, "reset")
+            (p.name, p.link_id, "reset")
         }
     };
-    let email = email.trim().to_lowercase();
-    if email.is_empty() || token.is_empty() {
-        return Err(bad("the event carries no email or no token".to_owned()));
+    if uuid::Uuid::parse_str(&link_id).is_err() {
+        return Err(bad(format!("the event names no link (link_id {link_id:?})")));
     }
+    let Some(issued) =
+        links.issue_secret(&link_id).await.map_err(|status| bad(format!("the portal service: {}", status.message())))?
+    else {
+        return Ok(());
+    };
+    let (email, token, expires) = (issued.email.trim().to_lowercase(), issued.token, issued.expire_time);
     let settings = load_settings(txn).await?.settings;
     let expires = expires
         .as_ref()

@@ -47,9 +47,35 @@ fn email_key(kind: &str, email: &str) -> String {
 /// every address.
 pub const EMAIL_WIDE_FACTOR: u64 = 10;
 
-/// What the lock-out of one email at one client address counts under.
-fn from(email: &str, client: &str) -> String {
-    format!("{}\n{client}", email.trim().to_lowercase())
+/// How long a browser stays known after a login in it.
+pub const DEVICE_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
+
+fn device_key(token: &str) -> String {
+    format!("portal:device:{}", secret::digest(token))
+}
+
+/// Where a login attempt comes from, as the lock-out counts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginFrom {
+    /// A client address.
+    Address(String),
+    /// A browser the user has proved the password in: a known device, or
+    /// the session a password change is made in (by the digest).
+    Browser(String),
+}
+
+impl LoginFrom {
+    fn key(&self) -> &str {
+        match self {
+            LoginFrom::Address(client) => client,
+            LoginFrom::Browser(key) => key,
+        }
+    }
+
+    /// The session a password change is made in.
+    pub fn session(session_id: &str) -> Self {
+        LoginFrom::Browser(format!("session:{}", secret::digest(session_id)))
+    }
 }
 
 /// Sessions, the login lock-out and the reset-request limit.
@@ -108,11 +134,46 @@ impl Sessions {
         Ok(())
     }
 
-    /// Refuses a login while the email is locked out for this client
-    /// address, or for every address.
-    pub async fn check_lockout(&self, email: &str, client: &str) -> Result<()> {
-        for key in [email_key("locked", &from(email, client)), email_key("locked", email)] {
-            if let Some(left) = self.kv.ttl(&key).await.map_err(session_store)? {
+    /// A new device token: it marks the browser the user just proved the
+    /// password in (the gateway keeps it in a long-lived cookie) for
+    /// [`DEVICE_TTL`].
+    pub async fn remember_device(&self, email: &str) -> Result<String> {
+        let token = secret::token().map_err(|err| internal(format!("no random device token: {err}")))?;
+        let owner = secret::digest(&email.trim().to_lowercase());
+        self.kv.put(&device_key(&token), owner.as_bytes(), DEVICE_TTL).await.map_err(session_store)?;
+        Ok(token)
+    }
+
+    /// Where a login for `email` comes from: the browser of `device_token`
+    /// when the user has logged in there before, else the client address.
+    pub async fn login_from(&self, email: &str, client: &str, device_token: &str) -> Result<LoginFrom> {
+        let device_token = device_token.trim();
+        if device_token.len() == 43 {
+            let owner = secret::digest(&email.trim().to_lowercase());
+            if self.kv.get(&device_key(device_token)).await.map_err(session_store)?.is_some_and(|v| v == owner.as_bytes()) {
+                return Ok(LoginFrom::Browser(format!("device:{}", secret::digest(device_token))));
+            }
+        }
+        Ok(LoginFrom::Address(client.to_owned()))
+    }
+
+    /// What the lock-out counts a login from `from` under, with the number
+    /// of failures that locks each: an address counts for itself and, ten
+    /// times over, for the whole email; a known browser only for itself.
+    fn counted(&self, email: &str, from: &LoginFrom) -> Vec<(String, u64)> {
+        let own = format!("{}\n{}", email.trim().to_lowercase(), from.key());
+        match from {
+            LoginFrom::Address(_) => {
+                vec![(email.trim().to_lowercase(), self.lockout_attempts * EMAIL_WIDE_FACTOR), (own, self.lockout_attempts)]
+            }
+            LoginFrom::Browser(_) => vec![(own, self.lockout_attempts)],
+        }
+    }
+
+    /// Refuses a login while the email is locked out where it comes from.
+    pub async fn check_lockout(&self, email: &str, from: &LoginFrom) -> Result<()> {
+        for (counted, _) in self.counted(email, from) {
+            if let Some(left) = self.kv.ttl(&email_key("locked", &counted)).await.map_err(session_store)? {
                 return Err(locked_out(left.min(self.lockout)));
             }
         }
@@ -120,21 +181,20 @@ impl Sessions {
     }
 
     /// Counts a failed login. The `lockout_attempts`-th within the window
-    /// from one client address locks the email for that address only, so
-    /// a stranger elsewhere cannot lock the owner out; only
-    /// [`EMAIL_WIDE_FACTOR`] times as many, from anywhere, lock it for
-    /// every address (guessing spread over many addresses). Returns the
+    /// from one client address (or known browser) locks the email there
+    /// only, so a stranger elsewhere cannot lock the owner out; only
+    /// [`EMAIL_WIDE_FACTOR`] times as many from addresses, anywhere, lock
+    /// it for every address (guessing spread over many addresses), but not
+    /// for the browsers the owner has logged in from. Returns the
     /// lock-out, if it started now.
-    pub async fn login_failed(&self, email: &str, client: &str) -> Result<Option<Error>> {
-        let pair = from(email, client);
+    pub async fn login_failed(&self, email: &str, from: &LoginFrom) -> Result<Option<Error>> {
         let mut locked = None;
-        // The email-wide count goes first: every failure counts there too.
-        for (counted, limit) in [(email, self.lockout_attempts * EMAIL_WIDE_FACTOR), (pair.as_str(), self.lockout_attempts)] {
+        for (counted, limit) in self.counted(email, from) {
             let failures =
-                self.kv.incr_with_ttl(&email_key("login-failures", counted), self.lockout_window).await.map_err(session_store)?;
+                self.kv.incr_with_ttl(&email_key("login-failures", &counted), self.lockout_window).await.map_err(session_store)?;
             if failures >= limit {
-                self.kv.put(&email_key("locked", counted), b"1", self.lockout).await.map_err(session_store)?;
-                self.kv.delete(&email_key("login-failures", counted)).await.map_err(session_store)?;
+                self.kv.put(&email_key("locked", &counted), b"1", self.lockout).await.map_err(session_store)?;
+                self.kv.delete(&email_key("login-failures", &counted)).await.map_err(session_store)?;
                 locked = Some(locked_out(self.lockout));
             }
         }
@@ -142,9 +202,11 @@ impl Sessions {
     }
 
     /// Forgets the failures of an email after a successful login or reset
-    /// (the password is known), from this address and everywhere.
-    pub async fn login_succeeded(&self, email: &str, client: &str) -> Result<()> {
-        for counted in [from(email, client), email.to_owned()] {
+    /// (the password is known), from where it came and everywhere.
+    pub async fn login_succeeded(&self, email: &str, from: &LoginFrom) -> Result<()> {
+        let mut counted = self.counted(email, from);
+        counted.push((email.trim().to_lowercase(), 0));
+        for (counted, _) in counted {
             self.kv.delete(&email_key("login-failures", &counted)).await.map_err(session_store)?;
             self.kv.delete(&email_key("locked", &counted)).await.map_err(session_store)?;
         }

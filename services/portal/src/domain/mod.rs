@@ -18,4 +18,6 @@ docket_kit::record_ids!(
     /// A case of the case service.
     CaseId,
     WebFormId,
+    /// An emailed link (invitation, password reset, web-form confirmation).
+    LinkId,
 );

@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 use super::{Portal, REASON_MAX, actor, case_service, facts, history, user_to_proto};
 use crate::{
     domain::{ContactId, commands::UserFields},
-    error::{Error, internal},
+    error::Error,
     records::UserState,
     store::{UserCursor, UserFilter},
 };
@@ -79,11 +79,10 @@ impl PortalAccessService for PortalAccessApi {
             };
             portal.clients.contacts.clone().update_contact(update).await.map_err(|status| case_service(status, &[]))?;
         }
-        let token = docket_kit::secret::token().map_err(|err| internal(format!("no random token: {err}")))?;
         let by = actor(&caller.actor, "");
         let expires_at = by.at + portal.settings.invitation_ttl();
         let invited =
-            portal.store.invite(&facts(&contact), request.portal_manager, &token, expires_at, &by, key.as_ref()).await?;
+            portal.store.invite(&facts(&contact), request.portal_manager, expires_at, &by, key.as_ref()).await?;
         tracing::info!(contact = %id, "contact invited to the portal");
         Ok(Response::new(pb::InviteContactResponse {
             portal_user: Some(user_to_proto(invited.user)),

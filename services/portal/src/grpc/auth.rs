@@ -7,9 +7,10 @@ use tonic::{Request, Response, Status};
 
 use super::{ADDRESS_MAX, Portal, actor, facts, require_service, session_to_proto, switched_off};
 use crate::{
-    domain::password,
+    domain::{LinkId, password},
     error::{Error, Result, internal, unauthenticated},
     records::{self, entities::portal_user},
+    sessions::LoginFrom,
     store::TokenPurpose,
 };
 
@@ -83,15 +84,18 @@ async fn verify(password: String, stored: Option<String>) -> Result<bool> {
 }
 
 impl Portal {
-    /// A new session for a user whose contact still may use the portal.
-    async fn start_session(&self, user: &portal_user::Model, client_ip: &str) -> Result<pb::Session> {
+    /// A new session for a user whose contact still may use the portal
+    /// (the password was just proved `from` there), and a device token
+    /// that marks the browser as the user's.
+    async fn start_session(&self, user: &portal_user::Model, client_ip: &str, from: &LoginFrom) -> Result<pb::Session> {
         let contact = self.contact(&user.contact_id).await?.filter(|c| c.portal_enabled).ok_or_else(switched_off)?;
-        self.sessions.login_succeeded(&user.email, client_ip).await?;
+        self.sessions.login_succeeded(&user.email, from).await?;
         let who = format!("contact:{}", user.contact_id);
         let reason = format!("login from {client_ip}");
         let user = self.store.record_login(&facts(&contact), &actor(&who, &reason)).await?;
         let (id, data) = self.sessions.start(&user.contact_id, user.session_epoch, client_ip).await?;
-        Ok(session_to_proto(id, &data, &user))
+        let device_token = self.sessions.remember_device(&user.email).await?;
+        Ok(pb::Session { device_token, ..session_to_proto(id, &data, &user) })
     }
 
     /// Sets a password from a link; returns the user.
@@ -112,7 +116,7 @@ impl Portal {
         let who = format!("contact:{}", user.contact_id);
         let reason = format!("{} link used from {client_ip}", purpose.key());
         let user = self.store.set_password_by_token(&digest, purpose, stored, &actor(&who, &reason)).await?;
-        self.sessions.login_succeeded(&user.email, client_ip).await?;
+        self.sessions.login_succeeded(&user.email, &LoginFrom::Address(client_ip.to_owned())).await?;
         Ok(user)
     }
 }
@@ -125,7 +129,7 @@ impl PortalAuthService for PortalAuthApi {
         let portal = &self.portal;
         let user = portal.set_password_from_link(&token, TokenPurpose::Invitation, &request.password, &client_ip).await?;
         tracing::info!(contact = %user.contact_id, "portal invitation accepted");
-        Ok(Response::new(portal.start_session(&user, &client_ip).await?))
+        Ok(Response::new(portal.start_session(&user, &client_ip, &LoginFrom::Address(client_ip.clone())).await?))
     }
 
     async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::Session>, Status> {
@@ -136,14 +140,15 @@ impl PortalAuthService for PortalAuthApi {
         let client_ip = violations.optional_text("client_ip", &request.client_ip, ADDRESS_MAX);
         violations.into_result()?;
         let portal = &self.portal;
-        portal.sessions.check_lockout(&email, &client_ip).await?;
+        let from = portal.sessions.login_from(&email, &client_ip, &request.device_token).await?;
+        portal.sessions.check_lockout(&email, &from).await?;
         let user = match portal.clients.contact_by_email(&email).await.map_err(|s| super::case_service(s, &[]))? {
             Some(contact) => portal.user_of(&contact.id).await?,
             None => None,
         };
         let matches = verify(request.password, user.as_ref().and_then(|u| u.password_hash.clone())).await?;
         let Some(user) = user.filter(|_| matches) else {
-            return Err(match portal.sessions.login_failed(&email, &client_ip).await? {
+            return Err(match portal.sessions.login_failed(&email, &from).await? {
                 Some(locked) => {
                     tracing::warn!("portal login locked out after repeated failures");
                     locked
@@ -155,7 +160,7 @@ impl PortalAuthService for PortalAuthApi {
         if !user.enabled {
             return Err(switched_off().into());
         }
-        Ok(Response::new(portal.start_session(&user, &client_ip).await?))
+        Ok(Response::new(portal.start_session(&user, &client_ip, &from).await?))
     }
 
     async fn logout(&self, request: Request<pb::LogoutRequest>) -> Result<Response<pb::LogoutResponse>, Status> {
@@ -187,13 +192,12 @@ impl PortalAuthService for PortalAuthApi {
             && let Some(contact) = &contact
             && portal.sessions.reset_allowed(&email).await?
         {
-            let token = secret::token().map_err(|err| internal(format!("no random token: {err}")))?;
             let who = format!("contact:{}", user.contact_id);
             let reason = format!("reset requested from {client_ip}");
             let by = actor(&who, &reason);
             let expires_at = by.at + portal.settings.reset_ttl();
             // The link goes to the contact's address now, never to one the user had before.
-            portal.store.request_reset(records::contact_id(&user)?, &contact.email, &token, expires_at, &by).await?;
+            portal.store.request_reset(records::contact_id(&user)?, &contact.email, expires_at, &by).await?;
             tracing::info!(contact = %user.contact_id, "password reset link issued");
         }
         Ok(Response::new(pb::RequestPasswordResetResponse {}))
@@ -228,10 +232,12 @@ impl PortalAuthService for PortalAuthApi {
             &user.email,
         );
         violations.into_result()?;
-        portal.sessions.check_lockout(&user.email, &client_ip).await?;
-        // A stolen session must not become a way to guess the password.
+        // A stolen session must not become a way to guess the password; its
+        // owner is not locked out of it by strangers' guesses elsewhere.
+        let from = LoginFrom::session(&session_id);
+        portal.sessions.check_lockout(&user.email, &from).await?;
         if !verify(request.current_password, user.password_hash.clone()).await? {
-            if let Some(locked) = portal.sessions.login_failed(&user.email, &client_ip).await? {
+            if let Some(locked) = portal.sessions.login_failed(&user.email, &from).await? {
                 return Err(locked.into());
             }
             return Err(Error::field("current_password", "is wrong").into());
@@ -242,7 +248,7 @@ impl PortalAuthService for PortalAuthApi {
         let id = records::contact_id(&user)?;
         let user = portal.store.change_password(id, stored, &actor(&who, &reason)).await?;
         tracing::info!(contact = %user.contact_id, "portal password changed; other sessions ended");
-        Ok(Response::new(portal.start_session(&user, &client_ip).await?))
+        Ok(Response::new(portal.start_session(&user, &client_ip, &from).await?))
     }
 
     async fn get_session(&self, request: Request<pb::GetSessionRequest>) -> Result<Response<pb::Session>, Status> {
@@ -272,6 +278,24 @@ impl PortalAuthService for PortalAuthApi {
             email: user.email,
             name: user.name,
             expire_time: Some(time::to_proto(expires_at)),
+        }))
+    }
+
+    async fn issue_link_secret(
+        &self,
+        request: Request<pb::IssueLinkSecretRequest>,
+    ) -> Result<Response<pb::IssueLinkSecretResponse>, Status> {
+        let caller = caller(&request)?;
+        require_service(&caller)?;
+        let mut violations = FieldViolations::new();
+        let link_id: LinkId = violations.id("link_id", &request.get_ref().link_id);
+        violations.into_result()?;
+        let by = actor(&caller.actor, "the link is being emailed");
+        let issued = self.portal.store.issue_link_secret(&link_id.to_string(), &by).await?;
+        Ok(Response::new(pb::IssueLinkSecretResponse {
+            token: issued.token,
+            email: issued.email,
+            expire_time: Some(time::to_proto(issued.expires_at)),
         }))
     }
 }

@@ -493,9 +493,7 @@ impl WebFormService for WebFormApi {
                 idempotency_key: submission_key("web-form-held", &record.id, &submission_id),
             };
             portal.clients.cases.clone().add_activity(note).await.map_err(|status| case_service(status, &[]))?;
-            let token = secret::token().map_err(|err| crate::error::internal(format!("no random token: {err}")))?;
             Some(ConfirmationLink {
-                token,
                 email: contact.email.clone(),
                 name: contact.name.clone(),
                 subject,

@@ -157,6 +157,7 @@ fn session_to_proto(id: String, data: &SessionData, user: &portal_user::Model) -
         portal_manager: user.portal_manager,
         create_time: Some(time::to_proto(data.created_at)),
         expire_time: Some(time::to_proto(data.expires_at)),
+        device_token: String::new(),
     }
 }
 

@@ -42,9 +42,13 @@ pub mod portal_token {
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "portal_tokens")]
     pub struct Model {
-        /// SHA-256 of the token, hex.
+        /// SHA-256 of the token, hex. Until the notification service asks
+        /// for the secret it emails, the digest of one nobody knows.
         #[sea_orm(primary_key, auto_increment = false)]
         pub token_hash: String,
+        /// What the link's event names it by (none for links made before).
+        #[sea_orm(unique)]
+        pub link_id: Option<String>,
         /// `invitation` or `password_reset`.
         pub purpose: String,
         pub contact_id: String,
@@ -123,6 +127,9 @@ pub mod form_submission {
         pub confirm_email: String,
         pub confirm_expires_at: Option<DateTimeUtc>,
         pub confirmed_at: Option<DateTimeUtc>,
+        /// What the confirmation's event names the link by.
+        #[sea_orm(unique)]
+        pub confirm_link_id: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

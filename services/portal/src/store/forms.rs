@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Actor, Store, Trail, page_end};
+use super::{Actor, Store, Trail, links::NewLink, page_end};
 use crate::{
     domain::{
         WebFormId,
@@ -56,9 +56,6 @@ impl From<form_submission::Model> for Submitted {
 /// The link that asks the owner of a known address to confirm a submission.
 #[derive(Debug, Clone)]
 pub struct ConfirmationLink {
-    /// The secret; only its digest is stored, and the event carrying it is
-    /// wiped from the outbox once published.
-    pub token: String,
     pub email: String,
     pub name: String,
     pub subject: String,
@@ -243,6 +240,7 @@ impl Store {
         let recorded = self
             .mutations
             .run(by, async |tx| {
+                let link = confirmation.as_ref().map(|_| NewLink::new()).transpose()?;
                 let row = form_submission::Model {
                     form_id: form_id.to_owned(),
                     submission_id: submission_id.to_owned(),
@@ -253,7 +251,8 @@ impl Store {
                     client_ip: client_ip.to_owned(),
                     origin: origin.to_owned(),
                     created_at: by.at,
-                    confirm_token_hash: confirmation.as_ref().map(|link| docket_kit::secret::digest(&link.token)),
+                    confirm_token_hash: link.as_ref().map(|link| link.sealed_digest.clone()),
+                    confirm_link_id: link.as_ref().map(|link| link.id.clone()),
                     confirm_email: confirmation.as_ref().map(|link| link.email.clone()).unwrap_or_default(),
                     confirm_expires_at: confirmation.as_ref().map(|link| link.expires_at),
                     confirmed_at: None,
@@ -272,8 +271,7 @@ impl Store {
                 trail.set("submission", "", &submitted.case_number);
                 if let Some(link) = &confirmation {
                     trail.set("awaiting_confirmation", "", &submitted.case_number);
-                    let event =
-                        events::submission_confirmation_requested(&row, &link.name, &link.subject, &link.token, link.expires_at);
+                    let event = events::submission_confirmation_requested(&row, &link.name, &link.subject, link.expires_at);
                     tx.emit([event]).await?;
                 }
                 tx.trail(web_form::Model::KIND, form_id, &trail).await?;

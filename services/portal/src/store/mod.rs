@@ -3,10 +3,12 @@
 //! its own transaction: nothing changes without a trail.
 
 mod forms;
+mod links;
 mod users;
 
 pub use self::{
     forms::{ConfirmationLink, FormCursor, Submitted},
+    links::IssuedSecret,
     users::{ContactFacts, Invited, TokenPurpose, UserCursor, UserFilter, follow_contact_address},
 };
 

@@ -13,7 +13,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Actor, Store, Trail, page_end};
+use super::{Actor, Store, Trail, links::NewLink, page_end};
 use crate::{
     domain::{
         AccountId, ContactId,
@@ -131,18 +131,20 @@ async fn revoke_links(txn: &DatabaseTransaction, contact_id: &str, purpose: Toke
     Ok(())
 }
 
-/// Replaces every live token of `purpose` of a contact with a new one.
+/// Replaces every live link of `purpose` of a contact with a new one, and
+/// answers its id (the secret comes later: see [`super::links`]).
 async fn issue_token(
     txn: &DatabaseTransaction,
     contact_id: &str,
     purpose: TokenPurpose,
-    token: &str,
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<String> {
     revoke_links(txn, contact_id, purpose, now).await?;
+    let link = NewLink::new()?;
     portal_token::Model {
-        token_hash: docket_kit::secret::digest(token),
+        token_hash: link.sealed_digest,
+        link_id: Some(link.id.clone()),
         purpose: purpose.key().to_owned(),
         contact_id: contact_id.to_owned(),
         expires_at,
@@ -154,7 +156,7 @@ async fn issue_token(
     .reset_all()
     .insert(txn)
     .await?;
-    Ok(())
+    Ok(link.id)
 }
 
 /// A new portal user of `contact`: invited, or active when it comes with a
@@ -294,14 +296,13 @@ impl Store {
     }
 
     /// Invites a contact, or sends a new invitation to one who has not
-    /// accepted yet (the earlier link stops working). `token` is the secret
-    /// emailed through the event; only its digest is stored. A retry with
+    /// accepted yet (the earlier link stops working). The event names the
+    /// link; its secret is made when the email is written. A retry with
     /// the same idempotency key answers with the first invitation.
     pub async fn invite(
         &self,
         contact: &ContactFacts,
         portal_manager: bool,
-        token: &str,
         expires_at: DateTime<Utc>,
         by: &Actor<'_>,
         key: Option<&Idempotency>,
@@ -333,8 +334,8 @@ impl Store {
                             insert_user(&tx, user, &trail).await?
                         }
                     };
-                    issue_token(&tx, &user.contact_id, TokenPurpose::Invitation, token, expires_at, by.at).await?;
-                    tx.emit([events::invitation_created(&user, token, expires_at)]).await?;
+                    let link_id = issue_token(&tx, &user.contact_id, TokenPurpose::Invitation, expires_at, by.at).await?;
+                    tx.emit([events::invitation_created(&user, &link_id, expires_at)]).await?;
                     Ok(Invited { user, expires_at })
                 },
                 |invited| &invited.user.contact_id,
@@ -417,27 +418,28 @@ impl Store {
     /// Issues a password-reset link for an active user and writes the event
     /// that emails it to `email`, the contact's address as the case service
     /// has it now. An address that changed since the user's last login
-    /// becomes the user's first, ending what was made for the old one.
+    /// becomes the user's first, ending what was made for the old one
+    /// (should the portal follow the same change at the same moment, the
+    /// request runs again on what that wrote).
     pub async fn request_reset(
         &self,
         contact_id: ContactId,
         email: &str,
-        token: &str,
         expires_at: DateTime<Utc>,
         by: &Actor<'_>,
     ) -> Result<()> {
-        let id = contact_id.to_string();
+        let id = &contact_id.to_string();
         self.mutations
-            .run(by, async |tx| {
+            .run_fresh(by, |tx| async move {
                 let mut user = portal_user::Model::load(&*tx, &id).await?.ok_or_else(|| no_access(contact_id))?;
                 if !user.email.eq_ignore_ascii_case(email) {
                     user = follow_address(&tx, &tx.by(), &user, email).await?;
                 }
-                issue_token(&tx, &id, TokenPurpose::PasswordReset, token, expires_at, by.at).await?;
+                let link_id = issue_token(&tx, &id, TokenPurpose::PasswordReset, expires_at, by.at).await?;
                 let mut trail = Trail::new();
                 trail.set("password_reset_requested", "", by.at.to_rfc3339());
                 tx.trail(portal_user::Model::KIND, &id, &trail).await?;
-                tx.emit([events::password_reset_requested(&user, token, expires_at)]).await?;
+                tx.emit([events::password_reset_requested(&user, &link_id, expires_at)]).await?;
                 Ok(())
             })
             .await
