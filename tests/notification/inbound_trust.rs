@@ -1,7 +1,8 @@
 //! Who may write into a case's thread by email (issue 11, hole 1): only the
 //! case's own contacts and staff, and not when our MTA's
 //! `Authentication-Results` say the From is forged. Everything else opens a
-//! case of its own and never reaches the case's people.
+//! case of its own and never reaches the case's people; a forged From waits
+//! outside the account of the address's owner.
 
 use std::time::Duration;
 
@@ -136,6 +137,8 @@ async fn the_cases_own_contact_failing_a_trusted_dmarc_check_is_not_threaded() {
     )
     .await;
     assert_opened_instead(&answer, &targets_case, "dmarc=fail");
+    let held = get_case(&app, &answer.case_id).await;
+    assert!(held.contacts.is_empty() && held.account_id != target.account.id, "held outside the account: {held:?}");
 
     // Without DMARC, a DKIM signature of another domain and a failed SPF check are no better.
     let results = "relay.docket.test; dkim=pass header.d=evil.example; spf=fail smtp.mailfrom=evil.example";
@@ -153,6 +156,59 @@ async fn the_cases_own_contact_failing_a_trusted_dmarc_check_is_not_threaded() {
     assert_opened_instead(&answer, &targets_case, "no passing DKIM or SPF");
 
     assert_eq!(activities(&app, &targets_case.id).await, before);
+}
+
+/// A new email in a customer's name that our MTA says is forged must not
+/// plant a case among their cases, nor have us email them the forger's
+/// text: it waits in the unassigned account, with no contact, tagged, with
+/// a note for the agents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_email_failing_a_trusted_dmarc_check_in_a_customers_name_waits_outside_their_account() {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(Backend::Postgres, |settings| {
+        sink.receive_from(settings);
+        settings.notification.trusted_authserv_ids = TRUSTED.to_owned();
+    })
+    .await;
+    let target = customer(&app).await;
+    let domain = target.contact.email.rsplit_once('@').unwrap().1.to_owned();
+    let results = format!("mx.docket.test; dmarc=fail (p=reject) header.from={domain}");
+    let forged = message(
+        &[
+            ("Authentication-Results", &results),
+            ("From", &target.contact.email),
+            ("To", SUPPORT),
+            ("Subject", "New bank details for our invoices"),
+            ("Message-ID", "<n1@evil.example>"),
+        ],
+        "Please pay to IBAN XX00 EVIL.",
+    );
+    let answer = ingest_api(&app, forged).await;
+    assert_eq!(answer.outcome, Outcome::CreatedCase as i32, "{answer:?}");
+    assert!(answer.reason.is_empty(), "it answered no case: {answer:?}");
+    let held = get_case(&app, &answer.case_id).await;
+    assert_ne!(held.account_id, target.account.id, "not among the customer's cases");
+    assert!(held.contacts.is_empty(), "{held:?}");
+    assert!(held.tags.iter().any(|t| t == "unconfirmed-sender"), "{held:?}");
+    let notes: Vec<_> =
+        activities(&app, &held.id).await.into_iter().filter(|a| a.kind == pb_case::ActivityKind::Note as i32).collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].visibility, pb_case::Visibility::Internal as i32);
+    assert!(notes[0].body.contains("dmarc=fail"), "{}", notes[0].body);
+    app.wait_until_mail_settled().await;
+    let to_target: Vec<_> =
+        sink.received().into_iter().filter(|e| e.rcpt_to.contains(&target.contact.email.to_lowercase())).collect();
+    assert!(to_target.is_empty(), "the customer is emailed nothing: {:?}", to_target.iter().map(|e| e.subject()).collect::<Vec<_>>());
+
+    // The same email without a verdict is the customer's own, as before.
+    let genuine = message(
+        &[("From", &target.contact.email), ("To", SUPPORT), ("Subject", "Printer broken"), ("Message-ID", "<n2@acme.example>")],
+        "It prints blank pages.",
+    );
+    let answer = ingest_api(&app, genuine).await;
+    let theirs = get_case(&app, &answer.case_id).await;
+    assert_eq!(theirs.account_id, target.account.id);
+    assert!(theirs.tags.is_empty(), "{theirs:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -123,6 +123,12 @@ impl CaseClients {
     }
 }
 
+/// The tag of a case opened for an address that is not proved to be its
+/// sender's (a web form naming a known customer's address, an email our
+/// MTA could not authenticate): it waits outside the address owner's
+/// account until confirmed or placed by an agent.
+pub const UNCONFIRMED_TAG: &str = "unconfirmed-sender";
+
 /// What `find_or_create_contact` found.
 #[derive(Debug, Clone)]
 pub struct FoundContact {

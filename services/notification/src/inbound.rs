@@ -28,7 +28,10 @@
 //! without one, from a hash of the raw bytes), so a message delivered twice
 //! adds one activity and creates one case.
 
-use docket_kit::{clients::Person, error::is_email_address};
+use docket_kit::{
+    clients::{FoundContact, Person, UNCONFIRMED_TAG},
+    error::is_email_address,
+};
 use docket_proto::case::v1::{self as pb, get_case_request};
 use mail_parser::{MessageParser, MimeHeaders};
 use tonic::{Code, Status};
@@ -130,16 +133,26 @@ pub async fn ingest(raw: &[u8], clients: &CaseClients, settings: &InboundSetting
         }
     }
 
-    let contact = find_or_create_contact(clients, settings, &email).await?;
-
+    let found = find_or_create_contact(clients, settings, &email).await?;
+    // A sender our MTA says is not who the From claims must not plant a
+    // case among that person's cases (nor have us email them about it):
+    // the case waits in the unassigned account with no contact, tagged,
+    // for an agent, as a web form naming a known address does.
+    let (account_id, contacts, tags) = if email.unauthenticated.is_some() {
+        (found.unassigned_account_id.clone(), Vec::new(), vec![UNCONFIRMED_TAG.to_owned()])
+    } else {
+        let contact = &found.contact;
+        (contact.account_id.clone(), vec![pb::CaseContact { contact_id: contact.id.clone(), primary: true }], Vec::new())
+    };
     let new_case = pb::Case {
         subject: if email.subject.is_empty() { NO_SUBJECT.to_owned() } else { email.subject.clone() },
         description: email.body.clone(),
         type_id: NEW_CASE_TYPE.to_owned(),
         priority: pb::CasePriority::Medium as i32,
         channel: pb::CaseChannel::Email as i32,
-        account_id: contact.account_id.clone(),
-        contacts: vec![pb::CaseContact { contact_id: contact.id.clone(), primary: true }],
+        account_id,
+        contacts,
+        tags,
         ..Default::default()
     };
     let created = with_key_fallback(&email.keys("email"), |key| {
@@ -149,13 +162,23 @@ pub async fn ingest(raw: &[u8], clients: &CaseClients, settings: &InboundSetting
     })
     .await?;
     let first = add_activity(clients, &activity(&created.id), &email.keys("email-activity")).await?;
-    if let Some(why) = &reason {
-        // Tells the agents why this is a case of its own; internal, so no customer hears of it.
+    let held = email.unauthenticated.as_ref().map(|why| {
+        format!(
+            "The sender's address ({}) is not authenticated: {why}. So this case waits here, outside the account of \
+             whoever owns that address, and nobody is emailed about it. If the email is genuine, set the case's \
+             account and contact and remove the tag {UNCONFIRMED_TAG}.",
+            email.sender
+        )
+    });
+    let threaded = reason.as_ref().map(|why| format!("Opened as a new case: this email answered another case, but {why}."));
+    let notes: Vec<String> = threaded.into_iter().chain(held).collect();
+    if !notes.is_empty() {
+        // Tells the agents why; internal, so no customer hears of it.
         let note = pb::Activity {
             case_id: created.id.clone(),
             kind: pb::ActivityKind::Note as i32,
             visibility: pb::Visibility::Internal as i32,
-            body: format!("Opened as a new case: this email answered another case, but {why}."),
+            body: notes.join("\n\n"),
             ..Default::default()
         };
         add_activity(clients, &note, &email.keys("email-refused")).await?;
@@ -566,10 +589,11 @@ async fn refusal(clients: &CaseClients, case: &pb::Case, email: &Email) -> Resul
 }
 
 /// The sender's contact; an unknown sender becomes a contact of the
-/// unassigned account.
-async fn find_or_create_contact(clients: &CaseClients, settings: &InboundSettings, email: &Email) -> Result<pb::Contact, Status> {
+/// unassigned account. An unauthenticated sender's answer names the
+/// unassigned account too (its case waits there).
+async fn find_or_create_contact(clients: &CaseClients, settings: &InboundSettings, email: &Email) -> Result<FoundContact, Status> {
     let sender = Person { email: email.sender.clone(), name: email.sender_name.clone(), phone: String::new() };
-    Ok(clients.find_or_create_contact(&sender, None, &settings.unassigned_account_name, false).await?.contact)
+    clients.find_or_create_contact(&sender, None, &settings.unassigned_account_name, email.unauthenticated.is_some()).await
 }
 
 /// The email as a public inbound email activity of a case.

@@ -45,9 +45,7 @@ impl WebFormApi {
     }
 }
 
-/// The tag of a case a web form opened for a known customer's address,
-/// until the address confirms it or an agent places it.
-pub const UNCONFIRMED_TAG: &str = "unconfirmed-sender";
+pub use docket_kit::clients::UNCONFIRMED_TAG;
 
 /// How long the link that confirms such a submission works.
 const CONFIRMATION_TTL: chrono::Duration = chrono::Duration::days(7);
