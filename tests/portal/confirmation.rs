@@ -20,6 +20,7 @@ portal_tests!(
     an_expired_link_or_a_changed_address_leaves_the_case_with_the_agents,
     an_agent_who_placed_the_case_first_keeps_their_decision,
     bad_confirmation_tokens_change_nothing,
+    one_address_gets_only_so_many_confirmation_links_an_hour,
 );
 
 const TAG: &str = "unconfirmed-sender";
@@ -217,4 +218,31 @@ async fn bad_confirmation_tokens_change_nothing(app: TestApp) {
         .await;
     assert_eq!(refused.unwrap_err().code(), Code::PermissionDenied);
     assert_eq!(all_row_counts(&app).await, before);
+}
+
+/// Whoever names a customer's address in forms, from however many client
+/// addresses, sends it at most three links an hour; the submissions past
+/// that still wait for an agent, with a note saying no link went out.
+async fn one_address_gets_only_so_many_confirmation_links_an_hour(app: TestApp) {
+    let (slug, acme, manager) = victim(&app).await;
+    let email = manager.contact.email.clone();
+    let mut numbers = Vec::new();
+    for _ in 0..4 {
+        let answer = app.web_forms(SERVICE).submit_form(submission(&slug, values(&email))).await.unwrap().into_inner();
+        numbers.push(answer.case_number);
+    }
+    app.wait_until_mail_settled().await;
+    assert_eq!(emails_with(&app, &email, "confirm").await, 3, "three links, not four");
+    let last = case_by_number(&app, &numbers[3]).await;
+    assert_ne!(last.account_id, acme.id, "the fourth case waits too");
+    assert_eq!(last.tags, [TAG]);
+    let activities = app
+        .cases(AGENT)
+        .list_activities(pb::ListActivitiesRequest { case_id: last.id.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .activities;
+    let note = activities.iter().find(|a| a.visibility == pb::Visibility::Internal as i32).expect("an internal note");
+    assert!(note.body.contains("no link went out"), "{}", note.body);
 }

@@ -126,8 +126,6 @@ struct DonePage {
     title: String,
     case_number: String,
     message: String,
-    /// The address named is a known customer's: the case waits for it to confirm.
-    awaiting_confirmation: bool,
 }
 
 /// `/portal/confirm/{token}`: the owner of an address confirms a web form
@@ -363,7 +361,6 @@ async fn submit(
                 title: form.title.clone(),
                 case_number: done.case_number,
                 message: done.success_message,
-                awaiting_confirmation: done.awaiting_confirmation,
             };
             framed(&form, StatusCode::OK, page)
         }

@@ -47,6 +47,10 @@ fn email_key(kind: &str, email: &str) -> String {
 /// every address.
 pub const EMAIL_WIDE_FACTOR: u64 = 10;
 
+/// Web-form confirmation links one address gets per hour; submissions past
+/// it still wait for an agent, with no link.
+pub const CONFIRMATIONS_PER_HOUR: u64 = 3;
+
 /// How long a browser stays known after a login in it.
 pub const DEVICE_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
 
@@ -215,8 +219,18 @@ impl Sessions {
 
     /// Whether another reset email may go to this address this hour.
     pub async fn reset_allowed(&self, email: &str) -> Result<bool> {
-        let count =
-            self.kv.incr_with_ttl(&email_key("reset-requests", email), Duration::from_secs(3600)).await.map_err(session_store)?;
-        Ok(count <= self.resets_per_hour)
+        self.allowed_this_hour("reset-requests", email, self.resets_per_hour).await
+    }
+
+    /// Whether another web-form confirmation link may go to this address
+    /// this hour: whoever names a customer's address in forms cannot flood
+    /// their mailbox from many client addresses.
+    pub async fn confirmation_allowed(&self, email: &str) -> Result<bool> {
+        self.allowed_this_hour("confirmation-requests", email, CONFIRMATIONS_PER_HOUR).await
+    }
+
+    async fn allowed_this_hour(&self, kind: &str, email: &str, limit: u64) -> Result<bool> {
+        let count = self.kv.incr_with_ttl(&email_key(kind, email), Duration::from_secs(3600)).await.map_err(session_store)?;
+        Ok(count <= limit)
     }
 }

@@ -473,7 +473,15 @@ impl WebFormService for WebFormApi {
         };
         let created =
             portal.clients.cases.clone().create_case(create).await.map_err(|status| case_service(status, &[]))?.into_inner();
+        // Past the address's hourly allowance, the case still waits, for an agent only.
+        let send_link = awaiting_confirmation && portal.sessions.confirmation_allowed(&contact.email).await?;
         let confirmation = if awaiting_confirmation {
+            let how = if send_link {
+                "until that address follows the link we emailed it"
+            } else {
+                "for an agent: that address has been sent as many confirmation links this hour as it may get, so no \
+                 link went out"
+            };
             let note = cpb::AddActivityRequest {
                 activity: Some(cpb::Activity {
                     case_id: created.id.clone(),
@@ -481,9 +489,9 @@ impl WebFormService for WebFormApi {
                     visibility: cpb::Visibility::Internal as i32,
                     body: format!(
                         "Sent through the web form \"{}\" naming {}, the address of an existing contact ({}). A web form \
-                         proves nothing about an address, so this case waits here, outside their account, until that \
-                         address follows the link we emailed it. To accept it without that, set the case's account and \
-                         contact and remove the tag {UNCONFIRMED_TAG}.",
+                         proves nothing about an address, so this case waits here, outside their account, {how}. To \
+                         accept it without that, set the case's account and contact and remove the tag \
+                         {UNCONFIRMED_TAG}.",
                         form.title, submission.email, contact.name
                     ),
                     ..Default::default()
@@ -491,7 +499,7 @@ impl WebFormService for WebFormApi {
                 idempotency_key: submission_key("web-form-held", &record.id, &submission_id),
             };
             portal.clients.cases.clone().add_activity(note).await.map_err(|status| case_service(status, &[]))?;
-            Some(ConfirmationLink {
+            send_link.then(|| ConfirmationLink {
                 email: contact.email.clone(),
                 name: contact.name.clone(),
                 subject,
