@@ -140,8 +140,9 @@ pub async fn run_gateway(
     Ok(())
 }
 
-/// Every service that consumes events, with what it binds: their queues
-/// exist before any relay publishes, whichever services this process runs.
+/// Every service that consumes events, with what it binds. A process
+/// declares the queues of those it runs and of those `events.consumers`
+/// names (see [`docket_kit::events::EventSettings::declared`]).
 pub const CONSUMERS: &[(&str, &[&str])] = &[
     (docket_notification::SERVICE, docket_notification::handler::BINDINGS),
     (docket_billing::SERVICE, docket_billing::clocks::BINDINGS),
@@ -159,7 +160,8 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let mut routes = RoutesBuilder::default();
     let mut mounted = Vec::new();
-    let broker = docket_kit::events::broker(&settings.events, CONSUMERS);
+    let running: Vec<&str> = targets.iter().map(|t| t.name()).collect();
+    let broker = docket_kit::events::broker(&settings.events, &settings.events.declared(CONSUMERS, &running)?);
     let (stop, stopping) = watch::channel(false);
     let mut background = JoinSet::new();
     let mut relays = Vec::new();

@@ -3,4 +3,5 @@
 
 pub mod app;
 pub mod dev;
+pub mod mail_ingest;
 pub mod settings;

@@ -95,6 +95,12 @@ enum EventsAction {
     },
 }
 
+/// Whether the command line asks for `mail ingest`.
+fn mail_ingest_invoked() -> bool {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    args.windows(2).any(|pair| pair[0] == "mail" && pair[1] == "ingest")
+}
+
 #[derive(Debug, Subcommand)]
 enum MigrateAction {
     /// Apply every pending migration.
@@ -111,7 +117,22 @@ enum MigrateAction {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // An MTA bounces on any status but 65 and 75: a misconfigured pipe
+        // keeps the mail queued while the operator fixes it.
+        Err(err) if mail_ingest_invoked() && err.use_stderr() => docket::mail_ingest::exit(docket::mail_ingest::NotTaken {
+            exit_code: docket::mail_ingest::EX_TEMPFAIL,
+            public: "docket mail ingest is misconfigured; the message will be retried",
+            detail: err.to_string(),
+        }),
+        Err(err) => err.exit(),
+    };
+    // `mail ingest` needs no settings (an MTA host may have none), and
+    // must exit only as `docket::mail_ingest` says.
+    if let Command::Mail { action: MailAction::Ingest { server, token } } = &cli.command {
+        docket::mail_ingest::run(server, token).await;
+    }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(err) => {
@@ -124,52 +145,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { services } => serve(settings, &services).await,
         Command::Dev { data_dir, grpc_port, http_port } => run_dev(settings, &data_dir, grpc_port, http_port).await,
         Command::Migrate { action, database_url, service } => migrate(settings, action, database_url, service).await,
-        Command::Mail { action: MailAction::Ingest { server, token } } => ingest_mail(&server, &token).await,
+        // Handled before the settings: see below.
+        Command::Mail { .. } => unreachable!("mail ingest runs before the settings are read"),
         Command::Events { action: EventsAction::DeadLetters { service, replay } } => {
             dead_letters(&settings, &service, replay).await
         }
     }
-}
-
-async fn ingest_mail(server: &str, token: &str) -> anyhow::Result<()> {
-    use std::io::Read;
-
-    use docket_proto::notification::v1::{
-        IngestEmailRequest, ingest_email_response::Outcome, notification_service_client::NotificationServiceClient,
-    };
-
-    let mut raw = Vec::new();
-    std::io::stdin()
-        .take(docket_notification::grpc::MAX_EMAIL_BYTES as u64 + 1)
-        .read_to_end(&mut raw)
-        .context("reading the message from standard input")?;
-    let channel = tonic::transport::Endpoint::from_shared(server.to_owned())?
-        .connect()
-        .await
-        .with_context(|| format!("connecting to {server}"))?;
-    let bearer: tonic::metadata::MetadataValue<_> =
-        format!("Bearer {token}").parse().context("the token is not a valid header value")?;
-    let mut client = NotificationServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
-        request.metadata_mut().insert("authorization", bearer.clone());
-        Ok(request)
-    })
-    .max_encoding_message_size(docket_notification::grpc::MAX_EMAIL_BYTES + 64 * 1024);
-    let answer = match client.ingest_email(IngestEmailRequest { raw_message: raw }).await {
-        Ok(answer) => answer.into_inner(),
-        Err(status) => {
-            eprintln!("docket mail ingest: {} ({:?})", status.message(), status.code());
-            // EX_DATAERR for bad mail, EX_TEMPFAIL for anything an MTA should retry.
-            std::process::exit(if status.code() == tonic::Code::InvalidArgument { 65 } else { 75 });
-        }
-    };
-    match Outcome::try_from(answer.outcome) {
-        Ok(Outcome::AddedToCase) => println!("added to case {}", answer.case_number),
-        Ok(Outcome::CreatedCase) if answer.reason.is_empty() => println!("created case {}", answer.case_number),
-        Ok(Outcome::CreatedCase) => println!("created case {} ({})", answer.case_number, answer.reason),
-        Ok(Outcome::Ignored) => println!("ignored: {}", answer.reason),
-        _ => println!("done"),
-    }
-    Ok(())
 }
 
 async fn dead_letters(settings: &Settings, service: &str, replay: bool) -> anyhow::Result<()> {
@@ -178,7 +159,12 @@ async fn dead_letters(settings: &Settings, service: &str, replay: bool) -> anyho
             "events.backend is in_process: its dead letters live inside the running process; this command reads RabbitMQ"
         );
     }
-    let broker = docket_kit::events::broker(&settings.events, docket::app::CONSUMERS);
+    let consumer: Vec<(&str, &[&str])> = docket::app::CONSUMERS.iter().filter(|(name, _)| *name == service).copied().collect();
+    if consumer.is_empty() {
+        let known: Vec<&str> = docket::app::CONSUMERS.iter().map(|(name, _)| *name).collect();
+        anyhow::bail!("{service} consumes no events; the consumers are {}", known.join(", "));
+    }
+    let broker = docket_kit::events::broker(&settings.events, &consumer);
     let queue = settings.events.queue(service);
     if replay {
         let count = broker.replay_dead_letters(&queue).await?;

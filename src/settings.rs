@@ -45,6 +45,7 @@ retry_max_ms = 60000
 relay_batch = 100
 relay_poll_ms = 500
 retention_hours = 168
+consumers = ""
 
 [notification]
 case_service_url = "http://127.0.0.1:50051"
@@ -58,6 +59,7 @@ smtp_tls = "none"
 smtp_username = ""
 smtp_password = ""
 smtp_timeout_secs = 10
+smtp_pool_size = 8
 send_interval_ms = 500
 max_attempts = 8
 retry_base_secs = 5

@@ -138,6 +138,7 @@ pub fn test_settings(backend: Backend, dir: &std::path::Path) -> Settings {
             // Generous: under a full parallel test run the SMTP sink answers slowly,
             // and a timed-out first attempt would be retried.
             smtp_timeout_secs: 20,
+            smtp_pool_size: 8,
             send_interval_ms: 100,
             max_attempts: 5,
             retry_base_secs: 0,
@@ -208,6 +209,7 @@ pub fn test_events(backend: EventBackend, unique: &str) -> EventSettings {
         relay_batch: 50,
         relay_poll_ms: 50,
         retention_hours: 1,
+        consumers: String::new(),
     }
 }
 

@@ -29,7 +29,8 @@ fn ingest(port: u16, raw: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(raw).unwrap();
+    // A command that stops reading (a message too large) closes the pipe early.
+    let _ = child.stdin.take().unwrap().write_all(raw);
     child.wait_with_output().unwrap()
 }
 
@@ -85,6 +86,49 @@ async fn mail_piped_into_docket_mail_ingest_becomes_a_case_then_a_reply() {
     for service in docket_migrations::SERVICES {
         docket_kit::db::drop_schema(&db, &format!("{prefix}{service}")).await.unwrap();
     }
+}
+
+/// An MTA acts on the exit status only: 75 keeps the message queued and
+/// retries it, 65 bounces it, anything else bounces too. And what the
+/// command prints may reach the sender in a bounce: no internal address or
+/// error chain.
+#[test]
+fn a_message_the_service_cannot_take_now_is_deferred_and_the_output_says_nothing_internal() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let raw = b"From: petra@acme.example\r\nTo: support@docket.localhost\r\nSubject: Printer jammed\r\n\r\nJammed.\r\n";
+    let quiet = |output: &Output| {
+        let all = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        for internal in ["127.0.0.1", &closed.to_string(), "refused", "transport error", "Error:"] {
+            assert!(!all.contains(internal), "the output shows {internal:?}: {all}");
+        }
+        all
+    };
+    // Nothing listening (the service stopped, restarting, not yet up).
+    let down = ingest(closed, raw);
+    assert_eq!(down.status.code(), Some(75), "EX_TEMPFAIL while the service is down");
+    assert!(quiet(&down).contains("will be retried"));
+
+    // A misconfigured pipe (no token) keeps the mail too, and reads no settings file.
+    let mut child = docket()
+        .args(["mail", "ingest", "--server", &format!("http://127.0.0.1:{closed}")])
+        .env_remove("DOCKET_TOKEN")
+        .env("DOCKET_CONFIG", "/nonexistent/docket.toml")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(raw).unwrap();
+    let misconfigured = child.wait_with_output().unwrap();
+    assert_eq!(misconfigured.status.code(), Some(75), "{}", String::from_utf8_lossy(&misconfigured.stderr));
+    quiet(&misconfigured);
+
+    // A message over the size limit can never be taken: bounced, without asking the service.
+    let mut huge = raw.to_vec();
+    huge.extend(std::iter::repeat_n(b'x', docket_notification::grpc::MAX_EMAIL_BYTES));
+    let too_large = ingest(closed, &huge);
+    assert_eq!(too_large.status.code(), Some(65), "EX_DATAERR for a message too large");
+    assert!(quiet(&too_large).contains("too large"));
 }
 
 #[tokio::test]

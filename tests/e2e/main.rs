@@ -8,4 +8,6 @@ mod common;
 
 mod cli;
 mod mail;
+mod mailer;
+mod queues;
 mod shutdown;

@@ -42,7 +42,10 @@ pub struct NotificationSettings {
     pub smtp_tls: SmtpTls,
     pub smtp_username: String,
     pub smtp_password: String,
+    /// How long one SMTP command may take; one email may take twice that.
     pub smtp_timeout_secs: u64,
+    /// Emails sent at once, each over its own pooled SMTP connection.
+    pub smtp_pool_size: u32,
     /// How often due emails are sent.
     pub send_interval_ms: u64,
     /// Attempts before an email is marked failed.
@@ -72,6 +75,9 @@ impl NotificationSettings {
         }
         if self.max_attempts < 1 {
             return Err(InvalidSetting::new("notification.max_attempts", "must be at least 1"));
+        }
+        if self.smtp_pool_size == 0 || self.smtp_pool_size > 100 {
+            return Err(InvalidSetting::new("notification.smtp_pool_size", "must be between 1 and 100"));
         }
         if self.send_interval_ms == 0 {
             return Err(InvalidSetting::new("notification.send_interval_ms", "must be at least 1"));

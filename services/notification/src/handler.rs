@@ -470,6 +470,7 @@ async fn queue(
         not_before,
         created_at: now,
         sent_at: None,
+        leased_by: None,
     };
     row.into_active_model().reset_all().insert(txn).await?;
     Ok(())

@@ -12,18 +12,23 @@ use lettre::{
         Mailbox,
         header::{ContentType, Header, HeaderName, HeaderValue},
     },
-    transport::smtp::authentication::Credentials,
+    transport::smtp::{PoolConfig, authentication::Credentials},
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement, TransactionTrait, sea_query::Expr,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    sea_query::{Expr, ExprTrait, OnConflict},
 };
 use tokio::sync::watch;
 
 use crate::{
     config::{MailTransportKind, NotificationSettings, SmtpTls},
     domain::settings::{ACCESS_EVENT_TYPES, NotifySettings},
-    store::{FAILED, MERGED, PENDING, SENT, entities::delivery, settings::load_settings},
+    store::{
+        FAILED, MERGED, PENDING, SENT,
+        entities::{delivery, mailer_instance},
+        settings::load_settings,
+    },
 };
 
 /// Where emails go.
@@ -77,7 +82,10 @@ pub fn transport(settings: &NotificationSettings) -> Result<Arc<dyn MailTranspor
                     AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(|err| TransportError::Smtp(err.to_string()))?
                 }
             };
-            let mut builder = builder.port(settings.smtp_port).timeout(Some(Duration::from_secs(settings.smtp_timeout_secs)));
+            let mut builder = builder
+                .port(settings.smtp_port)
+                .timeout(Some(Duration::from_secs(settings.smtp_timeout_secs)))
+                .pool_config(PoolConfig::new().max_size(settings.smtp_pool_size));
             if !settings.smtp_username.is_empty() {
                 builder = builder.credentials(Credentials::new(settings.smtp_username.clone(), settings.smtp_password.clone()));
             }
@@ -151,15 +159,19 @@ pub fn message_id(delivery_id: &str, domain: &str) -> String {
     format!("<delivery.{delivery_id}@{domain}>")
 }
 
-/// Deliveries claimed per round.
-const BATCH: u64 = 50;
-/// Emails in flight at once (lettre's pool keeps up to 10 connections).
-const CONCURRENT_SENDS: usize = 8;
+/// How long a mailer may go unseen before the deliveries it leased are
+/// free again: a mailer says it is alive at least every [`HEARTBEAT`].
+const PRESUMED_DEAD_AFTER: chrono::Duration = chrono::Duration::seconds(10);
+const HEARTBEAT: Duration = Duration::from_secs(2);
+/// Mailers not seen for this long are forgotten.
+const FORGOTTEN_AFTER: chrono::Duration = chrono::Duration::hours(1);
 
 pub struct Mailer {
     db: DatabaseConnection,
     transport: Arc<dyn MailTransport>,
     settings: NotificationSettings,
+    /// This mailer, as its leases name it.
+    instance: String,
 }
 
 /// An email that cannot be built (a bad address) fails for good; an email
@@ -169,19 +181,38 @@ enum SendError {
     Temporary(String),
 }
 
+/// What one round leased.
+struct Claimed {
+    /// Each email to send: one delivery, or a digest of several.
+    emails: Vec<Vec<delivery::Model>>,
+    settings: NotifySettings,
+    /// Whether it took as many as it may at once (more may be due).
+    full: bool,
+}
+
 impl Mailer {
     pub fn new(db: DatabaseConnection, transport: Arc<dyn MailTransport>, settings: NotificationSettings) -> Self {
-        Self { db, transport, settings }
+        Self { db, transport, settings, instance: uuid::Uuid::now_v7().to_string() }
     }
 
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let interval = Duration::from_millis(self.settings.send_interval_ms);
+        let mut last_seen: Option<tokio::time::Instant> = None;
         loop {
             if *shutdown.borrow() {
                 return;
             }
-            if let Err(err) = self.send_due().await {
-                tracing::warn!(error = %err, "mailer: cannot read the delivery log; retrying");
+            if last_seen.is_none_or(|at| at.elapsed() >= HEARTBEAT) {
+                match self.say_alive().await {
+                    Ok(()) => last_seen = Some(tokio::time::Instant::now()),
+                    Err(err) => tracing::warn!(error = %err, "mailer: cannot note that it is alive; retrying"),
+                }
+            }
+            match self.send_round().await {
+                // More may be due: no pause.
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(err) => tracing::warn!(error = %err, "mailer: cannot read the delivery log; retrying"),
             }
             tokio::select! {
                 () = tokio::time::sleep(interval) => {}
@@ -190,39 +221,76 @@ impl Mailer {
         }
     }
 
-    /// Sends what is due; returns how many emails went out.
-    ///
-    /// Due deliveries are first leased in a short transaction (their
-    /// `not_before` moves past the lease), then sent with no transaction
-    /// open, each email's outcome committed as soon as it is known. A crash
-    /// mid-batch leaves the unmarked ones to be sent again when their lease
-    /// ends; nothing already marked is sent twice.
+    /// Notes that this mailer is alive, so its leases hold, and forgets
+    /// mailers long gone.
+    async fn say_alive(&self) -> Result<(), DbErr> {
+        let now = docket_kit::time::now();
+        let me = mailer_instance::Model { id: self.instance.clone(), seen_at: now };
+        mailer_instance::Entity::insert(me.into_active_model())
+            .on_conflict(OnConflict::column(mailer_instance::Column::Id).update_column(mailer_instance::Column::SeenAt).to_owned())
+            .exec(&self.db)
+            .await?;
+        mailer_instance::Entity::delete_many()
+            .filter(mailer_instance::Column::SeenAt.lt(now - FORGOTTEN_AFTER))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Sends what is due until nothing is; returns how many emails went out.
     pub async fn send_due(&self) -> Result<usize, DbErr> {
-        let Some((batches, settings)) = self.claim().await? else { return Ok(0) };
-        // Several emails at once over the SMTP connection pool: one at a time,
-        // each waits out the server's delayed ACK (~40 ms).
         let mut sent = 0;
-        for chunk in batches.chunks(CONCURRENT_SENDS) {
-            let mut sends = Vec::with_capacity(chunk.len());
-            for rows in chunk {
-                sends.push(self.send_batch(rows, &settings.sender_name, &settings.sender_address));
+        loop {
+            let Some(claimed) = self.claim().await? else { return Ok(sent) };
+            let full = claimed.full;
+            sent += self.send_claimed(claimed).await?;
+            if !full {
+                return Ok(sent);
             }
-            for result in futures::future::join_all(sends).await {
-                if result? {
-                    sent += 1;
-                }
+        }
+    }
+
+    /// One round: leases at most `smtp_pool_size` emails and sends them at
+    /// once; `true` when more may be due.
+    async fn send_round(&self) -> Result<bool, DbErr> {
+        let Some(claimed) = self.claim().await? else { return Ok(false) };
+        let full = claimed.full;
+        self.send_claimed(claimed).await?;
+        Ok(full)
+    }
+
+    /// Sends the leased emails at once (over the SMTP connection pool; one
+    /// at a time, each would wait out the server's delayed ACK), each
+    /// outcome committed as soon as it is known.
+    async fn send_claimed(&self, claimed: Claimed) -> Result<usize, DbErr> {
+        let settings = &claimed.settings;
+        let sends = claimed.emails.iter().map(|rows| self.send_batch(rows, &settings.sender_name, &settings.sender_address));
+        let mut sent = 0;
+        for result in futures::future::join_all(sends).await {
+            if result? {
+                sent += 1;
             }
         }
         Ok(sent)
     }
 
-    /// Longer than any batch can take to send, so a lease never runs out
-    /// while its holder is still working.
-    fn lease(&self) -> chrono::Duration {
-        chrono::Duration::seconds(i64::try_from(self.settings.smtp_timeout_secs).unwrap_or(60).saturating_mul(BATCH as i64) + 60)
+    /// The longest one send may take: past it, it counts as failed.
+    fn send_limit(&self) -> Duration {
+        Duration::from_secs(Ord::max(self.settings.smtp_timeout_secs.saturating_mul(2), 1))
     }
 
-    async fn claim(&self) -> Result<Option<(Vec<Vec<delivery::Model>>, NotifySettings)>, DbErr> {
+    /// A lease: as long as one send can take, and a little more. Each leased
+    /// email starts sending at once, so nothing waits behind a batch.
+    fn lease(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.send_limit()).unwrap_or_else(|_| chrono::Duration::minutes(1))
+            + chrono::Duration::seconds(5)
+    }
+
+    /// Leases what is due, at most `smtp_pool_size` emails, counting the
+    /// attempt before it is made: a crash after the server took an email
+    /// but before it was marked sent sends it again, and the log shows the
+    /// second attempt.
+    async fn claim(&self) -> Result<Option<Claimed>, DbErr> {
         let txn = self.db.begin().await?;
         if txn.get_database_backend() == DbBackend::Postgres {
             // One claimer at a time per schema, so replicas never take the same rows.
@@ -238,28 +306,50 @@ impl Mailer {
             }
         }
         let now = docket_kit::time::now();
+        // The leases of mailers that stopped saying they are alive are free again.
+        let alive: Vec<String> = mailer_instance::Entity::find()
+            .filter(mailer_instance::Column::SeenAt.gt(now - PRESUMED_DEAD_AFTER))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|m| m.id)
+            .chain([self.instance.clone()])
+            .collect();
+        let freed = delivery::Entity::update_many()
+            .col_expr(delivery::Column::LeasedBy, Expr::value(Option::<String>::None))
+            .col_expr(delivery::Column::NotBefore, Expr::value(now))
+            .filter(delivery::Column::Status.eq(PENDING))
+            .filter(delivery::Column::LeasedBy.is_not_null())
+            .filter(delivery::Column::LeasedBy.is_not_in(alive))
+            .exec(&txn)
+            .await?;
+        if freed.rows_affected > 0 {
+            tracing::warn!(deliveries = freed.rows_affected, "mailer: took over the deliveries of a mailer that stopped");
+        }
+        let pool = u64::from(Ord::max(self.settings.smtp_pool_size, 1));
         let due = delivery::Entity::find()
             .filter(delivery::Column::Status.eq(PENDING))
             .filter(delivery::Column::NotBefore.lte(now))
             .order_by_asc(delivery::Column::CreatedAt)
-            .limit(BATCH)
+            .limit(pool)
             .all(&txn)
             .await?;
         if due.is_empty() {
             txn.commit().await?;
             return Ok(None);
         }
+        let full = due.len() as u64 == pool;
         let settings = load_settings(&txn).await?.settings;
         // A digest takes every pending update of that case for that
-        // recipient, due or not; without a digest window every update is its
-        // own email.
-        let batches: Vec<Vec<delivery::Model>> = if settings.digest_window_seconds > 0 {
+        // recipient that nobody is sending, due or not; without a digest
+        // window every update is its own email.
+        let mut emails: Vec<Vec<delivery::Model>> = if settings.digest_window_seconds > 0 {
             let mut groups: BTreeMap<(String, String), Vec<delivery::Model>> = BTreeMap::new();
-            let mut batches = Vec::new();
+            let mut emails = Vec::new();
             for row in &due {
                 // Emails about no case (portal invitations, resets) always go alone.
                 if row.case_id.is_empty() {
-                    batches.push(vec![row.clone()]);
+                    emails.push(vec![row.clone()]);
                     continue;
                 }
                 let key = (row.recipient.clone(), row.case_id.clone());
@@ -270,24 +360,32 @@ impl Mailer {
                     .filter(delivery::Column::Status.eq(PENDING))
                     .filter(delivery::Column::Recipient.eq(row.recipient.clone()))
                     .filter(delivery::Column::CaseId.eq(row.case_id.clone()))
+                    .filter(
+                        Condition::any().add(delivery::Column::LeasedBy.is_null()).add(delivery::Column::NotBefore.lte(now)),
+                    )
                     .order_by_asc(delivery::Column::CreatedAt)
                     .all(&txn)
                     .await?;
                 groups.insert(key, rows);
             }
-            batches.extend(groups.into_values());
-            batches
+            emails.extend(groups.into_values());
+            emails
         } else {
             due.into_iter().map(|row| vec![row]).collect()
         };
-        let ids: Vec<String> = batches.iter().flatten().map(|r| r.id.clone()).collect();
+        let ids: Vec<String> = emails.iter().flatten().map(|r| r.id.clone()).collect();
         delivery::Entity::update_many()
             .col_expr(delivery::Column::NotBefore, Expr::value(now + self.lease()))
+            .col_expr(delivery::Column::LeasedBy, Expr::value(Some(self.instance.clone())))
+            .col_expr(delivery::Column::Attempts, Expr::col(delivery::Column::Attempts).add(1))
             .filter(delivery::Column::Id.is_in(ids))
             .exec(&txn)
             .await?;
         txn.commit().await?;
-        Ok(Some((batches, settings)))
+        for row in emails.iter_mut().flatten() {
+            row.attempts += 1;
+        }
+        Ok(Some(Claimed { emails, settings, full }))
     }
 
     /// Sends one email (one delivery, or a digest of several) and records
@@ -296,11 +394,15 @@ impl Mailer {
         let Some(first) = rows.first() else { return Ok(false) };
         let email_id = message_id(&first.id, &self.settings.message_id_domain);
         let outcome = match self.compose(rows, sender_name, sender_address, &email_id) {
-            Ok(email) => self.transport.send(&first.id, &email).await.map_err(SendError::Temporary),
+            Ok(email) => match tokio::time::timeout(self.send_limit(), self.transport.send(&first.id, &email)).await {
+                Ok(sent) => sent.map_err(SendError::Temporary),
+                Err(_) => Err(SendError::Temporary(format!("no answer within {:?}", self.send_limit()))),
+            },
             Err(err) => Err(err),
         };
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        let attempts = first.attempts + 1;
+        // Counted when leased.
+        let attempts = first.attempts;
         let now = docket_kit::time::now();
         let txn = self.db.begin().await?;
         let sent = match outcome {
@@ -312,6 +414,7 @@ impl Mailer {
                     .col_expr(delivery::Column::MessageId, Expr::value(email_id.clone()))
                     .col_expr(delivery::Column::SentAt, Expr::value(Some(now)))
                     .col_expr(delivery::Column::LastError, Expr::value(""))
+                    .col_expr(delivery::Column::LeasedBy, Expr::value(Option::<String>::None))
                     .filter(delivery::Column::Id.eq(first.id.clone()))
                     .exec(&txn)
                     .await?;
@@ -319,6 +422,7 @@ impl Mailer {
                     .col_expr(delivery::Column::Status, Expr::value(MERGED))
                     .col_expr(delivery::Column::MessageId, Expr::value(email_id))
                     .col_expr(delivery::Column::SentAt, Expr::value(Some(now)))
+                    .col_expr(delivery::Column::LeasedBy, Expr::value(Option::<String>::None))
                     .filter(delivery::Column::Id.is_in(ids[1..].to_vec()))
                     .exec(&txn)
                     .await?;
@@ -368,6 +472,7 @@ impl Mailer {
             .col_expr(delivery::Column::Attempts, Expr::value(attempts))
             .col_expr(delivery::Column::LastError, Expr::value(reason.chars().take(2000).collect::<String>()))
             .col_expr(delivery::Column::NotBefore, Expr::value(not_before))
+            .col_expr(delivery::Column::LeasedBy, Expr::value(Option::<String>::None))
             .filter(delivery::Column::Id.is_in(ids.to_vec()))
             .exec(txn)
             .await?;

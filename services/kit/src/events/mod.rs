@@ -62,6 +62,12 @@ pub struct EventSettings {
     pub relay_poll_ms: u64,
     /// Sent outbox rows are deleted after this many hours.
     pub retention_hours: u64,
+    /// Comma-separated consuming services of this install that run in
+    /// other processes: every process declares their queues too, so events
+    /// published before one first starts wait for it. Empty: only the
+    /// queues of the consumers this process runs (a service that is not
+    /// deployed gets no queue to fill).
+    pub consumers: String,
 }
 
 impl EventSettings {
@@ -90,6 +96,24 @@ impl EventSettings {
     /// The queue of a consuming service.
     pub fn queue(&self, service: &str) -> String {
         format!("{}{service}", self.queue_prefix)
+    }
+
+    /// The consumers (of `all`) whose queues a process running `running`
+    /// declares: its own, and those `consumers` names.
+    pub fn declared<'a>(
+        &self,
+        all: &[(&'a str, &'a [&'a str])],
+        running: &[&str],
+    ) -> Result<Vec<(&'a str, &'a [&'a str])>, InvalidSetting> {
+        let named: Vec<&str> = self.consumers.split(',').map(str::trim).filter(|name| !name.is_empty()).collect();
+        if let Some(unknown) = named.iter().find(|name| !all.iter().any(|(service, _)| service == *name)) {
+            let known: Vec<&str> = all.iter().map(|(service, _)| *service).collect();
+            return Err(InvalidSetting::new(
+                "events.consumers",
+                format!("names {unknown:?}, which consumes no events; the consumers are {}", known.join(", ")),
+            ));
+        }
+        Ok(all.iter().filter(|(service, _)| running.contains(service) || named.contains(service)).copied().collect())
     }
 
     /// Delay before attempt `attempt + 1` (attempt counts from 0).
@@ -295,9 +319,29 @@ mod tests {
             relay_batch: 1,
             relay_poll_ms: 1,
             retention_hours: 1,
+            consumers: String::new(),
         };
         let delays: Vec<u128> = (0..6).map(|a| settings.retry_delay(a).as_millis()).collect();
         assert_eq!(delays, [100, 200, 400, 800, 1_000, 1_000]);
         assert_eq!(settings.retry_delay(u32::MAX).as_millis(), 1_000);
+    }
+
+    #[test]
+    fn a_process_declares_the_queues_of_its_consumers_and_of_those_named() {
+        const ALL: &[(&str, &[&str])] = &[("notification", &["case.*"]), ("billing", &["case.*"]), ("portal", &["contact.*"])];
+        let mut settings: EventSettings = serde_json::from_value(serde_json::json!({
+            "backend": "in_process", "url": "", "exchange": "x", "queue_prefix": "p.", "prefetch": 1, "max_attempts": 1,
+            "retry_base_ms": 1, "retry_max_ms": 1, "relay_batch": 1, "relay_poll_ms": 1, "retention_hours": 1, "consumers": ""
+        }))
+        .unwrap();
+        fn names(declared: Vec<(&'static str, &'static [&'static str])>) -> Vec<&'static str> {
+            declared.into_iter().map(|(name, _)| name).collect()
+        }
+        assert_eq!(names(settings.declared(ALL, &["case", "notification"]).unwrap()), ["notification"]);
+        settings.consumers = " billing , ".into();
+        assert_eq!(names(settings.declared(ALL, &["case", "notification"]).unwrap()), ["notification", "billing"]);
+        settings.consumers = "biling".into();
+        let err = settings.declared(ALL, &["case"]).unwrap_err().to_string();
+        assert!(err.contains("events.consumers") && err.contains("biling"), "{err}");
     }
 }

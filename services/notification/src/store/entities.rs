@@ -99,9 +99,31 @@ pub mod delivery {
         pub attempts: i32,
         pub last_error: String,
         pub message_id: String,
+        /// Due time; while leased, when the lease ends.
         pub not_before: DateTimeUtc,
         pub created_at: DateTimeUtc,
         pub sent_at: Option<DateTimeUtc>,
+        /// The mailer sending it now ([`super::mailer_instance`]), if any.
+        pub leased_by: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A running mailer, and when it was last seen alive: the leases of one
+/// not seen for a while are free again.
+pub mod mailer_instance {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "mailer_instances")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub seen_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
