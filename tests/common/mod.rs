@@ -203,7 +203,7 @@ pub fn test_events(backend: EventBackend, unique: &str) -> EventSettings {
         exchange: format!("docket.test.{unique}"),
         queue_prefix: format!("test.{unique}."),
         prefetch: 8,
-        max_attempts: 3,
+        retry_patience_secs: 1,
         retry_base_ms: 50,
         retry_max_ms: 200,
         relay_batch: 50,

@@ -7,7 +7,9 @@
 mod common;
 
 mod cli;
+mod install;
 mod mail;
 mod mailer;
+mod outage;
 mod queues;
 mod shutdown;

@@ -47,8 +47,8 @@ impl EventHandler for ClockKeeper {
             // Bound by pattern elsewhere; nothing the clocks need.
             _ => return Ok(()),
         };
-        let case = case.map_err(HandlerError)?.ok_or_else(|| HandlerError("the event carries no case".into()))?;
-        let snapshot = Snapshot::from_proto(&case).map_err(HandlerError)?;
+        let case = case.map_err(HandlerError::permanent)?.ok_or_else(|| HandlerError::permanent("the event carries no case"))?;
+        let snapshot = Snapshot::from_proto(&case).map_err(HandlerError::permanent)?;
         follow(txn, &snapshot, docket_kit::time::now()).await?;
         Ok(())
     }

@@ -28,14 +28,14 @@ pub struct Escalator;
 impl EventHandler for Escalator {
     async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), HandlerError> {
         let Some(trigger) = Trigger::from_event_type(&event.r#type) else { return Ok(()) };
-        let alert: ev::CaseSlaAlert = unpack(event, "docket.events.v1.CaseSlaAlert").map_err(HandlerError)?;
+        let alert: ev::CaseSlaAlert = unpack(event, "docket.events.v1.CaseSlaAlert").map_err(HandlerError::permanent)?;
         let target = match SlaTargetKind::try_from(alert.target) {
             Ok(SlaTargetKind::FirstResponse) => Target::FirstResponse,
             Ok(SlaTargetKind::Resolution) => Target::Resolution,
-            _ => return Err(HandlerError(format!("{}: the alert names no SLA target", event.r#type))),
+            _ => return Err(HandlerError::permanent(format!("{}: the alert names no SLA target", event.r#type))),
         };
         let by = Actor { actor: ACTOR, reason: "", at: docket_kit::time::now() };
-        let done = escalate(txn, &alert.case_id, trigger, target, &by).await.map_err(|err| HandlerError(err.to_string()))?;
+        let done = escalate(txn, &alert.case_id, trigger, target, &by).await.map_err(HandlerError::from)?;
         for escalation in done {
             tracing::info!(case = %alert.case_number, rule = %escalation.rule.name, actions = %escalation.actions, "escalated");
         }

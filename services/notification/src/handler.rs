@@ -97,7 +97,7 @@ fn facts<P: CasePayload>(event: &Envelope) -> Result<Facts, String> {
 }
 
 fn parse(event: &Envelope) -> Result<Option<Parsed>, HandlerError> {
-    let bad = |err: String| HandlerError(format!("{}: {err}", event.r#type));
+    let bad = |err: String| HandlerError::permanent(format!("{}: {err}", event.r#type));
     let facts = match event.r#type.as_str() {
         "case.created" => facts::<ev::CaseCreated>(event),
         "case.updated" => facts::<ev::CaseUpdated>(event),
@@ -185,7 +185,7 @@ struct Recipient {
 }
 
 fn unavailable(what: &str, status: tonic::Status) -> HandlerError {
-    HandlerError(format!("case service, {what}: {} {}", status.code(), status.message()))
+    HandlerError::from_status(&format!("case service, {what}"), &status)
 }
 
 impl Notifier {
@@ -375,7 +375,7 @@ impl EventHandler for Notifier {
 /// longer works gets no email. Opt-outs of case emails do not apply: the
 /// person (or staff for them) asked for this one.
 async fn access_email(txn: &DatabaseTransaction, event: &Envelope, links: &PortalLinks) -> Result<(), HandlerError> {
-    let bad = |err: String| HandlerError(format!("{}: {err}", event.r#type));
+    let bad = |err: String| HandlerError::permanent(format!("{}: {err}", event.r#type));
     let mut request = RequestView::default();
     let (name, link_id, path) = match event.r#type.as_str() {
         "portal.invitation_created" => {
@@ -398,7 +398,7 @@ async fn access_email(txn: &DatabaseTransaction, event: &Envelope, links: &Porta
         return Err(bad(format!("the event names no link (link_id {link_id:?})")));
     }
     let Some(issued) =
-        links.issue_secret(&link_id).await.map_err(|status| bad(format!("the portal service: {}", status.message())))?
+        links.issue_secret(&link_id).await.map_err(|status| HandlerError::from_status("the portal service", &status))?
     else {
         return Ok(());
     };
@@ -436,7 +436,7 @@ fn rendered(template: &TemplateRecord, event_type: &str, context: &impl Serializ
                 customized = template.customized,
                 "template failed; using the default"
             );
-            render(&default_template(event_type), context).map_err(|err| HandlerError(err.to_string()))
+            render(&default_template(event_type), context).map_err(|err| HandlerError::permanent(err.to_string()))
         }
     }
 }

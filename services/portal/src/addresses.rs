@@ -26,15 +26,15 @@ pub struct AddressFollower;
 #[async_trait::async_trait]
 impl EventHandler for AddressFollower {
     async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), HandlerError> {
-        let changed: ContactChanged = unpack(event, "docket.events.v1.ContactChanged").map_err(HandlerError)?;
+        let changed: ContactChanged = unpack(event, "docket.events.v1.ContactChanged").map_err(HandlerError::permanent)?;
         let Some(contact) = changed.contact else {
-            return Err(HandlerError(format!("{}: the event names no contact", event.r#type)));
+            return Err(HandlerError::permanent(format!("{}: the event names no contact", event.r#type)));
         };
         if !changed.changes.iter().any(|change| change.field == "email") {
             return Ok(());
         }
         let reason = format!("the contact's address changed: {}", changed.reason);
         let by = Actor { actor: ACTOR, reason: &reason, at: docket_kit::time::now() };
-        follow_contact_address(txn, &by, &contact.id, &contact.email).await.map_err(|err| HandlerError(err.to_string()))
+        Ok(follow_contact_address(txn, &by, &contact.id, &contact.email).await?)
     }
 }

@@ -1,6 +1,9 @@
 //! The consuming side: a durable queue per service, handlers run in a
 //! transaction with an inbox that drops events already handled, ack after
-//! commit, retries with back-off, dead letters after the last attempt.
+//! commit. A failure that may pass (a service the handler needs is down, a
+//! timeout, a lost connection) is retried with capped back-off for
+//! `events.retry_patience_secs`; one that cannot (a bad payload, a refusal
+//! that will not change) goes to the dead letters at once.
 
 use std::{sync::Arc, time::Duration};
 
@@ -35,14 +38,62 @@ pub mod entity {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// Why a handler could not handle an event; the event is retried.
+/// Why a handler could not handle an event, and whether that may pass.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct HandlerError(pub String);
+#[error("{reason}")]
+pub struct HandlerError {
+    pub reason: String,
+    /// It can never succeed: dead-letter it now instead of retrying.
+    pub permanent: bool,
+}
+
+impl HandlerError {
+    /// A failure that may pass: retried for as long as the patience lasts.
+    pub fn transient(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into(), permanent: false }
+    }
+
+    /// A failure that cannot pass (a malformed payload, a refusal that does
+    /// not depend on time): dead-lettered at once.
+    pub fn permanent(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into(), permanent: true }
+    }
+
+    /// A failed call to another service, `what` saying which. It may pass
+    /// unless the service says the request itself is wrong: down,
+    /// restarting, slow, overloaded, a refused token (an operator fixes
+    /// it), or failing inside are all worth waiting out.
+    pub fn from_status(what: &str, status: &tonic::Status) -> Self {
+        use tonic::Code;
+        let reason = format!("{what}: {:?} {}", status.code(), status.message());
+        match status.code() {
+            Code::InvalidArgument
+            | Code::NotFound
+            | Code::AlreadyExists
+            | Code::FailedPrecondition
+            | Code::OutOfRange
+            | Code::Unimplemented => Self::permanent(reason),
+            _ => Self::transient(reason),
+        }
+    }
+}
 
 impl From<sea_orm::DbErr> for HandlerError {
     fn from(err: sea_orm::DbErr) -> Self {
-        HandlerError(format!("database: {err}"))
+        HandlerError::transient(format!("database: {err}"))
+    }
+}
+
+/// A service's own error from a change made in a consumer: the database
+/// or a dependency may come back (and a concurrent change is retried on
+/// fresh data); a refusal of the change itself will not change.
+impl<D: crate::error::DomainError> From<crate::error::Error<D>> for HandlerError {
+    fn from(err: crate::error::Error<D>) -> Self {
+        use crate::error::Error;
+        match err {
+            Error::Database(_) | Error::Unavailable(_) | Error::Stale(_) => HandlerError::transient(err.to_string()),
+            other => HandlerError::permanent(other.to_string()),
+        }
     }
 }
 
@@ -112,7 +163,7 @@ pub async fn consume(
                 tracing::warn!(%queue, error = %err, "event consumer: cannot subscribe yet");
             }
         }
-        let backoff = Duration::from_millis(100u64.saturating_mul(1 << failures.min(8))).min(Duration::from_secs(15));
+        let backoff = super::reconnect_backoff(failures);
         tokio::select! {
             () = tokio::time::sleep(backoff) => {}
             _ = shutdown.changed() => return,
@@ -153,10 +204,16 @@ pub async fn handle_delivery(
             Ok(false) => settle(delivery.settle.ack().await, Outcome::Duplicate),
             Err(err) => {
                 let attempt = delivery.attempts + 1;
-                let reason = err.0;
-                if attempt >= settings.max_attempts {
-                    tracing::error!(%reason, attempt, "event handler failed for the last time: dead-lettered");
+                let now = crate::time::now().timestamp_millis();
+                let retried_for = Duration::from_millis(u64::try_from(now - delivery.first_failure.unwrap_or(now)).unwrap_or(0));
+                let patience = Duration::from_secs(settings.retry_patience_secs);
+                let HandlerError { reason, permanent } = err;
+                if permanent {
+                    tracing::error!(%reason, attempt, "event handler failed for a reason that cannot pass: dead-lettered");
                     dead(delivery, reason).await
+                } else if retried_for >= patience {
+                    tracing::error!(%reason, attempt, ?retried_for, "event handler still failing after the retry patience: dead-lettered");
+                    dead(delivery, format!("still failing after {}s of retries: {reason}", retried_for.as_secs())).await
                 } else {
                     let delay = settings.retry_delay(delivery.attempts);
                     tracing::warn!(%reason, attempt, retry_in = ?delay, "event handler failed: retrying");

@@ -24,6 +24,8 @@ struct Message {
     routing_key: String,
     body: Vec<u8>,
     attempts: u32,
+    /// When the first failed attempt was made (unix ms).
+    first_failure: Option<i64>,
 }
 
 #[derive(Default)]
@@ -68,6 +70,7 @@ impl InProcessBroker {
                 let delivery = Delivery {
                     body: message.body.clone(),
                     attempts: message.attempts,
+                    first_failure: message.first_failure,
                     redelivered: message.attempts > 0,
                     settle: Box::new(MemorySettle {
                         broker: self.this.clone(),
@@ -110,6 +113,7 @@ impl Broker for InProcessBroker {
                     routing_key: message.routing_key.to_owned(),
                     body: message.body.to_vec(),
                     attempts: 0,
+                    first_failure: None,
                 },
             );
         }
@@ -161,7 +165,7 @@ impl Broker for InProcessBroker {
         };
         let count = dead.len();
         for letter in dead {
-            self.deliver(queue, Message { id: letter.id, routing_key: letter.routing_key, body: letter.body, attempts: 0 });
+            self.deliver(queue, Message { id: letter.id, routing_key: letter.routing_key, body: letter.body, attempts: 0, first_failure: None });
         }
         Ok(count)
     }
@@ -182,6 +186,7 @@ impl Settle for MemorySettle {
     async fn retry(self: Box<Self>, delay: Duration, _reason: &str) -> Result<(), BusError> {
         let MemorySettle { broker, queue, mut message } = *self;
         message.attempts += 1;
+        message.first_failure = message.first_failure.or_else(|| Some(crate::time::now().timestamp_millis()));
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             if let Some(broker) = broker.upgrade() {

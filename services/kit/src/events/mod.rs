@@ -51,8 +51,10 @@ pub struct EventSettings {
     pub queue_prefix: String,
     /// Unacknowledged deliveries a consumer holds at once.
     pub prefetch: u16,
-    /// Attempts before an event goes to the dead-letter queue.
-    pub max_attempts: u32,
+    /// How long an event whose handler fails for a reason that may pass
+    /// (a service it needs is down, a timeout) is retried before it goes to
+    /// the dead-letter queue. A failure that cannot pass goes there at once.
+    pub retry_patience_secs: u64,
     /// First retry delay; each further retry doubles it, up to `retry_max_ms`.
     pub retry_base_ms: u64,
     pub retry_max_ms: u64,
@@ -81,8 +83,8 @@ impl EventSettings {
         if self.prefetch == 0 {
             return Err(InvalidSetting::new("events.prefetch", "must be at least 1"));
         }
-        if self.max_attempts == 0 {
-            return Err(InvalidSetting::new("events.max_attempts", "must be at least 1"));
+        if self.retry_patience_secs == 0 {
+            return Err(InvalidSetting::new("events.retry_patience_secs", "must be at least 1"));
         }
         if self.relay_batch == 0 {
             return Err(InvalidSetting::new("events.relay_batch", "must be at least 1"));
@@ -121,6 +123,14 @@ impl EventSettings {
         let factor = 1u64.checked_shl(attempt.min(20)).unwrap_or(u64::MAX);
         Duration::from_millis(self.retry_base_ms.saturating_mul(factor).min(self.retry_max_ms))
     }
+}
+
+/// How long to wait before trying the broker again after `failures` failed
+/// tries in a row: doubling from 100 ms, and at most 2 s, so that
+/// publishing and consuming resume within a couple of seconds of the broker
+/// answering again, however long it was away.
+pub fn reconnect_backoff(failures: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1 << failures.min(5))).min(Duration::from_secs(2))
 }
 
 /// Builds the broker the settings name. `consumers` are the consuming
@@ -184,6 +194,8 @@ pub struct Delivery {
     pub body: Vec<u8>,
     /// Earlier failed attempts (0 on the first delivery).
     pub attempts: u32,
+    /// When the first of them was made (unix ms), if any.
+    pub first_failure: Option<i64>,
     /// Whether the broker redelivered it (e.g. after a consumer crash).
     pub redelivered: bool,
     pub settle: Box<dyn Settle>,
@@ -313,7 +325,7 @@ mod tests {
             exchange: "x".into(),
             queue_prefix: "docket.".into(),
             prefetch: 1,
-            max_attempts: 5,
+            retry_patience_secs: 60,
             retry_base_ms: 100,
             retry_max_ms: 1_000,
             relay_batch: 1,
@@ -327,10 +339,17 @@ mod tests {
     }
 
     #[test]
+    fn reconnecting_backs_off_to_at_most_two_seconds() {
+        let waits: Vec<u128> = (0..8).map(|f| reconnect_backoff(f).as_millis()).collect();
+        assert_eq!(waits, [100, 200, 400, 800, 1_600, 2_000, 2_000, 2_000]);
+        assert_eq!(reconnect_backoff(u32::MAX).as_millis(), 2_000);
+    }
+
+    #[test]
     fn a_process_declares_the_queues_of_its_consumers_and_of_those_named() {
         const ALL: &[(&str, &[&str])] = &[("notification", &["case.*"]), ("billing", &["case.*"]), ("portal", &["contact.*"])];
         let mut settings: EventSettings = serde_json::from_value(serde_json::json!({
-            "backend": "in_process", "url": "", "exchange": "x", "queue_prefix": "p.", "prefetch": 1, "max_attempts": 1,
+            "backend": "in_process", "url": "", "exchange": "x", "queue_prefix": "p.", "prefetch": 1, "retry_patience_secs": 1,
             "retry_base_ms": 1, "retry_max_ms": 1, "relay_batch": 1, "relay_poll_ms": 1, "retention_hours": 1, "consumers": ""
         }))
         .unwrap();

@@ -129,7 +129,7 @@ impl Relay {
                 }
                 Err(err) => {
                     failures += 1;
-                    let backoff = Duration::from_millis(100u64.saturating_mul(1 << failures.min(8))).min(Duration::from_secs(15));
+                    let backoff = super::reconnect_backoff(failures);
                     tracing::warn!(error = %err, retry_in = ?backoff, "event relay: the backlog stays in the outbox");
                     backoff
                 }

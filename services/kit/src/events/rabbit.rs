@@ -23,6 +23,9 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
 const ATTEMPTS_HEADER: &str = "x-docket-attempts";
 const REASON_HEADER: &str = "x-docket-error";
 const ROUTING_KEY_HEADER: &str = "x-docket-routing-key";
+/// When the first failed attempt was made (unix ms): how long a message has
+/// been retried is measured from it.
+const FIRST_FAILURE_HEADER: &str = "x-docket-first-failure";
 
 fn unavailable(err: impl std::fmt::Display) -> BusError {
     BusError::Unavailable(err.to_string())
@@ -192,6 +195,13 @@ fn attempts_of(properties: &BasicProperties) -> u32 {
     }
 }
 
+fn first_failure_of(properties: &BasicProperties) -> Option<i64> {
+    match header(properties, FIRST_FAILURE_HEADER) {
+        Some(AMQPValue::LongLongInt(ms)) => Some(*ms),
+        _ => None,
+    }
+}
+
 fn text_header(properties: &BasicProperties, name: &str) -> String {
     match header(properties, name) {
         Some(AMQPValue::LongString(s)) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
@@ -251,10 +261,11 @@ impl Broker for RabbitBroker {
                 };
                 let Some(Ok(delivery)) = next else { break };
                 let attempts = attempts_of(&delivery.properties);
+                let first_failure = first_failure_of(&delivery.properties);
                 let redelivered = delivery.redelivered;
                 let body = delivery.data.clone();
                 let settle = Box::new(RabbitSettle { context: broker.clone(), delivery: Some(delivery) });
-                if tx.send(Delivery { attempts, redelivered, body, settle }).await.is_err() {
+                if tx.send(Delivery { attempts, first_failure, redelivered, body, settle }).await.is_err() {
                     break;
                 }
             }
@@ -376,8 +387,17 @@ impl Settle for RabbitSettle {
 
     async fn retry(mut self: Box<Self>, delay: Duration, reason: &str) -> Result<(), BusError> {
         let attempts = self.delivery.as_ref().map(|d| attempts_of(&d.properties)).unwrap_or(0) + 1;
+        let first_failure = self
+            .delivery
+            .as_ref()
+            .and_then(|d| first_failure_of(&d.properties))
+            .unwrap_or_else(|| crate::time::now().timestamp_millis());
         let queue = retry_queue(&self.context.queue);
-        let extra = vec![(ATTEMPTS_HEADER, AMQPValue::LongLongInt(i64::from(attempts))), (REASON_HEADER, long(reason))];
+        let extra = vec![
+            (ATTEMPTS_HEADER, AMQPValue::LongLongInt(i64::from(attempts))),
+            (REASON_HEADER, long(reason)),
+            (FIRST_FAILURE_HEADER, AMQPValue::LongLongInt(first_failure)),
+        ];
         self.move_to(&queue, extra, Some(delay.max(Duration::from_millis(1)))).await
     }
 
