@@ -39,6 +39,7 @@ url = "amqp://guest:guest@127.0.0.1:5672/%2f"
 exchange = "docket.events"
 queue_prefix = "docket."
 prefetch = 32
+handlers = 8
 retry_patience_secs = 21600
 retry_base_ms = 1000
 retry_max_ms = 60000

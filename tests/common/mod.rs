@@ -203,6 +203,7 @@ pub fn test_events(backend: EventBackend, unique: &str) -> EventSettings {
         exchange: format!("docket.test.{unique}"),
         queue_prefix: format!("test.{unique}."),
         prefetch: 8,
+        handlers: 4,
         retry_patience_secs: 1,
         retry_base_ms: 50,
         retry_max_ms: 200,

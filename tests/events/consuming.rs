@@ -4,7 +4,7 @@
 use std::{
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -39,12 +39,27 @@ struct Recorder {
     calls: Mutex<Vec<String>>,
     failing: AtomicBool,
     refusing: AtomicBool,
+    /// (subject, payload's case id) in the order handled; with `slow`, each
+    /// handler takes a moment, so that handlers can overlap.
+    handled: Mutex<Vec<(String, String)>>,
+    slow: AtomicBool,
+    in_flight: AtomicUsize,
+    most_at_once: AtomicUsize,
 }
 
 #[async_trait::async_trait]
 impl EventHandler for Recorder {
     async fn handle(&self, _txn: &DatabaseTransaction, event: &Envelope) -> Result<(), HandlerError> {
         self.calls.lock().unwrap().push(event.id.clone());
+        if self.slow.load(Ordering::SeqCst) {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_at_once.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            let payload: ev::CaseCreated = docket_kit::events::unpack(event, "docket.events.v1.CaseCreated").unwrap();
+            let seq = payload.case.map(|c| c.case_number).unwrap_or_default();
+            self.handled.lock().unwrap().push((event.subject.clone(), seq));
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
         if self.failing.load(Ordering::SeqCst) {
             return Err(HandlerError::transient("the printer is on fire"));
         }
@@ -249,6 +264,34 @@ async fn a_handler_refusal_that_cannot_pass_is_dead_lettered_at_once(backend: Ev
     task.await.unwrap();
 }
 
+/// Events about different subjects are handled side by side; those about
+/// one subject one after another, in the order they were published.
+async fn events_of_one_subject_keep_their_order_while_subjects_are_handled_at_once(backend: EventBackend) {
+    let rig = Rig::new(backend).await;
+    rig.declare().await;
+    rig.handler.slow.store(true, Ordering::SeqCst);
+    let subjects: Vec<String> = (0..6).map(|n| format!("case-{n}")).collect();
+    for seq in 0..8 {
+        for subject in &subjects {
+            let mut numbered = event(subject);
+            let case = docket_proto::case::v1::Case { case_number: format!("{seq:02}"), ..Default::default() };
+            numbered.payload = Some(pack("docket.events.v1.CaseCreated", &ev::CaseCreated { case: Some(case) }));
+            rig.publish(&numbered).await;
+        }
+    }
+    let (stop, task) = rig.start();
+    rig.wait_for("every event handled", async || rig.handled().await == 48).await;
+    let handled = rig.handler.handled.lock().unwrap().clone();
+    for subject in &subjects {
+        let order: Vec<&str> = handled.iter().filter(|(s, _)| s == subject).map(|(_, seq)| seq.as_str()).collect();
+        let expected: Vec<String> = (0..8).map(|seq| format!("{seq:02}")).collect();
+        assert_eq!(order, expected, "{subject}'s events in the order published");
+    }
+    assert!(rig.handler.most_at_once.load(Ordering::SeqCst) > 1, "handlers of different subjects overlapped");
+    let _ = stop.send(true);
+    task.await.unwrap();
+}
+
 async fn a_malformed_message_is_dead_lettered_without_calling_the_handler(backend: EventBackend) {
     let rig = Rig::new(backend).await;
     rig.declare().await;
@@ -290,6 +333,7 @@ on_both_brokers!(
     a_duplicate_event_is_handled_once,
     a_failing_handler_is_retried_then_dead_lettered_with_its_reason_and_replay_works,
     a_handler_refusal_that_cannot_pass_is_dead_lettered_at_once,
+    events_of_one_subject_keep_their_order_while_subjects_are_handled_at_once,
     a_malformed_message_is_dead_lettered_without_calling_the_handler,
 );
 

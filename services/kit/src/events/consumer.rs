@@ -145,17 +145,26 @@ pub async fn consume(
                     tracing::info!(%queue, "event consumer: subscribed again");
                 }
                 failures = 0;
+                let lanes = Lanes::start(&db, &settings, &spec.service, &handler, &shutdown);
                 loop {
                     tokio::select! {
                         delivery = subscription.deliveries.recv() => match delivery {
                             Some(delivery) => {
-                                handle_delivery(&db, &settings, &spec.service, handler.as_ref(), delivery).await;
+                                if !lanes.hand(delivery).await {
+                                    break;
+                                }
                             }
                             None => break,
                         },
-                        _ = shutdown.changed() => return,
+                        _ = shutdown.changed() => {
+                            lanes.finish().await;
+                            return;
+                        }
                     }
                 }
+                // What the lanes still hold is settled on a closed channel:
+                // the broker hands it out again.
+                lanes.finish().await;
                 tracing::warn!(%queue, "event consumer: connection lost; subscribing again");
             }
             Err(err) => {
@@ -168,6 +177,62 @@ pub async fn consume(
             () = tokio::time::sleep(backoff) => {}
             _ = shutdown.changed() => return,
         }
+    }
+}
+
+/// The handlers of one subscription: each delivery goes to the lane of its
+/// subject, so events about one subject are handled one after another in
+/// the order they came, and events about different subjects at once.
+struct Lanes {
+    senders: Vec<tokio::sync::mpsc::Sender<Delivery>>,
+    workers: tokio::task::JoinSet<()>,
+}
+
+impl Lanes {
+    fn start(
+        db: &DatabaseConnection,
+        settings: &EventSettings,
+        consumer: &str,
+        handler: &Arc<dyn EventHandler>,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Self {
+        let mut senders = Vec::new();
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..settings.handlers.max(1) {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Delivery>(usize::from(settings.prefetch.max(1)));
+            senders.push(tx);
+            let (db, settings, consumer, handler) = (db.clone(), settings.clone(), consumer.to_owned(), handler.clone());
+            let mut shutdown = shutdown.clone();
+            workers.spawn(async move {
+                loop {
+                    // A handler that started finishes; one not started is left to the broker.
+                    let delivery = tokio::select! {
+                        biased;
+                        _ = shutdown.changed() => return,
+                        delivery = rx.recv() => delivery,
+                    };
+                    let Some(delivery) = delivery else { return };
+                    handle_delivery(&db, &settings, &consumer, handler.as_ref(), delivery).await;
+                }
+            });
+        }
+        Self { senders, workers }
+    }
+
+    /// Queues a delivery on its subject's lane; `false` when the lanes are gone.
+    async fn hand(&self, delivery: Delivery) -> bool {
+        let subject = Envelope::decode(delivery.body.as_slice()).map(|e| e.subject).unwrap_or_default();
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&subject, &mut hasher);
+        let lane = (std::hash::Hasher::finish(&hasher) % self.senders.len() as u64) as usize;
+        self.senders[lane].send(delivery).await.is_ok()
+    }
+
+    /// Lets every lane finish what it holds (or stop, on shutdown).
+    async fn finish(self) {
+        let Lanes { senders, workers } = self;
+        drop(senders);
+        workers.join_all().await;
     }
 }
 
