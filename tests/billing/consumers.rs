@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use docket_billing::clocks::ClockKeeper;
 use docket_case::sla_alerts::Escalator;
-use docket_kit::events::{Broker, EventBackend, Outgoing, consumer::EventHandler, envelope, pack, rabbit::RabbitBroker};
+use docket_kit::events::{Broker, EventBackend, Outgoing, consumer::{EventHandler, Prepared}, envelope, pack, rabbit::RabbitBroker};
 use docket_proto::{billing::v1 as billing_pb, case::v1 as pb, events::v1 as ev};
 use prost::Message;
 use sea_orm::TransactionTrait;
@@ -64,14 +64,18 @@ async fn bad_case_events_are_refused_by_the_sla_clocks_and_change_nothing(app: T
     let before = app.table_counts("billing", &["case_clocks", "outbox"]).await;
     for event in &bad {
         let txn = billing.begin().await.unwrap();
-        let refused = ClockKeeper.handle(&txn, event).await;
+        let refused = ClockKeeper.handle(&txn, event, Prepared::nothing()).await;
         assert!(refused.is_err(), "{} with a bad payload was accepted", event.r#type);
         txn.rollback().await.unwrap();
     }
     // Events the clocks do not follow are ignored.
     let txn = billing.begin().await.unwrap();
     ClockKeeper
-        .handle(&txn, &case_event("case.escalated", pack("docket.events.v1.CaseEscalated", &ev::CaseEscalated::default())))
+        .handle(
+            &txn,
+            &case_event("case.escalated", pack("docket.events.v1.CaseEscalated", &ev::CaseEscalated::default())),
+            Prepared::nothing(),
+        )
         .await
         .unwrap();
     txn.commit().await.unwrap();
@@ -130,7 +134,7 @@ async fn bad_sla_alerts_are_refused_by_escalation_and_change_nothing(app: TestAp
         (alert("case.created", &good), false),
     ] {
         let txn = case_db.begin().await.unwrap();
-        let outcome = Escalator.handle(&txn, &event).await;
+        let outcome = Escalator.handle(&txn, &event, Prepared::nothing()).await;
         assert_eq!(outcome.is_err(), refused, "{}: {outcome:?}", event.r#type);
         txn.rollback().await.unwrap();
     }

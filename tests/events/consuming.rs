@@ -12,7 +12,7 @@ use std::{
 use docket_kit::{
     events::{
         Broker, EventBackend, EventSettings, Outgoing,
-        consumer::{ConsumerSpec, EventHandler, HandlerError, Outcome, consume, handle_delivery},
+        consumer::{ConsumerSpec, EventHandler, HandlerError, Outcome, Prepared, consume, handle_delivery},
         envelope,
         memory::InProcessBroker,
         pack,
@@ -49,7 +49,7 @@ struct Recorder {
 
 #[async_trait::async_trait]
 impl EventHandler for Recorder {
-    async fn handle(&self, _txn: &DatabaseTransaction, event: &Envelope) -> Result<(), HandlerError> {
+    async fn handle(&self, _txn: &DatabaseTransaction, event: &Envelope, _: Prepared) -> Result<(), HandlerError> {
         self.calls.lock().unwrap().push(event.id.clone());
         if self.slow.load(Ordering::SeqCst) {
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;

@@ -389,7 +389,7 @@ async fn an_address_change_at_once_ends_the_sessions_and_links_of_the_old_one(ap
 }
 
 async fn a_malformed_contact_change_is_refused_and_changes_no_portal_user(app: TestApp) {
-    use docket_kit::events::{consumer::EventHandler, envelope, pack};
+    use docket_kit::events::{consumer::{EventHandler, Prepared}, envelope, pack};
     use docket_portal::addresses::AddressFollower;
     use docket_proto::events::v1 as ev;
     use sea_orm::TransactionTrait;
@@ -417,13 +417,13 @@ async fn a_malformed_contact_change_is_refused_and_changes_no_portal_user(app: T
     let before = all_row_counts(&app).await;
     for bad in &refused {
         let txn = db.begin().await.unwrap();
-        assert!(AddressFollower.handle(&txn, bad).await.is_err(), "{bad:?} is refused");
+        assert!(AddressFollower.handle(&txn, bad, Prepared::nothing()).await.is_err(), "{bad:?} is refused");
         txn.rollback().await.unwrap();
     }
     // A change that does not touch the email leaves the user as it is.
     let txn = db.begin().await.unwrap();
     let other_field = event(pack("docket.events.v1.ContactChanged", &changed(Some(moved), "phone")));
-    AddressFollower.handle(&txn, &other_field).await.expect("a change of another field is fine");
+    AddressFollower.handle(&txn, &other_field, Prepared::nothing()).await.expect("a change of another field is fine");
     txn.commit().await.unwrap();
     assert_eq!(all_row_counts(&app).await, before);
     session_of(&app, &jonas.session).await.expect("the session stands");

@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use docket_kit::events::{
-    consumer::{EventHandler, HandlerError},
+    consumer::{EventHandler, HandlerError, Prepared},
     unpack,
 };
 use docket_proto::{case::v1 as case_pb, events::v1 as ev, events::v1::Envelope};
@@ -35,7 +35,7 @@ pub struct ClockKeeper;
 
 #[async_trait::async_trait]
 impl EventHandler for ClockKeeper {
-    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), HandlerError> {
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope, _: Prepared) -> Result<(), HandlerError> {
         let case = match event.r#type.as_str() {
             "case.created" => unpack::<ev::CaseCreated>(event, "docket.events.v1.CaseCreated").map(|p| p.case),
             "case.updated" => unpack::<ev::CaseUpdated>(event, "docket.events.v1.CaseUpdated").map(|p| p.case),

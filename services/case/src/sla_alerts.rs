@@ -4,7 +4,7 @@
 use docket_kit::{
     audit::Actor,
     events::{
-        consumer::{EventHandler, HandlerError},
+        consumer::{EventHandler, HandlerError, Prepared},
         unpack,
     },
 };
@@ -26,7 +26,7 @@ pub struct Escalator;
 
 #[async_trait::async_trait]
 impl EventHandler for Escalator {
-    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), HandlerError> {
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope, _: Prepared) -> Result<(), HandlerError> {
         let Some(trigger) = Trigger::from_event_type(&event.r#type) else { return Ok(()) };
         let alert: ev::CaseSlaAlert = unpack(event, "docket.events.v1.CaseSlaAlert").map_err(HandlerError::permanent)?;
         let target = match SlaTargetKind::try_from(alert.target) {

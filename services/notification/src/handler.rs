@@ -4,21 +4,21 @@
 
 use chrono::{DateTime, Utc};
 use docket_kit::events::{
-    consumer::{EventHandler, HandlerError},
+    consumer::{EventHandler, HandlerError, Prepared},
     unpack,
 };
 use docket_proto::{
     case::v1::{self as pb, get_contact_request::Lookup},
     events::v1::{self as ev, Envelope},
 };
-use sea_orm::{ActiveModelTrait, DatabaseTransaction, IntoActiveModel};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, DatabaseTransaction, IntoActiveModel};
 use serde::Serialize;
 
 use crate::{
     clients::{CaseClients, PortalLinks},
     domain::{
         audience::{EventFacts, RecipientKind, audiences},
-        settings::ACCESS_EVENT_TYPES,
+        settings::{ACCESS_EVENT_TYPES, NotifySettings},
         templates::{
             AccessContext, ActivityView, CaseView, ChangeView, EventView, RecipientView, RequestView, SenderView,
             TemplateContext, default_template, render,
@@ -213,7 +213,7 @@ impl Notifier {
 
     async fn recipients(
         &self,
-        txn: &DatabaseTransaction,
+        db: &DatabaseConnection,
         kinds: &[RecipientKind],
         case: &pb::Case,
         event_type: &str,
@@ -230,7 +230,7 @@ impl Notifier {
             match kind {
                 RecipientKind::Contact => {
                     for link in &case.contacts {
-                        if is_echo(event_type, actor, &link.contact_id) || is_opted_out(txn, &link.contact_id).await? {
+                        if is_echo(event_type, actor, &link.contact_id) || is_opted_out(db, &link.contact_id).await? {
                             continue;
                         }
                         let request = pb::GetContactRequest { lookup: Some(Lookup::Id(link.contact_id.clone())) };
@@ -280,15 +280,51 @@ impl Notifier {
     }
 }
 
+/// What an event's emails need from other services, found before the
+/// consumer opens its transaction.
+enum Plan {
+    /// A case event: who hears of it, and the case as the emails show it.
+    Case { parsed: Parsed, settings: NotifySettings, recipients: Vec<Recipient>, owner_name: String },
+    /// A link email, with the secret the portal service issued for it.
+    Link(LinkEmail),
+}
+
+/// A portal invitation, password reset or submission confirmation, ready to write.
+struct LinkEmail {
+    recipient: Recipient,
+    /// `invitation`, `reset` or `confirm`: the link's path.
+    path: &'static str,
+    token: String,
+    expires: String,
+    request: RequestView,
+}
+
 #[async_trait::async_trait]
 impl EventHandler for Notifier {
-    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), HandlerError> {
+    async fn prepare(&self, db: &DatabaseConnection, event: &Envelope) -> Result<Prepared, HandlerError> {
         if ACCESS_EVENT_TYPES.contains(&event.r#type.as_str()) {
-            return access_email(txn, event, &self.links).await;
+            return Ok(Prepared::new(link_email(event, &self.links).await?.map(Plan::Link)));
         }
-        let Some(parsed) = parse(event)? else { return Ok(()) };
+        Ok(Prepared::new(self.case_plan(db, event).await?))
+    }
+
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope, prepared: Prepared) -> Result<(), HandlerError> {
+        match prepared.take::<Option<Plan>>().flatten() {
+            None => Ok(()),
+            Some(Plan::Link(email)) => write_link_email(txn, event, email).await,
+            Some(Plan::Case { parsed, settings, recipients, owner_name }) => {
+                write_case_emails(txn, event, &parsed, &settings, recipients, &owner_name).await
+            }
+        }
+    }
+}
+
+impl Notifier {
+    /// Who hears of a case event (none: no email).
+    async fn case_plan(&self, db: &DatabaseConnection, event: &Envelope) -> Result<Option<Plan>, HandlerError> {
+        let Some(parsed) = parse(event)? else { return Ok(None) };
         let case = &parsed.case;
-        let settings = load_settings(txn).await?.settings;
+        let settings = load_settings(db).await?.settings;
         let activity = parsed.activity.as_ref();
         let facts = EventFacts {
             event_type: &event.r#type,
@@ -303,9 +339,9 @@ impl EventHandler for Notifier {
             None => {
                 let kinds = audiences(&settings, &facts);
                 if kinds.is_empty() {
-                    return Ok(());
+                    return Ok(None);
                 }
-                self.recipients(txn, &kinds, case, &event.r#type, &event.actor).await?
+                self.recipients(db, &kinds, case, &event.r#type, &event.actor).await?
             }
         };
         // Whoever wrote an inbound email does not get it echoed back.
@@ -316,65 +352,79 @@ impl EventHandler for Notifier {
             recipients.retain(|r| r.email != sender);
         }
         if recipients.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let owner_name = if case.owner_id.is_empty() {
             String::new()
         } else {
             self.staff_user(&case.owner_id).await?.map(|u| u.name).unwrap_or_default()
         };
-        let template = template_of(txn, &event.r#type).await?;
-        let now = docket_kit::time::now();
-        let not_before = now + chrono::Duration::seconds(i64::from(settings.digest_window_seconds.max(0)));
-        for recipient in recipients {
-            let context = TemplateContext {
-                case: CaseView {
-                    id: case.id.clone(),
-                    number: case.case_number.clone(),
-                    subject: case.subject.clone(),
-                    description: case.description.clone(),
-                    status: label(STATUS_LABELS, case.status).to_owned(),
-                    priority: label(PRIORITY_LABELS, case.priority).to_owned(),
-                    owner_name: owner_name.clone(),
-                    resolution_summary: case.resolution_summary.clone(),
-                    url: format!("{}/cases/{}", settings.portal_base_url.trim_end_matches('/'), case.case_number),
-                },
-                event: EventView { r#type: event.r#type.clone(), actor: event.actor.clone(), reason: parsed.reason.clone() },
-                activity: activity.map(|a| ActivityView {
-                    kind: match pb::ActivityKind::try_from(a.kind) {
-                        Ok(pb::ActivityKind::Call) => "call",
-                        Ok(pb::ActivityKind::Email) => "email",
-                        _ => "note",
-                    }
-                    .to_owned(),
-                    body: a.body.clone(),
-                    author: a.author.clone(),
-                }),
-                changes: parsed
-                    .changes
-                    .iter()
-                    .map(|c| ChangeView {
-                        field: c.field.clone(),
-                        old: change_text(&c.field, &c.old_value),
-                        new: change_text(&c.field, &c.new_value),
-                    })
-                    .collect(),
-                recipient: RecipientView { name: recipient.name.clone(), email: recipient.email.clone(), kind: recipient.kind },
-                sender: SenderView { name: settings.sender_name.clone(), address: settings.sender_address.clone() },
-            };
-            let content = rendered(&template, &event.r#type, &context)?;
-            queue(txn, event, Some(case), recipient, content, not_before, now).await?;
-        }
-        Ok(())
+        Ok(Some(Plan::Case { parsed, settings, recipients, owner_name }))
     }
+}
+
+/// Writes one pending delivery per recipient of a case event.
+async fn write_case_emails(
+    txn: &DatabaseTransaction,
+    event: &Envelope,
+    parsed: &Parsed,
+    settings: &NotifySettings,
+    recipients: Vec<Recipient>,
+    owner_name: &str,
+) -> Result<(), HandlerError> {
+    let case = &parsed.case;
+    let activity = parsed.activity.as_ref();
+    let template = template_of(txn, &event.r#type).await?;
+    let now = docket_kit::time::now();
+    let not_before = now + chrono::Duration::seconds(i64::from(settings.digest_window_seconds.max(0)));
+    for recipient in recipients {
+        let context = TemplateContext {
+            case: CaseView {
+                id: case.id.clone(),
+                number: case.case_number.clone(),
+                subject: case.subject.clone(),
+                description: case.description.clone(),
+                status: label(STATUS_LABELS, case.status).to_owned(),
+                priority: label(PRIORITY_LABELS, case.priority).to_owned(),
+                owner_name: owner_name.to_owned(),
+                resolution_summary: case.resolution_summary.clone(),
+                url: format!("{}/cases/{}", settings.portal_base_url.trim_end_matches('/'), case.case_number),
+            },
+            event: EventView { r#type: event.r#type.clone(), actor: event.actor.clone(), reason: parsed.reason.clone() },
+            activity: activity.map(|a| ActivityView {
+                kind: match pb::ActivityKind::try_from(a.kind) {
+                    Ok(pb::ActivityKind::Call) => "call",
+                    Ok(pb::ActivityKind::Email) => "email",
+                    _ => "note",
+                }
+                .to_owned(),
+                body: a.body.clone(),
+                author: a.author.clone(),
+            }),
+            changes: parsed
+                .changes
+                .iter()
+                .map(|c| ChangeView {
+                    field: c.field.clone(),
+                    old: change_text(&c.field, &c.old_value),
+                    new: change_text(&c.field, &c.new_value),
+                })
+                .collect(),
+            recipient: RecipientView { name: recipient.name.clone(), email: recipient.email.clone(), kind: recipient.kind },
+            sender: SenderView { name: settings.sender_name.clone(), address: settings.sender_address.clone() },
+        };
+        let content = rendered(&template, &event.r#type, &context)?;
+        queue(txn, event, Some(case), recipient, content, not_before, now).await?;
+    }
+    Ok(())
 }
 
 /// A portal invitation, password reset or submission confirmation: one email
 /// with the link, to the address the portal service names as it hands out
 /// the link's secret (the event carries only the link's id). A link that no
-/// longer works gets no email. Opt-outs of case emails do not apply: the
-/// person (or staff for them) asked for this one.
-async fn access_email(txn: &DatabaseTransaction, event: &Envelope, links: &PortalLinks) -> Result<(), HandlerError> {
+/// longer works gets no email (`None`). Opt-outs of case emails do not
+/// apply: the person (or staff for them) asked for this one.
+async fn link_email(event: &Envelope, links: &PortalLinks) -> Result<Option<LinkEmail>, HandlerError> {
     let bad = |err: String| HandlerError::permanent(format!("{}: {err}", event.r#type));
     let mut request = RequestView::default();
     let (name, link_id, path) = match event.r#type.as_str() {
@@ -400,17 +450,24 @@ async fn access_email(txn: &DatabaseTransaction, event: &Envelope, links: &Porta
     let Some(issued) =
         links.issue_secret(&link_id).await.map_err(|status| HandlerError::from_status("the portal service", &status))?
     else {
-        return Ok(());
+        return Ok(None);
     };
-    let (email, token, expires) = (issued.email.trim().to_lowercase(), issued.token, issued.expire_time);
-    let settings = load_settings(txn).await?.settings;
-    let expires = expires
+    let expires = issued
+        .expire_time
         .as_ref()
         .and_then(docket_kit::time::from_proto)
         .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_default();
+    let recipient = Recipient { email: issued.email.trim().to_lowercase(), name, kind: RecipientKind::Contact };
+    Ok(Some(LinkEmail { recipient, path, token: issued.token, expires, request }))
+}
+
+/// Writes the pending delivery of a link email.
+async fn write_link_email(txn: &DatabaseTransaction, event: &Envelope, email: LinkEmail) -> Result<(), HandlerError> {
+    let settings = load_settings(txn).await?.settings;
+    let LinkEmail { recipient, path, token, expires, request } = email;
     let context = AccessContext {
-        recipient: RecipientView { name: name.clone(), email: email.clone(), kind: RecipientKind::Contact },
+        recipient: RecipientView { name: recipient.name.clone(), email: recipient.email.clone(), kind: RecipientKind::Contact },
         sender: SenderView { name: settings.sender_name.clone(), address: settings.sender_address.clone() },
         link: format!("{}/{path}/{token}", settings.portal_base_url.trim_end_matches('/')),
         expires,
@@ -419,7 +476,6 @@ async fn access_email(txn: &DatabaseTransaction, event: &Envelope, links: &Porta
     let template = template_of(txn, &event.r#type).await?;
     let content = rendered(&template, &event.r#type, &context)?;
     let now = docket_kit::time::now();
-    let recipient = Recipient { email, name, kind: RecipientKind::Contact };
     queue(txn, event, None, recipient, content, now, now).await
 }
 

@@ -6,7 +6,7 @@
 use docket_kit::{
     audit::Actor,
     events::{
-        consumer::{EventHandler, HandlerError},
+        consumer::{EventHandler, HandlerError, Prepared},
         unpack,
     },
 };
@@ -25,7 +25,7 @@ pub struct AddressFollower;
 
 #[async_trait::async_trait]
 impl EventHandler for AddressFollower {
-    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), HandlerError> {
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope, _: Prepared) -> Result<(), HandlerError> {
         let changed: ContactChanged = unpack(event, "docket.events.v1.ContactChanged").map_err(HandlerError::permanent)?;
         let Some(contact) = changed.contact else {
             return Err(HandlerError::permanent(format!("{}: the event names no contact", event.r#type)));

@@ -97,12 +97,37 @@ impl<D: crate::error::DomainError> From<crate::error::Error<D>> for HandlerError
     }
 }
 
-/// What a consuming service does with an event. It runs inside the
-/// consumer's transaction: write through `txn`, and the inbox row commits
+/// What a consuming service does with an event, in two steps: `prepare`
+/// fetches what it needs from other services before the consumer opens its
+/// transaction (so no transaction waits on the network), and `handle` runs
+/// inside that transaction: write through `txn`, and the inbox row commits
 /// with your changes.
 #[async_trait::async_trait]
 pub trait EventHandler: Send + Sync + 'static {
-    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), HandlerError>;
+    /// Reads through `db` and calls other services; `Prepared::nothing()` by default.
+    async fn prepare(&self, _db: &DatabaseConnection, _event: &Envelope) -> Result<Prepared, HandlerError> {
+        Ok(Prepared::nothing())
+    }
+
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope, prepared: Prepared) -> Result<(), HandlerError>;
+}
+
+/// What a handler's `prepare` hands to its `handle`.
+pub struct Prepared(Option<Box<dyn std::any::Any + Send>>);
+
+impl Prepared {
+    pub fn nothing() -> Self {
+        Self(None)
+    }
+
+    pub fn new<T: Send + 'static>(value: T) -> Self {
+        Self(Some(Box::new(value)))
+    }
+
+    /// The value `prepare` made, if it made one of this type.
+    pub fn take<T: 'static>(self) -> Option<T> {
+        self.0.and_then(|value| value.downcast::<T>().ok()).map(|value| *value)
+    }
 }
 
 /// What a consumer listens to.
@@ -311,12 +336,17 @@ async fn run_handler(
     handler: &dyn EventHandler,
     envelope: &Envelope,
 ) -> Result<bool, HandlerError> {
+    let seen = entity::Entity::find_by_id((consumer.to_owned(), envelope.id.clone()));
+    if seen.clone().one(db).await?.is_some() {
+        return Ok(false);
+    }
+    let prepared = handler.prepare(db, envelope).await?;
     let txn = db.begin().await?;
-    if entity::Entity::find_by_id((consumer.to_owned(), envelope.id.clone())).one(&txn).await?.is_some() {
+    if seen.one(&txn).await?.is_some() {
         txn.rollback().await?;
         return Ok(false);
     }
-    handler.handle(&txn, envelope).await?;
+    handler.handle(&txn, envelope, prepared).await?;
     let row = entity::ActiveModel {
         consumer: Set(consumer.to_owned()),
         event_id: Set(envelope.id.clone()),
