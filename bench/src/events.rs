@@ -70,6 +70,11 @@ pub struct EventsArgs {
     /// Client tasks calling CreateCase at once, each with its own connection.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
     concurrency: u32,
+    /// Cases created per second, at a steady pace (0: a burst, as fast as
+    /// the clients can). With a rate, the CreateCase row's latency includes
+    /// each call's wait for its turn; commit → email is unaffected.
+    #[arg(long, default_value_t = 0)]
+    rate: u32,
     /// PostgreSQL to benchmark against; fresh schemas are created and dropped.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
     database_url: String,
@@ -219,9 +224,13 @@ async fn measure(
         channels.push(Endpoint::from_shared(url.to_owned())?.connect().await?);
     }
     let started = Instant::now();
+    let rate = args.rate;
     let (create, created) = drive("CreateCase", &channels, cases, move |mut client, i| {
         let case = pb::Case { subject: format!("Bench event {i}"), ..template.clone() };
         async move {
+            if rate > 0 {
+                tokio::time::sleep_until((started + Duration::from_secs_f64(i as f64 / f64::from(rate))).into()).await;
+            }
             let request = pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() };
             let number = client.create_case(request).await?.into_inner().case_number;
             Ok((number, Instant::now()))
@@ -239,6 +248,7 @@ async fn measure(
     latencies.sort_unstable();
     Ok(Report {
         concurrency: channels.len(),
+        rate,
         create,
         end_to_end: last.saturating_duration_since(started),
         latencies,
@@ -405,6 +415,8 @@ async fn delete_broker_objects(events: &EventSettings) -> anyhow::Result<()> {
 /// What one run measured.
 struct Report {
     concurrency: usize,
+    /// Cases per second asked for (0: a burst).
+    rate: u32,
     create: Row,
     /// From the first CreateCase call to the last email accepted.
     end_to_end: Duration,
@@ -417,7 +429,10 @@ struct Report {
 impl Report {
     fn print(&self, stages: &[(&'static str, Vec<Duration>)], problems: usize) {
         let cases = self.create.requests;
-        println!("events: {cases} cases, CreateCase at concurrency {}", self.concurrency);
+        match self.rate {
+            0 => println!("events: a burst of {cases} cases, CreateCase at concurrency {}", self.concurrency),
+            rate => println!("events: {cases} cases at {rate} per second, CreateCase at concurrency {}", self.concurrency),
+        }
         print_table(std::slice::from_ref(&self.create));
         println!();
         println!("{:<32} {:>8} {:>10} {:>10}", "throughput", "events", "seconds", "per s");
