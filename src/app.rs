@@ -211,6 +211,7 @@ pub async fn run(
                 let config = &settings.notification;
                 config.validate_for_serving()?;
                 let clients = CaseClients::new("notification", &config.case_service_url, &config.service_token)?;
+                let mail_waker = Arc::new(tokio::sync::Notify::new());
                 let inbound = InboundSettings {
                     unassigned_account_name: config.unassigned_account_name.clone(),
                     own_addresses: Vec::new(),
@@ -226,11 +227,15 @@ pub async fn run(
                     db.clone(),
                     settings.events.clone(),
                     consumer,
-                    Arc::new(Notifier::new(clients, PortalLinks::new(&config.portal_service_url, &config.service_token)?)),
+                    Arc::new(Notifier::new(
+                        clients,
+                        PortalLinks::new(&config.portal_service_url, &config.service_token)?,
+                        mail_waker.clone(),
+                    )),
                     stopping.clone(),
                 ));
                 let transport = docket_notification::mailer::transport(config)?;
-                background.spawn(Mailer::new(db.clone(), transport, config.clone()).run(stopping.clone()));
+                background.spawn(Mailer::new(db.clone(), transport, config.clone(), mail_waker).run(stopping.clone()));
                 mounted.push(Mounted { names: docket_notification::GRPC_SERVICES.to_vec(), db, contact_calls: &[] });
             }
             Target::Billing => {

@@ -2,6 +2,8 @@
 //! template, and writes one pending delivery per recipient in the consumer's
 //! transaction (the mailer sends them).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use docket_kit::events::{
     consumer::{EventHandler, HandlerError, Prepared},
@@ -13,6 +15,7 @@ use docket_proto::{
 };
 use sea_orm::{ActiveModelTrait, DatabaseConnection, DatabaseTransaction, IntoActiveModel};
 use serde::Serialize;
+use tokio::sync::Notify;
 
 use crate::{
     clients::{CaseClients, PortalLinks},
@@ -37,11 +40,13 @@ use crate::{
 pub struct Notifier {
     clients: CaseClients,
     links: PortalLinks,
+    /// Wakes the mailer of this process once new deliveries are committed.
+    mail: Arc<Notify>,
 }
 
 impl Notifier {
-    pub fn new(clients: CaseClients, links: PortalLinks) -> Self {
-        Self { clients, links }
+    pub fn new(clients: CaseClients, links: PortalLinks, mail: Arc<Notify>) -> Self {
+        Self { clients, links, mail }
     }
 }
 
@@ -316,6 +321,10 @@ impl EventHandler for Notifier {
                 write_case_emails(txn, event, &parsed, &settings, recipients, &owner_name).await
             }
         }
+    }
+
+    fn committed(&self) {
+        self.mail.notify_one();
     }
 }
 

@@ -19,7 +19,7 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::{
     config::{MailTransportKind, NotificationSettings, SmtpTls},
@@ -172,6 +172,9 @@ pub struct Mailer {
     settings: NotificationSettings,
     /// This mailer, as its leases name it.
     instance: String,
+    /// Rung when new deliveries are committed in this process: no waiting
+    /// for the next poll (`send_interval_ms` is for those written elsewhere).
+    waker: Arc<Notify>,
 }
 
 /// An email that cannot be built (a bad address) fails for good; an email
@@ -191,8 +194,13 @@ struct Claimed {
 }
 
 impl Mailer {
-    pub fn new(db: DatabaseConnection, transport: Arc<dyn MailTransport>, settings: NotificationSettings) -> Self {
-        Self { db, transport, settings, instance: uuid::Uuid::now_v7().to_string() }
+    pub fn new(
+        db: DatabaseConnection,
+        transport: Arc<dyn MailTransport>,
+        settings: NotificationSettings,
+        waker: Arc<Notify>,
+    ) -> Self {
+        Self { db, transport, settings, instance: uuid::Uuid::now_v7().to_string(), waker }
     }
 
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
@@ -216,6 +224,7 @@ impl Mailer {
             }
             tokio::select! {
                 () = tokio::time::sleep(interval) => {}
+                () = self.waker.notified() => {}
                 changed = shutdown.changed() => if changed.is_err() { return },
             }
         }

@@ -110,6 +110,10 @@ pub trait EventHandler: Send + Sync + 'static {
     }
 
     async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope, prepared: Prepared) -> Result<(), HandlerError>;
+
+    /// Called once what `handle` wrote is committed (e.g. to wake a worker
+    /// that acts on it).
+    fn committed(&self) {}
 }
 
 /// What a handler's `prepare` hands to its `handle`.
@@ -360,5 +364,6 @@ async fn run_handler(
         Err(err) => return Err(err.into()),
     }
     txn.commit().await?;
+    handler.committed();
     Ok(true)
 }
