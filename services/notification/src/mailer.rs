@@ -19,7 +19,7 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::{
     config::{MailTransportKind, NotificationSettings, SmtpTls},
@@ -203,31 +203,62 @@ impl Mailer {
         Self { db, transport, settings, instance: uuid::Uuid::now_v7().to_string(), waker }
     }
 
+    /// Sends due emails until `shutdown`: up to `smtp_pool_size` at once,
+    /// leasing more as soon as a send finishes (no round waits for its
+    /// slowest email), and waking when this process commits new deliveries.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let interval = Duration::from_millis(self.settings.send_interval_ms);
+        let this = Arc::new(self);
+        let pool = Ord::max(this.settings.smtp_pool_size, 1) as usize;
+        let slots = Arc::new(Semaphore::new(pool));
+        let finished = Arc::new(Notify::new());
+        let interval = Duration::from_millis(this.settings.send_interval_ms);
         let mut last_seen: Option<tokio::time::Instant> = None;
         loop {
             if *shutdown.borrow() {
-                return;
+                break;
             }
             if last_seen.is_none_or(|at| at.elapsed() >= HEARTBEAT) {
-                match self.say_alive().await {
+                match this.say_alive().await {
                     Ok(()) => last_seen = Some(tokio::time::Instant::now()),
                     Err(err) => tracing::warn!(error = %err, "mailer: cannot note that it is alive; retrying"),
                 }
             }
-            match self.send_round().await {
-                // More may be due: no pause.
-                Ok(true) => continue,
-                Ok(false) => {}
-                Err(err) => tracing::warn!(error = %err, "mailer: cannot read the delivery log; retrying"),
+            let free = slots.available_permits();
+            let mut more = false;
+            if free > 0 {
+                match this.claim(free as u64).await {
+                    Ok(Some(claimed)) => {
+                        more = claimed.full;
+                        let settings = Arc::new(claimed.settings);
+                        for rows in claimed.emails {
+                            // Only this loop takes slots, and it leased no more emails than were free.
+                            let Ok(slot) = slots.clone().try_acquire_owned() else { break };
+                            let (this, settings, finished) = (this.clone(), settings.clone(), finished.clone());
+                            tokio::spawn(async move {
+                                if let Err(err) = this.send_batch(&rows, &settings.sender_name, &settings.sender_address).await {
+                                    tracing::warn!(error = %err, "mailer: cannot record a send; its lease will end and it is sent again");
+                                }
+                                drop(slot);
+                                finished.notify_one();
+                            });
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(err) => tracing::warn!(error = %err, "mailer: cannot read the delivery log; retrying"),
+                }
+            }
+            if more && slots.available_permits() > 0 {
+                continue;
             }
             tokio::select! {
                 () = tokio::time::sleep(interval) => {}
-                () = self.waker.notified() => {}
-                changed = shutdown.changed() => if changed.is_err() { return },
+                () = this.waker.notified() => {}
+                () = finished.notified() => {}
+                changed = shutdown.changed() => if changed.is_err() { break },
             }
         }
+        // The sends in flight finish and are recorded.
+        let _ = slots.acquire_many(pool as u32).await;
     }
 
     /// Notes that this mailer is alive, so its leases hold, and forgets
@@ -246,43 +277,6 @@ impl Mailer {
         Ok(())
     }
 
-    /// Sends what is due until nothing is; returns how many emails went out.
-    pub async fn send_due(&self) -> Result<usize, DbErr> {
-        let mut sent = 0;
-        loop {
-            let Some(claimed) = self.claim().await? else { return Ok(sent) };
-            let full = claimed.full;
-            sent += self.send_claimed(claimed).await?;
-            if !full {
-                return Ok(sent);
-            }
-        }
-    }
-
-    /// One round: leases at most `smtp_pool_size` emails and sends them at
-    /// once; `true` when more may be due.
-    async fn send_round(&self) -> Result<bool, DbErr> {
-        let Some(claimed) = self.claim().await? else { return Ok(false) };
-        let full = claimed.full;
-        self.send_claimed(claimed).await?;
-        Ok(full)
-    }
-
-    /// Sends the leased emails at once (over the SMTP connection pool; one
-    /// at a time, each would wait out the server's delayed ACK), each
-    /// outcome committed as soon as it is known.
-    async fn send_claimed(&self, claimed: Claimed) -> Result<usize, DbErr> {
-        let settings = &claimed.settings;
-        let sends = claimed.emails.iter().map(|rows| self.send_batch(rows, &settings.sender_name, &settings.sender_address));
-        let mut sent = 0;
-        for result in futures::future::join_all(sends).await {
-            if result? {
-                sent += 1;
-            }
-        }
-        Ok(sent)
-    }
-
     /// The longest one send may take: past it, it counts as failed.
     fn send_limit(&self) -> Duration {
         Duration::from_secs(Ord::max(self.settings.smtp_timeout_secs.saturating_mul(2), 1))
@@ -295,11 +289,11 @@ impl Mailer {
             + chrono::Duration::seconds(5)
     }
 
-    /// Leases what is due, at most `smtp_pool_size` emails, counting the
+    /// Leases what is due, at most `limit` emails, counting the
     /// attempt before it is made: a crash after the server took an email
     /// but before it was marked sent sends it again, and the log shows the
     /// second attempt.
-    async fn claim(&self) -> Result<Option<Claimed>, DbErr> {
+    async fn claim(&self, limit: u64) -> Result<Option<Claimed>, DbErr> {
         let txn = self.db.begin().await?;
         if txn.get_database_backend() == DbBackend::Postgres {
             // One claimer at a time per schema, so replicas never take the same rows.
@@ -335,19 +329,18 @@ impl Mailer {
         if freed.rows_affected > 0 {
             tracing::warn!(deliveries = freed.rows_affected, "mailer: took over the deliveries of a mailer that stopped");
         }
-        let pool = u64::from(Ord::max(self.settings.smtp_pool_size, 1));
         let due = delivery::Entity::find()
             .filter(delivery::Column::Status.eq(PENDING))
             .filter(delivery::Column::NotBefore.lte(now))
             .order_by_asc(delivery::Column::CreatedAt)
-            .limit(pool)
+            .limit(limit)
             .all(&txn)
             .await?;
         if due.is_empty() {
             txn.commit().await?;
             return Ok(None);
         }
-        let full = due.len() as u64 == pool;
+        let full = due.len() as u64 == limit;
         let settings = load_settings(&txn).await?.settings;
         // A digest takes every pending update of that case for that
         // recipient that nobody is sending, due or not; without a digest
