@@ -51,6 +51,13 @@ if ! command -v pdftoppm >/dev/null || ! command -v pdftotext >/dev/null || ! fc
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils fonts-liberation >/dev/null
 fi
 echo "poppler-utils is installed"
+# Postfix, the MTA of the email-to-case test (tests/e2e/postfix.rs runs a
+# private instance of its own; the system one stays unconfigured).
+if ! command -v postfix >/dev/null; then
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
+fi
+echo "postfix is installed"
 # The property-based checker of the gateway's OpenAPI document.
 command -v schemathesis >/dev/null || python3 -m pip install --quiet --disable-pip-version-check schemathesis
 echo "schemathesis is installed"

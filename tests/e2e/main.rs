@@ -11,5 +11,6 @@ mod install;
 mod mail;
 mod mailer;
 mod outage;
+mod postfix;
 mod queues;
 mod shutdown;
