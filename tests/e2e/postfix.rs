@@ -7,7 +7,6 @@
 use std::{
     path::Path,
     process::{Command, Stdio},
-    time::Duration,
 };
 
 use tokio::{
@@ -176,7 +175,6 @@ async fn postfix_defers_mail_while_docket_is_down_and_it_becomes_a_case_after() 
     let install = Install::new().await;
     let (docket_port, smtp_port) = (port(), port());
     let dir = tempfile::tempdir().unwrap();
-    // The pipe runs as `nobody`: it must reach the binary and nothing else.
     let mut docket = install.serve(&["case", "notification"], docket_port, docket_port, &[]);
     healthy(docket_port).await;
     let postfix = Postfix::start(dir.path(), smtp_port, docket_port);
@@ -217,6 +215,3 @@ async fn postfix_defers_mail_while_docket_is_down_and_it_becomes_a_case_after() 
     stop(&mut docket);
     install.drop_schemas().await;
 }
-
-#[allow(dead_code)]
-const _: Duration = Duration::from_secs(0);
