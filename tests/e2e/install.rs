@@ -74,8 +74,8 @@ impl Install {
         command
     }
 
-    pub fn serve(&self, targets: &[&str], port: u16, case_port: u16, env: &[(&str, &str)]) -> Child {
-        self.command(targets, port, case_port, env).spawn().unwrap()
+    pub fn serve(&self, targets: &[&str], port: u16, case_port: u16, env: &[(&str, &str)]) -> Running {
+        Running(self.command(targets, port, case_port, env).spawn().unwrap())
     }
 
     /// Emails in the mailbox.
@@ -102,6 +102,30 @@ impl Install {
         for service in docket_migrations::SERVICES {
             docket_kit::db::drop_schema(&db, &format!("{}{service}", self.prefix)).await.unwrap();
         }
+    }
+}
+
+/// A process a test started: killed when the test ends, also when an
+/// assertion fails first, so that no server outlives its test.
+pub struct Running(pub Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

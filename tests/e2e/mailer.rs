@@ -6,24 +6,27 @@
 
 use std::{
     collections::HashMap,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::Duration,
 };
 
 use docket_proto::notification::v1::{IngestEmailRequest, notification_service_client::NotificationServiceClient};
 use sea_orm::ConnectionTrait;
 
-use crate::common::{
-    PATIENCE, SERVICE, ServingStatus, check_postgres, eventually, eventually_within, postgres_url, smtp::SmtpSink,
-    wait_for_health,
+use crate::{
+    common::{
+        PATIENCE, SERVICE, ServingStatus, check_postgres, eventually, eventually_within, postgres_url, smtp::SmtpSink,
+        wait_for_health,
+    },
+    install::Running,
 };
 
 /// Emails in the test: several rounds of the mailer's pool.
 const EMAILS: usize = 120;
 const POOL: usize = 8;
 
-fn serve(prefix: &str, port: u16, smtp_port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_docket"))
+fn serve(prefix: &str, port: u16, smtp_port: u16) -> Running {
+    let child = Command::new(env!("CARGO_BIN_EXE_docket"))
         .args(["serve", "case", "notification"])
         .env_remove("RUST_LOG")
         .env("DOCKET__TELEMETRY__LOG_FILTER", "warn")
@@ -47,7 +50,8 @@ fn serve(prefix: &str, port: u16, smtp_port: u16) -> Child {
         .env("DOCKET__NOTIFICATION__MAX_ATTEMPTS", "1000")
         .stdout(Stdio::null())
         .spawn()
-        .unwrap()
+        .unwrap();
+    Running(child)
 }
 
 async fn healthy(port: u16) {
