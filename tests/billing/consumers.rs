@@ -3,7 +3,6 @@
 //! (SLA alerts). A bad message is refused, changes nothing, and ends in the
 //! dead-letter queue with its reason.
 
-use std::time::Duration;
 
 use docket_billing::clocks::ClockKeeper;
 use docket_case::sla_alerts::Escalator;
@@ -164,15 +163,11 @@ async fn a_malformed_sla_alert_ends_in_the_dead_letter_queue_and_changes_no_case
     broker.publish(&Outgoing { id: &bad.id, routing_key: &bad.r#type, body: &body, traceparent: "" }).await.unwrap();
 
     let queue = app.settings.events.queue(docket_case::SERVICE);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let letters = loop {
-        let letters = broker.dead_letters(&queue).await.unwrap();
-        if !letters.is_empty() {
-            break letters;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the bad alert did not reach {queue}.dead");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let letters = crate::common::eventually(&format!("the bad alert in {queue}.dead"), async || {
+        let letters = broker.dead_letters(&queue).await.map_err(|err| err.to_string())?;
+        if letters.is_empty() { Err("none yet".to_owned()) } else { Ok(letters) }
+    })
+    .await;
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].id, bad.id);
     assert!(letters[0].reason.contains("names no SLA target"), "{}", letters[0].reason);

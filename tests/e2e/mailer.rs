@@ -4,59 +4,36 @@
 //! when the process died between the server taking it and the log marking
 //! it, which the log counts as a second attempt.
 
-use std::{
-    collections::HashMap,
-    process::{Command, Stdio},
-    time::Duration,
-};
+use std::collections::HashMap;
 
 use docket_proto::notification::v1::{IngestEmailRequest, notification_service_client::NotificationServiceClient};
 use sea_orm::ConnectionTrait;
 
 use crate::{
-    common::{
-        PATIENCE, SERVICE, ServingStatus, check_postgres, eventually, eventually_within, postgres_url, smtp::SmtpSink,
-        wait_for_health,
-    },
-    install::Running,
+    common::{PATIENCE, SERVICE, eventually, eventually_within, postgres_url, smtp::SmtpSink},
+    install::{Install, Running, healthy, port},
 };
 
 /// Emails in the test: several rounds of the mailer's pool.
 const EMAILS: usize = 120;
 const POOL: usize = 8;
 
-fn serve(prefix: &str, port: u16, smtp_port: u16) -> Running {
-    let child = Command::new(env!("CARGO_BIN_EXE_docket"))
-        .args(["serve", "case", "notification"])
-        .env_remove("RUST_LOG")
-        .env("DOCKET__TELEMETRY__LOG_FILTER", "warn")
-        .env("DOCKET__DATABASE__URL", postgres_url())
-        .env("DOCKET__DATABASE__SCHEMA_PREFIX", prefix)
-        .env("DOCKET__DATABASE__MIGRATE_ON_START", "true")
-        .env("DOCKET__EVENTS__BACKEND", "in_process")
-        .env("DOCKET__GRPC__LISTEN", format!("127.0.0.1:{port}"))
-        .env("DOCKET__AUTH__TOKENS__MTA__TOKEN", SERVICE)
-        .env("DOCKET__AUTH__TOKENS__MTA__ROLE", "service")
-        .env("DOCKET__NOTIFICATION__CASE_SERVICE_URL", format!("http://127.0.0.1:{port}"))
-        .env("DOCKET__NOTIFICATION__SERVICE_TOKEN", SERVICE)
-        .env("DOCKET__NOTIFICATION__TRANSPORT", "smtp")
-        .env("DOCKET__NOTIFICATION__SMTP_PORT", smtp_port.to_string())
-        .env("DOCKET__NOTIFICATION__SMTP_POOL_SIZE", POOL.to_string())
+/// `docket serve case notification` of `install`, sending to the SMTP sink.
+fn serve(install: &Install, port: u16, smtp_port: u16) -> Running {
+    let (smtp_port, pool) = (smtp_port.to_string(), POOL.to_string());
+    let env = [
+        ("DOCKET__EVENTS__BACKEND", "in_process"),
+        ("DOCKET__NOTIFICATION__TRANSPORT", "smtp"),
+        ("DOCKET__NOTIFICATION__SMTP_PORT", smtp_port.as_str()),
+        ("DOCKET__NOTIFICATION__SMTP_POOL_SIZE", pool.as_str()),
         // Leases outlast the test's patience: the takeover must come from
         // noticing that the mailer died, not from its leases running out.
-        .env("DOCKET__NOTIFICATION__SMTP_TIMEOUT_SECS", "30")
-        .env("DOCKET__NOTIFICATION__SEND_INTERVAL_MS", "50")
-        .env("DOCKET__NOTIFICATION__RETRY_BASE_SECS", "0")
-        .env("DOCKET__NOTIFICATION__MAX_ATTEMPTS", "1000")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    Running(child)
-}
-
-async fn healthy(port: u16) {
-    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect_lazy();
-    wait_for_health(channel, ServingStatus::Serving, Duration::from_secs(30)).await;
+        ("DOCKET__NOTIFICATION__SMTP_TIMEOUT_SECS", "30"),
+        ("DOCKET__NOTIFICATION__SEND_INTERVAL_MS", "50"),
+        ("DOCKET__NOTIFICATION__RETRY_BASE_SECS", "0"),
+        ("DOCKET__NOTIFICATION__MAX_ATTEMPTS", "1000"),
+    ];
+    install.serve(&["case", "notification"], port, port, &env)
 }
 
 /// (status, attempts, message id) of every delivery.
@@ -72,16 +49,16 @@ async fn deliveries(db: &sea_orm::DatabaseConnection, prefix: &str) -> Vec<(Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mailer_killed_mid_send_is_taken_over_and_every_email_goes_out_once_or_is_counted_twice() {
-    check_postgres().await;
-    let prefix = format!("t{}_", &uuid::Uuid::now_v7().simple().to_string()[16..]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let install = Install::new().await;
+    let prefix = install.prefix.clone();
+    let port = port();
     let mut sink = SmtpSink::start().await;
     let db = sea_orm::Database::connect(postgres_url()).await.unwrap();
 
     // The SMTP server is down while the emails are written, so that the
     // kill below lands while the mailer works through a backlog.
     sink.stop();
-    let mut server = serve(&prefix, port, sink.port);
+    let mut server = serve(&install, port, sink.port);
     healthy(port).await;
     let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect_lazy();
     let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {SERVICE}").parse().unwrap();
@@ -108,7 +85,7 @@ async fn a_mailer_killed_mid_send_is_taken_over_and_every_email_goes_out_once_or
     let before_restart = sink.received().len();
     assert!(before_restart < EMAILS, "the kill came after every email went out ({before_restart}); the test proves nothing");
 
-    let mut server = serve(&prefix, port, sink.port);
+    let server = serve(&install, port, sink.port);
     healthy(port).await;
     // The dead mailer's deliveries are taken over (the ones it had sent
     // but not marked go out again), long before their leases run out.
@@ -131,9 +108,6 @@ async fn a_mailer_killed_mid_send_is_taken_over_and_every_email_goes_out_once_or
         let (_, attempts, _) = log.iter().find(|(_, _, logged)| logged == id).unwrap_or_else(|| panic!("{id} not in the log"));
         assert!(*attempts >= *n, "{id} went out {n} times but the log counts {attempts} attempts");
     }
-    let _ = server.kill();
-    let _ = server.wait();
-    for service in docket_migrations::SERVICES {
-        docket_kit::db::drop_schema(&db, &format!("{prefix}{service}")).await.unwrap();
-    }
+    drop(server);
+    install.drop_schemas().await;
 }

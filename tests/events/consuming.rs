@@ -39,10 +39,14 @@ struct Recorder {
     calls: Mutex<Vec<String>>,
     failing: AtomicBool,
     refusing: AtomicBool,
-    /// (subject, payload's case id) in the order handled; with `slow`, each
-    /// handler takes a moment, so that handlers can overlap.
+    /// With `overlapping`: (subject, payload's case number) in the order
+    /// handled, and the most handlers in flight at once. The first handler
+    /// waits (a while at most) for a second one to start, which happens only
+    /// if handlers run side by side.
     handled: Mutex<Vec<(String, String)>>,
-    slow: AtomicBool,
+    overlapping: AtomicBool,
+    first_waited: AtomicBool,
+    second_started: tokio::sync::Notify,
     in_flight: AtomicUsize,
     most_at_once: AtomicUsize,
 }
@@ -51,10 +55,14 @@ struct Recorder {
 impl EventHandler for Recorder {
     async fn handle(&self, _txn: &DatabaseTransaction, event: &Envelope, _: Prepared) -> Result<(), HandlerError> {
         self.calls.lock().unwrap().push(event.id.clone());
-        if self.slow.load(Ordering::SeqCst) {
+        if self.overlapping.load(Ordering::SeqCst) {
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.most_at_once.fetch_max(now, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            if now > 1 {
+                self.second_started.notify_one();
+            } else if !self.first_waited.swap(true, Ordering::SeqCst) {
+                let _ = tokio::time::timeout(Duration::from_secs(10), self.second_started.notified()).await;
+            }
             let payload: ev::CaseCreated = docket_kit::events::unpack(event, "docket.events.v1.CaseCreated").unwrap();
             let seq = payload.case.map(|c| c.case_number).unwrap_or_default();
             self.handled.lock().unwrap().push((event.subject.clone(), seq));
@@ -269,7 +277,7 @@ async fn a_handler_refusal_that_cannot_pass_is_dead_lettered_at_once(backend: Ev
 async fn events_of_one_subject_keep_their_order_while_subjects_are_handled_at_once(backend: EventBackend) {
     let rig = Rig::new(backend).await;
     rig.declare().await;
-    rig.handler.slow.store(true, Ordering::SeqCst);
+    rig.handler.overlapping.store(true, Ordering::SeqCst);
     let subjects: Vec<String> = (0..6).map(|n| format!("case-{n}")).collect();
     for seq in 0..8 {
         for subject in &subjects {
