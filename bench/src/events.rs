@@ -19,6 +19,13 @@
 //!   published, event written → handled by the consumer, delivery written →
 //!   sent.
 //!
+//! With `--drain`, the notification service is not running while the cases
+//! are created: their events wait in its RabbitMQ queue. Once all are
+//! published, the bench starts the notification service (a second app in
+//! this process, calling the first over gRPC) and measures how fast it
+//! drains the queue: events handled per second (first to last handled, from
+//! the inbox) and emails per second (first to last accepted by the sink).
+//!
 //! Docket's warnings and errors are logged to stderr (`RUST_LOG` overrides
 //! the `warn` filter) and counted in the summary. Schemas, queues and the
 //! exchange are removed at the end, also after a failure or Ctrl-C. It exits
@@ -75,6 +82,10 @@ pub struct EventsArgs {
     /// each call's wait for its turn; commit → email is unaffected.
     #[arg(long, default_value_t = 0)]
     rate: u32,
+    /// Queue every event first (the notification service stopped), then
+    /// start the notification service and measure how fast it drains them.
+    #[arg(long, conflicts_with = "rate")]
+    drain: bool,
     /// PostgreSQL to benchmark against; fresh schemas are created and dropped.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
     database_url: String,
@@ -89,34 +100,45 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await.context("binding the gRPC port")?;
     let url = format!("http://{}", listener.local_addr()?);
     let settings = bench_settings(&args, &url, sink.port)?;
-    eprintln!(
-        "starting case + notification at {url} (schema prefix {}, exchange {}, SMTP sink on port {})",
-        settings.database.schema_prefix, settings.events.exchange, sink.port
-    );
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server_settings = settings.clone();
-    let server = tokio::spawn(async move {
-        app::run(&server_settings, &[Target::Case, Target::Notification], listener, async {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let mut apps = Apps::default();
+    if args.drain {
+        eprintln!(
+            "starting case at {url} (schema prefix {}, exchange {}); notification starts once every event is queued",
+            settings.database.schema_prefix, settings.events.exchange
+        );
+        // The notification queue is declared (and fills) without its consumer.
+        let mut case_only = settings.clone();
+        case_only.events.consumers = docket_notification::SERVICE.to_owned();
+        apps.start(case_only, &[Target::Case], listener);
+    } else {
+        eprintln!(
+            "starting case + notification at {url} (schema prefix {}, exchange {}, SMTP sink on port {})",
+            settings.database.schema_prefix, settings.events.exchange, sink.port
+        );
+        apps.start(settings.clone(), &[Target::Case, Target::Notification], listener);
+    }
 
     let outcome = tokio::select! {
-        outcome = measure(&url, &args, &sink, &server) => outcome,
+        outcome = measure(&url, &args, &settings, &sink, &mut apps) => outcome,
         _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
     };
 
-    // Stop the app first: its mailer commits the last batch, and nothing
+    // Stop the apps first: the mailer commits what it sent, and nothing
     // writes to what is removed next.
-    let _ = stop.send(());
-    let stopped = stop_app(server).await;
-    let stages = match (&outcome, &stopped) {
-        (Ok(_), Ok(())) => stages(&settings).await.unwrap_or_else(|err| {
-            eprintln!("skipping the per-stage latencies: {err:#}");
-            Vec::new()
-        }),
-        _ => Vec::new(),
+    let stopped = apps.stop().await;
+    let (stages, handled) = match (&outcome, &stopped) {
+        (Ok(_), Ok(())) => {
+            let stages = stages(&settings).await.unwrap_or_else(|err| {
+                eprintln!("skipping the per-stage latencies: {err:#}");
+                Vec::new()
+            });
+            let handled = handled_span(&settings).await.unwrap_or_else(|err| {
+                eprintln!("skipping the handling rate: {err:#}");
+                None
+            });
+            (stages, handled)
+        }
+        _ => (Vec::new(), None),
     };
     let mut clean = true;
     if let Err(err) = drop_schemas(&settings).await {
@@ -137,7 +159,7 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
         }
         (Err(err), Ok(())) => Err(err),
         (Ok(report), stopped) => {
-            report.print(&stages, problems.load(Ordering::Relaxed));
+            report.print(&stages, handled, problems.load(Ordering::Relaxed));
             stopped?;
             ensure!(clean, "clean-up failed (see above)");
             Ok(())
@@ -207,14 +229,17 @@ fn log_to_stderr() -> Arc<AtomicUsize> {
     counter.0
 }
 
-/// Waits for the app, creates the cases, waits for their emails.
+/// Waits for the app, creates the cases (with `--drain`: waits until their
+/// events are queued, then starts the notification service), waits for
+/// their emails.
 async fn measure(
     url: &str,
     args: &EventsArgs,
+    settings: &Settings,
     sink: &SmtpAcceptor,
-    server: &JoinHandle<anyhow::Result<()>>,
+    apps: &mut Apps,
 ) -> anyhow::Result<Report> {
-    wait_until_serving(Endpoint::from_shared(url.to_owned())?.connect_lazy(), server).await?;
+    apps.serving(url).await?;
     let template = crate::case_template(url).await?;
     let cases = args.cases as usize;
 
@@ -241,7 +266,19 @@ async fn measure(
     let committed: HashMap<String, Instant> = created.into_iter().collect();
     ensure!(committed.len() == cases, "CreateCase returned {} distinct case numbers for {cases} cases", committed.len());
 
-    let emails = wait_for_emails(sink, &committed, server).await?;
+    let drain_started = if args.drain {
+        wait_until_published(settings, cases, apps).await?;
+        let listener = TcpListener::bind("127.0.0.1:0").await.context("binding the notification service's port")?;
+        eprintln!("all {cases} events queued; starting notification at {}", listener.local_addr()?);
+        let at = Instant::now();
+        apps.start(settings.clone(), &[Target::Notification], listener);
+        Some(at)
+    } else {
+        None
+    };
+
+    let emails = wait_for_emails(sink, &committed, apps).await?;
+    let first = emails.accepted.values().min().copied().unwrap_or(started);
     let last = emails.accepted.values().max().copied().unwrap_or(started);
     let mut latencies: Vec<Duration> =
         committed.iter().map(|(number, at)| emails.accepted[number].saturating_duration_since(*at)).collect();
@@ -251,10 +288,86 @@ async fn measure(
         rate,
         create,
         end_to_end: last.saturating_duration_since(started),
+        drain: drain_started.map(|at| Drain {
+            to_last_email: last.saturating_duration_since(at),
+            first_to_last_email: last.saturating_duration_since(first),
+        }),
         latencies,
         duplicates: emails.duplicates,
         strangers: emails.strangers,
     })
+}
+
+/// Waits until the relay published every `case.created` (`--drain`).
+async fn wait_until_published(settings: &Settings, cases: usize, apps: &Apps) -> anyhow::Result<()> {
+    let case = ServiceDatabase::for_service(&settings.database, docket_case::SERVICE).schema.unwrap_or_default();
+    let sql = format!(
+        r#"SELECT count(*)::int8 AS published FROM "{case}".outbox WHERE event_type = 'case.created' AND sent_at IS NOT NULL"#
+    );
+    let db = sea_orm::Database::connect(settings.database.url.as_str()).await.context("connecting to PostgreSQL")?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let outcome = loop {
+        let row = db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql.clone())).await;
+        let published: i64 = match row {
+            Ok(Some(row)) => row.try_get("", "published")?,
+            Ok(None) => 0,
+            Err(err) => break Err(anyhow!("reading the outbox: {err}")),
+        };
+        if published as usize >= cases {
+            break Ok(());
+        }
+        if apps.any_stopped() {
+            break Err(anyhow!("the app stopped with {published} of {cases} events published"));
+        }
+        if Instant::now() > deadline {
+            break Err(anyhow!("only {published} of {cases} events published within 60 s"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let _ = db.close().await;
+    outcome
+}
+
+/// The Docket apps this bench runs in-process, each until its sender fires.
+#[derive(Default)]
+struct Apps(Vec<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)>);
+
+impl Apps {
+    fn start(&mut self, settings: Settings, targets: &'static [Target], listener: TcpListener) {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            app::run(&settings, targets, listener, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        self.0.push((stop, server));
+    }
+
+    /// Waits until the app started last serves at `url`.
+    async fn serving(&self, url: &str) -> anyhow::Result<()> {
+        let (_, server) = self.0.last().context("no app started")?;
+        wait_until_serving(Endpoint::from_shared(url.to_owned())?.connect_lazy(), server).await
+    }
+
+    fn any_stopped(&self) -> bool {
+        self.0.iter().any(|(_, server)| server.is_finished())
+    }
+
+    /// Stops the apps, the last started first (notification before the
+    /// case service it calls), each letting relays, consumer and mailer
+    /// finish what they hold.
+    async fn stop(self) -> anyhow::Result<()> {
+        let mut outcome = Ok(());
+        for (stop, server) in self.0.into_iter().rev() {
+            let _ = stop.send(());
+            if let Err(err) = stop_app(server).await {
+                eprintln!("{err:#}");
+                outcome = Err(err);
+            }
+        }
+        outcome
+    }
 }
 
 /// What the SMTP sink saw of the bench's cases.
@@ -277,7 +390,7 @@ fn case_number(subject: &str) -> Option<&str> {
 async fn wait_for_emails(
     sink: &SmtpAcceptor,
     committed: &HashMap<String, Instant>,
-    server: &JoinHandle<anyhow::Result<()>>,
+    apps: &Apps,
 ) -> anyhow::Result<Emails> {
     let within = Duration::from_secs(30) + Duration::from_millis(100) * committed.len() as u32;
     eprintln!("waiting up to {} s for {} emails …", within.as_secs(), committed.len());
@@ -299,7 +412,7 @@ async fn wait_for_emails(
             eprintln!("  all {want} emails after {:.1} s", started.elapsed().as_secs_f64());
             return Ok(emails);
         }
-        ensure!(!server.is_finished(), "the app stopped with {got} of {want} emails sent");
+        ensure!(!apps.any_stopped(), "an app stopped with {got} of {want} emails sent");
         if started.elapsed() > within {
             let mut missing: Vec<&str> =
                 committed.keys().filter(|number| !emails.accepted.contains_key(*number)).map(String::as_str).collect();
@@ -315,7 +428,6 @@ async fn wait_for_emails(
     }
 }
 
-/// Stops the app (it lets relays, consumer and mailer finish their batch).
 async fn stop_app(mut server: JoinHandle<anyhow::Result<()>>) -> anyhow::Result<()> {
     match tokio::time::timeout(Duration::from_secs(20), &mut server).await {
         Ok(joined) => joined.context("the app task failed")?.context("the app failed"),
@@ -358,6 +470,23 @@ async fn stages(settings: &Settings) -> anyhow::Result<Vec<(&'static str, Vec<Du
         values.sort_unstable();
     }
     Ok(columns.into())
+}
+
+/// How many `case.created` the consumer handled, and the time from the
+/// first to the last (the inbox's `handled_at`).
+async fn handled_span(settings: &Settings) -> anyhow::Result<Option<(i64, Duration)>> {
+    let notification = ServiceDatabase::for_service(&settings.database, docket_notification::SERVICE).schema.unwrap_or_default();
+    let sql = format!(
+        r#"SELECT count(*)::int8 AS handled,
+                  COALESCE(EXTRACT(EPOCH FROM max(handled_at) - min(handled_at))::float8, 0) AS seconds
+           FROM "{notification}".inbox WHERE event_type = 'case.created'"#
+    );
+    let db = sea_orm::Database::connect(settings.database.url.as_str()).await.context("connecting to PostgreSQL")?;
+    let row = db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql)).await;
+    let _ = db.close().await;
+    let Some(row) = row.context("reading the inbox")? else { return Ok(None) };
+    let (handled, seconds): (i64, f64) = (row.try_get("", "handled")?, row.try_get("", "seconds")?);
+    Ok(Some((handled, Duration::from_secs_f64(seconds.max(0.0)))))
 }
 
 /// Drops both services' schemas.
@@ -420,32 +549,60 @@ struct Report {
     create: Row,
     /// From the first CreateCase call to the last email accepted.
     end_to_end: Duration,
+    /// With `--drain`: how the queued events drained.
+    drain: Option<Drain>,
     /// CreateCase returned → its email accepted, per case, sorted.
     latencies: Vec<Duration>,
     duplicates: usize,
     strangers: usize,
 }
 
+/// How a queue of events drained once the notification service started.
+struct Drain {
+    /// From starting the notification service (migrations included) to the last email.
+    to_last_email: Duration,
+    /// From the first email accepted to the last.
+    first_to_last_email: Duration,
+}
+
 impl Report {
-    fn print(&self, stages: &[(&'static str, Vec<Duration>)], problems: usize) {
+    fn print(&self, stages: &[(&'static str, Vec<Duration>)], handled: Option<(i64, Duration)>, problems: usize) {
         let cases = self.create.requests;
-        match self.rate {
-            0 => println!("events: a burst of {cases} cases, CreateCase at concurrency {}", self.concurrency),
-            rate => println!("events: {cases} cases at {rate} per second, CreateCase at concurrency {}", self.concurrency),
+        match (self.rate, &self.drain) {
+            (_, Some(_)) => println!(
+                "events: {cases} cases queued (CreateCase at concurrency {}), then drained by the notification service",
+                self.concurrency
+            ),
+            (0, None) => println!("events: a burst of {cases} cases, CreateCase at concurrency {}", self.concurrency),
+            (rate, None) => println!("events: {cases} cases at {rate} per second, CreateCase at concurrency {}", self.concurrency),
         }
         print_table(std::slice::from_ref(&self.create));
         println!();
-        println!("{:<32} {:>8} {:>10} {:>10}", "throughput", "events", "seconds", "per s");
-        for (label, elapsed) in [("cases created", self.create.elapsed), ("events handled end to end", self.end_to_end)] {
+        println!("{:<40} {:>8} {:>10} {:>10}", "throughput", "events", "seconds", "per s");
+        let row = |label: &str, count: usize, elapsed: Duration| {
             let seconds = elapsed.as_secs_f64();
-            println!("{label:<32} {cases:>8} {seconds:>10.2} {:>10.1}", cases as f64 / seconds);
+            println!("{label:<40} {count:>8} {seconds:>10.2} {:>10.1}", count as f64 / seconds);
+        };
+        row("cases created", cases, self.create.elapsed);
+        match &self.drain {
+            None => row("events handled end to end", cases, self.end_to_end),
+            Some(drain) => {
+                row("drain: notification start → last email", cases, drain.to_last_email);
+                row("drain: first → last email", cases, drain.first_to_last_email);
+            }
+        }
+        if let Some((count, span)) = handled {
+            row("events handled, first → last", usize::try_from(count).unwrap_or(0), span);
         }
         println!();
-        println!("{:<32} {:>8} {:>10} {:>10} {:>10} {:>10}", "latency", "count", "p50 ms", "p90 ms", "p99 ms", "max ms");
+        if self.drain.is_some() {
+            println!("(latencies from commit include the time the events waited for the notification service)");
+        }
+        println!("{:<40} {:>8} {:>10} {:>10} {:>10} {:>10}", "latency", "count", "p50 ms", "p90 ms", "p99 ms", "max ms");
         let row = |label: &str, sorted: &[Duration]| {
             let ms = |p| percentile_ms(sorted, p);
             println!(
-                "{label:<32} {:>8} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
+                "{label:<40} {:>8} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
                 sorted.len(),
                 ms(0.50),
                 ms(0.90),
