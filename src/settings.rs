@@ -40,6 +40,7 @@ exchange = "docket.events"
 queue_prefix = "docket."
 prefetch = 32
 handlers = 8
+batch = 16
 retry_patience_secs = 21600
 retry_base_ms = 1000
 retry_max_ms = 60000

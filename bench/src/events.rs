@@ -387,11 +387,7 @@ fn case_number(subject: &str) -> Option<&str> {
 }
 
 /// Waits until every case in `committed` has its email, printing progress.
-async fn wait_for_emails(
-    sink: &SmtpAcceptor,
-    committed: &HashMap<String, Instant>,
-    apps: &Apps,
-) -> anyhow::Result<Emails> {
+async fn wait_for_emails(sink: &SmtpAcceptor, committed: &HashMap<String, Instant>, apps: &Apps) -> anyhow::Result<Emails> {
     let within = Duration::from_secs(30) + Duration::from_millis(100) * committed.len() as u32;
     eprintln!("waiting up to {} s for {} emails …", within.as_secs(), committed.len());
     let started = Instant::now();
@@ -574,7 +570,9 @@ impl Report {
                 self.concurrency
             ),
             (0, None) => println!("events: a burst of {cases} cases, CreateCase at concurrency {}", self.concurrency),
-            (rate, None) => println!("events: {cases} cases at {rate} per second, CreateCase at concurrency {}", self.concurrency),
+            (rate, None) => {
+                println!("events: {cases} cases at {rate} per second, CreateCase at concurrency {}", self.concurrency)
+            }
         }
         print_table(std::slice::from_ref(&self.create));
         println!();

@@ -21,7 +21,9 @@
 //! publishes `case.created` to RabbitMQ, the notification consumer writes a
 //! delivery, the mailer sends it over SMTP to a measuring sink in this
 //! process. It prints cases and events per second and commit-to-email
-//! latency percentiles; `--cases 30 --concurrency 2` is its smoke test.
+//! latency percentiles; `--drain` queues every event first and measures how
+//! fast the notification service drains them. `--cases 30 --concurrency 2`
+//! (with and without `--drain`) is its smoke test.
 //!
 //! `sla-sweep` and `invoices` measure the billing service (see [`billing`]):
 //! the SLA scheduler's sweep time and rows read with a million open cases of

@@ -204,6 +204,7 @@ pub fn test_events(backend: EventBackend, unique: &str) -> EventSettings {
         queue_prefix: format!("test.{unique}."),
         prefetch: 8,
         handlers: 4,
+        batch: 8,
         retry_patience_secs: 1,
         retry_base_ms: 50,
         retry_max_ms: 200,

@@ -5,9 +5,7 @@
 
 use std::time::Duration;
 
-use docket_proto::case::v1::{
-    self as pb, case_service_client::CaseServiceClient, contact_service_client::ContactServiceClient,
-};
+use docket_proto::case::v1::{self as pb, case_service_client::CaseServiceClient, contact_service_client::ContactServiceClient};
 
 use crate::{
     common::{PATIENCE, SERVICE, eventually, eventually_within},
@@ -15,8 +13,9 @@ use crate::{
 };
 
 const CASES: usize = 30;
-/// Longer than the old policy's whole retry budget (5 attempts over 15 s).
-const OUTAGE: Duration = Duration::from_secs(20);
+/// A minute: four times the old policy's whole retry budget (5 attempts
+/// over 15 s), and as long as a slow rollout of the case service.
+const OUTAGE: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_wait_out_a_case_service_outage_and_every_email_goes_out_after_it() {

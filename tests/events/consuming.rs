@@ -12,7 +12,7 @@ use std::{
 use docket_kit::{
     events::{
         Broker, EventBackend, EventSettings, Outgoing,
-        consumer::{ConsumerSpec, EventHandler, HandlerError, Outcome, Prepared, consume, handle_delivery},
+        consumer::{ConsumerSpec, EventHandler, HandlerError, Outcome, Prepared, consume, handle_batch, handle_delivery},
         envelope,
         memory::InProcessBroker,
         pack,
@@ -39,6 +39,8 @@ struct Recorder {
     calls: Mutex<Vec<String>>,
     failing: AtomicBool,
     refusing: AtomicBool,
+    /// Refuses (for good) only the events about this subject.
+    refused_subject: Mutex<Option<String>>,
     /// With `overlapping`: (subject, payload's case number) in the order
     /// handled, and the most handlers in flight at once. The first handler
     /// waits (a while at most) for a second one to start, which happens only
@@ -73,6 +75,9 @@ impl EventHandler for Recorder {
         }
         if self.refusing.load(Ordering::SeqCst) {
             return Err(HandlerError::permanent("the printer does not exist"));
+        }
+        if self.refused_subject.lock().unwrap().as_deref() == Some(event.subject.as_str()) {
+            return Err(HandlerError::permanent("this case has no printer"));
         }
         Ok(())
     }
@@ -215,10 +220,10 @@ async fn a_duplicate_event_is_handled_once(backend: EventBackend) {
     let first = event("case-1");
     rig.publish(&first).await;
     rig.publish(&first).await; // the relay may publish twice after a failure
-    let second = event("case-2");
+    let second = event("case-1");
     rig.publish(&second).await;
-    // A consumer handles its queue one delivery at a time, in order: once
-    // `second`, published after the duplicate, is handled, so is the duplicate.
+    // Events about one subject are handled in order: once `second`,
+    // published after the duplicate, is handled, so is the duplicate.
     rig.wait_for("the event published after the duplicate handled", async || rig.has_handled(&second.id).await).await;
     let calls = rig.handler.calls();
     assert_eq!(calls.iter().filter(|id| **id == first.id).count(), 1, "{calls:?}");
@@ -344,6 +349,78 @@ on_both_brokers!(
     events_of_one_subject_keep_their_order_while_subjects_are_handled_at_once,
     a_malformed_message_is_dead_lettered_without_calling_the_handler,
 );
+
+/// The next `n` deliveries of a subscription.
+async fn take(subscription: &mut docket_kit::events::Subscription, n: usize) -> Vec<docket_kit::events::Delivery> {
+    let mut deliveries = Vec::new();
+    while deliveries.len() < n {
+        let next = tokio::time::timeout(Duration::from_secs(10), subscription.deliveries.recv()).await;
+        deliveries.push(next.expect("a delivery within 10 s").expect("the subscription is open"));
+    }
+    deliveries
+}
+
+fn count(outcomes: &[Outcome], wanted: fn(&Outcome) -> bool) -> usize {
+    outcomes.iter().filter(|outcome| wanted(outcome)).count()
+}
+
+/// Events that queued up are handled in one transaction. A redelivery of
+/// an event handled before is acked without its handler, a malformed one
+/// is dead-lettered, and when one handler fails, the batch is rolled back
+/// and each event handled on its own: the others commit, only the failing
+/// one is held back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_commits_together_and_a_failing_event_holds_back_only_itself() {
+    let rig = Rig::new(EventBackend::Rabbitmq).await;
+    let mut subscription = rig.broker.subscribe(&rig.queue, &rig.spec().bindings, 16).await.unwrap();
+    let seen = event("case-seen");
+    rig.publish(&seen).await;
+    let outcomes = handle_batch(&rig.db, &rig.settings, SERVICE, rig.handler.as_ref(), take(&mut subscription, 1).await).await;
+    assert_eq!(outcomes, [Outcome::Handled]);
+
+    // All well: one pass, each handler called once.
+    let good: Vec<Envelope> = (0..3).map(|n| event(&format!("case-{n}"))).collect();
+    for envelope in &good {
+        rig.publish(envelope).await;
+    }
+    rig.publish(&seen).await;
+    let outcomes = handle_batch(&rig.db, &rig.settings, SERVICE, rig.handler.as_ref(), take(&mut subscription, 4).await).await;
+    assert_eq!(count(&outcomes, |o| *o == Outcome::Handled), 3, "{outcomes:?}");
+    assert_eq!(count(&outcomes, |o| *o == Outcome::Duplicate), 1, "{outcomes:?}");
+    for envelope in &good {
+        assert!(rig.has_handled(&envelope.id).await);
+    }
+    assert_eq!(rig.handler.calls().len(), 4, "each event's handler ran once: {:?}", rig.handler.calls());
+
+    // One refuses: the batch is rolled back and each handled alone.
+    let more: Vec<Envelope> = (3..5).map(|n| event(&format!("case-{n}"))).collect();
+    let refused = event("case-refused");
+    *rig.handler.refused_subject.lock().unwrap() = Some("case-refused".to_owned());
+    rig.publish(&more[0]).await;
+    rig.publish(&refused).await;
+    rig.broker
+        .publish(&Outgoing { id: "garbage-2", routing_key: "case.created", body: b"\xff\xffnot protobuf", traceparent: "" })
+        .await
+        .unwrap();
+    rig.publish(&more[1]).await;
+    let outcomes = handle_batch(&rig.db, &rig.settings, SERVICE, rig.handler.as_ref(), take(&mut subscription, 4).await).await;
+    assert_eq!(count(&outcomes, |o| *o == Outcome::Handled), 2, "{outcomes:?}");
+    assert_eq!(count(&outcomes, |o| matches!(o, Outcome::DeadLettered { .. })), 2, "{outcomes:?}");
+    for envelope in &more {
+        assert!(rig.has_handled(&envelope.id).await, "the others committed");
+    }
+    assert!(!rig.has_handled(&refused.id).await, "nothing of the refused event committed");
+    let calls = rig.handler.calls();
+    assert_eq!(calls.iter().filter(|id| **id == more[0].id).count(), 2, "in the batch, then alone: {calls:?}");
+    assert_eq!(calls.iter().filter(|id| **id == refused.id).count(), 2, "in the batch, then alone: {calls:?}");
+    rig.wait_for("two dead letters", async || rig.broker.dead_letters(&rig.queue).await.unwrap().len() == 2).await;
+    let dead = rig.broker.dead_letters(&rig.queue).await.unwrap();
+    let mut reasons: Vec<&str> = dead.iter().map(|d| d.reason.as_str()).collect();
+    reasons.sort_unstable();
+    assert!(reasons[0].starts_with("malformed event") && reasons[1].contains("has no printer"), "{reasons:?}");
+    assert_eq!(rig.handled().await, 6);
+    drop(subscription);
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_that_crashes_before_its_ack_gets_the_event_again_and_handles_it_once() {

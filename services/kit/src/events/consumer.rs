@@ -9,7 +9,9 @@ use std::{sync::Arc, time::Duration};
 
 use docket_proto::events::v1::Envelope;
 use prost::Message;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, DatabaseTransaction, EntityTrait, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait,
+};
 use tokio::sync::watch;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -102,6 +104,11 @@ impl<D: crate::error::DomainError> From<crate::error::Error<D>> for HandlerError
 /// transaction (so no transaction waits on the network), and `handle` runs
 /// inside that transaction: write through `txn`, and the inbox row commits
 /// with your changes.
+///
+/// Events that queued up are handled in batches (`events.batch`): every
+/// event's `prepare` runs first, side by side, then every `handle` in one
+/// transaction, in the order the events came. So `prepare` must not depend
+/// on what `handle` wrote for an earlier event.
 #[async_trait::async_trait]
 pub trait EventHandler: Send + Sync + 'static {
     /// Reads through `db` and calls other services; `Prepared::nothing()` by default.
@@ -241,7 +248,14 @@ impl Lanes {
                         delivery = rx.recv() => delivery,
                     };
                     let Some(delivery) = delivery else { return };
-                    handle_delivery(&db, &settings, &consumer, handler.as_ref(), delivery).await;
+                    // What queued up behind it on this lane goes along.
+                    let mut batch = vec![delivery];
+                    while batch.len() < usize::from(settings.batch.max(1))
+                        && let Ok(next) = rx.try_recv()
+                    {
+                        batch.push(next);
+                    }
+                    handle_batch(&db, &settings, &consumer, handler.as_ref(), batch).await;
                 }
             });
         }
@@ -274,11 +288,162 @@ pub async fn handle_delivery(
     handler: &dyn EventHandler,
     delivery: Delivery,
 ) -> Outcome {
-    let envelope = match Envelope::decode(delivery.body.as_slice()) {
-        Ok(envelope) if !envelope.id.is_empty() && !envelope.r#type.is_empty() => envelope,
-        Ok(_) => return dead(delivery, "malformed event: the envelope has no id or type".to_owned()).await,
-        Err(err) => return dead(delivery, format!("malformed event: not a docket.events.v1.Envelope ({err})")).await,
+    match envelope_of(&delivery) {
+        Ok(envelope) => handle_one(db, settings, consumer, handler, envelope, delivery).await,
+        Err(reason) => dead(delivery, reason).await,
+    }
+}
+
+/// Handles deliveries that queued up on one lane together: one inbox read,
+/// their `prepare`s side by side, then every `handle` and the inbox rows in
+/// one transaction, one commit. Should anything in that transaction fail,
+/// it is rolled back and each delivery is handled on its own, so only the
+/// one that failed is retried or dead-lettered.
+pub async fn handle_batch(
+    db: &DatabaseConnection,
+    settings: &EventSettings,
+    consumer: &str,
+    handler: &dyn EventHandler,
+    deliveries: Vec<Delivery>,
+) -> Vec<Outcome> {
+    if deliveries.len() == 1 {
+        let mut deliveries = deliveries;
+        return match deliveries.pop() {
+            Some(delivery) => vec![handle_delivery(db, settings, consumer, handler, delivery).await],
+            None => Vec::new(),
+        };
+    }
+    let mut outcomes = Vec::with_capacity(deliveries.len());
+    let mut batch = Vec::with_capacity(deliveries.len());
+    for delivery in deliveries {
+        match envelope_of(&delivery) {
+            Ok(envelope) => {
+                let span = event_span(&envelope, consumer);
+                batch.push((envelope, delivery, span));
+            }
+            Err(reason) => outcomes.push(dead(delivery, reason).await),
+        }
+    }
+
+    // Redeliveries of events handled before are acked without their handler.
+    let ids: Vec<String> = batch.iter().map(|(envelope, _, _)| envelope.id.clone()).collect();
+    let seen = entity::Entity::find()
+        .filter(entity::Column::Consumer.eq(consumer))
+        .filter(entity::Column::EventId.is_in(ids))
+        .all(db)
+        .await;
+    let seen: std::collections::HashSet<String> = match seen {
+        Ok(rows) => rows.into_iter().map(|row| row.event_id).collect(),
+        Err(_) => {
+            for (envelope, delivery, span) in batch {
+                outcomes.push(handle_one(db, settings, consumer, handler, envelope, delivery).instrument(span).await);
+            }
+            return outcomes;
+        }
     };
+    let mut fresh = Vec::with_capacity(batch.len());
+    // A second copy of an event in this batch (the relay may publish twice)
+    // is acked once the first copy is settled.
+    let mut copies = Vec::new();
+    let mut in_batch = std::collections::HashSet::new();
+    for (envelope, delivery, span) in batch {
+        if seen.contains(&envelope.id) {
+            outcomes.push(settle(delivery.settle.ack().await, Outcome::Duplicate));
+        } else if !in_batch.insert(envelope.id.clone()) {
+            copies.push(delivery);
+        } else {
+            fresh.push((envelope, delivery, span));
+        }
+    }
+
+    let prepared =
+        futures::future::join_all(fresh.iter().map(|(envelope, _, span)| handler.prepare(db, envelope).instrument(span.clone())))
+            .await;
+    let mut ready = Vec::with_capacity(fresh.len());
+    for ((envelope, delivery, span), prepared) in fresh.into_iter().zip(prepared) {
+        match prepared {
+            Ok(prepared) => ready.push((envelope, delivery, span, prepared)),
+            Err(err) => outcomes.push(failed(settings, delivery, err).instrument(span).await),
+        }
+    }
+    if !ready.is_empty() {
+        commit_or_one_by_one(db, settings, consumer, handler, ready, &mut outcomes).await;
+    }
+    for copy in copies {
+        outcomes.push(settle(copy.settle.ack().await, Outcome::Duplicate));
+    }
+    outcomes
+}
+
+/// Commits a batch's events together, or, should that fail, handles each
+/// on its own.
+async fn commit_or_one_by_one(
+    db: &DatabaseConnection,
+    settings: &EventSettings,
+    consumer: &str,
+    handler: &dyn EventHandler,
+    ready: Vec<(Envelope, Delivery, tracing::Span, Prepared)>,
+    outcomes: &mut Vec<Outcome>,
+) {
+    let mut events = Vec::with_capacity(ready.len());
+    let mut prepared = Vec::with_capacity(ready.len());
+    let mut deliveries = Vec::with_capacity(ready.len());
+    for (envelope, delivery, span, ready) in ready {
+        events.push((envelope, span));
+        prepared.push(ready);
+        deliveries.push(delivery);
+    }
+    match commit_batch(db, consumer, handler, &events, prepared).await {
+        Ok(()) => {
+            handler.committed();
+            for ((_, span), delivery) in events.into_iter().zip(deliveries) {
+                outcomes.push(settle(delivery.settle.ack().instrument(span).await, Outcome::Handled));
+            }
+        }
+        Err(err) => {
+            tracing::debug!(error = %err, events = events.len(), "a batch of events failed together; handling each on its own");
+            for ((envelope, span), delivery) in events.into_iter().zip(deliveries) {
+                outcomes.push(handle_one(db, settings, consumer, handler, envelope, delivery).instrument(span).await);
+            }
+        }
+    }
+}
+
+/// Every event's `handle` and inbox row in one transaction.
+async fn commit_batch(
+    db: &DatabaseConnection,
+    consumer: &str,
+    handler: &dyn EventHandler,
+    events: &[(Envelope, tracing::Span)],
+    prepared: Vec<Prepared>,
+) -> Result<(), HandlerError> {
+    let txn = db.begin().await?;
+    for ((envelope, span), prepared) in events.iter().zip(prepared) {
+        handler.handle(&txn, envelope, prepared).instrument(span.clone()).await?;
+    }
+    let now = crate::time::now();
+    let rows = events.iter().map(|(envelope, _)| entity::ActiveModel {
+        consumer: Set(consumer.to_owned()),
+        event_id: Set(envelope.id.clone()),
+        event_type: Set(envelope.r#type.clone()),
+        handled_at: Set(now),
+    });
+    entity::Entity::insert_many(rows).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The event a delivery carries, or why it is not one.
+fn envelope_of(delivery: &Delivery) -> Result<Envelope, String> {
+    match Envelope::decode(delivery.body.as_slice()) {
+        Ok(envelope) if !envelope.id.is_empty() && !envelope.r#type.is_empty() => Ok(envelope),
+        Ok(_) => Err("malformed event: the envelope has no id or type".to_owned()),
+        Err(err) => Err(format!("malformed event: not a docket.events.v1.Envelope ({err})")),
+    }
+}
+
+/// The span of handling one event, a child of the trace that published it.
+fn event_span(envelope: &Envelope, consumer: &str) -> tracing::Span {
     let span = tracing::info_span!(
         "event",
         otel.name = %format!("consume {}", envelope.r#type),
@@ -292,33 +457,50 @@ pub async fn handle_delivery(
     carrier.insert("tracestate".to_owned(), envelope.tracestate.clone());
     let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&carrier));
     let _ = span.set_parent(parent);
+    span
+}
+
+/// Handles one event in its own transaction and settles its delivery.
+async fn handle_one(
+    db: &DatabaseConnection,
+    settings: &EventSettings,
+    consumer: &str,
+    handler: &dyn EventHandler,
+    envelope: Envelope,
+    delivery: Delivery,
+) -> Outcome {
+    let span = event_span(&envelope, consumer);
     async move {
         match run_handler(db, consumer, handler, &envelope).await {
             Ok(true) => settle(delivery.settle.ack().await, Outcome::Handled),
             Ok(false) => settle(delivery.settle.ack().await, Outcome::Duplicate),
-            Err(err) => {
-                let attempt = delivery.attempts + 1;
-                let now = crate::time::now().timestamp_millis();
-                let retried_for = Duration::from_millis(u64::try_from(now - delivery.first_failure.unwrap_or(now)).unwrap_or(0));
-                let patience = Duration::from_secs(settings.retry_patience_secs);
-                let HandlerError { reason, permanent } = err;
-                if permanent {
-                    tracing::error!(%reason, attempt, "event handler failed for a reason that cannot pass: dead-lettered");
-                    dead(delivery, reason).await
-                } else if retried_for >= patience {
-                    tracing::error!(%reason, attempt, ?retried_for, "event handler still failing after the retry patience: dead-lettered");
-                    dead(delivery, format!("still failing after {}s of retries: {reason}", retried_for.as_secs())).await
-                } else {
-                    let delay = settings.retry_delay(delivery.attempts);
-                    tracing::warn!(%reason, attempt, retry_in = ?delay, "event handler failed: retrying");
-                    let outcome = Outcome::Retried { attempt, reason: reason.clone() };
-                    settle(delivery.settle.retry(delay, &reason).await, outcome)
-                }
-            }
+            Err(err) => failed(settings, delivery, err).await,
         }
     }
     .instrument(span)
     .await
+}
+
+/// Settles a delivery whose handler failed: retried later while the
+/// failure may pass and the patience lasts, dead-lettered otherwise.
+async fn failed(settings: &EventSettings, delivery: Delivery, err: HandlerError) -> Outcome {
+    let attempt = delivery.attempts + 1;
+    let now = crate::time::now().timestamp_millis();
+    let retried_for = Duration::from_millis(u64::try_from(now - delivery.first_failure.unwrap_or(now)).unwrap_or(0));
+    let patience = Duration::from_secs(settings.retry_patience_secs);
+    let HandlerError { reason, permanent } = err;
+    if permanent {
+        tracing::error!(%reason, attempt, "event handler failed for a reason that cannot pass: dead-lettered");
+        dead(delivery, reason).await
+    } else if retried_for >= patience {
+        tracing::error!(%reason, attempt, ?retried_for, "event handler still failing after the retry patience: dead-lettered");
+        dead(delivery, format!("still failing after {}s of retries: {reason}", retried_for.as_secs())).await
+    } else {
+        let delay = settings.retry_delay(delivery.attempts);
+        tracing::warn!(%reason, attempt, retry_in = ?delay, "event handler failed: retrying");
+        let outcome = Outcome::Retried { attempt, reason: reason.clone() };
+        settle(delivery.settle.retry(delay, &reason).await, outcome)
+    }
 }
 
 fn settle(result: Result<(), super::BusError>, outcome: Outcome) -> Outcome {

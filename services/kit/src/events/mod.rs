@@ -55,6 +55,10 @@ pub struct EventSettings {
     /// case, a contact) one after another in the order they came, events
     /// about different subjects side by side.
     pub handlers: u16,
+    /// Events that queued up on one handler are handled together, up to
+    /// this many: each still gets its own `prepare`, and all share one
+    /// transaction and one commit. 1 handles each on its own.
+    pub batch: u16,
     /// How long an event whose handler fails for a reason that may pass
     /// (a service it needs is down, a timeout) is retried before it goes to
     /// the dead-letter queue. A failure that cannot pass goes there at once.
@@ -89,6 +93,9 @@ impl EventSettings {
         }
         if self.handlers == 0 || self.handlers > 256 {
             return Err(InvalidSetting::new("events.handlers", "must be between 1 and 256"));
+        }
+        if self.batch == 0 || self.batch > 1000 {
+            return Err(InvalidSetting::new("events.batch", "must be between 1 and 1000"));
         }
         if self.retry_patience_secs == 0 {
             return Err(InvalidSetting::new("events.retry_patience_secs", "must be at least 1"));
@@ -333,6 +340,7 @@ mod tests {
             queue_prefix: "docket.".into(),
             prefetch: 1,
             handlers: 1,
+            batch: 1,
             retry_patience_secs: 60,
             retry_base_ms: 100,
             retry_max_ms: 1_000,
@@ -357,7 +365,7 @@ mod tests {
     fn a_process_declares_the_queues_of_its_consumers_and_of_those_named() {
         const ALL: &[(&str, &[&str])] = &[("notification", &["case.*"]), ("billing", &["case.*"]), ("portal", &["contact.*"])];
         let mut settings: EventSettings = serde_json::from_value(serde_json::json!({
-            "backend": "in_process", "url": "", "exchange": "x", "queue_prefix": "p.", "prefetch": 1, "handlers": 1, "retry_patience_secs": 1,
+            "backend": "in_process", "url": "", "exchange": "x", "queue_prefix": "p.", "prefetch": 1, "handlers": 1, "batch": 1, "retry_patience_secs": 1,
             "retry_base_ms": 1, "retry_max_ms": 1, "relay_batch": 1, "relay_poll_ms": 1, "retention_hours": 1, "consumers": ""
         }))
         .unwrap();
