@@ -18,7 +18,11 @@ use docket_kit::{
     grpc::{Mounted, ServerParts},
 };
 use docket_notification::{
-    clients::{CaseClients, PortalLinks}, grpc::NotificationApi, handler::Notifier, inbound::InboundSettings, mailer::Mailer,
+    clients::{CaseClients, PortalLinks},
+    grpc::NotificationApi,
+    handler::Notifier,
+    inbound::InboundSettings,
+    mailer::Mailer,
 };
 use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 use tonic::service::RoutesBuilder;

@@ -3,10 +3,14 @@
 //! (SLA alerts). A bad message is refused, changes nothing, and ends in the
 //! dead-letter queue with its reason.
 
-
 use docket_billing::clocks::ClockKeeper;
 use docket_case::sla_alerts::Escalator;
-use docket_kit::events::{Broker, EventBackend, Outgoing, consumer::{EventHandler, Prepared}, envelope, pack, rabbit::RabbitBroker};
+use docket_kit::events::{
+    Broker, EventBackend, Outgoing,
+    consumer::{EventHandler, Prepared},
+    envelope, pack,
+    rabbit::RabbitBroker,
+};
 use docket_proto::{billing::v1 as billing_pb, case::v1 as pb, events::v1 as ev};
 use prost::Message;
 use sea_orm::TransactionTrait;

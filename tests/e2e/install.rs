@@ -92,7 +92,8 @@ impl Install {
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        let raw = format!("From: petra@acme.example\r\nSubject: Printer {n}\r\nMessage-ID: <q{n}@acme.example>\r\n\r\nJammed.\r\n");
+        let raw =
+            format!("From: petra@acme.example\r\nSubject: Printer {n}\r\nMessage-ID: <q{n}@acme.example>\r\n\r\nJammed.\r\n");
         child.stdin.take().unwrap().write_all(raw.as_bytes()).unwrap();
         assert!(child.wait().unwrap().success());
     }

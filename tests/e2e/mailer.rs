@@ -43,7 +43,9 @@ async fn deliveries(db: &sea_orm::DatabaseConnection, prefix: &str) -> Vec<(Stri
         .await
         .unwrap_or_default()
         .iter()
-        .map(|row| (row.try_get("", "status").unwrap(), row.try_get("", "attempts").unwrap(), row.try_get("", "message_id").unwrap()))
+        .map(|row| {
+            (row.try_get("", "status").unwrap(), row.try_get("", "attempts").unwrap(), row.try_get("", "message_id").unwrap())
+        })
         .collect()
 }
 

@@ -122,13 +122,8 @@ impl Postfix {
 
 impl Drop for Postfix {
     fn drop(&mut self) {
-        let _ = Command::new("postfix")
-            .arg("-c")
-            .arg(&self.config)
-            .arg("abort")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        let _ =
+            Command::new("postfix").arg("-c").arg(&self.config).arg("abort").stdout(Stdio::null()).stderr(Stdio::null()).status();
     }
 }
 
@@ -154,9 +149,8 @@ async fn send(smtp_port: u16, from: &str, subject: &str, message_id: &str, body:
         write.write_all(format!("{command}\r\n").as_bytes()).await.unwrap();
         expect(code).await;
     }
-    let message = format!(
-        "From: {from}\r\nTo: help@{DOMAIN}\r\nSubject: {subject}\r\nMessage-ID: {message_id}\r\n\r\n{body}\r\n.\r\n"
-    );
+    let message =
+        format!("From: {from}\r\nTo: help@{DOMAIN}\r\nSubject: {subject}\r\nMessage-ID: {message_id}\r\n\r\n{body}\r\n.\r\n");
     write.write_all(message.as_bytes()).await.unwrap();
     expect("250").await;
     write.write_all(b"QUIT\r\n").await.unwrap();

@@ -13,7 +13,8 @@ use crate::{
 async fn an_install_without_billing_leaves_no_billing_queue_and_a_named_consumer_gets_its_queue_early() {
     let install = Install::new().await;
     let port = port();
-    let serve = |consumers: &str| install.serve(&["case", "notification"], port, port, &[("DOCKET__EVENTS__CONSUMERS", consumers)]);
+    let serve =
+        |consumers: &str| install.serve(&["case", "notification"], port, port, &[("DOCKET__EVENTS__CONSUMERS", consumers)]);
 
     let mut server = serve("");
     healthy(port).await;

@@ -315,7 +315,8 @@ async fn a_form_naming_a_customers_address_asks_that_address_before_the_case_joi
     let page = gw.send(http::Method::GET, &format!("/f/{}", form.slug), None, &[], None).await;
     let done = post(&gw, &form.slug, &filled(&token_of(&page), &email)).await;
     assert_eq!(done.status, 200, "{}", done.text());
-    let number_in = |html: &str| html.split("class=\"case-number\">").nth(1).and_then(|s| s.split('<').next()).unwrap().to_owned();
+    let number_in =
+        |html: &str| html.split("class=\"case-number\">").nth(1).and_then(|s| s.split('<').next()).unwrap().to_owned();
     let number = number_in(&done.text());
     // The page tells the stranger nothing about whose address it is: a
     // newcomer's page reads the same but for the case number.

@@ -198,7 +198,11 @@ async fn a_new_email_failing_a_trusted_dmarc_check_in_a_customers_name_waits_out
     app.wait_until_mail_settled().await;
     let to_target: Vec<_> =
         sink.received().into_iter().filter(|e| e.rcpt_to.contains(&target.contact.email.to_lowercase())).collect();
-    assert!(to_target.is_empty(), "the customer is emailed nothing: {:?}", to_target.iter().map(|e| e.subject()).collect::<Vec<_>>());
+    assert!(
+        to_target.is_empty(),
+        "the customer is emailed nothing: {:?}",
+        to_target.iter().map(|e| e.subject()).collect::<Vec<_>>()
+    );
 
     // The same email without a verdict is the customer's own, as before.
     let genuine = message(

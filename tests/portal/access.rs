@@ -191,7 +191,12 @@ async fn staff_read_list_and_update_portal_users_and_disabling_ends_their_sessio
     assert_eq!(ended.code(), Code::Unauthenticated);
     let refused = app
         .portal_auth(SERVICE)
-        .login(portal::LoginRequest { email: ann.contact.email.clone(), password: PASSWORD.into(), client_ip: String::new(), device_token: String::new() })
+        .login(portal::LoginRequest {
+            email: ann.contact.email.clone(),
+            password: PASSWORD.into(),
+            client_ip: String::new(),
+            device_token: String::new(),
+        })
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied, "the right password of a disabled user: {refused:?}");
@@ -209,7 +214,12 @@ async fn revoking_sessions_logs_a_user_out_everywhere(app: TestApp) {
     let ann = customer_in(&app, &acme.id, "Ann", false).await;
     let second = app
         .portal_auth(SERVICE)
-        .login(portal::LoginRequest { email: ann.contact.email.clone(), password: PASSWORD.into(), client_ip: String::new(), device_token: String::new() })
+        .login(portal::LoginRequest {
+            email: ann.contact.email.clone(),
+            password: PASSWORD.into(),
+            client_ip: String::new(),
+            device_token: String::new(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -223,7 +233,12 @@ async fn revoking_sessions_logs_a_user_out_everywhere(app: TestApp) {
     }
     // Logging in again works.
     app.portal_auth(SERVICE)
-        .login(portal::LoginRequest { email: ann.contact.email.clone(), password: PASSWORD.into(), client_ip: String::new(), device_token: String::new() })
+        .login(portal::LoginRequest {
+            email: ann.contact.email.clone(),
+            password: PASSWORD.into(),
+            client_ip: String::new(),
+            device_token: String::new(),
+        })
         .await
         .expect("a new login after the revocation");
 }

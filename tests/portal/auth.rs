@@ -28,7 +28,12 @@ portal_tests!(
 );
 
 fn login(email: &str, password: &str) -> portal::LoginRequest {
-    portal::LoginRequest { email: email.to_owned(), password: password.to_owned(), client_ip: "198.51.100.4".to_owned(), device_token: String::new() }
+    portal::LoginRequest {
+        email: email.to_owned(),
+        password: password.to_owned(),
+        client_ip: "198.51.100.4".to_owned(),
+        device_token: String::new(),
+    }
 }
 
 async fn session_of(app: &TestApp, session_id: &str) -> Result<portal::Session, tonic::Status> {
@@ -389,7 +394,10 @@ async fn an_address_change_at_once_ends_the_sessions_and_links_of_the_old_one(ap
 }
 
 async fn a_malformed_contact_change_is_refused_and_changes_no_portal_user(app: TestApp) {
-    use docket_kit::events::{consumer::{EventHandler, Prepared}, envelope, pack};
+    use docket_kit::events::{
+        consumer::{EventHandler, Prepared},
+        envelope, pack,
+    };
     use docket_portal::addresses::AddressFollower;
     use docket_proto::events::v1 as ev;
     use sea_orm::TransactionTrait;

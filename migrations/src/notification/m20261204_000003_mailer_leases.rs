@@ -28,8 +28,6 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_table(Table::drop().table("mailer_instances").to_owned()).await?;
-        manager
-            .alter_table(Table::alter().table(Alias::new("deliveries")).drop_column(Alias::new("leased_by")).to_owned())
-            .await
+        manager.alter_table(Table::alter().table(Alias::new("deliveries")).drop_column(Alias::new("leased_by")).to_owned()).await
     }
 }

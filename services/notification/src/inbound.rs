@@ -591,7 +591,11 @@ async fn refusal(clients: &CaseClients, case: &pb::Case, email: &Email) -> Resul
 /// The sender's contact; an unknown sender becomes a contact of the
 /// unassigned account. An unauthenticated sender's answer names the
 /// unassigned account too (its case waits there).
-async fn find_or_create_contact(clients: &CaseClients, settings: &InboundSettings, email: &Email) -> Result<FoundContact, Status> {
+async fn find_or_create_contact(
+    clients: &CaseClients,
+    settings: &InboundSettings,
+    email: &Email,
+) -> Result<FoundContact, Status> {
     let sender = Person { email: email.sender.clone(), name: email.sender_name.clone(), phone: String::new() };
     clients.find_or_create_contact(&sender, None, &settings.unassigned_account_name, email.unauthenticated.is_some()).await
 }

@@ -194,8 +194,11 @@ impl Sessions {
     pub async fn login_failed(&self, email: &str, from: &LoginFrom) -> Result<Option<Error>> {
         let mut locked = None;
         for (counted, limit) in self.counted(email, from) {
-            let failures =
-                self.kv.incr_with_ttl(&email_key("login-failures", &counted), self.lockout_window).await.map_err(session_store)?;
+            let failures = self
+                .kv
+                .incr_with_ttl(&email_key("login-failures", &counted), self.lockout_window)
+                .await
+                .map_err(session_store)?;
             if failures >= limit {
                 self.kv.put(&email_key("locked", &counted), b"1", self.lockout).await.map_err(session_store)?;
                 self.kv.delete(&email_key("login-failures", &counted)).await.map_err(session_store)?;

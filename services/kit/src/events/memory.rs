@@ -165,7 +165,10 @@ impl Broker for InProcessBroker {
         };
         let count = dead.len();
         for letter in dead {
-            self.deliver(queue, Message { id: letter.id, routing_key: letter.routing_key, body: letter.body, attempts: 0, first_failure: None });
+            self.deliver(
+                queue,
+                Message { id: letter.id, routing_key: letter.routing_key, body: letter.body, attempts: 0, first_failure: None },
+            );
         }
         Ok(count)
     }

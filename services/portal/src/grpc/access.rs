@@ -81,8 +81,7 @@ impl PortalAccessService for PortalAccessApi {
         }
         let by = actor(&caller.actor, "");
         let expires_at = by.at + portal.settings.invitation_ttl();
-        let invited =
-            portal.store.invite(&facts(&contact), request.portal_manager, expires_at, &by, key.as_ref()).await?;
+        let invited = portal.store.invite(&facts(&contact), request.portal_manager, expires_at, &by, key.as_ref()).await?;
         tracing::info!(contact = %id, "contact invited to the portal");
         Ok(Response::new(pb::InviteContactResponse {
             portal_user: Some(user_to_proto(invited.user)),

@@ -49,7 +49,9 @@ impl Store {
         let digest = secret::digest(&token);
         self.mutations
             .run(by, async |tx| {
-                if let Some(link) = portal_token::Entity::find().filter(portal_token::Column::LinkId.eq(link_id)).one(&*tx).await? {
+                if let Some(link) =
+                    portal_token::Entity::find().filter(portal_token::Column::LinkId.eq(link_id)).one(&*tx).await?
+                {
                     let user = portal_user::Entity::find_by_id(link.contact_id.clone()).one(&*tx).await?;
                     let Some(user) = user.filter(|u| u.enabled) else { return Err(dead_link()) };
                     let replaced = portal_token::Entity::update_many()
@@ -65,10 +67,8 @@ impl Store {
                     }
                     return Ok(IssuedSecret { token: token.clone(), email: user.email, expires_at: link.expires_at });
                 }
-                let Some(submission) = form_submission::Entity::find()
-                    .filter(form_submission::Column::ConfirmLinkId.eq(link_id))
-                    .one(&*tx)
-                    .await?
+                let Some(submission) =
+                    form_submission::Entity::find().filter(form_submission::Column::ConfirmLinkId.eq(link_id)).one(&*tx).await?
                 else {
                     return Err(Error::NotFound(format!("no link {link_id}")));
                 };
