@@ -192,7 +192,7 @@ pub async fn run(
                 )?;
                 let relay = RelayWaker::default();
                 docket_case::add_routes(&mut routes, Store::with_relay(db.clone(), relay.clone()), contracts);
-                relays.push(Relay::new(db.clone(), broker.clone(), &settings.events, relay));
+                relays.push(Relay::new(docket_case::SERVICE, db.clone(), broker.clone(), &settings.events, relay));
                 let consumer = ConsumerSpec {
                     service: docket_case::SERVICE.to_owned(),
                     bindings: docket_case::sla_alerts::BINDINGS.iter().map(|b| (*b).to_owned()).collect(),
@@ -253,7 +253,7 @@ pub async fn run(
                     clients,
                     config.clone(),
                 );
-                relays.push(Relay::new(db.clone(), broker.clone(), &settings.events, relay.clone()));
+                relays.push(Relay::new(docket_billing::SERVICE, db.clone(), broker.clone(), &settings.events, relay.clone()));
                 let consumer = ConsumerSpec {
                     service: docket_billing::SERVICE.to_owned(),
                     bindings: docket_billing::clocks::BINDINGS.iter().map(|b| (*b).to_owned()).collect(),
@@ -293,7 +293,7 @@ pub async fn run(
                 };
                 docket_portal::add_routes(&mut routes, portal);
                 relays.push(
-                    Relay::new(db.clone(), broker.clone(), &settings.events, relay)
+                    Relay::new(docket_portal::SERVICE, db.clone(), broker.clone(), &settings.events, relay)
                         .forgetting(docket_portal::events::CARRYING_SECRETS),
                 );
                 let consumer = ConsumerSpec {

@@ -184,6 +184,7 @@ async fn serve(settings: Settings, services: &[Target]) -> anyhow::Result<()> {
         settings.gateway.validate_for_serving()?;
     }
     let listeners = app::Listeners::bind(&settings, services).await?;
+    docket_kit::metrics::serve(&settings.telemetry.metrics_listen)?;
     let options = docket_gateway::GatewayOptions::default();
     app::serve(&settings, services, listeners, options, docket_kit::grpc::shutdown_signal()).await?;
     tracing::info!("stopped");
@@ -200,6 +201,7 @@ async fn run_dev(settings: Settings, data_dir: &std::path::Path, grpc_port: u16,
     let targets: Vec<Target> = Target::ALL.iter().copied().chain([Target::Gateway]).collect();
     let listeners =
         app::Listeners::bind(&settings, &targets).await.context("is another docket dev running? (--grpc-port, --http-port)")?;
+    let metrics = docket_kit::metrics::serve(&settings.telemetry.metrics_listen)?;
     let address = listeners.grpc.as_ref().map(|l| l.local_addr()).transpose()?.unwrap_or(settings.grpc.listen);
     let web = listeners.http.as_ref().map(|l| l.local_addr()).transpose()?.unwrap_or(settings.gateway.listen);
     println!("Docket dev is running.");
@@ -207,6 +209,9 @@ async fn run_dev(settings: Settings, data_dir: &std::path::Path, grpc_port: u16,
     println!("  gRPC         {address} (reflection on; health: grpc.health.v1)");
     println!("  HTTP         http://{web}/ (REST API http://{web}/api/v1, OpenAPI /api/v1/openapi.json)");
     println!("  dev mailbox  http://{web}/dev/mail (the emails Docket would have sent)");
+    if let Some(metrics) = metrics {
+        println!("  metrics      http://{metrics}/metrics (Prometheus)");
+    }
     println!("  tokens       (send as `authorization: Bearer <token>`)");
     for (name, token, role) in dev::DEV_TOKENS {
         let scope = if *token == dev::DEV_PORTAL_TOKEN { ", the portal service's: acts for customer contacts" } else { "" };

@@ -32,6 +32,7 @@ health_check_interval_secs = 5
 [telemetry]
 log_format = "text"
 log_filter = "info"
+metrics_listen = ""
 
 [events]
 backend = "rabbitmq"
@@ -181,6 +182,7 @@ impl Settings {
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         self.database.validate()?;
         self.grpc.validate()?;
+        self.telemetry.validate()?;
         self.auth.validate()?;
         self.events.validate()?;
         self.case.validate()?;

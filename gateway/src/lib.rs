@@ -186,13 +186,19 @@ fn with_layers(routes: Router, settings: &GatewaySettings) -> Router {
         .layer(middleware::from_fn(trace_request))
 }
 
-/// Runs each request in a span that continues the caller's W3C trace; the
-/// gRPC calls made inside carry it on (`docket_kit::auth::OutgoingAuth`).
+/// Runs each request in a span that continues the caller's W3C trace (the
+/// gRPC calls made inside carry it on: `docket_kit::auth::OutgoingAuth`),
+/// and counts it by route and status for the metrics.
 async fn trace_request(request: Request, next: Next) -> Response {
     let route = request.extensions().get::<axum::extract::MatchedPath>().map(|matched| matched.as_str().to_owned());
     let span = docket_kit::telemetry::http_server_span(&request, route.as_deref());
+    let method = request.method().clone();
+    let started = std::time::Instant::now();
     let response = next.run(request).instrument(span.clone()).await;
-    span.record("http.response.status_code", response.status().as_u16());
+    let status = response.status().as_u16();
+    span.record("http.response.status_code", status);
+    let route = route.as_deref().unwrap_or("unmatched");
+    docket_kit::metrics::http_request(method.as_str(), route, status, started.elapsed().as_secs_f64());
     response
 }
 

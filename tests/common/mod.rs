@@ -121,7 +121,11 @@ pub fn test_settings(backend: Backend, dir: &std::path::Path) -> Settings {
     Settings {
         database,
         grpc: GrpcSettings { listen: "127.0.0.1:0".parse().unwrap(), request_timeout_secs: 30, health_check_interval_secs: 1 },
-        telemetry: TelemetrySettings { log_format: LogFormat::Text, log_filter: "warn".to_owned() },
+        telemetry: TelemetrySettings {
+            log_format: LogFormat::Text,
+            log_filter: "warn".to_owned(),
+            metrics_listen: String::new(),
+        },
         events: test_events(EventBackend::InProcess, &unique),
         notification: NotificationSettings {
             // Set to the server's own address once it has a port.

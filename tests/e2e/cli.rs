@@ -17,6 +17,7 @@ fn a_bad_setting_stops_start_up_naming_the_key() {
         ("DOCKET__DATABASE__URL", "mysql://db/docket", "database.url"),
         ("DOCKET__GRPC__LISTEN", "everywhere", "grpc.listen"),
         ("DOCKET__TELEMETRY__LOG_FORMAT", "xml", "telemetry.log_format"),
+        ("DOCKET__TELEMETRY__METRICS_LISTEN", "port 9464", "telemetry.metrics_listen"),
     ] {
         let output = docket().args(["serve", "case"]).env(key, value).output().expect("run docket");
         assert_eq!(output.status.code(), Some(2), "{key}={value} must stop start-up");

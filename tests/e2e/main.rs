@@ -10,6 +10,7 @@ mod cli;
 mod install;
 mod mail;
 mod mailer;
+mod metrics;
 mod outage;
 mod postfix;
 mod queues;

@@ -200,7 +200,8 @@ async fn two_relays_on_one_outbox_publish_each_event_once_and_in_order() {
     let db = app.case_db().await;
     let broker = Arc::new(RabbitBroker::new(&app.settings.events.url, &app.settings.events.exchange));
     let (stop, stopping) = tokio::sync::watch::channel(false);
-    let second = tokio::spawn(outbox::Relay::new(db.clone(), broker, &app.settings.events, Default::default()).run(stopping));
+    let second =
+        tokio::spawn(outbox::Relay::new("test", db.clone(), broker, &app.settings.events, Default::default()).run(stopping));
 
     let customer = customer(&app).await;
     let mut cases = Vec::new();
@@ -249,7 +250,7 @@ async fn sent_rows_are_pruned_after_their_retention() {
     crate::fixtures::customer(&app).await;
     let db = app.case_db().await;
     let broker = docket_kit::events::memory::InProcessBroker::new();
-    let relay = outbox::Relay::new(db.clone(), broker, &app.settings.events, Default::default());
+    let relay = outbox::Relay::new("test", db.clone(), broker, &app.settings.events, Default::default());
     // The app's relay sends them; wait for that.
     crate::common::eventually("the app's relay to send the outbox", async || match outbox::backlog(&db).await.unwrap() {
         0 => Ok(()),
@@ -281,7 +282,7 @@ async fn a_relay_forgets_the_envelopes_it_is_told_to_once_published() {
     txn.commit().await.unwrap();
 
     let settings = docket::settings::Settings::load(None).unwrap();
-    let relay = outbox::Relay::new(db.clone(), InProcessBroker::new(), &settings.events, Default::default())
+    let relay = outbox::Relay::new("test", db.clone(), InProcessBroker::new(), &settings.events, Default::default())
         .forgetting(&["portal.password_reset_requested"]);
     assert_eq!(relay.relay_once().await.unwrap(), 2);
     let rows = outbox::entity::Entity::find().order_by_asc(outbox::entity::Column::Position).all(&db).await.unwrap();

@@ -142,7 +142,41 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Runs each call inside a span that continues the caller's trace.
+/// The status of a unary call's response: a refusal travels in the headers
+/// (a trailers-only response); a success's `OK` comes in the trailers.
+fn grpc_code<RB>(response: &http::Response<RB>) -> &'static str {
+    let code = response.headers().get("grpc-status").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i32>().ok());
+    match code.map(tonic::Code::from) {
+        None | Some(tonic::Code::Ok) => "OK",
+        Some(code) => code_name(code),
+    }
+}
+
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "Cancelled",
+        Unknown => "Unknown",
+        InvalidArgument => "InvalidArgument",
+        DeadlineExceeded => "DeadlineExceeded",
+        NotFound => "NotFound",
+        AlreadyExists => "AlreadyExists",
+        PermissionDenied => "PermissionDenied",
+        ResourceExhausted => "ResourceExhausted",
+        FailedPrecondition => "FailedPrecondition",
+        Aborted => "Aborted",
+        OutOfRange => "OutOfRange",
+        Unimplemented => "Unimplemented",
+        Internal => "Internal",
+        Unavailable => "Unavailable",
+        DataLoss => "DataLoss",
+        Unauthenticated => "Unauthenticated",
+    }
+}
+
+/// Runs each call inside a span that continues the caller's trace, and
+/// counts it (method, status, duration) for the metrics.
 #[derive(Debug, Clone, Copy)]
 pub struct SpanLayer;
 
@@ -159,9 +193,9 @@ pub struct SpanService<S> {
     inner: S,
 }
 
-impl<S, B> Service<http::Request<B>> for SpanService<S>
+impl<S, B, RB> Service<http::Request<B>> for SpanService<S>
 where
-    S: Service<http::Request<B>>,
+    S: Service<http::Request<B>, Response = http::Response<RB>>,
     S::Future: Send + 'static,
 {
     type Response = S::Response;
@@ -174,7 +208,18 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let span = crate::telemetry::server_span(&request);
+        let method = request.uri().path().to_owned();
+        let started = std::time::Instant::now();
         let future = span.in_scope(|| self.inner.call(request));
-        Box::pin(future.instrument(span))
+        Box::pin(
+            async move {
+                let response = future.await;
+                if let Ok(response) = &response {
+                    crate::metrics::grpc_call(&method, grpc_code(response), started.elapsed().as_secs_f64());
+                }
+                response
+            }
+            .instrument(span),
+        )
     }
 }

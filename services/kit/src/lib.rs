@@ -28,6 +28,7 @@ pub mod events;
 pub mod grpc;
 pub mod idempotency;
 pub mod kv;
+pub mod metrics;
 pub mod mutation;
 pub mod page;
 pub mod request;

@@ -126,6 +126,22 @@ pub struct TelemetrySettings {
     pub log_format: LogFormat,
     /// A tracing filter, e.g. `info,docket_case=debug`; `RUST_LOG` wins when set.
     pub log_filter: String,
+    /// Where `docket serve` and `docket dev` serve Prometheus metrics
+    /// (`address:port`, e.g. `0.0.0.0:9464`); empty: nowhere.
+    pub metrics_listen: String,
+}
+
+impl TelemetrySettings {
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        let listen = self.metrics_listen.trim();
+        if !listen.is_empty() && listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(InvalidSetting::new(
+                "telemetry.metrics_listen",
+                format!("{listen:?} is not an address:port (e.g. 0.0.0.0:9464), nor empty"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// One bearer token a caller may present.

@@ -216,6 +216,33 @@ impl Notifier {
         Ok(found)
     }
 
+    /// The active staff of a team: one call per page of members, not one per member.
+    async fn team_members(&self, team_id: &str) -> Result<Vec<pb::StaffUser>, HandlerError> {
+        let mut members = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = pb::ListStaffUsersRequest {
+                page_size: i32::try_from(docket_kit::page::MAX_PAGE_SIZE).unwrap_or(i32::MAX),
+                page_token,
+                query: String::new(),
+                team_id: team_id.to_owned(),
+                active_only: true,
+            };
+            let page = match self.clients.staff.clone().list_staff_users(request).await {
+                Ok(page) => page.into_inner(),
+                Err(status) if status.code() == tonic::Code::NotFound => return Ok(members),
+                Err(status) => return Err(unavailable("listing a team's staff", status)),
+            };
+            members.extend(page.staff_users);
+            if page.next_page_token.is_empty() {
+                return Ok(members);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// Who hears of a case event, by `kinds`. The owner, when looked up,
+    /// is kept in `owner` for the email's text.
     async fn recipients(
         &self,
         db: &DatabaseConnection,
@@ -223,6 +250,7 @@ impl Notifier {
         case: &pb::Case,
         event_type: &str,
         actor: &str,
+        owner: &mut Option<Option<pb::StaffUser>>,
     ) -> Result<Vec<Recipient>, HandlerError> {
         let mut found: Vec<Recipient> = Vec::new();
         let add = |found: &mut Vec<Recipient>, email: &str, name: &str, kind| {
@@ -253,28 +281,19 @@ impl Notifier {
                     if actor == format!("staff:{}", case.owner_id) {
                         continue;
                     }
-                    if let Some(owner) = self.staff_user(&case.owner_id).await?
-                        && owner.active
+                    let user = self.staff_user(&case.owner_id).await?;
+                    if let Some(user) = &user
+                        && user.active
                     {
-                        add(&mut found, &owner.email, &owner.name, *kind);
+                        add(&mut found, &user.email, &user.name, *kind);
                     }
+                    *owner = Some(user);
                 }
                 // Named by the escalation rule itself (see `escalation_recipients`).
                 RecipientKind::Escalation => {}
                 RecipientKind::Team => {
-                    let team = match self.clients.staff.clone().get_team(pb::GetTeamRequest { id: case.team_id.clone() }).await {
-                        Ok(team) => team.into_inner(),
-                        Err(status) if status.code() == tonic::Code::NotFound => continue,
-                        Err(status) => return Err(unavailable("reading a team", status)),
-                    };
-                    for member in &team.member_ids {
-                        if actor == format!("staff:{member}") {
-                            continue;
-                        }
-                        if let Some(user) = self.staff_user(member).await?
-                            && user.active
-                            && user.available
-                        {
+                    for user in self.team_members(&case.team_id).await? {
+                        if actor != format!("staff:{}", user.id) && user.active && user.available {
                             add(&mut found, &user.email, &user.name, *kind);
                         }
                     }
@@ -343,6 +362,7 @@ impl Notifier {
             public_activity: activity.map(|a| a.visibility == pb::Visibility::Public as i32),
             activity_by_staff: activity.map(|a| is_staff_actor(&a.author)),
         };
+        let mut owner = None;
         let mut recipients = match &parsed.escalate_to {
             Some(staff_ids) => self.escalation_recipients(staff_ids).await?,
             None => {
@@ -350,7 +370,7 @@ impl Notifier {
                 if kinds.is_empty() {
                     return Ok(None);
                 }
-                self.recipients(db, &kinds, case, &event.r#type, &event.actor).await?
+                self.recipients(db, &kinds, case, &event.r#type, &event.actor, &mut owner).await?
             }
         };
         // Whoever wrote an inbound email does not get it echoed back.
@@ -363,11 +383,12 @@ impl Notifier {
         if recipients.is_empty() {
             return Ok(None);
         }
-        let owner_name = if case.owner_id.is_empty() {
-            String::new()
-        } else {
-            self.staff_user(&case.owner_id).await?.map(|u| u.name).unwrap_or_default()
+        let owner = match owner {
+            Some(looked_up) => looked_up,
+            None if case.owner_id.is_empty() => None,
+            None => self.staff_user(&case.owner_id).await?,
         };
+        let owner_name = owner.map(|u| u.name).unwrap_or_default();
         Ok(Some(Plan::Case { parsed, settings, recipients, owner_name }))
     }
 }

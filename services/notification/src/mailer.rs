@@ -24,8 +24,8 @@ use lettre::{
     },
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Statement, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 use tokio::sync::{Notify, Semaphore, watch};
@@ -391,6 +391,8 @@ impl Mailer {
             .filter(mailer_instance::Column::SeenAt.lt(now - FORGOTTEN_AFTER))
             .exec(&self.db)
             .await?;
+        let pending = delivery::Entity::find().filter(delivery::Column::Status.eq(PENDING)).count(&self.db).await?;
+        docket_kit::metrics::emails_pending(pending);
         Ok(())
     }
 
@@ -490,6 +492,7 @@ impl Mailer {
     async fn send_batch(&self, rows: &[delivery::Model], sender_name: &str, sender_address: &str) -> Result<bool, DbErr> {
         let Some(first) = rows.first() else { return Ok(false) };
         let email_id = message_id(&first.id, &self.settings.message_id_domain);
+        let started = Instant::now();
         let outcome = match self.compose(rows, sender_name, sender_address, &email_id) {
             Ok(email) => match tokio::time::timeout(self.send_limit(), self.transport.send(&first.id, &email)).await {
                 Ok(sent) => sent.map_err(SendError::Temporary),
@@ -497,6 +500,9 @@ impl Mailer {
             },
             Err(err) => Err(err),
         };
+        if outcome.is_ok() {
+            docket_kit::metrics::email_sent(started.elapsed().as_secs_f64());
+        }
         // One delivery and no link to forget: one statement, no transaction.
         let alone = rows.len() == 1 && !ACCESS_EVENT_TYPES.contains(&first.event_type.as_str());
         if alone {
@@ -553,10 +559,12 @@ impl Mailer {
                     SendError::Temporary(reason) => (reason, false),
                 };
                 if permanent || attempts >= self.settings.max_attempts {
+                    docket_kit::metrics::email_failed("final");
                     tracing::error!(case = %first.case_number, recipient = %first.recipient, %reason, "email failed for good");
                     self.record_failure(conn, &ids, attempts, &reason, FAILED, now).await?;
                     forget_links(conn, rows).await?;
                 } else {
+                    docket_kit::metrics::email_failed("retry");
                     let delay = self.retry_delay(attempts);
                     tracing::warn!(case = %first.case_number, recipient = %first.recipient, %reason, retry_in = ?delay, "email not sent; will retry");
                     let next = now + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::hours(1));

@@ -12,7 +12,7 @@ use prost::Message;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait,
 };
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -150,13 +150,25 @@ pub struct ConsumerSpec {
     pub bindings: Vec<String>,
 }
 
-/// What happened to one delivery (for logs and tests).
+/// What happened to one delivery (for logs, metrics and tests).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Handled,
     Duplicate,
     Retried { attempt: u32, reason: String },
     DeadLettered { reason: String },
+}
+
+impl Outcome {
+    /// Its name in the metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Handled => "handled",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Retried { .. } => "retried",
+            Outcome::DeadLettered { .. } => "dead_lettered",
+        }
+    }
 }
 
 /// Consumes until `shutdown` turns true, subscribing again (with back-off)
@@ -167,21 +179,69 @@ pub async fn consume(
     settings: EventSettings,
     spec: ConsumerSpec,
     handler: Arc<dyn EventHandler>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let queue = settings.queue(&spec.service);
+    let dead_lettered = Arc::new(Notify::new());
+    let sampler = tokio::spawn(sample_dead_letters(
+        broker.clone(),
+        queue.clone(),
+        spec.service.clone(),
+        dead_lettered.clone(),
+        shutdown.clone(),
+    ));
+    consume_until_shutdown(broker, db, settings, spec, handler, shutdown, &queue, dead_lettered).await;
+    sampler.abort();
+}
+
+/// How often the depth of a consumer's dead-letter queue is read for the metrics.
+const DEAD_LETTER_SAMPLE: Duration = Duration::from_secs(15);
+
+/// Keeps `docket_events_dead_letters` current: the depth of the queue's
+/// dead letters, read as soon as this consumer dead-letters an event, and
+/// every [`DEAD_LETTER_SAMPLE`] (so replays show within that).
+async fn sample_dead_letters(
+    broker: Arc<dyn Broker>,
+    queue: String,
+    consumer: String,
+    dead_lettered: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        match broker.dead_letter_count(&queue).await {
+            Ok(waiting) => crate::metrics::dead_letters(&consumer, waiting),
+            Err(err) => tracing::debug!(%queue, error = %err, "cannot read the dead-letter queue's depth yet"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(DEAD_LETTER_SAMPLE) => {}
+            () = dead_lettered.notified() => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn consume_until_shutdown(
+    broker: Arc<dyn Broker>,
+    db: DatabaseConnection,
+    settings: EventSettings,
+    spec: ConsumerSpec,
+    handler: Arc<dyn EventHandler>,
+    mut shutdown: watch::Receiver<bool>,
+    queue: &str,
+    dead_lettered: Arc<Notify>,
+) {
     let mut failures: u32 = 0;
     loop {
         if *shutdown.borrow() {
             return;
         }
-        match broker.subscribe(&queue, &spec.bindings, settings.prefetch).await {
+        match broker.subscribe(queue, &spec.bindings, settings.prefetch).await {
             Ok(mut subscription) => {
                 if failures > 0 {
                     tracing::info!(%queue, "event consumer: subscribed again");
                 }
                 failures = 0;
-                let lanes = Lanes::start(&db, &settings, &spec.service, &handler, &shutdown);
+                let lanes = Lanes::start(&db, &settings, &spec.service, &handler, &shutdown, &dead_lettered);
                 loop {
                     tokio::select! {
                         delivery = subscription.deliveries.recv() => match delivery {
@@ -231,6 +291,7 @@ impl Lanes {
         consumer: &str,
         handler: &Arc<dyn EventHandler>,
         shutdown: &watch::Receiver<bool>,
+        dead_lettered: &Arc<Notify>,
     ) -> Self {
         let mut senders = Vec::new();
         let mut workers = tokio::task::JoinSet::new();
@@ -238,6 +299,7 @@ impl Lanes {
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Delivery>(usize::from(settings.prefetch.max(1)));
             senders.push(tx);
             let (db, settings, consumer, handler) = (db.clone(), settings.clone(), consumer.to_owned(), handler.clone());
+            let dead_lettered = dead_lettered.clone();
             let mut shutdown = shutdown.clone();
             workers.spawn(async move {
                 loop {
@@ -255,7 +317,12 @@ impl Lanes {
                     {
                         batch.push(next);
                     }
-                    handle_batch(&db, &settings, &consumer, handler.as_ref(), batch).await;
+                    for outcome in handle_batch(&db, &settings, &consumer, handler.as_ref(), batch).await {
+                        crate::metrics::event_consumed(&consumer, outcome.name());
+                        if matches!(outcome, Outcome::DeadLettered { .. }) {
+                            dead_lettered.notify_one();
+                        }
+                    }
                 }
             });
         }
@@ -335,8 +402,8 @@ pub async fn handle_batch(
     let seen: std::collections::HashSet<String> = match seen {
         Ok(rows) => rows.into_iter().map(|row| row.event_id).collect(),
         Err(_) => {
-            for (envelope, delivery, span) in batch {
-                outcomes.push(handle_one(db, settings, consumer, handler, envelope, delivery).instrument(span).await);
+            for (envelope, delivery, _) in batch {
+                outcomes.push(handle_one(db, settings, consumer, handler, envelope, delivery).await);
             }
             return outcomes;
         }
@@ -402,8 +469,8 @@ async fn commit_or_one_by_one(
         }
         Err(err) => {
             tracing::debug!(error = %err, events = events.len(), "a batch of events failed together; handling each on its own");
-            for ((envelope, span), delivery) in events.into_iter().zip(deliveries) {
-                outcomes.push(handle_one(db, settings, consumer, handler, envelope, delivery).instrument(span).await);
+            for ((envelope, _), delivery) in events.into_iter().zip(deliveries) {
+                outcomes.push(handle_one(db, settings, consumer, handler, envelope, delivery).await);
             }
         }
     }

@@ -158,6 +158,11 @@ impl Broker for InProcessBroker {
         Ok(queues.get(queue).map(|q| q.dead.clone()).unwrap_or_default())
     }
 
+    async fn dead_letter_count(&self, queue: &str) -> Result<u32, BusError> {
+        let queues = self.queues.lock().map_err(|_| BusError::Unavailable("poisoned".into()))?;
+        Ok(queues.get(queue).map_or(0, |q| u32::try_from(q.dead.len()).unwrap_or(u32::MAX)))
+    }
+
     async fn replay_dead_letters(&self, queue: &str) -> Result<usize, BusError> {
         let dead = {
             let mut queues = self.queues.lock().map_err(|_| BusError::Unavailable("poisoned".into()))?;

@@ -238,6 +238,8 @@ pub trait Broker: Send + Sync {
     async fn dead_letters(&self, queue: &str) -> Result<Vec<DeadLetter>, BusError>;
     /// Moves every dead letter of `queue` back onto it, attempts reset.
     async fn replay_dead_letters(&self, queue: &str) -> Result<usize, BusError>;
+    /// How many dead letters `queue` has, without reading them.
+    async fn dead_letter_count(&self, queue: &str) -> Result<u32, BusError>;
 }
 
 /// Packs a payload message into an `Any` named by its full proto name.

@@ -77,6 +77,8 @@ pub enum RelayError {
 
 /// Publishes one service's outbox.
 pub struct Relay {
+    /// The service whose outbox this is (a label of its metrics).
+    service: String,
     db: DatabaseConnection,
     broker: Arc<dyn Broker>,
     batch: u64,
@@ -87,9 +89,19 @@ pub struct Relay {
     forgotten: &'static [&'static str],
 }
 
+/// How often a relay counts its outbox's backlog for the metrics.
+const BACKLOG_SAMPLE: Duration = Duration::from_secs(15);
+
 impl Relay {
-    pub fn new(db: DatabaseConnection, broker: Arc<dyn Broker>, settings: &EventSettings, waker: RelayWaker) -> Self {
+    pub fn new(
+        service: &str,
+        db: DatabaseConnection,
+        broker: Arc<dyn Broker>,
+        settings: &EventSettings,
+        waker: RelayWaker,
+    ) -> Self {
         Self {
+            service: service.to_owned(),
             db,
             broker,
             batch: settings.relay_batch,
@@ -114,6 +126,7 @@ impl Relay {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut failures: u32 = 0;
         let mut last_prune = tokio::time::Instant::now() - Duration::from_secs(3600);
+        let mut last_count: Option<tokio::time::Instant> = None;
         loop {
             if *shutdown.borrow() {
                 return;
@@ -134,6 +147,13 @@ impl Relay {
                     backoff
                 }
             };
+            // After publishing, so a backlog at start-up does not linger.
+            if last_count.is_none_or(|at| at.elapsed() > BACKLOG_SAMPLE) {
+                last_count = Some(tokio::time::Instant::now());
+                if let Ok(rows) = backlog(&self.db).await {
+                    crate::metrics::outbox_backlog(&self.service, rows);
+                }
+            }
             if last_prune.elapsed() > Duration::from_secs(60) {
                 last_prune = tokio::time::Instant::now();
                 if let Err(err) = self.prune().await {
@@ -209,6 +229,7 @@ impl Relay {
                 .await?;
         }
         txn.commit().await?;
+        crate::metrics::events_published(&self.service, rows.len());
         tracing::debug!(count = rows.len(), "event relay: published");
         Ok(rows.len())
     }

@@ -289,6 +289,15 @@ impl Broker for RabbitBroker {
         Ok(letters)
     }
 
+    async fn dead_letter_count(&self, queue: &str) -> Result<u32, BusError> {
+        let link = self.link().await?;
+        let channel = link.connection.create_channel().await.map_err(unavailable)?;
+        let passive = QueueDeclareOptions { passive: true, ..Default::default() };
+        let declared = channel.queue_declare(dead_queue(queue).as_str().into(), passive, FieldTable::default()).await;
+        let _ = channel.close(200, "counted".into()).await;
+        Ok(declared.map_err(unavailable)?.message_count())
+    }
+
     async fn replay_dead_letters(&self, queue: &str) -> Result<usize, BusError> {
         let link = self.link().await?;
         let channel = link.connection.create_channel().await.map_err(unavailable)?;

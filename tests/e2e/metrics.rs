@@ -1,0 +1,128 @@
+//! Prometheus metrics of a real `docket serve` process: the gRPC calls it
+//! answered, the events it published and consumed, the emails it sent, and
+//! the dead letters an operator must look at.
+
+use std::time::Duration;
+
+use docket_proto::case::v1::{self as pb, case_service_client::CaseServiceClient, contact_service_client::ContactServiceClient};
+use lapin::{BasicProperties, options::BasicPublishOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::{
+    common::{SERVICE, eventually, rabbit::connect},
+    install::{Install, healthy, port, stop},
+};
+
+/// The body of `GET /metrics` on 127.0.0.1:`port`.
+async fn scrape(port: u16) -> Result<String, String> {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|err| err.to_string())?;
+    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").await.map_err(|err| err.to_string())?;
+    let mut response = String::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut response))
+        .await
+        .map_err(|_| "no answer within 5 s".to_owned())?
+        .map_err(|err| err.to_string())?;
+    let (head, body) = response.split_once("\r\n\r\n").ok_or("no HTTP response")?;
+    if !head.starts_with("HTTP/1.") || !head.contains(" 200 ") {
+        return Err(format!("answered {head}"));
+    }
+    Ok(body.to_owned())
+}
+
+/// The value of the sample `name{labels…}` (each label as `key="value"`;
+/// other labels may be there too).
+fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    text.lines().filter(|line| !line.starts_with('#')).find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
+        (metric == name && labels.iter().all(|label| rest.contains(label))).then(|| value.parse().ok()).flatten()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_calls_events_emails_and_dead_letters() {
+    let install = Install::new().await;
+    let (grpc_port, metrics_port) = (port(), port());
+    let listen = format!("127.0.0.1:{metrics_port}");
+    let env = [("DOCKET__TELEMETRY__METRICS_LISTEN", listen.as_str())];
+    let mut docket = install.serve(&["case", "notification"], grpc_port, grpc_port, &env);
+    healthy(grpc_port).await;
+
+    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{grpc_port}")).unwrap().connect_lazy();
+    let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {SERVICE}").parse().unwrap();
+    let auth = move |mut request: tonic::Request<()>| {
+        request.metadata_mut().insert("authorization", bearer.clone());
+        Ok(request)
+    };
+    let contact = ContactServiceClient::with_interceptor(channel.clone(), auth.clone())
+        .find_or_create_contact(pb::FindOrCreateContactRequest {
+            email: "petra@acme.example".into(),
+            name: "Petra".into(),
+            unassigned_account_name: "Unassigned".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .contact
+        .unwrap();
+    let mut cases = CaseServiceClient::with_interceptor(channel, auth);
+    let case = pb::Case {
+        subject: "Printer".into(),
+        type_id: "technical_issue".into(),
+        priority: pb::CasePriority::Medium as i32,
+        channel: pb::CaseChannel::Phone as i32,
+        account_id: contact.account_id.clone(),
+        contacts: vec![pb::CaseContact { contact_id: contact.id.clone(), primary: true }],
+        ..Default::default()
+    };
+    cases.create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() }).await.unwrap();
+    // A refused call: counted with its code.
+    let missing = pb::GetCaseRequest { lookup: Some(pb::get_case_request::Lookup::Id("not-an-id".into())) };
+    assert!(cases.get_case(missing).await.is_err());
+
+    // An event no handler can read: dead-lettered at once.
+    let connection = connect().await;
+    let publisher = connection.create_channel().await.unwrap();
+    publisher.confirm_select(Default::default()).await.unwrap();
+    publisher
+        .basic_publish(
+            install.exchange.as_str().into(),
+            "case.created".into(),
+            BasicPublishOptions::default(),
+            b"not an envelope",
+            BasicProperties::default().with_message_id("garbage-1".into()).with_delivery_mode(2),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let _ = connection.close(200, "published".into()).await;
+
+    eventually("the email, the dead letter and the calls in the metrics", async || {
+        let text = scrape(metrics_port).await?;
+        let wanted = [
+            ("docket_grpc_requests_total", &["method=\"/docket.case.v1.CaseService/CreateCase\"", "code=\"OK\""][..], 1.0),
+            ("docket_grpc_requests_total", &["method=\"/docket.case.v1.CaseService/GetCase\"", "code=\"InvalidArgument\""], 1.0),
+            ("docket_events_published_total", &["service=\"case\""], 1.0),
+            ("docket_events_consumed_total", &["consumer=\"notification\"", "outcome=\"handled\""], 1.0),
+            ("docket_events_consumed_total", &["consumer=\"notification\"", "outcome=\"dead_lettered\""], 1.0),
+            ("docket_events_dead_letters", &["consumer=\"notification\""], 1.0),
+            ("docket_emails_sent_total", &[], 1.0),
+        ];
+        for (name, labels, at_least) in wanted {
+            match sample(&text, name, labels) {
+                Some(value) if value >= at_least => {}
+                other => return Err(format!("{name}{labels:?} = {other:?}")),
+            }
+        }
+        Ok(())
+    })
+    .await;
+    let text = scrape(metrics_port).await.unwrap();
+    assert!(text.contains("# TYPE docket_grpc_request_duration_seconds histogram"), "durations are histograms");
+    assert!(sample(&text, "docket_outbox_backlog", &["service=\"case\""]).is_some(), "the outbox backlog is measured");
+    assert_eq!(install.emails(), 1);
+    stop(&mut docket);
+    install.drop_schemas().await;
+}
