@@ -32,6 +32,12 @@ pub mod portal {
     }
 }
 
+pub mod knowledge {
+    pub mod v1 {
+        tonic::include_proto!("docket.knowledge.v1");
+    }
+}
+
 pub mod case {
     pub mod v1 {
         tonic::include_proto!("docket.case.v1");
