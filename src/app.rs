@@ -61,6 +61,16 @@ impl Target {
     }
 }
 
+/// The name a process running `targets` reports in traces: `docket-case`
+/// for one target, `docket` for several (`OTEL_SERVICE_NAME` wins when set:
+/// see `docket_kit::telemetry::init`).
+pub fn service_name(targets: &[Target]) -> String {
+    match targets {
+        [one] => format!("docket-{}", one.name()),
+        _ => "docket".to_owned(),
+    }
+}
+
 /// The listeners of one process: gRPC for the services, HTTP for the gateway.
 #[derive(Debug, Default)]
 pub struct Listeners {
@@ -183,6 +193,7 @@ pub async fn run(
         if settings.database.migrate_on_start {
             docket_migrations::up(&db, target.name()).await?;
         }
+        background.spawn(docket_kit::metrics::report_db_pool(target.name().to_owned(), db.clone(), stopping.clone()));
         match target {
             Target::Case => {
                 settings.case.validate()?;
@@ -348,5 +359,18 @@ pub fn redact(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_of_one_target_is_named_after_it_in_traces() {
+        assert_eq!(service_name(&[Target::Case]), "docket-case");
+        assert_eq!(service_name(&[Target::Gateway]), "docket-gateway");
+        assert_eq!(service_name(&[Target::Case, Target::Notification]), "docket");
+        assert_eq!(service_name(&[]), "docket");
     }
 }

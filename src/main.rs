@@ -44,6 +44,10 @@ enum Command {
         /// HTTP port of the gateway on 127.0.0.1.
         #[arg(long, default_value_t = 8080)]
         http_port: u16,
+        /// Port of the Prometheus metrics on 127.0.0.1 (0: none), unless
+        /// `telemetry.metrics_listen` says otherwise.
+        #[arg(long, default_value_t = 9464)]
+        metrics_port: u16,
     },
     /// Email-to-case: hand an incoming email to a running notification service.
     Mail {
@@ -140,10 +144,16 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    let _telemetry = docket_kit::telemetry::init(&settings.telemetry, "docket")?;
+    let service_name = match &cli.command {
+        Command::Serve { services } => app::service_name(services),
+        _ => "docket".to_owned(),
+    };
+    let _telemetry = docket_kit::telemetry::init(&settings.telemetry, &service_name)?;
     match cli.command {
         Command::Serve { services } => serve(settings, &services).await,
-        Command::Dev { data_dir, grpc_port, http_port } => run_dev(settings, &data_dir, grpc_port, http_port).await,
+        Command::Dev { data_dir, grpc_port, http_port, metrics_port } => {
+            run_dev(settings, &data_dir, grpc_port, http_port, metrics_port).await
+        }
         Command::Migrate { action, database_url, service } => migrate(settings, action, database_url, service).await,
         // Handled before the settings: see below.
         Command::Mail { .. } => unreachable!("mail ingest runs before the settings are read"),
@@ -191,7 +201,16 @@ async fn serve(settings: Settings, services: &[Target]) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_dev(settings: Settings, data_dir: &std::path::Path, grpc_port: u16, http_port: u16) -> anyhow::Result<()> {
+async fn run_dev(
+    mut settings: Settings,
+    data_dir: &std::path::Path,
+    grpc_port: u16,
+    http_port: u16,
+    metrics_port: u16,
+) -> anyhow::Result<()> {
+    if settings.telemetry.metrics_listen.trim().is_empty() && metrics_port != 0 {
+        settings.telemetry.metrics_listen = format!("127.0.0.1:{metrics_port}");
+    }
     let settings = dev::embedded(settings, data_dir, grpc_port);
     let mut settings = dev::embedded_gateway(settings, http_port)?;
     let seeded = dev::prepare(&settings).await.context("preparing the dev database")?;
@@ -201,7 +220,8 @@ async fn run_dev(settings: Settings, data_dir: &std::path::Path, grpc_port: u16,
     let targets: Vec<Target> = Target::ALL.iter().copied().chain([Target::Gateway]).collect();
     let listeners =
         app::Listeners::bind(&settings, &targets).await.context("is another docket dev running? (--grpc-port, --http-port)")?;
-    let metrics = docket_kit::metrics::serve(&settings.telemetry.metrics_listen)?;
+    let metrics = docket_kit::metrics::serve(&settings.telemetry.metrics_listen)
+        .context("is another docket dev running? (--metrics-port)")?;
     let address = listeners.grpc.as_ref().map(|l| l.local_addr()).transpose()?.unwrap_or(settings.grpc.listen);
     let web = listeners.http.as_ref().map(|l| l.local_addr()).transpose()?.unwrap_or(settings.gateway.listen);
     println!("Docket dev is running.");

@@ -6,6 +6,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod gateway;
+pub mod metrics;
 pub mod proxy;
 pub mod rabbit;
 pub mod redis;

@@ -2,42 +2,17 @@
 //! answered, the events it published and consumed, the emails it sent, and
 //! the dead letters an operator must look at.
 
-use std::time::Duration;
-
 use docket_proto::case::v1::{self as pb, case_service_client::CaseServiceClient, contact_service_client::ContactServiceClient};
 use lapin::{BasicProperties, options::BasicPublishOptions};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{
-    common::{SERVICE, eventually, rabbit::connect},
+    common::{
+        SERVICE, eventually,
+        metrics::{sample, scrape},
+        rabbit::connect,
+    },
     install::{Install, healthy, port, stop},
 };
-
-/// The body of `GET /metrics` on 127.0.0.1:`port`.
-async fn scrape(port: u16) -> Result<String, String> {
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|err| err.to_string())?;
-    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").await.map_err(|err| err.to_string())?;
-    let mut response = String::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut response))
-        .await
-        .map_err(|_| "no answer within 5 s".to_owned())?
-        .map_err(|err| err.to_string())?;
-    let (head, body) = response.split_once("\r\n\r\n").ok_or("no HTTP response")?;
-    if !head.starts_with("HTTP/1.") || !head.contains(" 200 ") {
-        return Err(format!("answered {head}"));
-    }
-    Ok(body.to_owned())
-}
-
-/// The value of the sample `name{labels…}` (each label as `key="value"`;
-/// other labels may be there too).
-fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
-    text.lines().filter(|line| !line.starts_with('#')).find_map(|line| {
-        let (series, value) = line.rsplit_once(' ')?;
-        let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
-        (metric == name && labels.iter().all(|label| rest.contains(label))).then(|| value.parse().ok()).flatten()
-    })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_show_calls_events_emails_and_dead_letters() {
@@ -122,6 +97,12 @@ async fn metrics_show_calls_events_emails_and_dead_letters() {
     let text = scrape(metrics_port).await.unwrap();
     assert!(text.contains("# TYPE docket_grpc_request_duration_seconds histogram"), "durations are histograms");
     assert!(sample(&text, "docket_outbox_backlog", &["service=\"case\""]).is_some(), "the outbox backlog is measured");
+    assert!(sample(&text, "docket_outbox_oldest_unsent_age_seconds", &["service=\"case\""]).is_some(), "{text}");
+    for service in ["case", "notification"] {
+        let label = format!("service=\"{service}\"");
+        let open = sample(&text, "docket_db_pool_connections", &[&label]);
+        assert!(open.is_some_and(|open| open >= 1.0), "{service}'s database pool: {open:?}");
+    }
     assert_eq!(install.emails(), 1);
     stop(&mut docket);
     install.drop_schemas().await;

@@ -23,12 +23,13 @@ const DEV_SERVICE_TOKEN: &str = "docket-dev-service-token";
 async fn docket_dev_seeds_portal_logins_and_a_support_form_that_work() {
     let data = tempfile::tempdir().unwrap();
     let free_port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (port, http_port) = (free_port(), free_port());
+    let (port, http_port, metrics_port) = (free_port(), free_port(), free_port());
     let mut dev = Command::new(env!("CARGO_BIN_EXE_docket"))
         .args(["dev", "--data-dir"])
         .arg(data.path())
         .args(["--grpc-port", &port.to_string()])
         .args(["--http-port", &http_port.to_string()])
+        .args(["--metrics-port", &metrics_port.to_string()])
         .env_remove("RUST_LOG")
         .env("DOCKET__TELEMETRY__LOG_FILTER", "warn")
         .stdout(Stdio::piped())
@@ -88,11 +89,25 @@ async fn docket_dev_seeds_portal_logins_and_a_support_form_that_work() {
         if found { Ok(true) } else { Err("not there yet") }
     })
     .await;
+    // The same metrics as `docket serve`, on the port asked for.
+    let metrics = crate::common::metrics::scrape(metrics_port).await.expect("docket dev serves /metrics");
+    let login = crate::common::metrics::sample(
+        &metrics,
+        "docket_grpc_requests_total",
+        &["method=\"/docket.portal.v1.PortalAuthService/Login\"", "code=\"OK\""],
+    );
+    assert_eq!(login, Some(1.0), "the login call is counted: {metrics}");
+    let logins = crate::common::metrics::sample(&metrics, "docket_portal_logins_total", &["outcome=\"ok\""]);
+    assert_eq!(logins, Some(1.0), "the portal counts the login: {metrics}");
     let _ = dev.kill();
     let output = dev.wait_with_output().unwrap();
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(printed.contains(docket_portal::demo::DEV_PASSWORD), "docket dev prints the portal password: {printed}");
     assert!(printed.contains("petra.schmidt@acme.example"), "{printed}");
+    assert!(
+        printed.contains(&format!("http://127.0.0.1:{metrics_port}/metrics")),
+        "docket dev prints where its metrics are: {printed}"
+    );
     assert!(
         confirmed,
         "the confirmation of {} to {email}, linking {portal_link}, is in {}",

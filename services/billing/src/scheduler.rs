@@ -95,7 +95,7 @@ impl SlaScheduler {
         let mut sweep = Sweep { examined: rows.len() as u64, raised: 0 };
         let mut policies: HashMap<String, Option<SlaPolicy>> = HashMap::new();
         let by = Actor { actor: ACTOR, reason: "", at: now };
-        let mut breached = Vec::new();
+        let mut alerted = Vec::new();
         for mut row in rows {
             let policy_id = if row.resolve_policy {
                 let resolved = clocks::resolve_policy(&txn, row.contract_id.as_deref()).await?;
@@ -121,20 +121,24 @@ impl SlaScheduler {
             let raised = clocks::refresh(&mut row, policy.as_ref(), now, true);
             for alert in &raised {
                 alert_event(&txn, &row, alert, &by).await?;
-                if matches!(alert.alert, Alert::Breach) {
-                    breached.push(match alert.target {
-                        Target::FirstResponse => "first_response",
-                        Target::Resolution => "resolution",
-                    });
-                }
+                let target = match alert.target {
+                    Target::FirstResponse => "first_response",
+                    Target::Resolution => "resolution",
+                };
+                alerted.push((matches!(alert.alert, Alert::Breach), target));
             }
             sweep.raised += raised.len() as u64;
             row.updated_at = now;
             row.into_active_model().reset_all().update(&txn).await?;
         }
         txn.commit().await?;
-        for target in breached {
-            docket_kit::metrics::sla_breached(target);
+        docket_kit::metrics::sla_clocks_due(sweep.examined);
+        for (breach, target) in alerted {
+            if breach {
+                docket_kit::metrics::sla_breached(target);
+            } else {
+                docket_kit::metrics::sla_warned(target);
+            }
         }
         if sweep.raised > 0 {
             self.relay.wake();

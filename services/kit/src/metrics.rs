@@ -91,7 +91,61 @@ pub fn emails_pending(count: u64) {
     gauge!("docket_emails_pending").set(count as f64);
 }
 
-/// One SLA target missed (`response` or `resolution`).
+/// One SLA target missed (`first_response` or `resolution`).
 pub fn sla_breached(target: &str) {
     counter!("docket_sla_breaches_total", "target" => target.to_owned()).increment(1);
+}
+
+/// One SLA target about to be missed (the warning before the breach).
+pub fn sla_warned(target: &str) {
+    counter!("docket_sla_warnings_total", "target" => target.to_owned()).increment(1);
+}
+
+/// SLA clocks the scheduler read because they fell due.
+pub fn sla_clocks_due(count: u64) {
+    counter!("docket_sla_clocks_due_total").increment(count);
+}
+
+/// A portal login attempt: `ok`, `wrong_password`, `locked_out` or `switched_off`.
+pub fn portal_login(outcome: &'static str) {
+    counter!("docket_portal_logins_total", "outcome" => outcome).increment(1);
+}
+
+/// How old the oldest event not yet published from `service`'s outbox is
+/// (0 when none waits): a broker away shows here first.
+pub fn outbox_oldest_age(service: &str, seconds: f64) {
+    gauge!("docket_outbox_oldest_unsent_age_seconds", "service" => service.to_owned()).set(seconds);
+}
+
+/// Connections of `service`'s database pool: open, and of those in use.
+pub fn db_pool(service: &str, open: u32, in_use: u32) {
+    gauge!("docket_db_pool_connections", "service" => service.to_owned()).set(f64::from(open));
+    gauge!("docket_db_pool_connections_in_use", "service" => service.to_owned()).set(f64::from(in_use));
+}
+
+/// How often [`report_db_pool`] reads a pool.
+const POOL_SAMPLE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Keeps `docket_db_pool_connections*` of `service` current until `shutdown`.
+pub async fn report_db_pool(service: String, db: sea_orm::DatabaseConnection, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    use sea_orm::DbBackend;
+    loop {
+        // Each getter panics on the other backend: the match picks the right one.
+        let (open, idle) = match db.get_database_backend() {
+            DbBackend::Postgres => {
+                let pool = db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            DbBackend::Sqlite => {
+                let pool = db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            _ => return,
+        };
+        db_pool(&service, open, open.saturating_sub(u32::try_from(idle).unwrap_or(u32::MAX)));
+        tokio::select! {
+            () = tokio::time::sleep(POOL_SAMPLE) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
 }

@@ -35,7 +35,9 @@ pub fn install_propagator() {
     global::set_text_map_propagator(TraceContextPropagator::new());
 }
 
-/// Installs the global subscriber. Call once, early in `main`.
+/// Installs the global subscriber. Call once, early in `main`. Traces
+/// name the process `service_name` unless `OTEL_SERVICE_NAME` is set;
+/// `OTEL_RESOURCE_ATTRIBUTES` (namespace, pod, version) is read as well.
 pub fn init(settings: &TelemetrySettings, service_name: &str) -> anyhow::Result<TelemetryGuard> {
     install_propagator();
     let filter = EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(&settings.log_filter))?;
@@ -43,10 +45,12 @@ pub fn init(settings: &TelemetrySettings, service_name: &str) -> anyhow::Result<
     let provider = match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
         Ok(endpoint) if !endpoint.is_empty() => {
             let exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic().build()?;
-            let provider = SdkTracerProvider::builder()
-                .with_batch_exporter(exporter)
-                .with_resource(Resource::builder().with_service_name(service_name.to_owned()).build())
-                .build();
+            // The default detectors read OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
+            let mut resource = Resource::builder();
+            if std::env::var("OTEL_SERVICE_NAME").unwrap_or_default().trim().is_empty() {
+                resource = resource.with_service_name(service_name.to_owned());
+            }
+            let provider = SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource.build()).build();
             global::set_tracer_provider(provider.clone());
             Some(provider)
         }

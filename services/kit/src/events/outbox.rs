@@ -153,6 +153,10 @@ impl Relay {
                 if let Ok(rows) = backlog(&self.db).await {
                     crate::metrics::outbox_backlog(&self.service, rows);
                 }
+                if let Ok(oldest) = oldest_unsent(&self.db).await {
+                    let age = oldest.map_or(0.0, |at| (crate::time::now() - at).num_milliseconds().max(0) as f64 / 1000.0);
+                    crate::metrics::outbox_oldest_age(&self.service, age);
+                }
             }
             if last_prune.elapsed() > Duration::from_secs(60) {
                 last_prune = tokio::time::Instant::now();
@@ -240,6 +244,13 @@ impl Relay {
         let deleted = entity::Entity::delete_many().filter(entity::Column::SentAt.lt(cutoff)).exec(&self.db).await?;
         Ok(deleted.rows_affected)
     }
+}
+
+/// When the oldest row not yet published was written, if one waits.
+pub async fn oldest_unsent(db: &impl ConnectionTrait) -> Result<Option<chrono::DateTime<chrono::Utc>>, DbErr> {
+    let oldest =
+        entity::Entity::find().filter(entity::Column::SentAt.is_null()).order_by_asc(entity::Column::Position).one(db).await?;
+    Ok(oldest.map(|row| row.created_at))
 }
 
 /// Rows not yet published, for operators and tests.

@@ -141,7 +141,10 @@ impl PortalAuthService for PortalAuthApi {
         violations.into_result()?;
         let portal = &self.portal;
         let from = portal.sessions.login_from(&email, &client_ip, &request.device_token).await?;
-        portal.sessions.check_lockout(&email, &from).await?;
+        if let Err(locked) = portal.sessions.check_lockout(&email, &from).await {
+            docket_kit::metrics::portal_login("locked_out");
+            return Err(locked.into());
+        }
         let user = match portal.clients.contact_by_email(&email).await.map_err(|s| super::case_service(s, &[]))? {
             Some(contact) => portal.user_of(&contact.id).await?,
             None => None,
@@ -151,16 +154,23 @@ impl PortalAuthService for PortalAuthApi {
             return Err(match portal.sessions.login_failed(&email, &from).await? {
                 Some(locked) => {
                     tracing::warn!("portal login locked out after repeated failures");
+                    docket_kit::metrics::portal_login("locked_out");
                     locked
                 }
-                None => wrong_login(),
+                None => {
+                    docket_kit::metrics::portal_login("wrong_password");
+                    wrong_login()
+                }
             }
             .into());
         };
         if !user.enabled {
+            docket_kit::metrics::portal_login("switched_off");
             return Err(switched_off().into());
         }
-        Ok(Response::new(portal.start_session(&user, &client_ip, &from).await?))
+        let session = portal.start_session(&user, &client_ip, &from).await?;
+        docket_kit::metrics::portal_login("ok");
+        Ok(Response::new(session))
     }
 
     async fn logout(&self, request: Request<pb::LogoutRequest>) -> Result<Response<pb::LogoutResponse>, Status> {
