@@ -85,6 +85,15 @@ async fn trace_context_is_carried_across_grpc_calls() {
         server_spans(&exporter, &provider, "GetContact").contains(&trace_id.to_owned()),
         "the notifier's call back to the case service is in the same trace"
     );
+    let mut mailed = false;
+    for _ in 0..100 {
+        mailed = server_spans(&exporter, &provider, "send email").contains(&trace_id.to_owned());
+        if mailed {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(mailed, "sending the email joins the trace of the change that caused it");
 
     // Through the HTTP gateway: the request's span continues the caller's
     // W3C trace, and the gRPC call the gateway makes for it joins it too.

@@ -1,5 +1,5 @@
 //! The `notification` schema: its inbox, settings, templates, opt-outs, the
-//! delivery log with its mailers' leases and an index of what is pending, and the audit trail of the settings, templates and opt-outs.
+//! delivery log with its mailers' leases an index of what is pending and the trace of each, and the audit trail of the settings, templates and opt-outs.
 
 use sea_orm_migration::prelude::*;
 
@@ -7,6 +7,7 @@ mod m20261123_000001_create_notification_schema;
 mod m20261203_000002_create_audit_trail;
 mod m20261204_000003_mailer_leases;
 mod m20261205_000004_pending_deliveries;
+mod m20261205_000005_delivery_traces;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000002_create_audit_trail::Migration),
             Box::new(m20261204_000003_mailer_leases::Migration),
             Box::new(m20261205_000004_pending_deliveries::Migration),
+            Box::new(m20261205_000005_delivery_traces::Migration),
         ]
     }
 }

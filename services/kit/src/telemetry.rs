@@ -120,6 +120,25 @@ pub fn http_server_span(request: &http::Request<impl Sized>, route: Option<&str>
     span
 }
 
+/// The W3C `traceparent` of the current span (empty outside any trace), to
+/// keep with work that continues later elsewhere.
+pub fn current_traceparent() -> String {
+    let mut carrier = std::collections::HashMap::new();
+    let context = tracing::Span::current().context();
+    global::get_text_map_propagator(|p| p.inject_context(&context, &mut carrier));
+    carrier.remove("traceparent").unwrap_or_default()
+}
+
+/// Makes `span` a child of the trace a kept `traceparent` names, if any.
+pub fn continue_traceparent(span: &tracing::Span, traceparent: &str) {
+    if traceparent.is_empty() {
+        return;
+    }
+    let carrier = std::collections::HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    let parent = global::get_text_map_propagator(|p| p.extract(&carrier));
+    let _ = span.set_parent(parent);
+}
+
 /// Makes `span` a child of the W3C trace context in `headers`, if any.
 fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) {
     let parent = global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));

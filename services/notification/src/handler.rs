@@ -557,6 +557,8 @@ async fn queue(
         created_at: now,
         sent_at: None,
         leased_by: None,
+        // The consumer handles the event inside a span of the change's trace.
+        traceparent: docket_kit::telemetry::current_traceparent(),
     };
     row.into_active_model().reset_all().insert(txn).await?;
     Ok(())

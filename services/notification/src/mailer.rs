@@ -29,6 +29,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 use tokio::sync::{Notify, Semaphore, watch};
+use tracing::Instrument;
 
 use crate::{
     config::{MailTransportKind, NotificationSettings, SmtpTls},
@@ -493,8 +494,11 @@ impl Mailer {
         let Some(first) = rows.first() else { return Ok(false) };
         let email_id = message_id(&first.id, &self.settings.message_id_domain);
         let started = Instant::now();
+        // The send joins the trace of the change that caused the email.
+        let span = tracing::info_span!("email", otel.name = "send email", case = %first.case_number, updates = rows.len());
+        docket_kit::telemetry::continue_traceparent(&span, &first.traceparent);
         let outcome = match self.compose(rows, sender_name, sender_address, &email_id) {
-            Ok(email) => match tokio::time::timeout(self.send_limit(), self.transport.send(&first.id, &email)).await {
+            Ok(email) => match tokio::time::timeout(self.send_limit(), self.transport.send(&first.id, &email).instrument(span)).await {
                 Ok(sent) => sent.map_err(SendError::Temporary),
                 Err(_) => Err(SendError::Temporary(format!("no answer within {:?}", self.send_limit()))),
             },

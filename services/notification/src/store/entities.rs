@@ -105,6 +105,8 @@ pub mod delivery {
         pub sent_at: Option<DateTimeUtc>,
         /// The mailer sending it now ([`super::mailer_instance`]), if any.
         pub leased_by: Option<String>,
+        /// The W3C trace of the change that caused it: sending it joins that trace.
+        pub traceparent: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
