@@ -61,6 +61,11 @@ echo "postfix is installed"
 # The property-based checker of the gateway's OpenAPI document.
 command -v schemathesis >/dev/null || python3 -m pip install --quiet --disable-pip-version-check schemathesis
 echo "schemathesis is installed"
+# The Helm chart's offline checks: render and lint with Helm's own library,
+# validate against Kubernetes' schemas (tests/chart/check.py).
+python3 -c "import helm_python, kubernetes_validate" 2>/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check helm-python-sdk kubernetes-validate
+echo "helm-python-sdk and kubernetes-validate are installed"
 # Browser tests: Debian's chromium driven by playwright-core (tests/browser).
 if [ ! -x /usr/bin/chromium ]; then
   echo "installing chromium"
@@ -75,6 +80,10 @@ if [ "${1:-}" = "--" ]; then shift; extra=("$@"); fi
 
 say "build"
 cargo build --workspace --all-targets
+
+say "the Helm chart"
+chart_status=0
+python3 tests/chart/check.py || chart_status=$?
 
 say "tests"
 log=$(mktemp)
@@ -97,4 +106,8 @@ fi
 
 say "summary"
 echo "tests: $passed passed, $failed failed"
+if [ "$chart_status" -ne 0 ]; then
+  echo "the Helm chart's checks failed (see above)"
+  [ "$status" -ne 0 ] || status=$chart_status
+fi
 exit "$status"
