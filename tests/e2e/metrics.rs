@@ -79,9 +79,13 @@ async fn metrics_show_calls_events_emails_and_dead_letters() {
         let wanted = [
             ("docket_grpc_requests_total", &["method=\"/docket.case.v1.CaseService/CreateCase\"", "code=\"OK\""][..], 1.0),
             ("docket_grpc_requests_total", &["method=\"/docket.case.v1.CaseService/GetCase\"", "code=\"InvalidArgument\""], 1.0),
-            ("docket_events_published_total", &["service=\"case\""], 1.0),
-            ("docket_events_consumed_total", &["consumer=\"notification\"", "outcome=\"handled\""], 1.0),
-            ("docket_events_consumed_total", &["consumer=\"notification\"", "outcome=\"dead_lettered\""], 1.0),
+            ("docket_events_published_total", &["service=\"case\"", "type=\"case.created\""], 1.0),
+            ("docket_events_consumed_total", &["consumer=\"notification\"", "type=\"case.created\"", "outcome=\"handled\""], 1.0),
+            (
+                "docket_events_consumed_total",
+                &["consumer=\"notification\"", "type=\"malformed\"", "outcome=\"dead_lettered\""],
+                1.0,
+            ),
             ("docket_events_dead_letters", &["consumer=\"notification\""], 1.0),
             ("docket_emails_sent_total", &[], 1.0),
         ];

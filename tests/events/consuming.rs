@@ -360,10 +360,6 @@ async fn take(subscription: &mut docket_kit::events::Subscription, n: usize) -> 
     deliveries
 }
 
-fn count(outcomes: &[Outcome], wanted: fn(&Outcome) -> bool) -> usize {
-    outcomes.iter().filter(|outcome| wanted(outcome)).count()
-}
-
 /// Events that queued up are handled in one transaction. A redelivery of
 /// an event handled before is acked without its handler, a malformed one
 /// is dead-lettered, and when one handler fails, the batch is rolled back
@@ -385,8 +381,7 @@ async fn a_batch_commits_together_and_a_failing_event_holds_back_only_itself() {
     }
     rig.publish(&seen).await;
     let outcomes = handle_batch(&rig.db, &rig.settings, SERVICE, rig.handler.as_ref(), take(&mut subscription, 4).await).await;
-    assert_eq!(count(&outcomes, |o| *o == Outcome::Handled), 3, "{outcomes:?}");
-    assert_eq!(count(&outcomes, |o| *o == Outcome::Duplicate), 1, "{outcomes:?}");
+    assert_eq!(outcomes, [Outcome::Handled, Outcome::Handled, Outcome::Handled, Outcome::Duplicate], "in delivery order");
     for envelope in &good {
         assert!(rig.has_handled(&envelope.id).await);
     }
@@ -404,8 +399,14 @@ async fn a_batch_commits_together_and_a_failing_event_holds_back_only_itself() {
         .unwrap();
     rig.publish(&more[1]).await;
     let outcomes = handle_batch(&rig.db, &rig.settings, SERVICE, rig.handler.as_ref(), take(&mut subscription, 4).await).await;
-    assert_eq!(count(&outcomes, |o| *o == Outcome::Handled), 2, "{outcomes:?}");
-    assert_eq!(count(&outcomes, |o| matches!(o, Outcome::DeadLettered { .. })), 2, "{outcomes:?}");
+    assert!(
+        matches!(
+            outcomes.as_slice(),
+            [Outcome::Handled, Outcome::DeadLettered { reason: refusal }, Outcome::DeadLettered { reason: garbage }, Outcome::Handled]
+                if refusal.contains("has no printer") && garbage.starts_with("malformed event")
+        ),
+        "in delivery order: {outcomes:?}"
+    );
     for envelope in &more {
         assert!(rig.has_handled(&envelope.id).await, "the others committed");
     }

@@ -11,13 +11,13 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .alter_table(
-                Table::alter().table(Alias::new("deliveries")).add_column(string("traceparent").default("")).to_owned(),
-            )
+            .alter_table(Table::alter().table(Alias::new("deliveries")).add_column(string("traceparent").default("")).to_owned())
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.alter_table(Table::alter().table(Alias::new("deliveries")).drop_column(Alias::new("traceparent")).to_owned()).await
+        manager
+            .alter_table(Table::alter().table(Alias::new("deliveries")).drop_column(Alias::new("traceparent")).to_owned())
+            .await
     }
 }

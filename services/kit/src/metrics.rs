@@ -54,9 +54,10 @@ pub fn http_request(method: &str, route: &str, status: u16, seconds: f64) {
     histogram!("docket_http_request_duration_seconds", "method" => method, "route" => route).record(seconds);
 }
 
-/// Events a relay published from `service`'s outbox.
-pub fn events_published(service: &str, count: usize) {
-    counter!("docket_events_published_total", "service" => service.to_owned()).increment(count as u64);
+/// Events of `event_type` a relay published from `service`'s outbox.
+pub fn events_published(service: &str, event_type: &str, count: usize) {
+    counter!("docket_events_published_total", "service" => service.to_owned(), "type" => event_type.to_owned())
+        .increment(count as u64);
 }
 
 /// Events in `service`'s outbox not yet published.
@@ -64,10 +65,16 @@ pub fn outbox_backlog(service: &str, rows: u64) {
     gauge!("docket_outbox_backlog", "service" => service.to_owned()).set(rows as f64);
 }
 
-/// What a consumer did with one event: `handled`, `duplicate`, `retried`
-/// or `dead_lettered`.
-pub fn event_consumed(consumer: &str, outcome: &'static str) {
-    counter!("docket_events_consumed_total", "consumer" => consumer.to_owned(), "outcome" => outcome).increment(1);
+/// What a consumer did with one event of `event_type`: `handled`,
+/// `duplicate`, `retried` or `dead_lettered`.
+pub fn event_consumed(consumer: &str, event_type: &str, outcome: &'static str) {
+    counter!(
+        "docket_events_consumed_total",
+        "consumer" => consumer.to_owned(),
+        "type" => event_type.to_owned(),
+        "outcome" => outcome
+    )
+    .increment(1);
 }
 
 /// Messages waiting in a consumer's dead-letter queue now.

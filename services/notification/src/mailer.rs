@@ -498,10 +498,12 @@ impl Mailer {
         let span = tracing::info_span!("email", otel.name = "send email", case = %first.case_number, updates = rows.len());
         docket_kit::telemetry::continue_traceparent(&span, &first.traceparent);
         let outcome = match self.compose(rows, sender_name, sender_address, &email_id) {
-            Ok(email) => match tokio::time::timeout(self.send_limit(), self.transport.send(&first.id, &email).instrument(span)).await {
-                Ok(sent) => sent.map_err(SendError::Temporary),
-                Err(_) => Err(SendError::Temporary(format!("no answer within {:?}", self.send_limit()))),
-            },
+            Ok(email) => {
+                match tokio::time::timeout(self.send_limit(), self.transport.send(&first.id, &email).instrument(span)).await {
+                    Ok(sent) => sent.map_err(SendError::Temporary),
+                    Err(_) => Err(SendError::Temporary(format!("no answer within {:?}", self.send_limit()))),
+                }
+            }
             Err(err) => Err(err),
         };
         if outcome.is_ok() {

@@ -317,8 +317,10 @@ impl Lanes {
                     {
                         batch.push(next);
                     }
-                    for outcome in handle_batch(&db, &settings, &consumer, handler.as_ref(), batch).await {
-                        crate::metrics::event_consumed(&consumer, outcome.name());
+                    let types: Vec<String> = batch.iter().map(event_type_of).collect();
+                    let outcomes = handle_batch(&db, &settings, &consumer, handler.as_ref(), batch).await;
+                    for (event_type, outcome) in types.iter().zip(outcomes) {
+                        crate::metrics::event_consumed(&consumer, event_type, outcome.name());
                         if matches!(outcome, Outcome::DeadLettered { .. }) {
                             dead_lettered.notify_one();
                         }
@@ -365,7 +367,7 @@ pub async fn handle_delivery(
 /// their `prepare`s side by side, then every `handle` and the inbox rows in
 /// one transaction, one commit. Should anything in that transaction fail,
 /// it is rolled back and each delivery is handled on its own, so only the
-/// one that failed is retried or dead-lettered.
+/// one that failed is retried or dead-lettered. Outcome `i` is delivery `i`'s.
 pub async fn handle_batch(
     db: &DatabaseConnection,
     settings: &EventSettings,
@@ -380,20 +382,22 @@ pub async fn handle_batch(
             None => Vec::new(),
         };
     }
-    let mut outcomes = Vec::with_capacity(deliveries.len());
-    let mut batch = Vec::with_capacity(deliveries.len());
-    for delivery in deliveries {
+    let count = deliveries.len();
+    // (delivery's index, outcome), put in delivery order at the end.
+    let mut outcomes: Vec<(usize, Outcome)> = Vec::with_capacity(count);
+    let mut batch = Vec::with_capacity(count);
+    for (at, delivery) in deliveries.into_iter().enumerate() {
         match envelope_of(&delivery) {
             Ok(envelope) => {
                 let span = event_span(&envelope, consumer);
-                batch.push((envelope, delivery, span));
+                batch.push((at, envelope, delivery, span));
             }
-            Err(reason) => outcomes.push(dead(delivery, reason).await),
+            Err(reason) => outcomes.push((at, dead(delivery, reason).await)),
         }
     }
 
     // Redeliveries of events handled before are acked without their handler.
-    let ids: Vec<String> = batch.iter().map(|(envelope, _, _)| envelope.id.clone()).collect();
+    let ids: Vec<String> = batch.iter().map(|(_, envelope, _, _)| envelope.id.clone()).collect();
     let seen = entity::Entity::find()
         .filter(entity::Column::Consumer.eq(consumer))
         .filter(entity::Column::EventId.is_in(ids))
@@ -402,10 +406,10 @@ pub async fn handle_batch(
     let seen: std::collections::HashSet<String> = match seen {
         Ok(rows) => rows.into_iter().map(|row| row.event_id).collect(),
         Err(_) => {
-            for (envelope, delivery, _) in batch {
-                outcomes.push(handle_one(db, settings, consumer, handler, envelope, delivery).await);
+            for (at, envelope, delivery, _) in batch {
+                outcomes.push((at, handle_one(db, settings, consumer, handler, envelope, delivery).await));
             }
-            return outcomes;
+            return in_order(outcomes);
         }
     };
     let mut fresh = Vec::with_capacity(batch.len());
@@ -413,33 +417,39 @@ pub async fn handle_batch(
     // is acked once the first copy is settled.
     let mut copies = Vec::new();
     let mut in_batch = std::collections::HashSet::new();
-    for (envelope, delivery, span) in batch {
+    for (at, envelope, delivery, span) in batch {
         if seen.contains(&envelope.id) {
-            outcomes.push(settle(delivery.settle.ack().await, Outcome::Duplicate));
+            outcomes.push((at, settle(delivery.settle.ack().await, Outcome::Duplicate)));
         } else if !in_batch.insert(envelope.id.clone()) {
-            copies.push(delivery);
+            copies.push((at, delivery));
         } else {
-            fresh.push((envelope, delivery, span));
+            fresh.push((at, envelope, delivery, span));
         }
     }
 
-    let prepared =
-        futures::future::join_all(fresh.iter().map(|(envelope, _, span)| handler.prepare(db, envelope).instrument(span.clone())))
-            .await;
+    let prepared = futures::future::join_all(
+        fresh.iter().map(|(_, envelope, _, span)| handler.prepare(db, envelope).instrument(span.clone())),
+    )
+    .await;
     let mut ready = Vec::with_capacity(fresh.len());
-    for ((envelope, delivery, span), prepared) in fresh.into_iter().zip(prepared) {
+    for ((at, envelope, delivery, span), prepared) in fresh.into_iter().zip(prepared) {
         match prepared {
-            Ok(prepared) => ready.push((envelope, delivery, span, prepared)),
-            Err(err) => outcomes.push(failed(settings, delivery, err).instrument(span).await),
+            Ok(prepared) => ready.push((at, envelope, delivery, span, prepared)),
+            Err(err) => outcomes.push((at, failed(settings, delivery, err).instrument(span).await)),
         }
     }
     if !ready.is_empty() {
         commit_or_one_by_one(db, settings, consumer, handler, ready, &mut outcomes).await;
     }
-    for copy in copies {
-        outcomes.push(settle(copy.settle.ack().await, Outcome::Duplicate));
+    for (at, copy) in copies {
+        outcomes.push((at, settle(copy.settle.ack().await, Outcome::Duplicate)));
     }
-    outcomes
+    in_order(outcomes)
+}
+
+fn in_order(mut outcomes: Vec<(usize, Outcome)>) -> Vec<Outcome> {
+    outcomes.sort_by_key(|(at, _)| *at);
+    outcomes.into_iter().map(|(_, outcome)| outcome).collect()
 }
 
 /// Commits a batch's events together, or, should that fail, handles each
@@ -449,28 +459,28 @@ async fn commit_or_one_by_one(
     settings: &EventSettings,
     consumer: &str,
     handler: &dyn EventHandler,
-    ready: Vec<(Envelope, Delivery, tracing::Span, Prepared)>,
-    outcomes: &mut Vec<Outcome>,
+    ready: Vec<(usize, Envelope, Delivery, tracing::Span, Prepared)>,
+    outcomes: &mut Vec<(usize, Outcome)>,
 ) {
     let mut events = Vec::with_capacity(ready.len());
     let mut prepared = Vec::with_capacity(ready.len());
     let mut deliveries = Vec::with_capacity(ready.len());
-    for (envelope, delivery, span, ready) in ready {
+    for (at, envelope, delivery, span, ready) in ready {
         events.push((envelope, span));
         prepared.push(ready);
-        deliveries.push(delivery);
+        deliveries.push((at, delivery));
     }
     match commit_batch(db, consumer, handler, &events, prepared).await {
         Ok(()) => {
             handler.committed();
-            for ((_, span), delivery) in events.into_iter().zip(deliveries) {
-                outcomes.push(settle(delivery.settle.ack().instrument(span).await, Outcome::Handled));
+            for ((_, span), (at, delivery)) in events.into_iter().zip(deliveries) {
+                outcomes.push((at, settle(delivery.settle.ack().instrument(span).await, Outcome::Handled)));
             }
         }
         Err(err) => {
             tracing::debug!(error = %err, events = events.len(), "a batch of events failed together; handling each on its own");
-            for ((envelope, _), delivery) in events.into_iter().zip(deliveries) {
-                outcomes.push(handle_one(db, settings, consumer, handler, envelope, delivery).await);
+            for ((envelope, _), (at, delivery)) in events.into_iter().zip(deliveries) {
+                outcomes.push((at, handle_one(db, settings, consumer, handler, envelope, delivery).await));
             }
         }
     }
@@ -498,6 +508,11 @@ async fn commit_batch(
     entity::Entity::insert_many(rows).exec(&txn).await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// The type of the event a delivery carries (`malformed` when it carries none), for the metrics.
+fn event_type_of(delivery: &Delivery) -> String {
+    envelope_of(delivery).map_or_else(|_| "malformed".to_owned(), |envelope| envelope.r#type)
 }
 
 /// The event a delivery carries, or why it is not one.

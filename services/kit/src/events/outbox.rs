@@ -233,7 +233,13 @@ impl Relay {
                 .await?;
         }
         txn.commit().await?;
-        crate::metrics::events_published(&self.service, rows.len());
+        let mut published: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        for row in &rows {
+            *published.entry(row.event_type.as_str()).or_default() += 1;
+        }
+        for (event_type, count) in published {
+            crate::metrics::events_published(&self.service, event_type, count);
+        }
         tracing::debug!(count = rows.len(), "event relay: published");
         Ok(rows.len())
     }
