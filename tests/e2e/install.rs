@@ -8,6 +8,9 @@ use std::{
     time::Duration,
 };
 
+use docket_proto::case::v1::{self as pb, case_service_client::CaseServiceClient, contact_service_client::ContactServiceClient};
+use tonic::{Request, Status, service::interceptor::InterceptedService, transport::Channel};
+
 use crate::common::{SERVICE, ServingStatus, check_postgres, postgres_url, rabbit::Cleanup, rabbitmq_url, wait_for_health};
 
 pub struct Install {
@@ -151,4 +154,55 @@ pub async fn queue_depth(queue: &str) -> Option<u32> {
     let depth = channel.queue_declare(queue.into(), passive, FieldTable::default()).await.ok().map(|q| q.message_count());
     let _ = connection.close(200, "looked".into()).await;
     depth
+}
+
+fn with_service_token(mut request: Request<()>) -> Result<Request<()>, Status> {
+    let bearer = format!("Bearer {SERVICE}").parse().map_err(|_| Status::internal("the test token is no header value"))?;
+    request.metadata_mut().insert("authorization", bearer);
+    Ok(request)
+}
+
+type Authed = InterceptedService<Channel, fn(Request<()>) -> Result<Request<()>, Status>>;
+
+/// The case service of an install, called as another internal system
+/// calls it: over gRPC with the service token.
+pub struct CaseService {
+    pub contacts: ContactServiceClient<Authed>,
+    pub cases: CaseServiceClient<Authed>,
+}
+
+impl CaseService {
+    pub fn at(port: u16) -> CaseService {
+        let channel = Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect_lazy();
+        let auth: fn(Request<()>) -> Result<Request<()>, Status> = with_service_token;
+        CaseService {
+            contacts: ContactServiceClient::with_interceptor(channel.clone(), auth),
+            cases: CaseServiceClient::with_interceptor(channel, auth),
+        }
+    }
+
+    /// A new case of the customer `email` (found, or made under "Unassigned").
+    pub async fn open_case(&mut self, email: &str, subject: &str) -> pb::Case {
+        let request = pb::FindOrCreateContactRequest {
+            email: email.to_owned(),
+            name: email.split('@').next().unwrap_or(email).to_owned(),
+            unassigned_account_name: "Unassigned".into(),
+            ..Default::default()
+        };
+        let contact = self.contacts.find_or_create_contact(request).await.unwrap().into_inner().contact.unwrap();
+        let case = pb::Case {
+            subject: subject.to_owned(),
+            type_id: "technical_issue".into(),
+            priority: pb::CasePriority::Medium as i32,
+            channel: pb::CaseChannel::Phone as i32,
+            account_id: contact.account_id.clone(),
+            contacts: vec![pb::CaseContact { contact_id: contact.id.clone(), primary: true }],
+            ..Default::default()
+        };
+        self.cases
+            .create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() })
+            .await
+            .unwrap()
+            .into_inner()
+    }
 }

@@ -2,16 +2,16 @@
 //! answered, the events it published and consumed, the emails it sent, and
 //! the dead letters an operator must look at.
 
-use docket_proto::case::v1::{self as pb, case_service_client::CaseServiceClient, contact_service_client::ContactServiceClient};
+use docket_proto::case::v1 as pb;
 use lapin::{BasicProperties, options::BasicPublishOptions};
 
 use crate::{
     common::{
-        SERVICE, eventually,
+        eventually,
         metrics::{sample, scrape},
         rabbit::connect,
     },
-    install::{Install, healthy, port, stop},
+    install::{CaseService, Install, healthy, port, stop},
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,38 +23,11 @@ async fn metrics_show_calls_events_emails_and_dead_letters() {
     let mut docket = install.serve(&["case", "notification"], grpc_port, grpc_port, &env);
     healthy(grpc_port).await;
 
-    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{grpc_port}")).unwrap().connect_lazy();
-    let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {SERVICE}").parse().unwrap();
-    let auth = move |mut request: tonic::Request<()>| {
-        request.metadata_mut().insert("authorization", bearer.clone());
-        Ok(request)
-    };
-    let contact = ContactServiceClient::with_interceptor(channel.clone(), auth.clone())
-        .find_or_create_contact(pb::FindOrCreateContactRequest {
-            email: "petra@acme.example".into(),
-            name: "Petra".into(),
-            unassigned_account_name: "Unassigned".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .contact
-        .unwrap();
-    let mut cases = CaseServiceClient::with_interceptor(channel, auth);
-    let case = pb::Case {
-        subject: "Printer".into(),
-        type_id: "technical_issue".into(),
-        priority: pb::CasePriority::Medium as i32,
-        channel: pb::CaseChannel::Phone as i32,
-        account_id: contact.account_id.clone(),
-        contacts: vec![pb::CaseContact { contact_id: contact.id.clone(), primary: true }],
-        ..Default::default()
-    };
-    cases.create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() }).await.unwrap();
+    let mut case_service = CaseService::at(grpc_port);
+    case_service.open_case("petra@acme.example", "Printer").await;
     // A refused call: counted with its code.
     let missing = pb::GetCaseRequest { lookup: Some(pb::get_case_request::Lookup::Id("not-an-id".into())) };
-    assert!(cases.get_case(missing).await.is_err());
+    assert!(case_service.cases.get_case(missing).await.is_err());
 
     // An event no handler can read: dead-lettered at once.
     let connection = connect().await;

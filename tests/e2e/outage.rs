@@ -5,11 +5,10 @@
 
 use std::time::Duration;
 
-use docket_proto::case::v1::{self as pb, case_service_client::CaseServiceClient, contact_service_client::ContactServiceClient};
 
 use crate::{
-    common::{PATIENCE, SERVICE, eventually, eventually_within},
-    install::{Install, healthy, port, queue_depth, stop},
+    common::{PATIENCE, eventually, eventually_within},
+    install::{CaseService, Install, healthy, port, queue_depth, stop},
 };
 
 const CASES: usize = 30;
@@ -27,36 +26,9 @@ async fn events_wait_out_a_case_service_outage_and_every_email_goes_out_after_it
     let mut case_service = install.serve(&["case"], case_port, case_port, &case_env);
     healthy(case_port).await;
 
-    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{case_port}")).unwrap().connect_lazy();
-    let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {SERVICE}").parse().unwrap();
-    let auth = move |mut request: tonic::Request<()>| {
-        request.metadata_mut().insert("authorization", bearer.clone());
-        Ok(request)
-    };
-    let mut contacts = ContactServiceClient::with_interceptor(channel.clone(), auth.clone());
-    let mut cases = CaseServiceClient::with_interceptor(channel, auth);
+    let mut case_service_api = CaseService::at(case_port);
     for n in 0..CASES {
-        let found = contacts
-            .find_or_create_contact(pb::FindOrCreateContactRequest {
-                email: format!("customer{n}@acme.example"),
-                name: format!("Customer {n}"),
-                unassigned_account_name: "Unassigned".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let contact = found.contact.unwrap();
-        let case = pb::Case {
-            subject: format!("Printer {n}"),
-            type_id: "technical_issue".into(),
-            priority: pb::CasePriority::Medium as i32,
-            channel: pb::CaseChannel::Phone as i32,
-            account_id: contact.account_id.clone(),
-            contacts: vec![pb::CaseContact { contact_id: contact.id.clone(), primary: true }],
-            ..Default::default()
-        };
-        cases.create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() }).await.unwrap();
+        case_service_api.open_case(&format!("customer{n}@acme.example"), &format!("Printer {n}")).await;
     }
     let queue = install.queue("notification");
     eventually("every case.created waiting in the notification queue", async || match queue_depth(&queue).await {
