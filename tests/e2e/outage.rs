@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-
 use crate::{
     common::{PATIENCE, eventually, eventually_within},
     install::{CaseService, Install, healthy, port, queue_depth, stop},
