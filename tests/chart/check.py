@@ -59,7 +59,9 @@ METRICS = {
     "docket_grpc_requests_total", "docket_http_requests_total", "docket_events_published_total",
     "docket_outbox_backlog", "docket_events_consumed_total", "docket_events_dead_letters",
     "docket_emails_sent_total", "docket_emails_failed_total", "docket_emails_pending",
-    "docket_sla_breaches_total",
+    "docket_sla_breaches_total", "docket_sla_warnings_total", "docket_sla_clocks_due_total",
+    "docket_outbox_oldest_unsent_age_seconds", "docket_db_pool_connections", "docket_db_pool_connections_in_use",
+    "docket_portal_logins_total",
 }
 HISTOGRAMS = {"docket_grpc_request_duration_seconds", "docket_http_request_duration_seconds",
               "docket_email_send_duration_seconds"}
@@ -608,7 +610,7 @@ def check_crds(r: Render) -> str:
         dash = json.loads(text)
         exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
         used = set().union(*(promql_metrics(e) for e in exprs))
-        expect(used == METRICS | HISTOGRAMS, f"the dashboard shows {sorted(used)}; missing {sorted(METRICS | HISTOGRAMS - used)}")
+        expect(used == METRICS | HISTOGRAMS, f"the dashboard shows {sorted(used)}; missing {sorted((METRICS | HISTOGRAMS) - used)}")
         expect(all(balanced(e) for e in exprs), "unbalanced dashboard expression")
         n += 1
     return f"{n} objects"
