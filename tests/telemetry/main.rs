@@ -72,28 +72,19 @@ async fn trace_context_is_carried_across_grpc_calls() {
     });
     request.metadata_mut().insert("traceparent", format!("00-{trace_id}-b7ad6b7169203331-01").parse().unwrap());
     app.cases(AGENT).create_case(request).await.expect("create case");
-    let mut consumed = false;
-    for _ in 0..100 {
-        consumed = server_spans(&exporter, &provider, "consume case.created").contains(&trace_id.to_owned());
-        if consumed {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(consumed, "the consumer's span continues the trace of the change");
+    let in_trace = |name: &str| server_spans(&exporter, &provider, name).contains(&trace_id.to_owned());
+    common::eventually("the consumer's span to continue the trace of the change", async || {
+        if in_trace("consume case.created") { Ok(()) } else { Err("no consumer span in the trace yet") }
+    })
+    .await;
     assert!(
         server_spans(&exporter, &provider, "GetContact").contains(&trace_id.to_owned()),
         "the notifier's call back to the case service is in the same trace"
     );
-    let mut mailed = false;
-    for _ in 0..100 {
-        mailed = server_spans(&exporter, &provider, "send email").contains(&trace_id.to_owned());
-        if mailed {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(mailed, "sending the email joins the trace of the change that caused it");
+    common::eventually("sending the email to join the trace of the change that caused it", async || {
+        if in_trace("send email") { Ok(()) } else { Err("no send span in the trace yet") }
+    })
+    .await;
 
     // Through the HTTP gateway: the request's span continues the caller's
     // W3C trace, and the gRPC call the gateway makes for it joins it too.
