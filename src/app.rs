@@ -164,6 +164,28 @@ pub const CONSUMERS: &[(&str, &[&str])] = &[
     (docket_portal::SERVICE, docket_portal::addresses::BINDINGS),
 ];
 
+/// Stops start-up when RabbitMQ holds a queue of another type than
+/// `events.queue_type` declares: retrying cannot fix that. A broker that is
+/// away is no reason to stop; the relays and consumers wait for it.
+async fn check_queues(
+    settings: &docket_kit::events::EventSettings,
+    broker: &dyn docket_kit::events::Broker,
+    declared: &[(&str, &[&str])],
+) -> anyhow::Result<()> {
+    for (service, bindings) in declared {
+        let bindings: Vec<String> = bindings.iter().map(|b| (*b).to_owned()).collect();
+        match broker.declare(&settings.queue(service), &bindings).await {
+            Ok(()) => {}
+            Err(docket_kit::events::BusError::Conflict(conflict)) => anyhow::bail!(conflict),
+            Err(err) => {
+                tracing::warn!(error = %err, "RabbitMQ cannot be reached yet; publishing and consuming wait for it");
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Connects each target to its database (migrating first when configured)
 /// and serves them all on `listener` until `shutdown` resolves.
 pub async fn run(
@@ -175,7 +197,9 @@ pub async fn run(
     let mut routes = RoutesBuilder::default();
     let mut mounted = Vec::new();
     let running: Vec<&str> = targets.iter().map(|t| t.name()).collect();
-    let broker = docket_kit::events::broker(&settings.events, &settings.events.declared(CONSUMERS, &running)?);
+    let declared = settings.events.declared(CONSUMERS, &running)?;
+    let broker = docket_kit::events::broker(&settings.events, &declared);
+    check_queues(&settings.events, broker.as_ref(), &declared).await?;
     let (stop, stopping) = watch::channel(false);
     let mut background = JoinSet::new();
     let mut relays = Vec::new();

@@ -97,6 +97,13 @@ enum EventsAction {
         #[arg(long)]
         replay: bool,
     },
+    /// Re-declare the consumers' queues as `events.queue_type` (e.g. from
+    /// classic to quorum), keeping their messages. Stop the consumers first.
+    MigrateQueues {
+        /// Only this consuming service's queues (default: every consumer's).
+        #[arg(long)]
+        service: Option<String>,
+    },
 }
 
 /// Whether the command line asks for `mail ingest`.
@@ -160,6 +167,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Events { action: EventsAction::DeadLetters { service, replay } } => {
             dead_letters(&settings, &service, replay).await
         }
+        Command::Events { action: EventsAction::MigrateQueues { service } } => {
+            migrate_queues(&settings, service.as_deref()).await
+        }
     }
 }
 
@@ -185,6 +195,36 @@ async fn dead_letters(settings: &Settings, service: &str, replay: bool) -> anyho
     println!("{queue}: {} dead letter(s)", letters.len());
     for letter in letters {
         println!("  {} {} attempts={} reason={}", letter.id, letter.routing_key, letter.attempts, letter.reason);
+    }
+    Ok(())
+}
+
+async fn migrate_queues(settings: &Settings, service: Option<&str>) -> anyhow::Result<()> {
+    if settings.events.backend == docket_kit::events::EventBackend::InProcess {
+        anyhow::bail!("events.backend is in_process: there are no RabbitMQ queues to migrate");
+    }
+    let consumers: Vec<(&str, &[&str])> =
+        docket::app::CONSUMERS.iter().filter(|(name, _)| service.is_none_or(|wanted| wanted == *name)).copied().collect();
+    if consumers.is_empty() {
+        let known: Vec<&str> = docket::app::CONSUMERS.iter().map(|(name, _)| *name).collect();
+        anyhow::bail!("{} consumes no events; the consumers are {}", service.unwrap_or_default(), known.join(", "));
+    }
+    // No known queues: this broker must not declare any on connecting.
+    let broker = docket_kit::events::rabbit::RabbitBroker::new(&settings.events.url, &settings.events.exchange)
+        .with_queue_type(settings.events.queue_type);
+    let progress = |line: &str| println!("  {line}");
+    for (name, bindings) in consumers {
+        let queue = settings.events.queue(name);
+        let bindings: Vec<String> = bindings.iter().map(|b| (*b).to_owned()).collect();
+        println!("{queue}: moving to {} queues", settings.events.queue_type.name());
+        match broker.migrate_queues(&queue, &bindings, &progress).await? {
+            docket_kit::events::rabbit::Migration::InPlace => {
+                println!("{queue}: already {}", settings.events.queue_type.name())
+            }
+            docket_kit::events::rabbit::Migration::Moved(count) => {
+                println!("{queue}: now {}, {count} message(s) kept", settings.events.queue_type.name())
+            }
+        }
     }
     Ok(())
 }

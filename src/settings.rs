@@ -39,6 +39,7 @@ backend = "rabbitmq"
 url = "amqp://guest:guest@127.0.0.1:5672/%2f"
 exchange = "docket.events"
 queue_prefix = "docket."
+queue_type = "classic"
 prefetch = 32
 handlers = 8
 batch = 16

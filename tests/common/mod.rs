@@ -23,7 +23,7 @@ use docket_case::config::CaseSettings;
 use docket_kit::kv::{KvBackend, KvSettings};
 use docket_kit::{
     auth::Role,
-    events::{EventBackend, EventSettings},
+    events::{EventBackend, EventSettings, QueueType},
     settings::{AuthSettings, DatabaseSettings, GrpcSettings, LogFormat, TelemetrySettings, TokenSettings},
 };
 use docket_notification::config::{MailTransportKind, NotificationSettings, SmtpTls};
@@ -207,6 +207,7 @@ pub fn test_events(backend: EventBackend, unique: &str) -> EventSettings {
         url: rabbitmq_url(),
         exchange: format!("docket.test.{unique}"),
         queue_prefix: format!("test.{unique}."),
+        queue_type: QueueType::Classic,
         prefetch: 8,
         handlers: 4,
         batch: 8,

@@ -137,16 +137,24 @@ impl Drop for Cleanup {
         let exchange = self.exchange.clone();
         let mut queues = Vec::new();
         for queue in &self.queues {
-            queues.extend([queue.clone(), format!("{queue}.retry"), format!("{queue}.dead")]);
+            queues.extend([
+                queue.clone(),
+                format!("{queue}.retry"),
+                format!("{queue}.dead"),
+                format!("{queue}.migrating"),
+                format!("{queue}.dead.migrating"),
+            ]);
         }
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
                 let Ok(connection) = Connection::connect(&rabbitmq_url(), ConnectionProperties::default()).await else { return };
-                let Ok(channel) = connection.create_channel().await else { return };
                 for queue in queues {
+                    // One channel each: a queue that is not there may close it.
+                    let Ok(channel) = connection.create_channel().await else { return };
                     let _ = channel.queue_delete(queue.as_str().into(), QueueDeleteOptions::default()).await;
                 }
+                let Ok(channel) = connection.create_channel().await else { return };
                 let _ = channel.exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default()).await;
                 let _ = connection.close(200, "clean".into()).await;
             });

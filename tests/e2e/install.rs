@@ -77,6 +77,24 @@ impl Install {
         command
     }
 
+    /// `docket events <args>` on this install's broker, with `env` over its settings.
+    pub fn events_command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_docket"));
+        command
+            .arg("events")
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env("DOCKET__TELEMETRY__LOG_FILTER", "warn")
+            .env("DOCKET__EVENTS__BACKEND", "rabbitmq")
+            .env("DOCKET__EVENTS__URL", rabbitmq_url())
+            .env("DOCKET__EVENTS__EXCHANGE", &self.exchange)
+            .env("DOCKET__EVENTS__QUEUE_PREFIX", &self.queue_prefix);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command
+    }
+
     pub fn serve(&self, targets: &[&str], port: u16, case_port: u16, env: &[(&str, &str)]) -> Running {
         Running(self.command(targets, port, case_port, env).spawn().unwrap())
     }

@@ -11,7 +11,7 @@ use std::{
 
 use docket_kit::{
     events::{
-        Broker, EventBackend, EventSettings, Outgoing,
+        Broker, EventBackend, EventSettings, Outgoing, QueueType,
         consumer::{ConsumerSpec, EventHandler, HandlerError, Outcome, Prepared, consume, handle_batch, handle_delivery},
         envelope,
         memory::InProcessBroker,
@@ -103,8 +103,12 @@ struct Rig {
 
 const SERVICE: &str = "consumer";
 
+/// The broker a test runs on, and the type of its queues on RabbitMQ.
+type Bus = (EventBackend, QueueType);
+const RABBITMQ: Bus = (EventBackend::Rabbitmq, QueueType::Classic);
+
 impl Rig {
-    async fn new(backend: EventBackend) -> Rig {
+    async fn new((backend, queue_type): Bus) -> Rig {
         check_postgres().await;
         let unique = uuid::Uuid::now_v7().simple().to_string();
         let database = DatabaseSettings {
@@ -116,12 +120,12 @@ impl Rig {
         };
         let db = docket_kit::db::connect(&database, SERVICE).await.unwrap();
         docket_migrations::shared::create_inbox(&SchemaManager::new(&db)).await.unwrap();
-        let settings = test_events(backend, &unique[16..]);
+        let settings = EventSettings { queue_type, ..test_events(backend, &unique[16..]) };
         let broker: Arc<dyn Broker> = match backend {
             EventBackend::Rabbitmq => {
                 let connection = connect().await;
                 declare_exchange(&connection.create_channel().await.unwrap(), &settings.exchange).await;
-                Arc::new(RabbitBroker::new(&settings.url, &settings.exchange))
+                Arc::new(RabbitBroker::new(&settings.url, &settings.exchange).with_queue_type(queue_type))
             }
             EventBackend::InProcess => InProcessBroker::new(),
         };
@@ -213,8 +217,8 @@ fn event(subject: &str) -> Envelope {
     envelope("case", "case.created", subject, "test", docket_kit::time::now(), pack("docket.events.v1.CaseCreated", &payload))
 }
 
-async fn a_duplicate_event_is_handled_once(backend: EventBackend) {
-    let rig = Rig::new(backend).await;
+async fn a_duplicate_event_is_handled_once(bus: Bus) {
+    let rig = Rig::new(bus).await;
     rig.declare().await;
     let (stop, task) = rig.start();
     let first = event("case-1");
@@ -234,8 +238,8 @@ async fn a_duplicate_event_is_handled_once(backend: EventBackend) {
 
 /// A failure that may pass is retried with back-off for the patience (one
 /// second in the tests), then dead-lettered with its reason.
-async fn a_failing_handler_is_retried_then_dead_lettered_with_its_reason_and_replay_works(backend: EventBackend) {
-    let rig = Rig::new(backend).await;
+async fn a_failing_handler_is_retried_then_dead_lettered_with_its_reason_and_replay_works(bus: Bus) {
+    let rig = Rig::new(bus).await;
     rig.declare().await;
     rig.handler.failing.store(true, Ordering::SeqCst);
     let (stop, task) = rig.start();
@@ -261,8 +265,8 @@ async fn a_failing_handler_is_retried_then_dead_lettered_with_its_reason_and_rep
 }
 
 /// A failure that cannot pass goes to the dead letters at once.
-async fn a_handler_refusal_that_cannot_pass_is_dead_lettered_at_once(backend: EventBackend) {
-    let rig = Rig::new(backend).await;
+async fn a_handler_refusal_that_cannot_pass_is_dead_lettered_at_once(bus: Bus) {
+    let rig = Rig::new(bus).await;
     rig.declare().await;
     rig.handler.refusing.store(true, Ordering::SeqCst);
     let (stop, task) = rig.start();
@@ -279,8 +283,8 @@ async fn a_handler_refusal_that_cannot_pass_is_dead_lettered_at_once(backend: Ev
 
 /// Events about different subjects are handled side by side; those about
 /// one subject one after another, in the order they were published.
-async fn events_of_one_subject_keep_their_order_while_subjects_are_handled_at_once(backend: EventBackend) {
-    let rig = Rig::new(backend).await;
+async fn events_of_one_subject_keep_their_order_while_subjects_are_handled_at_once(bus: Bus) {
+    let rig = Rig::new(bus).await;
     rig.declare().await;
     rig.handler.overlapping.store(true, Ordering::SeqCst);
     let subjects: Vec<String> = (0..6).map(|n| format!("case-{n}")).collect();
@@ -305,8 +309,8 @@ async fn events_of_one_subject_keep_their_order_while_subjects_are_handled_at_on
     task.await.unwrap();
 }
 
-async fn a_malformed_message_is_dead_lettered_without_calling_the_handler(backend: EventBackend) {
-    let rig = Rig::new(backend).await;
+async fn a_malformed_message_is_dead_lettered_without_calling_the_handler(bus: Bus) {
+    let rig = Rig::new(bus).await;
     rig.declare().await;
     let (stop, task) = rig.start();
     rig.broker
@@ -324,25 +328,33 @@ async fn a_malformed_message_is_dead_lettered_without_calling_the_handler(backen
     task.await.unwrap();
 }
 
-macro_rules! on_both_brokers {
+macro_rules! on_every_broker {
     ($($test:ident),* $(,)?) => {
         $(
             mod $test {
+                use docket_kit::events::{EventBackend, QueueType};
+
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn rabbitmq() {
-                    super::$test(docket_kit::events::EventBackend::Rabbitmq).await
+                    super::$test(super::RABBITMQ).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn rabbitmq_quorum_queues() {
+                    super::$test((EventBackend::Rabbitmq, QueueType::Quorum)).await
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn in_process() {
-                    super::$test(docket_kit::events::EventBackend::InProcess).await
+                    // The in-process broker has no queue types.
+                    super::$test((EventBackend::InProcess, QueueType::Classic)).await
                 }
             }
         )*
     };
 }
 
-on_both_brokers!(
+on_every_broker!(
     a_duplicate_event_is_handled_once,
     a_failing_handler_is_retried_then_dead_lettered_with_its_reason_and_replay_works,
     a_handler_refusal_that_cannot_pass_is_dead_lettered_at_once,
@@ -367,7 +379,7 @@ async fn take(subscription: &mut docket_kit::events::Subscription, n: usize) -> 
 /// one is held back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_commits_together_and_a_failing_event_holds_back_only_itself() {
-    let rig = Rig::new(EventBackend::Rabbitmq).await;
+    let rig = Rig::new(RABBITMQ).await;
     let mut subscription = rig.broker.subscribe(&rig.queue, &rig.spec().bindings, 16).await.unwrap();
     let seen = event("case-seen");
     rig.publish(&seen).await;
@@ -425,7 +437,7 @@ async fn a_batch_commits_together_and_a_failing_event_holds_back_only_itself() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_that_crashes_before_its_ack_gets_the_event_again_and_handles_it_once() {
-    let rig = Rig::new(EventBackend::Rabbitmq).await;
+    let rig = Rig::new(RABBITMQ).await;
     rig.declare().await;
     // The consumer that will "crash" reaches RabbitMQ through a proxy we cut.
     let proxy = TcpProxy::start("127.0.0.1:5672".parse().unwrap()).await;
@@ -455,7 +467,7 @@ async fn a_consumer_that_crashes_before_its_ack_gets_the_event_again_and_handles
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_whose_connection_is_cut_subscribes_again_and_misses_nothing() {
-    let mut rig = Rig::new(EventBackend::Rabbitmq).await;
+    let mut rig = Rig::new(RABBITMQ).await;
     rig.declare().await;
     // The consumer reaches RabbitMQ through a proxy; the publisher does not.
     let proxy = TcpProxy::start("127.0.0.1:5672".parse().unwrap()).await;

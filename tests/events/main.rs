@@ -10,3 +10,4 @@ mod fixtures;
 
 mod consuming;
 mod publishing;
+mod queue_types;

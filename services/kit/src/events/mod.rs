@@ -38,6 +38,25 @@ pub enum EventBackend {
     InProcess,
 }
 
+/// How RabbitMQ keeps a consumer's queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueType {
+    /// On one node: a single broker, or a cluster that can lose the queue's node.
+    Classic,
+    /// Replicated by Raft over the cluster's nodes: a node loss loses nothing.
+    Quorum,
+}
+
+impl QueueType {
+    pub fn name(self) -> &'static str {
+        match self {
+            QueueType::Classic => "classic",
+            QueueType::Quorum => "quorum",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventSettings {
@@ -49,6 +68,10 @@ pub struct EventSettings {
     pub exchange: String,
     /// Queue names are this prefix plus the consuming service's name.
     pub queue_prefix: String,
+    /// `classic` or `quorum` (RabbitMQ clusters): the type of every queue
+    /// Docket declares. Changing it on an install with queues takes
+    /// `docket events migrate-queues`.
+    pub queue_type: QueueType,
     /// Unacknowledged deliveries a consumer holds at once.
     pub prefetch: u16,
     /// Events a consumer handles at once: events about one subject (a
@@ -156,7 +179,11 @@ pub fn broker(settings: &EventSettings, consumers: &[(&str, &[&str])]) -> Arc<dy
         .map(|(service, bindings)| (settings.queue(service), bindings.iter().map(|b| (*b).to_owned()).collect()))
         .collect();
     match settings.backend {
-        EventBackend::Rabbitmq => Arc::new(rabbit::RabbitBroker::new(&settings.url, &settings.exchange).with_known_queues(known)),
+        EventBackend::Rabbitmq => Arc::new(
+            rabbit::RabbitBroker::new(&settings.url, &settings.exchange)
+                .with_queue_type(settings.queue_type)
+                .with_known_queues(known),
+        ),
         EventBackend::InProcess => {
             let broker = memory::InProcessBroker::new();
             broker.declare_known(&known);
@@ -171,6 +198,9 @@ pub enum BusError {
     Unavailable(String),
     #[error("the broker refused the message: {0}")]
     Rejected(String),
+    /// The broker's state contradicts the settings; retrying will not help.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// A message as the relay hands it to the broker.
@@ -340,6 +370,7 @@ mod tests {
             url: String::new(),
             exchange: "x".into(),
             queue_prefix: "docket.".into(),
+            queue_type: QueueType::Classic,
             prefetch: 1,
             handlers: 1,
             batch: 1,
@@ -367,7 +398,7 @@ mod tests {
     fn a_process_declares_the_queues_of_its_consumers_and_of_those_named() {
         const ALL: &[(&str, &[&str])] = &[("notification", &["case.*"]), ("billing", &["case.*"]), ("portal", &["contact.*"])];
         let mut settings: EventSettings = serde_json::from_value(serde_json::json!({
-            "backend": "in_process", "url": "", "exchange": "x", "queue_prefix": "p.", "prefetch": 1, "handlers": 1, "batch": 1, "retry_patience_secs": 1,
+            "backend": "in_process", "url": "", "exchange": "x", "queue_prefix": "p.", "queue_type": "classic", "prefetch": 1, "handlers": 1, "batch": 1, "retry_patience_secs": 1,
             "retry_base_ms": 1, "retry_max_ms": 1, "relay_batch": 1, "relay_poll_ms": 1, "retention_hours": 1, "consumers": ""
         }))
         .unwrap();

@@ -1,6 +1,8 @@
 //! RabbitMQ through lapin: one durable topic exchange, persistent messages
 //! with publisher confirms; per consuming service a durable queue, a retry
-//! queue whose messages expire back into it, and a dead-letter queue.
+//! queue whose messages expire back into it, and a dead-letter queue. The
+//! three are classic queues or, on a cluster, quorum queues
+//! ([`QueueType`]), which keep their messages when a node is lost.
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -9,13 +11,13 @@ use lapin::{
     BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind,
     options::{
         BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
-        ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+        ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
     },
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
 use tokio::sync::{Mutex, mpsc};
 
-use super::{Broker, BusError, DeadLetter, Delivery, Outgoing, Settle, Subscription};
+use super::{Broker, BusError, DeadLetter, Delivery, Outgoing, QueueType, Settle, Subscription};
 
 /// How long a publish may wait for its confirm before the connection is
 /// treated as broken.
@@ -51,11 +53,24 @@ pub struct RabbitBroker {
     /// published before a consumer ever ran wait for it instead of being
     /// dropped by an exchange with no queue bound.
     known: Vec<(String, Vec<String>)>,
+    queue_type: QueueType,
 }
 
 impl RabbitBroker {
     pub fn new(url: &str, exchange: &str) -> Self {
-        Self { url: url.to_owned(), exchange: exchange.to_owned(), link: Mutex::new(None), known: Vec::new() }
+        Self {
+            url: url.to_owned(),
+            exchange: exchange.to_owned(),
+            link: Mutex::new(None),
+            known: Vec::new(),
+            queue_type: QueueType::Classic,
+        }
+    }
+
+    /// Declares its queues as this type (classic by default).
+    pub fn with_queue_type(mut self, queue_type: QueueType) -> Self {
+        self.queue_type = queue_type;
+        self
     }
 
     /// Declares these consumer queues (name, bindings) whenever it connects.
@@ -120,7 +135,13 @@ impl RabbitBroker {
     /// Declares `queue`, its retry queue and its dead-letter queue.
     async fn declare_on(&self, channel: &Channel, queue: &str, bindings: &[String]) -> Result<(), BusError> {
         let durable = QueueDeclareOptions { durable: true, ..Default::default() };
-        channel.queue_declare(queue.into(), durable, FieldTable::default()).await.map_err(unavailable)?;
+        let declare = async |name: &str, role: Role| {
+            channel
+                .queue_declare(name.into(), durable, queue_arguments(self.queue_type, role, queue))
+                .await
+                .map_err(|err| declare_error(name, self.queue_type, err))
+        };
+        declare(queue, Role::Main).await?;
         for binding in bindings {
             channel
                 .queue_bind(
@@ -133,15 +154,223 @@ impl RabbitBroker {
                 .await
                 .map_err(unavailable)?;
         }
-        // A retried message waits here until its expiration, then RabbitMQ
-        // dead-letters it back onto the main queue.
-        let mut retry_args = FieldTable::default();
-        retry_args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString("".into()));
-        retry_args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(queue.into()));
-        channel.queue_declare(retry_queue(queue).as_str().into(), durable, retry_args).await.map_err(unavailable)?;
-        channel.queue_declare(dead_queue(queue).as_str().into(), durable, FieldTable::default()).await.map_err(unavailable)?;
+        declare(&retry_queue(queue), Role::Retry).await?;
+        declare(&dead_queue(queue), Role::Dead).await?;
         Ok(())
     }
+}
+
+/// What [`RabbitBroker::migrate_queues`] did to one consumer's queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Migration {
+    /// The queues were of the configured type already (or new).
+    InPlace,
+    /// The queues were declared again as the configured type, with this
+    /// many messages moved out and back in.
+    Moved(u64),
+}
+
+impl RabbitBroker {
+    /// Re-declares consumer `queue`'s three queues as this broker's queue
+    /// type, keeping every message: RabbitMQ cannot change a queue's type in
+    /// place. The messages wait in holding queues (`<queue>.migrating`,
+    /// bound like the queue, so events published meanwhile wait there too)
+    /// while the queues are deleted and declared again, then move back. The
+    /// queue's consumers must be stopped. Safe to run again after a crash:
+    /// it resumes from the holding queues. A message can be copied twice
+    /// if the run dies between copy and ack; consumers drop the copy by its
+    /// event id. Retried messages go back to the queue without their
+    /// remaining delay.
+    pub async fn migrate_queues(
+        &self,
+        queue: &str,
+        bindings: &[String],
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<Migration, BusError> {
+        let link = self.link().await?;
+        let hold = format!("{queue}.migrating");
+        let dead_hold = format!("{}.migrating", dead_queue(queue));
+        if probe(&link, &hold).await?.is_none() {
+            let channel = link.connection.create_channel().await.map_err(unavailable)?;
+            match self.declare_on(&channel, queue, bindings).await {
+                Ok(()) => {
+                    let _ = channel.close(200, "declared".into()).await;
+                    return Ok(Migration::InPlace);
+                }
+                Err(BusError::Conflict(_)) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        if let Some(state) = probe(&link, queue).await?
+            && state.consumers > 0
+        {
+            return Err(BusError::Conflict(format!(
+                "{} consumer(s) still read {queue}: stop the service that consumes it (scale it to 0 replicas) first",
+                state.consumers
+            )));
+        }
+        let channel = link.connection.create_channel().await.map_err(unavailable)?;
+        let durable = QueueDeclareOptions { durable: true, ..Default::default() };
+        // The holding queues carry no dead-lettering: nothing expires there.
+        for name in [&hold, &dead_hold] {
+            channel
+                .queue_declare(name.as_str().into(), durable, queue_arguments(self.queue_type, Role::Dead, queue))
+                .await
+                .map_err(|err| declare_error(name, self.queue_type, err))?;
+        }
+        // New events go to the holding queue before they stop going to the old one.
+        self.rebind(&channel, &hold, bindings, true).await?;
+        if probe(&link, queue).await?.is_some() {
+            self.rebind(&channel, queue, bindings, false).await?;
+        }
+        let mut moved = 0;
+        // The retry queue first: what expires from it meanwhile lands in
+        // the old queue, which is emptied next.
+        for (from, to) in [(retry_queue(queue), &hold), (queue.to_owned(), &hold), (dead_queue(queue), &dead_hold)] {
+            if probe(&link, &from).await?.is_some() {
+                moved += move_messages(&link, &from, to, progress).await?;
+                delete_emptied(&link, &channel, &from).await?;
+                progress(&format!("{from}: deleted, to be declared as {}", self.queue_type.name()));
+            }
+        }
+        self.declare_on(&channel, queue, bindings).await?;
+        self.rebind(&channel, &hold, bindings, false).await?;
+        for (from, to) in [(hold.clone(), queue.to_owned()), (dead_hold.clone(), dead_queue(queue))] {
+            move_messages(&link, &from, &to, progress).await?;
+            delete_emptied(&link, &channel, &from).await?;
+        }
+        let _ = channel.close(200, "migrated".into()).await;
+        Ok(Migration::Moved(moved))
+    }
+
+    /// Binds `queue` to every binding on the exchange, or unbinds it.
+    async fn rebind(&self, channel: &Channel, queue: &str, bindings: &[String], bind: bool) -> Result<(), BusError> {
+        for binding in bindings {
+            let (queue, exchange, key) = (queue.into(), self.exchange.as_str().into(), binding.as_str().into());
+            if bind {
+                channel.queue_bind(queue, exchange, key, QueueBindOptions::default(), FieldTable::default()).await
+            } else {
+                channel.queue_unbind(queue, exchange, key, FieldTable::default()).await
+            }
+            .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+}
+
+/// A queue's depth and readers, as a passive declaration reports them.
+struct QueueState {
+    messages: u32,
+    consumers: u32,
+}
+
+/// Deletes a queue that was just emptied. Quorum queues refuse the
+/// broker's own if-empty check, so it is made here.
+async fn delete_emptied(link: &Link, channel: &Channel, name: &str) -> Result<(), BusError> {
+    if let Some(state) = probe(link, name).await?
+        && state.messages > 0
+    {
+        return Err(BusError::Conflict(format!(
+            "{} message(s) reached {name} while it was being emptied; run the command again",
+            state.messages
+        )));
+    }
+    channel.queue_delete(name.into(), QueueDeleteOptions::default()).await.map_err(unavailable)?;
+    Ok(())
+}
+
+/// The queue's state, or `None` when there is no such queue.
+async fn probe(link: &Link, name: &str) -> Result<Option<QueueState>, BusError> {
+    // A passive declaration of a missing queue closes its channel: one of its own.
+    let channel = link.connection.create_channel().await.map_err(unavailable)?;
+    let passive = QueueDeclareOptions { passive: true, ..Default::default() };
+    match channel.queue_declare(name.into(), passive, FieldTable::default()).await {
+        Ok(declared) => {
+            let _ = channel.close(200, "probed".into()).await;
+            Ok(Some(QueueState { messages: declared.message_count(), consumers: declared.consumer_count() }))
+        }
+        Err(err) if err.to_string().contains("NOT_FOUND") => Ok(None),
+        Err(err) => Err(unavailable(err)),
+    }
+}
+
+/// Moves every message of `from` to `to`, each confirmed there before it
+/// is acked here; the event type travels in a header.
+async fn move_messages(link: &Link, from: &str, to: &str, progress: &(dyn Fn(&str) + Sync)) -> Result<u64, BusError> {
+    let channel = link.connection.create_channel().await.map_err(unavailable)?;
+    let mut moved = 0u64;
+    while let Some(message) = channel.basic_get(from.into(), BasicGetOptions { no_ack: false }).await.map_err(unavailable)? {
+        let delivery = message.delivery;
+        let id = delivery.properties.message_id().as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default();
+        let mut entries: BTreeMap<ShortString, AMQPValue> =
+            delivery.properties.headers().as_ref().map(|h| h.inner().clone()).unwrap_or_default();
+        entries.entry(ShortString::from(ROUTING_KEY_HEADER)).or_insert_with(|| long(delivery.routing_key.as_str()));
+        // Without its expiration: a retried message would expire in the
+        // holding queue, which sends it nowhere.
+        publish_confirmed(&link.publish, "", to, &delivery.data, persistent(&id, FieldTable::from(entries))).await?;
+        delivery.acker.ack(BasicAckOptions::default()).await.map_err(unavailable)?;
+        moved += 1;
+        if moved.is_multiple_of(1000) {
+            progress(&format!("{from} -> {to}: {moved} messages moved"));
+        }
+    }
+    let _ = channel.close(200, "moved".into()).await;
+    if moved > 0 {
+        progress(&format!("{from} -> {to}: {moved} messages moved"));
+    }
+    Ok(moved)
+}
+
+/// The three queues of a consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Main,
+    Retry,
+    Dead,
+}
+
+/// The arguments `role`'s queue of consumer `queue` is declared with.
+/// RabbitMQ refuses to declare an existing queue with other arguments, so
+/// these may only change together with `docket events migrate-queues`.
+fn queue_arguments(queue_type: QueueType, role: Role, queue: &str) -> FieldTable {
+    let mut args = FieldTable::default();
+    // A retried message waits in the retry queue until its expiration; then
+    // RabbitMQ dead-letters it back onto the main queue.
+    if role == Role::Retry {
+        args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString("".into()));
+        args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(queue.into()));
+    }
+    if queue_type == QueueType::Quorum {
+        args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+        // Docket dead-letters by itself; the broker only does when a message
+        // was handed out more often than its delivery limit (RabbitMQ 4
+        // has one by default): it lands in the dead queue, not nowhere.
+        if role == Role::Main {
+            args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString("".into()));
+            args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(dead_queue(queue).as_str().into()));
+        }
+        // Dead-lettering that waits for the target queue's confirm, so a
+        // node lost halfway loses no message (it needs reject-publish).
+        if role != Role::Dead {
+            args.insert("x-dead-letter-strategy".into(), AMQPValue::LongString("at-least-once".into()));
+            args.insert("x-overflow".into(), AMQPValue::LongString("reject-publish".into()));
+        }
+    }
+    args
+}
+
+/// A refused declaration: the queue exists with other arguments (most
+/// often another queue type) is a conflict an operator has to resolve.
+fn declare_error(queue: &str, queue_type: QueueType, err: lapin::Error) -> BusError {
+    let text = err.to_string();
+    if text.contains("PRECONDITION_FAILED") && text.contains("inequivalent arg") {
+        return BusError::Conflict(format!(
+            "RabbitMQ holds queue {queue} with other arguments than events.queue_type = {} declares ({text}); \
+             move the queues with `docket events migrate-queues` (see README, \"Quorum queues\")",
+            queue_type.name()
+        ));
+    }
+    unavailable(err)
 }
 
 /// Publishes on a confirm channel and waits for the broker's ack; a nack is
@@ -248,7 +477,7 @@ impl Broker for RabbitBroker {
             .await
             .map_err(unavailable)?;
         let (tx, rx) = mpsc::channel(usize::from(prefetch.max(1)));
-        let this = RabbitSettleContext { link, queue: queue.to_owned(), broker_url: self.url.clone() };
+        let this = RabbitSettleContext { link, queue: queue.to_owned() };
         let broker = Arc::new(this);
         tokio::spawn(async move {
             // Forwards deliveries until the connection ends or the
@@ -346,8 +575,6 @@ fn dead_letter(delivery: &lapin::message::Delivery) -> DeadLetter {
 struct RabbitSettleContext {
     link: Arc<Link>,
     queue: String,
-    #[allow(dead_code)]
-    broker_url: String,
 }
 
 struct RabbitSettle {
