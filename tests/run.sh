@@ -63,9 +63,10 @@ command -v schemathesis >/dev/null || python3 -m pip install --quiet --disable-p
 echo "schemathesis is installed"
 # The Helm chart's offline checks: render and lint with Helm's own library,
 # validate against Kubernetes' schemas (tests/chart/check.py).
-python3 -c "import helm_python, kubernetes_validate" 2>/dev/null \
-  || python3 -m pip install --quiet --disable-pip-version-check helm-python-sdk kubernetes-validate
-echo "helm-python-sdk and kubernetes-validate are installed"
+# pika: the chart-driven run (tests/chart/run.py) removes its queues with it.
+python3 -c "import helm_python, kubernetes_validate, pika" 2>/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check helm-python-sdk kubernetes-validate pika
+echo "helm-python-sdk, kubernetes-validate and pika are installed"
 # Browser tests: Debian's chromium driven by playwright-core (tests/browser).
 if [ ! -x /usr/bin/chromium ]; then
   echo "installing chromium"
@@ -84,6 +85,8 @@ cargo build --workspace --all-targets
 say "the Helm chart"
 chart_status=0
 python3 tests/chart/check.py || chart_status=$?
+# Runs the rendered microservices layout as local processes (the built binary).
+python3 tests/chart/run.py target/debug/docket || chart_status=$?
 
 say "tests"
 log=$(mktemp)

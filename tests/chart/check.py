@@ -64,7 +64,7 @@ METRICS = {
     "docket_portal_logins_total",
 }
 HISTOGRAMS = {"docket_grpc_request_duration_seconds", "docket_http_request_duration_seconds",
-              "docket_email_send_duration_seconds"}
+              "docket_email_send_duration_seconds", "docket_db_pool_acquire_seconds"}
 ALERTS = {"DocketOutboxBacklogHigh", "DocketOutboxBacklogGrowing", "DocketDeadLetters", "DocketSlaBreaches",
           "DocketGrpcErrorRate", "DocketEmailsFailed", "DocketEmailRetriesRising"}
 # Settings whose values are secret: they may reach a pod only through secretKeyRef.
@@ -659,6 +659,9 @@ BAD_VALUES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("a service URL typed by hand", {"config": {"gateway": {"case_service_url": "http://x:50051"}}},
      ["/config/gateway", "case_service_url"]),
     ("a secret in the config", {"config": {"database": {"url": "postgres://u:p@h/d"}}}, ["/config/database", "url"]),
+    ("queue_type: mirrored", {"config": {"events": {"queue_type": "mirrored"}}}, ["/config/events/queue_type"]),
+    ("a component address with a scheme", {"components": {"case": {"address": "http://case:50051"}}},
+     ["/components/case/address"]),
     ("smtp_tls: ssl", {"config": {"notification": {"smtp_tls": "ssl"}}}, ["/config/notification/smtp_tls"]),
     ("max_connections: \"ten\"", {"config": {"database": {"max_connections": "ten"}}}, ["/config/database/max_connections"]),
     ("a typo in a settings key", {"config": {"portal": {"sesion_ttl_secs": 60}}}, ["/config/portal", "sesion_ttl_secs"]),
@@ -839,6 +842,8 @@ def main() -> int:
         expect(len(mono.deployments()) == 1, f"monolithic: {len(mono.deployments())} Deployments")
         expect(len(micro.deployments()) == 5, f"microservices: {len(micro.deployments())} Deployments")
         expect(len(by_label["default values"].deployments()) == 5, "the default layout is microservices")
+        queue_type = by_label["default values"].settings()["events"]["queue_type"]
+        expect(queue_type == "quorum", f"the chart's default events.queue_type is {queue_type}, not quorum")
         return "1 and 5"
     check("monolithic has exactly one Deployment, microservices five", layouts)
 

@@ -79,6 +79,8 @@ async fn metrics_show_calls_events_emails_and_dead_letters() {
         let label = format!("service=\"{service}\"");
         let open = sample(&text, "docket_db_pool_connections", &[&label]);
         assert!(open.is_some_and(|open| open >= 1.0), "{service}'s database pool: {open:?}");
+        let acquires = sample(&text, "docket_db_pool_acquire_seconds_count", &[&label]);
+        assert!(acquires.is_some_and(|n| n >= 1.0), "{service}'s pool acquire probe: {acquires:?}");
     }
     assert_eq!(install.emails(), 1);
     stop(&mut docket);

@@ -124,9 +124,13 @@ spec: its replicas, resources, autoscaling, ... from values.
 {{- end -}}
 {{- end -}}
 
-{{/* http://<service>:<grpc port> of a component: dict "root" $ "component" name. */}}
+{{/* http://<service>:<grpc port> of a component, or its address from values: dict "root" $ "component" name. */}}
 {{- define "docket.serviceUrl" -}}
+{{- with (index .root.Values.components .component).address -}}
+{{- printf "http://%s" . -}}
+{{- else -}}
 {{- printf "http://%s:%d" (include "docket.serviceHost" .) (int64 .root.Values.ports.grpc) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The gateway's public address: publicBaseUrl, else from the Ingress, else its Service. */}}

@@ -133,22 +133,38 @@ pub fn db_pool(service: &str, open: u32, in_use: u32) {
 /// How often [`report_db_pool`] reads a pool.
 const POOL_SAMPLE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Keeps `docket_db_pool_connections*` of `service` current until `shutdown`.
+/// Keeps `docket_db_pool_connections*` of `service` current until
+/// `shutdown`, and times taking a connection from the pool each round
+/// (`docket_db_pool_acquire_seconds`): the pool hides how long its callers
+/// wait, so a probe waits like one of them. Long acquires mean a pool too
+/// small for the load, or a database that is slow to hand out connections.
 pub async fn report_db_pool(service: String, db: sea_orm::DatabaseConnection, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     use sea_orm::DbBackend;
     loop {
+        let started = std::time::Instant::now();
         // Each getter panics on the other backend: the match picks the right one.
-        let (open, idle) = match db.get_database_backend() {
+        let (open, idle, acquired) = match db.get_database_backend() {
             DbBackend::Postgres => {
                 let pool = db.get_postgres_connection_pool();
-                (pool.size(), pool.num_idle())
+                let acquired = tokio::select! {
+                    acquired = pool.acquire() => acquired.is_ok(),
+                    _ = shutdown.changed() => return,
+                };
+                (pool.size(), pool.num_idle(), acquired)
             }
             DbBackend::Sqlite => {
                 let pool = db.get_sqlite_connection_pool();
-                (pool.size(), pool.num_idle())
+                let acquired = tokio::select! {
+                    acquired = pool.acquire() => acquired.is_ok(),
+                    _ = shutdown.changed() => return,
+                };
+                (pool.size(), pool.num_idle(), acquired)
             }
             _ => return,
         };
+        if acquired {
+            histogram!("docket_db_pool_acquire_seconds", "service" => service.clone()).record(started.elapsed().as_secs_f64());
+        }
         db_pool(&service, open, open.saturating_sub(u32::try_from(idle).unwrap_or(u32::MAX)));
         tokio::select! {
             () = tokio::time::sleep(POOL_SAMPLE) => {}
