@@ -9,12 +9,13 @@ use sea_orm_migration::{MigratorTrait, sea_orm::DatabaseConnection};
 
 pub mod billing;
 pub mod case;
+pub mod knowledge;
 pub mod notification;
 pub mod portal;
 pub mod shared;
 
 /// The services that own tables.
-pub const SERVICES: &[&str] = &["case", "notification", "billing", "portal"];
+pub const SERVICES: &[&str] = &["case", "notification", "billing", "portal", "knowledge"];
 
 fn unknown(service: &str) -> DbErr {
     DbErr::Custom(format!("no migrations for a service named `{service}`; known: {}", SERVICES.join(", ")))
@@ -27,6 +28,7 @@ pub async fn up(db: &DatabaseConnection, service: &str) -> Result<(), DbErr> {
         "notification" => notification::Migrator::up(db, None).await,
         "billing" => billing::Migrator::up(db, None).await,
         "portal" => portal::Migrator::up(db, None).await,
+        "knowledge" => knowledge::Migrator::up(db, None).await,
         other => Err(unknown(other)),
     }
 }
@@ -38,6 +40,7 @@ pub async fn down(db: &DatabaseConnection, service: &str, steps: u32) -> Result<
         "notification" => notification::Migrator::down(db, Some(steps)).await,
         "billing" => billing::Migrator::down(db, Some(steps)).await,
         "portal" => portal::Migrator::down(db, Some(steps)).await,
+        "knowledge" => knowledge::Migrator::down(db, Some(steps)).await,
         other => Err(unknown(other)),
     }
 }
@@ -49,6 +52,7 @@ pub async fn status(db: &DatabaseConnection, service: &str) -> Result<Vec<(Strin
         "notification" => notification::Migrator::get_migration_with_status(db).await?,
         "billing" => billing::Migrator::get_migration_with_status(db).await?,
         "portal" => portal::Migrator::get_migration_with_status(db).await?,
+        "knowledge" => knowledge::Migrator::get_migration_with_status(db).await?,
         other => return Err(unknown(other)),
     };
     Ok(migrations

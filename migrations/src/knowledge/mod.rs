@@ -1,0 +1,19 @@
+//! The `knowledge` schema: categories, articles (the working draft) and their
+//! frozen published versions, the search index of what readers may find,
+//! attachments stored once per digest, links to the cases an article helped
+//! solve, readers' feedback, draft proposals from closed cases, deflection
+//! events; the audit trail, idempotency keys, the outbox of its events and
+//! the inbox of the case events it follows.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261204_000001_create_knowledge_schema;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261204_000001_create_knowledge_schema::Migration)]
+    }
+}
