@@ -40,6 +40,8 @@ pub enum Target {
     Billing,
     /// The customer portal: portal users, sessions, a customer's cases, web forms.
     Portal,
+    /// The knowledge base: categories and articles (issue 13, in steps).
+    Knowledge,
     /// The HTTP gateway: REST API, pages, probes. No database; it calls the
     /// services over gRPC (`gateway.*_service_url`).
     Gateway,
@@ -48,7 +50,8 @@ pub enum Target {
 impl Target {
     /// Every gRPC service, each with its own database (the gateway has none
     /// and is not among them).
-    pub const ALL: &'static [Target] = &[Target::Case, Target::Notification, Target::Billing, Target::Portal];
+    pub const ALL: &'static [Target] =
+        &[Target::Case, Target::Notification, Target::Billing, Target::Portal, Target::Knowledge];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -56,6 +59,7 @@ impl Target {
             Target::Notification => docket_notification::SERVICE,
             Target::Billing => docket_billing::SERVICE,
             Target::Portal => docket_portal::SERVICE,
+            Target::Knowledge => docket_knowledge::SERVICE,
             Target::Gateway => docket_gateway::SERVICE,
         }
     }
@@ -344,6 +348,12 @@ pub async fn run(
                     stopping.clone(),
                 ));
                 mounted.push(Mounted { names: docket_portal::GRPC_SERVICES.to_vec(), db, contact_calls: &[] });
+            }
+            Target::Knowledge => {
+                let relay = RelayWaker::default();
+                docket_knowledge::add_routes(&mut routes, docket_knowledge::store::Store::with_relay(db.clone(), relay.clone()));
+                relays.push(Relay::new(docket_knowledge::SERVICE, db.clone(), broker.clone(), &settings.events, relay));
+                mounted.push(Mounted { names: docket_knowledge::GRPC_SERVICES.to_vec(), db, contact_calls: &[] });
             }
             Target::Gateway => {}
         }

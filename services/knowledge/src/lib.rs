@@ -1,6 +1,6 @@
-//! Docket's knowledge-base service (issue 13, in steps). What stands so far
-//! are the domain rules every later part builds on, each a pure function
-//! with its own tests:
+//! Docket's knowledge-base service (issue 13, in steps). It serves the
+//! category tree (`CategoryService`) so far; the rules every later part
+//! builds on stand as pure functions with their own tests:
 //!
 //! - [`domain::markdown`]: an article's Markdown to HTML that is safe to
 //!   serve whatever its author typed;
@@ -12,6 +12,24 @@
 //! The API is `proto/docket/knowledge/v1/knowledge.proto`.
 
 pub mod domain;
+pub mod grpc;
+pub mod records;
+pub mod store;
+
+use docket_proto::knowledge::v1::category_service_server::CategoryServiceServer;
+use tonic::{server::NamedService, service::RoutesBuilder};
 
 /// The service's name: its schema, queue and `docket serve` target.
 pub const SERVICE: &str = "knowledge";
+
+/// The gRPC services this crate serves, for health reporting.
+pub const GRPC_SERVICES: &[&str] = &[<CategoryServiceServer<grpc::CategoryApi> as NamedService>::NAME];
+
+/// Largest request the knowledge service accepts, in bytes (an attachment
+/// of 10 MiB and its envelope).
+const MAX_MESSAGE_BYTES: usize = 11 * 1024 * 1024;
+
+/// Adds the knowledge service's gRPC services to a server's routes.
+pub fn add_routes(routes: &mut RoutesBuilder, store: store::Store) {
+    routes.add_service(CategoryServiceServer::new(grpc::CategoryApi::new(store)).max_decoding_message_size(MAX_MESSAGE_BYTES));
+}

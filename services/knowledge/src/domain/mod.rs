@@ -1,5 +1,8 @@
 //! The knowledge base's rules, free of storage and wire formats.
 
+pub mod categories;
 pub mod markdown;
 pub mod redaction;
 pub mod slug;
+
+docket_kit::record_ids!(CategoryId, ArticleId);

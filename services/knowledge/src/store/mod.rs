@@ -1,0 +1,12 @@
+//! The knowledge service's commands and queries on its records. Every
+//! change goes through the kit's mutation runner, so it writes its audit
+//! rows and events in its own transaction.
+
+mod categories;
+
+docket_kit::service_store!(
+    /// The knowledge service's database. Cheap to clone.
+    pub struct Store, source = crate::SERVICE
+);
+
+pub use docket_kit::audit::{Actor, Changes as Trail};
