@@ -50,8 +50,7 @@ pub enum Target {
 impl Target {
     /// Every gRPC service, each with its own database (the gateway has none
     /// and is not among them).
-    pub const ALL: &'static [Target] =
-        &[Target::Case, Target::Notification, Target::Billing, Target::Portal, Target::Knowledge];
+    pub const ALL: &'static [Target] = &[Target::Case, Target::Notification, Target::Billing, Target::Portal, Target::Knowledge];
 
     pub fn name(self) -> &'static str {
         match self {

@@ -94,7 +94,7 @@ pub fn gateway_options(settings: &Settings) -> docket_gateway::GatewayOptions {
     docket_gateway::GatewayOptions { dev_mailbox: Some(settings.notification.mailbox_dir.clone().into()), kv: None }
 }
 
-/// Migrates the case and billing files and seeds their demo data once;
+/// Migrates the case, billing and knowledge files and seeds their demo data once;
 /// returns whether the case data was new.
 pub async fn prepare(settings: &Settings) -> anyhow::Result<bool> {
     let db = docket_kit::db::connect(&settings.database, docket_case::SERVICE).await?;
@@ -107,6 +107,11 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<bool> {
     let db = docket_kit::db::connect(&settings.database, docket_billing::SERVICE).await?;
     docket_migrations::up(&db, docket_billing::SERVICE).await?;
     docket_billing::demo::seed(&docket_billing::store::Store::new(db.clone()), accounts.first().map(|a| a.id.as_str())).await?;
+    db.close().await?;
+
+    let db = docket_kit::db::connect(&settings.database, docket_knowledge::SERVICE).await?;
+    docket_migrations::up(&db, docket_knowledge::SERVICE).await?;
+    docket_knowledge::demo::seed(&docket_knowledge::store::Store::new(db.clone())).await?;
     db.close().await?;
     Ok(seeded)
 }

@@ -29,7 +29,10 @@ async fn an_admin_files_a_tree_that_everyone_reads_in_order(app: TestApp) {
     let mut toner = category("Toner", &printers.id);
     toner.category.as_mut().unwrap().slug = "toner-and-ink".into();
     let toner = admin.create_category(toner).await.unwrap().into_inner();
-    assert_eq!((toner.slug.as_str(), toner.parent_id.as_str(), toner.etag.as_str()), ("toner-and-ink", printers.id.as_str(), "1"));
+    assert_eq!(
+        (toner.slug.as_str(), toner.parent_id.as_str(), toner.etag.as_str()),
+        ("toner-and-ink", printers.id.as_str(), "1")
+    );
 
     // Agents and services read the tree; only admins change it.
     let listed = app.categories(AGENT).list_categories(pb::ListCategoriesRequest {}).await.unwrap().into_inner();
@@ -43,7 +46,12 @@ async fn an_admin_files_a_tree_that_everyone_reads_in_order(app: TestApp) {
     // Moving: under another parent, renamed, with the etag it was read at.
     let moved = admin
         .update_category(pb::UpdateCategoryRequest {
-            category: Some(pb::Category { id: paper.id.clone(), etag: paper.etag.clone(), parent_id: toner.id.clone(), ..paper.clone() }),
+            category: Some(pb::Category {
+                id: paper.id.clone(),
+                etag: paper.etag.clone(),
+                parent_id: toner.id.clone(),
+                ..paper.clone()
+            }),
             update_mask: mask(&["parent_id"]),
             reason: "jams come from toner".into(),
         })

@@ -1,6 +1,7 @@
 //! `docket dev`, as a newcomer runs it: the real binary seeds portal logins
 //! that work with the printed password, and a `support` web form whose
-//! confirmation email lands in the dev mailbox.
+//! confirmation email lands in the dev mailbox; the knowledge base's demo
+//! categories.
 
 use std::{
     collections::HashMap,
@@ -56,6 +57,19 @@ async fn docket_dev_seeds_portal_logins_and_a_support_form_that_work() {
         .unwrap()
         .into_inner();
     assert!(!cases.cases.is_empty(), "the portal manager sees Acme's demo cases");
+
+    // The knowledge base starts with the help center's demo categories.
+    let categories = docket_proto::knowledge::v1::category_service_client::CategoryServiceClient::with_interceptor(
+        channel.clone(),
+        bearer.clone(),
+    )
+    .list_categories(docket_proto::knowledge::v1::ListCategoriesRequest {})
+    .await
+    .unwrap()
+    .into_inner();
+    let names: Vec<&str> = categories.categories.iter().map(|c| c.name.as_str()).collect();
+    let demo: Vec<&str> = docket_knowledge::demo::CATEGORIES.iter().map(|(name, _)| *name).collect();
+    assert_eq!(names, demo);
 
     let email = format!("newcomer-{}@example.org", &uuid::Uuid::now_v7().simple().to_string()[20..]);
     let values: HashMap<String, String> = [

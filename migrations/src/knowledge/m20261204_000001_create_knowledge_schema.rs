@@ -237,9 +237,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager.create_index(index("deflection_events_by_time", "deflection_events", &["occurred_at"])).await?;
-        manager
-            .create_index(index("deflection_events_by_session", "deflection_events", &["session_id", "kind"]))
-            .await?;
+        manager.create_index(index("deflection_events_by_session", "deflection_events", &["session_id", "kind"])).await?;
         shared::create_audit_entries(manager).await?;
         shared::create_idempotency_keys(manager).await?;
         shared::create_outbox(manager).await?;

@@ -11,6 +11,7 @@
 //!
 //! The API is `proto/docket/knowledge/v1/knowledge.proto`.
 
+pub mod demo;
 pub mod domain;
 pub mod grpc;
 pub mod records;

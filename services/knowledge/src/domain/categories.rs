@@ -6,7 +6,13 @@ use super::CategoryId;
 
 docket_kit::mask_fields!(
     /// What an update of a category may change.
-    pub enum CategoryField { Slug, Name, Description, ParentId, Position }
+    pub enum CategoryField {
+        Slug,
+        Name,
+        Description,
+        ParentId,
+        Position,
+    }
 );
 
 /// Longest name and description, in characters.

@@ -57,9 +57,7 @@ async fn check_tree(tx: &Tx, category: &category::Model) -> Result<()> {
     parents.insert(id, None);
     match check_parent(id, parent, &parents) {
         Ok(()) => Ok(()),
-        Err(ParentRefusal::Cycle) => {
-            Err(docket_kit::Error::field("category.parent_id", "would put the category under itself"))
-        }
+        Err(ParentRefusal::Cycle) => Err(docket_kit::Error::field("category.parent_id", "would put the category under itself")),
         Err(ParentRefusal::TooDeep) => Err(docket_kit::Error::field(
             "category.parent_id",
             format!("would make the category tree deeper than {} levels", crate::domain::categories::MAX_DEPTH),
