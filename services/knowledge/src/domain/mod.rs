@@ -1,5 +1,6 @@
 //! The knowledge base's rules, free of storage and wire formats.
 
+pub mod articles;
 pub mod categories;
 pub mod markdown;
 pub mod redaction;
