@@ -352,7 +352,11 @@ pub async fn run(
                 let relay = RelayWaker::default();
                 docket_knowledge::add_routes(&mut routes, docket_knowledge::store::Store::with_relay(db.clone(), relay.clone()));
                 relays.push(Relay::new(docket_knowledge::SERVICE, db.clone(), broker.clone(), &settings.events, relay));
-                mounted.push(Mounted { names: docket_knowledge::GRPC_SERVICES.to_vec(), db, contact_calls: &[] });
+                mounted.push(Mounted {
+                    names: docket_knowledge::GRPC_SERVICES.to_vec(),
+                    db,
+                    contact_calls: docket_knowledge::CONTACT_CALLS,
+                });
             }
             Target::Gateway => {}
         }

@@ -38,7 +38,7 @@ use docket_proto::{
         case_sla_service_client::CaseSlaServiceClient, contract_service_client::ContractServiceClient,
         sla_policy_service_client::SlaPolicyServiceClient, work_service_client::WorkServiceClient,
     },
-    knowledge::v1::category_service_client::CategoryServiceClient,
+    knowledge::v1::{article_service_client::ArticleServiceClient, category_service_client::CategoryServiceClient},
     notification::v1::notification_service_client::NotificationServiceClient,
     portal::v1::{
         portal_access_service_client::PortalAccessServiceClient, portal_auth_service_client::PortalAuthServiceClient,
@@ -314,6 +314,10 @@ impl TestApp {
 
     pub fn work(&self, token: &str) -> WorkServiceClient<Authed> {
         WorkServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    pub fn articles(&self, token: &str) -> ArticleServiceClient<Authed> {
+        ArticleServiceClient::with_interceptor(self.channel(), Self::bearer(token))
     }
 
     pub fn categories(&self, token: &str) -> CategoryServiceClient<Authed> {

@@ -1,6 +1,8 @@
 //! Docket's knowledge-base service (issue 13, in steps). It serves the
-//! category tree (`CategoryService`) so far; the rules every later part
-//! builds on stand as pure functions with their own tests:
+//! category tree (`CategoryService`) and articles with their review
+//! lifecycle and versions (`ArticleService`; search, feedback and views
+//! answer UNIMPLEMENTED until their step); the rules stand as pure
+//! functions with their own tests:
 //!
 //! - [`domain::markdown`]: an article's Markdown to HTML that is safe to
 //!   serve whatever its author typed;
@@ -13,18 +15,28 @@
 
 pub mod demo;
 pub mod domain;
+pub mod events;
 pub mod grpc;
 pub mod records;
 pub mod store;
+pub mod wire;
 
-use docket_proto::knowledge::v1::category_service_server::CategoryServiceServer;
+use docket_proto::knowledge::v1::{article_service_server::ArticleServiceServer, category_service_server::CategoryServiceServer};
 use tonic::{server::NamedService, service::RoutesBuilder};
 
 /// The service's name: its schema, queue and `docket serve` target.
 pub const SERVICE: &str = "knowledge";
 
 /// The gRPC services this crate serves, for health reporting.
-pub const GRPC_SERVICES: &[&str] = &[<CategoryServiceServer<grpc::CategoryApi> as NamedService>::NAME];
+pub const GRPC_SERVICES: &[&str] = &[
+    <ArticleServiceServer<grpc::ArticleApi> as NamedService>::NAME,
+    <CategoryServiceServer<grpc::CategoryApi> as NamedService>::NAME,
+];
+
+/// The calls the portal's token may make for a logged-in customer (with
+/// `x-docket-on-behalf-of`): reading what the customers' audience allows.
+pub const CONTACT_CALLS: &[&str] =
+    &["/docket.knowledge.v1.ArticleService/GetArticle", "/docket.knowledge.v1.ArticleService/ListArticles"];
 
 /// Largest request the knowledge service accepts, in bytes (an attachment
 /// of 10 MiB and its envelope).
@@ -32,5 +44,7 @@ const MAX_MESSAGE_BYTES: usize = 11 * 1024 * 1024;
 
 /// Adds the knowledge service's gRPC services to a server's routes.
 pub fn add_routes(routes: &mut RoutesBuilder, store: store::Store) {
-    routes.add_service(CategoryServiceServer::new(grpc::CategoryApi::new(store)).max_decoding_message_size(MAX_MESSAGE_BYTES));
+    routes
+        .add_service(ArticleServiceServer::new(grpc::ArticleApi::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
+        .add_service(CategoryServiceServer::new(grpc::CategoryApi::new(store)).max_decoding_message_size(MAX_MESSAGE_BYTES));
 }

@@ -13,7 +13,18 @@ use super::{ArticleId, CategoryId};
 
 docket_kit::mask_fields!(
     /// What an update of an article may change.
-    pub enum ArticleField { Slug, Title, Summary, BodyMarkdown, Locale, CategoryId, Tags, Audience, RelatedArticleIds, OwnerId }
+    pub enum ArticleField {
+        Slug,
+        Title,
+        Summary,
+        BodyMarkdown,
+        Locale,
+        CategoryId,
+        Tags,
+        Audience,
+        RelatedArticleIds,
+        OwnerId,
+    }
 );
 
 pub const TITLE_MAX: usize = 200;
@@ -172,7 +183,9 @@ pub fn next(state: State, step: Step, submitted_by: Option<&str>, by: Mover<'_>)
             _ => Ok(State::Published),
         },
         (State::Draft, Step::Publish) if by.is_admin => Ok(State::Published),
-        (State::Draft, Step::Publish) => refuse("a draft is published after review; only an admin may publish it directly".to_owned()),
+        (State::Draft, Step::Publish) => {
+            refuse("a draft is published after review; only an admin may publish it directly".to_owned())
+        }
         (State::Published, Step::Archive) => Ok(State::Archived),
         (State::Archived, _) => refuse("the article is archived".to_owned()),
         (state, step) => refuse(format!("an article that is {} cannot be {}", state.name().replace('_', " "), past(step))),

@@ -2,11 +2,12 @@
 //! caller's role, calls the store, and turns records back into messages.
 //! Proto types stop here.
 
+mod articles;
 mod categories;
 
 use docket_kit::{audit::Actor, auth::Caller, error::FieldViolations, idempotency::Idempotency};
 
-pub use self::categories::CategoryApi;
+pub use self::{articles::ArticleApi, categories::CategoryApi};
 
 /// Longest reason, in characters.
 const REASON_MAX: usize = 1_000;

@@ -23,3 +23,72 @@ pub mod category {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// An article's working copy and where it stands; its published versions
+/// are `article_version` rows.
+pub mod article {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "articles")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub slug: String,
+        pub title: String,
+        pub summary: String,
+        pub body_markdown: String,
+        pub locale: String,
+        pub category_id: Option<String>,
+        /// JSON array of strings.
+        pub tags: String,
+        /// JSON array of article ids.
+        pub related_article_ids: String,
+        pub audience: String,
+        pub owner_id: String,
+        pub state: String,
+        pub draft_pending: bool,
+        pub live_version: Option<i32>,
+        pub versions: i32,
+        pub publish_at: Option<DateTimeUtc>,
+        pub submitted_by: Option<String>,
+        pub view_count: i64,
+        pub helpful_count: i64,
+        pub not_helpful_count: i64,
+        pub version: i64,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A published version: frozen, never changed.
+pub mod article_version {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "article_versions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub article_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version: i32,
+        pub title: String,
+        pub summary: String,
+        pub body_markdown: String,
+        pub body_html: String,
+        pub tags: String,
+        pub author_id: String,
+        pub published_by: String,
+        pub published_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -2,7 +2,11 @@
 //! change goes through the kit's mutation runner, so it writes its audit
 //! rows and events in its own transaction.
 
+mod articles;
 mod categories;
+
+pub use self::articles::{ArticleFilter, ArticleUpdate, Lookup, Stored};
+pub use self::categories::CategoryUpdate;
 
 docket_kit::service_store!(
     /// The knowledge service's database. Cheap to clone.
