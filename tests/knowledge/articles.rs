@@ -1,6 +1,7 @@
 //! `ArticleService`: an article is written, reviewed by someone else,
 //! published as a frozen version, edited beside its live version and
-//! archived; readers see only what their audience allows.
+//! archived; readers see only what their audience allows, and leave views
+//! and "did this help?" answers behind.
 
 use docket_kit::auth::{ON_BEHALF_OF, Role};
 use docket_proto::knowledge::v1::{self as pb, get_article_request::Lookup};
@@ -343,6 +344,51 @@ async fn bad_articles_and_moves_change_nothing(app: TestApp) {
     assert_eq!(app.table_counts("knowledge", &tables).await, before, "nothing written");
 }
 
+async fn readers_count_views_and_say_whether_it_helped(app: TestApp) {
+    let mut admin = app.articles(ADMIN);
+    let created = admin.create_article(draft("Scanner driver", pb::Audience::Public)).await.unwrap().into_inner();
+    let published = admin.publish_article(publish(&created)).await.unwrap().into_inner();
+    let internal = admin.create_article(draft("Vendor contacts", pb::Audience::Internal)).await.unwrap().into_inner();
+    let internal = admin.publish_article(publish(&internal)).await.unwrap().into_inner();
+    let unpublished = admin.create_article(draft("Half written", pb::Audience::Public)).await.unwrap().into_inner();
+
+    let view = |id: &str| pb::RecordViewRequest { article_id: id.to_owned() };
+    app.articles(SERVICE).record_view(view(&published.id)).await.unwrap();
+    app.articles(PORTAL).record_view(as_customer(view(&published.id))).await.unwrap();
+    let feedback = |helpful, comment: &str| pb::RecordFeedbackRequest {
+        article_id: published.id.clone(),
+        helpful,
+        comment: comment.to_owned(),
+    };
+    app.articles(PORTAL).record_feedback(as_customer(feedback(true, "Worked at once"))).await.unwrap();
+    app.articles(SERVICE).record_feedback(feedback(false, "")).await.unwrap();
+
+    let read = app.articles(VIEWER).get_article(by_slug(&published.slug, false)).await.unwrap().into_inner();
+    assert_eq!((read.view_count, read.helpful_count, read.not_helpful_count), (2, 1, 1));
+    assert_eq!(read.etag, published.etag, "readers do not change the version editors hold");
+    let events = outbox_types(&app).await;
+    assert_eq!(events.iter().filter(|t| *t == "article.feedback_received").count(), 2, "{events:?}");
+
+    let tables = ["article_feedback", "outbox"];
+    let before = app.table_counts("knowledge", &tables).await;
+    for id in [&internal.id, &unpublished.id] {
+        let hidden = app.articles(SERVICE).record_view(view(id)).await.unwrap_err();
+        assert_eq!(hidden.code(), Code::NotFound);
+        let hidden = app
+            .articles(SERVICE)
+            .record_feedback(pb::RecordFeedbackRequest { article_id: id.clone(), helpful: true, comment: String::new() })
+            .await
+            .unwrap_err();
+        assert_eq!(hidden.code(), Code::NotFound);
+    }
+    assert_field_error(&app.articles(SERVICE).record_view(view("nope")).await.unwrap_err(), Code::InvalidArgument, "article_id");
+    let long = app.articles(SERVICE).record_feedback(feedback(true, &"x".repeat(2_001))).await.unwrap_err();
+    assert_field_error(&long, Code::InvalidArgument, "comment");
+    assert_eq!(app.table_counts("knowledge", &tables).await, before);
+    let counted = app.articles(VIEWER).get_article(by_slug(&published.slug, false)).await.unwrap().into_inner();
+    assert_eq!(counted.view_count, 2);
+}
+
 mod reviewed_published_edited_beside_the_live_version_and_archived {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
@@ -355,4 +401,8 @@ mod reviewed_published_edited_beside_the_live_version_and_archived {
     }
 }
 
-on_both_backends!(readers_list_what_their_audience_may_read, bad_articles_and_moves_change_nothing);
+on_both_backends!(
+    readers_list_what_their_audience_may_read,
+    bad_articles_and_moves_change_nothing,
+    readers_count_views_and_say_whether_it_helped
+);

@@ -8,3 +8,4 @@ mod common;
 mod articles;
 mod categories;
 mod migrations;
+mod search;

@@ -115,18 +115,18 @@ impl MigrationTrait for Migration {
         let db = manager.get_connection();
         match manager.get_database_backend() {
             DbBackend::Postgres => {
-                // Extensions belong to the database, not to a service's schema
-                // (dropping the schema must not drop them): they go to
+                // The extension belongs to the database, not to a service's schema
+                // (dropping the schema must not drop it): it goes to
                 // `public`, once, serialized by a lock since installs and
                 // tests migrate side by side.
                 db.execute_unprepared(
                     "SELECT pg_advisory_xact_lock(hashtext('docket.extensions')); \
-                     CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public; \
-                     CREATE EXTENSION IF NOT EXISTS unaccent SCHEMA public;",
+                     CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;",
                 )
                 .await?;
-                // Words (weighted title > tags > body, accents folded by the
-                // writer) in a GIN index; trigrams of the title forgive typos.
+                // Words (weighted title > tags > body, folded by the service
+                // as queries are) in a GIN index; trigrams of the title
+                // forgive typos.
                 db.execute_unprepared(
                     "ALTER TABLE article_search ADD COLUMN document tsvector NOT NULL DEFAULT ''::tsvector; \
                      CREATE INDEX article_search_document ON article_search USING gin (document); \

@@ -23,3 +23,16 @@ pub fn article_changed(event_type: &'static str, model: &article::Model, changes
     };
     Event::new(event_type, &model.id, "docket.events.v1.ArticleChanged", &payload)
 }
+
+/// `article.feedback_received`.
+pub fn feedback_received(model: &article::Model, helpful: bool, comment: &str, reader: &str) -> Event {
+    let payload = ev::ArticleFeedbackReceived {
+        article_id: model.id.clone(),
+        slug: model.slug.clone(),
+        title: model.title.clone(),
+        helpful,
+        comment: comment.to_owned(),
+        reader: reader.to_owned(),
+    };
+    Event::new("article.feedback_received", &model.id, "docket.events.v1.ArticleFeedbackReceived", &payload)
+}

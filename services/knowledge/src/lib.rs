@@ -1,7 +1,7 @@
 //! Docket's knowledge-base service (issue 13, in steps). It serves the
 //! category tree (`CategoryService`) and articles with their review
-//! lifecycle and versions (`ArticleService`; search, feedback and views
-//! answer UNIMPLEMENTED until their step); the rules stand as pure
+//! lifecycle, versions, search, views and feedback (`ArticleService`);
+//! the rules stand as pure
 //! functions with their own tests:
 //!
 //! - [`domain::markdown`]: an article's Markdown to HTML that is safe to
@@ -34,9 +34,15 @@ pub const GRPC_SERVICES: &[&str] = &[
 ];
 
 /// The calls the portal's token may make for a logged-in customer (with
-/// `x-docket-on-behalf-of`): reading what the customers' audience allows.
-pub const CONTACT_CALLS: &[&str] =
-    &["/docket.knowledge.v1.ArticleService/GetArticle", "/docket.knowledge.v1.ArticleService/ListArticles"];
+/// `x-docket-on-behalf-of`): reading, searching and rating what the
+/// customers' audience allows.
+pub const CONTACT_CALLS: &[&str] = &[
+    "/docket.knowledge.v1.ArticleService/GetArticle",
+    "/docket.knowledge.v1.ArticleService/ListArticles",
+    "/docket.knowledge.v1.ArticleService/SearchArticles",
+    "/docket.knowledge.v1.ArticleService/RecordFeedback",
+    "/docket.knowledge.v1.ArticleService/RecordView",
+];
 
 /// Largest request the knowledge service accepts, in bytes (an attachment
 /// of 10 MiB and its envelope).

@@ -4,6 +4,7 @@ pub mod articles;
 pub mod categories;
 pub mod markdown;
 pub mod redaction;
+pub mod search;
 pub mod slug;
 
 docket_kit::record_ids!(CategoryId, ArticleId);

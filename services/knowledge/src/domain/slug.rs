@@ -49,7 +49,24 @@ pub fn check(slug: &str) -> Result<(), &'static str> {
 /// `c` without its accent, as one or two ASCII letters where it has a
 /// common spelling (ß → ss); other characters as they are.
 fn fold(c: char) -> impl Iterator<Item = char> {
+    fold_as(c, Umlauts::Spelled)
+}
+
+/// How ä, ö and ü fold: spelled out (ae, oe, ue: German slugs), or as their
+/// base letter (what a search engine's accent folding does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Umlauts {
+    Spelled,
+    Base,
+}
+
+/// [`fold`], with umlauts folded as `umlauts` says.
+pub(crate) fn fold_as(c: char, umlauts: Umlauts) -> impl Iterator<Item = char> {
+    let base = umlauts == Umlauts::Base;
     let folded: &[char] = match c {
+        'ä' | 'Ä' if base => &['a'],
+        'ö' | 'Ö' if base => &['o'],
+        'ü' | 'Ü' if base => &['u'],
         'à' | 'á' | 'â' | 'ã' | 'å' | 'ā' | 'À' | 'Á' | 'Â' | 'Ã' | 'Å' | 'Ā' => &['a'],
         'ä' | 'Ä' | 'æ' | 'Æ' => &['a', 'e'],
         'ç' | 'Ç' | 'č' | 'Č' | 'ć' | 'Ć' => &['c'],

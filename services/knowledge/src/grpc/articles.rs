@@ -21,10 +21,10 @@ use crate::{
             ArticleField, ArticleFields, Audience, COMMENT_MAX, RELATED_MAX, Reader, SUMMARY_MAX, State, Step, TAG_MAX, TAGS_MAX,
             TITLE_MAX, normalize_tags,
         },
-        markdown, slug,
+        markdown, search, slug,
     },
     records::entities::article_version,
-    store::{ArticleFilter, Lookup, Store, Stored},
+    store::{ArticleFilter, Lookup, SearchFilter, Store, Stored},
     wire::{self, Shown},
 };
 
@@ -57,13 +57,13 @@ fn require_editor(caller: &Caller) -> Result<(), Status> {
     Ok(())
 }
 
-fn parse_audience(violations: &mut FieldViolations, value: i32) -> Audience {
+fn parse_audience(violations: &mut FieldViolations, field: &str, value: i32) -> Audience {
     match pb::Audience::try_from(value) {
         Ok(pb::Audience::Internal) => Audience::Internal,
         Ok(pb::Audience::Customers) => Audience::Customers,
         Ok(pb::Audience::Public) => Audience::Public,
         _ => {
-            violations.add("article.audience", "choose INTERNAL, CUSTOMERS or PUBLIC");
+            violations.add(field, "choose INTERNAL, CUSTOMERS or PUBLIC");
             Audience::Internal
         }
     }
@@ -166,7 +166,7 @@ fn parse(
         },
         tags,
         audience: if wanted(mask, ArticleField::Audience) {
-            parse_audience(violations, article.audience)
+            parse_audience(violations, "article.audience", article.audience)
         } else {
             Audience::Internal
         },
@@ -209,6 +209,16 @@ fn transition(request: &pb::ArticleTransitionRequest) -> Result<(ArticleId, Opti
 }
 
 impl ArticleApi {
+    /// The article, if the caller may read its live version (views and
+    /// feedback are about what readers read); NOT_FOUND otherwise.
+    async fn readable(&self, caller: &Caller, id: ArticleId) -> Result<Stored, Status> {
+        let stored = self.store.find_article(&Lookup::Id(id)).await?;
+        match shown_to(&stored, reader(caller), false) {
+            Some(shown) if shown.state() == pb::ArticleState::Published => Ok(stored),
+            _ => Err(Status::not_found(format!("no published article {id}"))),
+        }
+    }
+
     async fn step(&self, request: Request<pb::ArticleTransitionRequest>, step: Step) -> Result<Response<pb::Article>, Status> {
         let caller = caller(&request)?;
         require_editor(&caller)?;
@@ -295,7 +305,7 @@ impl ArticleService for ArticleApi {
         }
         let audience = match pb::Audience::try_from(request.audience) {
             Ok(pb::Audience::Unspecified) => None,
-            _ => Some(parse_audience(&mut violations, request.audience)),
+            _ => Some(parse_audience(&mut violations, "audience", request.audience)),
         };
         let tag = normalize_tags(std::slice::from_ref(&request.tag)).pop();
         let filter = ArticleFilter {
@@ -381,21 +391,84 @@ impl ArticleService for ArticleApi {
 
     async fn search_articles(
         &self,
-        _request: Request<pb::SearchArticlesRequest>,
+        request: Request<pb::SearchArticlesRequest>,
     ) -> Result<Response<pb::SearchArticlesResponse>, Status> {
-        Err(Status::unimplemented("searching articles is not available yet (issue 13)"))
+        let caller = caller(&request)?;
+        let reader = reader(&caller);
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let text = violations.required_text("query", &request.query, search::QUERY_MAX);
+        let query = search::parse(&text);
+        if !text.is_empty() && query.is_empty() {
+            violations.add("query", "has no word to look for");
+        }
+        let limit = page::page_size(&mut violations, request.page_size).min(search::PAGE_MAX);
+        let offset = page::decode::<OffsetCursor>(&mut violations, &request.page_token).map_or(0, |c| c.offset);
+        // A reader may narrow to one audience it may read, never widen.
+        let audiences: Vec<Audience> = match pb::Audience::try_from(request.audience) {
+            Ok(pb::Audience::Unspecified) => reader.audiences().to_vec(),
+            _ => {
+                let wanted = parse_audience(&mut violations, "audience", request.audience);
+                reader.audiences().iter().copied().filter(|a| *a == wanted).collect()
+            }
+        };
+        let filter = SearchFilter {
+            audiences,
+            category_id: violations
+                .opt_id::<crate::domain::CategoryId>("category_id", &request.category_id)
+                .map(|id| id.to_string()),
+            tag: normalize_tags(std::slice::from_ref(&request.tag)).pop(),
+            locale: (!request.locale.is_empty()).then(|| request.locale.clone()),
+        };
+        violations.into_result()?;
+        let results = self.store.search(&query, &filter, offset, limit).await?;
+        let hits = results
+            .hits
+            .into_iter()
+            .map(|hit| pb::SearchHit {
+                audience: Audience::from_name(&hit.audience).map_or(pb::Audience::Unspecified, wire::audience) as i32,
+                article_id: hit.article_id,
+                slug: hit.slug,
+                title: hit.title,
+                snippet: hit.snippet,
+                rank: hit.rank,
+            })
+            .collect();
+        let next_page_token = if results.more { page::encode(&OffsetCursor { offset: offset + limit }) } else { String::new() };
+        Ok(Response::new(pb::SearchArticlesResponse { hits, next_page_token }))
     }
 
     async fn record_feedback(
         &self,
-        _request: Request<pb::RecordFeedbackRequest>,
+        request: Request<pb::RecordFeedbackRequest>,
     ) -> Result<Response<pb::RecordFeedbackResponse>, Status> {
-        Err(Status::unimplemented("reader feedback is not available yet (issue 13)"))
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let id: ArticleId = violations.id("article_id", &request.article_id);
+        let comment = violations.optional_text("comment", &request.comment, COMMENT_MAX);
+        violations.into_result()?;
+        let stored = self.readable(&caller, id).await?;
+        self.store.record_feedback(&stored.article, request.helpful, &comment, &actor(&caller, "")).await?;
+        Ok(Response::new(pb::RecordFeedbackResponse {}))
     }
 
-    async fn record_view(&self, _request: Request<pb::RecordViewRequest>) -> Result<Response<pb::RecordViewResponse>, Status> {
-        Err(Status::unimplemented("view counts are not available yet (issue 13)"))
+    async fn record_view(&self, request: Request<pb::RecordViewRequest>) -> Result<Response<pb::RecordViewResponse>, Status> {
+        let caller = caller(&request)?;
+        let mut violations = FieldViolations::new();
+        let id: ArticleId = violations.id("article_id", &request.get_ref().article_id);
+        violations.into_result()?;
+        self.readable(&caller, id).await?;
+        self.store.record_view(id).await?;
+        Ok(Response::new(pb::RecordViewResponse {}))
     }
+}
+
+/// Where a page of search results stopped: ranks are not a stable key,
+/// so the next page is by position.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct OffsetCursor {
+    offset: u64,
 }
 
 /// Where a page of versions stopped: the versions after it are older.

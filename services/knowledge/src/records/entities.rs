@@ -92,3 +92,25 @@ pub mod article_version {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// A reader's answer to "did this help?".
+pub mod article_feedback {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "article_feedback")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub article_id: String,
+        pub helpful: bool,
+        pub comment: String,
+        pub reader: String,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -191,6 +191,12 @@ impl Store {
                     trail.assign("state", &mut after.state, &moved.name().to_owned());
                     after.draft_pending = true;
                     after.submitted_by = None;
+                    // Readers keep the live text, but who may find it (and
+                    // where it is filed) changes now.
+                    if let Some(version) = after.live_version {
+                        let live = article_version::Entity::find_by_id((after.id.clone(), version)).one(&*tx).await?;
+                        super::search::index_article(&tx, &after, live.as_ref()).await?;
+                    }
                     Ok(Edit { after, changes: trail })
                 },
                 |_, after, trail| vec![events::article_changed("article.updated", after, trail, by.reason)],
@@ -233,7 +239,7 @@ impl Store {
                         Step::Reject => after.submitted_by = None,
                         Step::Publish => {
                             let version = before.versions + 1;
-                            article_version::Model {
+                            let frozen = article_version::Model {
                                 article_id: before.id.clone(),
                                 version,
                                 title: before.title.clone(),
@@ -244,17 +250,17 @@ impl Store {
                                 author_id: before.submitted_by.clone().unwrap_or_else(|| by.actor.to_owned()),
                                 published_by: by.actor.to_owned(),
                                 published_at: by.at,
-                            }
-                            .into_active_model()
-                            .insert(&*tx)
-                            .await?;
+                            };
+                            frozen.clone().into_active_model().insert(&*tx).await?;
                             trail.diff("live_version", before.live_version.map(|v| v.to_string()).unwrap_or_default(), version);
                             after.versions = version;
                             after.live_version = Some(version);
                             after.draft_pending = false;
                             after.submitted_by = None;
+                            super::search::index_article(&tx, &after, Some(&frozen)).await?;
                         }
-                        Step::Archive | Step::Edit => {}
+                        Step::Archive => super::search::index_article(&tx, &after, None).await?,
+                        Step::Edit => {}
                     }
                     Ok(Edit { after, changes: trail })
                 },

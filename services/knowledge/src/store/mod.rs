@@ -4,9 +4,12 @@
 
 mod articles;
 mod categories;
+mod readers;
+mod search;
 
 pub use self::articles::{ArticleFilter, ArticleUpdate, Lookup, Stored};
 pub use self::categories::CategoryUpdate;
+pub use self::search::{Hit, Results, SearchFilter};
 
 docket_kit::service_store!(
     /// The knowledge service's database. Cheap to clone.

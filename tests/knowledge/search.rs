@@ -1,0 +1,203 @@
+//! `SearchArticles`: what readers find, on PostgreSQL (tsvector, pg_trgm)
+//! and SQLite (FTS5) alike: ranked, accents and typos forgiven,
+//! web-search syntax, highlighted and escaped snippets, never an article
+//! the reader may not read.
+
+use docket_kit::auth::ON_BEHALF_OF;
+use docket_proto::knowledge::v1 as pb;
+use tonic::{Code, Request};
+
+use crate::{
+    common::{ADMIN, PORTAL, SERVICE, TestApp, VIEWER, assert_field_error},
+    on_both_backends,
+};
+
+async fn publish(app: &TestApp, title: &str, body: &str, tags: &[&str], audience: pb::Audience, locale: &str) -> pb::Article {
+    let mut admin = app.articles(ADMIN);
+    let article = pb::Article {
+        title: title.into(),
+        body_markdown: body.into(),
+        tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        audience: audience as i32,
+        locale: locale.into(),
+        ..Default::default()
+    };
+    let created =
+        admin.create_article(pb::CreateArticleRequest { article: Some(article), idempotency_key: String::new() }).await.unwrap();
+    let created = created.into_inner();
+    let request = pb::PublishArticleRequest {
+        id: created.id.clone(),
+        etag: created.etag.clone(),
+        publish_time: None,
+        comment: String::new(),
+    };
+    admin.publish_article(request).await.unwrap().into_inner()
+}
+
+fn query(text: &str) -> pb::SearchArticlesRequest {
+    pb::SearchArticlesRequest { query: text.into(), ..Default::default() }
+}
+
+fn as_customer<T>(message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert(ON_BEHALF_OF, "contact:0190a000-0000-7000-8000-0000000000c1".parse().unwrap());
+    request
+}
+
+async fn titles(app: &TestApp, token: &str, request: pb::SearchArticlesRequest) -> Vec<String> {
+    let found = app.articles(token).search_articles(request).await.unwrap().into_inner();
+    found.hits.into_iter().map(|hit| hit.title).collect()
+}
+
+/// The help center of these tests: two public printer articles, a French
+/// one for customers, an internal runbook and an archived guide.
+async fn help_center(app: &TestApp) -> Vec<pb::Article> {
+    let public = pb::Audience::Public;
+    let e13 = publish(
+        app,
+        "Printer shows error E-13",
+        "A sheet is stuck in tray 2. Open the front cover and pull the paper jam out slowly. \
+         Do not touch <img src=x onerror=alert(1)> the fuser.",
+        &["printer", "paper jam"],
+        public,
+        "en",
+    )
+    .await;
+    let toner = publish(
+        app,
+        "Toner cartridge replacement",
+        "Your printer asks for new toner when prints fade.",
+        &["toner"],
+        public,
+        "en",
+    )
+    .await;
+    let reset = publish(
+        app,
+        "Réinitialiser le mot de passe",
+        "Ouvrez la page de connexion et choisissez « Mot de passe oublié ».",
+        &["compte"],
+        pb::Audience::Customers,
+        "fr",
+    )
+    .await;
+    let runbook = publish(
+        app,
+        "Internal escalation runbook",
+        "When a printer fleet fails, call the vendor.",
+        &[],
+        pb::Audience::Internal,
+        "en",
+    )
+    .await;
+    let old = publish(app, "Old printer guide", "Superseded printer advice.", &[], public, "en").await;
+    let archived = pb::ArticleTransitionRequest { id: old.id.clone(), etag: old.etag.clone(), comment: String::new() };
+    app.articles(ADMIN).archive_article(archived).await.unwrap();
+    vec![e13, toner, reset, runbook]
+}
+
+async fn readers_find_ranked_articles_of_their_audience_with_highlights(app: TestApp) {
+    let articles = help_center(&app).await;
+
+    // The article named after the problem first; the internal runbook and the archived guide never.
+    assert_eq!(titles(&app, SERVICE, query("printer")).await, ["Printer shows error E-13", "Toner cartridge replacement"]);
+    let staff = titles(&app, VIEWER, query("printer")).await;
+    assert_eq!(staff.len(), 3, "staff also find the runbook: {staff:?}");
+    assert!(!staff.contains(&"Old printer guide".to_owned()));
+
+    let found = app.articles(SERVICE).search_articles(query("paper jam")).await.unwrap().into_inner();
+    let hit = &found.hits[0];
+    assert_eq!((hit.slug.as_str(), hit.audience()), ("printer-shows-error-e-13", pb::Audience::Public));
+    assert!(hit.snippet.contains("<mark>paper</mark>") && hit.snippet.contains("<mark>jam</mark>"), "{}", hit.snippet);
+    assert!(!hit.snippet.contains("<img"), "the snippet is escaped: {}", hit.snippet);
+    assert!(hit.rank > 0.0);
+
+    // Accents either way; the customers' audience only for customers.
+    assert!(titles(&app, SERVICE, query("reinitialiser")).await.is_empty());
+    for typed in ["reinitialiser", "RÉINITIALISER mot de passe"] {
+        let found = app.articles(PORTAL).search_articles(as_customer(query(typed))).await.unwrap().into_inner();
+        let titles: Vec<&str> = found.hits.iter().map(|h| h.title.as_str()).collect();
+        assert_eq!(titles, ["Réinitialiser le mot de passe"], "{typed}");
+    }
+
+    // Web-search syntax.
+    assert_eq!(titles(&app, SERVICE, query("\"paper jam\"")).await, ["Printer shows error E-13"]);
+    assert!(titles(&app, SERVICE, query("\"jam paper\"")).await.is_empty(), "a phrase keeps its order");
+    assert_eq!(titles(&app, SERVICE, query("printer -toner")).await, ["Printer shows error E-13"]);
+    let either = titles(&app, VIEWER, query("cartridge or vendor")).await;
+    assert_eq!(either.len(), 2, "{either:?}");
+    assert_eq!(titles(&app, SERVICE, query("e-13")).await, ["Printer shows error E-13"]);
+
+    // Filters narrow, never widen: a reader asking for internal articles gets none.
+    let internal = pb::SearchArticlesRequest { audience: pb::Audience::Internal as i32, ..query("printer") };
+    assert!(titles(&app, SERVICE, internal.clone()).await.is_empty());
+    assert_eq!(titles(&app, VIEWER, internal).await, ["Internal escalation runbook"]);
+    let tagged = pb::SearchArticlesRequest { tag: "Toner".into(), ..query("printer") };
+    assert_eq!(titles(&app, SERVICE, tagged).await, ["Toner cartridge replacement"]);
+    let french = pb::SearchArticlesRequest { locale: "fr".into(), ..query("printer") };
+    assert!(titles(&app, VIEWER, french).await.is_empty());
+
+    // Pages.
+    let first =
+        app.articles(SERVICE).search_articles(pb::SearchArticlesRequest { page_size: 1, ..query("printer") }).await.unwrap();
+    let first = first.into_inner();
+    assert_eq!(first.hits.len(), 1);
+    let second = pb::SearchArticlesRequest { page_size: 1, page_token: first.next_page_token.clone(), ..query("printer") };
+    let second = app.articles(SERVICE).search_articles(second).await.unwrap().into_inner();
+    assert_eq!(second.hits[0].title, "Toner cartridge replacement");
+    assert!(second.next_page_token.is_empty());
+
+    // Who may find an article changes with it, before the next publish.
+    let e13 = &articles[0];
+    let current = app
+        .articles(ADMIN)
+        .get_article(pb::GetArticleRequest {
+            lookup: Some(pb::get_article_request::Lookup::Id(e13.id.clone())),
+            include_draft: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    app.articles(ADMIN)
+        .update_article(pb::UpdateArticleRequest {
+            article: Some(pb::Article { audience: pb::Audience::Internal as i32, ..current }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["audience".into()] }),
+            reason: "only for staff now".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(titles(&app, SERVICE, query("printer")).await, ["Toner cartridge replacement"]);
+}
+
+async fn a_typo_finds_the_title_it_meant(app: TestApp) {
+    help_center(&app).await;
+    assert_eq!(titles(&app, SERVICE, query("pritner eror")).await, ["Printer shows error E-13"]);
+    assert_eq!(titles(&app, SERVICE, query("cartrige")).await, ["Toner cartridge replacement"]);
+    assert!(titles(&app, SERVICE, query("runbok")).await.is_empty(), "not the internal runbook");
+    assert!(titles(&app, SERVICE, query("holiday")).await.is_empty());
+}
+
+async fn bad_searches_are_refused(app: TestApp) {
+    let mut reader = app.articles(SERVICE);
+    for (request, field) in [
+        (query(""), "query"),
+        (query("-toner"), "query"),
+        (query("!!!"), "query"),
+        (query(&"printer ".repeat(30)), "query"),
+        (pb::SearchArticlesRequest { page_token: "nonsense".into(), ..query("printer") }, "page_token"),
+        (pb::SearchArticlesRequest { page_size: -1, ..query("printer") }, "page_size"),
+        (pb::SearchArticlesRequest { category_id: "nope".into(), ..query("printer") }, "category_id"),
+        (pb::SearchArticlesRequest { audience: 42, ..query("printer") }, "audience"),
+    ] {
+        let refused = reader.search_articles(request.clone()).await.unwrap_err();
+        assert_field_error(&refused, Code::InvalidArgument, field);
+    }
+    let anonymous = app.articles("").search_articles(query("printer")).await.unwrap_err();
+    assert_eq!(anonymous.code(), Code::Unauthenticated);
+}
+
+on_both_backends!(
+    readers_find_ranked_articles_of_their_audience_with_highlights,
+    a_typo_finds_the_title_it_meant,
+    bad_searches_are_refused
+);
