@@ -1,7 +1,7 @@
 //! `docket dev`, as a newcomer runs it: the real binary seeds portal logins
 //! that work with the printed password, and a `support` web form whose
 //! confirmation email lands in the dev mailbox; the knowledge base's demo
-//! categories.
+//! categories and articles.
 
 use std::{
     collections::HashMap,
@@ -70,6 +70,17 @@ async fn docket_dev_seeds_portal_logins_and_a_support_form_that_work() {
     let names: Vec<&str> = categories.categories.iter().map(|c| c.name.as_str()).collect();
     let demo: Vec<&str> = docket_knowledge::demo::CATEGORIES.iter().map(|(name, _)| *name).collect();
     assert_eq!(names, demo);
+    // ... and published articles: the public ones for anyone.
+    let found = docket_proto::knowledge::v1::article_service_client::ArticleServiceClient::with_interceptor(
+        channel.clone(),
+        bearer.clone(),
+    )
+    .search_articles(docket_proto::knowledge::v1::SearchArticlesRequest { query: "printer".into(), ..Default::default() })
+    .await
+    .unwrap()
+    .into_inner();
+    let titles: Vec<&str> = found.hits.iter().map(|hit| hit.title.as_str()).collect();
+    assert_eq!(titles, ["Printer shows error E-13 (paper jam)"], "only the public printer article, for a visitor");
 
     let email = format!("newcomer-{}@example.org", &uuid::Uuid::now_v7().simple().to_string()[20..]);
     let values: HashMap<String, String> = [
