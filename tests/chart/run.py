@@ -49,13 +49,14 @@ from check import Render, env_of, expect, helm  # noqa: E402
 
 try:
     import pika
+    import pika.exceptions
     from aiosmtpd.controller import Controller
 except ModuleNotFoundError as missing:  # pragma: no cover - depends on the machine
     print(f"FAIL  a module is missing ({missing.name}): python3 -m pip install aiosmtpd pika")
     sys.exit(2)
 
 RELEASE = "chartrun"
-GRPC_COMPONENTS = ["case", "notification", "billing", "portal"]
+GRPC_COMPONENTS = ["case", "notification", "billing", "portal", "knowledge"]
 PATIENCE = 60.0
 
 
@@ -279,7 +280,10 @@ class Install:
         for consumer in GRPC_COMPONENTS:
             for suffix in ("", ".retry", ".dead"):
                 channel = connection.channel()
-                channel.queue_delete(f"chart.{self.unique}.{consumer}{suffix}")
+                try:
+                    channel.queue_delete(f"chart.{self.unique}.{consumer}{suffix}")
+                except pika.exceptions.ChannelClosedByBroker:
+                    pass  # a service that consumes nothing has no queue
         connection.channel().exchange_delete(f"docket.chart.{self.unique}")
         connection.close()
         keys = subprocess.run(["redis-cli", "--scan", "--pattern", f"chart{self.unique}:*"], capture_output=True, text=True)
@@ -346,6 +350,9 @@ def main() -> int:
         posted = metric(install.metrics("gateway"), "docket_http_requests_total", 'method="POST"',
                         'route="/api/v1/cases"', 'status="201"')
         expect(posted >= 1, f"the gateway counted {posted} POST /api/v1/cases")
+        # The knowledge service is up on the schema the migration Job made.
+        pools = metric(install.metrics("knowledge"), "docket_db_pool_connections", 'service="knowledge"')
+        expect(pools >= 1, f"the knowledge service has {pools} database connections")
         sent = metric(install.metrics("notification"), "docket_emails_sent_total")
         expect(sent >= 1, f"the notification service counted {sent} emails sent")
         return f"{case['case_number']} emailed to {email}; CreateCase OK x{created:.0f}, POST 201 x{posted:.0f}, emails sent {sent:.0f}"

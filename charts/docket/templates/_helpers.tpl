@@ -298,7 +298,8 @@ server accepts, then extraEnv.
 {{- end }}
 {{- /* Each target's own token, presented to the services it calls. */}}
 {{- range $target := $w.targets }}
-{{- if or (ne $target "case") (has "billing" $enabled) }}
+{{- /* knowledge calls no other service yet, so it has no service_token setting. */}}
+{{- if and (ne $target "knowledge") (or (ne $target "case") (has "billing" $enabled)) }}
 {{ include "docket.secretEnv" (dict "name" (printf "DOCKET__%s__SERVICE_TOKEN" (upper $target)) "ref" (index $root.Values.components $target).serviceToken) }}
 {{- end }}
 {{- end }}
