@@ -38,7 +38,10 @@ use docket_proto::{
         case_sla_service_client::CaseSlaServiceClient, contract_service_client::ContractServiceClient,
         sla_policy_service_client::SlaPolicyServiceClient, work_service_client::WorkServiceClient,
     },
-    knowledge::v1::{article_service_client::ArticleServiceClient, category_service_client::CategoryServiceClient},
+    knowledge::v1::{
+        article_service_client::ArticleServiceClient, attachment_service_client::AttachmentServiceClient,
+        category_service_client::CategoryServiceClient,
+    },
     notification::v1::notification_service_client::NotificationServiceClient,
     portal::v1::{
         portal_access_service_client::PortalAccessServiceClient, portal_auth_service_client::PortalAuthServiceClient,
@@ -318,6 +321,11 @@ impl TestApp {
 
     pub fn articles(&self, token: &str) -> ArticleServiceClient<Authed> {
         ArticleServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    /// Takes answers of up to 16 MiB: an attachment is at most 10.
+    pub fn attachments(&self, token: &str) -> AttachmentServiceClient<Authed> {
+        AttachmentServiceClient::with_interceptor(self.channel(), Self::bearer(token)).max_decoding_message_size(16 * 1024 * 1024)
     }
 
     pub fn categories(&self, token: &str) -> CategoryServiceClient<Authed> {

@@ -6,6 +6,7 @@
 mod common;
 
 mod articles;
+mod attachments;
 mod categories;
 mod migrations;
 mod search;

@@ -1,7 +1,7 @@
 //! Docket's knowledge-base service (issue 13, in steps). It serves the
 //! category tree (`CategoryService`) and articles with their review
-//! lifecycle, versions, search, views and feedback (`ArticleService`);
-//! the rules stand as pure
+//! lifecycle, versions, search, views and feedback (`ArticleService`), and
+//! their files (`AttachmentService`); the rules stand as pure
 //! functions with their own tests:
 //!
 //! - [`domain::markdown`]: an article's Markdown to HTML that is safe to
@@ -21,7 +21,10 @@ pub mod records;
 pub mod store;
 pub mod wire;
 
-use docket_proto::knowledge::v1::{article_service_server::ArticleServiceServer, category_service_server::CategoryServiceServer};
+use docket_proto::knowledge::v1::{
+    article_service_server::ArticleServiceServer, attachment_service_server::AttachmentServiceServer,
+    category_service_server::CategoryServiceServer,
+};
 use tonic::{server::NamedService, service::RoutesBuilder};
 
 /// The service's name: its schema, queue and `docket serve` target.
@@ -30,6 +33,7 @@ pub const SERVICE: &str = "knowledge";
 /// The gRPC services this crate serves, for health reporting.
 pub const GRPC_SERVICES: &[&str] = &[
     <ArticleServiceServer<grpc::ArticleApi> as NamedService>::NAME,
+    <AttachmentServiceServer<grpc::AttachmentApi> as NamedService>::NAME,
     <CategoryServiceServer<grpc::CategoryApi> as NamedService>::NAME,
 ];
 
@@ -42,6 +46,7 @@ pub const CONTACT_CALLS: &[&str] = &[
     "/docket.knowledge.v1.ArticleService/SearchArticles",
     "/docket.knowledge.v1.ArticleService/RecordFeedback",
     "/docket.knowledge.v1.ArticleService/RecordView",
+    "/docket.knowledge.v1.AttachmentService/GetAttachment",
 ];
 
 /// Largest request the knowledge service accepts, in bytes (an attachment
@@ -52,5 +57,8 @@ const MAX_MESSAGE_BYTES: usize = 11 * 1024 * 1024;
 pub fn add_routes(routes: &mut RoutesBuilder, store: store::Store) {
     routes
         .add_service(ArticleServiceServer::new(grpc::ArticleApi::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
+        .add_service(
+            AttachmentServiceServer::new(grpc::AttachmentApi::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
         .add_service(CategoryServiceServer::new(grpc::CategoryApi::new(store)).max_decoding_message_size(MAX_MESSAGE_BYTES));
 }

@@ -1,6 +1,7 @@
 //! The knowledge base's rules, free of storage and wire formats.
 
 pub mod articles;
+pub mod attachments;
 pub mod categories;
 pub mod markdown;
 pub mod redaction;

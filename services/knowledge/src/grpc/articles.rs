@@ -39,7 +39,7 @@ impl ArticleApi {
 }
 
 /// Who reads, by the caller's token.
-fn reader(caller: &Caller) -> Reader {
+pub(super) fn reader(caller: &Caller) -> Reader {
     match caller.role {
         Role::Admin | Role::Agent | Role::Viewer => Reader::Staff,
         // The portal's token acting for a logged-in contact.
@@ -49,7 +49,7 @@ fn reader(caller: &Caller) -> Reader {
 }
 
 /// Staff who may change articles.
-fn require_editor(caller: &Caller) -> Result<(), Status> {
+pub(super) fn require_editor(caller: &Caller) -> Result<(), Status> {
     caller.require_write()?;
     if !caller.is_staff() {
         return Err(Status::permission_denied("articles are written and reviewed by staff"));
@@ -176,7 +176,7 @@ fn parse(
 }
 
 /// What `reader` sees of a stored article; `None` when it may not see it.
-fn shown_to(stored: &Stored, reader: Reader, include_draft: bool) -> Option<pb::Article> {
+pub(super) fn shown_to(stored: &Stored, reader: Reader, include_draft: bool) -> Option<pb::Article> {
     let article = &stored.article;
     if include_draft {
         return Some(wire::article(article, Shown::Working));

@@ -3,11 +3,12 @@
 //! Proto types stop here.
 
 mod articles;
+mod attachments;
 mod categories;
 
 use docket_kit::{audit::Actor, auth::Caller, error::FieldViolations, idempotency::Idempotency};
 
-pub use self::{articles::ArticleApi, categories::CategoryApi};
+pub use self::{articles::ArticleApi, attachments::AttachmentApi, categories::CategoryApi};
 
 /// Longest reason, in characters.
 const REASON_MAX: usize = 1_000;

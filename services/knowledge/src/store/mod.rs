@@ -3,11 +3,13 @@
 //! rows and events in its own transaction.
 
 mod articles;
+mod attachments;
 mod categories;
 mod readers;
 mod search;
 
 pub use self::articles::{ArticleFilter, ArticleUpdate, Lookup, Stored};
+pub use self::attachments::Upload;
 pub use self::categories::CategoryUpdate;
 pub use self::search::{Hit, Results, SearchFilter};
 
