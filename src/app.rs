@@ -165,6 +165,7 @@ pub const CONSUMERS: &[(&str, &[&str])] = &[
     (docket_billing::SERVICE, docket_billing::clocks::BINDINGS),
     (docket_case::SERVICE, docket_case::sla_alerts::BINDINGS),
     (docket_portal::SERVICE, docket_portal::addresses::BINDINGS),
+    (docket_knowledge::SERVICE, docket_knowledge::proposals::BINDINGS),
 ];
 
 /// Stops start-up when RabbitMQ holds a queue of another type than
@@ -349,9 +350,25 @@ pub async fn run(
                 mounted.push(Mounted { names: docket_portal::GRPC_SERVICES.to_vec(), db, contact_calls: &[] });
             }
             Target::Knowledge => {
+                let config = &settings.knowledge;
+                config.validate_for_serving()?;
+                let clients = CaseClients::new("knowledge", &config.case_service_url, &config.service_token)?;
                 let relay = RelayWaker::default();
-                docket_knowledge::add_routes(&mut routes, docket_knowledge::store::Store::with_relay(db.clone(), relay.clone()));
+                let store = docket_knowledge::store::Store::with_relay(db.clone(), relay.clone());
+                docket_knowledge::add_routes(&mut routes, store.clone());
                 relays.push(Relay::new(docket_knowledge::SERVICE, db.clone(), broker.clone(), &settings.events, relay));
+                let consumer = ConsumerSpec {
+                    service: docket_knowledge::SERVICE.to_owned(),
+                    bindings: docket_knowledge::proposals::BINDINGS.iter().map(|b| (*b).to_owned()).collect(),
+                };
+                background.spawn(consume(
+                    broker.clone(),
+                    db.clone(),
+                    settings.events.clone(),
+                    consumer,
+                    Arc::new(docket_knowledge::proposals::ProposalWriter::new(clients, store)),
+                    stopping.clone(),
+                ));
                 mounted.push(Mounted {
                     names: docket_knowledge::GRPC_SERVICES.to_vec(),
                     db,

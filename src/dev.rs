@@ -46,6 +46,8 @@ pub fn embedded(mut settings: Settings, data_dir: &Path, grpc_port: u16) -> Sett
     settings.kv.backend = docket_kit::kv::KvBackend::Memory;
     settings.portal.case_service_url = format!("http://127.0.0.1:{grpc_port}");
     settings.portal.service_token = DEV_PORTAL_TOKEN.to_owned();
+    settings.knowledge.case_service_url = format!("http://127.0.0.1:{grpc_port}");
+    settings.knowledge.service_token = "docket-dev-service-token".to_owned();
     let mut auth = AuthSettings { tokens: settings.auth.tokens.clone() };
     for (name, token, role) in DEV_TOKENS {
         auth.tokens.entry(format!("dev-{name}")).or_insert_with(|| TokenSettings {

@@ -11,6 +11,7 @@ use docket_kit::{
     kv::KvSettings,
     settings::{AuthSettings, DatabaseSettings, GrpcSettings, InvalidSetting, TelemetrySettings},
 };
+use docket_knowledge::config::KnowledgeSettings;
 use docket_notification::config::NotificationSettings;
 use docket_portal::config::PortalSettings;
 use serde::Deserialize;
@@ -106,6 +107,10 @@ password_min_length = 10
 customer_case_types = ""
 customer_priorities = "low,medium,high"
 
+[knowledge]
+case_service_url = "http://127.0.0.1:50051"
+service_token = ""
+
 [gateway]
 listen = "0.0.0.0:8080"
 case_service_url = "http://127.0.0.1:50051"
@@ -157,6 +162,8 @@ pub struct Settings {
     pub kv: KvSettings,
     /// The customer portal: sessions, lock-out, links, what customers may choose.
     pub portal: PortalSettings,
+    /// The knowledge base: where it reads closed cases.
+    pub knowledge: KnowledgeSettings,
     /// The HTTP gateway: REST API, pages, probes.
     pub gateway: GatewaySettings,
     /// Bearer tokens and their roles.
@@ -191,6 +198,7 @@ impl Settings {
         self.billing.validate()?;
         self.kv.validate()?;
         self.portal.validate()?;
+        self.knowledge.validate()?;
         self.gateway.validate()?;
         Ok(())
     }

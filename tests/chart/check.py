@@ -294,7 +294,7 @@ def check_urls(r: Render) -> str:
                 if name.endswith("_SERVICE_URL"):
                     urls.append((name, e["value"]))
     expected = {"notification.case_service_url", "notification.portal_service_url", "billing.case_service_url",
-                "portal.case_service_url", "gateway.case_service_url", "gateway.portal_service_url",
+                "portal.case_service_url", "knowledge.case_service_url", "gateway.case_service_url", "gateway.portal_service_url",
                 "gateway.billing_service_url"}
     expect(expected <= {k for k, _ in urls}, f"missing: {sorted(expected - {k for k, _ in urls})}")
     if "billing" in r.enabled() and "case" in r.enabled():

@@ -26,6 +26,7 @@ use docket_kit::{
     events::{EventBackend, EventSettings, QueueType},
     settings::{AuthSettings, DatabaseSettings, GrpcSettings, LogFormat, TelemetrySettings, TokenSettings},
 };
+use docket_knowledge::config::KnowledgeSettings;
 use docket_notification::config::{MailTransportKind, NotificationSettings, SmtpTls};
 use docket_portal::config::PortalSettings;
 use docket_proto::case::v1::{
@@ -40,7 +41,7 @@ use docket_proto::{
     },
     knowledge::v1::{
         article_service_client::ArticleServiceClient, attachment_service_client::AttachmentServiceClient,
-        category_service_client::CategoryServiceClient,
+        category_service_client::CategoryServiceClient, draft_proposal_service_client::DraftProposalServiceClient,
     },
     notification::v1::notification_service_client::NotificationServiceClient,
     portal::v1::{
@@ -63,7 +64,7 @@ pub fn postgres_url() -> String {
 }
 
 /// The services that publish events through an outbox of their own.
-pub const PUBLISHERS: [&str; 3] = ["case", "billing", "portal"];
+pub const PUBLISHERS: [&str; 4] = ["case", "billing", "portal", "knowledge"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -188,6 +189,11 @@ pub fn test_settings(backend: Backend, dir: &std::path::Path) -> Settings {
             customer_case_types: String::new(),
             customer_priorities: "low,medium,high".to_owned(),
         },
+        knowledge: KnowledgeSettings {
+            // Set to the server's own address once it has a port.
+            case_service_url: "http://127.0.0.1:1".to_owned(),
+            service_token: SERVICE.to_owned(),
+        },
         gateway: gateway::test_gateway_settings(),
         auth: AuthSettings {
             tokens: [
@@ -260,6 +266,9 @@ impl TestApp {
         if settings.portal.case_service_url == "http://127.0.0.1:1" {
             settings.portal.case_service_url = format!("http://{addr}");
         }
+        if settings.knowledge.case_service_url == "http://127.0.0.1:1" {
+            settings.knowledge.case_service_url = format!("http://{addr}");
+        }
         let (tx, rx) = oneshot::channel::<()>();
         let server_settings = settings.clone();
         let server = tokio::spawn(async move {
@@ -326,6 +335,10 @@ impl TestApp {
     /// Takes answers of up to 16 MiB: an attachment is at most 10.
     pub fn attachments(&self, token: &str) -> AttachmentServiceClient<Authed> {
         AttachmentServiceClient::with_interceptor(self.channel(), Self::bearer(token)).max_decoding_message_size(16 * 1024 * 1024)
+    }
+
+    pub fn draft_proposals(&self, token: &str) -> DraftProposalServiceClient<Authed> {
+        DraftProposalServiceClient::with_interceptor(self.channel(), Self::bearer(token))
     }
 
     pub fn categories(&self, token: &str) -> CategoryServiceClient<Authed> {

@@ -4,9 +4,12 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../case/fixtures.rs"]
+mod fixtures;
 
 mod articles;
 mod attachments;
 mod categories;
 mod migrations;
+mod proposals;
 mod search;

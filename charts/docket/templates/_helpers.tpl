@@ -78,7 +78,7 @@ The services that consume events (docket::app::CONSUMERS): their queues are
 named in events.consumers. Add a new consuming service here.
 */}}
 {{- define "docket.eventConsumers" -}}
-case notification billing portal
+case notification billing portal knowledge
 {{- end -}}
 
 {{/* Enabled components, sorted by name, as a JSON list. */}}
@@ -156,7 +156,7 @@ Checks what the schema cannot: the services each enabled one calls are enabled.
 {{- if not $enabled -}}
 {{- fail "components: enable at least one component" -}}
 {{- end -}}
-{{- $needs := dict "gateway" (list "case" "portal" "billing") "notification" (list "case" "portal") "billing" (list "case") "portal" (list "case") -}}
+{{- $needs := dict "gateway" (list "case" "portal" "billing") "notification" (list "case" "portal") "billing" (list "case") "portal" (list "case") "knowledge" (list "case") -}}
 {{- range $caller, $callees := $needs -}}
 {{- if has $caller $enabled -}}
 {{- range $callee := $callees -}}
@@ -194,6 +194,7 @@ chart owns filled in. A YAML map of sections.
 {{- $_ := set $s "notification" (merge (dict "transport" "smtp" "case_service_url" $url.case "portal_service_url" $url.portal) (default dict $s.notification)) -}}
 {{- $_ := set $s "billing" (merge (dict "case_service_url" $url.case) (default dict $s.billing)) -}}
 {{- $_ := set $s "portal" (merge (dict "case_service_url" $url.case) (default dict $s.portal)) -}}
+{{- $_ := set $s "knowledge" (merge (dict "case_service_url" $url.case) (default dict $s.knowledge)) -}}
 {{- $gateway := merge (dict "listen" (printf "0.0.0.0:%d" (int64 .Values.ports.http)) "case_service_url" $url.case "portal_service_url" $url.portal "billing_service_url" $url.billing "public_base_url" (include "docket.publicBaseUrl" .)) (default dict $s.gateway) -}}
 {{- $hosts := compact (splitList "," (nospace (default "" $gateway.allowed_hosts))) -}}
 {{- if and $hosts (not (has "localhost" $hosts)) -}}
@@ -298,8 +299,7 @@ server accepts, then extraEnv.
 {{- end }}
 {{- /* Each target's own token, presented to the services it calls. */}}
 {{- range $target := $w.targets }}
-{{- /* knowledge calls no other service yet, so it has no service_token setting. */}}
-{{- if and (ne $target "knowledge") (or (ne $target "case") (has "billing" $enabled)) }}
+{{- if or (ne $target "case") (has "billing" $enabled) }}
 {{ include "docket.secretEnv" (dict "name" (printf "DOCKET__%s__SERVICE_TOKEN" (upper $target)) "ref" (index $root.Values.components $target).serviceToken) }}
 {{- end }}
 {{- end }}

@@ -1,7 +1,8 @@
 //! Docket's knowledge-base service (issue 13, in steps). It serves the
 //! category tree (`CategoryService`) and articles with their review
 //! lifecycle, versions, search, views and feedback (`ArticleService`), and
-//! their files (`AttachmentService`); the rules stand as pure
+//! their files (`AttachmentService`), and drafts proposed from closed
+//! cases (`DraftProposalService`, fed by [`proposals`]); the rules stand as pure
 //! functions with their own tests:
 //!
 //! - [`domain::markdown`]: an article's Markdown to HTML that is safe to
@@ -13,17 +14,19 @@
 //!
 //! The API is `proto/docket/knowledge/v1/knowledge.proto`.
 
+pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod events;
 pub mod grpc;
+pub mod proposals;
 pub mod records;
 pub mod store;
 pub mod wire;
 
 use docket_proto::knowledge::v1::{
     article_service_server::ArticleServiceServer, attachment_service_server::AttachmentServiceServer,
-    category_service_server::CategoryServiceServer,
+    category_service_server::CategoryServiceServer, draft_proposal_service_server::DraftProposalServiceServer,
 };
 use tonic::{server::NamedService, service::RoutesBuilder};
 
@@ -35,6 +38,7 @@ pub const GRPC_SERVICES: &[&str] = &[
     <ArticleServiceServer<grpc::ArticleApi> as NamedService>::NAME,
     <AttachmentServiceServer<grpc::AttachmentApi> as NamedService>::NAME,
     <CategoryServiceServer<grpc::CategoryApi> as NamedService>::NAME,
+    <DraftProposalServiceServer<grpc::DraftProposalApi> as NamedService>::NAME,
 ];
 
 /// The calls the portal's token may make for a logged-in customer (with
@@ -60,5 +64,10 @@ pub fn add_routes(routes: &mut RoutesBuilder, store: store::Store) {
         .add_service(
             AttachmentServiceServer::new(grpc::AttachmentApi::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .add_service(CategoryServiceServer::new(grpc::CategoryApi::new(store)).max_decoding_message_size(MAX_MESSAGE_BYTES));
+        .add_service(
+            CategoryServiceServer::new(grpc::CategoryApi::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            DraftProposalServiceServer::new(grpc::DraftProposalApi::new(store)).max_decoding_message_size(MAX_MESSAGE_BYTES),
+        );
 }

@@ -5,10 +5,11 @@
 mod articles;
 mod attachments;
 mod categories;
+mod proposals;
 
 use docket_kit::{audit::Actor, auth::Caller, error::FieldViolations, idempotency::Idempotency};
 
-pub use self::{articles::ArticleApi, attachments::AttachmentApi, categories::CategoryApi};
+pub use self::{articles::ArticleApi, attachments::AttachmentApi, categories::CategoryApi, proposals::DraftProposalApi};
 
 /// Longest reason, in characters.
 const REASON_MAX: usize = 1_000;

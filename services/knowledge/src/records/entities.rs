@@ -157,3 +157,56 @@ pub mod blob {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// A draft proposed from a closed case, redacted, waiting for staff.
+pub mod draft_proposal {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "draft_proposals")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub case_id: String,
+        pub case_number: String,
+        pub title: String,
+        pub body_markdown: String,
+        /// JSON: [{kind, count}].
+        pub redactions: String,
+        pub existing_article_id: Option<String>,
+        /// open, accepted or dismissed.
+        pub state: String,
+        /// The draft an accepted proposal became (or the article it pointed at).
+        pub article_id: Option<String>,
+        pub decided_by: Option<String>,
+        pub decided_at: Option<DateTimeUtc>,
+        pub version: i64,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A case an article helped solve.
+pub mod article_case_link {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "article_case_links")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub article_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub case_id: String,
+        pub linked_by: String,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

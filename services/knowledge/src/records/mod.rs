@@ -3,7 +3,7 @@
 
 pub mod entities;
 
-use self::entities::{article, category};
+use self::entities::{article, category, draft_proposal};
 
 docket_kit::versioned_record!(
     category,
@@ -32,3 +32,5 @@ pub fn strings_of(json: &str) -> Vec<String> {
         Vec::new()
     })
 }
+
+docket_kit::versioned_record!(draft_proposal, "draft_proposal", name = |m| m.case_number.clone(); untimed);

@@ -106,6 +106,39 @@ async fn check_references(tx: &Tx, model: &article::Model, fields: &ArticleField
     Ok(())
 }
 
+/// A new draft of `fields`, and its trail.
+pub(super) fn new_draft(fields: &ArticleFields, by: &Actor<'_>) -> (article::Model, Trail) {
+    let mut model = article::Model {
+        id: ArticleId::generate().to_string(),
+        slug: String::new(),
+        title: String::new(),
+        summary: String::new(),
+        body_markdown: String::new(),
+        locale: String::new(),
+        category_id: None,
+        tags: "[]".to_owned(),
+        related_article_ids: "[]".to_owned(),
+        audience: String::new(),
+        owner_id: String::new(),
+        state: State::Draft.name().to_owned(),
+        draft_pending: true,
+        live_version: None,
+        versions: 0,
+        publish_at: None,
+        submitted_by: None,
+        view_count: 0,
+        helpful_count: 0,
+        not_helpful_count: 0,
+        version: 1,
+        created_at: by.at,
+        updated_at: by.at,
+    };
+    let mut trail = Trail::new();
+    trail.set("created", "", "");
+    apply(&mut model, fields, &FieldMask::all(), &mut trail);
+    (model, trail)
+}
+
 fn state_of(model: &article::Model) -> Result<State> {
     State::from_name(&model.state)
         .ok_or_else(|| sea_orm::DbErr::Type(format!("article {} has the unknown state {}", model.id, model.state)).into())
@@ -115,34 +148,7 @@ impl Store {
     pub async fn create_article(&self, fields: ArticleFields, by: &Actor<'_>, once: Once<'_>) -> Result<article::Model> {
         self.mutations
             .create(by, once, async |tx| {
-                let mut model = article::Model {
-                    id: ArticleId::generate().to_string(),
-                    slug: String::new(),
-                    title: String::new(),
-                    summary: String::new(),
-                    body_markdown: String::new(),
-                    locale: String::new(),
-                    category_id: None,
-                    tags: "[]".to_owned(),
-                    related_article_ids: "[]".to_owned(),
-                    audience: String::new(),
-                    owner_id: String::new(),
-                    state: State::Draft.name().to_owned(),
-                    draft_pending: true,
-                    live_version: None,
-                    versions: 0,
-                    publish_at: None,
-                    submitted_by: None,
-                    view_count: 0,
-                    helpful_count: 0,
-                    not_helpful_count: 0,
-                    version: 1,
-                    created_at: by.at,
-                    updated_at: by.at,
-                };
-                let mut trail = Trail::new();
-                trail.set("created", "", "");
-                apply(&mut model, &fields, &FieldMask::all(), &mut trail);
+                let (model, trail) = new_draft(&fields, by);
                 check_references(&tx, &model, &fields, &FieldMask::all()).await?;
                 let created = events::article_changed("article.created", &model, &trail, "");
                 Ok((model, trail, vec![created]))

@@ -5,12 +5,14 @@
 mod articles;
 mod attachments;
 mod categories;
+mod proposals;
 mod readers;
 mod search;
 
 pub use self::articles::{ArticleFilter, ArticleUpdate, Lookup, Stored};
 pub use self::attachments::Upload;
 pub use self::categories::CategoryUpdate;
+pub use self::proposals::Decision;
 pub use self::search::{Hit, Results, SearchFilter};
 
 docket_kit::service_store!(
