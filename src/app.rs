@@ -355,7 +355,8 @@ pub async fn run(
                 let clients = CaseClients::new("knowledge", &config.case_service_url, &config.service_token)?;
                 let relay = RelayWaker::default();
                 let store = docket_knowledge::store::Store::with_relay(db.clone(), relay.clone());
-                docket_knowledge::add_routes(&mut routes, store.clone());
+                docket_knowledge::add_routes(&mut routes, store.clone(), clients.clone());
+                background.spawn(docket_knowledge::scheduler::run(store.clone(), stopping.clone()));
                 relays.push(Relay::new(docket_knowledge::SERVICE, db.clone(), broker.clone(), &settings.events, relay));
                 let consumer = ConsumerSpec {
                     service: docket_knowledge::SERVICE.to_owned(),

@@ -40,8 +40,9 @@ use docket_proto::{
         sla_policy_service_client::SlaPolicyServiceClient, work_service_client::WorkServiceClient,
     },
     knowledge::v1::{
-        article_service_client::ArticleServiceClient, attachment_service_client::AttachmentServiceClient,
-        category_service_client::CategoryServiceClient, draft_proposal_service_client::DraftProposalServiceClient,
+        article_link_service_client::ArticleLinkServiceClient, article_service_client::ArticleServiceClient,
+        attachment_service_client::AttachmentServiceClient, category_service_client::CategoryServiceClient,
+        draft_proposal_service_client::DraftProposalServiceClient,
     },
     notification::v1::notification_service_client::NotificationServiceClient,
     portal::v1::{
@@ -335,6 +336,10 @@ impl TestApp {
     /// Takes answers of up to 16 MiB: an attachment is at most 10.
     pub fn attachments(&self, token: &str) -> AttachmentServiceClient<Authed> {
         AttachmentServiceClient::with_interceptor(self.channel(), Self::bearer(token)).max_decoding_message_size(16 * 1024 * 1024)
+    }
+
+    pub fn article_links(&self, token: &str) -> ArticleLinkServiceClient<Authed> {
+        ArticleLinkServiceClient::with_interceptor(self.channel(), Self::bearer(token))
     }
 
     pub fn draft_proposals(&self, token: &str) -> DraftProposalServiceClient<Authed> {

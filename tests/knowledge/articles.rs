@@ -321,11 +321,11 @@ async fn bad_articles_and_moves_change_nothing(app: TestApp) {
         .await
         .unwrap_err();
     assert_field_error(&bad_etag, Code::InvalidArgument, "etag");
-    let later = pb::PublishArticleRequest {
-        publish_time: Some(docket_kit::time::to_proto(docket_kit::time::now() + chrono::Duration::days(1))),
+    let far = pb::PublishArticleRequest {
+        publish_time: Some(docket_kit::time::to_proto(docket_kit::time::now() + chrono::Duration::days(365 * 20))),
         ..publish(&article)
     };
-    assert_eq!(admin.publish_article(later).await.unwrap_err().code(), Code::Unimplemented);
+    assert_field_error(&admin.publish_article(far).await.unwrap_err(), Code::InvalidArgument, "publish_time");
     let nameless =
         app.articles(VIEWER).get_article(pb::GetArticleRequest { lookup: None, include_draft: false }).await.unwrap_err();
     assert_field_error(&nameless, Code::InvalidArgument, "lookup");
@@ -389,6 +389,55 @@ async fn readers_count_views_and_say_whether_it_helped(app: TestApp) {
     assert_eq!(counted.view_count, 2);
 }
 
+fn at(article: &pb::Article, from_now: chrono::Duration) -> pb::PublishArticleRequest {
+    pb::PublishArticleRequest {
+        publish_time: Some(docket_kit::time::to_proto(docket_kit::time::now() + from_now)),
+        ..publish(article)
+    }
+}
+
+async fn a_scheduled_article_goes_live_at_its_time_and_an_edit_takes_it_off(app: TestApp) {
+    let mut admin = app.articles(ADMIN);
+    let soon = admin.create_article(draft("Holiday opening hours", pb::Audience::Public)).await.unwrap().into_inner();
+    let edited = admin.create_article(draft("Old opening hours", pb::Audience::Public)).await.unwrap().into_inner();
+    let later = admin.create_article(draft("Next year's hours", pb::Audience::Public)).await.unwrap().into_inner();
+
+    let scheduled = admin.publish_article(at(&soon, chrono::Duration::seconds(2))).await.unwrap().into_inner();
+    assert_eq!(scheduled.state(), pb::ArticleState::Scheduled);
+    assert!(scheduled.publish_time.is_some());
+    let off = admin.publish_article(at(&edited, chrono::Duration::seconds(2))).await.unwrap().into_inner();
+    let off = admin
+        .update_article(pb::UpdateArticleRequest {
+            article: Some(pb::Article { title: "Opening hours (draft)".into(), ..off }),
+            update_mask: mask(&["title"]),
+            reason: "not ready after all".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((off.state(), off.publish_time), (pb::ArticleState::Draft, None), "an edit takes it off the schedule");
+    admin.publish_article(at(&later, chrono::Duration::hours(1))).await.unwrap();
+
+    let live = crate::common::eventually("the scheduled article to go live", async || {
+        match app.articles(SERVICE).get_article(by_slug(&soon.slug, false)).await {
+            Ok(article) => Ok(article.into_inner()),
+            Err(status) => Err(status.code()),
+        }
+    })
+    .await;
+    assert_eq!((live.state(), live.version), (pb::ArticleState::Published, 1));
+    // The others: one off the schedule, one whose time has not come.
+    for hidden in [&edited.slug, &later.slug] {
+        let refused = app.articles(SERVICE).get_article(by_slug(hidden, false)).await.unwrap_err();
+        assert_eq!(refused.code(), Code::NotFound, "{hidden}");
+    }
+    let waiting = app.articles(VIEWER).get_article(by_slug(&later.slug, true)).await.unwrap().into_inner();
+    assert_eq!(waiting.state(), pb::ArticleState::Scheduled);
+    let events = outbox_types(&app).await;
+    assert_eq!(events.iter().filter(|t| *t == "article.scheduled").count(), 3, "{events:?}");
+    assert_eq!(events.iter().filter(|t| *t == "article.published").count(), 1, "{events:?}");
+}
+
 mod reviewed_published_edited_beside_the_live_version_and_archived {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
@@ -402,6 +451,7 @@ mod reviewed_published_edited_beside_the_live_version_and_archived {
 }
 
 on_both_backends!(
+    a_scheduled_article_goes_live_at_its_time_and_an_edit_takes_it_off,
     readers_list_what_their_audience_may_read,
     bad_articles_and_moves_change_nothing,
     readers_count_views_and_say_whether_it_helped

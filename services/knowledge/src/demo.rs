@@ -103,7 +103,7 @@ pub async fn seed(store: &Store) -> Result<bool, docket_kit::Error> {
             owner_id: "system:dev".to_owned(),
         };
         let article = store.create_article(fields, &by, Once::default()).await?;
-        store.move_article(ArticleId::stored(&article.id)?, None, Step::Publish, &by, true).await?;
+        store.move_article(ArticleId::stored(&article.id)?, None, Step::Publish, None, &by, true).await?;
     }
     Ok(true)
 }

@@ -1,8 +1,9 @@
 //! Docket's knowledge-base service (issue 13, in steps). It serves the
 //! category tree (`CategoryService`) and articles with their review
 //! lifecycle, versions, search, views and feedback (`ArticleService`), and
-//! their files (`AttachmentService`), and drafts proposed from closed
-//! cases (`DraftProposalService`, fed by [`proposals`]); the rules stand as pure
+//! their files (`AttachmentService`), the cases they helped solve
+//! (`ArticleLinkService`), and drafts proposed from closed cases
+//! (`DraftProposalService`, fed by [`proposals`]); the rules stand as pure
 //! functions with their own tests:
 //!
 //! - [`domain::markdown`]: an article's Markdown to HTML that is safe to
@@ -21,12 +22,15 @@ pub mod events;
 pub mod grpc;
 pub mod proposals;
 pub mod records;
+pub mod scheduler;
 pub mod store;
 pub mod wire;
 
+use docket_kit::clients::CaseClients;
 use docket_proto::knowledge::v1::{
-    article_service_server::ArticleServiceServer, attachment_service_server::AttachmentServiceServer,
-    category_service_server::CategoryServiceServer, draft_proposal_service_server::DraftProposalServiceServer,
+    article_link_service_server::ArticleLinkServiceServer, article_service_server::ArticleServiceServer,
+    attachment_service_server::AttachmentServiceServer, category_service_server::CategoryServiceServer,
+    draft_proposal_service_server::DraftProposalServiceServer,
 };
 use tonic::{server::NamedService, service::RoutesBuilder};
 
@@ -36,6 +40,7 @@ pub const SERVICE: &str = "knowledge";
 /// The gRPC services this crate serves, for health reporting.
 pub const GRPC_SERVICES: &[&str] = &[
     <ArticleServiceServer<grpc::ArticleApi> as NamedService>::NAME,
+    <ArticleLinkServiceServer<grpc::ArticleLinkApi> as NamedService>::NAME,
     <AttachmentServiceServer<grpc::AttachmentApi> as NamedService>::NAME,
     <CategoryServiceServer<grpc::CategoryApi> as NamedService>::NAME,
     <DraftProposalServiceServer<grpc::DraftProposalApi> as NamedService>::NAME,
@@ -57,9 +62,11 @@ pub const CONTACT_CALLS: &[&str] = &[
 /// of 10 MiB and its envelope).
 const MAX_MESSAGE_BYTES: usize = 11 * 1024 * 1024;
 
-/// Adds the knowledge service's gRPC services to a server's routes.
-pub fn add_routes(routes: &mut RoutesBuilder, store: store::Store) {
+/// Adds the knowledge service's gRPC services to a server's routes;
+/// `clients` reach the case service (links check that a case exists).
+pub fn add_routes(routes: &mut RoutesBuilder, store: store::Store, clients: CaseClients) {
     routes
+        .add_service(ArticleLinkServiceServer::new(grpc::ArticleLinkApi::new(store.clone(), clients)))
         .add_service(ArticleServiceServer::new(grpc::ArticleApi::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(
             AttachmentServiceServer::new(grpc::AttachmentApi::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES),

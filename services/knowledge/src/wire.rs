@@ -26,6 +26,7 @@ pub fn state(state: State) -> pb::ArticleState {
     match state {
         State::Draft => pb::ArticleState::Draft,
         State::InReview => pb::ArticleState::InReview,
+        State::Scheduled => pb::ArticleState::Scheduled,
         State::Published => pb::ArticleState::Published,
         State::Archived => pb::ArticleState::Archived,
     }
@@ -68,6 +69,7 @@ pub fn article(model: &article::Model, shown: Shown<'_>) -> pb::Article {
             message.body_html = markdown::to_html(&model.body_markdown);
             message.tags = strings_of(&model.tags);
             message.state = State::from_name(&model.state).map_or(pb::ArticleState::Unspecified, state) as i32;
+            message.publish_time = model.publish_at.map(docket_kit::time::to_proto);
             message.version = model.versions + i32::from(model.draft_pending || model.live_version.is_none());
         }
         Shown::Version(version) => {

@@ -5,7 +5,9 @@
 //! (one per publish). Readers see the live version; authors and reviewers
 //! see the working copy. The working copy moves
 //! `draft → in_review → published`, with `rejected` back to `draft`; an
-//! admin may publish a draft directly. Editing a published article starts a
+//! admin may publish a draft directly. Publishing at a later time makes it
+//! `scheduled` until the scheduler puts it live; editing a scheduled
+//! article takes it back to `draft`. Editing a published article starts a
 //! new draft while the published version stays live. `archived` takes the
 //! article off the help center but keeps its page answering.
 
@@ -90,6 +92,8 @@ impl Reader {
 pub enum State {
     Draft,
     InReview,
+    /// Approved to go live at its publish time.
+    Scheduled,
     Published,
     Archived,
 }
@@ -99,13 +103,16 @@ impl State {
         match self {
             State::Draft => "draft",
             State::InReview => "in_review",
+            State::Scheduled => "scheduled",
             State::Published => "published",
             State::Archived => "archived",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        [State::Draft, State::InReview, State::Published, State::Archived].into_iter().find(|s| s.name() == name)
+        [State::Draft, State::InReview, State::Scheduled, State::Published, State::Archived]
+            .into_iter()
+            .find(|s| s.name() == name)
     }
 }
 
@@ -117,6 +124,10 @@ pub enum Step {
     /// The reviewer sends it back.
     Reject,
     Publish,
+    /// Publish at a later time (the reviewer's approval, like `Publish`).
+    Schedule,
+    /// The scheduler puts a scheduled article live at its time.
+    GoLive,
     Archive,
     /// A change of the working copy's fields.
     Edit,
@@ -128,6 +139,8 @@ impl Step {
             Step::Submit => "submit for review",
             Step::Reject => "reject",
             Step::Publish => "publish",
+            Step::Schedule => "schedule",
+            Step::GoLive => "go live",
             Step::Archive => "archive",
             Step::Edit => "edit",
         }
@@ -160,8 +173,9 @@ impl From<Refused> for docket_kit::Error {
 pub fn next(state: State, step: Step, submitted_by: Option<&str>, by: Mover<'_>) -> Result<State, Refused> {
     let allowed = |state: State| -> Vec<String> {
         let steps: &[Step] = match state {
-            State::Draft => &[Step::Edit, Step::Submit, Step::Publish],
-            State::InReview => &[Step::Edit, Step::Reject, Step::Publish],
+            State::Draft => &[Step::Edit, Step::Submit, Step::Publish, Step::Schedule],
+            State::InReview => &[Step::Edit, Step::Reject, Step::Publish, Step::Schedule],
+            State::Scheduled => &[Step::Edit, Step::Publish],
             State::Published => &[Step::Edit, Step::Archive],
             State::Archived => &[],
         };
@@ -169,21 +183,24 @@ pub fn next(state: State, step: Step, submitted_by: Option<&str>, by: Mover<'_>)
     };
     let refuse = |why: String| Err(Refused { message: why, allowed: allowed(state) });
     match (state, step) {
-        (State::Draft | State::InReview | State::Published, Step::Edit) => {
+        (State::Draft | State::InReview | State::Scheduled | State::Published, Step::Edit) => {
             // A change after submission needs a new review; a change of a
             // published article is a new draft beside the live version.
             Ok(State::Draft)
         }
         (State::Draft, Step::Submit) => Ok(State::InReview),
         (State::InReview, Step::Reject) => Ok(State::Draft),
-        (State::InReview, Step::Publish) => match submitted_by {
+        (State::InReview, Step::Publish | Step::Schedule) => match submitted_by {
             Some(author) if author == by.actor && !by.is_admin => {
                 refuse("the article needs a reviewer other than the one who submitted it".to_owned())
             }
-            _ => Ok(State::Published),
+            _ => Ok(if step == Step::Schedule { State::Scheduled } else { State::Published }),
         },
         (State::Draft, Step::Publish) if by.is_admin => Ok(State::Published),
-        (State::Draft, Step::Publish) => {
+        (State::Draft, Step::Schedule) if by.is_admin => Ok(State::Scheduled),
+        // Approved already: publishing a scheduled article now, or at its time.
+        (State::Scheduled, Step::Publish | Step::GoLive) => Ok(State::Published),
+        (State::Draft, Step::Publish | Step::Schedule) => {
             refuse("a draft is published after review; only an admin may publish it directly".to_owned())
         }
         (State::Published, Step::Archive) => Ok(State::Archived),
@@ -196,7 +213,8 @@ fn past(step: Step) -> &'static str {
     match step {
         Step::Submit => "submitted for review",
         Step::Reject => "rejected",
-        Step::Publish => "published",
+        Step::Publish | Step::GoLive => "published",
+        Step::Schedule => "scheduled",
         Step::Archive => "archived",
         Step::Edit => "edited",
     }
@@ -280,7 +298,7 @@ mod tests {
         assert_eq!(state, State::InReview);
         let own = next(state, Step::Publish, Some(AUTHOR.actor), AUTHOR).unwrap_err();
         assert!(own.message.contains("reviewer other than"), "{own:?}");
-        assert_eq!(own.allowed, ["edit", "reject", "publish"]);
+        assert_eq!(own.allowed, ["edit", "reject", "publish", "schedule"]);
         assert_eq!(next(state, Step::Publish, Some(AUTHOR.actor), REVIEWER), Ok(State::Published));
         assert_eq!(next(state, Step::Reject, Some(AUTHOR.actor), REVIEWER), Ok(State::Draft));
     }
@@ -306,6 +324,20 @@ mod tests {
         assert_eq!(refused.message, "an article that is draft cannot be archived");
         assert!(next(State::Draft, Step::Reject, None, ADMIN).is_err());
         assert!(next(State::Published, Step::Submit, None, ADMIN).is_err());
+    }
+
+    #[test]
+    fn a_scheduled_article_goes_live_at_its_time_unless_edited_first() {
+        let state = next(State::InReview, Step::Schedule, Some(AUTHOR.actor), REVIEWER).unwrap();
+        assert_eq!(state, State::Scheduled);
+        assert!(next(State::InReview, Step::Schedule, Some(AUTHOR.actor), AUTHOR).is_err(), "the submitter cannot approve");
+        assert_eq!(next(State::Draft, Step::Schedule, None, ADMIN), Ok(State::Scheduled));
+        assert!(next(State::Draft, Step::Schedule, None, AUTHOR).is_err());
+        assert_eq!(next(state, Step::GoLive, None, ADMIN), Ok(State::Published));
+        assert_eq!(next(state, Step::Publish, None, AUTHOR), Ok(State::Published));
+        assert_eq!(next(state, Step::Edit, None, AUTHOR), Ok(State::Draft));
+        assert!(next(state, Step::Archive, None, ADMIN).is_err());
+        assert!(next(State::Draft, Step::GoLive, None, ADMIN).is_err(), "only a scheduled article goes live");
     }
 
     #[test]

@@ -219,11 +219,17 @@ impl ArticleApi {
         }
     }
 
-    async fn step(&self, request: Request<pb::ArticleTransitionRequest>, step: Step) -> Result<Response<pb::Article>, Status> {
+    async fn step(
+        &self,
+        request: Request<pb::ArticleTransitionRequest>,
+        step: Step,
+        publish_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Response<pb::Article>, Status> {
         let caller = caller(&request)?;
         require_editor(&caller)?;
         let (id, etag, comment) = transition(request.get_ref())?;
-        let stored = self.store.move_article(id, etag, step, &actor(&caller, &comment), caller.role == Role::Admin).await?;
+        let by = actor(&caller, &comment);
+        let stored = self.store.move_article(id, etag, step, publish_at, &by, caller.role == Role::Admin).await?;
         Ok(Response::new(wire::article(&stored.article, Shown::Working)))
     }
 }
@@ -293,10 +299,11 @@ impl ArticleService for ArticleApi {
             Ok(pb::ArticleState::Unspecified) => None,
             Ok(pb::ArticleState::Draft) => Some(State::Draft),
             Ok(pb::ArticleState::InReview) => Some(State::InReview),
+            Ok(pb::ArticleState::Scheduled) => Some(State::Scheduled),
             Ok(pb::ArticleState::Published) => Some(State::Published),
             Ok(pb::ArticleState::Archived) => Some(State::Archived),
-            Ok(pb::ArticleState::Scheduled) | Err(_) => {
-                violations.add("state", "choose DRAFT, IN_REVIEW, PUBLISHED or ARCHIVED");
+            Err(_) => {
+                violations.add("state", "choose DRAFT, IN_REVIEW, SCHEDULED, PUBLISHED or ARCHIVED");
                 None
             }
         };
@@ -342,29 +349,42 @@ impl ArticleService for ArticleApi {
         &self,
         request: Request<pb::ArticleTransitionRequest>,
     ) -> Result<Response<pb::Article>, Status> {
-        self.step(request, Step::Submit).await
+        self.step(request, Step::Submit, None).await
     }
 
     async fn reject_article(&self, request: Request<pb::ArticleTransitionRequest>) -> Result<Response<pb::Article>, Status> {
-        self.step(request, Step::Reject).await
+        self.step(request, Step::Reject, None).await
     }
 
     async fn publish_article(&self, request: Request<pb::PublishArticleRequest>) -> Result<Response<pb::Article>, Status> {
         let now = docket_kit::time::now();
-        if let Some(at) = request.get_ref().publish_time.as_ref()
-            && docket_kit::time::from_proto(at).is_some_and(|at| at > now)
-        {
-            return Err(Status::unimplemented(
-                "publishing at a future time is not available yet; publish without publish_time to publish now",
-            ));
-        }
+        let mut violations = FieldViolations::new();
+        let at = match request.get_ref().publish_time.as_ref() {
+            None => None,
+            Some(time) => {
+                let at = docket_kit::time::from_proto(time);
+                if at.is_none() {
+                    violations.add("publish_time", "is not a valid time");
+                }
+                if at.is_some_and(|at| at > now + chrono::Duration::days(3_650)) {
+                    violations.add("publish_time", "is more than ten years away");
+                }
+                at.filter(|at| *at > now)
+            }
+        };
+        violations.into_result()?;
         let (metadata, extensions, message) = request.into_parts();
         let transition = pb::ArticleTransitionRequest { id: message.id, etag: message.etag, comment: message.comment };
-        self.step(Request::from_parts(metadata, extensions, transition), Step::Publish).await
+        let request = Request::from_parts(metadata, extensions, transition);
+        match at {
+            Some(at) => self.step(request, Step::Schedule, Some(at)).await,
+            // No time, or one that has come already: now.
+            None => self.step(request, Step::Publish, None).await,
+        }
     }
 
     async fn archive_article(&self, request: Request<pb::ArticleTransitionRequest>) -> Result<Response<pb::Article>, Status> {
-        self.step(request, Step::Archive).await
+        self.step(request, Step::Archive, None).await
     }
 
     async fn list_article_versions(

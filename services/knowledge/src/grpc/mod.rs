@@ -5,11 +5,14 @@
 mod articles;
 mod attachments;
 mod categories;
+mod links;
 mod proposals;
 
 use docket_kit::{audit::Actor, auth::Caller, error::FieldViolations, idempotency::Idempotency};
 
-pub use self::{articles::ArticleApi, attachments::AttachmentApi, categories::CategoryApi, proposals::DraftProposalApi};
+pub use self::{
+    articles::ArticleApi, attachments::AttachmentApi, categories::CategoryApi, links::ArticleLinkApi, proposals::DraftProposalApi,
+};
 
 /// Longest reason, in characters.
 const REASON_MAX: usize = 1_000;

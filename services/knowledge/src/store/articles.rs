@@ -1,6 +1,7 @@
 //! Articles: the working copy, its review, and the versions each publish
 //! freezes.
 
+use chrono::{DateTime, Utc};
 use docket_kit::{
     mutation::{self, Edit, Once, Tx},
     page::{self, IdCursor},
@@ -197,6 +198,10 @@ impl Store {
                     trail.assign("state", &mut after.state, &moved.name().to_owned());
                     after.draft_pending = true;
                     after.submitted_by = None;
+                    // An edit of a scheduled article takes it off the schedule.
+                    if after.publish_at.take().is_some() {
+                        trail.diff("publish_at", before.publish_at.map(|at| at.to_rfc3339()).unwrap_or_default(), "");
+                    }
                     // Readers keep the live text, but who may find it (and
                     // where it is filed) changes now.
                     if let Some(version) = after.live_version {
@@ -211,20 +216,23 @@ impl Store {
     }
 
     /// A move of the lifecycle (not an edit): submit, reject, publish,
-    /// archive. Publishing freezes the working copy as the next version and
-    /// makes it live.
+    /// schedule (at `publish_at`), go live, archive. Publishing (now, or
+    /// when a scheduled article goes live) freezes the working copy as the
+    /// next version and makes it live.
     pub async fn move_article(
         &self,
         id: ArticleId,
         etag: Option<i64>,
         step: Step,
+        publish_at: Option<DateTime<Utc>>,
         by: &Actor<'_>,
         is_admin: bool,
     ) -> Result<Stored> {
         let event_type = match step {
             Step::Submit => "article.submitted_for_review",
             Step::Reject => "article.rejected",
-            Step::Publish => "article.published",
+            Step::Publish | Step::GoLive => "article.published",
+            Step::Schedule => "article.scheduled",
             Step::Archive => "article.archived",
             Step::Edit => "article.updated",
         };
@@ -243,7 +251,12 @@ impl Store {
                     match step {
                         Step::Submit => after.submitted_by = Some(by.actor.to_owned()),
                         Step::Reject => after.submitted_by = None,
-                        Step::Publish => {
+                        Step::Schedule => {
+                            let at = publish_at.unwrap_or(by.at);
+                            trail.diff("publish_at", "", at.to_rfc3339());
+                            after.publish_at = Some(at);
+                        }
+                        Step::Publish | Step::GoLive => {
                             let version = before.versions + 1;
                             let frozen = article_version::Model {
                                 article_id: before.id.clone(),
@@ -263,6 +276,7 @@ impl Store {
                             after.live_version = Some(version);
                             after.draft_pending = false;
                             after.submitted_by = None;
+                            after.publish_at = None;
                             super::search::index_article(&tx, &after, Some(&frozen)).await?;
                         }
                         Step::Archive => super::search::index_article(&tx, &after, None).await?,
@@ -275,6 +289,18 @@ impl Store {
             .await?;
         let live = self.live_version(&saved).await?;
         Ok(Stored { article: saved, live })
+    }
+
+    /// Articles scheduled to go live by `now`, oldest schedule first.
+    pub async fn due_articles(&self, now: DateTime<Utc>, limit: u64) -> Result<Vec<ArticleId>> {
+        let rows = article::Entity::find()
+            .filter(article::Column::State.eq(State::Scheduled.name()))
+            .filter(article::Column::PublishAt.lte(now))
+            .order_by_asc(article::Column::PublishAt)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        rows.iter().map(|row| Ok(ArticleId::stored(&row.id)?)).collect()
     }
 
     /// A page of articles in creation order. `reader` other than staff sees

@@ -5,6 +5,7 @@
 mod articles;
 mod attachments;
 mod categories;
+mod links;
 mod proposals;
 mod readers;
 mod search;
@@ -12,6 +13,7 @@ mod search;
 pub use self::articles::{ArticleFilter, ArticleUpdate, Lookup, Stored};
 pub use self::attachments::Upload;
 pub use self::categories::CategoryUpdate;
+pub use self::links::CaseCursor;
 pub use self::proposals::Decision;
 pub use self::search::{Hit, Results, SearchFilter};
 
