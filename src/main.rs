@@ -282,11 +282,19 @@ async fn run_dev(
         println!("    {email}{}", if *manager { "  (portal manager: sees all of Acme's cases)" } else { "" });
     }
     println!("  web form     slug `support` (docket.portal.v1.WebFormService/SubmitForm)");
+    println!(
+        "  knowledge    {} demo categories, {} published articles, drafts proposed from the closed demo cases",
+        docket_knowledge::demo::CATEGORIES.len(),
+        docket_knowledge::demo::ARTICLES.len()
+    );
     println!("  mailbox      {} (every email that would have been sent)", settings.notification.mailbox_dir);
     println!(
         "  try          grpcurl -plaintext -H 'authorization: Bearer docket-dev-agent-token' {address} docket.case.v1.CaseService/ListCases"
     );
     println!("  try          curl -H 'Authorization: Bearer docket-dev-agent-token' http://{web}/api/v1/cases");
+    println!(
+        "  try          grpcurl -plaintext -H 'authorization: Bearer docket-dev-agent-token' -d '{{\"query\": \"printer jam\"}}' {address} docket.knowledge.v1.ArticleService/SearchArticles"
+    );
     println!("Stop with Ctrl-C.");
     let options = dev::gateway_options(&settings);
     app::serve(&settings, &targets, listeners, options, docket_kit::grpc::shutdown_signal()).await
