@@ -194,15 +194,7 @@ pub(super) fn shown_to(stored: &Stored, reader: Reader, include_draft: bool) -> 
 fn transition(request: &pb::ArticleTransitionRequest) -> Result<(ArticleId, Option<i64>, String), Status> {
     let mut violations = FieldViolations::new();
     let id = violations.id("id", &request.id);
-    let etag = if request.etag.is_empty() {
-        None
-    } else {
-        let parsed = request.etag.parse::<i64>().ok();
-        if parsed.is_none() {
-            violations.add("etag", "is not an etag this service returned");
-        }
-        parsed
-    };
+    let etag = violations.etag("etag", &request.etag, false);
     let comment = violations.optional_text("comment", &request.comment, COMMENT_MAX);
     violations.into_result()?;
     Ok((id, etag, comment))

@@ -63,15 +63,7 @@ fn wire_proposal(row: draft_proposal::Model) -> pb::DraftProposal {
 fn decision(request: &pb::DecideDraftProposalRequest) -> Result<(String, Option<i64>, String), Status> {
     let mut violations = FieldViolations::new();
     let id = violations.id_text("id", &request.id);
-    let etag = if request.etag.is_empty() {
-        None
-    } else {
-        let parsed = request.etag.parse::<i64>().ok();
-        if parsed.is_none() {
-            violations.add("etag", "is not an etag this service returned");
-        }
-        parsed
-    };
+    let etag = violations.etag("etag", &request.etag, false);
     let reason = reason(&mut violations, &request.reason);
     violations.into_result()?;
     Ok((id, etag, reason))
