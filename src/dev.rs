@@ -17,11 +17,16 @@ pub const DEV_TOKENS: &[(&str, &str, Role)] = &[
     ("viewer", "docket-dev-viewer-token", Role::Viewer),
     ("service", "docket-dev-service-token", Role::Service),
     ("portal", DEV_PORTAL_TOKEN, Role::Service),
+    ("gateway", DEV_GATEWAY_TOKEN, Role::Service),
 ];
 
-/// The portal service's own token under `docket dev`: the one token that
-/// may act for customer contacts (`acts_for_contacts`).
+/// The portal service's own token under `docket dev`: it acts for customer
+/// contacts (`acts_for_contacts`) towards the case service.
 pub const DEV_PORTAL_TOKEN: &str = "docket-dev-portal-token";
+
+/// The gateway's own token under `docket dev`: it acts for a logged-in
+/// customer towards the knowledge service (the help center).
+pub const DEV_GATEWAY_TOKEN: &str = "docket-dev-gateway-token";
 
 /// Turns loaded settings into the embedded default: SQLite under `data_dir`,
 /// the in-process event bus, migrations on start, gRPC on loopback, and the dev tokens (tokens set in
@@ -54,7 +59,7 @@ pub fn embedded(mut settings: Settings, data_dir: &Path, grpc_port: u16) -> Sett
             token: (*token).to_owned(),
             role: *role,
             staff_id: None,
-            acts_for_contacts: *token == DEV_PORTAL_TOKEN,
+            acts_for_contacts: *token == DEV_PORTAL_TOKEN || *token == DEV_GATEWAY_TOKEN,
         });
     }
     settings.auth = auth;
@@ -75,7 +80,8 @@ pub fn embedded_gateway(mut settings: Settings, http_port: u16) -> anyhow::Resul
     gateway.case_service_url = format!("http://{}", settings.grpc.listen);
     gateway.portal_service_url = format!("http://{}", settings.grpc.listen);
     gateway.billing_service_url = format!("http://{}", settings.grpc.listen);
-    gateway.service_token = "docket-dev-service-token".to_owned();
+    gateway.knowledge_service_url = format!("http://{}", settings.grpc.listen);
+    gateway.service_token = DEV_GATEWAY_TOKEN.to_owned();
     gateway.public_base_url = format!("http://127.0.0.1:{http_port}");
     // Browsers drop `Secure` cookies sent over plain HTTP.
     gateway.cookie_secure = false;

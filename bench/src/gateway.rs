@@ -153,6 +153,7 @@ impl Stack {
         gateway.case_service_url.clone_from(&grpc);
         gateway.portal_service_url.clone_from(&grpc);
         gateway.billing_service_url.clone_from(&grpc);
+        gateway.knowledge_service_url.clone_from(&grpc);
         gateway.service_token = SERVICE_TOKEN.to_owned();
         gateway.secret_key = SECRET_KEY.to_owned();
         gateway.cookie_secure = false;

@@ -16,6 +16,8 @@ pub struct GatewaySettings {
     pub portal_service_url: String,
     /// Where the billing service answers gRPC (SLA state, work orders).
     pub billing_service_url: String,
+    /// Where the knowledge service answers gRPC (the help center, `/api/v1/kb`).
+    pub knowledge_service_url: String,
     /// The gateway's own `service` token: the portal pages and web forms
     /// call the portal service with it on a visitor's behalf (required to
     /// serve the gateway). Staff API calls carry the caller's own token.
@@ -99,6 +101,7 @@ impl GatewaySettings {
             ("gateway.case_service_url", &self.case_service_url),
             ("gateway.portal_service_url", &self.portal_service_url),
             ("gateway.billing_service_url", &self.billing_service_url),
+            ("gateway.knowledge_service_url", &self.knowledge_service_url),
         ] {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(InvalidSetting::new(key, "must start with http:// or https://"));

@@ -6,7 +6,8 @@
 //!
 //! - [`api`]: the REST API (`/api/v1/...`) and its OpenAPI document;
 //! - [`pages`]: server-rendered pages on one layout: the customer portal
-//!   (`/portal/...`), public web forms (`/f/{slug}`), and `/dev/mail`;
+//!   (`/portal/...`), public web forms (`/f/{slug}`), the help center
+//!   (`/help/...`), and `/dev/mail`;
 //! - [`portal_api`]: the customer portal as JSON (`/portal/api/v1/...`);
 //! - [`session`]: the portal session cookie; [`limits`]: client addresses
 //!   and rate limits;
@@ -89,6 +90,8 @@ pub struct GatewayState {
     pub portal: Upstream,
     /// The billing service (contracts, SLA state, work orders).
     pub billing: Upstream,
+    /// The knowledge service (the help center, `/api/v1/kb`).
+    pub knowledge: Upstream,
     /// The gateway's own token, for the portal service on a visitor's behalf.
     pub service_auth: OutgoingAuth,
     /// Rate limits and other expiring counters.
@@ -106,6 +109,7 @@ impl std::fmt::Debug for GatewayState {
             .field("case", &self.case)
             .field("portal", &self.portal)
             .field("billing", &self.billing)
+            .field("knowledge", &self.knowledge)
             .finish()
     }
 }
@@ -123,6 +127,12 @@ impl GatewayState {
             upstream("portal", "docket.portal.v1.PortalAuthService", "gateway.portal_service_url", &settings.portal_service_url)?;
         let billing =
             upstream("billing", "docket.billing.v1.WorkService", "gateway.billing_service_url", &settings.billing_service_url)?;
+        let knowledge = upstream(
+            "knowledge",
+            "docket.knowledge.v1.ArticleService",
+            "gateway.knowledge_service_url",
+            &settings.knowledge_service_url,
+        )?;
         let service_auth = OutgoingAuth::bearer(&settings.service_token)
             .ok_or_else(|| InvalidSetting::new("gateway.service_token", "is not a valid header value"))?;
         let proxies =
@@ -133,6 +143,7 @@ impl GatewayState {
             case,
             portal,
             billing,
+            knowledge,
             service_auth,
             kv,
             proxies: Arc::new(proxies),
@@ -144,7 +155,7 @@ impl GatewayState {
 
     /// Every service the gateway calls; `/readyz` checks them all.
     pub fn upstreams(&self) -> Vec<&Upstream> {
-        vec![&self.case, &self.portal, &self.billing]
+        vec![&self.case, &self.portal, &self.billing, &self.knowledge]
     }
 }
 
@@ -159,6 +170,7 @@ pub fn router(state: GatewayState) -> Router {
         .route("/static/brand.css", get(pages::brand_stylesheet))
         .merge(pages::portal::routes())
         .merge(pages::web_forms::routes())
+        .merge(pages::help::routes())
         .merge(portal_api::routes())
         .merge(api);
     if state.dev_mailbox.is_some() {
@@ -245,6 +257,7 @@ pub(crate) mod testing {
             case_service_url: "http://127.0.0.1:1".to_owned(),
             portal_service_url: "http://127.0.0.1:1".to_owned(),
             billing_service_url: "http://127.0.0.1:1".to_owned(),
+            knowledge_service_url: "http://127.0.0.1:1".to_owned(),
             service_token: "unit-test-service-token".to_owned(),
             product_name: "Docket".to_owned(),
             business_name: "Unit Test Ltd".to_owned(),

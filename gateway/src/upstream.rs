@@ -13,6 +13,11 @@ use docket_proto::{
         account_service_client::AccountServiceClient, case_service_client::CaseServiceClient,
         contact_service_client::ContactServiceClient,
     },
+    knowledge::v1::{
+        article_link_service_client::ArticleLinkServiceClient, article_service_client::ArticleServiceClient,
+        attachment_service_client::AttachmentServiceClient, category_service_client::CategoryServiceClient,
+        deflection_service_client::DeflectionServiceClient, draft_proposal_service_client::DraftProposalServiceClient,
+    },
     portal::v1::{
         portal_access_service_client::PortalAccessServiceClient, portal_auth_service_client::PortalAuthServiceClient,
         portal_case_service_client::PortalCaseServiceClient, web_form_service_client::WebFormServiceClient,
@@ -164,6 +169,70 @@ impl FromRequestParts<GatewayState> for PortalClients {
 
     async fn from_request_parts(_parts: &mut Parts, state: &GatewayState) -> Result<Self, Self::Rejection> {
         Ok(PortalClients::of(state))
+    }
+}
+
+/// The knowledge service as staff call it through the API, with the caller's own token.
+pub struct KnowledgeClients {
+    pub articles: ArticleServiceClient<Authed>,
+    pub categories: CategoryServiceClient<Authed>,
+    pub attachments: AttachmentServiceClient<Authed>,
+    pub links: ArticleLinkServiceClient<Authed>,
+    pub proposals: DraftProposalServiceClient<Authed>,
+    pub deflection: DeflectionServiceClient<Authed>,
+}
+
+impl FromRequestParts<GatewayState> for KnowledgeClients {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &GatewayState) -> Result<Self, Self::Rejection> {
+        let auth = caller_auth(parts)?;
+        let channel = state.knowledge.channel.clone();
+        Ok(KnowledgeClients {
+            articles: ArticleServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            categories: CategoryServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            attachments: AttachmentServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            links: ArticleLinkServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            proposals: DraftProposalServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            deflection: DeflectionServiceClient::with_interceptor(channel, auth),
+        })
+    }
+}
+
+/// The knowledge service as the help center calls it: with the gateway's
+/// own service token, for an anonymous visitor (who reads `public`
+/// articles), or for the contact of a portal session the portal service
+/// has just checked (who also reads `customers` articles).
+#[derive(Clone)]
+pub struct ReaderClients {
+    pub articles: ArticleServiceClient<Authed>,
+    pub categories: CategoryServiceClient<Authed>,
+    pub attachments: AttachmentServiceClient<Authed>,
+    pub deflection: DeflectionServiceClient<Authed>,
+    /// The contact the calls are made for; `None`: anonymous.
+    contact_id: Option<String>,
+}
+
+impl ReaderClients {
+    pub fn of(state: &GatewayState, contact_id: Option<&str>) -> Self {
+        let channel = state.knowledge.channel.clone();
+        let auth = state.service_auth.clone();
+        ReaderClients {
+            articles: ArticleServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            categories: CategoryServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            attachments: AttachmentServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            deflection: DeflectionServiceClient::with_interceptor(channel, auth),
+            contact_id: contact_id.filter(|id| !id.is_empty()).map(str::to_owned),
+        }
+    }
+
+    /// `message` as a request made for this reader.
+    pub fn request<T>(&self, message: T) -> Result<tonic::Request<T>, tonic::Status> {
+        let mut request = tonic::Request::new(message);
+        if let Some(contact) = &self.contact_id {
+            docket_kit::auth::act_for_contact(&mut request, contact)?;
+        }
+        Ok(request)
     }
 }
 

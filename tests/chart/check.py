@@ -295,14 +295,14 @@ def check_urls(r: Render) -> str:
                     urls.append((name, e["value"]))
     expected = {"notification.case_service_url", "notification.portal_service_url", "billing.case_service_url",
                 "portal.case_service_url", "knowledge.case_service_url", "gateway.case_service_url", "gateway.portal_service_url",
-                "gateway.billing_service_url"}
+                "gateway.billing_service_url", "gateway.knowledge_service_url"}
     expect(expected <= {k for k, _ in urls}, f"missing: {sorted(expected - {k for k, _ in urls})}")
     if "billing" in r.enabled() and "case" in r.enabled():
         expect(any(k == "DOCKET__CASE__BILLING_SERVICE_URL" for k, _ in urls), "case.billing_service_url not set")
     enabled = r.enabled()
     checked = 0
     for key, url in urls:
-        target = re.search(r"(case|portal|billing|notification)_service_url", key.lower()).group(1)
+        target = re.search(r"(case|portal|billing|notification|knowledge)_service_url", key.lower()).group(1)
         if target not in enabled:
             continue
         m = re.fullmatch(r"http://([a-z0-9-]+):(\d+)", url)
@@ -468,7 +468,7 @@ def check_tokens(r: Render, known: set[tuple[str, str]]) -> str:
             role = env[f"{prefix}__ROLE"]["value"]
             expect(role == (extra[name]["role"] if name in extra else "service"), f"auth.tokens.{name}.role = {role}")
             acts = env.get(f"{prefix}__ACTS_FOR_CONTACTS", {}).get("value") == "true"
-            expect(acts == (name == "portal" or bool(extra.get(name, {}).get("actsForContacts"))),
+            expect(acts == (name in ("portal", "gateway") or bool(extra.get(name, {}).get("actsForContacts"))),
                    f"{d['metadata']['name']}: auth.tokens.{name}.acts_for_contacts = {acts}")
         attrs = env["OTEL_RESOURCE_ATTRIBUTES"]["value"]
         for part in ("k8s.namespace.name=$(POD_NAMESPACE)", "k8s.pod.name=$(POD_NAME)",

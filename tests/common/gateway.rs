@@ -28,7 +28,8 @@ pub fn test_gateway_settings() -> GatewaySettings {
         case_service_url: "http://127.0.0.1:1".to_owned(),
         portal_service_url: "http://127.0.0.1:1".to_owned(),
         billing_service_url: "http://127.0.0.1:1".to_owned(),
-        service_token: super::SERVICE.to_owned(),
+        knowledge_service_url: "http://127.0.0.1:1".to_owned(),
+        service_token: super::GATEWAY.to_owned(),
         product_name: "Docket Test".to_owned(),
         business_name: "Test Business Ltd".to_owned(),
         brand_color: "#1f5fa8".to_owned(),
@@ -77,6 +78,7 @@ impl GatewayApp {
         settings.gateway.case_service_url = format!("http://{}", app.addr);
         settings.gateway.portal_service_url = format!("http://{}", app.addr);
         settings.gateway.billing_service_url = format!("http://{}", app.addr);
+        settings.gateway.knowledge_service_url = format!("http://{}", app.addr);
         let options =
             GatewayOptions { dev_mailbox: dev_mail.then(|| settings.notification.mailbox_dir.clone().into()), kv: None };
         let gateway = Self::start(app, settings, options).await;

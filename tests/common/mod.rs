@@ -42,7 +42,7 @@ use docket_proto::{
     knowledge::v1::{
         article_link_service_client::ArticleLinkServiceClient, article_service_client::ArticleServiceClient,
         attachment_service_client::AttachmentServiceClient, category_service_client::CategoryServiceClient,
-        draft_proposal_service_client::DraftProposalServiceClient,
+        deflection_service_client::DeflectionServiceClient, draft_proposal_service_client::DraftProposalServiceClient,
     },
     notification::v1::notification_service_client::NotificationServiceClient,
     portal::v1::{
@@ -79,6 +79,9 @@ pub const VIEWER: &str = "test-viewer-token-0000";
 pub const SERVICE: &str = "test-service-token-000";
 /// The portal service's token: the one that may act for contacts.
 pub const PORTAL: &str = "test-portal-token-0000";
+/// The gateway's own token: it acts for logged-in customers towards the
+/// knowledge service (the help center's `customers` articles).
+pub const GATEWAY: &str = "test-gateway-token-000";
 
 /// Adds `authorization: Bearer <token>` to every call (nothing when empty).
 #[derive(Clone)]
@@ -203,6 +206,7 @@ pub fn test_settings(backend: Backend, dir: &std::path::Path) -> Settings {
                 ("viewer", token(VIEWER, Role::Viewer)),
                 ("billing", token(SERVICE, Role::Service)),
                 ("portal", TokenSettings { acts_for_contacts: true, ..token(PORTAL, Role::Service) }),
+                ("gateway", TokenSettings { acts_for_contacts: true, ..token(GATEWAY, Role::Service) }),
             ]
             .into_iter()
             .map(|(name, t)| (name.to_owned(), t))
@@ -344,6 +348,10 @@ impl TestApp {
 
     pub fn draft_proposals(&self, token: &str) -> DraftProposalServiceClient<Authed> {
         DraftProposalServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    pub fn deflection(&self, token: &str) -> DeflectionServiceClient<Authed> {
+        DeflectionServiceClient::with_interceptor(self.channel(), Self::bearer(token))
     }
 
     pub fn categories(&self, token: &str) -> CategoryServiceClient<Authed> {

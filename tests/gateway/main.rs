@@ -1,8 +1,8 @@
 //! Tests of the HTTP gateway in front of running services: the REST API
 //! (cases, accounts, and the staff endpoints of the portal and billing
 //! services) and its OpenAPI document (checked by schemathesis), bad input
-//! to every endpoint, probes, security headers, the dev mailbox page, and
-//! pages in a real browser.
+//! to every endpoint, probes, security headers, the dev mailbox page, the
+//! help center, and pages in a real browser.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,12 +10,15 @@
 mod common;
 #[path = "../case/fixtures.rs"]
 mod fixtures;
+#[path = "../knowledge/support.rs"]
+mod knowledge;
 #[path = "../portal/support.rs"]
 mod support;
 
 mod api;
 mod bad_input;
 mod browser;
+mod help;
 mod openapi;
 mod portal_pages;
 mod process;

@@ -19,6 +19,7 @@ fn gateway_command(case_url: &str, port: u16) -> Command {
         .env("DOCKET__GATEWAY__CASE_SERVICE_URL", case_url)
         .env("DOCKET__GATEWAY__PORTAL_SERVICE_URL", case_url)
         .env("DOCKET__GATEWAY__BILLING_SERVICE_URL", case_url)
+        .env("DOCKET__GATEWAY__KNOWLEDGE_SERVICE_URL", case_url)
         .env("DOCKET__GATEWAY__SERVICE_TOKEN", SERVICE)
         .env("DOCKET__TELEMETRY__LOG_FILTER", "warn")
         .stdout(Stdio::null())

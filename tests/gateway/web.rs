@@ -27,7 +27,8 @@ async fn readiness_follows_the_services_and_liveness_only_the_process() {
         json!([
             {"name": "case", "serving": serving},
             {"name": "portal", "serving": serving},
-            {"name": "billing", "serving": serving}
+            {"name": "billing", "serving": serving},
+            {"name": "knowledge", "serving": serving}
         ])
     };
     assert_eq!(ready, json!({"status": "ready", "upstreams": upstreams(true)}));

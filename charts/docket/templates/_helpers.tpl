@@ -156,7 +156,7 @@ Checks what the schema cannot: the services each enabled one calls are enabled.
 {{- if not $enabled -}}
 {{- fail "components: enable at least one component" -}}
 {{- end -}}
-{{- $needs := dict "gateway" (list "case" "portal" "billing") "notification" (list "case" "portal") "billing" (list "case") "portal" (list "case") "knowledge" (list "case") -}}
+{{- $needs := dict "gateway" (list "case" "portal" "billing" "knowledge") "notification" (list "case" "portal") "billing" (list "case") "portal" (list "case") "knowledge" (list "case") -}}
 {{- range $caller, $callees := $needs -}}
 {{- if has $caller $enabled -}}
 {{- range $callee := $callees -}}
@@ -179,7 +179,7 @@ chart owns filled in. A YAML map of sections.
 {{- $enabled := include "docket.enabledComponents" . | fromJsonArray -}}
 {{- $s := deepCopy .Values.config -}}
 {{- $url := dict -}}
-{{- range $name := list "case" "notification" "billing" "portal" "gateway" -}}
+{{- range $name := list "case" "notification" "billing" "portal" "knowledge" "gateway" -}}
 {{- $_ := set $url $name (include "docket.serviceUrl" (dict "root" $ "component" $name)) -}}
 {{- end -}}
 {{- $consumers := list -}}
@@ -195,7 +195,7 @@ chart owns filled in. A YAML map of sections.
 {{- $_ := set $s "billing" (merge (dict "case_service_url" $url.case) (default dict $s.billing)) -}}
 {{- $_ := set $s "portal" (merge (dict "case_service_url" $url.case) (default dict $s.portal)) -}}
 {{- $_ := set $s "knowledge" (merge (dict "case_service_url" $url.case) (default dict $s.knowledge)) -}}
-{{- $gateway := merge (dict "listen" (printf "0.0.0.0:%d" (int64 .Values.ports.http)) "case_service_url" $url.case "portal_service_url" $url.portal "billing_service_url" $url.billing "public_base_url" (include "docket.publicBaseUrl" .)) (default dict $s.gateway) -}}
+{{- $gateway := merge (dict "listen" (printf "0.0.0.0:%d" (int64 .Values.ports.http)) "case_service_url" $url.case "portal_service_url" $url.portal "billing_service_url" $url.billing "knowledge_service_url" $url.knowledge "public_base_url" (include "docket.publicBaseUrl" .)) (default dict $s.gateway) -}}
 {{- $hosts := compact (splitList "," (nospace (default "" $gateway.allowed_hosts))) -}}
 {{- if and $hosts (not (has "localhost" $hosts)) -}}
 {{- $hosts = append $hosts "localhost" -}}
@@ -315,7 +315,7 @@ server accepts, then extraEnv.
 {{ include "docket.secretEnv" (dict "name" (printf "%s__TOKEN" $prefix) "ref" (index $root.Values.components $name).serviceToken) }}
 - name: {{ $prefix }}__ROLE
   value: service
-{{- if eq $name "portal" }}
+{{- if or (eq $name "portal") (eq $name "gateway") }}
 - name: {{ $prefix }}__ACTS_FOR_CONTACTS
   value: "true"
 {{- end }}

@@ -5,6 +5,7 @@
 //! askama escapes every value for HTML unless a template says otherwise
 //! (none does).
 
+pub mod help;
 pub mod mail;
 pub mod portal;
 pub mod web_forms;

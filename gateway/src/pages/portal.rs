@@ -72,15 +72,15 @@ fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
-/// What every portal page's layout needs.
-struct Chrome {
-    brand: Arc<Branding>,
-    visitor_name: Option<String>,
-    csrf: String,
+/// What every portal page's layout needs (the help center's too).
+pub(super) struct Chrome {
+    pub brand: Arc<Branding>,
+    pub visitor_name: Option<String>,
+    pub csrf: String,
 }
 
 impl Chrome {
-    fn new(state: &GatewayState, visitor: Option<&Visitor>, csrf: &CsrfToken) -> Self {
+    pub(super) fn new(state: &GatewayState, visitor: Option<&Visitor>, csrf: &CsrfToken) -> Self {
         Self {
             brand: state.branding.clone(),
             visitor_name: visitor.map(|v| v.session.name.clone()),

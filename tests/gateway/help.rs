@@ -1,0 +1,295 @@
+//! The help center (`/help`) in front of the real services, as a browser
+//! reads it: each visitor sees what its audience allows (anonymous: public
+//! articles; a logged-in customer: customers' articles too; nobody outside
+//! staff: internal ones) in pages, search, related articles, the sitemap and
+//! file downloads; feedback and views are counted, bad answers change
+//! nothing, and an archived article's page says so instead of 404.
+
+use docket_proto::knowledge::v1 as pb;
+
+use crate::{
+    common::{
+        ADMIN, AGENT, Backend, eventually,
+        gateway::{GatewayApp, PageVisitor},
+    },
+    knowledge::{publish_new, read, titled},
+    support::{PASSWORD, world},
+};
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
+
+/// Three articles in one category: one for each audience.
+struct Shelf {
+    category: pb::Category,
+    public: pb::Article,
+    customers: pb::Article,
+    internal: pb::Article,
+}
+
+async fn shelf(gw: &GatewayApp) -> Shelf {
+    let app = &gw.app;
+    let category = app
+        .categories(ADMIN)
+        .create_category(pb::CreateCategoryRequest {
+            category: Some(pb::Category {
+                name: "Printers".into(),
+                description: "Paper, toner and errors".into(),
+                ..Default::default()
+            }),
+            idempotency_key: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let in_category = |title: &str, audience, body: &str| pb::Article {
+        category_id: category.id.clone(),
+        summary: format!("About: {title}"),
+        body_markdown: body.into(),
+        ..titled(title, audience)
+    };
+    let internal = publish_new(
+        app,
+        in_category("Escalation checklist for printer tickets", pb::Audience::Internal, "Call the vendor hotline 0800 111."),
+    )
+    .await;
+    let customers = publish_new(
+        app,
+        in_category("Resetting the printer admin password", pb::Audience::Customers, "Hold **Menu** for ten seconds."),
+    )
+    .await;
+    let mut public = in_category(
+        "Clearing a printer paper jam",
+        pb::Audience::Public,
+        "Open the **front** cover & pull the sheet out.<script>alert('jam')</script>",
+    );
+    public.related_article_ids = vec![customers.id.clone(), internal.id.clone()];
+    let public = publish_new(app, public).await;
+    Shelf { category, public, customers, internal }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_visitor_reads_what_its_audience_allows() {
+    let gw = GatewayApp::spawn(Backend::Postgres).await;
+    let shelf = shelf(&gw).await;
+    let world = world(&gw.app).await;
+    let mut anonymous = PageVisitor::new(&gw);
+
+    let home = anonymous.get("/help").await;
+    assert_eq!(home.status, 200, "{}", home.text());
+    let html = home.text();
+    assert!(html.contains("Printers") && html.contains(&shelf.public.title), "{html}");
+    assert!(!html.contains(&shelf.customers.title) && !html.contains(&shelf.internal.title), "{html}");
+    assert!(html.contains("<link rel=\"canonical\" href=\"http://127.0.0.1:8080/help\">"), "{html}");
+    assert!(html.contains("<main id=\"main\"") && html.contains("<label for=\"q\">"), "landmarks and labels");
+
+    let page = anonymous.get(&format!("/help/articles/{}", shelf.public.slug)).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    let html = page.text();
+    assert!(html.contains("<strong>front</strong> cover &amp; pull"), "the Markdown is rendered: {html}");
+    assert!(!html.contains("alert('jam')") && !html.contains("<script>alert"), "the author's script is gone: {html}");
+    assert!(
+        html.contains(&format!("<link rel=\"canonical\" href=\"http://127.0.0.1:8080/help/articles/{}\">", shelf.public.slug))
+    );
+    assert!(html.contains("Did this help?") && html.contains("name=\"helpful\" value=\"yes\""), "{html}");
+    assert!(html.contains("href=\"/help/categories/printers\""), "the breadcrumb names the category: {html}");
+    // Related articles the visitor may not read are left out, titles and all.
+    assert!(!html.contains(&shelf.customers.title) && !html.contains(&shelf.internal.title), "{html}");
+    for hidden in [&shelf.customers.slug, &shelf.internal.slug, &"no-such-article".to_owned()] {
+        let page = anonymous.get(&format!("/help/articles/{hidden}")).await;
+        assert_eq!(page.status, 404, "{hidden}: {}", page.text());
+        assert!(!page.text().contains("Hold <strong>Menu</strong>") && !page.text().contains("0800 111"));
+    }
+
+    let category = anonymous.get("/help/categories/printers").await;
+    assert_eq!(category.status, 200);
+    assert!(category.text().contains(&shelf.public.title) && category.text().contains("Paper, toner and errors"));
+    assert!(!category.text().contains(&shelf.customers.title) && !category.text().contains(&shelf.internal.title));
+    assert_eq!(anonymous.get("/help/categories/no-such-topic").await.status, 404);
+
+    // Search: all three titles hold "printer"; the visitor gets only its own.
+    let results = anonymous.get("/help/search?q=printer").await;
+    assert_eq!(results.status, 200);
+    let html = results.text();
+    assert!(html.contains(&shelf.public.title) && html.contains("<mark>"), "{html}");
+    assert!(!html.contains(&shelf.customers.title) && !html.contains(&shelf.internal.title), "{html}");
+    let results = anonymous.get("/help/search?q=escalation%20checklist").await;
+    assert!(results.text().contains("No articles match") && !results.text().contains("0800"), "{}", results.text());
+    let typo = anonymous.get("/help/search?q=pritner%20jam").await;
+    assert!(typo.text().contains(&shelf.public.title), "a typo still finds the article: {}", typo.text());
+
+    let sitemap = anonymous.get("/help/sitemap.xml").await;
+    assert_eq!(sitemap.status, 200);
+    assert_eq!(sitemap.header("content-type"), Some("application/xml; charset=utf-8"));
+    let xml = sitemap.text();
+    assert!(xml.starts_with("<?xml") && xml.contains("<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">"));
+    assert!(xml.contains(&format!("<loc>http://127.0.0.1:8080/help/articles/{}</loc>", shelf.public.slug)), "{xml}");
+    assert!(xml.contains("/help/categories/printers</loc>"), "{xml}");
+    assert!(!xml.contains(&shelf.customers.slug) && !xml.contains(&shelf.internal.slug), "{xml}");
+
+    // A customer logged in to the portal also reads customers' articles, never internal ones.
+    let mut customer = PageVisitor::new(&gw);
+    customer.log_in(&world.colleague.contact.email, PASSWORD).await;
+    let page = customer.get(&format!("/help/articles/{}", shelf.customers.slug)).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("Hold <strong>Menu</strong>") && page.text().contains("For customers"));
+    let page = customer.get(&format!("/help/articles/{}", shelf.public.slug)).await;
+    assert!(page.text().contains(&shelf.customers.title), "the related customers' article is listed: {}", page.text());
+    assert!(!page.text().contains(&shelf.internal.title));
+    assert_eq!(customer.get(&format!("/help/articles/{}", shelf.internal.slug)).await.status, 404);
+    let results = customer.get("/help/search?q=printer").await;
+    assert!(results.text().contains(&shelf.customers.title) && !results.text().contains(&shelf.internal.title));
+    let sitemap = customer.get("/help/sitemap.xml").await;
+    assert!(!sitemap.text().contains(&shelf.customers.slug), "the sitemap is the anonymous one for everyone");
+    assert!(!shelf.category.id.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feedback_and_views_are_counted_and_bad_answers_change_nothing() {
+    let gw = GatewayApp::spawn(Backend::Sqlite).await;
+    let shelf = shelf(&gw).await;
+    let path = format!("/help/articles/{}", shelf.public.slug);
+    let mut reader = PageVisitor::new(&gw);
+
+    reader.get(&path).await;
+    eventually("the view to be counted", async || {
+        let views = read(&gw.app, &shelf.public.id).await.view_count;
+        if views == 1 { Ok(()) } else { Err(format!("{views} views")) }
+    })
+    .await;
+
+    let answered = reader.post_form(&format!("{path}/feedback"), &[("helpful", "yes"), ("comment", "Worked first time")]).await;
+    assert_eq!(answered.status, 303, "{}", answered.text());
+    assert_eq!(answered.header("location"), Some(format!("{path}?feedback=thanks#feedback").as_str()));
+    let thanked = reader.get(&format!("{path}?feedback=thanks")).await;
+    assert!(thanked.text().contains("Thank you"), "{}", thanked.text());
+    let counted = read(&gw.app, &shelf.public.id).await;
+    assert_eq!((counted.helpful_count, counted.not_helpful_count), (1, 0));
+    // The same address reading again within the hour is not another view.
+    assert_eq!(counted.view_count, 1);
+
+    // Bad answers: a clear page, nothing counted.
+    reader.get(&path).await;
+    let maybe = reader.post_form(&format!("{path}/feedback"), &[("helpful", "maybe")]).await;
+    assert_eq!(maybe.status, 400);
+    assert!(maybe.text().contains("Choose “Yes” or “No”."), "{}", maybe.text());
+    let long = "x".repeat(2_001);
+    let too_long = reader.post_form(&format!("{path}/feedback"), &[("helpful", "no"), ("comment", &long)]).await;
+    assert_eq!(too_long.status, 400, "{}", too_long.text());
+    assert!(too_long.text().contains("2000") || too_long.text().contains("2,000"), "{}", too_long.text());
+    let forged = reader.post_raw(&format!("{path}/feedback"), "application/x-www-form-urlencoded", b"helpful=no".to_vec()).await;
+    assert_eq!(forged.status, 403, "no CSRF token: {}", forged.text());
+    for hidden in [&shelf.internal.slug, &shelf.customers.slug] {
+        let refused = reader.post_form(&format!("/help/articles/{hidden}/feedback"), &[("helpful", "no")]).await;
+        assert_eq!(refused.status, 404, "{hidden}");
+    }
+    for article in [&shelf.public, &shelf.internal, &shelf.customers] {
+        let counted = read(&gw.app, &article.id).await;
+        let expected = if article.id == shelf.public.id { 1 } else { 0 };
+        assert_eq!((counted.helpful_count, counted.not_helpful_count), (expected, 0), "{}", article.title);
+    }
+
+    // Ten answers a minute from one address; the rest are refused with the text kept.
+    let mut accepted = 1;
+    let mut limited = None;
+    for _ in 0..12 {
+        reader.get(&path).await;
+        let answer = reader.post_form(&format!("{path}/feedback"), &[("helpful", "no"), ("comment", "kept text")]).await;
+        match answer.status {
+            303 => accepted += 1,
+            429 => {
+                limited = Some(answer);
+                break;
+            }
+            other => panic!("{other}: {}", answer.text()),
+        }
+    }
+    let limited = limited.expect("the eleventh answer in a minute is refused");
+    assert!(limited.text().contains("kept text"), "{}", limited.text());
+    let counted = read(&gw.app, &shelf.public.id).await;
+    assert_eq!(counted.helpful_count + counted.not_helpful_count, accepted);
+
+    // Archived: the address answers "archived", not 404, and takes no answers.
+    let current = read(&gw.app, &shelf.public.id).await;
+    let step = pb::ArticleTransitionRequest { id: current.id.clone(), etag: current.etag.clone(), comment: String::new() };
+    gw.app.articles(AGENT).archive_article(step).await.unwrap();
+    let archived = reader.get(&path).await;
+    assert_eq!(archived.status, 410, "{}", archived.text());
+    assert!(archived.text().contains("archived") && archived.text().contains(&shelf.public.title));
+    assert!(!archived.text().contains("<strong>front</strong>"), "an archived page shows its title, not its text");
+    let late = reader.post_form(&format!("{path}/feedback"), &[("helpful", "yes")]).await;
+    assert_eq!(late.status, 410);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_download_only_where_their_article_may_be_read() {
+    let gw = GatewayApp::spawn(Backend::Postgres).await;
+    let shelf = shelf(&gw).await;
+    let world = world(&gw.app).await;
+    let mut agent = gw.app.attachments(AGENT);
+    let upload = |article: &pb::Article, name: &str, content: &[u8]| pb::UploadAttachmentRequest {
+        article_id: article.id.clone(),
+        file_name: name.into(),
+        content: content.to_vec(),
+    };
+    let image = agent.upload_attachment(upload(&shelf.public, "jam.png", PNG)).await.unwrap().into_inner();
+    let pdf = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
+    let manual = agent.upload_attachment(upload(&shelf.public, "Handbuch März.pdf", pdf)).await.unwrap().into_inner();
+    let secret = agent.upload_attachment(upload(&shelf.internal, "hotline.txt", b"call 0800 111")).await.unwrap().into_inner();
+    let members = agent.upload_attachment(upload(&shelf.customers, "menu.png", PNG)).await.unwrap().into_inner();
+
+    let mut anonymous = PageVisitor::new(&gw);
+    let shown = anonymous.get(&format!("/help/files/{}", image.id)).await;
+    assert_eq!(shown.status, 200);
+    assert_eq!(shown.body.as_slice(), PNG);
+    assert_eq!(shown.header("content-type"), Some("image/png"));
+    assert_eq!(shown.header("content-disposition"), Some("inline; filename=\"jam.png\"; filename*=UTF-8''jam.png"));
+    assert_eq!(shown.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(shown.header("content-security-policy"), Some("default-src 'none'; sandbox"));
+
+    let download = anonymous.get(&format!("/help/files/{}", manual.id)).await;
+    assert_eq!(download.status, 200);
+    assert_eq!(download.header("content-type"), Some("application/pdf"));
+    assert_eq!(
+        download.header("content-disposition"),
+        Some("attachment; filename=\"Handbuch M_rz.pdf\"; filename*=UTF-8''Handbuch%20M%C3%A4rz.pdf")
+    );
+
+    for (hidden, why) in [(&secret.id, "internal"), (&members.id, "customers only")] {
+        let refused = anonymous.get(&format!("/help/files/{hidden}")).await;
+        assert_eq!(refused.status, 404, "{why}");
+        assert!(!refused.text().contains("0800"));
+    }
+    for bad in ["not-a-uuid", "..%2F..%2Fetc%2Fpasswd", "0195f0a0-0000-7000-8000-000000000000"] {
+        assert_eq!(anonymous.get(&format!("/help/files/{bad}")).await.status, 404, "{bad}");
+    }
+
+    let mut customer = PageVisitor::new(&gw);
+    customer.log_in(&world.outsider.contact.email, PASSWORD).await;
+    let read_by_customer = customer.get(&format!("/help/files/{}", members.id)).await;
+    assert_eq!(read_by_customer.status, 200);
+    assert_eq!(customer.get(&format!("/help/files/{}", secret.id)).await.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_search_is_explained_and_the_help_center_is_never_empty_handed() {
+    let gw = GatewayApp::spawn(Backend::Sqlite).await;
+    let mut anonymous = PageVisitor::new(&gw);
+    let empty = anonymous.get("/help").await;
+    assert_eq!(empty.status, 200);
+    assert!(empty.text().contains("No topics yet.") && empty.text().contains("No articles here yet."), "{}", empty.text());
+    let form = anonymous.get("/help/search").await;
+    assert_eq!(form.status, 200);
+    assert!(form.text().contains("<label for=\"q\">Search the help center</label>"));
+
+    let long = "a".repeat(300);
+    let too_long = anonymous.get(&format!("/help/search?q={long}")).await;
+    assert_eq!(too_long.status, 400, "{}", too_long.text());
+    assert!(too_long.text().contains("role=\"alert\""), "{}", too_long.text());
+    let punctuation = anonymous.get("/help/search?q=%22%22%20-").await;
+    assert_eq!(punctuation.status, 400, "{}", punctuation.text());
+    assert!(punctuation.text().contains("no word to look for"), "{}", punctuation.text());
+    let not_utf8 = anonymous.get("/help/search?q=%FF%FE").await;
+    assert_eq!(not_utf8.status, 400, "{}", not_utf8.text());
+    let markup = anonymous.get("/help/search?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E").await;
+    assert!(!markup.text().contains("<script>alert(1)"), "the query is escaped: {}", markup.text());
+}
