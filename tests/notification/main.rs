@@ -10,4 +10,5 @@ mod fixtures;
 mod inbound;
 mod inbound_trust;
 mod outbound;
+mod review;
 mod trail;

@@ -1,6 +1,7 @@
-//! Turns case events into deliveries: decides who hears what, renders the
-//! template, and writes one pending delivery per recipient in the consumer's
-//! transaction (the mailer sends them).
+//! Turns case events (and the portal's link events and the knowledge
+//! service's review requests) into deliveries: decides who hears what,
+//! renders the template, and writes one pending delivery per recipient in
+//! the consumer's transaction (the mailer sends them).
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use docket_kit::events::{
 use docket_proto::{
     case::v1::{self as pb, get_contact_request::Lookup},
     events::v1::{self as ev, Envelope},
+    knowledge::v1 as kb,
 };
 use sea_orm::{ActiveModelTrait, DatabaseConnection, DatabaseTransaction, IntoActiveModel};
 use serde::Serialize;
@@ -20,11 +22,11 @@ use tokio::sync::Notify;
 use crate::{
     clients::{CaseClients, PortalLinks},
     domain::{
-        audience::{EventFacts, RecipientKind, audiences},
-        settings::{ACCESS_EVENT_TYPES, NotifySettings},
+        audience::{EventFacts, RecipientKind, StaffMember, article_authors, audiences, reviews},
+        settings::{ACCESS_EVENT_TYPES, NotifySettings, REVIEW_EVENT_TYPES},
         templates::{
-            AccessContext, ActivityView, CaseView, ChangeView, EventView, RecipientView, RequestView, SenderView,
-            TemplateContext, default_template, render,
+            AccessContext, ActivityView, ArticleView, CaseView, ChangeView, EventView, RecipientView, RequestView, ReviewContext,
+            SenderView, SubmitterView, TemplateContext, default_template, render,
         },
     },
     store::{
@@ -50,9 +52,11 @@ impl Notifier {
     }
 }
 
-/// The events the notifier reads: every case event, and the portal's
-/// invitation and password-reset events (an email with a link each).
-pub const BINDINGS: &[&str] = &["case.*", "portal.*"];
+/// The events the notifier reads: every case event, the portal's
+/// invitation and password-reset events (an email with a link each), and
+/// the knowledge service's articles awaiting review (bound by name: its
+/// other article events email nobody).
+pub const BINDINGS: &[&str] = &["case.*", "portal.*", "article.submitted_for_review"];
 
 struct Parsed {
     case: pb::Case,
@@ -216,8 +220,9 @@ impl Notifier {
         Ok(found)
     }
 
-    /// The active staff of a team: one call per page of members, not one per member.
-    async fn team_members(&self, team_id: &str) -> Result<Vec<pb::StaffUser>, HandlerError> {
+    /// The active staff of a team, or of the whole directory when `team_id`
+    /// is empty: one call per page of members, not one per member.
+    async fn active_staff(&self, team_id: &str) -> Result<Vec<pb::StaffUser>, HandlerError> {
         let mut members = Vec::new();
         let mut page_token = String::new();
         loop {
@@ -289,10 +294,11 @@ impl Notifier {
                     }
                     *owner = Some(user);
                 }
-                // Named by the escalation rule itself (see `escalation_recipients`).
-                RecipientKind::Escalation => {}
+                // Named by the escalation rule itself (see `escalation_recipients`),
+                // or not about a case (see `review_plan`).
+                RecipientKind::Escalation | RecipientKind::Reviewer => {}
                 RecipientKind::Team => {
-                    for user in self.team_members(&case.team_id).await? {
+                    for user in self.active_staff(&case.team_id).await? {
                         if actor != format!("staff:{}", user.id) && user.active && user.available {
                             add(&mut found, &user.email, &user.name, *kind);
                         }
@@ -308,9 +314,18 @@ impl Notifier {
 /// consumer opens its transaction.
 enum Plan {
     /// A case event: who hears of it, and the case as the emails show it.
-    Case { parsed: Parsed, settings: NotifySettings, recipients: Vec<Recipient>, owner_name: String },
+    Case { parsed: Box<Parsed>, settings: NotifySettings, recipients: Vec<Recipient>, owner_name: String },
     /// A link email, with the secret the portal service issued for it.
     Link(LinkEmail),
+    /// An article awaiting review, and the staff asked to review it.
+    Review { review: Review, recipients: Vec<Recipient> },
+}
+
+/// An article awaiting review, as its emails name it.
+struct Review {
+    article: ArticleView,
+    submitter: String,
+    comment: String,
 }
 
 /// A portal invitation, password reset or submission confirmation, ready to write.
@@ -329,6 +344,9 @@ impl EventHandler for Notifier {
         if ACCESS_EVENT_TYPES.contains(&event.r#type.as_str()) {
             return Ok(Prepared::new(link_email(event, &self.links).await?.map(Plan::Link)));
         }
+        if REVIEW_EVENT_TYPES.contains(&event.r#type.as_str()) {
+            return Ok(Prepared::new(self.review_plan(event).await?));
+        }
         Ok(Prepared::new(self.case_plan(db, event).await?))
     }
 
@@ -336,6 +354,7 @@ impl EventHandler for Notifier {
         match prepared.take::<Option<Plan>>().flatten() {
             None => Ok(()),
             Some(Plan::Link(email)) => write_link_email(txn, event, email).await,
+            Some(Plan::Review { review, recipients }) => write_review_emails(txn, event, &review, recipients).await,
             Some(Plan::Case { parsed, settings, recipients, owner_name }) => {
                 write_case_emails(txn, event, &parsed, &settings, recipients, &owner_name).await
             }
@@ -389,8 +408,106 @@ impl Notifier {
             None => self.staff_user(&case.owner_id).await?,
         };
         let owner_name = owner.map(|u| u.name).unwrap_or_default();
-        Ok(Some(Plan::Case { parsed, settings, recipients, owner_name }))
+        Ok(Some(Plan::Case { parsed: Box::new(parsed), settings, recipients, owner_name }))
     }
+}
+
+/// The article of an `article.submitted_for_review` event and the
+/// submitter's comment. A payload that is not one can never be handled:
+/// refused for good (dead-lettered).
+fn submitted_article(event: &Envelope) -> Result<(kb::Article, String), HandlerError> {
+    let bad = |err: String| HandlerError::permanent(format!("{}: {err}", event.r#type));
+    let payload: ev::ArticleChanged = unpack(event, "docket.events.v1.ArticleChanged").map_err(bad)?;
+    let article = payload.article.ok_or_else(|| bad("the event carries no article".to_owned()))?;
+    if article.id.trim().is_empty() || article.title.trim().is_empty() {
+        return Err(bad(format!("the event's article has no id or title (id {:?})", article.id)));
+    }
+    Ok((article, payload.comment))
+}
+
+/// How an article's audience reads in an email.
+fn audience_name(audience: i32) -> &'static str {
+    match kb::Audience::try_from(audience) {
+        Ok(kb::Audience::Internal) => "internal",
+        Ok(kb::Audience::Customers) => "customers",
+        Ok(kb::Audience::Public) => "public",
+        _ => "",
+    }
+}
+
+impl Notifier {
+    /// Who reviews an article submitted for review: the active admins of
+    /// the case service's staff directory other than its owner and its
+    /// submitter (see [`reviews`]). Nobody to ask is no error: no email.
+    async fn review_plan(&self, event: &Envelope) -> Result<Option<Plan>, HandlerError> {
+        let (article, comment) = submitted_article(event)?;
+        let authors = article_authors(&article.owner_id, &event.actor);
+        let staff = self.active_staff("").await?;
+        let mut recipients: Vec<Recipient> = Vec::new();
+        for user in &staff {
+            let member = StaffMember {
+                id: &user.id,
+                email: &user.email,
+                is_admin: user.role == pb::StaffRole::Admin as i32,
+                active: user.active,
+            };
+            let email = user.email.trim().to_lowercase();
+            if reviews(&member, &authors) && !recipients.iter().any(|r| r.email == email) {
+                recipients.push(Recipient { email, name: user.name.clone(), kind: RecipientKind::Reviewer });
+            }
+        }
+        if recipients.is_empty() {
+            tracing::info!(article = %article.id, actor = %event.actor, "an article awaits review, but no active admin other than its author has an email address; no email");
+            return Ok(None);
+        }
+        let submitter = match event.actor.strip_prefix("staff:") {
+            Some(id) => match staff.iter().find(|u| u.id == id) {
+                Some(user) => Some(user.name.clone()),
+                None => self.staff_user(id).await?.map(|u| u.name),
+            },
+            None => None,
+        }
+        .filter(|name| !name.trim().is_empty())
+        .unwrap_or_else(|| event.actor.clone());
+        let review = Review {
+            article: ArticleView {
+                id: article.id,
+                slug: article.slug,
+                title: article.title,
+                summary: article.summary,
+                audience: audience_name(article.audience).to_owned(),
+                locale: article.locale,
+            },
+            submitter,
+            comment: comment.trim().to_owned(),
+        };
+        Ok(Some(Plan::Review { review, recipients }))
+    }
+}
+
+/// Writes one pending delivery per reviewer of an article awaiting review,
+/// due at once (a digest gathers the updates of one case; this is none).
+async fn write_review_emails(
+    txn: &DatabaseTransaction,
+    event: &Envelope,
+    review: &Review,
+    recipients: Vec<Recipient>,
+) -> Result<(), HandlerError> {
+    let settings = load_settings(txn).await?.settings;
+    let template = template_of(txn, &event.r#type).await?;
+    let now = docket_kit::time::now();
+    for recipient in recipients {
+        let context = ReviewContext {
+            article: review.article.clone(),
+            submitter: SubmitterView { name: review.submitter.clone() },
+            comment: review.comment.clone(),
+            recipient: RecipientView { name: recipient.name.clone(), email: recipient.email.clone(), kind: recipient.kind },
+            sender: SenderView { name: settings.sender_name.clone(), address: settings.sender_address.clone() },
+        };
+        let content = rendered(&template, &event.r#type, &context)?;
+        queue(txn, event, None, recipient, content, now, now).await?;
+    }
+    Ok(())
 }
 
 /// Writes one pending delivery per recipient of a case event.
@@ -566,7 +683,43 @@ async fn queue(
 
 #[cfg(test)]
 mod tests {
+    use prost::Message;
+
     use super::*;
+
+    fn envelope(type_url: &str, value: Vec<u8>) -> Envelope {
+        Envelope {
+            id: "0190f0c0-0000-7000-8000-0000000000e1".into(),
+            r#type: "article.submitted_for_review".into(),
+            actor: "staff:s-1".into(),
+            payload: Some(prost_types::Any { type_url: type_url.into(), value }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_review_request_that_is_not_one_is_refused_for_good() {
+        let article = kb::Article { id: "a-1".into(), title: "Printer error E-13".into(), ..Default::default() };
+        let good = ev::ArticleChanged { article: Some(article), changes: Vec::new(), comment: "Please look".into() };
+        let url = "type.googleapis.com/docket.events.v1.ArticleChanged";
+        let (read, comment) = submitted_article(&envelope(url, good.encode_to_vec())).unwrap();
+        assert_eq!((read.title.as_str(), comment.as_str()), ("Printer error E-13", "Please look"));
+
+        let no_article = ev::ArticleChanged { article: None, ..good.clone() }.encode_to_vec();
+        let untitled =
+            ev::ArticleChanged { article: Some(kb::Article { id: "a-1".into(), ..Default::default() }), ..good.clone() };
+        for bad in [
+            envelope(url, vec![0xff, 0xff, 0xff]),
+            envelope("type.googleapis.com/docket.events.v1.CaseCreated", good.encode_to_vec()),
+            envelope(url, no_article),
+            envelope(url, untitled.encode_to_vec()),
+            Envelope { payload: None, ..envelope(url, Vec::new()) },
+        ] {
+            let err = submitted_article(&bad).expect_err("refused");
+            assert!(err.permanent, "{}", err.reason);
+            assert!(err.reason.starts_with("article.submitted_for_review: "), "{}", err.reason);
+        }
+    }
 
     #[test]
     fn a_contact_is_not_told_what_it_did_itself_except_for_the_receipt_of_its_case() {

@@ -1,7 +1,8 @@
 //! The notification service (`docket.notification.v1`): listens to case
-//! events and decides who hears what, renders emails from templates, sends
-//! them over SMTP (or into the dev mailbox) with a delivery log, and turns
-//! incoming email into cases and activities.
+//! events (and to articles awaiting review) and decides who hears what,
+//! renders emails from templates, sends them over SMTP (or into the dev
+//! mailbox) with a delivery log, and turns incoming email into cases and
+//! activities.
 //!
 //! - [`domain`] holds the rules (settings, who hears what, templates), no I/O;
 //! - [`store`] the schema and the commands on it: every change of the

@@ -1,5 +1,6 @@
 //! Who hears about an event, by kind, before anyone is looked up: the
-//! case's contacts, its owner, its team, or the staff an escalation names.
+//! case's contacts, its owner, its team, or the staff an escalation names;
+//! and which staff review a knowledge-base article.
 
 use serde::Serialize;
 
@@ -14,6 +15,8 @@ pub enum RecipientKind {
     Team,
     /// Staff an escalation rule names.
     Escalation,
+    /// Staff who review a knowledge-base article awaiting review.
+    Reviewer,
 }
 
 impl RecipientKind {
@@ -23,6 +26,7 @@ impl RecipientKind {
             RecipientKind::Owner => "owner",
             RecipientKind::Team => "team",
             RecipientKind::Escalation => "escalation",
+            RecipientKind::Reviewer => "reviewer",
         }
     }
 }
@@ -66,6 +70,29 @@ pub fn audiences(settings: &NotifySettings, facts: &EventFacts<'_>) -> Vec<Recip
     kinds
 }
 
+/// A staff user of the directory as the reviewer rule sees them.
+#[derive(Debug, Clone, Copy)]
+pub struct StaffMember<'a> {
+    pub id: &'a str,
+    pub email: &'a str,
+    pub is_admin: bool,
+    pub active: bool,
+}
+
+/// The staff ids behind an article awaiting review: its owner, and whoever
+/// submitted it when that was a staff user (`staff:<id>`; a token without a
+/// staff id names no one in the directory).
+pub fn article_authors<'a>(owner_id: &'a str, actor: &'a str) -> Vec<&'a str> {
+    [Some(owner_id), actor.strip_prefix("staff:")].into_iter().flatten().filter(|id| !id.is_empty()).collect()
+}
+
+/// Whether `member` is asked to review an article by `authors`: every
+/// active admin (admins may publish any article, and approve one that is
+/// not theirs) who did not write or submit it, and has an address to write to.
+pub fn reviews(member: &StaffMember<'_>, authors: &[&str]) -> bool {
+    member.active && member.is_admin && !member.email.trim().is_empty() && !authors.contains(&member.id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +130,20 @@ mod tests {
         unowned.has_owner = false;
         assert_eq!(audiences(&settings, &unowned), [RecipientKind::Contact, RecipientKind::Team]);
         assert_eq!(audiences(&settings, &facts("case.created", "staff:1")), [RecipientKind::Contact]);
+    }
+
+    #[test]
+    fn active_admins_other_than_the_author_review_articles() {
+        let member = |id, is_admin, active, email| StaffMember { id, email, is_admin, active };
+        let authors = article_authors("s-owner", "staff:s-submitter");
+        assert_eq!(authors, ["s-owner", "s-submitter"]);
+        assert!(reviews(&member("s-2", true, true, "ana@staff.example"), &authors));
+        assert!(!reviews(&member("s-owner", true, true, "own@staff.example"), &authors), "the owner");
+        assert!(!reviews(&member("s-submitter", true, true, "sub@staff.example"), &authors), "the submitter");
+        assert!(!reviews(&member("s-3", false, true, "agent@staff.example"), &authors), "an agent");
+        assert!(!reviews(&member("s-4", true, false, "gone@staff.example"), &authors), "an inactive admin");
+        assert!(!reviews(&member("s-5", true, true, "  "), &authors), "no address");
+        // A token without a staff id names nobody; an empty owner neither.
+        assert_eq!(article_authors("", "admin:ops"), Vec::<&str>::new());
     }
 }

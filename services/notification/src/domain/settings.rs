@@ -1,5 +1,5 @@
 //! The admin's notification settings (the "Email & Settings" screen): which
-//! event types email whom, who the emails come from, the digest window, and
+//! case event types email whom, who the emails come from, the digest window, and
 //! where links in emails lead.
 
 use docket_kit::{mask_fields, request::FieldMask};
@@ -24,6 +24,11 @@ pub const EVENT_TYPES: &[&str] = &{
 /// opting out of case emails does not stop them.
 pub const ACCESS_EVENT_TYPES: &[&str] =
     &["portal.invitation_created", "portal.password_reset_requested", "portal.submission_confirmation_requested"];
+
+/// Events of the knowledge service that email the staff who review
+/// articles (see [`super::audience::reviews`]). Not case events either: the
+/// contact, owner and team rules of the settings do not apply.
+pub const REVIEW_EVENT_TYPES: &[&str] = &["article.submitted_for_review"];
 
 /// Longest sender name, in characters.
 pub const SENDER_NAME_MAX: usize = 200;

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{
     audience::RecipientKind,
-    settings::{ACCESS_EVENT_TYPES, EVENT_TYPES},
+    settings::{ACCESS_EVENT_TYPES, EVENT_TYPES, REVIEW_EVENT_TYPES},
 };
 
 /// A template: subject and body in minijinja.
@@ -24,9 +24,10 @@ pub const SUBJECT_MAX: usize = 500;
 /// Longest body, in characters.
 pub const BODY_MAX: usize = 50_000;
 
-/// Event types with a template: case events and the portal's access emails.
+/// Event types with a template: case events, the portal's access emails
+/// and the knowledge service's review requests.
 pub fn templated_event_types() -> impl Iterator<Item = &'static str> {
-    EVENT_TYPES.iter().chain(ACCESS_EVENT_TYPES).copied()
+    EVENT_TYPES.iter().chain(ACCESS_EVENT_TYPES).chain(REVIEW_EVENT_TYPES).copied()
 }
 
 /// Whether an event type has a template.
@@ -38,6 +39,9 @@ pub fn is_templated(event_type: &str) -> bool {
 pub fn default_template(event_type: &str) -> Template {
     if let Some(template) = default_access_template(event_type) {
         return template;
+    }
+    if REVIEW_EVENT_TYPES.contains(&event_type) {
+        return default_review_template();
     }
     let (subject, lead) = match event_type {
         "case.created" => {
@@ -102,6 +106,62 @@ fn default_access_template(event_type: &str) -> Option<Template> {
         "Hello {{{{ recipient.name }}}},\n\n{lead}\n\n{action} (it works once, until {{{{ expires }}}}):\n{{{{ link }}}}\n\nIf you did not expect this email, you can ignore it.\n\n-- \n{{{{ sender.name }}}}\n"
     );
     Some(Template { subject: subject.to_owned(), body })
+}
+
+/// The built-in template of `article.submitted_for_review`. Staff have no
+/// page of their own for drafts yet (the portal shows customers published
+/// articles only), so the email names the article for the knowledge API.
+fn default_review_template() -> Template {
+    let body = "Hello {{ recipient.name }},\n\n{{ submitter.name }} submitted a knowledge-base article for review:\n\n  {{ article.title }}\n{% if article.summary %}\n{{ article.summary }}\n{% endif %}\nAudience: {{ article.audience }}\nLocale:   {{ article.locale }}\n{% if comment %}\nTheir comment:\n{{ comment }}\n{% endif %}\nPlease review it: read the draft with GetArticle (include_draft), then\npublish it with PublishArticle or send it back with RejectArticle\n(ArticleService of the knowledge API):\n\n  Article id: {{ article.id }}\n  Slug:       {{ article.slug }}\n\nYou receive this email as an admin of Docket.\n\n-- \n{{ sender.name }}\n";
+    Template { subject: "Article awaiting review: {{ article.title }}".to_owned(), body: body.to_owned() }
+}
+
+/// What a template of [`REVIEW_EVENT_TYPES`] can use.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewContext {
+    pub article: ArticleView,
+    /// Who submitted the article for review.
+    pub submitter: SubmitterView,
+    /// The submitter's comment; empty when none was given.
+    pub comment: String,
+    pub recipient: RecipientView,
+    pub sender: SenderView,
+}
+
+/// An article awaiting review, as its email names it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArticleView {
+    pub id: String,
+    pub slug: String,
+    pub title: String,
+    pub summary: String,
+    /// `internal`, `customers` or `public`.
+    pub audience: String,
+    pub locale: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SubmitterView {
+    /// The staff user's name, or the token's actor when the directory does not know it.
+    pub name: String,
+}
+
+/// A review email's context with every variable filled, to check a template when saved.
+pub fn sample_review_context() -> ReviewContext {
+    ReviewContext {
+        article: ArticleView {
+            id: "0190f0c0-0000-7000-8000-00000000a001".into(),
+            slug: "printer-error-e-13".into(),
+            title: "Printer error E-13".into(),
+            summary: "When the printer stops with E-13.".into(),
+            audience: "customers".into(),
+            locale: "en".into(),
+        },
+        submitter: SubmitterView { name: "Alex Agent".into() },
+        comment: "Please check the second step.".into(),
+        recipient: RecipientView { name: "Ada Admin".into(), email: "ada@example.com".into(), kind: RecipientKind::Reviewer },
+        sender: SenderView { name: "Docket Support".into(), address: "support@example.com".into() },
+    }
 }
 
 /// What a template of [`ACCESS_EVENT_TYPES`] can use.
@@ -218,6 +278,14 @@ pub fn template_variables() -> BTreeMap<String, String> {
         ("expires", "portal.* only: when the link stops working"),
         ("request.number", "portal.submission_confirmation_requested only: the case number"),
         ("request.subject", "portal.submission_confirmation_requested only: the case's subject"),
+        ("article.id", "article.submitted_for_review only: the article's id"),
+        ("article.slug", "article.submitted_for_review only: the article's slug"),
+        ("article.title", "article.submitted_for_review only: the article's title"),
+        ("article.summary", "article.submitted_for_review only: the article's summary"),
+        ("article.audience", "article.submitted_for_review only: internal, customers or public"),
+        ("article.locale", "article.submitted_for_review only: e.g. en"),
+        ("submitter.name", "article.submitted_for_review only: who submitted it"),
+        ("comment", "article.submitted_for_review only: the submitter's comment, if any"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -285,6 +353,8 @@ pub fn sample_context() -> TemplateContext {
 pub fn validate_template(event_type: &str, template: &Template) -> Result<(), TemplateError> {
     let (subject, _) = if ACCESS_EVENT_TYPES.contains(&event_type) {
         render(template, &sample_access_context())?
+    } else if REVIEW_EVENT_TYPES.contains(&event_type) {
+        render(template, &sample_review_context())?
     } else {
         render(template, &sample_context())?
     };
@@ -316,6 +386,36 @@ mod tests {
             let (subject, body) = render(&template, &sample_context()).unwrap();
             assert!(subject.starts_with("[C-000123]"), "{event_type}: {subject}");
             assert!(body.contains("http://127.0.0.1:8080/portal/cases/C-000123"), "{event_type}: {body}");
+        }
+    }
+
+    #[test]
+    fn the_review_template_names_the_article_its_submitter_and_comment() {
+        for event_type in REVIEW_EVENT_TYPES {
+            let template = default_template(event_type);
+            validate_template(event_type, &template).unwrap();
+            assert!(is_templated(event_type));
+            let (subject, body) = render(&template, &sample_review_context()).unwrap();
+            assert_eq!(subject, "Article awaiting review: Printer error E-13");
+            for expected in [
+                "Hello Ada Admin",
+                "Alex Agent submitted",
+                "When the printer stops with E-13.",
+                "Please check the second step.",
+                "0190f0c0-0000-7000-8000-00000000a001",
+                "printer-error-e-13",
+                "PublishArticle",
+            ] {
+                assert!(body.contains(expected), "{expected} in {body}");
+            }
+            // Without a comment or summary, no empty heading is left behind.
+            let mut bare = sample_review_context();
+            bare.comment.clear();
+            bare.article.summary.clear();
+            let (_, body) = render(&template, &bare).unwrap();
+            assert!(!body.contains("Their comment"), "{body}");
+            // A case template's variables are not there.
+            assert!(validate_template(event_type, &default_template("case.created")).is_err());
         }
     }
 
