@@ -168,6 +168,7 @@ pub fn router(state: GatewayState) -> Router {
         .route("/readyz", get(health::ready))
         .route("/static/docket.css", get(pages::stylesheet))
         .route("/static/brand.css", get(pages::brand_stylesheet))
+        .route("/static/deflect.js", get(pages::deflection_script))
         .merge(pages::portal::routes())
         .merge(pages::web_forms::routes())
         .merge(pages::help::routes())

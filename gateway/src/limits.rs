@@ -174,6 +174,19 @@ impl Limited {
     pub fn seconds(&self) -> u64 {
         self.retry_after.as_secs().max(1)
     }
+
+    /// 429 as a problem, saying what was refused (`detail` is followed by
+    /// when to try again), with `Retry-After`.
+    pub fn problem_response(&self, detail: &str) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let detail = format!("{detail}; try again in {} seconds", self.seconds());
+        let mut response =
+            crate::problem::Problem::new(http::StatusCode::TOO_MANY_REQUESTS, "resource_exhausted", detail).into_response();
+        if let Ok(value) = http::HeaderValue::from_str(&self.seconds().to_string()) {
+            response.headers_mut().insert(http::header::RETRY_AFTER, value);
+        }
+        response
+    }
 }
 
 /// Counts one more event under `key` in a fixed window of `window`; refuses

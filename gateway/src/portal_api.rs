@@ -15,7 +15,7 @@
 use axum::{
     Json, Router,
     extract::{Path, State},
-    http::{HeaderValue, StatusCode, header},
+    http::StatusCode,
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -193,12 +193,7 @@ async fn add_comment(
     ApiJson(comment): ApiJson<NewComment>,
 ) -> Result<Response, Problem> {
     if let Err(limited) = limits::comment(&state, &visitor.session_id, &case).await {
-        let detail = format!("too many comments in a short time; send it again in {} seconds", limited.seconds());
-        let mut response = Problem::new(StatusCode::TOO_MANY_REQUESTS, "resource_exhausted", detail).into_response();
-        if let Ok(value) = HeaderValue::from_str(&limited.seconds().to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        return Ok(response);
+        return Ok(limited.problem_response("too many comments in a short time"));
     }
     let mut clients = PortalClients::of(&state);
     let request = pb::AddCommentRequest {

@@ -3,14 +3,16 @@
 //! articles; a logged-in customer: customers' articles too; nobody outside
 //! staff: internal ones) in pages, search, related articles, the sitemap and
 //! file downloads; feedback and views are counted, bad answers change
-//! nothing, and an archived article's page says so instead of 404.
+//! nothing, and an archived article's page says so instead of 404. And
+//! deflection: articles suggested while a customer describes a problem,
+//! and what came of them, counted.
 
 use docket_proto::knowledge::v1 as pb;
 
 use crate::{
     common::{
         ADMIN, AGENT, Backend, eventually,
-        gateway::{GatewayApp, PageVisitor},
+        gateway::{GatewayApp, PageVisitor, hidden_value},
     },
     knowledge::{publish_new, read, titled},
     support::{PASSWORD, world},
@@ -292,4 +294,134 @@ async fn a_bad_search_is_explained_and_the_help_center_is_never_empty_handed() {
     assert_eq!(not_utf8.status, 400, "{}", not_utf8.text());
     let markup = anonymous.get("/help/search?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E").await;
     assert!(!markup.text().contains("<script>alert(1)"), "the query is escaped: {}", markup.text());
+}
+
+/// The deflection statistics of the portal over the last and next day, summed.
+async fn portal_deflection(gw: &GatewayApp) -> (i64, i64, i64, i64) {
+    let now = chrono::Utc::now();
+    let request = pb::GetDeflectionStatsRequest {
+        start_time: Some(docket_kit::time::to_proto(now - chrono::Duration::days(1))),
+        end_time: Some(docket_kit::time::to_proto(now + chrono::Duration::days(1))),
+        period: "day".into(),
+        source: "portal".into(),
+    };
+    let stats = gw.app.deflection(ADMIN).get_deflection_stats(request).await.unwrap().into_inner();
+    stats.periods.iter().fold((0, 0, 0, 0), |sum, p| {
+        (
+            sum.0 + p.sessions_with_suggestions,
+            sum.1 + p.articles_opened,
+            sum.2 + p.solved_without_case,
+            sum.3 + p.cases_opened_anyway,
+        )
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suggestions_while_describing_a_problem_answer_it_and_are_counted() {
+    let gw = GatewayApp::spawn(Backend::Postgres).await;
+    let shelf = shelf(&gw).await;
+    let world = world(&gw.app).await;
+    let mut customer = PageVisitor::new(&gw);
+    customer.log_in(&world.colleague.contact.email, PASSWORD).await;
+
+    // Without JavaScript: "search first", then the article, then "solved".
+    let form = customer.get("/portal/cases/new").await;
+    assert_eq!(form.status, 200);
+    assert!(form.text().contains("<label for=\"problem\">") && form.text().contains("src=\"/static/deflect.js\""));
+    let visit = hidden_value(&form.text(), "ds").expect("the page starts a visit");
+    let searched = customer.get(&format!("/portal/cases/new?subject=printer&ds={visit}")).await;
+    assert_eq!(searched.status, 200);
+    let html = searched.text();
+    let link = format!("/help/articles/{}?ds={visit}&#38;from=portal", shelf.public.slug);
+    assert!(html.contains(&link), "the suggestion carries the visit: {html}");
+    assert!(html.contains(&shelf.customers.title), "a customer is offered customers' articles too: {html}");
+    assert!(!html.contains(&shelf.internal.title), "{html}");
+    assert!(html.contains("value=\"printer\" data-suggest-source"), "the subject is filled in: {html}");
+    let article = customer.get(&link.replace("&#38;", "&")).await;
+    assert_eq!(article.status, 200);
+    assert!(article.text().contains("Did this solve your problem?"), "{}", article.text());
+    let solved =
+        customer.post_form(&format!("/help/articles/{}/solved", shelf.public.slug), &[("ds", &visit), ("from", "portal")]).await;
+    assert_eq!(solved.status, 200, "{}", solved.text());
+    assert!(solved.text().contains("no case was opened"), "{}", solved.text());
+
+    // Another visit: suggestions seen, a case opened anyway.
+    let form = customer.get("/portal/cases/new?subject=printer").await;
+    let second = hidden_value(&form.text(), "ds").expect("a visit");
+    assert_ne!(second, visit);
+    let key = hidden_value(&form.text(), "idempotency_key").expect("an idempotency key");
+    let fields = [
+        ("subject", "Printer still jams"),
+        ("description", "The article did not help."),
+        ("type_id", "technical_issue"),
+        ("priority", "medium"),
+        ("idempotency_key", key.as_str()),
+        ("ds", second.as_str()),
+    ];
+    let created = customer.post_form("/portal/cases", &fields).await;
+    assert_eq!(created.status, 303, "{}", created.text());
+
+    // A visit that saw nothing opens no suggestions count.
+    let form = customer.get("/portal/cases/new?subject=quantum%20entanglement").await;
+    assert!(form.text().contains("No article matches this yet."), "{}", form.text());
+
+    eventually("the portal's deflection to be counted", async || {
+        let counted = portal_deflection(&gw).await;
+        if counted == (2, 1, 1, 1) { Ok(()) } else { Err(format!("{counted:?}")) }
+    })
+    .await;
+
+    // A bad "solved": no visit, or no CSRF token; nothing more is counted.
+    let article = customer.get(&format!("/help/articles/{}", shelf.public.slug)).await;
+    assert!(!article.text().contains("Did this solve your problem?"), "not opened from suggestions");
+    let solved_path = format!("/help/articles/{}/solved", shelf.public.slug);
+    let no_visit = customer.post_form(&solved_path, &[("ds", "<b>"), ("from", "portal")]).await;
+    assert_eq!(no_visit.status, 400, "{}", no_visit.text());
+    let forged = customer
+        .post_raw(&solved_path, "application/x-www-form-urlencoded", format!("ds={visit}x&from=portal").into_bytes())
+        .await;
+    assert_eq!(forged.status, 403);
+    let hidden = customer
+        .post_form(&format!("/help/articles/{}/solved", shelf.internal.slug), &[("ds", &visit), ("from", "portal")])
+        .await;
+    assert_eq!(hidden.status, 404);
+    assert_eq!(portal_deflection(&gw).await, (2, 1, 1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_suggestions_answer_as_json_and_refuse_bad_queries() {
+    let gw = GatewayApp::spawn(Backend::Sqlite).await;
+    let shelf = shelf(&gw).await;
+    let mut anonymous = PageVisitor::new(&gw);
+    let answer = anonymous.get("/help/suggest?q=printer%20jam&ds=visit-0001&from=portal").await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    let body = answer.json();
+    let articles = body["articles"].as_array().unwrap();
+    assert_eq!(articles.len(), 1, "an anonymous visitor gets the public article only: {body}");
+    assert_eq!(articles[0]["title"], shelf.public.title);
+    assert_eq!(articles[0]["url"], format!("/help/articles/{}?ds=visit-0001&from=portal", shelf.public.slug));
+    let snippet = articles[0]["snippet"].as_str().unwrap();
+    assert!(snippet.contains("jam") && !snippet.contains("<mark>"), "plain text for the script: {snippet}");
+    // Nothing to search for (nothing, or bytes that are not text) suggests nothing.
+    for nothing in ["", "%FF%FE", "%22%22"] {
+        let answer = anonymous.get(&format!("/help/suggest?q={nothing}&ds=visit-0001&from=portal")).await;
+        assert_eq!(answer.json(), serde_json::json!({"articles": []}), "{nothing}");
+    }
+
+    let long = "a".repeat(201);
+    for bad in [
+        "/help/suggest?q=printer".to_owned(),
+        "/help/suggest?q=printer&ds=short&from=portal".to_owned(),
+        "/help/suggest?q=printer&ds=visit-0001&from=..%2Fadmin".to_owned(),
+        format!("/help/suggest?q={long}&ds=visit-0001&from=portal"),
+    ] {
+        let refused = anonymous.get(&bad).await;
+        assert_eq!(refused.status, 400, "{bad}: {}", refused.text());
+        assert_eq!(refused.header("content-type"), Some("application/problem+json"), "{bad}");
+    }
+    let script = anonymous.get("/static/deflect.js").await;
+    assert_eq!(script.status, 200);
+    assert_eq!(script.header("content-type"), Some("text/javascript; charset=utf-8"));
+    assert!(script.text().contains("textContent") && !script.text().contains("innerHTML"));
 }

@@ -10,6 +10,7 @@ mod fixtures;
 mod articles;
 mod attachments;
 mod categories;
+mod deflection;
 mod links;
 mod migrations;
 mod proposals;

@@ -90,7 +90,20 @@ async fn up_down_up(backend: Backend) {
         assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1);
     }
 
-    docket_migrations::down(&db, "knowledge", 1).await.unwrap();
+    // A deflection event is written once per (session, kind, article).
+    let sql = match backend {
+        Backend::Postgres => {
+            format!("SELECT count(*) AS n FROM pg_indexes WHERE schemaname = '{schema}' AND indexname = 'deflection_events_once'")
+        }
+        Backend::Sqlite => {
+            "SELECT count(*) AS n FROM sqlite_master WHERE type = 'index' AND name = 'deflection_events_once'".to_owned()
+        }
+    };
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+    assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1, "the unique index of deflection events");
+
+    let applied = docket_migrations::status(&db, "knowledge").await.unwrap().len();
+    docket_migrations::down(&db, "knowledge", u32::try_from(applied).unwrap()).await.unwrap();
     let left = tables(&db, &schema).await;
     assert!(left.iter().all(|t| t == "seaql_migrations"), "left after down: {left:?}");
     docket_migrations::up(&db, "knowledge").await.unwrap();

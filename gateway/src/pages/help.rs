@@ -27,7 +27,12 @@ use serde::Deserialize;
 use tonic::Code;
 use tracing::Instrument;
 
-use super::{Branding, ErrorPage, PagePath, portal::Chrome, status_page, when};
+use super::{
+    Branding, ErrorPage, PagePath,
+    deflection::{self, Visit},
+    portal::Chrome,
+    status_page, when,
+};
 use crate::{
     GatewayState,
     csrf::{CsrfForm, CsrfToken},
@@ -43,6 +48,8 @@ pub fn routes() -> Router<GatewayState> {
         .route("/help/categories/{slug}", get(category_page))
         .route("/help/articles/{slug}", get(article_page))
         .route("/help/articles/{slug}/feedback", post(feedback))
+        .route("/help/articles/{slug}/solved", post(solved))
+        .route("/help/suggest", get(super::deflection::suggest_json))
         .route("/help/files/{id}", get(file))
         .route("/help/sitemap.xml", get(sitemap))
 }
@@ -212,7 +219,7 @@ struct Hit {
 /// The service's snippet (`<mark>` around matches, the rest escaped) as text
 /// runs: the page escapes them again itself rather than trusting markup
 /// from another process.
-fn snippet_runs(html: &str) -> Vec<(String, bool)> {
+pub(super) fn snippet_runs(html: &str) -> Vec<(String, bool)> {
     let unescape = |text: &str| {
         text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&")
     };
@@ -381,6 +388,8 @@ struct ArticlePage {
     thanked: bool,
     feedback_error: Option<String>,
     comment: String,
+    /// Opened from suggestions for a problem: the page asks whether it solved it.
+    visit: Option<Visit>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -396,6 +405,11 @@ struct ArchivedPage {
 struct ArticleQuery {
     #[serde(default)]
     feedback: String,
+    /// The deflection visit the article was opened from (`deflection`).
+    #[serde(default)]
+    ds: String,
+    #[serde(default)]
+    from: String,
 }
 
 async fn article_page(
@@ -404,13 +418,19 @@ async fn article_page(
     ClientIp(ip): ClientIp,
     csrf: CsrfToken,
     PagePath(slug): PagePath,
-    Query(query): Query<ArticleQuery>,
+    query: Result<Query<ArticleQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let shown = ArticleShown { thanked: query.feedback == "thanks", ..ArticleShown::default() };
+    // A query that cannot be read is ignored: the article is still shown.
+    let query = query.map(|Query(query)| query).unwrap_or_default();
+    let visit = Visit::parse(&query.ds, &query.from);
+    let shown = ArticleShown { thanked: query.feedback == "thanks", visit: visit.clone(), ..ArticleShown::default() };
     let response = render_article(&state, visitor.as_ref(), &csrf, &slug, shown).await;
     if response.status() == StatusCode::OK
         && let Some(id) = response.extensions().get::<ArticleId>().cloned()
     {
+        if let Some(visit) = &visit {
+            deflection::record(&state, visitor.as_ref(), visit, pb::DeflectionEventKind::ArticleOpened, &id.0);
+        }
         count_view(&state, visitor.as_ref(), &ip.to_string(), id.0);
     }
     (csrf, response).into_response()
@@ -426,6 +446,7 @@ struct ArticleShown {
     thanked: bool,
     feedback_error: Option<String>,
     comment: String,
+    visit: Option<Visit>,
 }
 
 async fn render_article(
@@ -479,6 +500,7 @@ async fn render_article(
         thanked: shown.thanked,
         feedback_error: shown.feedback_error.clone(),
         comment: shown.comment,
+        visit: shown.visit,
     };
     let status = if shown.feedback_error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let mut response = (status, page).into_response();
@@ -576,6 +598,51 @@ async fn feedback(
         }
         Err(status) => failure(&state, &status),
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct SolvedForm {
+    #[serde(default)]
+    ds: String,
+    #[serde(default)]
+    from: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "help_solved.html")]
+struct SolvedPage {
+    brand: Arc<Branding>,
+    visitor_name: Option<String>,
+    csrf: String,
+    title: String,
+    slug: String,
+}
+
+/// "This solved my problem", from an article opened from suggestions: the
+/// visit ends without a case.
+async fn solved(
+    State(state): State<GatewayState>,
+    visitor: Option<Visitor>,
+    csrf: CsrfToken,
+    PagePath(slug): PagePath,
+    CsrfForm(form): CsrfForm<SolvedForm>,
+) -> Response {
+    let Some(visit) = Visit::parse(&form.ds, &form.from) else {
+        return ErrorPage::response(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "This answer belongs to no search. Open the article from the help center.",
+        );
+    };
+    let mut clients = reader(&state, visitor.as_ref());
+    let article = match get_article(&mut clients, pb::get_article_request::Lookup::Slug(slug)).await {
+        Ok(article) if article.state == pb::ArticleState::Published as i32 => article,
+        Ok(_) => return ErrorPage::response(&state, StatusCode::GONE, "This article is archived; it takes no more answers."),
+        Err(status) => return failure(&state, &status),
+    };
+    deflection::record(&state, visitor.as_ref(), &visit, pb::DeflectionEventKind::Solved, &article.id);
+    let Chrome { brand, visitor_name, csrf: token } = Chrome::new(&state, visitor.as_ref(), &csrf);
+    (csrf, SolvedPage { brand, visitor_name, csrf: token, title: article.title, slug: article.slug }).into_response()
 }
 
 // ---------------------------------------------------------------- files

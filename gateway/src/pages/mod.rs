@@ -5,6 +5,7 @@
 //! askama escapes every value for HTML unless a template says otherwise
 //! (none does).
 
+pub mod deflection;
 pub mod help;
 pub mod mail;
 pub mod portal;
@@ -59,6 +60,18 @@ pub async fn stylesheet() -> Response {
 pub async fn brand_stylesheet(State(state): State<GatewayState>) -> Response {
     let brand = &state.branding;
     css(format!(":root {{ --brand: {}; --brand-text: {}; }}\n", brand.brand_color, brand.brand_text_color))
+}
+
+/// The live suggestions of the new-case page ([`deflection`]).
+const DEFLECTION_SCRIPT: &str = include_str!("../../static/deflect.js");
+
+/// `/static/deflect.js`.
+pub async fn deflection_script() -> Response {
+    let mut response = DEFLECTION_SCRIPT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response
 }
 
 fn css(text: String) -> Response {

@@ -25,7 +25,11 @@ use docket_proto::{
 use serde::Deserialize;
 use tonic::Code;
 
-use super::{Branding, ErrorPage, FormErrors, PagePath, status_page, when};
+use super::{
+    Branding, ErrorPage, FormErrors, PagePath,
+    deflection::{self, Suggestion, Visit},
+    status_page, when,
+};
 use crate::{
     GatewayState,
     csrf::{CsrfForm, CsrfToken},
@@ -1029,6 +1033,11 @@ struct NewCasePage {
     serial_number: String,
     idempotency_key: String,
     errors: FormErrors,
+    /// This visit of the page, for the suggestions and what comes of them.
+    visit: Visit,
+    suggestions: Vec<Suggestion>,
+    /// The "search first" step was used (so "no suggestions" is news).
+    searched: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1045,6 +1054,19 @@ struct NewCaseForm {
     asset_serial_number: String,
     #[serde(default)]
     idempotency_key: String,
+    /// The deflection visit (`deflection::Visit`), carried from the page.
+    #[serde(default)]
+    ds: String,
+}
+
+/// The new-case page's query: the "search first" step's text, and the
+/// visit it belongs to.
+#[derive(Debug, Default, Deserialize)]
+struct NewCaseQuery {
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    ds: String,
 }
 
 pub fn priority_from_name(name: &str) -> Option<CasePriority> {
@@ -1078,7 +1100,9 @@ async fn new_case_view(
     csrf: &CsrfToken,
     form: NewCaseForm,
     errors: FormErrors,
+    suggestions: Option<Vec<Suggestion>>,
 ) -> Result<NewCasePage, Response> {
+    let visit = Visit::parse(&form.ds, deflection::PORTAL).unwrap_or_else(|| Visit::start(deflection::PORTAL));
     let mut clients = PortalClients::of(state);
     let options = match clients.cases.get_case_options(pb::GetCaseOptionsRequest { session_id: visitor.session_id.clone() }).await
     {
@@ -1110,11 +1134,27 @@ async fn new_case_view(
         serial_number: form.asset_serial_number,
         idempotency_key: if form.idempotency_key.is_empty() { new_key() } else { form.idempotency_key },
         errors,
+        visit,
+        searched: suggestions.is_some(),
+        suggestions: suggestions.unwrap_or_default(),
     })
 }
 
-async fn new_case_page(State(state): State<GatewayState>, visitor: Visitor, csrf: CsrfToken) -> Response {
-    match new_case_view(&state, &visitor, &csrf, NewCaseForm::default(), FormErrors::default()).await {
+/// `/portal/cases/new`: the case form, and above it a "search first" step
+/// whose text (`?subject=`) brings suggestions and fills in the subject.
+async fn new_case_page(
+    State(state): State<GatewayState>,
+    visitor: Visitor,
+    csrf: CsrfToken,
+    query: Result<Query<NewCaseQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let query = query.map(|Query(query)| query).unwrap_or_default();
+    let visit = Visit::parse(&query.ds, deflection::PORTAL).unwrap_or_else(|| Visit::start(deflection::PORTAL));
+    let subject: String = query.subject.trim().chars().take(255).collect();
+    let suggestions =
+        if subject.is_empty() { None } else { Some(deflection::suggest(&state, Some(&visitor), &subject, &visit).await) };
+    let form = NewCaseForm { subject, ds: visit.session, ..NewCaseForm::default() };
+    match new_case_view(&state, &visitor, &csrf, form, FormErrors::default(), suggestions).await {
         Ok(page) => (csrf, page).into_response(),
         Err(response) => response,
     }
@@ -1129,7 +1169,7 @@ async fn create_case(
     let priority = if form.priority.is_empty() { Some(CasePriority::Unspecified) } else { priority_from_name(&form.priority) };
     let Some(priority) = priority else {
         let errors = FormErrors::one("priority", "Choose one of the priorities offered.");
-        return match new_case_view(&state, &visitor, &csrf, form, errors).await {
+        return match new_case_view(&state, &visitor, &csrf, form, errors, None).await {
             Ok(page) => (StatusCode::BAD_REQUEST, page).into_response(),
             Err(response) => response,
         };
@@ -1145,9 +1185,20 @@ async fn create_case(
         idempotency_key: form.idempotency_key.chars().take(100).collect(),
     };
     match clients.cases.create_my_case(request).await {
-        Ok(case) => see_other(&format!("/portal/cases/{}?done=created", case.into_inner().case_number)),
+        Ok(case) => {
+            if let Some(visit) = Visit::parse(&form.ds, deflection::PORTAL) {
+                deflection::record(
+                    &state,
+                    Some(&visitor),
+                    &visit,
+                    docket_proto::knowledge::v1::DeflectionEventKind::CaseOpened,
+                    "",
+                );
+            }
+            see_other(&format!("/portal/cases/{}?done=created", case.into_inner().case_number))
+        }
         Err(status) if status.code() == Code::InvalidArgument => {
-            match new_case_view(&state, &visitor, &csrf, form, FormErrors::from_status(&status)).await {
+            match new_case_view(&state, &visitor, &csrf, form, FormErrors::from_status(&status), None).await {
                 Ok(page) => (StatusCode::BAD_REQUEST, page).into_response(),
                 Err(response) => response,
             }

@@ -8,12 +8,16 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261204_000001_create_knowledge_schema;
+mod m20261204_000002_deflection_events_once;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261204_000001_create_knowledge_schema::Migration)]
+        vec![
+            Box::new(m20261204_000001_create_knowledge_schema::Migration),
+            Box::new(m20261204_000002_deflection_events_once::Migration),
+        ]
     }
 }

@@ -3,9 +3,13 @@
 //! lifecycle, versions, search, views and feedback (`ArticleService`), and
 //! their files (`AttachmentService`), the cases they helped solve
 //! (`ArticleLinkService`), and drafts proposed from closed cases
-//! (`DraftProposalService`, fed by [`proposals`]); the rules stand as pure
-//! functions with their own tests:
+//! (`DraftProposalService`, fed by [`proposals`]), and what readers do with
+//! the articles suggested while they type a new case, counted as cases
+//! deflected (`DeflectionService`); the rules stand as pure functions with
+//! their own tests:
 //!
+//! - [`domain::deflection`]: deflection events and the calendar periods
+//!   (UTC days, ISO weeks, months) their stats are counted in;
 //! - [`domain::markdown`]: an article's Markdown to HTML that is safe to
 //!   serve whatever its author typed;
 //! - [`domain::redaction`]: a solved case's text with the customer's
@@ -30,7 +34,7 @@ use docket_kit::clients::CaseClients;
 use docket_proto::knowledge::v1::{
     article_link_service_server::ArticleLinkServiceServer, article_service_server::ArticleServiceServer,
     attachment_service_server::AttachmentServiceServer, category_service_server::CategoryServiceServer,
-    draft_proposal_service_server::DraftProposalServiceServer,
+    deflection_service_server::DeflectionServiceServer, draft_proposal_service_server::DraftProposalServiceServer,
 };
 use tonic::{server::NamedService, service::RoutesBuilder};
 
@@ -43,12 +47,14 @@ pub const GRPC_SERVICES: &[&str] = &[
     <ArticleLinkServiceServer<grpc::ArticleLinkApi> as NamedService>::NAME,
     <AttachmentServiceServer<grpc::AttachmentApi> as NamedService>::NAME,
     <CategoryServiceServer<grpc::CategoryApi> as NamedService>::NAME,
+    <DeflectionServiceServer<grpc::DeflectionApi> as NamedService>::NAME,
     <DraftProposalServiceServer<grpc::DraftProposalApi> as NamedService>::NAME,
 ];
 
 /// The calls the portal's token may make for a logged-in customer (with
 /// `x-docket-on-behalf-of`): reading, searching and rating what the
-/// customers' audience allows.
+/// customers' audience allows, and recording what they did with the
+/// articles suggested while typing a new case.
 pub const CONTACT_CALLS: &[&str] = &[
     "/docket.knowledge.v1.ArticleService/GetArticle",
     "/docket.knowledge.v1.ArticleService/ListArticles",
@@ -56,6 +62,7 @@ pub const CONTACT_CALLS: &[&str] = &[
     "/docket.knowledge.v1.ArticleService/RecordFeedback",
     "/docket.knowledge.v1.ArticleService/RecordView",
     "/docket.knowledge.v1.AttachmentService/GetAttachment",
+    "/docket.knowledge.v1.DeflectionService/RecordDeflectionEvent",
 ];
 
 /// Largest request the knowledge service accepts, in bytes (an attachment
@@ -74,6 +81,7 @@ pub fn add_routes(routes: &mut RoutesBuilder, store: store::Store, clients: Case
         .add_service(
             CategoryServiceServer::new(grpc::CategoryApi::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
+        .add_service(DeflectionServiceServer::new(grpc::DeflectionApi::new(store.clone())))
         .add_service(
             DraftProposalServiceServer::new(grpc::DraftProposalApi::new(store)).max_decoding_message_size(MAX_MESSAGE_BYTES),
         );

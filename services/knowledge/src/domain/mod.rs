@@ -3,6 +3,7 @@
 pub mod articles;
 pub mod attachments;
 pub mod categories;
+pub mod deflection;
 pub mod markdown;
 pub mod redaction;
 pub mod search;

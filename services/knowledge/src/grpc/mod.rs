@@ -5,13 +5,15 @@
 mod articles;
 mod attachments;
 mod categories;
+mod deflection;
 mod links;
 mod proposals;
 
 use docket_kit::{audit::Actor, auth::Caller, error::FieldViolations, idempotency::Idempotency};
 
 pub use self::{
-    articles::ArticleApi, attachments::AttachmentApi, categories::CategoryApi, links::ArticleLinkApi, proposals::DraftProposalApi,
+    articles::ArticleApi, attachments::AttachmentApi, categories::CategoryApi, deflection::DeflectionApi, links::ArticleLinkApi,
+    proposals::DraftProposalApi,
 };
 
 /// Longest reason, in characters.

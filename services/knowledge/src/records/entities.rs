@@ -210,3 +210,28 @@ pub mod article_case_link {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// One thing a reader did with suggested articles (see
+/// `domain::deflection`). Written once per (session, kind, article).
+pub mod deflection_event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "deflection_events")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub session_id: String,
+        /// `suggestions_shown`, `article_opened`, `solved` or `case_opened`.
+        pub kind: String,
+        /// `portal` or a web form's slug.
+        pub source: String,
+        pub article_id: Option<String>,
+        pub occurred_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -5,6 +5,7 @@
 mod articles;
 mod attachments;
 mod categories;
+mod deflection;
 mod links;
 mod proposals;
 mod readers;
@@ -13,6 +14,7 @@ mod search;
 pub use self::articles::{ArticleFilter, ArticleUpdate, Lookup, Stored};
 pub use self::attachments::Upload;
 pub use self::categories::CategoryUpdate;
+pub use self::deflection::{DeflectionCounts, DeflectionEvent};
 pub use self::links::CaseCursor;
 pub use self::proposals::Decision;
 pub use self::search::{Hit, Results, SearchFilter};
