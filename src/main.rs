@@ -274,13 +274,18 @@ async fn run_dev(
     }
     println!("  tokens       (send as `authorization: Bearer <token>`)");
     for (name, token, role) in dev::DEV_TOKENS {
-        let scope = if *token == dev::DEV_PORTAL_TOKEN { ", the portal service's: acts for customer contacts" } else { "" };
+        let scope = match *token {
+            dev::DEV_PORTAL_TOKEN => ", the portal service's: acts for customer contacts",
+            dev::DEV_GATEWAY_TOKEN => ", the gateway's: acts for logged-in customers in the help center",
+            _ => "",
+        };
         println!("    {name:<8} {token}  ({role}{scope})");
     }
     println!("  portal       log in as (password {}):", docket_portal::demo::DEV_PASSWORD);
     for (email, manager) in dev::PORTAL_LOGINS {
         println!("    {email}{}", if *manager { "  (portal manager: sees all of Acme's cases)" } else { "" });
     }
+    println!("  help center  http://{web}/help (public articles; logged in to the portal, customers' articles too)");
     println!("  web form     slug `support` (docket.portal.v1.WebFormService/SubmitForm)");
     println!(
         "  knowledge    {} demo categories, {} published articles, drafts proposed from the closed demo cases",

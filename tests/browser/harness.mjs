@@ -87,3 +87,76 @@ export async function run(name, steps, options = {}) {
     await browser.close();
   }
 }
+
+/**
+ * Checks what an automated look can of a page's accessibility (WCAG 2.1 AA):
+ * a language, one `main` landmark and named navigation, a heading, a label
+ * for every form control, alternative text for images, a name for every
+ * link and button, and a contrast of 4.5:1 (3:1 for large text) between
+ * each visible text and the background it sits on. Throws with the list
+ * of problems found.
+ */
+export async function checkAccessibility(page, where) {
+  const problems = await page.evaluate(() => {
+    const found = [];
+    const visible = (el) => {
+      const style = getComputedStyle(el);
+      const box = el.getBoundingClientRect();
+      return style.visibility !== 'hidden' && style.display !== 'none' && box.width > 1 && box.height > 1;
+    };
+    const describe = (el) => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}${el.className ? '.' + String(el.className).split(' ').join('.') : ''}`;
+    if (!document.documentElement.lang) found.push('html has no lang');
+    if (document.querySelectorAll('main').length !== 1) found.push('not exactly one main landmark');
+    for (const nav of document.querySelectorAll('nav')) {
+      if (!nav.getAttribute('aria-label') && !nav.getAttribute('aria-labelledby')) found.push(`${describe(nav)} has no name`);
+    }
+    if (!document.querySelector('h1')) found.push('no h1');
+    for (const control of document.querySelectorAll('input, select, textarea')) {
+      if (control.type === 'hidden' || !visible(control)) continue;
+      const named = (control.labels && control.labels.length > 0) || control.getAttribute('aria-label') || control.getAttribute('aria-labelledby');
+      if (!named) found.push(`${describe(control)} has no label`);
+    }
+    for (const image of document.querySelectorAll('img')) {
+      if (!image.hasAttribute('alt')) found.push(`${describe(image)} has no alt`);
+    }
+    for (const named of document.querySelectorAll('a[href], button')) {
+      if (visible(named) && !named.textContent.trim() && !named.getAttribute('aria-label')) found.push(`${describe(named)} has no name`);
+    }
+    // Contrast: colours as sRGB, the background from the nearest ancestor that paints one.
+    const parse = (color) => {
+      const parts = color.match(/[\d.]+/g) || [];
+      return parts.map(Number);
+    };
+    const luminance = ([r, g, b]) => {
+      const channel = (v) => {
+        const s = v / 255;
+        return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+      };
+      return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+    };
+    const background = (el) => {
+      for (let at = el; at; at = at.parentElement) {
+        const [r, g, b, a = 1] = parse(getComputedStyle(at).backgroundColor);
+        if (a > 0) return [r * a + 255 * (1 - a), g * a + 255 * (1 - a), b * a + 255 * (1 - a)];
+      }
+      return [255, 255, 255];
+    };
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const checked = new Set();
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const el = node.parentElement;
+      if (!el || checked.has(el) || !node.textContent.trim() || !visible(el)) continue;
+      // The skip link is off screen until focused; visually hidden text is for screen readers.
+      if (el.closest('.skip-link, .visually-hidden, script, style')) continue;
+      checked.add(el);
+      const style = getComputedStyle(el);
+      const [fg, bg] = [luminance(parse(style.color)), luminance(background(el))];
+      const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+      const size = parseFloat(style.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) found.push(`${describe(el)} "${node.textContent.trim().slice(0, 30)}" has contrast ${ratio.toFixed(2)}:1`);
+    }
+    return found;
+  });
+  if (problems.length > 0) throw new Error(`accessibility of ${where}:\n  ${problems.join('\n  ')}`);
+}

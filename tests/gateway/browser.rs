@@ -94,3 +94,23 @@ async fn a_visitor_becomes_a_portal_customer_and_talks_with_staff() {
     )
     .await;
 }
+
+/// The help center read in a browser, with the accessibility check on
+/// every page, and an article suggested live while a customer types the
+/// subject of a new case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_help_center_reads_well_and_suggests_answers_as_a_customer_types() {
+    let gw = GatewayApp::spawn(Backend::Postgres).await;
+    let shelf = crate::help::shelf(&gw).await;
+    let world = crate::support::world(&gw.app).await;
+    run_script(
+        &gw,
+        "help_center.mjs",
+        &[
+            ("DOCKET_ARTICLE_TITLE", shelf.public.title.clone()),
+            ("DOCKET_CUSTOMER_EMAIL", world.colleague.contact.email.clone()),
+            ("DOCKET_PASSWORD", crate::support::PASSWORD.to_owned()),
+        ],
+    )
+    .await;
+}

@@ -21,14 +21,14 @@ use crate::{
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
 
 /// Three articles in one category: one for each audience.
-struct Shelf {
-    category: pb::Category,
-    public: pb::Article,
-    customers: pb::Article,
-    internal: pb::Article,
+pub struct Shelf {
+    pub category: pb::Category,
+    pub public: pb::Article,
+    pub customers: pb::Article,
+    pub internal: pb::Article,
 }
 
-async fn shelf(gw: &GatewayApp) -> Shelf {
+pub async fn shelf(gw: &GatewayApp) -> Shelf {
     let app = &gw.app;
     let category = app
         .categories(ADMIN)
