@@ -19,6 +19,7 @@ mod api;
 mod bad_input;
 mod browser;
 mod help;
+mod kb_api;
 mod openapi;
 mod portal_pages;
 mod process;

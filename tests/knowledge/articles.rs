@@ -3,14 +3,16 @@
 //! archived; readers see only what their audience allows, and leave views
 //! and "did this help?" answers behind.
 
-use docket_kit::auth::{ON_BEHALF_OF, Role};
+use docket_kit::auth::Role;
 use docket_proto::knowledge::v1::{self as pb, get_article_request::Lookup};
 use sea_orm::{ConnectionTrait, Statement};
-use tonic::{Code, Request};
+use tonic::Code;
 
 use crate::{
     common::{ADMIN, AGENT, Backend, PORTAL, SERVICE, TestApp, VIEWER, assert_field_error, field_violations},
+    fixtures::mask,
     on_both_backends,
+    support::as_customer,
 };
 
 /// A second agent: the reviewer of what [`AGENT`] writes.
@@ -53,17 +55,6 @@ fn publish(article: &pb::Article) -> pb::PublishArticleRequest {
 
 fn by_slug(slug: &str, include_draft: bool) -> pb::GetArticleRequest {
     pb::GetArticleRequest { lookup: Some(Lookup::Slug(slug.into())), include_draft }
-}
-
-/// A GetArticle made by the portal for a logged-in customer.
-fn as_customer<T>(message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(ON_BEHALF_OF, "contact:0190a000-0000-7000-8000-0000000000c1".parse().unwrap());
-    request
-}
-
-fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
-    Some(prost_types::FieldMask { paths: paths.iter().map(|p| (*p).to_owned()).collect() })
 }
 
 async fn outbox_types(app: &TestApp) -> Vec<String> {
@@ -280,6 +271,15 @@ async fn bad_articles_and_moves_change_nothing(app: TestApp) {
             "article.title"
         ]
     );
+    // A NUL (which PostgreSQL cannot store) or another control character in the body.
+    for body in ["Open the cover.\0", "Press \u{1b}[31mred"] {
+        let request = pb::CreateArticleRequest {
+            article: Some(pb::Article { body_markdown: body.into(), ..draft("Control", pb::Audience::Public).article.unwrap() }),
+            idempotency_key: String::new(),
+        };
+        let refused = admin.create_article(request).await.unwrap_err();
+        assert_field_error(&refused, Code::InvalidArgument, "article.body_markdown");
+    }
     let unknown_category = pb::CreateArticleRequest {
         article: Some(pb::Article {
             category_id: "0190a000-0000-7000-8000-000000000000".into(),

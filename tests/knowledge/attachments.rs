@@ -1,34 +1,25 @@
 //! `AttachmentService`: files on articles, kinds read from the bytes, the
 //! bytes stored once, read only by whoever may read the article.
 
-use docket_kit::auth::ON_BEHALF_OF;
 use docket_proto::knowledge::v1 as pb;
-use tonic::{Code, Request};
+use tonic::Code;
 
 use crate::{
     common::{ADMIN, AGENT, PORTAL, SERVICE, TestApp, VIEWER, assert_field_error},
     on_both_backends,
+    support::{as_customer, publish_new, titled},
 };
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
-
+/// An article of `audience`: a draft, or published.
 async fn article(app: &TestApp, title: &str, audience: pb::Audience, publish: bool) -> pb::Article {
-    let mut admin = app.articles(ADMIN);
-    let article = pb::Article { title: title.into(), audience: audience as i32, ..Default::default() };
-    let created =
-        admin.create_article(pb::CreateArticleRequest { article: Some(article), idempotency_key: String::new() }).await.unwrap();
-    let created = created.into_inner();
-    if !publish {
-        return created;
+    if publish {
+        return publish_new(app, titled(title, audience)).await;
     }
-    let request = pb::PublishArticleRequest {
-        id: created.id.clone(),
-        etag: created.etag.clone(),
-        publish_time: None,
-        comment: String::new(),
-    };
-    admin.publish_article(request).await.unwrap().into_inner()
+    let request = pb::CreateArticleRequest { article: Some(titled(title, audience)), idempotency_key: String::new() };
+    app.articles(ADMIN).create_article(request).await.unwrap().into_inner()
 }
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
 
 fn upload(article: &pb::Article, file_name: &str, content: &[u8]) -> pb::UploadAttachmentRequest {
     pb::UploadAttachmentRequest { article_id: article.id.clone(), file_name: file_name.into(), content: content.to_vec() }
@@ -36,12 +27,6 @@ fn upload(article: &pb::Article, file_name: &str, content: &[u8]) -> pb::UploadA
 
 fn get(id: &str) -> pb::GetAttachmentRequest {
     pb::GetAttachmentRequest { id: id.into() }
-}
-
-fn as_customer<T>(message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(ON_BEHALF_OF, "contact:0190a000-0000-7000-8000-0000000000c1".parse().unwrap());
-    request
 }
 
 async fn files_are_typed_by_their_bytes_stored_once_and_read_by_the_articles_readers(app: TestApp) {

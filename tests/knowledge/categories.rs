@@ -5,6 +5,7 @@ use tonic::Code;
 
 use crate::{
     common::{ADMIN, AGENT, TestApp, assert_field_error, field_violations},
+    fixtures::mask,
     on_both_backends,
 };
 
@@ -13,10 +14,6 @@ fn category(name: &str, parent_id: &str) -> pb::CreateCategoryRequest {
         category: Some(pb::Category { name: name.into(), parent_id: parent_id.into(), ..Default::default() }),
         idempotency_key: String::new(),
     }
-}
-
-fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
-    Some(prost_types::FieldMask { paths: paths.iter().map(|p| (*p).to_owned()).collect() })
 }
 
 async fn an_admin_files_a_tree_that_everyone_reads_in_order(app: TestApp) {

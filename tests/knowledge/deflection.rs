@@ -8,7 +8,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use docket_kit::auth::ON_BEHALF_OF;
 use docket_proto::knowledge::v1::{self as pb, DeflectionEventKind as Kind};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use tonic::{Code, Request};
@@ -16,33 +15,12 @@ use tonic::{Code, Request};
 use crate::{
     common::{ADMIN, AGENT, PORTAL, SERVICE, TestApp, VIEWER, assert_field_error},
     on_both_backends,
+    support::{as_customer, publish_new, titled},
 };
 
 const WEB_FORM: &str = "printer-support";
 const PORTAL_SOURCE: &str = "portal";
 const UNKNOWN: &str = "0190a000-0000-7000-8000-00000000dead";
-
-async fn published(app: &TestApp, title: &str, audience: pb::Audience) -> pb::Article {
-    let mut admin = app.articles(ADMIN);
-    let article = pb::Article { title: title.into(), audience: audience as i32, ..Default::default() };
-    let created =
-        admin.create_article(pb::CreateArticleRequest { article: Some(article), idempotency_key: String::new() }).await.unwrap();
-    let created = created.into_inner();
-    let publish = pb::PublishArticleRequest {
-        id: created.id.clone(),
-        etag: created.etag.clone(),
-        publish_time: None,
-        comment: String::new(),
-    };
-    admin.publish_article(publish).await.unwrap().into_inner()
-}
-
-/// A call the portal makes for a logged-in customer.
-fn as_customer<T>(message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(ON_BEHALF_OF, "contact:0190a000-0000-7000-8000-0000000000c1".parse().unwrap());
-    request
-}
 
 fn event(session: &str, kind: Kind, source: &str, article_id: &str) -> pb::RecordDeflectionEventRequest {
     pb::RecordDeflectionEventRequest {
@@ -272,9 +250,9 @@ async fn record_story(app: &TestApp, sessions: &[Session]) {
 }
 
 async fn stats_count_each_source_per_day_week_and_month(app: TestApp) {
-    let jam = published(&app, "Clearing a paper jam", pb::Audience::Public).await;
-    let toner = published(&app, "Replacing toner", pb::Audience::Public).await;
-    let drivers = published(&app, "Printer drivers for customers", pb::Audience::Customers).await;
+    let jam = publish_new(&app, titled("Clearing a paper jam", pb::Audience::Public)).await;
+    let toner = publish_new(&app, titled("Replacing toner", pb::Audience::Public)).await;
+    let drivers = publish_new(&app, titled("Printer drivers for customers", pb::Audience::Customers)).await;
     let sessions = story(&jam.id, &toner.id, &drivers.id);
     record_story(&app, &sessions).await;
     let steps: usize = sessions.iter().map(|s| s.steps.len()).sum();
@@ -327,7 +305,7 @@ async fn stats_count_each_source_per_day_week_and_month(app: TestApp) {
 }
 
 async fn recording_the_same_thing_again_counts_once(app: TestApp) {
-    let jam = published(&app, "Clearing a paper jam", pb::Audience::Public).await;
+    let jam = publish_new(&app, titled("Clearing a paper jam", pb::Audience::Public)).await;
     let session = "reload-0001";
     for _ in 0..3 {
         record(&app, event(session, Kind::SuggestionsShown, WEB_FORM, "")).await.unwrap();
@@ -361,8 +339,8 @@ async fn recording_the_same_thing_again_counts_once(app: TestApp) {
 }
 
 async fn what_a_reader_may_not_read_is_not_found(app: TestApp) {
-    let internal = published(&app, "Vendor escalation sheet", pb::Audience::Internal).await;
-    let customers = published(&app, "Printer drivers for customers", pb::Audience::Customers).await;
+    let internal = publish_new(&app, titled("Vendor escalation sheet", pb::Audience::Internal)).await;
+    let customers = publish_new(&app, titled("Printer drivers for customers", pb::Audience::Customers)).await;
     let before = event_rows(&app).await;
 
     let anonymous = app
@@ -409,7 +387,7 @@ async fn what_a_reader_may_not_read_is_not_found(app: TestApp) {
 }
 
 async fn bad_input_is_refused_naming_the_field_and_changes_nothing(app: TestApp) {
-    let jam = published(&app, "Clearing a paper jam", pb::Audience::Public).await;
+    let jam = publish_new(&app, titled("Clearing a paper jam", pb::Audience::Public)).await;
     let draft = {
         let article = pb::Article { title: "Not yet".into(), audience: pb::Audience::Public as i32, ..Default::default() };
         let request = pb::CreateArticleRequest { article: Some(article), idempotency_key: String::new() };

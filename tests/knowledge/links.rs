@@ -8,22 +8,8 @@ use crate::{
     common::{ADMIN, AGENT, SERVICE, TestApp, VIEWER, assert_field_error},
     fixtures::{case, customer},
     on_both_backends,
+    support::{publish_new, titled},
 };
-
-async fn published(app: &TestApp, title: &str) -> pb::Article {
-    let mut admin = app.articles(ADMIN);
-    let article = pb::Article { title: title.into(), audience: pb::Audience::Public as i32, ..Default::default() };
-    let created =
-        admin.create_article(pb::CreateArticleRequest { article: Some(article), idempotency_key: String::new() }).await.unwrap();
-    let created = created.into_inner();
-    let publish = pb::PublishArticleRequest {
-        id: created.id.clone(),
-        etag: created.etag.clone(),
-        publish_time: None,
-        comment: String::new(),
-    };
-    admin.publish_article(publish).await.unwrap().into_inner()
-}
 
 fn link(article: &pb::Article, case_id: &str) -> pb::LinkArticleToCaseRequest {
     pb::LinkArticleToCaseRequest { article_id: article.id.clone(), case_id: case_id.to_owned() }
@@ -32,7 +18,10 @@ fn link(article: &pb::Article, case_id: &str) -> pb::LinkArticleToCaseRequest {
 async fn a_case_lists_its_articles_and_an_article_its_cases(app: TestApp) {
     let customer = customer(&app).await;
     let (first, second) = (case(&app, &customer, "Jam on tray 2").await, case(&app, &customer, "Jam on tray 3").await);
-    let (jam, toner) = (published(&app, "Clearing a paper jam").await, published(&app, "Replacing toner").await);
+    let (jam, toner) = (
+        publish_new(&app, titled("Clearing a paper jam", pb::Audience::Public)).await,
+        publish_new(&app, titled("Replacing toner", pb::Audience::Public)).await,
+    );
     let mut agent = app.article_links(AGENT);
 
     let linked = agent.link_article_to_case(link(&jam, &first.id)).await.unwrap().into_inner();
@@ -66,7 +55,7 @@ async fn a_case_lists_its_articles_and_an_article_its_cases(app: TestApp) {
 async fn bad_links_change_nothing(app: TestApp) {
     let customer = customer(&app).await;
     let solved = case(&app, &customer, "Jam on tray 2").await;
-    let article = published(&app, "Clearing a paper jam").await;
+    let article = publish_new(&app, titled("Clearing a paper jam", pb::Audience::Public)).await;
     let tables = ["article_case_links", "audit_entries"];
     let before = app.table_counts("knowledge", &tables).await;
     let mut agent = app.article_links(AGENT);

@@ -15,3 +15,4 @@ mod links;
 mod migrations;
 mod proposals;
 mod search;
+mod support;

@@ -3,45 +3,27 @@
 //! web-search syntax, highlighted and escaped snippets, never an article
 //! the reader may not read.
 
-use docket_kit::auth::ON_BEHALF_OF;
 use docket_proto::knowledge::v1 as pb;
-use tonic::{Code, Request};
+use tonic::Code;
 
 use crate::{
     common::{ADMIN, PORTAL, SERVICE, TestApp, VIEWER, assert_field_error},
     on_both_backends,
+    support::{as_customer, publish_new, titled},
 };
 
 async fn publish(app: &TestApp, title: &str, body: &str, tags: &[&str], audience: pb::Audience, locale: &str) -> pb::Article {
-    let mut admin = app.articles(ADMIN);
     let article = pb::Article {
-        title: title.into(),
         body_markdown: body.into(),
         tags: tags.iter().map(|t| (*t).to_owned()).collect(),
-        audience: audience as i32,
         locale: locale.into(),
-        ..Default::default()
+        ..titled(title, audience)
     };
-    let created =
-        admin.create_article(pb::CreateArticleRequest { article: Some(article), idempotency_key: String::new() }).await.unwrap();
-    let created = created.into_inner();
-    let request = pb::PublishArticleRequest {
-        id: created.id.clone(),
-        etag: created.etag.clone(),
-        publish_time: None,
-        comment: String::new(),
-    };
-    admin.publish_article(request).await.unwrap().into_inner()
+    publish_new(app, article).await
 }
 
 fn query(text: &str) -> pb::SearchArticlesRequest {
     pb::SearchArticlesRequest { query: text.into(), ..Default::default() }
-}
-
-fn as_customer<T>(message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(ON_BEHALF_OF, "contact:0190a000-0000-7000-8000-0000000000c1".parse().unwrap());
-    request
 }
 
 async fn titles(app: &TestApp, token: &str, request: pb::SearchArticlesRequest) -> Vec<String> {

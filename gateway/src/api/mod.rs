@@ -1,7 +1,7 @@
 //! The REST API for staff and scripts, `/api/v1/...`: a JSON mirror of the
 //! case service, plus what staff manage in the other services (web forms
 //! and portal users in the portal service, SLA state and work orders in the
-//! billing service). Every handler is one gRPC call made with the caller's own
+//! billing service, the knowledge base under `/kb`). Every handler is one gRPC call made with the caller's own
 //! bearer token, so roles and the actor of every change are decided by the
 //! service. The OpenAPI document (`/api/v1/openapi.json`) is generated from
 //! these handlers and types.
@@ -10,6 +10,7 @@ mod accounts;
 mod cases;
 pub mod extract;
 mod forms;
+mod kb;
 pub mod model;
 mod openapi;
 mod portal_users;
@@ -39,6 +40,7 @@ pub fn router() -> (Router<GatewayState>, utoipa::openapi::OpenApi) {
         .merge(portal_users::routes())
         .merge(sla::routes())
         .merge(work_orders::routes())
+        .merge(kb::routes())
         .split_for_parts();
     openapi::complete(&mut doc);
     let served = openapi::constrained(&doc);

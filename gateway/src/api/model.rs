@@ -86,6 +86,14 @@ pub(crate) mod whole_number {
             .and_then(|n| T::try_from(n).ok())
             .ok_or_else(|| D::Error::custom(format!("`{number}` is not a whole number in range")))
     }
+
+    /// The same for an optional number: `null` (or, with `#[serde(default)]`, absent) is none.
+    pub fn deserialize_option<'de, D: Deserializer<'de>, T: TryFrom<i64>>(deserializer: D) -> Result<Option<T>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(bound(deserialize = "T: TryFrom<i64>"))]
+        struct Whole<T>(#[serde(deserialize_with = "deserialize")] T);
+        Ok(Option::<Whole<T>>::deserialize(deserializer)?.map(|Whole(n)| n))
+    }
 }
 
 fn time(ts: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
@@ -104,6 +112,7 @@ fn enum_or_unspecified<E>(value: Option<E>, to_proto: impl Fn(E) -> i32) -> i32 
 // The shapes of the other services' resources, one module per area; they
 // use the macro and helpers above.
 pub mod forms;
+pub mod kb;
 pub mod portal_users;
 pub mod sla;
 

@@ -13,7 +13,12 @@ use utoipa::{
     },
 };
 
-use super::model::{AccountTier, CaseOrder, CasePriority, CaseStatus, portal_users::PortalUserState, sla::SlaQueueState};
+use super::model::{
+    AccountTier, CaseOrder, CasePriority, CaseStatus,
+    kb::{ArticleState, Audience, ProposalState},
+    portal_users::PortalUserState,
+    sla::SlaQueueState,
+};
 use crate::problem::{FieldError, PROBLEM_JSON, Problem};
 use serde_json::{Value, json};
 
@@ -22,7 +27,7 @@ use serde_json::{Value, json};
     info(
         title = "Docket REST API",
         description = "A JSON mirror of Docket's case service for staff and scripts, with web forms, \
-            portal users, SLA state and work orders. \
+            portal users, SLA state, work orders and the knowledge base. \
             Send `Authorization: Bearer <token>`; the token's role decides what a call may do and its \
             holder is recorded as the actor of every change. Errors are RFC 9457 problem details.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
@@ -30,7 +35,8 @@ use serde_json::{Value, json};
     servers((url = "/api/v1")),
     // Enums used only by query parameters are not collected from the routes.
     components(schemas(
-        Problem, FieldError, CaseOrder, CaseStatus, CasePriority, AccountTier, PortalUserState, SlaQueueState
+        Problem, FieldError, CaseOrder, CaseStatus, CasePriority, AccountTier, PortalUserState, SlaQueueState,
+        ArticleState, Audience, ProposalState
     )),
     tags(
         (name = "cases", description = "Cases, their status machine, activities and audit trail"),
@@ -40,6 +46,8 @@ use serde_json::{Value, json};
         (name = "portal users", description = "Contacts with access to the customer portal: invitations, access, sessions"),
         (name = "sla", description = "Cases against their SLA targets: state, queues, compliance"),
         (name = "work orders", description = "Printable work orders of cases"),
+        (name = "knowledge base", description = "Articles, their review and versions, search, categories, links to cases, \
+            drafts proposed from closed cases, and deflection"),
     ),
 )]
 struct ApiDoc;
@@ -146,6 +154,9 @@ const EMAIL: &str = r"^[^@\s\u0000-\u001F\u007F-\u009F]+@[^@.\s\u0000-\u001F\u00
 const KEY: &str = "^[a-z0-9_]{1,50}$";
 /// A web form's slug, e.g. `warranty-claim`.
 const SLUG: &str = "^[a-z0-9]([a-z0-9-]{0,58}[a-z0-9])?$";
+/// An article's or a category's slug, e.g. `clearing-a-paper-jam`: words of
+/// a-z and digits joined by single dashes, at most 80 characters.
+const KB_SLUG: &str = "^[a-z0-9]+(-[a-z0-9]+)*$";
 
 /// `^(a|b)$` of two anchored patterns.
 fn either(a: &str, b: &str) -> String {
@@ -522,6 +533,81 @@ pub fn constrained(doc: &utoipa::openapi::OpenApi) -> Value {
     properties(doc_ref, "PortalUserFields", &[("reason", text(1000))]);
     changes_something(doc_ref, "PortalUserFields", &["enabled", "portal_manager"]);
     properties(doc_ref, "RevokeSessions", &[("reason", text(1000))]);
+
+    // The knowledge base.
+    let kb_slug = || json!({"maxLength": 80, "pattern": KB_SLUG});
+    properties(
+        doc_ref,
+        "ArticleFields",
+        &[
+            ("title", some_text(200)),
+            ("slug", kb_slug()),
+            ("summary", text(1000)),
+            // Markdown is taken as written (white space too), without control characters.
+            ("body_markdown", json!({"maxLength": 200_000, "pattern": format!("^{CHAR}*$")})),
+            ("locale", json!({"pattern": "^[a-z]{2,3}(-[A-Z]{2})?$"})),
+            ("category_id", id_or_empty()),
+            (
+                "tags",
+                json!({"maxItems": 20, "items": {"type": "string", "pattern": text_pattern(40, false), "not": {"pattern": "\""}}}),
+            ),
+            ("related_article_ids", json!({"maxItems": 20, "items": id()})),
+            ("owner_id", text(100)),
+            ("reason", text(1000)),
+        ],
+    );
+    create_schema(doc_ref, "ArticleFields", "NewArticle", &["title", "audience"], "A new draft article.");
+    changes_something(
+        doc_ref,
+        "ArticleFields",
+        &[
+            "title",
+            "slug",
+            "summary",
+            "body_markdown",
+            "locale",
+            "category_id",
+            "tags",
+            "audience",
+            "related_article_ids",
+            "owner_id",
+        ],
+    );
+    request_body(doc_ref, "/kb/articles", "post", "NewArticle");
+    for step in ["ArticleStep", "PublishArticle"] {
+        properties(doc_ref, step, &[("comment", text(2000))]);
+    }
+    properties(doc_ref, "NewArticleCaseLink", &[("case_id", id())]);
+    properties(
+        doc_ref,
+        "CategoryFields",
+        &[
+            ("name", some_text(200)),
+            ("slug", kb_slug()),
+            ("description", text(2000)),
+            ("parent_id", id_or_empty()),
+            ("position", json!({"minimum": 0})),
+            ("reason", text(1000)),
+        ],
+    );
+    create_schema(doc_ref, "CategoryFields", "NewCategory", &["name"], "A new category.");
+    changes_something(doc_ref, "CategoryFields", &["name", "slug", "description", "parent_id", "position"]);
+    request_body(doc_ref, "/kb/categories", "post", "NewCategory");
+    properties(doc_ref, "ProposalDecision", &[("reason", text(1000))]);
+    parameter(doc_ref, Some("/kb/search"), "q", |_| some_text(200));
+    for path in ["/kb/articles", "/kb/search"] {
+        parameter(doc_ref, Some(path), "tag", |_| text(40));
+    }
+    parameter(doc_ref, Some("/kb/articles/{article}"), "article", |_| json!({"pattern": either(UUID, KB_SLUG)}));
+    parameter(doc_ref, None, "period", |_| json!({"enum": ["day", "week", "month"]}));
+    parameter(doc_ref, Some("/kb/deflection"), "source", |_| json!({"pattern": "^[a-z0-9-]{1,64}$"}));
+    // An update names the article by its id only.
+    let pointer = "/paths/~1kb~1articles~1{article}/patch/parameters";
+    if let Some(parameters) = doc_ref.pointer_mut(pointer).and_then(Value::as_array_mut) {
+        for p in parameters.iter_mut().filter(|p| p["name"] == "article") {
+            merge_into(&mut p["schema"], json!({"format": "uuid", "pattern": format!("^{UUID}$")}));
+        }
+    }
 
     doc
 }

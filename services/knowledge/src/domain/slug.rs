@@ -5,9 +5,22 @@
 /// The longest slug, in bytes.
 pub const MAX_LEN: usize = 80;
 
+/// The slug of a new record titled `title`: [`slugify`]'s, or when the
+/// title keeps no letter or digit (a title in Japanese, or only
+/// punctuation) `{kind}-` and eight random hex digits, so that every title
+/// gets an address.
+pub fn for_new(title: &str, kind: &str) -> String {
+    let slug = slugify(title);
+    if !slug.is_empty() {
+        return slug;
+    }
+    let random = docket_kit::request::Uuid::now_v7().simple().to_string();
+    format!("{kind}-{}", &random[random.len() - 8..])
+}
+
 /// A slug from `title`: common Latin letters lose their accents, anything
 /// else that is not a letter or digit separates words. Empty when the title
-/// has no letter or digit this can keep (the caller then picks another).
+/// has no letter or digit this can keep ([`for_new`] then makes one up).
 pub fn slugify(title: &str) -> String {
     let mut slug = String::with_capacity(title.len().min(MAX_LEN));
     let mut dash = false;
@@ -112,6 +125,17 @@ mod tests {
                 assert_eq!(check(slug), Ok(()), "{slug}");
             }
         }
+    }
+
+    #[test]
+    fn a_title_without_latin_letters_or_digits_still_gets_an_address() {
+        assert_eq!(for_new("Printer jam", "article"), "printer-jam");
+        for title in ["日本語のプリンター", "---", "!!!"] {
+            let slug = for_new(title, "article");
+            assert!(slug.starts_with("article-") && slug.len() == "article-".len() + 8, "{slug}");
+            assert_eq!(check(&slug), Ok(()), "{slug}");
+        }
+        assert_ne!(for_new("日本語", "topic"), for_new("日本語", "topic"), "two such titles get two addresses");
     }
 
     #[test]

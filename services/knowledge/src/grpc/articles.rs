@@ -69,6 +69,12 @@ fn parse_audience(violations: &mut FieldViolations, field: &str, value: i32) -> 
     }
 }
 
+/// A list's or a search's tag filter: a tag as articles hold them, or none.
+fn tag_filter(violations: &mut FieldViolations, tag: &str) -> Option<String> {
+    let tag = violations.optional_text("tag", tag, TAG_MAX);
+    normalize_tags(std::slice::from_ref(&tag)).pop()
+}
+
 fn is_locale(locale: &str) -> bool {
     let (language, region) = locale.split_once('-').unwrap_or((locale, ""));
     (2..=3).contains(&language.len())
@@ -91,7 +97,7 @@ fn parse(
     };
     let slug = if wanted(mask, ArticleField::Slug) {
         let given = article.slug.trim();
-        let slug = if given.is_empty() && creating { slug::slugify(&title) } else { given.to_owned() };
+        let slug = if given.is_empty() && creating { slug::for_new(&title, "article") } else { given.to_owned() };
         if let Err(why) = slug::check(&slug) {
             violations.add("article.slug", why);
         }
@@ -102,6 +108,10 @@ fn parse(
     let body_markdown = if wanted(mask, ArticleField::BodyMarkdown) {
         if article.body_markdown.chars().count() > markdown::MAX_BODY {
             violations.add("article.body_markdown", format!("must be at most {} characters", markdown::MAX_BODY));
+        }
+        // Text only: no database stores a NUL, and no reader needs a control character.
+        if article.body_markdown.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+            violations.add("article.body_markdown", "contains control characters");
         }
         article.body_markdown.clone()
     } else {
@@ -117,13 +127,15 @@ fn parse(
         String::new()
     };
     let tags = if wanted(mask, ArticleField::Tags) {
-        let tags = normalize_tags(&article.tags);
-        if tags.len() > TAGS_MAX {
+        // Counted and checked as sent (blank ones are then dropped, repeats merged).
+        if article.tags.len() > TAGS_MAX {
             violations.add("article.tags", format!("at most {TAGS_MAX} tags"));
         }
-        if tags.iter().any(|t| t.chars().count() > TAG_MAX || t.contains('"')) {
-            violations.add("article.tags", format!("each tag is at most {TAG_MAX} characters, without quotes"));
+        let checked: Vec<String> = article.tags.iter().map(|t| violations.optional_text("article.tags", t, TAG_MAX)).collect();
+        if checked.iter().any(|t| t.contains('"')) {
+            violations.add("article.tags", "a tag holds no quotes");
         }
+        let tags = normalize_tags(&checked);
         tags
     } else {
         Vec::new()
@@ -306,7 +318,7 @@ impl ArticleService for ArticleApi {
             Ok(pb::Audience::Unspecified) => None,
             _ => Some(parse_audience(&mut violations, "audience", request.audience)),
         };
-        let tag = normalize_tags(std::slice::from_ref(&request.tag)).pop();
+        let tag = tag_filter(&mut violations, &request.tag);
         let filter = ArticleFilter {
             state,
             category_id: violations.opt_id("category_id", &request.category_id),
@@ -429,7 +441,7 @@ impl ArticleService for ArticleApi {
             category_id: violations
                 .opt_id::<crate::domain::CategoryId>("category_id", &request.category_id)
                 .map(|id| id.to_string()),
-            tag: normalize_tags(std::slice::from_ref(&request.tag)).pop(),
+            tag: tag_filter(&mut violations, &request.tag),
             locale: (!request.locale.is_empty()).then(|| request.locale.clone()),
         };
         violations.into_result()?;

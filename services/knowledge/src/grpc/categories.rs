@@ -40,7 +40,7 @@ fn parse(violations: &mut FieldViolations, category: &pb::Category, mask: Option
     let slug = if wanted(mask, CategoryField::Slug) {
         // A create without a slug gets one from the name; an update must say it.
         let given = category.slug.trim();
-        let slug = if given.is_empty() && mask.is_none() { slug::slugify(&name) } else { given.to_owned() };
+        let slug = if given.is_empty() && mask.is_none() { slug::for_new(&name, "topic") } else { given.to_owned() };
         if let Err(why) = slug::check(&slug) {
             violations.add("category.slug", why);
         }
