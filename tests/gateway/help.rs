@@ -298,12 +298,17 @@ async fn a_bad_search_is_explained_and_the_help_center_is_never_empty_handed() {
 
 /// The deflection statistics of the portal over the last and next day, summed.
 async fn portal_deflection(gw: &GatewayApp) -> (i64, i64, i64, i64) {
+    deflection_of(gw, "portal").await
+}
+
+/// The deflection statistics of `source` over the last and next day, summed.
+async fn deflection_of(gw: &GatewayApp, source: &str) -> (i64, i64, i64, i64) {
     let now = chrono::Utc::now();
     let request = pb::GetDeflectionStatsRequest {
         start_time: Some(docket_kit::time::to_proto(now - chrono::Duration::days(1))),
         end_time: Some(docket_kit::time::to_proto(now + chrono::Duration::days(1))),
         period: "day".into(),
-        source: "portal".into(),
+        source: source.into(),
     };
     let stats = gw.app.deflection(ADMIN).get_deflection_stats(request).await.unwrap().into_inner();
     stats.periods.iter().fold((0, 0, 0, 0), |sum, p| {
@@ -424,4 +429,56 @@ async fn live_suggestions_answer_as_json_and_refuse_bad_queries() {
     assert_eq!(script.status, 200);
     assert_eq!(script.header("content-type"), Some("text/javascript; charset=utf-8"));
     assert!(script.text().contains("textContent") && !script.text().contains("innerHTML"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_form_suggests_articles_first_and_counts_a_case_sent_anyway() {
+    let gw = GatewayApp::spawn(Backend::Sqlite).await;
+    let shelf = shelf(&gw).await;
+    let form = crate::web_forms::support_form(&gw).await;
+    let path = format!("/f/{}", form.slug);
+    let page = gw.send(http::Method::GET, &path, None, &[], None).await;
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(html.contains("<label for=\"docket-search\">") && html.contains("src=\"/static/deflect.js\""), "{html}");
+    assert!(html.contains(&format!("data-suggest-source=\"{}\"", form.slug)), "the subject field is followed: {html}");
+    let visit = hidden_value(&html, "docket-visit").expect("the form starts a visit");
+
+    // Without JavaScript: "search first" finds the public article only, in a new tab, and fills in the subject.
+    let searched = gw.send(http::Method::GET, &format!("{path}?q=printer&ds={visit}"), None, &[], None).await;
+    let html = searched.text();
+    let link = format!("/help/articles/{}?ds={visit}&#38;from={}", shelf.public.slug, form.slug);
+    assert!(html.contains(&format!("<a href=\"{link}\" target=\"_blank\" rel=\"noopener\">")), "{html}");
+    assert!(!html.contains(&shelf.customers.title) && !html.contains(&shelf.internal.title), "{html}");
+    assert!(html.contains("value=\"printer\" data-suggest-source"), "{html}");
+    assert_eq!(hidden_value(&html, "docket-visit").as_deref(), Some(visit.as_str()), "the same visit goes on");
+    // The article offers the form again, for the same visit.
+    let article = gw.send(http::Method::GET, &link.replace("&#38;", "&"), None, &[], None).await;
+    assert!(
+        article.text().contains(&format!("href=\"/f/{}?ds={visit}&#38;from={}\"", form.slug, form.slug)),
+        "{}",
+        article.text()
+    );
+
+    // The form sent anyway: a case, counted as opened after suggestions.
+    let token = hidden_value(&html, "docket-token").expect("a form token");
+    let fields = [
+        ("docket-token", token.as_str()),
+        ("docket-website", ""),
+        ("docket-visit", visit.as_str()),
+        ("name", "Petra Schmidt"),
+        ("email", "petra.deflection@visitor.example"),
+        ("subject", "Printer still jams"),
+        ("device", "Printer"),
+        ("details", "The article did not help."),
+    ];
+    let body = Some(("application/x-www-form-urlencoded", crate::common::gateway::form_body(&fields)));
+    let sent = gw.send(http::Method::POST, &path, None, &[], body).await;
+    assert_eq!(sent.status, 200, "{}", sent.text());
+    eventually("the form's deflection to be counted", async || {
+        let counted = deflection_of(&gw, &form.slug).await;
+        if counted == (1, 1, 0, 1) { Ok(()) } else { Err(format!("{counted:?}")) }
+    })
+    .await;
+    assert_eq!(portal_deflection(&gw).await, (0, 0, 0, 0), "each source counts its own");
 }

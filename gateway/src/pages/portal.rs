@@ -1038,6 +1038,8 @@ struct NewCasePage {
     suggestions: Vec<Suggestion>,
     /// The "search first" step was used (so "no suggestions" is news).
     searched: bool,
+    /// Suggested articles open in this tab.
+    new_tab: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1136,6 +1138,7 @@ async fn new_case_view(
         errors,
         visit,
         searched: suggestions.is_some(),
+        new_tab: false,
         suggestions: suggestions.unwrap_or_default(),
     })
 }

@@ -26,7 +26,11 @@ use docket_proto::portal::v1::{self as pb, get_web_form_request::Lookup};
 use serde::Deserialize;
 use tonic::Code;
 
-use super::{Branding, ErrorPage, FormErrors, PagePath, status_page};
+use super::{
+    Branding, ErrorPage, FormErrors, PagePath,
+    deflection::{self, Suggestion, Visit},
+    status_page,
+};
 use crate::{
     GatewayState,
     csrf::{CsrfForm, CsrfToken},
@@ -47,6 +51,8 @@ pub fn routes() -> Router<GatewayState> {
 const TOKEN_FIELD: &str = "docket-token";
 /// The honeypot: hidden from people, irresistible to form-filling bots.
 const HONEYPOT_FIELD: &str = "docket-website";
+/// The deflection visit the form belongs to (`deflection::Visit`).
+const VISIT_FIELD: &str = "docket-visit";
 /// What the seal is for.
 const SEAL_PURPOSE: &str = "web-form";
 /// How long a rendered form can be sent.
@@ -105,6 +111,8 @@ struct FieldView {
     help: String,
     value: String,
     error: Option<String>,
+    /// The case's subject: articles are suggested as it is typed.
+    suggest: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -117,6 +125,15 @@ struct FormPage {
     fields: Vec<FieldView>,
     token: String,
     errors: FormErrors,
+    /// The field that holds the case's subject: suggestions follow it.
+    subject_field: Option<String>,
+    visit: Visit,
+    /// The "search first" step was used, with this text, and found these.
+    searched: bool,
+    search_text: String,
+    suggestions: Vec<Suggestion>,
+    /// Suggested articles open in a new tab (the form may be in a frame).
+    new_tab: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -155,6 +172,7 @@ fn form_view(
     ticket: &FormTicket,
     values: &HashMap<String, String>,
     errors: FormErrors,
+    visit: Visit,
 ) -> FormPage {
     let fields = form
         .fields
@@ -174,6 +192,7 @@ fn form_view(
             help: field.help_text.clone(),
             value: values.get(&field.name).cloned().unwrap_or_default(),
             error: errors.get(&field.name).map(str::to_owned),
+            suggest: field.target == pb::FormFieldTarget::Subject as i32,
         })
         .collect();
     FormPage {
@@ -184,7 +203,18 @@ fn form_view(
         fields,
         token: ticket.seal(state),
         errors,
+        subject_field: subject_field(form),
+        visit,
+        searched: false,
+        search_text: String::new(),
+        suggestions: Vec::new(),
+        new_tab: true,
     }
+}
+
+/// The name of the field that holds the case's subject, if the form has one.
+fn subject_field(form: &pb::WebForm) -> Option<String> {
+    form.fields.iter().find(|f| f.target == pb::FormFieldTarget::Subject as i32).map(|f| f.name.clone())
 }
 
 /// A slug as form definitions have them; anything else is not a form.
@@ -221,6 +251,12 @@ struct ShowQuery {
     /// The embedding page's origin, as embed.js passes it.
     #[serde(default)]
     origin: String,
+    /// The deflection visit, when the form is opened again from an article.
+    #[serde(default)]
+    ds: String,
+    /// The "search first" step's text.
+    #[serde(default)]
+    q: String,
 }
 
 /// The origin to remember for a submission: one the form allows, else none
@@ -243,9 +279,26 @@ async fn show(
         Ok(form) => form,
         Err(response) => return response,
     };
-    let origin = embedding_origin(&form, &query.map(|Query(q)| q.origin).unwrap_or_default());
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    let origin = embedding_origin(&form, &query.origin);
     let ticket = FormTicket::new(&form.slug, &origin);
-    let page = form_view(&state, &form, &ticket, &HashMap::new(), FormErrors::default());
+    let visit = Visit::parse(&query.ds, &form.slug).unwrap_or_else(|| Visit::start(&form.slug));
+    let text: String = query.q.trim().chars().take(200).collect();
+    // The "search first" step: suggestions for the text, which also fills in the subject.
+    let mut values = HashMap::new();
+    let mut suggestions = Vec::new();
+    let searched = match subject_field(&form) {
+        Some(field) if !text.is_empty() => {
+            suggestions = deflection::suggest(&state, None, &text, &visit).await;
+            values.insert(field, text.clone());
+            true
+        }
+        _ => false,
+    };
+    let mut page = form_view(&state, &form, &ticket, &values, FormErrors::default(), visit);
+    page.searched = searched;
+    page.search_text = text;
+    page.suggestions = suggestions;
     framed(&form, StatusCode::OK, page)
 }
 
@@ -286,18 +339,22 @@ async fn submit(
     let mut values = HashMap::new();
     let mut token = String::new();
     let mut honeypot = String::new();
+    let mut visit = String::new();
     for (name, value) in form_urlencoded::parse(&body) {
         match name.as_ref() {
             TOKEN_FIELD => token = value.into_owned(),
             HONEYPOT_FIELD => honeypot = value.into_owned(),
+            VISIT_FIELD => visit = value.into_owned(),
             _ => {
                 values.insert(name.into_owned(), value.into_owned());
             }
         }
     }
+    let visit = Visit::parse(&visit, &form.slug);
     // What a refusal shows: the form again, as the visitor filled it in.
     let again = |ticket: &FormTicket, status: StatusCode, errors: FormErrors| {
-        framed(&form, status, form_view(&state, &form, ticket, &values, errors))
+        let visit = visit.clone().unwrap_or_else(|| Visit::start(&form.slug));
+        framed(&form, status, form_view(&state, &form, ticket, &values, errors, visit))
     };
     let ticket = match FormTicket::open(&state, &token) {
         Some(ticket) if ticket.slug == form.slug && ticket.is_fresh() => ticket,
@@ -356,6 +413,9 @@ async fn submit(
     match clients.forms.submit_form(request).await {
         Ok(done) => {
             let done = done.into_inner();
+            if let Some(visit) = &visit {
+                deflection::record(&state, None, visit, docket_proto::knowledge::v1::DeflectionEventKind::CaseOpened, "");
+            }
             let page = DonePage {
                 brand: state.branding.clone(),
                 title: form.title.clone(),
