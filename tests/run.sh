@@ -105,6 +105,7 @@ if [ ${#extra[@]} -eq 0 ]; then
   cargo run -q -p docket-bench -- invoices --cases 20 --concurrency 1,2
   cargo run -q -p docket-bench -- web-forms --submissions 20 --concurrency 1,2
   cargo run -q -p docket-bench -- portal-pages --cases 30 --requests 20 --concurrency 1,2
+  cargo run -q -p docket-bench -- kb-search --articles 300 --requests 50 --concurrency 1,2
 fi
 
 say "summary"

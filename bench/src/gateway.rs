@@ -111,9 +111,9 @@ const SEARCH_WORD: &str = "jammed";
 const LIST_PAGE: usize = 25;
 
 /// One HTTP connection pool; one per client task, so one connection each.
-type Http = Client<HttpConnector, Full<Bytes>>;
+pub(crate) type Http = Client<HttpConnector, Full<Bytes>>;
 
-fn http_client() -> Http {
+pub(crate) fn http_client() -> Http {
     Client::builder(TokioExecutor::new()).build_http()
 }
 
@@ -238,22 +238,28 @@ async fn with_stack<T>(database_url: &str, phases: impl AsyncFnOnce(&Stack) -> a
 
 /// A whole HTTP answer.
 #[derive(Debug)]
-struct Answer {
-    status: u16,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
     /// `name=value` of each `Set-Cookie`.
     cookies: Vec<(String, String)>,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Answer {
     /// The error of an unexpected answer: its status and what the page says.
-    fn refused(&self, what: &str) -> String {
+    pub(crate) fn refused(&self, what: &str) -> String {
         format!("{what}: HTTP {}: {}", self.status, snippet(&self.body))
     }
 }
 
 /// Sends one request; `form` is posted URL-encoded.
-async fn send(client: &Http, method: Method, url: &str, cookie: Option<&str>, form: Option<Vec<u8>>) -> Result<Answer, String> {
+pub(crate) async fn send(
+    client: &Http,
+    method: Method,
+    url: &str,
+    cookie: Option<&str>,
+    form: Option<Vec<u8>>,
+) -> Result<Answer, String> {
     let mut request = Request::builder().method(method).uri(url);
     if let Some(cookie) = cookie {
         request = request.header(header::COOKIE, cookie);

@@ -35,10 +35,18 @@
 //! (the case list of 1,000 cases, a search, a case page). Their smoke tests
 //! are `web-forms --submissions 20 --concurrency 1,2` and
 //! `portal-pages --cases 30 --requests 20 --concurrency 1,2`.
+//!
+//! `kb-search` measures the knowledge base at the size of a real help
+//! center (see [`knowledge`]): 100,000 published articles seeded in bulk
+//! through the store's own write path, then SearchArticles as an anonymous
+//! reader (queries that match, and typos that fall back to trigrams on
+//! titles) and the article page through the gateway. Its smoke test is
+//! `kb-search --articles 300 --requests 50 --concurrency 1,2`.
 
 mod billing;
 mod events;
 mod gateway;
+mod knowledge;
 mod smtp;
 
 use std::{
@@ -104,6 +112,9 @@ enum Command {
     /// A logged-in customer's portal pages through the HTTP gateway: the
     /// case list, a search and a case page.
     PortalPages(gateway::PortalPagesArgs),
+    /// The knowledge base at 100,000 articles: SearchArticles (matches and
+    /// typos) over gRPC and article pages through the HTTP gateway.
+    KbSearch(knowledge::KbSearchArgs),
 }
 
 #[derive(Args)]
@@ -128,6 +139,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Invoices(args) => billing::invoices(args).await,
         Command::WebForms(args) => gateway::web_forms(args).await,
         Command::PortalPages(args) => gateway::portal_pages(args).await,
+        Command::KbSearch(args) => knowledge::kb_search(args).await,
     }
 }
 

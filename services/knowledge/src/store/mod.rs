@@ -17,7 +17,9 @@ pub use self::categories::CategoryUpdate;
 pub use self::deflection::{DeflectionCounts, DeflectionEvent};
 pub use self::links::CaseCursor;
 pub use self::proposals::Decision;
-pub use self::search::{Hit, Results, SearchFilter};
+pub use self::search::{
+    Hit, Results, SearchFilter, index_article, postgres_fuzzy_statement, postgres_fuzzy_threshold, postgres_search_statement,
+};
 
 docket_kit::service_store!(
     /// The knowledge service's database. Cheap to clone.

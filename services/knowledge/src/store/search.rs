@@ -59,7 +59,8 @@ pub struct Results {
 }
 
 /// Writes (or removes) the article's search row: present exactly while a
-/// version is live and the article is not archived.
+/// version is live and the article is not archived. Public for bulk loads
+/// in a transaction of their own (`docket-bench kb-search` seeds with it).
 pub async fn index_article(tx: &Tx, article: &article::Model, live: Option<&article_version::Model>) -> Result<()> {
     let db = &**tx;
     let backend = db.get_database_backend();
@@ -216,6 +217,14 @@ async fn search_postgres(
     offset: u64,
     limit: u64,
 ) -> Result<Results> {
+    let rows = db.query_all_raw(postgres_search_statement(query, filter, offset, limit)).await?;
+    page(rows, limit, |row| Ok((row.try_get::<f64>("", "rank")?, row.try_get::<String>("", "snippet")?)))
+}
+
+/// The statement of the exact search on PostgreSQL: one more row than
+/// `limit`, to tell whether another page follows. Public so that
+/// `docket-bench kb-search` can `EXPLAIN` what the service runs.
+pub fn postgres_search_statement(query: &Query, filter: &SearchFilter, offset: u64, limit: u64) -> Statement {
     let options =
         format!("StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=35, MinWords=12, MaxFragments=2, FragmentDelimiter=\" … \"");
     let mut values: Vec<Value> = vec![search::to_websearch(query).into(), options.into()];
@@ -235,8 +244,7 @@ async fn search_postgres(
          WHERE s.document @@ q.query{where_sql} \
          ORDER BY rank DESC, s.article_id LIMIT ${limit_p} OFFSET ${offset_p}"
     );
-    let rows = db.query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
-    page(rows, limit, |row| Ok((row.try_get::<f64>("", "rank")?, row.try_get::<String>("", "snippet")?)))
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
 }
 
 async fn search_sqlite(
@@ -283,9 +291,31 @@ fn page(
 /// index finds the candidates; the threshold is lowered for this
 /// transaction so that two swapped letters still count).
 async fn fuzzy_postgres(db: &DatabaseConnection, query: &Query, filter: &SearchFilter, limit: u64) -> Result<Vec<Hit>> {
+    let Some(statement) = postgres_fuzzy_statement(query, filter, limit) else { return Ok(Vec::new()) };
+    let txn = db.begin().await?;
+    txn.execute_unprepared(&postgres_fuzzy_threshold()).await?;
+    let rows = txn.query_all_raw(statement).await?;
+    txn.commit().await?;
+    rows.iter()
+        .map(|row| {
+            let summary: String = row.try_get("", "summary")?;
+            Ok(hit(row, row.try_get("", "rank")?, summary)?)
+        })
+        .collect()
+}
+
+/// What the typo fallback's transaction runs before its statement.
+pub fn postgres_fuzzy_threshold() -> String {
+    format!("SET LOCAL pg_trgm.word_similarity_threshold = {}", search::PG_WORD_SIMILARITY_MIN)
+}
+
+/// The statement of the typo fallback on PostgreSQL, to run after
+/// [`postgres_fuzzy_threshold`] in one transaction; `None` when no word was
+/// typed. Public so that `docket-bench kb-search` can `EXPLAIN` it.
+pub fn postgres_fuzzy_statement(query: &Query, filter: &SearchFilter, limit: u64) -> Option<Statement> {
     let typed = query.words().join(" ");
     if typed.is_empty() {
-        return Ok(Vec::new());
+        return None;
     }
     let mut values: Vec<Value> = vec![typed.into()];
     let (where_sql, filter_values) = conditions(DbBackend::Postgres, filter, 2);
@@ -299,16 +329,7 @@ async fn fuzzy_postgres(db: &DatabaseConnection, query: &Query, filter: &SearchF
          WHERE $1 OPERATOR(public.<%) s.title{where_sql} \
          ORDER BY rank DESC, s.article_id LIMIT ${limit_p}"
     );
-    let txn = db.begin().await?;
-    txn.execute_unprepared(&format!("SET LOCAL pg_trgm.word_similarity_threshold = {}", search::PG_WORD_SIMILARITY_MIN)).await?;
-    let rows = txn.query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
-    txn.commit().await?;
-    rows.iter()
-        .map(|row| {
-            let summary: String = row.try_get("", "summary")?;
-            Ok(hit(row, row.try_get("", "rank")?, summary)?)
-        })
-        .collect()
+    Some(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
 }
 
 /// Titles alike to the typed words: those sharing a trigram with one of
