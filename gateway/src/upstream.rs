@@ -172,6 +172,10 @@ impl FromRequestParts<GatewayState> for PortalClients {
     }
 }
 
+/// Largest answer the gateway reads from the knowledge service: a file of
+/// 10 MiB (its limit) and its envelope; tonic's default is 4 MiB.
+const FILE_MESSAGE_MAX: usize = 11 * 1024 * 1024;
+
 /// The knowledge service as staff call it through the API, with the caller's own token.
 pub struct KnowledgeClients {
     pub articles: ArticleServiceClient<Authed>,
@@ -191,7 +195,9 @@ impl FromRequestParts<GatewayState> for KnowledgeClients {
         Ok(KnowledgeClients {
             articles: ArticleServiceClient::with_interceptor(channel.clone(), auth.clone()),
             categories: CategoryServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            attachments: AttachmentServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            attachments: AttachmentServiceClient::with_interceptor(channel.clone(), auth.clone())
+                .max_decoding_message_size(FILE_MESSAGE_MAX)
+                .max_encoding_message_size(FILE_MESSAGE_MAX),
             links: ArticleLinkServiceClient::with_interceptor(channel.clone(), auth.clone()),
             proposals: DraftProposalServiceClient::with_interceptor(channel.clone(), auth.clone()),
             deflection: DeflectionServiceClient::with_interceptor(channel, auth),
@@ -209,8 +215,8 @@ pub struct ReaderClients {
     pub categories: CategoryServiceClient<Authed>,
     pub attachments: AttachmentServiceClient<Authed>,
     pub deflection: DeflectionServiceClient<Authed>,
-    /// The contact the calls are made for; `None`: anonymous.
-    contact_id: Option<String>,
+    /// `x-docket-on-behalf-of` for the contact the calls are made for; `None`: anonymous.
+    on_behalf_of: Option<MetadataValue<tonic::metadata::Ascii>>,
 }
 
 impl ReaderClients {
@@ -220,19 +226,22 @@ impl ReaderClients {
         ReaderClients {
             articles: ArticleServiceClient::with_interceptor(channel.clone(), auth.clone()),
             categories: CategoryServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            attachments: AttachmentServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            attachments: AttachmentServiceClient::with_interceptor(channel.clone(), auth.clone())
+                .max_decoding_message_size(FILE_MESSAGE_MAX),
             deflection: DeflectionServiceClient::with_interceptor(channel, auth),
-            contact_id: contact_id.filter(|id| !id.is_empty()).map(str::to_owned),
+            // A contact id is a UUID the portal service gave; one that could not be
+            // sent would read as anonymous, the reader with the fewest rights.
+            on_behalf_of: contact_id.filter(|id| !id.is_empty()).and_then(|id| format!("contact:{id}").parse().ok()),
         }
     }
 
     /// `message` as a request made for this reader.
-    pub fn request<T>(&self, message: T) -> Result<tonic::Request<T>, tonic::Status> {
+    pub fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
-        if let Some(contact) = &self.contact_id {
-            docket_kit::auth::act_for_contact(&mut request, contact)?;
+        if let Some(value) = &self.on_behalf_of {
+            request.metadata_mut().insert(docket_kit::auth::ON_BEHALF_OF, value.clone());
         }
-        Ok(request)
+        request
     }
 }
 

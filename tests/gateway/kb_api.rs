@@ -226,3 +226,55 @@ async fn bad_input_to_the_knowledge_base_is_refused_and_writes_nothing() {
     gw.get("/api/v1/kb/deflection?start_time=2026-01-01T00:00:00Z", VIEWER).await.problem(400);
     assert_eq!(article_count(&gw).await, 1);
 }
+
+/// `bytes` sent as a file to `article`'s attachments, named `name`.
+async fn upload(gw: &GatewayApp, article: &str, name: &str, content_type: &str, bytes: Vec<u8>, token: &str) -> HttpResponse {
+    let path = format!("/api/v1/kb/articles/{article}/attachments?file_name={name}");
+    gw.send(http::Method::POST, &path, Some(token), &[], Some((content_type, bytes))).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_attach_through_the_api_and_download_with_their_kind() {
+    let gw = GatewayApp::spawn(Backend::Postgres).await;
+    let created = gw.post_json("/api/v1/kb/articles", AGENT, &json!({"title": "Printer panel", "audience": "public"})).await;
+    let id = created.expect(201)["id"].as_str().unwrap().to_owned();
+    let published = post(&gw, &format!("/api/v1/kb/articles/{id}/publish"), ADMIN, None, &json!({})).await;
+    assert_eq!(published.expect(200)["state"], "published");
+    let octets = "application/octet-stream";
+
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0".to_vec();
+    let stored = upload(&gw, &id, "C%3A%5CUsers%5Cann%5Cpanel.png", octets, png.clone(), AGENT).await.expect(201);
+    assert_eq!((stored["file_name"].as_str(), stored["content_type"].as_str()), (Some("panel.png"), Some("image/png")));
+    assert_eq!(stored["size"], png.len());
+    let url = stored["url"].as_str().unwrap().to_owned();
+    let read = gw.get(&url, VIEWER).await;
+    assert_eq!(read.status, 200);
+    assert_eq!(read.body, png);
+    assert_eq!(read.header("content-type"), Some("image/png"));
+    assert_eq!(read.header("content-disposition"), Some("inline; filename=\"panel.png\"; filename*=UTF-8''panel.png"));
+    assert_eq!(read.header("x-content-type-options"), Some("nosniff"));
+
+    // A large file (over tonic's default 4 MiB message) passes both ways, and readers get it through the help center.
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    pdf.resize(6 * 1024 * 1024, b'%');
+    let manual = upload(&gw, &id, "manual.pdf", octets, pdf.clone(), AGENT).await.expect(201);
+    let file = gw.send(http::Method::GET, &format!("/help/files/{}", manual["id"].as_str().unwrap()), None, &[], None).await;
+    assert_eq!(file.status, 200, "{}", file.text().chars().take(300).collect::<String>());
+    assert_eq!(file.body.len(), pdf.len());
+    assert_eq!(file.header("content-disposition"), Some("attachment; filename=\"manual.pdf\"; filename*=UTF-8''manual.pdf"));
+
+    // Bad files are refused and store nothing.
+    let before = gw.app.table_counts("knowledge", &["attachments", "blobs"]).await;
+    upload(&gw, &id, "setup.exe", octets, b"MZ\x90\0\x03\0\0\0".to_vec(), AGENT).await.bad_field("content");
+    upload(&gw, &id, "empty.txt", octets, Vec::new(), AGENT).await.bad_field("content");
+    upload(&gw, &id, "", octets, png.clone(), AGENT).await.bad_field("file_name");
+    let unnamed = format!("/api/v1/kb/articles/{id}/attachments");
+    gw.send(http::Method::POST, &unnamed, Some(AGENT), &[], Some((octets, png.clone()))).await.problem(400);
+    upload(&gw, &id, "panel.png", "application/json", png.clone(), AGENT).await.problem(415);
+    upload(&gw, &id, "huge.pdf", octets, vec![b'%'; 10 * 1024 * 1024 + 4096], AGENT).await.problem(413);
+    upload(&gw, &id, "panel.png", octets, png.clone(), VIEWER).await.problem(403);
+    upload(&gw, "0195f0a0-0000-7000-8000-000000000000", "panel.png", octets, png.clone(), AGENT).await.problem(404);
+    assert_eq!(gw.app.table_counts("knowledge", &["attachments", "blobs"]).await, before);
+    gw.get("/api/v1/kb/attachments/0195f0a0-0000-7000-8000-000000000000", VIEWER).await.problem(404);
+    gw.get("/api/v1/kb/attachments/not-an-id", VIEWER).await.problem(400);
+}

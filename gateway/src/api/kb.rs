@@ -4,7 +4,11 @@
 //! one call to the knowledge service with the caller's own token, so the
 //! service decides what the caller may read and do.
 
-use axum::{Json, http::StatusCode, response::Response};
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
 use docket_proto::knowledge::v1::{self as pb, get_article_request::Lookup};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -15,9 +19,9 @@ use super::{
         PageQuery,
         kb::{
             Article, ArticleCaseLink, ArticleCaseLinkPage, ArticleFields, ArticlePage, ArticleQuery, ArticleRead, ArticleStep,
-            ArticleVersionPage, Category, CategoryFields, CategoryList, DeflectionQuery, DeflectionStats, DraftProposal,
-            DraftProposalPage, NewArticleCaseLink, ProposalDecision, ProposalQuery, ProposalState, PublishArticle, SearchPage,
-            SearchQuery,
+            ArticleVersionPage, Attachment, AttachmentUpload, Category, CategoryFields, CategoryList, DeflectionQuery,
+            DeflectionStats, DraftProposal, DraftProposalPage, FileBytes, NewArticleCaseLink, ProposalDecision, ProposalQuery,
+            ProposalState, PublishArticle, SearchPage, SearchQuery,
         },
         next_page,
     },
@@ -48,6 +52,67 @@ pub fn routes() -> OpenApiRouter<GatewayState> {
         .routes(routes!(dismiss_proposal))
         .routes(routes!(get_deflection_stats))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        // Files: the knowledge service takes up to 10 MiB.
+        .merge(
+            OpenApiRouter::new().routes(routes!(upload_attachment)).layer(axum::extract::DefaultBodyLimit::max(FILE_BODY_LIMIT)),
+        )
+        .routes(routes!(get_attachment))
+}
+
+/// Largest file upload: the knowledge service's 10 MiB and a little more,
+/// so that it, not the gateway, says what the limit is.
+const FILE_BODY_LIMIT: usize = 10 * 1024 * 1024 + 1024;
+
+/// Attaches a file to an article: the body is the file's bytes, sent as
+/// `application/octet-stream`; its kind is read from the bytes (PNG, JPEG,
+/// GIF, WebP, PDF, UTF-8 text), never from the name. The same bytes are
+/// stored once however many files hold them.
+#[utoipa::path(post, path = "/kb/articles/{article}/attachments", tag = "knowledge base",
+    params(("article" = String, Path, format = Uuid, description = "The article's id"), AttachmentUpload),
+    request_body(content = FileBytes, content_type = "application/octet-stream", description = "The file's bytes, at most 10 MiB"),
+    responses(
+        (status = CREATED, description = "The file", body = Attachment),
+        (status = NOT_FOUND, description = "No such article", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn upload_attachment(
+    mut clients: KnowledgeClients,
+    ApiPath(article_id): ApiPath<String>,
+    ApiQuery(upload): ApiQuery<AttachmentUpload>,
+    headers: http::HeaderMap,
+    body: Result<bytes::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, Problem> {
+    let binary = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/octet-stream"));
+    if !binary {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the file's bytes as the body, with `Content-Type: application/octet-stream`",
+        ));
+    }
+    let content = body?.to_vec();
+    let request = pb::UploadAttachmentRequest { article_id, file_name: upload.file_name, content };
+    let attachment: Attachment = clients.attachments.upload_attachment(request).await?.into_inner().into();
+    Ok((StatusCode::CREATED, Json(attachment)).into_response())
+}
+
+/// A file of an article, with the type read from its bytes,
+/// `Content-Disposition` (images inline, the rest as downloads), `nosniff`
+/// and a sandboxing CSP.
+#[utoipa::path(get, path = "/kb/attachments/{attachment}", tag = "knowledge base",
+    params(("attachment" = String, Path, format = Uuid, description = "The file's id")),
+    responses(
+        (status = OK, description = "The file's bytes",
+            content((FileBytes = "image/png"), (FileBytes = "image/jpeg"), (FileBytes = "image/gif"), (FileBytes = "image/webp"),
+                (FileBytes = "application/pdf"), (FileBytes = "text/plain; charset=utf-8")),
+            headers(("Content-Disposition" = String, description = "`inline` for images, else `attachment`, with the file's name"))),
+        (status = NOT_FOUND, description = "No such file", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_attachment(mut clients: KnowledgeClients, ApiPath(id): ApiPath<String>) -> Result<Response, Problem> {
+    let content = clients.attachments.get_attachment(pb::GetAttachmentRequest { id }).await?.into_inner();
+    Ok(crate::pages::help::file_response(&content.attachment.unwrap_or_default(), content.content))
 }
 
 /// The fields of an update, or 400 when the body names none.

@@ -105,10 +105,7 @@ pub async fn suggest(state: &GatewayState, visitor: Option<&Visitor>, text: &str
     }
     let mut clients = ReaderClients::of(state, visitor.map(|v| v.session.contact_id.as_str()));
     let request = pb::SearchArticlesRequest { query: text, page_size: SUGGESTIONS, ..Default::default() };
-    let answer = match clients.request(request) {
-        Ok(request) => clients.articles.search_articles(request).await,
-        Err(status) => Err(status),
-    };
+    let answer = clients.articles.search_articles(clients.request(request)).await;
     let hits = match answer {
         Ok(answer) => answer.into_inner().hits,
         Err(status) => {
@@ -146,10 +143,7 @@ pub fn record(state: &GatewayState, visitor: Option<&Visitor>, visit: &Visit, ki
     };
     tokio::spawn(
         async move {
-            let recorded = match clients.request(message) {
-                Ok(request) => clients.deflection.record_deflection_event(request).await.map(|_| ()),
-                Err(status) => Err(status),
-            };
+            let recorded = clients.deflection.record_deflection_event(clients.request(message)).await.map(|_| ());
             if let Err(status) = recorded {
                 tracing::info!(code = ?status.code(), message = status.message(), ?kind, "deflection step not recorded");
             }

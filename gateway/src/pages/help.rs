@@ -160,12 +160,8 @@ struct HomePage {
 
 async fn home(State(state): State<GatewayState>, visitor: Option<Visitor>, csrf: CsrfToken) -> Response {
     let mut clients = reader(&state, visitor.as_ref());
-    let categories = match clients.request(pb::ListCategoriesRequest {}) {
-        Ok(request) => clients.categories.list_categories(request).await,
-        Err(status) => Err(status),
-    };
-    let categories = match categories {
-        Ok(answer) => answer.into_inner().categories,
+    let categories = match categories(&mut clients).await {
+        Ok(categories) => categories,
         Err(status) => return failure(&state, &status),
     };
     let articles = match latest_articles(&mut clients, "", PAGE_SIZE).await {
@@ -184,14 +180,17 @@ async fn home(State(state): State<GatewayState>, visitor: Option<Visitor>, csrf:
     (csrf, page).into_response()
 }
 
+/// Every category, parents before their children.
+async fn categories(clients: &mut ReaderClients) -> Result<Vec<pb::Category>, tonic::Status> {
+    let request = clients.request(pb::ListCategoriesRequest {});
+    Ok(clients.categories.list_categories(request).await?.into_inner().categories)
+}
+
 /// Up to `limit` published articles the reader may read, in `category_id`
 /// when one is given.
 async fn latest_articles(clients: &mut ReaderClients, category_id: &str, limit: i32) -> Result<Vec<pb::Article>, tonic::Status> {
-    let request = clients.request(pb::ListArticlesRequest {
-        page_size: limit,
-        category_id: category_id.to_owned(),
-        ..Default::default()
-    })?;
+    let request =
+        clients.request(pb::ListArticlesRequest { page_size: limit, category_id: category_id.to_owned(), ..Default::default() });
     let answer = clients.articles.list_articles(request).await?.into_inner();
     Ok(answer.articles.into_iter().filter(|a| a.state == pb::ArticleState::Published as i32).collect())
 }
@@ -273,15 +272,15 @@ async fn search(
         return (csrf, page).into_response();
     }
     let mut clients = reader(&state, visitor.as_ref());
-    let answer = match clients.request(pb::SearchArticlesRequest {
-        query: query.q.clone(),
-        page_size: PAGE_SIZE,
-        page_token: query.page_token.clone(),
-        ..Default::default()
-    }) {
-        Ok(request) => clients.articles.search_articles(request).await,
-        Err(status) => Err(status),
-    };
+    let answer = clients
+        .articles
+        .search_articles(clients.request(pb::SearchArticlesRequest {
+            query: query.q.clone(),
+            page_size: PAGE_SIZE,
+            page_token: query.page_token.clone(),
+            ..Default::default()
+        }))
+        .await;
     match answer {
         Ok(answer) => {
             let answer = answer.into_inner();
@@ -333,12 +332,8 @@ async fn category_page(
     PagePath(slug): PagePath,
 ) -> Response {
     let mut clients = reader(&state, visitor.as_ref());
-    let categories = match clients.request(pb::ListCategoriesRequest {}) {
-        Ok(request) => clients.categories.list_categories(request).await,
-        Err(status) => Err(status),
-    };
-    let categories = match categories {
-        Ok(answer) => answer.into_inner().categories,
+    let categories = match categories(&mut clients).await {
+        Ok(categories) => categories,
         Err(status) => return failure(&state, &status),
     };
     let Some(category) = categories.iter().find(|c| c.slug == slug) else {
@@ -478,11 +473,8 @@ async fn render_article(
     let category = if article.category_id.is_empty() {
         None
     } else {
-        let categories = match clients.request(pb::ListCategoriesRequest {}) {
-            Ok(request) => clients.categories.list_categories(request).await.map(|a| a.into_inner().categories),
-            Err(status) => Err(status),
-        };
-        categories.ok().and_then(|all| all.iter().find(|c| c.id == article.category_id).map(CategoryLink::of))
+        // The article reads well without its breadcrumb.
+        categories(&mut clients).await.ok().and_then(|all| all.iter().find(|c| c.id == article.category_id).map(CategoryLink::of))
     };
     let page = ArticlePage {
         brand,
@@ -509,7 +501,7 @@ async fn render_article(
 }
 
 async fn get_article(clients: &mut ReaderClients, lookup: pb::get_article_request::Lookup) -> Result<pb::Article, tonic::Status> {
-    let request = clients.request(pb::GetArticleRequest { lookup: Some(lookup), include_draft: false })?;
+    let request = clients.request(pb::GetArticleRequest { lookup: Some(lookup), include_draft: false });
     let article = clients.articles.get_article(request).await?.into_inner();
     // Neither a draft nor a scheduled article is anyone's to read here.
     match pb::ArticleState::try_from(article.state) {
@@ -529,10 +521,8 @@ fn count_view(state: &GatewayState, visitor: Option<&Visitor>, ip: &str, id: Str
             if limits::hit(&state, &key, 1, VIEW_WINDOW).await.is_err() {
                 return;
             }
-            let counted = match clients.request(pb::RecordViewRequest { article_id: id }) {
-                Ok(request) => clients.articles.record_view(request).await.map(|_| ()),
-                Err(status) => Err(status),
-            };
+            let counted =
+                clients.articles.record_view(clients.request(pb::RecordViewRequest { article_id: id })).await.map(|_| ());
             if let Err(status) = counted {
                 tracing::info!(code = ?status.code(), message = status.message(), "article view not counted");
             }
@@ -582,14 +572,14 @@ async fn feedback(
         Ok(_) => return ErrorPage::response(&state, StatusCode::GONE, "This article is archived; it takes no more answers."),
         Err(status) => return failure(&state, &status),
     };
-    let recorded = match clients.request(pb::RecordFeedbackRequest {
-        article_id: article.id.clone(),
-        helpful,
-        comment: form.comment.trim().to_owned(),
-    }) {
-        Ok(request) => clients.articles.record_feedback(request).await,
-        Err(status) => Err(status),
-    };
+    let recorded = clients
+        .articles
+        .record_feedback(clients.request(pb::RecordFeedbackRequest {
+            article_id: article.id.clone(),
+            helpful,
+            comment: form.comment.trim().to_owned(),
+        }))
+        .await;
     match recorded {
         Ok(_) => Redirect::to(&format!("/help/articles/{}?feedback=thanks#feedback", article.slug)).into_response(),
         Err(status) if status.code() == Code::InvalidArgument => {
@@ -655,10 +645,7 @@ const INLINE_TYPES: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/w
 /// article now (checked by the knowledge service on every download).
 async fn file(State(state): State<GatewayState>, visitor: Option<Visitor>, PagePath(id): PagePath) -> Response {
     let mut clients = reader(&state, visitor.as_ref());
-    let answer = match clients.request(pb::GetAttachmentRequest { id }) {
-        Ok(request) => clients.attachments.get_attachment(request).await,
-        Err(status) => Err(status),
-    };
+    let answer = clients.attachments.get_attachment(clients.request(pb::GetAttachmentRequest { id })).await;
     let content = match answer {
         Ok(answer) => answer.into_inner(),
         Err(status) if matches!(status.code(), Code::NotFound | Code::InvalidArgument) => {

@@ -392,6 +392,53 @@ pub struct CategoryList {
     pub categories: Vec<Category>,
 }
 
+/// A file attached to an article.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Attachment {
+    pub id: String,
+    pub article_id: String,
+    /// The name's last part, as uploaded.
+    pub file_name: String,
+    /// Read from the bytes: `image/png`, `image/jpeg`, `image/gif`,
+    /// `image/webp`, `application/pdf` or `text/plain; charset=utf-8`.
+    pub content_type: String,
+    pub size: i64,
+    /// SHA-256 of the bytes, hex.
+    pub digest: String,
+    pub create_time: Option<DateTime<Utc>>,
+    /// Where staff download it (`/api/v1/kb/attachments/{id}`); Markdown
+    /// links readers to `/help/files/{id}`.
+    pub url: String,
+}
+
+impl From<pb::Attachment> for Attachment {
+    fn from(a: pb::Attachment) -> Self {
+        Self {
+            url: format!("/api/v1/kb/attachments/{}", a.id),
+            create_time: time(a.create_time),
+            id: a.id,
+            article_id: a.article_id,
+            file_name: a.file_name,
+            content_type: a.content_type,
+            size: a.size,
+            digest: a.digest,
+        }
+    }
+}
+
+/// `POST /kb/articles/{article}/attachments`: the file's name (the body is its bytes).
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AttachmentUpload {
+    pub file_name: String,
+}
+
+/// A file's bytes.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct FileBytes(Vec<u8>);
+
 /// A link between an article and a case it helped solve.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ArticleCaseLink {
