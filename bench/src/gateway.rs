@@ -117,20 +117,22 @@ pub(crate) fn http_client() -> Http {
     Client::builder(TokioExecutor::new()).build_http()
 }
 
-/// The case and portal services on one gRPC port and the gateway in front.
-struct Stack {
-    settings: Settings,
+/// Services on one gRPC port (the portal benchmarks: case and portal; the
+/// knowledge one: knowledge) and the gateway in front.
+pub(crate) struct Stack {
+    pub(crate) settings: Settings,
     /// `http://127.0.0.1:<port>` of the gRPC services.
-    grpc: String,
+    pub(crate) grpc: String,
     /// `http://127.0.0.1:<port>` of the gateway.
-    base: String,
+    pub(crate) base: String,
+    targets: Vec<Target>,
     stop: Vec<oneshot::Sender<()>>,
     services: JoinHandle<anyhow::Result<()>>,
     gateway: JoinHandle<anyhow::Result<()>>,
 }
 
 impl Stack {
-    async fn start(database_url: &str) -> anyhow::Result<Stack> {
+    pub(crate) async fn start(database_url: &str, targets: &[Target]) -> anyhow::Result<Stack> {
         let grpc_listener = TcpListener::bind("127.0.0.1:0").await?;
         let grpc = format!("http://{}", grpc_listener.local_addr()?);
         let http_listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -149,6 +151,10 @@ impl Stack {
         settings.case.service_token = SERVICE_TOKEN.to_owned();
         settings.portal.case_service_url.clone_from(&grpc);
         settings.portal.service_token = SERVICE_TOKEN.to_owned();
+        // The knowledge service asks the case service only when a case is
+        // linked or a draft proposed, which no phase does.
+        settings.knowledge.case_service_url.clone_from(&grpc);
+        settings.knowledge.service_token = SERVICE_TOKEN.to_owned();
         let gateway = &mut settings.gateway;
         gateway.case_service_url.clone_from(&grpc);
         gateway.portal_service_url.clone_from(&grpc);
@@ -165,8 +171,9 @@ impl Stack {
 
         let (stop_services, services_stopped) = oneshot::channel::<()>();
         let server_settings = settings.clone();
+        let served = targets.to_vec();
         let services = tokio::spawn(async move {
-            app::run(&server_settings, &[Target::Case, Target::Portal], grpc_listener, async {
+            app::run(&server_settings, &served, grpc_listener, async {
                 let _ = services_stopped.await;
             })
             .await
@@ -180,16 +187,17 @@ impl Stack {
             .await
         });
         eprintln!(
-            "starting the case and portal services at {grpc} and the gateway at {base} (schema prefix {})",
+            "starting the services {targets:?} at {grpc} and the gateway at {base} (schema prefix {})",
             settings.database.schema_prefix
         );
-        Ok(Stack { settings, grpc, base, stop: vec![stop_gateway, stop_services], services, gateway })
+        let targets = targets.to_vec();
+        Ok(Stack { settings, grpc, base, targets, stop: vec![stop_gateway, stop_services], services, gateway })
     }
 
     /// Waits for the services' gRPC health (migrations done) and the
     /// gateway's `/healthz`. Not `/readyz`: it also asks for the billing
     /// service, which these benchmarks do not run.
-    async fn ready(&self) -> anyhow::Result<()> {
+    pub(crate) async fn ready(&self) -> anyhow::Result<()> {
         wait_until_serving(Endpoint::from_shared(self.grpc.clone())?.connect_lazy(), &self.services).await?;
         let client = http_client();
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -203,12 +211,13 @@ impl Stack {
         }
     }
 
-    /// Stops the gateway, then the services, and drops their schemas.
-    async fn stop(mut self) {
+    /// Stops the gateway, then the services, and drops their schemas
+    /// unless `keep_schemas`.
+    pub(crate) async fn stop(mut self, keep_schemas: bool) {
         for stop in self.stop.drain(..) {
             let _ = stop.send(());
         }
-        for (name, task) in [("gateway", self.gateway), ("case and portal services", self.services)] {
+        for (name, task) in [("gateway", self.gateway), ("services", self.services)] {
             match tokio::time::timeout(Duration::from_secs(10), task).await {
                 Ok(Ok(Ok(()))) => {}
                 Ok(Ok(Err(err))) => eprintln!("the {name} failed: {err:#}"),
@@ -216,7 +225,10 @@ impl Stack {
                 Err(_) => eprintln!("the {name} did not stop within 10 s"),
             }
         }
-        if let Err(err) = drop_schemas(&self.settings, &[docket_case::SERVICE, docket_portal::SERVICE]).await {
+        let schemas: Vec<&str> = self.targets.iter().map(|t| t.name()).collect();
+        if keep_schemas {
+            eprintln!("kept the schemas of {schemas:?} (prefix {})", self.settings.database.schema_prefix);
+        } else if let Err(err) = drop_schemas(&self.settings, &schemas).await {
             eprintln!("could not drop the bench schemas: {err:#}");
         }
     }
@@ -224,7 +236,7 @@ impl Stack {
 
 /// Starts the stack, runs `phases` against it (Ctrl-C interrupts), stops it.
 async fn with_stack<T>(database_url: &str, phases: impl AsyncFnOnce(&Stack) -> anyhow::Result<T>) -> anyhow::Result<T> {
-    let stack = Stack::start(database_url).await?;
+    let stack = Stack::start(database_url, &[Target::Case, Target::Portal]).await?;
     let outcome = tokio::select! {
         outcome = async {
             stack.ready().await?;
@@ -232,7 +244,7 @@ async fn with_stack<T>(database_url: &str, phases: impl AsyncFnOnce(&Stack) -> a
         } => outcome,
         _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
     };
-    stack.stop().await;
+    stack.stop(false).await;
     outcome
 }
 

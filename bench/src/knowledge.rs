@@ -40,19 +40,13 @@ use std::{
         Arc, LazyLock,
         atomic::{AtomicUsize, Ordering},
     },
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use anyhow::{Context, anyhow, ensure};
 use clap::Args;
-use docket::{
-    app::{self, Target},
-    settings::Settings,
-};
-use docket_kit::{
-    audit::Actor, auth::Role, events::outbox::RelayWaker, kv::KvBackend, mutation::Mutations, request::RecordId,
-    settings::TokenSettings,
-};
+use docket::app::Target;
+use docket_kit::{audit::Actor, events::outbox::RelayWaker, mutation::Mutations, request::RecordId};
 use docket_knowledge::{
     domain::{
         ArticleId,
@@ -70,18 +64,17 @@ use docket_proto::knowledge::v1::{
 };
 use http::Method;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel, Statement, TransactionTrait};
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::{
     service::interceptor::InterceptedService,
     transport::{Channel, Endpoint},
 };
 
 use crate::{
-    Auth, Row, bench_settings,
-    billing::{ADMIN_TOKEN, SERVICE_TOKEN, as_admin, drop_schemas},
+    Auth, Row,
+    billing::as_admin,
     drive_clients,
-    gateway::{Http, http_client, send},
-    pick, print_table, wait_until_serving,
+    gateway::{Http, Stack, http_client, send},
+    pick, print_table,
 };
 
 #[derive(Args)]
@@ -114,8 +107,6 @@ pub struct KbSearchArgs {
     database_url: String,
 }
 
-/// Signs the gateway's CSRF cookies (32+ characters).
-const SECRET_KEY: &str = "docket-bench-gateway-secret-0123456789abcdef";
 /// Hits per page, as the help center's search asks for.
 const PAGE_SIZE: i32 = 20;
 /// Distinct queries of each kind (they repeat when more calls are made).
@@ -124,7 +115,7 @@ const QUERIES: usize = 1000;
 const AUTHOR: &str = "system:bench";
 
 pub async fn kb_search(args: KbSearchArgs) -> anyhow::Result<()> {
-    let stack = KbStack::start(&args.database_url).await?;
+    let stack = Stack::start(&args.database_url, &[Target::Knowledge]).await?;
     let outcome = tokio::select! {
         outcome = async {
             stack.ready().await?;
@@ -142,109 +133,6 @@ pub async fn kb_search(args: KbSearchArgs) -> anyhow::Result<()> {
 
 // ---------------------------------------------------------------- the stack
 
-/// The knowledge service on a gRPC port and the gateway in front of it.
-struct KbStack {
-    settings: Settings,
-    grpc: String,
-    base: String,
-    stop: Vec<oneshot::Sender<()>>,
-    services: JoinHandle<anyhow::Result<()>>,
-    gateway: JoinHandle<anyhow::Result<()>>,
-}
-
-impl KbStack {
-    async fn start(database_url: &str) -> anyhow::Result<KbStack> {
-        let grpc_listener = TcpListener::bind("127.0.0.1:0").await?;
-        let grpc = format!("http://{}", grpc_listener.local_addr()?);
-        let http_listener = TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", http_listener.local_addr()?);
-
-        let mut settings = bench_settings(database_url)?;
-        for (name, token, role) in [("bench-service", SERVICE_TOKEN, Role::Service), ("bench-admin", ADMIN_TOKEN, Role::Admin)] {
-            // The gateway's service token reads for logged-in customers too.
-            settings.auth.tokens.insert(
-                name.to_owned(),
-                TokenSettings { token: token.to_owned(), role, staff_id: None, acts_for_contacts: role == Role::Service },
-            );
-        }
-        if std::env::var_os("DOCKET__KV__BACKEND").is_none() {
-            settings.kv.backend = KvBackend::Memory;
-        }
-        // The case service is not started: the knowledge service only asks
-        // it when a case is linked or a draft proposed, which no phase does.
-        settings.knowledge.case_service_url.clone_from(&grpc);
-        settings.knowledge.service_token = SERVICE_TOKEN.to_owned();
-        let gateway = &mut settings.gateway;
-        gateway.case_service_url.clone_from(&grpc);
-        gateway.portal_service_url.clone_from(&grpc);
-        gateway.billing_service_url.clone_from(&grpc);
-        gateway.knowledge_service_url.clone_from(&grpc);
-        gateway.service_token = SERVICE_TOKEN.to_owned();
-        gateway.secret_key = SECRET_KEY.to_owned();
-        gateway.cookie_secure = false;
-        gateway.public_base_url.clone_from(&base);
-        settings.validate()?;
-
-        let (stop_services, services_stopped) = oneshot::channel::<()>();
-        let server_settings = settings.clone();
-        let services = tokio::spawn(async move {
-            app::run(&server_settings, &[Target::Knowledge], grpc_listener, async {
-                let _ = services_stopped.await;
-            })
-            .await
-        });
-        let (stop_gateway, gateway_stopped) = oneshot::channel::<()>();
-        let gateway_settings = settings.clone();
-        let gateway = tokio::spawn(async move {
-            app::run_gateway(&gateway_settings, docket_gateway::GatewayOptions::default(), http_listener, async {
-                let _ = gateway_stopped.await;
-            })
-            .await
-        });
-        eprintln!(
-            "starting the knowledge service at {grpc} and the gateway at {base} (schema prefix {})",
-            settings.database.schema_prefix
-        );
-        Ok(KbStack { settings, grpc, base, stop: vec![stop_gateway, stop_services], services, gateway })
-    }
-
-    /// Waits for the service's gRPC health (migrations done) and the
-    /// gateway's `/healthz`.
-    async fn ready(&self) -> anyhow::Result<()> {
-        wait_until_serving(Endpoint::from_shared(self.grpc.clone())?.connect_lazy(), &self.services).await?;
-        let client = http_client();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            ensure!(!self.gateway.is_finished(), "the gateway stopped before serving");
-            match send(&client, Method::GET, &format!("{}/healthz", self.base), None, None).await {
-                Ok(answer) if answer.status == 200 => return Ok(()),
-                answer => ensure!(Instant::now() < deadline, "the gateway did not answer /healthz within 10 s: {answer:?}"),
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Stops the gateway, then the service, and drops its schema.
-    async fn stop(mut self, keep_schema: bool) {
-        for stop in self.stop.drain(..) {
-            let _ = stop.send(());
-        }
-        for (name, task) in [("gateway", self.gateway), ("knowledge service", self.services)] {
-            match tokio::time::timeout(Duration::from_secs(10), task).await {
-                Ok(Ok(Ok(()))) => {}
-                Ok(Ok(Err(err))) => eprintln!("the {name} failed: {err:#}"),
-                Ok(Err(err)) => eprintln!("the {name} task failed: {err}"),
-                Err(_) => eprintln!("the {name} did not stop within 10 s"),
-            }
-        }
-        if keep_schema {
-            eprintln!("kept the schema {}{}", self.settings.database.schema_prefix, docket_knowledge::SERVICE);
-        } else if let Err(err) = drop_schemas(&self.settings, &[docket_knowledge::SERVICE]).await {
-            eprintln!("could not drop the bench schema: {err:#}");
-        }
-    }
-}
-
 fn as_service(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
     // A constant ASCII value: `from_static` cannot panic here.
     request
@@ -257,7 +145,7 @@ type Articles = ArticleServiceClient<InterceptedService<Channel, Auth>>;
 
 // ---------------------------------------------------------------- the phases
 
-async fn phases(stack: &KbStack, args: &KbSearchArgs) -> anyhow::Result<Vec<Row>> {
+async fn phases(stack: &Stack, args: &KbSearchArgs) -> anyhow::Result<Vec<Row>> {
     let corpus = Arc::new(Corpus::new(args.seed, args.articles as usize));
     let categories = create_categories(&stack.grpc).await?;
     let db = docket_kit::db::connect(&stack.settings.database, docket_knowledge::SERVICE).await?;
