@@ -479,7 +479,7 @@ async fn request_reset(
     if let Err(limited) = limits::hit(&state, &format!("reset:{ip}"), limit, std::time::Duration::from_secs(60)).await {
         page.errors = FormErrors::one(
             "email",
-            &format!("Too many reset requests from your network. Try again in {} seconds.", limited.seconds()),
+            format!("Too many reset requests from your network. Try again in {} seconds.", limited.seconds()),
         );
         let mut response = (StatusCode::TOO_MANY_REQUESTS, page).into_response();
         if let Ok(value) = HeaderValue::from_str(&limited.seconds().to_string()) {

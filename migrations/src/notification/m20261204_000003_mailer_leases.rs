@@ -13,7 +13,7 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .alter_table(Table::alter().table(Alias::new("deliveries")).add_column(&mut string_null("leased_by")).to_owned())
+            .alter_table(Table::alter().table(Alias::new("deliveries")).add_column(string_null("leased_by")).to_owned())
             .await?;
         manager
             .create_table(

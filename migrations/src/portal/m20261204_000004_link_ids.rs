@@ -19,7 +19,7 @@ const LINK_IDS: [(&str, &str, &str); 2] = [
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for (table, column, index) in LINK_IDS {
-            manager.alter_table(Table::alter().table(Alias::new(table)).add_column(&mut string_null(column)).to_owned()).await?;
+            manager.alter_table(Table::alter().table(Alias::new(table)).add_column(string_null(column)).to_owned()).await?;
             manager.create_index(Index::create().name(index).table(Alias::new(table)).col(column).unique().to_owned()).await?;
         }
         Ok(())

@@ -135,8 +135,7 @@ fn parse(
         if checked.iter().any(|t| t.contains('"')) {
             violations.add("article.tags", "a tag holds no quotes");
         }
-        let tags = normalize_tags(&checked);
-        tags
+        normalize_tags(&checked)
     } else {
         Vec::new()
     };
