@@ -443,6 +443,11 @@ async fn a_web_form_suggests_articles_first_and_counts_a_case_sent_anyway() {
     assert!(html.contains("<label for=\"docket-search\">") && html.contains("src=\"/static/deflect.js\""), "{html}");
     assert!(html.contains(&format!("data-suggest-source=\"{}\"", form.slug)), "the subject field is followed: {html}");
     let visit = hidden_value(&html, "docket-visit").expect("the form starts a visit");
+    // Embedded on an allowed site, the step keeps the site (its submission remembers it); another site is dropped.
+    let embedded = gw.send(http::Method::GET, &format!("{path}?origin=https%3A%2F%2Fshop.example.com"), None, &[], None).await;
+    assert_eq!(hidden_value(&embedded.text(), "origin").as_deref(), Some("https://shop.example.com"));
+    let elsewhere = gw.send(http::Method::GET, &format!("{path}?origin=https%3A%2F%2Fevil.example"), None, &[], None).await;
+    assert_eq!(hidden_value(&elsewhere.text(), "origin"), None);
 
     // Without JavaScript: "search first" finds the public article only, in a new tab, and fills in the subject.
     let searched = gw.send(http::Method::GET, &format!("{path}?q=printer&ds={visit}"), None, &[], None).await;

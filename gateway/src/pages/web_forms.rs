@@ -134,6 +134,8 @@ struct FormPage {
     suggestions: Vec<Suggestion>,
     /// Suggested articles open in a new tab (the form may be in a frame).
     new_tab: bool,
+    /// The embedding page's origin, kept through the "search first" step.
+    origin: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -209,6 +211,7 @@ fn form_view(
         search_text: String::new(),
         suggestions: Vec::new(),
         new_tab: true,
+        origin: ticket.origin.clone(),
     }
 }
 
