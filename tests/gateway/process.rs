@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use crate::common::{AGENT, Backend, Running, SERVICE, TestApp, free_port, gateway::SECRET};
+use crate::common::{AGENT, Backend, Running, SERVICE, TestApp, eventually_within, free_port, gateway::SECRET};
 
 fn gateway_command(case_url: &str, port: u16) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_docket"));
@@ -49,28 +49,21 @@ async fn a_gateway_process_needs_no_database_and_stops_cleanly_on_sigterm() {
             .spawn()
             .expect("start docket serve gateway"),
     );
-    let mut ready = None;
-    for _ in 0..200 {
-        ready = status_of(port, "/readyz", None).await;
-        if ready.as_deref() == Some("HTTP/1.1 200 OK") {
-            break;
+    eventually_within(Duration::from_secs(10), "the gateway to answer /readyz with 200", async || {
+        match status_of(port, "/readyz", None).await {
+            Some(line) if line == "HTTP/1.1 200 OK" => Ok(()),
+            other => Err(format!("{other:?}")),
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(ready.as_deref(), Some("HTTP/1.1 200 OK"), "the gateway did not become ready");
+    })
+    .await;
     assert_eq!(status_of(port, "/api/v1/accounts", Some(AGENT)).await.as_deref(), Some("HTTP/1.1 200 OK"));
 
     let pid = gateway.0.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let mut exited = None;
-    for _ in 0..200 {
-        exited = gateway.0.try_wait().unwrap();
-        if exited.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let status = exited.expect("the gateway stopped after SIGTERM");
+    let status = eventually_within(Duration::from_secs(10), "the gateway to stop after SIGTERM", async || {
+        gateway.0.try_wait().unwrap().ok_or("still running")
+    })
+    .await;
     assert!(status.success(), "the gateway exited with {status}");
 }
 
