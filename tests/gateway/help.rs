@@ -20,6 +20,12 @@ use crate::{
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
 
+async fn create_category(gw: &GatewayApp, name: &str, parent_id: &str) -> pb::Category {
+    let category = pb::Category { name: name.into(), parent_id: parent_id.into(), ..Default::default() };
+    let request = pb::CreateCategoryRequest { category: Some(category), idempotency_key: String::new() };
+    gw.app.categories(ADMIN).create_category(request).await.unwrap().into_inner()
+}
+
 /// Three articles in one category: one for each audience.
 pub struct Shelf {
     pub category: pb::Category,
@@ -84,6 +90,26 @@ async fn each_visitor_reads_what_its_audience_allows() {
     assert!(html.contains("<link rel=\"canonical\" href=\"http://127.0.0.1:8080/help\">"), "{html}");
     assert!(html.contains("<main id=\"main\"") && html.contains("<label for=\"q\">"), "landmarks and labels");
 
+    // Topics are offered where the visitor finds something to read: the
+    // parent of a category with a public article, not a category of
+    // internal articles only (not even by its address, nor in the sitemap).
+    let hardware = create_category(&gw, "Hardware", "").await;
+    let docks = create_category(&gw, "Docking stations", &hardware.id).await;
+    let vendors = create_category(&gw, "Vendor escalations", "").await;
+    let filed = |title: &str, audience, category: &pb::Category| pb::Article {
+        category_id: category.id.clone(),
+        ..titled(title, audience)
+    };
+    publish_new(&gw.app, filed("Dock does not charge", pb::Audience::Public, &docks)).await;
+    publish_new(&gw.app, filed("Vendor contacts", pb::Audience::Internal, &vendors)).await;
+    let html = anonymous.get("/help").await.text();
+    assert!(html.contains("Hardware") && html.contains("Docking stations"), "{html}");
+    assert!(!html.contains("Vendor escalations"), "{html}");
+    assert_eq!(anonymous.get("/help/categories/vendor-escalations").await.status, 404);
+    assert_eq!(anonymous.get("/help/categories/hardware").await.status, 200);
+    let sitemap = anonymous.get("/help/sitemap.xml").await.text();
+    assert!(sitemap.contains("/help/categories/hardware") && !sitemap.contains("vendor-escalations"), "{sitemap}");
+
     let page = anonymous.get(&format!("/help/articles/{}", shelf.public.slug)).await;
     assert_eq!(page.status, 200, "{}", page.text());
     let html = page.text();
@@ -118,6 +144,12 @@ async fn each_visitor_reads_what_its_audience_allows() {
     assert!(results.text().contains("No articles match") && !results.text().contains("0800"), "{}", results.text());
     let typo = anonymous.get("/help/search?q=pritner%20jam").await;
     assert!(typo.text().contains(&shelf.public.title), "a typo still finds the article: {}", typo.text());
+    assert!(
+        typo.text()
+            .contains("Nothing matched “pritner jam”, so these are for <a href=\"/help/search?q=printer%20jam\">printer jam</a>"),
+        "the visitor is told what was searched for instead: {}",
+        typo.text()
+    );
 
     let sitemap = anonymous.get("/help/sitemap.xml").await;
     assert_eq!(sitemap.status, 200);
@@ -143,6 +175,16 @@ async fn each_visitor_reads_what_its_audience_allows() {
     let sitemap = customer.get("/help/sitemap.xml").await;
     assert!(!sitemap.text().contains(&shelf.customers.slug), "the sitemap is the anonymous one for everyone");
     assert!(!shelf.category.id.is_empty());
+
+    // The topics of the customer's help center include those of customers' articles.
+    let accounts = create_category(&gw, "Customer accounts", "").await;
+    publish_new(&gw.app, filed("Closing your account", pb::Audience::Customers, &accounts)).await;
+    let home = customer.get("/help").await;
+    assert_eq!(home.status, 200, "{}", home.text());
+    assert!(home.text().contains("Customer accounts") && !home.text().contains("Vendor escalations"), "{}", home.text());
+    let topic = customer.get("/help/categories/customer-accounts").await;
+    assert!(topic.status == 200 && topic.text().contains("Closing your account"), "{}", topic.text());
+    assert!(!anonymous.get("/help").await.text().contains("Customer accounts"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -109,6 +109,8 @@ async fn staff_write_review_publish_and_find_articles_through_the_api() {
     assert!(found["hits"][0]["snippet"].as_str().unwrap().contains("<mark>"), "{found}");
     let typo = gw.get("/api/v1/kb/search?q=papr%20jma", VIEWER).await.expect(200);
     assert_eq!(typo["hits"][0]["article_id"], id.as_str(), "typos find the title: {typo}");
+    assert_eq!(typo["corrected_query"], "paper", "what was searched for instead (no word is like \"jma\"): {typo}");
+    assert_eq!(found["corrected_query"], serde_json::Value::Null, "the query as typed matched");
 
     // A new version while the published one stays live; history with diffs.
     let current = gw.get(&format!("/api/v1/kb/articles/{id}?include_draft=true"), AGENT).await;

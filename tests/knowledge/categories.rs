@@ -4,9 +4,10 @@ use docket_proto::knowledge::v1 as pb;
 use tonic::Code;
 
 use crate::{
-    common::{ADMIN, AGENT, TestApp, assert_field_error, field_violations},
+    common::{ADMIN, AGENT, PORTAL, SERVICE, TestApp, VIEWER, assert_field_error, field_violations},
     fixtures::mask,
     on_both_backends,
+    support::{as_customer, publish_new, titled},
 };
 
 fn category(name: &str, parent_id: &str) -> pb::CreateCategoryRequest {
@@ -146,8 +147,40 @@ async fn a_retried_create_with_its_key_files_one_category(app: TestApp) {
     assert_eq!(app.table_counts("knowledge", &["categories"]).await, [("categories".to_owned(), 1)]);
 }
 
+/// Which categories hold something a reader may read: the help center
+/// offers only those (and their parents).
+async fn each_reader_learns_which_categories_hold_what_it_may_read(app: TestApp) {
+    let mut admin = app.categories(ADMIN);
+    let open = admin.create_category(category("Open", "")).await.unwrap().into_inner();
+    let staff_only = admin.create_category(category("Runbooks", "")).await.unwrap().into_inner();
+    let for_customers = admin.create_category(category("Accounts", "")).await.unwrap().into_inner();
+    let empty = admin.create_category(category("Empty", "")).await.unwrap().into_inner();
+    let filed = |title: &str, audience: pb::Audience, category_id: &str| pb::Article {
+        category_id: category_id.to_owned(),
+        ..titled(title, audience)
+    };
+    publish_new(&app, filed("Printer basics", pb::Audience::Public, &open.id)).await;
+    publish_new(&app, filed("Escalation runbook", pb::Audience::Internal, &staff_only.id)).await;
+    publish_new(&app, filed("Closing an account", pb::Audience::Customers, &for_customers.id)).await;
+    // A draft is not read by anyone outside the team.
+    let draft = filed("Unfinished", pb::Audience::Public, &empty.id);
+    app.articles(ADMIN).create_article(pb::CreateArticleRequest { article: Some(draft), ..Default::default() }).await.unwrap();
+
+    let holding = |listed: pb::ListCategoriesResponse| -> Vec<String> {
+        listed.categories.into_iter().filter(|c| c.has_articles).map(|c| c.name).collect()
+    };
+    let staff = app.categories(VIEWER).list_categories(pb::ListCategoriesRequest {}).await.unwrap().into_inner();
+    assert_eq!(staff.categories.len(), 4, "every category is listed");
+    assert_eq!(holding(staff), ["Accounts", "Open", "Runbooks"]);
+    let customer = app.categories(PORTAL).list_categories(as_customer(pb::ListCategoriesRequest {})).await.unwrap();
+    assert_eq!(holding(customer.into_inner()), ["Accounts", "Open"]);
+    let visitor = app.categories(SERVICE).list_categories(pb::ListCategoriesRequest {}).await.unwrap().into_inner();
+    assert_eq!(holding(visitor), ["Open"]);
+}
+
 on_both_backends!(
     an_admin_files_a_tree_that_everyone_reads_in_order,
+    each_reader_learns_which_categories_hold_what_it_may_read,
     a_tree_cannot_loop_and_bad_categories_change_nothing,
     a_retried_create_with_its_key_files_one_category,
 );

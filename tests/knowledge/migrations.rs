@@ -1,6 +1,7 @@
 //! The `knowledge` schema migrates up and down on both databases, with the
-//! search index each needs (PostgreSQL: tsvector and trigram indexes, with
-//! pg_trgm outside the service's schema; SQLite: FTS5 tables).
+//! search index each needs (PostgreSQL: tsvector indexes of the whole text
+//! and of its head, a trigram index of the vocabulary, with pg_trgm outside
+//! the service's schema; SQLite: FTS5 tables).
 
 use docket_kit::settings::DatabaseSettings;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
@@ -72,18 +73,20 @@ async fn up_down_up(backend: Backend) {
     for table in TABLES {
         assert!(created.iter().any(|t| t == table), "{table} missing from {created:?}");
     }
+    assert!(created.iter().any(|t| t == "article_search_vocabulary"), "{created:?}");
     if backend == Backend::Sqlite {
         assert!(created.iter().any(|t| t == "article_search_words"), "{created:?}");
-        assert!(created.iter().any(|t| t == "article_search_trigrams"), "{created:?}");
+        assert!(created.iter().any(|t| t == "article_search_vocabulary_trigrams"), "{created:?}");
     } else {
         // The search column and indexes, and pg_trgm kept out of the schema
         // that a test or an uninstall drops.
         let sql = format!(
             "SELECT count(*) AS n FROM pg_indexes WHERE schemaname = '{schema}' \
-             AND indexname IN ('article_search_document', 'article_search_title_trigrams')"
+             AND indexname IN ('article_search_document', 'article_search_head', 'article_search_languages', \
+               'article_search_vocabulary_trigrams')"
         );
         let row = db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql)).await.unwrap().unwrap();
-        assert_eq!(row.try_get::<i64>("", "n").unwrap(), 2);
+        assert_eq!(row.try_get::<i64>("", "n").unwrap(), 4);
         let sql = "SELECT count(*) AS n FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace \
                    WHERE e.extname = 'pg_trgm' AND n.nspname = 'public'";
         let row = db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql)).await.unwrap().unwrap();

@@ -1,7 +1,8 @@
 //! `SearchArticles`: what readers find, on PostgreSQL (tsvector, pg_trgm)
-//! and SQLite (FTS5) alike: ranked, accents and typos forgiven,
-//! web-search syntax, highlighted and escaped snippets, never an article
-//! the reader may not read.
+//! and SQLite (FTS5) alike: ranked, words stemmed, accents and typos
+//! forgiven, web-search syntax, highlighted and escaped snippets, pages
+//! past the first ranking tier, never an article the reader may not read;
+//! and the search rows of an older format rewritten.
 
 use docket_proto::knowledge::v1 as pb;
 use tonic::Code;
@@ -153,10 +154,106 @@ async fn readers_find_ranked_articles_of_their_audience_with_highlights(app: Tes
 
 async fn a_typo_finds_the_title_it_meant(app: TestApp) {
     help_center(&app).await;
-    assert_eq!(titles(&app, SERVICE, query("pritner eror")).await, ["Printer shows error E-13"]);
+    let found = app.articles(SERVICE).search_articles(query("pritner eror")).await.unwrap().into_inner();
+    let titles_found: Vec<&str> = found.hits.iter().map(|h| h.title.as_str()).collect();
+    assert_eq!(titles_found, ["Printer shows error E-13"]);
+    assert_eq!(found.corrected_query, "printer error", "the reader is told what was searched for instead");
     assert_eq!(titles(&app, SERVICE, query("cartrige")).await, ["Toner cartridge replacement"]);
+    // Words of the text are known too, and the corrected word is highlighted.
+    let found = app.articles(SERVICE).search_articles(query("fusr")).await.unwrap().into_inner();
+    assert_eq!(found.hits.len(), 1, "{found:?}");
+    assert!(found.hits[0].snippet.contains("<mark>fuser</mark>"), "{}", found.hits[0].snippet);
+    // A correction never reaches past the reader's audience, nor invents a match.
     assert!(titles(&app, SERVICE, query("runbok")).await.is_empty(), "not the internal runbook");
+    assert_eq!(titles(&app, VIEWER, query("runbok")).await, ["Internal escalation runbook"]);
+    let customer = app.articles(PORTAL).search_articles(as_customer(query("reinitialisr"))).await.unwrap().into_inner();
+    assert_eq!(customer.corrected_query, "reinitialiser", "a customer's typo, to a word of the customers' audience");
+    let anonymous = app.articles(SERVICE).search_articles(query("reinitialisr")).await.unwrap().into_inner();
+    assert!(anonymous.hits.is_empty() && anonymous.corrected_query.is_empty(), "{anonymous:?}");
     assert!(titles(&app, SERVICE, query("holiday")).await.is_empty());
+    assert!(titles(&app, SERVICE, query("\"jam paper\"")).await.is_empty(), "known words in another order are no typo");
+}
+
+async fn words_are_found_in_their_other_forms_in_each_language(app: TestApp) {
+    help_center(&app).await;
+    let german = publish(
+        &app,
+        "Drucker meldet Papierstau",
+        "Öffnen Sie die Klappe des Druckers und entfernen Sie das Papier.",
+        &[],
+        pb::Audience::Public,
+        "de",
+    )
+    .await;
+    // Plurals and verb forms (English, the articles' language).
+    assert_eq!(titles(&app, SERVICE, query("printers")).await, ["Printer shows error E-13", "Toner cartridge replacement"]);
+    assert_eq!(titles(&app, SERVICE, query("fades")).await, ["Toner cartridge replacement"]);
+    // German words in their German forms; an excluded word stays excluded
+    // in every language (the English article stems "toner" otherwise than
+    // a German reading would).
+    assert_eq!(titles(&app, SERVICE, query("Druckers")).await, [german.title.as_str()]);
+    assert_eq!(titles(&app, SERVICE, query("klappen drucker")).await, [german.title.as_str()]);
+    assert_eq!(titles(&app, SERVICE, query("printer -toner")).await, ["Printer shows error E-13"]);
+    let found = app.articles(SERVICE).search_articles(query("drucker")).await.unwrap().into_inner();
+    assert!(found.hits[0].snippet.contains("<mark>Druckers</mark>"), "{}", found.hits[0].snippet);
+}
+
+/// More matches than one ranking tier (`CANDIDATES`, 60 on PostgreSQL):
+/// every page is cut from one
+/// order, so paging through finds each article once, those named after
+/// the query first.
+async fn pages_reach_past_the_first_ranking_tier(app: TestApp) {
+    let public = pb::Audience::Public;
+    let mut named = Vec::new();
+    for n in 0..110 {
+        let (title, body) = if n % 10 == 0 {
+            (format!("Router firmware update {n}"), "Download it from the vendor.".to_owned())
+        } else {
+            (format!("Network note {n}"), format!("Restart the router after step {n}."))
+        };
+        let article = publish(&app, &title, &body, &[], public, "en").await;
+        if n % 10 == 0 {
+            named.push(article.title);
+        }
+    }
+    let mut seen: Vec<String> = Vec::new();
+    let mut token = String::new();
+    loop {
+        let request = pb::SearchArticlesRequest { page_size: 30, page_token: token.clone(), ..query("router") };
+        let found = app.articles(SERVICE).search_articles(request).await.unwrap().into_inner();
+        assert!(found.hits.len() <= 30);
+        seen.extend(found.hits.into_iter().map(|hit| hit.title));
+        if found.next_page_token.is_empty() {
+            break;
+        }
+        token = found.next_page_token;
+    }
+    assert_eq!(seen.len(), 110, "each article once: {seen:?}");
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 110, "no article twice");
+    let mut first: Vec<String> = seen[..named.len()].to_vec();
+    first.sort();
+    named.sort();
+    assert_eq!(first, named, "articles named after the query come first");
+}
+
+/// An upgrade that indexes differently (here: the last migration undone
+/// and done again, which leaves the search empty) is caught up by the
+/// service's rewrite of stale rows, as it does when it starts.
+async fn stale_search_rows_are_rewritten(app: TestApp) {
+    help_center(&app).await;
+    let db = docket_kit::db::connect(&app.settings.database, "knowledge").await.unwrap();
+    docket_migrations::down(&db, "knowledge", 1).await.unwrap();
+    docket_migrations::up(&db, "knowledge").await.unwrap();
+    assert!(titles(&app, VIEWER, query("printer")).await.is_empty(), "the search starts empty");
+
+    let store = docket_knowledge::store::Store::new(db.clone());
+    assert_eq!(store.reindex_stale().await.unwrap(), 4, "the live articles; not the archived one");
+    assert_eq!(titles(&app, VIEWER, query("printer")).await.len(), 3);
+    assert_eq!(titles(&app, SERVICE, query("pritner eror")).await, ["Printer shows error E-13"], "and the vocabulary");
+    assert_eq!(store.reindex_stale().await.unwrap(), 0, "nothing is stale any more");
 }
 
 async fn bad_searches_are_refused(app: TestApp) {
@@ -181,5 +278,8 @@ async fn bad_searches_are_refused(app: TestApp) {
 on_both_backends!(
     readers_find_ranked_articles_of_their_audience_with_highlights,
     a_typo_finds_the_title_it_meant,
+    words_are_found_in_their_other_forms_in_each_language,
+    pages_reach_past_the_first_ranking_tier,
+    stale_search_rows_are_rewritten,
     bad_searches_are_refused
 );

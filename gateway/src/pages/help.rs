@@ -10,7 +10,7 @@
 //! An archived article keeps its address: the page says it is archived
 //! (410 Gone) instead of 404, for the links in old emails.
 
-use std::sync::Arc;
+use std::{collections::HashSet, sync::Arc};
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -181,9 +181,23 @@ async fn home(State(state): State<GatewayState>, visitor: Option<Visitor>, csrf:
 }
 
 /// Every category, parents before their children.
+/// The categories that lead to an article the reader may read (one is
+/// filed in them, or in one below them), parents before their children: a
+/// topic with nothing to read for this visitor is not offered.
 async fn categories(clients: &mut ReaderClients) -> Result<Vec<pb::Category>, tonic::Status> {
     let request = clients.request(pb::ListCategoriesRequest {});
-    Ok(clients.categories.list_categories(request).await?.into_inner().categories)
+    let all = clients.categories.list_categories(request).await?.into_inner().categories;
+    let mut leading: HashSet<&str> = HashSet::new();
+    for category in all.iter().filter(|c| c.has_articles) {
+        let mut current = Some(category);
+        // The tree has no cycles (the service refuses them); the bound is for safety.
+        for _ in 0..all.len() {
+            let Some(c) = current.filter(|c| leading.insert(c.id.as_str())) else { break };
+            current = all.iter().find(|p| p.id == c.parent_id);
+        }
+    }
+    let leading: HashSet<String> = leading.into_iter().map(str::to_owned).collect();
+    Ok(all.into_iter().filter(|c| leading.contains(&c.id)).collect())
 }
 
 /// Up to `limit` published articles the reader may read, in `category_id`
@@ -250,6 +264,8 @@ struct SearchPage {
     error: Option<String>,
     hits: Vec<Hit>,
     next_page: Option<String>,
+    /// What was searched for instead when nothing matched as typed.
+    corrected: Option<String>,
 }
 
 async fn search(
@@ -266,8 +282,16 @@ async fn search(
         );
     };
     let Chrome { brand, visitor_name, csrf: token } = Chrome::new(&state, visitor.as_ref(), &csrf);
-    let mut page =
-        SearchPage { brand, visitor_name, csrf: token, q: query.q.clone(), error: None, hits: Vec::new(), next_page: None };
+    let mut page = SearchPage {
+        brand,
+        visitor_name,
+        csrf: token,
+        q: query.q.clone(),
+        error: None,
+        hits: Vec::new(),
+        next_page: None,
+        corrected: None,
+    };
     if query.q.trim().is_empty() {
         return (csrf, page).into_response();
     }
@@ -294,6 +318,7 @@ async fn search(
                     customers_only: hit.audience == pb::Audience::Customers as i32,
                 })
                 .collect();
+            page.corrected = (!answer.corrected_query.is_empty()).then_some(answer.corrected_query);
             page.next_page = (!answer.next_page_token.is_empty()).then(|| {
                 form_urlencoded::Serializer::new(String::new())
                     .append_pair("q", &query.q)
@@ -701,8 +726,8 @@ async fn sitemap(State(state): State<GatewayState>) -> Response {
     let mut clients = reader(&state, None);
     let base = &state.settings.public_base_url;
     let mut entries = vec![(format!("{base}/help"), String::new())];
-    let categories = match clients.categories.list_categories(pb::ListCategoriesRequest {}).await {
-        Ok(answer) => answer.into_inner().categories,
+    let categories = match categories(&mut clients).await {
+        Ok(categories) => categories,
         Err(status) => return status_page(&state, &status),
     };
     entries.extend(categories.iter().map(|c| (format!("{base}/help/categories/{}", c.slug), String::new())));

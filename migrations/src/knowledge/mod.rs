@@ -9,6 +9,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261204_000001_create_knowledge_schema;
 mod m20261204_000002_deflection_events_once;
+mod m20261205_000001_search_by_language;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261204_000001_create_knowledge_schema::Migration),
             Box::new(m20261204_000002_deflection_events_once::Migration),
+            Box::new(m20261205_000001_search_by_language::Migration),
         ]
     }
 }

@@ -1,4 +1,4 @@
-//! Docket's knowledge-base service (issue 13, in steps). It serves the
+//! Docket's knowledge-base service. It serves the
 //! category tree (`CategoryService`) and articles with their review
 //! lifecycle, versions, search, views and feedback (`ArticleService`), and
 //! their files (`AttachmentService`), the cases they helped solve
@@ -15,6 +15,9 @@
 //! - [`domain::redaction`]: a solved case's text with the customer's
 //!   personal data replaced by placeholders, and the list of what was
 //!   replaced, before a draft article is proposed from it;
+//! - [`domain::search`]: what a reader types, read as web search engines
+//!   read it; text folded as the index keeps it, each locale's stemmer,
+//!   typos corrected to known words, snippets;
 //! - [`domain::slug`]: readable, stable URL slugs.
 //!
 //! The API is `proto/docket/knowledge/v1/knowledge.proto`.
@@ -53,9 +56,11 @@ pub const GRPC_SERVICES: &[&str] = &[
 
 /// The calls the portal's token may make for a logged-in customer (with
 /// `x-docket-on-behalf-of`): reading, searching and rating what the
-/// customers' audience allows, and recording what they did with the
-/// articles suggested while typing a new case.
+/// customers' audience allows (and which categories hold some of it), and
+/// recording what they did with the articles suggested while typing a new
+/// case.
 pub const CONTACT_CALLS: &[&str] = &[
+    "/docket.knowledge.v1.CategoryService/ListCategories",
     "/docket.knowledge.v1.ArticleService/GetArticle",
     "/docket.knowledge.v1.ArticleService/ListArticles",
     "/docket.knowledge.v1.ArticleService/SearchArticles",

@@ -190,7 +190,11 @@ impl ProposalWriter {
         let filter =
             SearchFilter { audiences: vec![Audience::Internal, Audience::Customers, Audience::Public], ..Default::default() };
         let results = self.store.search(&any, &filter, 0, 10).await.map_err(|err| HandlerError::transient(err.to_string()))?;
-        Ok(results.hits.into_iter().find(|hit| !results.fuzzy && answers(problem, &hit.title)).map(|hit| hit.article_id))
+        Ok(results
+            .hits
+            .into_iter()
+            .find(|hit| results.corrected.is_none() && answers(problem, &hit.title))
+            .map(|hit| hit.article_id))
     }
 }
 

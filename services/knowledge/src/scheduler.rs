@@ -1,6 +1,8 @@
 //! Puts scheduled articles live at their time. Several replicas may run it:
 //! each move checks the article is still scheduled in its own transaction,
-//! so an article goes live once.
+//! so an article goes live once. Before its first round it rewrites the
+//! search rows a newer release indexes differently (`Store::reindex_stale`;
+//! rows are upserted, so replicas doing it at once agree).
 
 use std::time::Duration;
 
@@ -16,7 +18,18 @@ const ACTOR: &str = "system:knowledge";
 
 /// Runs until `stop` turns true.
 pub async fn run(store: Store, mut stop: watch::Receiver<bool>) {
+    let mut reindexed = false;
     loop {
+        if !reindexed {
+            match store.reindex_stale().await {
+                Ok(0) => reindexed = true,
+                Ok(rewritten) => {
+                    tracing::info!(rewritten, "search rows of an older format rewritten");
+                    reindexed = true;
+                }
+                Err(err) => tracing::warn!(error = %err, "rewriting search rows: the next round tries again"),
+            }
+        }
         if let Err(err) = publish_due(&store).await {
             tracing::warn!(error = %err, "scheduled articles: the next round tries again");
         }

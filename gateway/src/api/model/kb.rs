@@ -294,6 +294,9 @@ pub struct SearchHit {
 pub struct SearchPage {
     pub hits: Vec<SearchHit>,
     pub next_page_token: Option<String>,
+    /// When nothing matched the query as typed: the query these hits match
+    /// instead, its typos corrected ("pritner" → "printer").
+    pub corrected_query: Option<String>,
 }
 
 impl From<pb::SearchArticlesResponse> for SearchPage {
@@ -312,6 +315,7 @@ impl From<pb::SearchArticlesResponse> for SearchPage {
                 })
                 .collect(),
             next_page_token: reference(r.next_page_token),
+            corrected_query: reference(r.corrected_query),
         }
     }
 }
@@ -327,6 +331,9 @@ pub struct Category {
     pub parent_id: Option<String>,
     pub position: i32,
     pub etag: String,
+    /// Whether a live article the caller may read is filed in this
+    /// category itself (read only).
+    pub has_articles: bool,
 }
 
 impl From<pb::Category> for Category {
@@ -339,6 +346,7 @@ impl From<pb::Category> for Category {
             description: c.description,
             position: c.position,
             etag: c.etag,
+            has_articles: c.has_articles,
         }
     }
 }

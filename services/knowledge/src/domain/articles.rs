@@ -59,6 +59,16 @@ impl Audience {
     pub fn from_name(name: &str) -> Option<Self> {
         [Audience::Internal, Audience::Customers, Audience::Public].into_iter().find(|a| a.name() == name)
     }
+
+    /// How widely the audience reads: internal 0, customers 1, public 2.
+    /// A reader of one audience may read every wider one.
+    pub fn reach(self) -> i16 {
+        match self {
+            Audience::Internal => 0,
+            Audience::Customers => 1,
+            Audience::Public => 2,
+        }
+    }
 }
 
 /// Who reads: what each kind of reader may see.

@@ -458,7 +458,8 @@ impl ArticleService for ArticleApi {
             })
             .collect();
         let next_page_token = if results.more { page::encode(&OffsetCursor { offset: offset + limit }) } else { String::new() };
-        Ok(Response::new(pb::SearchArticlesResponse { hits, next_page_token }))
+        let corrected_query = results.corrected.unwrap_or_default();
+        Ok(Response::new(pb::SearchArticlesResponse { hits, next_page_token, corrected_query }))
     }
 
     async fn record_feedback(

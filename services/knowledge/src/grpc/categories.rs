@@ -10,7 +10,7 @@ use docket_kit::{
 use docket_proto::knowledge::v1::{self as pb, category_service_server::CategoryService};
 use tonic::{Request, Response, Status};
 
-use super::{actor, idempotency, reason};
+use super::{actor, articles::reader, idempotency, reason};
 use crate::{
     domain::{
         categories::{CategoryField, CategoryFields, DESCRIPTION_MAX, NAME_MAX},
@@ -72,7 +72,7 @@ fn parse(violations: &mut FieldViolations, category: &pb::Category, mask: Option
     }
 }
 
-fn wire(model: category::Model) -> pb::Category {
+fn wire(model: category::Model, has_articles: bool) -> pb::Category {
     let Stamps { etag, .. } = Stamps::of(model.created_at, model.updated_at, model.version);
     pb::Category {
         id: model.id,
@@ -82,6 +82,7 @@ fn wire(model: category::Model) -> pb::Category {
         parent_id: model.parent_id.unwrap_or_default(),
         position: model.position,
         etag,
+        has_articles,
     }
 }
 
@@ -100,15 +101,21 @@ impl CategoryService for CategoryApi {
         );
         violations.into_result()?;
         let once = Once { scope: "CreateCategory", key: key.as_ref() };
-        Ok(Response::new(wire(self.store.create_category(fields, &actor(&caller, ""), once).await?)))
+        // A new category has nothing filed in it yet.
+        Ok(Response::new(wire(self.store.create_category(fields, &actor(&caller, ""), once).await?, false)))
     }
 
     async fn list_categories(
         &self,
         request: Request<pb::ListCategoriesRequest>,
     ) -> Result<Response<pb::ListCategoriesResponse>, Status> {
-        caller(&request)?;
-        let categories = self.store.list_categories().await?.into_iter().map(wire).collect();
+        let caller = caller(&request)?;
+        let in_use = self.store.categories_in_use(reader(&caller).audiences()).await?;
+        let categories = self.store.list_categories().await?.into_iter().map(|c| {
+            let has_articles = in_use.contains(&c.id);
+            wire(c, has_articles)
+        });
+        let categories = categories.collect();
         Ok(Response::new(pb::ListCategoriesResponse { categories }))
     }
 
@@ -122,6 +129,8 @@ impl CategoryService for CategoryApi {
         let fields = parse(&mut violations, &category, Some(&target.mask));
         let reason = reason(&mut violations, &request.reason);
         violations.into_result()?;
-        Ok(Response::new(wire(self.store.update_category(target, fields, &actor(&caller, &reason)).await?)))
+        let updated = self.store.update_category(target, fields, &actor(&caller, &reason)).await?;
+        let has_articles = self.store.categories_in_use(reader(&caller).audiences()).await?.contains(&updated.id);
+        Ok(Response::new(wire(updated, has_articles)))
     }
 }

@@ -1,17 +1,18 @@
 //! The category tree.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use docket_kit::{
     mutation::{self, Once, Tx},
     request::{FieldMask, RecordId, UpdateTarget},
 };
-use sea_orm::{EntityTrait, QueryOrder};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryOrder, Statement, Value};
 
 use super::{Actor, Store, Trail};
 use crate::{
     domain::{
         CategoryId,
+        articles::Audience,
         categories::{CategoryField, CategoryFields, ParentRefusal, check_parent},
     },
     records::entities::category,
@@ -112,6 +113,29 @@ impl Store {
     }
 
     /// Every category, in the order a tree is shown: by position, then name.
+    /// The categories in which a live article of one of `audiences` is filed.
+    pub async fn categories_in_use(&self, audiences: &[Audience]) -> Result<HashSet<String>> {
+        if audiences.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let backend = self.db.get_database_backend();
+        let placeholders: Vec<String> = (1..=audiences.len())
+            .map(|n| match backend {
+                DbBackend::Postgres => format!("${n}"),
+                _ => "?".to_owned(),
+            })
+            .collect();
+        // One probe of the search table's (category, audience) index a category.
+        let sql = format!(
+            "SELECT c.id FROM categories c WHERE EXISTS (SELECT 1 FROM article_search s \
+             WHERE s.category_id = c.id AND s.audience IN ({}))",
+            placeholders.join(", ")
+        );
+        let values = audiences.iter().map(|a| Value::from(a.name()));
+        let rows = self.db.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+        Ok(rows.iter().map(|row| row.try_get::<String>("", "id")).collect::<std::result::Result<_, _>>()?)
+    }
+
     pub async fn list_categories(&self) -> Result<Vec<category::Model>> {
         Ok(category::Entity::find()
             .order_by_asc(category::Column::Position)

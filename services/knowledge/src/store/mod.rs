@@ -18,7 +18,8 @@ pub use self::deflection::{DeflectionCounts, DeflectionEvent};
 pub use self::links::CaseCursor;
 pub use self::proposals::Decision;
 pub use self::search::{
-    Hit, Results, SearchFilter, index_article, postgres_fuzzy_statement, postgres_fuzzy_threshold, postgres_search_statement,
+    CANDIDATES, Hit, INDEX_FORMAT, Results, SCANNED, SearchFilter, add_vocabulary, index_article, postgres_alike_statement,
+    postgres_search_statement, vocabulary_of,
 };
 
 docket_kit::service_store!(
