@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use docket_proto::case::v1::{self as pb, get_case_request::Lookup};
+use sea_orm::{ConnectionTrait, Statement};
 use tonic::Code;
 
 use crate::{
@@ -15,6 +16,7 @@ on_both_backends!(
     many_clients_updating_one_case_lose_no_update,
     of_many_updates_from_one_etag_exactly_one_wins,
     concurrent_creates_get_unique_consecutive_numbers,
+    case_numbers_continue_across_the_move_to_a_sequence,
     concurrent_activities_get_consecutive_sequences,
 );
 
@@ -103,6 +105,25 @@ async fn concurrent_creates_get_unique_consecutive_numbers(app: TestApp) {
     let numbers: BTreeSet<String> = numbers.into_iter().map(|n| n.expect("create")).collect();
     let expected: BTreeSet<String> = (1..=20).map(|n| format!("C-{n:06}")).collect();
     assert_eq!(numbers, expected);
+}
+
+/// The upgrade that takes case numbers from a PostgreSQL sequence (and its
+/// undoing) continues where the numbers stood, either way.
+async fn case_numbers_continue_across_the_move_to_a_sequence(app: TestApp) {
+    let customer = customer(&app).await;
+    let numbered = |n: i64| format!("C-{n:06}");
+    assert_eq!(case(&app, &customer, "Before").await.case_number, numbered(1));
+    assert_eq!(case(&app, &customer, "Before too").await.case_number, numbered(2));
+    let db = docket_kit::db::connect(&app.settings.database, "case").await.unwrap();
+    docket_migrations::down(&db, "case", 1).await.unwrap();
+    let counter = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), "SELECT value FROM counters WHERE name = 'case_number'"))
+        .await
+        .unwrap()
+        .expect("the counter row is back");
+    assert_eq!(counter.try_get::<i64>("", "value").unwrap(), 2, "the last number handed out");
+    docket_migrations::up(&db, "case").await.unwrap();
+    assert_eq!(case(&app, &customer, "After").await.case_number, numbered(3));
 }
 
 async fn concurrent_activities_get_consecutive_sequences(app: TestApp) {

@@ -8,6 +8,7 @@ mod m20261123_000001_create_case_schema;
 mod m20261123_000002_create_outbox;
 mod m20261123_000003_create_escalation_rules;
 mod m20261203_000004_audit_keys_not_labels;
+mod m20261205_000005_case_numbers_from_a_sequence;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_outbox::Migration),
             Box::new(m20261123_000003_create_escalation_rules::Migration),
             Box::new(m20261203_000004_audit_keys_not_labels::Migration),
+            Box::new(m20261205_000005_case_numbers_from_a_sequence::Migration),
         ]
     }
 }

@@ -331,6 +331,8 @@ impl Store {
                 changes.diff("status", from.key(), to.key());
                 match to {
                     InvoiceStatus::Issued => {
+                        // Gapless (the counter row, locked until commit), unlike case
+                        // numbers: tax law may require invoice numbers without holes.
                         let number = format_invoice_number(docket_kit::counter::next(&*tx, "invoice_number").await?);
                         changes.diff("invoice_number", "", &number);
                         next.invoice_number = Some(number);

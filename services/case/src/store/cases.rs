@@ -234,9 +234,9 @@ impl Store {
                 if let Some(owner) = &owner_id {
                     check_owner(&tx, "case.owner_id", owner).await?;
                 }
-                // The counter row is locked until commit, so numbers are unique and
-                // follow the order in which cases are created.
-                record.case.number = docket_kit::counter::next(&*tx, "case_number").await?;
+                // Unique and increasing, not gapless: no create waits for
+                // another's commit to be numbered.
+                record.case.number = docket_kit::counter::next_unique(&*tx, "case_number").await?;
                 let mut trail = Changes::new();
                 trail.set("created", "", format_case_number(record.case.number));
                 trail.set("status", "", status.key());
