@@ -18,8 +18,7 @@ pub use self::deflection::{DeflectionCounts, DeflectionEvent};
 pub use self::links::CaseCursor;
 pub use self::proposals::Decision;
 pub use self::search::{
-    CANDIDATES, Hit, INDEX_FORMAT, Results, SCANNED, SearchFilter, add_vocabulary, index_article, postgres_alike_statement,
-    postgres_search_statement, vocabulary_of,
+    Hit, Results, SearchFilter, add_vocabulary, index_article, postgres_alike_statement, postgres_search_statement, vocabulary_of,
 };
 
 docket_kit::service_store!(

@@ -115,11 +115,9 @@ pub async fn index_article(
         }
         return Ok(());
     };
-    let Searchable { tags_text, body_text } = Searchable::of(live);
-    let [title, tags, summary, body] = [&live.title, &tags_text, &live.summary, &body_text].map(|text| search::fold_text(text));
-    let reach = reach_of(article);
-    add_vocabulary(db, search::vocabulary([&title, &tags, &summary, &body]).into_iter().map(|word| (word, reach)).collect())
-        .await?;
+    let searchable = Searchable::of(live);
+    add_vocabulary(db, searchable.words(reach_of(article)).collect()).await?;
+    let Searchable { tags_text, body_text, folded } = searchable;
     let values = [
         id.clone(),
         article.slug.clone().into(),
@@ -153,7 +151,7 @@ pub async fn index_article(
                  document = EXCLUDED.document";
             let mut values = values.to_vec();
             values.push(search::text_search_config(&article.locale).into());
-            values.extend([title, tags, summary, body].map(Value::from));
+            values.extend(folded.map(Value::from));
             db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
         }
         _ => {
@@ -178,11 +176,21 @@ pub async fn index_article(
 struct Searchable {
     tags_text: String,
     body_text: String,
+    /// Title, tags, summary and body folded as queries are.
+    folded: [String; 4],
 }
 
 impl Searchable {
     fn of(live: &article_version::Model) -> Searchable {
-        Searchable { tags_text: strings_of(&live.tags).join(" "), body_text: markdown::to_text(&live.body_markdown) }
+        let tags_text = strings_of(&live.tags).join(" ");
+        let body_text = markdown::to_text(&live.body_markdown);
+        let folded = [&live.title, &tags_text, &live.summary, &body_text].map(|text| search::fold_text(text));
+        Searchable { tags_text, body_text, folded }
+    }
+
+    /// The words a typo may be corrected to, each known as widely as `reach`.
+    fn words(&self, reach: i16) -> impl Iterator<Item = (String, i16)> + use<> {
+        search::vocabulary(&self.folded).into_iter().map(move |word| (word, reach))
     }
 }
 
@@ -197,13 +205,8 @@ fn reach_of(article: &article::Model) -> i16 {
 pub fn vocabulary_of<'a>(
     articles: impl IntoIterator<Item = (&'a article::Model, &'a article_version::Model)>,
 ) -> Vec<(String, i16)> {
-    let mut words = Vec::new();
-    for (article, live) in articles {
-        let Searchable { tags_text, body_text } = Searchable::of(live);
-        let folded = [&live.title, &tags_text, &live.summary, &body_text].map(|text| search::fold_text(text));
-        let reach = reach_of(article);
-        words.extend(search::vocabulary(&folded).into_iter().map(|word| (word, reach)));
-    }
+    let mut words: Vec<(String, i16)> =
+        articles.into_iter().flat_map(|(article, live)| Searchable::of(live).words(reach_of(article))).collect();
     words.sort_unstable();
     words.dedup();
     words
