@@ -8,8 +8,12 @@
 //! ListCases (50 per page, status Active – New) from that many client tasks,
 //! each with its own connection. It prints one row per phase and level:
 //! calls, errors, throughput (calls per second of wall time, errors included)
-//! and latency percentiles of the successful calls. It exits non-zero if any
-//! call failed, so `--requests 20 --concurrency 1,2` doubles as a smoke test.
+//! and latency percentiles of the successful calls. Beside CreateCase and
+//! GetCase it measures, at the same concurrency and in the same run, the
+//! machine's ceilings for them (see [`ceilings`]: pgbench's 3-row insert, a
+//! bare tonic echo of GetCase) and prints each path's share of its ceiling.
+//! It exits non-zero if any call failed, so `--requests 20 --concurrency 1,2`
+//! doubles as a smoke test.
 //!
 //! The server runs on Docket's built-in defaults (`docket::settings::DEFAULTS`,
 //! e.g. 10 pooled connections), which `DOCKET__SECTION__KEY` variables
@@ -44,6 +48,7 @@
 //! `kb-search --articles 300 --requests 50 --concurrency 1,2`.
 
 mod billing;
+mod ceilings;
 mod events;
 mod gateway;
 mod knowledge;
@@ -210,7 +215,7 @@ async fn run_against_server(settings: &Settings, args: &CaseCreateArgs) -> anyho
         return Err(err);
     }
 
-    let outcome = run_phases(&url, args).await;
+    let outcome = run_phases(&url, settings, args).await;
 
     let _ = stop.send(());
     let stopped = tokio::time::timeout(Duration::from_secs(10), server).await.context("the server did not stop within 10 s")?;
@@ -291,11 +296,18 @@ async fn case_template(url: &str) -> anyhow::Result<pb::Case> {
     })
 }
 
-async fn run_phases(url: &str, args: &CaseCreateArgs) -> anyhow::Result<Vec<Row>> {
+async fn run_phases(url: &str, settings: &Settings, args: &CaseCreateArgs) -> anyhow::Result<Vec<Row>> {
     let template = case_template(url).await?;
+    let schema = ServiceDatabase::for_service(&settings.database, docket_case::SERVICE)
+        .schema
+        .context("the bench needs a schema of its own for the 3-row insert ceiling")?;
+    let db = docket_kit::db::connect(&settings.database, docket_case::SERVICE).await?;
+    ceilings::prepare_insert_ceiling(&db).await?;
+    db.close().await?;
     let requests = args.requests as usize;
     let mut rows = Vec::new();
     let mut created: Vec<String> = Vec::new();
+    let mut echo: Option<ceilings::Echo> = None;
     for &concurrency in &args.concurrency {
         // One connection per client task, opened before the clock starts.
         let mut channels = Vec::new();
@@ -303,8 +315,21 @@ async fn run_phases(url: &str, args: &CaseCreateArgs) -> anyhow::Result<Vec<Row>
             channels.push(Endpoint::from_shared(url.to_owned())?.connect().await?);
         }
 
+        let insert = ceilings::insert_ceiling(&args.database_url, &schema, concurrency as usize, requests).await?;
+        let insert_per_second = insert.per_second;
+        let transactions = insert.latencies.len();
+        rows.push(Row {
+            phase: "ceiling: 3-row insert (pgbench)",
+            concurrency: concurrency as usize,
+            requests: transactions,
+            errors: 0,
+            elapsed: Duration::from_secs_f64(transactions as f64 / insert_per_second),
+            latencies: insert.latencies,
+            share: None,
+        });
+
         let template = template.clone();
-        let (row, ids) = drive("CreateCase", &channels, requests, move |mut client, i| {
+        let (mut row, ids) = drive("CreateCase", &channels, requests, move |mut client, i| {
             let case = pb::Case { subject: format!("Bench case {i}"), ..template.clone() };
             async move {
                 let request = pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() };
@@ -312,16 +337,33 @@ async fn run_phases(url: &str, args: &CaseCreateArgs) -> anyhow::Result<Vec<Row>
             }
         })
         .await?;
+        row.share = Some(row.per_second() / insert_per_second);
         rows.push(row);
         created.extend(ids);
         ensure!(!created.is_empty(), "no case was created, so GetCase has nothing to read");
 
+        if echo.is_none() {
+            let mut client = CaseServiceClient::with_interceptor(channels[0].clone(), authorize as Auth);
+            let case = client.get_case(pb::GetCaseRequest { lookup: Some(Lookup::Id(created[0].clone())) }).await?.into_inner();
+            echo = Some(ceilings::serve_echo(case).await?);
+        }
+        let echo_url = echo.as_ref().map(|echo| echo.url.clone()).unwrap_or_default();
+        let mut echo_channels = Vec::new();
+        for _ in 0..concurrency {
+            echo_channels.push(Endpoint::from_shared(echo_url.clone())?.connect().await?);
+        }
         let ids = Arc::new(created.clone());
-        let (row, _) = drive("GetCase", &channels, requests, move |mut client, i| {
-            let id = ids[pick(i, ids.len())].clone();
-            async move { client.get_case(pb::GetCaseRequest { lookup: Some(Lookup::Id(id)) }).await.map(|_| ()) }
-        })
-        .await?;
+        let get = |ids: Arc<Vec<String>>| {
+            move |mut client: CaseClient, i: usize| {
+                let id = ids[pick(i, ids.len())].clone();
+                async move { client.get_case(pb::GetCaseRequest { lookup: Some(Lookup::Id(id)) }).await.map(|_| ()) }
+            }
+        };
+        let (echo_row, _) = drive("ceiling: tonic echo (GetCase)", &echo_channels, requests, get(ids.clone())).await?;
+        let echo_per_second = echo_row.per_second();
+        rows.push(echo_row);
+        let (mut row, _) = drive("GetCase", &channels, requests, get(ids)).await?;
+        row.share = Some(row.per_second() / echo_per_second);
         rows.push(row);
 
         let (row, _) = drive("ListCases", &channels, requests, |mut client, _| async move {
@@ -331,6 +373,9 @@ async fn run_phases(url: &str, args: &CaseCreateArgs) -> anyhow::Result<Vec<Row>
         })
         .await?;
         rows.push(row);
+    }
+    if let Some(echo) = echo {
+        echo.stop().await?;
     }
     Ok(rows)
 }
@@ -352,6 +397,15 @@ struct Row {
     elapsed: Duration,
     /// Latencies of the successful calls, sorted.
     latencies: Vec<Duration>,
+    /// Its throughput as a fraction of the ceiling it is measured against.
+    share: Option<f64>,
+}
+
+impl Row {
+    /// Calls per second of wall time, errors included.
+    fn per_second(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
 }
 
 /// What one client task saw.
@@ -434,7 +488,7 @@ where
     if let Some(err) = first_error {
         eprintln!("  first error: {err}");
     }
-    Ok((Row { phase, concurrency, requests, errors, elapsed, latencies }, outputs))
+    Ok((Row { phase, concurrency, requests, errors, elapsed, latencies, share: None }, outputs))
 }
 
 /// The latency at or below which a fraction `p` of the sorted calls fall, in ms (nearest rank).
@@ -443,25 +497,33 @@ fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
     sorted.get(rank - 1).map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
 }
 
+/// One line per row; a `share` column (of the ceiling measured beside it)
+/// when any row has one.
 fn print_table(rows: &[Row]) {
     let width = rows.iter().map(|row| row.phase.len()).max().unwrap_or(0).max(10);
-    println!(
+    let shares = rows.iter().any(|row| row.share.is_some());
+    print!(
         "{:<width$} {:>11} {:>8} {:>6} {:>10} {:>8} {:>8} {:>8} {:>8}",
         "phase", "concurrency", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms"
     );
+    println!("{}", if shares { format!(" {:>7}", "share") } else { String::new() });
     for row in rows {
         let ms = |p| percentile_ms(&row.latencies, p);
-        println!(
+        print!(
             "{:<width$} {:>11} {:>8} {:>6} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
             row.phase,
             row.concurrency,
             row.requests,
             row.errors,
-            row.requests as f64 / row.elapsed.as_secs_f64(),
+            row.per_second(),
             ms(0.50),
             ms(0.90),
             ms(0.99),
             ms(1.0),
         );
+        match row.share {
+            Some(share) => println!(" {:>6.1}%", share * 100.0),
+            None => println!(),
+        }
     }
 }

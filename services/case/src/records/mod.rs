@@ -6,7 +6,10 @@
 pub mod entities;
 
 use docket_kit::{audit::Changes, mutation::Record};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryResult,
+    Statement, Value,
+};
 
 use self::entities::{account, case, case_contact, case_tag, contact, escalation_rule, staff_user, team};
 use crate::{
@@ -101,15 +104,12 @@ impl Record for CaseRecord {
     }
 
     async fn load<C: ConnectionTrait + Sync>(db: &C, id: &str) -> Result<Option<Self>, DbErr> {
-        match case::Entity::find_by_id(id.to_owned()).one(db).await? {
-            Some(model) => Ok(Some(with_links(db, model).await?)),
-            None => Ok(None),
-        }
+        load_case(db, CaseKey::Id(id)).await
     }
 
     async fn insert(&self, txn: &DatabaseTransaction) -> Result<(), DbErr> {
         self.case.insert(txn).await?;
-        write_links(txn, self, true, true).await
+        insert_links(txn, self, true, true).await
     }
 
     async fn update(&self, txn: &DatabaseTransaction, expected: i64, changes: &Changes) -> Result<bool, DbErr> {
@@ -123,75 +123,121 @@ impl Record for CaseRecord {
 
 docket_kit::versioned_record!(case, "case", name = |m| format_case_number(m.number));
 
-/// A case row with its contacts and tags.
-pub async fn with_links(db: &impl ConnectionTrait, model: case::Model) -> Result<CaseRecord, DbErr> {
-    let mut records = with_links_all(db, vec![model]).await?;
-    records.pop().ok_or_else(|| DbErr::RecordNotFound("case".to_owned()))
+/// Which case [`load_case`] reads.
+#[derive(Debug, Clone, Copy)]
+pub enum CaseKey<'a> {
+    Id(&'a str),
+    Number(i64),
 }
 
-/// Case rows with their contacts and tags, in the order given.
+/// A case's contacts and tags as one relation (`case_id`, `kind`: 0 for a
+/// contact, 1 for a tag, `value`, `is_primary`, `position`), so a case or a
+/// page of cases is read with its links in one more query at most.
+const LINKS: &str = "SELECT case_id, 0 AS kind, contact_id AS value, is_primary, position FROM case_contacts \
+     UNION ALL SELECT case_id, 1 AS kind, tag AS value, FALSE AS is_primary, 0 AS position FROM case_tags";
+
+/// A case with its contacts and tags, in one query: the case's columns
+/// repeat on each of its link rows (one row without links).
+pub async fn load_case(db: &impl ConnectionTrait, key: CaseKey<'_>) -> Result<Option<CaseRecord>, DbErr> {
+    let backend = db.get_database_backend();
+    let (column, value): (&str, Value) = match key {
+        CaseKey::Id(id) => ("id", id.into()),
+        CaseKey::Number(number) => ("number", number.into()),
+    };
+    let sql = format!(
+        "SELECT cases.*, links.kind AS link_kind, links.value AS link_value, links.is_primary AS link_is_primary \
+         FROM cases LEFT JOIN ({LINKS}) links ON links.case_id = cases.id \
+         WHERE cases.{column} = {} ORDER BY links.kind, links.position, links.value",
+        placeholder(backend, 1)
+    );
+    let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, [value])).await?;
+    let Some(first) = rows.first() else { return Ok(None) };
+    let mut record = CaseRecord { case: case::Model::from_query_result(first, "")?, contacts: Vec::new(), tags: Vec::new() };
+    for row in &rows {
+        add_link(&mut record, row, "link_")?;
+    }
+    Ok(Some(record))
+}
+
+/// Adds the link a row of [`LINKS`] holds (columns named with `prefix`), if any.
+fn add_link(record: &mut CaseRecord, row: &QueryResult, prefix: &str) -> Result<(), DbErr> {
+    let kind: Option<i32> = row.try_get("", &format!("{prefix}kind"))?;
+    let Some(kind) = kind else { return Ok(()) };
+    let value: String = row.try_get("", &format!("{prefix}value"))?;
+    if kind == 0 {
+        let contact_id =
+            value.parse().map_err(|_| DbErr::Type(format!("case_contacts.contact_id {value} is not a UUID")))?;
+        let primary: bool = row.try_get("", &format!("{prefix}is_primary"))?;
+        record.contacts.push(CaseContactRef { contact_id, primary });
+    } else {
+        record.tags.push(value);
+    }
+    Ok(())
+}
+
+/// The `n`th bind parameter (from 1) in `backend`'s SQL.
+fn placeholder(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => format!("?{n}"),
+    }
+}
+
+/// Case rows with their contacts and tags (one query for all links), in
+/// the order given.
 pub async fn with_links_all(db: &impl ConnectionTrait, cases: Vec<case::Model>) -> Result<Vec<CaseRecord>, DbErr> {
     use std::collections::HashMap;
     if cases.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<String> = cases.iter().map(|c| c.id.clone()).collect();
-    let mut contacts: HashMap<String, Vec<CaseContactRef>> = HashMap::new();
-    for row in case_contact::Entity::find()
-        .filter(case_contact::Column::CaseId.is_in(ids.iter().cloned()))
-        .order_by_asc(case_contact::Column::CaseId)
-        .order_by_asc(case_contact::Column::Position)
-        .all(db)
-        .await?
-    {
-        let contact_id = row
-            .contact_id
-            .parse()
-            .map_err(|_| DbErr::Type(format!("case_contacts.contact_id {} is not a UUID", row.contact_id)))?;
-        contacts.entry(row.case_id).or_default().push(CaseContactRef { contact_id, primary: row.is_primary });
+    let backend = db.get_database_backend();
+    let params: Vec<String> = (1..=cases.len()).map(|n| placeholder(backend, n)).collect();
+    let sql = format!(
+        "SELECT links.* FROM ({LINKS}) links WHERE links.case_id IN ({}) \
+         ORDER BY links.case_id, links.kind, links.position, links.value",
+        params.join(", ")
+    );
+    let ids = cases.iter().map(|c| Value::from(c.id.clone()));
+    let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, ids)).await?;
+    let mut records: Vec<CaseRecord> =
+        cases.into_iter().map(|case| CaseRecord { case, contacts: Vec::new(), tags: Vec::new() }).collect();
+    let at: HashMap<String, usize> = records.iter().enumerate().map(|(i, r)| (r.case.id.clone(), i)).collect();
+    for row in &rows {
+        let case_id: String = row.try_get("", "case_id")?;
+        if let Some(&i) = at.get(&case_id) {
+            add_link(&mut records[i], row, "")?;
+        }
     }
-    let mut tags: HashMap<String, Vec<String>> = HashMap::new();
-    for row in case_tag::Entity::find()
-        .filter(case_tag::Column::CaseId.is_in(ids))
-        .order_by_asc(case_tag::Column::CaseId)
-        .order_by_asc(case_tag::Column::Tag)
-        .all(db)
-        .await?
-    {
-        tags.entry(row.case_id).or_default().push(row.tag);
-    }
-    Ok(cases
-        .into_iter()
-        .map(|case| CaseRecord {
-            contacts: contacts.remove(&case.id).unwrap_or_default(),
-            tags: tags.remove(&case.id).unwrap_or_default(),
-            case,
-        })
-        .collect())
+    Ok(records)
 }
 
-/// Replaces a case's contacts and/or tags with the record's.
+/// Replaces a case's stored contacts and/or tags with the record's.
 async fn write_links(txn: &DatabaseTransaction, record: &CaseRecord, contacts: bool, tags: bool) -> Result<(), DbErr> {
-    use sea_orm::ActiveValue::Set;
-    let id = &record.case.id;
     if contacts {
-        case_contact::Entity::delete_many().filter(case_contact::Column::CaseId.eq(id.clone())).exec(txn).await?;
-        if !record.contacts.is_empty() {
-            let rows = record.contacts.iter().enumerate().map(|(i, c)| case_contact::ActiveModel {
-                case_id: Set(id.clone()),
-                contact_id: Set(c.contact_id.to_string()),
-                is_primary: Set(c.primary),
-                position: Set(i as i32),
-            });
-            case_contact::Entity::insert_many(rows).exec(txn).await?;
-        }
+        case_contact::Entity::delete_many().filter(case_contact::Column::CaseId.eq(record.case.id.clone())).exec(txn).await?;
     }
     if tags {
-        case_tag::Entity::delete_many().filter(case_tag::Column::CaseId.eq(id.clone())).exec(txn).await?;
-        if !record.tags.is_empty() {
-            let rows = record.tags.iter().map(|t| case_tag::ActiveModel { case_id: Set(id.clone()), tag: Set(t.clone()) });
-            case_tag::Entity::insert_many(rows).exec(txn).await?;
-        }
+        case_tag::Entity::delete_many().filter(case_tag::Column::CaseId.eq(record.case.id.clone())).exec(txn).await?;
+    }
+    insert_links(txn, record, contacts, tags).await
+}
+
+/// Inserts a case's contacts and/or tags (a new case has none to replace).
+async fn insert_links(txn: &DatabaseTransaction, record: &CaseRecord, contacts: bool, tags: bool) -> Result<(), DbErr> {
+    use sea_orm::ActiveValue::Set;
+    let id = &record.case.id;
+    if contacts && !record.contacts.is_empty() {
+        let rows = record.contacts.iter().enumerate().map(|(i, c)| case_contact::ActiveModel {
+            case_id: Set(id.clone()),
+            contact_id: Set(c.contact_id.to_string()),
+            is_primary: Set(c.primary),
+            position: Set(i as i32),
+        });
+        case_contact::Entity::insert_many(rows).exec(txn).await?;
+    }
+    if tags && !record.tags.is_empty() {
+        let rows = record.tags.iter().map(|t| case_tag::ActiveModel { case_id: Set(id.clone()), tag: Set(t.clone()) });
+        case_tag::Entity::insert_many(rows).exec(txn).await?;
     }
     Ok(())
 }

@@ -18,7 +18,7 @@ use crate::{
     events,
     records::{
         entities::{case, case_activity},
-        with_links,
+        CaseKey, load_case,
     },
 };
 use docket_kit::page::page_end;
@@ -109,11 +109,7 @@ impl Store {
                         changes.set("first_response_time", "", by.at.to_rfc3339());
                     }
                     tx.trail("case", &case.id, &changes).await?;
-                    let case = case::Entity::find_by_id(case.id.clone())
-                        .one(&*tx)
-                        .await?
-                        .ok_or_else(|| Error::not_found("case", &case.id))?;
-                    let record = with_links(&*tx, case).await?;
+                    let record = load_case(&*tx, CaseKey::Id(&case.id)).await?.ok_or_else(|| Error::not_found("case", &case.id))?;
                     tx.emit([events::activity_added(&record, &activity)]).await?;
                     Ok(activity)
                 },

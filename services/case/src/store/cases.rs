@@ -22,7 +22,7 @@ use crate::{
     records::{
         CaseRecord,
         entities::{account, case, case_contact, case_tag, case_type, contact, staff_user, team},
-        with_links, with_links_all,
+        CaseKey, load_case, with_links_all,
     },
 };
 use docket_kit::page::page_end;
@@ -253,17 +253,11 @@ impl Store {
     }
 
     pub async fn get_case(&self, id: CaseId) -> Result<CaseRecord> {
-        let model = case::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or_else(|| Error::not_found("case", id))?;
-        Ok(with_links(&self.db, model).await?)
+        load_case(&self.db, CaseKey::Id(&id.to_string())).await?.ok_or_else(|| Error::not_found("case", id))
     }
 
     pub async fn get_case_by_number(&self, number: i64) -> Result<CaseRecord> {
-        let model = case::Entity::find()
-            .filter(case::Column::Number.eq(number))
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| Error::not_found("case", format_case_number(number)))?;
-        Ok(with_links(&self.db, model).await?)
+        load_case(&self.db, CaseKey::Number(number)).await?.ok_or_else(|| Error::not_found("case", format_case_number(number)))
     }
 
     pub async fn list_cases(
