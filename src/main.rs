@@ -126,6 +126,10 @@ enum MigrateAction {
     Status,
 }
 
+/// mimalloc: glibc's malloc cost a tenth of a busy service's CPU (issue 15).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = match Cli::try_parse() {

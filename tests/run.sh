@@ -98,7 +98,7 @@ rm -f "$log"
 
 if [ ${#extra[@]} -eq 0 ]; then
   say "benchmark smoke run (numbers are not checked; see bench/ for real runs)"
-  cargo run -q -p docket-bench -- case-create --requests 20 --concurrency 1,2
+  cargo run -q -p docket-bench -- case-create --requests 20 --concurrency 1,2 --seed-cases 1000
   cargo run -q -p docket-bench -- events --cases 30 --concurrency 2
   cargo run -q -p docket-bench -- events --cases 30 --concurrency 2 --drain
   cargo run -q -p docket-bench -- sla-sweep --clocks 2000 --due 50 --rounds 2

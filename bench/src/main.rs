@@ -3,17 +3,18 @@
 //! `cargo run --release -p docket-bench -- case-create` starts the case
 //! service in-process on a random loopback port against a fresh PostgreSQL
 //! schema (migrated on start, dropped at the end), creates one account and
-//! contact, and then, for each concurrency level, drives `--requests` calls of
-//! CreateCase, GetCase (random ids among the cases created so far) and
-//! ListCases (50 per page, status Active – New) from that many client tasks,
-//! each with its own connection. It prints one row per phase and level:
+//! contact, writes `--seed-cases` cases in bulk (100,000 by default, most of
+//! them closed), and then, for each concurrency level, drives `--requests`
+//! calls of CreateCase, GetCase (random ids among the cases created so far)
+//! and ListCases (the queue screen: open cases, most urgent first, 50 per
+//! page) from that many client tasks, each with its own connection. It prints one row per phase and level:
 //! calls, errors, throughput (calls per second of wall time, errors included)
 //! and latency percentiles of the successful calls. Beside CreateCase and
 //! GetCase it measures, at the same concurrency and in the same run, the
 //! machine's ceilings for them (see [`ceilings`]: pgbench's 3-row insert, a
 //! bare tonic echo of GetCase) and prints each path's share of its ceiling.
 //! It exits non-zero if any call failed, so `--requests 20 --concurrency 1,2`
-//! doubles as a smoke test.
+//! (with `--seed-cases 1000`) doubles as a smoke test.
 //!
 //! The server runs on Docket's built-in defaults (`docket::settings::DEFAULTS`,
 //! e.g. 10 pooled connections), which `DOCKET__SECTION__KEY` variables
@@ -133,7 +134,16 @@ struct CaseCreateArgs {
     /// PostgreSQL to benchmark against; a fresh schema is created and dropped.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
     database_url: String,
+    /// Cases written in bulk before the phases, so that ListCases reads a
+    /// queue of a grown service: one in three open (New, Pending), the rest
+    /// closed, priorities and ages spread out.
+    #[arg(long, default_value_t = 100_000)]
+    seed_cases: u32,
 }
+
+/// mimalloc: glibc's malloc cost a tenth of a busy service's CPU (issue 15).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -303,6 +313,7 @@ async fn run_phases(url: &str, settings: &Settings, args: &CaseCreateArgs) -> an
         .context("the bench needs a schema of its own for the 3-row insert ceiling")?;
     let db = docket_kit::db::connect(&settings.database, docket_case::SERVICE).await?;
     ceilings::prepare_insert_ceiling(&db).await?;
+    seed_cases(&db, &template, args.seed_cases).await?;
     db.close().await?;
     let requests = args.requests as usize;
     let mut rows = Vec::new();
@@ -366,9 +377,15 @@ async fn run_phases(url: &str, settings: &Settings, args: &CaseCreateArgs) -> an
         row.share = Some(row.per_second() / echo_per_second);
         rows.push(row);
 
-        let (row, _) = drive("ListCases", &channels, requests, |mut client, _| async move {
-            let request =
-                pb::ListCasesRequest { page_size: 50, statuses: vec![pb::CaseStatus::ActiveNew as i32], ..Default::default() };
+        // The queue screen: every open case, most urgent first, 50 a page.
+        let (row, _) = drive("ListCases (queue)", &channels, requests, |mut client, _| async move {
+            let statuses = [pb::CaseStatus::ActiveNew, pb::CaseStatus::ActiveAssigned, pb::CaseStatus::Pending];
+            let request = pb::ListCasesRequest {
+                page_size: 50,
+                statuses: statuses.map(|status| status as i32).to_vec(),
+                order_by: pb::CaseOrder::PriorityDesc as i32,
+                ..Default::default()
+            };
             client.list_cases(request).await.map(|_| ())
         })
         .await?;
@@ -378,6 +395,38 @@ async fn run_phases(url: &str, settings: &Settings, args: &CaseCreateArgs) -> an
         echo.stop().await?;
     }
     Ok(rows)
+}
+
+/// Writes `count` cases of the template's account and contact in bulk
+/// (numbers from the service's own sequence): one in three open (New or
+/// Pending, no owner), the others closed with a resolution; priorities
+/// cycle, ages spread out.
+async fn seed_cases(db: &sea_orm::DatabaseConnection, case: &pb::Case, count: u32) -> anyhow::Result<()> {
+    use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
+    if count == 0 {
+        return Ok(());
+    }
+    let account_id = case.account_id.as_str();
+    let contact_id = case.contacts.first().map(|c| c.contact_id.as_str()).unwrap_or_default();
+    eprintln!("seeding {count} cases …");
+    let started = Instant::now();
+    let sql = "INSERT INTO cases (id, number, subject, description, type_id, priority, status, channel, account_id, \
+           service_contract_id, service_contract_number, asset_description, asset_serial_number, resolution_summary, \
+           created_by, version, created_at, updated_at, resolved_at, closed_at) \
+         SELECT gen_random_uuid()::text, nextval('case_number_seq'), 'Seeded case ' || g, 'Seeded for the queue screens.', \
+           'technical_issue', 1 + g % 4, \
+           CASE g % 6 WHEN 0 THEN 'new' WHEN 1 THEN 'pending' WHEN 2 THEN 'closed_no_fault' ELSE 'closed_complete' END, \
+           'phone', $1, '', '', '', '', CASE WHEN g % 6 < 2 THEN '' ELSE 'Fixed on site.' END, 'bench', 1, \
+           t, t, CASE WHEN g % 6 < 2 THEN NULL ELSE t END, CASE WHEN g % 6 < 2 THEN NULL ELSE t END \
+         FROM generate_series(1, $2::int) g, LATERAL (SELECT now() - (($2::int - g) * interval '5 minutes') / 10 AS t) at";
+    let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, [account_id.into(), i64::from(count).into()]);
+    db.execute_raw(statement).await.context("seeding cases")?;
+    let link = "INSERT INTO case_contacts (case_id, contact_id, is_primary, position) \
+         SELECT id, $1, TRUE, 0 FROM cases WHERE created_by = 'bench'";
+    db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, link, [contact_id.into()])).await?;
+    db.execute_unprepared("ANALYZE cases; ANALYZE case_contacts; ANALYZE case_tags").await?;
+    eprintln!("  done in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
 }
 
 /// A spread-out index below `len` for call `i` (splitmix64; no RNG crate needed).

@@ -28,6 +28,9 @@ impl ServiceDatabase {
     }
 }
 
+/// How long a pooled connection may sit idle before it is pinged on checkout.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(5);
+
 /// Connects, creating the service's schema (PostgreSQL) or file (SQLite) if
 /// needed, with every pooled connection using that schema.
 pub async fn connect(settings: &DatabaseSettings, service: &str) -> Result<DatabaseConnection, DbErr> {
@@ -39,6 +42,11 @@ pub async fn connect(settings: &DatabaseSettings, service: &str) -> Result<Datab
     options
         .connect_timeout(Duration::from_secs(settings.connect_timeout_secs))
         .acquire_timeout(Duration::from_secs(settings.connect_timeout_secs))
+        // sqlx pings a connection on every checkout by default: a second round
+        // trip for each one-query call. A connection in use within the last
+        // seconds is known to be alive; one idle longer (a server restart, a
+        // firewall's idle cut) is still pinged and replaced when dead.
+        .test_before_acquire_if_idle_for(PING_IDLE_AFTER)
         .sqlx_logging(false);
     match &target.schema {
         Some(schema) => {

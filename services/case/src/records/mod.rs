@@ -132,83 +132,64 @@ pub enum CaseKey<'a> {
 
 /// A case's contacts and tags as one relation (`case_id`, `kind`: 0 for a
 /// contact, 1 for a tag, `value`, `is_primary`, `position`), so a case or a
-/// page of cases is read with its links in one more query at most.
+/// page of cases is read with its links in the same query.
 const LINKS: &str = "SELECT case_id, 0 AS kind, contact_id AS value, is_primary, position FROM case_contacts \
      UNION ALL SELECT case_id, 1 AS kind, tag AS value, FALSE AS is_primary, 0 AS position FROM case_tags";
 
-/// A case with its contacts and tags, in one query: the case's columns
-/// repeat on each of its link rows (one row without links).
+/// A case with its contacts and tags, in one query.
 pub async fn load_case(db: &impl ConnectionTrait, key: CaseKey<'_>) -> Result<Option<CaseRecord>, DbErr> {
     let backend = db.get_database_backend();
     let (column, value): (&str, Value) = match key {
         CaseKey::Id(id) => ("id", id.into()),
         CaseKey::Number(number) => ("number", number.into()),
     };
-    let sql = format!(
-        "SELECT cases.*, links.kind AS link_kind, links.value AS link_value, links.is_primary AS link_is_primary \
-         FROM cases LEFT JOIN ({LINKS}) links ON links.case_id = cases.id \
-         WHERE cases.{column} = {} ORDER BY links.kind, links.position, links.value",
-        placeholder(backend, 1)
-    );
-    let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, [value])).await?;
-    let Some(first) = rows.first() else { return Ok(None) };
-    let mut record = CaseRecord { case: case::Model::from_query_result(first, "")?, contacts: Vec::new(), tags: Vec::new() };
-    for row in &rows {
-        add_link(&mut record, row, "link_")?;
-    }
-    Ok(Some(record))
+    let placeholder = if backend == DbBackend::Postgres { "$1" } else { "?" };
+    let page = Statement::from_sql_and_values(backend, format!("SELECT * FROM cases WHERE {column} = {placeholder}"), [value]);
+    Ok(with_links(db, page, "").await?.pop())
 }
 
-/// Adds the link a row of [`LINKS`] holds (columns named with `prefix`), if any.
-fn add_link(record: &mut CaseRecord, row: &QueryResult, prefix: &str) -> Result<(), DbErr> {
-    let kind: Option<i32> = row.try_get("", &format!("{prefix}kind"))?;
+/// The cases `page` selects (whole rows of `cases`, at most one per id),
+/// each with its contacts and tags, in one query. `order` is the page's
+/// ORDER BY over `page.` columns, ending in a unique one, with a trailing
+/// comma (empty for a single case).
+pub async fn with_links(db: &impl ConnectionTrait, page: Statement, order: &str) -> Result<Vec<CaseRecord>, DbErr> {
+    let sql = format!(
+        "WITH page AS ({}) \
+         SELECT page.*, links.kind AS link_kind, links.value AS link_value, links.is_primary AS link_is_primary \
+         FROM page LEFT JOIN ({LINKS}) links ON links.case_id = page.id \
+         ORDER BY {order} links.kind, links.position, links.value",
+        page.sql
+    );
+    let rows = db.query_all_raw(Statement { sql, ..page }).await?;
+    // A case's rows are consecutive: one per link, or one without any.
+    let mut records: Vec<CaseRecord> = Vec::new();
+    for row in &rows {
+        let id: String = row.try_get("", "id")?;
+        if records.last().is_none_or(|last| last.case.id != id) {
+            let case = case::Model::from_query_result(row, "")?;
+            records.push(CaseRecord { case, contacts: Vec::new(), tags: Vec::new() });
+        }
+        if let Some(record) = records.last_mut() {
+            add_link(record, row)?;
+        }
+    }
+    Ok(records)
+}
+
+/// Adds the link a row of [`with_links`] holds, if any.
+fn add_link(record: &mut CaseRecord, row: &QueryResult) -> Result<(), DbErr> {
+    let kind: Option<i32> = row.try_get("", "link_kind")?;
     let Some(kind) = kind else { return Ok(()) };
-    let value: String = row.try_get("", &format!("{prefix}value"))?;
+    let value: String = row.try_get("", "link_value")?;
     if kind == 0 {
         let contact_id =
             value.parse().map_err(|_| DbErr::Type(format!("case_contacts.contact_id {value} is not a UUID")))?;
-        let primary: bool = row.try_get("", &format!("{prefix}is_primary"))?;
+        let primary: bool = row.try_get("", "link_is_primary")?;
         record.contacts.push(CaseContactRef { contact_id, primary });
     } else {
         record.tags.push(value);
     }
     Ok(())
-}
-
-/// The `n`th bind parameter (from 1) in `backend`'s SQL.
-fn placeholder(backend: DbBackend, n: usize) -> String {
-    match backend {
-        DbBackend::Postgres => format!("${n}"),
-        _ => format!("?{n}"),
-    }
-}
-
-/// Case rows with their contacts and tags (one query for all links), in
-/// the order given.
-pub async fn with_links_all(db: &impl ConnectionTrait, cases: Vec<case::Model>) -> Result<Vec<CaseRecord>, DbErr> {
-    use std::collections::HashMap;
-    if cases.is_empty() {
-        return Ok(Vec::new());
-    }
-    let backend = db.get_database_backend();
-    let params: Vec<String> = (1..=cases.len()).map(|n| placeholder(backend, n)).collect();
-    let sql = format!(
-        "SELECT links.* FROM ({LINKS}) links WHERE links.case_id IN ({}) \
-         ORDER BY links.case_id, links.kind, links.position, links.value",
-        params.join(", ")
-    );
-    let ids = cases.iter().map(|c| Value::from(c.id.clone()));
-    let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, ids)).await?;
-    let mut records: Vec<CaseRecord> =
-        cases.into_iter().map(|case| CaseRecord { case, contacts: Vec::new(), tags: Vec::new() }).collect();
-    let at: HashMap<String, usize> = records.iter().enumerate().map(|(i, r)| (r.case.id.clone(), i)).collect();
-    for row in &rows {
-        let case_id: String = row.try_get("", "case_id")?;
-        if let Some(&i) = at.get(&case_id) {
-            add_link(&mut records[i], row, "")?;
-        }
-    }
-    Ok(records)
 }
 
 /// Replaces a case's stored contacts and/or tags with the record's.

@@ -6,7 +6,7 @@ use docket_kit::{
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, sea_query::Query,
+    QueryOrder, QueryTrait, sea_query::Query,
 };
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +22,7 @@ use crate::{
     records::{
         CaseRecord,
         entities::{account, case, case_contact, case_tag, case_type, contact, staff_user, team},
-        CaseKey, load_case, with_links_all,
+        CaseKey, load_case, with_links,
     },
 };
 use docket_kit::page::page_end;
@@ -348,16 +348,27 @@ impl Store {
             CaseOrder::RecentlyUpdated => query.order_by_desc(case::Column::UpdatedAt).order_by_desc(case::Column::Number),
             CaseOrder::Priority => query.order_by_desc(case::Column::Priority).order_by_desc(case::Column::Number),
         };
-        let mut rows = query.limit(limit + 1).all(&self.db).await?;
-        let next = page_end(&mut rows, limit).map(|last| CaseCursor {
+        let page_order = match order {
+            CaseOrder::Newest => "page.number DESC,",
+            CaseOrder::Oldest => "page.number ASC,",
+            CaseOrder::RecentlyUpdated => "page.updated_at DESC, page.number DESC,",
+            CaseOrder::Priority => "page.priority DESC, page.number DESC,",
+        };
+        let mut page = query.build(self.db.get_database_backend());
+        // A literal LIMIT, not a bound one: with a parameter there, PostgreSQL
+        // finds its generic plan too costly and plans every call anew, which
+        // cost more than running the query (issue 15).
+        page.sql = format!("{} LIMIT {}", page.sql, limit + 1);
+        let mut records = with_links(&self.db, page, page_order).await?;
+        let next = page_end(&mut records, limit).map(|last| CaseCursor {
             key: match order {
                 CaseOrder::Newest | CaseOrder::Oldest => 0,
-                CaseOrder::RecentlyUpdated => last.updated_at.timestamp_micros(),
-                CaseOrder::Priority => i64::from(last.priority),
+                CaseOrder::RecentlyUpdated => last.case.updated_at.timestamp_micros(),
+                CaseOrder::Priority => i64::from(last.case.priority),
             },
-            number: last.number,
+            number: last.case.number,
         });
-        Ok((with_links_all(&self.db, rows).await?, next))
+        Ok((records, next))
     }
 
     pub async fn update_case(&self, target: CaseUpdate, fields: CaseFields, by: &Actor<'_>) -> Result<CaseRecord> {
