@@ -21,7 +21,7 @@ use crate::{
     events,
     records::{
         CaseRecord,
-        entities::{account, case, case_contact, case_tag, case_type, contact, staff_user, team},
+        entities::{case, case_contact, case_tag, case_type, staff_user, team},
         CaseKey, load_case, with_links,
     },
 };
@@ -126,51 +126,120 @@ fn apply(record: &mut CaseRecord, fields: &CaseFields, mask: &FieldMask<CaseFiel
     }
 }
 
-/// Checks what the fields refer to, inside the command's transaction.
+/// What a case's fields refer to, as found in one query: `(kind, id)` →
+/// (active, extra), where extra is a contact's account or a staff user's name.
+struct Referenced(std::collections::HashMap<(&'static str, String), (bool, String)>);
+
+impl Referenced {
+    /// Reads each `(kind, id)` wanted (kinds: type, account, contact, team,
+    /// owner) in one round trip: a create checks four or five references.
+    async fn look_up(txn: &DatabaseTransaction, wanted: &[(&'static str, &str)]) -> Result<Self> {
+        use sea_orm::{ConnectionTrait as _, DbBackend, Statement, Value};
+        let mut found = std::collections::HashMap::new();
+        if wanted.is_empty() {
+            return Ok(Self(found));
+        }
+        let backend = txn.get_database_backend();
+        let mut branches = Vec::new();
+        let mut values: Vec<Value> = Vec::new();
+        for (n, (kind, id)) in wanted.iter().enumerate() {
+            let (table, active, extra) = match *kind {
+                "type" => ("case_types", "CASE WHEN active THEN 1 ELSE 0 END", "''"),
+                "account" => ("accounts", "1", "''"),
+                "contact" => ("contacts", "1", "account_id"),
+                "team" => ("teams", "1", "''"),
+                _ => ("staff_users", "CASE WHEN active THEN 1 ELSE 0 END", "name"),
+            };
+            let placeholder = if backend == DbBackend::Postgres { format!("${}", n + 1) } else { "?".to_owned() };
+            branches.push(format!(
+                "SELECT '{kind}' AS kind, id, {active} AS active, {extra} AS extra FROM {table} WHERE id = {placeholder}"
+            ));
+            values.push((*id).into());
+        }
+        let sql = branches.join(" UNION ALL ");
+        for row in txn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await? {
+            let kind: String = row.try_get("", "kind")?;
+            let Some(kind) = wanted.iter().map(|(k, _)| *k).find(|k| *k == kind) else { continue };
+            let active: i32 = row.try_get("", "active")?;
+            found.insert((kind, row.try_get("", "id")?), (active != 0, row.try_get("", "extra")?));
+        }
+        Ok(Self(found))
+    }
+
+    fn get(&self, kind: &'static str, id: &str) -> Option<(bool, &str)> {
+        self.0.get(&(kind, id.to_owned())).map(|(active, extra)| (*active, extra.as_str()))
+    }
+}
+
+/// Checks what the fields refer to (and the new owner of a case being
+/// created), inside the command's transaction.
 async fn check_references(
     txn: &DatabaseTransaction,
     before: Option<&CaseRecord>,
     after: &CaseRecord,
     mask: &FieldMask<CaseField>,
+    owner_id: Option<&str>,
 ) -> Result<()> {
     let model = &after.case;
     let changed = |field: CaseField| mask.contains(field);
-    if changed(CaseField::TypeId) && before.is_none_or(|b| b.case.type_id != model.type_id) {
-        match case_type::Entity::find_by_id(model.type_id.clone()).one(txn).await? {
+    let check_type = changed(CaseField::TypeId) && before.is_none_or(|b| b.case.type_id != model.type_id);
+    let check_account = changed(CaseField::AccountId);
+    let check_contacts = changed(CaseField::AccountId) || changed(CaseField::Contacts);
+    let team_id = model.team_id.as_deref().filter(|_| changed(CaseField::TeamId));
+    let contact_ids: Vec<String> = after.contacts.iter().map(|link| link.contact_id.to_string()).collect();
+    let mut wanted: Vec<(&'static str, &str)> = Vec::new();
+    if check_type {
+        wanted.push(("type", &model.type_id));
+    }
+    if check_account {
+        wanted.push(("account", &model.account_id));
+    }
+    if check_contacts {
+        wanted.extend(contact_ids.iter().map(|id| ("contact", id.as_str())));
+    }
+    wanted.extend(team_id.map(|id| ("team", id)));
+    wanted.extend(owner_id.map(|id| ("owner", id)));
+    let found = Referenced::look_up(txn, &wanted).await?;
+
+    if check_type {
+        match found.get("type", &model.type_id) {
             None => return Err(Error::field("case.type_id", format!("no case type has the id {}", model.type_id))),
-            Some(t) if !t.active => {
-                return Err(Error::field("case.type_id", format!("the case type {} is no longer offered", t.id)));
+            Some((false, _)) => {
+                return Err(Error::field("case.type_id", format!("the case type {} is no longer offered", model.type_id)));
             }
             Some(_) => {}
         }
     }
-    if changed(CaseField::AccountId) && account::Entity::find_by_id(model.account_id.clone()).one(txn).await?.is_none() {
+    if check_account && found.get("account", &model.account_id).is_none() {
         return Err(Error::field("case.account_id", format!("no account has the id {}", model.account_id)));
     }
-    if changed(CaseField::AccountId) || changed(CaseField::Contacts) {
-        for (i, link) in after.contacts.iter().enumerate() {
-            match contact::Entity::find_by_id(link.contact_id.to_string()).one(txn).await? {
+    if check_contacts {
+        for (i, id) in contact_ids.iter().enumerate() {
+            match found.get("contact", id) {
                 None => {
-                    return Err(Error::field(
-                        format!("case.contacts[{i}].contact_id"),
-                        format!("no contact has the id {}", link.contact_id),
-                    ));
+                    return Err(Error::field(format!("case.contacts[{i}].contact_id"), format!("no contact has the id {id}")));
                 }
-                Some(c) if c.account_id != model.account_id => {
+                Some((_, account_id)) if account_id != model.account_id => {
                     return Err(Error::field(
                         format!("case.contacts[{i}].contact_id"),
-                        format!("contact {} belongs to another account than the case", c.id),
+                        format!("contact {id} belongs to another account than the case"),
                     ));
                 }
                 Some(_) => {}
             }
         }
     }
-    if changed(CaseField::TeamId)
-        && let Some(team_id) = &model.team_id
-        && team::Entity::find_by_id(team_id.clone()).one(txn).await?.is_none()
+    if let Some(team_id) = team_id
+        && found.get("team", team_id).is_none()
     {
         return Err(Error::field("case.team_id", format!("no team has the id {team_id}")));
+    }
+    if let Some(owner_id) = owner_id {
+        match found.get("owner", owner_id) {
+            None => return Err(Error::field("case.owner_id", format!("no staff user has the id {owner_id}"))),
+            Some((false, name)) => return Err(Error::field("case.owner_id", format!("staff user {name} is inactive"))),
+            Some(_) => {}
+        }
     }
     Ok(())
 }
@@ -230,10 +299,7 @@ impl Store {
                 };
                 let mut changes = Changes::new();
                 apply(&mut record, &new.fields, &FieldMask::all(), &mut changes);
-                check_references(&tx, None, &record, &FieldMask::all()).await?;
-                if let Some(owner) = &owner_id {
-                    check_owner(&tx, "case.owner_id", owner).await?;
-                }
+                check_references(&tx, None, &record, &FieldMask::all(), owner_id.as_deref()).await?;
                 // Unique and increasing, not gapless: no create waits for
                 // another's commit to be numbered.
                 record.case.number = docket_kit::counter::next_unique(&*tx, "case_number").await?;
@@ -373,7 +439,7 @@ impl Store {
 
     pub async fn update_case(&self, target: CaseUpdate, fields: CaseFields, by: &Actor<'_>) -> Result<CaseRecord> {
         let mask = &target.mask;
-        let check = |tx: Tx, before, after| async move { check_references(&tx, Some(&before), &after, mask).await };
+        let check = |tx: Tx, before, after| async move { check_references(&tx, Some(&before), &after, mask, None).await };
         let events = |_: &_, saved: &_, changes: &_| vec![events::case_updated(saved, changes, by.reason)];
         self.mutations.update_fields(by, &target, &fields, apply, check, events).await
     }
