@@ -117,7 +117,12 @@ async fn run_pgbench(
         .and_then(|tps| tps.parse::<f64>().ok())
         .ok_or_else(|| anyhow!("pgbench printed no `tps = ` line:\n{stdout}"))?;
     let mut latencies = transaction_log(dir)?;
-    ensure!(latencies.len() == per_client * clients, "pgbench logged {} of {} transactions", latencies.len(), per_client * clients);
+    ensure!(
+        latencies.len() == per_client * clients,
+        "pgbench logged {} of {} transactions",
+        latencies.len(),
+        per_client * clients
+    );
     latencies.sort_unstable();
     Ok(InsertCeiling { per_second, latencies })
 }
@@ -190,14 +195,12 @@ pub async fn serve_echo(case: pb::Case) -> anyhow::Result<Echo> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(
-        Server::builder().add_service(EchoCases(Arc::new(case))).serve_with_incoming_shutdown(
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
-            async {
-                let _ = stopped.await;
-            },
-        ),
-    );
+    let server = tokio::spawn(Server::builder().add_service(EchoCases(Arc::new(case))).serve_with_incoming_shutdown(
+        TcpIncoming::from(listener).with_nodelay(Some(true)),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     Ok(Echo { url, stop, server })
 }
 

@@ -49,6 +49,48 @@ async fn health_reports_not_serving_while_the_database_is_unreachable() {
     assert_eq!(listed.len(), 1, "the refused call wrote nothing");
 }
 
+/// Pooled connections that died (a database restart, a network cut) are
+/// not pinged before each use while busy (issue 15): a call that finds one
+/// fails as UNAVAILABLE, worth retrying, writes nothing, and the calls after
+/// it get fresh connections without waiting for a health check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_right_after_every_database_connection_dropped_recover_at_once() {
+    crate::common::check_postgres().await;
+    let postgres: std::net::SocketAddr = "127.0.0.1:5432".parse().unwrap();
+    let proxy = TcpProxy::start(postgres).await;
+    let app = TestApp::spawn_with(Backend::Postgres, |settings| {
+        settings.database.url = format!("postgres://postgres@{}/test", proxy.addr);
+        settings.database.max_connections = 3;
+    })
+    .await;
+    // Open every pooled connection, so that all of them are in recent use.
+    let busy = (0..6).map(|_| async { app.accounts(AGENT).list_accounts(pb::ListAccountsRequest::default()).await });
+    for listed in futures::future::join_all(busy).await {
+        listed.expect("lists before the cut");
+    }
+
+    proxy.cut();
+    proxy.restore();
+    let mut outcomes = Vec::new();
+    for i in 0..8 {
+        let account = pb::Account { name: format!("After the cut {i}"), ..Default::default() };
+        let created = app
+            .accounts(AGENT)
+            .create_account(pb::CreateAccountRequest { account: Some(account), idempotency_key: String::new() })
+            .await;
+        outcomes.push(created.map(|created| created.into_inner().name));
+    }
+    let failed: Vec<&tonic::Status> = outcomes.iter().filter_map(|outcome| outcome.as_ref().err()).collect();
+    for status in &failed {
+        assert_eq!(status.code(), Code::Unavailable, "a dead connection is a retryable outage: {status:?}");
+    }
+    assert!(!failed.is_empty(), "the first call found a dead connection (this test checks what that call answers)");
+    assert!(failed.len() <= 3, "at most one failed call per pooled connection: {outcomes:?}");
+    assert!(outcomes[3..].iter().all(Result::is_ok), "the calls after them get fresh connections: {outcomes:?}");
+    let listed = app.accounts(AGENT).list_accounts(pb::ListAccountsRequest::default()).await.unwrap().into_inner().accounts;
+    assert_eq!(listed.len(), 8 - failed.len(), "the failed calls wrote nothing");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reflection_lists_the_case_services_without_a_token() {
     use tonic_reflection::pb::v1::{

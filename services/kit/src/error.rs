@@ -353,16 +353,26 @@ pub fn invalid_argument(violations: &FieldViolations) -> Status {
 /// A database failure: logged with its cause, reported without internals.
 /// A lost connection is UNAVAILABLE (worth retrying), anything else INTERNAL.
 pub fn database(err: &sea_orm::DbErr) -> Status {
-    use sea_orm::DbErr;
+    if is_lost_connection(err) {
+        tracing::warn!(error = %err, "database unavailable");
+        Status::unavailable("the database is unavailable; retry later")
+    } else {
+        tracing::error!(error = %err, "database error");
+        Status::internal("internal error (logged on the server)")
+    }
+}
+
+/// No connection, or one that died under a statement (a server restart, a
+/// cut): pooled connections in recent use are not pinged before each call
+/// (see `db::connect`), so the call that finds a dead one fails this way.
+pub fn is_lost_connection(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx::Error as SqlxError};
     match err {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
-            tracing::warn!(error = %err, "database unavailable");
-            Status::unavailable("the database is unavailable; retry later")
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Query(RuntimeErr::SqlxError(cause)) | DbErr::Exec(RuntimeErr::SqlxError(cause)) => {
+            matches!(**cause, SqlxError::Io(_) | SqlxError::Tls(_) | SqlxError::PoolClosed | SqlxError::PoolTimedOut)
         }
-        _ => {
-            tracing::error!(error = %err, "database error");
-            Status::internal("internal error (logged on the server)")
-        }
+        _ => false,
     }
 }
 

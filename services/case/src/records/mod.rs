@@ -182,8 +182,7 @@ fn add_link(record: &mut CaseRecord, row: &QueryResult) -> Result<(), DbErr> {
     let Some(kind) = kind else { return Ok(()) };
     let value: String = row.try_get("", "link_value")?;
     if kind == 0 {
-        let contact_id =
-            value.parse().map_err(|_| DbErr::Type(format!("case_contacts.contact_id {value} is not a UUID")))?;
+        let contact_id = value.parse().map_err(|_| DbErr::Type(format!("case_contacts.contact_id {value} is not a UUID")))?;
         let primary: bool = row.try_get("", "link_is_primary")?;
         record.contacts.push(CaseContactRef { contact_id, primary });
     } else {

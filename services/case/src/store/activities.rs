@@ -17,8 +17,9 @@ use crate::{
     error::{Error, Result},
     events,
     records::{
+        CaseKey,
         entities::{case, case_activity},
-        CaseKey, load_case,
+        load_case,
     },
 };
 use docket_kit::page::page_end;
@@ -109,7 +110,8 @@ impl Store {
                         changes.set("first_response_time", "", by.at.to_rfc3339());
                     }
                     tx.trail("case", &case.id, &changes).await?;
-                    let record = load_case(&*tx, CaseKey::Id(&case.id)).await?.ok_or_else(|| Error::not_found("case", &case.id))?;
+                    let record =
+                        load_case(&*tx, CaseKey::Id(&case.id)).await?.ok_or_else(|| Error::not_found("case", &case.id))?;
                     tx.emit([events::activity_added(&record, &activity)]).await?;
                     Ok(activity)
                 },

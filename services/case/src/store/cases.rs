@@ -20,9 +20,9 @@ use crate::{
     error::{Error, Result},
     events,
     records::{
-        CaseRecord,
+        CaseKey, CaseRecord,
         entities::{case, case_contact, case_tag, case_type, staff_user, team},
-        CaseKey, load_case, with_links,
+        load_case, with_links,
     },
 };
 use docket_kit::page::page_end;

@@ -431,14 +431,14 @@ impl Store {
         let id = &contact_id.to_string();
         self.mutations
             .run_fresh(by, |tx| async move {
-                let mut user = portal_user::Model::load(&*tx, &id).await?.ok_or_else(|| no_access(contact_id))?;
+                let mut user = portal_user::Model::load(&*tx, id).await?.ok_or_else(|| no_access(contact_id))?;
                 if !user.email.eq_ignore_ascii_case(email) {
                     user = follow_address(&tx, &tx.by(), &user, email).await?;
                 }
-                let link_id = issue_token(&tx, &id, TokenPurpose::PasswordReset, expires_at, by.at).await?;
+                let link_id = issue_token(&tx, id, TokenPurpose::PasswordReset, expires_at, by.at).await?;
                 let mut trail = Trail::new();
                 trail.set("password_reset_requested", "", by.at.to_rfc3339());
-                tx.trail(portal_user::Model::KIND, &id, &trail).await?;
+                tx.trail(portal_user::Model::KIND, id, &trail).await?;
                 tx.emit([events::password_reset_requested(&user, &link_id, expires_at)]).await?;
                 Ok(())
             })
