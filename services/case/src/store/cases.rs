@@ -126,14 +126,50 @@ fn apply(record: &mut CaseRecord, fields: &CaseFields, mask: &FieldMask<CaseFiel
     }
 }
 
-/// What a case's fields refer to, as found in one query: `(kind, id)` →
-/// (active, extra), where extra is a contact's account or a staff user's name.
-struct Referenced(std::collections::HashMap<(&'static str, String), (bool, String)>);
+/// A kind of record a case's fields refer to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Reference {
+    CaseType,
+    Account,
+    Contact,
+    Team,
+    Owner,
+}
+
+impl Reference {
+    const ALL: [Reference; 5] = [Self::CaseType, Self::Account, Self::Contact, Self::Team, Self::Owner];
+
+    fn key(self) -> &'static str {
+        match self {
+            Self::CaseType => "case_type",
+            Self::Account => "account",
+            Self::Contact => "contact",
+            Self::Team => "team",
+            Self::Owner => "owner",
+        }
+    }
+
+    /// Its table, whether a row is active, and what else a check needs of
+    /// it (a contact's account, a staff user's name), as SQL.
+    fn select(self) -> (&'static str, &'static str, &'static str) {
+        const ACTIVE: &str = "CASE WHEN active THEN 1 ELSE 0 END";
+        match self {
+            Self::CaseType => ("case_types", ACTIVE, "''"),
+            Self::Account => ("accounts", "1", "''"),
+            Self::Contact => ("contacts", "1", "account_id"),
+            Self::Team => ("teams", "1", "''"),
+            Self::Owner => ("staff_users", ACTIVE, "name"),
+        }
+    }
+}
+
+/// What a case's fields refer to, as found: (kind, id) → (active, extra).
+struct Referenced(std::collections::HashMap<(Reference, String), (bool, String)>);
 
 impl Referenced {
-    /// Reads each `(kind, id)` wanted (kinds: type, account, contact, team,
-    /// owner) in one round trip: a create checks four or five references.
-    async fn look_up(txn: &DatabaseTransaction, wanted: &[(&'static str, &str)]) -> Result<Self> {
+    /// Reads every `(kind, id)` wanted in one round trip: a create checks
+    /// four or five references, which were as many queries.
+    async fn look_up(txn: &DatabaseTransaction, wanted: &[(Reference, &str)]) -> Result<Self> {
         use sea_orm::{ConnectionTrait as _, DbBackend, Statement, Value};
         let mut found = std::collections::HashMap::new();
         if wanted.is_empty() {
@@ -143,30 +179,25 @@ impl Referenced {
         let mut branches = Vec::new();
         let mut values: Vec<Value> = Vec::new();
         for (n, (kind, id)) in wanted.iter().enumerate() {
-            let (table, active, extra) = match *kind {
-                "type" => ("case_types", "CASE WHEN active THEN 1 ELSE 0 END", "''"),
-                "account" => ("accounts", "1", "''"),
-                "contact" => ("contacts", "1", "account_id"),
-                "team" => ("teams", "1", "''"),
-                _ => ("staff_users", "CASE WHEN active THEN 1 ELSE 0 END", "name"),
-            };
+            let (table, active, extra) = kind.select();
             let placeholder = if backend == DbBackend::Postgres { format!("${}", n + 1) } else { "?".to_owned() };
             branches.push(format!(
-                "SELECT '{kind}' AS kind, id, {active} AS active, {extra} AS extra FROM {table} WHERE id = {placeholder}"
+                "SELECT '{}' AS kind, id, {active} AS active, {extra} AS extra FROM {table} WHERE id = {placeholder}",
+                kind.key()
             ));
             values.push((*id).into());
         }
         let sql = branches.join(" UNION ALL ");
         for row in txn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await? {
-            let kind: String = row.try_get("", "kind")?;
-            let Some(kind) = wanted.iter().map(|(k, _)| *k).find(|k| *k == kind) else { continue };
+            let key: String = row.try_get("", "kind")?;
+            let Some(kind) = Reference::ALL.into_iter().find(|kind| kind.key() == key) else { continue };
             let active: i32 = row.try_get("", "active")?;
             found.insert((kind, row.try_get("", "id")?), (active != 0, row.try_get("", "extra")?));
         }
         Ok(Self(found))
     }
 
-    fn get(&self, kind: &'static str, id: &str) -> Option<(bool, &str)> {
+    fn get(&self, kind: Reference, id: &str) -> Option<(bool, &str)> {
         self.0.get(&(kind, id.to_owned())).map(|(active, extra)| (*active, extra.as_str()))
     }
 }
@@ -187,22 +218,22 @@ async fn check_references(
     let check_contacts = changed(CaseField::AccountId) || changed(CaseField::Contacts);
     let team_id = model.team_id.as_deref().filter(|_| changed(CaseField::TeamId));
     let contact_ids: Vec<String> = after.contacts.iter().map(|link| link.contact_id.to_string()).collect();
-    let mut wanted: Vec<(&'static str, &str)> = Vec::new();
+    let mut wanted: Vec<(Reference, &str)> = Vec::new();
     if check_type {
-        wanted.push(("type", &model.type_id));
+        wanted.push((Reference::CaseType, &model.type_id));
     }
     if check_account {
-        wanted.push(("account", &model.account_id));
+        wanted.push((Reference::Account, &model.account_id));
     }
     if check_contacts {
-        wanted.extend(contact_ids.iter().map(|id| ("contact", id.as_str())));
+        wanted.extend(contact_ids.iter().map(|id| (Reference::Contact, id.as_str())));
     }
-    wanted.extend(team_id.map(|id| ("team", id)));
-    wanted.extend(owner_id.map(|id| ("owner", id)));
+    wanted.extend(team_id.map(|id| (Reference::Team, id)));
+    wanted.extend(owner_id.map(|id| (Reference::Owner, id)));
     let found = Referenced::look_up(txn, &wanted).await?;
 
     if check_type {
-        match found.get("type", &model.type_id) {
+        match found.get(Reference::CaseType, &model.type_id) {
             None => return Err(Error::field("case.type_id", format!("no case type has the id {}", model.type_id))),
             Some((false, _)) => {
                 return Err(Error::field("case.type_id", format!("the case type {} is no longer offered", model.type_id)));
@@ -210,12 +241,12 @@ async fn check_references(
             Some(_) => {}
         }
     }
-    if check_account && found.get("account", &model.account_id).is_none() {
+    if check_account && found.get(Reference::Account, &model.account_id).is_none() {
         return Err(Error::field("case.account_id", format!("no account has the id {}", model.account_id)));
     }
     if check_contacts {
         for (i, id) in contact_ids.iter().enumerate() {
-            match found.get("contact", id) {
+            match found.get(Reference::Contact, id) {
                 None => {
                     return Err(Error::field(format!("case.contacts[{i}].contact_id"), format!("no contact has the id {id}")));
                 }
@@ -230,12 +261,12 @@ async fn check_references(
         }
     }
     if let Some(team_id) = team_id
-        && found.get("team", team_id).is_none()
+        && found.get(Reference::Team, team_id).is_none()
     {
         return Err(Error::field("case.team_id", format!("no team has the id {team_id}")));
     }
     if let Some(owner_id) = owner_id {
-        match found.get("owner", owner_id) {
+        match found.get(Reference::Owner, owner_id) {
             None => return Err(Error::field("case.owner_id", format!("no staff user has the id {owner_id}"))),
             Some((false, name)) => return Err(Error::field("case.owner_id", format!("staff user {name} is inactive"))),
             Some(_) => {}
