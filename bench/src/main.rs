@@ -7,9 +7,10 @@
 //! them closed), and then, for each concurrency level, drives `--requests`
 //! calls of CreateCase, GetCase (random ids among the cases created so far)
 //! and ListCases (the queue screen: open cases, most urgent first, 50 per
-//! page) from that many client tasks, each with its own connection. It prints one row per phase and level:
-//! calls, errors, throughput (calls per second of wall time, errors included)
-//! and latency percentiles of the successful calls. Beside CreateCase and
+//! page) from that many client tasks, each with its own connection. It
+//! prints one row per phase and level: calls, errors, throughput (calls per
+//! second of wall time, errors included) and latency percentiles of the
+//! successful calls. Beside CreateCase and
 //! GetCase it measures, at the same concurrency and in the same run, the
 //! machine's ceilings for them (see [`ceilings`]: pgbench's 3-row insert, a
 //! bare tonic echo of GetCase) and prints each path's share of its ceiling.
@@ -353,12 +354,19 @@ async fn run_phases(url: &str, settings: &Settings, args: &CaseCreateArgs) -> an
         created.extend(ids);
         ensure!(!created.is_empty(), "no case was created, so GetCase has nothing to read");
 
-        if echo.is_none() {
-            let mut client = CaseServiceClient::with_interceptor(channels[0].clone(), authorize as Auth);
-            let case = client.get_case(pb::GetCaseRequest { lookup: Some(Lookup::Id(created[0].clone())) }).await?.into_inner();
-            echo = Some(ceilings::serve_echo(case).await?);
-        }
-        let echo_url = echo.as_ref().map(|echo| echo.url.clone()).unwrap_or_default();
+        // The echo answers with a real case, read once.
+        let echo_url = match &echo {
+            Some(echo) => echo.url.clone(),
+            None => {
+                let mut client = CaseServiceClient::with_interceptor(channels[0].clone(), authorize as Auth);
+                let lookup = Some(Lookup::Id(created[0].clone()));
+                let case = client.get_case(pb::GetCaseRequest { lookup }).await?.into_inner();
+                let started = ceilings::serve_echo(case).await?;
+                let url = started.url.clone();
+                echo = Some(started);
+                url
+            }
+        };
         let mut echo_channels = Vec::new();
         for _ in 0..concurrency {
             echo_channels.push(Endpoint::from_shared(echo_url.clone())?.connect().await?);
