@@ -116,3 +116,40 @@ pub async fn create_audit_entries(manager: &SchemaManager<'_>) -> Result<(), DbE
         .await?;
     manager.create_index(index("audit_entries_record", "audit_entries", &["record_id", "id"])).await
 }
+
+/// The outbox's unsent rows indexed by position alone (every service with an
+/// outbox runs it). The relay asks for the oldest unsent rows in order; on
+/// the index of (sent_at, position) PostgreSQL answered with a bitmap scan
+/// that visited every row sent since the last vacuum (a bitmap scan does not
+/// learn which entries are dead), so each batch cost more the busier the
+/// service had been. On this index it walks positions in order, stops at the
+/// batch's end, and marks dead entries as it passes them.
+pub struct OutboxUnsentByPosition;
+
+impl MigrationName for OutboxUnsentByPosition {
+    fn name(&self) -> &str {
+        "m20261205_000100_outbox_unsent_by_position"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for OutboxUnsentByPosition {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_index(Index::drop().name("outbox_unsent").table("outbox").to_owned()).await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("outbox_unsent")
+                    .table("outbox")
+                    .col("position")
+                    .and_where(Expr::col("sent_at").is_null())
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_index(Index::drop().name("outbox_unsent").table("outbox").to_owned()).await?;
+        manager.create_index(Index::create().name("outbox_unsent").table("outbox").col("sent_at").col("position").to_owned()).await
+    }
+}

@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_contracts::Migration),
             Box::new(m20261123_000003_create_case_clocks::Migration),
             Box::new(m20261123_000004_create_work::Migration),
+            Box::new(crate::shared::OutboxUnsentByPosition),
         ]
     }
 }

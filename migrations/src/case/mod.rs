@@ -21,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_create_escalation_rules::Migration),
             Box::new(m20261203_000004_audit_keys_not_labels::Migration),
             Box::new(m20261205_000005_case_numbers_from_a_sequence::Migration),
+            Box::new(crate::shared::OutboxUnsentByPosition),
         ]
     }
 }

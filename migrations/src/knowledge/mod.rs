@@ -20,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_create_knowledge_schema::Migration),
             Box::new(m20261204_000002_deflection_events_once::Migration),
             Box::new(m20261205_000001_search_by_language::Migration),
+            Box::new(crate::shared::OutboxUnsentByPosition),
         ]
     }
 }

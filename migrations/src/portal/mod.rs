@@ -19,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000002_create_inbox::Migration),
             Box::new(m20261204_000003_submission_confirmation::Migration),
             Box::new(m20261204_000004_link_ids::Migration),
+            Box::new(crate::shared::OutboxUnsentByPosition),
         ]
     }
 }

@@ -7,7 +7,7 @@ use prost::Message;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement, TransactionTrait,
+    TransactionTrait,
     sea_query::{Expr, LockBehavior, LockType},
 };
 use tokio::sync::{Notify, watch};
@@ -182,26 +182,16 @@ impl Relay {
     /// transaction, after every confirm.
     pub async fn relay_once(&self) -> Result<usize, RelayError> {
         let txn = self.db.begin().await?;
-        let postgres = txn.get_database_backend() == DbBackend::Postgres;
-        if postgres {
-            let row = txn
-                .query_one_raw(Statement::from_string(
-                    DbBackend::Postgres,
-                    "SELECT pg_try_advisory_xact_lock(hashtext('docket.outbox.' || current_schema())) AS leader",
-                ))
-                .await?;
-            let leader = row.map(|r| r.try_get::<bool>("", "leader")).transpose()?.unwrap_or(false);
-            if !leader {
-                txn.commit().await?;
-                return Ok(0);
-            }
-        }
         let mut query = entity::Entity::find()
             .filter(entity::Column::SentAt.is_null())
             .order_by_asc(entity::Column::Position)
             .limit(self.batch);
-        if postgres {
-            query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        if txn.get_database_backend() == DbBackend::Postgres {
+            // Not the leader: no rows. An uncorrelated subquery is evaluated
+            // once, before the scan, so the lock costs no round trip of its own.
+            query = query
+                .filter(Expr::cust("(SELECT pg_try_advisory_xact_lock(hashtext('docket.outbox.' || current_schema())))"))
+                .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         }
         let rows = query.all(&txn).await?;
         if rows.is_empty() {
