@@ -148,10 +148,11 @@ impl ContactService for ContactApi {
         if created {
             tracing::info!(contact = %contact.id, "contact created for a person first met by email or form");
         }
-        let unassigned_account_id = if request.with_unassigned_account {
-            self.store.unassigned_account_id(&unassigned, &by).await?
-        } else {
-            String::new()
+        let unassigned_account_id = match (request.with_unassigned_account, created && account_id.is_none()) {
+            (false, _) => String::new(),
+            // The new contact was placed there: no need to look it up again.
+            (true, true) => contact.account_id.clone(),
+            (true, false) => self.store.unassigned_account_id(&unassigned, &by).await?,
         };
         Ok(Response::new(pb::FindOrCreateContactResponse {
             contact: Some(wire::contact(contact)),

@@ -91,11 +91,27 @@ async fn check(db: &impl ConnectionTrait, model: &contact::Model, mask: &FieldMa
     Ok(())
 }
 
+/// The id of the oldest account named exactly `name`, if any.
+async fn oldest_account_named(db: &impl ConnectionTrait, name: &str) -> Result<Option<String>> {
+    let found = account::Entity::find()
+        .filter(account::Column::Name.eq(name))
+        .order_by_asc(account::Column::CreatedAt)
+        .order_by_asc(account::Column::Id)
+        .one(db)
+        .await?;
+    Ok(found.map(|account| account.id))
+}
+
 /// The oldest account named exactly `name`, created when there is none.
 /// Concurrent first calls make one: on PostgreSQL they queue on a lock for
-/// that name until the first commits (SQLite has one writer anyway).
+/// that name until the first commits (SQLite has one writer anyway). Only
+/// the first calls take the lock: once the account exists, holding it to
+/// commit would queue every new contact behind every other.
 async fn unassigned_account(tx: &Tx, name: &str) -> Result<String> {
     use sea_orm::{DbBackend, Statement};
+    if let Some(id) = oldest_account_named(&**tx, name).await? {
+        return Ok(id);
+    }
     if tx.get_database_backend() == DbBackend::Postgres {
         let lock = Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -103,15 +119,11 @@ async fn unassigned_account(tx: &Tx, name: &str) -> Result<String> {
             [format!("docket.unassigned-account:{name}").into()],
         );
         tx.query_one_raw(lock).await?;
-    }
-    let found = account::Entity::find()
-        .filter(account::Column::Name.eq(name))
-        .order_by_asc(account::Column::CreatedAt)
-        .order_by_asc(account::Column::Id)
-        .one(&**tx)
-        .await?;
-    if let Some(account) = found {
-        return Ok(account.id);
+        // A statement's snapshot is taken after the lock: a first call that
+        // held it has committed its account by now.
+        if let Some(id) = oldest_account_named(&**tx, name).await? {
+            return Ok(id);
+        }
     }
     let fields = AccountFields {
         name: name.to_owned(),
@@ -201,14 +213,8 @@ impl Store {
     /// The id of the account named exactly `name` (the oldest), created when
     /// there is none.
     pub async fn unassigned_account_id(&self, name: &str, by: &Actor<'_>) -> Result<String> {
-        let found = account::Entity::find()
-            .filter(account::Column::Name.eq(name))
-            .order_by_asc(account::Column::CreatedAt)
-            .order_by_asc(account::Column::Id)
-            .one(&self.db)
-            .await?;
-        match found {
-            Some(account) => Ok(account.id),
+        match oldest_account_named(&self.db, name).await? {
+            Some(id) => Ok(id),
             None => self.mutations.run(by, async |tx| unassigned_account(&tx, name).await).await,
         }
     }
