@@ -190,6 +190,28 @@ async fn refused_submissions_show_the_form_again_with_the_reason_and_create_noth
         assert_eq!(gw.send(http::Method::GET, path, None, &[], None).await.status, 404, "{path}");
     }
     assert_eq!(all_row_counts(&gw.app).await, before, "a refused submission wrote something");
+
+    // A form closed after its page was served: the post is refused on a
+    // page that says the form is closed, still framed for its sites.
+    let closed = gw
+        .app
+        .web_forms(ADMIN)
+        .update_web_form(portal::UpdateWebFormRequest {
+            web_form: Some(portal::WebForm { id: form.id.clone(), etag: form.etag.clone(), active: false, ..Default::default() }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["active".to_owned()] }),
+            reason: "season over".to_owned(),
+        })
+        .await
+        .expect("close the form")
+        .into_inner();
+    let before = all_row_counts(&gw.app).await;
+    let late = post(&gw, &form.slug, &filled(&token, &email)).await;
+    assert_eq!(late.status, 404, "{}", late.text());
+    assert!(late.text().contains("This form is not taking submissions."), "{}", late.text());
+    let frame_ancestors = late.header("content-security-policy").unwrap_or_default();
+    assert!(frame_ancestors.contains("https://shop.example.com"), "{frame_ancestors}");
+    assert_eq!(all_row_counts(&gw.app).await, before, "a closed form took a submission");
+    assert!(!closed.active);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -206,6 +206,8 @@ async fn a_submission_from_a_new_address_creates_a_contact_and_a_web_form_case(a
     let email = format!("{}@newcomer.example", unique("petra"));
     let answer = app.web_forms(SERVICE).submit_form(submission(&slug, values(&email))).await.unwrap().into_inner();
     assert_eq!(answer.success_message, "Thanks!");
+    let answered_form = answer.web_form.as_ref().expect("the answer carries the form, for the gateway's answer page");
+    assert_eq!((answered_form.slug.as_str(), answered_form.title.as_str()), (slug.as_str(), "Warranty claim"));
     let case = case_by_number(&app, &answer.case_number).await;
     assert_eq!(case.channel, pb::CaseChannel::WebForm as i32);
     assert_eq!(case.subject, "Scanner makes a noise");
@@ -252,6 +254,7 @@ async fn a_retried_submission_answers_with_the_first_case(app: TestApp) {
     let before = all_row_counts(&app).await;
     let again = app.web_forms(SERVICE).submit_form(request.clone()).await.unwrap().into_inner();
     assert_eq!(again.case_number, first.case_number);
+    assert_eq!(again.web_form.map(|form| form.slug), Some(slug.clone()), "a retry's answer carries the form too");
     assert_eq!(all_row_counts(&app).await, before, "a retry writes nothing");
     let mut other = request.clone();
     other.values.insert("details".into(), "Something else entirely".into());

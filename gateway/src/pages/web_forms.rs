@@ -305,7 +305,9 @@ async fn show(
     framed(&form, StatusCode::OK, page)
 }
 
-/// `POST /f/{slug}`: a submission.
+/// `POST /f/{slug}`: a submission. The portal service checks it against the
+/// form it stores and answers with that form, so a taken submission costs
+/// one call; the form is read here only to show a refusal on its own page.
 async fn submit(
     State(state): State<GatewayState>,
     ClientIp(ip): ClientIp,
@@ -313,31 +315,91 @@ async fn submit(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    let form = match load_form(&state, &slug).await {
-        Ok(form) => form,
-        Err(response) => return response,
-    };
-    let refuse_page =
-        |status: StatusCode, message: &str| framed(&form, status, ErrorPage::page(&state, "The form was not sent", message));
+    if !plausible_slug(&slug) {
+        return ErrorPage::response(&state, StatusCode::NOT_FOUND, "There is no form at this address.");
+    }
+    match take_submission(&state, ip, &slug, &headers, body).await {
+        Ok(done) => done,
+        Err(refusal) => refusal.show(&state, &slug).await,
+    }
+}
+
+/// Why a submission was not taken, as the visitor is to see it.
+enum Refusal {
+    /// A page saying why; what was typed cannot be shown again.
+    Page { status: StatusCode, message: String },
+    /// The form again, as it was filled in, with what to correct.
+    Again {
+        ticket: FormTicket,
+        status: StatusCode,
+        errors: FormErrors,
+        values: HashMap<String, String>,
+        visit: Option<Visit>,
+        retry_after: Option<u64>,
+    },
+    /// The service's own answer (the form is gone, the service is down).
+    Answer(Response),
+}
+
+impl Refusal {
+    fn page(status: StatusCode, message: &str) -> Self {
+        Self::Page { status, message: message.to_owned() }
+    }
+
+    /// The refusal on the form's page, framed for the form's sites; a form
+    /// that is gone or closed meanwhile says so instead.
+    async fn show(self, state: &GatewayState, slug: &str) -> Response {
+        if let Self::Answer(response) = self {
+            return response;
+        }
+        let form = match load_form(state, slug).await {
+            Ok(form) => form,
+            Err(response) => return response,
+        };
+        match self {
+            Self::Page { status, message } => framed(&form, status, ErrorPage::page(state, "The form was not sent", &message)),
+            Self::Again { ticket, status, errors, values, visit, retry_after } => {
+                let visit = visit.unwrap_or_else(|| Visit::start(&form.slug));
+                let mut response = framed(&form, status, form_view(state, &form, &ticket, &values, errors, visit));
+                if let Some(value) = retry_after.and_then(|seconds| HeaderValue::from_str(&seconds.to_string()).ok()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                response
+            }
+            Self::Answer(response) => response,
+        }
+    }
+}
+
+/// Checks a submission and has the portal service take it: the answer page,
+/// or why not.
+async fn take_submission(
+    state: &GatewayState,
+    ip: String,
+    slug: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, Refusal> {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
-        return refuse_page(StatusCode::UNSUPPORTED_MEDIA_TYPE, "This address only takes the form's own posts.");
+        return Err(Refusal::page(StatusCode::UNSUPPORTED_MEDIA_TYPE, "This address only takes the form's own posts."));
     }
+    let unreadable = || Refusal::page(StatusCode::BAD_REQUEST, "The form could not be read. Reload the page and send it again.");
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return refuse_page(
+            return Err(Refusal::page(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "What you sent is larger than this form takes. Shorten the longest text and send it again.",
-            );
+            ));
         }
-        Err(_) => return refuse_page(StatusCode::BAD_REQUEST, "The form could not be read. Reload the page and send it again."),
+        Err(_) => return Err(unreadable()),
     };
     if crate::csrf::has_unreadable_text(&body) {
-        return refuse_page(StatusCode::BAD_REQUEST, "The form could not be read. Reload the page and send it again.");
+        return Err(unreadable());
     }
     let mut values = HashMap::new();
     let mut token = String::new();
@@ -353,71 +415,71 @@ async fn submit(
             }
         }
     }
-    let visit = Visit::parse(&visit, &form.slug);
-    // What a refusal shows: the form again, as the visitor filled it in.
-    let again = |ticket: &FormTicket, status: StatusCode, errors: FormErrors| {
-        let visit = visit.clone().unwrap_or_else(|| Visit::start(&form.slug));
-        framed(&form, status, form_view(&state, &form, ticket, &values, errors, visit))
-    };
-    let ticket = match FormTicket::open(&state, &token) {
-        Some(ticket) if ticket.slug == form.slug && ticket.is_fresh() => ticket,
-        _ => {
-            tracing::info!(slug = %form.slug, has_token = !token.is_empty(), "web form post without a valid token");
-            let fresh = FormTicket::new(&form.slug, "");
-            return again(
-                &fresh,
-                StatusCode::BAD_REQUEST,
-                FormErrors::one("", "This form had expired or was not sent from its page. Check your entries and send it again."),
-            );
-        }
+    let visit = Visit::parse(&visit, slug);
+    let Some(ticket) = FormTicket::open(state, &token).filter(|ticket| ticket.slug == slug && ticket.is_fresh()) else {
+        tracing::info!(slug, has_token = !token.is_empty(), "web form post without a valid token");
+        return Err(Refusal::Again {
+            ticket: FormTicket::new(slug, ""),
+            status: StatusCode::BAD_REQUEST,
+            errors: FormErrors::one("", "This form had expired or was not sent from its page. Check your entries and send it again."),
+            values,
+            visit,
+            retry_after: None,
+        });
     };
     if !honeypot.trim().is_empty() {
-        tracing::info!(slug = %form.slug, %ip, "web form honeypot filled");
-        return again(
-            &ticket,
-            StatusCode::BAD_REQUEST,
-            FormErrors::one(
+        tracing::info!(slug, %ip, "web form honeypot filled");
+        return Err(Refusal::Again {
+            ticket,
+            status: StatusCode::BAD_REQUEST,
+            errors: FormErrors::one(
                 HONEYPOT_FIELD,
                 "The field \"Leave this empty\" was filled in (sometimes a browser does that by itself). Empty it and send again.",
             ),
-        );
+            values,
+            visit,
+            retry_after: None,
+        });
     }
     let minute = Duration::from_secs(60);
-    let (ip_key, form_key) = (format!("form:{}:{ip}", form.slug), format!("form:{}", form.slug));
-    let limited = match limits::hit(&state, &ip_key, state.settings.form_submissions_per_minute, minute).await {
+    let (ip_key, form_key) = (format!("form:{slug}:{ip}"), format!("form:{slug}"));
+    let limited = match limits::hit(state, &ip_key, state.settings.form_submissions_per_minute, minute).await {
         Err(limited) => Some(limited),
-        Ok(()) => limits::hit(&state, &form_key, state.settings.form_submissions_per_form_per_minute, minute).await.err(),
+        Ok(()) => limits::hit(state, &form_key, state.settings.form_submissions_per_form_per_minute, minute).await.err(),
     };
     if let Some(limited) = limited {
-        let mut response = again(
-            &ticket,
-            StatusCode::TOO_MANY_REQUESTS,
-            FormErrors::one(
+        return Err(Refusal::Again {
+            ticket,
+            status: StatusCode::TOO_MANY_REQUESTS,
+            errors: FormErrors::one(
                 "",
                 format!(
                     "This form is receiving too many submissions right now. Your entries are kept below: send them again in {} seconds.",
                     limited.seconds()
                 ),
             ),
-        );
-        if let Ok(value) = HeaderValue::from_str(&limited.seconds().to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        return response;
+            values,
+            visit,
+            retry_after: Some(limited.seconds()),
+        });
     }
-    let mut clients = PortalClients::of(&state);
+    let mut clients = PortalClients::of(state);
     let request = pb::SubmitFormRequest {
-        slug: form.slug.clone(),
+        slug: slug.to_owned(),
         values: values.clone(),
         submission_id: ticket.submission_id.clone(),
         client_ip: ip,
         origin: ticket.origin.clone(),
     };
+    let again = |ticket, status, errors| Refusal::Again { ticket, status, errors, values, visit: visit.clone(), retry_after: None };
     match clients.forms.submit_form(request).await {
         Ok(done) => {
             let done = done.into_inner();
+            let Some(form) = done.web_form else {
+                return Err(Refusal::Answer(status_page(state, &tonic::Status::internal("SubmitForm answered without its form"))));
+            };
             if let Some(visit) = &visit {
-                deflection::record(&state, None, visit, docket_proto::knowledge::v1::DeflectionEventKind::CaseOpened, "");
+                deflection::record(state, None, visit, docket_proto::knowledge::v1::DeflectionEventKind::CaseOpened, "");
             }
             let page = DonePage {
                 brand: state.branding.clone(),
@@ -425,28 +487,28 @@ async fn submit(
                 case_number: done.case_number,
                 message: done.success_message,
             };
-            framed(&form, StatusCode::OK, page)
+            Ok(framed(&form, StatusCode::OK, page))
         }
         Err(status) if status.code() == Code::InvalidArgument => {
-            again(&ticket, StatusCode::BAD_REQUEST, FormErrors::from_status(&status))
+            Err(again(ticket, StatusCode::BAD_REQUEST, FormErrors::from_status(&status)))
         }
         Err(status) if matches!(status.code(), Code::PermissionDenied | Code::FailedPrecondition) => {
-            refuse_page(StatusCode::FORBIDDEN, status.message())
+            Err(Refusal::page(StatusCode::FORBIDDEN, status.message()))
         }
         Err(status) => {
             // The service could not take it: the entries stay on the page.
-            let response = status_page(&state, &status);
+            let response = status_page(state, &status);
             if response.status().is_server_error() {
-                return again(
-                    &ticket,
+                return Err(again(
+                    ticket,
                     response.status(),
                     FormErrors::one(
                         "",
                         "We could not take your submission just now. Your entries are kept: please send them again in a minute.",
                     ),
-                );
+                ));
             }
-            response
+            Err(Refusal::Answer(response))
         }
     }
 }

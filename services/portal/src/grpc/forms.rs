@@ -429,6 +429,7 @@ impl WebFormService for WebFormApi {
                 case_number: done.case_number,
                 success_message: form.success_message.clone(),
                 awaiting_confirmation: done.awaiting_confirmation,
+                web_form: Some(form_to_proto(record.clone())),
             }));
         }
         let person =
@@ -525,6 +526,7 @@ impl WebFormService for WebFormApi {
             case_number: done.case_number,
             success_message: form.success_message.clone(),
             awaiting_confirmation: done.awaiting_confirmation,
+            web_form: Some(form_to_proto(record.clone())),
         }))
     }
 
