@@ -150,6 +150,8 @@ impl MigrationTrait for OutboxUnsentByPosition {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.drop_index(Index::drop().name("outbox_unsent").table("outbox").to_owned()).await?;
-        manager.create_index(Index::create().name("outbox_unsent").table("outbox").col("sent_at").col("position").to_owned()).await
+        manager
+            .create_index(Index::create().name("outbox_unsent").table("outbox").col("sent_at").col("position").to_owned())
+            .await
     }
 }

@@ -421,7 +421,10 @@ async fn take_submission(
         return Err(Refusal::Again {
             ticket: FormTicket::new(slug, ""),
             status: StatusCode::BAD_REQUEST,
-            errors: FormErrors::one("", "This form had expired or was not sent from its page. Check your entries and send it again."),
+            errors: FormErrors::one(
+                "",
+                "This form had expired or was not sent from its page. Check your entries and send it again.",
+            ),
             values,
             visit,
             retry_after: None,
@@ -471,12 +474,16 @@ async fn take_submission(
         client_ip: ip,
         origin: ticket.origin.clone(),
     };
-    let again = |ticket, status, errors| Refusal::Again { ticket, status, errors, values, visit: visit.clone(), retry_after: None };
+    let again =
+        |ticket, status, errors| Refusal::Again { ticket, status, errors, values, visit: visit.clone(), retry_after: None };
     match clients.forms.submit_form(request).await {
         Ok(done) => {
             let done = done.into_inner();
             let Some(form) = done.web_form else {
-                return Err(Refusal::Answer(status_page(state, &tonic::Status::internal("SubmitForm answered without its form"))));
+                return Err(Refusal::Answer(status_page(
+                    state,
+                    &tonic::Status::internal("SubmitForm answered without its form"),
+                )));
             };
             if let Some(visit) = &visit {
                 deflection::record(state, None, visit, docket_proto::knowledge::v1::DeflectionEventKind::CaseOpened, "");
