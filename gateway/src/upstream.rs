@@ -11,7 +11,7 @@ use docket_proto::{
     billing::v1::{case_sla_service_client::CaseSlaServiceClient, work_service_client::WorkServiceClient},
     case::v1::{
         account_service_client::AccountServiceClient, case_service_client::CaseServiceClient,
-        contact_service_client::ContactServiceClient,
+        contact_service_client::ContactServiceClient, report_service_client::ReportServiceClient,
     },
     knowledge::v1::{
         article_link_service_client::ArticleLinkServiceClient, article_service_client::ArticleServiceClient,
@@ -87,6 +87,7 @@ pub struct CaseClients {
     pub cases: CaseServiceClient<Authed>,
     pub accounts: AccountServiceClient<Authed>,
     pub contacts: ContactServiceClient<Authed>,
+    pub reports: ReportServiceClient<Authed>,
 }
 
 impl FromRequestParts<GatewayState> for CaseClients {
@@ -98,7 +99,8 @@ impl FromRequestParts<GatewayState> for CaseClients {
         Ok(CaseClients {
             cases: CaseServiceClient::with_interceptor(channel.clone(), auth.clone()),
             accounts: AccountServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            contacts: ContactServiceClient::with_interceptor(channel, auth),
+            contacts: ContactServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            reports: ReportServiceClient::with_interceptor(channel, auth),
         })
     }
 }

@@ -110,6 +110,7 @@ async fn reflection_lists_the_case_services_without_a_token() {
         "docket.case.v1.AccountService",
         "docket.case.v1.ContactService",
         "docket.case.v1.StaffService",
+        "docket.case.v1.ReportService",
         "grpc.health.v1.Health",
     ] {
         assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");

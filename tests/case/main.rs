@@ -16,4 +16,5 @@ mod concurrency;
 mod contacts;
 mod health;
 mod properties;
+mod reports;
 mod staff;

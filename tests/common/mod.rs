@@ -32,7 +32,7 @@ use docket_portal::config::PortalSettings;
 use docket_proto::case::v1::{
     account_service_client::AccountServiceClient, case_service_client::CaseServiceClient,
     contact_service_client::ContactServiceClient, escalation_rule_service_client::EscalationRuleServiceClient,
-    staff_service_client::StaffServiceClient,
+    report_service_client::ReportServiceClient, staff_service_client::StaffServiceClient,
 };
 use docket_proto::{
     billing::v1::{
@@ -315,6 +315,10 @@ impl TestApp {
 
     pub fn escalation_rules(&self, token: &str) -> EscalationRuleServiceClient<Authed> {
         EscalationRuleServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    pub fn reports(&self, token: &str) -> ReportServiceClient<Authed> {
+        ReportServiceClient::with_interceptor(self.channel(), Self::bearer(token))
     }
 
     pub fn staff(&self, token: &str) -> StaffServiceClient<Authed> {

@@ -23,6 +23,7 @@ mod kb_api;
 mod openapi;
 mod portal_pages;
 mod process;
+mod reports;
 mod staff_api;
 mod web;
 mod web_forms;

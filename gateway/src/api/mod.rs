@@ -1,7 +1,8 @@
 //! The REST API for staff and scripts, `/api/v1/...`: a JSON mirror of the
 //! case service, plus what staff manage in the other services (web forms
 //! and portal users in the portal service, SLA state and work orders in the
-//! billing service, the knowledge base under `/kb`). Every handler is one gRPC call made with the caller's own
+//! billing service, the knowledge base under `/kb`), and the case service's
+//! reports under `/reports`, as JSON or CSV. Every handler is one gRPC call made with the caller's own
 //! bearer token, so roles and the actor of every change are decided by the
 //! service. The OpenAPI document (`/api/v1/openapi.json`) is generated from
 //! these handlers and types.
@@ -14,6 +15,7 @@ mod kb;
 pub mod model;
 mod openapi;
 mod portal_users;
+mod reports;
 mod sla;
 mod work_orders;
 
@@ -39,6 +41,7 @@ pub fn router() -> (Router<GatewayState>, utoipa::openapi::OpenApi) {
         .merge(forms::routes())
         .merge(portal_users::routes())
         .merge(sla::routes())
+        .merge(reports::routes())
         .merge(work_orders::routes())
         .merge(kb::routes())
         .split_for_parts();

@@ -114,6 +114,7 @@ fn enum_or_unspecified<E>(value: Option<E>, to_proto: impl Fn(E) -> i32) -> i32 
 pub mod forms;
 pub mod kb;
 pub mod portal_users;
+pub mod reports;
 pub mod sla;
 
 /// A contact linked to a case.

@@ -17,6 +17,7 @@ use super::model::{
     AccountTier, CaseOrder, CasePriority, CaseStatus,
     kb::{ArticleState, Audience, ProposalState},
     portal_users::PortalUserState,
+    reports::ReportFormat,
     sla::SlaQueueState,
 };
 use crate::problem::{FieldError, PROBLEM_JSON, Problem};
@@ -36,7 +37,7 @@ use serde_json::{Value, json};
     // Enums used only by query parameters are not collected from the routes.
     components(schemas(
         Problem, FieldError, CaseOrder, CaseStatus, CasePriority, AccountTier, PortalUserState, SlaQueueState,
-        ArticleState, Audience, ProposalState
+        ArticleState, Audience, ProposalState, ReportFormat
     )),
     tags(
         (name = "cases", description = "Cases, their status machine, activities and audit trail"),
@@ -45,6 +46,7 @@ use serde_json::{Value, json};
         (name = "forms", description = "Web form definitions (admin); their public pages open cases"),
         (name = "portal users", description = "Contacts with access to the customer portal: invitations, access, sessions"),
         (name = "sla", description = "Cases against their SLA targets: state, queues, compliance"),
+        (name = "reports", description = "Reports on cases, as JSON or CSV (`?format=csv` or `Accept: text/csv`)"),
         (name = "work orders", description = "Printable work orders of cases"),
         (name = "knowledge base", description = "Articles, their review and versions, search, categories, links to cases, \
             drafts proposed from closed cases, and deflection"),

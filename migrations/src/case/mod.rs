@@ -9,6 +9,7 @@ mod m20261123_000002_create_outbox;
 mod m20261123_000003_create_escalation_rules;
 mod m20261203_000004_audit_keys_not_labels;
 mod m20261205_000005_case_numbers_from_a_sequence;
+mod m20261205_000006_open_cases_index;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000004_audit_keys_not_labels::Migration),
             Box::new(m20261205_000005_case_numbers_from_a_sequence::Migration),
             Box::new(crate::shared::OutboxUnsentByPosition),
+            Box::new(m20261205_000006_open_cases_index::Migration),
         ]
     }
 }

@@ -20,7 +20,7 @@ pub mod wire;
 use docket_proto::case::v1::{
     account_service_server::AccountServiceServer, case_service_server::CaseServiceServer,
     contact_service_server::ContactServiceServer, escalation_rule_service_server::EscalationRuleServiceServer,
-    staff_service_server::StaffServiceServer,
+    report_service_server::ReportServiceServer, staff_service_server::StaffServiceServer,
 };
 use tonic::{server::NamedService, service::RoutesBuilder};
 
@@ -34,6 +34,7 @@ pub const GRPC_SERVICES: &[&str] = &[
     <StaffServiceServer<grpc::StaffApi> as NamedService>::NAME,
     <CaseServiceServer<grpc::CaseApi> as NamedService>::NAME,
     <EscalationRuleServiceServer<grpc::EscalationRuleApi> as NamedService>::NAME,
+    <ReportServiceServer<grpc::ReportApi> as NamedService>::NAME,
 ];
 
 /// The calls a service token that `acts_for_contacts` (the portal's) may
@@ -57,5 +58,6 @@ pub fn add_routes(routes: &mut RoutesBuilder, store: store::Store, contracts: co
         .add_service(ContactServiceServer::new(grpc::ContactApi::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(StaffServiceServer::new(grpc::StaffApi::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(EscalationRuleServiceServer::new(grpc::EscalationRuleApi::new(store.clone())))
+        .add_service(ReportServiceServer::new(grpc::ReportApi::new(store.clone())))
         .add_service(CaseServiceServer::new(grpc::CaseApi::new(store, contracts)).max_decoding_message_size(MAX_MESSAGE_BYTES));
 }

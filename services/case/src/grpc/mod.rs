@@ -6,6 +6,7 @@ mod accounts;
 mod cases;
 mod contacts;
 mod escalation;
+mod reports;
 mod staff;
 
 use docket_kit::{
@@ -15,7 +16,10 @@ use docket_kit::{
 };
 use tonic::Status;
 
-pub use self::{accounts::AccountApi, cases::CaseApi, contacts::ContactApi, escalation::EscalationRuleApi, staff::StaffApi};
+pub use self::{
+    accounts::AccountApi, cases::CaseApi, contacts::ContactApi, escalation::EscalationRuleApi, reports::ReportApi,
+    staff::StaffApi,
+};
 use crate::{
     domain::commands::Idempotency,
     error::Error,

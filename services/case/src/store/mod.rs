@@ -7,6 +7,7 @@ mod activities;
 mod cases;
 mod contacts;
 pub mod escalation;
+pub mod reports;
 mod staff;
 
 use sea_orm::{
