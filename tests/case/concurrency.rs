@@ -115,7 +115,7 @@ async fn case_numbers_continue_across_the_move_to_a_sequence(app: TestApp) {
     assert_eq!(case(&app, &customer, "Before").await.case_number, numbered(1));
     assert_eq!(case(&app, &customer, "Before too").await.case_number, numbered(2));
     let db = docket_kit::db::connect(&app.settings.database, "case").await.unwrap();
-    docket_migrations::down(&db, "case", 1).await.unwrap();
+    crate::common::migrate_down_through(&db, "case", "m20261205_000005_case_numbers_from_a_sequence").await;
     let counter = db
         .query_one_raw(Statement::from_string(db.get_database_backend(), "SELECT value FROM counters WHERE name = 'case_number'"))
         .await

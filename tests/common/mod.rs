@@ -614,6 +614,19 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 /// To assert that something did *not* happen, first wait here for a signal
 /// that the system has already processed whatever could have caused it (an
 /// inbox row, a delivery's final status, a later event), then assert.
+/// Undoes `service`'s migrations back to and including `name` (and so every
+/// later one), as an operator rolling back that upgrade would.
+pub async fn migrate_down_through(db: &DatabaseConnection, service: &str, name: &str) {
+    let applied: Vec<String> = docket_migrations::status(db, service)
+        .await
+        .expect("the migration status")
+        .into_iter()
+        .filter_map(|(migration, applied)| applied.then_some(migration))
+        .collect();
+    let at = applied.iter().position(|m| m == name).unwrap_or_else(|| panic!("{name} is not applied: {applied:?}"));
+    docket_migrations::down(db, service, (applied.len() - at) as u32).await.expect("migrate down");
+}
+
 pub async fn eventually<T, E: std::fmt::Display>(what: &str, check: impl AsyncFnMut() -> Result<T, E>) -> T {
     eventually_within(PATIENCE, what, check).await
 }
