@@ -56,8 +56,7 @@ fn answer<T: Serialize>(
         Ok(body) => body,
         Err(error) => {
             tracing::error!(%error, "a report could not be written as CSV");
-            return Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the report could not be written as CSV")
-                .into_response();
+            return Problem::internal().into_response();
         }
     };
     let mut response = (StatusCode::OK, body).into_response();
