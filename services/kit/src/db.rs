@@ -82,6 +82,15 @@ fn create_sqlite_parent_dir(url: &str) {
 }
 
 /// A cheap round trip, for health checks.
+/// The `n`th (from 1) bind parameter of hand-written SQL, as the backend
+/// writes it: `$n` on PostgreSQL, `?` on SQLite.
+pub fn placeholder(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    }
+}
+
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
     db.query_one_raw(Statement::from_string(backend, "SELECT 1")).await.map(|_| ())

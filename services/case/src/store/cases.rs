@@ -170,7 +170,7 @@ impl Referenced {
     /// Reads every `(kind, id)` wanted in one round trip: a create checks
     /// four or five references, which were as many queries.
     async fn look_up(txn: &DatabaseTransaction, wanted: &[(Reference, &str)]) -> Result<Self> {
-        use sea_orm::{ConnectionTrait as _, DbBackend, Statement, Value};
+        use sea_orm::{ConnectionTrait as _, Statement, Value};
         let mut found = std::collections::HashMap::new();
         if wanted.is_empty() {
             return Ok(Self(found));
@@ -180,7 +180,7 @@ impl Referenced {
         let mut values: Vec<Value> = Vec::new();
         for (n, (kind, id)) in wanted.iter().enumerate() {
             let (table, active, extra) = kind.select();
-            let placeholder = if backend == DbBackend::Postgres { format!("${}", n + 1) } else { "?".to_owned() };
+            let placeholder = docket_kit::db::placeholder(backend, n + 1);
             branches.push(format!(
                 "SELECT '{}' AS kind, id, {active} AS active, {extra} AS extra FROM {table} WHERE id = {placeholder}",
                 kind.key()

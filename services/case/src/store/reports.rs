@@ -76,10 +76,7 @@ impl Sql {
     /// Appends a placeholder bound to `value`.
     fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
         self.values.push(value.into());
-        match self.backend {
-            DbBackend::Postgres => self.text.push_str(&format!("${}", self.values.len())),
-            _ => self.text.push('?'),
-        }
+        self.text.push_str(&docket_kit::db::placeholder(self.backend, self.values.len()));
         self
     }
 

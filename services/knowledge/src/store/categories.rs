@@ -2,11 +2,12 @@
 
 use std::collections::{HashMap, HashSet};
 
+use docket_kit::db::placeholder;
 use docket_kit::{
     mutation::{self, Once, Tx},
     request::{FieldMask, RecordId, UpdateTarget},
 };
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryOrder, Statement, Value};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, Statement, Value};
 
 use super::{Actor, Store, Trail};
 use crate::{
@@ -119,12 +120,7 @@ impl Store {
             return Ok(HashSet::new());
         }
         let backend = self.db.get_database_backend();
-        let placeholders: Vec<String> = (1..=audiences.len())
-            .map(|n| match backend {
-                DbBackend::Postgres => format!("${n}"),
-                _ => "?".to_owned(),
-            })
-            .collect();
+        let placeholders: Vec<String> = (1..=audiences.len()).map(|n| placeholder(backend, n)).collect();
         // One probe of the search table's (category, audience) index a category.
         let sql = format!(
             "SELECT c.id FROM categories c WHERE EXISTS (SELECT 1 FROM article_search s \

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, Statement, Value, sea_query::OnConflict};
+use docket_kit::db::placeholder;
+use sea_orm::{ConnectionTrait, EntityTrait, IntoActiveModel, Statement, Value, sea_query::OnConflict};
 
 use super::Store;
 use crate::{
@@ -148,12 +149,5 @@ impl Store {
             }
         }
         Ok(counts.into_values().collect())
-    }
-}
-
-fn placeholder(backend: DbBackend, n: usize) -> String {
-    match backend {
-        DbBackend::Postgres => format!("${n}"),
-        _ => "?".to_owned(),
     }
 }

@@ -22,6 +22,7 @@
 //! table, scored here as pg_trgm scores them). Snippets are made here from
 //! each hit's text on both.
 
+use docket_kit::db::placeholder;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
     QueryOrder, Statement, TransactionTrait, Value,
@@ -245,13 +246,6 @@ pub async fn add_vocabulary(db: &DatabaseTransaction, words: Vec<(String, i16)>)
         }
     }
     Ok(())
-}
-
-fn placeholder(backend: DbBackend, n: usize) -> String {
-    match backend {
-        DbBackend::Postgres => format!("${n}"),
-        _ => "?".to_owned(),
-    }
 }
 
 /// SQL conditions (on `s`, the search table) for the filter, and their
