@@ -163,7 +163,7 @@ pub async fn run_gateway(
 pub const CONSUMERS: &[(&str, &[&str])] = &[
     (docket_notification::SERVICE, docket_notification::handler::BINDINGS),
     (docket_billing::SERVICE, docket_billing::clocks::BINDINGS),
-    (docket_case::SERVICE, docket_case::sla_alerts::BINDINGS),
+    (docket_case::SERVICE, docket_case::own_events::BINDINGS),
     (docket_portal::SERVICE, docket_portal::addresses::BINDINGS),
     (docket_knowledge::SERVICE, docket_knowledge::proposals::BINDINGS),
 ];
@@ -234,14 +234,14 @@ pub async fn run(
                 relays.push(Relay::new(docket_case::SERVICE, db.clone(), broker.clone(), &settings.events, relay));
                 let consumer = ConsumerSpec {
                     service: docket_case::SERVICE.to_owned(),
-                    bindings: docket_case::sla_alerts::BINDINGS.iter().map(|b| (*b).to_owned()).collect(),
+                    bindings: docket_case::own_events::BINDINGS.iter().map(|b| (*b).to_owned()).collect(),
                 };
                 background.spawn(consume(
                     broker.clone(),
                     db.clone(),
                     settings.events.clone(),
                     consumer,
-                    Arc::new(docket_case::sla_alerts::Escalator),
+                    Arc::new(docket_case::own_events::CaseEvents),
                     stopping.clone(),
                 ));
                 mounted.push(Mounted {

@@ -43,12 +43,16 @@ pub async fn contact(app: &TestApp, account_id: &str, name: &str, email: &str) -
 }
 
 pub async fn staff_user(app: &TestApp, name: &str) -> pb::StaffUser {
+    staff_user_as(app, name, pb::StaffRole::Agent).await
+}
+
+pub async fn staff_user_as(app: &TestApp, name: &str, role: pb::StaffRole) -> pb::StaffUser {
     app.staff(ADMIN)
         .create_staff_user(pb::CreateStaffUserRequest {
             staff_user: Some(pb::StaffUser {
                 name: name.to_owned(),
                 email: format!("{}@staff.example", unique(&name.to_lowercase().replace(' ', "."))),
-                role: pb::StaffRole::Agent as i32,
+                role: role as i32,
                 ..Default::default()
             }),
             idempotency_key: String::new(),
@@ -67,6 +71,20 @@ pub async fn team(app: &TestApp, name: &str) -> pb::Team {
         .await
         .expect("create team")
         .into_inner()
+}
+
+/// A team with these members, joined in this order; as it reads after the last one joined.
+pub async fn team_of(app: &TestApp, name: &str, members: &[&pb::StaffUser]) -> pb::Team {
+    let mut current = team(app, name).await;
+    let mut staff = app.staff(ADMIN);
+    for member in members {
+        current = staff
+            .add_team_member(pb::TeamMemberRequest { team_id: current.id.clone(), staff_user_id: member.id.clone() })
+            .await
+            .expect("add a team member")
+            .into_inner();
+    }
+    current
 }
 
 /// An account with one contact, ready for cases.

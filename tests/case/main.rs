@@ -17,4 +17,5 @@ mod contacts;
 mod health;
 mod properties;
 mod reports;
+mod routing;
 mod staff;

@@ -30,9 +30,10 @@ use docket_knowledge::config::KnowledgeSettings;
 use docket_notification::config::{MailTransportKind, NotificationSettings, SmtpTls};
 use docket_portal::config::PortalSettings;
 use docket_proto::case::v1::{
-    account_service_client::AccountServiceClient, case_service_client::CaseServiceClient,
-    contact_service_client::ContactServiceClient, escalation_rule_service_client::EscalationRuleServiceClient,
-    report_service_client::ReportServiceClient, staff_service_client::StaffServiceClient,
+    account_service_client::AccountServiceClient, assignment_rule_service_client::AssignmentRuleServiceClient,
+    case_service_client::CaseServiceClient, contact_service_client::ContactServiceClient,
+    escalation_rule_service_client::EscalationRuleServiceClient, report_service_client::ReportServiceClient,
+    staff_service_client::StaffServiceClient,
 };
 use docket_proto::{
     billing::v1::{
@@ -315,6 +316,10 @@ impl TestApp {
 
     pub fn escalation_rules(&self, token: &str) -> EscalationRuleServiceClient<Authed> {
         EscalationRuleServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    pub fn assignment_rules(&self, token: &str) -> AssignmentRuleServiceClient<Authed> {
+        AssignmentRuleServiceClient::with_interceptor(self.channel(), Self::bearer(token))
     }
 
     pub fn reports(&self, token: &str) -> ReportServiceClient<Authed> {

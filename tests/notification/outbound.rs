@@ -8,7 +8,7 @@ use tonic::Code;
 
 use crate::{
     common::{ADMIN, AGENT, Backend, PORTAL, TestApp, VIEWER, assert_field_error, eventually, smtp::SmtpSink},
-    fixtures::{case, contact, customer, mask, new_case, note, staff_user, team, unique},
+    fixtures::{case, contact, customer, mask, new_case, note, staff_user, team, team_of, unique},
 };
 
 async fn spawn(sink: &SmtpSink) -> TestApp {
@@ -130,6 +130,65 @@ async fn owners_hear_about_assignment_and_teams_about_new_unowned_cases() {
     assert!(emails[3].subject().starts_with("[C-000001] Assigned to you"), "{}", emails[3].subject());
     app.wait_until_mail_settled().await;
     assert_eq!(sink.received().len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_hear_once_when_a_rule_routes_a_case_to_them_now_or_when_room_comes_free() {
+    let sink = SmtpSink::start().await;
+    let app = spawn(&sink).await;
+    let customer = customer(&app).await;
+    let alex = staff_user(&app, "Alex Agent").await;
+    let queue = team_of(&app, "Support", &[&alex]).await;
+    app.assignment_rules(ADMIN)
+        .create_assignment_rule(pb::CreateAssignmentRuleRequest {
+            rule: Some(pb::AssignmentRule {
+                name: "One at a time".into(),
+                method: pb::RoutingMethod::Capacity as i32,
+                team_id: queue.id.clone(),
+                capacity: 1,
+                active: true,
+                ..Default::default()
+            }),
+            idempotency_key: String::new(),
+        })
+        .await
+        .unwrap();
+    let alex_mail = alex.email.to_lowercase();
+    let to_alex = |emails: &[crate::common::smtp::Received]| -> Vec<String> {
+        emails.iter().filter(|e| e.rcpt_to == [alex_mail.clone()]).map(|e| e.subject()).collect()
+    };
+
+    // Routed at once: the contact hears of the new case, Alex that it is his.
+    let first = case(&app, &customer, "First in line").await;
+    assert_eq!(first.owner_id, alex.id);
+    let emails = sink.wait_for(2, Duration::from_secs(20)).await;
+    assert_eq!(to_alex(&emails), ["[C-000001] Assigned to you: First in line"]);
+    let routed = emails.iter().find(|e| e.rcpt_to == [alex_mail.clone()]).unwrap();
+    assert!(routed.body().contains("One at a time"), "the email names the rule: {}", routed.body());
+
+    // Alex is full: the second waits in the team's queue, which hears of it.
+    let second = case(&app, &customer, "Second in line").await;
+    assert_eq!(second.owner_id, "");
+    let emails = sink.wait_for(4, Duration::from_secs(20)).await;
+    assert_eq!(to_alex(&emails[2..]), ["[C-000002] Second in line"], "the team's new unowned case");
+
+    // Closing the first hands him the second: one email for it.
+    app.cases(AGENT)
+        .close_case(pb::CloseCaseRequest {
+            id: first.id.clone(),
+            status: pb::CaseStatus::ClosedComplete as i32,
+            resolution_summary: "Done.".into(),
+            etag: first.etag.clone(),
+            reason: String::new(),
+        })
+        .await
+        .unwrap();
+    let emails = sink.wait_for(6, Duration::from_secs(20)).await;
+    assert_eq!(to_alex(&emails[4..]), ["[C-000002] Assigned to you: Second in line"]);
+    app.wait_until_mail_settled().await;
+    assert_eq!(sink.received().len(), 6, "the contact's closing email and Alex's, nothing twice");
+    let handed = deliveries(&app, &second.id).await;
+    assert!(handed.iter().any(|d| d.event_type == "case.routed" && d.recipient_kind == "owner"), "{handed:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -202,7 +202,23 @@ async fn an_admin_creates_reads_lists_updates_and_deletes_a_form(app: TestApp) {
 
 async fn a_submission_from_a_new_address_creates_a_contact_and_a_web_form_case(app: TestApp) {
     let slug = unique("warranty");
-    create_form(&app, support_form(&slug)).await;
+    let form = create_form(&app, support_form(&slug)).await;
+    // An assignment rule on the form's id routes what comes through it.
+    let desk = team(&app, "Warranty desk").await;
+    app.assignment_rules(ADMIN)
+        .create_assignment_rule(pb::CreateAssignmentRuleRequest {
+            rule: Some(pb::AssignmentRule {
+                name: "Warranty form".into(),
+                web_form_ids: vec![form.id.clone()],
+                method: pb::RoutingMethod::TeamQueue as i32,
+                team_id: desk.id.clone(),
+                active: true,
+                ..Default::default()
+            }),
+            idempotency_key: String::new(),
+        })
+        .await
+        .unwrap();
     let email = format!("{}@newcomer.example", unique("petra"));
     let answer = app.web_forms(SERVICE).submit_form(submission(&slug, values(&email))).await.unwrap().into_inner();
     assert_eq!(answer.success_message, "Thanks!");
@@ -215,6 +231,7 @@ async fn a_submission_from_a_new_address_creates_a_contact_and_a_web_form_case(a
     assert_eq!(case.priority, pb::CasePriority::High as i32);
     assert_eq!(case.asset_serial_number, "SC-77");
     assert_eq!(case.description, "A grinding noise when it starts.\n\ndevice: Scanner");
+    assert_eq!((case.web_form_id.as_str(), case.team_id.as_str()), (form.id.as_str(), desk.id.as_str()));
     let contact = app
         .contacts(AGENT)
         .get_contact(pb::GetContactRequest { lookup: Some(pb::get_contact_request::Lookup::Email(email.clone())) })

@@ -1,5 +1,5 @@
 //! The `case` schema: accounts, contacts, staff directory, cases, activities,
-//! audit trail, idempotency keys, escalation rules, and the outbox of its
+//! audit trail, idempotency keys, escalation and assignment rules, and the outbox of its
 //! events and the inbox of the SLA alerts it consumes.
 
 use sea_orm_migration::prelude::*;
@@ -10,6 +10,7 @@ mod m20261123_000003_create_escalation_rules;
 mod m20261203_000004_audit_keys_not_labels;
 mod m20261205_000005_case_numbers_from_a_sequence;
 mod m20261205_000006_open_cases_index;
+mod m20261205_000007_routing;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000005_case_numbers_from_a_sequence::Migration),
             Box::new(crate::shared::OutboxUnsentByPosition),
             Box::new(m20261205_000006_open_cases_index::Migration),
+            Box::new(m20261205_000007_routing::Migration),
         ]
     }
 }

@@ -36,6 +36,8 @@ pub async fn seed(store: &Store) -> Result<bool> {
         role,
         active: true,
         available: true,
+        case_capacity: 0,
+        out_of_office: Vec::new(),
     };
     let ada = store.create_staff_user(staff("Ada Admin", ADMIN_EMAIL, StaffRole::Admin), &by, Once::default()).await?;
     let alex = store.create_staff_user(staff("Alex Agent", AGENT_EMAIL, StaffRole::Agent), &by, Once::default()).await?;
@@ -213,7 +215,7 @@ pub async fn seed(store: &Store) -> Result<bool> {
             tags: vec!["demo".to_owned()],
         };
         let owner_id = demo.owner.map(StaffId::stored).transpose()?;
-        let case = store.create_case(NewCase { fields, owner_id }, &by, Once::default()).await?;
+        let case = store.create_case(NewCase { fields, owner_id, web_form_id: None }, &by, Once::default()).await?;
         let id = CaseId::stored(&case.case.id)?;
         let note = |body: &str, visibility| NewActivity {
             case_id: id,

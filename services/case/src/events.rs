@@ -9,6 +9,7 @@ use crate::{
     domain::{
         Changes,
         escalation::{Target, Trigger},
+        routing::Routed,
     },
     records::{
         CaseRecord,
@@ -90,6 +91,22 @@ pub fn status_events(before: &CaseRecord, after: &CaseRecord, reason: &str) -> V
         _ => {}
     }
     events
+}
+
+/// `case.routed`: an assignment rule (or the default team) decided where the
+/// case goes; `before` is the case before routing moved it, if it existed.
+pub fn case_routed(record: &CaseRecord, routed: &Routed, before: Option<&CaseRecord>) -> Event {
+    let (rule_id, rule_name) = routed.rule.clone().unwrap_or_default();
+    let payload = ev::CaseRouted {
+        case: Some(wire::case(record.clone())),
+        rule_id,
+        rule_name,
+        method: routed.method.map(|m| m.key().to_owned()).unwrap_or_default(),
+        reason: routed.reason.clone(),
+        previous_owner_id: before.and_then(|b| b.case.owner_id.clone()).unwrap_or_default(),
+        previous_team_id: before.and_then(|b| b.case.team_id.clone()).unwrap_or_default(),
+    };
+    Event::new("case.routed", &record.case.id, "docket.events.v1.CaseRouted", &payload)
 }
 
 pub fn activity_added(record: &CaseRecord, activity: &case_activity::Model) -> Event {

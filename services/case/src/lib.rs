@@ -12,15 +12,17 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod own_events;
 pub mod records;
 pub mod sla_alerts;
 pub mod store;
 pub mod wire;
 
 use docket_proto::case::v1::{
-    account_service_server::AccountServiceServer, case_service_server::CaseServiceServer,
-    contact_service_server::ContactServiceServer, escalation_rule_service_server::EscalationRuleServiceServer,
-    report_service_server::ReportServiceServer, staff_service_server::StaffServiceServer,
+    account_service_server::AccountServiceServer, assignment_rule_service_server::AssignmentRuleServiceServer,
+    case_service_server::CaseServiceServer, contact_service_server::ContactServiceServer,
+    escalation_rule_service_server::EscalationRuleServiceServer, report_service_server::ReportServiceServer,
+    staff_service_server::StaffServiceServer,
 };
 use tonic::{server::NamedService, service::RoutesBuilder};
 
@@ -35,6 +37,7 @@ pub const GRPC_SERVICES: &[&str] = &[
     <CaseServiceServer<grpc::CaseApi> as NamedService>::NAME,
     <EscalationRuleServiceServer<grpc::EscalationRuleApi> as NamedService>::NAME,
     <ReportServiceServer<grpc::ReportApi> as NamedService>::NAME,
+    <AssignmentRuleServiceServer<grpc::AssignmentRuleApi> as NamedService>::NAME,
 ];
 
 /// The calls a service token that `acts_for_contacts` (the portal's) may
@@ -59,5 +62,6 @@ pub fn add_routes(routes: &mut RoutesBuilder, store: store::Store, contracts: co
         .add_service(StaffServiceServer::new(grpc::StaffApi::new(store.clone())).max_decoding_message_size(MAX_MESSAGE_BYTES))
         .add_service(EscalationRuleServiceServer::new(grpc::EscalationRuleApi::new(store.clone())))
         .add_service(ReportServiceServer::new(grpc::ReportApi::new(store.clone())))
+        .add_service(AssignmentRuleServiceServer::new(grpc::AssignmentRuleApi::new(store.clone())))
         .add_service(CaseServiceServer::new(grpc::CaseApi::new(store, contracts)).max_decoding_message_size(MAX_MESSAGE_BYTES));
 }

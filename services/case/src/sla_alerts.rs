@@ -16,9 +16,6 @@ use crate::{
     store::escalation::escalate,
 };
 
-/// The alerts the case service consumes.
-pub const BINDINGS: &[&str] = &["case.sla_warning", "case.sla_breached"];
-
 /// Who escalates, as recorded in the case's trail.
 pub const ACTOR: &str = "system:escalation";
 

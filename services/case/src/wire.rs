@@ -10,10 +10,11 @@ use crate::{
         AccountTier, ActivityKind, CaseStatus, Channel, Direction, Priority, StaffRole, Visibility,
         escalation::{Target, Trigger},
         format_case_number,
+        routing::Method,
     },
     records::{
-        CaseRecord, TeamRecord,
-        entities::{account, case_activity, case_type, contact, escalation_rule, staff_user},
+        CaseRecord, TeamRecord, absences, assignment_rule_of,
+        entities::{account, assignment_rule, case_activity, case_type, contact, escalation_rule, routing_settings, staff_user},
         model_money, rule_of,
     },
 };
@@ -68,6 +69,13 @@ wire_enum!(StaffRole => StaffRole { Admin => Admin, Agent => Agent, Viewer => Vi
 wire_enum!(ActivityKind => ActivityKind { Note => Note, Call => Call, Email => Email });
 wire_enum!(Visibility => Visibility { Internal => Internal, Public => Public });
 wire_enum!(Trigger => EscalationTrigger { SlaWarning => SlaWarning, SlaBreached => SlaBreached });
+wire_enum!(Method => RoutingMethod {
+    TeamQueue => TeamQueue,
+    Person => Person,
+    RoundRobin => RoundRobin,
+    LeastLoaded => LeastLoaded,
+    Capacity => Capacity,
+});
 wire_enum!(Target => EscalationTarget { FirstResponse => FirstResponse, Resolution => Resolution });
 
 /// The wire value of a stored key (unspecified for a key this version does not know).
@@ -129,6 +137,15 @@ pub fn staff_user(model: staff_user::Model) -> pb::StaffUser {
         email: model.email,
         active: model.active,
         available: model.available,
+        case_capacity: model.case_capacity,
+        out_of_office: absences(&model.out_of_office)
+            .into_iter()
+            .map(|a| pb::OutOfOffice {
+                start_time: Some(time::to_proto(a.start)),
+                end_time: Some(time::to_proto(a.end)),
+                note: a.note,
+            })
+            .collect(),
     }
 }
 
@@ -179,6 +196,7 @@ pub fn case(record: CaseRecord) -> pb::Case {
         asset_serial_number: case.asset_serial_number,
         resolution_summary: case.resolution_summary,
         created_by: case.created_by,
+        web_form_id: case.web_form_id.unwrap_or_default(),
     }
 }
 
@@ -207,6 +225,43 @@ pub fn activity(model: case_activity::Model) -> pb::Activity {
 
 pub fn case_type(model: case_type::Model) -> pb::CaseType {
     pb::CaseType { id: model.id, name: model.name, active: model.active }
+}
+
+pub fn assignment_rule(model: assignment_rule::Model) -> pb::AssignmentRule {
+    let rule = assignment_rule_of(&model);
+    let Stamps { create_time, update_time, etag } = Stamps::of(model.created_at, model.updated_at, model.version);
+    let (conditions, method) = match rule {
+        Some(rule) => (rule.conditions, stored(Some(rule.method))),
+        None => (Default::default(), 0),
+    };
+    pb::AssignmentRule {
+        case_type_ids: conditions.case_type_ids,
+        priorities: conditions.priorities.iter().map(|p| p.to_wire() as i32).collect(),
+        channels: conditions.channels.iter().map(|c| c.to_wire() as i32).collect(),
+        account_ids: conditions.account_ids,
+        account_tiers: conditions.account_tiers.iter().map(|t| t.to_wire() as i32).collect(),
+        web_form_ids: conditions.web_form_ids,
+        tags: conditions.tags,
+        subject_words: conditions.subject_words,
+        method,
+        create_time,
+        update_time,
+        etag,
+        id: model.id,
+        name: model.name,
+        position: model.position,
+        active: model.active,
+        team_id: model.team_id.unwrap_or_default(),
+        owner_id: model.owner_id.unwrap_or_default(),
+        capacity: model.capacity,
+    }
+}
+
+pub fn routing_settings(model: routing_settings::Model) -> pb::RoutingSettings {
+    pb::RoutingSettings {
+        default_team_id: model.default_team_id.unwrap_or_default(),
+        update_time: (model.updated_at.timestamp() > 0).then(|| time::to_proto(model.updated_at)),
+    }
 }
 
 pub fn escalation_rule(model: escalation_rule::Model) -> pb::EscalationRule {

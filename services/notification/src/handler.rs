@@ -95,6 +95,7 @@ case_payloads! {
     CaseCreated: |p| (p.case, None, Vec::new(), String::new());
     CaseUpdated: |p| (p.case, None, p.changes, p.reason);
     CaseAssigned: |p| (p.case, None, Vec::new(), p.reason);
+    CaseRouted: |p| (p.case, None, Vec::new(), p.reason);
     CaseStatusChanged: |p| (p.case, None, Vec::new(), p.reason);
     CaseClosed: |p| (p.case, None, Vec::new(), p.reason);
     CaseReopened: |p| (p.case, None, Vec::new(), p.reason);
@@ -111,6 +112,7 @@ fn parse(event: &Envelope) -> Result<Option<Parsed>, HandlerError> {
         "case.created" => facts::<ev::CaseCreated>(event),
         "case.updated" => facts::<ev::CaseUpdated>(event),
         "case.assigned" => facts::<ev::CaseAssigned>(event),
+        "case.routed" => facts::<ev::CaseRouted>(event),
         "case.status_changed" => facts::<ev::CaseStatusChanged>(event),
         "case.closed" => facts::<ev::CaseClosed>(event),
         "case.reopened" => facts::<ev::CaseReopened>(event),

@@ -3,6 +3,7 @@
 
 use docket_kit::{mask_fields, request::UpdateTarget};
 
+use super::routing::Absence;
 use super::{
     AccountId, AccountTier, ActivityKind, CaseId, Channel, ContactId, Direction, Priority, StaffId, StaffRole, TeamId, Visibility,
 };
@@ -59,6 +60,9 @@ pub struct StaffFields {
     pub role: StaffRole,
     pub active: bool,
     pub available: bool,
+    /// 0: the capacity rule's limit.
+    pub case_capacity: i32,
+    pub out_of_office: Vec<Absence>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +101,8 @@ pub struct CaseFields {
 pub struct NewCase {
     pub fields: CaseFields,
     pub owner_id: Option<StaffId>,
+    /// The portal web form it came in through.
+    pub web_form_id: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +152,8 @@ mask_fields!(
         Role,
         Active,
         Available,
+        CaseCapacity,
+        OutOfOffice,
     }
 );
 

@@ -4,11 +4,12 @@
 
 pub mod commands;
 pub mod escalation;
+pub mod routing;
 pub mod status;
 
 use std::fmt;
 
-docket_kit::record_ids!(AccountId, ContactId, StaffId, TeamId, CaseId, ActivityId, EscalationRuleId,);
+docket_kit::record_ids!(AccountId, ContactId, StaffId, TeamId, CaseId, ActivityId, EscalationRuleId, AssignmentRuleId,);
 
 /// Generates the text key stored in the database and a label for people.
 macro_rules! keyed_enum {

@@ -270,6 +270,7 @@ impl CaseService for CaseApi {
         let case = request.case.clone().unwrap_or_default();
         let fields = parse_fields(&mut violations, &case, None);
         let owner_id: Option<StaffId> = violations.opt_id("case.owner_id", &case.owner_id);
+        let web_form_id = violations.optional_id("case.web_form_id", &case.web_form_id);
         let key = idempotency(
             &mut violations,
             &request.idempotency_key,
@@ -280,7 +281,11 @@ impl CaseService for CaseApi {
         self.check_contract(&mut fields, None, &mut FieldMask::all()).await?;
         let created = self
             .store
-            .create_case(NewCase { fields, owner_id }, &actor(&caller, ""), Once { scope: "CreateCase", key: key.as_ref() })
+            .create_case(
+                NewCase { fields, owner_id, web_form_id },
+                &actor(&caller, ""),
+                Once { scope: "CreateCase", key: key.as_ref() },
+            )
             .await?;
         tracing::info!(case = %format_case_number(created.case.number), "case created");
         Ok(Response::new(wire::case(created)))

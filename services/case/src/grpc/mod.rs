@@ -7,6 +7,7 @@ mod cases;
 mod contacts;
 mod escalation;
 mod reports;
+mod routing;
 mod staff;
 
 use docket_kit::{
@@ -18,7 +19,7 @@ use tonic::Status;
 
 pub use self::{
     accounts::AccountApi, cases::CaseApi, contacts::ContactApi, escalation::EscalationRuleApi, reports::ReportApi,
-    staff::StaffApi,
+    routing::AssignmentRuleApi, staff::StaffApi,
 };
 use crate::{
     domain::commands::Idempotency,

@@ -7,6 +7,7 @@ use docket_kit::{
     error::FieldViolations,
     page,
     request::{FieldMask, wanted},
+    time,
 };
 use tonic::{Request, Response, Status};
 
@@ -15,6 +16,7 @@ use crate::{
     domain::{
         StaffId, StaffRole, TeamId,
         commands::{LONG_TEXT_MAX, NAME_MAX, SHORT_TEXT_MAX, StaffField, StaffFields, TeamField, TeamFields},
+        routing::{Absence, CAPACITY_MAX},
     },
     store::{StaffFilter, Store},
     wire::{self, WireEnum},
@@ -53,7 +55,55 @@ fn parse_staff(violations: &mut FieldViolations, user: &pb::StaffUser, mask: Opt
         // on update; proto3 booleans cannot tell "false" from "unset" on create.
         active: if mask.is_none() { true } else { user.active },
         available: if mask.is_none() { true } else { user.available },
+        case_capacity: if wanted(mask, StaffField::CaseCapacity) {
+            if !(0..=CAPACITY_MAX).contains(&user.case_capacity) {
+                violations.add("staff_user.case_capacity", format!("must be between 0 (the rule's limit) and {CAPACITY_MAX}"));
+            }
+            user.case_capacity
+        } else {
+            0
+        },
+        out_of_office: if wanted(mask, StaffField::OutOfOffice) {
+            parse_absences(violations, &user.out_of_office)
+        } else {
+            Vec::new()
+        },
     }
+}
+
+/// Most out-of-office periods one staff user keeps.
+const ABSENCES_MAX: usize = 50;
+
+/// Out-of-office periods: each with a start and a later end, at most a year
+/// long (a longer absence is a deactivation), sorted by start.
+fn parse_absences(violations: &mut FieldViolations, periods: &[pb::OutOfOffice]) -> Vec<Absence> {
+    if periods.len() > ABSENCES_MAX {
+        violations.add("staff_user.out_of_office", format!("has {} periods; the most allowed is {ABSENCES_MAX}", periods.len()));
+        return Vec::new();
+    }
+    let mut parsed = Vec::new();
+    for (i, period) in periods.iter().enumerate() {
+        let field = |name: &str| format!("staff_user.out_of_office[{i}].{name}");
+        let start = period.start_time.as_ref().and_then(time::from_proto);
+        let end = period.end_time.as_ref().and_then(time::from_proto);
+        if start.is_none() {
+            violations.add(field("start_time"), "is required");
+        }
+        if end.is_none() {
+            violations.add(field("end_time"), "is required");
+        }
+        let note = violations.optional_text(&field("note"), &period.note, SHORT_TEXT_MAX);
+        let (Some(start), Some(end)) = (start, end) else { continue };
+        if end <= start {
+            violations.add(field("end_time"), "must be after start_time");
+        } else if end - start > chrono::Duration::days(366) {
+            violations.add(field("end_time"), "makes the period longer than a year");
+        } else {
+            parsed.push(Absence { start, end, note });
+        }
+    }
+    parsed.sort_by_key(|a| a.start);
+    parsed
 }
 
 fn parse_team(violations: &mut FieldViolations, team: &pb::Team, mask: Option<&FieldMask<TeamField>>) -> TeamFields {

@@ -70,6 +70,10 @@ pub mod staff_user {
         pub role: String,
         pub active: bool,
         pub available: bool,
+        /// Most open cases capacity routing hands them; 0: the rule's.
+        pub case_capacity: i32,
+        /// JSON list of [`crate::domain::routing::Absence`].
+        pub out_of_office: String,
         pub version: i64,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
@@ -170,6 +174,8 @@ pub mod case {
         pub first_response_at: Option<DateTimeUtc>,
         pub resolved_at: Option<DateTimeUtc>,
         pub closed_at: Option<DateTimeUtc>,
+        /// The portal web form it came in through.
+        pub web_form_id: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -273,6 +279,83 @@ pub mod escalation_rule {
         pub version: i64,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod assignment_rule {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "assignment_rules")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub name: String,
+        pub position: i32,
+        pub active: bool,
+        /// The conditions, each a JSON list (empty: all).
+        pub case_type_ids: String,
+        /// Priority ranks.
+        pub priorities: String,
+        /// Channel keys.
+        pub channels: String,
+        pub account_ids: String,
+        /// Tier keys.
+        pub account_tiers: String,
+        pub web_form_ids: String,
+        pub tags: String,
+        pub subject_words: String,
+        /// A [`crate::domain::routing::Method`] key.
+        pub method: String,
+        pub team_id: Option<String>,
+        pub owner_id: Option<String>,
+        pub capacity: i32,
+        pub version: i64,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod routing_settings {
+    use sea_orm::entity::prelude::*;
+
+    /// One row, id 1.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "routing_settings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        pub default_team_id: Option<String>,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod routing_wait {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "routing_waits")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub case_id: String,
+        pub team_id: String,
+        pub rule_id: String,
+        pub queued_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

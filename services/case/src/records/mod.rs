@@ -11,13 +11,14 @@ use sea_orm::{
     Statement, Value,
 };
 
-use self::entities::{account, case, case_contact, case_tag, contact, escalation_rule, staff_user, team};
+use self::entities::{account, assignment_rule, case, case_contact, case_tag, contact, escalation_rule, staff_user, team};
 use crate::{
     domain::{
-        CaseStatus, Priority,
+        AccountTier, CaseStatus, Channel, Priority,
         commands::{CaseContactRef, Money},
         escalation::{Rule, Target, Trigger},
         format_case_number,
+        routing::{self, Absence},
     },
     error::Error,
 };
@@ -44,6 +45,41 @@ docket_kit::versioned_record!(
     taken = |m| ("rule.name".to_owned(), format!("an escalation rule named {} already exists", m.name)),
 );
 
+docket_kit::versioned_record!(
+    assignment_rule,
+    "assignment_rule",
+    taken = |m| ("rule.name".to_owned(), format!("an assignment rule named {} already exists", m.name)),
+);
+
+/// The stored assignment rule as the domain sees it; `None` for a method
+/// this version does not know.
+pub fn assignment_rule_of(model: &assignment_rule::Model) -> Option<routing::Rule> {
+    fn list<T: serde::de::DeserializeOwned>(stored: &str) -> Vec<T> {
+        serde_json::from_str(stored).unwrap_or_default()
+    }
+    let ranks: Vec<i16> = list(&model.priorities);
+    let channels: Vec<String> = list(&model.channels);
+    let tiers: Vec<String> = list(&model.account_tiers);
+    Some(routing::Rule {
+        id: model.id.clone(),
+        name: model.name.clone(),
+        conditions: routing::Conditions {
+            case_type_ids: list(&model.case_type_ids),
+            priorities: ranks.into_iter().filter_map(Priority::from_rank).collect(),
+            channels: channels.iter().filter_map(|c| Channel::from_key(c)).collect(),
+            account_ids: list(&model.account_ids),
+            account_tiers: tiers.iter().filter_map(|t| AccountTier::from_key(t)).collect(),
+            web_form_ids: list(&model.web_form_ids),
+            tags: list(&model.tags),
+            subject_words: list(&model.subject_words),
+        },
+        method: routing::Method::from_key(&model.method)?,
+        team_id: model.team_id.clone(),
+        owner_id: model.owner_id.clone(),
+        capacity: model.capacity,
+    })
+}
+
 pub fn model_money(model: &account::Model) -> Option<Money> {
     model.annual_value_minor.map(|amount_minor| Money { amount_minor, currency: model.annual_value_currency.clone() })
 }
@@ -63,6 +99,11 @@ pub fn rule_of(model: &escalation_rule::Model) -> Option<Rule> {
         notify_owner: model.notify_owner,
         notify_staff_ids: serde_json::from_str(&model.notify_staff_ids).unwrap_or_default(),
     })
+}
+
+/// A staff user's stored out-of-office periods (none when unreadable).
+pub fn absences(stored: &str) -> Vec<Absence> {
+    serde_json::from_str(stored).unwrap_or_default()
 }
 
 /// A case with its contacts and tags.

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Actor, Store, contains_ci};
+use super::{Actor, Store, contains_ci, routing};
 use crate::{
     domain::{
         AccountId, CaseId, CaseStatus, Changes, ContactId, Priority, StaffId, TeamId,
@@ -298,6 +298,7 @@ impl Store {
         self.mutations
             .create(by, once, async |tx| {
                 let status = if new.owner_id.is_some() { CaseStatus::Assigned } else { CaseStatus::New };
+                // Routing may give it a team, an owner (and so a status).
                 let owner_id = new.owner_id.map(|id| id.to_string());
                 let mut record = CaseRecord {
                     case: case::Model {
@@ -324,6 +325,7 @@ impl Store {
                         first_response_at: None,
                         resolved_at: None,
                         closed_at: None,
+                        web_form_id: new.web_form_id.map(|id| id.to_string()),
                     },
                     contacts: Vec::new(),
                     tags: Vec::new(),
@@ -331,19 +333,27 @@ impl Store {
                 let mut changes = Changes::new();
                 apply(&mut record, &new.fields, &FieldMask::all(), &mut changes);
                 check_references(&tx, None, &record, &FieldMask::all(), owner_id.as_deref()).await?;
+                let routed = if owner_id.is_none() { routing::route_new_case(&tx, &mut record).await? } else { None };
                 // Unique and increasing, not gapless: no create waits for
                 // another's commit to be numbered.
                 record.case.number = docket_kit::counter::next_unique(&*tx, "case_number").await?;
                 let mut trail = Changes::new();
                 trail.set("created", "", format_case_number(record.case.number));
-                trail.set("status", "", status.key());
-                if let Some(owner) = &owner_id {
+                trail.set("status", "", &record.case.status);
+                if let Some(owner) = &record.case.owner_id {
                     trail.set("owner_id", "", owner);
                 }
-                for change in changes.fields() {
+                for change in changes.fields().filter(|change| change.field != "team_id") {
                     trail.set(change.field, &change.old, &change.new);
                 }
-                let events = vec![events::case_created(&record)];
+                if let Some(team) = &record.case.team_id {
+                    trail.set("team_id", "", team);
+                }
+                let mut events = vec![events::case_created(&record)];
+                if let Some(routed) = &routed {
+                    trail.set("routed_by", "", routed.decided_by());
+                    events.push(events::case_routed(&record, routed, None));
+                }
                 Ok((record, trail, events))
             })
             .await

@@ -8,6 +8,7 @@ mod cases;
 mod contacts;
 pub mod escalation;
 pub mod reports;
+pub mod routing;
 mod staff;
 
 use sea_orm::{

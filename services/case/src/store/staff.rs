@@ -48,8 +48,23 @@ fn apply_staff(model: &mut staff_user::Model, fields: &StaffFields, mask: &Field
             }
             StaffField::Active => changes.assign("active", &mut model.active, &fields.active),
             StaffField::Available => changes.assign("available", &mut model.available, &fields.available),
+            StaffField::CaseCapacity => changes.assign("case_capacity", &mut model.case_capacity, &fields.case_capacity),
+            StaffField::OutOfOffice => {
+                let periods = serde_json::to_string(&fields.out_of_office).unwrap_or_else(|_| "[]".to_owned());
+                changes.diff("out_of_office", absences_text(&model.out_of_office), absences_text(&periods));
+                model.out_of_office = periods;
+            }
         }
     }
+}
+
+/// Out-of-office periods for the trail: `start/end` in RFC 3339, comma-separated.
+fn absences_text(stored: &str) -> String {
+    crate::records::absences(stored)
+        .iter()
+        .map(|a| format!("{}/{}", a.start.to_rfc3339(), a.end.to_rfc3339()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn apply_team(model: &mut team::Model, fields: &TeamFields, mask: &FieldMask<TeamField>, changes: &mut Changes) {
@@ -73,6 +88,8 @@ impl Store {
                     role: String::new(),
                     active: true,
                     available: true,
+                    case_capacity: 0,
+                    out_of_office: "[]".to_owned(),
                     version: 1,
                     created_at: by.at,
                     updated_at: by.at,

@@ -56,7 +56,7 @@ pub fn audiences(settings: &NotifySettings, facts: &EventFacts<'_>) -> Vec<Recip
     }
     // Owners hear about assignment, and about updates that do not come from staff.
     let owner_cares = match facts.event_type {
-        "case.assigned" => true,
+        "case.assigned" | "case.routed" => true,
         "case.activity_added" => facts.activity_by_staff == Some(false),
         _ => !facts.actor.starts_with("staff:"),
     };

@@ -7,12 +7,14 @@ use docket_kit::{mask_fields, request::FieldMask};
 /// Event types a notification can be about.
 pub const EVENT_TYPES: &[&str] = &{
     use docket_kit::events::CASE_LIFECYCLE;
-    // The case's own events, and "case.escalated", which reaches the staff
-    // an escalation rule names whatever the settings say.
-    let mut all = ["case.escalated"; CASE_LIFECYCLE.len() + 1];
+    // The case's own events, "case.escalated", which reaches the staff an
+    // escalation rule names whatever the settings say, and "case.routed",
+    // which tells the owner an assignment rule chose.
+    const MORE: [&str; 2] = ["case.escalated", "case.routed"];
+    let mut all = [""; CASE_LIFECYCLE.len() + MORE.len()];
     let mut i = 0;
-    while i < CASE_LIFECYCLE.len() {
-        all[i] = CASE_LIFECYCLE[i];
+    while i < all.len() {
+        all[i] = if i < CASE_LIFECYCLE.len() { CASE_LIFECYCLE[i] } else { MORE[i - CASE_LIFECYCLE.len()] };
         i += 1;
     }
     all
@@ -53,7 +55,7 @@ impl Default for NotifySettings {
         let list = |types: &[&str]| types.iter().map(|t| (*t).to_owned()).collect();
         Self {
             contact_event_types: list(&["case.created", "case.closed", "case.reopened", "case.activity_added"]),
-            owner_event_types: list(&["case.assigned", "case.activity_added"]),
+            owner_event_types: list(&["case.assigned", "case.routed", "case.activity_added"]),
             team_event_types: list(&["case.created"]),
             sender_address: "support@docket.localhost".to_owned(),
             sender_name: "Docket Support".to_owned(),

@@ -52,6 +52,10 @@ pub fn default_template(event_type: &str) -> Template {
             "[{{ case.number }}] Assigned to you: {{ case.subject }}",
             "Case {{ case.number }} is now assigned to {{ case.owner_name or 'you' }}.",
         ),
+        "case.routed" => (
+            "[{{ case.number }}] Assigned to you: {{ case.subject }}",
+            "Case {{ case.number }} was routed to {{ case.owner_name or 'you' }}.\n\n{{ event.reason }}",
+        ),
         "case.status_changed" => {
             ("[{{ case.number }}] Now {{ case.status }}: {{ case.subject }}", "Case {{ case.number }} is now {{ case.status }}.")
         }

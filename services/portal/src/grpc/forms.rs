@@ -466,6 +466,7 @@ impl WebFormService for WebFormApi {
                 contacts,
                 tags,
                 team_id: form.team_id.map(|id| id.to_string()).unwrap_or_default(),
+                web_form_id: record.id.clone(),
                 asset_serial_number: submission.asset_serial_number,
                 ..Default::default()
             }),

@@ -1,0 +1,635 @@
+//! Assignment rules, the routing settings, and routing a new case: the rule
+//! that matches it, and the team member who gets it.
+
+use docket_kit::{
+    db::placeholder,
+    mask_fields,
+    mutation::{self, Edit, Once, Tx},
+    request::{FieldMask, RecordId, UpdateTarget},
+};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, Statement, Value,
+};
+
+use super::{Actor, Store, cases::check_owner};
+use crate::{
+    domain::{
+        AccountTier, AssignmentRuleId, CaseStatus, Changes, Channel, Priority, StaffRole,
+        routing::{self, Agent, CaseFacts, Method, Routed, Rule},
+    },
+    error::{Error, Result},
+    records::{
+        CaseRecord, absences, assignment_rule_of,
+        entities::{account, assignment_rule, case_type, routing_settings, routing_wait, team},
+    },
+};
+
+mask_fields!(
+    /// What UpdateAssignmentRule may change.
+    pub enum AssignmentRuleField {
+        Name,
+        Position,
+        Active,
+        CaseTypeIds,
+        Priorities,
+        Channels,
+        AccountIds,
+        AccountTiers,
+        WebFormIds,
+        Tags,
+        SubjectWords,
+        Method,
+        TeamId,
+        OwnerId,
+        Capacity,
+    }
+);
+
+pub type AssignmentRuleUpdate = UpdateTarget<AssignmentRuleId, AssignmentRuleField>;
+
+/// A rule's fields as validated from a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssignmentRuleFields {
+    pub rule: Rule,
+    pub active: bool,
+    pub position: i32,
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Copies the masked fields onto the model, recording each change.
+fn apply(
+    model: &mut assignment_rule::Model,
+    fields: &AssignmentRuleFields,
+    mask: &FieldMask<AssignmentRuleField>,
+    changes: &mut Changes,
+) {
+    use AssignmentRuleField as F;
+    let rule = &fields.rule;
+    let when = &rule.conditions;
+    let mut list = |name: &'static str, stored: &mut String, value: String| {
+        changes.diff(name, stored.as_str(), &value);
+        *stored = value;
+    };
+    for field in mask.iter() {
+        match field {
+            F::CaseTypeIds => list("case_type_ids", &mut model.case_type_ids, json(&when.case_type_ids)),
+            F::Priorities => {
+                let ranks: Vec<i16> = when.priorities.iter().map(|p| p.rank()).collect();
+                list("priorities", &mut model.priorities, json(&ranks));
+            }
+            F::Channels => {
+                let keys: Vec<&str> = when.channels.iter().map(|c| c.key()).collect();
+                list("channels", &mut model.channels, json(&keys));
+            }
+            F::AccountIds => list("account_ids", &mut model.account_ids, json(&when.account_ids)),
+            F::AccountTiers => {
+                let keys: Vec<&str> = when.account_tiers.iter().map(|t| t.key()).collect();
+                list("account_tiers", &mut model.account_tiers, json(&keys));
+            }
+            F::WebFormIds => list("web_form_ids", &mut model.web_form_ids, json(&when.web_form_ids)),
+            F::Tags => list("tags", &mut model.tags, json(&when.tags)),
+            F::SubjectWords => list("subject_words", &mut model.subject_words, json(&when.subject_words)),
+            F::Method => list("method", &mut model.method, rule.method.key().to_owned()),
+            _ => {}
+        }
+    }
+    for field in mask.iter() {
+        match field {
+            F::Name => changes.assign("name", &mut model.name, &rule.name),
+            F::Position => changes.assign("position", &mut model.position, &fields.position),
+            F::Active => changes.assign("active", &mut model.active, &fields.active),
+            F::TeamId => {
+                changes.diff("team_id", model.team_id.as_deref().unwrap_or(""), rule.team_id.as_deref().unwrap_or(""));
+                model.team_id.clone_from(&rule.team_id);
+            }
+            F::OwnerId => {
+                changes.diff("owner_id", model.owner_id.as_deref().unwrap_or(""), rule.owner_id.as_deref().unwrap_or(""));
+                model.owner_id.clone_from(&rule.owner_id);
+            }
+            F::Capacity => changes.assign("capacity", &mut model.capacity, &rule.capacity),
+            _ => {}
+        }
+    }
+}
+
+/// What a rule names must exist, and its action must fit its method (an
+/// update may change the method without the team, so this checks the rule
+/// as it will be stored).
+async fn check_rule(
+    txn: &DatabaseTransaction,
+    model: &assignment_rule::Model,
+    mask: &FieldMask<AssignmentRuleField>,
+) -> Result<()> {
+    use AssignmentRuleField as F;
+    let Some(rule) = assignment_rule_of(model) else {
+        return Err(Error::field("rule.method", format!("`{}` is not a routing method", model.method)));
+    };
+    let shape_changed = [F::Method, F::TeamId, F::OwnerId, F::Capacity].into_iter().any(|f| mask.contains(f));
+    if shape_changed {
+        match (rule.method, &rule.team_id, &rule.owner_id) {
+            (Method::Person, _, None) => return Err(Error::field("rule.owner_id", "a person rule names the person")),
+            (Method::Person, _, Some(_)) => {}
+            (_, None, _) => return Err(Error::field("rule.team_id", "the rule routes to a team: name it")),
+            (_, Some(_), Some(_)) => return Err(Error::field("rule.owner_id", "only a person rule names an owner")),
+            (_, Some(_), None) => {}
+        }
+        match rule.method {
+            Method::Capacity if !(1..=routing::CAPACITY_MAX).contains(&rule.capacity) => {
+                return Err(Error::field("rule.capacity", format!("must be between 1 and {}", routing::CAPACITY_MAX)));
+            }
+            Method::Capacity => {}
+            _ if rule.capacity != 0 => return Err(Error::field("rule.capacity", "only a capacity rule has a capacity")),
+            _ => {}
+        }
+    }
+    if mask.contains(F::TeamId)
+        && let Some(team_id) = &rule.team_id
+        && team::Entity::find_by_id(team_id.clone()).one(txn).await?.is_none()
+    {
+        return Err(Error::field("rule.team_id", format!("no team has the id {team_id}")));
+    }
+    if mask.contains(F::OwnerId)
+        && let Some(owner) = &rule.owner_id
+    {
+        check_owner(txn, "rule.owner_id", owner).await?;
+    }
+    if mask.contains(F::CaseTypeIds) {
+        for (i, id) in rule.conditions.case_type_ids.iter().enumerate() {
+            if case_type::Entity::find_by_id(id.clone()).one(txn).await?.is_none() {
+                return Err(Error::field(format!("rule.case_type_ids[{i}]"), format!("no case type has the id {id}")));
+            }
+        }
+    }
+    if mask.contains(F::AccountIds) {
+        for (i, id) in rule.conditions.account_ids.iter().enumerate() {
+            if account::Entity::find_by_id(id.clone()).one(txn).await?.is_none() {
+                return Err(Error::field(format!("rule.account_ids[{i}]"), format!("no account has the id {id}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The row of the routing settings.
+const SETTINGS_ROW: i32 = 1;
+
+impl Store {
+    pub async fn create_assignment_rule(
+        &self,
+        fields: AssignmentRuleFields,
+        by: &Actor<'_>,
+        once: Once<'_>,
+    ) -> Result<assignment_rule::Model> {
+        self.mutations
+            .create(by, once, async |tx| {
+                let mut model = assignment_rule::Model {
+                    id: AssignmentRuleId::generate().to_string(),
+                    name: String::new(),
+                    position: 0,
+                    active: true,
+                    case_type_ids: "[]".into(),
+                    priorities: "[]".into(),
+                    channels: "[]".into(),
+                    account_ids: "[]".into(),
+                    account_tiers: "[]".into(),
+                    web_form_ids: "[]".into(),
+                    tags: "[]".into(),
+                    subject_words: "[]".into(),
+                    method: String::new(),
+                    team_id: None,
+                    owner_id: None,
+                    capacity: 0,
+                    version: 1,
+                    created_at: by.at,
+                    updated_at: by.at,
+                };
+                let mut changes = Changes::new();
+                changes.set("created", "", &fields.rule.name);
+                apply(&mut model, &fields, &FieldMask::all(), &mut changes);
+                check_rule(&tx, &model, &FieldMask::all()).await?;
+                Ok((model, changes, Vec::new()))
+            })
+            .await
+    }
+
+    pub async fn get_assignment_rule(&self, id: AssignmentRuleId) -> Result<assignment_rule::Model> {
+        mutation::find(&self.db, id).await
+    }
+
+    /// Rules in the order they are tried.
+    pub async fn list_assignment_rules(&self, include_inactive: bool) -> Result<Vec<assignment_rule::Model>> {
+        ordered_rules(&self.db, include_inactive).await
+    }
+
+    pub async fn update_assignment_rule(
+        &self,
+        target: AssignmentRuleUpdate,
+        fields: AssignmentRuleFields,
+        by: &Actor<'_>,
+    ) -> Result<assignment_rule::Model> {
+        let mask = &target.mask;
+        let check = |tx: Tx, _, after: assignment_rule::Model| async move { check_rule(&tx, &after, mask).await };
+        self.mutations.update_fields(by, &target, &fields, apply, check, |_, _, _| Vec::new()).await
+    }
+
+    pub async fn delete_assignment_rule(&self, id: AssignmentRuleId, etag: Option<i64>, by: &Actor<'_>) -> Result<()> {
+        let id = id.to_string();
+        self.mutations
+            .run(by, async |tx| {
+                let current = assignment_rule::Entity::find_by_id(id.clone())
+                    .one(&*tx)
+                    .await?
+                    .ok_or_else(|| Error::not_found("assignment rule", &id))?;
+                if let Some(etag) = etag
+                    && current.version != etag
+                {
+                    return Err(Error::stale("assignment rule", &id, etag, current.version));
+                }
+                assignment_rule::Entity::delete_by_id(id.clone()).exec(&*tx).await?;
+                let mut changes = Changes::new();
+                changes.set("deleted", &current.name, "");
+                tx.trail("assignment_rule", &id, &changes).await?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Puts every rule in the order of `ids` (each rule once), trailing
+    /// each position that moved.
+    pub async fn reorder_assignment_rules(&self, ids: &[String], by: &Actor<'_>) -> Result<Vec<assignment_rule::Model>> {
+        self.mutations
+            .run(by, async |tx| {
+                let rules = ordered_rules(&*tx, true).await?;
+                let mut wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
+                wanted.sort_unstable();
+                let mut have: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+                have.sort_unstable();
+                if wanted != have {
+                    return Err(Error::field("rule_ids", "must name every assignment rule exactly once"));
+                }
+                for rule in rules {
+                    let position = ids.iter().position(|id| *id == rule.id).unwrap_or_default() as i32;
+                    let mut after = rule.clone();
+                    let mut changes = Changes::new();
+                    changes.assign("position", &mut after.position, &position);
+                    if !changes.is_empty() {
+                        tx.save::<_, std::convert::Infallible>(&rule, Edit { after, changes }, |_, _, _| Vec::new()).await?;
+                    }
+                }
+                ordered_rules(&*tx, true).await
+            })
+            .await
+    }
+
+    pub async fn routing_settings(&self) -> Result<routing_settings::Model> {
+        Ok(settings(&self.db).await?)
+    }
+
+    pub async fn update_routing_settings(
+        &self,
+        default_team_id: Option<String>,
+        by: &Actor<'_>,
+    ) -> Result<routing_settings::Model> {
+        self.mutations
+            .run(by, async |tx| {
+                if let Some(team_id) = &default_team_id
+                    && team::Entity::find_by_id(team_id.clone()).one(&*tx).await?.is_none()
+                {
+                    return Err(Error::field("settings.default_team_id", format!("no team has the id {team_id}")));
+                }
+                let current = settings(&*tx).await?;
+                let mut changes = Changes::new();
+                changes.diff(
+                    "default_team_id",
+                    current.default_team_id.as_deref().unwrap_or(""),
+                    default_team_id.as_deref().unwrap_or(""),
+                );
+                if changes.is_empty() {
+                    return Ok(current);
+                }
+                let exists = routing_settings::Entity::find_by_id(SETTINGS_ROW).one(&*tx).await?.is_some();
+                let row = routing_settings::ActiveModel {
+                    id: Set(SETTINGS_ROW),
+                    default_team_id: Set(default_team_id.clone()),
+                    updated_at: Set(by.at),
+                };
+                let saved = if exists { row.update(&*tx).await? } else { row.insert(&*tx).await? };
+                tx.trail("routing_settings", "default", &changes).await?;
+                Ok(saved)
+            })
+            .await
+    }
+}
+
+async fn ordered_rules(db: &impl ConnectionTrait, include_inactive: bool) -> Result<Vec<assignment_rule::Model>> {
+    let mut query = assignment_rule::Entity::find();
+    if !include_inactive {
+        query = query.filter(assignment_rule::Column::Active.eq(true));
+    }
+    Ok(query.order_by_asc(assignment_rule::Column::Position).order_by_asc(assignment_rule::Column::Name).all(db).await?)
+}
+
+async fn settings(db: &impl ConnectionTrait) -> std::result::Result<routing_settings::Model, sea_orm::DbErr> {
+    Ok(routing_settings::Entity::find_by_id(SETTINGS_ROW).one(db).await?.unwrap_or(routing_settings::Model {
+        id: SETTINGS_ROW,
+        default_team_id: None,
+        updated_at: chrono::DateTime::UNIX_EPOCH,
+    }))
+}
+
+/// Routes a case being created without an owner: sets its team, owner and
+/// status on `record` as the first matching rule says (see the
+/// AssignmentRuleService comment in `routing.proto`). `None` when nothing
+/// decided (no rule matched and there is no default team, or the case came
+/// with a team no rule routes to).
+pub(super) async fn route_new_case(txn: &DatabaseTransaction, record: &mut CaseRecord) -> Result<Option<Routed>> {
+    let chosen_team = record.case.team_id.clone();
+    let rules: Vec<Rule> = ordered_rules(txn, false)
+        .await?
+        .iter()
+        .filter_map(assignment_rule_of)
+        .filter(|rule| chosen_team.is_none() || rule.team_id == chosen_team)
+        .collect();
+    let needs_tier = rules.iter().any(|r| !r.conditions.account_tiers.is_empty());
+    let account_tier = if needs_tier {
+        account::Entity::find_by_id(record.case.account_id.clone()).one(txn).await?.and_then(|a| AccountTier::from_key(&a.tier))
+    } else {
+        None
+    };
+    let case = &record.case;
+    let facts = CaseFacts {
+        type_id: &case.type_id,
+        priority: Priority::from_rank(case.priority).unwrap_or(Priority::Medium),
+        channel: Channel::from_key(&case.channel).unwrap_or(Channel::Api),
+        account_id: &case.account_id,
+        account_tier,
+        web_form_id: case.web_form_id.as_deref(),
+        tags: &record.tags,
+        subject: &case.subject,
+    };
+    let Some(rule) = rules.into_iter().find(|rule| rule.conditions.matches(&facts)) else {
+        if chosen_team.is_some() {
+            return Ok(None);
+        }
+        let Some(default_team) = settings(txn).await?.default_team_id else { return Ok(None) };
+        let name = team_name(txn, &default_team).await?;
+        record.case.team_id = Some(default_team);
+        return Ok(Some(Routed { rule: None, method: None, reason: format!("no rule matched: {name}'s queue") }));
+    };
+    let at = record.case.created_at;
+    let (team_id, owner, how) = match rule.method {
+        Method::TeamQueue => (rule.team_id.clone(), None, String::new()),
+        Method::Person => {
+            let person = rule.owner_id.clone().unwrap_or_default();
+            if person_can_take(txn, &person, at).await? {
+                (rule.team_id.clone(), Some(person), String::new())
+            } else {
+                let team = match &rule.team_id {
+                    Some(team) => Some(team.clone()),
+                    None => settings(txn).await?.default_team_id,
+                };
+                (team, None, " (the person is away: into the queue)".to_owned())
+            }
+        }
+        Method::RoundRobin | Method::LeastLoaded | Method::Capacity => {
+            let team_id = rule.team_id.clone().unwrap_or_default();
+            let owner = distribute(txn, &team_id, &rule, at).await?;
+            let how = match (&owner, rule.method) {
+                (None, Method::Capacity) => {
+                    wait_for_room(txn, &record.case.id, &team_id, &rule.id, at).await?;
+                    " (everyone is at capacity: waiting in the queue)"
+                }
+                (None, _) => " (nobody is available: into the queue)",
+                (Some(_), _) => "",
+            };
+            (Some(team_id), owner, how.to_owned())
+        }
+    };
+    let target = match &team_id {
+        Some(team) => format!(" in {}", team_name(txn, team).await?),
+        None => String::new(),
+    };
+    record.case.team_id = team_id;
+    if owner.is_some() {
+        record.case.status = CaseStatus::Assigned.key().to_owned();
+    }
+    record.case.owner_id = owner;
+    let reason = format!("rule \"{}\": {}{target}{how}", rule.name, rule.method.label());
+    Ok(Some(Routed { rule: Some((rule.id, rule.name)), method: Some(rule.method), reason }))
+}
+
+async fn team_name(txn: &DatabaseTransaction, team_id: &str) -> Result<String> {
+    Ok(team::Entity::find_by_id(team_id.to_owned()).one(txn).await?.map(|t| t.name).unwrap_or_else(|| team_id.to_owned()))
+}
+
+/// Whether a staff user can be handed a case now: active, available, not
+/// away, and allowed to work cases.
+async fn person_can_take(txn: &DatabaseTransaction, staff_id: &str, at: chrono::DateTime<chrono::Utc>) -> Result<bool> {
+    use crate::records::entities::staff_user;
+    Ok(staff_user::Entity::find_by_id(staff_id.to_owned()).one(txn).await?.is_some_and(|user| {
+        user.active
+            && user.available
+            && user.role != StaffRole::Viewer.key()
+            && !routing::is_away(&absences(&user.out_of_office), at)
+    }))
+}
+
+/// Hands a case of `team_id` to a member as the rule's method says, or to
+/// nobody when nobody can take it. Takes the team's turn row first: on
+/// PostgreSQL a row lock held to commit, so concurrent distributions into
+/// one team, on any replica, each see the others' choices (the turn, and
+/// every agent's open cases); SQLite has one writer anyway.
+async fn distribute(
+    txn: &DatabaseTransaction,
+    team_id: &str,
+    rule: &Rule,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<String>> {
+    let last = take_turn_row(txn, team_id).await?;
+    let agents = team_agents(txn, team_id, at).await?;
+    let chosen = match rule.method {
+        Method::RoundRobin => routing::next_in_turn(&agents, last.as_deref()),
+        Method::LeastLoaded => routing::least_loaded(&agents),
+        Method::Capacity => routing::with_room(&agents, rule.capacity),
+        Method::TeamQueue | Method::Person => None,
+    };
+    let Some(chosen) = chosen.map(|a| a.id.clone()) else { return Ok(None) };
+    let backend = txn.get_database_backend();
+    let sql = format!(
+        "UPDATE routing_turns SET last_staff_id = {}, turns = turns + 1 WHERE team_id = {}",
+        placeholder(backend, 1),
+        placeholder(backend, 2)
+    );
+    txn.execute_raw(Statement::from_sql_and_values(backend, sql, [chosen.clone().into(), team_id.into()])).await?;
+    Ok(Some(chosen))
+}
+
+/// Locks the team's turn row (making it on first use) and reads who had
+/// the last turn.
+async fn take_turn_row(txn: &DatabaseTransaction, team_id: &str) -> Result<Option<String>> {
+    let backend = txn.get_database_backend();
+    let p1 = placeholder(backend, 1);
+    let insert = format!(
+        "INSERT INTO routing_turns (team_id, last_staff_id, turns) VALUES ({p1}, NULL, 0) ON CONFLICT (team_id) DO NOTHING"
+    );
+    txn.execute_raw(Statement::from_sql_and_values(backend, insert, [team_id.into()])).await?;
+    let lock = if backend == DbBackend::Postgres { " FOR UPDATE" } else { "" };
+    let select = format!("SELECT last_staff_id FROM routing_turns WHERE team_id = {p1}{lock}");
+    let row = txn.query_one_raw(Statement::from_sql_and_values(backend, select, [team_id.into()])).await?;
+    Ok(match row {
+        Some(row) => row.try_get("", "last_staff_id")?,
+        None => None,
+    })
+}
+
+/// The team's members in the team's order, with what distribution weighs:
+/// whether they can take a case now, and their open cases (all teams).
+async fn team_agents(txn: &DatabaseTransaction, team_id: &str, at: chrono::DateTime<chrono::Utc>) -> Result<Vec<Agent>> {
+    let backend = txn.get_database_backend();
+    let (p1, p2) = (placeholder(backend, 1), placeholder(backend, 2));
+    let open = super::reports::OPEN.iter().map(|s| format!("'{}'", s.key())).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT s.id, s.active, s.available, s.role, s.case_capacity, s.out_of_office, \
+                COALESCE(w.open_cases, 0) AS open_cases, COALESCE(w.weighted, 0) AS weighted \
+         FROM team_members m JOIN staff_users s ON s.id = m.staff_id \
+         LEFT JOIN (SELECT owner_id, COUNT(*) AS open_cases, SUM(priority) AS weighted FROM cases \
+                    WHERE status IN ({open}) \
+                      AND owner_id IN (SELECT staff_id FROM team_members WHERE team_id = {p1}) \
+                    GROUP BY owner_id) w ON w.owner_id = s.id \
+         WHERE m.team_id = {p2} \
+         ORDER BY m.added_at, m.staff_id"
+    );
+    let values: Vec<Value> = vec![team_id.into(), team_id.into()];
+    let rows = txn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    let mut agents = Vec::with_capacity(rows.len());
+    for row in rows {
+        let active: bool = row.try_get("", "active")?;
+        let available: bool = row.try_get("", "available")?;
+        let role: String = row.try_get("", "role")?;
+        let out_of_office: String = row.try_get("", "out_of_office")?;
+        let capacity: i32 = row.try_get("", "case_capacity")?;
+        agents.push(Agent {
+            id: row.try_get("", "id")?,
+            eligible: active && available && role != StaffRole::Viewer.key() && !routing::is_away(&absences(&out_of_office), at),
+            open_cases: row.try_get("", "open_cases")?,
+            load: row.try_get("", "weighted")?,
+            capacity: (capacity > 0).then_some(capacity),
+        });
+    }
+    Ok(agents)
+}
+
+/// Puts a case in its team's capacity queue.
+async fn wait_for_room(
+    txn: &DatabaseTransaction,
+    case_id: &str,
+    team_id: &str,
+    rule_id: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    routing_wait::ActiveModel {
+        case_id: Set(case_id.to_owned()),
+        team_id: Set(team_id.to_owned()),
+        rule_id: Set(rule_id.to_owned()),
+        queued_at: Set(at),
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
+
+/// Hands out waiting cases of every team `staff_id` belongs to that has a
+/// capacity queue, now that they may have room (a case of theirs closed or
+/// went to someone else): most urgent first, then oldest, each to whoever
+/// has room by its rule, until nobody has. Runs in the transaction of the
+/// case service's consumer of its own events, so a crash before commit
+/// hands the same cases out on redelivery, never twice.
+pub async fn hand_out_waiting(txn: &DatabaseTransaction, staff_id: &str, by: &Actor<'_>) -> Result<Vec<CaseRecord>> {
+    let backend = txn.get_database_backend();
+    let sql = format!(
+        "SELECT DISTINCT w.team_id FROM routing_waits w JOIN team_members m ON m.team_id = w.team_id \
+         WHERE m.staff_id = {} ORDER BY w.team_id",
+        placeholder(backend, 1)
+    );
+    let teams: Vec<String> = txn
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, [staff_id.into()]))
+        .await?
+        .iter()
+        .map(|row| row.try_get("", "team_id"))
+        .collect::<std::result::Result<_, _>>()?;
+    let mut handed = Vec::new();
+    for team_id in teams {
+        handed.extend(hand_out_team(txn, &team_id, by).await?);
+    }
+    Ok(handed)
+}
+
+/// [`hand_out_waiting`] for one team, under its turn row's lock.
+async fn hand_out_team(txn: &DatabaseTransaction, team_id: &str, by: &Actor<'_>) -> Result<Vec<CaseRecord>> {
+    use docket_kit::mutation::Record as _;
+    take_turn_row(txn, team_id).await?;
+    let backend = txn.get_database_backend();
+    let sql = format!(
+        "SELECT w.case_id, w.rule_id FROM routing_waits w JOIN cases c ON c.id = w.case_id \
+         WHERE w.team_id = {} ORDER BY c.priority DESC, c.created_at, c.number",
+        placeholder(backend, 1)
+    );
+    let waits = txn.query_all_raw(Statement::from_sql_and_values(backend, sql, [team_id.into()])).await?;
+    let team = team_name(txn, team_id).await?;
+    let mut handed = Vec::new();
+    for wait in waits {
+        let case_id: String = wait.try_get("", "case_id")?;
+        let rule_id: String = wait.try_get("", "rule_id")?;
+        let before = CaseRecord::load(txn, &case_id).await?;
+        let rule = assignment_rule::Entity::find_by_id(rule_id.clone()).one(txn).await?.as_ref().and_then(assignment_rule_of);
+        // A case someone took, closed or moved, or whose rule no longer
+        // hands out by capacity, waits no more.
+        let still_waiting = before.as_ref().is_some_and(|b| {
+            b.case.owner_id.is_none() && b.case.team_id.as_deref() == Some(team_id) && b.status().is_ok_and(|s| !s.is_closed())
+        });
+        let (Some(before), Some(rule), true) = (before, rule, still_waiting) else {
+            routing_wait::Entity::delete_by_id(case_id).exec(txn).await?;
+            continue;
+        };
+        if rule.method != Method::Capacity {
+            routing_wait::Entity::delete_by_id(case_id).exec(txn).await?;
+            continue;
+        }
+        let agents = team_agents(txn, team_id, by.at).await?;
+        let Some(owner) = routing::with_room(&agents, rule.capacity).map(|a| a.id.clone()) else { break };
+        let status = before.status()?;
+        let next = crate::domain::status::assign(status, false, true)?;
+        let reason = format!("rule \"{}\": capacity in {team} (room came free)", rule.name);
+        let routed = Routed { rule: Some((rule.id.clone(), rule.name.clone())), method: Some(Method::Capacity), reason };
+        let mut after = before.clone();
+        let mut changes = Changes::new();
+        changes.diff("owner_id", "", &owner);
+        changes.diff("status", status.key(), next.key());
+        changes.set("routed_by", "", routed.decided_by());
+        after.case.owner_id = Some(owner);
+        after.case.status = next.key().to_owned();
+        let by = Actor { actor: by.actor, reason: &routed.reason, at: by.at };
+        let saved = mutation::save::<_, std::convert::Infallible>(
+            txn,
+            &by,
+            crate::events::SOURCE,
+            &before,
+            Edit { after, changes },
+            // `case.routed` tells the new owner; `case.assigned` as well
+            // would tell them twice.
+            |before, saved, _| {
+                let mut events = crate::events::status_events(before, saved, by.reason);
+                events.push(crate::events::case_routed(saved, &routed, Some(before)));
+                events
+            },
+        )
+        .await?;
+        routing_wait::Entity::delete_by_id(case_id).exec(txn).await?;
+        handed.push(saved);
+    }
+    Ok(handed)
+}
