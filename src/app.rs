@@ -230,7 +230,10 @@ pub async fn run(
                     &settings.case.service_token,
                 )?;
                 let relay = RelayWaker::default();
-                docket_case::add_routes(&mut routes, Store::with_relay(db.clone(), relay.clone()), contracts);
+                let store = Store::with_relay(db.clone(), relay.clone());
+                docket_case::add_routes(&mut routes, store.clone(), contracts);
+                let sweep_every = std::time::Duration::from_millis(settings.case.routing_sweep_interval_ms);
+                background.spawn(docket_case::routing_sweeper::run(store, sweep_every, stopping.clone()));
                 relays.push(Relay::new(docket_case::SERVICE, db.clone(), broker.clone(), &settings.events, relay));
                 let consumer = ConsumerSpec {
                     service: docket_case::SERVICE.to_owned(),

@@ -75,6 +75,7 @@ trusted_authserv_ids = ""
 [case]
 billing_service_url = ""
 service_token = ""
+routing_sweep_interval_ms = 30000
 
 [billing]
 case_service_url = "http://127.0.0.1:50051"

@@ -10,8 +10,9 @@ use docket_kit::auth::OutgoingAuth;
 use docket_proto::{
     billing::v1::{case_sla_service_client::CaseSlaServiceClient, work_service_client::WorkServiceClient},
     case::v1::{
-        account_service_client::AccountServiceClient, case_service_client::CaseServiceClient,
-        contact_service_client::ContactServiceClient, report_service_client::ReportServiceClient,
+        account_service_client::AccountServiceClient, assignment_rule_service_client::AssignmentRuleServiceClient,
+        case_service_client::CaseServiceClient, contact_service_client::ContactServiceClient,
+        report_service_client::ReportServiceClient,
     },
     knowledge::v1::{
         article_link_service_client::ArticleLinkServiceClient, article_service_client::ArticleServiceClient,
@@ -88,6 +89,7 @@ pub struct CaseClients {
     pub accounts: AccountServiceClient<Authed>,
     pub contacts: ContactServiceClient<Authed>,
     pub reports: ReportServiceClient<Authed>,
+    pub assignment_rules: AssignmentRuleServiceClient<Authed>,
 }
 
 impl FromRequestParts<GatewayState> for CaseClients {
@@ -100,7 +102,8 @@ impl FromRequestParts<GatewayState> for CaseClients {
             cases: CaseServiceClient::with_interceptor(channel.clone(), auth.clone()),
             accounts: AccountServiceClient::with_interceptor(channel.clone(), auth.clone()),
             contacts: ContactServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            reports: ReportServiceClient::with_interceptor(channel, auth),
+            reports: ReportServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            assignment_rules: AssignmentRuleServiceClient::with_interceptor(channel, auth),
         })
     }
 }

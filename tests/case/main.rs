@@ -18,4 +18,5 @@ mod health;
 mod properties;
 mod reports;
 mod routing;
+mod routing_changes;
 mod staff;

@@ -33,7 +33,7 @@ on_both_backends!(
 
 // ---- helpers -------------------------------------------------------------
 
-fn rule(name: &str, method: RoutingMethod, team_id: &str) -> pb::AssignmentRule {
+pub(crate) fn rule(name: &str, method: RoutingMethod, team_id: &str) -> pb::AssignmentRule {
     pb::AssignmentRule {
         name: name.to_owned(),
         method: method as i32,
@@ -47,7 +47,7 @@ fn create_rule(rule: pb::AssignmentRule) -> pb::CreateAssignmentRuleRequest {
     pb::CreateAssignmentRuleRequest { rule: Some(rule), idempotency_key: String::new() }
 }
 
-async fn add_rule(app: &TestApp, rule: pb::AssignmentRule) -> pb::AssignmentRule {
+pub(crate) async fn add_rule(app: &TestApp, rule: pb::AssignmentRule) -> pb::AssignmentRule {
     app.assignment_rules(ADMIN).create_assignment_rule(create_rule(rule)).await.expect("create an assignment rule").into_inner()
 }
 
@@ -76,27 +76,27 @@ async fn set_default_team(app: &TestApp, team_id: &str) -> Result<pb::RoutingSet
 
 /// Where a case ended up.
 #[derive(Debug, PartialEq)]
-struct Placed {
-    team: String,
-    owner: String,
-    status: pb::CaseStatus,
+pub(crate) struct Placed {
+    pub(crate) team: String,
+    pub(crate) owner: String,
+    pub(crate) status: pb::CaseStatus,
 }
 
-fn placed(case: &pb::Case) -> Placed {
+pub(crate) fn placed(case: &pb::Case) -> Placed {
     Placed { team: case.team_id.clone(), owner: case.owner_id.clone(), status: case.status() }
 }
 
 /// Waiting in a team's queue (or in no team), nobody's.
-fn queued(team: &str) -> Placed {
+pub(crate) fn queued(team: &str) -> Placed {
     Placed { team: team.to_owned(), owner: String::new(), status: pb::CaseStatus::ActiveNew }
 }
 
-fn owned(team: &str, owner: &str) -> Placed {
+pub(crate) fn owned(team: &str, owner: &str) -> Placed {
     Placed { team: team.to_owned(), owner: owner.to_owned(), status: pb::CaseStatus::ActiveAssigned }
 }
 
 /// Creates a case; what CreateCase answered must be what is stored.
-async fn open(app: &TestApp, case: pb::Case) -> pb::Case {
+pub(crate) async fn open(app: &TestApp, case: pb::Case) -> pb::Case {
     let created = app
         .cases(AGENT)
         .create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() })
@@ -108,21 +108,21 @@ async fn open(app: &TestApp, case: pb::Case) -> pb::Case {
 }
 
 /// The new value of the case's `routed_by` trail row, if it has one.
-async fn routed_by(app: &TestApp, case_id: &str) -> Option<String> {
+pub(crate) async fn routed_by(app: &TestApp, case_id: &str) -> Option<String> {
     history(app, case_id).await.into_iter().find(|e| e.field == "routed_by").map(|e| e.new_value)
 }
 
 #[track_caller]
-fn assert_names(routed: Option<String>, what: &str) {
+pub(crate) fn assert_names(routed: Option<String>, what: &str) {
     let routed = routed.unwrap_or_else(|| panic!("no routed_by row; expected one naming {what:?}"));
     assert!(routed.contains(what), "routed_by {routed:?} does not name {what:?}");
 }
 
-async fn get(app: &TestApp, id: &str) -> pb::Case {
+pub(crate) async fn get(app: &TestApp, id: &str) -> pb::Case {
     app.cases(VIEWER).get_case(pb::GetCaseRequest { lookup: Some(Lookup::Id(id.to_owned())) }).await.unwrap().into_inner()
 }
 
-async fn close(app: &TestApp, case: &pb::Case) {
+pub(crate) async fn close(app: &TestApp, case: &pb::Case) {
     app.cases(AGENT)
         .close_case(pb::CloseCaseRequest {
             id: case.id.clone(),
@@ -140,7 +140,7 @@ fn staff_ids(people: &[&pb::StaffUser]) -> Vec<String> {
 }
 
 /// Reads a staff user, lets `edit` change it, and sends it back with `paths`.
-async fn change_staff(
+pub(crate) async fn change_staff(
     app: &TestApp,
     id: &str,
     paths: &[&str],
@@ -173,7 +173,7 @@ async fn set_away(app: &TestApp, user: &pb::StaffUser, periods: Vec<pb::OutOfOff
     change_staff(app, &user.id, &["out_of_office"], |u| u.out_of_office = periods).await.expect("set out of office");
 }
 
-async fn set_available(app: &TestApp, user: &pb::StaffUser, available: bool) {
+pub(crate) async fn set_available(app: &TestApp, user: &pb::StaffUser, available: bool) {
     change_staff(app, &user.id, &["available"], |u| u.available = available).await.expect("set available");
 }
 

@@ -165,6 +165,7 @@ pub fn test_settings(backend: Backend, dir: &std::path::Path) -> Settings {
             // Set to the server's own address once it has a port.
             billing_service_url: "http://127.0.0.1:1".to_owned(),
             service_token: SERVICE.to_owned(),
+            routing_sweep_interval_ms: 200,
         },
         billing: BillingSettings {
             // Set to the server's own address once it has a port.

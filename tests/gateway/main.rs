@@ -24,6 +24,7 @@ mod openapi;
 mod portal_pages;
 mod process;
 mod reports;
+mod routing;
 mod staff_api;
 mod web;
 mod web_forms;

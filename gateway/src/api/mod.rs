@@ -2,7 +2,8 @@
 //! case service, plus what staff manage in the other services (web forms
 //! and portal users in the portal service, SLA state and work orders in the
 //! billing service, the knowledge base under `/kb`), and the case service's
-//! reports under `/reports`, as JSON or CSV. Every handler is one gRPC call made with the caller's own
+//! reports under `/reports`, as JSON or CSV, and its assignment rules
+//! under `/routing`. Every handler is one gRPC call made with the caller's own
 //! bearer token, so roles and the actor of every change are decided by the
 //! service. The OpenAPI document (`/api/v1/openapi.json`) is generated from
 //! these handlers and types.
@@ -16,6 +17,7 @@ pub mod model;
 mod openapi;
 mod portal_users;
 mod reports;
+mod routing;
 mod sla;
 mod work_orders;
 
@@ -42,6 +44,7 @@ pub fn router() -> (Router<GatewayState>, utoipa::openapi::OpenApi) {
         .merge(portal_users::routes())
         .merge(sla::routes())
         .merge(reports::routes())
+        .merge(routing::routes())
         .merge(work_orders::routes())
         .merge(kb::routes())
         .split_for_parts();

@@ -115,6 +115,7 @@ pub mod forms;
 pub mod kb;
 pub mod portal_users;
 pub mod reports;
+pub mod routing;
 pub mod sla;
 
 /// A contact linked to a case.
@@ -171,6 +172,8 @@ pub struct Case {
     pub created_by: String,
     /// Changes on every change; send it back in `If-Match`.
     pub etag: String,
+    /// The web form it came in through.
+    pub web_form_id: Option<String>,
 }
 
 impl From<pb::Case> for Case {
@@ -201,6 +204,7 @@ impl From<pb::Case> for Case {
             closed_time: time(c.closed_time),
             created_by: c.created_by,
             etag: c.etag,
+            web_form_id: reference(c.web_form_id),
         }
     }
 }

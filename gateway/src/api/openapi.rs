@@ -47,6 +47,7 @@ use serde_json::{Value, json};
         (name = "portal users", description = "Contacts with access to the customer portal: invitations, access, sessions"),
         (name = "sla", description = "Cases against their SLA targets: state, queues, compliance"),
         (name = "reports", description = "Reports on cases, as JSON or CSV (`?format=csv` or `Accept: text/csv`)"),
+        (name = "routing", description = "Assignment rules that route new cases to teams and agents (admin)"),
         (name = "work orders", description = "Printable work orders of cases"),
         (name = "knowledge base", description = "Articles, their review and versions, search, categories, links to cases, \
             drafts proposed from closed cases, and deflection"),
@@ -528,6 +529,57 @@ pub fn constrained(doc: &utoipa::openapi::OpenApi) -> Value {
         ],
     );
     request_body(doc_ref, "/forms", "post", "NewWebForm");
+
+    // Assignment rules.
+    let list_of = |items: Value| json!({"maxItems": 50, "items": items});
+    let id_text = || json!({"type": "string", "format": "uuid", "pattern": format!("^{UUID}$")});
+    properties(
+        doc_ref,
+        "AssignmentRuleFields",
+        &[
+            ("name", some_text(200)),
+            ("position", json!({"minimum": 0})),
+            ("case_type_ids", list_of(json!({"type": "string", "pattern": KEY}))),
+            ("account_ids", list_of(id_text())),
+            ("web_form_ids", list_of(id_text())),
+            ("tags", list_of(json!({"type": "string", "minLength": 1, "pattern": text_pattern(50, true)}))),
+            ("subject_words", list_of(json!({"type": "string", "pattern": "^[A-Za-z0-9]{1,50}$"}))),
+            ("team_id", id_or_empty()),
+            ("owner_id", id_or_empty()),
+            ("capacity", json!({"minimum": 0, "maximum": 10_000})),
+        ],
+    );
+    create_schema(
+        doc_ref,
+        "AssignmentRuleFields",
+        "NewAssignmentRule",
+        &["name", "method"],
+        "A new assignment rule: a team for every method but `person`, an owner for `person`, a capacity for `capacity`.",
+    );
+    changes_something(
+        doc_ref,
+        "AssignmentRuleFields",
+        &[
+            "name",
+            "position",
+            "active",
+            "case_type_ids",
+            "priorities",
+            "channels",
+            "account_ids",
+            "account_tiers",
+            "web_form_ids",
+            "tags",
+            "subject_words",
+            "method",
+            "team_id",
+            "owner_id",
+            "capacity",
+        ],
+    );
+    request_body(doc_ref, "/routing/rules", "post", "NewAssignmentRule");
+    properties(doc_ref, "AssignmentRuleOrder", &[("rule_ids", json!({"maxItems": 500, "items": id_text()}))]);
+    properties(doc_ref, "RoutingSettingsFields", &[("default_team_id", id_or_empty())]);
 
     // Portal users.
     properties(doc_ref, "InviteContact", &[("contact_id", id())]);

@@ -11,6 +11,7 @@ mod m20261203_000004_audit_keys_not_labels;
 mod m20261205_000005_case_numbers_from_a_sequence;
 mod m20261205_000006_open_cases_index;
 mod m20261205_000007_routing;
+mod m20261205_000008_team_absence_policy;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(crate::shared::OutboxUnsentByPosition),
             Box::new(m20261205_000006_open_cases_index::Migration),
             Box::new(m20261205_000007_routing::Migration),
+            Box::new(m20261205_000008_team_absence_policy::Migration),
         ]
     }
 }

@@ -13,6 +13,9 @@ pub struct CaseSettings {
     pub billing_service_url: String,
     /// A `service` token the billing service accepts.
     pub service_token: String,
+    /// How often out-of-office periods that began or ended move cases,
+    /// and capacity queues hand out what they can (see `routing_sweeper`).
+    pub routing_sweep_interval_ms: u64,
 }
 
 impl CaseSettings {
@@ -20,6 +23,9 @@ impl CaseSettings {
         let url = self.billing_service_url.trim();
         if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
             return Err(InvalidSetting::new("case.billing_service_url", "must start with http:// or https://, or be empty"));
+        }
+        if self.routing_sweep_interval_ms < 100 {
+            return Err(InvalidSetting::new("case.routing_sweep_interval_ms", "must be at least 100"));
         }
         if !url.is_empty() && self.service_token.len() < 16 {
             return Err(InvalidSetting::new(

@@ -47,11 +47,19 @@ pub async fn seed(store: &Store) -> Result<bool> {
     store.create_staff_user(staff("Vera Viewer", VIEWER_EMAIL, StaffRole::Viewer), &by, Once::default()).await?;
 
     let support = store
-        .create_team(TeamFields { name: "Support".into(), description: "First-line support queue".into() }, &by, Once::default())
+        .create_team(
+            TeamFields { name: "Support".into(), description: "First-line support queue".into(), ..TeamFields::default() },
+            &by,
+            Once::default(),
+        )
         .await?;
     let field = store
         .create_team(
-            TeamFields { name: "Field Service".into(), description: "On-site repairs and warranty work".into() },
+            TeamFields {
+                name: "Field Service".into(),
+                description: "On-site repairs and warranty work".into(),
+                ..TeamFields::default()
+            },
             &by,
             Once::default(),
         )

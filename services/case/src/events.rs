@@ -56,15 +56,20 @@ pub fn case_updated(record: &CaseRecord, trail: &Changes, reason: &str) -> Event
 
 /// `case.assigned`, and the status events when the assignment moved the status.
 pub fn case_assigned(before: &CaseRecord, after: &CaseRecord, reason: &str) -> Vec<Event> {
+    let mut events = vec![owner_changed(before, after, reason)];
+    events.extend(status_events(before, after, reason));
+    events
+}
+
+/// `case.assigned` alone: the owner or team changed.
+pub fn owner_changed(before: &CaseRecord, after: &CaseRecord, reason: &str) -> Event {
     let payload = ev::CaseAssigned {
         case: Some(wire::case(after.clone())),
         previous_owner_id: before.case.owner_id.clone().unwrap_or_default(),
         previous_team_id: before.case.team_id.clone().unwrap_or_default(),
         reason: reason.to_owned(),
     };
-    let mut events = vec![Event::new("case.assigned", &after.case.id, "docket.events.v1.CaseAssigned", &payload)];
-    events.extend(status_events(before, after, reason));
-    events
+    Event::new("case.assigned", &after.case.id, "docket.events.v1.CaseAssigned", &payload)
 }
 
 /// `case.status_changed` for any change of status, plus `case.closed` or

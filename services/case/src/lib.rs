@@ -14,6 +14,7 @@ pub mod events;
 pub mod grpc;
 pub mod own_events;
 pub mod records;
+pub mod routing_sweeper;
 pub mod sla_alerts;
 pub mod store;
 pub mod wire;

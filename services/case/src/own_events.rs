@@ -16,11 +16,11 @@ use sea_orm::DatabaseTransaction;
 use crate::{sla_alerts, store::routing::hand_out_waiting};
 
 /// The events that may free an agent's room: a case of theirs closed, or
-/// went to someone else.
-const ROOM_FREED: &[&str] = &["case.closed", "case.assigned"];
+/// went to someone else (by hand or by a rule).
+const ROOM_FREED: &[&str] = &["case.closed", "case.assigned", "case.routed"];
 
 /// Everything the case service's consumer binds.
-pub const BINDINGS: &[&str] = &["case.sla_warning", "case.sla_breached", "case.closed", "case.assigned"];
+pub const BINDINGS: &[&str] = &["case.sla_warning", "case.sla_breached", "case.closed", "case.assigned", "case.routed"];
 
 /// Who hands out waiting cases, as recorded in their trail.
 pub const ROUTING_ACTOR: &str = "system:routing";
@@ -38,9 +38,15 @@ impl EventHandler for CaseEvents {
             let closed: ev::CaseClosed = unpack(event, "docket.events.v1.CaseClosed").map_err(bad)?;
             closed.case.ok_or_else(|| bad("the event carries no case".to_owned()))?.owner_id
         } else {
-            let assigned: ev::CaseAssigned = unpack(event, "docket.events.v1.CaseAssigned").map_err(bad)?;
-            let now = assigned.case.map(|c| c.owner_id).unwrap_or_default();
-            if assigned.previous_owner_id == now { String::new() } else { assigned.previous_owner_id }
+            let (case, previous_owner_id) = if event.r#type == "case.routed" {
+                let routed: ev::CaseRouted = unpack(event, "docket.events.v1.CaseRouted").map_err(bad)?;
+                (routed.case, routed.previous_owner_id)
+            } else {
+                let assigned: ev::CaseAssigned = unpack(event, "docket.events.v1.CaseAssigned").map_err(bad)?;
+                (assigned.case, assigned.previous_owner_id)
+            };
+            let now = case.map(|c| c.owner_id).unwrap_or_default();
+            if previous_owner_id == now { String::new() } else { previous_owner_id }
         };
         if freed.is_empty() {
             return Ok(());

@@ -159,6 +159,8 @@ pub fn team(record: TeamRecord) -> pb::Team {
         id: record.team.id,
         name: record.team.name,
         description: record.team.description,
+        requeue_on_absence: record.team.requeue_on_absence,
+        keep_pending_on_absence: record.team.keep_pending_on_absence,
         member_ids: record.member_ids,
     }
 }

@@ -65,10 +65,12 @@ pub struct StaffFields {
     pub out_of_office: Vec<Absence>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TeamFields {
     pub name: String,
     pub description: String,
+    pub requeue_on_absence: bool,
+    pub keep_pending_on_absence: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +164,8 @@ mask_fields!(
     pub enum TeamField {
         Name,
         Description,
+        RequeueOnAbsence,
+        KeepPendingOnAbsence,
     }
 );
 

@@ -154,6 +154,20 @@ pub fn is_away(absences: &[Absence], at: DateTime<Utc>) -> bool {
     absences.iter().any(|a| a.start <= at && at < a.end)
 }
 
+/// Why a staff user cannot take cases at `at`, for the trail; `None` when
+/// they can (as far as presence goes: viewers never can).
+pub fn absence(active: bool, available: bool, absences: &[Absence], at: DateTime<Utc>) -> Option<&'static str> {
+    if !active {
+        Some("inactive")
+    } else if !available {
+        Some("unavailable")
+    } else if is_away(absences, at) {
+        Some("out of office")
+    } else {
+        None
+    }
+}
+
 /// A team member as distribution sees them, in the team's order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Agent {

@@ -118,6 +118,8 @@ fn parse_team(violations: &mut FieldViolations, team: &pb::Team, mask: Option<&F
         } else {
             String::new()
         },
+        requeue_on_absence: team.requeue_on_absence,
+        keep_pending_on_absence: team.keep_pending_on_absence,
     }
 }
 
@@ -161,6 +163,8 @@ impl StaffService for StaffApi {
         let reason = reason(&mut violations, &request.reason);
         violations.into_result()?;
         let updated = self.store.update_staff_user(target, fields, &actor(&caller, &reason)).await?;
+        // Away now: their cases move; back (or given room): they get waiting ones.
+        self.store.settle_routing_for(&updated.id).await;
         Ok(Response::new(wire::staff_user(updated)))
     }
 
@@ -265,6 +269,9 @@ impl StaffApi {
         let staff_id: StaffId = violations.id("staff_user_id", &request.staff_user_id);
         violations.into_result()?;
         let team = self.store.set_team_member(team_id, staff_id, add, &actor(&caller, "")).await?;
+        if add {
+            self.store.settle_routing_for(&staff_id.to_string()).await;
+        }
         Ok(Response::new(wire::team(team)))
     }
 }

@@ -95,6 +95,10 @@ pub mod team {
         pub id: String,
         pub name: String,
         pub description: String,
+        /// An absent agent's cases go to the queue, not through the rules.
+        pub requeue_on_absence: bool,
+        /// An absent agent keeps their pending cases.
+        pub keep_pending_on_absence: bool,
         pub version: i64,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,

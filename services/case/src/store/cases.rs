@@ -11,6 +11,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::{Actor, Store, contains_ci, routing};
+use crate::domain::routing::Routed;
 use crate::{
     domain::{
         AccountId, CaseId, CaseStatus, Changes, ContactId, Priority, StaffId, TeamId,
@@ -283,6 +284,67 @@ pub(super) async fn check_owner(txn: &DatabaseTransaction, field: &str, owner_id
     }
 }
 
+/// Routes `after` (which has no owner) within its team, or through every
+/// rule when it has none, and sets the status that follows from its new
+/// owner (an active case's; a closed one's is the caller's).
+async fn route_into(
+    txn: &DatabaseTransaction,
+    before: &CaseRecord,
+    after: &mut CaseRecord,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<Routed>> {
+    let routed = routing::route_case(txn, after, at).await?;
+    let from = before.status()?;
+    if !from.is_closed() {
+        let next = match (from, after.case.owner_id.is_some()) {
+            (CaseStatus::Pending, true) => CaseStatus::Pending,
+            (_, true) => CaseStatus::Assigned,
+            (_, false) => CaseStatus::New,
+        };
+        after.case.status = next.key().to_owned();
+    }
+    Ok(routed)
+}
+
+/// Records where the case now is (owner, team, status: each unless already
+/// recorded) and the rule that put it there.
+fn record_placement(changes: &mut Changes, before: &CaseRecord, after: &CaseRecord, routed: Option<&Routed>) {
+    let (b, a) = (&before.case, &after.case);
+    for (field, old, new) in [
+        ("owner_id", opt_text(&b.owner_id), opt_text(&a.owner_id)),
+        ("team_id", opt_text(&b.team_id), opt_text(&a.team_id)),
+        ("status", b.status.as_str(), a.status.as_str()),
+    ] {
+        if !changes.touches(field) {
+            changes.diff(field, old, new);
+        }
+    }
+    if let Some(routed) = routed {
+        changes.set("routed_by", "", routed.decided_by());
+    }
+}
+
+/// The events of a change that may have moved the case's owner and team
+/// and routed it: its status events, `case.assigned` when the owner or team
+/// changed (unless a rule chose the new owner: `case.routed` tells them,
+/// and both would tell them twice), and `case.routed`.
+fn placement_events(
+    before: &CaseRecord,
+    saved: &CaseRecord,
+    routed: Option<&Routed>,
+    reason: &str,
+) -> Vec<docket_kit::mutation::Event> {
+    let mut events = Vec::new();
+    let placed = before.case.owner_id != saved.case.owner_id || before.case.team_id != saved.case.team_id;
+    let told = routed.is_some() && saved.case.owner_id.is_some();
+    if placed && !told {
+        events.push(events::owner_changed(before, saved, reason));
+    }
+    events.extend(events::status_events(before, saved, reason));
+    events.extend(routed.map(|routed| events::case_routed(saved, routed, Some(before))));
+    events
+}
+
 /// The fields a status move changes besides the status, as trail rows.
 fn status_changes(before: &CaseRecord, after: &CaseRecord) -> Changes {
     let mut changes = Changes::new();
@@ -333,7 +395,10 @@ impl Store {
                 let mut changes = Changes::new();
                 apply(&mut record, &new.fields, &FieldMask::all(), &mut changes);
                 check_references(&tx, None, &record, &FieldMask::all(), owner_id.as_deref()).await?;
-                let routed = if owner_id.is_none() { routing::route_new_case(&tx, &mut record).await? } else { None };
+                let routed = if owner_id.is_none() { routing::route_case(&tx, &mut record, by.at).await? } else { None };
+                if record.case.owner_id.is_some() {
+                    record.case.status = CaseStatus::Assigned.key().to_owned();
+                }
                 // Unique and increasing, not gapless: no create waits for
                 // another's commit to be numbered.
                 record.case.number = docket_kit::counter::next_unique(&*tx, "case_number").await?;
@@ -478,14 +543,46 @@ impl Store {
         Ok((records, next))
     }
 
+    /// A change of a case's team to one where it has no owner routes it
+    /// among the new team's members (by the rules that route to that team).
     pub async fn update_case(&self, target: CaseUpdate, fields: CaseFields, by: &Actor<'_>) -> Result<CaseRecord> {
         let mask = &target.mask;
-        let check = |tx: Tx, before, after| async move { check_references(&tx, Some(&before), &after, mask, None).await };
-        let events = |_: &_, saved: &_, changes: &_| vec![events::case_updated(saved, changes, by.reason)];
-        self.mutations.update_fields(by, &target, &fields, apply, check, events).await
+        let fields = &fields;
+        self.change_case(
+            &target.id.to_string(),
+            Some(target.etag),
+            by,
+            |tx, before| async move {
+                let mut after = before.clone();
+                let mut changes = Changes::new();
+                apply(&mut after, fields, mask, &mut changes);
+                if changes.is_empty() {
+                    return Ok((Edit { after, changes }, None));
+                }
+                check_references(&tx, Some(&before), &after, mask, None).await?;
+                let moved = before.case.team_id != after.case.team_id && after.case.team_id.is_some();
+                let routed = if moved && after.case.owner_id.is_none() {
+                    route_into(&tx, &before, &mut after, by.at).await?
+                } else {
+                    None
+                };
+                record_placement(&mut changes, &before, &after, routed.as_ref());
+                Ok((Edit { after, changes }, routed))
+            },
+            |before, saved, changes, routed| {
+                let mut events = vec![events::case_updated(saved, changes, by.reason)];
+                if let Some(routed) = routed {
+                    events.extend(events::status_events(before, saved, by.reason));
+                    events.push(events::case_routed(saved, routed, Some(before)));
+                }
+                events
+            },
+        )
+        .await
     }
 
-    /// Sets or clears the owner (and optionally the team).
+    /// Sets or clears the owner (and optionally the team). Clearing the
+    /// owner while moving the case to another team routes it there.
     pub async fn assign_case(
         &self,
         id: CaseId,
@@ -496,36 +593,35 @@ impl Store {
     ) -> Result<CaseRecord> {
         let owner_id = &owner_id.map(|id| id.to_string());
         let team_id = &team_id.map(|id| id.to_string());
-        self.mutations
-            .update(
-                by,
-                &id.to_string(),
-                etag,
-                |tx, before: CaseRecord| async move {
-                    let next_status = status::assign(before.status()?, before.case.owner_id.is_some(), owner_id.is_some())?;
-                    if let Some(owner) = owner_id {
-                        check_owner(&tx, "owner_id", owner).await?;
-                    }
-                    if let Some(team) = team_id
-                        && team::Entity::find_by_id(team.clone()).one(&*tx).await?.is_none()
-                    {
-                        return Err(Error::field("team_id", format!("no team has the id {team}")));
-                    }
-                    let mut after = before.clone();
-                    let mut changes = Changes::new();
-                    changes.diff("owner_id", opt_text(&before.case.owner_id), opt_text(owner_id));
-                    after.case.owner_id.clone_from(owner_id);
-                    if team_id.is_some() {
-                        changes.diff("team_id", opt_text(&before.case.team_id), opt_text(team_id));
-                        after.case.team_id.clone_from(team_id);
-                    }
-                    changes.diff("status", &before.case.status, next_status.key());
-                    after.case.status = next_status.key().to_owned();
-                    Ok(Edit { after, changes })
-                },
-                |before, saved, _| events::case_assigned(before, saved, by.reason),
-            )
-            .await
+        self.change_case(
+            &id.to_string(),
+            etag,
+            by,
+            |tx, before: CaseRecord| async move {
+                let next_status = status::assign(before.status()?, before.case.owner_id.is_some(), owner_id.is_some())?;
+                if let Some(owner) = owner_id {
+                    check_owner(&tx, "owner_id", owner).await?;
+                }
+                if let Some(team) = team_id
+                    && team::Entity::find_by_id(team.clone()).one(&*tx).await?.is_none()
+                {
+                    return Err(Error::field("team_id", format!("no team has the id {team}")));
+                }
+                let mut after = before.clone();
+                after.case.owner_id.clone_from(owner_id);
+                if team_id.is_some() {
+                    after.case.team_id.clone_from(team_id);
+                }
+                after.case.status = next_status.key().to_owned();
+                let moved = team_id.is_some() && before.case.team_id != after.case.team_id;
+                let routed = if moved && owner_id.is_none() { route_into(&tx, &before, &mut after, by.at).await? } else { None };
+                let mut changes = Changes::new();
+                record_placement(&mut changes, &before, &after, routed.as_ref());
+                Ok((Edit { after, changes }, routed))
+            },
+            |before, saved, _, routed| placement_events(before, saved, routed, by.reason),
+        )
+        .await
     }
 
     pub async fn set_case_status(&self, id: CaseId, etag: Option<i64>, to: CaseStatus, by: &Actor<'_>) -> Result<CaseRecord> {
@@ -558,16 +654,132 @@ impl Store {
         .await
     }
 
+    /// A reopened case stays with its owner if they can take it now;
+    /// otherwise (or when it had none) it goes through the rules again.
     pub async fn reopen_case(&self, id: CaseId, etag: Option<i64>, by: &Actor<'_>) -> Result<CaseRecord> {
-        self.move_case(id, etag, by, |before| {
-            let next = status::reopen(before.status()?, before.case.owner_id.is_some())?;
-            let mut after = before.clone();
-            after.case.status = next.key().to_owned();
-            after.case.resolved_at = None;
-            after.case.closed_at = None;
-            Ok(after)
-        })
+        self.change_case(
+            &id.to_string(),
+            etag,
+            by,
+            |tx, before: CaseRecord| async move {
+                status::reopen(before.status()?, before.case.owner_id.is_some())?;
+                let mut after = before.clone();
+                let owner_stays = match &before.case.owner_id {
+                    Some(owner) => routing::can_take_cases(&tx, owner, by.at).await?,
+                    None => false,
+                };
+                let routed = if owner_stays {
+                    None
+                } else {
+                    after.case.owner_id = None;
+                    route_into(&tx, &before, &mut after, by.at).await?
+                };
+                let next = status::reopen(before.status()?, after.case.owner_id.is_some())?;
+                after.case.status = next.key().to_owned();
+                after.case.resolved_at = None;
+                after.case.closed_at = None;
+                let mut changes = status_changes(&before, &after);
+                record_placement(&mut changes, &before, &after, routed.as_ref());
+                Ok((Edit { after, changes }, routed))
+            },
+            |before, saved, _, routed| placement_events(before, saved, routed, by.reason),
+        )
         .await
+    }
+
+    /// Takes the open cases from a staff user who cannot take cases now
+    /// (inactive, unavailable, or out of office at `by.at`): each goes back
+    /// through the rules of its team (all rules when it has none), or into
+    /// its team's queue when the team requeues on absence; pending cases
+    /// stay when the team keeps them. One transaction per case, each in the
+    /// case's trail with the reason. The cases moved.
+    pub async fn reroute_from_absent(&self, staff_id: &str, by: &Actor<'_>) -> Result<Vec<CaseRecord>> {
+        let Some(user) = staff_user::Entity::find_by_id(staff_id.to_owned()).one(&self.db).await? else { return Ok(Vec::new()) };
+        let absences = crate::records::absences(&user.out_of_office);
+        let Some(why) = crate::domain::routing::absence(user.active, user.available, &absences, by.at) else {
+            return Ok(Vec::new());
+        };
+        let owned = case::Entity::find()
+            .filter(case::Column::OwnerId.eq(staff_id))
+            .filter(case::Column::Status.is_in([CaseStatus::Assigned.key(), CaseStatus::Pending.key()]))
+            .order_by_desc(case::Column::Priority)
+            .order_by_asc(case::Column::Number)
+            .all(&self.db)
+            .await?;
+        let reason = format!("{} is {why}", user.name);
+        let by = &Actor { actor: by.actor, reason: &reason, at: by.at };
+        let mut moved = Vec::new();
+        for case in owned {
+            let saved = self
+                .change_case(
+                    &case.id,
+                    None,
+                    by,
+                    |tx, before: CaseRecord| async move {
+                        let mut after = before.clone();
+                        let status = before.status()?;
+                        let team = match &before.case.team_id {
+                            Some(team_id) => team::Entity::find_by_id(team_id.clone()).one(&*tx).await?,
+                            None => None,
+                        };
+                        let keeps = status == CaseStatus::Pending && team.as_ref().is_some_and(|t| t.keep_pending_on_absence);
+                        if before.case.owner_id.as_deref() != Some(staff_id) || status.is_closed() || keeps {
+                            return Ok((Edit { after, changes: Changes::new() }, None));
+                        }
+                        after.case.owner_id = None;
+                        let routed = if team.as_ref().is_some_and(|t| t.requeue_on_absence) {
+                            after.case.status = CaseStatus::New.key().to_owned();
+                            None
+                        } else {
+                            route_into(&tx, &before, &mut after, by.at).await?
+                        };
+                        let mut changes = Changes::new();
+                        record_placement(&mut changes, &before, &after, routed.as_ref());
+                        Ok((Edit { after, changes }, routed))
+                    },
+                    |before, saved, _, routed| placement_events(before, saved, routed, by.reason),
+                )
+                .await?;
+            if saved.case.owner_id.as_deref() != Some(staff_id) {
+                moved.push(saved);
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Changes the case `id` like [`Mutations::update`], for a change that
+    /// may route the case: `change` answers the edit and the routing it
+    /// did, which `events` announces.
+    async fn change_case<F>(
+        &self,
+        id: &str,
+        etag: Option<i64>,
+        by: &Actor<'_>,
+        change: impl Fn(Tx, CaseRecord) -> F,
+        events: impl Fn(&CaseRecord, &CaseRecord, &Changes, Option<&Routed>) -> Vec<docket_kit::mutation::Event>,
+    ) -> Result<CaseRecord>
+    where
+        F: Future<Output = Result<(Edit<CaseRecord>, Option<Routed>)>>,
+    {
+        use docket_kit::mutation::Record as _;
+        self.mutations
+            .run_fresh(by, |tx: Tx| {
+                let (change, events) = (&change, &events);
+                async move {
+                    let before = CaseRecord::load(&*tx, id).await?.ok_or_else(|| Error::not_found("case", id))?;
+                    if let Some(etag) = etag
+                        && etag != before.version()
+                    {
+                        return Err(Error::stale("case", &before.name(), etag, before.version()));
+                    }
+                    let (edit, routed) = change(tx.clone(), before.clone()).await?;
+                    if edit.changes.is_empty() {
+                        return Ok(before);
+                    }
+                    tx.save(&before, edit, |before, saved, changes| events(before, saved, changes, routed.as_ref())).await
+                }
+            })
+            .await
     }
 
     /// A status verb: `to` decides the case after the move (or refuses it);

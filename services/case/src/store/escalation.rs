@@ -198,25 +198,7 @@ impl Store {
     }
 
     pub async fn delete_escalation_rule(&self, id: EscalationRuleId, etag: Option<i64>, by: &Actor<'_>) -> Result<()> {
-        let id = id.to_string();
-        self.mutations
-            .run(by, async |tx| {
-                let current = escalation_rule::Entity::find_by_id(id.clone())
-                    .one(&*tx)
-                    .await?
-                    .ok_or_else(|| Error::not_found("escalation rule", &id))?;
-                if let Some(etag) = etag
-                    && current.version != etag
-                {
-                    return Err(Error::stale("escalation rule", &id, etag, current.version));
-                }
-                escalation_rule::Entity::delete_by_id(id.clone()).exec(&*tx).await?;
-                let mut changes = Changes::new();
-                changes.set("deleted", &current.name, "");
-                tx.trail("escalation_rule", &id, &changes).await?;
-                Ok(())
-            })
-            .await
+        self.delete_rule::<escalation_rule::Entity>(&id.to_string(), etag, by, |rule| &rule.name).await
     }
 }
 

@@ -46,6 +46,40 @@ pub(crate) fn contains_ci(column: impl sea_orm::ColumnTrait, text: &str) -> Simp
     Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
 }
 
+impl Store {
+    /// Deletes a rule (escalation or assignment) whose etag, when sent, is
+    /// the current one; its trail says so under the rule's name.
+    pub(crate) async fn delete_rule<E>(
+        &self,
+        id: &str,
+        etag: Option<i64>,
+        by: &Actor<'_>,
+        name: fn(&E::Model) -> &str,
+    ) -> Result<()>
+    where
+        E: EntityTrait,
+        E::Model: docket_kit::mutation::Record,
+    {
+        use docket_kit::mutation::Record;
+        let noun = E::Model::noun();
+        self.mutations
+            .run(by, async |tx| {
+                let current = E::Model::load(&*tx, id).await?.ok_or_else(|| crate::error::Error::not_found(&noun, id))?;
+                if let Some(etag) = etag
+                    && current.version() != etag
+                {
+                    return Err(crate::error::Error::stale(&noun, id, etag, current.version()));
+                }
+                E::delete_many().filter(Expr::col(sea_orm::sea_query::Alias::new("id")).eq(id)).exec(&*tx).await?;
+                let mut changes = crate::domain::Changes::new();
+                changes.set("deleted", name(&current), "");
+                tx.trail(E::Model::KIND, id, &changes).await?;
+                Ok(())
+            })
+            .await
+    }
+}
+
 /// Whether a row with this id exists.
 pub(crate) async fn exists<E>(db: &impl ConnectionTrait, column: E::Column, id: &str) -> Result<bool>
 where

@@ -15,7 +15,7 @@ use sea_orm::{
 use super::{Actor, Store, cases::check_owner};
 use crate::{
     domain::{
-        AccountTier, AssignmentRuleId, CaseStatus, Changes, Channel, Priority, StaffRole,
+        AccountTier, AssignmentRuleId, Changes, Channel, Priority, StaffRole,
         routing::{self, Agent, CaseFacts, Method, Routed, Rule},
     },
     error::{Error, Result},
@@ -237,25 +237,7 @@ impl Store {
     }
 
     pub async fn delete_assignment_rule(&self, id: AssignmentRuleId, etag: Option<i64>, by: &Actor<'_>) -> Result<()> {
-        let id = id.to_string();
-        self.mutations
-            .run(by, async |tx| {
-                let current = assignment_rule::Entity::find_by_id(id.clone())
-                    .one(&*tx)
-                    .await?
-                    .ok_or_else(|| Error::not_found("assignment rule", &id))?;
-                if let Some(etag) = etag
-                    && current.version != etag
-                {
-                    return Err(Error::stale("assignment rule", &id, etag, current.version));
-                }
-                assignment_rule::Entity::delete_by_id(id.clone()).exec(&*tx).await?;
-                let mut changes = Changes::new();
-                changes.set("deleted", &current.name, "");
-                tx.trail("assignment_rule", &id, &changes).await?;
-                Ok(())
-            })
-            .await
+        self.delete_rule::<assignment_rule::Entity>(&id.to_string(), etag, by, |rule| &rule.name).await
     }
 
     /// Puts every rule in the order of `ids` (each rule once), trailing
@@ -341,12 +323,17 @@ async fn settings(db: &impl ConnectionTrait) -> std::result::Result<routing_sett
     }))
 }
 
-/// Routes a case being created without an owner: sets its team, owner and
-/// status on `record` as the first matching rule says (see the
-/// AssignmentRuleService comment in `routing.proto`). `None` when nothing
-/// decided (no rule matched and there is no default team, or the case came
-/// with a team no rule routes to).
-pub(super) async fn route_new_case(txn: &DatabaseTransaction, record: &mut CaseRecord) -> Result<Option<Routed>> {
+/// Routes a case without an owner (new, reopened, moved to a team, or
+/// taken from an absent agent): sets its team and owner on `record` as the
+/// first matching rule says, judging who can take a case at `at` (see the
+/// AssignmentRuleService comment in `routing.proto`); the caller sets the
+/// status that follows. `None` when nothing decided (no rule matched and
+/// there is no default team, or the case has a team no rule routes to).
+pub(super) async fn route_case(
+    txn: &DatabaseTransaction,
+    record: &mut CaseRecord,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<Routed>> {
     let chosen_team = record.case.team_id.clone();
     let rules: Vec<Rule> = ordered_rules(txn, false)
         .await?
@@ -380,12 +367,11 @@ pub(super) async fn route_new_case(txn: &DatabaseTransaction, record: &mut CaseR
         record.case.team_id = Some(default_team);
         return Ok(Some(Routed { rule: None, method: None, reason: format!("no rule matched: {name}'s queue") }));
     };
-    let at = record.case.created_at;
     let (team_id, owner, how) = match rule.method {
         Method::TeamQueue => (rule.team_id.clone(), None, String::new()),
         Method::Person => {
             let person = rule.owner_id.clone().unwrap_or_default();
-            if person_can_take(txn, &person, at).await? {
+            if can_take_cases(txn, &person, at).await? {
                 (rule.team_id.clone(), Some(person), String::new())
             } else {
                 let team = match &rule.team_id {
@@ -414,9 +400,6 @@ pub(super) async fn route_new_case(txn: &DatabaseTransaction, record: &mut CaseR
         None => String::new(),
     };
     record.case.team_id = team_id;
-    if owner.is_some() {
-        record.case.status = CaseStatus::Assigned.key().to_owned();
-    }
     record.case.owner_id = owner;
     let reason = format!("rule \"{}\": {}{target}{how}", rule.name, rule.method.label());
     Ok(Some(Routed { rule: Some((rule.id, rule.name)), method: Some(rule.method), reason }))
@@ -428,7 +411,7 @@ async fn team_name(txn: &DatabaseTransaction, team_id: &str) -> Result<String> {
 
 /// Whether a staff user can be handed a case now: active, available, not
 /// away, and allowed to work cases.
-async fn person_can_take(txn: &DatabaseTransaction, staff_id: &str, at: chrono::DateTime<chrono::Utc>) -> Result<bool> {
+pub(super) async fn can_take_cases(txn: &DatabaseTransaction, staff_id: &str, at: chrono::DateTime<chrono::Utc>) -> Result<bool> {
     use crate::records::entities::staff_user;
     Ok(staff_user::Entity::find_by_id(staff_id.to_owned()).one(txn).await?.is_some_and(|user| {
         user.active
@@ -531,6 +514,8 @@ async fn wait_for_room(
     rule_id: &str,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
+    // A case waits in one queue: the one it was last routed into.
+    routing_wait::Entity::delete_by_id(case_id.to_owned()).exec(txn).await?;
     routing_wait::ActiveModel {
         case_id: Set(case_id.to_owned()),
         team_id: Set(team_id.to_owned()),
@@ -632,4 +617,63 @@ async fn hand_out_team(txn: &DatabaseTransaction, team_id: &str, by: &Actor<'_>)
         handed.push(saved);
     }
     Ok(handed)
+}
+
+/// Who moves cases for routing on its own (hand-outs, absences), as the
+/// trail records it.
+pub const ROUTING_ACTOR: &str = "system:routing";
+
+/// What one routing sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoutingSweep {
+    /// Cases taken from absent agents.
+    pub rerouted: usize,
+    /// Waiting cases handed out.
+    pub handed_out: usize,
+}
+
+impl Store {
+    /// What time does to routing, caught up: the cases of every agent who
+    /// cannot take cases now (an out-of-office period began) go back
+    /// through the rules, and every capacity queue hands out what it can
+    /// (a period ended, a limit rose). Several replicas may sweep at once:
+    /// each case moves in its own versioned change, and a queue hands out
+    /// under its team's turn lock.
+    pub async fn sweep_routing(&self) -> Result<RoutingSweep> {
+        use crate::records::entities::staff_user;
+        let by = Actor { actor: ROUTING_ACTOR, reason: "", at: docket_kit::time::now() };
+        let mut sweep = RoutingSweep::default();
+        for user in staff_user::Entity::find().all(&self.db).await? {
+            let absences = absences(&user.out_of_office);
+            if routing::absence(user.active, user.available, &absences, by.at).is_some() {
+                sweep.rerouted += self.reroute_from_absent(&user.id, &by).await?.len();
+            }
+        }
+        let teams: Vec<String> = routing_wait::Entity::find()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|wait| wait.team_id)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for team_id in teams {
+            sweep.handed_out += self.mutations.run(&by, async |tx| hand_out_team(&tx, &team_id, &by).await).await?.len();
+        }
+        Ok(sweep)
+    }
+
+    /// After a change of a staff user or of a team's members: their cases
+    /// leave them if they can no longer take cases, and the capacity queues
+    /// of their teams hand out to them if they can. Best effort: the
+    /// sweep catches up with anything this misses.
+    pub async fn settle_routing_for(&self, staff_id: &str) {
+        let by = Actor { actor: ROUTING_ACTOR, reason: "", at: docket_kit::time::now() };
+        if let Err(err) = self.reroute_from_absent(staff_id, &by).await {
+            tracing::warn!(error = %err, staff = staff_id, "taking cases from an absent agent failed; the routing sweep retries");
+        }
+        if let Err(err) = self.mutations.run(&by, async |tx| hand_out_waiting(&tx, staff_id, &by).await).await {
+            tracing::warn!(error = %err, staff = staff_id, "handing out waiting cases failed; the routing sweep retries");
+        }
+    }
 }

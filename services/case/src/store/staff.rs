@@ -72,6 +72,12 @@ fn apply_team(model: &mut team::Model, fields: &TeamFields, mask: &FieldMask<Tea
         match field {
             TeamField::Name => changes.assign("name", &mut model.name, &fields.name),
             TeamField::Description => changes.assign("description", &mut model.description, &fields.description),
+            TeamField::RequeueOnAbsence => {
+                changes.assign("requeue_on_absence", &mut model.requeue_on_absence, &fields.requeue_on_absence);
+            }
+            TeamField::KeepPendingOnAbsence => {
+                changes.assign("keep_pending_on_absence", &mut model.keep_pending_on_absence, &fields.keep_pending_on_absence);
+            }
         }
     }
 }
@@ -150,6 +156,8 @@ impl Store {
                     id: TeamId::generate().to_string(),
                     name: String::new(),
                     description: String::new(),
+                    requeue_on_absence: false,
+                    keep_pending_on_absence: false,
                     version: 1,
                     created_at: by.at,
                     updated_at: by.at,
