@@ -130,9 +130,19 @@ impl Problem {
 /// A service names fields of its request messages (`case.subject`); the
 /// REST body is the record itself (`subject`).
 fn json_field(field: &str) -> String {
-    for prefix in
-        ["case.", "account.", "contact.", "activity.", "web_form.", "portal_user.", "article.", "category.", "rule.", "settings."]
-    {
+    for prefix in [
+        "case.",
+        "account.",
+        "contact.",
+        "activity.",
+        "web_form.",
+        "portal_user.",
+        "article.",
+        "category.",
+        "rule.",
+        "settings.",
+        "period.",
+    ] {
         if let Some(rest) = field.strip_prefix(prefix) {
             return rest.to_owned();
         }

@@ -662,9 +662,20 @@ async fn a_team_needs_a_unique_name_and_a_team_update_needs_a_current_etag(app: 
     );
     assert_field_error(&taken, Code::AlreadyExists, "team.name");
 
-    invalid(staff.list_teams(pb::ListTeamsRequest { page_size: -1, page_token: String::new() }).await, "page_size");
-    invalid(staff.list_teams(pb::ListTeamsRequest { page_size: 0, page_token: "garbage!".into() }).await, "page_token");
-    invalid(staff.list_teams(pb::ListTeamsRequest { page_size: 0, page_token: NUL_NAME_TOKEN.into() }).await, "page_token");
+    invalid(
+        staff.list_teams(pb::ListTeamsRequest { page_size: -1, page_token: String::new(), include_total_size: true }).await,
+        "page_size",
+    );
+    invalid(
+        staff.list_teams(pb::ListTeamsRequest { page_size: 0, page_token: "garbage!".into(), include_total_size: true }).await,
+        "page_token",
+    );
+    invalid(
+        staff
+            .list_teams(pb::ListTeamsRequest { page_size: 0, page_token: NUL_NAME_TOKEN.into(), include_total_size: true })
+            .await,
+        "page_token",
+    );
 
     assert_eq!(app.row_counts().await, before);
     assert_eq!(staff.get_team(pb::GetTeamRequest { id: first.id.clone() }).await.expect("get").into_inner(), current);

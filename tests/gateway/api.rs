@@ -102,6 +102,9 @@ async fn a_case_created_through_the_api_reads_back_by_id_and_number_and_is_liste
     }
     let page = gw.get("/api/v1/cases?status=active_new&priority=critical&page_size=2", VIEWER).await.expect(200);
     assert_eq!(page["cases"].as_array().unwrap().len(), 2);
+    assert_eq!(page["total_size"], Value::Null, "counted only when asked");
+    let counted = "/api/v1/cases?status=active_new&priority=critical&page_size=2&include_total_size=true";
+    assert_eq!(gw.get(counted, VIEWER).await.expect(200)["total_size"], 3);
     let token = page["next_page_token"].as_str().expect("a next page");
     let rest = gw.get(&format!("/api/v1/cases?status=active_new&priority=critical&page_size=2&page_token={token}"), VIEWER).await;
     let rest = rest.expect(200);
@@ -114,8 +117,9 @@ async fn a_case_created_through_the_api_reads_back_by_id_and_number_and_is_liste
 
     let contact_by_email = gw.get("/api/v1/contacts/PETRA@acme.example", VIEWER).await.expect(200);
     assert_eq!(contact_by_email["id"], contact["id"]);
-    let accounts = gw.get("/api/v1/accounts?query=acme&tier=premium", VIEWER).await.expect(200);
+    let accounts = gw.get("/api/v1/accounts?query=acme&tier=premium&include_total_size=true", VIEWER).await.expect(200);
     assert_eq!(accounts["accounts"][0]["id"], account["id"]);
+    assert_eq!(accounts["total_size"], 1);
     let contacts = gw.get(&format!("/api/v1/contacts?account_id={}", account["id"].as_str().unwrap()), VIEWER).await;
     assert_eq!(contacts.expect(200)["contacts"][0]["email"], "petra@acme.example");
 }

@@ -227,6 +227,7 @@ async fn bad_ids_queries_and_addresses_get_a_clear_problem() {
         ("order_by=random", "order_by"),
         ("unassigned_only=maybe", "unassigned_only"),
         ("owner_id=not-a-uuid", "owner_id"),
+        ("include_total_size=please", "include_total_size"),
     ] {
         gw.get(&format!("/api/v1/cases?{query}"), VIEWER).await.bad_field(field);
     }

@@ -138,3 +138,71 @@ async fn reports_refuse_bad_parameters_with_a_problem() {
     let refused = gw.send(http::Method::GET, "/api/v1/reports/queue?format=csv", None, &[("accept", "text/csv")], None).await;
     assert_eq!(refused.header("content-type"), Some("application/problem+json"));
 }
+
+/// The period reports over REST: today's counts of cases made through the
+/// API, as JSON and as CSV read back the same; bad periods named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn period_reports_answer_as_json_and_csv_and_name_bad_periods() {
+    let gw = GatewayApp::spawn(Backend::Postgres).await;
+    let (account, contact) = account_and_contact(&gw, "petra@acme.example").await;
+    for subject in ["Printer on fire", "Scanner jammed"] {
+        new_case(&gw, &account, &contact, subject).await;
+    }
+    let today = chrono::Utc::now().date_naive();
+    let query = format!("start_time={today}T00:00:00Z&end_time={}T00:00:00Z", today + chrono::Days::new(1));
+    let volume = crate::common::eventually("the consumer to count today's cases", async || {
+        let volume = gw.get(&format!("/api/v1/reports/volume?{query}&group_by=priority"), VIEWER).await.expect(200);
+        if volume["created"] == 2 { Ok(volume) } else { Err(volume.to_string()) }
+    })
+    .await;
+    assert_eq!(volume["rows"][0]["step"], today.to_string());
+    assert_eq!((volume["rows"][0]["key"].as_str(), volume["rows"][0]["name"].as_str()), (Some("critical"), Some("Critical")));
+    let header = ["step", "key", "name", "created", "closed", "reopened", "assigned"];
+    let rows = csv_rows(&gw.get(&format!("/api/v1/reports/volume?{query}&group_by=priority&format=csv"), VIEWER).await, &header);
+    assert_eq!(rows, [[today.to_string(), "critical".into(), "Critical".into(), "2".into(), "0".into(), "0".into(), "0".into()]]);
+
+    let times = gw.get(&format!("/api/v1/reports/resolution-times?{query}"), AGENT).await.expect(200);
+    assert_eq!(times["total"]["resolution"]["count"], 0, "nothing closed yet");
+    assert_eq!(times["rows"], serde_json::json!([]));
+    let header = [
+        "key",
+        "name",
+        "resolved",
+        "resolution_mean_minutes",
+        "resolution_median_minutes",
+        "resolution_p90_minutes",
+        "first_responses",
+        "first_response_mean_minutes",
+        "first_response_median_minutes",
+        "first_response_p90_minutes",
+        "reopened",
+        "reopen_rate",
+    ];
+    let rows = csv_rows(
+        &gw.send(
+            http::Method::GET,
+            &format!("/api/v1/reports/resolution-times?{query}"),
+            Some(AGENT),
+            &[("accept", "text/csv")],
+            None,
+        )
+        .await,
+        &header,
+    );
+    assert_eq!(rows.len(), 1, "the total");
+    assert_eq!((rows[0][1].as_str(), rows[0][2].as_str()), ("All cases", "0"));
+
+    let year_ago = today - chrono::Days::new(800);
+    for (path, field) in [
+        ("/api/v1/reports/volume".to_owned(), "start_time"),
+        (format!("/api/v1/reports/volume?end_time={today}T00:00:00Z"), "start_time"),
+        (format!("/api/v1/reports/volume?start_time={today}T00:00:00Z"), "end_time"),
+        (format!("/api/v1/reports/volume?start_time={today}T00:00:00Z&end_time={year_ago}T00:00:00Z"), "period"),
+        (format!("/api/v1/reports/resolution-times?start_time={year_ago}T00:00:00Z&end_time={today}T00:00:00Z"), "period"),
+        (format!("/api/v1/reports/volume?{query}&granularity=hour"), "granularity"),
+        (format!("/api/v1/reports/resolution-times?{query}&group_by=mood"), "group_by"),
+        ("/api/v1/reports/volume?start_time=yesterday".to_owned(), "start_time"),
+    ] {
+        gw.get(&path, VIEWER).await.bad_field(field);
+    }
+}

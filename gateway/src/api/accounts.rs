@@ -42,6 +42,7 @@ async fn list_accounts(mut clients: CaseClients, ApiQuery(query): ApiQuery<Accou
     Ok(Json(AccountPage {
         accounts: page.accounts.into_iter().map(Into::into).collect(),
         next_page_token: next_page(page.next_page_token),
+        total_size: page.total_size,
     }))
 }
 
@@ -130,6 +131,7 @@ async fn list_contacts(mut clients: CaseClients, ApiQuery(query): ApiQuery<Conta
     Ok(Json(ContactPage {
         contacts: page.contacts.into_iter().map(Into::into).collect(),
         next_page_token: next_page(page.next_page_token),
+        total_size: page.total_size,
     }))
 }
 

@@ -42,6 +42,7 @@ async fn list_cases(mut clients: CaseClients, ApiQuery(query): ApiQuery<CaseQuer
     Ok(Json(CasePage {
         cases: page.cases.into_iter().map(Into::into).collect(),
         next_page_token: next_page(page.next_page_token),
+        total_size: page.total_size,
     }))
 }
 

@@ -286,6 +286,8 @@ pub struct CasePage {
     pub cases: Vec<Case>,
     /// Pass as `page_token` for the next page; `null` on the last page.
     pub next_page_token: Option<String>,
+    /// How many match over every page; only with `include_total_size=true`.
+    pub total_size: Option<i64>,
 }
 
 /// Filters and paging of `GET /cases`. Lists repeat the parameter
@@ -319,6 +321,8 @@ pub struct CaseQuery {
     /// Only cases without an owner.
     pub unassigned_only: Option<bool>,
     pub tag: Option<String>,
+    /// Also count every match (`total_size`).
+    pub include_total_size: Option<bool>,
 }
 
 impl From<CaseQuery> for pb::ListCasesRequest {
@@ -339,6 +343,7 @@ impl From<CaseQuery> for pb::ListCasesRequest {
             order_by: enum_or_unspecified(q.order_by, CaseOrder::to_proto),
             unassigned_only: q.unassigned_only.unwrap_or_default(),
             tag: q.tag.unwrap_or_default(),
+            include_total_size: q.include_total_size.unwrap_or_default(),
         }
     }
 }
@@ -700,6 +705,8 @@ impl AccountFields {
 pub struct AccountPage {
     pub accounts: Vec<Account>,
     pub next_page_token: Option<String>,
+    /// How many match over every page; only with `include_total_size=true`.
+    pub total_size: Option<i64>,
 }
 
 /// Filters and paging of `GET /accounts`.
@@ -713,6 +720,8 @@ pub struct AccountQuery {
     pub query: Option<String>,
     pub industry: Option<String>,
     pub tier: Option<AccountTier>,
+    /// Also count every match (`total_size`).
+    pub include_total_size: Option<bool>,
 }
 
 impl From<AccountQuery> for pb::ListAccountsRequest {
@@ -723,6 +732,7 @@ impl From<AccountQuery> for pb::ListAccountsRequest {
             query: q.query.unwrap_or_default(),
             industry: q.industry.unwrap_or_default(),
             tier: enum_or_unspecified(q.tier, AccountTier::to_proto),
+            include_total_size: q.include_total_size.unwrap_or_default(),
         }
     }
 }
@@ -809,6 +819,8 @@ impl ContactFields {
 pub struct ContactPage {
     pub contacts: Vec<Contact>,
     pub next_page_token: Option<String>,
+    /// How many match over every page; only with `include_total_size=true`.
+    pub total_size: Option<i64>,
 }
 
 /// Filters and paging of `GET /contacts`.
@@ -821,6 +833,8 @@ pub struct ContactQuery {
     /// Matches name or email case-insensitively.
     pub query: Option<String>,
     pub account_id: Option<String>,
+    /// Also count every match (`total_size`).
+    pub include_total_size: Option<bool>,
 }
 
 impl From<ContactQuery> for pb::ListContactsRequest {
@@ -830,6 +844,7 @@ impl From<ContactQuery> for pb::ListContactsRequest {
             page_token: q.page_token.unwrap_or_default(),
             query: q.query.unwrap_or_default(),
             account_id: q.account_id.unwrap_or_default(),
+            include_total_size: q.include_total_size.unwrap_or_default(),
         }
     }
 }

@@ -15,13 +15,20 @@ use super::{
     extract::ApiQuery,
     model::{
         CasePriority,
-        reports::{BacklogAging, BacklogAgingQuery, QueueCounts, QueueReportQuery, ReportFormat},
+        reports::{
+            BacklogAging, BacklogAgingQuery, CaseVolume, QueueCounts, QueueReportQuery, ReportFormat, ReportGranularity,
+            ReportGrouping, ResolutionReportQuery, ResolutionTimes, VolumeReportQuery, period,
+        },
     },
 };
 use crate::{GatewayState, problem::Problem, upstream::CaseClients};
 
 pub fn routes() -> OpenApiRouter<GatewayState> {
-    OpenApiRouter::new().routes(routes!(get_queue_report)).routes(routes!(get_backlog_aging))
+    OpenApiRouter::new()
+        .routes(routes!(get_queue_report))
+        .routes(routes!(get_backlog_aging))
+        .routes(routes!(get_volume_report))
+        .routes(routes!(get_resolution_times))
 }
 
 /// Whether the caller asked for CSV: `format` wins over `Accept`.
@@ -103,4 +110,46 @@ async fn get_backlog_aging(
     };
     let aging = BacklogAging::from(clients.reports.get_backlog_aging(request).await?.into_inner());
     Ok(answer(aging, wants_csv(query.format, &headers), "backlog-aging", BacklogAging::csv_rows))
+}
+
+/// Cases created, closed, reopened and assigned per day, week or month of
+/// a period (UTC), optionally by type, channel, team, priority or owner.
+#[utoipa::path(get, path = "/reports/volume", tag = "reports", params(VolumeReportQuery),
+    responses(
+        (status = OK, description = "The counts per step; as CSV: `step,key,name,created,closed,reopened,assigned`",
+            content((CaseVolume = "application/json"), (String = "text/csv"))),
+    ))]
+async fn get_volume_report(
+    mut clients: CaseClients,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<VolumeReportQuery>,
+) -> Result<Response, Problem> {
+    let request = pb::GetCaseVolumeRequest {
+        period: period(query.start_time, query.end_time),
+        granularity: query.granularity.map(ReportGranularity::to_proto).unwrap_or_default(),
+        group_by: query.group_by.map(ReportGrouping::to_proto).unwrap_or_default(),
+    };
+    let volume = CaseVolume::from(clients.reports.get_case_volume(request).await?.into_inner());
+    Ok(answer(volume, wants_csv(query.format, &headers), "volume", CaseVolume::csv_rows))
+}
+
+/// Resolution and first-response times (mean, median, 90th percentile, in
+/// minutes) and reopens over a period, optionally by type, channel, team,
+/// priority or owner.
+#[utoipa::path(get, path = "/reports/resolution-times", tag = "reports", params(ResolutionReportQuery),
+    responses(
+        (status = OK, description = "The times, the total first; as CSV one row per group, the total first",
+            content((ResolutionTimes = "application/json"), (String = "text/csv"))),
+    ))]
+async fn get_resolution_times(
+    mut clients: CaseClients,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<ResolutionReportQuery>,
+) -> Result<Response, Problem> {
+    let request = pb::GetResolutionTimesRequest {
+        period: period(query.start_time, query.end_time),
+        group_by: query.group_by.map(ReportGrouping::to_proto).unwrap_or_default(),
+    };
+    let times = ResolutionTimes::from(clients.reports.get_resolution_times(request).await?.into_inner());
+    Ok(answer(times, wants_csv(query.format, &headers), "resolution-times", ResolutionTimes::csv_rows))
 }

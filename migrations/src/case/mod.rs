@@ -12,6 +12,7 @@ mod m20261205_000005_case_numbers_from_a_sequence;
 mod m20261205_000006_open_cases_index;
 mod m20261205_000007_routing;
 mod m20261205_000008_team_absence_policy;
+mod m20261205_000009_report_days;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000006_open_cases_index::Migration),
             Box::new(m20261205_000007_routing::Migration),
             Box::new(m20261205_000008_team_absence_policy::Migration),
+            Box::new(m20261205_000009_report_days::Migration),
         ]
     }
 }

@@ -1,7 +1,9 @@
 //! What the case service does with events: the billing service's SLA
-//! alerts escalate a case (`sla_alerts`), and its own `case.closed` and
-//! `case.assigned` free room for a capacity queue to hand out. One consumer
-//! (one queue, one inbox) for all of them.
+//! alerts escalate a case (`sla_alerts`); its own case events keep the
+//! period reports' day counts, and the ones that free an agent's room
+//! (a case of theirs closed or went to someone else) let a capacity queue
+//! hand out. One consumer (one queue, one inbox) for all of them, so each
+//! event counts once, in the transaction of its inbox row.
 
 use docket_kit::{
     audit::Actor,
@@ -9,48 +11,150 @@ use docket_kit::{
         consumer::{EventHandler, HandlerError, Prepared},
         unpack,
     },
+    time,
 };
-use docket_proto::events::v1::{self as ev, Envelope};
+use docket_proto::{
+    case::v1 as pb,
+    events::v1::{self as ev, Envelope},
+};
 use sea_orm::DatabaseTransaction;
 
-use crate::{sla_alerts, store::routing::hand_out_waiting};
-
-/// The events that may free an agent's room: a case of theirs closed, or
-/// went to someone else (by hand or by a rule).
-const ROOM_FREED: &[&str] = &["case.closed", "case.assigned", "case.routed"];
+use crate::{
+    domain::{
+        Channel, Priority,
+        period::{Dimension, day_of},
+    },
+    sla_alerts,
+    store::{
+        period_reports::{DayCounts, keep},
+        routing::{ROUTING_ACTOR, hand_out_waiting},
+    },
+    wire::WireEnum,
+};
 
 /// Everything the case service's consumer binds.
-pub const BINDINGS: &[&str] = &["case.sla_warning", "case.sla_breached", "case.closed", "case.assigned", "case.routed"];
-
-/// Who hands out waiting cases, as recorded in their trail.
-pub const ROUTING_ACTOR: &str = "system:routing";
+pub const BINDINGS: &[&str] = &[
+    "case.sla_warning",
+    "case.sla_breached",
+    "case.created",
+    "case.closed",
+    "case.reopened",
+    "case.assigned",
+    "case.routed",
+    "case.activity_added",
+];
 
 pub struct CaseEvents;
+
+/// A case's key under every dimension the reports keep.
+fn keys_of(case: &pb::Case) -> Vec<(Dimension, String)> {
+    vec![
+        (Dimension::All, String::new()),
+        (Dimension::Type, case.type_id.clone()),
+        (Dimension::Channel, Channel::from_wire(case.channel).map(|c| c.key().to_owned()).unwrap_or_default()),
+        (Dimension::Team, case.team_id.clone()),
+        (Dimension::Priority, Priority::from_wire(case.priority).map(|p| p.key().to_owned()).unwrap_or_default()),
+        (Dimension::Owner, case.owner_id.clone()),
+    ]
+}
+
+/// Seconds from the case's creation to `at`.
+fn since_created(case: &pb::Case, at: chrono::DateTime<chrono::Utc>) -> Option<i64> {
+    let created = case.create_time.as_ref().and_then(time::from_proto)?;
+    Some((at - created).num_seconds().max(0))
+}
+
+/// What an event means for the day counts and for capacity queues.
+struct Meaning {
+    counts: Option<DayCounts>,
+    /// The agent who may have room now.
+    freed: Option<String>,
+}
+
+fn meaning(event: &Envelope) -> Result<Meaning, String> {
+    let case_of = |case: Option<pb::Case>| case.ok_or_else(|| "the event carries no case".to_owned());
+    let at =
+        |ts: &Option<prost_types::Timestamp>| ts.as_ref().and_then(time::from_proto).ok_or("the case has no time".to_owned());
+    let nothing = Meaning { counts: None, freed: None };
+    Ok(match event.r#type.as_str() {
+        "case.created" => {
+            let case = case_of(unpack::<ev::CaseCreated>(event, "docket.events.v1.CaseCreated")?.case)?;
+            let day = day_of(at(&case.create_time)?);
+            let assigned = i64::from(!case.owner_id.is_empty());
+            Meaning {
+                counts: Some(DayCounts { day, keys: keys_of(&case), created: 1, assigned, ..Default::default() }),
+                freed: None,
+            }
+        }
+        "case.closed" => {
+            let case = case_of(unpack::<ev::CaseClosed>(event, "docket.events.v1.CaseClosed")?.case)?;
+            let closed = at(&case.closed_time)?;
+            let counts = DayCounts {
+                day: day_of(closed),
+                keys: keys_of(&case),
+                closed: 1,
+                resolution: since_created(&case, closed),
+                ..Default::default()
+            };
+            Meaning { counts: Some(counts), freed: Some(case.owner_id).filter(|owner| !owner.is_empty()) }
+        }
+        "case.reopened" => {
+            let case = case_of(unpack::<ev::CaseReopened>(event, "docket.events.v1.CaseReopened")?.case)?;
+            let day = day_of(at(&case.update_time)?);
+            Meaning { counts: Some(DayCounts { day, keys: keys_of(&case), reopened: 1, ..Default::default() }), freed: None }
+        }
+        "case.assigned" | "case.routed" => {
+            let (case, previous_owner) = if event.r#type == "case.routed" {
+                let routed: ev::CaseRouted = unpack(event, "docket.events.v1.CaseRouted")?;
+                (case_of(routed.case)?, routed.previous_owner_id)
+            } else {
+                let assigned: ev::CaseAssigned = unpack(event, "docket.events.v1.CaseAssigned")?;
+                (case_of(assigned.case)?, assigned.previous_owner_id)
+            };
+            if previous_owner == case.owner_id {
+                return Ok(nothing);
+            }
+            // A case routed as it was made was counted with case.created.
+            let at_creation = event.r#type == "case.routed" && case.create_time == case.update_time;
+            let counts = (!case.owner_id.is_empty() && !at_creation)
+                .then(|| -> Result<DayCounts, String> {
+                    Ok(DayCounts { day: day_of(at(&case.update_time)?), keys: keys_of(&case), assigned: 1, ..Default::default() })
+                })
+                .transpose()?;
+            Meaning { counts, freed: Some(previous_owner).filter(|owner| !owner.is_empty()) }
+        }
+        "case.activity_added" => {
+            let added: ev::CaseActivityAdded = unpack(event, "docket.events.v1.CaseActivityAdded")?;
+            let case = case_of(added.case)?;
+            let activity = added.activity.ok_or("the event carries no activity")?;
+            // The activity that set the case's first response is its first.
+            if case.first_response_time.is_none() || case.first_response_time != activity.create_time {
+                return Ok(nothing);
+            }
+            let answered = at(&case.first_response_time)?;
+            let counts = DayCounts {
+                day: day_of(answered),
+                keys: keys_of(&case),
+                first_response: since_created(&case, answered),
+                ..Default::default()
+            };
+            Meaning { counts: Some(counts), freed: None }
+        }
+        _ => nothing,
+    })
+}
 
 #[async_trait::async_trait]
 impl EventHandler for CaseEvents {
     async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope, prepared: Prepared) -> Result<(), HandlerError> {
-        if !ROOM_FREED.contains(&event.r#type.as_str()) {
+        if matches!(event.r#type.as_str(), "case.sla_warning" | "case.sla_breached") {
             return sla_alerts::Escalator.handle(txn, event, prepared).await;
         }
-        let bad = |err: String| HandlerError::permanent(format!("{}: {err}", event.r#type));
-        let freed = if event.r#type == "case.closed" {
-            let closed: ev::CaseClosed = unpack(event, "docket.events.v1.CaseClosed").map_err(bad)?;
-            closed.case.ok_or_else(|| bad("the event carries no case".to_owned()))?.owner_id
-        } else {
-            let (case, previous_owner_id) = if event.r#type == "case.routed" {
-                let routed: ev::CaseRouted = unpack(event, "docket.events.v1.CaseRouted").map_err(bad)?;
-                (routed.case, routed.previous_owner_id)
-            } else {
-                let assigned: ev::CaseAssigned = unpack(event, "docket.events.v1.CaseAssigned").map_err(bad)?;
-                (assigned.case, assigned.previous_owner_id)
-            };
-            let now = case.map(|c| c.owner_id).unwrap_or_default();
-            if previous_owner_id == now { String::new() } else { previous_owner_id }
-        };
-        if freed.is_empty() {
-            return Ok(());
+        let meaning = meaning(event).map_err(|err| HandlerError::permanent(format!("{}: {err}", event.r#type)))?;
+        if let Some(counts) = &meaning.counts {
+            keep(txn, counts).await.map_err(HandlerError::from)?;
         }
+        let Some(freed) = meaning.freed else { return Ok(()) };
         let by = Actor { actor: ROUTING_ACTOR, reason: "", at: docket_kit::time::now() };
         let handed = hand_out_waiting(txn, &freed, &by).await.map_err(HandlerError::from)?;
         for case in handed {

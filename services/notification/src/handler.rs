@@ -234,6 +234,7 @@ impl Notifier {
                 query: String::new(),
                 team_id: team_id.to_owned(),
                 active_only: true,
+                include_total_size: false,
             };
             let page = match self.clients.staff.clone().list_staff_users(request).await {
                 Ok(page) => page.into_inner(),

@@ -201,3 +201,224 @@ impl BacklogAging {
         (vec!["label", "min_age_hours", "max_age_hours", "count"], rows)
     }
 }
+
+wire_enum!(
+    /// The steps of a volume report: days, weeks from Monday, calendar months.
+    ReportGranularity => pb::ReportGranularity { Day, Week, Month }
+);
+wire_enum!(
+    /// What a period report breaks its counts down by.
+    ReportGrouping => pb::ReportGrouping { Type, Channel, Team, Priority, Owner }
+);
+
+/// The period of `GET /reports/volume`, its steps and breakdown.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VolumeReportQuery {
+    /// From the day (UTC) of this time (RFC 3339) ...
+    pub start_time: Option<DateTime<Utc>>,
+    /// ... up to, not including, the day of this one; at most two years.
+    pub end_time: Option<DateTime<Utc>>,
+    /// `day` unless told otherwise.
+    pub granularity: Option<ReportGranularity>,
+    /// No breakdown unless told.
+    pub group_by: Option<ReportGrouping>,
+    pub format: Option<ReportFormat>,
+}
+
+/// The period of `GET /reports/resolution-times` and its breakdown.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ResolutionReportQuery {
+    /// From the day (UTC) of this time (RFC 3339) ...
+    pub start_time: Option<DateTime<Utc>>,
+    /// ... up to, not including, the day of this one; at most two years.
+    pub end_time: Option<DateTime<Utc>>,
+    /// No breakdown unless told.
+    pub group_by: Option<ReportGrouping>,
+    pub format: Option<ReportFormat>,
+}
+
+/// The period of a request, for the case service.
+pub fn period(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Option<pb::ReportPeriod> {
+    Some(pb::ReportPeriod { start_time: start.map(docket_kit::time::to_proto), end_time: end.map(docket_kit::time::to_proto) })
+}
+
+/// One step and group of a volume report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct VolumeRow {
+    /// The step's first day, `2026-12-01`.
+    pub step: String,
+    /// The group's key (type id, channel, team id, priority, owner id);
+    /// `null` without a breakdown or for cases of no team or owner.
+    pub key: Option<String>,
+    pub name: String,
+    pub created: i64,
+    pub closed: i64,
+    pub reopened: i64,
+    /// Handed to an owner, by hand or by a rule.
+    pub assigned: i64,
+}
+
+/// Cases created, closed, reopened and assigned per step of a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CaseVolume {
+    pub start_time: Option<DateTime<Utc>>,
+    pub end_time: Option<DateTime<Utc>>,
+    pub rows: Vec<VolumeRow>,
+    pub created: i64,
+    pub closed: i64,
+    pub reopened: i64,
+    pub assigned: i64,
+}
+
+impl From<pb::CaseVolume> for CaseVolume {
+    fn from(v: pb::CaseVolume) -> Self {
+        let period = v.period.unwrap_or_default();
+        Self {
+            start_time: time(period.start_time),
+            end_time: time(period.end_time),
+            rows: v
+                .rows
+                .into_iter()
+                .map(|r| VolumeRow {
+                    step: r.step,
+                    key: reference(r.key),
+                    name: r.name,
+                    created: r.created,
+                    closed: r.closed,
+                    reopened: r.reopened,
+                    assigned: r.assigned,
+                })
+                .collect(),
+            created: v.created,
+            closed: v.closed,
+            reopened: v.reopened,
+            assigned: v.assigned,
+        }
+    }
+}
+
+impl CaseVolume {
+    /// One row per step and group: `step,key,name,created,closed,reopened,assigned`.
+    pub fn csv_rows(&self) -> (Vec<&'static str>, Vec<Vec<String>>) {
+        let rows = self
+            .rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.step.clone(),
+                    r.key.clone().unwrap_or_default(),
+                    r.name.clone(),
+                    r.created.to_string(),
+                    r.closed.to_string(),
+                    r.reopened.to_string(),
+                    r.assigned.to_string(),
+                ]
+            })
+            .collect();
+        (vec!["step", "key", "name", "created", "closed", "reopened", "assigned"], rows)
+    }
+}
+
+/// Durations in minutes: the mean exact, the median and 90th percentile
+/// within the kept histogram's bucket of the nearest-rank value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DurationStats {
+    pub count: i64,
+    pub mean_minutes: f64,
+    pub median_minutes: f64,
+    pub p90_minutes: f64,
+}
+
+impl From<Option<pb::DurationStats>> for DurationStats {
+    fn from(s: Option<pb::DurationStats>) -> Self {
+        let s = s.unwrap_or_default();
+        Self { count: s.count, mean_minutes: s.mean_minutes, median_minutes: s.median_minutes, p90_minutes: s.p90_minutes }
+    }
+}
+
+/// One group's times over the period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ResolutionRow {
+    /// `null`: the total, or cases of no team or owner.
+    pub key: Option<String>,
+    pub name: String,
+    /// Cases closed in the period, from creation to close.
+    pub resolution: DurationStats,
+    /// Cases first answered in the period, from creation to the first public staff reply.
+    pub first_response: DurationStats,
+    pub reopened: i64,
+    /// Reopened per case closed in the period.
+    pub reopen_rate: f64,
+}
+
+impl From<pb::ResolutionRow> for ResolutionRow {
+    fn from(r: pb::ResolutionRow) -> Self {
+        Self {
+            key: reference(r.key),
+            name: r.name,
+            resolution: r.resolution.into(),
+            first_response: r.first_response.into(),
+            reopened: r.reopened,
+            reopen_rate: r.reopen_rate,
+        }
+    }
+}
+
+/// Resolution and first-response times, and reopens, over a period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ResolutionTimes {
+    pub start_time: Option<DateTime<Utc>>,
+    pub end_time: Option<DateTime<Utc>>,
+    pub rows: Vec<ResolutionRow>,
+    pub total: ResolutionRow,
+}
+
+impl From<pb::ResolutionTimes> for ResolutionTimes {
+    fn from(t: pb::ResolutionTimes) -> Self {
+        let period = t.period.unwrap_or_default();
+        Self {
+            start_time: time(period.start_time),
+            end_time: time(period.end_time),
+            rows: t.rows.into_iter().map(Into::into).collect(),
+            total: t.total.unwrap_or_default().into(),
+        }
+    }
+}
+
+impl ResolutionTimes {
+    /// The total first, then one row per group.
+    pub fn csv_rows(&self) -> (Vec<&'static str>, Vec<Vec<String>>) {
+        let row = |r: &ResolutionRow, key: &str, name: &str| {
+            let mut cells = vec![key.to_owned(), name.to_owned()];
+            for stats in [&r.resolution, &r.first_response] {
+                cells.extend([
+                    stats.count.to_string(),
+                    stats.mean_minutes.to_string(),
+                    stats.median_minutes.to_string(),
+                    stats.p90_minutes.to_string(),
+                ]);
+            }
+            cells.extend([r.reopened.to_string(), r.reopen_rate.to_string()]);
+            cells
+        };
+        let mut rows = vec![row(&self.total, "", "All cases")];
+        rows.extend(self.rows.iter().map(|r| row(r, r.key.as_deref().unwrap_or_default(), &r.name)));
+        let header = vec![
+            "key",
+            "name",
+            "resolved",
+            "resolution_mean_minutes",
+            "resolution_median_minutes",
+            "resolution_p90_minutes",
+            "first_responses",
+            "first_response_mean_minutes",
+            "first_response_median_minutes",
+            "first_response_p90_minutes",
+            "reopened",
+            "reopen_rate",
+        ];
+        (header, rows)
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod commands;
 pub mod escalation;
+pub mod period;
 pub mod routing;
 pub mod status;
 

@@ -147,9 +147,11 @@ impl AccountService for AccountApi {
         };
         violations.into_result()?;
         let (rows, next) = self.store.list_accounts(&filter, after, limit).await?;
+        let total_size = if request.include_total_size { Some(self.store.count_accounts(&filter).await?) } else { None };
         Ok(Response::new(pb::ListAccountsResponse {
             accounts: rows.into_iter().map(wire::account).collect(),
             next_page_token: next.map(|c| page::encode(&c)).unwrap_or_default(),
+            total_size,
         }))
     }
 

@@ -366,9 +366,11 @@ impl CaseService for CaseApi {
         };
         violations.into_result()?;
         let (rows, next) = self.store.list_cases(&filter, order, after, limit).await?;
+        let total_size = if request.include_total_size { Some(self.store.count_cases(&filter).await?) } else { None };
         Ok(Response::new(pb::ListCasesResponse {
             cases: rows.into_iter().map(wire::case).collect(),
             next_page_token: next.map(|c| page::encode(&c)).unwrap_or_default(),
+            total_size,
         }))
     }
 

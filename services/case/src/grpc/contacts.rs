@@ -176,9 +176,11 @@ impl ContactService for ContactApi {
         };
         violations.into_result()?;
         let (rows, next) = self.store.list_contacts(&filter, after, limit).await?;
+        let total_size = if request.include_total_size { Some(self.store.count_contacts(&filter).await?) } else { None };
         Ok(Response::new(pb::ListContactsResponse {
             contacts: rows.into_iter().map(wire::contact).collect(),
             next_page_token: next.map(|c| page::encode(&c)).unwrap_or_default(),
+            total_size,
         }))
     }
 

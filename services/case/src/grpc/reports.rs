@@ -8,9 +8,13 @@ use docket_proto::case::v1::{self as pb, report_service_server::ReportService};
 use tonic::{Request, Response, Status};
 
 use crate::{
-    domain::{Priority, TeamId},
+    domain::{
+        Priority, TeamId,
+        period::{Dimension, Granularity, Period, date_of, quantile, step_of},
+    },
     store::{
         Store,
+        period_reports::Durations,
         reports::{AGE_BUCKETS, OPEN, QueueCell, ReportScope},
     },
     wire::WireEnum,
@@ -80,8 +84,151 @@ fn queue_counts(cells: &[QueueCell]) -> pb::QueueCounts {
     }
 }
 
+/// The period of a report request: required, forwards, at most two years.
+fn period(violations: &mut FieldViolations, period: Option<&pb::ReportPeriod>) -> Option<Period> {
+    let Some(period) = period else {
+        violations.add("period", "is required");
+        return None;
+    };
+    let start = period.start_time.as_ref().and_then(docket_kit::time::from_proto);
+    let end = period.end_time.as_ref().and_then(docket_kit::time::from_proto);
+    if start.is_none() {
+        violations.add("period.start_time", "is required");
+    }
+    if end.is_none() {
+        violations.add("period.end_time", "is required");
+    }
+    match Period::of(start?, end?) {
+        Ok(period) => Some(period),
+        Err(why) => {
+            violations.add("period", why);
+            None
+        }
+    }
+}
+
+fn period_message(period: Period) -> pb::ReportPeriod {
+    let at = |day: i32| Some(docket_kit::time::to_proto(date_of(day).and_time(chrono::NaiveTime::MIN).and_utc()));
+    pb::ReportPeriod { start_time: at(period.start), end_time: at(period.end) }
+}
+
+fn grouping(violations: &mut FieldViolations, raw: i32) -> Dimension {
+    match pb::ReportGrouping::try_from(raw) {
+        Ok(pb::ReportGrouping::Unspecified) => Dimension::All,
+        Ok(pb::ReportGrouping::Type) => Dimension::Type,
+        Ok(pb::ReportGrouping::Channel) => Dimension::Channel,
+        Ok(pb::ReportGrouping::Team) => Dimension::Team,
+        Ok(pb::ReportGrouping::Priority) => Dimension::Priority,
+        Ok(pb::ReportGrouping::Owner) => Dimension::Owner,
+        Err(_) => {
+            violations.add("group_by", format!("{raw} is not a known value"));
+            Dimension::All
+        }
+    }
+}
+
+fn granularity(violations: &mut FieldViolations, raw: i32) -> Granularity {
+    match pb::ReportGranularity::try_from(raw) {
+        Ok(pb::ReportGranularity::Unspecified | pb::ReportGranularity::Day) => Granularity::Day,
+        Ok(pb::ReportGranularity::Week) => Granularity::Week,
+        Ok(pb::ReportGranularity::Month) => Granularity::Month,
+        Err(_) => {
+            violations.add("granularity", format!("{raw} is not a known value"));
+            Granularity::Day
+        }
+    }
+}
+
+/// Seconds as minutes for people.
+fn minutes(seconds: f64) -> f64 {
+    seconds / 60.0
+}
+
+fn resolution_row(key: String, name: String, d: &Durations) -> pb::ResolutionRow {
+    let stats = |count: i64, sum: i64, buckets: &[i64; crate::domain::period::BUCKETS]| pb::DurationStats {
+        count,
+        mean_minutes: if count == 0 { 0.0 } else { minutes(sum as f64 / count as f64) },
+        median_minutes: minutes(quantile(buckets, 0.5)),
+        p90_minutes: minutes(quantile(buckets, 0.9)),
+    };
+    pb::ResolutionRow {
+        key,
+        name,
+        resolution: Some(stats(d.resolved, d.resolution_seconds, &d.resolution_buckets)),
+        first_response: Some(stats(d.first_responses, d.first_response_seconds, &d.first_response_buckets)),
+        reopened: d.reopened,
+        reopen_rate: if d.closed == 0 { 0.0 } else { d.reopened as f64 / d.closed as f64 },
+    }
+}
+
 #[tonic::async_trait]
 impl ReportService for ReportApi {
+    async fn get_case_volume(&self, request: Request<pb::GetCaseVolumeRequest>) -> Result<Response<pb::CaseVolume>, Status> {
+        caller(&request)?;
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let period = period(&mut violations, request.period.as_ref());
+        let granularity = granularity(&mut violations, request.granularity);
+        let dimension = grouping(&mut violations, request.group_by);
+        violations.into_result()?;
+        let Some(period) = period else { return Err(Status::internal("a checked period went missing")) };
+        let days = self.store.day_counts(period, dimension).await?;
+        let keys: Vec<&str> = days.iter().map(|d| d.key.as_str()).collect();
+        let names = self.store.key_names(dimension, &keys).await?;
+        // Steps in order, then keys: the days come ordered by day.
+        let mut rows: std::collections::BTreeMap<(i32, String), pb::VolumeRow> = std::collections::BTreeMap::new();
+        for day in &days {
+            let step = step_of(day.day, granularity).max(period.start);
+            let row = rows.entry((step, day.key.clone())).or_insert_with(|| pb::VolumeRow {
+                step: date_of(step).to_string(),
+                key: day.key.clone(),
+                name: names.get(&day.key).cloned().unwrap_or_default(),
+                ..Default::default()
+            });
+            row.created += day.created;
+            row.closed += day.closed;
+            row.reopened += day.reopened;
+            row.assigned += day.assigned;
+        }
+        let rows: Vec<pb::VolumeRow> = rows.into_values().collect();
+        Ok(Response::new(pb::CaseVolume {
+            period: Some(period_message(period)),
+            created: rows.iter().map(|r| r.created).sum(),
+            closed: rows.iter().map(|r| r.closed).sum(),
+            reopened: rows.iter().map(|r| r.reopened).sum(),
+            assigned: rows.iter().map(|r| r.assigned).sum(),
+            rows,
+        }))
+    }
+
+    async fn get_resolution_times(
+        &self,
+        request: Request<pb::GetResolutionTimesRequest>,
+    ) -> Result<Response<pb::ResolutionTimes>, Status> {
+        caller(&request)?;
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let period = period(&mut violations, request.period.as_ref());
+        let dimension = grouping(&mut violations, request.group_by);
+        violations.into_result()?;
+        let Some(period) = period else { return Err(Status::internal("a checked period went missing")) };
+        let total = self.store.durations(period, Dimension::All).await?.remove("").unwrap_or_default();
+        let by_key =
+            if dimension == Dimension::All { Default::default() } else { self.store.durations(period, dimension).await? };
+        let keys: Vec<&str> = by_key.keys().map(String::as_str).collect();
+        let names = self.store.key_names(dimension, &keys).await?;
+        let mut rows: Vec<pb::ResolutionRow> = by_key
+            .iter()
+            .map(|(key, durations)| resolution_row(key.clone(), names.get(key).cloned().unwrap_or_default(), durations))
+            .collect();
+        rows.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.key.cmp(&b.key)));
+        Ok(Response::new(pb::ResolutionTimes {
+            period: Some(period_message(period)),
+            rows,
+            total: Some(resolution_row(String::new(), String::new(), &total)),
+        }))
+    }
+
     async fn get_queue_counts(&self, request: Request<pb::GetQueueCountsRequest>) -> Result<Response<pb::QueueCounts>, Status> {
         caller(&request)?;
         let request = request.into_inner();

@@ -184,9 +184,11 @@ impl StaffService for StaffApi {
         };
         violations.into_result()?;
         let (rows, next) = self.store.list_staff_users(&filter, after, limit).await?;
+        let total_size = if request.include_total_size { Some(self.store.count_staff_users(&filter).await?) } else { None };
         Ok(Response::new(pb::ListStaffUsersResponse {
             staff_users: rows.into_iter().map(wire::staff_user).collect(),
             next_page_token: next.map(|c| page::encode(&c)).unwrap_or_default(),
+            total_size,
         }))
     }
 
@@ -236,9 +238,11 @@ impl StaffService for StaffApi {
         let after: Option<page::NameCursor> = page::decode(&mut violations, &request.page_token);
         violations.into_result()?;
         let (teams, next) = self.store.list_teams(after, limit).await?;
+        let total_size = if request.include_total_size { Some(self.store.count_teams().await?) } else { None };
         Ok(Response::new(pb::ListTeamsResponse {
             teams: teams.into_iter().map(wire::team).collect(),
             next_page_token: next.map(|c| page::encode(&c)).unwrap_or_default(),
+            total_size,
         }))
     }
 

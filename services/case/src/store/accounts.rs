@@ -113,17 +113,26 @@ impl Store {
         after: Option<NameCursor>,
         limit: u64,
     ) -> Result<(Vec<account::Model>, Option<NameCursor>)> {
-        let mut query = account::Entity::find();
-        if !filter.query.is_empty() {
-            query = query.filter(contains_ci(account::Column::Name, &filter.query));
-        }
-        if !filter.industry.is_empty() {
-            query = query.filter(account::Column::Industry.eq(filter.industry.clone()));
-        }
-        if let Some(tier) = filter.tier {
-            query = query.filter(account::Column::Tier.eq(tier.key()));
-        }
         let order = (account::Column::Name, account::Column::Id);
-        Ok(page::by_name(&self.db, query, order, after, limit, |row| (&row.name, &row.id)).await?)
+        Ok(page::by_name(&self.db, accounts_matching(filter), order, after, limit, |row| (&row.name, &row.id)).await?)
     }
+
+    /// How many accounts the filters select (a list's `total_size`).
+    pub async fn count_accounts(&self, filter: &AccountFilter) -> Result<i64> {
+        super::count(&self.db, accounts_matching(filter)).await
+    }
+}
+
+fn accounts_matching(filter: &AccountFilter) -> sea_orm::Select<account::Entity> {
+    let mut query = account::Entity::find();
+    if !filter.query.is_empty() {
+        query = query.filter(contains_ci(account::Column::Name, &filter.query));
+    }
+    if !filter.industry.is_empty() {
+        query = query.filter(account::Column::Industry.eq(filter.industry.clone()));
+    }
+    if let Some(tier) = filter.tier {
+        query = query.filter(account::Column::Tier.eq(tier.key()));
+    }
+    query
 }

@@ -439,63 +439,7 @@ impl Store {
         after: Option<CaseCursor>,
         limit: u64,
     ) -> Result<(Vec<CaseRecord>, Option<CaseCursor>)> {
-        let mut query = case::Entity::find();
-        if !filter.statuses.is_empty() {
-            query = query.filter(case::Column::Status.is_in(filter.statuses.iter().map(|s| s.key())));
-        }
-        if !filter.priorities.is_empty() {
-            query = query.filter(case::Column::Priority.is_in(filter.priorities.iter().map(|p| p.rank())));
-        }
-        if let Some(type_id) = &filter.type_id {
-            query = query.filter(case::Column::TypeId.eq(type_id.clone()));
-        }
-        if let Some(owner) = &filter.owner_id {
-            query = query.filter(case::Column::OwnerId.eq(owner.to_string()));
-        }
-        if filter.unassigned_only {
-            query = query.filter(case::Column::OwnerId.is_null());
-        }
-        if let Some(team) = &filter.team_id {
-            query = query.filter(case::Column::TeamId.eq(team.to_string()));
-        }
-        if let Some(account) = &filter.account_id {
-            query = query.filter(case::Column::AccountId.eq(account.to_string()));
-        }
-        if let Some(contact) = &filter.contact_id {
-            query = query.filter(
-                case::Column::Id.in_subquery(
-                    Query::select()
-                        .column(case_contact::Column::CaseId)
-                        .from(case_contact::Entity)
-                        .and_where(case_contact::Column::ContactId.eq(contact.to_string()))
-                        .to_owned(),
-                ),
-            );
-        }
-        if let Some(tag) = &filter.tag {
-            query = query.filter(
-                case::Column::Id.in_subquery(
-                    Query::select()
-                        .column(case_tag::Column::CaseId)
-                        .from(case_tag::Entity)
-                        .and_where(case_tag::Column::Tag.eq(tag.clone()))
-                        .to_owned(),
-                ),
-            );
-        }
-        if let Some(after) = filter.created_after {
-            query = query.filter(case::Column::CreatedAt.gte(after));
-        }
-        if let Some(before) = filter.created_before {
-            query = query.filter(case::Column::CreatedAt.lt(before));
-        }
-        if !filter.text.is_empty() {
-            query = query.filter(
-                Condition::any()
-                    .add(contains_ci(case::Column::Subject, &filter.text))
-                    .add(contains_ci(case::Column::Description, &filter.text)),
-            );
-        }
+        let mut query = cases_matching(filter);
         query = match (order, &after) {
             (CaseOrder::Newest, Some(c)) => query.filter(case::Column::Number.lt(c.number)),
             (CaseOrder::Oldest, Some(c)) => query.filter(case::Column::Number.gt(c.number)),
@@ -545,6 +489,11 @@ impl Store {
 
     /// A change of a case's team to one where it has no owner routes it
     /// among the new team's members (by the rules that route to that team).
+    /// How many cases the filters select (a list's `total_size`).
+    pub async fn count_cases(&self, filter: &CaseFilter) -> Result<i64> {
+        super::count(&self.db, cases_matching(filter)).await
+    }
+
     pub async fn update_case(&self, target: CaseUpdate, fields: CaseFields, by: &Actor<'_>) -> Result<CaseRecord> {
         let mask = &target.mask;
         let fields = &fields;
@@ -878,6 +827,68 @@ impl Store {
             })
             .await
     }
+}
+
+/// The cases a list's filters select, unordered and unpaged.
+fn cases_matching(filter: &CaseFilter) -> sea_orm::Select<case::Entity> {
+    let mut query = case::Entity::find();
+    if !filter.statuses.is_empty() {
+        query = query.filter(case::Column::Status.is_in(filter.statuses.iter().map(|s| s.key())));
+    }
+    if !filter.priorities.is_empty() {
+        query = query.filter(case::Column::Priority.is_in(filter.priorities.iter().map(|p| p.rank())));
+    }
+    if let Some(type_id) = &filter.type_id {
+        query = query.filter(case::Column::TypeId.eq(type_id.clone()));
+    }
+    if let Some(owner) = &filter.owner_id {
+        query = query.filter(case::Column::OwnerId.eq(owner.to_string()));
+    }
+    if filter.unassigned_only {
+        query = query.filter(case::Column::OwnerId.is_null());
+    }
+    if let Some(team) = &filter.team_id {
+        query = query.filter(case::Column::TeamId.eq(team.to_string()));
+    }
+    if let Some(account) = &filter.account_id {
+        query = query.filter(case::Column::AccountId.eq(account.to_string()));
+    }
+    if let Some(contact) = &filter.contact_id {
+        query = query.filter(
+            case::Column::Id.in_subquery(
+                Query::select()
+                    .column(case_contact::Column::CaseId)
+                    .from(case_contact::Entity)
+                    .and_where(case_contact::Column::ContactId.eq(contact.to_string()))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(tag) = &filter.tag {
+        query = query.filter(
+            case::Column::Id.in_subquery(
+                Query::select()
+                    .column(case_tag::Column::CaseId)
+                    .from(case_tag::Entity)
+                    .and_where(case_tag::Column::Tag.eq(tag.clone()))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(after) = filter.created_after {
+        query = query.filter(case::Column::CreatedAt.gte(after));
+    }
+    if let Some(before) = filter.created_before {
+        query = query.filter(case::Column::CreatedAt.lt(before));
+    }
+    if !filter.text.is_empty() {
+        query = query.filter(
+            Condition::any()
+                .add(contains_ci(case::Column::Subject, &filter.text))
+                .add(contains_ci(case::Column::Description, &filter.text)),
+        );
+    }
+    query
 }
 
 fn time_text(time: Option<chrono::DateTime<chrono::Utc>>) -> String {

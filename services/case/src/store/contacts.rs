@@ -240,18 +240,27 @@ impl Store {
         after: Option<NameCursor>,
         limit: u64,
     ) -> Result<(Vec<contact::Model>, Option<NameCursor>)> {
-        let mut query = contact::Entity::find();
-        if !filter.query.is_empty() {
-            query = query.filter(
-                Condition::any()
-                    .add(contains_ci(contact::Column::Name, &filter.query))
-                    .add(contains_ci(contact::Column::Email, &filter.query)),
-            );
-        }
-        if let Some(account_id) = filter.account_id {
-            query = query.filter(contact::Column::AccountId.eq(account_id.to_string()));
-        }
         let order = (contact::Column::Name, contact::Column::Id);
-        Ok(page::by_name(&self.db, query, order, after, limit, |row| (&row.name, &row.id)).await?)
+        Ok(page::by_name(&self.db, contacts_matching(filter), order, after, limit, |row| (&row.name, &row.id)).await?)
     }
+
+    /// How many contacts the filters select (a list's `total_size`).
+    pub async fn count_contacts(&self, filter: &ContactFilter) -> Result<i64> {
+        super::count(&self.db, contacts_matching(filter)).await
+    }
+}
+
+fn contacts_matching(filter: &ContactFilter) -> sea_orm::Select<contact::Entity> {
+    let mut query = contact::Entity::find();
+    if !filter.query.is_empty() {
+        query = query.filter(
+            Condition::any()
+                .add(contains_ci(contact::Column::Name, &filter.query))
+                .add(contains_ci(contact::Column::Email, &filter.query)),
+        );
+    }
+    if let Some(account_id) = filter.account_id {
+        query = query.filter(contact::Column::AccountId.eq(account_id.to_string()));
+    }
+    query
 }

@@ -7,6 +7,7 @@ mod activities;
 mod cases;
 mod contacts;
 pub mod escalation;
+pub mod period_reports;
 pub mod reports;
 pub mod routing;
 mod staff;
@@ -78,6 +79,15 @@ impl Store {
             })
             .await
     }
+}
+
+/// How many rows a list's filtered query selects, ignoring paging.
+pub(crate) async fn count<E: EntityTrait>(db: &impl ConnectionTrait, query: sea_orm::Select<E>) -> Result<i64>
+where
+    E::Model: Sync,
+{
+    use sea_orm::PaginatorTrait;
+    Ok(query.count(db).await? as i64)
 }
 
 /// Whether a row with this id exists.

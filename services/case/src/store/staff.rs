@@ -122,30 +122,18 @@ impl Store {
         after: Option<NameCursor>,
         limit: u64,
     ) -> Result<(Vec<staff_user::Model>, Option<NameCursor>)> {
-        let mut query = staff_user::Entity::find();
-        if !filter.query.is_empty() {
-            query = query.filter(
-                Condition::any()
-                    .add(contains_ci(staff_user::Column::Name, &filter.query))
-                    .add(contains_ci(staff_user::Column::Email, &filter.query)),
-            );
-        }
-        if filter.active_only {
-            query = query.filter(staff_user::Column::Active.eq(true));
-        }
-        if let Some(team_id) = filter.team_id {
-            query = query.filter(
-                staff_user::Column::Id.in_subquery(
-                    Query::select()
-                        .column(team_member::Column::StaffId)
-                        .from(team_member::Entity)
-                        .and_where(team_member::Column::TeamId.eq(team_id.to_string()))
-                        .to_owned(),
-                ),
-            );
-        }
         let order = (staff_user::Column::Name, staff_user::Column::Id);
-        Ok(page::by_name(&self.db, query, order, after, limit, |row| (&row.name, &row.id)).await?)
+        Ok(page::by_name(&self.db, staff_matching(filter), order, after, limit, |row| (&row.name, &row.id)).await?)
+    }
+
+    /// How many staff users the filters select (a list's `total_size`).
+    pub async fn count_staff_users(&self, filter: &StaffFilter) -> Result<i64> {
+        super::count(&self.db, staff_matching(filter)).await
+    }
+
+    /// How many teams there are (a list's `total_size`).
+    pub async fn count_teams(&self) -> Result<i64> {
+        super::count(&self.db, team::Entity::find()).await
     }
 
     pub async fn create_team(&self, fields: TeamFields, by: &Actor<'_>, once: Once<'_>) -> Result<TeamRecord> {
@@ -261,4 +249,30 @@ impl Store {
             rows.into_iter().map(|team| TeamRecord { member_ids: members.remove(&team.id).unwrap_or_default(), team }).collect();
         Ok((teams, next))
     }
+}
+
+fn staff_matching(filter: &StaffFilter) -> sea_orm::Select<staff_user::Entity> {
+    let mut query = staff_user::Entity::find();
+    if !filter.query.is_empty() {
+        query = query.filter(
+            Condition::any()
+                .add(contains_ci(staff_user::Column::Name, &filter.query))
+                .add(contains_ci(staff_user::Column::Email, &filter.query)),
+        );
+    }
+    if filter.active_only {
+        query = query.filter(staff_user::Column::Active.eq(true));
+    }
+    if let Some(team_id) = filter.team_id {
+        query = query.filter(
+            staff_user::Column::Id.in_subquery(
+                Query::select()
+                    .column(team_member::Column::StaffId)
+                    .from(team_member::Entity)
+                    .and_where(team_member::Column::TeamId.eq(team_id.to_string()))
+                    .to_owned(),
+            ),
+        );
+    }
+    query
 }

@@ -1,0 +1,250 @@
+//! The period reports' kept data (`report_days`, `report_day_buckets`,
+//! migration `m20261205_000009_report_days`): written by the case service's
+//! consumer of its own events, one upsert per dimension, and read by day
+//! range, so a report reads a row per day and group, never every case.
+
+use std::collections::HashMap;
+
+use docket_kit::db::placeholder;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement, Value};
+
+use super::Store;
+use crate::{
+    domain::period::{BUCKETS, Dimension, Period, bucket_of},
+    error::Result,
+};
+
+/// What one event adds to its day, under each of its dimensions' keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DayCounts {
+    pub day: i32,
+    /// Every dimension with the case's key in it.
+    pub keys: Vec<(Dimension, String)>,
+    pub created: i64,
+    pub closed: i64,
+    pub reopened: i64,
+    pub assigned: i64,
+    /// Seconds from creation to close.
+    pub resolution: Option<i64>,
+    /// Seconds from creation to the first staff reply.
+    pub first_response: Option<i64>,
+}
+
+/// Adds an event's counts to its day, inside the consumer's transaction
+/// (its inbox row commits with them, so a redelivered event counts once).
+pub async fn keep(txn: &DatabaseTransaction, counts: &DayCounts) -> Result<()> {
+    let backend = txn.get_database_backend();
+    let p = |n| placeholder(backend, n);
+    let (resolved, resolution) = counts.resolution.map_or((0, 0), |s| (1, s));
+    let (first_responses, first_response) = counts.first_response.map_or((0, 0), |s| (1, s));
+    let sql = format!(
+        "INSERT INTO report_days (dimension, day, key, created, closed, reopened, assigned, resolved, resolution_seconds, \
+         first_responses, first_response_seconds) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) \
+         ON CONFLICT (dimension, day, key) DO UPDATE SET created = report_days.created + excluded.created, \
+         closed = report_days.closed + excluded.closed, reopened = report_days.reopened + excluded.reopened, \
+         assigned = report_days.assigned + excluded.assigned, resolved = report_days.resolved + excluded.resolved, \
+         resolution_seconds = report_days.resolution_seconds + excluded.resolution_seconds, \
+         first_responses = report_days.first_responses + excluded.first_responses, \
+         first_response_seconds = report_days.first_response_seconds + excluded.first_response_seconds",
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        p(6),
+        p(7),
+        p(8),
+        p(9),
+        p(10),
+        p(11)
+    );
+    let bucket_sql = format!(
+        "INSERT INTO report_day_buckets (dimension, day, key, metric, bucket, count) VALUES ({}, {}, {}, {}, {}, 1) \
+         ON CONFLICT (dimension, day, key, metric, bucket) DO UPDATE SET count = report_day_buckets.count + 1",
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5)
+    );
+    for (dimension, key) in &counts.keys {
+        let values: Vec<Value> = vec![
+            dimension.key().into(),
+            counts.day.into(),
+            key.as_str().into(),
+            counts.created.into(),
+            counts.closed.into(),
+            counts.reopened.into(),
+            counts.assigned.into(),
+            resolved.into(),
+            resolution.into(),
+            first_responses.into(),
+            first_response.into(),
+        ];
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql.clone(), values)).await?;
+        for (metric, seconds) in [("resolution", counts.resolution), ("first_response", counts.first_response)] {
+            let Some(seconds) = seconds else { continue };
+            let values: Vec<Value> =
+                vec![dimension.key().into(), counts.day.into(), key.as_str().into(), metric.into(), bucket_of(seconds).into()];
+            txn.execute_raw(Statement::from_sql_and_values(backend, bucket_sql.clone(), values)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// One day's counts of one key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DayRow {
+    pub day: i32,
+    pub key: String,
+    pub created: i64,
+    pub closed: i64,
+    pub reopened: i64,
+    pub assigned: i64,
+}
+
+/// A key's durations over a period: counts, sums and histograms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Durations {
+    pub closed: i64,
+    pub reopened: i64,
+    pub resolved: i64,
+    pub resolution_seconds: i64,
+    pub first_responses: i64,
+    pub first_response_seconds: i64,
+    pub resolution_buckets: [i64; BUCKETS],
+    pub first_response_buckets: [i64; BUCKETS],
+}
+
+impl Default for Durations {
+    fn default() -> Self {
+        Self {
+            closed: 0,
+            reopened: 0,
+            resolved: 0,
+            resolution_seconds: 0,
+            first_responses: 0,
+            first_response_seconds: 0,
+            resolution_buckets: [0; BUCKETS],
+            first_response_buckets: [0; BUCKETS],
+        }
+    }
+}
+
+impl Store {
+    /// How people read the keys of a dimension: type, team and owner
+    /// names from their records, channel and priority labels.
+    pub async fn key_names(&self, dimension: Dimension, keys: &[&str]) -> Result<HashMap<String, String>> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+        use crate::{
+            domain::{Channel, Priority},
+            records::entities::{case_type, staff_user, team},
+        };
+        let ids = keys.iter().filter(|k| !k.is_empty()).map(|k| (*k).to_owned());
+        let names: Vec<(String, String)> = match dimension {
+            Dimension::All => Vec::new(),
+            Dimension::Type => case_type::Entity::find()
+                .filter(case_type::Column::Id.is_in(ids))
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|t| (t.id, t.name))
+                .collect(),
+            Dimension::Team => team::Entity::find()
+                .filter(team::Column::Id.is_in(ids))
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|t| (t.id, t.name))
+                .collect(),
+            Dimension::Owner => staff_user::Entity::find()
+                .filter(staff_user::Column::Id.is_in(ids))
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|u| (u.id, u.name))
+                .collect(),
+            Dimension::Channel => {
+                keys.iter().filter_map(|k| Channel::from_key(k).map(|c| ((*k).to_owned(), c.label().to_owned()))).collect()
+            }
+            Dimension::Priority => {
+                keys.iter().filter_map(|k| Priority::from_key(k).map(|p| ((*k).to_owned(), p.label().to_owned()))).collect()
+            }
+        };
+        Ok(names.into_iter().collect())
+    }
+
+    /// The kept counts of the period's days under one dimension.
+    pub async fn day_counts(&self, period: Period, dimension: Dimension) -> Result<Vec<DayRow>> {
+        let backend = self.db.get_database_backend();
+        let sql = format!(
+            "SELECT day, key, created, closed, reopened, assigned FROM report_days \
+             WHERE dimension = {} AND day >= {} AND day < {} ORDER BY day, key",
+            placeholder(backend, 1),
+            placeholder(backend, 2),
+            placeholder(backend, 3)
+        );
+        let values: Vec<Value> = vec![dimension.key().into(), period.start.into(), period.end.into()];
+        let rows = self.db.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+        let mut days = Vec::with_capacity(rows.len());
+        for row in rows {
+            days.push(DayRow {
+                day: row.try_get("", "day")?,
+                key: row.try_get("", "key")?,
+                created: row.try_get("", "created")?,
+                closed: row.try_get("", "closed")?,
+                reopened: row.try_get("", "reopened")?,
+                assigned: row.try_get("", "assigned")?,
+            });
+        }
+        Ok(days)
+    }
+
+    /// Each key's durations over the period under one dimension.
+    pub async fn durations(&self, period: Period, dimension: Dimension) -> Result<HashMap<String, Durations>> {
+        let backend = self.db.get_database_backend();
+        let (p1, p2, p3) = (placeholder(backend, 1), placeholder(backend, 2), placeholder(backend, 3));
+        let values = || -> Vec<Value> { vec![dimension.key().into(), period.start.into(), period.end.into()] };
+        // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back.
+        let sum = |column: &str| format!("CAST(SUM({column}) AS BIGINT) AS {column}");
+        let sums = format!(
+            "SELECT key, {}, {}, {}, {}, {}, {} \
+             FROM report_days WHERE dimension = {p1} AND day >= {p2} AND day < {p3} GROUP BY key",
+            sum("closed"),
+            sum("reopened"),
+            sum("resolved"),
+            sum("resolution_seconds"),
+            sum("first_responses"),
+            sum("first_response_seconds")
+        );
+        let mut by_key: HashMap<String, Durations> = HashMap::new();
+        for row in self.db.query_all_raw(Statement::from_sql_and_values(backend, sums, values())).await? {
+            let key: String = row.try_get("", "key")?;
+            let entry = by_key.entry(key).or_default();
+            entry.closed = row.try_get("", "closed")?;
+            entry.reopened = row.try_get("", "reopened")?;
+            entry.resolved = row.try_get("", "resolved")?;
+            entry.resolution_seconds = row.try_get("", "resolution_seconds")?;
+            entry.first_responses = row.try_get("", "first_responses")?;
+            entry.first_response_seconds = row.try_get("", "first_response_seconds")?;
+        }
+        let buckets = format!(
+            "SELECT key, metric, bucket, CAST(SUM(count) AS BIGINT) AS count FROM report_day_buckets \
+             WHERE dimension = {p1} AND day >= {p2} AND day < {p3} GROUP BY key, metric, bucket"
+        );
+        for row in self.db.query_all_raw(Statement::from_sql_and_values(backend, buckets, values())).await? {
+            let key: String = row.try_get("", "key")?;
+            let metric: String = row.try_get("", "metric")?;
+            let bucket: i16 = row.try_get("", "bucket")?;
+            let count: i64 = row.try_get("", "count")?;
+            let entry = by_key.entry(key).or_default();
+            let histogram =
+                if metric == "resolution" { &mut entry.resolution_buckets } else { &mut entry.first_response_buckets };
+            if let Some(slot) = histogram.get_mut(bucket as usize) {
+                *slot += count;
+            }
+        }
+        Ok(by_key)
+    }
+}

@@ -1,0 +1,419 @@
+//! The period reports (GetCaseVolume, GetResolutionTimes): counted from
+//! the case service's own events into kept day rows, checked against what
+//! the test works out itself from the events it made. Events of March
+//! 2025 are handed to the consumer's handler directly (the clock cannot be
+//! turned back for real cases); real cases go the whole way, through the
+//! outbox, the broker and the consumer.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use docket_case::own_events::CaseEvents;
+use docket_kit::events::{
+    consumer::{EventHandler, Prepared},
+    envelope, pack,
+};
+use docket_proto::{case::v1 as pb, events::v1 as ev};
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use tonic::Code;
+
+use crate::{
+    common::{AGENT, TestApp, VIEWER, assert_field_error, eventually},
+    fixtures::{customer, new_case, note, staff_user, team_of},
+    on_both_backends,
+};
+
+on_both_backends!(
+    volume_is_counted_per_day_week_and_month_by_type_and_team,
+    resolution_and_first_response_times_match_the_durations_by_priority,
+    real_cases_are_counted_through_the_consumer,
+    bad_periods_and_bad_events_are_refused_and_count_nothing,
+);
+
+fn at(date: &str, hour: u32) -> DateTime<Utc> {
+    NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap().and_hms_opt(hour, 0, 0).unwrap().and_utc()
+}
+
+fn ts(time: DateTime<Utc>) -> Option<prost_types::Timestamp> {
+    Some(docket_kit::time::to_proto(time))
+}
+
+fn period(start: &str, end: &str) -> Option<pb::ReportPeriod> {
+    Some(pb::ReportPeriod { start_time: ts(at(start, 0)), end_time: ts(at(end, 0)) })
+}
+
+/// A case as the events carry it.
+fn case(type_id: &str, team_id: &str, priority: pb::CasePriority, created: DateTime<Utc>) -> pb::Case {
+    pb::Case {
+        id: uuid::Uuid::now_v7().to_string(),
+        type_id: type_id.to_owned(),
+        team_id: team_id.to_owned(),
+        priority: priority as i32,
+        channel: pb::CaseChannel::Email as i32,
+        create_time: ts(created),
+        update_time: ts(created),
+        ..Default::default()
+    }
+}
+
+fn event(event_type: &str, payload_name: &str, payload: &impl prost::Message, case: &pb::Case) -> ev::Envelope {
+    envelope("case", event_type, &case.id, "test", docket_kit::time::now(), pack(payload_name, payload))
+}
+
+fn created(case: &pb::Case) -> ev::Envelope {
+    event("case.created", "docket.events.v1.CaseCreated", &ev::CaseCreated { case: Some(case.clone()) }, case)
+}
+
+fn closed(case: &pb::Case, at: DateTime<Utc>) -> ev::Envelope {
+    let case = pb::Case { closed_time: ts(at), update_time: ts(at), ..case.clone() };
+    event(
+        "case.closed",
+        "docket.events.v1.CaseClosed",
+        &ev::CaseClosed { case: Some(case.clone()), reason: String::new() },
+        &case,
+    )
+}
+
+fn reopened(case: &pb::Case, at: DateTime<Utc>) -> ev::Envelope {
+    let case = pb::Case { update_time: ts(at), ..case.clone() };
+    event(
+        "case.reopened",
+        "docket.events.v1.CaseReopened",
+        &ev::CaseReopened { case: Some(case.clone()), reason: "again".into() },
+        &case,
+    )
+}
+
+fn first_reply(case: &pb::Case, at: DateTime<Utc>) -> ev::Envelope {
+    let case = pb::Case { first_response_time: ts(at), update_time: ts(at), ..case.clone() };
+    let activity = pb::Activity { case_id: case.id.clone(), create_time: ts(at), ..Default::default() };
+    let payload = ev::CaseActivityAdded { case: Some(case.clone()), activity: Some(activity) };
+    event("case.activity_added", "docket.events.v1.CaseActivityAdded", &payload, &case)
+}
+
+/// Hands each event to the case service's consumer handler, committing
+/// what it keeps as the consumer does.
+async fn consume(app: &TestApp, events: &[ev::Envelope]) {
+    let db = app.case_db().await;
+    for event in events {
+        let txn = db.begin().await.unwrap();
+        CaseEvents.handle(&txn, event, Prepared::nothing()).await.unwrap_or_else(|err| panic!("{}: {err:?}", event.r#type));
+        txn.commit().await.unwrap();
+    }
+}
+
+async fn volume(app: &TestApp, request: pb::GetCaseVolumeRequest) -> pb::CaseVolume {
+    app.reports(VIEWER).get_case_volume(request).await.expect("the volume report").into_inner()
+}
+
+async fn times(app: &TestApp, request: pb::GetResolutionTimesRequest) -> pb::ResolutionTimes {
+    app.reports(VIEWER).get_resolution_times(request).await.expect("the resolution report").into_inner()
+}
+
+async fn volume_is_counted_per_day_week_and_month_by_type_and_team(app: TestApp) {
+    let ana = staff_user(&app, "Ana Agent").await;
+    let desk = team_of(&app, "Desk", &[&ana]).await;
+    let field = team_of(&app, "Field", &[&ana]).await;
+    // (type, team, created day, closed day)
+    let plan = [
+        ("technical_issue", &desk.id, "2025-03-03", Some("2025-03-04")),
+        ("technical_issue", &desk.id, "2025-03-03", None),
+        ("billing_query", &field.id, "2025-03-09", Some("2025-03-10")),
+        ("billing_query", &desk.id, "2025-03-10", Some("2025-04-02")),
+        ("technical_issue", &field.id, "2025-03-31", None),
+        ("technical_issue", &desk.id, "2025-04-01", None),
+    ];
+    let mut events = Vec::new();
+    for (type_id, team_id, day, closed_on) in plan {
+        let made = case(type_id, team_id, pb::CasePriority::Medium, at(day, 9));
+        events.push(created(&made));
+        if let Some(closed_on) = closed_on {
+            events.push(closed(&made, at(closed_on, 15)));
+        }
+    }
+    consume(&app, &events).await;
+
+    // Days: what the plan says per day.
+    let march = volume(&app, pb::GetCaseVolumeRequest { period: period("2025-03-01", "2025-04-01"), ..Default::default() }).await;
+    let by_step: BTreeMap<&str, (i64, i64)> = march.rows.iter().map(|r| (r.step.as_str(), (r.created, r.closed))).collect();
+    let expected: BTreeMap<&str, (i64, i64)> =
+        [("2025-03-03", (2, 0)), ("2025-03-04", (0, 1)), ("2025-03-09", (1, 0)), ("2025-03-10", (1, 1)), ("2025-03-31", (1, 0))]
+            .into_iter()
+            .collect();
+    assert_eq!(by_step, expected, "{march:?}");
+    assert_eq!((march.created, march.closed), (5, 2), "April's events are outside the period");
+    assert!(march.rows.iter().all(|r| r.key.is_empty() && r.name.is_empty()), "no breakdown");
+
+    // Weeks from Monday, cut to the period's start; by type.
+    let weeks = volume(
+        &app,
+        pb::GetCaseVolumeRequest {
+            period: period("2025-03-01", "2025-04-06"),
+            granularity: pb::ReportGranularity::Week as i32,
+            group_by: pb::ReportGrouping::Type as i32,
+        },
+    )
+    .await;
+    let by_week: BTreeMap<(&str, &str), (i64, i64)> =
+        weeks.rows.iter().map(|r| ((r.step.as_str(), r.key.as_str()), (r.created, r.closed))).collect();
+    // 2025-03-01 is a Saturday: its week starts on 2025-02-24, cut to the 1st.
+    let expected: BTreeMap<(&str, &str), (i64, i64)> = [
+        (("2025-03-03", "technical_issue"), (2, 1)),
+        (("2025-03-03", "billing_query"), (1, 0)),
+        (("2025-03-10", "billing_query"), (1, 1)),
+        (("2025-03-31", "technical_issue"), (2, 0)),
+        (("2025-03-31", "billing_query"), (0, 1)),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(by_week, expected, "{weeks:?}");
+    let names: BTreeMap<&str, &str> = weeks.rows.iter().map(|r| (r.key.as_str(), r.name.as_str())).collect();
+    assert!(names.values().all(|name| !name.is_empty()), "each type by its name: {names:?}");
+
+    // Months, by team, named.
+    let months = volume(
+        &app,
+        pb::GetCaseVolumeRequest {
+            period: period("2025-03-01", "2025-05-01"),
+            granularity: pb::ReportGranularity::Month as i32,
+            group_by: pb::ReportGrouping::Team as i32,
+        },
+    )
+    .await;
+    let by_month: BTreeMap<(&str, &str), (i64, i64)> =
+        months.rows.iter().map(|r| ((r.step.as_str(), r.name.as_str()), (r.created, r.closed))).collect();
+    let expected: BTreeMap<(&str, &str), (i64, i64)> =
+        [(("2025-03-01", "Desk"), (3, 1)), (("2025-03-01", "Field"), (2, 1)), (("2025-04-01", "Desk"), (1, 1))]
+            .into_iter()
+            .collect();
+    assert_eq!(by_month, expected, "{months:?}");
+    assert_eq!((months.created, months.closed), (6, 3));
+}
+
+async fn resolution_and_first_response_times_match_the_durations_by_priority(app: TestApp) {
+    use pb::CasePriority::{High, Low};
+    // (priority, minutes to resolve, minutes to first reply, reopened after closing)
+    let plan = [
+        (High, 10, 5, false),
+        (High, 50, 20, false),
+        (High, 200, 30, true),
+        (High, 3_000, 45, false),
+        (Low, 600, 120, false),
+        (Low, 6_000, 600, true),
+        (Low, 20_000, 2_000, false),
+    ];
+    let start = at("2025-03-03", 8);
+    let mut events = Vec::new();
+    for (i, (priority, resolve, reply, reopen)) in plan.iter().enumerate() {
+        let created_at = start + Duration::hours(i as i64);
+        let made = case("technical_issue", "", *priority, created_at);
+        events.push(created(&made));
+        let replied = pb::Case { first_response_time: ts(created_at + Duration::minutes(*reply)), ..made.clone() };
+        events.push(first_reply(&made, created_at + Duration::minutes(*reply)));
+        let closed_at = created_at + Duration::minutes(*resolve);
+        events.push(closed(&replied, closed_at));
+        if *reopen {
+            events.push(reopened(&replied, closed_at + Duration::minutes(1)));
+        }
+    }
+    consume(&app, &events).await;
+
+    let report = times(
+        &app,
+        pb::GetResolutionTimesRequest {
+            period: period("2025-03-01", "2025-04-01"),
+            group_by: pb::ReportGrouping::Priority as i32,
+        },
+    )
+    .await;
+    /// The bucket bounds of the period reports, in minutes.
+    const BOUNDS: [f64; 13] =
+        [15.0, 30.0, 60.0, 120.0, 240.0, 480.0, 1_440.0, 2_880.0, 4_320.0, 7_200.0, 10_080.0, 20_160.0, 43_200.0];
+    let bucket = |minutes: f64| BOUNDS.iter().position(|b| minutes < *b).unwrap_or(BOUNDS.len());
+    let check = |stats: &pb::DurationStats, mut values: Vec<i64>, what: &str| {
+        values.sort_unstable();
+        let n = values.len();
+        assert_eq!(stats.count, n as i64, "{what}");
+        let mean = values.iter().sum::<i64>() as f64 / n as f64;
+        assert!((stats.mean_minutes - mean).abs() < 1e-6, "{what}: mean {} != {mean}", stats.mean_minutes);
+        // Nearest rank: the ceil(p * n)-th shortest.
+        let nearest = |p: f64| values[((p * n as f64 - 1e-9).ceil() as usize).max(1) - 1] as f64;
+        assert_eq!(bucket(stats.median_minutes), bucket(nearest(0.5)), "{what}: median {}", stats.median_minutes);
+        assert_eq!(bucket(stats.p90_minutes), bucket(nearest(0.9)), "{what}: p90 {}", stats.p90_minutes);
+    };
+    for (priority, key) in [(High, "high"), (Low, "low")] {
+        let row = report.rows.iter().find(|r| r.key == key).unwrap_or_else(|| panic!("no {key} row: {report:?}"));
+        assert_eq!(row.name, if key == "high" { "High" } else { "Low" });
+        let mine: Vec<_> = plan.iter().filter(|p| p.0 == priority).collect();
+        check(row.resolution.as_ref().unwrap(), mine.iter().map(|p| p.1).collect(), key);
+        check(row.first_response.as_ref().unwrap(), mine.iter().map(|p| p.2).collect(), key);
+        let reopens = mine.iter().filter(|p| p.3).count() as i64;
+        assert_eq!(row.reopened, reopens, "{key}");
+        assert!((row.reopen_rate - reopens as f64 / mine.len() as f64).abs() < 1e-9, "{key}");
+    }
+    let total = report.total.unwrap();
+    check(total.resolution.as_ref().unwrap(), plan.iter().map(|p| p.1).collect(), "total");
+    check(total.first_response.as_ref().unwrap(), plan.iter().map(|p| p.2).collect(), "total");
+    assert_eq!(total.reopened, 2);
+
+    // A period without events: zeros, no rows.
+    let empty =
+        times(&app, pb::GetResolutionTimesRequest { period: period("2024-01-01", "2024-02-01"), ..Default::default() }).await;
+    assert!(empty.rows.is_empty());
+    assert_eq!(empty.total.unwrap().resolution.unwrap().count, 0);
+}
+
+async fn real_cases_are_counted_through_the_consumer(app: TestApp) {
+    let who = customer(&app).await;
+    let ana = staff_user(&app, "Ana Agent").await;
+    let mut made = Vec::new();
+    for subject in ["One", "Two", "Three"] {
+        let case = app
+            .cases(AGENT)
+            .create_case(pb::CreateCaseRequest { case: Some(new_case(&who, subject)), idempotency_key: String::new() })
+            .await
+            .unwrap()
+            .into_inner();
+        made.push(case);
+    }
+    let assigned = app
+        .cases(AGENT)
+        .assign_case(pb::AssignCaseRequest { id: made[0].id.clone(), owner_id: ana.id.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    note(&app, &made[0].id, "We are on it.", pb::Visibility::Public).await;
+    let closed = app
+        .cases(AGENT)
+        .close_case(pb::CloseCaseRequest {
+            id: made[0].id.clone(),
+            status: pb::CaseStatus::ClosedComplete as i32,
+            resolution_summary: "Fixed.".into(),
+            etag: String::new(),
+            reason: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    app.cases(AGENT)
+        .reopen_case(pb::ReopenCaseRequest { id: closed.id.clone(), reason: "Broke again".into(), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(assigned.owner_id, ana.id);
+
+    let today = Utc::now().date_naive();
+    let tomorrow = today + chrono::Days::new(1);
+    let this_period = || {
+        Some(pb::ReportPeriod {
+            start_time: ts(today.and_hms_opt(0, 0, 0).unwrap().and_utc()),
+            end_time: ts(tomorrow.and_hms_opt(0, 0, 0).unwrap().and_utc()),
+        })
+    };
+    let counted = eventually("the consumer to count today's cases", async || {
+        let report = volume(
+            &app,
+            pb::GetCaseVolumeRequest { period: this_period(), group_by: pb::ReportGrouping::Owner as i32, ..Default::default() },
+        )
+        .await;
+        let seen = (report.created, report.closed, report.reopened, report.assigned);
+        if seen == (3, 1, 1, 1) { Ok(report) } else { Err(format!("{seen:?}")) }
+    })
+    .await;
+    let anas = counted.rows.iter().find(|r| r.key == ana.id).expect("a row for Ana");
+    assert_eq!((anas.name.as_str(), anas.assigned, anas.closed), ("Ana Agent", 1, 1));
+    assert_eq!(counted.rows[0].step, today.to_string());
+    let report = eventually("the first response to be counted", async || {
+        let report = times(&app, pb::GetResolutionTimesRequest { period: this_period(), ..Default::default() }).await;
+        let total = report.total.clone().unwrap();
+        if total.first_response.as_ref().unwrap().count == 1 { Ok(total) } else { Err(format!("{total:?}")) }
+    })
+    .await;
+    assert_eq!(report.resolution.unwrap().count, 1);
+    assert_eq!((report.reopened, report.reopen_rate), (1, 1.0));
+}
+
+async fn bad_periods_and_bad_events_are_refused_and_count_nothing(app: TestApp) {
+    let reports = || app.reports(VIEWER);
+    for (request, field) in [
+        (pb::GetCaseVolumeRequest::default(), "period"),
+        (
+            pb::GetCaseVolumeRequest {
+                period: Some(pb::ReportPeriod { start_time: ts(at("2025-03-01", 0)), end_time: None }),
+                ..Default::default()
+            },
+            "period.end_time",
+        ),
+        (
+            pb::GetCaseVolumeRequest {
+                period: Some(pb::ReportPeriod { start_time: None, end_time: ts(at("2025-03-01", 0)) }),
+                ..Default::default()
+            },
+            "period.start_time",
+        ),
+        (pb::GetCaseVolumeRequest { period: period("2025-03-10", "2025-03-01"), ..Default::default() }, "period"),
+        (pb::GetCaseVolumeRequest { period: period("2025-03-01", "2025-03-01"), ..Default::default() }, "period"),
+        (pb::GetCaseVolumeRequest { period: period("2020-01-01", "2025-01-01"), ..Default::default() }, "period"),
+        (
+            pb::GetCaseVolumeRequest { period: period("2025-03-01", "2025-04-01"), granularity: 99, ..Default::default() },
+            "granularity",
+        ),
+        (pb::GetCaseVolumeRequest { period: period("2025-03-01", "2025-04-01"), group_by: 99, ..Default::default() }, "group_by"),
+    ] {
+        let refused = reports().get_case_volume(request).await.unwrap_err();
+        assert_field_error(&refused, Code::InvalidArgument, field);
+    }
+    let refused = reports()
+        .get_resolution_times(pb::GetResolutionTimesRequest { period: period("2025-04-01", "2025-03-01"), group_by: 0 })
+        .await
+        .unwrap_err();
+    assert_field_error(&refused, Code::InvalidArgument, "period");
+    let refused = app
+        .reports("")
+        .get_case_volume(pb::GetCaseVolumeRequest { period: period("2025-03-01", "2025-04-01"), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+
+    // Events the counting cannot read are refused; nothing is counted.
+    let good = case("technical_issue", "", pb::CasePriority::High, at("2025-03-03", 9));
+    let no_time = pb::Case { create_time: None, ..good.clone() };
+    let bad = [
+        event("case.created", "docket.events.v1.CaseCreated", &ev::CaseCreated { case: None }, &good),
+        event("case.created", "docket.events.v1.CaseCreated", &ev::CaseCreated { case: Some(no_time.clone()) }, &good),
+        event(
+            "case.closed",
+            "docket.events.v1.CaseClosed",
+            &ev::CaseClosed { case: Some(good.clone()), reason: String::new() },
+            &good,
+        ),
+        event("case.reopened", "docket.events.v1.CaseCreated", &ev::CaseCreated { case: Some(good.clone()) }, &good),
+        event(
+            "case.activity_added",
+            "docket.events.v1.CaseActivityAdded",
+            &ev::CaseActivityAdded { case: Some(good.clone()), activity: None },
+            &good,
+        ),
+    ];
+    let db = app.case_db().await;
+    let rows = async || {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT (SELECT COUNT(*) FROM report_days) + (SELECT COUNT(*) FROM report_day_buckets) AS n",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    };
+    let before = rows().await;
+    for event in &bad {
+        let txn = db.begin().await.unwrap();
+        let outcome = CaseEvents.handle(&txn, event, Prepared::nothing()).await;
+        assert!(outcome.is_err(), "{} was taken: {outcome:?}", event.r#type);
+        txn.commit().await.unwrap();
+    }
+    assert_eq!(rows().await, before, "a refused event counted something");
+    let march = volume(&app, pb::GetCaseVolumeRequest { period: period("2025-03-01", "2025-04-01"), ..Default::default() }).await;
+    assert!(march.rows.is_empty(), "{march:?}");
+}
