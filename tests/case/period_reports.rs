@@ -19,7 +19,7 @@ use tonic::Code;
 
 use crate::{
     common::{AGENT, TestApp, VIEWER, assert_field_error, eventually},
-    fixtures::{customer, new_case, note, staff_user, team_of},
+    fixtures::{account, customer, new_case, note, staff_user, team_of},
     on_both_backends,
 };
 
@@ -28,6 +28,7 @@ on_both_backends!(
     resolution_and_first_response_times_match_the_durations_by_priority,
     real_cases_are_counted_through_the_consumer,
     bad_periods_and_bad_events_are_refused_and_count_nothing,
+    repeat_cases_are_counted_per_account_and_asset_within_n_days,
 );
 
 fn at(date: &str, hour: u32) -> DateTime<Utc> {
@@ -416,4 +417,114 @@ async fn bad_periods_and_bad_events_are_refused_and_count_nothing(app: TestApp) 
     assert_eq!(rows().await, before, "a refused event counted something");
     let march = volume(&app, pb::GetCaseVolumeRequest { period: period("2025-03-01", "2025-04-01"), ..Default::default() }).await;
     assert!(march.rows.is_empty(), "{march:?}");
+}
+
+async fn repeat_cases_are_counted_per_account_and_asset_within_n_days(app: TestApp) {
+    let acme = account(&app, "Acme Repeat Ltd").await;
+    let globex = account(&app, "Globex Repeat").await;
+    let initech = account(&app, "Initech Once").await;
+    // (account, asset, created): February's cases are before the period,
+    // yet a March case within N days of one is a repeat.
+    let plan = [
+        (&acme, "SN-1", at("2025-02-26", 9)),
+        (&acme, "SN-1", at("2025-03-02", 9)),
+        (&acme, "SN-2", at("2025-03-05", 9)),
+        (&acme, "", at("2025-03-20", 9)),
+        (&globex, "SN-1", at("2025-03-03", 9)),
+        (&globex, "SN-9", at("2025-03-03", 15)),
+        (&globex, "", at("2025-03-30", 9)),
+        (&initech, "SN-5", at("2025-03-10", 9)),
+        (&acme, "SN-2", at("2025-04-02", 9)),
+    ];
+    let mut events = Vec::new();
+    let mut made = Vec::new();
+    for (account, asset, created_at) in plan {
+        let c = pb::Case {
+            account_id: account.id.clone(),
+            asset_serial_number: asset.to_owned(),
+            ..case("technical_issue", "", pb::CasePriority::Medium, created_at)
+        };
+        events.push(created(&c));
+        made.push((account.id.clone(), asset.to_owned(), created_at));
+    }
+    consume(&app, &events).await;
+    // The same event again counts once.
+    consume(&app, &events[..1]).await;
+
+    let (start, end) = (at("2025-03-01", 0), at("2025-04-01", 0));
+    for within_days in [3i64, 7, 30] {
+        for by_asset in [false, true] {
+            let key = |m: &(String, String, DateTime<Utc>)| if by_asset { m.1.clone() } else { m.0.clone() };
+            // Worked out here: every case of the period, and whether one of
+            // the same key came within N days before it.
+            let mut expected: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+            for m in made.iter().filter(|m| m.2 >= start && m.2 < end && !(by_asset && m.1.is_empty())) {
+                let repeat = made.iter().any(|p| key(p) == key(m) && p.2 < m.2 && p.2 >= m.2 - Duration::days(within_days));
+                let entry = expected.entry(key(m)).or_default();
+                entry.0 += 1;
+                entry.1 += i64::from(repeat);
+            }
+            let report = app
+                .reports(VIEWER)
+                .get_repeat_cases(pb::GetRepeatCasesRequest {
+                    period: period("2025-03-01", "2025-04-01"),
+                    within_days: within_days as i32,
+                    by: if by_asset { pb::RepeatKey::Asset } else { pb::RepeatKey::Account } as i32,
+                    limit: 0,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            let what = format!("within {within_days} days by {}", if by_asset { "asset" } else { "account" });
+            assert_eq!(report.cases, expected.values().map(|e| e.0).sum::<i64>(), "{what}");
+            assert_eq!(report.repeats, expected.values().map(|e| e.1).sum::<i64>(), "{what}");
+            let rows: BTreeMap<String, (i64, i64)> = report.rows.iter().map(|r| (r.key.clone(), (r.cases, r.repeats))).collect();
+            expected.retain(|_, e| e.1 > 0);
+            assert_eq!(rows, expected, "{what}: only keys with repeats");
+            let ordered: Vec<i64> = report.rows.iter().map(|r| r.repeats).collect();
+            assert!(ordered.windows(2).all(|w| w[0] >= w[1]), "{what}: most repeats first");
+            for row in &report.rows {
+                let name = if by_asset {
+                    ""
+                } else if row.key == acme.id {
+                    "Acme Repeat Ltd"
+                } else {
+                    "Globex Repeat"
+                };
+                assert_eq!(row.name, name, "{what}");
+            }
+        }
+    }
+    let one = app
+        .reports(VIEWER)
+        .get_repeat_cases(pb::GetRepeatCasesRequest {
+            period: period("2025-03-01", "2025-04-01"),
+            within_days: 30,
+            by: pb::RepeatKey::Account as i32,
+            limit: 1,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(one.rows.len(), 1, "the limit");
+    assert_eq!(one.rows[0].key, acme.id, "the most repeats");
+
+    for (request, field) in [
+        (
+            pb::GetRepeatCasesRequest { period: period("2025-03-01", "2025-04-01"), within_days: 0, by: 1, limit: 0 },
+            "within_days",
+        ),
+        (
+            pb::GetRepeatCasesRequest { period: period("2025-03-01", "2025-04-01"), within_days: 366, by: 1, limit: 0 },
+            "within_days",
+        ),
+        (pb::GetRepeatCasesRequest { period: period("2025-03-01", "2025-04-01"), within_days: 7, by: 0, limit: 0 }, "by"),
+        (pb::GetRepeatCasesRequest { period: period("2025-03-01", "2025-04-01"), within_days: 7, by: 9, limit: 0 }, "by"),
+        (pb::GetRepeatCasesRequest { period: period("2025-03-01", "2025-04-01"), within_days: 7, by: 1, limit: 501 }, "limit"),
+        (pb::GetRepeatCasesRequest { period: period("2025-04-01", "2025-03-01"), within_days: 7, by: 1, limit: 0 }, "period"),
+        (pb::GetRepeatCasesRequest { period: None, within_days: 7, by: 1, limit: 0 }, "period"),
+    ] {
+        let refused = app.reports(VIEWER).get_repeat_cases(request).await.unwrap_err();
+        assert_field_error(&refused, Code::InvalidArgument, field);
+    }
 }

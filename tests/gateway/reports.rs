@@ -206,3 +206,37 @@ async fn period_reports_answer_as_json_and_csv_and_name_bad_periods() {
         gw.get(&path, VIEWER).await.bad_field(field);
     }
 }
+
+/// Repeat cases over REST: two cases of one account today are one repeat
+/// within a day; JSON and CSV agree; bad windows are named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeat_cases_answer_as_json_and_csv() {
+    let gw = GatewayApp::spawn(Backend::Sqlite).await;
+    let (account, contact) = account_and_contact(&gw, "petra@acme.example").await;
+    for subject in ["Printer on fire", "Printer on fire again"] {
+        new_case(&gw, &account, &contact, subject).await;
+    }
+    let today = chrono::Utc::now().date_naive();
+    let query =
+        format!("start_time={today}T00:00:00Z&end_time={}T00:00:00Z&within_days=1&by=account", today + chrono::Days::new(1));
+    let report = crate::common::eventually("the consumer to keep today's cases", async || {
+        let report = gw.get(&format!("/api/v1/reports/repeat-cases?{query}"), VIEWER).await.expect(200);
+        if report["cases"] == 2 { Ok(report) } else { Err(report.to_string()) }
+    })
+    .await;
+    assert_eq!(report["repeats"], 1);
+    assert_eq!(report["rows"], serde_json::json!([{"key": account["id"], "name": "Acme Ltd", "cases": 2, "repeats": 1}]));
+    let rows = csv_rows(
+        &gw.get(&format!("/api/v1/reports/repeat-cases?{query}&format=csv"), VIEWER).await,
+        &["key", "name", "cases", "repeats"],
+    );
+    assert_eq!(rows, [[account["id"].as_str().unwrap().to_owned(), "Acme Ltd".into(), "2".into(), "1".into()]]);
+    let by_asset =
+        gw.get(&format!("/api/v1/reports/repeat-cases?{}", query.replace("by=account", "by=asset")), VIEWER).await.expect(200);
+    assert_eq!((by_asset["cases"].as_i64(), by_asset["rows"].as_array().map(Vec::len)), (Some(0), Some(0)), "no assets named");
+    for (change, field) in [("within_days=1", "within_days=0"), ("within_days=1", "within_days=400"), ("by=account", "by=colour")]
+    {
+        let path = format!("/api/v1/reports/repeat-cases?{}", query.replace(change, field));
+        gw.get(&path, VIEWER).await.bad_field(field.split('=').next().unwrap());
+    }
+}

@@ -17,7 +17,7 @@ use super::model::{
     AccountTier, CaseOrder, CasePriority, CaseStatus,
     kb::{ArticleState, Audience, ProposalState},
     portal_users::PortalUserState,
-    reports::{ReportFormat, ReportGranularity, ReportGrouping},
+    reports::{RepeatKey, ReportFormat, ReportGranularity, ReportGrouping},
     sla::SlaQueueState,
 };
 use crate::problem::{FieldError, PROBLEM_JSON, Problem};
@@ -37,7 +37,7 @@ use serde_json::{Value, json};
     // Enums used only by query parameters are not collected from the routes.
     components(schemas(
         Problem, FieldError, CaseOrder, CaseStatus, CasePriority, AccountTier, PortalUserState, SlaQueueState,
-        ArticleState, Audience, ProposalState, ReportFormat, ReportGranularity, ReportGrouping
+        ArticleState, Audience, ProposalState, ReportFormat, ReportGranularity, ReportGrouping, RepeatKey
     )),
     tags(
         (name = "cases", description = "Cases, their status machine, activities and audit trail"),

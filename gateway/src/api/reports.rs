@@ -16,8 +16,9 @@ use super::{
     model::{
         CasePriority,
         reports::{
-            BacklogAging, BacklogAgingQuery, CaseVolume, QueueCounts, QueueReportQuery, ReportFormat, ReportGranularity,
-            ReportGrouping, ResolutionReportQuery, ResolutionTimes, VolumeReportQuery, period,
+            BacklogAging, BacklogAgingQuery, CaseVolume, QueueCounts, QueueReportQuery, RepeatCases, RepeatKey,
+            RepeatReportQuery, ReportFormat, ReportGranularity, ReportGrouping, ResolutionReportQuery, ResolutionTimes,
+            VolumeReportQuery, period,
         },
     },
 };
@@ -29,6 +30,7 @@ pub fn routes() -> OpenApiRouter<GatewayState> {
         .routes(routes!(get_backlog_aging))
         .routes(routes!(get_volume_report))
         .routes(routes!(get_resolution_times))
+        .routes(routes!(get_repeat_cases))
 }
 
 /// Whether the caller asked for CSV: `format` wins over `Accept`.
@@ -152,4 +154,27 @@ async fn get_resolution_times(
     };
     let times = ResolutionTimes::from(clients.reports.get_resolution_times(request).await?.into_inner());
     Ok(answer(times, wants_csv(query.format, &headers), "resolution-times", ResolutionTimes::csv_rows))
+}
+
+/// Accounts or assets whose cases keep coming back: the cases created in a
+/// period within `within_days` after an earlier case of the same account
+/// (or asset serial number), most repeats first.
+#[utoipa::path(get, path = "/reports/repeat-cases", tag = "reports", params(RepeatReportQuery),
+    responses(
+        (status = OK, description = "The accounts or assets with repeats; as CSV: `key,name,cases,repeats`",
+            content((RepeatCases = "application/json"), (String = "text/csv"))),
+    ))]
+async fn get_repeat_cases(
+    mut clients: CaseClients,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<RepeatReportQuery>,
+) -> Result<Response, Problem> {
+    let request = pb::GetRepeatCasesRequest {
+        period: period(query.start_time, query.end_time),
+        within_days: query.within_days.unwrap_or_default(),
+        by: query.by.map(RepeatKey::to_proto).unwrap_or_default(),
+        limit: query.limit.unwrap_or_default(),
+    };
+    let repeats = RepeatCases::from(clients.reports.get_repeat_cases(request).await?.into_inner());
+    Ok(answer(repeats, wants_csv(query.format, &headers), "repeat-cases", RepeatCases::csv_rows))
 }

@@ -13,6 +13,7 @@ mod m20261205_000006_open_cases_index;
 mod m20261205_000007_routing;
 mod m20261205_000008_team_absence_policy;
 mod m20261205_000009_report_days;
+mod m20261205_000010_report_cases;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000007_routing::Migration),
             Box::new(m20261205_000008_team_absence_policy::Migration),
             Box::new(m20261205_000009_report_days::Migration),
+            Box::new(m20261205_000010_report_cases::Migration),
         ]
     }
 }

@@ -26,7 +26,7 @@ use crate::{
     },
     sla_alerts,
     store::{
-        period_reports::{DayCounts, keep},
+        period_reports::{DayCounts, keep, keep_case},
         routing::{ROUTING_ACTOR, hand_out_waiting},
     },
     wire::WireEnum,
@@ -67,6 +67,8 @@ fn since_created(case: &pb::Case, at: chrono::DateTime<chrono::Utc>) -> Option<i
 /// What an event means for the day counts and for capacity queues.
 struct Meaning {
     counts: Option<DayCounts>,
+    /// A new case, for the repeat-case report.
+    made: Option<pb::Case>,
     /// The agent who may have room now.
     freed: Option<String>,
 }
@@ -75,16 +77,14 @@ fn meaning(event: &Envelope) -> Result<Meaning, String> {
     let case_of = |case: Option<pb::Case>| case.ok_or_else(|| "the event carries no case".to_owned());
     let at =
         |ts: &Option<prost_types::Timestamp>| ts.as_ref().and_then(time::from_proto).ok_or("the case has no time".to_owned());
-    let nothing = Meaning { counts: None, freed: None };
+    let nothing = Meaning { counts: None, made: None, freed: None };
     Ok(match event.r#type.as_str() {
         "case.created" => {
             let case = case_of(unpack::<ev::CaseCreated>(event, "docket.events.v1.CaseCreated")?.case)?;
             let day = day_of(at(&case.create_time)?);
             let assigned = i64::from(!case.owner_id.is_empty());
-            Meaning {
-                counts: Some(DayCounts { day, keys: keys_of(&case), created: 1, assigned, ..Default::default() }),
-                freed: None,
-            }
+            let counts = DayCounts { day, keys: keys_of(&case), created: 1, assigned, ..Default::default() };
+            Meaning { counts: Some(counts), made: Some(case), freed: None }
         }
         "case.closed" => {
             let case = case_of(unpack::<ev::CaseClosed>(event, "docket.events.v1.CaseClosed")?.case)?;
@@ -96,12 +96,13 @@ fn meaning(event: &Envelope) -> Result<Meaning, String> {
                 resolution: since_created(&case, closed),
                 ..Default::default()
             };
-            Meaning { counts: Some(counts), freed: Some(case.owner_id).filter(|owner| !owner.is_empty()) }
+            Meaning { counts: Some(counts), made: None, freed: Some(case.owner_id).filter(|owner| !owner.is_empty()) }
         }
         "case.reopened" => {
             let case = case_of(unpack::<ev::CaseReopened>(event, "docket.events.v1.CaseReopened")?.case)?;
             let day = day_of(at(&case.update_time)?);
-            Meaning { counts: Some(DayCounts { day, keys: keys_of(&case), reopened: 1, ..Default::default() }), freed: None }
+            let counts = DayCounts { day, keys: keys_of(&case), reopened: 1, ..Default::default() };
+            Meaning { counts: Some(counts), made: None, freed: None }
         }
         "case.assigned" | "case.routed" => {
             let (case, previous_owner) = if event.r#type == "case.routed" {
@@ -121,7 +122,7 @@ fn meaning(event: &Envelope) -> Result<Meaning, String> {
                     Ok(DayCounts { day: day_of(at(&case.update_time)?), keys: keys_of(&case), assigned: 1, ..Default::default() })
                 })
                 .transpose()?;
-            Meaning { counts, freed: Some(previous_owner).filter(|owner| !owner.is_empty()) }
+            Meaning { counts, made: None, freed: Some(previous_owner).filter(|owner| !owner.is_empty()) }
         }
         "case.activity_added" => {
             let added: ev::CaseActivityAdded = unpack(event, "docket.events.v1.CaseActivityAdded")?;
@@ -138,7 +139,7 @@ fn meaning(event: &Envelope) -> Result<Meaning, String> {
                 first_response: since_created(&case, answered),
                 ..Default::default()
             };
-            Meaning { counts: Some(counts), freed: None }
+            Meaning { counts: Some(counts), made: None, freed: None }
         }
         _ => nothing,
     })
@@ -153,6 +154,10 @@ impl EventHandler for CaseEvents {
         let meaning = meaning(event).map_err(|err| HandlerError::permanent(format!("{}: {err}", event.r#type)))?;
         if let Some(counts) = &meaning.counts {
             keep(txn, counts).await.map_err(HandlerError::from)?;
+        }
+        if let Some(case) = &meaning.made {
+            let created = case.create_time.as_ref().and_then(time::from_proto).map(|at| at.timestamp()).unwrap_or_default();
+            keep_case(txn, &case.id, created, &case.account_id, &case.asset_serial_number).await.map_err(HandlerError::from)?;
         }
         let Some(freed) = meaning.freed else { return Ok(()) };
         let by = Actor { actor: ROUTING_ACTOR, reason: "", at: docket_kit::time::now() };

@@ -422,3 +422,76 @@ impl ResolutionTimes {
         (header, rows)
     }
 }
+
+wire_enum!(
+    /// What repeat cases are counted by: the account, or the asset serial number.
+    RepeatKey => pb::RepeatKey { Account, Asset }
+);
+
+/// The period, window and key of `GET /reports/repeat-cases`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RepeatReportQuery {
+    /// From the day (UTC) of this time (RFC 3339) ...
+    pub start_time: Option<DateTime<Utc>>,
+    /// ... up to, not including, the day of this one; at most two years.
+    pub end_time: Option<DateTime<Utc>>,
+    /// A case is a repeat when the same account or asset had one within this many days before it (1 to 365).
+    pub within_days: Option<i32>,
+    pub by: Option<RepeatKey>,
+    /// Most accounts or assets answered: 1 to 500, 50 when absent.
+    pub limit: Option<i32>,
+    pub format: Option<ReportFormat>,
+}
+
+/// An account or asset whose cases came back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RepeatRow {
+    /// The account id or the asset serial number.
+    pub key: String,
+    /// The account's name (empty for assets).
+    pub name: String,
+    /// Its cases created in the period ...
+    pub cases: i64,
+    /// ... and how many of them were repeats.
+    pub repeats: i64,
+}
+
+/// Cases that came within N days after an earlier one of the same account or asset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RepeatCases {
+    pub start_time: Option<DateTime<Utc>>,
+    pub end_time: Option<DateTime<Utc>>,
+    pub within_days: i32,
+    /// Most repeats first.
+    pub rows: Vec<RepeatRow>,
+    pub cases: i64,
+    pub repeats: i64,
+}
+
+impl From<pb::RepeatCases> for RepeatCases {
+    fn from(r: pb::RepeatCases) -> Self {
+        let period = r.period.unwrap_or_default();
+        Self {
+            start_time: time(period.start_time),
+            end_time: time(period.end_time),
+            within_days: r.within_days,
+            rows: r
+                .rows
+                .into_iter()
+                .map(|row| RepeatRow { key: row.key, name: row.name, cases: row.cases, repeats: row.repeats })
+                .collect(),
+            cases: r.cases,
+            repeats: r.repeats,
+        }
+    }
+}
+
+impl RepeatCases {
+    /// One row per account or asset: `key,name,cases,repeats`.
+    pub fn csv_rows(&self) -> (Vec<&'static str>, Vec<Vec<String>>) {
+        let rows =
+            self.rows.iter().map(|r| vec![r.key.clone(), r.name.clone(), r.cases.to_string(), r.repeats.to_string()]).collect();
+        (vec!["key", "name", "cases", "repeats"], rows)
+    }
+}

@@ -201,6 +201,60 @@ impl ReportService for ReportApi {
         }))
     }
 
+    async fn get_repeat_cases(&self, request: Request<pb::GetRepeatCasesRequest>) -> Result<Response<pb::RepeatCases>, Status> {
+        caller(&request)?;
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let period = period(&mut violations, request.period.as_ref());
+        if !(1..=365).contains(&request.within_days) {
+            violations.add("within_days", "must be between 1 and 365");
+        }
+        let by_asset = match pb::RepeatKey::try_from(request.by) {
+            Ok(pb::RepeatKey::Account) => false,
+            Ok(pb::RepeatKey::Asset) => true,
+            _ => {
+                violations.add("by", "must be account or asset");
+                false
+            }
+        };
+        let limit = match request.limit {
+            0 => 50,
+            n @ 1..=500 => n as usize,
+            _ => {
+                violations.add("limit", "must be between 1 and 500");
+                50
+            }
+        };
+        violations.into_result()?;
+        let Some(period) = period else { return Err(Status::internal("a checked period went missing")) };
+        let mut counts = self.store.repeat_counts(period, request.within_days, by_asset).await?;
+        let (cases, repeats) = counts.iter().fold((0, 0), |(c, r), row| (c + row.cases, r + row.repeats));
+        counts.retain(|row| row.repeats > 0);
+        counts.sort_by(|a, b| b.repeats.cmp(&a.repeats).then(b.cases.cmp(&a.cases)).then_with(|| a.key.cmp(&b.key)));
+        counts.truncate(limit);
+        let names = if by_asset {
+            HashMap::new()
+        } else {
+            let ids: Vec<&str> = counts.iter().map(|row| row.key.as_str()).collect();
+            self.store.account_names(&ids).await?
+        };
+        Ok(Response::new(pb::RepeatCases {
+            period: Some(period_message(period)),
+            within_days: request.within_days,
+            rows: counts
+                .into_iter()
+                .map(|row| pb::RepeatRow {
+                    name: names.get(&row.key).cloned().unwrap_or_default(),
+                    key: row.key,
+                    cases: row.cases,
+                    repeats: row.repeats,
+                })
+                .collect(),
+            cases,
+            repeats,
+        }))
+    }
+
     async fn get_resolution_times(
         &self,
         request: Request<pb::GetResolutionTimesRequest>,

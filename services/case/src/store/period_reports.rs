@@ -248,3 +248,86 @@ impl Store {
         Ok(by_key)
     }
 }
+
+/// Keeps what the repeat-case report reads of a new case (once: a
+/// redelivered `case.created` finds its row).
+pub async fn keep_case(
+    txn: &DatabaseTransaction,
+    case_id: &str,
+    created_epoch: i64,
+    account_id: &str,
+    asset: &str,
+) -> Result<()> {
+    let backend = txn.get_database_backend();
+    let sql = format!(
+        "INSERT INTO report_cases (case_id, created_epoch, account_id, asset) VALUES ({}, {}, {}, {}) \
+         ON CONFLICT (case_id) DO NOTHING",
+        placeholder(backend, 1),
+        placeholder(backend, 2),
+        placeholder(backend, 3),
+        placeholder(backend, 4)
+    );
+    let values: Vec<Value> = vec![case_id.into(), created_epoch.into(), account_id.into(), asset.trim().into()];
+    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    Ok(())
+}
+
+/// One account's (or asset's) cases of a period, and how many were repeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepeatCount {
+    pub key: String,
+    pub cases: i64,
+    pub repeats: i64,
+}
+
+impl Store {
+    /// Every account's (`by_asset`: asset serial number's) cases created in
+    /// the period, and how many came within `within_days` after an earlier
+    /// case of the same one: one probe of the kept rows' index per case.
+    pub async fn repeat_counts(&self, period: Period, within_days: i32, by_asset: bool) -> Result<Vec<RepeatCount>> {
+        let backend = self.db.get_database_backend();
+        let column = if by_asset { "asset" } else { "account_id" };
+        let only_assets = if by_asset { "AND r.asset <> ''" } else { "" };
+        let sql = format!(
+            "WITH made AS (\
+               SELECT r.{column} AS key, CASE WHEN EXISTS (\
+                 SELECT 1 FROM report_cases p WHERE p.{column} = r.{column} AND p.created_epoch >= r.created_epoch - {window} \
+                 AND (p.created_epoch < r.created_epoch OR (p.created_epoch = r.created_epoch AND p.case_id < r.case_id))\
+               ) THEN 1 ELSE 0 END AS repeat \
+               FROM report_cases r WHERE r.created_epoch >= {start} AND r.created_epoch < {end} {only_assets}) \
+             SELECT key, COUNT(*) AS cases, CAST(SUM(repeat) AS BIGINT) AS repeats FROM made GROUP BY key",
+            window = placeholder(backend, 1),
+            start = placeholder(backend, 2),
+            end = placeholder(backend, 3),
+        );
+        let values: Vec<Value> = vec![
+            (i64::from(within_days) * 86_400).into(),
+            (i64::from(period.start) * 86_400).into(),
+            (i64::from(period.end) * 86_400).into(),
+        ];
+        let rows = self.db.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+        let mut counts = Vec::with_capacity(rows.len());
+        for row in rows {
+            counts.push(RepeatCount {
+                key: row.try_get("", "key")?,
+                cases: row.try_get("", "cases")?,
+                repeats: row.try_get("", "repeats")?,
+            });
+        }
+        Ok(counts)
+    }
+
+    /// Account names by id.
+    pub async fn account_names(&self, ids: &[&str]) -> Result<HashMap<String, String>> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+        use crate::records::entities::account;
+        Ok(account::Entity::find()
+            .filter(account::Column::Id.is_in(ids.iter().map(|id| (*id).to_owned())))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a.name))
+            .collect())
+    }
+}
