@@ -404,8 +404,43 @@ async fn run_phases(url: &str, settings: &Settings, args: &CaseCreateArgs) -> an
         // status, priority, team and owner.
         let reports: Vec<_> =
             channels.iter().map(|channel| ReportServiceClient::with_interceptor(channel.clone(), authorize as Auth)).collect();
-        let (row, _) = drive_clients("GetQueueCounts", reports, requests, |mut client, _| async move {
+        let (row, _) = drive_clients("GetQueueCounts", reports.clone(), requests, |mut client, _| async move {
             client.get_queue_counts(pb::GetQueueCountsRequest::default()).await.map(|_| ())
+        })
+        .await?;
+        rows.push(row);
+
+        // The period reports over every seeded case (a year of them): the
+        // monthly volume per owner, resolution times per team, and the
+        // assets whose cases came back within 30 days.
+        fn year() -> Option<pb::ReportPeriod> {
+            let now = docket_kit::time::now();
+            Some(pb::ReportPeriod {
+                start_time: Some(docket_kit::time::to_proto(now - chrono::Duration::days(366))),
+                end_time: Some(docket_kit::time::to_proto(now + chrono::Duration::days(1))),
+            })
+        }
+        let (row, _) =
+            drive_clients("GetCaseVolume (year, months, owners)", reports.clone(), requests, |mut client, _| async move {
+                let request = pb::GetCaseVolumeRequest {
+                    period: year(),
+                    granularity: pb::ReportGranularity::Month as i32,
+                    group_by: pb::ReportGrouping::Owner as i32,
+                };
+                client.get_case_volume(request).await.map(|_| ())
+            })
+            .await?;
+        rows.push(row);
+        let (row, _) = drive_clients("GetResolutionTimes (year, teams)", reports.clone(), requests, |mut client, _| async move {
+            let request = pb::GetResolutionTimesRequest { period: year(), group_by: pb::ReportGrouping::Team as i32 };
+            client.get_resolution_times(request).await.map(|_| ())
+        })
+        .await?;
+        rows.push(row);
+        let (row, _) = drive_clients("GetRepeatCases (year, 30 d, assets)", reports, requests, |mut client, _| async move {
+            let request =
+                pb::GetRepeatCasesRequest { period: year(), within_days: 30, by: pb::RepeatKey::Asset as i32, limit: 50 };
+            client.get_repeat_cases(request).await.map(|_| ())
         })
         .await?;
         rows.push(row);
@@ -443,13 +478,47 @@ async fn seed_cases(db: &sea_orm::DatabaseConnection, case: &pb::Case, count: u3
     let link = "INSERT INTO case_contacts (case_id, contact_id, is_primary, position) \
          SELECT id, $1, TRUE, 0 FROM cases WHERE created_by = 'bench'";
     db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, link, [contact_id.into()])).await?;
+    seed_report_rows(db).await?;
     // As autovacuum leaves a settled database: statistics, and the visibility
     // map that lets the reports count from an index alone. (One statement
     // each: VACUUM cannot run in the implicit transaction of several.)
-    for table in ["cases", "case_contacts", "case_tags"] {
+    for table in ["cases", "case_contacts", "case_tags", "report_days", "report_day_buckets", "report_cases"] {
         db.execute_unprepared(&format!("VACUUM ANALYZE {table}")).await?;
     }
     eprintln!("  done in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Writes what the case service's consumer would have kept for the period
+/// reports had the seeded cases come through it: their day rows, duration
+/// buckets and repeat rows. The seeded cases all share a type, channel and
+/// account and have no team, owner or asset, so the report rows spread them
+/// over 5 types, 10 teams, 50 owners, 20,000 accounts and 5,000 assets by
+/// their number, and give closed ones a resolution of up to ~38 hours: a
+/// realistic number of groups for the reports to read.
+async fn seed_report_rows(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
+    use docket_case::domain::period::BUCKET_BOUNDS;
+    use sea_orm::ConnectionTrait as _;
+    let bucket = {
+        let arms: String =
+            BUCKET_BOUNDS.iter().enumerate().map(|(i, bound)| format!(" WHEN seconds < {bound} THEN {i}")).collect();
+        format!("CASE{arms} ELSE {} END", BUCKET_BOUNDS.len())
+    };
+    let facts = "SELECT FLOOR(EXTRACT(EPOCH FROM created_at) / 86400)::int AS created_day,            FLOOR(EXTRACT(EPOCH FROM closed_at) / 86400)::int AS closed_day,            (ARRAY['technical_issue','complaint','warranty_claim','billing_query','service_request'])[1 + number % 5] AS type,            channel, 'bench-team-' || number % 10 AS team,            CASE priority WHEN 1 THEN 'low' WHEN 2 THEN 'medium' WHEN 3 THEN 'high' ELSE 'critical' END AS priority,            'bench-owner-' || number % 50 AS owner, (number % 1000) * 137 AS seconds          FROM cases WHERE created_by = 'bench'";
+    for (dimension, key) in
+        [("all", "''"), ("type", "type"), ("channel", "channel"), ("team", "team"), ("priority", "priority"), ("owner", "owner")]
+    {
+        let days = format!(
+            "INSERT INTO report_days (dimension, day, key, created, closed, resolved, resolution_seconds)              SELECT '{dimension}', day, key, SUM(created), SUM(closed), SUM(closed), SUM(seconds) FROM (                SELECT created_day AS day, {key} AS key, 1 AS created, 0 AS closed, 0 AS seconds FROM facts                UNION ALL SELECT closed_day, {key}, 0, 1, seconds FROM facts WHERE closed_day IS NOT NULL) d              GROUP BY day, key"
+        );
+        db.execute_unprepared(&format!("WITH facts AS ({facts}) {days}")).await.context("seeding report days")?;
+        let buckets = format!(
+            "INSERT INTO report_day_buckets (dimension, day, key, metric, bucket, count)              SELECT '{dimension}', closed_day, {key}, 'resolution', {bucket}, COUNT(*) FROM facts              WHERE closed_day IS NOT NULL GROUP BY 1, 2, 3, 4, 5"
+        );
+        db.execute_unprepared(&format!("WITH facts AS ({facts}) {buckets}")).await.context("seeding report buckets")?;
+    }
+    let cases = "INSERT INTO report_cases (case_id, created_epoch, account_id, asset)          SELECT id, EXTRACT(EPOCH FROM created_at)::bigint, 'bench-account-' || number % 20000, 'SN-' || number % 5000          FROM cases WHERE created_by = 'bench'";
+    db.execute_unprepared(cases).await.context("seeding report cases")?;
     Ok(())
 }
 
