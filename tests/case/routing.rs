@@ -22,7 +22,7 @@ on_both_backends!(
     a_case_without_an_owner_takes_the_first_rule_that_matches_it,
     a_case_given_a_team_keeps_it_and_a_case_given_an_owner_is_not_routed,
     a_person_rule_falls_back_to_a_queue_while_the_person_is_away,
-    round_robin_takes_turns_in_team_order_skipping_who_cannot_take_cases,
+    round_robin_takes_turns_in_team_order_passing_over_who_cannot_take_cases,
     least_loaded_picks_the_lightest_open_work_weighted_by_priority,
     capacity_stops_at_each_agents_limit_and_then_queues_the_case,
     a_case_waiting_for_room_goes_to_whoever_has_room_most_urgent_first,
@@ -586,7 +586,7 @@ async fn a_person_rule_falls_back_to_a_queue_while_the_person_is_away(app: TestA
     assert_eq!(placed(&open(&app, tagged("solo")).await), queued(&front_desk.id));
 }
 
-async fn round_robin_takes_turns_in_team_order_skipping_who_cannot_take_cases(app: TestApp) {
+async fn round_robin_takes_turns_in_team_order_passing_over_who_cannot_take_cases(app: TestApp) {
     let who = customer(&app).await;
     let ana = staff_user(&app, "Ana Agent").await;
     let vic = staff_user_as(&app, "Vic Viewer", pb::StaffRole::Viewer).await;

@@ -310,7 +310,7 @@ async fn a_case_moved_to_another_team_without_an_owner_is_routed_there(app: Test
 
 // ---- absence -------------------------------------------------------------
 
-/// The rotation from the top, skipping Ana, by priority then number: Ben,
+/// The rotation from the top, passing over Ana, by priority then number: Ben,
 /// Cal, Ben; the pending case stays pending with its new owner.
 async fn an_unavailable_agents_open_cases_go_back_through_their_teams_rules(app: TestApp) {
     let Crew { ana, ben, cal, support, cases } = crew(&app, &[]).await;

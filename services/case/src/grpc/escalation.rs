@@ -9,7 +9,7 @@ use docket_kit::{
 use docket_proto::case::v1::{self as pb, escalation_rule_service_server::EscalationRuleService};
 use tonic::{Request, Response, Status};
 
-use super::{actor, idempotency};
+use super::{actor, idempotency, unique_enum_values};
 use crate::{
     domain::{
         EscalationRuleId, Priority,
@@ -56,14 +56,11 @@ fn parse_fields(violations: &mut FieldViolations, rule: &pb::EscalationRule, mas
             None
         }
     };
-    let mut priorities = Vec::new();
-    if wanted(mask, RuleField::Priorities) {
-        for p in violations.enum_values("rule.priorities", &rule.priorities, Priority::from_wire) {
-            if !priorities.contains(&p) {
-                priorities.push(p);
-            }
-        }
-    }
+    let priorities: Vec<Priority> = if wanted(mask, RuleField::Priorities) {
+        unique_enum_values(violations, "rule.priorities", &rule.priorities)
+    } else {
+        Vec::new()
+    };
     let id = |violations: &mut FieldViolations, field: &str, value: &str| {
         violations.optional_id(field, value).map(|id| id.to_string())
     };

@@ -25,6 +25,7 @@ use crate::{
     domain::commands::Idempotency,
     error::Error,
     store::{Actor, Store},
+    wire::WireEnum,
 };
 use docket_proto::case::v1 as pb;
 
@@ -34,6 +35,18 @@ const REASON_MAX: usize = 1_000;
 /// The idempotency of a create: the key, and a hash of the request without it.
 fn idempotency<M: prost::Message>(violations: &mut FieldViolations, key: &str, request_without_key: &M) -> Option<Idempotency> {
     docket_kit::idempotency::from_request(violations, key, request_without_key)
+}
+
+/// A repeated enum field: each value known (else a violation naming it),
+/// duplicates dropped, first order kept.
+fn unique_enum_values<T: WireEnum + PartialEq>(violations: &mut FieldViolations, field: &str, raws: &[i32]) -> Vec<T> {
+    let mut parsed: Vec<T> = Vec::new();
+    for value in violations.enum_values(field, raws, T::from_wire) {
+        if !parsed.contains(&value) {
+            parsed.push(value);
+        }
+    }
+    parsed
 }
 
 fn reason(violations: &mut FieldViolations, reason: &str) -> String {

@@ -7,6 +7,8 @@ use docket_kit::{auth::caller, error::FieldViolations};
 use docket_proto::case::v1::{self as pb, report_service_server::ReportService};
 use tonic::{Request, Response, Status};
 
+use super::unique_enum_values;
+
 use crate::{
     domain::{
         Priority, TeamId,
@@ -301,12 +303,7 @@ impl ReportService for ReportApi {
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
         let team_id = team_scope(&mut violations, &request.team_id);
-        let mut priorities = Vec::new();
-        for priority in violations.enum_values("priorities", &request.priorities, Priority::from_wire) {
-            if !priorities.contains(&priority) {
-                priorities.push(priority);
-            }
-        }
+        let priorities: Vec<Priority> = unique_enum_values(&mut violations, "priorities", &request.priorities);
         violations.into_result()?;
         let now = docket_kit::time::now();
         let aging = self.store.backlog_aging(&ReportScope { team_id, priorities }, now).await?;

@@ -10,7 +10,7 @@ use docket_kit::{
 use docket_proto::case::v1::{self as pb, assignment_rule_service_server::AssignmentRuleService};
 use tonic::{Request, Response, Status};
 
-use super::{actor, idempotency};
+use super::{actor, idempotency, unique_enum_values};
 use crate::{
     domain::{
         AccountTier, AssignmentRuleId, Channel, Priority,
@@ -60,17 +60,6 @@ fn texts(
     parsed
 }
 
-/// A condition list of enum values, duplicates dropped.
-fn values<T: WireEnum + PartialEq>(violations: &mut FieldViolations, field: &str, raws: &[i32]) -> Vec<T> {
-    let mut parsed: Vec<T> = Vec::new();
-    for value in violations.enum_values(field, raws, T::from_wire) {
-        if !parsed.contains(&value) {
-            parsed.push(value);
-        }
-    }
-    parsed
-}
-
 /// One word: letters and digits only, lower-cased.
 fn word(violations: &mut FieldViolations, field: &str, value: &str) -> Option<String> {
     let word = value.trim().to_lowercase();
@@ -114,12 +103,12 @@ fn parse_fields(
             Vec::new()
         },
         priorities: if wanted(mask, F::Priorities) {
-            values::<Priority>(violations, "rule.priorities", &rule.priorities)
+            unique_enum_values::<Priority>(violations, "rule.priorities", &rule.priorities)
         } else {
             Vec::new()
         },
         channels: if wanted(mask, F::Channels) {
-            values::<Channel>(violations, "rule.channels", &rule.channels)
+            unique_enum_values::<Channel>(violations, "rule.channels", &rule.channels)
         } else {
             Vec::new()
         },
@@ -129,7 +118,7 @@ fn parse_fields(
             Vec::new()
         },
         account_tiers: if wanted(mask, F::AccountTiers) {
-            values::<AccountTier>(violations, "rule.account_tiers", &rule.account_tiers)
+            unique_enum_values::<AccountTier>(violations, "rule.account_tiers", &rule.account_tiers)
         } else {
             Vec::new()
         },

@@ -413,12 +413,16 @@ async fn team_name(txn: &DatabaseTransaction, team_id: &str) -> Result<String> {
 /// away, and allowed to work cases.
 pub(super) async fn can_take_cases(txn: &DatabaseTransaction, staff_id: &str, at: chrono::DateTime<chrono::Utc>) -> Result<bool> {
     use crate::records::entities::staff_user;
-    Ok(staff_user::Entity::find_by_id(staff_id.to_owned()).one(txn).await?.is_some_and(|user| {
-        user.active
-            && user.available
-            && user.role != StaffRole::Viewer.key()
-            && !routing::is_away(&absences(&user.out_of_office), at)
-    }))
+    Ok(staff_user::Entity::find_by_id(staff_id.to_owned())
+        .one(txn)
+        .await?
+        .is_some_and(|user| takes_cases(user.active, user.available, &user.role, &user.out_of_office, at)))
+}
+
+/// One staff user's presence as stored: active, available, not out of
+/// office at `at`, and in a role that works cases.
+fn takes_cases(active: bool, available: bool, role: &str, out_of_office: &str, at: chrono::DateTime<chrono::Utc>) -> bool {
+    role != StaffRole::Viewer.key() && routing::absence(active, available, &absences(out_of_office), at).is_none()
 }
 
 /// Hands a case of `team_id` to a member as the rule's method says, or to
@@ -497,7 +501,7 @@ async fn team_agents(txn: &DatabaseTransaction, team_id: &str, at: chrono::DateT
         let capacity: i32 = row.try_get("", "case_capacity")?;
         agents.push(Agent {
             id: row.try_get("", "id")?,
-            eligible: active && available && role != StaffRole::Viewer.key() && !routing::is_away(&absences(&out_of_office), at),
+            eligible: takes_cases(active, available, &role, &out_of_office, at),
             open_cases: row.try_get("", "open_cases")?,
             load: row.try_get("", "weighted")?,
             capacity: (capacity > 0).then_some(capacity),
