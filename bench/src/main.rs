@@ -491,7 +491,7 @@ async fn seed_cases(db: &sea_orm::DatabaseConnection, case: &pb::Case, count: u3
 
 /// Writes what the case service's consumer would have kept for the period
 /// reports had the seeded cases come through it: their day rows, duration
-/// buckets and repeat rows. The seeded cases all share a type, channel and
+/// buckets and extremes, and repeat rows with their gaps. The seeded cases all share a type, channel and
 /// account and have no team, owner or asset, so the report rows spread them
 /// over 5 types, 10 teams, 50 owners, 20,000 accounts and 5,000 assets by
 /// their number, and give closed ones a resolution of up to ~38 hours: a
@@ -509,7 +509,7 @@ async fn seed_report_rows(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()
         [("all", "''"), ("type", "type"), ("channel", "channel"), ("team", "team"), ("priority", "priority"), ("owner", "owner")]
     {
         let days = format!(
-            "INSERT INTO report_days (dimension, day, key, created, closed, resolved, resolution_seconds)              SELECT '{dimension}', day, key, SUM(created), SUM(closed), SUM(closed), SUM(seconds) FROM (                SELECT created_day AS day, {key} AS key, 1 AS created, 0 AS closed, 0 AS seconds FROM facts                UNION ALL SELECT closed_day, {key}, 0, 1, seconds FROM facts WHERE closed_day IS NOT NULL) d              GROUP BY day, key"
+            "INSERT INTO report_days (dimension, day, key, created, closed, resolved, resolution_seconds, resolution_min, resolution_max)              SELECT '{dimension}', day, key, SUM(created), SUM(closed), SUM(closed), SUM(seconds),                MIN(seconds) FILTER (WHERE closed = 1), MAX(seconds) FILTER (WHERE closed = 1) FROM (                SELECT created_day AS day, {key} AS key, 1 AS created, 0 AS closed, 0 AS seconds FROM facts                UNION ALL SELECT closed_day, {key}, 0, 1, seconds FROM facts WHERE closed_day IS NOT NULL) d              GROUP BY day, key"
         );
         db.execute_unprepared(&format!("WITH facts AS ({facts}) {days}")).await.context("seeding report days")?;
         let buckets = format!(
@@ -519,6 +519,7 @@ async fn seed_report_rows(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()
     }
     let cases = "INSERT INTO report_cases (case_id, created_epoch, account_id, asset)          SELECT id, EXTRACT(EPOCH FROM created_at)::bigint, 'bench-account-' || number % 20000, 'SN-' || number % 5000          FROM cases WHERE created_by = 'bench'";
     db.execute_unprepared(cases).await.context("seeding report cases")?;
+    docket_case::store::report_backfill::measure_gaps(db).await.context("measuring the repeat gaps")?;
     Ok(())
 }
 

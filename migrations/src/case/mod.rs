@@ -14,6 +14,7 @@ mod m20261205_000007_routing;
 mod m20261205_000008_team_absence_policy;
 mod m20261205_000009_report_days;
 mod m20261205_000010_report_cases;
+mod m20261205_000011_report_extremes_and_gaps;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000008_team_absence_policy::Migration),
             Box::new(m20261205_000009_report_days::Migration),
             Box::new(m20261205_000010_report_cases::Migration),
+            Box::new(m20261205_000011_report_extremes_and_gaps::Migration),
         ]
     }
 }

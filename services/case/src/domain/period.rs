@@ -120,8 +120,11 @@ pub fn bucket_bounds(bucket: usize) -> (i64, i64) {
 /// The `p` quantile (0 < p <= 1) of a histogram, in seconds, by nearest
 /// rank: the bucket of the ceil(p * total)-th shortest value, which is
 /// placed in it as the k-th of its n values would be spread evenly, at
-/// (k - 1/2) / n of its width (so never on a bound).
-pub fn quantile(counts: &[i64; BUCKETS], p: f64) -> f64 {
+/// (k - 1/2) / n of its width (so never on a bound). With the shortest and
+/// longest value known (`range`), a bucket spans no further than they do:
+/// five cases closed within seconds have a median of seconds, not of
+/// half the first bucket's quarter hour.
+pub fn quantile(counts: &[i64; BUCKETS], p: f64, range: Option<(i64, i64)>) -> f64 {
     let total: i64 = counts.iter().sum();
     if total == 0 {
         return 0.0;
@@ -131,7 +134,10 @@ pub fn quantile(counts: &[i64; BUCKETS], p: f64) -> f64 {
     let mut below = 0i64;
     for (bucket, count) in counts.iter().enumerate() {
         if below + count >= rank {
-            let (lower, upper) = bucket_bounds(bucket);
+            let (mut lower, mut upper) = bucket_bounds(bucket);
+            if let Some((shortest, longest)) = range {
+                (lower, upper) = (lower.max(shortest), upper.min(longest).max(lower.max(shortest)));
+            }
             let within = ((rank - below) as f64 - 0.5) / *count as f64;
             return lower as f64 + within * (upper - lower) as f64;
         }
@@ -174,12 +180,24 @@ mod tests {
         for seconds in [60, 300, 600, 800, 10_000, 20_000, 40_000, 50_000, 80_000, 100_000] {
             counts[bucket_of(seconds) as usize] += 1;
         }
-        let median = quantile(&counts, 0.5);
+        let median = quantile(&counts, 0.5, None);
         assert_eq!(bucket_of(median as i64), bucket_of(10_000), "the 5th value's bucket: {median}");
-        let p90 = quantile(&counts, 0.9);
+        let p90 = quantile(&counts, 0.9, None);
         assert_eq!(bucket_of(p90 as i64), bucket_of(80_000), "{p90}");
-        assert_eq!(quantile(&[0; BUCKETS], 0.5), 0.0);
+        assert_eq!(quantile(&[0; BUCKETS], 0.5, None), 0.0);
         assert_eq!(bucket_of(0), 0);
+        // Known extremes bound the bucket: all within 60..800 seconds.
+        let mut quick = [0i64; BUCKETS];
+        for seconds in [60, 300, 800] {
+            quick[bucket_of(seconds) as usize] += 1;
+        }
+        let median = quantile(&quick, 0.5, Some((60, 800)));
+        assert!((60.0..=800.0).contains(&median), "{median}");
+        let mut same = [0i64; BUCKETS];
+        same[bucket_of(5) as usize] = 3;
+        assert_eq!(quantile(&same, 0.9, Some((5, 5))), 5.0, "one value three times is that value");
+        let slow = quantile(&counts, 1.0, Some((60, 100_000)));
+        assert!(slow <= 100_000.0, "the last bucket ends at the longest: {slow}");
         assert_eq!(bucket_of(31 * 86_400), (BUCKETS - 1) as i16);
     }
 }

@@ -147,17 +147,23 @@ fn minutes(seconds: f64) -> f64 {
 }
 
 fn resolution_row(key: String, name: String, d: &Durations) -> pb::ResolutionRow {
-    let stats = |count: i64, sum: i64, buckets: &[i64; crate::domain::period::BUCKETS]| pb::DurationStats {
-        count,
-        mean_minutes: if count == 0 { 0.0 } else { minutes(sum as f64 / count as f64) },
-        median_minutes: minutes(quantile(buckets, 0.5)),
-        p90_minutes: minutes(quantile(buckets, 0.9)),
-    };
+    let stats =
+        |count: i64, sum: i64, buckets: &[i64; crate::domain::period::BUCKETS], range: Option<(i64, i64)>| pb::DurationStats {
+            count,
+            mean_minutes: if count == 0 { 0.0 } else { minutes(sum as f64 / count as f64) },
+            median_minutes: minutes(quantile(buckets, 0.5, range)),
+            p90_minutes: minutes(quantile(buckets, 0.9, range)),
+        };
     pb::ResolutionRow {
         key,
         name,
-        resolution: Some(stats(d.resolved, d.resolution_seconds, &d.resolution_buckets)),
-        first_response: Some(stats(d.first_responses, d.first_response_seconds, &d.first_response_buckets)),
+        resolution: Some(stats(d.resolved, d.resolution_seconds, &d.resolution_buckets, d.resolution_range)),
+        first_response: Some(stats(
+            d.first_responses,
+            d.first_response_seconds,
+            &d.first_response_buckets,
+            d.first_response_range,
+        )),
         reopened: d.reopened,
         reopen_rate: if d.closed == 0 { 0.0 } else { d.reopened as f64 / d.closed as f64 },
     }

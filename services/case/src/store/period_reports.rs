@@ -30,33 +30,39 @@ pub struct DayCounts {
     pub first_response: Option<i64>,
 }
 
+/// The shortest (`min`) or longest (`max`) of the kept and the added
+/// duration, either of which may be missing (the same on PostgreSQL and
+/// SQLite, whose two-argument MIN is NULL when either is).
+fn extreme(column: &str, keep: &str) -> String {
+    format!(
+        "{column} = CASE WHEN excluded.{column} IS NULL THEN report_days.{column} \
+         WHEN report_days.{column} IS NULL OR excluded.{column} {keep} report_days.{column} THEN excluded.{column} \
+         ELSE report_days.{column} END"
+    )
+}
+
 /// Adds an event's counts to its day, inside the consumer's transaction
 /// (its inbox row commits with them, so a redelivered event counts once).
 pub async fn keep(txn: &DatabaseTransaction, counts: &DayCounts) -> Result<()> {
     let backend = txn.get_database_backend();
     let p = |n| placeholder(backend, n);
+    let placeholders = (1..=15).map(p).collect::<Vec<_>>().join(", ");
     let (resolved, resolution) = counts.resolution.map_or((0, 0), |s| (1, s));
     let (first_responses, first_response) = counts.first_response.map_or((0, 0), |s| (1, s));
     let sql = format!(
         "INSERT INTO report_days (dimension, day, key, created, closed, reopened, assigned, resolved, resolution_seconds, \
-         first_responses, first_response_seconds) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) \
+         first_responses, first_response_seconds, resolution_min, resolution_max, first_response_min, first_response_max) \
+         VALUES ({placeholders}) \
          ON CONFLICT (dimension, day, key) DO UPDATE SET created = report_days.created + excluded.created, \
          closed = report_days.closed + excluded.closed, reopened = report_days.reopened + excluded.reopened, \
          assigned = report_days.assigned + excluded.assigned, resolved = report_days.resolved + excluded.resolved, \
          resolution_seconds = report_days.resolution_seconds + excluded.resolution_seconds, \
          first_responses = report_days.first_responses + excluded.first_responses, \
-         first_response_seconds = report_days.first_response_seconds + excluded.first_response_seconds",
-        p(1),
-        p(2),
-        p(3),
-        p(4),
-        p(5),
-        p(6),
-        p(7),
-        p(8),
-        p(9),
-        p(10),
-        p(11)
+         first_response_seconds = report_days.first_response_seconds + excluded.first_response_seconds, {}, {}, {}, {}",
+        extreme("resolution_min", "<"),
+        extreme("resolution_max", ">"),
+        extreme("first_response_min", "<"),
+        extreme("first_response_max", ">"),
     );
     let bucket_sql = format!(
         "INSERT INTO report_day_buckets (dimension, day, key, metric, bucket, count) VALUES ({}, {}, {}, {}, {}, 1) \
@@ -80,6 +86,10 @@ pub async fn keep(txn: &DatabaseTransaction, counts: &DayCounts) -> Result<()> {
             resolution.into(),
             first_responses.into(),
             first_response.into(),
+            counts.resolution.into(),
+            counts.resolution.into(),
+            counts.first_response.into(),
+            counts.first_response.into(),
         ];
         txn.execute_raw(Statement::from_sql_and_values(backend, sql.clone(), values)).await?;
         for (metric, seconds) in [("resolution", counts.resolution), ("first_response", counts.first_response)] {
@@ -114,6 +124,9 @@ pub struct Durations {
     pub first_response_seconds: i64,
     pub resolution_buckets: [i64; BUCKETS],
     pub first_response_buckets: [i64; BUCKETS],
+    /// The shortest and longest, where the days kept them.
+    pub resolution_range: Option<(i64, i64)>,
+    pub first_response_range: Option<(i64, i64)>,
 }
 
 impl Default for Durations {
@@ -127,6 +140,8 @@ impl Default for Durations {
             first_response_seconds: 0,
             resolution_buckets: [0; BUCKETS],
             first_response_buckets: [0; BUCKETS],
+            resolution_range: None,
+            first_response_range: None,
         }
     }
 }
@@ -209,7 +224,8 @@ impl Store {
         // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back.
         let sum = |column: &str| format!("CAST(SUM({column}) AS BIGINT) AS {column}");
         let sums = format!(
-            "SELECT key, {}, {}, {}, {}, {}, {} \
+            "SELECT key, {}, {}, {}, {}, {}, {}, MIN(resolution_min) AS resolution_min, MAX(resolution_max) AS resolution_max, \
+             MIN(first_response_min) AS first_response_min, MAX(first_response_max) AS first_response_max \
              FROM report_days WHERE dimension = {p1} AND day >= {p2} AND day < {p3} GROUP BY key",
             sum("closed"),
             sum("reopened"),
@@ -228,6 +244,12 @@ impl Store {
             entry.resolution_seconds = row.try_get("", "resolution_seconds")?;
             entry.first_responses = row.try_get("", "first_responses")?;
             entry.first_response_seconds = row.try_get("", "first_response_seconds")?;
+            let range = |min: &str, max: &str| -> Result<Option<(i64, i64)>> {
+                let (min, max): (Option<i64>, Option<i64>) = (row.try_get("", min)?, row.try_get("", max)?);
+                Ok(min.zip(max))
+            };
+            entry.resolution_range = range("resolution_min", "resolution_max")?;
+            entry.first_response_range = range("first_response_min", "first_response_max")?;
         }
         let buckets = format!(
             "SELECT key, metric, bucket, CAST(SUM(count) AS BIGINT) AS count FROM report_day_buckets \
@@ -250,7 +272,10 @@ impl Store {
 }
 
 /// Keeps what the repeat-case report reads of a new case (once: a
-/// redelivered `case.created` finds its row).
+/// redelivered `case.created` finds its row): when it was made, and its
+/// gap to the case before it of the same account and of the same asset.
+/// Events may come out of order, so the case after it (if one was kept
+/// already) now measures its gap to this one.
 pub async fn keep_case(
     txn: &DatabaseTransaction,
     case_id: &str,
@@ -259,16 +284,81 @@ pub async fn keep_case(
     asset: &str,
 ) -> Result<()> {
     let backend = txn.get_database_backend();
+    let p = |n| placeholder(backend, n);
+    let asset = asset.trim();
+    // (the column, its gap's column, this case's value), for each it has.
+    let neighbours: Vec<(&str, &str, &str)> = [("account_id", "account_gap", account_id), ("asset", "asset_gap", asset)]
+        .into_iter()
+        .filter(|(_, _, key)| !key.is_empty())
+        .collect();
+    if backend == sea_orm::DbBackend::Postgres {
+        // Two replicas keeping cases of one account at once would each miss
+        // the other's row; SQLite has one writer. Accounts before assets,
+        // one of each, so two events never wait on each other in a circle.
+        for (column, _, key) in &neighbours {
+            let lock = format!("SELECT pg_advisory_xact_lock(hashtextextended({}, 0))", p(1));
+            let values: Vec<Value> = vec![format!("report_cases.{column}:{key}").into()];
+            txn.execute_raw(Statement::from_sql_and_values(backend, lock, values)).await?;
+        }
+    }
+    // Before this one: made earlier, or in the same second with a smaller id.
+    let mut gaps: HashMap<&str, i64> = HashMap::new();
+    for (column, gap, key) in &neighbours {
+        let sql = format!(
+            "SELECT MAX(created_epoch) AS created_epoch FROM report_cases WHERE {column} = {} \
+             AND (created_epoch < {} OR (created_epoch = {} AND case_id < {}))",
+            p(1),
+            p(2),
+            p(3),
+            p(4)
+        );
+        let values: Vec<Value> = vec![(*key).into(), created_epoch.into(), created_epoch.into(), case_id.into()];
+        let previous: Option<i64> = match txn.query_one_raw(Statement::from_sql_and_values(backend, sql, values)).await? {
+            Some(row) => row.try_get("", "created_epoch")?,
+            None => None,
+        };
+        if let Some(previous) = previous {
+            gaps.insert(gap, created_epoch - previous);
+        }
+    }
     let sql = format!(
-        "INSERT INTO report_cases (case_id, created_epoch, account_id, asset) VALUES ({}, {}, {}, {}) \
-         ON CONFLICT (case_id) DO NOTHING",
-        placeholder(backend, 1),
-        placeholder(backend, 2),
-        placeholder(backend, 3),
-        placeholder(backend, 4)
+        "INSERT INTO report_cases (case_id, created_epoch, account_id, asset, account_gap, asset_gap) \
+         VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (case_id) DO NOTHING",
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        p(6)
     );
-    let values: Vec<Value> = vec![case_id.into(), created_epoch.into(), account_id.into(), asset.trim().into()];
-    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    let values: Vec<Value> = vec![
+        case_id.into(),
+        created_epoch.into(),
+        account_id.into(),
+        asset.into(),
+        gaps.get("account_gap").copied().into(),
+        gaps.get("asset_gap").copied().into(),
+    ];
+    if txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected() == 0 {
+        return Ok(());
+    }
+    // The case after this one now measures its gap to this one.
+    for (column, gap, key) in neighbours {
+        let sql = format!(
+            "UPDATE report_cases SET {gap} = created_epoch - {} WHERE case_id = (\
+               SELECT case_id FROM report_cases WHERE {column} = {} \
+               AND (created_epoch > {} OR (created_epoch = {} AND case_id > {})) \
+               ORDER BY created_epoch, case_id LIMIT 1)",
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5)
+        );
+        let values: Vec<Value> =
+            vec![created_epoch.into(), key.into(), created_epoch.into(), created_epoch.into(), case_id.into()];
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    }
     Ok(())
 }
 
@@ -282,20 +372,16 @@ pub struct RepeatCount {
 
 impl Store {
     /// Every account's (`by_asset`: asset serial number's) cases created in
-    /// the period, and how many came within `within_days` after an earlier
-    /// case of the same one: one probe of the kept rows' index per case.
+    /// the period, and how many came within `within_days` after the case
+    /// before them of the same one: one scan of the period's kept rows.
     pub async fn repeat_counts(&self, period: Period, within_days: i32, by_asset: bool) -> Result<Vec<RepeatCount>> {
         let backend = self.db.get_database_backend();
-        let column = if by_asset { "asset" } else { "account_id" };
-        let only_assets = if by_asset { "AND r.asset <> ''" } else { "" };
+        let (column, gap) = if by_asset { ("asset", "asset_gap") } else { ("account_id", "account_gap") };
+        let only_assets = if by_asset { "AND asset <> ''" } else { "" };
         let sql = format!(
-            "WITH made AS (\
-               SELECT r.{column} AS key, CASE WHEN EXISTS (\
-                 SELECT 1 FROM report_cases p WHERE p.{column} = r.{column} AND p.created_epoch >= r.created_epoch - {window} \
-                 AND (p.created_epoch < r.created_epoch OR (p.created_epoch = r.created_epoch AND p.case_id < r.case_id))\
-               ) THEN 1 ELSE 0 END AS repeat \
-               FROM report_cases r WHERE r.created_epoch >= {start} AND r.created_epoch < {end} {only_assets}) \
-             SELECT key, COUNT(*) AS cases, CAST(SUM(repeat) AS BIGINT) AS repeats FROM made GROUP BY key",
+            "SELECT {column} AS key, COUNT(*) AS cases, \
+             CAST(SUM(CASE WHEN {gap} <= {window} THEN 1 ELSE 0 END) AS BIGINT) AS repeats \
+             FROM report_cases WHERE created_epoch >= {start} AND created_epoch < {end} {only_assets} GROUP BY {column}",
             window = placeholder(backend, 1),
             start = placeholder(backend, 2),
             end = placeholder(backend, 3),
