@@ -231,6 +231,8 @@ pub async fn run(
                 )?;
                 let relay = RelayWaker::default();
                 let store = Store::with_relay(db.clone(), relay.clone());
+                // Before the consumer counts anything (see `report_backfill`).
+                store.backfill_reports().await.map_err(|err| anyhow::anyhow!("filling the period reports: {err}"))?;
                 docket_case::add_routes(&mut routes, store.clone(), contracts);
                 let sweep_every = std::time::Duration::from_millis(settings.case.routing_sweep_interval_ms);
                 background.spawn(docket_case::routing_sweeper::run(store, sweep_every, stopping.clone()));

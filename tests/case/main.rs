@@ -17,6 +17,7 @@ mod contacts;
 mod health;
 mod period_reports;
 mod properties;
+mod report_backfill;
 mod reports;
 mod routing;
 mod routing_changes;

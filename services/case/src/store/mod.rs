@@ -8,6 +8,7 @@ mod cases;
 mod contacts;
 pub mod escalation;
 pub mod period_reports;
+pub mod report_backfill;
 pub mod reports;
 pub mod routing;
 mod staff;
