@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use docket_kit::db::placeholder;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value};
 
 use super::Store;
 use crate::{
@@ -41,40 +41,29 @@ fn extreme(column: &str, keep: &str) -> String {
     )
 }
 
+/// `rows` tuples of `columns` placeholders each, numbered on from 1:
+/// the VALUES of a multi-row insert.
+pub(super) fn tuples(backend: DbBackend, rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let tuple: Vec<String> = (1..=columns).map(|column| placeholder(backend, row * columns + column)).collect();
+            format!("({})", tuple.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Adds an event's counts to its day, inside the consumer's transaction
-/// (its inbox row commits with them, so a redelivered event counts once).
+/// (its inbox row commits with them, so a redelivered event counts once):
+/// one statement for its day rows, one for its duration buckets.
 pub async fn keep(txn: &DatabaseTransaction, counts: &DayCounts) -> Result<()> {
     let backend = txn.get_database_backend();
-    let p = |n| placeholder(backend, n);
-    let placeholders = (1..=15).map(p).collect::<Vec<_>>().join(", ");
     let (resolved, resolution) = counts.resolution.map_or((0, 0), |s| (1, s));
     let (first_responses, first_response) = counts.first_response.map_or((0, 0), |s| (1, s));
-    let sql = format!(
-        "INSERT INTO report_days (dimension, day, key, created, closed, reopened, assigned, resolved, resolution_seconds, \
-         first_responses, first_response_seconds, resolution_min, resolution_max, first_response_min, first_response_max) \
-         VALUES ({placeholders}) \
-         ON CONFLICT (dimension, day, key) DO UPDATE SET created = report_days.created + excluded.created, \
-         closed = report_days.closed + excluded.closed, reopened = report_days.reopened + excluded.reopened, \
-         assigned = report_days.assigned + excluded.assigned, resolved = report_days.resolved + excluded.resolved, \
-         resolution_seconds = report_days.resolution_seconds + excluded.resolution_seconds, \
-         first_responses = report_days.first_responses + excluded.first_responses, \
-         first_response_seconds = report_days.first_response_seconds + excluded.first_response_seconds, {}, {}, {}, {}",
-        extreme("resolution_min", "<"),
-        extreme("resolution_max", ">"),
-        extreme("first_response_min", "<"),
-        extreme("first_response_max", ">"),
-    );
-    let bucket_sql = format!(
-        "INSERT INTO report_day_buckets (dimension, day, key, metric, bucket, count) VALUES ({}, {}, {}, {}, {}, 1) \
-         ON CONFLICT (dimension, day, key, metric, bucket) DO UPDATE SET count = report_day_buckets.count + 1",
-        p(1),
-        p(2),
-        p(3),
-        p(4),
-        p(5)
-    );
+    let mut days: Vec<Value> = Vec::with_capacity(counts.keys.len() * 15);
+    let mut buckets: Vec<Value> = Vec::new();
     for (dimension, key) in &counts.keys {
-        let values: Vec<Value> = vec![
+        days.extend([
             dimension.key().into(),
             counts.day.into(),
             key.as_str().into(),
@@ -90,14 +79,48 @@ pub async fn keep(txn: &DatabaseTransaction, counts: &DayCounts) -> Result<()> {
             counts.resolution.into(),
             counts.first_response.into(),
             counts.first_response.into(),
-        ];
-        txn.execute_raw(Statement::from_sql_and_values(backend, sql.clone(), values)).await?;
+        ]);
         for (metric, seconds) in [("resolution", counts.resolution), ("first_response", counts.first_response)] {
             let Some(seconds) = seconds else { continue };
-            let values: Vec<Value> =
-                vec![dimension.key().into(), counts.day.into(), key.as_str().into(), metric.into(), bucket_of(seconds).into()];
-            txn.execute_raw(Statement::from_sql_and_values(backend, bucket_sql.clone(), values)).await?;
+            buckets.extend([
+                dimension.key().into(),
+                counts.day.into(),
+                key.as_str().into(),
+                metric.into(),
+                bucket_of(seconds).into(),
+                1i64.into(),
+            ]);
         }
+    }
+    if days.is_empty() {
+        return Ok(());
+    }
+    // Each row has its own dimension (and metric), so no two rows of one
+    // statement update the same kept row.
+    let sql = format!(
+        "INSERT INTO report_days (dimension, day, key, created, closed, reopened, assigned, resolved, resolution_seconds, \
+         first_responses, first_response_seconds, resolution_min, resolution_max, first_response_min, first_response_max) \
+         VALUES {} \
+         ON CONFLICT (dimension, day, key) DO UPDATE SET created = report_days.created + excluded.created, \
+         closed = report_days.closed + excluded.closed, reopened = report_days.reopened + excluded.reopened, \
+         assigned = report_days.assigned + excluded.assigned, resolved = report_days.resolved + excluded.resolved, \
+         resolution_seconds = report_days.resolution_seconds + excluded.resolution_seconds, \
+         first_responses = report_days.first_responses + excluded.first_responses, \
+         first_response_seconds = report_days.first_response_seconds + excluded.first_response_seconds, {}, {}, {}, {}",
+        tuples(backend, days.len() / 15, 15),
+        extreme("resolution_min", "<"),
+        extreme("resolution_max", ">"),
+        extreme("first_response_min", "<"),
+        extreme("first_response_max", ">"),
+    );
+    txn.execute_raw(Statement::from_sql_and_values(backend, sql, days)).await?;
+    if !buckets.is_empty() {
+        let sql = format!(
+            "INSERT INTO report_day_buckets (dimension, day, key, metric, bucket, count) VALUES {} \
+             ON CONFLICT (dimension, day, key, metric, bucket) DO UPDATE SET count = report_day_buckets.count + 1",
+            tuples(backend, buckets.len() / 6, 6)
+        );
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, buckets)).await?;
     }
     Ok(())
 }

@@ -19,7 +19,10 @@ use sea_orm::{
     QueryOrder, QuerySelect, Statement, TransactionTrait, Value,
 };
 
-use super::{Store, period_reports::DayCounts};
+use super::{
+    Store,
+    period_reports::{DayCounts, tuples},
+};
 use crate::{
     domain::{
         CaseStatus, Priority,
@@ -287,21 +290,21 @@ async fn fill(txn: &DatabaseTransaction) -> Result<Backfilled> {
     insert_days(txn, &tally).await?;
     measure_gaps(txn).await?;
     // Every case event whose change this snapshot holds is counted above.
-    let types = BINDINGS.iter().filter(|t| t.starts_with("case.") && !t.starts_with("case.sla_"));
-    let listed = types.clone().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ");
-    let marked = txn
-        .execute_raw(Statement::from_sql_and_values(
-            backend,
-            format!(
-                "INSERT INTO inbox (consumer, event_id, event_type, handled_at) \
-                 SELECT {}, event_id, event_type, {} FROM outbox WHERE event_type IN ({listed}) ON CONFLICT DO NOTHING",
-                placeholder(backend, 1),
-                placeholder(backend, 2)
-            ),
-            [crate::SERVICE.into(), docket_kit::time::now().into()],
-        ))
-        .await?
-        .rows_affected();
+    let counted: Vec<String> =
+        BINDINGS.iter().filter(|t| t.starts_with("case.") && !t.starts_with("case.sla_")).map(|t| format!("'{t}'")).collect();
+    let marked = if counted.is_empty() {
+        0
+    } else {
+        let sql = format!(
+            "INSERT INTO inbox (consumer, event_id, event_type, handled_at) \
+             SELECT {}, event_id, event_type, {} FROM outbox WHERE event_type IN ({}) ON CONFLICT DO NOTHING",
+            placeholder(backend, 1),
+            placeholder(backend, 2),
+            counted.join(", ")
+        );
+        let values: Vec<Value> = vec![crate::SERVICE.into(), docket_kit::time::now().into()];
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected()
+    };
     tracing::info!(cases, events_on_their_way = marked, "filled the period reports from the records");
     Ok(Backfilled { cases, events_on_their_way: marked })
 }
@@ -310,21 +313,8 @@ async fn fill(txn: &DatabaseTransaction) -> Result<Backfilled> {
 async fn insert_rows(txn: &DatabaseTransaction, head: &str, columns: usize, rows: Vec<Vec<Value>>) -> Result<()> {
     let backend = txn.get_database_backend();
     for chunk in rows.chunks(500) {
-        let mut n = 0;
-        let tuples: Vec<String> = chunk
-            .iter()
-            .map(|_| {
-                let tuple: Vec<String> = (0..columns)
-                    .map(|_| {
-                        n += 1;
-                        placeholder(backend, n)
-                    })
-                    .collect();
-                format!("({})", tuple.join(", "))
-            })
-            .collect();
+        let sql = format!("{head} VALUES {}", tuples(backend, chunk.len(), columns));
         let values: Vec<Value> = chunk.iter().flatten().cloned().collect();
-        let sql = format!("{head} VALUES {}", tuples.join(", "));
         txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
     }
     Ok(())
