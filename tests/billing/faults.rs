@@ -47,7 +47,7 @@ async fn a_sweep_whose_connection_is_cut_mid_transaction_raises_its_alerts_once_
         let waiting = count(
             &billing,
             "SELECT COUNT(*) AS n FROM pg_stat_activity \
-             WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO \"outbox\"%'",
+             WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO outbox%'",
         )
         .await;
         if waiting > 0 {

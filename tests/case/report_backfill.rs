@@ -43,7 +43,7 @@ fn today() -> Option<pb::ReportPeriod> {
 
 fn by_owner(period: &Option<pb::ReportPeriod>) -> pb::GetCaseVolumeRequest {
     pb::GetCaseVolumeRequest {
-        period: period.clone(),
+        period: *period,
         granularity: pb::ReportGranularity::Day as i32,
         group_by: pb::ReportGrouping::Owner as i32,
     }
@@ -55,7 +55,7 @@ async fn volume(app: &TestApp, request: pb::GetCaseVolumeRequest) -> pb::CaseVol
 
 async fn repeats(app: &TestApp, period: &Option<pb::ReportPeriod>, by: pb::RepeatKey) -> pb::RepeatCases {
     app.reports(VIEWER)
-        .get_repeat_cases(pb::GetRepeatCasesRequest { period: period.clone(), within_days: 30, by: by as i32, limit: 0 })
+        .get_repeat_cases(pb::GetRepeatCasesRequest { period: *period, within_days: 30, by: by as i32, limit: 0 })
         .await
         .expect("the repeat cases report")
         .into_inner()
@@ -73,7 +73,7 @@ struct Reports {
 async fn snapshot(app: &TestApp, period: &Option<pb::ReportPeriod>) -> Reports {
     let times = app
         .reports(VIEWER)
-        .get_resolution_times(pb::GetResolutionTimesRequest { period: period.clone(), group_by: pb::ReportGrouping::Team as i32 })
+        .get_resolution_times(pb::GetResolutionTimesRequest { period: *period, group_by: pb::ReportGrouping::Team as i32 })
         .await
         .expect("the resolution report")
         .into_inner();

@@ -275,7 +275,7 @@ async fn a_relay_forgets_the_envelopes_it_is_told_to_once_published() {
     let txn = db.begin().await.unwrap();
     for event_type in ["portal.password_reset_requested", "portal.user_changed"] {
         let payload = pack("docket.events.v1.CaseCreated", &ev::CaseCreated::default());
-        outbox::append(&txn, &envelope("portal", event_type, "c-1", "system:test", docket_kit::time::now(), payload))
+        outbox::append(&txn, &[envelope("portal", event_type, "c-1", "system:test", docket_kit::time::now(), payload)])
             .await
             .unwrap();
     }

@@ -85,7 +85,7 @@ async fn a_links_secret_is_never_on_the_broker_and_a_replayed_event_of_a_used_li
     replay.id = uuid::Uuid::now_v7().to_string();
     let db = app.service_db("portal").await;
     let txn = db.begin().await.unwrap();
-    outbox::append(&txn, &replay).await.unwrap();
+    outbox::append(&txn, std::slice::from_ref(&replay)).await.unwrap();
     txn.commit().await.unwrap();
     app.wait_until_mail_settled().await;
     assert_eq!(emails_with(&app, &petra.email, "invitation").await, 1, "one invitation email, none for the replay");

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use docket_proto::case::v1::{AuditEntry, ListHistoryResponse};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::{error::FieldViolations, page};
@@ -96,6 +96,30 @@ pub struct Actor<'a> {
     pub at: DateTime<Utc>,
 }
 
+/// The columns of a trail row, as hand-written inserts name them.
+pub(crate) const INSERT: &str =
+    "INSERT INTO audit_entries (id, record_type, record_id, actor, at, field, old_value, new_value, reason)";
+pub(crate) const COLUMNS: usize = 9;
+
+/// The values of the trail rows of `changes`, [`COLUMNS`] a row.
+pub(crate) fn row_values(record_type: &str, record_id: &str, by: &Actor<'_>, changes: &Changes) -> Vec<Value> {
+    let mut values = Vec::with_capacity(changes.0.len() * COLUMNS);
+    for change in changes.fields() {
+        values.extend([
+            uuid::Uuid::now_v7().to_string().into(),
+            record_type.into(),
+            record_id.into(),
+            by.actor.into(),
+            by.at.into(),
+            change.field.into(),
+            change.old.as_str().into(),
+            change.new.as_str().into(),
+            by.reason.into(),
+        ]);
+    }
+    values
+}
+
 /// Appends one audit row per changed field.
 pub async fn write(
     txn: &impl ConnectionTrait,
@@ -107,18 +131,9 @@ pub async fn write(
     if changes.is_empty() {
         return Ok(());
     }
-    let rows = changes.fields().map(|change| entity::ActiveModel {
-        id: Set(uuid::Uuid::now_v7().to_string()),
-        record_type: Set(record_type.to_owned()),
-        record_id: Set(record_id.to_owned()),
-        actor: Set(by.actor.to_owned()),
-        at: Set(by.at),
-        field: Set(change.field.to_owned()),
-        old_value: Set(change.old.clone()),
-        new_value: Set(change.new.clone()),
-        reason: Set(by.reason.to_owned()),
-    });
-    entity::Entity::insert_many(rows).exec(txn).await?;
+    let backend = txn.get_database_backend();
+    let sql = format!("{INSERT} VALUES {}", crate::db::tuples(backend, changes.0.len(), COLUMNS, 0));
+    txn.execute_raw(Statement::from_sql_and_values(backend, sql, row_values(record_type, record_id, by, changes))).await?;
     Ok(())
 }
 

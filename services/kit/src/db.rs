@@ -81,7 +81,6 @@ fn create_sqlite_parent_dir(url: &str) {
     }
 }
 
-/// A cheap round trip, for health checks.
 /// The `n`th (from 1) bind parameter of hand-written SQL, as the backend
 /// writes it: `$n` on PostgreSQL, `?` on SQLite.
 pub fn placeholder(backend: DbBackend, n: usize) -> String {
@@ -91,6 +90,19 @@ pub fn placeholder(backend: DbBackend, n: usize) -> String {
     }
 }
 
+/// The VALUES of a multi-row insert: `rows` tuples of `columns` bind
+/// parameters each, numbered on after the statement's first `before`.
+pub fn tuples(backend: DbBackend, rows: usize, columns: usize, before: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let tuple: Vec<String> = (1..=columns).map(|column| placeholder(backend, before + row * columns + column)).collect();
+            format!("({})", tuple.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A cheap round trip, for health checks.
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
     db.query_one_raw(Statement::from_string(backend, "SELECT 1")).await.map(|_| ())

@@ -13,10 +13,12 @@
 use std::{future::Future, ops::Deref, sync::Arc};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use docket_proto::events::v1::Envelope;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement, TransactionTrait};
 
 use crate::{
     audit::{self, Actor, Changes},
+    db,
     error::{DomainError, Error, is_unique_violation},
     events::{envelope, outbox, outbox::RelayWaker, pack},
     idempotency::{self, Idempotency},
@@ -187,15 +189,20 @@ macro_rules! versioned_record {
 ///     pub struct Store, source = crate::events::SOURCE
 /// );
 /// ```
+///
+/// Fields after the source (`, routing: RoutingCache`) are kept beside
+/// the database, each starting as its type's `Default` (shared by clones
+/// when the type shares its state, as an `Arc` does).
 #[macro_export]
 macro_rules! service_store {
-    ($(#[$meta:meta])* $vis:vis struct $name:ident, source = $source:expr) => {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident, source = $source:expr $(, $field:ident: $type:ty)* $(,)?) => {
         $(#[$meta])*
         #[derive(Debug, Clone)]
         $vis struct $name {
             db: ::sea_orm::DatabaseConnection,
             /// Every change goes through here: etag, version, trail, outbox, commit.
             mutations: $crate::mutation::Mutations,
+            $($field: $type,)*
         }
 
         impl $name {
@@ -206,7 +213,11 @@ macro_rules! service_store {
 
             /// A store that wakes `relay` after each commit that wrote events.
             pub fn with_relay(db: ::sea_orm::DatabaseConnection, relay: $crate::events::outbox::RelayWaker) -> Self {
-                Self { mutations: $crate::mutation::Mutations::new(db.clone(), relay, $source), db }
+                Self {
+                    mutations: $crate::mutation::Mutations::new(db.clone(), relay, $source),
+                    db,
+                    $($field: ::core::default::Default::default(),)*
+                }
             }
 
             pub fn connection(&self) -> &::sea_orm::DatabaseConnection {
@@ -284,6 +295,18 @@ impl Tx {
         emit(&self.txn, &self.by(), self.source, events).await
     }
 
+    /// [`Tx::trail`] and [`Tx::emit`] of one change, in one round trip
+    /// where the database allows (see [`record_change`]).
+    pub async fn record(
+        &self,
+        kind: &str,
+        id: &str,
+        changes: &Changes,
+        events: impl IntoIterator<Item = Event>,
+    ) -> Result<(), DbErr> {
+        record_change(&self.txn, &self.by(), self.source, (kind, id), changes, events).await
+    }
+
     /// Writes an edit the domain made of `before`: the guarded version bump,
     /// the trail and the events. The saved record, or `Stale` when someone
     /// changed it since it was read.
@@ -313,10 +336,42 @@ pub async fn emit(
     source: &str,
     events: impl IntoIterator<Item = Event>,
 ) -> Result<(), DbErr> {
-    for event in events {
-        let envelope = envelope(source, event.event_type, &event.subject, by.actor, by.at, event.payload);
-        outbox::append(txn, &envelope).await?;
+    outbox::append(txn, &envelopes(by, source, events)).await
+}
+
+fn envelopes(by: &Actor<'_>, source: &str, events: impl IntoIterator<Item = Event>) -> Vec<Envelope> {
+    events.into_iter().map(|event| envelope(source, event.event_type, &event.subject, by.actor, by.at, event.payload)).collect()
+}
+
+/// Writes a change's trail rows (of the record `kind` `id`) and its events:
+/// on PostgreSQL in one statement (the trail's insert runs as a part of the
+/// outbox's), else one each. Every command writes both, so this is a round
+/// trip less for each.
+pub async fn record_change(
+    txn: &DatabaseTransaction,
+    by: &Actor<'_>,
+    source: &str,
+    (kind, id): (&str, &str),
+    changes: &Changes,
+    events: impl IntoIterator<Item = Event>,
+) -> Result<(), DbErr> {
+    let envelopes = envelopes(by, source, events);
+    let backend = txn.get_database_backend();
+    if backend != DbBackend::Postgres || changes.is_empty() || envelopes.is_empty() {
+        audit::write(txn, kind, id, by, changes).await?;
+        return outbox::append(txn, &envelopes).await;
     }
+    let mut values = audit::row_values(kind, id, by, changes);
+    let trail_rows = values.len() / audit::COLUMNS;
+    let sql = format!(
+        "WITH trail AS ({} VALUES {}) {} VALUES {}",
+        audit::INSERT,
+        db::tuples(backend, trail_rows, audit::COLUMNS, 0),
+        outbox::INSERT,
+        db::tuples(backend, envelopes.len(), outbox::COLUMNS, values.len())
+    );
+    values.extend(envelopes.iter().flat_map(outbox::row_values));
+    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
     Ok(())
 }
 
@@ -339,8 +394,8 @@ pub async fn save<R: Record, D: DomainError>(
         Err(err) if is_unique_violation(&err) => return Err(already_exists(&after)),
         Err(err) => return Err(err.into()),
     }
-    audit::write(txn, R::KIND, after.id(), by, &changes).await?;
-    emit(txn, by, source, events(before, &after, &changes)).await?;
+    let events = events(before, &after, &changes);
+    record_change(txn, by, source, (R::KIND, after.id()), &changes, events).await?;
     Ok(after)
 }
 
@@ -490,8 +545,7 @@ impl Mutations {
                     Err(err) if is_unique_violation(&err) => return Err(already_exists(&record)),
                     Err(err) => return Err(err.into()),
                 }
-                tx.trail(R::KIND, record.id(), &trail).await?;
-                tx.emit(events).await?;
+                tx.record(R::KIND, record.id(), &trail, events).await?;
                 Ok(record)
             },
             |record| record.id(),

@@ -451,9 +451,13 @@ impl Store {
                         format!("{} ({}, overdraft {})", model.name, model.balance_kind, model.allow_overdraft),
                     );
                     // The sub-contract's creation is part of its contract's trail.
-                    tx.trail("sub_contract", &model.contract_id, &changes).await?;
-                    tx.emit([events::sub_contract_changed("subcontract.created", &model, &contract.contract.currency, None)])
-                        .await?;
+                    tx.record(
+                        "sub_contract",
+                        &model.contract_id,
+                        &changes,
+                        [events::sub_contract_changed("subcontract.created", &model, &contract.contract.currency, None)],
+                    )
+                    .await?;
                     Ok(model)
                 },
                 |model| &model.id,

@@ -260,8 +260,7 @@ impl Store {
                     let record = InvoiceRecord { lines, ..record };
                     let mut changes = Changes::new();
                     changes.set("created", "", format!("draft for case {case_id}: {} {}", draft.gross.minor, terms.currency));
-                    tx.trail("invoice", &id, &changes).await?;
-                    tx.emit([events::invoice_changed("invoice.created", &record, by.reason)]).await?;
+                    tx.record("invoice", &id, &changes, [events::invoice_changed("invoice.created", &record, by.reason)]).await?;
                     Ok(record)
                 },
                 |record| &record.invoice.id,

@@ -140,8 +140,8 @@ impl Store {
                             }
                             Err(err) => return Err(err.into()),
                         }
-                        tx.trail("timesheet", &row.id, &changes).await?;
-                        tx.emit(event(&Sheet { row: Some(row.clone()), ..sheet.clone() })).await?;
+                        tx.record("timesheet", &row.id, &changes, event(&Sheet { row: Some(row.clone()), ..sheet.clone() }))
+                            .await?;
                         row
                     }
                 };

@@ -140,8 +140,7 @@ async fn delete_work<R: Record>(
             }
             let mut changes = Changes::new();
             changes.set("deleted", gone, "");
-            tx.trail(R::KIND, id, &changes).await?;
-            tx.emit([event(&current)]).await?;
+            tx.record(R::KIND, id, &changes, [event(&current)]).await?;
             Ok(())
         })
         .await

@@ -109,10 +109,9 @@ impl Store {
                             .await?;
                         changes.set("first_response_time", "", by.at.to_rfc3339());
                     }
-                    tx.trail("case", &case.id, &changes).await?;
                     let record =
                         load_case(&*tx, CaseKey::Id(&case.id)).await?.ok_or_else(|| Error::not_found("case", &case.id))?;
-                    tx.emit([events::activity_added(&record, &activity)]).await?;
+                    tx.record("case", &case.id, &changes, [events::activity_added(&record, &activity)]).await?;
                     Ok(activity)
                 },
                 |activity| &activity.id,

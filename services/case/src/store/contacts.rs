@@ -135,8 +135,7 @@ async fn unassigned_account(tx: &Tx, name: &str) -> Result<String> {
     };
     let (model, changes) = super::accounts::draft(&fields, tx.by().at);
     model.insert(tx).await?;
-    tx.trail("account", &model.id, &changes).await?;
-    tx.emit([events::account_changed(true, &model, &changes, tx.by().reason)]).await?;
+    tx.record("account", &model.id, &changes, [events::account_changed(true, &model, &changes, tx.by().reason)]).await?;
     Ok(model.id)
 }
 
@@ -194,8 +193,8 @@ impl Store {
                         Err(err) if docket_kit::error::is_unique_violation(&err) => return Err(already_exists(&model)),
                         Err(err) => return Err(err.into()),
                     }
-                    tx.trail("contact", &model.id, &changes).await?;
-                    tx.emit([events::contact_changed(true, &model, &changes, by.reason)]).await?;
+                    tx.record("contact", &model.id, &changes, [events::contact_changed(true, &model, &changes, by.reason)])
+                        .await?;
                     Ok(model)
                 })
                 .await;

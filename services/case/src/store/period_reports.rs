@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 
-use docket_kit::db::placeholder;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value};
+use docket_kit::db::{placeholder, tuples};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement, Value};
 
 use super::Store;
 use crate::{
@@ -39,18 +39,6 @@ fn extreme(column: &str, keep: &str) -> String {
          WHEN report_days.{column} IS NULL OR excluded.{column} {keep} report_days.{column} THEN excluded.{column} \
          ELSE report_days.{column} END"
     )
-}
-
-/// `rows` tuples of `columns` placeholders each, numbered on from 1:
-/// the VALUES of a multi-row insert.
-pub(super) fn tuples(backend: DbBackend, rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|row| {
-            let tuple: Vec<String> = (1..=columns).map(|column| placeholder(backend, row * columns + column)).collect();
-            format!("({})", tuple.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Adds an event's counts to its day, inside the consumer's transaction
@@ -107,7 +95,7 @@ pub async fn keep(txn: &DatabaseTransaction, counts: &DayCounts) -> Result<()> {
          resolution_seconds = report_days.resolution_seconds + excluded.resolution_seconds, \
          first_responses = report_days.first_responses + excluded.first_responses, \
          first_response_seconds = report_days.first_response_seconds + excluded.first_response_seconds, {}, {}, {}, {}",
-        tuples(backend, days.len() / 15, 15),
+        tuples(backend, days.len() / 15, 15, 0),
         extreme("resolution_min", "<"),
         extreme("resolution_max", ">"),
         extreme("first_response_min", "<"),
@@ -118,7 +106,7 @@ pub async fn keep(txn: &DatabaseTransaction, counts: &DayCounts) -> Result<()> {
         let sql = format!(
             "INSERT INTO report_day_buckets (dimension, day, key, metric, bucket, count) VALUES {} \
              ON CONFLICT (dimension, day, key, metric, bucket) DO UPDATE SET count = report_day_buckets.count + 1",
-            tuples(backend, buckets.len() / 6, 6)
+            tuples(backend, buckets.len() / 6, 6, 0)
         );
         txn.execute_raw(Statement::from_sql_and_values(backend, sql, buckets)).await?;
     }
@@ -298,7 +286,8 @@ impl Store {
 /// redelivered `case.created` finds its row): when it was made, and its
 /// gap to the case before it of the same account and of the same asset.
 /// Events may come out of order, so the case after it (if one was kept
-/// already) now measures its gap to this one.
+/// already) now measures its gap to this one. Three statements: the locks,
+/// the neighbours of both, the row (and rarely the fix-up of a later one).
 pub async fn keep_case(
     txn: &DatabaseTransaction,
     case_id: &str,
@@ -314,75 +303,89 @@ pub async fn keep_case(
         .into_iter()
         .filter(|(_, _, key)| !key.is_empty())
         .collect();
+    if neighbours.is_empty() {
+        return insert_case_row(txn, case_id, created_epoch, account_id, asset, [None, None]).await.map(|_| ());
+    }
     if backend == sea_orm::DbBackend::Postgres {
         // Two replicas keeping cases of one account at once would each miss
         // the other's row; SQLite has one writer. Accounts before assets,
         // one of each, so two events never wait on each other in a circle.
-        for (column, _, key) in &neighbours {
-            let lock = format!("SELECT pg_advisory_xact_lock(hashtextextended({}, 0))", p(1));
-            let values: Vec<Value> = vec![format!("report_cases.{column}:{key}").into()];
-            txn.execute_raw(Statement::from_sql_and_values(backend, lock, values)).await?;
+        // (Its own statement: a statement reads what was committed when it
+        // began, so the lookup below must begin after the locks are held.)
+        let locks: Vec<String> =
+            (1..=neighbours.len()).map(|n| format!("pg_advisory_xact_lock(hashtextextended({}, 0))", p(n))).collect();
+        let values: Vec<Value> =
+            neighbours.iter().map(|(column, _, key)| format!("report_cases.{column}:{key}").into()).collect();
+        txn.execute_raw(Statement::from_sql_and_values(backend, format!("SELECT {}", locks.join(", ")), values)).await?;
+    }
+    // Per neighbour: the latest case before this one (made earlier, or in
+    // the same second with a smaller id), and the earliest after it.
+    let mut lookups = Vec::new();
+    let mut values: Vec<Value> = Vec::new();
+    for (i, (column, _, key)) in neighbours.iter().enumerate() {
+        let n = i * 8;
+        lookups.push(format!(
+            "(SELECT MAX(created_epoch) FROM report_cases WHERE {column} = {} \
+               AND (created_epoch < {} OR (created_epoch = {} AND case_id < {}))) AS before_{i}, \
+             (SELECT case_id FROM report_cases WHERE {column} = {} \
+               AND (created_epoch > {} OR (created_epoch = {} AND case_id > {})) ORDER BY created_epoch, case_id LIMIT 1) AS after_{i}",
+            p(n + 1),
+            p(n + 2),
+            p(n + 3),
+            p(n + 4),
+            p(n + 5),
+            p(n + 6),
+            p(n + 7),
+            p(n + 8)
+        ));
+        for _ in 0..2 {
+            values.extend([(*key).into(), created_epoch.into(), created_epoch.into(), case_id.into()]);
         }
     }
-    // Before this one: made earlier, or in the same second with a smaller id.
-    let mut gaps: HashMap<&str, i64> = HashMap::new();
-    for (column, gap, key) in &neighbours {
-        let sql = format!(
-            "SELECT MAX(created_epoch) AS created_epoch FROM report_cases WHERE {column} = {} \
-             AND (created_epoch < {} OR (created_epoch = {} AND case_id < {}))",
-            p(1),
-            p(2),
-            p(3),
-            p(4)
-        );
-        let values: Vec<Value> = vec![(*key).into(), created_epoch.into(), created_epoch.into(), case_id.into()];
-        let previous: Option<i64> = match txn.query_one_raw(Statement::from_sql_and_values(backend, sql, values)).await? {
-            Some(row) => row.try_get("", "created_epoch")?,
-            None => None,
-        };
-        if let Some(previous) = previous {
-            gaps.insert(gap, created_epoch - previous);
+    let found = txn
+        .query_one_raw(Statement::from_sql_and_values(backend, format!("SELECT {}", lookups.join(", ")), values))
+        .await?
+        .ok_or_else(|| sea_orm::DbErr::Custom("the neighbour lookup answered nothing".to_owned()))?;
+    let mut gaps: [Option<i64>; 2] = [None, None];
+    let mut later: Vec<(&str, String)> = Vec::new();
+    for (i, (_, gap, _)) in neighbours.iter().enumerate() {
+        let before: Option<i64> = found.try_get("", &format!("before_{i}"))?;
+        let slot = if *gap == "account_gap" { 0 } else { 1 };
+        gaps[slot] = before.map(|before| created_epoch - before);
+        if let Some(after) = found.try_get::<Option<String>>("", &format!("after_{i}"))? {
+            later.push((gap, after));
         }
     }
-    let sql = format!(
-        "INSERT INTO report_cases (case_id, created_epoch, account_id, asset, account_gap, asset_gap) \
-         VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (case_id) DO NOTHING",
-        p(1),
-        p(2),
-        p(3),
-        p(4),
-        p(5),
-        p(6)
-    );
-    let values: Vec<Value> = vec![
-        case_id.into(),
-        created_epoch.into(),
-        account_id.into(),
-        asset.into(),
-        gaps.get("account_gap").copied().into(),
-        gaps.get("asset_gap").copied().into(),
-    ];
-    if txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected() == 0 {
+    if !insert_case_row(txn, case_id, created_epoch, account_id, asset, gaps).await? {
         return Ok(());
     }
-    // The case after this one now measures its gap to this one.
-    for (column, gap, key) in neighbours {
-        let sql = format!(
-            "UPDATE report_cases SET {gap} = created_epoch - {} WHERE case_id = (\
-               SELECT case_id FROM report_cases WHERE {column} = {} \
-               AND (created_epoch > {} OR (created_epoch = {} AND case_id > {})) \
-               ORDER BY created_epoch, case_id LIMIT 1)",
-            p(1),
-            p(2),
-            p(3),
-            p(4),
-            p(5)
-        );
-        let values: Vec<Value> =
-            vec![created_epoch.into(), key.into(), created_epoch.into(), created_epoch.into(), case_id.into()];
+    // Came out of order: the case after this one now measures its gap to it.
+    for (gap, after) in later {
+        let sql = format!("UPDATE report_cases SET {gap} = created_epoch - {} WHERE case_id = {}", p(1), p(2));
+        let values: Vec<Value> = vec![created_epoch.into(), after.into()];
         txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
     }
     Ok(())
+}
+
+/// Inserts a case's row unless it is kept already; whether it inserted.
+async fn insert_case_row(
+    txn: &DatabaseTransaction,
+    case_id: &str,
+    created_epoch: i64,
+    account_id: &str,
+    asset: &str,
+    [account_gap, asset_gap]: [Option<i64>; 2],
+) -> Result<bool> {
+    let backend = txn.get_database_backend();
+    let sql = format!(
+        "INSERT INTO report_cases (case_id, created_epoch, account_id, asset, account_gap, asset_gap) \
+         VALUES {} ON CONFLICT (case_id) DO NOTHING",
+        tuples(backend, 1, 6, 0)
+    );
+    let values: Vec<Value> =
+        vec![case_id.into(), created_epoch.into(), account_id.into(), asset.into(), account_gap.into(), asset_gap.into()];
+    Ok(txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected() > 0)
 }
 
 /// One account's (or asset's) cases of a period, and how many were repeats.

@@ -13,16 +13,17 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use docket_kit::{audit, db::placeholder, error::is_unique_violation};
+use docket_kit::{
+    audit,
+    db::{placeholder, tuples},
+    error::is_unique_violation,
+};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, IsolationLevel, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Statement, TransactionTrait, Value,
 };
 
-use super::{
-    Store,
-    period_reports::{DayCounts, tuples},
-};
+use super::{Store, period_reports::DayCounts};
 use crate::{
     domain::{
         CaseStatus, Priority,
@@ -313,7 +314,7 @@ async fn fill(txn: &DatabaseTransaction) -> Result<Backfilled> {
 async fn insert_rows(txn: &DatabaseTransaction, head: &str, columns: usize, rows: Vec<Vec<Value>>) -> Result<()> {
     let backend = txn.get_database_backend();
     for chunk in rows.chunks(500) {
-        let sql = format!("{head} VALUES {}", tuples(backend, chunk.len(), columns));
+        let sql = format!("{head} VALUES {}", tuples(backend, chunk.len(), columns, 0));
         let values: Vec<Value> = chunk.iter().flatten().cloned().collect();
         txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
     }

@@ -5,7 +5,6 @@ use std::{sync::Arc, time::Duration};
 use docket_proto::events::v1::Envelope;
 use prost::Message;
 use sea_orm::{
-    ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionTrait,
     sea_query::{Expr, LockBehavior, LockType},
@@ -41,19 +40,32 @@ pub mod entity {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// Writes an event into the outbox, inside the caller's transaction.
-pub async fn append(txn: &impl ConnectionTrait, envelope: &Envelope) -> Result<(), DbErr> {
-    let row = entity::ActiveModel {
-        position: NotSet,
-        event_id: Set(envelope.id.clone()),
-        event_type: Set(envelope.r#type.clone()),
-        subject: Set(envelope.subject.clone()),
-        envelope: Set(envelope.encode_to_vec()),
-        traceparent: Set(envelope.traceparent.clone()),
-        created_at: Set(envelope.time.as_ref().and_then(crate::time::from_proto).unwrap_or_else(crate::time::now)),
-        sent_at: Set(None),
-    };
-    entity::Entity::insert(row).exec(txn).await?;
+/// The columns of an outbox row a writer sets, as hand-written inserts
+/// name them (its position is the table's own; it is not sent yet).
+pub(crate) const INSERT: &str = "INSERT INTO outbox (event_id, event_type, subject, envelope, traceparent, created_at)";
+pub(crate) const COLUMNS: usize = 6;
+
+/// The values of an event's outbox row, [`COLUMNS`] of them.
+pub(crate) fn row_values(envelope: &Envelope) -> [sea_orm::Value; COLUMNS] {
+    [
+        envelope.id.as_str().into(),
+        envelope.r#type.as_str().into(),
+        envelope.subject.as_str().into(),
+        envelope.encode_to_vec().into(),
+        envelope.traceparent.as_str().into(),
+        envelope.time.as_ref().and_then(crate::time::from_proto).unwrap_or_else(crate::time::now).into(),
+    ]
+}
+
+/// Writes events into the outbox, inside the caller's transaction.
+pub async fn append(txn: &impl ConnectionTrait, envelopes: &[Envelope]) -> Result<(), DbErr> {
+    if envelopes.is_empty() {
+        return Ok(());
+    }
+    let backend = txn.get_database_backend();
+    let sql = format!("{INSERT} VALUES {}", crate::db::tuples(backend, envelopes.len(), COLUMNS, 0));
+    let values: Vec<sea_orm::Value> = envelopes.iter().flat_map(row_values).collect();
+    txn.execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?;
     Ok(())
 }
 

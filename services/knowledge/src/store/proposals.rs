@@ -113,8 +113,13 @@ impl Store {
                                 };
                                 let (model, created) = new_draft(&fields, by);
                                 model.insert(&tx).await?;
-                                tx.trail("article", &model.id, &created).await?;
-                                tx.emit([events::article_changed("article.created", &model, &created, by.reason)]).await?;
+                                tx.record(
+                                    "article",
+                                    &model.id,
+                                    &created,
+                                    [events::article_changed("article.created", &model, &created, by.reason)],
+                                )
+                                .await?;
                                 model.id
                             }
                         };
