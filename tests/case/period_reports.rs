@@ -547,7 +547,8 @@ async fn repeat_cases_are_counted_per_account_and_asset_within_n_days(app: TestA
 /// adds the gap columns works them out (and goes down again).
 async fn rows_kept_before_the_gaps_get_them_from_the_migration(app: TestApp) {
     let db = app.case_db().await;
-    docket_migrations::down(&db, "case", 1).await.expect("down to the rows without gaps");
+    // Down past the gaps (the migrations after it first).
+    docket_migrations::down(&db, "case", 2).await.expect("down to the rows without gaps");
     // (case, made at, account, asset)
     let rows = [
         ("c1", 1_000, "a1", "SN-1"),

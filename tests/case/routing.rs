@@ -1,7 +1,8 @@
 //! AssignmentRuleService: where a case created without an owner goes, each
 //! method checked against outcomes worked out here from the staff and cases
 //! made; the routing settings, the staff fields routing reads, the case's web
-//! form, and one rotation shared by two replicas.
+//! form, and two replicas: one rotation shared, and rules changed through
+//! one routing the other's next case.
 
 use std::collections::BTreeMap;
 
@@ -905,4 +906,63 @@ async fn round_robin_is_fair_across_two_replicas_on_postgres() {
             .cases;
         assert_eq!(theirs.len(), CASES / AGENTS, "{}", agent.name);
     }
+}
+
+/// Each replica keeps the rules in memory and reads their version with
+/// every create: a rule added, changed, reordered or deleted through one
+/// replica routes the very next case created through the other. (On
+/// SQLite there is one process; the tests of each rule change above run
+/// on it too, through the same kept rules.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_changed_through_one_replica_route_the_others_next_case_on_postgres() {
+    let first = TestApp::spawn(Backend::Postgres).await;
+    let second = TestApp::spawn_with(Backend::Postgres, |s| s.database = first.settings.database.clone()).await;
+    let (desk, field) = (team(&first, "Desk").await, team(&first, "Field").await);
+    let who = customer(&first).await;
+    let through_second = async |subject: &str| placed(&open(&second, new_case(&who, subject)).await);
+    assert_eq!(through_second("Before any rule").await, queued(""), "no rule, no default team");
+
+    let desk_rule = add_rule(&first, rule("Desk", RoutingMethod::TeamQueue, &desk.id)).await;
+    assert_eq!(through_second("A rule added").await, queued(&desk.id));
+
+    let mut rules = first.assignment_rules(ADMIN);
+    let moved = rules
+        .update_assignment_rule(pb::UpdateAssignmentRuleRequest {
+            rule: Some(pb::AssignmentRule {
+                id: desk_rule.id.clone(),
+                etag: desk_rule.etag.clone(),
+                ..rule("Desk", RoutingMethod::TeamQueue, &field.id)
+            }),
+            update_mask: mask(&["team_id"]),
+        })
+        .await
+        .expect("point the rule at the field team")
+        .into_inner();
+    assert_eq!(through_second("A rule changed").await, queued(&field.id));
+
+    let urgent = add_rule(
+        &first,
+        pb::AssignmentRule {
+            position: 5,
+            subject_words: vec!["urgent".into()],
+            ..rule("Urgent", RoutingMethod::TeamQueue, &desk.id)
+        },
+    )
+    .await;
+    assert_eq!(through_second("Urgent: a rule behind another").await, queued(&field.id), "the first rule still matches first");
+    rules
+        .reorder_assignment_rules(pb::ReorderAssignmentRulesRequest { rule_ids: vec![urgent.id.clone(), moved.id.clone()] })
+        .await
+        .expect("urgent first");
+    assert_eq!(through_second("Urgent: reordered").await, queued(&desk.id));
+
+    for rule in [&urgent, &moved] {
+        let current =
+            rules.get_assignment_rule(pb::GetAssignmentRuleRequest { id: rule.id.clone() }).await.expect("the rule").into_inner();
+        rules
+            .delete_assignment_rule(pb::DeleteAssignmentRuleRequest { id: rule.id.clone(), etag: current.etag })
+            .await
+            .expect("delete the rule");
+    }
+    assert_eq!(through_second("Urgent: every rule deleted").await, queued(""));
 }

@@ -15,6 +15,7 @@ mod m20261205_000008_team_absence_policy;
 mod m20261205_000009_report_days;
 mod m20261205_000010_report_cases;
 mod m20261205_000011_report_extremes_and_gaps;
+mod m20261205_000012_assignment_rules_version;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000009_report_days::Migration),
             Box::new(m20261205_000010_report_cases::Migration),
             Box::new(m20261205_000011_report_extremes_and_gaps::Migration),
+            Box::new(m20261205_000012_assignment_rules_version::Migration),
         ]
     }
 }

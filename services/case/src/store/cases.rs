@@ -164,18 +164,28 @@ impl Reference {
     }
 }
 
-/// What a case's fields refer to, as found: (kind, id) → (active, extra).
-struct Referenced(std::collections::HashMap<(Reference, String), (bool, String)>);
+/// What a case's fields refer to, as found: (kind, id) → (active, extra);
+/// and what a create reads with them.
+#[derive(Default)]
+struct Referenced {
+    found: std::collections::HashMap<(Reference, String), (bool, String)>,
+    /// The version of the assignment rules and the default team.
+    routing: Option<(i64, Option<String>)>,
+}
+
+/// What a create reads besides its references, in the same round trip.
+#[derive(Clone, Copy, Default)]
+struct AlsoRead {
+    routing: bool,
+}
 
 impl Referenced {
     /// Reads every `(kind, id)` wanted in one round trip: a create checks
-    /// four or five references, which were as many queries.
-    async fn look_up(txn: &DatabaseTransaction, wanted: &[(Reference, &str)]) -> Result<Self> {
+    /// four or five references, which were as many queries; it also reads
+    /// the routing version and default team.
+    async fn look_up(txn: &DatabaseTransaction, wanted: &[(Reference, &str)], also: AlsoRead) -> Result<Self> {
         use sea_orm::{ConnectionTrait as _, Statement, Value};
-        let mut found = std::collections::HashMap::new();
-        if wanted.is_empty() {
-            return Ok(Self(found));
-        }
+        let mut referenced = Self::default();
         let backend = txn.get_database_backend();
         let mut branches = Vec::new();
         let mut values: Vec<Value> = Vec::new();
@@ -188,30 +198,48 @@ impl Referenced {
             ));
             values.push((*id).into());
         }
-        let sql = branches.join(" UNION ALL ");
-        for row in txn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await? {
-            let key: String = row.try_get("", "kind")?;
-            let Some(kind) = Reference::ALL.into_iter().find(|kind| kind.key() == key) else { continue };
-            let active: i32 = row.try_get("", "active")?;
-            found.insert((kind, row.try_get("", "id")?), (active != 0, row.try_get("", "extra")?));
+        if also.routing {
+            branches.push(routing::VERSION_AND_DEFAULT_TEAM.to_owned());
         }
-        Ok(Self(found))
+        if !branches.is_empty() {
+            let sql = branches.join(" UNION ALL ");
+            for row in txn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await? {
+                let key: String = row.try_get("", "kind")?;
+                let id: String = row.try_get("", "id")?;
+                let extra: String = row.try_get("", "extra")?;
+                match key.as_str() {
+                    "routing" => {
+                        let version = id
+                            .parse()
+                            .map_err(|_| Error::Database(sea_orm::DbErr::Custom(format!("a routing version of {id:?}"))))?;
+                        referenced.routing = Some((version, Some(extra).filter(|team| !team.is_empty())));
+                    }
+                    _ => {
+                        let Some(kind) = Reference::ALL.into_iter().find(|kind| kind.key() == key) else { continue };
+                        let active: i32 = row.try_get("", "active")?;
+                        referenced.found.insert((kind, id), (active != 0, extra));
+                    }
+                }
+            }
+        }
+        Ok(referenced)
     }
 
     fn get(&self, kind: Reference, id: &str) -> Option<(bool, &str)> {
-        self.0.get(&(kind, id.to_owned())).map(|(active, extra)| (*active, extra.as_str()))
+        self.found.get(&(kind, id.to_owned())).map(|(active, extra)| (*active, extra.as_str()))
     }
 }
 
 /// Checks what the fields refer to (and the new owner of a case being
-/// created), inside the command's transaction.
+/// created), inside the command's transaction; reads `also` with them.
 async fn check_references(
     txn: &DatabaseTransaction,
     before: Option<&CaseRecord>,
     after: &CaseRecord,
     mask: &FieldMask<CaseField>,
     owner_id: Option<&str>,
-) -> Result<()> {
+    also: AlsoRead,
+) -> Result<Referenced> {
     let model = &after.case;
     let changed = |field: CaseField| mask.contains(field);
     let check_type = changed(CaseField::TypeId) && before.is_none_or(|b| b.case.type_id != model.type_id);
@@ -231,7 +259,7 @@ async fn check_references(
     }
     wanted.extend(team_id.map(|id| (Reference::Team, id)));
     wanted.extend(owner_id.map(|id| (Reference::Owner, id)));
-    let found = Referenced::look_up(txn, &wanted).await?;
+    let found = Referenced::look_up(txn, &wanted, also).await?;
 
     if check_type {
         match found.get(Reference::CaseType, &model.type_id) {
@@ -273,7 +301,7 @@ async fn check_references(
             Some(_) => {}
         }
     }
-    Ok(())
+    Ok(found)
 }
 
 pub(super) async fn check_owner(txn: &DatabaseTransaction, field: &str, owner_id: &str) -> Result<()> {
@@ -357,6 +385,7 @@ fn status_changes(before: &CaseRecord, after: &CaseRecord) -> Changes {
 
 impl Store {
     pub async fn create_case(&self, new: NewCase, by: &Actor<'_>, once: Once<'_>) -> Result<CaseRecord> {
+        let routing_cache = &self.routing;
         self.mutations
             .create(by, once, async |tx| {
                 let status = if new.owner_id.is_some() { CaseStatus::Assigned } else { CaseStatus::New };
@@ -394,13 +423,23 @@ impl Store {
                 };
                 let mut changes = Changes::new();
                 apply(&mut record, &new.fields, &FieldMask::all(), &mut changes);
-                check_references(&tx, None, &record, &FieldMask::all(), owner_id.as_deref()).await?;
-                let routed = if owner_id.is_none() { routing::route_case(&tx, &mut record, by.at).await? } else { None };
+                let also = AlsoRead { routing: owner_id.is_none() };
+                let found = check_references(&tx, None, &record, &FieldMask::all(), owner_id.as_deref(), also).await?;
+                let routed = match (owner_id.is_some(), found.routing) {
+                    (true, _) => None,
+                    (false, Some((version, default_team))) => {
+                        let rules = routing_cache.rules(&tx, version).await?;
+                        routing::route_with(&tx, &mut record, by.at, &rules, default_team).await?
+                    }
+                    // No version kept (never so after the migrations): read them.
+                    (false, None) => routing::route_case(&tx, &mut record, by.at).await?,
+                };
                 if record.case.owner_id.is_some() {
                     record.case.status = CaseStatus::Assigned.key().to_owned();
                 }
                 // Unique and increasing, not gapless: no create waits for
-                // another's commit to be numbered.
+                // another's commit to be numbered. (Taken once the case is
+                // known to be good: a refused one leaves no gap.)
                 record.case.number = docket_kit::counter::next_unique(&*tx, "case_number").await?;
                 let mut trail = Changes::new();
                 trail.set("created", "", format_case_number(record.case.number));
@@ -508,7 +547,7 @@ impl Store {
                 if changes.is_empty() {
                     return Ok((Edit { after, changes }, None));
                 }
-                check_references(&tx, Some(&before), &after, mask, None).await?;
+                check_references(&tx, Some(&before), &after, mask, None, AlsoRead::default()).await?;
                 let moved = before.case.team_id != after.case.team_id && after.case.team_id.is_some();
                 let routed = if moved && after.case.owner_id.is_none() {
                     route_into(&tx, &before, &mut after, by.at).await?

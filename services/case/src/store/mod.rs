@@ -29,7 +29,8 @@ use crate::error::Result;
 
 docket_kit::service_store!(
     /// The case service's database. Cheap to clone.
-    pub struct Store, source = crate::events::SOURCE
+    pub struct Store, source = crate::events::SOURCE,
+    routing: routing::RoutingCache
 );
 
 pub use docket_kit::audit::Actor;

@@ -323,6 +323,44 @@ async fn settings(db: &impl ConnectionTrait) -> std::result::Result<routing_sett
     }))
 }
 
+/// The version of the assignment rules (the `assignment_rules` counter,
+/// which triggers move on every write to the rules: migration
+/// `m20261205_000012_assignment_rules_version`) and the default team, as a
+/// branch of the query a create reads its references with.
+pub(super) const VERSION_AND_DEFAULT_TEAM: &str = "SELECT 'routing' AS kind, CAST(c.value AS TEXT) AS id, 1 AS active, \
+     COALESCE((SELECT s.default_team_id FROM routing_settings s WHERE s.id = 1), '') AS extra \
+     FROM counters c WHERE c.name = 'assignment_rules'";
+
+/// The active assignment rules in order, as a store last read them, with
+/// their version: a create reads the version with its references and
+/// reads the rules again only when it moved (another replica's change
+/// included), so routing a create costs no query of its own.
+#[derive(Debug, Clone, Default)]
+pub struct RoutingCache(std::sync::Arc<std::sync::Mutex<Option<KeptRules>>>);
+
+/// Rules and the version they were read at.
+type KeptRules = (i64, std::sync::Arc<Vec<Rule>>);
+
+impl RoutingCache {
+    /// The active rules as of `version` (read in `txn`): the kept ones
+    /// when they are of that version, else read in `txn` and kept.
+    pub(super) async fn rules(&self, txn: &DatabaseTransaction, version: i64) -> Result<std::sync::Arc<Vec<Rule>>> {
+        if let Some((kept, rules)) = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).as_ref()
+            && *kept == version
+        {
+            return Ok(rules.clone());
+        }
+        // Read after the version: never older than it.
+        let rules = std::sync::Arc::new(active_rules(txn).await?);
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((version, rules.clone()));
+        Ok(rules)
+    }
+}
+
+async fn active_rules(txn: &DatabaseTransaction) -> Result<Vec<Rule>> {
+    Ok(ordered_rules(txn, false).await?.iter().filter_map(assignment_rule_of).collect())
+}
+
 /// Routes a case without an owner (new, reopened, moved to a team, or
 /// taken from an absent agent): sets its team and owner on `record` as the
 /// first matching rule says, judging who can take a case at `at` (see the
@@ -334,13 +372,21 @@ pub(super) async fn route_case(
     record: &mut CaseRecord,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<Routed>> {
+    let rules = active_rules(txn).await?;
+    let default_team = settings(txn).await?.default_team_id;
+    route_with(txn, record, at, &rules, default_team).await
+}
+
+/// [`route_case`] with the active rules and default team read already.
+pub(super) async fn route_with(
+    txn: &DatabaseTransaction,
+    record: &mut CaseRecord,
+    at: chrono::DateTime<chrono::Utc>,
+    rules: &[Rule],
+    default_team: Option<String>,
+) -> Result<Option<Routed>> {
     let chosen_team = record.case.team_id.clone();
-    let rules: Vec<Rule> = ordered_rules(txn, false)
-        .await?
-        .iter()
-        .filter_map(assignment_rule_of)
-        .filter(|rule| chosen_team.is_none() || rule.team_id == chosen_team)
-        .collect();
+    let rules: Vec<&Rule> = rules.iter().filter(|rule| chosen_team.is_none() || rule.team_id == chosen_team).collect();
     let needs_tier = rules.iter().any(|r| !r.conditions.account_tiers.is_empty());
     let account_tier = if needs_tier {
         account::Entity::find_by_id(record.case.account_id.clone()).one(txn).await?.and_then(|a| AccountTier::from_key(&a.tier))
@@ -362,7 +408,7 @@ pub(super) async fn route_case(
         if chosen_team.is_some() {
             return Ok(None);
         }
-        let Some(default_team) = settings(txn).await?.default_team_id else { return Ok(None) };
+        let Some(default_team) = default_team else { return Ok(None) };
         let name = team_name(txn, &default_team).await?;
         record.case.team_id = Some(default_team);
         return Ok(Some(Routed { rule: None, method: None, reason: format!("no rule matched: {name}'s queue") }));
@@ -374,16 +420,13 @@ pub(super) async fn route_case(
             if can_take_cases(txn, &person, at).await? {
                 (rule.team_id.clone(), Some(person), String::new())
             } else {
-                let team = match &rule.team_id {
-                    Some(team) => Some(team.clone()),
-                    None => settings(txn).await?.default_team_id,
-                };
+                let team = rule.team_id.clone().or(default_team);
                 (team, None, " (the person is away: into the queue)".to_owned())
             }
         }
         Method::RoundRobin | Method::LeastLoaded | Method::Capacity => {
             let team_id = rule.team_id.clone().unwrap_or_default();
-            let owner = distribute(txn, &team_id, &rule, at).await?;
+            let owner = distribute(txn, &team_id, rule, at).await?;
             let how = match (&owner, rule.method) {
                 (None, Method::Capacity) => {
                     wait_for_room(txn, &record.case.id, &team_id, &rule.id, at).await?;
@@ -402,7 +445,7 @@ pub(super) async fn route_case(
     record.case.team_id = team_id;
     record.case.owner_id = owner;
     let reason = format!("rule \"{}\": {}{target}{how}", rule.name, rule.method.label());
-    Ok(Some(Routed { rule: Some((rule.id, rule.name)), method: Some(rule.method), reason }))
+    Ok(Some(Routed { rule: Some((rule.id.clone(), rule.name.clone())), method: Some(rule.method), reason }))
 }
 
 async fn team_name(txn: &DatabaseTransaction, team_id: &str) -> Result<String> {
