@@ -8,7 +8,7 @@ use docket_kit::events::outbox::RelayWaker;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 
 use crate::{
-    common::{Backend, TestApp, postgres_url, proxy::TcpProxy},
+    common::{Backend, TestApp, eventually_within, postgres_url, proxy::TcpProxy},
     fixtures::customer,
     sla_tracking::{always_open, create_policy, critical_case, wait_for_clock},
 };
@@ -42,20 +42,16 @@ async fn a_sweep_whose_connection_is_cut_mid_transaction_raises_its_alerts_once_
     locker.execute_unprepared("LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE").await.unwrap();
     let later = created + chrono::Duration::minutes(61);
     let sweep = tokio::spawn(async move { replica.sweep(later).await.map(|s| s.raised).map_err(|e| e.to_string()) });
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    eventually_within(Duration::from_secs(10), "the sweep to wait on the outbox", async || {
         let waiting = count(
             &billing,
             "SELECT COUNT(*) AS n FROM pg_stat_activity \
              WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO outbox%'",
         )
         .await;
-        if waiting > 0 {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the sweep never reached the outbox");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        if waiting > 0 { Ok(()) } else { Err("no insert into the outbox is waiting on its lock") }
+    })
+    .await;
     // The connection dies with the transaction half done.
     proxy.cut();
     let failed = tokio::time::timeout(Duration::from_secs(20), sweep).await.expect("the sweep ended").unwrap();
