@@ -235,7 +235,7 @@ pub async fn run(
                 store.backfill_reports().await.map_err(|err| anyhow::anyhow!("filling the period reports: {err}"))?;
                 docket_case::add_routes(&mut routes, store.clone(), contracts);
                 let sweep_every = std::time::Duration::from_millis(settings.case.routing_sweep_interval_ms);
-                background.spawn(docket_case::routing_sweeper::run(store, sweep_every, stopping.clone()));
+                background.spawn(docket_case::sweeper::run(store, sweep_every, stopping.clone()));
                 relays.push(Relay::new(docket_case::SERVICE, db.clone(), broker.clone(), &settings.events, relay));
                 let consumer = ConsumerSpec {
                     service: docket_case::SERVICE.to_owned(),

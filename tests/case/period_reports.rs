@@ -8,7 +8,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use docket_case::own_events::CaseEvents;
+use docket_case::{
+    own_events::CaseEvents,
+    store::{Store, period_reports::keep_case},
+};
 use docket_kit::events::{
     consumer::{EventHandler, Prepared},
     envelope, pack,
@@ -18,7 +21,7 @@ use sea_orm::{ConnectionTrait, TransactionTrait};
 use tonic::Code;
 
 use crate::{
-    common::{AGENT, TestApp, VIEWER, assert_field_error, eventually},
+    common::{AGENT, Backend, TestApp, VIEWER, assert_field_error, eventually},
     fixtures::{account, customer, new_case, note, staff_user, team_of},
     on_both_backends,
 };
@@ -30,6 +33,7 @@ on_both_backends!(
     bad_periods_and_bad_events_are_refused_and_count_nothing,
     repeat_cases_are_counted_per_account_and_asset_within_n_days,
     rows_kept_before_the_gaps_get_them_from_the_migration,
+    repeat_gaps_end_right_whatever_order_rows_are_kept_in,
 );
 
 fn at(date: &str, hour: u32) -> DateTime<Utc> {
@@ -548,7 +552,7 @@ async fn repeat_cases_are_counted_per_account_and_asset_within_n_days(app: TestA
 async fn rows_kept_before_the_gaps_get_them_from_the_migration(app: TestApp) {
     let db = app.case_db().await;
     // Down past the gaps (the migrations after it first).
-    docket_migrations::down(&db, "case", 2).await.expect("down to the rows without gaps");
+    docket_migrations::down(&db, "case", 3).await.expect("down to the rows without gaps");
     // (case, made at, account, asset)
     let rows = [
         ("c1", 1_000, "a1", "SN-1"),
@@ -565,19 +569,7 @@ async fn rows_kept_before_the_gaps_get_them_from_the_migration(app: TestApp) {
         .unwrap();
     }
     docket_migrations::up(&db, "case").await.expect("up again");
-    let found = db
-        .query_all_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT case_id, account_gap, asset_gap FROM report_cases ORDER BY case_id",
-        ))
-        .await
-        .unwrap();
-    let gaps: Vec<(String, Option<i64>, Option<i64>)> = found
-        .iter()
-        .map(|row| {
-            (row.try_get("", "case_id").unwrap(), row.try_get("", "account_gap").unwrap(), row.try_get("", "asset_gap").unwrap())
-        })
-        .collect();
+    let gaps = kept_gaps(&db).await;
     let want = |id: &str, account: Option<i64>, asset: Option<i64>| (id.to_owned(), account, asset);
     // Within one second, the smaller id comes first.
     assert_eq!(
@@ -591,4 +583,102 @@ async fn rows_kept_before_the_gaps_get_them_from_the_migration(app: TestApp) {
         ],
         "each row's gap to the row before it of its account and of its asset"
     );
+}
+
+/// Every kept row's (case, gap to the one before of its account, of its
+/// asset), by case id.
+async fn kept_gaps(db: &impl ConnectionTrait) -> Vec<(String, Option<i64>, Option<i64>)> {
+    let found = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT case_id, account_gap, asset_gap FROM report_cases ORDER BY case_id",
+        ))
+        .await
+        .unwrap();
+    found
+        .iter()
+        .map(|row| {
+            (row.try_get("", "case_id").unwrap(), row.try_get("", "account_gap").unwrap(), row.try_get("", "asset_gap").unwrap())
+        })
+        .collect()
+}
+
+/// How many kept rows wait for their gaps.
+async fn pending_gaps(db: &impl ConnectionTrait) -> i64 {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM report_cases WHERE gaps_pending",
+        ))
+        .await
+        .unwrap()
+        .expect("a count");
+    row.try_get("", "n").unwrap()
+}
+
+/// Keeps a case's row as the consumer does, in its own transaction.
+async fn keep_row(db: &sea_orm::DatabaseConnection, (id, made, account, asset): (&str, i64, &str, &str)) {
+    let txn = db.begin().await.unwrap();
+    keep_case(&txn, id, made, account, asset).await.expect("keep the row");
+    txn.commit().await.unwrap();
+}
+
+/// The consumer keeps rows without their gaps (no lock); the sweep
+/// measures them, and re-measures the row after each, so the gaps end up
+/// as if the rows had come in order: measured one at a time out of order,
+/// measured while an earlier row was still uncommitted (PostgreSQL, where
+/// consumers write side by side), and by the service's own sweeper.
+async fn repeat_gaps_end_right_whatever_order_rows_are_kept_in(app: TestApp) {
+    let db = app.case_db().await;
+    let store = Store::new(app.case_db().await);
+    let want = |id: &str, account: Option<i64>, asset: Option<i64>| (id.to_owned(), account, asset);
+    // Kept latest first, a sweep after each: every row but the first comes
+    // before one already measured.
+    for row in [
+        ("c4", 9_000, "a1", "SN-2"),
+        ("c2", 4_000, "a1", ""),
+        ("c0", 4_000, "a1", "SN-1"),
+        ("c3", 4_000, "a2", "SN-1"),
+        ("c1", 1_000, "a1", "SN-1"),
+    ] {
+        keep_row(&db, row).await;
+        store.measure_repeat_gaps().await.expect("a sweep");
+    }
+    let expected = vec![
+        want("c0", Some(3_000), Some(3_000)),
+        want("c1", None, None),
+        want("c2", Some(0), None),
+        want("c3", None, Some(0)),
+        want("c4", Some(5_000), None),
+    ];
+    assert_eq!(kept_gaps(&db).await, expected, "each row's gap to the row before it of its account and of its asset");
+    assert_eq!(pending_gaps(&db).await, 0, "nothing left to measure");
+    // The same row again (a redelivered event) changes nothing.
+    keep_row(&db, ("c4", 9_000, "a1", "SN-2")).await;
+    assert_eq!(pending_gaps(&db).await, 0, "a kept row is kept once");
+
+    let mut expected = expected;
+    if app.backend == Backend::Postgres {
+        // c5 is inserted but not committed while c6, after it, is kept and
+        // measured: c6 measures to c4 first, then to c5 once c5 commits.
+        let slow = db.begin().await.unwrap();
+        keep_case(&slow, "c5", 10_000, "a1", "SN-2").await.expect("keep c5");
+        keep_row(&db, ("c6", 12_000, "a1", "")).await;
+        store.measure_repeat_gaps().await.expect("a sweep beside an open transaction");
+        assert!(kept_gaps(&db).await.contains(&want("c6", Some(3_000), None)), "c6 measured to the last committed row");
+        slow.commit().await.unwrap();
+        store.measure_repeat_gaps().await.expect("a sweep");
+        expected.extend([want("c5", Some(1_000), Some(1_000)), want("c6", Some(2_000), None)]);
+        assert_eq!(kept_gaps(&db).await, expected, "c5 in between once it committed");
+    }
+
+    // Nobody asks for a report: the service's sweeper measures on its own.
+    keep_row(&db, ("c7", 20_000, "a2", "SN-1")).await;
+    eventually("the sweeper to measure the new row", async || {
+        let pending = pending_gaps(&db).await;
+        if pending == 0 { Ok(()) } else { Err(format!("{pending} pending")) }
+    })
+    .await;
+    expected.push(want("c7", Some(16_000), Some(16_000)));
+    assert_eq!(kept_gaps(&db).await, expected, "the sweeper's measure");
 }

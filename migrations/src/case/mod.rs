@@ -16,6 +16,7 @@ mod m20261205_000009_report_days;
 mod m20261205_000010_report_cases;
 mod m20261205_000011_report_extremes_and_gaps;
 mod m20261205_000012_assignment_rules_version;
+mod m20261205_000013_report_gaps_pending;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000010_report_cases::Migration),
             Box::new(m20261205_000011_report_extremes_and_gaps::Migration),
             Box::new(m20261205_000012_assignment_rules_version::Migration),
+            Box::new(m20261205_000013_report_gaps_pending::Migration),
         ]
     }
 }

@@ -14,7 +14,7 @@ pub struct CaseSettings {
     /// A `service` token the billing service accepts.
     pub service_token: String,
     /// How often out-of-office periods that began or ended move cases,
-    /// and capacity queues hand out what they can (see `routing_sweeper`).
+    /// and capacity queues hand out what they can (see `sweeper`).
     pub routing_sweep_interval_ms: u64,
 }
 

@@ -14,9 +14,9 @@ pub mod events;
 pub mod grpc;
 pub mod own_events;
 pub mod records;
-pub mod routing_sweeper;
 pub mod sla_alerts;
 pub mod store;
+pub mod sweeper;
 pub mod wire;
 
 use docket_proto::case::v1::{

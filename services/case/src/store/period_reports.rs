@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use docket_kit::db::{placeholder, tuples};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement, TransactionTrait, Value};
 
 use super::Store;
 use crate::{
@@ -283,11 +283,10 @@ impl Store {
 }
 
 /// Keeps what the repeat-case report reads of a new case (once: a
-/// redelivered `case.created` finds its row): when it was made, and its
-/// gap to the case before it of the same account and of the same asset.
-/// Events may come out of order, so the case after it (if one was kept
-/// already) now measures its gap to this one. Three statements: the locks,
-/// the neighbours of both, the row (and rarely the fix-up of a later one).
+/// redelivered `case.created` finds its row): when it was made, its
+/// account and asset. Its gaps to the cases before it are measured later,
+/// by [`Store::measure_repeat_gaps`], so that keeping a case takes no
+/// lock: one insert.
 pub async fn keep_case(
     txn: &DatabaseTransaction,
     case_id: &str,
@@ -296,96 +295,16 @@ pub async fn keep_case(
     asset: &str,
 ) -> Result<()> {
     let backend = txn.get_database_backend();
-    let p = |n| placeholder(backend, n);
     let asset = asset.trim();
-    // (the column, its gap's column, this case's value), for each it has.
-    let neighbours: Vec<(&str, &str, &str)> = [("account_id", "account_gap", account_id), ("asset", "asset_gap", asset)]
-        .into_iter()
-        .filter(|(_, _, key)| !key.is_empty())
-        .collect();
-    if neighbours.is_empty() {
-        return insert_case_row(txn, case_id, created_epoch, account_id, asset, [None, None]).await.map(|_| ());
-    }
-    if backend == sea_orm::DbBackend::Postgres {
-        // Two replicas keeping cases of one account at once would each miss
-        // the other's row; SQLite has one writer. Accounts before assets,
-        // one of each, so two events never wait on each other in a circle.
-        // (Its own statement: a statement reads what was committed when it
-        // began, so the lookup below must begin after the locks are held.)
-        let locks: Vec<String> =
-            (1..=neighbours.len()).map(|n| format!("pg_advisory_xact_lock(hashtextextended({}, 0))", p(n))).collect();
-        let values: Vec<Value> =
-            neighbours.iter().map(|(column, _, key)| format!("report_cases.{column}:{key}").into()).collect();
-        txn.execute_raw(Statement::from_sql_and_values(backend, format!("SELECT {}", locks.join(", ")), values)).await?;
-    }
-    // Per neighbour: the latest case before this one (made earlier, or in
-    // the same second with a smaller id), and the earliest after it.
-    let mut lookups = Vec::new();
-    let mut values: Vec<Value> = Vec::new();
-    for (i, (column, _, key)) in neighbours.iter().enumerate() {
-        let n = i * 8;
-        lookups.push(format!(
-            "(SELECT MAX(created_epoch) FROM report_cases WHERE {column} = {} \
-               AND (created_epoch < {} OR (created_epoch = {} AND case_id < {}))) AS before_{i}, \
-             (SELECT case_id FROM report_cases WHERE {column} = {} \
-               AND (created_epoch > {} OR (created_epoch = {} AND case_id > {})) ORDER BY created_epoch, case_id LIMIT 1) AS after_{i}",
-            p(n + 1),
-            p(n + 2),
-            p(n + 3),
-            p(n + 4),
-            p(n + 5),
-            p(n + 6),
-            p(n + 7),
-            p(n + 8)
-        ));
-        for _ in 0..2 {
-            values.extend([(*key).into(), created_epoch.into(), created_epoch.into(), case_id.into()]);
-        }
-    }
-    let found = txn
-        .query_one_raw(Statement::from_sql_and_values(backend, format!("SELECT {}", lookups.join(", ")), values))
-        .await?
-        .ok_or_else(|| sea_orm::DbErr::Custom("the neighbour lookup answered nothing".to_owned()))?;
-    let mut gaps: [Option<i64>; 2] = [None, None];
-    let mut later: Vec<(&str, String)> = Vec::new();
-    for (i, (_, gap, _)) in neighbours.iter().enumerate() {
-        let before: Option<i64> = found.try_get("", &format!("before_{i}"))?;
-        let slot = if *gap == "account_gap" { 0 } else { 1 };
-        gaps[slot] = before.map(|before| created_epoch - before);
-        if let Some(after) = found.try_get::<Option<String>>("", &format!("after_{i}"))? {
-            later.push((gap, after));
-        }
-    }
-    if !insert_case_row(txn, case_id, created_epoch, account_id, asset, gaps).await? {
-        return Ok(());
-    }
-    // Came out of order: the case after this one now measures its gap to it.
-    for (gap, after) in later {
-        let sql = format!("UPDATE report_cases SET {gap} = created_epoch - {} WHERE case_id = {}", p(1), p(2));
-        let values: Vec<Value> = vec![created_epoch.into(), after.into()];
-        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-    }
-    Ok(())
-}
-
-/// Inserts a case's row unless it is kept already; whether it inserted.
-async fn insert_case_row(
-    txn: &DatabaseTransaction,
-    case_id: &str,
-    created_epoch: i64,
-    account_id: &str,
-    asset: &str,
-    [account_gap, asset_gap]: [Option<i64>; 2],
-) -> Result<bool> {
-    let backend = txn.get_database_backend();
+    let pending = !(account_id.is_empty() && asset.is_empty());
     let sql = format!(
-        "INSERT INTO report_cases (case_id, created_epoch, account_id, asset, account_gap, asset_gap) \
+        "INSERT INTO report_cases (case_id, created_epoch, account_id, asset, gaps_pending) \
          VALUES {} ON CONFLICT (case_id) DO NOTHING",
-        tuples(backend, 1, 6, 0)
+        tuples(backend, 1, 5, 0)
     );
-    let values: Vec<Value> =
-        vec![case_id.into(), created_epoch.into(), account_id.into(), asset.into(), account_gap.into(), asset_gap.into()];
-    Ok(txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected() > 0)
+    let values: Vec<Value> = vec![case_id.into(), created_epoch.into(), account_id.into(), asset.into(), pending.into()];
+    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    Ok(())
 }
 
 /// One account's (or asset's) cases of a period, and how many were repeats.
@@ -396,11 +315,73 @@ pub struct RepeatCount {
     pub repeats: i64,
 }
 
+/// Pending rows measured per statement (each in its own transaction, so a
+/// report waits at most for one batch).
+const GAP_BATCH: u64 = 2_000;
+
+/// A kept case's gap to the case before it (made earlier, or in the same
+/// second with a smaller id) of the same `column`; none without a value.
+fn gap_to_the_one_before(column: &str) -> String {
+    format!(
+        "CASE WHEN {column} = '' THEN NULL ELSE created_epoch - (SELECT MAX(b.created_epoch) FROM report_cases b \
+           WHERE b.{column} = report_cases.{column} AND (b.created_epoch < report_cases.created_epoch \
+             OR (b.created_epoch = report_cases.created_epoch AND b.case_id < report_cases.case_id))) END"
+    )
+}
+
+/// The case after each pending row of the same `column`: it measured its
+/// gap before the pending row was there (events may come out of order).
+fn the_one_after(column: &str) -> String {
+    format!(
+        "SELECT (SELECT n.case_id FROM report_cases n WHERE n.{column} = p.{column} \
+           AND (n.created_epoch > p.created_epoch OR (n.created_epoch = p.created_epoch AND n.case_id > p.case_id)) \
+           ORDER BY n.created_epoch, n.case_id LIMIT 1) FROM pending p WHERE p.{column} <> ''"
+    )
+}
+
 impl Store {
+    /// Measures the gaps of every row kept since the last sweep, and of the
+    /// row after each of them, to the case before it of its account and of
+    /// its asset; how many rows it measured. One batch at a time under one
+    /// lock on PostgreSQL: a row committed while a batch runs is still
+    /// pending afterwards, and measuring it re-measures the one after it,
+    /// so every gap ends up right whatever order rows commit in.
+    pub async fn measure_repeat_gaps(&self) -> Result<u64> {
+        let backend = self.db.get_database_backend();
+        let sql = format!(
+            "WITH pending AS (SELECT case_id, created_epoch, account_id, asset FROM report_cases WHERE gaps_pending LIMIT {GAP_BATCH}), \
+             touched AS (SELECT case_id FROM pending UNION {after_account} UNION {after_asset}) \
+             UPDATE report_cases SET account_gap = {account_gap}, asset_gap = {asset_gap}, gaps_pending = FALSE \
+             WHERE case_id IN (SELECT case_id FROM touched)",
+            after_account = the_one_after("account_id"),
+            after_asset = the_one_after("asset"),
+            account_gap = gap_to_the_one_before("account_id"),
+            asset_gap = gap_to_the_one_before("asset"),
+        );
+        let mut measured = 0;
+        loop {
+            let txn = self.db.begin().await?;
+            if backend == sea_orm::DbBackend::Postgres {
+                // Its own statement: the update must read what the sweep
+                // before it committed.
+                txn.execute_unprepared("SELECT pg_advisory_xact_lock(hashtextextended('report_cases.gaps', 0))").await?;
+            }
+            let batch = txn.execute_unprepared(&sql).await?.rows_affected();
+            txn.commit().await?;
+            measured += batch;
+            // Fewer than a batch: no pending row was left behind.
+            if batch < GAP_BATCH {
+                return Ok(measured);
+            }
+        }
+    }
+
     /// Every account's (`by_asset`: asset serial number's) cases created in
     /// the period, and how many came within `within_days` after the case
     /// before them of the same one: one scan of the period's kept rows.
     pub async fn repeat_counts(&self, period: Period, within_days: i32, by_asset: bool) -> Result<Vec<RepeatCount>> {
+        // What the sweeper has not measured yet (a few seconds' worth).
+        self.measure_repeat_gaps().await?;
         let backend = self.db.get_database_backend();
         let (column, gap) = if by_asset { ("asset", "asset_gap") } else { ("account_id", "account_gap") };
         let only_assets = if by_asset { "AND asset <> ''" } else { "" };

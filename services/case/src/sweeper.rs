@@ -1,8 +1,9 @@
-//! The routing sweeper: what time does to routing, caught up every
-//! `case.routing_sweep_interval_ms` (an agent's out-of-office period begins
-//! and their cases move; one ends, or a limit rises, and a capacity queue
-//! hands out). Changes made through the API settle at once; this catches
-//! the clock and anything a crash left undone.
+//! The case service's sweeper, every `case.routing_sweep_interval_ms`:
+//! what time does to routing (an agent's out-of-office period begins and
+//! their cases move; one ends, or a limit rises, and a capacity queue hands
+//! out), and the repeat-case gaps of the cases the consumer kept since (see
+//! `Store::measure_repeat_gaps`). Changes made through the API settle at
+//! once; this catches the clock and anything a crash left undone.
 
 use std::time::Duration;
 
@@ -22,6 +23,9 @@ pub async fn run(store: Store, interval: Duration, mut shutdown: watch::Receiver
             }
             Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, "routing sweep failed; retrying at the next tick"),
+        }
+        if let Err(err) = store.measure_repeat_gaps().await {
+            tracing::warn!(error = %err, "measuring repeat-case gaps failed; retrying at the next tick");
         }
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
