@@ -9,8 +9,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use docket_case::{
+    domain::period::Dimension,
     own_events::CaseEvents,
-    store::{Store, period_reports::keep_case},
+    store::{
+        Store,
+        period_reports::{DayCounts, keep, keep_case},
+    },
 };
 use docket_kit::events::{
     consumer::{EventHandler, Prepared},
@@ -34,6 +38,7 @@ on_both_backends!(
     repeat_cases_are_counted_per_account_and_asset_within_n_days,
     rows_kept_before_the_gaps_get_them_from_the_migration,
     repeat_gaps_end_right_whatever_order_rows_are_kept_in,
+    day_deltas_are_folded_once_whatever_commits_meanwhile,
 );
 
 fn at(date: &str, hour: u32) -> DateTime<Utc> {
@@ -681,4 +686,105 @@ async fn repeat_gaps_end_right_whatever_order_rows_are_kept_in(app: TestApp) {
     .await;
     expected.push(want("c7", Some(16_000), Some(16_000)));
     assert_eq!(kept_gaps(&db).await, expected, "the sweeper's measure");
+}
+
+/// What an event adds: a case of `type_id` created (no durations), or
+/// closed after `resolution` seconds.
+fn day_counts(day: i32, type_id: &str, created: i64, resolution: Option<i64>) -> DayCounts {
+    DayCounts {
+        day,
+        keys: vec![(Dimension::All, String::new()), (Dimension::Type, type_id.to_owned())],
+        created,
+        closed: i64::from(resolution.is_some()),
+        resolution,
+        ..Default::default()
+    }
+}
+
+/// (created, closed, resolved, resolution seconds, shortest, longest,
+/// bucketed resolutions) kept for one day's key of a dimension.
+async fn kept_day(
+    db: &impl ConnectionTrait,
+    day: i32,
+    dimension: &str,
+    key: &str,
+) -> (i64, i64, i64, i64, Option<i64>, Option<i64>, i64) {
+    let backend = db.get_database_backend();
+    let sql = format!(
+        "SELECT created, closed, resolved, resolution_seconds, resolution_min, resolution_max, \
+           (SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM report_day_buckets b WHERE b.dimension = d.dimension \
+             AND b.day = d.day AND b.key = d.key AND b.metric = 'resolution') AS bucketed \
+         FROM report_days d WHERE dimension = '{dimension}' AND day = {day} AND key = '{key}'"
+    );
+    let row = db.query_one_raw(sea_orm::Statement::from_string(backend, sql)).await.unwrap().expect("the day's row");
+    let get = |column: &str| row.try_get::<i64>("", column).unwrap();
+    let range = |column: &str| row.try_get::<Option<i64>>("", column).unwrap();
+    (
+        get("created"),
+        get("closed"),
+        get("resolved"),
+        get("resolution_seconds"),
+        range("resolution_min"),
+        range("resolution_max"),
+        get("bucketed"),
+    )
+}
+
+async fn deltas_left(db: &impl ConnectionTrait) -> i64 {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), "SELECT COUNT(*) AS n FROM report_day_deltas"))
+        .await
+        .unwrap()
+        .expect("a count");
+    row.try_get("", "n").unwrap()
+}
+
+/// The consumer keeps an event's counts as inserts; a fold adds them to the
+/// day rows (sums, extremes, buckets) and deletes them, once: kept again
+/// after a fold they add on; one committed while a fold runs (PostgreSQL,
+/// where consumers write side by side) is folded by the next, not lost.
+async fn day_deltas_are_folded_once_whatever_commits_meanwhile(app: TestApp) {
+    let db = app.case_db().await;
+    let store = Store::new(app.case_db().await);
+    let day = 20_150;
+    let keep_one = async |counts: DayCounts| {
+        let txn = db.begin().await.unwrap();
+        keep(&txn, &counts).await.expect("keep the counts");
+        txn.commit().await.unwrap();
+    };
+    keep_one(day_counts(day, "t1", 1, None)).await;
+    keep_one(day_counts(day, "t1", 1, None)).await;
+    keep_one(day_counts(day, "t2", 0, Some(600))).await;
+    // (The service's sweeper may fold some first: the sums are the same.)
+    store.fold_day_deltas().await.expect("a fold");
+    assert_eq!(deltas_left(&db).await, 0, "folded rows are gone");
+    assert_eq!(kept_day(&db, day, "all", "").await, (2, 1, 1, 600, Some(600), Some(600), 1));
+    assert_eq!(kept_day(&db, day, "type", "t1").await, (2, 0, 0, 0, None, None, 0));
+
+    keep_one(day_counts(day, "t2", 0, Some(60))).await;
+    keep_one(day_counts(day, "t2", 0, Some(7_200))).await;
+    store.fold_day_deltas().await.expect("a fold");
+    assert_eq!(store.fold_day_deltas().await.expect("a fold of nothing"), 0, "nothing twice");
+    assert_eq!(kept_day(&db, day, "all", "").await, (2, 3, 3, 7_860, Some(60), Some(7_200), 3), "added on");
+    assert_eq!(kept_day(&db, day, "type", "t2").await, (0, 3, 3, 7_860, Some(60), Some(7_200), 3));
+
+    if app.backend == Backend::Postgres {
+        let slow = db.begin().await.unwrap();
+        keep(&slow, &day_counts(day, "t1", 1, None)).await.expect("keep, not committed yet");
+        keep_one(day_counts(day, "t1", 1, None)).await;
+        store.fold_day_deltas().await.expect("a fold beside an open transaction");
+        assert_eq!(kept_day(&db, day, "type", "t1").await.0, 3, "only the committed one folded");
+        slow.commit().await.unwrap();
+        store.fold_day_deltas().await.expect("a fold");
+        assert_eq!(kept_day(&db, day, "type", "t1").await.0, 4, "both counted, once each");
+    }
+
+    // Nobody asks for a report: the service's sweeper folds on its own.
+    keep_one(day_counts(day, "t3", 1, None)).await;
+    eventually("the sweeper to fold the new counts", async || {
+        let left = deltas_left(&db).await;
+        if left == 0 { Ok(()) } else { Err(format!("{left} deltas left")) }
+    })
+    .await;
+    assert_eq!(kept_day(&db, day, "type", "t3").await.0, 1, "the sweeper's fold");
 }

@@ -98,7 +98,7 @@ async fn counted(app: &TestApp, period: &Option<pb::ReportPeriod>, created: i64)
 /// kept, and never filled.
 async fn forget_reports(app: &TestApp) {
     let db = app.case_db().await;
-    for table in ["report_days", "report_day_buckets", "report_cases"] {
+    for table in ["report_days", "report_day_buckets", "report_day_deltas", "report_cases"] {
         db.execute_unprepared(&format!("DELETE FROM {table}")).await.expect("empty a report table");
     }
     db.execute_unprepared(&format!("DELETE FROM inbox WHERE consumer = '{}' AND event_id = '{FILLED}'", docket_case::SERVICE))

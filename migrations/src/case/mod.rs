@@ -16,7 +16,7 @@ mod m20261205_000009_report_days;
 mod m20261205_000010_report_cases;
 mod m20261205_000011_report_extremes_and_gaps;
 mod m20261205_000012_assignment_rules_version;
-mod m20261205_000013_report_gaps_pending;
+mod m20261205_000013_reports_kept_by_inserts;
 
 pub struct Migrator;
 
@@ -37,7 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000010_report_cases::Migration),
             Box::new(m20261205_000011_report_extremes_and_gaps::Migration),
             Box::new(m20261205_000012_assignment_rules_version::Migration),
-            Box::new(m20261205_000013_report_gaps_pending::Migration),
+            Box::new(m20261205_000013_reports_kept_by_inserts::Migration),
         ]
     }
 }

@@ -1,8 +1,8 @@
 //! The case service's sweeper, every `case.routing_sweep_interval_ms`:
 //! what time does to routing (an agent's out-of-office period begins and
 //! their cases move; one ends, or a limit rises, and a capacity queue hands
-//! out), and the repeat-case gaps of the cases the consumer kept since (see
-//! `Store::measure_repeat_gaps`). Changes made through the API settle at
+//! out), and what the consumer kept for the period reports since (see
+//! `Store::settle_reports`). Changes made through the API settle at
 //! once; this catches the clock and anything a crash left undone.
 
 use std::time::Duration;
@@ -24,8 +24,8 @@ pub async fn run(store: Store, interval: Duration, mut shutdown: watch::Receiver
             Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, "routing sweep failed; retrying at the next tick"),
         }
-        if let Err(err) = store.measure_repeat_gaps().await {
-            tracing::warn!(error = %err, "measuring repeat-case gaps failed; retrying at the next tick");
+        if let Err(err) = store.settle_reports().await {
+            tracing::warn!(error = %err, "settling the period reports failed; retrying at the next tick");
         }
         tokio::select! {
             () = tokio::time::sleep(interval) => {}

@@ -43,15 +43,19 @@ fn extreme(column: &str, keep: &str) -> String {
 
 /// Adds an event's counts to its day, inside the consumer's transaction
 /// (its inbox row commits with them, so a redelivered event counts once):
-/// one statement for its day rows, one for its duration buckets.
+/// one insert of a row per dimension into `report_day_deltas`, which
+/// [`Store::settle_reports`] folds into the day rows. An insert waits for
+/// no other event; adding to the day rows themselves made every event of
+/// a day wait for the one before it to commit (they share the `all` row).
 pub async fn keep(txn: &DatabaseTransaction, counts: &DayCounts) -> Result<()> {
+    const COLUMNS: usize = 11;
+    if counts.keys.is_empty() {
+        return Ok(());
+    }
     let backend = txn.get_database_backend();
-    let (resolved, resolution) = counts.resolution.map_or((0, 0), |s| (1, s));
-    let (first_responses, first_response) = counts.first_response.map_or((0, 0), |s| (1, s));
-    let mut days: Vec<Value> = Vec::with_capacity(counts.keys.len() * 15);
-    let mut buckets: Vec<Value> = Vec::new();
+    let mut values: Vec<Value> = Vec::with_capacity(counts.keys.len() * COLUMNS);
     for (dimension, key) in &counts.keys {
-        days.extend([
+        values.extend([
             dimension.key().into(),
             counts.day.into(),
             key.as_str().into(),
@@ -59,58 +63,57 @@ pub async fn keep(txn: &DatabaseTransaction, counts: &DayCounts) -> Result<()> {
             counts.closed.into(),
             counts.reopened.into(),
             counts.assigned.into(),
-            resolved.into(),
-            resolution.into(),
-            first_responses.into(),
-            first_response.into(),
-            counts.resolution.into(),
             counts.resolution.into(),
             counts.first_response.into(),
-            counts.first_response.into(),
+            counts.resolution.map(bucket_of).into(),
+            counts.first_response.map(bucket_of).into(),
         ]);
-        for (metric, seconds) in [("resolution", counts.resolution), ("first_response", counts.first_response)] {
-            let Some(seconds) = seconds else { continue };
-            buckets.extend([
-                dimension.key().into(),
-                counts.day.into(),
-                key.as_str().into(),
-                metric.into(),
-                bucket_of(seconds).into(),
-                1i64.into(),
-            ]);
-        }
     }
-    if days.is_empty() {
-        return Ok(());
-    }
-    // Each row has its own dimension (and metric), so no two rows of one
-    // statement update the same kept row.
     let sql = format!(
+        "INSERT INTO report_day_deltas (dimension, day, key, created, closed, reopened, assigned, resolution, first_response, \
+         resolution_bucket, first_response_bucket) VALUES {}",
+        tuples(backend, counts.keys.len(), COLUMNS, 0)
+    );
+    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    Ok(())
+}
+
+/// Kept rows folded per statement (each batch its own transaction, so a
+/// report waits at most for one batch).
+const FOLD_BATCH: u64 = 20_000;
+
+/// Adds the deltas of `deltas` (a table or subquery with their columns)
+/// to the day rows and their duration buckets: one statement each.
+fn fold_into_days(deltas: &str) -> [String; 2] {
+    let days = format!(
         "INSERT INTO report_days (dimension, day, key, created, closed, reopened, assigned, resolved, resolution_seconds, \
          first_responses, first_response_seconds, resolution_min, resolution_max, first_response_min, first_response_max) \
-         VALUES {} \
+         SELECT dimension, day, key, SUM(created), SUM(closed), SUM(reopened), SUM(assigned), \
+           COUNT(resolution), COALESCE(SUM(resolution), 0), COUNT(first_response), COALESCE(SUM(first_response), 0), \
+           MIN(resolution), MAX(resolution), MIN(first_response), MAX(first_response) \
+         FROM {deltas} AS d WHERE TRUE GROUP BY dimension, day, key \
          ON CONFLICT (dimension, day, key) DO UPDATE SET created = report_days.created + excluded.created, \
          closed = report_days.closed + excluded.closed, reopened = report_days.reopened + excluded.reopened, \
          assigned = report_days.assigned + excluded.assigned, resolved = report_days.resolved + excluded.resolved, \
          resolution_seconds = report_days.resolution_seconds + excluded.resolution_seconds, \
          first_responses = report_days.first_responses + excluded.first_responses, \
          first_response_seconds = report_days.first_response_seconds + excluded.first_response_seconds, {}, {}, {}, {}",
-        tuples(backend, days.len() / 15, 15, 0),
         extreme("resolution_min", "<"),
         extreme("resolution_max", ">"),
         extreme("first_response_min", "<"),
         extreme("first_response_max", ">"),
     );
-    txn.execute_raw(Statement::from_sql_and_values(backend, sql, days)).await?;
-    if !buckets.is_empty() {
-        let sql = format!(
-            "INSERT INTO report_day_buckets (dimension, day, key, metric, bucket, count) VALUES {} \
-             ON CONFLICT (dimension, day, key, metric, bucket) DO UPDATE SET count = report_day_buckets.count + 1",
-            tuples(backend, buckets.len() / 6, 6, 0)
-        );
-        txn.execute_raw(Statement::from_sql_and_values(backend, sql, buckets)).await?;
-    }
-    Ok(())
+    let buckets = format!(
+        "INSERT INTO report_day_buckets (dimension, day, key, metric, bucket, count) \
+         SELECT dimension, day, key, metric, bucket, COUNT(*) FROM (\
+           SELECT dimension, day, key, 'resolution' AS metric, resolution_bucket AS bucket FROM {deltas} AS d \
+             WHERE resolution_bucket IS NOT NULL \
+           UNION ALL SELECT dimension, day, key, 'first_response', first_response_bucket FROM {deltas} AS d \
+             WHERE first_response_bucket IS NOT NULL) AS b WHERE TRUE \
+         GROUP BY dimension, day, key, metric, bucket \
+         ON CONFLICT (dimension, day, key, metric, bucket) DO UPDATE SET count = report_day_buckets.count + excluded.count"
+    );
+    [days, buckets]
 }
 
 /// One day's counts of one key.
@@ -203,6 +206,7 @@ impl Store {
 
     /// The kept counts of the period's days under one dimension.
     pub async fn day_counts(&self, period: Period, dimension: Dimension) -> Result<Vec<DayRow>> {
+        self.settle_reports().await?;
         let backend = self.db.get_database_backend();
         let sql = format!(
             "SELECT day, key, created, closed, reopened, assigned FROM report_days \
@@ -229,6 +233,7 @@ impl Store {
 
     /// Each key's durations over the period under one dimension.
     pub async fn durations(&self, period: Period, dimension: Dimension) -> Result<HashMap<String, Durations>> {
+        self.settle_reports().await?;
         let backend = self.db.get_database_backend();
         let (p1, p2, p3) = (placeholder(backend, 1), placeholder(backend, 2), placeholder(backend, 3));
         let values = || -> Vec<Value> { vec![dimension.key().into(), period.start.into(), period.end.into()] };
@@ -285,8 +290,8 @@ impl Store {
 /// Keeps what the repeat-case report reads of a new case (once: a
 /// redelivered `case.created` finds its row): when it was made, its
 /// account and asset. Its gaps to the cases before it are measured later,
-/// by [`Store::measure_repeat_gaps`], so that keeping a case takes no
-/// lock: one insert.
+/// by [`Store::settle_reports`], so that keeping a case takes no lock:
+/// one insert.
 pub async fn keep_case(
     txn: &DatabaseTransaction,
     case_id: &str,
@@ -321,11 +326,14 @@ const GAP_BATCH: u64 = 2_000;
 
 /// A kept case's gap to the case before it (made earlier, or in the same
 /// second with a smaller id) of the same `column`; none without a value.
+/// (Compared as a row, so the index of (`column`, created_epoch, case_id)
+/// starts at the case: one probe, not a read of every case of a busy
+/// account's second.)
 fn gap_to_the_one_before(column: &str) -> String {
     format!(
         "CASE WHEN {column} = '' THEN NULL ELSE created_epoch - (SELECT MAX(b.created_epoch) FROM report_cases b \
-           WHERE b.{column} = report_cases.{column} AND (b.created_epoch < report_cases.created_epoch \
-             OR (b.created_epoch = report_cases.created_epoch AND b.case_id < report_cases.case_id))) END"
+           WHERE b.{column} = report_cases.{column} \
+             AND (b.created_epoch, b.case_id) < (report_cases.created_epoch, report_cases.case_id)) END"
     )
 }
 
@@ -334,20 +342,106 @@ fn gap_to_the_one_before(column: &str) -> String {
 fn the_one_after(column: &str) -> String {
     format!(
         "SELECT (SELECT n.case_id FROM report_cases n WHERE n.{column} = p.{column} \
-           AND (n.created_epoch > p.created_epoch OR (n.created_epoch = p.created_epoch AND n.case_id > p.case_id)) \
+           AND (n.created_epoch, n.case_id) > (p.created_epoch, p.case_id) \
            ORDER BY n.created_epoch, n.case_id LIMIT 1) FROM pending p WHERE p.{column} <> ''"
     )
 }
 
+/// Opens a transaction that holds `lock` of this schema (PostgreSQL;
+/// SQLite has one writer). The lock is its own statement: what follows
+/// must read what the holder before committed.
+async fn begin_locked(db: &sea_orm::DatabaseConnection, lock: &str) -> Result<DatabaseTransaction> {
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        txn.execute_unprepared(&format!(
+            "SELECT pg_advisory_xact_lock(hashtextextended('docket.{lock}.' || current_schema(), 0))"
+        ))
+        .await?;
+    }
+    Ok(txn)
+}
+
 impl Store {
+    /// Brings what the period reports read up to every event the consumer
+    /// kept: folds the day deltas, measures the pending repeat gaps. The
+    /// case service's sweeper calls it, and each report before it reads
+    /// (one cheap look when there is nothing to do).
+    pub async fn settle_reports(&self) -> Result<()> {
+        let backend = self.db.get_database_backend();
+        let look = "SELECT EXISTS (SELECT 1 FROM report_day_deltas) AS deltas, \
+                    EXISTS (SELECT 1 FROM report_cases WHERE gaps_pending) AS gaps";
+        let found = self
+            .db
+            .query_one_raw(Statement::from_string(backend, look))
+            .await?
+            .ok_or_else(|| sea_orm::DbErr::Custom("the look for kept rows answered nothing".to_owned()))?;
+        if found.try_get::<bool>("", "deltas")? {
+            self.fold_day_deltas().await?;
+        }
+        if found.try_get::<bool>("", "gaps")? {
+            self.measure_repeat_gaps().await?;
+        }
+        Ok(())
+    }
+
+    /// Folds the kept day deltas into the day rows, oldest first, a batch
+    /// per transaction under one lock; how many it folded. On PostgreSQL
+    /// the batch is deleted and folded by one statement, so a delta
+    /// committed meanwhile is neither folded nor deleted (it waits for the
+    /// next fold); SQLite has one writer, and three statements do.
+    pub async fn fold_day_deltas(&self) -> Result<u64> {
+        let backend = self.db.get_database_backend();
+        let mut folded = 0;
+        loop {
+            let txn = begin_locked(&self.db, "report_day_deltas").await?;
+            let batch = if backend == sea_orm::DbBackend::Postgres {
+                let [days, buckets] = fold_into_days("moved");
+                let sql = format!(
+                    "WITH moved AS (DELETE FROM report_day_deltas WHERE id IN \
+                       (SELECT id FROM report_day_deltas ORDER BY id LIMIT {FOLD_BATCH}) RETURNING *), \
+                     days AS ({days} RETURNING 1), buckets AS ({buckets} RETURNING 1) \
+                     SELECT COUNT(*) AS n FROM moved"
+                );
+                let row = txn.query_one_raw(Statement::from_string(backend, sql)).await?;
+                row.map(|row| row.try_get::<i64>("", "n")).transpose()?.unwrap_or_default() as u64
+            } else {
+                let upto =
+                    format!("SELECT MAX(id) AS upto FROM (SELECT id FROM report_day_deltas ORDER BY id LIMIT {FOLD_BATCH})");
+                let upto = txn
+                    .query_one_raw(Statement::from_string(backend, upto))
+                    .await?
+                    .map(|row| row.try_get::<Option<i64>>("", "upto"))
+                    .transpose()?
+                    .flatten();
+                match upto {
+                    None => 0,
+                    Some(upto) => {
+                        let batch = format!("(SELECT * FROM report_day_deltas WHERE id <= {upto})");
+                        for sql in fold_into_days(&batch) {
+                            txn.execute_unprepared(&sql).await?;
+                        }
+                        txn.execute_unprepared(&format!("DELETE FROM report_day_deltas WHERE id <= {upto}"))
+                            .await?
+                            .rows_affected()
+                    }
+                }
+            };
+            txn.commit().await?;
+            folded += batch;
+            // Fewer than a batch: none was left behind.
+            if batch < FOLD_BATCH {
+                return Ok(folded);
+            }
+        }
+    }
+
     /// Measures the gaps of every row kept since the last sweep, and of the
     /// row after each of them, to the case before it of its account and of
     /// its asset; how many rows it measured. One batch at a time under one
-    /// lock on PostgreSQL: a row committed while a batch runs is still
-    /// pending afterwards, and measuring it re-measures the one after it,
-    /// so every gap ends up right whatever order rows commit in.
+    /// lock: a row committed while a batch runs is still pending
+    /// afterwards, and measuring it re-measures the one after it, so every
+    /// gap ends up right whatever order rows commit in.
     pub async fn measure_repeat_gaps(&self) -> Result<u64> {
-        let backend = self.db.get_database_backend();
         let sql = format!(
             "WITH pending AS (SELECT case_id, created_epoch, account_id, asset FROM report_cases WHERE gaps_pending LIMIT {GAP_BATCH}), \
              touched AS (SELECT case_id FROM pending UNION {after_account} UNION {after_asset}) \
@@ -360,12 +454,7 @@ impl Store {
         );
         let mut measured = 0;
         loop {
-            let txn = self.db.begin().await?;
-            if backend == sea_orm::DbBackend::Postgres {
-                // Its own statement: the update must read what the sweep
-                // before it committed.
-                txn.execute_unprepared("SELECT pg_advisory_xact_lock(hashtextextended('report_cases.gaps', 0))").await?;
-            }
+            let txn = begin_locked(&self.db, "report_cases.gaps").await?;
             let batch = txn.execute_unprepared(&sql).await?.rows_affected();
             txn.commit().await?;
             measured += batch;
@@ -380,8 +469,7 @@ impl Store {
     /// the period, and how many came within `within_days` after the case
     /// before them of the same one: one scan of the period's kept rows.
     pub async fn repeat_counts(&self, period: Period, within_days: i32, by_asset: bool) -> Result<Vec<RepeatCount>> {
-        // What the sweeper has not measured yet (a few seconds' worth).
-        self.measure_repeat_gaps().await?;
+        self.settle_reports().await?;
         let backend = self.db.get_database_backend();
         let (column, gap) = if by_asset { ("asset", "asset_gap") } else { ("account_id", "account_gap") };
         let only_assets = if by_asset { "AND asset <> ''" } else { "" };

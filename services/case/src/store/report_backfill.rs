@@ -247,7 +247,7 @@ impl Store {
 async fn fill(txn: &DatabaseTransaction) -> Result<Backfilled> {
     let backend = txn.get_database_backend();
     // Rows an earlier version's consumer kept are counted again below.
-    for table in ["report_days", "report_day_buckets", "report_cases"] {
+    for table in ["report_days", "report_day_buckets", "report_day_deltas", "report_cases"] {
         txn.execute_unprepared(&format!("DELETE FROM {table}")).await?;
     }
     let total = case::Entity::find().count(txn).await?;
