@@ -17,7 +17,6 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::{Broker, Delivery, EventSettings};
-use crate::error::is_unique_violation;
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -597,36 +596,37 @@ async fn dead(delivery: Delivery, reason: String) -> Outcome {
     settle(delivery.settle.dead(&reason).await, outcome)
 }
 
-/// `Ok(true)` handled now, `Ok(false)` handled before.
+/// `Ok(true)` handled now, `Ok(false)` handled before. The inbox row is
+/// claimed first, in the handler's transaction: one round trip answers
+/// "handled before?" and marks it handled, and a copy being handled at the
+/// same moment waits on that row and then finds it (no read beforehand, so
+/// `prepare` also runs for a copy handled before: it only reads).
 async fn run_handler(
     db: &DatabaseConnection,
     consumer: &str,
     handler: &dyn EventHandler,
     envelope: &Envelope,
 ) -> Result<bool, HandlerError> {
-    let seen = entity::Entity::find_by_id((consumer.to_owned(), envelope.id.clone()));
-    if seen.clone().one(db).await?.is_some() {
-        return Ok(false);
-    }
+    use sea_orm::{TryInsertResult, sea_query::OnConflict};
+
     let prepared = handler.prepare(db, envelope).await?;
     let txn = db.begin().await?;
-    if seen.one(&txn).await?.is_some() {
-        txn.rollback().await?;
-        return Ok(false);
-    }
-    handler.handle(&txn, envelope, prepared).await?;
     let row = entity::ActiveModel {
         consumer: Set(consumer.to_owned()),
         event_id: Set(envelope.id.clone()),
         event_type: Set(envelope.r#type.clone()),
         handled_at: Set(crate::time::now()),
     };
-    match entity::Entity::insert(row).exec(&txn).await {
-        Ok(_) => {}
-        // Another consumer of this queue handled it meanwhile.
-        Err(err) if is_unique_violation(&err) => return Ok(false),
-        Err(err) => return Err(err.into()),
+    let claimed = entity::Entity::insert(row)
+        .on_conflict(OnConflict::columns([entity::Column::Consumer, entity::Column::EventId]).do_nothing().to_owned())
+        .try_insert()
+        .exec_without_returning(&txn)
+        .await?;
+    if !matches!(claimed, TryInsertResult::Inserted(n) if n > 0) {
+        txn.rollback().await?;
+        return Ok(false);
     }
+    handler.handle(&txn, envelope, prepared).await?;
     txn.commit().await?;
     handler.committed();
     Ok(true)
