@@ -1,7 +1,9 @@
 //! The period reports' kept data (`report_days`, `report_day_buckets`,
-//! migration `m20261205_000009_report_days`): written by the case service's
-//! consumer of its own events, one upsert per dimension, and read by day
-//! range, so a report reads a row per day and group, never every case.
+//! `report_cases`; migrations `m20261205_000009` to `000013`): the case
+//! service's consumer of its own events only inserts (`keep`, `keep_case`),
+//! and `Store::settle_reports` folds and measures what it inserted, so no
+//! event waits for another; a report reads a row per day and group (or one
+//! narrow row per case of the period), never every case.
 
 use std::collections::HashMap;
 

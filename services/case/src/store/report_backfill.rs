@@ -380,8 +380,8 @@ async fn insert_days(txn: &DatabaseTransaction, tally: &Tally) -> Result<()> {
 }
 
 /// Sets every kept case's gap to the case before it of its account and of
-/// its asset (what the consumer keeps one case at a time), in one
-/// statement each. The bench seeds its million cases' rows with it too.
+/// its asset (what `Store::settle_reports` measures for the rows the
+/// consumer kept since), in one statement each. The bench seeds its million cases' rows with it too.
 pub async fn measure_gaps(db: &impl ConnectionTrait) -> Result<()> {
     for (gap, column) in [("account_gap", "account_id"), ("asset_gap", "asset")] {
         let only_assets = if column == "asset" { "WHERE asset <> ''" } else { "" };
