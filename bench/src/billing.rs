@@ -355,7 +355,7 @@ async fn invoice_phases(url: &str, args: &InvoicesArgs) -> anyhow::Result<Vec<Ro
             let case = pb::Case { subject: format!("Bench visit {i}"), ..case.clone() };
             async move {
                 Ok(client
-                    .create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() })
+                    .create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new(), sender: None })
                     .await?
                     .into_inner()
                     .id)

@@ -256,7 +256,7 @@ async fn measure(
             if rate > 0 {
                 tokio::time::sleep_until((started + Duration::from_secs_f64(i as f64 / f64::from(rate))).into()).await;
             }
-            let request = pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() };
+            let request = pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new(), sender: None };
             let number = client.create_case(request).await?.into_inner().case_number;
             Ok((number, Instant::now()))
         }

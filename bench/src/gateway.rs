@@ -493,7 +493,7 @@ async fn create_cases(stack: &Stack, template: &pb::Case, cases: usize) -> anyho
         let case = pb::Case { subject, ..template.clone() };
         let done = done.clone();
         async move {
-            let request = pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() };
+            let request = pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new(), sender: None };
             let number = client.create_case(request).await?.into_inner().case_number;
             let done = done.fetch_add(1, Ordering::Relaxed) + 1;
             if done % step == 0 {

@@ -345,7 +345,7 @@ async fn run_phases(url: &str, settings: &Settings, args: &CaseCreateArgs) -> an
         let (mut row, ids) = drive("CreateCase", &channels, requests, move |mut client, i| {
             let case = pb::Case { subject: format!("Bench case {i}"), ..template.clone() };
             async move {
-                let request = pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() };
+                let request = pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new(), sender: None };
                 Ok(client.create_case(request).await?.into_inner().id)
             }
         })

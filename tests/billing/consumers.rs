@@ -35,7 +35,7 @@ async fn bad_case_events_are_refused_by_the_sla_clocks_and_change_nothing(app: T
     let acme = customer(&app).await;
     let case = app
         .cases(AGENT)
-        .create_case(pb::CreateCaseRequest { case: Some(new_case(&acme, "Real")), idempotency_key: String::new() })
+        .create_case(pb::CreateCaseRequest { case: Some(new_case(&acme, "Real")), idempotency_key: String::new(), sender: None })
         .await
         .unwrap()
         .into_inner();
@@ -100,7 +100,7 @@ async fn bad_sla_alerts_are_refused_by_escalation_and_change_nothing(app: TestAp
     let acme = customer(&app).await;
     let case = app
         .cases(AGENT)
-        .create_case(pb::CreateCaseRequest { case: Some(new_case(&acme, "Real")), idempotency_key: String::new() })
+        .create_case(pb::CreateCaseRequest { case: Some(new_case(&acme, "Real")), idempotency_key: String::new(), sender: None })
         .await
         .unwrap()
         .into_inner();
@@ -156,7 +156,7 @@ async fn a_malformed_sla_alert_ends_in_the_dead_letter_queue_and_changes_no_case
     let acme = customer(&app).await;
     let case = app
         .cases(AGENT)
-        .create_case(pb::CreateCaseRequest { case: Some(new_case(&acme, "Real")), idempotency_key: String::new() })
+        .create_case(pb::CreateCaseRequest { case: Some(new_case(&acme, "Real")), idempotency_key: String::new(), sender: None })
         .await
         .unwrap()
         .into_inner();

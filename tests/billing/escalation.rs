@@ -32,7 +32,7 @@ async fn a_case_names_a_contract_that_covers_it_or_is_refused(app: TestApp) {
     let globex = customer(&app).await;
     let contract = create_contract(&app, contract_for(&acme, "Gold")).await;
     let mut cases = app.cases(AGENT);
-    let create = |case: pb::Case| pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() };
+    let create = |case: pb::Case| pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new(), sender: None };
 
     // By number: the case gets the contract's id too.
     let covered = cases
@@ -131,6 +131,7 @@ async fn a_new_case_gets_the_contract_that_covers_its_asset(app: TestApp) {
         .create_case(pb::CreateCaseRequest {
             case: Some(pb::Case { asset_serial_number: "cx-1001".into(), ..new_case(&acme, "Controller fault") }),
             idempotency_key: String::new(),
+            sender: None,
         })
         .await
         .unwrap()
@@ -141,6 +142,7 @@ async fn a_new_case_gets_the_contract_that_covers_its_asset(app: TestApp) {
         .create_case(pb::CreateCaseRequest {
             case: Some(pb::Case { asset_serial_number: "ZZ-9".into(), ..new_case(&acme, "Printer") }),
             idempotency_key: String::new(),
+            sender: None,
         })
         .await
         .unwrap()
@@ -267,7 +269,7 @@ async fn a_breached_case_is_escalated_by_the_rules_with_a_trail_and_an_email(app
     let case = pb::Case { priority: CasePriority::High as i32, ..new_case(&acme, "Slow line") };
     let case = app
         .cases(AGENT)
-        .create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() })
+        .create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new(), sender: None })
         .await
         .unwrap()
         .into_inner();

@@ -65,7 +65,7 @@ pub async fn create_policy(app: &TestApp, policy: pb::SlaPolicy) -> pb::SlaPolic
 pub async fn critical_case(app: &TestApp, customer: &Customer, subject: &str) -> case_pb::Case {
     let case = case_pb::Case { priority: CasePriority::Critical as i32, ..new_case(customer, subject) };
     app.cases(AGENT)
-        .create_case(case_pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() })
+        .create_case(case_pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new(), sender: None })
         .await
         .expect("create case")
         .into_inner()

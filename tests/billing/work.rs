@@ -44,6 +44,7 @@ async fn contracted_case(app: &TestApp) -> (Customer, pb::ServiceContract, case_
         .create_case(case_pb::CreateCaseRequest {
             case: Some(case_pb::Case { service_contract_id: contract.id.clone(), ..new_case(&acme, "Conveyor repair") }),
             idempotency_key: String::new(),
+            sender: None,
         })
         .await
         .unwrap()
@@ -658,6 +659,7 @@ async fn concurrent_debits_never_overdraw_and_concurrent_invoices_bill_once() {
             .create_case(case_pb::CreateCaseRequest {
                 case: Some(case_pb::Case { service_contract_id: contract.id.clone(), ..new_case(&acme, &format!("Visit {i}")) }),
                 idempotency_key: String::new(),
+                sender: None,
             })
             .await
             .unwrap()

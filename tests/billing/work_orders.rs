@@ -303,6 +303,7 @@ async fn get_work_order_prints_the_case_as_it_stands(app: crate::common::TestApp
                 ..new_case(&acme, "Conveyor stops (again)")
             }),
             idempotency_key: String::new(),
+            sender: None,
         })
         .await
         .unwrap()

@@ -68,7 +68,11 @@ async fn a_call_without_a_token_is_unauthenticated(app: TestApp) {
     refused(app.accounts("").create_account(new_account("Sneaky")).await, Code::Unauthenticated);
     refused(
         app.cases("")
-            .create_case(pb::CreateCaseRequest { case: Some(new_case(&customer, "Sneaky")), idempotency_key: String::new() })
+            .create_case(pb::CreateCaseRequest {
+                case: Some(new_case(&customer, "Sneaky")),
+                idempotency_key: String::new(),
+                sender: None,
+            })
             .await,
         Code::Unauthenticated,
     );
@@ -207,6 +211,7 @@ async fn a_viewer_may_read_but_every_write_is_permission_denied_and_writes_nothi
             .create_case(pb::CreateCaseRequest {
                 case: Some(new_case(&customer, "Viewer's case")),
                 idempotency_key: String::new(),
+                sender: None,
             })
             .await,
         denied,
@@ -379,6 +384,7 @@ async fn a_service_token_creates_a_case_recorded_as_the_service(app: TestApp) {
         .create_case(pb::CreateCaseRequest {
             case: Some(new_case(&customer, "Invoice disputed")),
             idempotency_key: String::new(),
+            sender: None,
         })
         .await
         .expect("a service may create cases")
@@ -420,7 +426,11 @@ async fn a_service_acting_for_a_contact_is_recorded_as_the_contact(app: TestApp)
     let created = cases
         .create_case(on_behalf(
             &as_contact,
-            pb::CreateCaseRequest { case: Some(new_case(&customer, "Printer jams")), idempotency_key: String::new() },
+            pb::CreateCaseRequest {
+                case: Some(new_case(&customer, "Printer jams")),
+                idempotency_key: String::new(),
+                sender: None,
+            },
         ))
         .await
         .expect("a service may act for a contact")
@@ -455,7 +465,8 @@ async fn a_service_acting_for_a_contact_is_recorded_as_the_contact(app: TestApp)
 async fn only_the_portals_token_may_act_for_a_contact_only_as_a_contact_and_only_on_a_customers_calls(app: TestApp) {
     let customer = customer(&app).await;
     let as_contact = format!("contact:{}", customer.contact.id);
-    let new = || pb::CreateCaseRequest { case: Some(new_case(&customer, "Pretender")), idempotency_key: String::new() };
+    let new =
+        || pb::CreateCaseRequest { case: Some(new_case(&customer, "Pretender")), idempotency_key: String::new(), sender: None };
     let before = app.row_counts().await;
     // Staff tokens cannot pass themselves off as a customer: refused, not ignored;
     // nor can another system's service token (without acts_for_contacts).

@@ -712,7 +712,7 @@ async fn team_membership_changes_need_an_existing_team_and_staff_user(app: TestA
 async fn a_case_without_subject_or_account_is_refused_naming_both_fields(app: TestApp) {
     let customer = customer(&app).await;
     let mut cases = app.cases(AGENT);
-    let create = |case: pb::Case| pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() };
+    let create = |case: pb::Case| pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new(), sender: None };
     let before = app.row_counts().await;
 
     invalid_each(cases.create_case(pb::CreateCaseRequest::default()).await, &["case.subject", "case.account_id", "case.type_id"]);
@@ -739,7 +739,7 @@ async fn a_case_without_subject_or_account_is_refused_naming_both_fields(app: Te
 async fn a_case_with_oversized_text_or_unknown_enum_values_is_refused(app: TestApp) {
     let customer = customer(&app).await;
     let mut cases = app.cases(AGENT);
-    let create = |case: pb::Case| pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() };
+    let create = |case: pb::Case| pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new(), sender: None };
     let good = new_case(&customer, "Conveyor stops");
     let before = app.row_counts().await;
 
@@ -812,7 +812,7 @@ async fn a_case_referring_to_missing_or_malformed_records_is_refused_naming_the_
         .await
         .expect("retire type");
     let mut cases = app.cases(AGENT);
-    let create = |case: pb::Case| pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() };
+    let create = |case: pb::Case| pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new(), sender: None };
     let good = new_case(&customer, "Conveyor stops");
     let link = |id: &str, primary: bool| pb::CaseContact { contact_id: id.to_owned(), primary };
     let before = app.row_counts().await;
@@ -879,6 +879,7 @@ async fn a_contact_of_another_account_cannot_be_linked_to_a_case(app: TestApp) {
             .create_case(pb::CreateCaseRequest {
                 case: Some(pb::Case { contacts: foreign.clone(), ..new_case(&acme, "Wrong contact") }),
                 idempotency_key: String::new(),
+                sender: None,
             })
             .await,
         "case.contacts[0].contact_id",
@@ -892,6 +893,7 @@ async fn a_contact_of_another_account_cannot_be_linked_to_a_case(app: TestApp) {
             .create_case(pb::CreateCaseRequest {
                 case: Some(pb::Case { contacts: with_mixed.clone(), ..new_case(&acme, "Mixed contacts") }),
                 idempotency_key: String::new(),
+                sender: None,
             })
             .await,
         "case.contacts[1].contact_id",
@@ -921,6 +923,7 @@ async fn reusing_an_idempotency_key_for_a_different_case_or_activity_is_refused(
     let create = |subject: &str, key: &str| pb::CreateCaseRequest {
         case: Some(new_case(&customer, subject)),
         idempotency_key: key.to_owned(),
+        sender: None,
     };
     let first = cases.create_case(create("Conveyor stops", &key)).await.expect("first").into_inner();
     let again = cases.create_case(create("Conveyor stops", &key)).await.expect("retry").into_inner();
@@ -945,6 +948,7 @@ async fn reusing_an_idempotency_key_for_a_different_case_or_activity_is_refused(
             .create_case(pb::CreateCaseRequest {
                 case: Some(pb::Case { priority: pb::CasePriority::Critical as i32, ..new_case(&customer, "Conveyor stops") }),
                 idempotency_key: key.clone(),
+                sender: None,
             })
             .await,
         "idempotency_key",

@@ -69,6 +69,7 @@ async fn a_case_created_with_an_owner_starts_assigned(app: TestApp) {
         .create_case(pb::CreateCaseRequest {
             case: Some(pb::Case { owner_id: owner.id.clone(), ..new_case(&customer, "Owned") }),
             idempotency_key: String::new(),
+            sender: None,
         })
         .await
         .unwrap()
@@ -348,7 +349,8 @@ async fn an_update_changes_masked_fields_with_one_trail_row_each(app: TestApp) {
 
 async fn the_same_idempotency_key_creates_one_case_and_one_number(app: TestApp) {
     let customer = customer(&app).await;
-    let request = pb::CreateCaseRequest { case: Some(new_case(&customer, "Once only")), idempotency_key: unique("retry") };
+    let request =
+        pb::CreateCaseRequest { case: Some(new_case(&customer, "Once only")), idempotency_key: unique("retry"), sender: None };
     let first = app.cases(AGENT).create_case(request.clone()).await.unwrap().into_inner();
     let retried = app.cases(AGENT).create_case(request.clone()).await.unwrap().into_inner();
     assert_eq!(first, retried);
@@ -359,7 +361,8 @@ async fn the_same_idempotency_key_creates_one_case_and_one_number(app: TestApp) 
     let key = unique("burst");
     let burst = futures::future::join_all((0..8).map(|_| {
         let mut client = app.cases(AGENT);
-        let request = pb::CreateCaseRequest { case: Some(new_case(&customer, "Burst")), idempotency_key: key.clone() };
+        let request =
+            pb::CreateCaseRequest { case: Some(new_case(&customer, "Burst")), idempotency_key: key.clone(), sender: None };
         async move { client.create_case(request).await.map(|r| r.into_inner().id) }
     }))
     .await;
@@ -384,6 +387,7 @@ async fn queues_filter_sort_and_page(app: TestApp) {
                     ..new_case(customer, subject)
                 }),
                 idempotency_key: String::new(),
+                sender: None,
             }
         };
     let low = cases
@@ -548,6 +552,7 @@ async fn admins_edit_the_case_type_catalogue(app: TestApp) {
         .create_case(pb::CreateCaseRequest {
             case: Some(pb::Case { type_id: "complaint".into(), ..new_case(&customer, "Rude driver") }),
             idempotency_key: String::new(),
+            sender: None,
         })
         .await
         .unwrap_err();

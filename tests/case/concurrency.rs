@@ -97,8 +97,11 @@ async fn concurrent_creates_get_unique_consecutive_numbers(app: TestApp) {
     let customer = customer(&app).await;
     let numbers = futures::future::join_all((0..20).map(|i| {
         let mut cases = app.cases(AGENT);
-        let request =
-            pb::CreateCaseRequest { case: Some(new_case(&customer, &format!("Case {i}"))), idempotency_key: String::new() };
+        let request = pb::CreateCaseRequest {
+            case: Some(new_case(&customer, &format!("Case {i}"))),
+            idempotency_key: String::new(),
+            sender: None,
+        };
         async move { cases.create_case(request).await.map(|c| c.into_inner().case_number) }
     }))
     .await;

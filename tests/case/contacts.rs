@@ -4,7 +4,7 @@ use docket_proto::case::v1::{self as pb, get_contact_request::Lookup};
 use tonic::Code;
 
 use crate::{
-    common::{AGENT, TestApp, VIEWER, assert_field_error},
+    common::{AGENT, Backend, TestApp, VIEWER, assert_field_error, eventually},
     fixtures::{account, contact, mask},
     on_both_backends,
 };
@@ -18,6 +18,9 @@ on_both_backends!(
     find_or_create_finds_a_known_person_and_places_a_new_one,
     concurrent_first_messages_from_one_person_make_one_contact_and_one_unassigned_account,
     find_or_create_refuses_bad_input_and_writes_nothing,
+    a_case_is_its_new_senders_own_and_waits_unconfirmed_for_a_known_address,
+    concurrent_cases_from_one_new_sender_make_one_contact,
+    a_case_with_a_bad_sender_is_refused_and_writes_nothing,
 );
 
 fn person(email: &str) -> pb::FindOrCreateContactRequest {
@@ -288,4 +291,209 @@ async fn an_update_moves_a_contact_and_leaves_a_trail(app: TestApp) {
         .await
         .unwrap_err();
     assert_field_error(&refused, Code::InvalidArgument, "contact.account_id");
+}
+
+fn sender(email: &str) -> pb::Sender {
+    pb::Sender { email: email.into(), name: "Mia Meyer".into(), ..Default::default() }
+}
+
+/// A web form's case: no account or contacts of its own, a sender instead.
+fn sent_case(subject: &str, sender: pb::Sender, key: &str) -> pb::CreateCaseRequest {
+    pb::CreateCaseRequest {
+        case: Some(pb::Case {
+            subject: subject.into(),
+            type_id: "technical_issue".into(),
+            channel: pb::CaseChannel::WebForm as i32,
+            ..Default::default()
+        }),
+        idempotency_key: key.into(),
+        sender: Some(sender),
+    }
+}
+
+const UNCONFIRMED: &str = "unconfirmed-sender";
+
+async fn a_case_is_its_new_senders_own_and_waits_unconfirmed_for_a_known_address(app: TestApp) {
+    let acme = account(&app, "Acme").await;
+    let petra = contact(&app, &acme.id, "Petra Schmidt", "petra@acme.example").await;
+    let mut cases = app.cases(AGENT);
+    let mut create = async |request| cases.create_case(request).await.unwrap().into_inner();
+
+    // Nobody named this address before: a new contact, in the unassigned
+    // account, and the case is theirs.
+    let first = create(sent_case("Scanner grinds", sender("MIA@web.example"), "k1")).await;
+    let mia = app
+        .contacts(AGENT)
+        .get_contact(pb::GetContactRequest { lookup: Some(Lookup::Email("mia@web.example".into())) })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((mia.name.as_str(), mia.email.as_str()), ("Mia Meyer", "MIA@web.example"));
+    assert_eq!(first.contacts, [pb::CaseContact { contact_id: mia.id.clone(), primary: true }]);
+    assert_eq!(first.account_id, mia.account_id, "the case is in its contact's account");
+    assert!(!first.tags.iter().any(|t| t == UNCONFIRMED));
+    let unassigned = app.accounts(AGENT).get_account(pb::GetAccountRequest { id: first.account_id.clone() }).await.unwrap();
+    assert_eq!(unassigned.into_inner().name, "Unassigned");
+    let history = app
+        .contacts(AGENT)
+        .list_contact_history(pb::ListHistoryRequest { id: mia.id.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(history.entries.iter().any(|e| e.field == "email" && e.new_value == "MIA@web.example"), "the new contact is trailed");
+
+    // A retry of the same call gets the same case and makes nothing more.
+    let before = app.row_counts().await;
+    let again = create(sent_case("Scanner grinds", sender("MIA@web.example"), "k1")).await;
+    assert_eq!(again.id, first.id);
+    assert_eq!(app.row_counts().await, before);
+
+    // The same address again, or a known customer's: not proved to be the
+    // sender, so no contact, the unassigned account, and the tag.
+    for (email, key) in [("mia@web.example", "k2"), ("Petra@Acme.example", "k3")] {
+        let held = create(sent_case("Who is this?", sender(email), key)).await;
+        assert!(held.contacts.is_empty(), "{email}: no contact");
+        assert_eq!(held.account_id, first.account_id, "{email}: waits in the unassigned account");
+        assert!(held.tags.iter().any(|t| t == UNCONFIRMED), "{email}: tagged");
+    }
+    let acme_contacts = app
+        .contacts(AGENT)
+        .list_contacts(pb::ListContactsRequest { account_id: acme.id.clone(), page_size: 10, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .contacts;
+    assert_eq!(acme_contacts, [petra.clone()], "the known contact is left as it was");
+
+    // A new address, placed by the form in a customer's account: the
+    // contact goes there, but the case still waits to be confirmed.
+    let placed = pb::Sender { contact_account_id: acme.id.clone(), name: String::new(), ..sender("new@acme.example") };
+    let held = create(sent_case("Hello", placed, "k4")).await;
+    assert!(held.contacts.is_empty() && held.tags.iter().any(|t| t == UNCONFIRMED));
+    assert_eq!(held.account_id, first.account_id);
+    let new = app
+        .contacts(AGENT)
+        .get_contact(pb::GetContactRequest { lookup: Some(Lookup::Email("new@acme.example".into())) })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((new.account_id.as_str(), new.name.as_str()), (acme.id.as_str(), "new@acme.example"), "no name: the address");
+}
+
+async fn concurrent_cases_from_one_new_sender_make_one_contact(app: TestApp) {
+    let burst = futures::future::join_all((0..6).map(|i| {
+        let mut cases = app.cases(AGENT);
+        async move { cases.create_case(sent_case(&format!("Burst {i}"), sender("ann@burst.example"), "")).await }
+    }))
+    .await;
+    let created: Vec<pb::Case> = burst.into_iter().map(|r| r.expect("each call opens its case").into_inner()).collect();
+    let ids: std::collections::BTreeSet<&str> = created.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids.len(), 6, "six cases");
+    let theirs: Vec<&pb::Case> = created.iter().filter(|c| !c.contacts.is_empty()).collect();
+    assert_eq!(theirs.len(), 1, "the call that made the contact has the one confirmed case");
+    assert!(created.iter().filter(|c| c.contacts.is_empty()).all(|c| c.tags.iter().any(|t| t == UNCONFIRMED)));
+    let found = app
+        .contacts(AGENT)
+        .list_contacts(pb::ListContactsRequest { query: "ann@burst.example".into(), page_size: 10, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .contacts;
+    assert_eq!(found.len(), 1, "one contact");
+    assert_eq!(theirs[0].contacts[0].contact_id, found[0].id);
+
+    if app.backend == Backend::Postgres {
+        // Every call's own insert of the contact waits on one another
+        // transaction is making, then loses to it: each looks again, finds
+        // it, and holds its case.
+        use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+        let db = app.case_db().await;
+        let slow = db.begin().await.unwrap();
+        slow.execute_raw(Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "INSERT INTO contacts (id, account_id, name, email, email_key, phone, title, portal_enabled, version, \
+             created_at, updated_at) VALUES ($1, $2, 'Bo', 'bo@burst.example', 'bo@burst.example', '', '', false, 1, \
+             now(), now())",
+            [uuid_v7().into(), theirs[0].account_id.clone().into()],
+        ))
+        .await
+        .unwrap();
+        let calls: Vec<_> = (0..3)
+            .map(|i| {
+                let mut cases = app.cases(AGENT);
+                tokio::spawn(
+                    async move { cases.create_case(sent_case(&format!("Bo {i}"), sender("bo@burst.example"), "")).await },
+                )
+            })
+            .collect();
+        eventually("the three calls to wait on the uncommitted contact", async || {
+            let waiting = db
+                .query_one_raw(Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+                     AND query LIKE 'INSERT INTO \"contacts\"%'",
+                ))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get::<i64>("", "n")
+                .unwrap();
+            if waiting >= 3 { Ok(()) } else { Err(format!("{waiting} waiting")) }
+        })
+        .await;
+        slow.commit().await.unwrap();
+        for call in calls {
+            let held = call.await.unwrap().expect("the call looks again and opens its case").into_inner();
+            assert!(held.contacts.is_empty() && held.tags.iter().any(|t| t == UNCONFIRMED), "not the sender's own");
+        }
+    }
+}
+
+async fn a_case_with_a_bad_sender_is_refused_and_writes_nothing(app: TestApp) {
+    let mut cases = app.cases(AGENT);
+    let before = app.row_counts().await;
+    let bad_subject = {
+        let mut request = sent_case("", sender("a@b.example"), "");
+        request.case.as_mut().unwrap().subject = String::new();
+        request
+    };
+    let with = |edit: fn(&mut pb::CreateCaseRequest)| {
+        let mut request = sent_case("Hello", sender("a@b.example"), "");
+        edit(&mut request);
+        request
+    };
+    for (request, field) in [
+        (sent_case("Hello", pb::Sender::default(), ""), "sender.email"),
+        (sent_case("Hello", sender("not an address"), ""), "sender.email"),
+        (sent_case("Hello", pb::Sender { name: "x".repeat(201), ..sender("a@b.example") }, ""), "sender.name"),
+        (sent_case("Hello", pb::Sender { phone: "9".repeat(51), ..sender("a@b.example") }, ""), "sender.phone"),
+        (
+            sent_case("Hello", pb::Sender { contact_account_id: "nope".into(), ..sender("a@b.example") }, ""),
+            "sender.contact_account_id",
+        ),
+        (
+            sent_case("Hello", pb::Sender { contact_account_id: uuid_v7(), ..sender("a@b.example") }, ""),
+            "sender.contact_account_id",
+        ),
+        (
+            sent_case("Hello", pb::Sender { unassigned_account_name: "bad\u{0}".into(), ..sender("a@b.example") }, ""),
+            "sender.unassigned_account_name",
+        ),
+        (with(|r| r.case.as_mut().unwrap().account_id = uuid::Uuid::now_v7().to_string()), "case.account_id"),
+        (
+            with(|r| {
+                r.case.as_mut().unwrap().contacts =
+                    vec![pb::CaseContact { contact_id: uuid::Uuid::now_v7().to_string(), primary: true }]
+            }),
+            "case.contacts",
+        ),
+        // A good sender does not excuse a bad case, nor make the unassigned account.
+        (bad_subject, "case.subject"),
+    ] {
+        let refused = cases.create_case(request).await.unwrap_err();
+        assert_field_error(&refused, Code::InvalidArgument, field);
+    }
+    let refused = app.cases(VIEWER).create_case(sent_case("Hello", sender("a@b.example"), "")).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert_eq!(app.row_counts().await, before, "nothing written");
 }

@@ -114,7 +114,11 @@ pub fn new_case(customer: &Customer, subject: &str) -> pb::Case {
 
 pub async fn case(app: &TestApp, customer: &Customer, subject: &str) -> pb::Case {
     app.cases(AGENT)
-        .create_case(pb::CreateCaseRequest { case: Some(new_case(customer, subject)), idempotency_key: String::new() })
+        .create_case(pb::CreateCaseRequest {
+            case: Some(new_case(customer, subject)),
+            idempotency_key: String::new(),
+            sender: None,
+        })
         .await
         .expect("create case")
         .into_inner()

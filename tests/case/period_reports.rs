@@ -291,7 +291,11 @@ async fn real_cases_are_counted_through_the_consumer(app: TestApp) {
     for subject in ["One", "Two", "Three"] {
         let case = app
             .cases(AGENT)
-            .create_case(pb::CreateCaseRequest { case: Some(new_case(&who, subject)), idempotency_key: String::new() })
+            .create_case(pb::CreateCaseRequest {
+                case: Some(new_case(&who, subject)),
+                idempotency_key: String::new(),
+                sender: None,
+            })
             .await
             .unwrap()
             .into_inner();

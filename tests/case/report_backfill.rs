@@ -122,7 +122,7 @@ async fn handled(db: &DatabaseConnection, event_id: &str) -> bool {
 async fn open_case(app: &TestApp, who: &Customer, subject: &str, asset: &str) -> pb::Case {
     let case = pb::Case { asset_serial_number: asset.to_owned(), ..new_case(who, subject) };
     app.cases(AGENT)
-        .create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() })
+        .create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new(), sender: None })
         .await
         .expect("create a case")
         .into_inner()

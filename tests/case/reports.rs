@@ -44,7 +44,7 @@ async fn make(app: &TestApp, who: &Customer, made: &Made) -> pb::Case {
     };
     let mut cases = app.cases(AGENT);
     let created = cases
-        .create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() })
+        .create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new(), sender: None })
         .await
         .expect("create case")
         .into_inner();

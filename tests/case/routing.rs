@@ -100,7 +100,7 @@ pub(crate) fn owned(team: &str, owner: &str) -> Placed {
 pub(crate) async fn open(app: &TestApp, case: pb::Case) -> pb::Case {
     let created = app
         .cases(AGENT)
-        .create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() })
+        .create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new(), sender: None })
         .await
         .expect("create case")
         .into_inner();
@@ -854,6 +854,7 @@ async fn a_case_keeps_the_web_form_it_came_through(app: TestApp) {
         .create_case(pb::CreateCaseRequest {
             case: Some(pb::Case { web_form_id: "contact-us".into(), ..new_case(&who, "Bad form") }),
             idempotency_key: String::new(),
+            sender: None,
         })
         .await
         .unwrap_err();
@@ -883,7 +884,9 @@ async fn round_robin_is_fair_across_two_replicas_on_postgres() {
     let results = futures::future::join_all((0..CASES).map(|i| {
         let mut cases = replicas[i % 2].cases(AGENT);
         let case = new_case(&who, &format!("Concurrent {i}"));
-        async move { cases.create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() }).await }
+        async move {
+            cases.create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new(), sender: None }).await
+        }
     }))
     .await;
     let mut per_owner: BTreeMap<String, usize> = BTreeMap::new();

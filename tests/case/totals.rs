@@ -40,7 +40,7 @@ async fn cases_are_counted_over_every_page_with_the_lists_filters(app: TestApp) 
         };
         let created = app
             .cases(AGENT)
-            .create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() })
+            .create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new(), sender: None })
             .await
             .expect("create a case")
             .into_inner();

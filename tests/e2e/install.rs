@@ -218,7 +218,7 @@ impl CaseService {
             ..Default::default()
         };
         self.cases
-            .create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() })
+            .create_case(pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new(), sender: None })
             .await
             .unwrap()
             .into_inner()

@@ -35,7 +35,11 @@ async fn a_case_lifecycle_publishes_exactly_its_events_in_order() {
     let owner = staff_user(&app, "Alex Agent").await;
     let mut cases = app.cases(AGENT);
     let created = cases
-        .create_case(pb::CreateCaseRequest { case: Some(new_case(&customer, "Line stopped")), idempotency_key: String::new() })
+        .create_case(pb::CreateCaseRequest {
+            case: Some(new_case(&customer, "Line stopped")),
+            idempotency_key: String::new(),
+            sender: None,
+        })
         .await
         .unwrap()
         .into_inner();
@@ -161,7 +165,11 @@ async fn events_written_while_the_broker_is_unreachable_arrive_when_it_returns()
     let customer = customer(&app).await;
     let warm_up = app
         .cases(AGENT)
-        .create_case(pb::CreateCaseRequest { case: Some(new_case(&customer, "before")), idempotency_key: String::new() })
+        .create_case(pb::CreateCaseRequest {
+            case: Some(new_case(&customer, "before")),
+            idempotency_key: String::new(),
+            sender: None,
+        })
         .await
         .unwrap();
     watch.exactly(1, Duration::from_secs(20)).await;
@@ -174,6 +182,7 @@ async fn events_written_while_the_broker_is_unreachable_arrive_when_it_returns()
             .create_case(pb::CreateCaseRequest {
                 case: Some(new_case(&customer, &format!("during outage {i}"))),
                 idempotency_key: String::new(),
+                sender: None,
             })
             .await
             .expect("cases are still taken while the broker is down")
@@ -207,8 +216,11 @@ async fn two_relays_on_one_outbox_publish_each_event_once_and_in_order() {
     let mut cases = Vec::new();
     for i in 0..6 {
         let mut client = app.cases(AGENT);
-        let request =
-            pb::CreateCaseRequest { case: Some(new_case(&customer, &format!("case {i}"))), idempotency_key: String::new() };
+        let request = pb::CreateCaseRequest {
+            case: Some(new_case(&customer, &format!("case {i}"))),
+            idempotency_key: String::new(),
+            sender: None,
+        };
         cases.push(async move { client.create_case(request).await });
     }
     let created: Vec<pb::Case> = futures::future::join_all(cases).await.into_iter().map(|c| c.unwrap().into_inner()).collect();

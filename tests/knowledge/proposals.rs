@@ -31,7 +31,7 @@ async fn solved(app: &TestApp, customer: &Customer, subject: &str, description: 
     };
     let case = app
         .cases(AGENT)
-        .create_case(cpb::CreateCaseRequest { case: Some(case), idempotency_key: String::new() })
+        .create_case(cpb::CreateCaseRequest { case: Some(case), idempotency_key: String::new(), sender: None })
         .await
         .unwrap()
         .into_inner();

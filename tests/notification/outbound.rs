@@ -110,6 +110,7 @@ async fn owners_hear_about_assignment_and_teams_about_new_unowned_cases() {
         .create_case(pb::CreateCaseRequest {
             case: Some(pb::Case { team_id: queue.id.clone(), ..new_case(&customer, "Queue me") }),
             idempotency_key: String::new(),
+            sender: None,
         })
         .await
         .unwrap()
@@ -239,6 +240,7 @@ async fn a_customer_comment_made_through_the_portal_reaches_the_owner_and_other_
             ..new_case(&customer, "Label printer offline")
         }),
         idempotency_key: String::new(),
+        sender: None,
     });
     request.metadata_mut().insert(docket_kit::auth::ON_BEHALF_OF, as_contact.parse().unwrap());
     let created = app.cases(PORTAL).create_case(request).await.unwrap().into_inner();

@@ -69,6 +69,7 @@ async fn trace_context_is_carried_across_grpc_calls() {
     let mut request = Request::new(pb::CreateCaseRequest {
         case: Some(fixtures::new_case(&customer, "Traced")),
         idempotency_key: String::new(),
+        sender: None,
     });
     request.metadata_mut().insert("traceparent", format!("00-{trace_id}-b7ad6b7169203331-01").parse().unwrap());
     app.cases(AGENT).create_case(request).await.expect("create case");

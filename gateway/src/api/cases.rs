@@ -61,7 +61,7 @@ async fn create_case(
     ApiJson(fields): ApiJson<CaseFields>,
 ) -> Result<Response, Problem> {
     let (case, _) = fields.into_proto();
-    let request = pb::CreateCaseRequest { case: Some(case), idempotency_key: key.0 };
+    let request = pb::CreateCaseRequest { case: Some(case), idempotency_key: key.0, sender: None };
     let case: Case = clients.cases.create_case(request).await.map_err(|s| IdempotencyKey::reused(s.into()))?.into_inner().into();
     let location = format!("{}/cases/{}", super::PREFIX, case.id);
     let etag = case.etag.clone();

@@ -157,7 +157,7 @@ pub async fn ingest(raw: &[u8], clients: &CaseClients, settings: &InboundSetting
     };
     let created = with_key_fallback(&email.keys("email"), |key| {
         let mut cases = clients.cases.clone();
-        let request = pb::CreateCaseRequest { case: Some(new_case.clone()), idempotency_key: key };
+        let request = pb::CreateCaseRequest { case: Some(new_case.clone()), idempotency_key: key, sender: None };
         async move { cases.create_case(request).await.map(tonic::Response::into_inner) }
     })
     .await?;

@@ -105,6 +105,20 @@ pub struct NewCase {
     pub owner_id: Option<StaffId>,
     /// The portal web form it came in through.
     pub web_form_id: Option<uuid::Uuid>,
+    /// Who sent it through a public door, named only by an address.
+    pub sender: Option<CaseSender>,
+}
+
+/// The sender of a case that came through a public door (see `Sender` in
+/// cases.proto): found or created as a contact in the case's transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseSender {
+    /// Name, email and phone of a new contact (its account is not read).
+    pub person: ContactFields,
+    /// Where a new contact goes; `None`: the unassigned account.
+    pub contact_account_id: Option<AccountId>,
+    /// The unassigned account's name.
+    pub unassigned: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

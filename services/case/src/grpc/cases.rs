@@ -17,8 +17,8 @@ use crate::{
     domain::{
         AccountId, ActivityKind, CaseId, CaseStatus, Channel, ContactId, Direction, Priority, StaffId, TeamId, Visibility,
         commands::{
-            CONTACTS_MAX, CaseContactRef, CaseField, CaseFields, CaseTypeField, LONG_TEXT_MAX, NAME_MAX, NewActivity, NewCase,
-            SHORT_TEXT_MAX, SUBJECT_MAX, TAG_MAX, TAGS_MAX,
+            CONTACTS_MAX, CaseContactRef, CaseField, CaseFields, CaseSender, CaseTypeField, LONG_TEXT_MAX, NAME_MAX, NewActivity,
+            NewCase, SHORT_TEXT_MAX, SUBJECT_MAX, TAG_MAX, TAGS_MAX,
         },
         format_case_number, parse_case_number,
     },
@@ -195,6 +195,22 @@ fn parse_fields(violations: &mut FieldViolations, case: &pb::Case, mask: Option<
     }
 }
 
+/// A case's sender (see `Sender` in cases.proto); the case names no account
+/// or contacts of its own then.
+fn parse_sender(violations: &mut FieldViolations, sender: &pb::Sender, case: &pb::Case) -> CaseSender {
+    let person = super::contacts::parse_person(violations, "sender.", &sender.email, &sender.name, &sender.phone);
+    let contact_account_id = violations.opt_id("sender.contact_account_id", &sender.contact_account_id);
+    let unassigned =
+        super::contacts::unassigned_account_name(violations, "sender.unassigned_account_name", &sender.unassigned_account_name);
+    if !case.account_id.is_empty() {
+        violations.add("case.account_id", "must be empty with a sender: the sender decides the case's account");
+    }
+    if !case.contacts.is_empty() {
+        violations.add("case.contacts", "must be empty with a sender: the sender decides the case's contact");
+    }
+    CaseSender { person, contact_account_id, unassigned }
+}
+
 fn parse_activity(violations: &mut FieldViolations, activity: &pb::Activity) -> Option<NewActivity> {
     let case_id: CaseId = violations.id("activity.case_id", &activity.case_id);
     let kind = violations.enum_value("activity.kind", activity.kind, ActivityKind::from_wire)?;
@@ -266,8 +282,13 @@ impl CaseService for CaseApi {
         let caller = caller(&request)?;
         caller.require_write()?;
         let request = request.into_inner();
+        let mut case = request.case.clone().unwrap_or_default();
         let mut violations = FieldViolations::new();
-        let case = request.case.clone().unwrap_or_default();
+        let sender = request.sender.as_ref().map(|sender| parse_sender(&mut violations, sender, &case));
+        if sender.is_some() {
+            // Read below, once the request is known to be good.
+            case.account_id = uuid::Uuid::nil().to_string();
+        }
         let fields = parse_fields(&mut violations, &case, None);
         let owner_id: Option<StaffId> = violations.opt_id("case.owner_id", &case.owner_id);
         let web_form_id = violations.optional_id("case.web_form_id", &case.web_form_id);
@@ -278,11 +299,23 @@ impl CaseService for CaseApi {
         );
         violations.into_result()?;
         let mut fields = fields;
+        if let Some(sender) = &sender {
+            // Refused before the unassigned account may be made below.
+            if let Some(id) = sender.contact_account_id
+                && let Err(Error::NotFound(_)) = self.store.get_account(id).await
+            {
+                return Err(Error::field("sender.contact_account_id", format!("no account has the id {id}")).into());
+            }
+            // Wherever the sender's contact lands, the case's account is the
+            // unassigned one (see `Sender` in cases.proto).
+            let unassigned = self.store.unassigned_account_id(&sender.unassigned, &actor(&caller, "")).await?;
+            fields.account_id = AccountId::stored(&unassigned).map_err(Error::from)?;
+        }
         self.check_contract(&mut fields, None, &mut FieldMask::all()).await?;
         let created = self
             .store
             .create_case(
-                NewCase { fields, owner_id, web_form_id },
+                NewCase { fields, owner_id, web_form_id, sender },
                 &actor(&caller, ""),
                 Once { scope: "CreateCase", key: key.as_ref() },
             )

@@ -21,6 +21,39 @@ use crate::{
 };
 use docket_proto::case::v1::{self as pb, contact_service_server::ContactService, get_contact_request::Lookup};
 
+/// A person first met by email or web form, as a new contact would name
+/// them (the name is the email when empty); `prefix` is the fields' path.
+pub(super) fn parse_person(
+    violations: &mut FieldViolations,
+    prefix: &str,
+    email: &str,
+    name: &str,
+    phone: &str,
+) -> ContactFields {
+    violations.email(&format!("{prefix}email"), email, true);
+    let email = email.trim().to_owned();
+    let name = match violations.optional_text(&format!("{prefix}name"), name, NAME_MAX) {
+        name if name.is_empty() => email.chars().take(NAME_MAX).collect(),
+        name => name,
+    };
+    ContactFields {
+        account_id: AccountId::untouched(),
+        name,
+        email,
+        phone: violations.optional_text(&format!("{prefix}phone"), phone, 50),
+        title: String::new(),
+        portal_enabled: false,
+    }
+}
+
+/// The unassigned account's name as asked for ("Unassigned" when empty).
+pub(super) fn unassigned_account_name(violations: &mut FieldViolations, field: &str, raw: &str) -> String {
+    match violations.optional_text(field, raw, NAME_MAX) {
+        name if name.is_empty() => "Unassigned".to_owned(),
+        name => name.split_whitespace().collect::<Vec<_>>().join(" "),
+    }
+}
+
 pub struct ContactApi {
     store: Store,
 }
@@ -123,25 +156,9 @@ impl ContactService for ContactApi {
         caller.require_write()?;
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
-        violations.email("email", &request.email, true);
-        let email = request.email.trim().to_owned();
-        let name = match violations.optional_text("name", &request.name, NAME_MAX) {
-            name if name.is_empty() => email.chars().take(NAME_MAX).collect(),
-            name => name,
-        };
-        let person = ContactFields {
-            account_id: AccountId::untouched(),
-            name,
-            email,
-            phone: violations.optional_text("phone", &request.phone, 50),
-            title: String::new(),
-            portal_enabled: false,
-        };
+        let person = parse_person(&mut violations, "", &request.email, &request.name, &request.phone);
         let account_id = violations.opt_id("account_id", &request.account_id);
-        let unassigned = match violations.optional_text("unassigned_account_name", &request.unassigned_account_name, NAME_MAX) {
-            name if name.is_empty() => "Unassigned".to_owned(),
-            name => name.split_whitespace().collect::<Vec<_>>().join(" "),
-        };
+        let unassigned = unassigned_account_name(&mut violations, "unassigned_account_name", &request.unassigned_account_name);
         violations.into_result()?;
         let by = actor(&caller, "");
         let (contact, created) = self.store.find_or_create_contact(&person, account_id, &unassigned, &by).await?;

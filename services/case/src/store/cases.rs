@@ -1,6 +1,7 @@
 //! Cases: numbering, descriptive fields, the status verbs, queues.
 
 use docket_kit::{
+    clients::UNCONFIRMED_TAG,
     mutation::{Edit, Once, Tx},
     request::{FieldMask, RecordId},
 };
@@ -385,6 +386,19 @@ fn status_changes(before: &CaseRecord, after: &CaseRecord) -> Changes {
 
 impl Store {
     pub async fn create_case(&self, new: NewCase, by: &Actor<'_>, once: Once<'_>) -> Result<CaseRecord> {
+        let Some(sender) = &new.sender else { return self.create_case_once(&new, by, once).await };
+        // Another call may create the sender's contact at the same moment,
+        // spoiling this transaction: the next attempt finds the contact.
+        for _ in 0..3 {
+            match self.create_case_once(&new, by, once).await {
+                Err(Error::AlreadyExists { field, .. }) if field == "contact.email" => continue,
+                done => return done,
+            }
+        }
+        Err(super::contacts::being_created(&sender.person.email))
+    }
+
+    async fn create_case_once(&self, new: &NewCase, by: &Actor<'_>, once: Once<'_>) -> Result<CaseRecord> {
         let routing_cache = &self.routing;
         self.mutations
             .create(by, once, async |tx| {
@@ -421,8 +435,26 @@ impl Store {
                     contacts: Vec::new(),
                     tags: Vec::new(),
                 };
+                let mut fields = new.fields.clone();
+                if let Some(sender) = &new.sender {
+                    let (contact, created) = super::contacts::find_or_create_contact_in(
+                        &tx,
+                        &sender.person,
+                        sender.contact_account_id,
+                        &sender.unassigned,
+                    )
+                    .await?;
+                    if created && sender.contact_account_id.is_none() {
+                        // Nobody named this address before: the sender's own.
+                        fields.contacts = vec![CaseContactRef { contact_id: ContactId::stored(&contact.id)?, primary: true }];
+                    } else {
+                        fields.tags.push(UNCONFIRMED_TAG.to_owned());
+                        fields.tags.sort();
+                        fields.tags.dedup();
+                    }
+                }
                 let mut changes = Changes::new();
-                apply(&mut record, &new.fields, &FieldMask::all(), &mut changes);
+                apply(&mut record, &fields, &FieldMask::all(), &mut changes);
                 let also = AlsoRead { routing: owner_id.is_none() };
                 let found = check_references(&tx, None, &record, &FieldMask::all(), owner_id.as_deref(), also).await?;
                 let routed = match (owner_id.is_some(), found.routing) {

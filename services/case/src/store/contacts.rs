@@ -102,6 +102,62 @@ async fn oldest_account_named(db: &impl ConnectionTrait, name: &str) -> Result<O
     Ok(found.map(|account| account.id))
 }
 
+/// The contact of `person`'s email, or a new one created in `tx` (see
+/// [`create_contact_in`]); `true` when created. A concurrent call that
+/// creates the same contact first makes this one fail with `AlreadyExists`
+/// on `contact.email`: its transaction is spoilt, and it is to be run again.
+pub(super) async fn find_or_create_contact_in(
+    tx: &Tx,
+    person: &ContactFields,
+    account_id: Option<AccountId>,
+    unassigned: &str,
+) -> Result<(contact::Model, bool)> {
+    match contact_by_email(&**tx, &person.email).await? {
+        Some(found) => Ok((found, false)),
+        None => Ok((create_contact_in(tx, person, account_id, unassigned).await?, true)),
+    }
+}
+
+/// A new contact for `person` under `account_id`, or without one under the
+/// account named `unassigned` (see [`unassigned_account`]); `AlreadyExists`
+/// when another contact has the email.
+async fn create_contact_in(
+    tx: &Tx,
+    person: &ContactFields,
+    account_id: Option<AccountId>,
+    unassigned: &str,
+) -> Result<contact::Model> {
+    let account_id = match account_id {
+        Some(id) => {
+            if !exists::<account::Entity>(&**tx, account::Column::Id, &id.to_string()).await? {
+                return Err(Error::field("account_id", format!("no account has the id {id}")));
+            }
+            id.to_string()
+        }
+        None => unassigned_account(tx, unassigned).await?,
+    };
+    let mut fields = person.clone();
+    fields.account_id = AccountId::stored(&account_id)?;
+    let by = tx.by();
+    let (model, changes) = draft(&fields, by.at);
+    match model.insert(tx).await {
+        Ok(()) => {}
+        Err(err) if docket_kit::error::is_unique_violation(&err) => return Err(already_exists(&model)),
+        Err(err) => return Err(err.into()),
+    }
+    tx.record("contact", &model.id, &changes, [events::contact_changed(true, &model, &changes, by.reason)]).await?;
+    Ok(model)
+}
+
+/// The refusal of a find-or-create that lost to concurrent calls too often.
+pub(super) fn being_created(email: &str) -> Error {
+    Error::Unavailable(format!("the contact {email} is being created by another call; retry"))
+}
+
+async fn contact_by_email(db: &impl ConnectionTrait, email: &str) -> Result<Option<contact::Model>> {
+    Ok(contact::Entity::find().filter(contact::Column::EmailKey.eq(email.to_lowercase())).one(db).await?)
+}
+
 /// The oldest account named exactly `name`, created when there is none.
 /// Concurrent first calls make one: on PostgreSQL they queue on a lock for
 /// that name until the first commits (SQLite has one writer anyway). Only
@@ -173,31 +229,7 @@ impl Store {
                 Err(Error::NotFound(_)) => {}
                 Err(err) => return Err(err),
             }
-            let created = self
-                .mutations
-                .run(by, async |tx| {
-                    let account_id = match account_id {
-                        Some(id) => {
-                            if !exists::<account::Entity>(&*tx, account::Column::Id, &id.to_string()).await? {
-                                return Err(Error::field("account_id", format!("no account has the id {id}")));
-                            }
-                            id.to_string()
-                        }
-                        None => unassigned_account(&tx, unassigned).await?,
-                    };
-                    let mut fields = person.clone();
-                    fields.account_id = AccountId::stored(&account_id)?;
-                    let (model, changes) = draft(&fields, by.at);
-                    match model.insert(&tx).await {
-                        Ok(()) => {}
-                        Err(err) if docket_kit::error::is_unique_violation(&err) => return Err(already_exists(&model)),
-                        Err(err) => return Err(err.into()),
-                    }
-                    tx.record("contact", &model.id, &changes, [events::contact_changed(true, &model, &changes, by.reason)])
-                        .await?;
-                    Ok(model)
-                })
-                .await;
+            let created = self.mutations.run(by, async |tx| create_contact_in(&tx, person, account_id, unassigned).await).await;
             match created {
                 Ok(model) => return Ok((model, true)),
                 // Another call for the same person, or for the first unassigned
@@ -206,7 +238,7 @@ impl Store {
                 Err(err) => return Err(err),
             }
         }
-        Err(Error::Unavailable(format!("the contact {} is being created by another call; retry", person.email)))
+        Err(being_created(&person.email))
     }
 
     /// The id of the account named exactly `name` (the oldest), created when
@@ -219,9 +251,7 @@ impl Store {
     }
 
     pub async fn get_contact_by_email(&self, email: &str) -> Result<contact::Model> {
-        contact::Entity::find()
-            .filter(contact::Column::EmailKey.eq(email.to_lowercase()))
-            .one(&self.db)
+        contact_by_email(&self.db, email)
             .await?
             .ok_or_else(|| Error::NotFound(format!("no contact has the email address {email}")))
     }

@@ -552,6 +552,7 @@ impl PortalCaseService for PortalCaseApi {
                 ..Default::default()
             }),
             idempotency_key: key,
+            sender: None,
         };
         let fields = [
             ("case.subject", "subject"),

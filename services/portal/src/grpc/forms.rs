@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use docket_kit::{
     auth::caller,
-    clients::Person,
     error::FieldViolations,
     mutation::Stamps,
     page,
@@ -32,7 +31,7 @@ use crate::{
     },
     error::{Error, Result, permission_denied},
     records::FormRecord,
-    store::{ConfirmationLink, FormCursor, Submitted},
+    store::{ConfirmationLink, FormCursor, Submitted, earlier_submission},
 };
 
 pub struct WebFormApi {
@@ -411,7 +410,7 @@ impl WebFormService for WebFormApi {
         }
         violations.into_result()?;
         let portal = &self.portal;
-        let record = portal.store.get_form_by_slug(&slug).await?;
+        let (record, earlier) = portal.store.form_and_submission(&slug, &submission_id).await?;
         let form = &record.definition;
         if !form.active {
             return Err(Error::Precondition(format!("the form {slug} is not accepting submissions")).into());
@@ -424,7 +423,7 @@ impl WebFormService for WebFormApi {
         let submission = read_submission(&mut violations, &form.title, &form.fields, &values);
         violations.into_result()?;
         let request_hash = values_hash(&values);
-        if let Some(done) = portal.store.find_submission(&record.id, &submission_id, &request_hash).await? {
+        if let Some(done) = earlier_submission(earlier, &request_hash)? {
             return Ok(Response::new(pb::SubmitFormResponse {
                 case_number: done.case_number,
                 success_message: form.success_message.clone(),
@@ -432,28 +431,6 @@ impl WebFormService for WebFormApi {
                 web_form: Some(form_to_proto(record.clone())),
             }));
         }
-        let person =
-            Person { email: submission.email.clone(), name: submission.contact_name.clone(), phone: submission.phone.clone() };
-        let found = portal
-            .clients
-            .find_or_create_contact(
-                &person,
-                form.account_id.map(|id| id.to_string()).as_deref(),
-                &portal.unassigned_account_name,
-                true,
-            )
-            .await
-            .map_err(|status| case_service(status, &[]))?;
-        // Only a person nobody has named before, placed in the unassigned
-        // account, is the submitter's own: any other contact's cases are
-        // seen by their account, so a stranger must not add to them.
-        let awaiting_confirmation = !found.created || form.account_id.is_some();
-        let contact = found.contact;
-        let (account_id, contacts, tags) = if awaiting_confirmation {
-            (found.unassigned_account_id.clone(), Vec::new(), vec![UNCONFIRMED_TAG.to_owned()])
-        } else {
-            (contact.account_id.clone(), vec![cpb::CaseContact { contact_id: contact.id.clone(), primary: true }], Vec::new())
-        };
         let subject = submission.subject.clone();
         let create = cpb::CreateCaseRequest {
             case: Some(cpb::Case {
@@ -462,9 +439,6 @@ impl WebFormService for WebFormApi {
                 type_id: form.case_type_id.clone(),
                 priority: priority_to_proto(&form.priority) as i32,
                 channel: cpb::CaseChannel::WebForm as i32,
-                account_id,
-                contacts,
-                tags,
                 team_id: form.team_id.map(|id| id.to_string()).unwrap_or_default(),
                 web_form_id: record.id.clone(),
                 asset_serial_number: submission.asset_serial_number,
@@ -472,12 +446,28 @@ impl WebFormService for WebFormApi {
             }),
             // A retry after a lost answer gets the same case from the case service.
             idempotency_key: submission_key("web-form", &record.id, &submission_id),
+            // The case service finds or creates the contact with the case,
+            // and decides whether the case is the sender's own (see `Sender`).
+            sender: Some(cpb::Sender {
+                email: submission.email.clone(),
+                name: submission.contact_name.clone(),
+                phone: submission.phone.clone(),
+                contact_account_id: form.account_id.map(|id| id.to_string()).unwrap_or_default(),
+                unassigned_account_name: portal.unassigned_account_name.clone(),
+            }),
         };
         let created =
             portal.clients.cases.clone().create_case(create).await.map_err(|status| case_service(status, &[]))?.into_inner();
-        // Past the address's hourly allowance, the case still waits, for an agent only.
-        let send_link = awaiting_confirmation && portal.sessions.confirmation_allowed(&contact.email).await?;
-        let confirmation = if awaiting_confirmation {
+        let awaiting_confirmation = created.tags.iter().any(|tag| tag == UNCONFIRMED_TAG);
+        let (contact_id, confirmation) = if awaiting_confirmation {
+            let contact = portal
+                .clients
+                .contact_by_email(&submission.email)
+                .await
+                .map_err(|status| case_service(status, &[]))?
+                .ok_or_else(|| Status::internal("the case service held the case for a sender it has no contact of"))?;
+            // Past the address's hourly allowance, the case still waits, for an agent only.
+            let send_link = portal.sessions.confirmation_allowed(&contact.email).await?;
             let how = if send_link {
                 "until that address follows the link we emailed it"
             } else {
@@ -501,17 +491,17 @@ impl WebFormService for WebFormApi {
                 idempotency_key: submission_key("web-form-held", &record.id, &submission_id),
             };
             portal.clients.cases.clone().add_activity(note).await.map_err(|status| case_service(status, &[]))?;
-            send_link.then(|| ConfirmationLink {
+            let link = send_link.then(|| ConfirmationLink {
                 email: contact.email.clone(),
                 name: contact.name.clone(),
                 subject,
                 expires_at: docket_kit::time::now() + CONFIRMATION_TTL,
-            })
+            });
+            (contact.id, link)
         } else {
-            None
+            (created.contacts.first().map(|c| c.contact_id.clone()).unwrap_or_default(), None)
         };
-        let submitted =
-            Submitted { contact_id: contact.id, case_id: created.id, case_number: created.case_number, awaiting_confirmation };
+        let submitted = Submitted { contact_id, case_id: created.id, case_number: created.case_number, awaiting_confirmation };
         let by = actor(&caller.actor, "web form submission");
         let done = portal
             .store
