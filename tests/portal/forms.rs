@@ -265,7 +265,7 @@ async fn a_submission_from_a_new_address_creates_a_contact_and_a_web_form_case(a
 
 async fn a_retried_submission_answers_with_the_first_case(app: TestApp) {
     let slug = unique("warranty");
-    create_form(&app, support_form(&slug)).await;
+    let form = create_form(&app, support_form(&slug)).await;
     let request = submission(&slug, values(&format!("{}@retry.example", unique("r"))));
     let first = app.web_forms(SERVICE).submit_form(request.clone()).await.unwrap().into_inner();
     let before = all_row_counts(&app).await;
@@ -278,6 +278,27 @@ async fn a_retried_submission_answers_with_the_first_case(app: TestApp) {
     let reused = app.web_forms(SERVICE).submit_form(other).await.unwrap_err();
     assert_field_error(&reused, Code::InvalidArgument, "submission_id");
     assert_eq!(all_row_counts(&app).await, before);
+
+    // Sent several times at once: one case, recorded once (whichever call
+    // gets there first; the others read what it recorded).
+    let resent = submission(&slug, values(&format!("{}@resent.example", unique("r"))));
+    let answers = futures::future::join_all((0..4).map(|_| {
+        let (mut forms, request) = (app.web_forms(SERVICE), resent.clone());
+        async move { forms.submit_form(request).await }
+    }))
+    .await;
+    let numbers: std::collections::BTreeSet<String> =
+        answers.into_iter().map(|answer| answer.expect("each copy is answered").into_inner().case_number).collect();
+    assert_eq!(numbers.len(), 1, "one case for every copy");
+    let number = numbers.into_iter().next().unwrap();
+    let history = app
+        .web_forms(ADMIN)
+        .list_web_form_history(pb::ListHistoryRequest { id: form.id.clone(), page_size: 0, page_token: String::new() })
+        .await
+        .unwrap()
+        .into_inner();
+    let recorded = history.entries.iter().filter(|e| e.field == "submission" && e.new_value == number).count();
+    assert_eq!(recorded, 1, "the submission is trailed once");
 }
 
 async fn a_bad_submission_an_inactive_form_or_a_foreign_origin_creates_nothing(app: TestApp) {

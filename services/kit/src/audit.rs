@@ -4,7 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use docket_proto::case::v1::{AuditEntry, ListHistoryResponse};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement, TransactionTrait, Value,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::{error::FieldViolations, page};
@@ -135,6 +138,43 @@ pub async fn write(
     let sql = format!("{INSERT} VALUES {}", crate::db::tuples(backend, changes.0.len(), COLUMNS, 0));
     txn.execute_raw(Statement::from_sql_and_values(backend, sql, row_values(record_type, record_id, by, changes))).await?;
     Ok(())
+}
+
+/// Inserts a record's row (`insert`, a plain `INSERT … VALUES`) unless a row
+/// with its key is already there, and with it the trail rows of `changes`
+/// (not empty); `false`, and nothing written, when the row was there. On
+/// PostgreSQL in one statement outside any transaction (the trail is
+/// inserted only from the row's `RETURNING`), elsewhere in one transaction.
+/// For records whose creation announces nothing: there is no outbox row.
+pub async fn insert_new_with_trail(
+    db: &DatabaseConnection,
+    insert: Statement,
+    (record_type, record_id): (&str, &str),
+    by: &Actor<'_>,
+    changes: &Changes,
+) -> Result<bool, DbErr> {
+    assert!(!changes.is_empty(), "a new record's trail names at least its creation");
+    let backend = db.get_database_backend();
+    let mut values = insert.values.map(|values| values.0).unwrap_or_default();
+    if backend == DbBackend::Postgres {
+        let sql = format!(
+            "WITH inserted AS ({} ON CONFLICT DO NOTHING RETURNING 1) {INSERT} SELECT * FROM (VALUES {}) AS trail \
+             WHERE EXISTS (SELECT 1 FROM inserted)",
+            insert.sql,
+            crate::db::tuples(backend, changes.0.len(), COLUMNS, values.len())
+        );
+        values.extend(row_values(record_type, record_id, by, changes));
+        let done = db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+        return Ok(done.rows_affected() > 0);
+    }
+    let txn = db.begin().await?;
+    let sql = format!("{} ON CONFLICT DO NOTHING", insert.sql);
+    if txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected() == 0 {
+        return Ok(false);
+    }
+    write(&txn, record_type, record_id, by, changes).await?;
+    txn.commit().await?;
+    Ok(true)
 }
 
 /// A trail row as the API shows it (`docket.case.v1.AuditEntry`, which every

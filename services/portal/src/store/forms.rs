@@ -8,7 +8,7 @@ use docket_kit::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, JoinType, QueryFilter, QueryOrder, QuerySelect,
-    RelationDef,
+    QueryTrait, RelationDef,
     sea_query::{Expr, ExprTrait, IntoCondition},
 };
 use serde::{Deserialize, Serialize};
@@ -270,6 +270,37 @@ impl Store {
         origin: &str,
         by: &Actor<'_>,
     ) -> Result<Submitted> {
+        if confirmation.is_none() {
+            // Nothing to announce: the row and its trail in one statement.
+            let row = form_submission::Model {
+                form_id: form_id.to_owned(),
+                submission_id: submission_id.to_owned(),
+                request_hash: request_hash.to_owned(),
+                contact_id: submitted.contact_id.clone(),
+                case_id: submitted.case_id.clone(),
+                case_number: submitted.case_number.clone(),
+                client_ip: client_ip.to_owned(),
+                origin: origin.to_owned(),
+                created_at: by.at,
+                confirm_token_hash: None,
+                confirm_link_id: None,
+                confirm_email: String::new(),
+                confirm_expires_at: None,
+                confirmed_at: None,
+            };
+            let insert =
+                form_submission::Entity::insert(row.into_active_model().reset_all()).build(self.db.get_database_backend());
+            let mut trail = Trail::new();
+            trail.set("submission", "", &submitted.case_number);
+            let kind = web_form::Model::KIND;
+            if docket_kit::audit::insert_new_with_trail(&self.db, insert, (kind, form_id), by, &trail).await? {
+                return Ok(submitted);
+            }
+            return self
+                .find_submission(form_id, submission_id, request_hash)
+                .await?
+                .ok_or_else(|| crate::error::internal(format!("submission {submission_id} exists but cannot be read")));
+        }
         let recorded = self
             .mutations
             .run(by, async |tx| {
