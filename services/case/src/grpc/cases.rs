@@ -301,10 +301,14 @@ impl CaseService for CaseApi {
         let mut fields = fields;
         if let Some(sender) = &sender {
             // Refused before the unassigned account may be made below.
-            if let Some(id) = sender.contact_account_id
-                && let Err(Error::NotFound(_)) = self.store.get_account(id).await
-            {
-                return Err(Error::field("sender.contact_account_id", format!("no account has the id {id}")).into());
+            if let Some(id) = sender.contact_account_id {
+                match self.store.get_account(id).await {
+                    Ok(_) => {}
+                    Err(Error::NotFound(_)) => {
+                        return Err(Error::field("sender.contact_account_id", format!("no account has the id {id}")).into());
+                    }
+                    Err(err) => return Err(err.into()),
+                }
             }
             // Wherever the sender's contact lands, the case's account is the
             // unassigned one (see `Sender` in cases.proto).

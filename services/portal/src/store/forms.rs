@@ -270,84 +270,87 @@ impl Store {
         origin: &str,
         by: &Actor<'_>,
     ) -> Result<Submitted> {
-        if confirmation.is_none() {
+        let plain = form_submission::Model {
+            form_id: form_id.to_owned(),
+            submission_id: submission_id.to_owned(),
+            request_hash: request_hash.to_owned(),
+            contact_id: submitted.contact_id.clone(),
+            case_id: submitted.case_id.clone(),
+            case_number: submitted.case_number.clone(),
+            client_ip: client_ip.to_owned(),
+            origin: origin.to_owned(),
+            created_at: by.at,
+            confirm_token_hash: None,
+            confirm_link_id: None,
+            confirm_email: String::new(),
+            confirm_expires_at: None,
+            confirmed_at: None,
+        };
+        let mut trail = Trail::new();
+        trail.set("submission", "", &submitted.case_number);
+        let recorded = match &confirmation {
             // Nothing to announce: the row and its trail in one statement.
-            let row = form_submission::Model {
-                form_id: form_id.to_owned(),
-                submission_id: submission_id.to_owned(),
-                request_hash: request_hash.to_owned(),
-                contact_id: submitted.contact_id.clone(),
-                case_id: submitted.case_id.clone(),
-                case_number: submitted.case_number.clone(),
-                client_ip: client_ip.to_owned(),
-                origin: origin.to_owned(),
-                created_at: by.at,
-                confirm_token_hash: None,
-                confirm_link_id: None,
-                confirm_email: String::new(),
-                confirm_expires_at: None,
-                confirmed_at: None,
-            };
-            let insert =
-                form_submission::Entity::insert(row.into_active_model().reset_all()).build(self.db.get_database_backend());
-            let mut trail = Trail::new();
-            trail.set("submission", "", &submitted.case_number);
-            let kind = web_form::Model::KIND;
-            if docket_kit::audit::insert_new_with_trail(&self.db, insert, (kind, form_id), by, &trail).await? {
-                return Ok(submitted);
+            None => {
+                let insert =
+                    form_submission::Entity::insert(plain.into_active_model().reset_all()).build(self.db.get_database_backend());
+                docket_kit::audit::insert_new_with_trail(&self.db, insert, (web_form::Model::KIND, form_id), by, &trail).await?
             }
-            return self
-                .find_submission(form_id, submission_id, request_hash)
-                .await?
-                .ok_or_else(|| crate::error::internal(format!("submission {submission_id} exists but cannot be read")));
+            Some(link) => self.record_awaiting_confirmation(plain, link, trail, by).await?,
+        };
+        if recorded {
+            return Ok(submitted);
         }
+        // A concurrent copy of the submission got there first.
+        self.find_submission(form_id, submission_id, request_hash)
+            .await?
+            .ok_or_else(|| crate::error::internal(format!("submission {submission_id} exists but cannot be read")))
+    }
+
+    /// [`Store::record_submission`] of one that sends a confirmation link,
+    /// with its event; `false` when the submission was already recorded.
+    async fn record_awaiting_confirmation(
+        &self,
+        plain: form_submission::Model,
+        confirmation: &ConfirmationLink,
+        mut trail: Trail,
+        by: &Actor<'_>,
+    ) -> Result<bool> {
         let recorded = self
             .mutations
             .run(by, async |tx| {
-                let link = confirmation.as_ref().map(|_| NewLink::new()).transpose()?;
+                let link = NewLink::new()?;
                 let row = form_submission::Model {
-                    form_id: form_id.to_owned(),
-                    submission_id: submission_id.to_owned(),
-                    request_hash: request_hash.to_owned(),
-                    contact_id: submitted.contact_id.clone(),
-                    case_id: submitted.case_id.clone(),
-                    case_number: submitted.case_number.clone(),
-                    client_ip: client_ip.to_owned(),
-                    origin: origin.to_owned(),
-                    created_at: by.at,
-                    confirm_token_hash: link.as_ref().map(|link| link.sealed_digest.clone()),
-                    confirm_link_id: link.as_ref().map(|link| link.id.clone()),
-                    confirm_email: confirmation.as_ref().map(|link| link.email.clone()).unwrap_or_default(),
-                    confirm_expires_at: confirmation.as_ref().map(|link| link.expires_at),
-                    confirmed_at: None,
+                    confirm_token_hash: Some(link.sealed_digest.clone()),
+                    confirm_link_id: Some(link.id.clone()),
+                    confirm_email: confirmation.email.clone(),
+                    confirm_expires_at: Some(confirmation.expires_at),
+                    ..plain
                 };
                 match row.clone().into_active_model().reset_all().insert(&*tx).await {
                     Ok(_) => {}
                     Err(err) if is_unique_violation(&err) => {
                         return Err(Error::AlreadyExists {
                             field: "submission_id".to_owned(),
-                            message: format!("submission {submission_id} is already recorded"),
+                            message: format!("submission {} is already recorded", row.submission_id),
                         });
                     }
                     Err(err) => return Err(err.into()),
                 }
-                let mut trail = Trail::new();
-                trail.set("submission", "", &submitted.case_number);
-                if let Some(link) = &confirmation {
-                    trail.set("awaiting_confirmation", "", &submitted.case_number);
-                    let event = events::submission_confirmation_requested(&row, &link.name, &link.subject, link.expires_at);
-                    tx.emit([event]).await?;
-                }
-                tx.trail(web_form::Model::KIND, form_id, &trail).await?;
+                trail.set("awaiting_confirmation", "", &row.case_number);
+                let event = events::submission_confirmation_requested(
+                    &row,
+                    &confirmation.name,
+                    &confirmation.subject,
+                    confirmation.expires_at,
+                );
+                tx.emit([event]).await?;
+                tx.trail(web_form::Model::KIND, &row.form_id, &trail).await?;
                 Ok(())
             })
             .await;
         match recorded {
-            Ok(()) => Ok(submitted),
-            Err(Error::AlreadyExists { .. }) => self
-                .find_submission(form_id, submission_id, request_hash)
-                .await?
-                .ok_or_else(|| crate::error::internal(format!("submission {submission_id} exists but cannot be read"))),
+            Ok(()) => Ok(true),
+            Err(Error::AlreadyExists { .. }) => Ok(false),
             Err(err) => Err(err),
         }
     }
