@@ -13,7 +13,7 @@ use docket_case::{
     own_events::CaseEvents,
     store::{
         Store,
-        period_reports::{DayCounts, keep, keep_case},
+        period_reports::{DayCounts, case_row, day_rows},
     },
 };
 use docket_kit::events::{
@@ -628,7 +628,7 @@ async fn pending_gaps(db: &impl ConnectionTrait) -> i64 {
 /// Keeps a case's row as the consumer does, in its own transaction.
 async fn keep_row(db: &sea_orm::DatabaseConnection, (id, made, account, asset): (&str, i64, &str, &str)) {
     let txn = db.begin().await.unwrap();
-    keep_case(&txn, id, made, account, asset).await.expect("keep the row");
+    case_row(id, made, account, asset).insert(&txn).await.expect("keep the row");
     txn.commit().await.unwrap();
 }
 
@@ -671,7 +671,7 @@ async fn repeat_gaps_end_right_whatever_order_rows_are_kept_in(app: TestApp) {
         // c5 is inserted but not committed while c6, after it, is kept and
         // measured: c6 measures to c4 first, then to c5 once c5 commits.
         let slow = db.begin().await.unwrap();
-        keep_case(&slow, "c5", 10_000, "a1", "SN-2").await.expect("keep c5");
+        case_row("c5", 10_000, "a1", "SN-2").insert(&slow).await.expect("keep c5");
         keep_row(&db, ("c6", 12_000, "a1", "")).await;
         store.measure_repeat_gaps().await.expect("a sweep beside an open transaction");
         assert!(kept_gaps(&db).await.contains(&want("c6", Some(3_000), None)), "c6 measured to the last committed row");
@@ -753,7 +753,7 @@ async fn day_deltas_are_folded_once_whatever_commits_meanwhile(app: TestApp) {
     let day = 20_150;
     let keep_one = async |counts: DayCounts| {
         let txn = db.begin().await.unwrap();
-        keep(&txn, &counts).await.expect("keep the counts");
+        day_rows(&counts).insert(&txn).await.expect("keep the counts");
         txn.commit().await.unwrap();
     };
     keep_one(day_counts(day, "t1", 1, None)).await;
@@ -774,7 +774,7 @@ async fn day_deltas_are_folded_once_whatever_commits_meanwhile(app: TestApp) {
 
     if app.backend == Backend::Postgres {
         let slow = db.begin().await.unwrap();
-        keep(&slow, &day_counts(day, "t1", 1, None)).await.expect("keep, not committed yet");
+        day_rows(&day_counts(day, "t1", 1, None)).insert(&slow).await.expect("keep, not committed yet");
         keep_one(day_counts(day, "t1", 1, None)).await;
         store.fold_day_deltas().await.expect("a fold beside an open transaction");
         assert_eq!(kept_day(&db, day, "type", "t1").await.0, 3, "only the committed one folded");

@@ -10,6 +10,7 @@ use std::{
 };
 
 use docket_kit::{
+    db::NewRows,
     events::{
         Broker, EventBackend, EventSettings, Outgoing, QueueType,
         consumer::{ConsumerSpec, EventHandler, HandlerError, Outcome, Prepared, consume, handle_batch, handle_delivery},
@@ -22,11 +23,13 @@ use docket_kit::{
 };
 use docket_proto::events::v1::{self as ev, Envelope};
 use prost::Message;
-use sea_orm::{DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait, Statement, TransactionTrait,
+};
 use sea_orm_migration::SchemaManager;
 
 use crate::common::{
-    check_postgres, eventually, postgres_url,
+    Backend, blocked_by, check_postgres, eventually, postgres_url,
     proxy::TcpProxy,
     rabbit::{Cleanup, connect, declare_exchange, queue_state},
     test_events,
@@ -99,6 +102,8 @@ struct Rig {
     handler: Arc<Recorder>,
     queue: String,
     _cleanup: Cleanup,
+    /// Holds a SQLite database's file.
+    _dir: tempfile::TempDir,
 }
 
 const SERVICE: &str = "consumer";
@@ -108,15 +113,30 @@ type Bus = (EventBackend, QueueType);
 const RABBITMQ: Bus = (EventBackend::Rabbitmq, QueueType::Classic);
 
 impl Rig {
-    async fn new((backend, queue_type): Bus) -> Rig {
+    async fn new(bus: Bus) -> Rig {
+        Rig::on(bus, Backend::Postgres).await
+    }
+
+    /// A rig whose inbox (and what handlers write) is in a database of `database`'s kind.
+    async fn on((backend, queue_type): Bus, database: Backend) -> Rig {
         check_postgres().await;
         let unique = uuid::Uuid::now_v7().simple().to_string();
-        let database = DatabaseSettings {
-            url: postgres_url(),
-            schema_prefix: format!("t{}_", &unique[16..]),
-            max_connections: 4,
-            connect_timeout_secs: 5,
-            migrate_on_start: false,
+        let dir = tempfile::tempdir().unwrap();
+        let database = match database {
+            Backend::Postgres => DatabaseSettings {
+                url: postgres_url(),
+                schema_prefix: format!("t{}_", &unique[16..]),
+                max_connections: 4,
+                connect_timeout_secs: 5,
+                migrate_on_start: false,
+            },
+            Backend::Sqlite => DatabaseSettings {
+                url: format!("sqlite://{}/{{service}}.db?mode=rwc", dir.path().display()),
+                schema_prefix: String::new(),
+                max_connections: 1,
+                connect_timeout_secs: 5,
+                migrate_on_start: false,
+            },
         };
         let db = docket_kit::db::connect(&database, SERVICE).await.unwrap();
         docket_migrations::shared::create_inbox(&SchemaManager::new(&db)).await.unwrap();
@@ -138,6 +158,7 @@ impl Rig {
             broker,
             handler: Arc::default(),
             queue,
+            _dir: dir,
         }
     }
 
@@ -433,6 +454,230 @@ async fn a_batch_commits_together_and_a_failing_event_holds_back_only_itself() {
     assert!(reasons[0].starts_with("malformed event") && reasons[1].contains("has no printer"), "{reasons:?}");
     assert_eq!(rig.handled().await, 6);
     drop(subscription);
+}
+
+/// Counts events in tables of its own. An event about a `handled-…`
+/// subject is counted by `handle`; one about a `bad-…` subject cannot be
+/// read; any other event's work is its rows: a count row, and its subject
+/// (once: a second event about it adds nothing). The table refuses the
+/// subject `case-broken`, a failure that may pass.
+struct Tally;
+
+const TALLY: &str = "INSERT INTO tally (event_id, subject, via)";
+
+impl Tally {
+    async fn create_tables(db: &DatabaseConnection) {
+        for sql in [
+            "CREATE TABLE tally (event_id TEXT NOT NULL, subject TEXT NOT NULL CHECK (subject <> 'case-broken'), via TEXT NOT NULL)",
+            "CREATE TABLE tally_subjects (subject TEXT PRIMARY KEY)",
+        ] {
+            db.execute_unprepared(sql).await.unwrap();
+        }
+    }
+
+    fn count(event: &Envelope, via: &str) -> NewRows {
+        let mut rows = NewRows::new(TALLY, 3, "");
+        rows.push([event.id.as_str().into(), event.subject.as_str().into(), via.into()]);
+        rows
+    }
+
+    /// (subject, via) of every count row of `event`.
+    async fn counted(db: &DatabaseConnection, event: &Envelope) -> Vec<(String, String)> {
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(
+                db.get_database_backend(),
+                format!(
+                    "SELECT subject, via FROM tally WHERE event_id = {}",
+                    docket_kit::db::placeholder(db.get_database_backend(), 1)
+                ),
+                [event.id.as_str().into()],
+            ))
+            .await
+            .unwrap();
+        rows.iter().map(|row| (row.try_get("", "subject").unwrap(), row.try_get("", "via").unwrap())).collect()
+    }
+
+    async fn rows_in(db: &DatabaseConnection, table: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+        row.try_get("", "n").unwrap()
+    }
+}
+
+#[async_trait::async_trait]
+impl EventHandler for Tally {
+    fn rows(&self, event: &Envelope) -> Result<Option<Vec<NewRows>>, HandlerError> {
+        if event.subject.starts_with("bad-") {
+            return Err(HandlerError::permanent("no tally for this subject"));
+        }
+        if event.subject.starts_with("handled-") {
+            return Ok(None);
+        }
+        let mut subject = NewRows::new("INSERT INTO tally_subjects (subject)", 1, "ON CONFLICT (subject) DO NOTHING");
+        subject.push([event.subject.as_str().into()]);
+        Ok(Some(vec![Tally::count(event, "rows"), subject]))
+    }
+
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope, _: Prepared) -> Result<(), HandlerError> {
+        Tally::count(event, "handle").insert(txn).await?;
+        Ok(())
+    }
+}
+
+/// An event whose work is rows is written with its inbox row (on
+/// PostgreSQL in one statement): once, never for a copy handled before or
+/// claimed at the same moment, and not at all when its rows cannot be made.
+async fn an_event_whose_work_is_rows_is_written_once_with_its_inbox_row(database: Backend) {
+    let rig = Rig::on(RABBITMQ, database).await;
+    Tally::create_tables(&rig.db).await;
+    let mut subscription = rig.broker.subscribe(&rig.queue, &rig.spec().bindings, 16).await.unwrap();
+    let handle = async |delivery| handle_delivery(&rig.db, &rig.settings, SERVICE, &Tally, delivery).await;
+
+    let first = event("case-1");
+    rig.publish(&first).await;
+    assert_eq!(handle(take(&mut subscription, 1).await.remove(0)).await, Outcome::Handled);
+    assert_eq!(Tally::counted(&rig.db, &first).await, [("case-1".to_owned(), "rows".to_owned())]);
+    assert!(rig.has_handled(&first.id).await);
+
+    rig.publish(&first).await;
+    assert_eq!(handle(take(&mut subscription, 1).await.remove(0)).await, Outcome::Duplicate);
+    assert_eq!(Tally::counted(&rig.db, &first).await.len(), 1, "a copy handled before writes nothing");
+
+    let bad = event("bad-1");
+    rig.publish(&bad).await;
+    let outcome = handle(take(&mut subscription, 1).await.remove(0)).await;
+    assert!(matches!(&outcome, Outcome::DeadLettered { reason } if reason.contains("no tally")), "{outcome:?}");
+    assert!(!rig.has_handled(&bad.id).await);
+
+    if database == Backend::Postgres {
+        // A copy handled at the same moment: another transaction has
+        // claimed the event and not committed yet; this one waits for it,
+        // then finds the event handled and writes nothing.
+        let racing = event("case-2");
+        let holder = rig.db.begin().await.unwrap();
+        holder
+            .execute_raw(Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                format!("{TALLY_INBOX} VALUES ($1, $2, $3, now())"),
+                [SERVICE.into(), racing.id.as_str().into(), racing.r#type.as_str().into()],
+            ))
+            .await
+            .unwrap();
+        let pid: i32 = holder
+            .query_one_raw(Statement::from_string(sea_orm::DbBackend::Postgres, "SELECT pg_backend_pid() AS pid"))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get("", "pid")
+            .unwrap();
+        rig.publish(&racing).await;
+        let delivery = take(&mut subscription, 1).await.remove(0);
+        let (db, settings) = (rig.db.clone(), rig.settings.clone());
+        let copy = tokio::spawn(async move { handle_delivery(&db, &settings, SERVICE, &Tally, delivery).await });
+        eventually("the copy waits for the other claim", async || {
+            if blocked_by(&rig.db, pid).await.is_empty() { Err("not waiting yet".to_owned()) } else { Ok(()) }
+        })
+        .await;
+        holder.commit().await.unwrap();
+        assert_eq!(copy.await.unwrap(), Outcome::Duplicate);
+        assert!(Tally::counted(&rig.db, &racing).await.is_empty(), "the losing copy wrote no rows");
+    }
+    // A row that fails to insert takes its inbox row with it: retried later.
+    // (Last: its retry comes back to this subscription.)
+    let broken = event("case-broken");
+    rig.publish(&broken).await;
+    let outcome = handle(take(&mut subscription, 1).await.remove(0)).await;
+    assert!(matches!(outcome, Outcome::Retried { attempt: 1, .. }), "{outcome:?}");
+    assert!(!rig.has_handled(&broken.id).await);
+    // Of all these events, only the first wrote rows.
+    assert_eq!((Tally::rows_in(&rig.db, "tally").await, Tally::rows_in(&rig.db, "tally_subjects").await), (1, 1));
+
+    drop(subscription);
+}
+
+/// The inbox's insert, as a test writes it by hand.
+const TALLY_INBOX: &str = "INSERT INTO inbox (consumer, event_id, event_type, handled_at)";
+
+/// A batch writes its events' rows a table at a time, after the handles of
+/// the events that need them, with one inbox row per event; a copy, an
+/// event handled before and one that cannot be read are settled as alone,
+/// and a row that fails rolls the batch back: each event is then handled
+/// on its own and only the failing one waits.
+async fn a_batch_writes_its_rows_together_and_a_failing_row_holds_back_only_its_event(database: Backend) {
+    let rig = Rig::on(RABBITMQ, database).await;
+    Tally::create_tables(&rig.db).await;
+    let mut subscription = rig.broker.subscribe(&rig.queue, &rig.spec().bindings, 16).await.unwrap();
+    let batch = async |deliveries| handle_batch(&rig.db, &rig.settings, SERVICE, &Tally, deliveries).await;
+    let seen = event("case-seen");
+    rig.publish(&seen).await;
+    assert_eq!(batch(take(&mut subscription, 1).await).await, [Outcome::Handled]);
+
+    // Only rows: one statement on PostgreSQL.
+    let (a, b) = (event("case-a"), event("case-a"));
+    for envelope in [&a, &b] {
+        rig.publish(envelope).await;
+    }
+    assert_eq!(batch(take(&mut subscription, 2).await).await, [Outcome::Handled, Outcome::Handled]);
+    assert_eq!(Tally::counted(&rig.db, &a).await.len() + Tally::counted(&rig.db, &b).await.len(), 2);
+    assert_eq!(Tally::rows_in(&rig.db, "tally_subjects").await, 2, "case-seen and case-a, once");
+
+    let (c, handled, bad) = (event("case-c"), event("handled-d"), event("bad-e"));
+    for envelope in [&c, &handled, &bad, &c, &seen] {
+        rig.publish(envelope).await;
+    }
+    let outcomes = batch(take(&mut subscription, 5).await).await;
+    assert!(
+        matches!(
+            outcomes.as_slice(),
+            [Outcome::Handled, Outcome::Handled, Outcome::DeadLettered { reason }, Outcome::Duplicate, Outcome::Duplicate]
+                if reason.contains("no tally")
+        ),
+        "in delivery order: {outcomes:?}"
+    );
+    assert_eq!(Tally::counted(&rig.db, &c).await, [("case-c".to_owned(), "rows".to_owned())]);
+    assert_eq!(Tally::counted(&rig.db, &handled).await, [("handled-d".to_owned(), "handle".to_owned())]);
+    assert_eq!(Tally::counted(&rig.db, &seen).await.len(), 1, "handled before: counted once");
+    assert!(!rig.has_handled(&bad.id).await);
+
+    let (f, broken, g) = (event("case-f"), event("case-broken"), event("handled-g"));
+    for envelope in [&f, &broken, &g] {
+        rig.publish(envelope).await;
+    }
+    let outcomes = batch(take(&mut subscription, 3).await).await;
+    assert!(
+        matches!(outcomes.as_slice(), [Outcome::Handled, Outcome::Retried { attempt: 1, .. }, Outcome::Handled]),
+        "in delivery order: {outcomes:?}"
+    );
+    assert_eq!(Tally::counted(&rig.db, &f).await.len(), 1);
+    assert_eq!(Tally::counted(&rig.db, &g).await.len(), 1);
+    assert!(!rig.has_handled(&broken.id).await);
+    // seen, a, b, c, handled-d, f, handled-g
+    assert_eq!((rig.handled().await, Tally::rows_in(&rig.db, "tally").await), (7, 7));
+    drop(subscription);
+}
+
+mod rows_work {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn once_with_the_inbox_row_on_postgres() {
+        an_event_whose_work_is_rows_is_written_once_with_its_inbox_row(Backend::Postgres).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn once_with_the_inbox_row_on_sqlite() {
+        an_event_whose_work_is_rows_is_written_once_with_its_inbox_row(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn together_in_a_batch_on_postgres() {
+        a_batch_writes_its_rows_together_and_a_failing_row_holds_back_only_its_event(Backend::Postgres).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn together_in_a_batch_on_sqlite() {
+        a_batch_writes_its_rows_together_and_a_failing_row_holds_back_only_its_event(Backend::Sqlite).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

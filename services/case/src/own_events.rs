@@ -7,6 +7,7 @@
 
 use docket_kit::{
     audit::Actor,
+    db::NewRows,
     events::{
         consumer::{EventHandler, HandlerError, Prepared},
         unpack,
@@ -26,7 +27,7 @@ use crate::{
     },
     sla_alerts,
     store::{
-        period_reports::{DayCounts, keep, keep_case},
+        period_reports::{DayCounts, case_row, day_rows},
         routing::{ROUTING_ACTOR, hand_out_waiting},
     },
     wire::WireEnum,
@@ -71,6 +72,29 @@ struct Meaning {
     made: Option<pb::Case>,
     /// The agent who may have room now.
     freed: Option<String>,
+}
+
+impl Meaning {
+    /// The report rows it adds.
+    fn rows(&self) -> Vec<NewRows> {
+        let mut rows = Vec::with_capacity(2);
+        if let Some(case) = &self.made {
+            let created = case.create_time.as_ref().and_then(time::from_proto).map(|at| at.timestamp()).unwrap_or_default();
+            rows.push(case_row(&case.id, created, &case.account_id, &case.asset_serial_number));
+        }
+        if let Some(counts) = &self.counts {
+            rows.push(day_rows(counts));
+        }
+        rows
+    }
+}
+
+fn meaning_of(event: &Envelope) -> Result<Meaning, HandlerError> {
+    meaning(event).map_err(|err| HandlerError::permanent(format!("{}: {err}", event.r#type)))
+}
+
+fn is_sla_alert(event: &Envelope) -> bool {
+    matches!(event.r#type.as_str(), "case.sla_warning" | "case.sla_breached")
 }
 
 fn meaning(event: &Envelope) -> Result<Meaning, String> {
@@ -147,19 +171,22 @@ fn meaning(event: &Envelope) -> Result<Meaning, String> {
 
 #[async_trait::async_trait]
 impl EventHandler for CaseEvents {
+    /// An event that frees no agent's room only adds report rows.
+    fn rows(&self, event: &Envelope) -> Result<Option<Vec<NewRows>>, HandlerError> {
+        if is_sla_alert(event) {
+            return Ok(None);
+        }
+        let meaning = meaning_of(event)?;
+        Ok(meaning.freed.is_none().then(|| meaning.rows()))
+    }
+
     async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope, prepared: Prepared) -> Result<(), HandlerError> {
-        if matches!(event.r#type.as_str(), "case.sla_warning" | "case.sla_breached") {
+        if is_sla_alert(event) {
             return sla_alerts::Escalator.handle(txn, event, prepared).await;
         }
-        let meaning = meaning(event).map_err(|err| HandlerError::permanent(format!("{}: {err}", event.r#type)))?;
-        if let Some(case) = &meaning.made {
-            let created = case.create_time.as_ref().and_then(time::from_proto).map(|at| at.timestamp()).unwrap_or_default();
-            keep_case(txn, &case.id, created, &case.account_id, &case.asset_serial_number).await.map_err(HandlerError::from)?;
-        }
-        // Every event of a day adds to its `all` row: written last, so the
-        // lanes that wait for that row wait as short a time as may be.
-        if let Some(counts) = &meaning.counts {
-            keep(txn, counts).await.map_err(HandlerError::from)?;
+        let meaning = meaning_of(event)?;
+        for rows in meaning.rows() {
+            rows.insert(txn).await?;
         }
         let Some(freed) = meaning.freed else { return Ok(()) };
         let by = Actor { actor: ROUTING_ACTOR, reason: "", at: docket_kit::time::now() };

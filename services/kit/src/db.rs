@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement, Value};
 
 use crate::settings::DatabaseSettings;
 
@@ -100,6 +100,119 @@ pub fn tuples(backend: DbBackend, rows: usize, columns: usize, before: usize) ->
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Rows to insert into one table, kept apart from their statement so that
+/// rows for the same table can be inserted together (see [`NewRows::absorb`])
+/// or folded into a bigger statement (the event consumer writes a handler's
+/// rows with its inbox row in one statement).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRows {
+    /// `INSERT INTO table (column, …)`.
+    pub into: &'static str,
+    pub columns: usize,
+    /// Every row's values, one row after another.
+    pub values: Vec<Value>,
+    /// What follows the rows: an `ON CONFLICT` clause, or nothing.
+    pub tail: &'static str,
+}
+
+impl NewRows {
+    pub fn new(into: &'static str, columns: usize, tail: &'static str) -> Self {
+        Self { into, columns, values: Vec::new(), tail }
+    }
+
+    /// Adds a row (`row` holds `columns` values).
+    pub fn push(&mut self, row: impl IntoIterator<Item = Value>) {
+        let before = self.values.len();
+        self.values.extend(row);
+        debug_assert_eq!(self.values.len() - before, self.columns, "a row of {}", self.into);
+    }
+
+    pub fn rows(&self) -> usize {
+        self.values.len() / self.columns.max(1)
+    }
+
+    /// Takes `other`'s rows when they go to the same table the same way;
+    /// gives `other` back otherwise.
+    pub fn absorb(&mut self, other: NewRows) -> Result<(), NewRows> {
+        if self.into == other.into && self.columns == other.columns && self.tail == other.tail {
+            self.values.extend(other.values);
+            Ok(())
+        } else {
+            Err(other)
+        }
+    }
+
+    /// The plain `INSERT … VALUES … tail`.
+    pub fn statement(self, backend: DbBackend) -> Statement {
+        let sql = format!("{} VALUES {} {}", self.into, tuples(backend, self.rows(), self.columns, 0), self.tail);
+        Statement::from_sql_and_values(backend, sql.trim_end(), self.values)
+    }
+
+    /// The same insert as part of a bigger statement whose first `before`
+    /// parameters are taken, inserting only `when` (a condition) holds:
+    /// `INSERT … SELECT * FROM (VALUES …) AS rows WHERE when tail`
+    /// (PostgreSQL). Its values are to be appended to the statement's.
+    pub fn select_when(&self, backend: DbBackend, before: usize, when: &str) -> String {
+        format!(
+            "{} SELECT * FROM (VALUES {}) AS rows WHERE {when} {}",
+            self.into,
+            tuples(backend, self.rows(), self.columns, before),
+            self.tail
+        )
+    }
+
+    /// Inserts them.
+    pub async fn insert(self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
+        if self.values.is_empty() {
+            return Ok(());
+        }
+        let backend = db.get_database_backend();
+        db.execute_raw(self.statement(backend)).await.map(|_| ())
+    }
+}
+
+/// Inserts all of `all` at once: on PostgreSQL in one statement (atomic
+/// without a transaction), elsewhere in one transaction.
+pub async fn insert_at_once(db: &DatabaseConnection, all: Vec<NewRows>) -> Result<(), DbErr> {
+    use sea_orm::TransactionTrait;
+
+    let backend = db.get_database_backend();
+    let all: Vec<NewRows> = all.into_iter().filter(|rows| !rows.values.is_empty()).collect();
+    if backend != DbBackend::Postgres {
+        let txn = db.begin().await?;
+        for rows in all {
+            rows.insert(&txn).await?;
+        }
+        return txn.commit().await;
+    }
+    let mut values: Vec<Value> = Vec::new();
+    let mut inserts = Vec::with_capacity(all.len());
+    for rows in all {
+        inserts.push(format!("{} VALUES {} {}", rows.into, tuples(backend, rows.rows(), rows.columns, values.len()), rows.tail));
+        values.extend(rows.values);
+    }
+    let Some(last) = inserts.pop() else { return Ok(()) };
+    let ahead: Vec<String> = inserts.into_iter().enumerate().map(|(n, insert)| format!("rows_{n} AS ({insert})")).collect();
+    let sql = if ahead.is_empty() { last } else { format!("WITH {} {last}", ahead.join(", ")) };
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.map(|_| ())
+}
+
+/// Puts rows for the same table together (in the order they came), so each
+/// table takes one statement.
+pub fn merge_rows(all: impl IntoIterator<Item = NewRows>) -> Vec<NewRows> {
+    let mut merged: Vec<NewRows> = Vec::new();
+    'rows: for mut rows in all {
+        for kept in &mut merged {
+            match kept.absorb(rows) {
+                Ok(()) => continue 'rows,
+                Err(back) => rows = back,
+            }
+        }
+        merged.push(rows);
+    }
+    merged
 }
 
 /// A cheap round trip, for health checks.

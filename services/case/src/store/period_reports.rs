@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use docket_kit::db::{placeholder, tuples};
+use docket_kit::db::{NewRows, placeholder};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement, TransactionTrait, Value};
 
 use super::Store;
@@ -43,21 +43,21 @@ fn extreme(column: &str, keep: &str) -> String {
     )
 }
 
-/// Adds an event's counts to its day, inside the consumer's transaction
-/// (its inbox row commits with them, so a redelivered event counts once):
-/// one insert of a row per dimension into `report_day_deltas`, which
+/// What an event adds to its day, written with the consumer's inbox row
+/// (so a redelivered event counts once): a row per dimension for
+/// `report_day_deltas`, which
 /// [`Store::settle_reports`] folds into the day rows. An insert waits for
 /// no other event; adding to the day rows themselves made every event of
 /// a day wait for the one before it to commit (they share the `all` row).
-pub async fn keep(txn: &DatabaseTransaction, counts: &DayCounts) -> Result<()> {
-    const COLUMNS: usize = 11;
-    if counts.keys.is_empty() {
-        return Ok(());
-    }
-    let backend = txn.get_database_backend();
-    let mut values: Vec<Value> = Vec::with_capacity(counts.keys.len() * COLUMNS);
+pub fn day_rows(counts: &DayCounts) -> NewRows {
+    let mut rows = NewRows::new(
+        "INSERT INTO report_day_deltas (dimension, day, key, created, closed, reopened, assigned, resolution, \
+         first_response, resolution_bucket, first_response_bucket)",
+        11,
+        "",
+    );
     for (dimension, key) in &counts.keys {
-        values.extend([
+        rows.push([
             dimension.key().into(),
             counts.day.into(),
             key.as_str().into(),
@@ -71,13 +71,7 @@ pub async fn keep(txn: &DatabaseTransaction, counts: &DayCounts) -> Result<()> {
             counts.first_response.map(bucket_of).into(),
         ]);
     }
-    let sql = format!(
-        "INSERT INTO report_day_deltas (dimension, day, key, created, closed, reopened, assigned, resolution, first_response, \
-         resolution_bucket, first_response_bucket) VALUES {}",
-        tuples(backend, counts.keys.len(), COLUMNS, 0)
-    );
-    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-    Ok(())
+    rows
 }
 
 /// Kept rows folded per statement (each batch its own transaction, so a
@@ -293,25 +287,17 @@ impl Store {
 /// redelivered `case.created` finds its row): when it was made, its
 /// account and asset. Its gaps to the cases before it are measured later,
 /// by [`Store::settle_reports`], so that keeping a case takes no lock:
-/// one insert.
-pub async fn keep_case(
-    txn: &DatabaseTransaction,
-    case_id: &str,
-    created_epoch: i64,
-    account_id: &str,
-    asset: &str,
-) -> Result<()> {
-    let backend = txn.get_database_backend();
+/// one row, written with the consumer's inbox row.
+pub fn case_row(case_id: &str, created_epoch: i64, account_id: &str, asset: &str) -> NewRows {
     let asset = asset.trim();
     let pending = !(account_id.is_empty() && asset.is_empty());
-    let sql = format!(
-        "INSERT INTO report_cases (case_id, created_epoch, account_id, asset, gaps_pending) \
-         VALUES {} ON CONFLICT (case_id) DO NOTHING",
-        tuples(backend, 1, 5, 0)
+    let mut row = NewRows::new(
+        "INSERT INTO report_cases (case_id, created_epoch, account_id, asset, gaps_pending)",
+        5,
+        "ON CONFLICT (case_id) DO NOTHING",
     );
-    let values: Vec<Value> = vec![case_id.into(), created_epoch.into(), account_id.into(), asset.into(), pending.into()];
-    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-    Ok(())
+    row.push([case_id.into(), created_epoch.into(), account_id.into(), asset.into(), pending.into()]);
+    row
 }
 
 /// One account's (or asset's) cases of a period, and how many were repeats.

@@ -10,13 +10,15 @@ use std::{sync::Arc, time::Duration};
 use docket_proto::events::v1::Envelope;
 use prost::Message;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    Statement, TransactionTrait, Value,
 };
 use tokio::sync::{Notify, watch};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::{Broker, Delivery, EventSettings};
+use crate::db::{NewRows, insert_at_once, merge_rows};
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -108,8 +110,19 @@ impl<D: crate::error::DomainError> From<crate::error::Error<D>> for HandlerError
 /// event's `prepare` runs first, side by side, then every `handle` in one
 /// transaction, in the order the events came. So `prepare` must not depend
 /// on what `handle` wrote for an earlier event.
+///
+/// A handler whose whole work for an event is adding rows (nothing read,
+/// nothing called) says so with `rows`: the consumer then writes them with
+/// the event's inbox row in one statement, and a batch's rows for one table
+/// in one insert, after the batch's `handle`s.
 #[async_trait::async_trait]
 pub trait EventHandler: Send + Sync + 'static {
+    /// The rows that are all this event's work, or `None` (the default)
+    /// when `prepare` and `handle` do it.
+    fn rows(&self, _event: &Envelope) -> Result<Option<Vec<NewRows>>, HandlerError> {
+        Ok(None)
+    }
+
     /// Reads through `db` and calls other services; `Prepared::nothing()` by default.
     async fn prepare(&self, _db: &DatabaseConnection, _event: &Envelope) -> Result<Prepared, HandlerError> {
         Ok(Prepared::nothing())
@@ -426,14 +439,22 @@ pub async fn handle_batch(
         }
     }
 
+    let mut ready = Vec::with_capacity(fresh.len());
+    let mut to_prepare = Vec::with_capacity(fresh.len());
+    for (at, envelope, delivery, span) in fresh {
+        match handler.rows(&envelope) {
+            Ok(Some(rows)) => ready.push((at, envelope, delivery, span, Work::Rows(rows))),
+            Ok(None) => to_prepare.push((at, envelope, delivery, span)),
+            Err(err) => outcomes.push((at, failed(settings, delivery, err).instrument(span).await)),
+        }
+    }
     let prepared = futures::future::join_all(
-        fresh.iter().map(|(_, envelope, _, span)| handler.prepare(db, envelope).instrument(span.clone())),
+        to_prepare.iter().map(|(_, envelope, _, span)| handler.prepare(db, envelope).instrument(span.clone())),
     )
     .await;
-    let mut ready = Vec::with_capacity(fresh.len());
-    for ((at, envelope, delivery, span), prepared) in fresh.into_iter().zip(prepared) {
+    for ((at, envelope, delivery, span), prepared) in to_prepare.into_iter().zip(prepared) {
         match prepared {
-            Ok(prepared) => ready.push((at, envelope, delivery, span, prepared)),
+            Ok(prepared) => ready.push((at, envelope, delivery, span, Work::Handle(prepared))),
             Err(err) => outcomes.push((at, failed(settings, delivery, err).instrument(span).await)),
         }
     }
@@ -445,6 +466,17 @@ pub async fn handle_batch(
     }
     in_order(outcomes)
 }
+
+/// What handling one event of a batch takes.
+enum Work {
+    /// The rows its handler said are all its work.
+    Rows(Vec<NewRows>),
+    /// Its handler's `handle`, with what `prepare` made.
+    Handle(Prepared),
+}
+
+/// The inbox's insert (consumer, event id, event type, handled at).
+const INBOX_INSERT: &str = "INSERT INTO inbox (consumer, event_id, event_type, handled_at)";
 
 fn in_order(mut outcomes: Vec<(usize, Outcome)>) -> Vec<Outcome> {
     outcomes.sort_by_key(|(at, _)| *at);
@@ -458,18 +490,18 @@ async fn commit_or_one_by_one(
     settings: &EventSettings,
     consumer: &str,
     handler: &dyn EventHandler,
-    ready: Vec<(usize, Envelope, Delivery, tracing::Span, Prepared)>,
+    ready: Vec<(usize, Envelope, Delivery, tracing::Span, Work)>,
     outcomes: &mut Vec<(usize, Outcome)>,
 ) {
     let mut events = Vec::with_capacity(ready.len());
-    let mut prepared = Vec::with_capacity(ready.len());
+    let mut works = Vec::with_capacity(ready.len());
     let mut deliveries = Vec::with_capacity(ready.len());
-    for (at, envelope, delivery, span, ready) in ready {
+    for (at, envelope, delivery, span, work) in ready {
         events.push((envelope, span));
-        prepared.push(ready);
+        works.push(work);
         deliveries.push((at, delivery));
     }
-    match commit_batch(db, consumer, handler, &events, prepared).await {
+    match commit_batch(db, consumer, handler, &events, works).await {
         Ok(()) => {
             handler.committed();
             for ((_, span), (at, delivery)) in events.into_iter().zip(deliveries) {
@@ -485,28 +517,48 @@ async fn commit_or_one_by_one(
     }
 }
 
-/// Every event's `handle` and inbox row in one transaction.
+/// Every event's work and inbox row in one transaction: the `handle`s in
+/// the order the events came, then the rows (a table's in one insert).
+/// When every event's work is rows, one statement without a transaction on
+/// PostgreSQL. (An inbox row already there, a copy handled meanwhile,
+/// fails the whole batch.)
 async fn commit_batch(
     db: &DatabaseConnection,
     consumer: &str,
     handler: &dyn EventHandler,
     events: &[(Envelope, tracing::Span)],
-    prepared: Vec<Prepared>,
+    works: Vec<Work>,
 ) -> Result<(), HandlerError> {
+    let now = crate::time::now();
+    let mut inbox = NewRows::new(INBOX_INSERT, 4, "");
+    let mut rows = Vec::new();
+    let mut handles = Vec::new();
+    for ((envelope, span), work) in events.iter().zip(works) {
+        inbox.push(inbox_row(consumer, envelope, now));
+        match work {
+            Work::Rows(more) => rows.extend(more),
+            Work::Handle(prepared) => handles.push((envelope, span, prepared)),
+        }
+    }
+    let mut rows = merge_rows(rows);
+    rows.push(inbox);
+    if handles.is_empty() {
+        insert_at_once(db, rows).await?;
+        return Ok(());
+    }
     let txn = db.begin().await?;
-    for ((envelope, span), prepared) in events.iter().zip(prepared) {
+    for (envelope, span, prepared) in handles {
         handler.handle(&txn, envelope, prepared).instrument(span.clone()).await?;
     }
-    let now = crate::time::now();
-    let rows = events.iter().map(|(envelope, _)| entity::ActiveModel {
-        consumer: Set(consumer.to_owned()),
-        event_id: Set(envelope.id.clone()),
-        event_type: Set(envelope.r#type.clone()),
-        handled_at: Set(now),
-    });
-    entity::Entity::insert_many(rows).exec(&txn).await?;
+    for rows in rows {
+        rows.insert(&txn).await?;
+    }
     txn.commit().await?;
     Ok(())
+}
+
+fn inbox_row(consumer: &str, envelope: &Envelope, now: chrono::DateTime<chrono::Utc>) -> [Value; 4] {
+    [consumer.into(), envelope.id.as_str().into(), envelope.r#type.as_str().into(), now.into()]
 }
 
 /// The type of the event a delivery carries (`malformed` when it carries none), for the metrics.
@@ -600,7 +652,8 @@ async fn dead(delivery: Delivery, reason: String) -> Outcome {
 /// claimed first, in the handler's transaction: one round trip answers
 /// "handled before?" and marks it handled, and a copy being handled at the
 /// same moment waits on that row and then finds it (no read beforehand, so
-/// `prepare` also runs for a copy handled before: it only reads).
+/// `prepare` also runs for a copy handled before: it only reads). An event
+/// whose work is rows is one statement on PostgreSQL ([`claim_with_rows`]).
 async fn run_handler(
     db: &DatabaseConnection,
     consumer: &str,
@@ -609,7 +662,20 @@ async fn run_handler(
 ) -> Result<bool, HandlerError> {
     use sea_orm::{TryInsertResult, sea_query::OnConflict};
 
-    let prepared = handler.prepare(db, envelope).await?;
+    let rows = handler.rows(envelope)?;
+    if let Some(rows) = &rows
+        && db.get_database_backend() == DbBackend::Postgres
+    {
+        let claimed = claim_with_rows(db, consumer, envelope, rows).await?;
+        if claimed {
+            handler.committed();
+        }
+        return Ok(claimed);
+    }
+    let prepared = match rows {
+        Some(_) => Prepared::nothing(),
+        None => handler.prepare(db, envelope).await?,
+    };
     let txn = db.begin().await?;
     let row = entity::ActiveModel {
         consumer: Set(consumer.to_owned()),
@@ -626,8 +692,44 @@ async fn run_handler(
         txn.rollback().await?;
         return Ok(false);
     }
-    handler.handle(&txn, envelope, prepared).await?;
+    match rows {
+        Some(rows) => {
+            for rows in rows {
+                rows.insert(&txn).await?;
+            }
+        }
+        None => handler.handle(&txn, envelope, prepared).await?,
+    }
     txn.commit().await?;
     handler.committed();
     Ok(true)
+}
+
+/// Claims an event's inbox row and inserts its handler's `rows` in one
+/// statement (PostgreSQL), the rows only with the claim; `false`, and
+/// nothing written, when the event was handled before. A copy claimed at
+/// the same moment waits on the other's inbox row, as in a transaction.
+async fn claim_with_rows(
+    db: &DatabaseConnection,
+    consumer: &str,
+    envelope: &Envelope,
+    rows: &[NewRows],
+) -> Result<bool, sea_orm::DbErr> {
+    let backend = DbBackend::Postgres;
+    let mut values: Vec<Value> = inbox_row(consumer, envelope, crate::time::now()).into();
+    let mut sql = format!(
+        "WITH claimed AS ({INBOX_INSERT} VALUES ($1, $2, $3, $4) ON CONFLICT (consumer, event_id) DO NOTHING RETURNING 1)"
+    );
+    for (n, rows) in rows.iter().filter(|rows| !rows.values.is_empty()).enumerate() {
+        let insert = rows.select_when(backend, values.len(), "EXISTS (SELECT 1 FROM claimed)");
+        sql.push_str(&format!(", rows_{n} AS ({insert})"));
+        values.extend(rows.values.iter().cloned());
+    }
+    sql.push_str(" SELECT COUNT(*) AS claimed FROM claimed");
+    let row = db.query_one_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    let claimed: i64 = match row {
+        Some(row) => row.try_get("", "claimed")?,
+        None => 0,
+    };
+    Ok(claimed > 0)
 }
