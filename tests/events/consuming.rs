@@ -459,11 +459,17 @@ async fn a_batch_commits_together_and_a_failing_event_holds_back_only_itself() {
 /// Counts events in tables of its own. An event about a `handled-…`
 /// subject is counted by `handle`; one about a `bad-…` subject cannot be
 /// read; any other event's work is its rows: a count row, and its subject
-/// (once: a second event about it adds nothing). The table refuses the
-/// subject `case-broken`, a failure that may pass.
+/// (once: a second event about it adds nothing); an event about a
+/// `wide-…` subject counts [`WIDE`] times, more rows than one statement
+/// takes. The table refuses the subject `case-broken`, a failure that may
+/// pass.
 struct Tally;
 
 const TALLY: &str = "INSERT INTO tally (event_id, subject, via)";
+
+/// Count rows of a `wide-…` event: 66,000 bind parameters, more than
+/// PostgreSQL and SQLite take in one statement.
+const WIDE: usize = 22_000;
 
 impl Tally {
     async fn create_tables(db: &DatabaseConnection) {
@@ -515,7 +521,13 @@ impl EventHandler for Tally {
         }
         let mut subject = NewRows::new("INSERT INTO tally_subjects (subject)", 1, "ON CONFLICT (subject) DO NOTHING");
         subject.push([event.subject.as_str().into()]);
-        Ok(Some(vec![Tally::count(event, "rows"), subject]))
+        let mut count = Tally::count(event, "rows");
+        if event.subject.starts_with("wide-") {
+            for _ in 1..WIDE {
+                count.push([event.id.as_str().into(), event.subject.as_str().into(), "rows".into()]);
+            }
+        }
+        Ok(Some(vec![count, subject]))
     }
 
     async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope, _: Prepared) -> Result<(), HandlerError> {
@@ -656,8 +668,42 @@ async fn a_batch_writes_its_rows_together_and_a_failing_row_holds_back_only_its_
     drop(subscription);
 }
 
+/// Rows beyond what one statement takes are written in parts, in one
+/// transaction with the inbox row: alone and in a batch.
+async fn rows_beyond_one_statement_are_written_in_parts(database: Backend) {
+    let rig = Rig::on(RABBITMQ, database).await;
+    Tally::create_tables(&rig.db).await;
+    let mut subscription = rig.broker.subscribe(&rig.queue, &rig.spec().bindings, 16).await.unwrap();
+    let wide = event("wide-1");
+    rig.publish(&wide).await;
+    let outcome = handle_delivery(&rig.db, &rig.settings, SERVICE, &Tally, take(&mut subscription, 1).await.remove(0)).await;
+    assert_eq!(outcome, Outcome::Handled);
+    assert_eq!(Tally::counted(&rig.db, &wide).await.len(), WIDE);
+
+    let (more, plain) = (event("wide-2"), event("case-1"));
+    for envelope in [&more, &plain, &wide] {
+        rig.publish(envelope).await;
+    }
+    let outcomes = handle_batch(&rig.db, &rig.settings, SERVICE, &Tally, take(&mut subscription, 3).await).await;
+    assert_eq!(outcomes, [Outcome::Handled, Outcome::Handled, Outcome::Duplicate]);
+    assert_eq!(Tally::counted(&rig.db, &more).await.len(), WIDE);
+    assert_eq!(Tally::rows_in(&rig.db, "tally").await, i64::try_from(2 * WIDE + 1).unwrap());
+    assert_eq!(rig.handled().await, 3);
+    drop(subscription);
+}
+
 mod rows_work {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn in_parts_when_wide_on_postgres() {
+        rows_beyond_one_statement_are_written_in_parts(Backend::Postgres).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn in_parts_when_wide_on_sqlite() {
+        rows_beyond_one_statement_are_written_in_parts(Backend::Sqlite).await;
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn once_with_the_inbox_row_on_postgres() {

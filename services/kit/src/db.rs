@@ -102,6 +102,16 @@ pub fn tuples(backend: DbBackend, rows: usize, columns: usize, before: usize) ->
         .join(", ")
 }
 
+/// The most bind parameters a statement here is given: PostgreSQL's
+/// protocol takes 65,535, SQLite (as sqlx bundles it) 32,766. Rows beyond
+/// it are inserted by more statements.
+pub const MAX_PARAMETERS: usize = 32_000;
+
+/// How many bind parameters inserting all of `all` takes.
+pub fn parameters(all: &[NewRows]) -> usize {
+    all.iter().map(|rows| rows.values.len()).sum()
+}
+
 /// Rows to insert into one table, kept apart from their statement so that
 /// rows for the same table can be inserted together (see [`NewRows::absorb`])
 /// or folded into a bigger statement (the event consumer writes a handler's
@@ -163,24 +173,33 @@ impl NewRows {
         )
     }
 
-    /// Inserts them.
+    /// Inserts them: one statement, or one per [`MAX_PARAMETERS`] values.
     pub async fn insert(self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
-        if self.values.is_empty() {
+        let backend = db.get_database_backend();
+        let per_statement = (MAX_PARAMETERS / self.columns.max(1)).max(1) * self.columns.max(1);
+        if self.values.len() <= per_statement {
+            if !self.values.is_empty() {
+                db.execute_raw(self.statement(backend)).await?;
+            }
             return Ok(());
         }
-        let backend = db.get_database_backend();
-        db.execute_raw(self.statement(backend)).await.map(|_| ())
+        for part in self.values.chunks(per_statement) {
+            let part = NewRows { values: part.to_vec(), ..NewRows::new(self.into, self.columns, self.tail) };
+            db.execute_raw(part.statement(backend)).await?;
+        }
+        Ok(())
     }
 }
 
 /// Inserts all of `all` at once: on PostgreSQL in one statement (atomic
-/// without a transaction), elsewhere in one transaction.
+/// without a transaction), elsewhere (or when they take more than
+/// [`MAX_PARAMETERS`]) in one transaction.
 pub async fn insert_at_once(db: &DatabaseConnection, all: Vec<NewRows>) -> Result<(), DbErr> {
     use sea_orm::TransactionTrait;
 
     let backend = db.get_database_backend();
     let all: Vec<NewRows> = all.into_iter().filter(|rows| !rows.values.is_empty()).collect();
-    if backend != DbBackend::Postgres {
+    if backend != DbBackend::Postgres || parameters(&all) > MAX_PARAMETERS {
         let txn = db.begin().await?;
         for rows in all {
             rows.insert(&txn).await?;

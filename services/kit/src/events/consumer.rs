@@ -18,7 +18,7 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::{Broker, Delivery, EventSettings};
-use crate::db::{NewRows, insert_at_once, merge_rows};
+use crate::db::{MAX_PARAMETERS, NewRows, insert_at_once, merge_rows, parameters};
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -477,6 +477,7 @@ enum Work {
 
 /// The inbox's insert (consumer, event id, event type, handled at).
 const INBOX_INSERT: &str = "INSERT INTO inbox (consumer, event_id, event_type, handled_at)";
+const INBOX_COLUMNS: usize = 4;
 
 fn in_order(mut outcomes: Vec<(usize, Outcome)>) -> Vec<Outcome> {
     outcomes.sort_by_key(|(at, _)| *at);
@@ -530,7 +531,7 @@ async fn commit_batch(
     works: Vec<Work>,
 ) -> Result<(), HandlerError> {
     let now = crate::time::now();
-    let mut inbox = NewRows::new(INBOX_INSERT, 4, "");
+    let mut inbox = NewRows::new(INBOX_INSERT, INBOX_COLUMNS, "");
     let mut rows = Vec::new();
     let mut handles = Vec::new();
     for ((envelope, span), work) in events.iter().zip(works) {
@@ -557,7 +558,7 @@ async fn commit_batch(
     Ok(())
 }
 
-fn inbox_row(consumer: &str, envelope: &Envelope, now: chrono::DateTime<chrono::Utc>) -> [Value; 4] {
+fn inbox_row(consumer: &str, envelope: &Envelope, now: chrono::DateTime<chrono::Utc>) -> [Value; INBOX_COLUMNS] {
     [consumer.into(), envelope.id.as_str().into(), envelope.r#type.as_str().into(), now.into()]
 }
 
@@ -665,6 +666,7 @@ async fn run_handler(
     let rows = handler.rows(envelope)?;
     if let Some(rows) = &rows
         && db.get_database_backend() == DbBackend::Postgres
+        && parameters(rows) + INBOX_COLUMNS <= MAX_PARAMETERS
     {
         let claimed = claim_with_rows(db, consumer, envelope, rows).await?;
         if claimed {
