@@ -12,14 +12,14 @@ use crate::common::{
 };
 
 /// A service on PostgreSQL whose database connections pass through a proxy
-/// the test can cut, with `adjust` applied to its database settings.
-async fn behind_a_proxy(adjust: impl FnOnce(&mut docket_kit::settings::DatabaseSettings)) -> (TcpProxy, TestApp) {
+/// the test can cut, with `adjust` applied to its settings.
+async fn behind_a_proxy(adjust: impl FnOnce(&mut docket::settings::Settings)) -> (TcpProxy, TestApp) {
     crate::common::check_postgres().await;
     let postgres: std::net::SocketAddr = "127.0.0.1:5432".parse().unwrap();
     let proxy = TcpProxy::start(postgres).await;
     let app = TestApp::spawn_with(Backend::Postgres, |settings| {
         settings.database.url = format!("postgres://postgres@{}/test", proxy.addr);
-        adjust(&mut settings.database);
+        adjust(settings);
     })
     .await;
     (proxy, app)
@@ -27,7 +27,7 @@ async fn behind_a_proxy(adjust: impl FnOnce(&mut docket_kit::settings::DatabaseS
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_reports_not_serving_while_the_database_is_unreachable() {
-    let (proxy, app) = behind_a_proxy(|database| database.connect_timeout_secs = 1).await;
+    let (proxy, app) = behind_a_proxy(|settings| settings.database.connect_timeout_secs = 1).await;
 
     proxy.cut();
     wait_for_health(app.channel(), ServingStatus::NotServing, Duration::from_secs(15)).await;
@@ -62,7 +62,17 @@ async fn health_reports_not_serving_while_the_database_is_unreachable() {
 /// it get fresh connections without waiting for a health check.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_right_after_every_database_connection_dropped_recover_at_once() {
-    let (proxy, app) = behind_a_proxy(|database| database.max_connections = 3).await;
+    let (proxy, app) = behind_a_proxy(|settings| {
+        settings.database.max_connections = 3;
+        // The service's own pollers (event relay, routing sweep, health check)
+        // share the pool: on a slow machine they would find every dead
+        // connection before the test's first call does. They run once at
+        // start and then stay out of the way.
+        settings.events.relay_poll_ms = 600_000;
+        settings.case.routing_sweep_interval_ms = 600_000;
+        settings.grpc.health_check_interval_secs = 600;
+    })
+    .await;
     // Open every pooled connection, so that all of them are in recent use.
     let busy = (0..6).map(|_| async { app.accounts(AGENT).list_accounts(pb::ListAccountsRequest::default()).await });
     for listed in futures::future::join_all(busy).await {
