@@ -113,6 +113,26 @@ pub(crate) async fn routed_by(app: &TestApp, case_id: &str) -> Option<String> {
     history(app, case_id).await.into_iter().find(|e| e.field == "routed_by").map(|e| e.new_value)
 }
 
+/// The reason of the case's `case.routed` event, as its outbox row holds it.
+async fn routed_reason(app: &TestApp, case_id: &str) -> String {
+    use prost::Message;
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = app.case_db().await;
+    let backend = db.get_database_backend();
+    let sql = format!(
+        "SELECT envelope FROM outbox WHERE event_type = 'case.routed' AND subject = {}",
+        docket_kit::db::placeholder(backend, 1)
+    );
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [case_id.into()]))
+        .await
+        .expect("read the outbox")
+        .unwrap_or_else(|| panic!("no case.routed event of {case_id}"));
+    let envelope = docket_proto::events::v1::Envelope::decode(row.try_get::<Vec<u8>>("", "envelope").unwrap().as_slice()).unwrap();
+    let payload = envelope.payload.expect("a payload");
+    docket_proto::events::v1::CaseRouted::decode(payload.value.as_slice()).expect("a CaseRouted").reason
+}
+
 #[track_caller]
 pub(crate) fn assert_names(routed: Option<String>, what: &str) {
     let routed = routed.unwrap_or_else(|| panic!("no routed_by row; expected one naming {what:?}"));
@@ -560,16 +580,22 @@ async fn a_person_rule_falls_back_to_a_queue_while_the_person_is_away(app: TestA
     let vip = open(&app, tagged("vip")).await;
     assert_eq!(placed(&vip), owned(&escalations.id, &alex.id));
     assert_names(routed_by(&app, &vip.id).await, "Alex for VIPs");
+    assert_eq!(routed_reason(&app, &vip.id).await, "rule \"Alex for VIPs\": person in Escalations");
     let solo = open(&app, tagged("solo")).await;
     assert_eq!((solo.owner_id.as_str(), solo.status()), (alex.id.as_str(), pb::CaseStatus::ActiveAssigned));
     assert_names(routed_by(&app, &solo.id).await, "Alex alone");
+    assert_eq!(routed_reason(&app, &solo.id).await, "rule \"Alex alone\": person");
 
     // Unavailable: the rule's team, else the default team, waits for him.
     set_available(&app, &alex, false).await;
     let vip = open(&app, tagged("vip")).await;
     assert_eq!(placed(&vip), queued(&escalations.id));
     assert_names(routed_by(&app, &vip.id).await, "Alex for VIPs");
-    assert_eq!(placed(&open(&app, tagged("solo")).await), queued(&front_desk.id));
+    let away_reason = |rule: &str, team: &str| format!("rule \"{rule}\": person in {team} (the person is away: into the queue)");
+    assert_eq!(routed_reason(&app, &vip.id).await, away_reason("Alex for VIPs", "Escalations"));
+    let solo = open(&app, tagged("solo")).await;
+    assert_eq!(placed(&solo), queued(&front_desk.id));
+    assert_eq!(routed_reason(&app, &solo.id).await, away_reason("Alex alone", "Front desk"));
     set_available(&app, &alex, true).await;
 
     // Out of office now: the same.

@@ -123,6 +123,11 @@ pub(crate) fn row_values(record_type: &str, record_id: &str, by: &Actor<'_>, cha
     values
 }
 
+/// The trail rows of `changes`, to insert with other rows.
+pub(crate) fn new_rows(record_type: &str, record_id: &str, by: &Actor<'_>, changes: &Changes) -> crate::db::NewRows {
+    crate::db::NewRows { values: row_values(record_type, record_id, by, changes), ..crate::db::NewRows::new(INSERT, COLUMNS, "") }
+}
+
 /// Appends one audit row per changed field.
 pub async fn write(
     txn: &impl ConnectionTrait,

@@ -198,24 +198,59 @@ pub async fn insert_at_once(db: &DatabaseConnection, all: Vec<NewRows>) -> Resul
     use sea_orm::TransactionTrait;
 
     let backend = db.get_database_backend();
-    let all: Vec<NewRows> = all.into_iter().filter(|rows| !rows.values.is_empty()).collect();
-    if backend != DbBackend::Postgres || parameters(&all) > MAX_PARAMETERS {
-        let txn = db.begin().await?;
-        for rows in all {
-            rows.insert(&txn).await?;
-        }
-        return txn.commit().await;
+    if parameters(&all) == 0 {
+        return Ok(());
     }
-    let mut values: Vec<Value> = Vec::new();
-    let mut inserts = Vec::with_capacity(all.len());
+    if fits_one_statement(backend, None, &all) {
+        return db.execute_raw(one_statement(backend, None, all)).await.map(|_| ());
+    }
+    let txn = db.begin().await?;
+    insert_all(&txn, None, all).await?;
+    txn.commit().await
+}
+
+/// Runs `first` (a plain insert, when given) and inserts all of `all` in
+/// `txn`: in one round trip on PostgreSQL (a `WITH` of inserts; foreign
+/// keys between them are checked at the statement's end), else one
+/// statement after another.
+pub async fn insert_all(txn: &impl ConnectionTrait, first: Option<Statement>, all: Vec<NewRows>) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    if first.is_none() && parameters(&all) == 0 {
+        return Ok(());
+    }
+    if fits_one_statement(backend, first.as_ref(), &all) {
+        return txn.execute_raw(one_statement(backend, first, all)).await.map(|_| ());
+    }
+    if let Some(first) = first {
+        txn.execute_raw(first).await?;
+    }
     for rows in all {
+        rows.insert(txn).await?;
+    }
+    Ok(())
+}
+
+fn fits_one_statement(backend: DbBackend, first: Option<&Statement>, all: &[NewRows]) -> bool {
+    let first = first.and_then(|first| first.values.as_ref()).map_or(0, |values| values.0.len());
+    backend == DbBackend::Postgres && first + parameters(all) <= MAX_PARAMETERS
+}
+
+/// `first` and `all` as one PostgreSQL statement (see [`fits_one_statement`]).
+fn one_statement(backend: DbBackend, first: Option<Statement>, all: Vec<NewRows>) -> Statement {
+    let mut inserts = Vec::with_capacity(all.len() + 1);
+    let mut values: Vec<Value> = Vec::new();
+    if let Some(first) = first {
+        inserts.push(first.sql);
+        values.extend(first.values.map(|values| values.0).unwrap_or_default());
+    }
+    for rows in all.into_iter().filter(|rows| !rows.values.is_empty()) {
         inserts.push(format!("{} VALUES {} {}", rows.into, tuples(backend, rows.rows(), rows.columns, values.len()), rows.tail));
         values.extend(rows.values);
     }
-    let Some(last) = inserts.pop() else { return Ok(()) };
+    let last = inserts.pop().unwrap_or_else(|| "SELECT 1".to_owned());
     let ahead: Vec<String> = inserts.into_iter().enumerate().map(|(n, insert)| format!("rows_{n} AS ({insert})")).collect();
     let sql = if ahead.is_empty() { last } else { format!("WITH {} {last}", ahead.join(", ")) };
-    db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.map(|_| ())
+    Statement::from_sql_and_values(backend, sql, values)
 }
 
 /// Puts rows for the same table together (in the order they came), so each

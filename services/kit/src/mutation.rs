@@ -18,7 +18,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBacken
 
 use crate::{
     audit::{self, Actor, Changes},
-    db,
+    db::{self, NewRows},
     error::{DomainError, Error, is_unique_violation},
     events::{envelope, outbox, outbox::RelayWaker, pack},
     idempotency::{self, Idempotency},
@@ -76,7 +76,24 @@ pub trait Record: Clone + Send + Sync + Sized {
 
     fn load<C: ConnectionTrait + Sync>(db: &C, id: &str) -> impl Future<Output = Result<Option<Self>, DbErr>> + Send;
 
-    fn insert(&self, txn: &DatabaseTransaction) -> impl Future<Output = Result<(), DbErr>> + Send;
+    /// The statements inserting it: its row (a plain `INSERT … VALUES`) and
+    /// the rows of its link tables, so that a create writes them with its
+    /// trail and events in one round trip on PostgreSQL. A record that
+    /// cannot say answers `None` and implements [`Record::insert`].
+    fn insert_rows(&self, _backend: DbBackend) -> Option<(Statement, Vec<NewRows>)> {
+        None
+    }
+
+    /// Inserts it, where [`Record::insert_rows`] cannot say how.
+    fn insert(&self, txn: &DatabaseTransaction) -> impl Future<Output = Result<(), DbErr>> + Send {
+        let rows = self.insert_rows(txn.get_database_backend());
+        async move {
+            let Some((first, rows)) = rows else {
+                return Err(DbErr::Custom(format!("a {} record implements neither insert_rows nor insert", Self::KIND)));
+            };
+            db::insert_all(txn, Some(first), rows).await
+        }
+    }
 
     /// Writes the changed record over the stored one if that is still at
     /// `expected` version; `false` when someone else changed it first.
@@ -152,10 +169,12 @@ macro_rules! versioned_record {
                 $entity::Entity::find_by_id(id.to_owned()).one(db).await
             }
 
-            async fn insert(&self, txn: &::sea_orm::DatabaseTransaction) -> Result<(), ::sea_orm::DbErr> {
-                use ::sea_orm::{ActiveModelTrait as _, EntityTrait as _, IntoActiveModel as _};
-                $entity::Entity::insert(self.clone().into_active_model().reset_all()).exec_without_returning(txn).await?;
-                Ok(())
+            fn insert_rows(
+                &self,
+                backend: ::sea_orm::DbBackend,
+            ) -> Option<(::sea_orm::Statement, Vec<$crate::db::NewRows>)> {
+                use ::sea_orm::{ActiveModelTrait as _, EntityTrait as _, IntoActiveModel as _, QueryTrait as _};
+                Some(($entity::Entity::insert(self.clone().into_active_model().reset_all()).build(backend), Vec::new()))
             }
 
             async fn update(
@@ -344,9 +363,8 @@ fn envelopes(by: &Actor<'_>, source: &str, events: impl IntoIterator<Item = Even
 }
 
 /// Writes a change's trail rows (of the record `kind` `id`) and its events:
-/// on PostgreSQL in one statement (the trail's insert runs as a part of the
-/// outbox's), else one each. Every command writes both, so this is a round
-/// trip less for each.
+/// on PostgreSQL in one statement, else one each. Every command writes
+/// both, so this is a round trip less for each.
 pub async fn record_change(
     txn: &DatabaseTransaction,
     by: &Actor<'_>,
@@ -355,24 +373,18 @@ pub async fn record_change(
     changes: &Changes,
     events: impl IntoIterator<Item = Event>,
 ) -> Result<(), DbErr> {
-    let envelopes = envelopes(by, source, events);
-    let backend = txn.get_database_backend();
-    if backend != DbBackend::Postgres || changes.is_empty() || envelopes.is_empty() {
-        audit::write(txn, kind, id, by, changes).await?;
-        return outbox::append(txn, &envelopes).await;
-    }
-    let mut values = audit::row_values(kind, id, by, changes);
-    let trail_rows = values.len() / audit::COLUMNS;
-    let sql = format!(
-        "WITH trail AS ({} VALUES {}) {} VALUES {}",
-        audit::INSERT,
-        db::tuples(backend, trail_rows, audit::COLUMNS, 0),
-        outbox::INSERT,
-        db::tuples(backend, envelopes.len(), outbox::COLUMNS, values.len())
-    );
-    values.extend(envelopes.iter().flat_map(outbox::row_values));
-    txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-    Ok(())
+    db::insert_all(txn, None, change_rows(by, source, (kind, id), changes, events)).await
+}
+
+/// The trail rows and outbox rows of a change.
+fn change_rows(
+    by: &Actor<'_>,
+    source: &str,
+    (kind, id): (&str, &str),
+    changes: &Changes,
+    events: impl IntoIterator<Item = Event>,
+) -> Vec<NewRows> {
+    vec![audit::new_rows(kind, id, by, changes), outbox::new_rows(&envelopes(by, source, events))]
 }
 
 /// [`Tx::save`] inside a transaction someone else owns and commits (an event
@@ -540,13 +552,22 @@ impl Mutations {
             once,
             async |tx| {
                 let (record, trail, events) = build(tx.clone()).await?;
-                match record.insert(&tx).await {
-                    Ok(()) => {}
-                    Err(err) if is_unique_violation(&err) => return Err(already_exists(&record)),
-                    Err(err) => return Err(err.into()),
+                let inserted = match record.insert_rows(tx.get_database_backend()) {
+                    // One round trip for the record, its trail and its events.
+                    Some((first, mut rows)) => {
+                        rows.extend(change_rows(&tx.by(), tx.source, (R::KIND, record.id()), &trail, events));
+                        db::insert_all(&*tx, Some(first), rows).await
+                    }
+                    None => match record.insert(&tx).await {
+                        Ok(()) => tx.record(R::KIND, record.id(), &trail, events).await,
+                        failed => failed,
+                    },
+                };
+                match inserted {
+                    Ok(()) => Ok(record),
+                    Err(err) if is_unique_violation(&err) => Err(already_exists(&record)),
+                    Err(err) => Err(err.into()),
                 }
-                tx.record(R::KIND, record.id(), &trail, events).await?;
-                Ok(record)
             },
             |record| record.id(),
             |id| async move { R::load(&self.db, &id).await?.ok_or_else(|| Error::not_found(&R::noun(), id)) },

@@ -5,7 +5,7 @@
 
 pub mod entities;
 
-use docket_kit::{audit::Changes, mutation::Record};
+use docket_kit::{audit::Changes, db::NewRows, mutation::Record};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryResult,
     Statement, Value,
@@ -148,9 +148,9 @@ impl Record for CaseRecord {
         load_case(db, CaseKey::Id(id)).await
     }
 
-    async fn insert(&self, txn: &DatabaseTransaction) -> Result<(), DbErr> {
-        self.case.insert(txn).await?;
-        insert_links(txn, self, true, true).await
+    fn insert_rows(&self, backend: DbBackend) -> Option<(Statement, Vec<NewRows>)> {
+        let (case, _) = self.case.insert_rows(backend)?;
+        Some((case, link_rows(self, true, true)))
     }
 
     async fn update(&self, txn: &DatabaseTransaction, expected: i64, changes: &Changes) -> Result<bool, DbErr> {
@@ -245,22 +245,28 @@ async fn write_links(txn: &DatabaseTransaction, record: &CaseRecord, contacts: b
 
 /// Inserts a case's contacts and/or tags (a new case has none to replace).
 async fn insert_links(txn: &DatabaseTransaction, record: &CaseRecord, contacts: bool, tags: bool) -> Result<(), DbErr> {
-    use sea_orm::ActiveValue::Set;
+    docket_kit::db::insert_all(txn, None, link_rows(record, contacts, tags)).await
+}
+
+/// The rows of a case's contacts and/or tags.
+fn link_rows(record: &CaseRecord, contacts: bool, tags: bool) -> Vec<NewRows> {
     let id = &record.case.id;
-    if contacts && !record.contacts.is_empty() {
-        let rows = record.contacts.iter().enumerate().map(|(i, c)| case_contact::ActiveModel {
-            case_id: Set(id.clone()),
-            contact_id: Set(c.contact_id.to_string()),
-            is_primary: Set(c.primary),
-            position: Set(i as i32),
-        });
-        case_contact::Entity::insert_many(rows).exec(txn).await?;
+    let mut rows = Vec::new();
+    if contacts {
+        let mut links = NewRows::new("INSERT INTO case_contacts (case_id, contact_id, is_primary, position)", 4, "");
+        for (position, contact) in record.contacts.iter().enumerate() {
+            links.push([id.as_str().into(), contact.contact_id.to_string().into(), contact.primary.into(), (position as i32).into()]);
+        }
+        rows.push(links);
     }
-    if tags && !record.tags.is_empty() {
-        let rows = record.tags.iter().map(|t| case_tag::ActiveModel { case_id: Set(id.clone()), tag: Set(t.clone()) });
-        case_tag::Entity::insert_many(rows).exec(txn).await?;
+    if tags {
+        let mut links = NewRows::new("INSERT INTO case_tags (case_id, tag)", 2, "");
+        for tag in &record.tags {
+            links.push([id.as_str().into(), tag.as_str().into()]);
+        }
+        rows.push(links);
     }
-    Ok(())
+    rows
 }
 
 /// A team with its members' ids in the order they joined.

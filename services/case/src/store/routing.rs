@@ -417,12 +417,24 @@ pub(super) async fn route_with(
         Method::TeamQueue => (rule.team_id.clone(), None, String::new()),
         Method::Person => {
             let person = rule.owner_id.clone().unwrap_or_default();
-            if can_take_cases(txn, &person, at).await? {
-                (rule.team_id.clone(), Some(person), String::new())
+            // The team the case goes to either way, unless it is the
+            // default team of a person who is away.
+            let team = rule.team_id.clone().or(default_team);
+            let (takes, name) = person_and_team_name(txn, &person, team.as_deref(), at).await?;
+            let target = |team: &Option<String>| match (team, &name) {
+                (Some(_), Some(name)) => format!(" in {name}"),
+                (Some(team), None) => format!(" in {team}"),
+                (None, _) => String::new(),
+            };
+            let (team, owner, how) = if takes {
+                (rule.team_id.clone(), Some(person), "")
             } else {
-                let team = rule.team_id.clone().or(default_team);
-                (team, None, " (the person is away: into the queue)".to_owned())
-            }
+                (team, None, " (the person is away: into the queue)")
+            };
+            let reason = format!("rule \"{}\": {}{}{how}", rule.name, rule.method.label(), target(&team));
+            record.case.team_id = team;
+            record.case.owner_id = owner;
+            return Ok(Some(Routed { rule: Some((rule.id.clone(), rule.name.clone())), method: Some(rule.method), reason }));
         }
         Method::RoundRobin | Method::LeastLoaded | Method::Capacity => {
             let team_id = rule.team_id.clone().unwrap_or_default();
@@ -450,6 +462,41 @@ pub(super) async fn route_with(
 
 async fn team_name(txn: &DatabaseTransaction, team_id: &str) -> Result<String> {
     Ok(team::Entity::find_by_id(team_id.to_owned()).one(txn).await?.map(|t| t.name).unwrap_or_else(|| team_id.to_owned()))
+}
+
+/// [`can_take_cases`] for `staff_id`, and the name of `team_id` (when it
+/// names a team that exists), in one read: a person rule needs both.
+async fn person_and_team_name(
+    txn: &DatabaseTransaction,
+    staff_id: &str,
+    team_id: Option<&str>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(bool, Option<String>)> {
+    let backend = txn.get_database_backend();
+    let sql = format!(
+        "SELECT (SELECT t.name FROM teams t WHERE t.id = {}) AS team_name, \
+         s.active, s.available, s.role, s.out_of_office \
+         FROM (SELECT 1 AS one) one LEFT JOIN staff_users s ON s.id = {}",
+        placeholder(backend, 1),
+        placeholder(backend, 2)
+    );
+    let values: [Value; 2] = [team_id.unwrap_or_default().into(), staff_id.into()];
+    let row = txn
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+        .ok_or_else(|| sea_orm::DbErr::Custom("a select of one row answered none".to_owned()))?;
+    let name: Option<String> = row.try_get("", "team_name")?;
+    let takes = match row.try_get::<Option<bool>>("", "active")? {
+        Some(active) => takes_cases(
+            active,
+            row.try_get("", "available")?,
+            &row.try_get::<String>("", "role")?,
+            &row.try_get::<String>("", "out_of_office")?,
+            at,
+        ),
+        None => false,
+    };
+    Ok((takes, name))
 }
 
 /// Whether a staff user can be handed a case now: active, available, not

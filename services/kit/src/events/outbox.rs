@@ -57,16 +57,17 @@ pub(crate) fn row_values(envelope: &Envelope) -> [sea_orm::Value; COLUMNS] {
     ]
 }
 
+/// The outbox rows of `envelopes`, to insert with other rows.
+pub(crate) fn new_rows(envelopes: &[Envelope]) -> crate::db::NewRows {
+    crate::db::NewRows { values: envelopes.iter().flat_map(row_values).collect(), ..crate::db::NewRows::new(INSERT, COLUMNS, "") }
+}
+
 /// Writes events into the outbox, inside the caller's transaction.
 pub async fn append(txn: &impl ConnectionTrait, envelopes: &[Envelope]) -> Result<(), DbErr> {
     if envelopes.is_empty() {
         return Ok(());
     }
-    let backend = txn.get_database_backend();
-    let sql = format!("{INSERT} VALUES {}", crate::db::tuples(backend, envelopes.len(), COLUMNS, 0));
-    let values: Vec<sea_orm::Value> = envelopes.iter().flat_map(row_values).collect();
-    txn.execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?;
-    Ok(())
+    new_rows(envelopes).insert(txn).await
 }
 
 /// Wakes the relay after a commit, so an event does not wait for the next poll.
