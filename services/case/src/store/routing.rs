@@ -413,28 +413,21 @@ pub(super) async fn route_with(
         record.case.team_id = Some(default_team);
         return Ok(Some(Routed { rule: None, method: None, reason: format!("no rule matched: {name}'s queue") }));
     };
-    let (team_id, owner, how) = match rule.method {
-        Method::TeamQueue => (rule.team_id.clone(), None, String::new()),
+    // Where the case goes, who takes it, why not (when nobody does), and the
+    // team's name when the method read it already.
+    let (team_id, owner, how, read_name) = match rule.method {
+        Method::TeamQueue => (rule.team_id.clone(), None, "", None),
         Method::Person => {
             let person = rule.owner_id.clone().unwrap_or_default();
             // The team the case goes to either way, unless it is the
             // default team of a person who is away.
             let team = rule.team_id.clone().or(default_team);
             let (takes, name) = person_and_team_name(txn, &person, team.as_deref(), at).await?;
-            let target = |team: &Option<String>| match (team, &name) {
-                (Some(_), Some(name)) => format!(" in {name}"),
-                (Some(team), None) => format!(" in {team}"),
-                (None, _) => String::new(),
-            };
-            let (team, owner, how) = if takes {
-                (rule.team_id.clone(), Some(person), "")
+            if takes {
+                (rule.team_id.clone(), Some(person), "", name)
             } else {
-                (team, None, " (the person is away: into the queue)")
-            };
-            let reason = format!("rule \"{}\": {}{}{how}", rule.name, rule.method.label(), target(&team));
-            record.case.team_id = team;
-            record.case.owner_id = owner;
-            return Ok(Some(Routed { rule: Some((rule.id.clone(), rule.name.clone())), method: Some(rule.method), reason }));
+                (team, None, " (the person is away: into the queue)", name)
+            }
         }
         Method::RoundRobin | Method::LeastLoaded | Method::Capacity => {
             let team_id = rule.team_id.clone().unwrap_or_default();
@@ -447,12 +440,13 @@ pub(super) async fn route_with(
                 (None, _) => " (nobody is available: into the queue)",
                 (Some(_), _) => "",
             };
-            (Some(team_id), owner, how.to_owned())
+            (Some(team_id), owner, how, None)
         }
     };
-    let target = match &team_id {
-        Some(team) => format!(" in {}", team_name(txn, team).await?),
-        None => String::new(),
+    let target = match (&team_id, read_name) {
+        (Some(team), None) => format!(" in {}", team_name(txn, team).await?),
+        (Some(_), Some(name)) => format!(" in {name}"),
+        (None, _) => String::new(),
     };
     record.case.team_id = team_id;
     record.case.owner_id = owner;
