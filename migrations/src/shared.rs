@@ -155,3 +155,45 @@ impl MigrationTrait for OutboxUnsentByPosition {
             .await
     }
 }
+
+/// A creation's audit trail in one row (see `docket_kit::audit`): the
+/// `fields` column holds the entries after the row's own. Every service's
+/// trail has it. Rolling back writes the packed entries out as rows of
+/// their own (with the ids the history calls showed them under).
+pub struct AuditCreationInOneRow;
+
+impl MigrationName for AuditCreationInOneRow {
+    fn name(&self) -> &str {
+        "m20261206_000101_audit_creation_in_one_row"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AuditCreationInOneRow {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.alter_table(Table::alter().table("audit_entries").add_column(text("fields").default("")).to_owned()).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let columns = "id, record_type, record_id, actor, at, field, old_value, new_value, reason";
+        // The n-th packed entry (from 1) is `[field, old, new]`; its id as `audit::unpack` gives it.
+        let unpack = match manager.get_database_backend() {
+            sea_orm::DbBackend::Postgres => {
+                "SELECT a.id || '.' || lpad(e.n::text, 3, '0'), a.record_type, a.record_id, a.actor, a.at, \
+                 e.entry->>0, e.entry->>1, e.entry->>2, a.reason \
+                 FROM audit_entries a, json_array_elements(a.fields::json) WITH ORDINALITY AS e(entry, n) \
+                 WHERE a.fields <> ''"
+            }
+            _ => {
+                "SELECT a.id || '.' || substr('00' || (e.key + 1), -3), a.record_type, a.record_id, a.actor, a.at, \
+                 json_extract(e.value, '$[0]'), json_extract(e.value, '$[1]'), json_extract(e.value, '$[2]'), a.reason \
+                 FROM audit_entries a, json_each(a.fields) AS e \
+                 WHERE a.fields <> ''"
+            }
+        };
+        let db = manager.get_connection();
+        db.execute_unprepared(&format!("INSERT INTO audit_entries ({columns}) {unpack}")).await?;
+        db.execute_unprepared("ALTER TABLE audit_entries DROP COLUMN fields").await?;
+        Ok(())
+    }
+}

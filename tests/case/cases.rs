@@ -19,6 +19,7 @@ on_both_backends!(
     closing_needs_a_resolution_and_a_closed_status,
     reopening_needs_a_reason_and_returns_the_case_to_its_owner,
     an_update_changes_masked_fields_with_one_trail_row_each,
+    a_creation_is_one_trail_row_read_as_an_entry_per_field,
     the_same_idempotency_key_creates_one_case_and_one_number,
     queues_filter_sort_and_page,
     admins_edit_the_case_type_catalogue,
@@ -557,4 +558,91 @@ async fn admins_edit_the_case_type_catalogue(app: TestApp) {
         .await
         .unwrap_err();
     assert_field_error(&refused, Code::InvalidArgument, "case.type_id");
+}
+
+/// A creation's trail is stored as one row (issue 15) and read as an entry
+/// per field: the same entries in pages of any size, and the same again
+/// after rolling that upgrade back (which writes them out as rows).
+async fn a_creation_is_one_trail_row_read_as_an_entry_per_field(app: TestApp) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let customer = customer(&app).await;
+    let created = case(&app, &customer, "Packed").await;
+    let updated = app
+        .cases(AGENT)
+        .update_case(pb::UpdateCaseRequest {
+            case: Some(pb::Case {
+                id: created.id.clone(),
+                etag: created.etag.clone(),
+                subject: "Unpacked".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["subject"]),
+            ..Default::default()
+        })
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(updated.subject, "Unpacked");
+    let entries = |trail: &[pb::AuditEntry]| -> Vec<(String, String, String, String)> {
+        trail.iter().map(|e| (e.id.clone(), e.field.clone(), e.old_value.clone(), e.new_value.clone())).collect()
+    };
+    let trail = entries(&history(&app, &created.id).await);
+    let fields: Vec<&str> = trail.iter().map(|(_, field, _, _)| field.as_str()).collect();
+    assert_eq!(fields[..2], ["created", "status"], "{fields:?}");
+    for field in ["subject", "description", "priority", "account_id", "contacts"] {
+        assert!(fields.contains(&field), "{field} in {fields:?}");
+    }
+    let (last_id, last_field, last_old, last_new) = trail.last().expect("entries");
+    assert_eq!((last_field.as_str(), last_old.as_str(), last_new.as_str()), ("subject", "Packed", "Unpacked"));
+    assert!(trail.windows(2).all(|pair| pair[0].0 < pair[1].0), "ids increase as text: {trail:?}");
+
+    let paged = async |size: i32| {
+        let mut all = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = app
+                .cases(AGENT)
+                .list_case_history(pb::ListHistoryRequest { id: created.id.clone(), page_size: size, page_token: token })
+                .await
+                .expect("a page of history")
+                .into_inner();
+            assert!(page.entries.len() <= size as usize);
+            all.extend(entries(&page.entries));
+            if page.next_page_token.is_empty() {
+                return all;
+            }
+            token = page.next_page_token;
+        }
+    };
+    for size in [1, 2, 3, 7] {
+        assert_eq!(paged(size).await, trail, "pages of {size}");
+    }
+
+    let db = docket_kit::db::connect(&app.settings.database, "case").await.unwrap();
+    let backend = db.get_database_backend();
+    let stored = async || -> Vec<(String, String, String, String)> {
+        let sql = format!(
+            "SELECT id, field, old_value, new_value FROM audit_entries WHERE record_id = {} ORDER BY id",
+            docket_kit::db::placeholder(backend, 1)
+        );
+        let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, [created.id.clone().into()])).await.unwrap();
+        rows.iter()
+            .map(|row| {
+                let text = |column: &str| row.try_get::<String>("", column).unwrap();
+                (text("id"), text("field"), text("old_value"), text("new_value"))
+            })
+            .collect()
+    };
+    let rows = stored().await;
+    assert_eq!(rows.len(), 2, "the creation's row and the update's: {rows:?}");
+    assert_eq!((&rows[0].1, &rows[1].0), (&"created".to_owned(), last_id));
+
+    crate::common::migrate_down_through(&db, "case", "m20261206_000101_audit_creation_in_one_row").await;
+    assert_eq!(stored().await, trail, "rolled back: an entry a row, under the ids the history showed");
+    docket_migrations::up(&db, "case").await.unwrap();
+    assert_eq!(
+        history(&app, &created.id).await.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        trail.iter().map(|(id, ..)| id.clone()).collect::<Vec<_>>()
+    );
+    assert_eq!(paged(2).await, trail, "the written-out rows page as before");
 }

@@ -431,7 +431,7 @@ async fn concurrent_cases_from_one_new_sender_make_one_contact(app: TestApp) {
                 .query_one_raw(Statement::from_string(
                     sea_orm::DbBackend::Postgres,
                     "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
-                     AND query LIKE 'INSERT INTO \"contacts\"%'",
+                     AND query LIKE '%INSERT INTO \"contacts\"%'",
                 ))
                 .await
                 .unwrap()

@@ -128,7 +128,8 @@ async fn routed_reason(app: &TestApp, case_id: &str) -> String {
         .await
         .expect("read the outbox")
         .unwrap_or_else(|| panic!("no case.routed event of {case_id}"));
-    let envelope = docket_proto::events::v1::Envelope::decode(row.try_get::<Vec<u8>>("", "envelope").unwrap().as_slice()).unwrap();
+    let envelope =
+        docket_proto::events::v1::Envelope::decode(row.try_get::<Vec<u8>>("", "envelope").unwrap().as_slice()).unwrap();
     let payload = envelope.payload.expect("a payload");
     docket_proto::events::v1::CaseRouted::decode(payload.value.as_slice()).expect("a CaseRouted").reason
 }

@@ -613,13 +613,6 @@ pub async fn wait_for_health(channel: Channel, wanted: ServingStatus, within: Du
 /// only something that never happens fails, however slow the machine.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
-/// The one way a test waits: polls `check` until it answers `Ok`, and returns
-/// that value. `Err` tells what is still missing; if it is still missing after
-/// [`PATIENCE`], the test fails with `what` and that last answer.
-///
-/// To assert that something did *not* happen, first wait here for a signal
-/// that the system has already processed whatever could have caused it (an
-/// inbox row, a delivery's final status, a later event), then assert.
 /// Undoes `service`'s migrations back to and including `name` (and so every
 /// later one), as an operator rolling back that upgrade would.
 pub async fn migrate_down_through(db: &DatabaseConnection, service: &str, name: &str) {
@@ -633,6 +626,13 @@ pub async fn migrate_down_through(db: &DatabaseConnection, service: &str, name: 
     docket_migrations::down(db, service, (applied.len() - at) as u32).await.expect("migrate down");
 }
 
+/// The one way a test waits: polls `check` until it answers `Ok`, and returns
+/// that value. `Err` tells what is still missing; if it is still missing after
+/// [`PATIENCE`], the test fails with `what` and that last answer.
+///
+/// To assert that something did *not* happen, first wait here for a signal
+/// that the system has already processed whatever could have caused it (an
+/// inbox row, a delivery's final status, a later event), then assert.
 pub async fn eventually<T, E: std::fmt::Display>(what: &str, check: impl AsyncFnMut() -> Result<T, E>) -> T {
     eventually_within(PATIENCE, what, check).await
 }

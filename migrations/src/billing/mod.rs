@@ -19,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_create_case_clocks::Migration),
             Box::new(m20261123_000004_create_work::Migration),
             Box::new(crate::shared::OutboxUnsentByPosition),
+            Box::new(crate::shared::AuditCreationInOneRow),
         ]
     }
 }

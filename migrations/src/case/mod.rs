@@ -38,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000011_report_extremes_and_gaps::Migration),
             Box::new(m20261205_000012_assignment_rules_version::Migration),
             Box::new(m20261205_000013_reports_kept_by_inserts::Migration),
+            Box::new(crate::shared::AuditCreationInOneRow),
         ]
     }
 }

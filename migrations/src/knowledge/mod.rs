@@ -21,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000002_deflection_events_once::Migration),
             Box::new(m20261205_000001_search_by_language::Migration),
             Box::new(crate::shared::OutboxUnsentByPosition),
+            Box::new(crate::shared::AuditCreationInOneRow),
         ]
     }
 }

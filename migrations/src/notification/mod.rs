@@ -20,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000003_mailer_leases::Migration),
             Box::new(m20261205_000004_pending_deliveries::Migration),
             Box::new(m20261205_000005_delivery_traces::Migration),
+            Box::new(crate::shared::AuditCreationInOneRow),
         ]
     }
 }

@@ -20,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000003_submission_confirmation::Migration),
             Box::new(m20261204_000004_link_ids::Migration),
             Box::new(crate::shared::OutboxUnsentByPosition),
+            Box::new(crate::shared::AuditCreationInOneRow),
         ]
     }
 }

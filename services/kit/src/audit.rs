@@ -1,12 +1,18 @@
 //! The append-only audit trail every service keeps of its own records: one
-//! row per changed field, written in the transaction of the change, with
+//! entry per changed field, written in the transaction of the change, with
 //! who, when, old and new value, and why.
+//!
+//! A change's entries are a row each, except a creation's: it is one row
+//! (its first entry, the rest packed into `fields`), because a new record
+//! names most of its fields at once and a row each would cost a create more
+//! than the record itself (issue 15). Reads unpack it ([`unpack`]): the
+//! history calls show the same entries either way.
 
 use chrono::{DateTime, Utc};
 use docket_proto::case::v1::{AuditEntry, ListHistoryResponse};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement, TransactionTrait, Value,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement, TransactionTrait, Value,
 };
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +21,7 @@ use crate::{error::FieldViolations, page};
 pub mod entity {
     use sea_orm::entity::prelude::*;
 
-    /// One changed field of one record.
+    /// One changed field of one record (and a creation's further fields).
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "audit_entries")]
     pub struct Model {
@@ -30,6 +36,9 @@ pub mod entity {
         pub old_value: String,
         pub new_value: String,
         pub reason: String,
+        /// A creation's entries after the row's own, packed: a JSON array
+        /// of `[field, old, new]`; empty in every other row.
+        pub fields: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -101,31 +110,85 @@ pub struct Actor<'a> {
 
 /// The columns of a trail row, as hand-written inserts name them.
 pub(crate) const INSERT: &str =
-    "INSERT INTO audit_entries (id, record_type, record_id, actor, at, field, old_value, new_value, reason)";
-pub(crate) const COLUMNS: usize = 9;
+    "INSERT INTO audit_entries (id, record_type, record_id, actor, at, field, old_value, new_value, reason, fields)";
+pub(crate) const COLUMNS: usize = 10;
 
-/// The values of the trail rows of `changes`, [`COLUMNS`] a row.
-pub(crate) fn row_values(record_type: &str, record_id: &str, by: &Actor<'_>, changes: &Changes) -> Vec<Value> {
-    let mut values = Vec::with_capacity(changes.0.len() * COLUMNS);
-    for change in changes.fields() {
-        values.extend([
-            uuid::Uuid::now_v7().to_string().into(),
-            record_type.into(),
-            record_id.into(),
-            by.actor.into(),
-            by.at.into(),
-            change.field.into(),
-            change.old.as_str().into(),
-            change.new.as_str().into(),
-            by.reason.into(),
-        ]);
-    }
-    values
+/// The values of one trail row, [`COLUMNS`] of them.
+fn row(record_type: &str, record_id: &str, by: &Actor<'_>, change: &FieldChange, packed: String) -> [Value; COLUMNS] {
+    [
+        uuid::Uuid::now_v7().to_string().into(),
+        record_type.into(),
+        record_id.into(),
+        by.actor.into(),
+        by.at.into(),
+        change.field.into(),
+        change.old.as_str().into(),
+        change.new.as_str().into(),
+        by.reason.into(),
+        packed.into(),
+    ]
 }
 
-/// The trail rows of `changes`, to insert with other rows.
+/// The values of the trail rows of `changes`, a row per field.
+fn row_values(record_type: &str, record_id: &str, by: &Actor<'_>, changes: &Changes) -> Vec<Value> {
+    changes.fields().flat_map(|change| row(record_type, record_id, by, change, String::new())).collect()
+}
+
+/// The most entries a creation's row packs (see [`unpack`]); a creation
+/// naming more fields is a row per field.
+const MAX_PACKED: usize = 999;
+
+/// The values of a creation's trail: one row, empty when `changes` is.
+fn creation_values(record_type: &str, record_id: &str, by: &Actor<'_>, changes: &Changes) -> Vec<Value> {
+    match changes.0.split_first() {
+        Some((first, rest)) if rest.len() <= MAX_PACKED => row(record_type, record_id, by, first, pack(rest)).into(),
+        _ => row_values(record_type, record_id, by, changes),
+    }
+}
+
+/// A creation's further entries as `fields` holds them.
+fn pack(rest: &[FieldChange]) -> String {
+    if rest.is_empty() {
+        return String::new();
+    }
+    let triples: Vec<[&str; 3]> = rest.iter().map(|c| [c.field, c.old.as_str(), c.new.as_str()]).collect();
+    // A list of strings always serializes.
+    serde_json::to_string(&triples).unwrap_or_default()
+}
+
+/// A trail row's entries: the row's own, then the ones packed into it, each
+/// with its position in the row (0 for the row's own). A packed entry's id
+/// is the row's with `.001`, `.002`, … after it: unique, and in the order
+/// of the entries when ids are compared as text (so a creation packs at
+/// most [`MAX_PACKED`]).
+pub fn unpack(mut row: entity::Model) -> Vec<(u32, entity::Model)> {
+    let packed = std::mem::take(&mut row.fields);
+    let triples: Vec<[String; 3]> = if packed.is_empty() {
+        Vec::new()
+    } else {
+        // Only `pack` writes the column; anything else shows as no entries.
+        serde_json::from_str(&packed).unwrap_or_default()
+    };
+    let mut entries = Vec::with_capacity(1 + triples.len());
+    for (part, [field, old_value, new_value]) in (1..).zip(triples) {
+        let entry = entity::Model { id: format!("{}.{part:03}", row.id), field, old_value, new_value, ..row.clone() };
+        entries.push((part, entry));
+    }
+    entries.insert(0, (0, row));
+    entries
+}
+
+/// The trail rows of a change, a row per field, to insert with other rows.
 pub(crate) fn new_rows(record_type: &str, record_id: &str, by: &Actor<'_>, changes: &Changes) -> crate::db::NewRows {
     crate::db::NewRows { values: row_values(record_type, record_id, by, changes), ..crate::db::NewRows::new(INSERT, COLUMNS, "") }
+}
+
+/// The trail row of a creation, to insert with other rows.
+pub(crate) fn creation_rows(record_type: &str, record_id: &str, by: &Actor<'_>, changes: &Changes) -> crate::db::NewRows {
+    crate::db::NewRows {
+        values: creation_values(record_type, record_id, by, changes),
+        ..crate::db::NewRows::new(INSERT, COLUMNS, "")
+    }
 }
 
 /// Appends one audit row per changed field.
@@ -136,18 +199,12 @@ pub async fn write(
     by: &Actor<'_>,
     changes: &Changes,
 ) -> Result<(), DbErr> {
-    if changes.is_empty() {
-        return Ok(());
-    }
-    let backend = txn.get_database_backend();
-    let sql = format!("{INSERT} VALUES {}", crate::db::tuples(backend, changes.0.len(), COLUMNS, 0));
-    txn.execute_raw(Statement::from_sql_and_values(backend, sql, row_values(record_type, record_id, by, changes))).await?;
-    Ok(())
+    crate::db::insert_all(txn, None, vec![new_rows(record_type, record_id, by, changes)]).await
 }
 
 /// Inserts a record's row (`insert`, a plain `INSERT … VALUES`) unless a row
-/// with its key is already there, and with it the trail rows of `changes`
-/// (not empty); `false`, and nothing written, when the row was there. On
+/// with its key is already there, and with it the creation's trail of
+/// `changes` (not empty); `false`, and nothing written, when the row was there. On
 /// PostgreSQL in one statement outside any transaction (the trail is
 /// inserted only from the row's `RETURNING`), elsewhere in one transaction.
 /// For records whose creation announces nothing: there is no outbox row.
@@ -162,13 +219,14 @@ pub async fn insert_new_with_trail(
     let backend = db.get_database_backend();
     let mut values = insert.values.map(|values| values.0).unwrap_or_default();
     if backend == DbBackend::Postgres {
+        let trail = creation_values(record_type, record_id, by, changes);
         let sql = format!(
             "WITH inserted AS ({} ON CONFLICT DO NOTHING RETURNING 1) {INSERT} SELECT * FROM (VALUES {}) AS trail \
              WHERE EXISTS (SELECT 1 FROM inserted)",
             insert.sql,
-            crate::db::tuples(backend, changes.0.len(), COLUMNS, values.len())
+            crate::db::tuples(backend, trail.len() / COLUMNS, COLUMNS, values.len())
         );
-        values.extend(row_values(record_type, record_id, by, changes));
+        values.extend(trail);
         let done = db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
         return Ok(done.rows_affected() > 0);
     }
@@ -177,7 +235,7 @@ pub async fn insert_new_with_trail(
     if txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected() == 0 {
         return Ok(false);
     }
-    write(&txn, record_type, record_id, by, changes).await?;
+    crate::db::insert_all(&txn, None, vec![creation_rows(record_type, record_id, by, changes)]).await?;
     txn.commit().await?;
     Ok(true)
 }
@@ -198,8 +256,8 @@ pub fn to_proto(row: entity::Model) -> AuditEntry {
     }
 }
 
-/// One page of the trail of `record_id` (rows of the given record types),
-/// oldest first, after the row id `after`; the id of the last row when
+/// One page of the trail of `record_id` (entries of the given record types),
+/// oldest first, after the entry id `after`; the id of the last entry when
 /// another page follows.
 pub async fn list(
     db: &impl ConnectionTrait,
@@ -211,12 +269,24 @@ pub async fn list(
     let mut query = entity::Entity::find()
         .filter(entity::Column::RecordId.eq(record_id))
         .filter(entity::Column::RecordType.is_in(types.iter().copied()));
-    if let Some(after) = after {
-        query = query.filter(entity::Column::Id.gt(after));
+    if let Some(after) = &after {
+        // The rows after the entry, and the row it may be packed into
+        // (`<row id>.<part>`): the rest of that row comes first.
+        let row = after.split_once('.').map_or(after.as_str(), |(row, _)| row);
+        query = query.filter(Condition::any().add(entity::Column::Id.gt(after.as_str())).add(entity::Column::Id.eq(row)));
     }
-    let mut rows = query.order_by_asc(entity::Column::Id).limit(limit + 1).all(db).await?;
-    let next = page::page_end(&mut rows, limit).map(|r| r.id.clone());
-    Ok((rows, next))
+    // Every row holds at least one entry: the row resumed in, and one
+    // more than the page, tell whether another page follows.
+    let rows = query.order_by_asc(entity::Column::Id).limit(limit + 2).all(db).await?;
+    // Entry ids compare as text in the entries' order.
+    let mut entries: Vec<entity::Model> = rows
+        .into_iter()
+        .flat_map(unpack)
+        .map(|(_, entry)| entry)
+        .filter(|entry| after.as_ref().is_none_or(|after| entry.id > *after))
+        .collect();
+    let next = page::page_end(&mut entries, limit).map(|r| r.id.clone());
+    Ok((entries, next))
 }
 
 /// The page of a record's trail that a ListXHistory call asks for.

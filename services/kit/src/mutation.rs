@@ -326,6 +326,29 @@ impl Tx {
         record_change(&self.txn, &self.by(), self.source, (kind, id), changes, events).await
     }
 
+    /// Inserts a new record with its creation's trail (one row, see
+    /// [`audit`]) and the events that announce it: one round trip where the
+    /// record gives its rows ([`Record::insert_rows`]) and the database allows.
+    pub async fn insert_new<R: Record>(
+        &self,
+        record: &R,
+        trail: &Changes,
+        events: impl IntoIterator<Item = Event>,
+    ) -> Result<(), DbErr> {
+        let by = self.by();
+        let announced = with_events(audit::creation_rows(R::KIND, record.id(), &by, trail), &by, self.source, events);
+        match record.insert_rows(self.get_database_backend()) {
+            Some((first, mut rows)) => {
+                rows.extend(announced);
+                db::insert_all(&*self.txn, Some(first), rows).await
+            }
+            None => {
+                record.insert(&self.txn).await?;
+                db::insert_all(&*self.txn, None, announced).await
+            }
+        }
+    }
+
     /// Writes an edit the domain made of `before`: the guarded version bump,
     /// the trail and the events. The saved record, or `Stale` when someone
     /// changed it since it was read.
@@ -373,18 +396,12 @@ pub async fn record_change(
     changes: &Changes,
     events: impl IntoIterator<Item = Event>,
 ) -> Result<(), DbErr> {
-    db::insert_all(txn, None, change_rows(by, source, (kind, id), changes, events)).await
+    db::insert_all(txn, None, with_events(audit::new_rows(kind, id, by, changes), by, source, events)).await
 }
 
-/// The trail rows and outbox rows of a change.
-fn change_rows(
-    by: &Actor<'_>,
-    source: &str,
-    (kind, id): (&str, &str),
-    changes: &Changes,
-    events: impl IntoIterator<Item = Event>,
-) -> Vec<NewRows> {
-    vec![audit::new_rows(kind, id, by, changes), outbox::new_rows(&envelopes(by, source, events))]
+/// A change's trail rows and the outbox rows of its events.
+fn with_events(trail: NewRows, by: &Actor<'_>, source: &str, events: impl IntoIterator<Item = Event>) -> Vec<NewRows> {
+    vec![trail, outbox::new_rows(&envelopes(by, source, events))]
 }
 
 /// [`Tx::save`] inside a transaction someone else owns and commits (an event
@@ -552,18 +569,7 @@ impl Mutations {
             once,
             async |tx| {
                 let (record, trail, events) = build(tx.clone()).await?;
-                let inserted = match record.insert_rows(tx.get_database_backend()) {
-                    // One round trip for the record, its trail and its events.
-                    Some((first, mut rows)) => {
-                        rows.extend(change_rows(&tx.by(), tx.source, (R::KIND, record.id()), &trail, events));
-                        db::insert_all(&*tx, Some(first), rows).await
-                    }
-                    None => match record.insert(&tx).await {
-                        Ok(()) => tx.record(R::KIND, record.id(), &trail, events).await,
-                        failed => failed,
-                    },
-                };
-                match inserted {
+                match tx.insert_new(&record, &trail, events).await {
                     Ok(()) => Ok(record),
                     Err(err) if is_unique_violation(&err) => Err(already_exists(&record)),
                     Err(err) => Err(err.into()),

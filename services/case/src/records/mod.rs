@@ -255,7 +255,12 @@ fn link_rows(record: &CaseRecord, contacts: bool, tags: bool) -> Vec<NewRows> {
     if contacts {
         let mut links = NewRows::new("INSERT INTO case_contacts (case_id, contact_id, is_primary, position)", 4, "");
         for (position, contact) in record.contacts.iter().enumerate() {
-            links.push([id.as_str().into(), contact.contact_id.to_string().into(), contact.primary.into(), (position as i32).into()]);
+            links.push([
+                id.as_str().into(),
+                contact.contact_id.to_string().into(),
+                contact.primary.into(),
+                (position as i32).into(),
+            ]);
         }
         rows.push(links);
     }

@@ -558,13 +558,13 @@ impl Store {
         Ok((records, next))
     }
 
-    /// A change of a case's team to one where it has no owner routes it
-    /// among the new team's members (by the rules that route to that team).
     /// How many cases the filters select (a list's `total_size`).
     pub async fn count_cases(&self, filter: &CaseFilter) -> Result<i64> {
         super::count(&self.db, cases_matching(filter)).await
     }
 
+    /// A change of a case's team to one where it has no owner routes it
+    /// among the new team's members (by the rules that route to that team).
     pub async fn update_case(&self, target: CaseUpdate, fields: CaseFields, by: &Actor<'_>) -> Result<CaseRecord> {
         let mask = &target.mask;
         let fields = &fields;

@@ -1,7 +1,7 @@
 //! Contacts: the people of an account, unique by email (case-insensitively).
 
 use docket_kit::{
-    mutation::{self, Once, Record, Tx, already_exists},
+    mutation::{self, Once, Tx, already_exists},
     request::{FieldMask, RecordId},
 };
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -140,13 +140,11 @@ async fn create_contact_in(
     fields.account_id = AccountId::stored(&account_id)?;
     let by = tx.by();
     let (model, changes) = draft(&fields, by.at);
-    match model.insert(tx).await {
-        Ok(()) => {}
-        Err(err) if docket_kit::error::is_unique_violation(&err) => return Err(already_exists(&model)),
-        Err(err) => return Err(err.into()),
+    match tx.insert_new(&model, &changes, [events::contact_changed(true, &model, &changes, by.reason)]).await {
+        Ok(()) => Ok(model),
+        Err(err) if docket_kit::error::is_unique_violation(&err) => Err(already_exists(&model)),
+        Err(err) => Err(err.into()),
     }
-    tx.record("contact", &model.id, &changes, [events::contact_changed(true, &model, &changes, by.reason)]).await?;
-    Ok(model)
 }
 
 /// The refusal of a find-or-create that lost to concurrent calls too often.
@@ -190,8 +188,7 @@ async fn unassigned_account(tx: &Tx, name: &str) -> Result<String> {
         notes: "People first met by email or web form, until staff place them.".to_owned(),
     };
     let (model, changes) = super::accounts::draft(&fields, tx.by().at);
-    model.insert(tx).await?;
-    tx.record("account", &model.id, &changes, [events::account_changed(true, &model, &changes, tx.by().reason)]).await?;
+    tx.insert_new(&model, &changes, [events::account_changed(true, &model, &changes, tx.by().reason)]).await?;
     Ok(model.id)
 }
 

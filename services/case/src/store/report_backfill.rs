@@ -41,6 +41,9 @@ pub const FILLED: &str = "report-data-filled-from-records";
 /// Cases read per page.
 const PAGE: u64 = 1_000;
 
+/// The fields of a case's trail its counts follow.
+const FOLLOWED: [&str; 3] = ["status", "owner_id", "team_id"];
+
 /// What a fill counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backfilled {
@@ -267,15 +270,18 @@ async fn fill(txn: &DatabaseTransaction) -> Result<Backfilled> {
         let trail = audit::entity::Entity::find()
             .filter(audit::entity::Column::RecordType.eq("case"))
             .filter(audit::entity::Column::RecordId.is_in(ids.iter().copied()))
-            .filter(audit::entity::Column::Field.is_in(["status", "owner_id", "team_id"]))
+            // A creation's row holds its first status, owner and team.
+            .filter(audit::entity::Column::Field.is_in(FOLLOWED.into_iter().chain(["created"])))
             .order_by_asc(audit::entity::Column::RecordId)
             .order_by_asc(audit::entity::Column::At)
             .order_by_asc(audit::entity::Column::Id)
             .all(txn)
             .await?;
         let mut trails: HashMap<String, Vec<audit::entity::Model>> = HashMap::new();
-        for row in trail {
-            trails.entry(row.record_id.clone()).or_default().push(row);
+        for (_, entry) in trail.into_iter().flat_map(audit::unpack) {
+            if FOLLOWED.contains(&entry.field.as_str()) {
+                trails.entry(entry.record_id.clone()).or_default().push(entry);
+            }
         }
         for case in &page {
             for counts in history(case, trails.get(&case.id).map_or(&[][..], Vec::as_slice)) {

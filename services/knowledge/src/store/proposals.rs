@@ -3,7 +3,7 @@
 //! link from that article to the case), or dismissed; each in the trail.
 
 use docket_kit::{
-    mutation::{Edit, Record},
+    mutation::Edit,
     page::{self, IdCursor},
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
@@ -112,10 +112,8 @@ impl Store {
                                     owner_id: owner_id.to_owned(),
                                 };
                                 let (model, created) = new_draft(&fields, by);
-                                model.insert(&tx).await?;
-                                tx.record(
-                                    "article",
-                                    &model.id,
+                                tx.insert_new(
+                                    &model,
                                     &created,
                                     [events::article_changed("article.created", &model, &created, by.reason)],
                                 )

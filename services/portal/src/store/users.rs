@@ -526,13 +526,11 @@ impl Store {
 /// Inserts a new user with the trail of its creation. A contact whose user
 /// a concurrent call just made is refused as taken.
 async fn insert_user(tx: &Tx, user: portal_user::Model, trail: &Trail) -> Result<portal_user::Model> {
-    match user.insert(tx).await {
-        Ok(()) => {}
-        Err(err) if is_unique_violation(&err) => return Err(already_exists(&user)),
-        Err(err) => return Err(err.into()),
+    match tx.insert_new(&user, trail, []).await {
+        Ok(()) => Ok(user),
+        Err(err) if is_unique_violation(&err) => Err(already_exists(&user)),
+        Err(err) => Err(err.into()),
     }
-    tx.trail(portal_user::Model::KIND, &user.contact_id, trail).await?;
-    Ok(user)
 }
 
 impl Store {
