@@ -7,7 +7,9 @@
 //! The rate limits are raised so that they do not refuse the benchmark.
 //!
 //! `web-forms`: creates one public web form (name, email, subject,
-//! details). Per concurrency level, set-up (not timed): `GET /f/{slug}`
+//! details), posts 300 submissions to it and settles the schemas (not
+//! timed; see `settle`: the service as it runs after its first minute).
+//! Per concurrency level, set-up (not timed): `GET /f/{slug}`
 //! once per submission for the form's sealed `docket-token`; then, timed,
 //! `POST /f/{slug}` of each filled-in form, each with its own email address.
 //! The gateway answers only after the portal service's SubmitForm has
@@ -394,52 +396,77 @@ async fn web_form_phases(stack: &Stack, args: &WebFormsArgs) -> anyhow::Result<(
         .context("creating the web form")?
         .into_inner();
     let page = Arc::new(format!("{}/f/{}", stack.base, form.slug));
-    let submissions = args.submissions as usize;
-    let (mut rows, mut succeeded) = (Vec::new(), 0);
+    // Not timed: the tables the phases write get rows, then statistics.
+    let (warm_up, _) = submit_forms(&page, "warm-up: form submit", "warm-up", 8, crate::WARM_UP).await?;
+    ensure!(warm_up.errors == 0, "{} warm-up submissions failed", warm_up.errors);
+    for service in [docket_case::SERVICE, docket_portal::SERVICE] {
+        let db = docket_kit::db::connect(&stack.settings.database, service).await?;
+        crate::settle(&db).await?;
+        db.close().await?;
+    }
+    let mut succeeded = crate::WARM_UP;
+    let mut rows = Vec::new();
     for (level, &concurrency) in args.concurrency.iter().enumerate() {
-        // One connection per visitor, opened by the set-up before the clock starts.
-        let clients: Vec<Http> = (0..concurrency).map(|_| http_client()).collect();
-        let form_page = page.clone();
-        let (setup, tokens) = drive_clients("set-up: GET /f/{slug}", clients.clone(), submissions, move |client: Http, _| {
-            let page = form_page.clone();
-            async move {
-                let answer = send(&client, Method::GET, &page, None, None).await?;
-                if answer.status != 200 {
-                    return Err(answer.refused("the form page"));
-                }
-                hidden_value(&answer.body, "docket-token").ok_or_else(|| "the form page has no docket-token".to_owned())
-            }
-        })
-        .await?;
-        ensure!(setup.errors == 0, "{} form pages could not be read", setup.errors);
-
-        let (tokens, form_page) = (Arc::new(tokens), page.clone());
-        let (row, numbers) = drive_clients("form submit", clients, submissions, move |client: Http, i| {
-            let email = format!("visitor-{level}-{i}@bench.example");
-            let body = form_body(&[
-                ("docket-token", &tokens[i]),
-                ("docket-website", ""),
-                ("name", "Petra Schmidt"),
-                ("email", &email),
-                ("subject", "The scanner makes a grinding noise"),
-                ("details", "It grinds for a minute when it starts, then works."),
-            ]);
-            let page = form_page.clone();
-            async move {
-                let answer = send(&client, Method::POST, &page, None, Some(body)).await?;
-                match answer.body.split_once(CASE_NUMBER_MARK) {
-                    Some((_, rest)) if answer.status == 200 => Ok(rest.split('<').next().unwrap_or_default().to_owned()),
-                    _ => Err(answer.refused("the submission")),
-                }
-            }
-        })
-        .await?;
-        let distinct: std::collections::HashSet<&String> = numbers.iter().collect();
-        ensure!(distinct.len() == numbers.len(), "two submissions answered with the same case number");
+        let (row, numbers) =
+            submit_forms(&page, "form submit", &format!("level-{level}"), concurrency as usize, args.submissions as usize)
+                .await?;
         succeeded += numbers.len();
         rows.push(row);
     }
     Ok((rows, succeeded, count_cases(&stack.settings).await?))
+}
+
+/// `submissions` filled-in forms posted to `page` by `concurrency` visitors
+/// (each email address unique by `tag`), timed as `phase`; the case numbers
+/// the answers showed, all distinct. Each visitor reads the form page for
+/// its `docket-token` first, before the clock starts.
+async fn submit_forms(
+    page: &Arc<String>,
+    phase: &'static str,
+    tag: &str,
+    concurrency: usize,
+    submissions: usize,
+) -> anyhow::Result<(Row, Vec<String>)> {
+    // One connection per visitor, opened by the set-up before the clock starts.
+    let clients: Vec<Http> = (0..concurrency).map(|_| http_client()).collect();
+    let form_page = page.clone();
+    let (setup, tokens) = drive_clients("set-up: GET /f/{slug}", clients.clone(), submissions, move |client: Http, _| {
+        let page = form_page.clone();
+        async move {
+            let answer = send(&client, Method::GET, &page, None, None).await?;
+            if answer.status != 200 {
+                return Err(answer.refused("the form page"));
+            }
+            hidden_value(&answer.body, "docket-token").ok_or_else(|| "the form page has no docket-token".to_owned())
+        }
+    })
+    .await?;
+    ensure!(setup.errors == 0, "{} form pages could not be read", setup.errors);
+
+    let (tokens, form_page, tag) = (Arc::new(tokens), page.clone(), Arc::new(tag.to_owned()));
+    let (row, numbers) = drive_clients(phase, clients, submissions, move |client: Http, i| {
+        let email = format!("visitor-{tag}-{i}@bench.example");
+        let body = form_body(&[
+            ("docket-token", &tokens[i]),
+            ("docket-website", ""),
+            ("name", "Petra Schmidt"),
+            ("email", &email),
+            ("subject", "The scanner makes a grinding noise"),
+            ("details", "It grinds for a minute when it starts, then works."),
+        ]);
+        let page = form_page.clone();
+        async move {
+            let answer = send(&client, Method::POST, &page, None, Some(body)).await?;
+            match answer.body.split_once(CASE_NUMBER_MARK) {
+                Some((_, rest)) if answer.status == 200 => Ok(rest.split('<').next().unwrap_or_default().to_owned()),
+                _ => Err(answer.refused("the submission")),
+            }
+        }
+    })
+    .await?;
+    let distinct: std::collections::HashSet<&String> = numbers.iter().collect();
+    ensure!(distinct.len() == numbers.len(), "two submissions answered with the same case number");
+    Ok((row, numbers))
 }
 
 /// The cases in the case schema.

@@ -171,12 +171,6 @@ pub enum CaseKey<'a> {
     Number(i64),
 }
 
-/// A case's contacts and tags as one relation (`case_id`, `kind`: 0 for a
-/// contact, 1 for a tag, `value`, `is_primary`, `position`), so a case or a
-/// page of cases is read with its links in the same query.
-const LINKS: &str = "SELECT case_id, 0 AS kind, contact_id AS value, is_primary, position FROM case_contacts \
-     UNION ALL SELECT case_id, 1 AS kind, tag AS value, FALSE AS is_primary, 0 AS position FROM case_tags";
-
 /// A case with its contacts and tags, in one query.
 pub async fn load_case(db: &impl ConnectionTrait, key: CaseKey<'_>) -> Result<Option<CaseRecord>, DbErr> {
     let backend = db.get_database_backend();
@@ -191,14 +185,32 @@ pub async fn load_case(db: &impl ConnectionTrait, key: CaseKey<'_>) -> Result<Op
 
 /// The cases `page` selects (whole rows of `cases`, at most one per id),
 /// each with its contacts and tags, in one query. `order` is the page's
-/// ORDER BY over `page.` columns, ending in a unique one, with a trailing
+/// ORDER BY over columns of `cases`, ending in a unique one, with a trailing
 /// comma (empty for a single case).
+///
+/// Each link table is read by the page's case ids through its primary key,
+/// whatever the planner's statistics say. Joined to a page as one relation,
+/// PostgreSQL guessed a case's share of the links, and with a few thousand
+/// contacts it hashed the page and read every contact for each page (issue
+/// 15); a `LATERAL` subquery it cannot flatten (`OFFSET 0`) is looked up per
+/// case. SQLite looks each up by its index anyway.
 pub async fn with_links(db: &impl ConnectionTrait, page: Statement, order: &str) -> Result<Vec<CaseRecord>, DbErr> {
+    let (contacts, tags) = match db.get_database_backend() {
+        DbBackend::Postgres => (
+            "LEFT JOIN LATERAL (SELECT contact_id, is_primary, position FROM case_contacts WHERE case_id = page.id OFFSET 0) c \
+             ON TRUE",
+            "JOIN LATERAL (SELECT tag FROM case_tags WHERE case_id = page.id OFFSET 0) t ON TRUE",
+        ),
+        _ => ("LEFT JOIN case_contacts c ON c.case_id = page.id", "JOIN case_tags t ON t.case_id = page.id"),
+    };
     let sql = format!(
         "WITH page AS ({}) \
-         SELECT page.*, links.kind AS link_kind, links.value AS link_value, links.is_primary AS link_is_primary \
-         FROM page LEFT JOIN ({LINKS}) links ON links.case_id = page.id \
-         ORDER BY {order} links.kind, links.position, links.value",
+         SELECT page.*, 0 AS link_kind, c.contact_id AS link_value, c.is_primary AS link_is_primary, \
+           c.position AS link_position \
+         FROM page {contacts} \
+         UNION ALL \
+         SELECT page.*, 1, t.tag, FALSE, 0 FROM page {tags} \
+         ORDER BY {order} link_kind, link_position, link_value",
         page.sql
     );
     let rows = db.query_all_raw(Statement { sql, ..page }).await?;
@@ -217,11 +229,12 @@ pub async fn with_links(db: &impl ConnectionTrait, page: Statement, order: &str)
     Ok(records)
 }
 
-/// Adds the link a row of [`with_links`] holds, if any.
+/// Adds the link a row of [`with_links`] holds, if any (a case without
+/// contacts has one row without a value).
 fn add_link(record: &mut CaseRecord, row: &QueryResult) -> Result<(), DbErr> {
-    let kind: Option<i32> = row.try_get("", "link_kind")?;
-    let Some(kind) = kind else { return Ok(()) };
-    let value: String = row.try_get("", "link_value")?;
+    let value: Option<String> = row.try_get("", "link_value")?;
+    let Some(value) = value else { return Ok(()) };
+    let kind: i32 = row.try_get("", "link_kind")?;
     if kind == 0 {
         let contact_id = value.parse().map_err(|_| DbErr::Type(format!("case_contacts.contact_id {value} is not a UUID")))?;
         let primary: bool = row.try_get("", "link_is_primary")?;

@@ -536,10 +536,10 @@ impl Store {
             CaseOrder::Priority => query.order_by_desc(case::Column::Priority).order_by_desc(case::Column::Number),
         };
         let page_order = match order {
-            CaseOrder::Newest => "page.number DESC,",
-            CaseOrder::Oldest => "page.number ASC,",
-            CaseOrder::RecentlyUpdated => "page.updated_at DESC, page.number DESC,",
-            CaseOrder::Priority => "page.priority DESC, page.number DESC,",
+            CaseOrder::Newest => "number DESC,",
+            CaseOrder::Oldest => "number ASC,",
+            CaseOrder::RecentlyUpdated => "updated_at DESC, number DESC,",
+            CaseOrder::Priority => "priority DESC, number DESC,",
         };
         let mut page = query.build(self.db.get_database_backend());
         // A literal LIMIT, not a bound one: with a parameter there, PostgreSQL
