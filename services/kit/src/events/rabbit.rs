@@ -22,6 +22,9 @@ use super::{Broker, BusError, DeadLetter, Delivery, Outgoing, QueueType, Settle,
 /// How long a publish may wait for its confirm before the connection is
 /// treated as broken.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long listing dead letters waits for the broker to put back what it
+/// read; past it they still come back, only later.
+const LISTED_RETURN_PATIENCE: Duration = Duration::from_secs(10);
 const ATTEMPTS_HEADER: &str = "x-docket-attempts";
 const REASON_HEADER: &str = "x-docket-error";
 const ROUTING_KEY_HEADER: &str = "x-docket-routing-key";
@@ -515,6 +518,13 @@ impl Broker for RabbitBroker {
             letters.push(dead_letter(&message.delivery));
         }
         let _ = channel.close(200, "listed".into()).await;
+        // A quorum queue takes the messages back after the close has been
+        // answered; a replay that followed at once would find none of them.
+        // Listing leaves the dead letters where they were, so wait for them.
+        let deadline = tokio::time::Instant::now() + LISTED_RETURN_PATIENCE;
+        while self.dead_letter_count(queue).await? < letters.len() as u32 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         Ok(letters)
     }
 
