@@ -105,7 +105,9 @@ pub struct NewCase {
     pub owner_id: Option<StaffId>,
     /// The portal web form it came in through.
     pub web_form_id: Option<uuid::Uuid>,
-    /// Who sent it through a public door, named only by an address.
+    /// Who sent it through a public door, named only by an address. The
+    /// case's account is then the unassigned one, which the caller reads
+    /// (or makes) first; a new contact without an account of its own goes there.
     pub sender: Option<CaseSender>,
 }
 

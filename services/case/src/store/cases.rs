@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Actor, Store, contains_ci, routing};
+use super::{Actor, Store, contacts::NewContactHome, contains_ci, routing};
 use crate::domain::routing::Routed;
 use crate::{
     domain::{
@@ -437,13 +437,13 @@ impl Store {
                 };
                 let mut fields = new.fields.clone();
                 if let Some(sender) = &new.sender {
-                    let (contact, created) = super::contacts::find_or_create_contact_in(
-                        &tx,
-                        &sender.person,
-                        sender.contact_account_id,
-                        &sender.unassigned,
-                    )
-                    .await?;
+                    // The case's account is the unassigned one, read or made by the caller.
+                    let unassigned = fields.account_id.to_string();
+                    let home = match sender.contact_account_id {
+                        Some(id) => NewContactHome::Named(id),
+                        None => NewContactHome::UnassignedId(&unassigned),
+                    };
+                    let (contact, created) = super::contacts::find_or_create_contact_in(&tx, &sender.person, home).await?;
                     if created && sender.contact_account_id.is_none() {
                         // Nobody named this address before: the sender's own.
                         fields.contacts = vec![CaseContactRef { contact_id: ContactId::stored(&contact.id)?, primary: true }];

@@ -102,6 +102,24 @@ async fn oldest_account_named(db: &impl ConnectionTrait, name: &str) -> Result<O
     Ok(found.map(|account| account.id))
 }
 
+/// Where a new contact goes.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum NewContactHome<'a> {
+    /// An account the caller named: checked to exist.
+    Named(AccountId),
+    /// The unassigned account of this name (see [`unassigned_account`]).
+    Unassigned(&'a str),
+    /// The unassigned account, which this call has already read or made.
+    UnassignedId(&'a str),
+}
+
+impl<'a> NewContactHome<'a> {
+    /// `account_id` when given, else the unassigned account named `unassigned`.
+    fn of(account_id: Option<AccountId>, unassigned: &'a str) -> Self {
+        account_id.map_or(Self::Unassigned(unassigned), Self::Named)
+    }
+}
+
 /// The contact of `person`'s email, or a new one created in `tx` (see
 /// [`create_contact_in`]); `true` when created. A concurrent call that
 /// creates the same contact first makes this one fail with `AlreadyExists`
@@ -109,32 +127,26 @@ async fn oldest_account_named(db: &impl ConnectionTrait, name: &str) -> Result<O
 pub(super) async fn find_or_create_contact_in(
     tx: &Tx,
     person: &ContactFields,
-    account_id: Option<AccountId>,
-    unassigned: &str,
+    home: NewContactHome<'_>,
 ) -> Result<(contact::Model, bool)> {
     match contact_by_email(&**tx, &person.email).await? {
         Some(found) => Ok((found, false)),
-        None => Ok((create_contact_in(tx, person, account_id, unassigned).await?, true)),
+        None => Ok((create_contact_in(tx, person, home).await?, true)),
     }
 }
 
-/// A new contact for `person` under `account_id`, or without one under the
-/// account named `unassigned` (see [`unassigned_account`]); `AlreadyExists`
-/// when another contact has the email.
-async fn create_contact_in(
-    tx: &Tx,
-    person: &ContactFields,
-    account_id: Option<AccountId>,
-    unassigned: &str,
-) -> Result<contact::Model> {
-    let account_id = match account_id {
-        Some(id) => {
+/// A new contact for `person` in `home`; `AlreadyExists` when another
+/// contact has the email.
+async fn create_contact_in(tx: &Tx, person: &ContactFields, home: NewContactHome<'_>) -> Result<contact::Model> {
+    let account_id = match home {
+        NewContactHome::Named(id) => {
             if !exists::<account::Entity>(&**tx, account::Column::Id, &id.to_string()).await? {
                 return Err(Error::field("account_id", format!("no account has the id {id}")));
             }
             id.to_string()
         }
-        None => unassigned_account(tx, unassigned).await?,
+        NewContactHome::Unassigned(name) => unassigned_account(tx, name).await?,
+        NewContactHome::UnassignedId(id) => id.to_owned(),
     };
     let mut fields = person.clone();
     fields.account_id = AccountId::stored(&account_id)?;
@@ -226,7 +238,7 @@ impl Store {
                 Err(Error::NotFound(_)) => {}
                 Err(err) => return Err(err),
             }
-            let created = self.mutations.run(by, async |tx| create_contact_in(&tx, person, account_id, unassigned).await).await;
+            let created = self.mutations.run(by, async |tx| create_contact_in(&tx, person, NewContactHome::of(account_id, unassigned)).await).await;
             match created {
                 Ok(model) => return Ok((model, true)),
                 // Another call for the same person, or for the first unassigned
