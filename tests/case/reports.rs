@@ -147,6 +147,13 @@ async fn queue_counts_match_the_open_cases_by_status_priority_team_and_owner(app
     assert_eq!(answered(&all), expect(None));
     assert_eq!((all.open, all.unassigned), (7, 3), "the plan's own arithmetic");
     assert!(all.as_of.is_some());
+    let names: Vec<&str> =
+        all.by_status.iter().map(|s| s.name.as_str()).chain(all.by_priority.iter().map(|p| p.name.as_str())).collect();
+    assert_eq!(
+        names,
+        ["Active – New", "Active – Assigned", "Pending", "Critical", "High", "Medium", "Low"],
+        "each status and priority as people read it"
+    );
     let firsts: Vec<i64> = all.by_team.iter().map(|t| t.count).collect();
     assert!(firsts.windows(2).all(|w| w[0] >= w[1]), "teams with most open cases first: {firsts:?}");
 

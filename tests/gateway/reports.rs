@@ -71,8 +71,8 @@ async fn reports_answer_as_json_and_as_csv_that_reads_back_the_same() {
 
     let json = gw.get("/api/v1/reports/queue", VIEWER).await.expect(200);
     assert_eq!((json["open"].as_i64(), json["unassigned"].as_i64()), (Some(3), Some(2)));
-    assert_eq!(json["by_status"][0], serde_json::json!({"status": "active_new", "count": 2}));
-    assert_eq!(json["by_priority"][0], serde_json::json!({"priority": "critical", "count": 3}));
+    assert_eq!(json["by_status"][0], serde_json::json!({"status": "active_new", "name": "Active – New", "count": 2}));
+    assert_eq!(json["by_priority"][0], serde_json::json!({"priority": "critical", "name": "Critical", "count": 3}));
     assert_eq!(json["by_team"][0]["team_id"], Value::Null, "no team's queue, the larger");
     assert_eq!(json["by_team"][1]["team_name"], team.name);
     assert_eq!(json["by_owner"], serde_json::json!([{"owner_id": owner.id, "owner_name": owner.name, "count": 1}]));
@@ -95,7 +95,9 @@ async fn reports_answer_as_json_and_as_csv_that_reads_back_the_same() {
     assert_eq!(count("total", "unassigned"), json["unassigned"].as_i64());
     for (list, dimension, key) in [("by_status", "status", "status"), ("by_priority", "priority", "priority")] {
         for entry in json[list].as_array().unwrap() {
-            assert_eq!(count(dimension, entry[key].as_str().unwrap()), entry["count"].as_i64(), "{dimension}");
+            let (name, n) = &counts[&(dimension.to_owned(), entry[key].as_str().unwrap().to_owned())];
+            assert_eq!((Some(*n), name.as_str()), (entry["count"].as_i64(), entry["name"].as_str().unwrap()), "{dimension}");
+            assert!(!name.is_empty(), "{dimension} {entry}: a spreadsheet shows the name");
         }
     }
     assert_eq!(counts[&("team".to_owned(), team.id.clone())], (team.name.clone(), 1), "the name read back whole");

@@ -41,12 +41,16 @@ pub struct BacklogAgingQuery {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct StatusCount {
     pub status: Option<CaseStatus>,
+    /// How people read it: "Active – New".
+    pub name: String,
     pub count: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PriorityCount {
     pub priority: Option<CasePriority>,
+    /// How people read it: "Critical".
+    pub name: String,
     pub count: i64,
 }
 
@@ -93,12 +97,12 @@ impl From<pb::QueueCounts> for QueueCounts {
             by_status: q
                 .by_status
                 .into_iter()
-                .map(|s| StatusCount { status: CaseStatus::from_proto(s.status), count: s.count })
+                .map(|s| StatusCount { status: CaseStatus::from_proto(s.status), name: s.name, count: s.count })
                 .collect(),
             by_priority: q
                 .by_priority
                 .into_iter()
-                .map(|p| PriorityCount { priority: CasePriority::from_proto(p.priority), count: p.count })
+                .map(|p| PriorityCount { priority: CasePriority::from_proto(p.priority), name: p.name, count: p.count })
                 .collect(),
             by_team: q
                 .by_team
@@ -127,10 +131,10 @@ impl QueueCounts {
             vec!["total".to_owned(), "unassigned".to_owned(), "Unassigned".to_owned(), self.unassigned.to_string()],
         ];
         for s in &self.by_status {
-            rows.push(vec!["status".to_owned(), word(&s.status), String::new(), s.count.to_string()]);
+            rows.push(vec!["status".to_owned(), word(&s.status), s.name.clone(), s.count.to_string()]);
         }
         for p in &self.by_priority {
-            rows.push(vec!["priority".to_owned(), word(&p.priority), String::new(), p.count.to_string()]);
+            rows.push(vec!["priority".to_owned(), word(&p.priority), p.name.clone(), p.count.to_string()]);
         }
         for t in &self.by_team {
             rows.push(vec!["team".to_owned(), t.team_id.clone().unwrap_or_default(), t.team_name.clone(), t.count.to_string()]);

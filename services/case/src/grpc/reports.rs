@@ -51,6 +51,7 @@ fn queue_counts(cells: &[QueueCell]) -> pb::QueueCounts {
         .map(|status| pb::StatusCount {
             status: status.to_wire() as i32,
             count: cells.iter().filter(|cell| cell.status == *status).map(|cell| cell.count).sum(),
+            name: status.label().to_owned(),
         })
         .collect();
     let by_priority = Priority::ALL
@@ -59,6 +60,7 @@ fn queue_counts(cells: &[QueueCell]) -> pb::QueueCounts {
         .map(|priority| pb::PriorityCount {
             priority: priority.to_wire() as i32,
             count: cells.iter().filter(|cell| cell.priority == *priority).map(|cell| cell.count).sum(),
+            name: priority.label().to_owned(),
         })
         .collect();
     let mut teams: HashMap<(String, String), i64> = HashMap::new();
