@@ -269,6 +269,23 @@ pub fn merge_rows(all: impl IntoIterator<Item = NewRows>) -> Vec<NewRows> {
     merged
 }
 
+/// Takes the advisory lock `key` until the transaction `txn` ends
+/// (PostgreSQL; SQLite has one writer). The lock is this schema's:
+/// deployments sharing a database in schemas of their own (tests, benches)
+/// never wait on each other's. Its own statement, so that what follows reads
+/// what the lock's holder before committed.
+pub async fn lock_until_commit(txn: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1 || '.' || current_schema(), 0))",
+            [key.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// A cheap round trip, for health checks.
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     let backend = db.get_database_backend();

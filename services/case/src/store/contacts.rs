@@ -174,17 +174,11 @@ async fn contact_by_email(db: &impl ConnectionTrait, email: &str) -> Result<Opti
 /// the first calls take the lock: once the account exists, holding it to
 /// commit would queue every new contact behind every other.
 async fn unassigned_account(tx: &Tx, name: &str) -> Result<String> {
-    use sea_orm::{DbBackend, Statement};
     if let Some(id) = oldest_account_named(&**tx, name).await? {
         return Ok(id);
     }
-    if tx.get_database_backend() == DbBackend::Postgres {
-        let lock = Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock(hashtext($1))::text",
-            [format!("docket.unassigned-account:{name}").into()],
-        );
-        tx.query_one_raw(lock).await?;
+    if tx.get_database_backend() == sea_orm::DbBackend::Postgres {
+        docket_kit::db::lock_until_commit(&**tx, &format!("docket.unassigned-account:{name}")).await?;
         // A statement's snapshot is taken after the lock: a first call that
         // held it has committed its account by now.
         if let Some(id) = oldest_account_named(&**tx, name).await? {

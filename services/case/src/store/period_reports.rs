@@ -335,17 +335,10 @@ fn the_one_after(column: &str) -> String {
     )
 }
 
-/// Opens a transaction that holds `lock` of this schema (PostgreSQL;
-/// SQLite has one writer). The lock is its own statement: what follows
-/// must read what the holder before committed.
+/// Opens a transaction that holds `lock` (see [`docket_kit::db::lock_until_commit`]).
 async fn begin_locked(db: &sea_orm::DatabaseConnection, lock: &str) -> Result<DatabaseTransaction> {
     let txn = db.begin().await?;
-    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        txn.execute_unprepared(&format!(
-            "SELECT pg_advisory_xact_lock(hashtextextended('docket.{lock}.' || current_schema(), 0))"
-        ))
-        .await?;
-    }
+    docket_kit::db::lock_until_commit(&txn, &format!("docket.{lock}")).await?;
     Ok(txn)
 }
 
