@@ -203,7 +203,8 @@ pub async fn write(
 }
 
 /// Inserts a record's row (`insert`, a plain `INSERT … VALUES`) unless a row
-/// with its key is already there, and with it the creation's trail of
+/// with its `key` (columns of a unique index) is already there; any other
+/// conflict is an error. With the row, the creation's trail of
 /// `changes` (not empty); `false`, and nothing written, when the row was there. On
 /// PostgreSQL in one statement outside any transaction (the trail is
 /// inserted only from the row's `RETURNING`), elsewhere in one transaction.
@@ -211,6 +212,7 @@ pub async fn write(
 pub async fn insert_new_with_trail(
     db: &DatabaseConnection,
     insert: Statement,
+    key: &[&str],
     (record_type, record_id): (&str, &str),
     by: &Actor<'_>,
     changes: &Changes,
@@ -218,10 +220,11 @@ pub async fn insert_new_with_trail(
     assert!(!changes.is_empty(), "a new record's trail names at least its creation");
     let backend = db.get_database_backend();
     let mut values = insert.values.map(|values| values.0).unwrap_or_default();
+    let on_conflict = format!("ON CONFLICT ({}) DO NOTHING", key.join(", "));
     if backend == DbBackend::Postgres {
         let trail = creation_values(record_type, record_id, by, changes);
         let sql = format!(
-            "WITH inserted AS ({} ON CONFLICT DO NOTHING RETURNING 1) {INSERT} SELECT * FROM (VALUES {}) AS trail \
+            "WITH inserted AS ({} {on_conflict} RETURNING 1) {INSERT} SELECT * FROM (VALUES {}) AS trail \
              WHERE EXISTS (SELECT 1 FROM inserted)",
             insert.sql,
             crate::db::tuples(backend, trail.len() / COLUMNS, COLUMNS, values.len())
@@ -231,7 +234,7 @@ pub async fn insert_new_with_trail(
         return Ok(done.rows_affected() > 0);
     }
     let txn = db.begin().await?;
-    let sql = format!("{} ON CONFLICT DO NOTHING", insert.sql);
+    let sql = format!("{} {on_conflict}", insert.sql);
     if txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected() == 0 {
         return Ok(false);
     }

@@ -293,7 +293,15 @@ impl Store {
             None => {
                 let insert =
                     form_submission::Entity::insert(plain.into_active_model().reset_all()).build(self.db.get_database_backend());
-                docket_kit::audit::insert_new_with_trail(&self.db, insert, (web_form::Model::KIND, form_id), by, &trail).await?
+                docket_kit::audit::insert_new_with_trail(
+                    &self.db,
+                    insert,
+                    &["form_id", "submission_id"],
+                    (web_form::Model::KIND, form_id),
+                    by,
+                    &trail,
+                )
+                .await?
             }
             Some(link) => self.record_awaiting_confirmation(plain, link, trail, by).await?,
         };
