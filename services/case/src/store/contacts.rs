@@ -232,7 +232,10 @@ impl Store {
                 Err(Error::NotFound(_)) => {}
                 Err(err) => return Err(err),
             }
-            let created = self.mutations.run(by, async |tx| create_contact_in(&tx, person, NewContactHome::of(account_id, unassigned)).await).await;
+            let created = self
+                .mutations
+                .run(by, async |tx| create_contact_in(&tx, person, NewContactHome::of(account_id, unassigned)).await)
+                .await;
             match created {
                 Ok(model) => return Ok((model, true)),
                 // Another call for the same person, or for the first unassigned
