@@ -335,6 +335,14 @@ async fn bad_articles_and_moves_change_nothing(app: TestApp) {
         .await
         .unwrap_err();
     assert_field_error(&by_state, Code::InvalidArgument, "state");
+    for locale in ["english", "en\0"] {
+        let by_locale = app
+            .articles(VIEWER)
+            .list_articles(pb::ListArticlesRequest { locale: locale.into(), ..Default::default() })
+            .await
+            .unwrap_err();
+        assert_field_error(&by_locale, Code::InvalidArgument, "locale");
+    }
     let history = app
         .articles(SERVICE)
         .list_article_versions(pb::ListArticleVersionsRequest { id: article.id.clone(), ..Default::default() })

@@ -268,6 +268,9 @@ async fn bad_searches_are_refused(app: TestApp) {
         (pb::SearchArticlesRequest { page_size: -1, ..query("printer") }, "page_size"),
         (pb::SearchArticlesRequest { category_id: "nope".into(), ..query("printer") }, "category_id"),
         (pb::SearchArticlesRequest { audience: 42, ..query("printer") }, "audience"),
+        (pb::SearchArticlesRequest { locale: "english".into(), ..query("printer") }, "locale"),
+        // Found by schemathesis: a NUL byte reached PostgreSQL, which refuses it in text.
+        (pb::SearchArticlesRequest { locale: "en\0".into(), ..query("printer") }, "locale"),
     ] {
         let refused = reader.search_articles(request.clone()).await.unwrap_err();
         assert_field_error(&refused, Code::InvalidArgument, field);

@@ -75,6 +75,17 @@ fn tag_filter(violations: &mut FieldViolations, tag: &str) -> Option<String> {
     normalize_tags(std::slice::from_ref(&tag)).pop()
 }
 
+/// A list's or search's `locale`: none when empty, else a language code.
+fn locale_filter(violations: &mut FieldViolations, locale: &str) -> Option<String> {
+    if locale.is_empty() {
+        return None;
+    }
+    if !is_locale(locale) {
+        violations.add("locale", "must be a language code like en, de or pt-BR");
+    }
+    Some(locale.to_owned())
+}
+
 fn is_locale(locale: &str) -> bool {
     let (language, region) = locale.split_once('-').unwrap_or((locale, ""));
     (2..=3).contains(&language.len())
@@ -323,7 +334,7 @@ impl ArticleService for ArticleApi {
             category_id: violations.opt_id("category_id", &request.category_id),
             tag,
             audience,
-            locale: (!request.locale.is_empty()).then(|| request.locale.clone()),
+            locale: locale_filter(&mut violations, &request.locale),
         };
         violations.into_result()?;
         let (rows, next) = self.store.list_articles(&filter, reader, after, limit).await?;
@@ -441,7 +452,7 @@ impl ArticleService for ArticleApi {
                 .opt_id::<crate::domain::CategoryId>("category_id", &request.category_id)
                 .map(|id| id.to_string()),
             tag: tag_filter(&mut violations, &request.tag),
-            locale: (!request.locale.is_empty()).then(|| request.locale.clone()),
+            locale: locale_filter(&mut violations, &request.locale),
         };
         violations.into_result()?;
         let results = self.store.search(&query, &filter, offset, limit).await?;
