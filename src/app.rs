@@ -230,7 +230,11 @@ pub async fn run(
                     &settings.case.service_token,
                 )?;
                 let relay = RelayWaker::default();
-                let store = Store::with_relay(db.clone(), relay.clone());
+                let cache = docket_case::cache::CaseCache::new(match &kv {
+                    Some(kv) => kv.clone(),
+                    None => kv.insert(docket_kit::kv::connect(&settings.kv)?).clone(),
+                });
+                let store = Store::with_relay(db.clone(), relay.clone()).with_case_cache(cache.clone());
                 // Before the consumer counts anything (see `report_backfill`).
                 store.backfill_reports().await.map_err(|err| anyhow::anyhow!("filling the period reports: {err}"))?;
                 docket_case::add_routes(&mut routes, store.clone(), contracts);
@@ -246,7 +250,7 @@ pub async fn run(
                     db.clone(),
                     settings.events.clone(),
                     consumer,
-                    Arc::new(docket_case::own_events::CaseEvents),
+                    Arc::new(docket_case::own_events::CaseEvents { cache }),
                     stopping.clone(),
                 ));
                 mounted.push(Mounted {

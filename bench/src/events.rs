@@ -176,6 +176,7 @@ fn bench_settings(args: &EventsArgs, url: &str, smtp_port: u16) -> anyhow::Resul
     settings.database.url = args.database_url.clone();
     settings.database.schema_prefix = format!("bench_{unique}_");
     settings.database.migrate_on_start = true;
+    settings.kv.key_prefix = format!("bench_{unique}:");
 
     let events = &mut settings.events;
     events.backend = EventBackend::Rabbitmq;

@@ -184,6 +184,8 @@ fn bench_settings(database_url: &str) -> anyhow::Result<Settings> {
     let unique = uuid::Uuid::now_v7().simple().to_string();
     settings.database.url = database_url.to_owned();
     settings.database.schema_prefix = format!("bench_{}_", &unique[unique.len() - 12..]);
+    // The case cache's keys (Redis by default), expiring on their own.
+    settings.kv.key_prefix = format!("bench_{}:", &unique[unique.len() - 12..]);
     settings.database.migrate_on_start = true;
     // The case phases measure the gRPC path; events stay in this process.
     settings.events.backend = docket_kit::events::EventBackend::InProcess;

@@ -137,7 +137,7 @@ async fn bad_sla_alerts_are_refused_by_escalation_and_change_nothing(app: TestAp
         (alert("case.created", &good), false),
     ] {
         let txn = case_db.begin().await.unwrap();
-        let outcome = Escalator.handle(&txn, &event, Prepared::nothing()).await;
+        let outcome = Escalator::default().handle(&txn, &event, Prepared::nothing()).await;
         assert_eq!(outcome.is_err(), refused, "{}: {outcome:?}", event.r#type);
         txn.rollback().await.unwrap();
     }

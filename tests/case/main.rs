@@ -11,6 +11,7 @@ mod accounts;
 mod activities;
 mod auth;
 mod bad_input;
+mod cache;
 mod cases;
 mod concurrency;
 mod contacts;

@@ -108,7 +108,10 @@ async fn consume(app: &TestApp, events: &[ev::Envelope]) {
     let db = app.case_db().await;
     for event in events {
         let txn = db.begin().await.unwrap();
-        CaseEvents.handle(&txn, event, Prepared::nothing()).await.unwrap_or_else(|err| panic!("{}: {err:?}", event.r#type));
+        CaseEvents::default()
+            .handle(&txn, event, Prepared::nothing())
+            .await
+            .unwrap_or_else(|err| panic!("{}: {err:?}", event.r#type));
         txn.commit().await.unwrap();
     }
 }
@@ -434,7 +437,7 @@ async fn bad_periods_and_bad_events_are_refused_and_count_nothing(app: TestApp) 
     let before = rows().await;
     for event in &bad {
         let txn = db.begin().await.unwrap();
-        let outcome = CaseEvents.handle(&txn, event, Prepared::nothing()).await;
+        let outcome = CaseEvents::default().handle(&txn, event, Prepared::nothing()).await;
         assert!(outcome.is_err(), "{} was taken: {outcome:?}", event.r#type);
         txn.commit().await.unwrap();
     }

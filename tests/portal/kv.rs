@@ -38,7 +38,72 @@ on_both_stores!(
     a_value_is_read_back_until_it_is_deleted_or_expires,
     a_counter_counts_within_its_window_and_starts_again_after_it,
     concurrent_increments_are_each_counted_once,
+    a_versioned_value_is_kept_only_over_older_versions_and_fences,
+    concurrent_versioned_puts_keep_the_newest,
 );
+
+/// The rules the case cache relies on (`docket_case::cache`): a fence of
+/// version N keeps every older version out, and is filled by version N.
+async fn a_versioned_value_is_kept_only_over_older_versions_and_fences(kv: Arc<dyn KeyValue>) {
+    let ttl = Duration::from_secs(60);
+    assert_eq!(kv.get_versioned("case:1").await.unwrap(), None);
+    assert!(kv.put_versioned("case:1", 3, Some(&b"three"[..]), ttl).await.unwrap(), "an empty key takes any version");
+    assert_eq!(kv.get_versioned("case:1").await.unwrap(), Some((3, b"three".to_vec())));
+    assert!(!kv.put_versioned("case:1", 2, Some(&b"two"[..]), ttl).await.unwrap(), "an older version is refused");
+    assert!(!kv.put_versioned("case:1", 3, Some(&b"again"[..]), ttl).await.unwrap(), "the same version is kept as it was");
+    assert_eq!(kv.get_versioned("case:1").await.unwrap(), Some((3, b"three".to_vec())));
+
+    // A change fences its version before it commits: a reader that read
+    // the version before cannot put it back, and nobody reads the fence.
+    assert!(kv.put_versioned("case:1", 4, None, ttl).await.unwrap());
+    assert_eq!(kv.get_versioned("case:1").await.unwrap(), None, "a fence is no value");
+    assert!(!kv.put_versioned("case:1", 3, Some(&b"three"[..]), ttl).await.unwrap(), "the version before the fence is refused");
+    assert!(!kv.put_versioned("case:1", 4, None, ttl).await.unwrap(), "a fence does not replace itself");
+    assert!(kv.put_versioned("case:1", 4, Some(&b"four"[..]), ttl).await.unwrap(), "the fenced version fills its fence");
+    assert_eq!(kv.get_versioned("case:1").await.unwrap(), Some((4, b"four".to_vec())));
+    assert!(!kv.put_versioned("case:1", 4, None, ttl).await.unwrap(), "a late fence of the stored version is refused");
+    assert!(kv.put_versioned("case:1", 6, None, ttl).await.unwrap(), "a later fence replaces a value");
+    assert!(!kv.put_versioned("case:1", 5, Some(&b"five"[..]), ttl).await.unwrap());
+    assert_eq!(kv.get_versioned("case:1").await.unwrap(), None);
+
+    // Values of any bytes, including the separator, come back whole.
+    let bytes = [0_u8, b':', b'd', 255, b':', b'f'];
+    assert!(kv.put_versioned("case:2", 1, Some(&bytes[..]), ttl).await.unwrap());
+    assert_eq!(kv.get_versioned("case:2").await.unwrap(), Some((1, bytes.to_vec())));
+    // Whatever else a key holds is no versioned value, and any version replaces it.
+    kv.put("case:3", b"not versioned", ttl).await.unwrap();
+    assert_eq!(kv.get_versioned("case:3").await.unwrap(), None);
+    assert!(kv.put_versioned("case:3", 1, Some(&b"one"[..]), ttl).await.unwrap());
+    assert_eq!(kv.get_versioned("case:3").await.unwrap(), Some((1, b"one".to_vec())));
+
+    assert!(kv.put_versioned("case:short", 1, Some(&b"x"[..]), Duration::from_millis(200)).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(kv.get_versioned("case:short").await.unwrap(), None, "an expired version is gone");
+    assert!(kv.put_versioned("case:short", 1, Some(&b"x"[..]), Duration::from_secs(60)).await.unwrap(), "and its key free again");
+    for key in ["case:1", "case:2", "case:3", "case:short"] {
+        kv.delete(key).await.unwrap();
+    }
+}
+
+/// Readers and writers racing on one key: whatever order they land in,
+/// the newest version stays.
+async fn concurrent_versioned_puts_keep_the_newest(kv: Arc<dyn KeyValue>) {
+    let mut puts = tokio::task::JoinSet::new();
+    for version in 1..=40_i64 {
+        let kv = kv.clone();
+        puts.spawn(async move {
+            let value = format!("v{version}");
+            // Every third is a fence, as a change's would be.
+            let value = (version % 3 != 0).then_some(value.as_bytes());
+            kv.put_versioned("case:race", version, value, Duration::from_secs(60)).await.unwrap()
+        });
+    }
+    while let Some(done) = puts.join_next().await {
+        done.unwrap();
+    }
+    assert_eq!(kv.get_versioned("case:race").await.unwrap(), Some((40, b"v40".to_vec())));
+    kv.delete("case:race").await.unwrap();
+}
 
 async fn a_value_is_read_back_until_it_is_deleted_or_expires(kv: Arc<dyn KeyValue>) {
     assert_eq!(kv.get("session:a").await.unwrap(), None);
@@ -121,6 +186,8 @@ async fn a_store_whose_redis_is_down_answers_unavailable_instead_of_hanging() {
     assert!(matches!(kv.get("x").await, Err(KvError::Unavailable(_))));
     assert!(matches!(kv.put("x", b"1", Duration::from_secs(1)).await, Err(KvError::Unavailable(_))));
     assert!(matches!(kv.incr_with_ttl("x", Duration::from_secs(1)).await, Err(KvError::Unavailable(_))));
+    assert!(matches!(kv.put_versioned("x", 1, None, Duration::from_secs(1)).await, Err(KvError::Unavailable(_))));
+    assert!(matches!(kv.get_versioned("x").await, Err(KvError::Unavailable(_))));
     let status: tonic::Status = kv.delete("x").await.unwrap_err().into();
     assert_eq!(status.code(), tonic::Code::Unavailable);
 }

@@ -288,7 +288,7 @@ server accepts, then extraEnv.
 {{ include "docket.secretEnv" (dict "name" "DOCKET__DATABASE__URL" "ref" $secrets.databaseUrl) }}
 {{ include "docket.secretEnv" (dict "name" "DOCKET__EVENTS__URL" "ref" $secrets.eventsUrl) }}
 {{- end }}
-{{- if or (has "portal" $w.targets) (has "gateway" $w.targets) }}
+{{- if or (has "case" $w.targets) (has "portal" $w.targets) (has "gateway" $w.targets) }}
 {{ include "docket.secretEnv" (dict "name" "DOCKET__KV__URL" "ref" $secrets.kvUrl) }}
 {{- end }}
 {{- if and (has "notification" $w.targets) $secrets.smtpPassword.existingSecret }}

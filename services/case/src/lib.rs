@@ -5,6 +5,7 @@
 //! commands on it (through the kit's mutation runner), `events` and `wire`
 //! how records look in events and on the API, `grpc` the adapter.
 
+pub mod cache;
 pub mod config;
 pub mod contracts;
 pub mod demo;

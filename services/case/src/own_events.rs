@@ -21,6 +21,7 @@ use docket_proto::{
 use sea_orm::DatabaseTransaction;
 
 use crate::{
+    cache::CaseCache,
     domain::{
         Channel, Priority,
         period::{Dimension, day_of},
@@ -45,7 +46,12 @@ pub const BINDINGS: &[&str] = &[
     "case.activity_added",
 ];
 
-pub struct CaseEvents;
+/// The case service's consumer of its own events; it fences in `cache` the
+/// cases it hands out before its transaction commits.
+#[derive(Debug, Clone, Default)]
+pub struct CaseEvents {
+    pub cache: CaseCache,
+}
 
 /// A case's key under every dimension the reports keep.
 fn keys_of(case: &pb::Case) -> Vec<(Dimension, String)> {
@@ -182,7 +188,7 @@ impl EventHandler for CaseEvents {
 
     async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope, prepared: Prepared) -> Result<(), HandlerError> {
         if is_sla_alert(event) {
-            return sla_alerts::Escalator.handle(txn, event, prepared).await;
+            return sla_alerts::Escalator { cache: self.cache.clone() }.handle(txn, event, prepared).await;
         }
         let meaning = meaning_of(event)?;
         for rows in meaning.rows() {
@@ -192,6 +198,7 @@ impl EventHandler for CaseEvents {
         let by = Actor { actor: ROUTING_ACTOR, reason: "", at: docket_kit::time::now() };
         let handed = hand_out_waiting(txn, &freed, &by).await.map_err(HandlerError::from)?;
         for case in handed {
+            self.cache.fence(&case.case.id, case.case.version).await.map_err(HandlerError::transient)?;
             tracing::info!(case = %crate::domain::format_case_number(case.case.number), owner = ?case.case.owner_id, "handed out from the capacity queue");
         }
         Ok(())

@@ -12,6 +12,7 @@ use docket_proto::{billing::v1::SlaTargetKind, events::v1 as ev, events::v1::Env
 use sea_orm::DatabaseTransaction;
 
 use crate::{
+    cache::CaseCache,
     domain::escalation::{Target, Trigger},
     store::escalation::escalate,
 };
@@ -19,7 +20,12 @@ use crate::{
 /// Who escalates, as recorded in the case's trail.
 pub const ACTOR: &str = "system:escalation";
 
-pub struct Escalator;
+/// Escalates in the consumer's transaction, fencing each escalated case in
+/// `cache` before that commits.
+#[derive(Debug, Clone, Default)]
+pub struct Escalator {
+    pub cache: CaseCache,
+}
 
 #[async_trait::async_trait]
 impl EventHandler for Escalator {
@@ -32,7 +38,7 @@ impl EventHandler for Escalator {
             _ => return Err(HandlerError::permanent(format!("{}: the alert names no SLA target", event.r#type))),
         };
         let by = Actor { actor: ACTOR, reason: "", at: docket_kit::time::now() };
-        let done = escalate(txn, &alert.case_id, trigger, target, &by).await.map_err(HandlerError::from)?;
+        let done = escalate(txn, &alert.case_id, trigger, target, &by, &self.cache).await.map_err(HandlerError::from)?;
         for escalation in done {
             tracing::info!(case = %alert.case_number, rule = %escalation.rule.name, actions = %escalation.actions, "escalated");
         }

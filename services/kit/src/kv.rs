@@ -81,6 +81,52 @@ pub trait KeyValue: Send + Sync {
     async fn incr_with_ttl(&self, key: &str, window: Duration) -> Result<u64, KvError>;
     /// How long `key` still lives; `None` when it is missing.
     async fn ttl(&self, key: &str) -> Result<Option<Duration>, KvError>;
+    /// Keeps `version` of a record under `key` for `ttl`: its `value`, or
+    /// with `None` a fence, which says "version is on its way: keep nothing
+    /// older". Refused (`false`) when the key holds a later version, or the
+    /// same version other than as a fence to be filled: so a reader that
+    /// read a record before a change committed cannot put it back over the
+    /// change's fence, whichever of the two comes first.
+    async fn put_versioned(&self, key: &str, version: i64, value: Option<&[u8]>, ttl: Duration) -> Result<bool, KvError>;
+    /// The value [`KeyValue::put_versioned`] keeps under `key`, with its
+    /// version; `None` when the key is missing, expired or a fence.
+    async fn get_versioned(&self, key: &str) -> Result<Option<(i64, Vec<u8>)>, KvError> {
+        Ok(self.get(key).await?.and_then(|stored| match Versioned::parse(&stored) {
+            Some((version, Some(value))) => Some((version, value.to_vec())),
+            _ => None,
+        }))
+    }
+}
+
+/// How [`KeyValue::put_versioned`] stores a version: `<version>:d:<value>`
+/// or, for a fence, `<version>:f:`. Redis' script reads the same prefix.
+struct Versioned;
+
+impl Versioned {
+    fn encode(version: i64, value: Option<&[u8]>) -> Vec<u8> {
+        let mut stored = format!("{version}:{}:", if value.is_some() { 'd' } else { 'f' }).into_bytes();
+        stored.extend_from_slice(value.unwrap_or_default());
+        stored
+    }
+
+    /// The version and the value (`None`: a fence) of a stored entry.
+    fn parse(stored: &[u8]) -> Option<(i64, Option<&[u8]>)> {
+        let colon = stored.iter().position(|b| *b == b':')?;
+        let version = std::str::from_utf8(&stored[..colon]).ok()?.parse().ok()?;
+        match stored.get(colon + 1..colon + 3)? {
+            b"d:" => Some((version, Some(&stored[colon + 3..]))),
+            b"f:" => Some((version, None)),
+            _ => None,
+        }
+    }
+
+    /// Whether `new` (a value when `data`) may replace what is stored.
+    fn replaces(stored: Option<&[u8]>, new: i64, data: bool) -> bool {
+        match stored.and_then(Versioned::parse) {
+            None => true,
+            Some((version, value)) => version < new || (version == new && value.is_none() && data),
+        }
+    }
 }
 
 /// The store the settings name. Redis is connected on first use (and again
@@ -116,6 +162,22 @@ end
 return count
 ";
 
+/// [`KeyValue::put_versioned`] in one step, so nothing comes between the
+/// look at the stored version and the write (`Versioned::replaces`).
+const PUT_VERSIONED: &str = r"
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local version, kind = string.match(stored, '^(%-?%d+):(%a):')
+  version = tonumber(version)
+  local new = tonumber(ARGV[1])
+  if version and (version > new or (version == new and not (kind == 'f' and ARGV[2] == 'd'))) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+return 1
+";
+
 impl RedisKv {
     pub fn new(settings: &KvSettings) -> Result<Self, InvalidSetting> {
         let client = redis::Client::open(settings.url.as_str()).map_err(|err| InvalidSetting::new("kv.url", err.to_string()))?;
@@ -142,6 +204,16 @@ impl RedisKv {
             Err(_) => Err(KvError::Unavailable(format!("no answer within {:?}", self.timeout))),
         }
     }
+
+    /// Runs a script with the call's time limit.
+    async fn invoke<T: redis::FromRedisValue>(&self, invocation: &redis::ScriptInvocation<'_>) -> Result<T, KvError> {
+        let mut connection = self.connection.clone();
+        match tokio::time::timeout(self.timeout, invocation.invoke_async(&mut connection)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(KvError::Unavailable(err.to_string())),
+            Err(_) => Err(KvError::Unavailable(format!("no answer within {:?}", self.timeout))),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -162,12 +234,18 @@ impl KeyValue for RedisKv {
         let script = redis::Script::new(INCR_WITH_TTL);
         let mut invocation = script.key(self.key(key));
         invocation.arg(millis(window));
-        let mut connection = self.connection.clone();
-        match tokio::time::timeout(self.timeout, invocation.invoke_async(&mut connection)).await {
-            Ok(Ok(count)) => Ok(count),
-            Ok(Err(err)) => Err(KvError::Unavailable(err.to_string())),
-            Err(_) => Err(KvError::Unavailable(format!("no answer within {:?}", self.timeout))),
-        }
+        self.invoke(&invocation).await
+    }
+
+    async fn put_versioned(&self, key: &str, version: i64, value: Option<&[u8]>, ttl: Duration) -> Result<bool, KvError> {
+        let script = redis::Script::new(PUT_VERSIONED);
+        let mut invocation = script.key(self.key(key));
+        invocation
+            .arg(version)
+            .arg(if value.is_some() { "d" } else { "f" })
+            .arg(Versioned::encode(version, value))
+            .arg(millis(ttl));
+        Ok(self.invoke::<i64>(&invocation).await? == 1)
     }
 
     async fn ttl(&self, key: &str) -> Result<Option<Duration>, KvError> {
@@ -275,6 +353,19 @@ impl KeyValue for MemoryKv {
     async fn ttl(&self, key: &str) -> Result<Option<Duration>, KvError> {
         let key = self.key(key);
         Ok(self.with(|memory, now| memory.live(&key, now).map(|(_, expires)| expires.saturating_duration_since(now))))
+    }
+
+    async fn put_versioned(&self, key: &str, version: i64, value: Option<&[u8]>, ttl: Duration) -> Result<bool, KvError> {
+        let key = self.key(key);
+        Ok(self.with(|memory, now| {
+            let stored = memory.live(&key, now).map(|(stored, _)| stored.as_slice());
+            if !Versioned::replaces(stored, version, value.is_some()) {
+                return false;
+            }
+            memory.values.insert(key, (Versioned::encode(version, value), now + Duration::from_millis(millis(ttl))));
+            memory.wrote(now);
+            true
+        }))
     }
 }
 

@@ -10,7 +10,11 @@
 //! to events; [`Mutations`] does the rest, so no command can forget its
 //! trail, its events or its version check.
 
-use std::{future::Future, ops::Deref, sync::Arc};
+use std::{
+    future::Future,
+    ops::Deref,
+    sync::{Arc, Mutex},
+};
 
 use chrono::{DateTime, Utc};
 use docket_proto::events::v1::Envelope;
@@ -287,6 +291,23 @@ struct Author {
     at: DateTime<Utc>,
 }
 
+/// A record a change saved: its kind (`Record::KIND`), id and new version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Saved {
+    pub kind: &'static str,
+    pub id: String,
+    pub version: i64,
+}
+
+/// Told of the records a change saved after its work is done and before it
+/// commits (a cache fences them, so no reader can keep the version before).
+/// An error (what could not be told, and why) rolls the change back as
+/// UNAVAILABLE: the caller retries, and nothing changed unseen.
+#[async_trait::async_trait]
+pub trait BeforeCommit: Send + Sync + std::fmt::Debug {
+    async fn saved(&self, saved: &[Saved]) -> Result<(), String>;
+}
+
 /// One change in progress: its open transaction and who makes it. Reads
 /// for the domain's rules go through it (`&*tx` is the transaction). It is
 /// handed to the domain's closure by value (a cheap clone), because the
@@ -296,6 +317,8 @@ pub struct Tx {
     txn: Arc<DatabaseTransaction>,
     by: Arc<Author>,
     source: &'static str,
+    /// What the change saved, for [`BeforeCommit`].
+    saved: Arc<Mutex<Vec<Saved>>>,
 }
 
 impl Tx {
@@ -358,7 +381,16 @@ impl Tx {
         edit: Edit<R>,
         events: impl FnOnce(&R, &R, &Changes) -> Vec<Event>,
     ) -> Result<R, Error<D>> {
-        save(&self.txn, &self.by(), self.source, before, edit, events).await
+        let saved = save(&self.txn, &self.by(), self.source, before, edit, events).await?;
+        self.note_saved(R::KIND, saved.id(), saved.version());
+        Ok(saved)
+    }
+
+    /// Notes a record this change saved other than by [`Tx::save`] (a
+    /// version bumped by a statement of its own), for [`BeforeCommit`].
+    pub fn note_saved(&self, kind: &'static str, id: &str, version: i64) {
+        let mut saved = self.saved.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        saved.push(Saved { kind, id: id.to_owned(), version });
     }
 }
 
@@ -456,12 +488,18 @@ pub struct Mutations {
     db: DatabaseConnection,
     relay: RelayWaker,
     source: &'static str,
+    before_commit: Option<Arc<dyn BeforeCommit>>,
 }
 
 impl Mutations {
     /// `source` names the service in the events it writes.
     pub fn new(db: DatabaseConnection, relay: RelayWaker, source: &'static str) -> Self {
-        Self { db, relay, source }
+        Self { db, relay, source, before_commit: None }
+    }
+
+    /// Mutations that tell `hook` what each change saved before it commits.
+    pub fn with_before_commit(self, hook: Arc<dyn BeforeCommit>) -> Self {
+        Self { before_commit: Some(hook), ..self }
     }
 
     pub fn db(&self) -> &DatabaseConnection {
@@ -477,10 +515,18 @@ impl Mutations {
     ) -> Result<T, Error<D>> {
         let author = Author { actor: by.actor.to_owned(), reason: by.reason.to_owned(), at: by.at };
         let txn = Arc::new(self.db.begin().await?);
-        let value = work(Tx { txn: Arc::clone(&txn), by: Arc::new(author), source: self.source }).await?;
+        let saved = Arc::new(Mutex::new(Vec::new()));
+        let tx = Tx { txn: Arc::clone(&txn), by: Arc::new(author), source: self.source, saved: Arc::clone(&saved) };
+        let value = work(tx).await?;
         let Ok(txn) = Arc::try_unwrap(txn) else {
             return Err(Error::Database(DbErr::Custom("a change kept its transaction past its end".to_owned())));
         };
+        let saved = std::mem::take(&mut *saved.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        if let Some(hook) = &self.before_commit
+            && !saved.is_empty()
+        {
+            hook.saved(&saved).await.map_err(Error::Unavailable)?;
+        }
         txn.commit().await?;
         self.relay.wake();
         Ok(value)

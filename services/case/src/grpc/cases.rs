@@ -325,7 +325,7 @@ impl CaseService for CaseApi {
             )
             .await?;
         tracing::info!(case = %format_case_number(created.case.number), "case created");
-        Ok(Response::new(wire::case(created)))
+        Ok(Response::new(self.store.case_cache().answer(created).await))
     }
 
     async fn get_case(&self, request: Request<pb::GetCaseRequest>) -> Result<Response<pb::Case>, Status> {
@@ -335,6 +335,9 @@ impl CaseService for CaseApi {
                 let mut violations = FieldViolations::new();
                 let id: CaseId = violations.id("id", id);
                 violations.into_result()?;
+                if let Some(cached) = self.store.case_cache().get(&id.to_string()).await {
+                    return Ok(Response::new(cached));
+                }
                 self.store.get_case(id).await?
             }
             Some(Lookup::CaseNumber(number)) => {
@@ -343,7 +346,7 @@ impl CaseService for CaseApi {
             }
             None => return Err(Error::field("lookup", "send either id or case_number").into()),
         };
-        Ok(Response::new(wire::case(found)))
+        Ok(Response::new(self.store.case_cache().answer(found).await))
     }
 
     async fn list_cases(&self, request: Request<pb::ListCasesRequest>) -> Result<Response<pb::ListCasesResponse>, Status> {
@@ -429,7 +432,7 @@ impl CaseService for CaseApi {
             self.check_contract(&mut fields, Some(&current), &mut target.mask).await?;
         }
         let updated = self.store.update_case(target, fields, &actor(&caller, &reason)).await?;
-        Ok(Response::new(wire::case(updated)))
+        Ok(Response::new(self.store.case_cache().answer(updated).await))
     }
 
     async fn assign_case(&self, request: Request<pb::AssignCaseRequest>) -> Result<Response<pb::Case>, Status> {
@@ -444,7 +447,7 @@ impl CaseService for CaseApi {
         let reason = reason(&mut violations, &request.reason);
         violations.into_result()?;
         let updated = self.store.assign_case(id, version, owner, team, &actor(&caller, &reason)).await?;
-        Ok(Response::new(wire::case(updated)))
+        Ok(Response::new(self.store.case_cache().answer(updated).await))
     }
 
     async fn set_case_status(&self, request: Request<pb::SetCaseStatusRequest>) -> Result<Response<pb::Case>, Status> {
@@ -459,7 +462,7 @@ impl CaseService for CaseApi {
         let reason = reason(&mut violations, &request.reason);
         violations.into_result()?;
         let updated = self.store.set_case_status(id, version, status, &actor(&caller, &reason)).await?;
-        Ok(Response::new(wire::case(updated)))
+        Ok(Response::new(self.store.case_cache().answer(updated).await))
     }
 
     async fn close_case(&self, request: Request<pb::CloseCaseRequest>) -> Result<Response<pb::Case>, Status> {
@@ -479,7 +482,7 @@ impl CaseService for CaseApi {
         // Refused when missing: the placeholder is never used.
         let status = status.unwrap_or(CaseStatus::ClosedComplete);
         let updated = self.store.close_case(id, version, status, &resolution, &actor(&caller, &reason)).await?;
-        Ok(Response::new(wire::case(updated)))
+        Ok(Response::new(self.store.case_cache().answer(updated).await))
     }
 
     async fn reopen_case(&self, request: Request<pb::ReopenCaseRequest>) -> Result<Response<pb::Case>, Status> {
@@ -492,7 +495,7 @@ impl CaseService for CaseApi {
         let version = violations.etag("etag", &request.etag, false);
         violations.into_result()?;
         let updated = self.store.reopen_case(id, version, &actor(&caller, &reason)).await?;
-        Ok(Response::new(wire::case(updated)))
+        Ok(Response::new(self.store.case_cache().answer(updated).await))
     }
 
     async fn add_activity(&self, request: Request<pb::AddActivityRequest>) -> Result<Response<pb::Activity>, Status> {

@@ -1,6 +1,10 @@
 //! Activities on a case: notes, calls and emails, in the order they happened.
 
-use docket_kit::{audit, mutation::Once, request::RecordId};
+use docket_kit::{
+    audit,
+    mutation::{Once, Record as _},
+    request::RecordId,
+};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait},
@@ -17,7 +21,7 @@ use crate::{
     error::{Error, Result},
     events,
     records::{
-        CaseKey,
+        CaseKey, CaseRecord,
         entities::{case, case_activity},
         load_case,
     },
@@ -111,6 +115,7 @@ impl Store {
                     }
                     let record =
                         load_case(&*tx, CaseKey::Id(&case.id)).await?.ok_or_else(|| Error::not_found("case", &case.id))?;
+                    tx.note_saved(CaseRecord::KIND, &record.case.id, record.case.version);
                     tx.record("case", &case.id, &changes, [events::activity_added(&record, &activity)]).await?;
                     Ok(activity)
                 },

@@ -12,6 +12,7 @@ use super::{
     cases::{check_owner, opt_text},
 };
 use crate::{
+    cache::CaseCache,
     domain::{
         Changes, EscalationRuleId, Priority,
         escalation::{Rule, Target, Trigger, raised},
@@ -213,6 +214,7 @@ pub async fn escalate(
     trigger: Trigger,
     target: Target,
     by: &Actor<'_>,
+    cache: &CaseCache,
 ) -> Result<Vec<Escalation>> {
     use docket_kit::mutation::Record;
     let rules: Vec<Rule> = escalation_rule::Entity::find()
@@ -288,7 +290,7 @@ pub async fn escalate(
         changes.set("escalation", "", format!("{}: {actions}", rule.name));
         let escalated =
             Escalated { rule_id: &rule.id, rule_name: &rule.name, trigger, target, actions: &actions, notify_staff_ids: &notify };
-        mutation::save::<_, std::convert::Infallible>(
+        let saved = mutation::save::<_, std::convert::Infallible>(
             txn,
             &by,
             events::SOURCE,
@@ -307,6 +309,8 @@ pub async fn escalate(
             },
         )
         .await?;
+        // The consumer commits this change: fence the case before it does.
+        cache.fence(&saved.case.id, saved.case.version).await.map_err(Error::Unavailable)?;
         done.push(Escalation { rule, actions, notify });
     }
     Ok(done)

@@ -30,8 +30,23 @@ use crate::error::Result;
 docket_kit::service_store!(
     /// The case service's database. Cheap to clone.
     pub struct Store, source = crate::events::SOURCE,
-    routing: routing::RoutingCache
+    routing: routing::RoutingCache,
+    cache: crate::cache::CaseCache
 );
+
+impl Store {
+    /// This store with its cases kept in `cache`: every change fences the
+    /// cases it saved before it commits (see [`crate::cache`]).
+    pub fn with_case_cache(mut self, cache: crate::cache::CaseCache) -> Self {
+        self.mutations = self.mutations.clone().with_before_commit(std::sync::Arc::new(cache.clone()));
+        self.cache = cache;
+        self
+    }
+
+    pub fn case_cache(&self) -> &crate::cache::CaseCache {
+        &self.cache
+    }
+}
 
 pub use docket_kit::audit::Actor;
 

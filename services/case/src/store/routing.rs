@@ -4,7 +4,7 @@
 use docket_kit::{
     db::placeholder,
     mask_fields,
-    mutation::{self, Edit, Once, Tx},
+    mutation::{self, Edit, Once, Record as _, Tx},
     request::{FieldMask, RecordId, UpdateTarget},
 };
 use sea_orm::{
@@ -641,9 +641,17 @@ pub async fn hand_out_waiting(txn: &DatabaseTransaction, staff_id: &str, by: &Ac
     Ok(handed)
 }
 
+/// The cases a hand-out saved, noted on its change: they were saved with
+/// the consumer's `mutation::save`, which `Tx` does not see (see [`Tx::note_saved`]).
+fn noted(tx: &Tx, handed: Vec<CaseRecord>) -> Result<Vec<CaseRecord>> {
+    for case in &handed {
+        tx.note_saved(CaseRecord::KIND, &case.case.id, case.case.version);
+    }
+    Ok(handed)
+}
+
 /// [`hand_out_waiting`] for one team, under its turn row's lock.
 async fn hand_out_team(txn: &DatabaseTransaction, team_id: &str, by: &Actor<'_>) -> Result<Vec<CaseRecord>> {
-    use docket_kit::mutation::Record as _;
     take_turn_row(txn, team_id).await?;
     let backend = txn.get_database_backend();
     let sql = format!(
@@ -746,7 +754,8 @@ impl Store {
             .into_iter()
             .collect();
         for team_id in teams {
-            sweep.handed_out += self.mutations.run(&by, async |tx| hand_out_team(&tx, &team_id, &by).await).await?.len();
+            let hand_out = async |tx: Tx| noted(&tx, hand_out_team(&tx, &team_id, &by).await?);
+            sweep.handed_out += self.mutations.run(&by, hand_out).await?.len();
         }
         Ok(sweep)
     }
@@ -760,7 +769,8 @@ impl Store {
         if let Err(err) = self.reroute_from_absent(staff_id, &by).await {
             tracing::warn!(error = %err, staff = staff_id, "taking cases from an absent agent failed; the routing sweep retries");
         }
-        if let Err(err) = self.mutations.run(&by, async |tx| hand_out_waiting(&tx, staff_id, &by).await).await {
+        let hand_out = async |tx: Tx| noted(&tx, hand_out_waiting(&tx, staff_id, &by).await?);
+        if let Err(err) = self.mutations.run(&by, hand_out).await {
             tracing::warn!(error = %err, staff = staff_id, "handing out waiting cases failed; the routing sweep retries");
         }
     }
