@@ -15,10 +15,13 @@
 //! another replica could otherwise go on showing the case as it was.
 //! Consumers retry such a change later; callers are told to.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use docket_kit::{
-    kv::KeyValue,
+    kv::{KeyValue, KvError},
     mutation::{BeforeCommit, Record, Saved},
 };
 use docket_proto::case::v1 as pb;
@@ -30,10 +33,17 @@ use crate::{records::CaseRecord, wire};
 /// longer than any reader takes from its query to its offer.
 pub const KEPT_FOR: Duration = Duration::from_secs(300);
 
+/// How long reads leave Redis alone after it failed one: where Redis is
+/// cut off and every call would wait `kv.timeout_ms`, reads go straight to
+/// the database instead, and try Redis again after this.
+const RESTS_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
 /// The cache of cases; `Default` keeps nothing (every read goes to the database).
 #[derive(Clone, Default)]
 pub struct CaseCache {
     kv: Option<Arc<dyn KeyValue>>,
+    /// Until when reads skip Redis (see [`RESTS_AFTER_FAILURE`]).
+    resting_until: Arc<Mutex<Option<tokio::time::Instant>>>,
 }
 
 impl std::fmt::Debug for CaseCache {
@@ -50,17 +60,31 @@ impl CaseCache {
     /// Cases kept in `kv`: Redis shared by every replica of the case
     /// service (or, under `docket dev`, its one process's memory).
     pub fn new(kv: Arc<dyn KeyValue>) -> Self {
-        Self { kv: Some(kv) }
+        Self { kv: Some(kv), resting_until: Arc::default() }
+    }
+
+    /// Redis for a read, unless reads leave it alone for now.
+    fn for_reads(&self) -> Option<&Arc<dyn KeyValue>> {
+        let resting = self.resting_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if resting.is_some_and(|until| tokio::time::Instant::now() < until) {
+            return None;
+        }
+        self.kv.as_ref()
+    }
+
+    fn failed(&self, err: &KvError) {
+        tracing::debug!(error = %err, "case cache unavailable; reading the database");
+        let mut resting = self.resting_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *resting = Some(tokio::time::Instant::now() + RESTS_AFTER_FAILURE);
     }
 
     /// The case `id` as last offered, unless a change fenced it since.
     pub async fn get(&self, id: &str) -> Option<pb::Case> {
-        let kv = self.kv.as_ref()?;
-        match kv.get_versioned(&key(id)).await {
+        match self.for_reads()?.get_versioned(&key(id)).await {
             Ok(Some((_, bytes))) => pb::Case::decode(bytes.as_slice()).ok(),
             Ok(None) => None,
             Err(err) => {
-                tracing::debug!(error = %err, "case cache unavailable; reading the database");
+                self.failed(&err);
                 None
             }
         }
@@ -71,16 +95,16 @@ impl CaseCache {
     pub async fn answer(&self, record: CaseRecord) -> pb::Case {
         let version = record.version();
         let case = wire::case(record);
-        if let Some(kv) = &self.kv
+        if let Some(kv) = self.for_reads()
             && let Err(err) = kv.put_versioned(&key(&case.id), version, Some(&case.encode_to_vec()), KEPT_FOR).await
         {
-            tracing::debug!(error = %err, "case cache unavailable; the case is not kept");
+            self.failed(&err);
         }
         case
     }
 
     /// Keeps every version older than `version` of the case `id` out; an
-    /// error says the change must not commit.
+    /// error says the change must not commit. Always tried, resting or not.
     pub async fn fence(&self, id: &str, version: i64) -> Result<(), String> {
         match &self.kv {
             Some(kv) => kv.put_versioned(&key(id), version, None, KEPT_FOR).await.map(|_| ()).map_err(|err| {
