@@ -413,19 +413,7 @@ async fn a_case_closed_longer_ago_than_the_window_cannot_be_reopened(app: TestAp
     // The case service's cache learns only of changes made through the
     // service (a write behind its back needs its key cleared, as the README
     // says): an agent's internal note makes it read the case again.
-    app.cases(AGENT)
-        .add_activity(pb::AddActivityRequest {
-            activity: Some(pb::Activity {
-                case_id: case.id.clone(),
-                kind: pb::ActivityKind::Note as i32,
-                visibility: pb::Visibility::Internal as i32,
-                body: "Checked the old case".into(),
-                ..Default::default()
-            }),
-            idempotency_key: String::new(),
-        })
-        .await
-        .unwrap();
+    note(&app, &case.id, "Checked the old case", pb::Visibility::Internal).await;
     let read = app.portal_cases(SERVICE).get_my_case(by_id(ann, &case.id)).await.unwrap().into_inner();
     assert!(read.case.unwrap().reopen_until.is_none());
     let before = all_row_counts(&app).await;
