@@ -29,6 +29,16 @@ macro_rules! on_both_stores {
     };
 }
 
+/// Waits until the store says `key` has no time left (it expired), failing
+/// the test if it still lives after five seconds.
+async fn expired(kv: &Arc<dyn KeyValue>, key: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while kv.ttl(key).await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "{key} still lives after 5 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn memory() -> Arc<dyn KeyValue> {
     connect(&KvSettings { backend: KvBackend::Memory, url: String::new(), key_prefix: "t:".to_owned(), timeout_ms: 1000 })
         .unwrap()
@@ -77,7 +87,7 @@ async fn a_versioned_value_is_kept_only_over_older_versions_and_fences(kv: Arc<d
     assert_eq!(kv.get_versioned("case:3").await.unwrap(), Some((1, b"one".to_vec())));
 
     assert!(kv.put_versioned("case:short", 1, Some(&b"x"[..]), Duration::from_millis(200)).await.unwrap());
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    expired(&kv, "case:short").await;
     assert_eq!(kv.get_versioned("case:short").await.unwrap(), None, "an expired version is gone");
     assert!(kv.put_versioned("case:short", 1, Some(&b"x"[..]), Duration::from_secs(60)).await.unwrap(), "and its key free again");
     for key in ["case:1", "case:2", "case:3", "case:short"] {
@@ -120,7 +130,7 @@ async fn a_value_is_read_back_until_it_is_deleted_or_expires(kv: Arc<dyn KeyValu
     assert_eq!(kv.ttl("session:a").await.unwrap(), None);
 
     kv.put("session:short", b"x", Duration::from_millis(200)).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    expired(&kv, "session:short").await;
     assert_eq!(kv.get("session:short").await.unwrap(), None, "an expired key is gone");
     assert_eq!(kv.ttl("session:short").await.unwrap(), None);
     assert!(!kv.delete("session:short").await.unwrap());
@@ -134,7 +144,7 @@ async fn a_counter_counts_within_its_window_and_starts_again_after_it(kv: Arc<dy
     // The window runs from the first increment; later ones do not extend it.
     let left = kv.ttl("failures:ann").await.unwrap().expect("a counter expires");
     assert!(left <= window, "{left:?}");
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    expired(&kv, "failures:ann").await;
     assert_eq!(kv.incr_with_ttl("failures:ann", window).await.unwrap(), 1, "a new window starts at one");
     assert!(kv.delete("failures:ann").await.unwrap());
     assert_eq!(kv.incr_with_ttl("failures:ann", window).await.unwrap(), 1);
