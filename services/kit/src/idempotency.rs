@@ -82,6 +82,23 @@ pub async fn find(
     }
 }
 
+/// The row remembering which resource a key created, to insert with the
+/// resource itself (one statement, see [`crate::db::insert_all`]): a key
+/// taken meanwhile refuses the whole insert as a unique violation.
+pub fn new_rows(scope: &str, actor: &str, idempotency: &Idempotency, resource_id: &str, at: DateTime<Utc>) -> crate::db::NewRows {
+    let mut rows =
+        crate::db::NewRows::new("INSERT INTO idempotency_keys (scope, actor, key, request_hash, resource_id, created_at)", 6, "");
+    rows.push([
+        scope.into(),
+        actor.into(),
+        idempotency.key.as_str().into(),
+        idempotency.request_hash.as_str().into(),
+        resource_id.into(),
+        at.into(),
+    ]);
+    rows
+}
+
 /// Remembers which resource a key created, in the create's transaction.
 /// `Ok(false)` when a concurrent call with the same key won: roll back and
 /// return that one.

@@ -358,8 +358,21 @@ impl Tx {
         trail: &Changes,
         events: impl IntoIterator<Item = Event>,
     ) -> Result<(), DbErr> {
+        self.insert_new_with(record, trail, events, None).await
+    }
+
+    /// [`Tx::insert_new`], with `also` rows (a create's idempotency key) in
+    /// the same round trip.
+    async fn insert_new_with<R: Record>(
+        &self,
+        record: &R,
+        trail: &Changes,
+        events: impl IntoIterator<Item = Event>,
+        also: Option<NewRows>,
+    ) -> Result<(), DbErr> {
         let by = self.by();
-        let announced = with_events(audit::creation_rows(R::KIND, record.id(), &by, trail), &by, self.source, events);
+        let mut announced = with_events(audit::creation_rows(R::KIND, record.id(), &by, trail), &by, self.source, events);
+        announced.extend(also);
         match record.insert_rows(self.get_database_backend()) {
             Some((first, mut rows)) => {
                 rows.extend(announced);
@@ -568,23 +581,36 @@ impl Mutations {
         id_of: impl Fn(&T) -> &str,
         first: impl Fn(String) -> F,
     ) -> Result<T, Error<D>> {
+        let done = self.run(by, async |tx| {
+            let value = work(tx.clone()).await?;
+            if let Some(key) = once.key
+                && !idempotency::remember(&*tx, once.scope, by.actor, key, id_of(&value), by.at).await?
+            {
+                return Err(Error::AlreadyExists {
+                    field: "idempotency_key".to_owned(),
+                    message: "a call with this idempotency key is still running; retry".to_owned(),
+                });
+            }
+            Ok(value)
+        });
+        self.at_most_once(by, once, done, first).await
+    }
+
+    /// `done` (a change that remembers `once`'s key), unless an earlier call
+    /// with the key made its thing already: then that, read by `first`;
+    /// also when `done` is refused as `AlreadyExists` because such a call
+    /// got there meanwhile.
+    async fn at_most_once<T, D: DomainError, F: Future<Output = Result<T, Error<D>>>>(
+        &self,
+        by: &Actor<'_>,
+        once: Once<'_>,
+        done: impl Future<Output = Result<T, Error<D>>>,
+        first: impl Fn(String) -> F,
+    ) -> Result<T, Error<D>> {
         if let Some(id) = self.first_id(by, once).await? {
             return first(id).await;
         }
-        let done = self
-            .run(by, async |tx| {
-                let value = work(tx.clone()).await?;
-                if let Some(key) = once.key
-                    && !idempotency::remember(&*tx, once.scope, by.actor, key, id_of(&value), by.at).await?
-                {
-                    return Err(Error::AlreadyExists {
-                        field: "idempotency_key".to_owned(),
-                        message: "a call with this idempotency key is still running; retry".to_owned(),
-                    });
-                }
-                Ok(value)
-            })
-            .await;
+        let done = done.await;
         if let Err(Error::AlreadyExists { .. }) = done
             && let Some(id) = self.first_id(by, once).await?
         {
@@ -602,29 +628,27 @@ impl Mutations {
     }
 
     /// Creates a record: the domain `build`s it, its trail and the events
-    /// that announce it; it is inserted with them, at most once per
-    /// idempotency key.
+    /// that announce it; it is inserted with them, and with its idempotency
+    /// key, in one statement, at most once per key (see
+    /// [`Mutations::run_once`]: a key taken meanwhile refuses the insert as
+    /// a unique violation, answered with what the other call made).
     pub async fn create<R: Record, D: DomainError>(
         &self,
         by: &Actor<'_>,
         once: Once<'_>,
         build: impl AsyncFnOnce(Tx) -> Result<(R, Changes, Vec<Event>), Error<D>>,
     ) -> Result<R, Error<D>> {
-        self.run_once(
-            by,
-            once,
-            async |tx| {
-                let (record, trail, events) = build(tx.clone()).await?;
-                match tx.insert_new(&record, &trail, events).await {
-                    Ok(()) => Ok(record),
-                    Err(err) if is_unique_violation(&err) => Err(already_exists(&record)),
-                    Err(err) => Err(err.into()),
-                }
-            },
-            |record| record.id(),
-            |id| async move { R::load(&self.db, &id).await?.ok_or_else(|| Error::not_found(&R::noun(), id)) },
-        )
-        .await
+        let done = self.run(by, async |tx| {
+            let (record, trail, events) = build(tx.clone()).await?;
+            let key = once.key.map(|key| idempotency::new_rows(once.scope, by.actor, key, record.id(), by.at));
+            match tx.insert_new_with(&record, &trail, events, key).await {
+                Ok(()) => Ok(record),
+                Err(err) if is_unique_violation(&err) => Err(already_exists(&record)),
+                Err(err) => Err(err.into()),
+            }
+        });
+        let first = |id: String| async move { R::load(&self.db, &id).await?.ok_or_else(|| Error::not_found(&R::noun(), id)) };
+        self.at_most_once(by, once, done, first).await
     }
 
     /// The masked update: `apply` copies the masked `fields` onto the record
