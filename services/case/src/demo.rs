@@ -12,7 +12,7 @@ use crate::{
         },
     },
     error::Result,
-    store::{Actor, Store},
+    store::{Actor, SenderContact, Store},
 };
 use docket_kit::mutation::Once;
 use docket_kit::request::RecordId;
@@ -223,7 +223,14 @@ pub async fn seed(store: &Store) -> Result<bool> {
             tags: vec!["demo".to_owned()],
         };
         let owner_id = demo.owner.map(StaffId::stored).transpose()?;
-        let case = store.create_case(NewCase { fields, owner_id, web_form_id: None, sender: None }, &by, Once::default()).await?;
+        let case = store
+            .create_case(
+                NewCase { fields, owner_id, web_form_id: None, sender: None },
+                SenderContact::LookUp,
+                &by,
+                Once::default(),
+            )
+            .await?;
         let id = CaseId::stored(&case.case.id)?;
         let note = |body: &str, visibility| NewActivity {
             case_id: id,

@@ -24,7 +24,7 @@ use crate::{
     },
     error::Error,
     records::CaseRecord,
-    store::{ActivityCursor, CaseCursor, CaseFilter, CaseOrder, StatusChangeCursor, Store},
+    store::{ActivityCursor, CaseCursor, CaseFilter, CaseOrder, SenderContact, StatusChangeCursor, Store},
     wire::{self, WireEnum},
 };
 use docket_proto::case::v1::{self as pb, case_service_server::CaseService, get_case_request::Lookup};
@@ -299,6 +299,7 @@ impl CaseService for CaseApi {
         );
         violations.into_result()?;
         let mut fields = fields;
+        let mut sender_contact = SenderContact::LookUp;
         if let Some(sender) = &sender {
             // Refused before the unassigned account may be made below.
             if let Some(id) = sender.contact_account_id {
@@ -312,7 +313,12 @@ impl CaseService for CaseApi {
             }
             // Wherever the sender's contact lands, the case's account is the
             // unassigned one (see `Sender` in cases.proto).
-            let unassigned = self.store.unassigned_account_id(&sender.unassigned, &actor(&caller, "")).await?;
+            let read = self.store.sender_read(&sender.unassigned, &sender.person.email).await?;
+            let unassigned = match read.unassigned_account_id {
+                Some(id) => id,
+                None => self.store.unassigned_account_id(&sender.unassigned, &actor(&caller, "")).await?,
+            };
+            sender_contact = read.contact;
             fields.account_id = AccountId::stored(&unassigned).map_err(Error::from)?;
         }
         self.check_contract(&mut fields, None, &mut FieldMask::all()).await?;
@@ -320,6 +326,7 @@ impl CaseService for CaseApi {
             .store
             .create_case(
                 NewCase { fields, owner_id, web_form_id, sender },
+                sender_contact,
                 &actor(&caller, ""),
                 Once { scope: "CreateCase", key: key.as_ref() },
             )

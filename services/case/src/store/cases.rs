@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Actor, Store, contacts::NewContactHome, contains_ci, routing};
+use super::{Actor, SenderContact, Store, contacts::NewContactHome, contains_ci, routing};
 use crate::domain::routing::Routed;
 use crate::{
     domain::{
@@ -385,12 +385,21 @@ fn status_changes(before: &CaseRecord, after: &CaseRecord) -> Changes {
 }
 
 impl Store {
-    pub async fn create_case(&self, new: NewCase, by: &Actor<'_>, once: Once<'_>) -> Result<CaseRecord> {
-        let Some(sender) = &new.sender else { return self.create_case_once(&new, by, once).await };
+    /// Creates a case; one with a sender finds or creates its contact, as
+    /// `sender_contact` knows it (read by the caller, or to look up).
+    pub async fn create_case(
+        &self,
+        new: NewCase,
+        sender_contact: SenderContact,
+        by: &Actor<'_>,
+        once: Once<'_>,
+    ) -> Result<CaseRecord> {
+        let Some(sender) = &new.sender else { return self.create_case_once(&new, SenderContact::LookUp, by, once).await };
         // Another call may create the sender's contact at the same moment,
         // spoiling this transaction: the next attempt finds the contact.
+        let mut known = sender_contact;
         for _ in 0..3 {
-            match self.create_case_once(&new, by, once).await {
+            match self.create_case_once(&new, std::mem::take(&mut known), by, once).await {
                 Err(Error::AlreadyExists { field, .. }) if field == "contact.email" => continue,
                 done => return done,
             }
@@ -398,7 +407,13 @@ impl Store {
         Err(super::contacts::being_created(&sender.person.email))
     }
 
-    async fn create_case_once(&self, new: &NewCase, by: &Actor<'_>, once: Once<'_>) -> Result<CaseRecord> {
+    async fn create_case_once(
+        &self,
+        new: &NewCase,
+        sender_contact: SenderContact,
+        by: &Actor<'_>,
+        once: Once<'_>,
+    ) -> Result<CaseRecord> {
         let routing_cache = &self.routing;
         self.mutations
             .create(by, once, async |tx| {
@@ -443,7 +458,8 @@ impl Store {
                         Some(id) => NewContactHome::Named(id),
                         None => NewContactHome::UnassignedId(&unassigned),
                     };
-                    let (contact, created) = super::contacts::find_or_create_contact_in(&tx, &sender.person, home).await?;
+                    let (contact, created) =
+                        super::contacts::find_or_create_contact_in(&tx, &sender.person, home, sender_contact).await?;
                     if created && sender.contact_account_id.is_none() {
                         // Nobody named this address before: the sender's own.
                         fields.contacts = vec![CaseContactRef { contact_id: ContactId::stored(&contact.id)?, primary: true }];

@@ -128,11 +128,37 @@ pub(super) async fn find_or_create_contact_in(
     tx: &Tx,
     person: &ContactFields,
     home: NewContactHome<'_>,
+    known: SenderContact,
 ) -> Result<(contact::Model, bool)> {
-    match contact_by_email(&**tx, &person.email).await? {
+    let found = match known {
+        SenderContact::Read(found) => found.map(|found| *found),
+        SenderContact::LookUp => contact_by_email(&**tx, &person.email).await?,
+    };
+    match found {
         Some(found) => Ok((found, false)),
         None => Ok((create_contact_in(tx, person, home).await?, true)),
     }
+}
+
+/// A sender's contact, as far as a create knows it.
+#[derive(Debug, Clone, Default)]
+pub enum SenderContact {
+    /// Not read yet: looked up in the create's transaction.
+    #[default]
+    LookUp,
+    /// Read just before the create ([`Store::sender_read`]), `None` when
+    /// there was none. Not read again: a contact made meanwhile by another
+    /// call refuses this one's insert, and the create runs again with
+    /// [`SenderContact::LookUp`].
+    Read(Option<Box<contact::Model>>),
+}
+
+/// What a case from a sender needs first ([`Store::sender_read`]).
+#[derive(Debug, Clone)]
+pub struct SenderRead {
+    /// The oldest account of the unassigned name, if there is one yet.
+    pub unassigned_account_id: Option<String>,
+    pub contact: SenderContact,
 }
 
 /// A new contact for `person` in `home`; `AlreadyExists` when another
@@ -254,6 +280,31 @@ impl Store {
             Some(id) => Ok(id),
             None => self.mutations.run(by, async |tx| unassigned_account(&tx, name).await).await,
         }
+    }
+
+    /// The unassigned account named `unassigned` (the oldest, as
+    /// [`Store::unassigned_account_id`] finds it) and the contact of
+    /// `email`, in one round trip: every case from a public door needs both.
+    pub async fn sender_read(&self, unassigned: &str, email: &str) -> Result<SenderRead> {
+        use sea_orm::{FromQueryResult, Statement};
+        let backend = self.db.get_database_backend();
+        let at = |n| docket_kit::db::placeholder(backend, n);
+        let sql = format!(
+            "SELECT (SELECT a.id FROM accounts a WHERE a.name = {} ORDER BY a.created_at, a.id LIMIT 1) AS unassigned_account_id, \
+             c.* FROM (SELECT 1 AS one) one LEFT JOIN contacts c ON c.email_key = {}",
+            at(1),
+            at(2)
+        );
+        let row = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(backend, sql, [unassigned.into(), email.to_lowercase().into()]))
+            .await?
+            .ok_or_else(|| sea_orm::DbErr::Custom("a select of one row answered none".to_owned()))?;
+        let contact = match row.try_get::<Option<String>>("", "id")? {
+            Some(_) => Some(Box::new(contact::Model::from_query_result(&row, "")?)),
+            None => None,
+        };
+        Ok(SenderRead { unassigned_account_id: row.try_get("", "unassigned_account_id")?, contact: SenderContact::Read(contact) })
     }
 
     pub async fn get_contact_by_email(&self, email: &str) -> Result<contact::Model> {

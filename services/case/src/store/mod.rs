@@ -22,7 +22,7 @@ pub use self::{
     accounts::AccountFilter,
     activities::{ActivityCursor, StatusChangeCursor},
     cases::{CaseCursor, CaseFilter, CaseOrder},
-    contacts::ContactFilter,
+    contacts::{ContactFilter, SenderContact, SenderRead},
     staff::StaffFilter,
 };
 use crate::error::Result;
