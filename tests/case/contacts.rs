@@ -347,6 +347,15 @@ async fn a_case_is_its_new_senders_own_and_waits_unconfirmed_for_a_known_address
     let again = create(sent_case("Scanner grinds", sender("MIA@web.example"), "k1")).await;
     assert_eq!(again.id, first.id);
     assert_eq!(app.row_counts().await, before);
+    // The key with another request is refused, and writes nothing either.
+    let reused = app
+        .cases(AGENT)
+        .create_case(sent_case("Scanner grinds louder", sender("mia@web.example"), "k1"))
+        .await
+        .expect_err("a key used for another request");
+    assert_eq!(reused.code(), Code::InvalidArgument);
+    assert!(crate::common::field_violations(&reused).iter().any(|(field, _)| field == "idempotency_key"), "{reused:?}");
+    assert_eq!(app.row_counts().await, before);
 
     // The same address again, or a known customer's: not proved to be the
     // sender, so no contact, the unassigned account, and the tag.

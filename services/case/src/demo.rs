@@ -12,7 +12,7 @@ use crate::{
         },
     },
     error::Result,
-    store::{Actor, SenderContact, Store},
+    store::{Actor, ReadFirst, Store},
 };
 use docket_kit::mutation::Once;
 use docket_kit::request::RecordId;
@@ -226,7 +226,7 @@ pub async fn seed(store: &Store) -> Result<bool> {
         let case = store
             .create_case(
                 NewCase { fields, owner_id, web_form_id: None, sender: None },
-                SenderContact::LookUp,
+                ReadFirst::default(),
                 &by,
                 Once::default(),
             )

@@ -75,9 +75,15 @@ pub async fn find(
     idempotency: &Idempotency,
 ) -> Result<Option<String>, IdempotencyError> {
     let found = entity::Entity::find_by_id((scope.to_owned(), actor.to_owned(), idempotency.key.clone())).one(db).await?;
-    match found {
+    first_made(found.map(|row| (row.resource_id, row.request_hash)), idempotency)
+}
+
+/// What an earlier call with this key made, from its row as read
+/// (`resource_id`, `request_hash`) by [`find`] or by a caller's own read.
+pub fn first_made(row: Option<(String, String)>, idempotency: &Idempotency) -> Result<Option<String>, IdempotencyError> {
+    match row {
         None => Ok(None),
-        Some(row) if row.request_hash == idempotency.request_hash => Ok(Some(row.resource_id)),
+        Some((resource_id, request_hash)) if request_hash == idempotency.request_hash => Ok(Some(resource_id)),
         Some(_) => Err(IdempotencyError::Reused),
     }
 }

@@ -490,6 +490,18 @@ pub fn already_exists<R: Record, D: DomainError>(record: &R) -> Error<D> {
     Error::AlreadyExists { field, message }
 }
 
+/// Whether a create looks its idempotency key up before it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyLookUp {
+    #[default]
+    First,
+    /// The caller looked it up, in a read it needed anyway (see
+    /// [`idempotency::first_made`]), and found it unused: the create does
+    /// not look again. A call racing it with the same key is still refused
+    /// by the key's unique index, and answered with what this one made.
+    Done,
+}
+
 /// How many times a change without an etag is tried again on the fresh
 /// record when a concurrent change beat it.
 const UNVERSIONED_ATTEMPTS: usize = 5;
@@ -593,7 +605,7 @@ impl Mutations {
             }
             Ok(value)
         });
-        self.at_most_once(by, once, done, first).await
+        self.at_most_once(by, once, KeyLookUp::First, done, first).await
     }
 
     /// `done` (a change that remembers `once`'s key), unless an earlier call
@@ -604,10 +616,13 @@ impl Mutations {
         &self,
         by: &Actor<'_>,
         once: Once<'_>,
+        look_up: KeyLookUp,
         done: impl Future<Output = Result<T, Error<D>>>,
         first: impl Fn(String) -> F,
     ) -> Result<T, Error<D>> {
-        if let Some(id) = self.first_id(by, once).await? {
+        if look_up == KeyLookUp::First
+            && let Some(id) = self.first_id(by, once).await?
+        {
             return first(id).await;
         }
         let done = done.await;
@@ -638,6 +653,18 @@ impl Mutations {
         once: Once<'_>,
         build: impl AsyncFnOnce(Tx) -> Result<(R, Changes, Vec<Event>), Error<D>>,
     ) -> Result<R, Error<D>> {
+        self.create_with(by, once, KeyLookUp::First, build).await
+    }
+
+    /// [`Mutations::create`], looking `once`'s key up first or not (the
+    /// caller did, see [`KeyLookUp::Done`]).
+    pub async fn create_with<R: Record, D: DomainError>(
+        &self,
+        by: &Actor<'_>,
+        once: Once<'_>,
+        look_up: KeyLookUp,
+        build: impl AsyncFnOnce(Tx) -> Result<(R, Changes, Vec<Event>), Error<D>>,
+    ) -> Result<R, Error<D>> {
         let done = self.run(by, async |tx| {
             let (record, trail, events) = build(tx.clone()).await?;
             let key = once.key.map(|key| idempotency::new_rows(once.scope, by.actor, key, record.id(), by.at));
@@ -648,7 +675,7 @@ impl Mutations {
             }
         });
         let first = |id: String| async move { R::load(&self.db, &id).await?.ok_or_else(|| Error::not_found(&R::noun(), id)) };
-        self.at_most_once(by, once, done, first).await
+        self.at_most_once(by, once, look_up, done, first).await
     }
 
     /// The masked update: `apply` copies the masked `fields` onto the record

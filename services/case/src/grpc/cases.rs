@@ -1,7 +1,7 @@
 //! `docket.case.v1.CaseService`: cases, their status verbs, activities,
 //! history and the case type catalogue.
 
-use docket_kit::mutation::Once;
+use docket_kit::mutation::{KeyLookUp, Once};
 use docket_kit::{
     auth::caller,
     error::FieldViolations,
@@ -24,7 +24,7 @@ use crate::{
     },
     error::Error,
     records::CaseRecord,
-    store::{ActivityCursor, CaseCursor, CaseFilter, CaseOrder, SenderContact, StatusChangeCursor, Store},
+    store::{ActivityCursor, CaseCursor, CaseFilter, CaseOrder, ReadFirst, StatusChangeCursor, Store},
     wire::{self, WireEnum},
 };
 use docket_proto::case::v1::{self as pb, case_service_server::CaseService, get_case_request::Lookup};
@@ -299,7 +299,8 @@ impl CaseService for CaseApi {
         );
         violations.into_result()?;
         let mut fields = fields;
-        let mut sender_contact = SenderContact::LookUp;
+        let mut read_first = ReadFirst::default();
+        let once = Once { scope: "CreateCase", key: key.as_ref() };
         if let Some(sender) = &sender {
             // Refused before the unassigned account may be made below.
             if let Some(id) = sender.contact_account_id {
@@ -313,23 +314,26 @@ impl CaseService for CaseApi {
             }
             // Wherever the sender's contact lands, the case's account is the
             // unassigned one (see `Sender` in cases.proto).
-            let read = self.store.sender_read(&sender.unassigned, &sender.person.email).await?;
+            let by = actor(&caller, "");
+            let read = self.store.sender_read(&sender.unassigned, &sender.person.email, once, &by).await?;
+            // A retry (a web form's after a lost answer) gets the first case.
+            if let Some(key) = &key
+                && let Some(id) = docket_kit::idempotency::first_made(read.earlier, key).map_err(Error::from)?
+            {
+                let first = self.store.get_case(CaseId::stored(&id).map_err(Error::from)?).await?;
+                return Ok(Response::new(self.store.case_cache().answer(first).await));
+            }
             let unassigned = match read.unassigned_account_id {
                 Some(id) => id,
-                None => self.store.unassigned_account_id(&sender.unassigned, &actor(&caller, "")).await?,
+                None => self.store.unassigned_account_id(&sender.unassigned, &by).await?,
             };
-            sender_contact = read.contact;
+            read_first = ReadFirst { contact: read.contact, key: KeyLookUp::Done };
             fields.account_id = AccountId::stored(&unassigned).map_err(Error::from)?;
         }
         self.check_contract(&mut fields, None, &mut FieldMask::all()).await?;
         let created = self
             .store
-            .create_case(
-                NewCase { fields, owner_id, web_form_id, sender },
-                sender_contact,
-                &actor(&caller, ""),
-                Once { scope: "CreateCase", key: key.as_ref() },
-            )
+            .create_case(NewCase { fields, owner_id, web_form_id, sender }, read_first, &actor(&caller, ""), once)
             .await?;
         tracing::info!(case = %format_case_number(created.case.number), "case created");
         Ok(Response::new(self.store.case_cache().answer(created).await))

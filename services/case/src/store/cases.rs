@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Actor, SenderContact, Store, contacts::NewContactHome, contains_ci, routing};
+use super::{Actor, ReadFirst, Store, contacts::NewContactHome, contains_ci, routing};
 use crate::domain::routing::Routed;
 use crate::{
     domain::{
@@ -385,21 +385,16 @@ fn status_changes(before: &CaseRecord, after: &CaseRecord) -> Changes {
 }
 
 impl Store {
-    /// Creates a case; one with a sender finds or creates its contact, as
-    /// `sender_contact` knows it (read by the caller, or to look up).
-    pub async fn create_case(
-        &self,
-        new: NewCase,
-        sender_contact: SenderContact,
-        by: &Actor<'_>,
-        once: Once<'_>,
-    ) -> Result<CaseRecord> {
-        let Some(sender) = &new.sender else { return self.create_case_once(&new, SenderContact::LookUp, by, once).await };
+    /// Creates a case; one with a sender finds or creates its contact.
+    /// `read` is what the caller read first (see [`Store::sender_read`]).
+    pub async fn create_case(&self, new: NewCase, read: ReadFirst, by: &Actor<'_>, once: Once<'_>) -> Result<CaseRecord> {
+        let Some(sender) = &new.sender else { return self.create_case_once(&new, read, by, once).await };
         // Another call may create the sender's contact at the same moment,
         // spoiling this transaction: the next attempt finds the contact.
-        let mut known = sender_contact;
+        let mut read = read;
         for _ in 0..3 {
-            match self.create_case_once(&new, std::mem::take(&mut known), by, once).await {
+            let attempt = ReadFirst { contact: std::mem::take(&mut read.contact), key: read.key };
+            match self.create_case_once(&new, attempt, by, once).await {
                 Err(Error::AlreadyExists { field, .. }) if field == "contact.email" => continue,
                 done => return done,
             }
@@ -407,16 +402,11 @@ impl Store {
         Err(super::contacts::being_created(&sender.person.email))
     }
 
-    async fn create_case_once(
-        &self,
-        new: &NewCase,
-        sender_contact: SenderContact,
-        by: &Actor<'_>,
-        once: Once<'_>,
-    ) -> Result<CaseRecord> {
+    async fn create_case_once(&self, new: &NewCase, read: ReadFirst, by: &Actor<'_>, once: Once<'_>) -> Result<CaseRecord> {
         let routing_cache = &self.routing;
+        let ReadFirst { contact: sender_contact, key } = read;
         self.mutations
-            .create(by, once, async |tx| {
+            .create_with(by, once, key, async |tx| {
                 let status = if new.owner_id.is_some() { CaseStatus::Assigned } else { CaseStatus::New };
                 // Routing may give it a team, an owner (and so a status).
                 let owner_id = new.owner_id.map(|id| id.to_string());

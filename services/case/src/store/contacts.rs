@@ -153,11 +153,22 @@ pub enum SenderContact {
     Read(Option<Box<contact::Model>>),
 }
 
+/// What the caller of a create read before it ([`Store::sender_read`]).
+#[derive(Debug, Clone, Default)]
+pub struct ReadFirst {
+    pub contact: SenderContact,
+    /// Whether the create still looks its idempotency key up.
+    pub key: docket_kit::mutation::KeyLookUp,
+}
+
 /// What a case from a sender needs first ([`Store::sender_read`]).
 #[derive(Debug, Clone)]
 pub struct SenderRead {
     /// The oldest account of the unassigned name, if there is one yet.
     pub unassigned_account_id: Option<String>,
+    /// The row of the call's idempotency key, if an earlier call used it:
+    /// (`resource_id`, `request_hash`), for [`docket_kit::idempotency::first_made`].
+    pub earlier: Option<(String, String)>,
     pub contact: SenderContact,
 }
 
@@ -283,28 +294,45 @@ impl Store {
     }
 
     /// The unassigned account named `unassigned` (the oldest, as
-    /// [`Store::unassigned_account_id`] finds it) and the contact of
-    /// `email`, in one round trip: every case from a public door needs both.
-    pub async fn sender_read(&self, unassigned: &str, email: &str) -> Result<SenderRead> {
+    /// [`Store::unassigned_account_id`] finds it), the contact of `email`,
+    /// and what an earlier call with `once`'s key made, in one round trip:
+    /// every case from a public door needs them, and retries are rare.
+    pub async fn sender_read(&self, unassigned: &str, email: &str, once: Once<'_>, by: &Actor<'_>) -> Result<SenderRead> {
         use sea_orm::{FromQueryResult, Statement};
         let backend = self.db.get_database_backend();
         let at = |n| docket_kit::db::placeholder(backend, n);
         let sql = format!(
             "SELECT (SELECT a.id FROM accounts a WHERE a.name = {} ORDER BY a.created_at, a.id LIMIT 1) AS unassigned_account_id, \
-             c.* FROM (SELECT 1 AS one) one LEFT JOIN contacts c ON c.email_key = {}",
+             k.resource_id AS earlier_id, k.request_hash AS earlier_hash, c.* \
+             FROM (SELECT 1 AS one) one LEFT JOIN contacts c ON c.email_key = {} \
+             LEFT JOIN idempotency_keys k ON k.scope = {} AND k.actor = {} AND k.key = {}",
             at(1),
-            at(2)
+            at(2),
+            at(3),
+            at(4),
+            at(5)
         );
+        // No key: an empty one, which no call has (keys are never empty).
+        let key = once.key.map(|key| key.key.clone()).unwrap_or_default();
+        let values = [unassigned.into(), email.to_lowercase().into(), once.scope.into(), by.actor.into(), key.into()];
         let row = self
             .db
-            .query_one_raw(Statement::from_sql_and_values(backend, sql, [unassigned.into(), email.to_lowercase().into()]))
+            .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
             .await?
             .ok_or_else(|| sea_orm::DbErr::Custom("a select of one row answered none".to_owned()))?;
         let contact = match row.try_get::<Option<String>>("", "id")? {
             Some(_) => Some(Box::new(contact::Model::from_query_result(&row, "")?)),
             None => None,
         };
-        Ok(SenderRead { unassigned_account_id: row.try_get("", "unassigned_account_id")?, contact: SenderContact::Read(contact) })
+        let earlier = match row.try_get::<Option<String>>("", "earlier_id")? {
+            Some(id) => Some((id, row.try_get("", "earlier_hash")?)),
+            None => None,
+        };
+        Ok(SenderRead {
+            unassigned_account_id: row.try_get("", "unassigned_account_id")?,
+            earlier,
+            contact: SenderContact::Read(contact),
+        })
     }
 
     pub async fn get_contact_by_email(&self, email: &str) -> Result<contact::Model> {

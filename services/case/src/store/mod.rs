@@ -22,7 +22,7 @@ pub use self::{
     accounts::AccountFilter,
     activities::{ActivityCursor, StatusChangeCursor},
     cases::{CaseCursor, CaseFilter, CaseOrder},
-    contacts::{ContactFilter, SenderContact, SenderRead},
+    contacts::{ContactFilter, ReadFirst, SenderContact, SenderRead},
     staff::StaffFilter,
 };
 use crate::error::Result;
