@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use docket_kit::kv::{KeyValue, KvBackend, KvError, KvSettings, connect};
 
-use crate::common::{proxy::TcpProxy, redis::RedisPrefix};
+use crate::common::{eventually_within, proxy::TcpProxy, redis::RedisPrefix};
 
 /// Runs each listed `async fn name(kv: Arc<dyn KeyValue>)` on Redis (a
 /// unique key prefix, cleaned up after) and on memory.
@@ -32,11 +32,11 @@ macro_rules! on_both_stores {
 /// Waits until the store says `key` has no time left (it expired), failing
 /// the test if it still lives after five seconds.
 async fn expired(kv: &Arc<dyn KeyValue>, key: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while kv.ttl(key).await.unwrap().is_some() {
-        assert!(tokio::time::Instant::now() < deadline, "{key} still lives after 5 s");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually_within(Duration::from_secs(5), &format!("{key} to expire"), async || match kv.ttl(key).await.unwrap() {
+        None => Ok(()),
+        Some(left) => Err(format!("{left:?} left")),
+    })
+    .await;
 }
 
 fn memory() -> Arc<dyn KeyValue> {
@@ -220,14 +220,8 @@ async fn a_store_whose_connection_is_cut_answers_unavailable_then_reconnects_by_
     assert!(matches!(kv.get("session:kept").await, Err(KvError::Unavailable(_))));
     proxy.restore();
     // The connection manager reconnects on a later call; nothing stored was lost.
-    let mut value = None;
-    for _ in 0..50 {
-        if let Ok(found) = kv.get("session:kept").await {
-            value = found;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let value =
+        eventually_within(Duration::from_secs(5), "the store to answer again", async || kv.get("session:kept").await).await;
     assert_eq!(value.as_deref(), Some(&b"ann"[..]));
     prefix.clean().await;
 }
