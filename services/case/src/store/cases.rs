@@ -165,6 +165,9 @@ impl Reference {
     }
 }
 
+/// The sequence (PostgreSQL) or counter (SQLite) of case numbers.
+const CASE_NUMBERS: &str = "case_number";
+
 /// What a case's fields refer to, as found: (kind, id) → (active, extra);
 /// and what a create reads with them.
 #[derive(Default)]
@@ -172,19 +175,26 @@ struct Referenced {
     found: std::collections::HashMap<(Reference, String), (bool, String)>,
     /// The version of the assignment rules and the default team.
     routing: Option<(i64, Option<String>)>,
+    /// The new case's number, taken when every reference was found (and
+    /// active, where that is asked).
+    number: Option<i64>,
 }
 
 /// What a create reads besides its references, in the same round trip.
 #[derive(Clone, Copy, Default)]
-struct AlsoRead {
+struct AlsoRead<'a> {
     routing: bool,
+    /// The next case number, for a case of this account (PostgreSQL: a
+    /// sequence, see [`docket_kit::counter::next_unique`]), a round trip of
+    /// its own otherwise.
+    number_in: Option<&'a str>,
 }
 
 impl Referenced {
     /// Reads every `(kind, id)` wanted in one round trip: a create checks
     /// four or five references, which were as many queries; it also reads
     /// the routing version and default team.
-    async fn look_up(txn: &DatabaseTransaction, wanted: &[(Reference, &str)], also: AlsoRead) -> Result<Self> {
+    async fn look_up(txn: &DatabaseTransaction, wanted: &[(Reference, &str)], also: AlsoRead<'_>) -> Result<Self> {
         use sea_orm::{ConnectionTrait as _, Statement, Value};
         let mut referenced = Self::default();
         let backend = txn.get_database_backend();
@@ -202,13 +212,37 @@ impl Referenced {
         if also.routing {
             branches.push(routing::VERSION_AND_DEFAULT_TEAM.to_owned());
         }
-        if !branches.is_empty() {
-            let sql = branches.join(" UNION ALL ");
+        let mut sql = branches.join(" UNION ALL ");
+        if let Some(account) = also.number_in
+            && backend == sea_orm::DbBackend::Postgres
+        {
+            // Taken only when every reference is there, active and of the
+            // case's account, as `check_references` will find: a create
+            // refused for one leaves no gap.
+            let found =
+                if sql.is_empty() { "SELECT '' AS kind, '' AS id, 1 AS active, '' AS extra WHERE false".to_owned() } else { sql };
+            values.push(account.into());
+            sql = format!(
+                "WITH found AS ({found}) SELECT kind, id, active, extra FROM found UNION ALL \
+                 SELECT 'number', CAST(nextval('{CASE_NUMBERS}_seq'::regclass) AS TEXT), 1, '' \
+                 WHERE (SELECT count(*) FROM found WHERE kind <> 'routing' AND active = 1) = {} \
+                 AND NOT EXISTS (SELECT 1 FROM found WHERE kind = 'contact' AND extra <> {})",
+                wanted.len(),
+                docket_kit::db::placeholder(backend, values.len())
+            );
+        }
+        if !sql.is_empty() {
             for row in txn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await? {
                 let key: String = row.try_get("", "kind")?;
                 let id: String = row.try_get("", "id")?;
                 let extra: String = row.try_get("", "extra")?;
                 match key.as_str() {
+                    "number" => {
+                        let number = id
+                            .parse()
+                            .map_err(|_| Error::Database(sea_orm::DbErr::Custom(format!("a case number of {id:?}"))))?;
+                        referenced.number = Some(number);
+                    }
                     "routing" => {
                         let version = id
                             .parse()
@@ -239,7 +273,7 @@ async fn check_references(
     after: &CaseRecord,
     mask: &FieldMask<CaseField>,
     owner_id: Option<&str>,
-    also: AlsoRead,
+    also: AlsoRead<'_>,
 ) -> Result<Referenced> {
     let model = &after.case;
     let changed = |field: CaseField| mask.contains(field);
@@ -461,7 +495,7 @@ impl Store {
                 }
                 let mut changes = Changes::new();
                 apply(&mut record, &fields, &FieldMask::all(), &mut changes);
-                let also = AlsoRead { routing: owner_id.is_none() };
+                let also = AlsoRead { routing: owner_id.is_none(), number_in: Some(&record.case.account_id) };
                 let found = check_references(&tx, None, &record, &FieldMask::all(), owner_id.as_deref(), also).await?;
                 let routed = match (owner_id.is_some(), found.routing) {
                     (true, _) => None,
@@ -477,8 +511,12 @@ impl Store {
                 }
                 // Unique and increasing, not gapless: no create waits for
                 // another's commit to be numbered. (Taken once the case is
-                // known to be good: a refused one leaves no gap.)
-                record.case.number = docket_kit::counter::next_unique(&*tx, "case_number").await?;
+                // known to be good, a refused one leaves no gap: with the
+                // references where that tells, else now.)
+                record.case.number = match found.number {
+                    Some(number) => number,
+                    None => docket_kit::counter::next_unique(&*tx, CASE_NUMBERS).await?,
+                };
                 let mut trail = Changes::new();
                 trail.set("created", "", format_case_number(record.case.number));
                 trail.set("status", "", &record.case.status);
