@@ -202,7 +202,7 @@ pub async fn consume(
         dead_lettered.clone(),
         shutdown.clone(),
     ));
-    consume_until_shutdown(broker, db, settings, spec, handler, shutdown, &queue, dead_lettered).await;
+    consume_until_shutdown(broker, db, settings, spec, handler, shutdown, dead_lettered).await;
     sampler.abort();
 }
 
@@ -239,9 +239,9 @@ async fn consume_until_shutdown(
     spec: ConsumerSpec,
     handler: Arc<dyn EventHandler>,
     mut shutdown: watch::Receiver<bool>,
-    queue: &str,
     dead_lettered: Arc<Notify>,
 ) {
+    let queue = &settings.queue(&spec.service);
     let mut failures: u32 = 0;
     loop {
         if *shutdown.borrow() {
