@@ -175,8 +175,8 @@ struct Referenced {
     found: std::collections::HashMap<(Reference, String), (bool, String)>,
     /// The version of the assignment rules and the default team.
     routing: Option<(i64, Option<String>)>,
-    /// The new case's number, taken when every reference was found (and
-    /// active, where that is asked).
+    /// The new case's number, taken only when every reference was found,
+    /// active and of the case's account (see [`AlsoRead::number_in`]).
     number: Option<i64>,
 }
 
@@ -193,7 +193,7 @@ struct AlsoRead<'a> {
 impl Referenced {
     /// Reads every `(kind, id)` wanted in one round trip: a create checks
     /// four or five references, which were as many queries; it also reads
-    /// the routing version and default team.
+    /// the routing version and default team, and takes its case number.
     async fn look_up(txn: &DatabaseTransaction, wanted: &[(Reference, &str)], also: AlsoRead<'_>) -> Result<Self> {
         use sea_orm::{ConnectionTrait as _, Statement, Value};
         let mut referenced = Self::default();
