@@ -42,6 +42,18 @@ pub async fn next(txn: &impl ConnectionTrait, name: &str) -> Result<i64, DbErr> 
     numbered.first().map(|c| c.value).ok_or_else(|| DbErr::Custom(format!("the {name} counter is missing; run the migrations")))
 }
 
+/// The SQL expression taking the next number of [`next_unique`]'s
+/// PostgreSQL sequence `name`, for a caller that takes it inside a read of
+/// its own. `name` is the code's own constant, never input: it is written
+/// into the SQL.
+pub fn next_unique_sql(name: &str) -> String {
+    format!("nextval('{}'::regclass)", sequence(name))
+}
+
+fn sequence(name: &str) -> String {
+    format!("{name}_seq")
+}
+
 /// The next number of the PostgreSQL sequence `{name}_seq`, unique and
 /// increasing but not gapless: taken outside the transaction's locks (a
 /// rolled-back caller leaves a gap), so concurrent callers never wait on
@@ -54,7 +66,7 @@ pub async fn next_unique(txn: &impl ConnectionTrait, name: &str) -> Result<i64, 
                 .query_one_raw(Statement::from_sql_and_values(
                     DbBackend::Postgres,
                     "SELECT nextval($1::regclass) AS value",
-                    [format!("{name}_seq").into()],
+                    [sequence(name).into()],
                 ))
                 .await?
                 .ok_or_else(|| DbErr::Custom(format!("the {name}_seq sequence answered nothing")))?;

@@ -215,18 +215,18 @@ impl Referenced {
         let mut sql = branches.join(" UNION ALL ");
         if let Some(account) = also.number_in
             && backend == sea_orm::DbBackend::Postgres
+            && !sql.is_empty()
         {
             // Taken only when every reference is there, active and of the
             // case's account, as `check_references` will find: a create
             // refused for one leaves no gap.
-            let found =
-                if sql.is_empty() { "SELECT '' AS kind, '' AS id, 1 AS active, '' AS extra WHERE false".to_owned() } else { sql };
             values.push(account.into());
             sql = format!(
-                "WITH found AS ({found}) SELECT kind, id, active, extra FROM found UNION ALL \
-                 SELECT 'number', CAST(nextval('{CASE_NUMBERS}_seq'::regclass) AS TEXT), 1, '' \
+                "WITH found AS ({sql}) SELECT kind, id, active, extra FROM found UNION ALL \
+                 SELECT 'number', CAST({} AS TEXT), 1, '' \
                  WHERE (SELECT count(*) FROM found WHERE kind <> 'routing' AND active = 1) = {} \
                  AND NOT EXISTS (SELECT 1 FROM found WHERE kind = 'contact' AND extra <> {})",
+                docket_kit::counter::next_unique_sql(CASE_NUMBERS),
                 wanted.len(),
                 docket_kit::db::placeholder(backend, values.len())
             );
