@@ -49,6 +49,7 @@ retry_base_ms = 1000
 retry_max_ms = 60000
 relay_batch = 100
 relay_poll_ms = 500
+relay_linger_ms = 10
 retention_hours = 168
 consumers = ""
 

@@ -233,6 +233,7 @@ pub fn test_events(backend: EventBackend, unique: &str) -> EventSettings {
         retry_max_ms: 200,
         relay_batch: 50,
         relay_poll_ms: 50,
+        relay_linger_ms: 10,
         retention_hours: 1,
         consumers: String::new(),
     }

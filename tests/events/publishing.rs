@@ -303,3 +303,69 @@ async fn a_relay_forgets_the_envelopes_it_is_told_to_once_published() {
     assert_eq!(kept[0], ("portal.password_reset_requested", true, 0), "{kept:?}");
     assert!(kept[1].1 && kept[1].2 > 0, "an event without a secret stays whole: {kept:?}");
 }
+
+/// A relay that lingers after a batch (to publish bigger ones under a
+/// steady flow) still publishes every row, in order, and an event written
+/// after a quiet spell wakes it: none of them waits for the next poll,
+/// which here would be ten minutes away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lingering_relay_publishes_every_row_in_order_without_waiting_for_its_poll() {
+    use docket_kit::events::{Broker, envelope, memory::InProcessBroker, pack};
+    use prost::Message;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/outbox.db?mode=rwc", dir.path().display());
+    let db = sea_orm::Database::connect(url).await.unwrap();
+    docket_migrations::up(&db, "case").await.unwrap();
+    let mut settings = docket::settings::Settings::load(None).unwrap();
+    settings.events.relay_poll_ms = 600_000;
+    settings.events.relay_linger_ms = 50;
+    let broker = InProcessBroker::new();
+    let mut subscription = broker.subscribe("watch", &["case.*".to_owned()], 64).await.unwrap();
+    let waker = outbox::RelayWaker::default();
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let relay =
+        tokio::spawn(outbox::Relay::new("test", db.clone(), broker.clone(), &settings.events, waker.clone()).run(stopping));
+
+    // As a commit does: the row, then a wake.
+    let write = async |subject: &str| {
+        let payload = pack("docket.events.v1.CaseCreated", &ev::CaseCreated::default());
+        let event = envelope("case", "case.created", subject, "system:test", docket_kit::time::now(), payload);
+        outbox::append(&db, &[event]).await.unwrap();
+        waker.wake();
+    };
+    let mut next_subjects = async |n: usize| {
+        let mut subjects = Vec::new();
+        while subjects.len() < n {
+            let delivery = tokio::time::timeout(Duration::from_secs(10), subscription.deliveries.recv())
+                .await
+                .expect("a delivery within 10 s, long before the relay's poll")
+                .expect("the subscription is open");
+            let envelope = ev::Envelope::decode(delivery.body.as_slice()).unwrap();
+            subjects.push(envelope.subject);
+            delivery.settle.ack().await.unwrap();
+        }
+        subjects
+    };
+
+    // A first row, then a steady flow of five while the relay lingers.
+    write("c-0").await;
+    assert_eq!(next_subjects(1).await, ["c-0"]);
+    for n in 1..=5 {
+        write(&format!("c-{n}")).await;
+    }
+    assert_eq!(next_subjects(5).await, ["c-1", "c-2", "c-3", "c-4", "c-5"]);
+    crate::common::eventually("the relay to mark every row sent", async || match outbox::backlog(&db).await.unwrap() {
+        0 => Ok(()),
+        left => Err(format!("{left} unsent")),
+    })
+    .await;
+    // A quiet spell well past the linger, then one more: a wake, not the
+    // poll, sends it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    write("c-6").await;
+    assert_eq!(next_subjects(1).await, ["c-6"]);
+
+    let _ = stop.send(true);
+    relay.await.unwrap();
+}

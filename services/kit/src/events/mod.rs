@@ -93,6 +93,12 @@ pub struct EventSettings {
     pub relay_batch: u64,
     /// How often the relay looks for rows written by other processes.
     pub relay_poll_ms: u64,
+    /// After a batch that found rows (but not a full one), how long the
+    /// relay lets more gather before it looks again. Under a steady flow
+    /// of writes it publishes bigger batches, each a transaction of its
+    /// own, and consumers get bigger batches too; an event written after a
+    /// quiet spell is still published at once. 0 looks again at once.
+    pub relay_linger_ms: u64,
     /// Sent outbox rows are deleted after this many hours.
     pub retention_hours: u64,
     /// Comma-separated consuming services of this install that run in
@@ -379,6 +385,7 @@ mod tests {
             retry_max_ms: 1_000,
             relay_batch: 1,
             relay_poll_ms: 1,
+            relay_linger_ms: 0,
             retention_hours: 1,
             consumers: String::new(),
         };
@@ -399,7 +406,7 @@ mod tests {
         const ALL: &[(&str, &[&str])] = &[("notification", &["case.*"]), ("billing", &["case.*"]), ("portal", &["contact.*"])];
         let mut settings: EventSettings = serde_json::from_value(serde_json::json!({
             "backend": "in_process", "url": "", "exchange": "x", "queue_prefix": "p.", "queue_type": "classic", "prefetch": 1, "handlers": 1, "batch": 1, "retry_patience_secs": 1,
-            "retry_base_ms": 1, "retry_max_ms": 1, "relay_batch": 1, "relay_poll_ms": 1, "retention_hours": 1, "consumers": ""
+            "retry_base_ms": 1, "retry_max_ms": 1, "relay_batch": 1, "relay_poll_ms": 1, "relay_linger_ms": 0, "retention_hours": 1, "consumers": ""
         }))
         .unwrap();
         fn names(declared: Vec<(&'static str, &'static [&'static str])>) -> Vec<&'static str> {

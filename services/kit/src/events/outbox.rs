@@ -96,6 +96,7 @@ pub struct Relay {
     broker: Arc<dyn Broker>,
     batch: u64,
     poll: Duration,
+    linger: Duration,
     retention: chrono::Duration,
     waker: RelayWaker,
     /// Event types whose envelope is wiped from the outbox once published.
@@ -119,6 +120,7 @@ impl Relay {
             broker,
             batch: settings.relay_batch,
             poll: Duration::from_millis(settings.relay_poll_ms),
+            linger: Duration::from_millis(settings.relay_linger_ms),
             retention: chrono::Duration::hours(i64::try_from(settings.retention_hours).unwrap_or(i64::MAX / 3_600_000)),
             waker,
             forgotten: &[],
@@ -144,14 +146,18 @@ impl Relay {
             if *shutdown.borrow() {
                 return;
             }
+            // Lingering, the relay does not wake for each commit: more rows
+            // gather, for one bigger batch.
+            let mut lingering = false;
             let wait = match self.relay_once().await {
                 Ok(sent) if sent as u64 >= self.batch => Duration::ZERO,
-                Ok(_) => {
+                Ok(sent) => {
                     if failures > 0 {
                         tracing::info!("event relay: publishing again");
                     }
                     failures = 0;
-                    self.poll
+                    lingering = sent > 0 && !self.linger.is_zero();
+                    if lingering { self.linger } else { self.poll }
                 }
                 Err(err) => {
                     failures += 1;
@@ -180,7 +186,7 @@ impl Relay {
             if !wait.is_zero() {
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
-                    () = self.waker.0.notified(), if failures == 0 => {}
+                    () = self.waker.0.notified(), if failures == 0 && !lingering => {}
                     changed = shutdown.changed() => if changed.is_err() { return },
                 }
             }
