@@ -93,11 +93,12 @@ pub struct EventSettings {
     pub relay_batch: u64,
     /// How often the relay looks for rows written by other processes.
     pub relay_poll_ms: u64,
-    /// After a batch that found rows (but not a full one), how long the
-    /// relay lets more gather before it looks again. Under a steady flow
-    /// of writes it publishes bigger batches, each a transaction of its
-    /// own, and consumers get bigger batches too; an event written after a
-    /// quiet spell is still published at once. 0 looks again at once.
+    /// While rows keep coming, the shortest time from the start of one
+    /// batch (that found rows, but not a full one) to the start of the
+    /// next: under a steady flow of writes the relay publishes fewer,
+    /// bigger batches, each a transaction of its own, and consumers get
+    /// bigger batches too. An event written after a quiet spell is still
+    /// published at once. 0 looks again at once.
     pub relay_linger_ms: u64,
     /// Sent outbox rows are deleted after this many hours.
     pub retention_hours: u64,
@@ -263,6 +264,15 @@ pub trait Broker: Send + Sync {
     /// Publishes a persistent message to the exchange and waits for the
     /// broker's confirm.
     async fn publish(&self, message: &Outgoing<'_>) -> Result<(), BusError>;
+    /// Publishes `messages` in order and waits for every confirm. On an
+    /// error some may have been taken: the caller publishes them all again
+    /// (consumers drop the copies by their inbox).
+    async fn publish_all(&self, messages: &[Outgoing<'_>]) -> Result<(), BusError> {
+        for message in messages {
+            self.publish(message).await?;
+        }
+        Ok(())
+    }
     /// Declares the durable queue `queue` (with its retry and dead-letter
     /// queues) bound to `bindings`, so events published from now on wait
     /// for their consumer.

@@ -149,6 +149,7 @@ impl Relay {
             // Lingering, the relay does not wake for each commit: more rows
             // gather, for one bigger batch.
             let mut lingering = false;
+            let started = tokio::time::Instant::now();
             let wait = match self.relay_once().await {
                 Ok(sent) if sent as u64 >= self.batch => Duration::ZERO,
                 Ok(sent) => {
@@ -156,8 +157,10 @@ impl Relay {
                         tracing::info!("event relay: publishing again");
                     }
                     failures = 0;
+                    // A batch's own time counts: while rows keep coming,
+                    // batches start at most one per linger.
                     lingering = sent > 0 && !self.linger.is_zero();
-                    if lingering { self.linger } else { self.poll }
+                    if lingering { self.linger.saturating_sub(started.elapsed()) } else { self.poll }
                 }
                 Err(err) => {
                     failures += 1;
@@ -217,16 +220,16 @@ impl Relay {
             txn.commit().await?;
             return Ok(0);
         }
-        for row in &rows {
-            self.broker
-                .publish(&Outgoing {
-                    id: &row.event_id,
-                    routing_key: &row.event_type,
-                    body: &row.envelope,
-                    traceparent: &row.traceparent,
-                })
-                .await?;
-        }
+        let outgoing: Vec<Outgoing> = rows
+            .iter()
+            .map(|row| Outgoing {
+                id: &row.event_id,
+                routing_key: &row.event_type,
+                body: &row.envelope,
+                traceparent: &row.traceparent,
+            })
+            .collect();
+        self.broker.publish_all(&outgoing).await?;
         let positions: Vec<i64> = rows.iter().map(|r| r.position).collect();
         entity::Entity::update_many()
             .col_expr(entity::Column::SentAt, Expr::value(Some(crate::time::now())))

@@ -399,6 +399,36 @@ async fn publish_confirmed(
     Ok(())
 }
 
+/// Publishes every message before waiting for any confirm: a batch costs
+/// the broker's confirm latency once, not once per message. One channel
+/// keeps the messages in the order they were published.
+async fn publish_pipelined(channel: &Channel, exchange: &str, messages: &[Outgoing<'_>]) -> Result<(), BusError> {
+    let mut confirms = Vec::with_capacity(messages.len());
+    for message in messages {
+        let mut entries = vec![(ATTEMPTS_HEADER, AMQPValue::LongLongInt(0))];
+        if !message.traceparent.is_empty() {
+            entries.push(("traceparent", long(message.traceparent)));
+        }
+        let properties = persistent(message.id, headers(entries));
+        let confirm = channel
+            .basic_publish(exchange.into(), message.routing_key.into(), BasicPublishOptions::default(), message.body, properties)
+            .await
+            .map_err(unavailable)?;
+        confirms.push((message.routing_key, confirm));
+    }
+    let answers =
+        futures::future::join_all(confirms.into_iter().map(async |(routing_key, confirm)| (routing_key, confirm.await)));
+    let answers = tokio::time::timeout(CONFIRM_TIMEOUT, answers)
+        .await
+        .map_err(|_| BusError::Unavailable("no publisher confirm within 10 s".into()))?;
+    for (routing_key, answer) in answers {
+        if answer.map_err(unavailable)?.is_nack() {
+            return Err(BusError::Rejected(format!("RabbitMQ nacked the message to {routing_key}")));
+        }
+    }
+    Ok(())
+}
+
 fn retry_queue(queue: &str) -> String {
     format!("{queue}.retry")
 }
@@ -454,11 +484,16 @@ fn long(text: &str) -> AMQPValue {
 #[async_trait::async_trait]
 impl Broker for RabbitBroker {
     async fn publish(&self, message: &Outgoing<'_>) -> Result<(), BusError> {
-        let mut entries = vec![(ATTEMPTS_HEADER, AMQPValue::LongLongInt(0))];
-        if !message.traceparent.is_empty() {
-            entries.push(("traceparent", long(message.traceparent)));
+        self.publish_all(std::slice::from_ref(message)).await
+    }
+
+    async fn publish_all(&self, messages: &[Outgoing<'_>]) -> Result<(), BusError> {
+        let link = self.link().await?;
+        let result = publish_pipelined(&link.publish, &self.exchange, messages).await;
+        if matches!(result, Err(BusError::Unavailable(_))) {
+            self.forget().await;
         }
-        self.confirmed(&self.exchange, message.routing_key, message.body, persistent(message.id, headers(entries))).await
+        result
     }
 
     async fn declare(&self, queue: &str, bindings: &[String]) -> Result<(), BusError> {
