@@ -120,15 +120,9 @@ impl RabbitBroker {
 
     /// Publishes on the link's confirm channel; an outage drops the link, so
     /// the next publish connects again.
-    async fn confirmed(
-        &self,
-        exchange: &str,
-        routing_key: &str,
-        body: &[u8],
-        properties: BasicProperties,
-    ) -> Result<(), BusError> {
+    async fn confirmed(&self, exchange: &str, messages: Vec<Publish<'_>>) -> Result<(), BusError> {
         let link = self.link().await?;
-        let result = publish_confirmed(&link.publish, exchange, routing_key, body, properties).await;
+        let result = publish_confirmed(&link.publish, exchange, messages).await;
         if matches!(result, Err(BusError::Unavailable(_))) {
             self.forget().await;
         }
@@ -310,7 +304,7 @@ async fn move_messages(link: &Link, from: &str, to: &str, progress: &(dyn Fn(&st
         entries.entry(ShortString::from(ROUTING_KEY_HEADER)).or_insert_with(|| long(delivery.routing_key.as_str()));
         // Without its expiration: a retried message would expire in the
         // holding queue, which sends it nowhere.
-        publish_confirmed(&link.publish, "", to, &delivery.data, persistent(&id, FieldTable::from(entries))).await?;
+        publish_confirmed(&link.publish, "", vec![(to, &delivery.data, persistent(&id, FieldTable::from(entries)))]).await?;
         delivery.acker.ack(BasicAckOptions::default()).await.map_err(unavailable)?;
         moved += 1;
         if moved.is_multiple_of(1000) {
@@ -376,45 +370,22 @@ fn declare_error(queue: &str, queue_type: QueueType, err: lapin::Error) -> BusEr
     unavailable(err)
 }
 
-/// Publishes on a confirm channel and waits for the broker's ack; a nack is
-/// a rejection, no answer within [`CONFIRM_TIMEOUT`] an outage.
-async fn publish_confirmed(
-    channel: &Channel,
-    exchange: &str,
-    routing_key: &str,
-    body: &[u8],
-    properties: BasicProperties,
-) -> Result<(), BusError> {
-    let confirm = channel
-        .basic_publish(exchange.into(), routing_key.into(), BasicPublishOptions::default(), body, properties)
-        .await
-        .map_err(unavailable)?;
-    let confirmation = tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
-        .await
-        .map_err(|_| BusError::Unavailable("no publisher confirm within 10 s".into()))?
-        .map_err(unavailable)?;
-    if confirmation.is_nack() {
-        return Err(BusError::Rejected(format!("RabbitMQ nacked the message to {routing_key}")));
-    }
-    Ok(())
-}
+/// One message to publish: its routing key, body and properties.
+type Publish<'a> = (&'a str, &'a [u8], BasicProperties);
 
-/// Publishes every message before waiting for any confirm: a batch costs
-/// the broker's confirm latency once, not once per message. One channel
-/// keeps the messages in the order they were published.
-async fn publish_pipelined(channel: &Channel, exchange: &str, messages: &[Outgoing<'_>]) -> Result<(), BusError> {
+/// Publishes on a confirm channel and waits for the broker's acks; a nack is
+/// a rejection, no answer within [`CONFIRM_TIMEOUT`] an outage. Every
+/// message goes out before any confirm is awaited: a batch costs the
+/// broker's confirm latency once, not once per message, and one channel
+/// keeps them in the order given.
+async fn publish_confirmed(channel: &Channel, exchange: &str, messages: Vec<Publish<'_>>) -> Result<(), BusError> {
     let mut confirms = Vec::with_capacity(messages.len());
-    for message in messages {
-        let mut entries = vec![(ATTEMPTS_HEADER, AMQPValue::LongLongInt(0))];
-        if !message.traceparent.is_empty() {
-            entries.push(("traceparent", long(message.traceparent)));
-        }
-        let properties = persistent(message.id, headers(entries));
+    for (routing_key, body, properties) in messages {
         let confirm = channel
-            .basic_publish(exchange.into(), message.routing_key.into(), BasicPublishOptions::default(), message.body, properties)
+            .basic_publish(exchange.into(), routing_key.into(), BasicPublishOptions::default(), body, properties)
             .await
             .map_err(unavailable)?;
-        confirms.push((message.routing_key, confirm));
+        confirms.push((routing_key, confirm));
     }
     let answers =
         futures::future::join_all(confirms.into_iter().map(async |(routing_key, confirm)| (routing_key, confirm.await)));
@@ -488,12 +459,17 @@ impl Broker for RabbitBroker {
     }
 
     async fn publish_all(&self, messages: &[Outgoing<'_>]) -> Result<(), BusError> {
-        let link = self.link().await?;
-        let result = publish_pipelined(&link.publish, &self.exchange, messages).await;
-        if matches!(result, Err(BusError::Unavailable(_))) {
-            self.forget().await;
-        }
-        result
+        let messages = messages
+            .iter()
+            .map(|message| {
+                let mut entries = vec![(ATTEMPTS_HEADER, AMQPValue::LongLongInt(0))];
+                if !message.traceparent.is_empty() {
+                    entries.push(("traceparent", long(message.traceparent)));
+                }
+                (message.routing_key, message.body, persistent(message.id, headers(entries)))
+            })
+            .collect();
+        self.confirmed(&self.exchange, messages).await
     }
 
     async fn declare(&self, queue: &str, bindings: &[String]) -> Result<(), BusError> {
@@ -598,7 +574,7 @@ impl Broker for RabbitBroker {
             let id = delivery.properties.message_id().as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default();
             let entries = vec![(ATTEMPTS_HEADER, AMQPValue::LongLongInt(0))];
             // Back onto the consumer's queue first, then drop the dead letter.
-            self.confirmed("", queue, &delivery.data, persistent(&id, headers(entries))).await?;
+            self.confirmed("", vec![(queue, &delivery.data, persistent(&id, headers(entries)))]).await?;
             delivery.acker.ack(BasicAckOptions::default()).await.map_err(unavailable)?;
             count += 1;
         }
@@ -652,7 +628,7 @@ impl RabbitSettle {
         if let Some(expiration) = expiration {
             properties = properties.with_expiration(expiration.as_millis().to_string().as_str().into());
         }
-        publish_confirmed(&self.context.link.publish, "", routing_key, &delivery.data, properties).await?;
+        publish_confirmed(&self.context.link.publish, "", vec![(routing_key, &delivery.data, properties)]).await?;
         delivery.acker.ack(BasicAckOptions::default()).await.map_err(unavailable)?;
         Ok(())
     }
