@@ -78,11 +78,6 @@ async fn calls_right_after_every_database_connection_dropped_recover_at_once() {
     for listed in futures::future::join_all(busy).await {
         listed.expect("lists before the cut");
     }
-    // sqlx pings each connection as it comes back to the pool, in a task of
-    // its own: a ping still on its way when the cut comes fails and replaces
-    // its connection, and with all three replaced no call would find a dead
-    // one. (CI saw that once, on a busy machine.) Let the pings land.
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
     proxy.cut();
     proxy.restore();

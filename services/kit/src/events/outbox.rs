@@ -103,6 +103,16 @@ pub struct Relay {
     forgotten: &'static [&'static str],
 }
 
+/// How long the relay waits after a batch (not a full one) of `sent` rows
+/// that took `took`, and whether it lingers. Lingering, it does not wake
+/// for each commit, so more rows gather for one bigger batch; a batch's own
+/// time counts, so while rows keep coming batches start at most one per
+/// `linger`. After a batch that found nothing it waits for a commit's wake,
+/// or `poll` for rows other processes wrote.
+fn after_batch(sent: usize, linger: Duration, poll: Duration, took: Duration) -> (Duration, bool) {
+    if sent > 0 && !linger.is_zero() { (linger.saturating_sub(took), true) } else { (poll, false) }
+}
+
 /// How often a relay counts its outbox's backlog for the metrics.
 const BACKLOG_SAMPLE: Duration = Duration::from_secs(15);
 
@@ -146,8 +156,6 @@ impl Relay {
             if *shutdown.borrow() {
                 return;
             }
-            // Lingering, the relay does not wake for each commit: more rows
-            // gather, for one bigger batch.
             let mut lingering = false;
             let started = tokio::time::Instant::now();
             let wait = match self.relay_once().await {
@@ -157,10 +165,9 @@ impl Relay {
                         tracing::info!("event relay: publishing again");
                     }
                     failures = 0;
-                    // A batch's own time counts: while rows keep coming,
-                    // batches start at most one per linger.
-                    lingering = sent > 0 && !self.linger.is_zero();
-                    if lingering { self.linger.saturating_sub(started.elapsed()) } else { self.poll }
+                    let (wait, lingers) = after_batch(sent, self.linger, self.poll, started.elapsed());
+                    lingering = lingers;
+                    wait
                 }
                 Err(err) => {
                     failures += 1;
@@ -275,4 +282,22 @@ pub async fn oldest_unsent(db: &impl ConnectionTrait) -> Result<Option<chrono::D
 pub async fn backlog(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
     use sea_orm::PaginatorTrait;
     entity::Entity::find().filter(entity::Column::SentAt.is_null()).count(db).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_relay_lingers_only_after_a_batch_that_found_rows() {
+        let (linger, poll) = (Duration::from_millis(10), Duration::from_millis(500));
+        // Rows came: the next batch starts a linger after this one began,
+        // deaf to wakes meanwhile.
+        assert_eq!(after_batch(7, linger, poll, Duration::from_millis(3)), (Duration::from_millis(7), true));
+        assert_eq!(after_batch(7, linger, poll, Duration::from_millis(30)), (Duration::ZERO, true));
+        // A quiet spell: a commit's wake (or the poll) starts the next one.
+        assert_eq!(after_batch(0, linger, poll, Duration::from_millis(3)), (poll, false));
+        // No linger: every batch is followed by waiting for a wake.
+        assert_eq!(after_batch(7, Duration::ZERO, poll, Duration::from_millis(3)), (poll, false));
+    }
 }
