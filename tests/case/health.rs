@@ -56,6 +56,37 @@ async fn health_reports_not_serving_while_the_database_is_unreachable() {
     assert_eq!(listed.len(), 1, "the refused call wrote nothing");
 }
 
+/// A case created while the database is unreachable: on PostgreSQL a
+/// create without a transaction, on a connection held for its reads and
+/// insert (issue 15), is refused the same way as a change in a transaction,
+/// writes nothing, and the next create after the outage takes the first number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_created_while_the_database_is_unreachable_is_refused_as_unavailable() {
+    let (proxy, app) = behind_a_proxy(|settings| settings.database.connect_timeout_secs = 1).await;
+    let who = crate::fixtures::customer(&app).await;
+    let create = |subject: &str| pb::CreateCaseRequest {
+        case: Some(crate::fixtures::new_case(&who, subject)),
+        idempotency_key: String::new(),
+        sender: None,
+    };
+
+    proxy.cut();
+    wait_for_health(app.channel(), ServingStatus::NotServing, Duration::from_secs(15)).await;
+    let refused = app.cases(AGENT).create_case(create("During the outage")).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+
+    proxy.restore();
+    wait_for_health(app.channel(), ServingStatus::Serving, Duration::from_secs(15)).await;
+    let created = app.cases(AGENT).create_case(create("After the outage")).await.expect("works again").into_inner();
+    assert_eq!(created.case_number, "C-000001", "the refused create took no number");
+    let listed = app.cases(AGENT).list_cases(pb::ListCasesRequest::default()).await.unwrap().into_inner().cases;
+    assert_eq!(
+        listed.iter().map(|case| case.subject.as_str()).collect::<Vec<_>>(),
+        ["After the outage"],
+        "the refused create wrote nothing"
+    );
+}
+
 /// Pooled connections that died (a database restart, a network cut) are
 /// not pinged before each use while busy (issue 15): a call that finds one
 /// fails as UNAVAILABLE, worth retrying, writes nothing, and the calls after

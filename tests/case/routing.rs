@@ -996,3 +996,52 @@ async fn rules_changed_through_one_replica_route_the_others_next_case_on_postgre
     }
     assert_eq!(through_second("Urgent: every rule deleted").await, queued(""));
 }
+
+/// A create routed only by rules that read (or by none) goes without a
+/// transaction on PostgreSQL: its reads and its one insert on one held
+/// connection (issue 15). A replica whose kept rules say so, and then finds
+/// a rule that takes a team's turn added through another replica, gives
+/// that connection back and routes the case in a transaction that takes the
+/// turn. Here on a pool of one connection: kept across the fall-back (or
+/// a retry's look-up), it would leave the transaction none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_that_takes_turns_added_elsewhere_routes_the_next_case_in_a_transaction_on_postgres() {
+    let first = TestApp::spawn(Backend::Postgres).await;
+    let second = TestApp::spawn_with(Backend::Postgres, |s| {
+        s.database = first.settings.database.clone();
+        s.database.max_connections = 1;
+    })
+    .await;
+    let (ana, ben) = (staff_user(&first, "Ana Agent").await, staff_user(&first, "Ben Agent").await);
+    let rotation = team_of(&first, "Rotation", &[&ana, &ben]).await;
+    let who = customer(&first).await;
+    let before = open(&second, new_case(&who, "Before any rule")).await;
+    assert_eq!(placed(&before), queued(""), "no rule, no default team: kept as no rules");
+
+    add_rule(&first, rule("Take turns", RoutingMethod::RoundRobin, &rotation.id)).await;
+    let mut owners = Vec::new();
+    let mut numbers = vec![before.case_number.clone()];
+    for subject in ["Turn one", "Turn two"] {
+        let case = open(&second, new_case(&who, subject)).await;
+        assert_eq!(placed(&case), owned(&rotation.id, &case.owner_id), "{subject}: routed by the rule's turn");
+        owners.push(case.owner_id.clone());
+        numbers.push(case.case_number.clone());
+    }
+    owners.sort();
+    let mut both = vec![ana.id.clone(), ben.id.clone()];
+    both.sort();
+    assert_eq!(owners, both, "the turn passed from one agent to the other");
+    let order: Vec<u64> = numbers.iter().map(|n| n.trim_start_matches("C-").parse().expect("a case number")).collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "numbers increase: {numbers:?}");
+
+    // Given an owner it is not routed: it goes without a transaction, and
+    // its retry finds the first case on the one connection it holds.
+    let keyed = pb::CreateCaseRequest {
+        case: Some(pb::Case { owner_id: ana.id.clone(), ..new_case(&who, "Keyed") }),
+        idempotency_key: unique("keyed"),
+        sender: None,
+    };
+    let made = second.cases(AGENT).create_case(keyed.clone()).await.expect("a keyed create").into_inner();
+    let again = second.cases(AGENT).create_case(keyed).await.expect("its retry").into_inner();
+    assert_eq!(again, made, "the retry answers the first case");
+}

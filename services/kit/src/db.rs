@@ -299,3 +299,72 @@ pub async fn drop_schema(db: &DatabaseConnection, schema: &str) -> Result<(), Db
     }
     Ok(())
 }
+
+/// One pooled PostgreSQL connection held for a few statements that need no
+/// transaction: each commits alone, and none pays a checkout of its own
+/// (sqlx pings every connection it takes back, a round trip each).
+pub struct Held(tokio::sync::Mutex<sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Postgres>>);
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Held")
+    }
+}
+
+impl Held {
+    /// A connection of `db`'s pool; `None` on SQLite (one writer: its
+    /// transactions cost no round trip).
+    pub async fn take(db: &DatabaseConnection) -> Result<Option<Self>, DbErr> {
+        if db.get_database_backend() != DbBackend::Postgres {
+            return Ok(None);
+        }
+        let conn = db.get_postgres_connection_pool().acquire().await.map_err(|err| match err {
+            sea_orm::sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout),
+            sea_orm::sqlx::Error::PoolClosed => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::ConnectionClosed),
+            err => DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err.into())),
+        })?;
+        Ok(Some(Self(tokio::sync::Mutex::new(conn))))
+    }
+
+    fn query(stmt: &Statement) -> sea_orm::sqlx::query::Query<'_, sea_orm::sqlx::Postgres, sea_query_sqlx::SqlxValues> {
+        let values = stmt.values.clone().unwrap_or(sea_orm::sea_query::Values(Vec::new()));
+        sea_orm::sqlx::query_with(sea_orm::sqlx::AssertSqlSafe(stmt.sql.as_str()), sea_query_sqlx::SqlxValues(values))
+    }
+}
+
+fn query_err(err: sea_orm::sqlx::Error) -> DbErr {
+    DbErr::Query(sea_orm::RuntimeErr::SqlxError(err.into()))
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Held {
+    fn get_database_backend(&self) -> DbBackend {
+        DbBackend::Postgres
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<sea_orm::ExecResult, DbErr> {
+        let mut conn = self.0.lock().await;
+        Self::query(&stmt)
+            .execute(&mut **conn)
+            .await
+            .map(Into::into)
+            .map_err(|err| DbErr::Exec(sea_orm::RuntimeErr::SqlxError(err.into())))
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, DbErr> {
+        use sea_orm::sqlx::Executor as _;
+        let mut conn = self.0.lock().await;
+        let sql = sea_orm::sqlx::AssertSqlSafe(sql.to_owned());
+        (&mut **conn).execute(sql).await.map(Into::into).map_err(|err| DbErr::Exec(sea_orm::RuntimeErr::SqlxError(err.into())))
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+        let mut conn = self.0.lock().await;
+        Self::query(&stmt).fetch_optional(&mut **conn).await.map(|row| row.map(Into::into)).map_err(query_err)
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        let mut conn = self.0.lock().await;
+        Self::query(&stmt).fetch_all(&mut **conn).await.map(|rows| rows.into_iter().map(Into::into).collect()).map_err(query_err)
+    }
+}

@@ -678,6 +678,58 @@ impl Mutations {
         self.at_most_once(by, once, look_up, done, first).await
     }
 
+    /// [`Mutations::create_with`] without BEGIN and COMMIT, for a create
+    /// whose `build` only reads: the reads and the one insert of the
+    /// record, its trail, events and key go over `conn` (one checkout),
+    /// and the insert commits alone. In READ COMMITTED each statement of a
+    /// transaction reads its own snapshot anyway, and plain reads hold
+    /// nothing, so the transaction bought such a create nothing but two
+    /// round trips. `build` answers `None` when the create turns out to
+    /// need one (it would write more than its insert): nothing was written,
+    /// and the caller runs [`Mutations::create_with`].
+    pub async fn create_alone<R: Record, D: DomainError>(
+        &self,
+        by: &Actor<'_>,
+        once: Once<'_>,
+        look_up: KeyLookUp,
+        conn: &db::Held,
+        build: impl AsyncFnOnce(&db::Held) -> Result<Option<(R, Changes, Vec<Event>)>, Error<D>>,
+    ) -> Result<Option<R>, Error<D>> {
+        let done = async {
+            let Some((record, trail, events)) = build(conn).await? else { return Ok(None) };
+            let Some((first, mut rows)) = record.insert_rows(DbBackend::Postgres) else { return Ok(None) };
+            rows.extend(with_events(audit::creation_rows(R::KIND, record.id(), by, &trail), by, self.source, events));
+            rows.extend(once.key.map(|key| idempotency::new_rows(once.scope, by.actor, key, record.id(), by.at)));
+            match db::insert_all(conn, Some(first), rows).await {
+                Ok(()) => {
+                    self.relay.wake();
+                    Ok(Some(record))
+                }
+                Err(err) if is_unique_violation(&err) => Err(already_exists(&record)),
+                Err(err) => Err(err.into()),
+            }
+        };
+        // As `at_most_once`, but on `conn`: a second checkout while this
+        // one is held could wait on a pool that busy creates all hold.
+        let first_id = async || match once.key {
+            Some(key) => idempotency::find(conn, once.scope, by.actor, key).await,
+            None => Ok(None),
+        };
+        let first = async |id: String| R::load(conn, &id).await?.ok_or_else(|| Error::not_found(&R::noun(), id)).map(Some);
+        if look_up == KeyLookUp::First
+            && let Some(id) = first_id().await?
+        {
+            return first(id).await;
+        }
+        let done = done.await;
+        if let Err(Error::AlreadyExists { .. }) = done
+            && let Some(id) = first_id().await?
+        {
+            return first(id).await;
+        }
+        done
+    }
+
     /// The masked update: `apply` copies the masked `fields` onto the record
     /// and records each change; when anything changed, `check` (given the
     /// transaction, the record before and after) refuses what the domain's

@@ -39,6 +39,12 @@ impl Method {
         Self::ALL.into_iter().find(|m| m.key() == key)
     }
 
+    /// Whether it hands out cases by the team's turn: a write of its own
+    /// (the turn, or a wait for room), made under the team's row lock.
+    pub fn takes_turns(self) -> bool {
+        matches!(self, Self::RoundRobin | Self::LeastLoaded | Self::Capacity)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Self::TeamQueue => "team queue",

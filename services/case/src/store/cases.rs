@@ -194,8 +194,8 @@ impl Referenced {
     /// Reads every `(kind, id)` wanted in one round trip: a create checks
     /// four or five references, which were as many queries; it also reads
     /// the routing version and default team, and takes its case number.
-    async fn look_up(txn: &DatabaseTransaction, wanted: &[(Reference, &str)], also: AlsoRead<'_>) -> Result<Self> {
-        use sea_orm::{ConnectionTrait as _, Statement, Value};
+    async fn look_up(txn: &impl sea_orm::ConnectionTrait, wanted: &[(Reference, &str)], also: AlsoRead<'_>) -> Result<Self> {
+        use sea_orm::{Statement, Value};
         let mut referenced = Self::default();
         let backend = txn.get_database_backend();
         let mut branches = Vec::new();
@@ -266,9 +266,10 @@ impl Referenced {
 }
 
 /// Checks what the fields refer to (and the new owner of a case being
-/// created), inside the command's transaction; reads `also` with them.
+/// created), in the command's transaction or on a create's held
+/// connection; reads `also` with them.
 async fn check_references(
-    txn: &DatabaseTransaction,
+    txn: &impl sea_orm::ConnectionTrait,
     before: Option<&CaseRecord>,
     after: &CaseRecord,
     mask: &FieldMask<CaseField>,
@@ -418,11 +419,130 @@ fn status_changes(before: &CaseRecord, after: &CaseRecord) -> Changes {
     changes
 }
 
+/// A new case before its fields: its id, status, owner, author and times.
+/// (Routing may give it a team, an owner, and so a status.)
+fn blank_case(new: &NewCase, by: &Actor<'_>) -> CaseRecord {
+    let status = if new.owner_id.is_some() { CaseStatus::Assigned } else { CaseStatus::New };
+    CaseRecord {
+        case: case::Model {
+            id: CaseId::generate().to_string(),
+            number: 0,
+            subject: String::new(),
+            description: String::new(),
+            type_id: String::new(),
+            priority: 0,
+            status: status.key().to_owned(),
+            channel: String::new(),
+            account_id: String::new(),
+            owner_id: new.owner_id.map(|id| id.to_string()),
+            team_id: None,
+            service_contract_id: String::new(),
+            service_contract_number: String::new(),
+            asset_description: String::new(),
+            asset_serial_number: String::new(),
+            resolution_summary: String::new(),
+            created_by: by.actor.to_owned(),
+            version: 1,
+            created_at: by.at,
+            updated_at: by.at,
+            first_response_at: None,
+            resolved_at: None,
+            closed_at: None,
+            web_form_id: new.web_form_id.map(|id| id.to_string()),
+        },
+        contacts: Vec::new(),
+        tags: Vec::new(),
+    }
+}
+
+/// What a create does once its fields are set, on its transaction or a
+/// held connection: checks the references, routes a case without an owner,
+/// and numbers it; its trail and events. `None` on a held connection when
+/// routing may take a team's turn (a write: the transaction must route).
+async fn place_and_number(
+    conn: &impl routing::RoutesOn,
+    routing_cache: &routing::RoutingCache,
+    record: &mut CaseRecord,
+    changes: &Changes,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<(Changes, Vec<docket_kit::mutation::Event>)>> {
+    let owner_id = record.case.owner_id.clone();
+    let also = AlsoRead { routing: owner_id.is_none(), number_in: Some(&record.case.account_id) };
+    let found = check_references(conn, None, record, &FieldMask::all(), owner_id.as_deref(), also).await?;
+    let routed = match (owner_id.is_some(), found.routing) {
+        (true, _) => None,
+        (false, Some((version, default_team))) => {
+            let rules = routing_cache.rules(conn, version).await?;
+            if conn.transaction().is_none() && routing::may_take_turns(&rules, record.case.team_id.as_deref()) {
+                // Rules changed since the create chose to go without a
+                // transaction; its number stays unused (numbers are unique
+                // and increasing, not gapless).
+                return Ok(None);
+            }
+            routing::route_with(conn, record, at, &rules, default_team).await?
+        }
+        // No version kept (never so after the migrations): read them.
+        (false, None) => match conn.transaction() {
+            Some(txn) => routing::route_case(txn, record, at).await?,
+            None => return Ok(None),
+        },
+    };
+    if record.case.owner_id.is_some() {
+        record.case.status = CaseStatus::Assigned.key().to_owned();
+    }
+    // Unique and increasing, not gapless: no create waits for another's
+    // commit to be numbered. (Taken once the case is known to be good, a
+    // refused one leaves no gap: with the references where that tells,
+    // else now.)
+    record.case.number = match found.number {
+        Some(number) => number,
+        None => docket_kit::counter::next_unique(conn, CASE_NUMBERS).await?,
+    };
+    Ok(Some(creation(record, changes, routed.as_ref())))
+}
+
+/// A new case's trail (its number, status, placement and fields) and the
+/// events that announce it.
+fn creation(record: &CaseRecord, changes: &Changes, routed: Option<&Routed>) -> (Changes, Vec<docket_kit::mutation::Event>) {
+    let mut trail = Changes::new();
+    trail.set("created", "", format_case_number(record.case.number));
+    trail.set("status", "", &record.case.status);
+    if let Some(owner) = &record.case.owner_id {
+        trail.set("owner_id", "", owner);
+    }
+    for change in changes.fields().filter(|change| change.field != "team_id") {
+        trail.set(change.field, &change.old, &change.new);
+    }
+    if let Some(team) = &record.case.team_id {
+        trail.set("team_id", "", team);
+    }
+    let mut events = vec![events::case_created(record)];
+    if let Some(routed) = routed {
+        trail.set("routed_by", "", routed.decided_by());
+        events.push(events::case_routed(record, routed, None));
+    }
+    (trail, events)
+}
+
 impl Store {
     /// Creates a case; one with a sender finds or creates its contact.
     /// `read` is what the caller read first (see [`Store::sender_read`]).
     pub async fn create_case(&self, new: NewCase, read: ReadFirst, by: &Actor<'_>, once: Once<'_>) -> Result<CaseRecord> {
-        let Some(sender) = &new.sender else { return self.create_case_once(&new, read, by, once).await };
+        let Some(sender) = &new.sender else {
+            // Without a transaction unless routing may take a team's turn
+            // (as far as the kept rules tell; see `place_and_number`).
+            let alone =
+                new.owner_id.is_some() || !self.routing.may_take_turns(new.fields.team_id.map(|id| id.to_string()).as_deref());
+            if alone && let Some(held) = docket_kit::db::Held::take(self.mutations.db()).await? {
+                let created = self.create_case_alone(&new, read.key, by, once, &held).await?;
+                // Back to the pool before a transaction takes another.
+                drop(held);
+                if let Some(created) = created {
+                    return Ok(created);
+                }
+            }
+            return self.create_case_once(&new, read, by, once).await;
+        };
         // Another call may create the sender's contact at the same moment,
         // spoiling this transaction: the next attempt finds the contact.
         let mut read = read;
@@ -436,44 +556,36 @@ impl Store {
         Err(super::contacts::being_created(&sender.person.email))
     }
 
+    /// A create that only reads before its insert, without a transaction
+    /// (see [`docket_kit::mutation::Mutations::create_alone`]); `None` when
+    /// routing may take a team's turn (a write of its own), and the
+    /// transaction must make it.
+    async fn create_case_alone(
+        &self,
+        new: &NewCase,
+        key: docket_kit::mutation::KeyLookUp,
+        by: &Actor<'_>,
+        once: Once<'_>,
+        held: &docket_kit::db::Held,
+    ) -> Result<Option<CaseRecord>> {
+        let routing_cache = &self.routing;
+        self.mutations
+            .create_alone(by, once, key, held, async |conn| {
+                let mut record = blank_case(new, by);
+                let mut changes = Changes::new();
+                apply(&mut record, &new.fields, &FieldMask::all(), &mut changes);
+                let placed = place_and_number(conn, routing_cache, &mut record, &changes, by.at).await?;
+                Ok(placed.map(|(trail, events)| (record, trail, events)))
+            })
+            .await
+    }
+
     async fn create_case_once(&self, new: &NewCase, read: ReadFirst, by: &Actor<'_>, once: Once<'_>) -> Result<CaseRecord> {
         let routing_cache = &self.routing;
         let ReadFirst { contact: sender_contact, key } = read;
         self.mutations
             .create_with(by, once, key, async |tx| {
-                let status = if new.owner_id.is_some() { CaseStatus::Assigned } else { CaseStatus::New };
-                // Routing may give it a team, an owner (and so a status).
-                let owner_id = new.owner_id.map(|id| id.to_string());
-                let mut record = CaseRecord {
-                    case: case::Model {
-                        id: CaseId::generate().to_string(),
-                        number: 0,
-                        subject: String::new(),
-                        description: String::new(),
-                        type_id: String::new(),
-                        priority: 0,
-                        status: status.key().to_owned(),
-                        channel: String::new(),
-                        account_id: String::new(),
-                        owner_id: owner_id.clone(),
-                        team_id: None,
-                        service_contract_id: String::new(),
-                        service_contract_number: String::new(),
-                        asset_description: String::new(),
-                        asset_serial_number: String::new(),
-                        resolution_summary: String::new(),
-                        created_by: by.actor.to_owned(),
-                        version: 1,
-                        created_at: by.at,
-                        updated_at: by.at,
-                        first_response_at: None,
-                        resolved_at: None,
-                        closed_at: None,
-                        web_form_id: new.web_form_id.map(|id| id.to_string()),
-                    },
-                    contacts: Vec::new(),
-                    tags: Vec::new(),
-                };
+                let mut record = blank_case(new, by);
                 let mut fields = new.fields.clone();
                 if let Some(sender) = &new.sender {
                     // The case's account is the unassigned one, read or made by the caller.
@@ -495,45 +607,9 @@ impl Store {
                 }
                 let mut changes = Changes::new();
                 apply(&mut record, &fields, &FieldMask::all(), &mut changes);
-                let also = AlsoRead { routing: owner_id.is_none(), number_in: Some(&record.case.account_id) };
-                let found = check_references(&tx, None, &record, &FieldMask::all(), owner_id.as_deref(), also).await?;
-                let routed = match (owner_id.is_some(), found.routing) {
-                    (true, _) => None,
-                    (false, Some((version, default_team))) => {
-                        let rules = routing_cache.rules(&tx, version).await?;
-                        routing::route_with(&tx, &mut record, by.at, &rules, default_team).await?
-                    }
-                    // No version kept (never so after the migrations): read them.
-                    (false, None) => routing::route_case(&tx, &mut record, by.at).await?,
-                };
-                if record.case.owner_id.is_some() {
-                    record.case.status = CaseStatus::Assigned.key().to_owned();
-                }
-                // Unique and increasing, not gapless: no create waits for
-                // another's commit to be numbered. (Taken once the case is
-                // known to be good, a refused one leaves no gap: with the
-                // references where that tells, else now.)
-                record.case.number = match found.number {
-                    Some(number) => number,
-                    None => docket_kit::counter::next_unique(&*tx, CASE_NUMBERS).await?,
-                };
-                let mut trail = Changes::new();
-                trail.set("created", "", format_case_number(record.case.number));
-                trail.set("status", "", &record.case.status);
-                if let Some(owner) = &record.case.owner_id {
-                    trail.set("owner_id", "", owner);
-                }
-                for change in changes.fields().filter(|change| change.field != "team_id") {
-                    trail.set(change.field, &change.old, &change.new);
-                }
-                if let Some(team) = &record.case.team_id {
-                    trail.set("team_id", "", team);
-                }
-                let mut events = vec![events::case_created(&record)];
-                if let Some(routed) = &routed {
-                    trail.set("routed_by", "", routed.decided_by());
-                    events.push(events::case_routed(&record, routed, None));
-                }
+                let (trail, events) = place_and_number(&*tx, routing_cache, &mut record, &changes, by.at)
+                    .await?
+                    .ok_or_else(|| Error::Database(sea_orm::DbErr::Custom("a transaction could not route a case".to_owned())))?;
                 Ok((record, trail, events))
             })
             .await
@@ -623,7 +699,7 @@ impl Store {
                 if changes.is_empty() {
                     return Ok((Edit { after, changes }, None));
                 }
-                check_references(&tx, Some(&before), &after, mask, None, AlsoRead::default()).await?;
+                check_references(&*tx, Some(&before), &after, mask, None, AlsoRead::default()).await?;
                 let moved = before.case.team_id != after.case.team_id && after.case.team_id.is_some();
                 let routed = if moved && after.case.owner_id.is_none() {
                     route_into(&tx, &before, &mut after, by.at).await?

@@ -342,9 +342,18 @@ pub struct RoutingCache(std::sync::Arc<std::sync::Mutex<Option<KeptRules>>>);
 type KeptRules = (i64, std::sync::Arc<Vec<Rule>>);
 
 impl RoutingCache {
+    /// Whether routing a case of `team` may take a team's turn by the kept
+    /// rules; so when none are kept yet.
+    pub(super) fn may_take_turns(&self, team: Option<&str>) -> bool {
+        match self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).as_ref() {
+            Some((_, rules)) => may_take_turns(rules, team),
+            None => true,
+        }
+    }
+
     /// The active rules as of `version` (read in `txn`): the kept ones
     /// when they are of that version, else read in `txn` and kept.
-    pub(super) async fn rules(&self, txn: &DatabaseTransaction, version: i64) -> Result<std::sync::Arc<Vec<Rule>>> {
+    pub(super) async fn rules(&self, txn: &impl ConnectionTrait, version: i64) -> Result<std::sync::Arc<Vec<Rule>>> {
         if let Some((kept, rules)) = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).as_ref()
             && *kept == version
         {
@@ -357,7 +366,7 @@ impl RoutingCache {
     }
 }
 
-async fn active_rules(txn: &DatabaseTransaction) -> Result<Vec<Rule>> {
+async fn active_rules(txn: &impl ConnectionTrait) -> Result<Vec<Rule>> {
     Ok(ordered_rules(txn, false).await?.iter().filter_map(assignment_rule_of).collect())
 }
 
@@ -378,8 +387,33 @@ pub(super) async fn route_case(
 }
 
 /// [`route_case`] with the active rules and default team read already.
+/// A connection routing runs on: a change's transaction, or a create's
+/// held connection (see `Store::create_case_alone`), which only reads and
+/// so cannot take a team's turn.
+pub(super) trait RoutesOn: ConnectionTrait {
+    fn transaction(&self) -> Option<&DatabaseTransaction>;
+}
+
+impl RoutesOn for DatabaseTransaction {
+    fn transaction(&self) -> Option<&DatabaseTransaction> {
+        Some(self)
+    }
+}
+
+impl RoutesOn for docket_kit::db::Held {
+    fn transaction(&self) -> Option<&DatabaseTransaction> {
+        None
+    }
+}
+
+/// Whether routing a case of `team` (none: any) by `rules` may take a
+/// team's turn, a write that needs the transaction.
+pub(super) fn may_take_turns(rules: &[Rule], team: Option<&str>) -> bool {
+    rules.iter().any(|rule| rule.method.takes_turns() && (team.is_none() || rule.team_id.as_deref() == team))
+}
+
 pub(super) async fn route_with(
-    txn: &DatabaseTransaction,
+    txn: &impl RoutesOn,
     record: &mut CaseRecord,
     at: chrono::DateTime<chrono::Utc>,
     rules: &[Rule],
@@ -430,6 +464,12 @@ pub(super) async fn route_with(
             }
         }
         Method::RoundRobin | Method::LeastLoaded | Method::Capacity => {
+            let Some(txn) = txn.transaction() else {
+                return Err(Error::Database(sea_orm::DbErr::Custom(format!(
+                    "rule \"{}\" takes a team's turn, which needs a transaction",
+                    rule.name
+                ))));
+            };
             let team_id = rule.team_id.clone().unwrap_or_default();
             let owner = distribute(txn, &team_id, rule, at).await?;
             let how = match (&owner, rule.method) {
@@ -454,14 +494,14 @@ pub(super) async fn route_with(
     Ok(Some(Routed { rule: Some((rule.id.clone(), rule.name.clone())), method: Some(rule.method), reason }))
 }
 
-async fn team_name(txn: &DatabaseTransaction, team_id: &str) -> Result<String> {
+async fn team_name(txn: &impl ConnectionTrait, team_id: &str) -> Result<String> {
     Ok(team::Entity::find_by_id(team_id.to_owned()).one(txn).await?.map(|t| t.name).unwrap_or_else(|| team_id.to_owned()))
 }
 
 /// [`can_take_cases`] for `staff_id`, and the name of `team_id` (when it
 /// names a team that exists), in one read: a person rule needs both.
 async fn person_and_team_name(
-    txn: &DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     staff_id: &str,
     team_id: Option<&str>,
     at: chrono::DateTime<chrono::Utc>,
