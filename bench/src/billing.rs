@@ -88,7 +88,7 @@ pub async fn sla_sweep(args: SlaSweepArgs) -> anyhow::Result<()> {
     let settings = bench_settings(&args.database_url)?;
     let outcome = tokio::select! {
         outcome = sweep_rounds(&settings, &args) => outcome,
-        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+        () = crate::interrupted() => Err(anyhow!("interrupted")),
     };
     if let Err(err) = drop_schemas(&settings, &[docket_billing::SERVICE]).await {
         eprintln!("could not drop the bench schema: {err:#}");
@@ -285,7 +285,7 @@ pub async fn invoices(args: InvoicesArgs) -> anyhow::Result<()> {
         wait_until_serving(Endpoint::from_shared(url.clone())?.connect_lazy(), &server).await?;
         tokio::select! {
             outcome = invoice_phases(&url, &args) => outcome,
-            _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+            () = crate::interrupted() => Err(anyhow!("interrupted")),
         }
     }
     .await;

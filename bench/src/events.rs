@@ -28,9 +28,9 @@
 //!
 //! Docket's warnings and errors are logged to stderr (`RUST_LOG` overrides
 //! the `warn` filter) and counted in the summary. Schemas, queues and the
-//! exchange are removed at the end, also after a failure or Ctrl-C. It exits
-//! non-zero if a call fails, an email is missing after the timeout (30 s +
-//! 100 ms per case), the app fails, or clean-up fails.
+//! exchange are removed at the end, also after a failure, Ctrl-C or
+//! SIGTERM. It exits non-zero if a call fails, an email is missing after
+//! the timeout (30 s + 100 ms per case), the app fails, or clean-up fails.
 
 use std::{
     collections::HashMap,
@@ -120,7 +120,7 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
 
     let outcome = tokio::select! {
         outcome = measure(&url, &args, &settings, &sink, &mut apps) => outcome,
-        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+        () = crate::interrupted() => Err(anyhow!("interrupted")),
     };
 
     // Stop the apps first: the mailer commits what it sent, and nothing

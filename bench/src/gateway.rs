@@ -236,7 +236,7 @@ impl Stack {
     }
 }
 
-/// Starts the stack, runs `phases` against it (Ctrl-C interrupts), stops it.
+/// Starts the stack, runs `phases` against it (Ctrl-C or SIGTERM interrupts), stops it.
 async fn with_stack<T>(database_url: &str, phases: impl AsyncFnOnce(&Stack) -> anyhow::Result<T>) -> anyhow::Result<T> {
     let stack = Stack::start(database_url, &[Target::Case, Target::Portal]).await?;
     let outcome = tokio::select! {
@@ -244,7 +244,7 @@ async fn with_stack<T>(database_url: &str, phases: impl AsyncFnOnce(&Stack) -> a
             stack.ready().await?;
             phases(&stack).await
         } => outcome,
-        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+        () = crate::interrupted() => Err(anyhow!("interrupted")),
     };
     stack.stop(false).await;
     outcome

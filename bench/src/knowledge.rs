@@ -124,7 +124,7 @@ pub async fn kb_search(args: KbSearchArgs) -> anyhow::Result<()> {
             stack.ready().await?;
             phases(&stack, &args).await
         } => outcome,
-        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+        () = crate::interrupted() => Err(anyhow!("interrupted")),
     };
     stack.stop(args.keep_schema).await;
     let rows = outcome?;

@@ -166,7 +166,7 @@ async fn case_create(args: CaseCreateArgs) -> anyhow::Result<()> {
     let settings = bench_settings(&args.database_url)?;
     let outcome = tokio::select! {
         outcome = run_against_server(&settings, &args) => outcome,
-        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+        () = crate::interrupted() => Err(anyhow!("interrupted")),
     };
     if let Err(err) = drop_schema(&settings).await {
         eprintln!("could not drop the bench schema: {err:#}");
@@ -176,6 +176,22 @@ async fn case_create(args: CaseCreateArgs) -> anyhow::Result<()> {
     let errors: usize = rows.iter().map(|row| row.errors).sum();
     ensure!(errors == 0, "{errors} calls failed");
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (`kill`, a job's time limit): every command stops its
+/// phases and still drops the schemas it made.
+pub(crate) async fn interrupted() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        },
+        Err(err) => {
+            eprintln!("cannot watch for SIGTERM ({err}); Ctrl-C still stops the bench");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 /// Docket's defaults, with a schema of our own, migrations on start and the bench token.

@@ -386,7 +386,6 @@ pub(super) async fn route_case(
     route_with(txn, record, at, &rules, default_team).await
 }
 
-/// [`route_case`] with the active rules and default team read already.
 /// A connection routing runs on: a change's transaction, or a create's
 /// held connection (see `Store::create_case_alone`), which only reads and
 /// so cannot take a team's turn.
@@ -412,6 +411,7 @@ pub(super) fn may_take_turns(rules: &[Rule], team: Option<&str>) -> bool {
     rules.iter().any(|rule| rule.method.takes_turns() && (team.is_none() || rule.team_id.as_deref() == team))
 }
 
+/// [`route_case`] with the active rules and default team read already.
 pub(super) async fn route_with(
     txn: &impl RoutesOn,
     record: &mut CaseRecord,
