@@ -445,6 +445,18 @@ pub async fn record_change(
 }
 
 /// A change's trail rows and the outbox rows of its events.
+/// The id of what an earlier call with `once`'s key made, if any.
+async fn first_id<D: DomainError>(
+    keys: &impl ConnectionTrait,
+    by: &Actor<'_>,
+    once: Once<'_>,
+) -> Result<Option<String>, Error<D>> {
+    match once.key {
+        Some(key) => Ok(idempotency::find(keys, once.scope, by.actor, key).await?),
+        None => Ok(None),
+    }
+}
+
 fn with_events(trail: NewRows, by: &Actor<'_>, source: &str, events: impl IntoIterator<Item = Event>) -> Vec<NewRows> {
     vec![trail, outbox::new_rows(&envelopes(by, source, events))]
 }
@@ -605,15 +617,15 @@ impl Mutations {
             }
             Ok(value)
         });
-        self.at_most_once(by, once, KeyLookUp::First, done, first).await
+        Self::at_most_once(&self.db, by, once, KeyLookUp::First, done, first).await
     }
 
     /// `done` (a change that remembers `once`'s key), unless an earlier call
     /// with the key made its thing already: then that, read by `first`;
     /// also when `done` is refused as `AlreadyExists` because such a call
-    /// got there meanwhile.
+    /// got there meanwhile. The key is looked up on `keys`.
     async fn at_most_once<T, D: DomainError, F: Future<Output = Result<T, Error<D>>>>(
-        &self,
+        keys: &impl ConnectionTrait,
         by: &Actor<'_>,
         once: Once<'_>,
         look_up: KeyLookUp,
@@ -621,25 +633,17 @@ impl Mutations {
         first: impl Fn(String) -> F,
     ) -> Result<T, Error<D>> {
         if look_up == KeyLookUp::First
-            && let Some(id) = self.first_id(by, once).await?
+            && let Some(id) = first_id(keys, by, once).await?
         {
             return first(id).await;
         }
         let done = done.await;
         if let Err(Error::AlreadyExists { .. }) = done
-            && let Some(id) = self.first_id(by, once).await?
+            && let Some(id) = first_id(keys, by, once).await?
         {
             return first(id).await;
         }
         done
-    }
-
-    /// The id of what an earlier call with this key made, if any.
-    async fn first_id<D: DomainError>(&self, by: &Actor<'_>, once: Once<'_>) -> Result<Option<String>, Error<D>> {
-        match once.key {
-            Some(key) => Ok(idempotency::find(&self.db, once.scope, by.actor, key).await?),
-            None => Ok(None),
-        }
     }
 
     /// Creates a record: the domain `build`s it, its trail and the events
@@ -675,7 +679,7 @@ impl Mutations {
             }
         });
         let first = |id: String| async move { R::load(&self.db, &id).await?.ok_or_else(|| Error::not_found(&R::noun(), id)) };
-        self.at_most_once(by, once, look_up, done, first).await
+        Self::at_most_once(&self.db, by, once, look_up, done, first).await
     }
 
     /// [`Mutations::create_with`] without BEGIN and COMMIT, for a create
@@ -709,25 +713,10 @@ impl Mutations {
                 Err(err) => Err(err.into()),
             }
         };
-        // As `at_most_once`, but on `conn`: a second checkout while this
-        // one is held could wait on a pool that busy creates all hold.
-        let first_id = async || match once.key {
-            Some(key) => idempotency::find(conn, once.scope, by.actor, key).await,
-            None => Ok(None),
-        };
         let first = async |id: String| R::load(conn, &id).await?.ok_or_else(|| Error::not_found(&R::noun(), id)).map(Some);
-        if look_up == KeyLookUp::First
-            && let Some(id) = first_id().await?
-        {
-            return first(id).await;
-        }
-        let done = done.await;
-        if let Err(Error::AlreadyExists { .. }) = done
-            && let Some(id) = first_id().await?
-        {
-            return first(id).await;
-        }
-        done
+        // On `conn`: a second checkout while this one is held could wait on
+        // a pool that busy creates all hold.
+        Self::at_most_once(conn, by, once, look_up, done, first).await
     }
 
     /// The masked update: `apply` copies the masked `fields` onto the record
