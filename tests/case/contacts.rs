@@ -341,6 +341,26 @@ async fn a_case_is_its_new_senders_own_and_waits_unconfirmed_for_a_known_address
         .unwrap()
         .into_inner();
     assert!(history.entries.iter().any(|e| e.field == "email" && e.new_value == "MIA@web.example"), "the new contact is trailed");
+    // Both are announced, the contact first: a consumer of the case's
+    // event can look its contact up.
+    {
+        use sea_orm::{ConnectionTrait, Statement};
+        let db = app.case_db().await;
+        let backend = db.get_database_backend();
+        let at = |n| docket_kit::db::placeholder(backend, n);
+        let sql = format!("SELECT event_type, subject FROM outbox WHERE subject IN ({}, {}) ORDER BY position", at(1), at(2));
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(backend, sql, [mia.id.clone().into(), first.id.clone().into()]))
+            .await
+            .expect("read the outbox");
+        let announced: Vec<(String, String)> =
+            rows.iter().map(|row| (row.try_get("", "event_type").unwrap(), row.try_get("", "subject").unwrap())).collect();
+        assert_eq!(
+            announced,
+            [("contact.created".to_owned(), mia.id.clone()), ("case.created".to_owned(), first.id.clone())],
+            "the new contact's event, then the case's"
+        );
+    }
 
     // A retry of the same call gets the same case and makes nothing more.
     let before = app.row_counts().await;

@@ -201,27 +201,32 @@ pub async fn insert_at_once(db: &DatabaseConnection, all: Vec<NewRows>) -> Resul
     if parameters(&all) == 0 {
         return Ok(());
     }
-    if fits_one_statement(backend, None, &all) {
-        return db.execute_raw(one_statement(backend, None, all)).await.map(|_| ());
+    if fits_one_statement(backend, &[], &all) {
+        return db.execute_raw(one_statement(backend, Vec::new(), all)).await.map(|_| ());
     }
     let txn = db.begin().await?;
     insert_all(&txn, None, all).await?;
     txn.commit().await
 }
 
-/// Runs `first` (a plain insert, when given) and inserts all of `all` in
-/// `txn`: in one round trip on PostgreSQL (a `WITH` of inserts; foreign
-/// keys between them are checked at the statement's end), else one
-/// statement after another.
-pub async fn insert_all(txn: &impl ConnectionTrait, first: Option<Statement>, all: Vec<NewRows>) -> Result<(), DbErr> {
+/// Runs `firsts` (plain inserts) and inserts all of `all` in `txn`: in one
+/// round trip on PostgreSQL (a `WITH` of inserts; foreign keys between
+/// them are checked at the statement's end), else one statement after
+/// another.
+pub async fn insert_all(
+    txn: &impl ConnectionTrait,
+    firsts: impl IntoIterator<Item = Statement>,
+    all: Vec<NewRows>,
+) -> Result<(), DbErr> {
     let backend = txn.get_database_backend();
-    if first.is_none() && parameters(&all) == 0 {
+    let firsts: Vec<Statement> = firsts.into_iter().collect();
+    if firsts.is_empty() && parameters(&all) == 0 {
         return Ok(());
     }
-    if fits_one_statement(backend, first.as_ref(), &all) {
-        return txn.execute_raw(one_statement(backend, first, all)).await.map(|_| ());
+    if fits_one_statement(backend, &firsts, &all) {
+        return txn.execute_raw(one_statement(backend, firsts, all)).await.map(|_| ());
     }
-    if let Some(first) = first {
+    for first in firsts {
         txn.execute_raw(first).await?;
     }
     for rows in all {
@@ -230,17 +235,17 @@ pub async fn insert_all(txn: &impl ConnectionTrait, first: Option<Statement>, al
     Ok(())
 }
 
-fn fits_one_statement(backend: DbBackend, first: Option<&Statement>, all: &[NewRows]) -> bool {
-    let first = first.and_then(|first| first.values.as_ref()).map_or(0, |values| values.0.len());
-    backend == DbBackend::Postgres && first + parameters(all) <= MAX_PARAMETERS
+fn fits_one_statement(backend: DbBackend, firsts: &[Statement], all: &[NewRows]) -> bool {
+    let firsts: usize = firsts.iter().filter_map(|first| first.values.as_ref()).map(|values| values.0.len()).sum();
+    backend == DbBackend::Postgres && firsts + parameters(all) <= MAX_PARAMETERS
 }
 
-/// `first` and `all` as one PostgreSQL statement (see [`fits_one_statement`]).
-fn one_statement(backend: DbBackend, first: Option<Statement>, all: Vec<NewRows>) -> Statement {
-    let mut inserts = Vec::with_capacity(all.len() + 1);
+/// `firsts` and `all` as one PostgreSQL statement (see [`fits_one_statement`]).
+fn one_statement(backend: DbBackend, firsts: Vec<Statement>, all: Vec<NewRows>) -> Statement {
+    let mut inserts = Vec::with_capacity(all.len() + firsts.len());
     let mut values: Vec<Value> = Vec::new();
-    if let Some(first) = first {
-        inserts.push(first.sql);
+    for first in firsts {
+        inserts.push(shift_placeholders(&first.sql, values.len()));
         values.extend(first.values.map(|values| values.0).unwrap_or_default());
     }
     for rows in all.into_iter().filter(|rows| !rows.values.is_empty()) {
@@ -251,6 +256,39 @@ fn one_statement(backend: DbBackend, first: Option<Statement>, all: Vec<NewRows>
     let ahead: Vec<String> = inserts.into_iter().enumerate().map(|(n, insert)| format!("rows_{n} AS ({insert})")).collect();
     let sql = if ahead.is_empty() { last } else { format!("WITH {} {last}", ahead.join(", ")) };
     Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// PostgreSQL `sql` with each bind parameter `$n` made `$(n + by)`: a
+/// statement of its own folded into a bigger one after `by` parameters.
+/// Quoted text and names are left alone.
+fn shift_placeholders(sql: &str, by: usize) -> String {
+    if by == 0 {
+        return sql.to_owned();
+    }
+    let mut shifted = String::with_capacity(sql.len() + 16);
+    let mut quote = None;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        shifted.push(c);
+        match quote {
+            // A doubled quote inside closes and opens again: the same.
+            Some(open) if c == open => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == '$' => {
+                let mut digits = String::new();
+                while let Some(digit) = chars.next_if(char::is_ascii_digit) {
+                    digits.push(digit);
+                }
+                match digits.parse::<usize>() {
+                    Ok(n) => shifted.push_str(&(n + by).to_string()),
+                    Err(_) => shifted.push_str(&digits),
+                }
+            }
+            None => {}
+        }
+    }
+    shifted
 }
 
 /// Puts rows for the same table together (in the order they came), so each
@@ -366,5 +404,21 @@ impl ConnectionTrait for Held {
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
         let mut conn = self.0.lock().await;
         Self::query(&stmt).fetch_all(&mut **conn).await.map(|rows| rows.into_iter().map(Into::into).collect()).map_err(query_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shift_placeholders;
+
+    #[test]
+    fn a_folded_statement_numbers_its_parameters_after_the_others() {
+        let insert = r#"INSERT INTO "contacts" ("id", "email") VALUES ($1, $2)"#;
+        assert_eq!(shift_placeholders(insert, 9), r#"INSERT INTO "contacts" ("id", "email") VALUES ($10, $11)"#);
+        assert_eq!(
+            shift_placeholders(r#"SELECT '$1', 'it''s $2', "a$1", $12, $"#, 10),
+            r#"SELECT '$1', 'it''s $2', "a$1", $22, $"#
+        );
+        assert_eq!(shift_placeholders("SELECT $1", 0), "SELECT $1");
     }
 }

@@ -381,6 +381,18 @@ pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
     matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
 }
 
+/// The name of the constraint an error broke, where the database gives it
+/// (PostgreSQL does; SQLite does not).
+pub fn violated_constraint(err: &sea_orm::DbErr) -> Option<&str> {
+    use sea_orm::{DbErr, RuntimeErr};
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(err)) | DbErr::Query(RuntimeErr::SqlxError(err)) => {
+            err.as_database_error()?.constraint()
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

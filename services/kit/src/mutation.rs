@@ -23,7 +23,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBacken
 use crate::{
     audit::{self, Actor, Changes},
     db::{self, NewRows},
-    error::{DomainError, Error, is_unique_violation},
+    error::{DomainError, Error, is_unique_violation, violated_constraint},
     events::{envelope, outbox, outbox::RelayWaker, pack},
     idempotency::{self, Idempotency},
     request::{FieldMask, MaskField, RecordId, UpdateTarget},
@@ -272,6 +272,35 @@ impl Event {
 pub struct Edit<R> {
     pub after: R,
     pub changes: Changes,
+}
+
+/// What the domain builds for [`Mutations::create_alone`]: the new record,
+/// its creation's trail, the events that announce it, and other new
+/// records inserted with it (see [`Mutations::also_new`]).
+#[derive(Debug)]
+pub struct Creation<R> {
+    pub record: R,
+    pub trail: Changes,
+    pub events: Vec<Event>,
+    pub with: Vec<AlsoNew>,
+}
+
+impl<R> Creation<R> {
+    pub fn new(record: R, trail: Changes, events: Vec<Event>) -> Self {
+        Self { record, trail, events, with: Vec::new() }
+    }
+}
+
+/// A new record a create inserts with its own, in the same statement (a
+/// web form's sender's contact with their case); see [`Mutations::also_new`].
+#[derive(Debug)]
+pub struct AlsoNew {
+    insert: Statement,
+    rows: Vec<NewRows>,
+    /// The unique constraint that refuses it as taken, and the refusal
+    /// (field, message).
+    unique: &'static str,
+    taken: (String, String),
 }
 
 /// A create that may be a retry: the method it belongs to (`CreateCase`)
@@ -684,8 +713,9 @@ impl Mutations {
 
     /// [`Mutations::create_with`] without BEGIN and COMMIT, for a create
     /// whose `build` only reads: the reads and the one insert of the
-    /// record, its trail, events and key go over `conn` (one checkout),
-    /// and the insert commits alone. In READ COMMITTED each statement of a
+    /// record, its trail, events and key (and of the records it makes
+    /// with it, [`Creation::with`]) go over `conn` (one checkout), and the
+    /// insert commits alone. In READ COMMITTED each statement of a
     /// transaction reads its own snapshot anyway, and plain reads hold
     /// nothing, so the transaction bought such a create nothing but two
     /// round trips. `build` answers `None` when the create turns out to
@@ -697,19 +727,37 @@ impl Mutations {
         once: Once<'_>,
         look_up: KeyLookUp,
         conn: &db::Held,
-        build: impl AsyncFnOnce(&db::Held) -> Result<Option<(R, Changes, Vec<Event>)>, Error<D>>,
+        build: impl AsyncFnOnce(&db::Held) -> Result<Option<Creation<R>>, Error<D>>,
     ) -> Result<Option<R>, Error<D>> {
         let done = async {
-            let Some((record, trail, events)) = build(conn).await? else { return Ok(None) };
-            let Some((first, mut rows)) = record.insert_rows(DbBackend::Postgres) else { return Ok(None) };
+            let Some(Creation { record, trail, events, with }) = build(conn).await? else { return Ok(None) };
+            let Some((first, own)) = record.insert_rows(DbBackend::Postgres) else { return Ok(None) };
+            let mut firsts = Vec::with_capacity(with.len() + 1);
+            let mut rows = Vec::new();
+            let mut refusals = Vec::with_capacity(with.len());
+            for also in with {
+                firsts.push(also.insert);
+                rows.extend(also.rows);
+                refusals.push((also.unique, also.taken));
+            }
+            firsts.push(first);
+            rows.extend(own);
             rows.extend(with_events(audit::creation_rows(R::KIND, record.id(), by, &trail), by, self.source, events));
             rows.extend(once.key.map(|key| idempotency::new_rows(once.scope, by.actor, key, record.id(), by.at)));
-            match db::insert_all(conn, Some(first), rows).await {
+            // One insert per table: the events of the records made together
+            // keep their order in the outbox.
+            match db::insert_all(conn, firsts, db::merge_rows(rows)).await {
                 Ok(()) => {
                     self.relay.wake();
                     Ok(Some(record))
                 }
-                Err(err) if is_unique_violation(&err) => Err(already_exists(&record)),
+                Err(err) if is_unique_violation(&err) => {
+                    let broken = violated_constraint(&err);
+                    match refusals.into_iter().find(|(unique, _)| broken == Some(*unique)) {
+                        Some((_, (field, message))) => Err(Error::AlreadyExists { field, message }),
+                        None => Err(already_exists(&record)),
+                    }
+                }
                 Err(err) => Err(err.into()),
             }
         };
@@ -717,6 +765,26 @@ impl Mutations {
         // On `conn`: a second checkout while this one is held could wait on
         // a pool that busy creates all hold.
         Self::at_most_once(conn, by, once, look_up, done, first).await
+    }
+
+    /// `record`, new, to insert with a create's own record in its one
+    /// statement ([`Creation::with`]), with its creation's `trail` and the
+    /// `events` that announce it. `unique` names the constraint (as
+    /// PostgreSQL names it) that refuses it as taken: the create is then
+    /// refused as the record's [`Record::already_exists`].
+    pub fn also_new<R: Record>(
+        &self,
+        record: &R,
+        trail: &Changes,
+        by: &Actor<'_>,
+        events: impl IntoIterator<Item = Event>,
+        unique: &'static str,
+    ) -> Result<AlsoNew, DbErr> {
+        let Some((insert, mut rows)) = record.insert_rows(DbBackend::Postgres) else {
+            return Err(DbErr::Custom(format!("a {} record cannot say its insert", R::KIND)));
+        };
+        rows.extend(with_events(audit::creation_rows(R::KIND, record.id(), by, trail), by, self.source, events));
+        Ok(AlsoNew { insert, rows, unique, taken: record.already_exists() })
     }
 
     /// The masked update: `apply` copies the masked `fields` onto the record

@@ -2,7 +2,7 @@
 
 use docket_kit::{
     clients::UNCONFIRMED_TAG,
-    mutation::{Edit, Once, Tx},
+    mutation::{Creation, Edit, KeyLookUp, Once, Tx},
     request::{FieldMask, RecordId},
 };
 use sea_orm::{
@@ -11,7 +11,11 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Actor, ReadFirst, Store, contacts::NewContactHome, contains_ci, routing};
+use super::{
+    Actor, ReadFirst, SenderContact, Store,
+    contacts::{EMAIL_TAKEN, find_or_draft_sender, insert_contact},
+    contains_ci, routing,
+};
 use crate::domain::routing::Routed;
 use crate::{
     domain::{
@@ -23,7 +27,7 @@ use crate::{
     events,
     records::{
         CaseKey, CaseRecord,
-        entities::{case, case_contact, case_tag, case_type, staff_user, team},
+        entities::{case, case_contact, case_tag, case_type, contact, staff_user, team},
         load_case, with_links,
     },
 };
@@ -267,13 +271,15 @@ impl Referenced {
 
 /// Checks what the fields refer to (and the new owner of a case being
 /// created), in the command's transaction or on a create's held
-/// connection; reads `also` with them.
+/// connection; reads `also` with them. `new_contact` is a contact made
+/// with the case (a sender's, in the case's account): not there to read.
 async fn check_references(
     txn: &impl sea_orm::ConnectionTrait,
     before: Option<&CaseRecord>,
     after: &CaseRecord,
     mask: &FieldMask<CaseField>,
     owner_id: Option<&str>,
+    new_contact: Option<&str>,
     also: AlsoRead<'_>,
 ) -> Result<Referenced> {
     let model = &after.case;
@@ -282,7 +288,9 @@ async fn check_references(
     let check_account = changed(CaseField::AccountId);
     let check_contacts = changed(CaseField::AccountId) || changed(CaseField::Contacts);
     let team_id = model.team_id.as_deref().filter(|_| changed(CaseField::TeamId));
-    let contact_ids: Vec<String> = after.contacts.iter().map(|link| link.contact_id.to_string()).collect();
+    let contact_ids: Vec<(usize, String)> = (after.contacts.iter().map(|link| link.contact_id.to_string()).enumerate())
+        .filter(|(_, id)| Some(id.as_str()) != new_contact)
+        .collect();
     let mut wanted: Vec<(Reference, &str)> = Vec::new();
     if check_type {
         wanted.push((Reference::CaseType, &model.type_id));
@@ -291,7 +299,7 @@ async fn check_references(
         wanted.push((Reference::Account, &model.account_id));
     }
     if check_contacts {
-        wanted.extend(contact_ids.iter().map(|id| (Reference::Contact, id.as_str())));
+        wanted.extend(contact_ids.iter().map(|(_, id)| (Reference::Contact, id.as_str())));
     }
     wanted.extend(team_id.map(|id| (Reference::Team, id)));
     wanted.extend(owner_id.map(|id| (Reference::Owner, id)));
@@ -310,7 +318,7 @@ async fn check_references(
         return Err(Error::field("case.account_id", format!("no account has the id {}", model.account_id)));
     }
     if check_contacts {
-        for (i, id) in contact_ids.iter().enumerate() {
+        for (i, id) in &contact_ids {
             match found.get(Reference::Contact, id) {
                 None => {
                     return Err(Error::field(format!("case.contacts[{i}].contact_id"), format!("no contact has the id {id}")));
@@ -459,16 +467,18 @@ fn blank_case(new: &NewCase, by: &Actor<'_>) -> CaseRecord {
 /// held connection: checks the references, routes a case without an owner,
 /// and numbers it; its trail and events. `None` on a held connection when
 /// routing may take a team's turn (a write: the transaction must route).
+/// `new_contact` is a contact made with the case (see `check_references`).
 async fn place_and_number(
     conn: &impl routing::RoutesOn,
     routing_cache: &routing::RoutingCache,
     record: &mut CaseRecord,
     changes: &Changes,
+    new_contact: Option<&str>,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<(Changes, Vec<docket_kit::mutation::Event>)>> {
     let owner_id = record.case.owner_id.clone();
     let also = AlsoRead { routing: owner_id.is_none(), number_in: Some(&record.case.account_id) };
-    let found = check_references(conn, None, record, &FieldMask::all(), owner_id.as_deref(), also).await?;
+    let found = check_references(conn, None, record, &FieldMask::all(), owner_id.as_deref(), new_contact, also).await?;
     let routed = match (owner_id.is_some(), found.routing) {
         (true, _) => None,
         (false, Some((version, default_team))) => {
@@ -524,90 +534,133 @@ fn creation(record: &CaseRecord, changes: &Changes, routed: Option<&Routed>) -> 
     (trail, events)
 }
 
+/// A new case with its fields set, and their changes. A case from a sender
+/// names the sender's contact when this create makes it for an address
+/// nobody named before, else it is tagged unconfirmed; the sender's new
+/// contact, with its trail, is to be inserted with the case.
+async fn draft_case(
+    conn: &impl sea_orm::ConnectionTrait,
+    new: &NewCase,
+    known: &SenderContact,
+    by: &Actor<'_>,
+) -> Result<(CaseRecord, Changes, Option<(contact::Model, Changes)>)> {
+    let mut record = blank_case(new, by);
+    let mut changes = Changes::new();
+    let Some(sender) = &new.sender else {
+        apply(&mut record, &new.fields, &FieldMask::all(), &mut changes);
+        return Ok((record, changes, None));
+    };
+    let mut fields = new.fields.clone();
+    // The case's account is the unassigned one, read or made by the caller.
+    let unassigned = fields.account_id.to_string();
+    let new_contact = find_or_draft_sender(conn, &sender.person, sender.contact_account_id, &unassigned, known, by.at).await?;
+    match &new_contact {
+        Some((contact, _)) if sender.contact_account_id.is_none() => {
+            fields.contacts = vec![CaseContactRef { contact_id: ContactId::stored(&contact.id)?, primary: true }];
+        }
+        _ => {
+            fields.tags.push(UNCONFIRMED_TAG.to_owned());
+            fields.tags.sort();
+            fields.tags.dedup();
+        }
+    }
+    apply(&mut record, &fields, &FieldMask::all(), &mut changes);
+    Ok((record, changes, new_contact))
+}
+
 impl Store {
     /// Creates a case; one with a sender finds or creates its contact.
     /// `read` is what the caller read first (see [`Store::sender_read`]).
     pub async fn create_case(&self, new: NewCase, read: ReadFirst, by: &Actor<'_>, once: Once<'_>) -> Result<CaseRecord> {
-        let Some(sender) = &new.sender else {
-            // Without a transaction unless routing may take a team's turn
-            // (as far as the kept rules tell; see `place_and_number`).
-            let alone =
-                new.owner_id.is_some() || !self.routing.may_take_turns(new.fields.team_id.map(|id| id.to_string()).as_deref());
-            if alone && let Some(held) = docket_kit::db::Held::take(self.mutations.db()).await? {
-                let created = self.create_case_alone(&new, read.key, by, once, &held).await?;
-                // Back to the pool before a transaction takes another.
-                drop(held);
-                if let Some(created) = created {
-                    return Ok(created);
-                }
-            }
-            return self.create_case_once(&new, read, by, once).await;
-        };
         // Another call may create the sender's contact at the same moment,
-        // spoiling this transaction: the next attempt finds the contact.
-        let mut read = read;
+        // refusing this one's: the next attempt finds the contact.
+        let mut known = read.contact;
         for _ in 0..3 {
-            let attempt = ReadFirst { contact: std::mem::take(&mut read.contact), key: read.key };
-            match self.create_case_once(&new, attempt, by, once).await {
-                Err(Error::AlreadyExists { field, .. }) if field == "contact.email" => continue,
+            match self.create_case_attempt(&new, &known, read.key, by, once).await {
+                Err(Error::AlreadyExists { field, .. }) if new.sender.is_some() && field == "contact.email" => {
+                    known = SenderContact::LookUp;
+                }
                 done => return done,
             }
         }
-        Err(super::contacts::being_created(&sender.person.email))
+        let email = new.sender.as_ref().map(|sender| sender.person.email.as_str()).unwrap_or_default();
+        Err(super::contacts::being_created(email))
+    }
+
+    /// One try of [`Store::create_case`]: without a transaction unless
+    /// routing may take a team's turn (as far as the kept rules tell; see
+    /// `place_and_number`).
+    async fn create_case_attempt(
+        &self,
+        new: &NewCase,
+        known: &SenderContact,
+        key: KeyLookUp,
+        by: &Actor<'_>,
+        once: Once<'_>,
+    ) -> Result<CaseRecord> {
+        let alone =
+            new.owner_id.is_some() || !self.routing.may_take_turns(new.fields.team_id.map(|id| id.to_string()).as_deref());
+        if alone && let Some(held) = docket_kit::db::Held::take(self.mutations.db()).await? {
+            let created = self.create_case_alone(new, known, key, by, once, &held).await?;
+            // Back to the pool before a transaction takes another.
+            drop(held);
+            if let Some(created) = created {
+                return Ok(created);
+            }
+        }
+        self.create_case_once(new, known, key, by, once).await
     }
 
     /// A create that only reads before its insert, without a transaction
-    /// (see [`docket_kit::mutation::Mutations::create_alone`]); `None` when
-    /// routing may take a team's turn (a write of its own), and the
-    /// transaction must make it.
+    /// (see [`docket_kit::mutation::Mutations::create_alone`]): a sender's
+    /// new contact is inserted with the case. `None` when routing may take
+    /// a team's turn (a write of its own), and the transaction must make it.
     async fn create_case_alone(
         &self,
         new: &NewCase,
-        key: docket_kit::mutation::KeyLookUp,
+        known: &SenderContact,
+        key: KeyLookUp,
         by: &Actor<'_>,
         once: Once<'_>,
         held: &docket_kit::db::Held,
     ) -> Result<Option<CaseRecord>> {
         let routing_cache = &self.routing;
+        let mutations = &self.mutations;
         self.mutations
             .create_alone(by, once, key, held, async |conn| {
-                let mut record = blank_case(new, by);
-                let mut changes = Changes::new();
-                apply(&mut record, &new.fields, &FieldMask::all(), &mut changes);
-                let placed = place_and_number(conn, routing_cache, &mut record, &changes, by.at).await?;
-                Ok(placed.map(|(trail, events)| (record, trail, events)))
+                let (mut record, changes, new_contact) = draft_case(conn, new, known, by).await?;
+                let new_id = new_contact.as_ref().map(|(contact, _)| contact.id.as_str());
+                let Some((trail, events)) = place_and_number(conn, routing_cache, &mut record, &changes, new_id, by.at).await?
+                else {
+                    return Ok(None);
+                };
+                let mut creation = Creation::new(record, trail, events);
+                if let Some((contact, trail)) = new_contact {
+                    let announced = [events::contact_changed(true, &contact, &trail, by.reason)];
+                    creation.with.push(mutations.also_new(&contact, &trail, by, announced, EMAIL_TAKEN)?);
+                }
+                Ok(Some(creation))
             })
             .await
     }
 
-    async fn create_case_once(&self, new: &NewCase, read: ReadFirst, by: &Actor<'_>, once: Once<'_>) -> Result<CaseRecord> {
+    async fn create_case_once(
+        &self,
+        new: &NewCase,
+        known: &SenderContact,
+        key: KeyLookUp,
+        by: &Actor<'_>,
+        once: Once<'_>,
+    ) -> Result<CaseRecord> {
         let routing_cache = &self.routing;
-        let ReadFirst { contact: sender_contact, key } = read;
         self.mutations
             .create_with(by, once, key, async |tx| {
-                let mut record = blank_case(new, by);
-                let mut fields = new.fields.clone();
-                if let Some(sender) = &new.sender {
-                    // The case's account is the unassigned one, read or made by the caller.
-                    let unassigned = fields.account_id.to_string();
-                    let home = match sender.contact_account_id {
-                        Some(id) => NewContactHome::Named(id),
-                        None => NewContactHome::UnassignedId(&unassigned),
-                    };
-                    let (contact, created) =
-                        super::contacts::find_or_create_contact_in(&tx, &sender.person, home, sender_contact).await?;
-                    if created && sender.contact_account_id.is_none() {
-                        // Nobody named this address before: the sender's own.
-                        fields.contacts = vec![CaseContactRef { contact_id: ContactId::stored(&contact.id)?, primary: true }];
-                    } else {
-                        fields.tags.push(UNCONFIRMED_TAG.to_owned());
-                        fields.tags.sort();
-                        fields.tags.dedup();
-                    }
+                let (mut record, changes, new_contact) = draft_case(&*tx, new, known, by).await?;
+                if let Some((contact, trail)) = &new_contact {
+                    insert_contact(&tx, contact, trail).await?;
                 }
-                let mut changes = Changes::new();
-                apply(&mut record, &fields, &FieldMask::all(), &mut changes);
-                let (trail, events) = place_and_number(&*tx, routing_cache, &mut record, &changes, by.at)
+                let new_id = new_contact.as_ref().map(|(contact, _)| contact.id.as_str());
+                let (trail, events) = place_and_number(&*tx, routing_cache, &mut record, &changes, new_id, by.at)
                     .await?
                     .ok_or_else(|| Error::Database(sea_orm::DbErr::Custom("a transaction could not route a case".to_owned())))?;
                 Ok((record, trail, events))
@@ -699,7 +752,7 @@ impl Store {
                 if changes.is_empty() {
                     return Ok((Edit { after, changes }, None));
                 }
-                check_references(&*tx, Some(&before), &after, mask, None, AlsoRead::default()).await?;
+                check_references(&*tx, Some(&before), &after, mask, None, None, AlsoRead::default()).await?;
                 let moved = before.case.team_id != after.case.team_id && after.case.team_id.is_some();
                 let routed = if moved && after.case.owner_id.is_none() {
                     route_into(&tx, &before, &mut after, by.at).await?

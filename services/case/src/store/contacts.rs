@@ -104,13 +104,11 @@ async fn oldest_account_named(db: &impl ConnectionTrait, name: &str) -> Result<O
 
 /// Where a new contact goes.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum NewContactHome<'a> {
+enum NewContactHome<'a> {
     /// An account the caller named: checked to exist.
     Named(AccountId),
     /// The unassigned account of this name (see [`unassigned_account`]).
     Unassigned(&'a str),
-    /// The unassigned account, which this call has already read or made.
-    UnassignedId(&'a str),
 }
 
 impl<'a> NewContactHome<'a> {
@@ -120,37 +118,71 @@ impl<'a> NewContactHome<'a> {
     }
 }
 
-/// The contact of `person`'s email, or a new one created in `tx` (see
-/// [`create_contact_in`]); `true` when created. A concurrent call that
-/// creates the same contact first makes this one fail with `AlreadyExists`
-/// on `contact.email`: its transaction is spoilt, and it is to be run again.
-pub(super) async fn find_or_create_contact_in(
-    tx: &Tx,
+/// PostgreSQL's name for the unique index on contacts' email (migration
+/// 000001): it refuses a contact whose address another call just took.
+pub(super) const EMAIL_TAKEN: &str = "contacts_email_key_key";
+
+/// `None` when a contact has `person`'s email, else a new contact for them
+/// in the account `named` (checked to exist) or the unassigned one,
+/// `unassigned_id`, with its creation's trail, to insert with their case. A
+/// concurrent call may insert the same address first: the draft's insert
+/// is then refused with `AlreadyExists` on `contact.email`, and the create
+/// is to be run again with [`SenderContact::LookUp`].
+pub(super) async fn find_or_draft_sender(
+    db: &impl ConnectionTrait,
     person: &ContactFields,
-    home: NewContactHome<'_>,
-    known: SenderContact,
-) -> Result<(contact::Model, bool)> {
-    let found = match known {
-        SenderContact::Read(found) => found.map(|found| *found),
-        SenderContact::LookUp => contact_by_email(&**tx, &person.email).await?,
+    named: Option<AccountId>,
+    unassigned_id: &str,
+    known: &SenderContact,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<(contact::Model, Changes)>> {
+    let known = match known {
+        SenderContact::Read { found } => *found,
+        SenderContact::LookUp => exists::<contact::Entity>(db, contact::Column::EmailKey, &person.email.to_lowercase()).await?,
     };
-    match found {
-        Some(found) => Ok((found, false)),
-        None => Ok((create_contact_in(tx, person, home).await?, true)),
+    if known {
+        return Ok(None);
+    }
+    let account_id = match named {
+        Some(id) => named_account(db, id).await?,
+        None => unassigned_id.to_owned(),
+    };
+    let mut fields = person.clone();
+    fields.account_id = AccountId::stored(&account_id)?;
+    Ok(Some(draft(&fields, at)))
+}
+
+/// The id of the account `id`, checked to exist.
+async fn named_account(db: &impl ConnectionTrait, id: AccountId) -> Result<String> {
+    let id = id.to_string();
+    if !exists::<account::Entity>(db, account::Column::Id, &id).await? {
+        return Err(Error::field("account_id", format!("no account has the id {id}")));
+    }
+    Ok(id)
+}
+
+/// Inserts a drafted contact with its trail and event; `AlreadyExists`
+/// when another contact has the email.
+pub(super) async fn insert_contact(tx: &Tx, model: &contact::Model, changes: &Changes) -> Result<()> {
+    let by = tx.by();
+    match tx.insert_new(model, changes, [events::contact_changed(true, model, changes, by.reason)]).await {
+        Ok(()) => Ok(()),
+        Err(err) if docket_kit::error::is_unique_violation(&err) => Err(already_exists(model)),
+        Err(err) => Err(err.into()),
     }
 }
 
 /// A sender's contact, as far as a create knows it.
 #[derive(Debug, Clone, Default)]
 pub enum SenderContact {
-    /// Not read yet: looked up in the create's transaction.
+    /// Not read yet: the create looks it up.
     #[default]
     LookUp,
-    /// Read just before the create ([`Store::sender_read`]), `None` when
-    /// there was none. Not read again: a contact made meanwhile by another
-    /// call refuses this one's insert, and the create runs again with
-    /// [`SenderContact::LookUp`].
-    Read(Option<Box<contact::Model>>),
+    /// Read just before the create ([`Store::sender_read`]): whether a
+    /// contact had the address. Not read again: a contact made meanwhile
+    /// by another call refuses this one's insert, and the create runs again
+    /// with [`SenderContact::LookUp`].
+    Read { found: bool },
 }
 
 /// What the caller of a create read before it ([`Store::sender_read`]).
@@ -176,24 +208,14 @@ pub struct SenderRead {
 /// contact has the email.
 async fn create_contact_in(tx: &Tx, person: &ContactFields, home: NewContactHome<'_>) -> Result<contact::Model> {
     let account_id = match home {
-        NewContactHome::Named(id) => {
-            if !exists::<account::Entity>(&**tx, account::Column::Id, &id.to_string()).await? {
-                return Err(Error::field("account_id", format!("no account has the id {id}")));
-            }
-            id.to_string()
-        }
+        NewContactHome::Named(id) => named_account(&**tx, id).await?,
         NewContactHome::Unassigned(name) => unassigned_account(tx, name).await?,
-        NewContactHome::UnassignedId(id) => id.to_owned(),
     };
     let mut fields = person.clone();
     fields.account_id = AccountId::stored(&account_id)?;
-    let by = tx.by();
-    let (model, changes) = draft(&fields, by.at);
-    match tx.insert_new(&model, &changes, [events::contact_changed(true, &model, &changes, by.reason)]).await {
-        Ok(()) => Ok(model),
-        Err(err) if docket_kit::error::is_unique_violation(&err) => Err(already_exists(&model)),
-        Err(err) => Err(err.into()),
-    }
+    let (model, changes) = draft(&fields, tx.by().at);
+    insert_contact(tx, &model, &changes).await?;
+    Ok(model)
 }
 
 /// The refusal of a find-or-create that lost to concurrent calls too often.
@@ -298,12 +320,12 @@ impl Store {
     /// and what an earlier call with `once`'s key made, in one round trip:
     /// every case from a public door needs them, and retries are rare.
     pub async fn sender_read(&self, unassigned: &str, email: &str, once: Once<'_>, by: &Actor<'_>) -> Result<SenderRead> {
-        use sea_orm::{FromQueryResult, Statement};
+        use sea_orm::Statement;
         let backend = self.db.get_database_backend();
         let at = |n| docket_kit::db::placeholder(backend, n);
         let sql = format!(
             "SELECT (SELECT a.id FROM accounts a WHERE a.name = {} ORDER BY a.created_at, a.id LIMIT 1) AS unassigned_account_id, \
-             k.resource_id AS earlier_id, k.request_hash AS earlier_hash, c.* \
+             k.resource_id AS earlier_id, k.request_hash AS earlier_hash, c.id AS contact_id \
              FROM (SELECT 1 AS one) one LEFT JOIN contacts c ON c.email_key = {} \
              LEFT JOIN idempotency_keys k ON k.scope = {} AND k.actor = {} AND k.key = {}",
             at(1),
@@ -320,10 +342,6 @@ impl Store {
             .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
             .await?
             .ok_or_else(|| sea_orm::DbErr::Custom("a select of one row answered none".to_owned()))?;
-        let contact = match row.try_get::<Option<String>>("", "id")? {
-            Some(_) => Some(Box::new(contact::Model::from_query_result(&row, "")?)),
-            None => None,
-        };
         let earlier = match row.try_get::<Option<String>>("", "earlier_id")? {
             Some(id) => Some((id, row.try_get("", "earlier_hash")?)),
             None => None,
@@ -331,7 +349,7 @@ impl Store {
         Ok(SenderRead {
             unassigned_account_id: row.try_get("", "unassigned_account_id")?,
             earlier,
-            contact: SenderContact::Read(contact),
+            contact: SenderContact::Read { found: row.try_get::<Option<String>>("", "contact_id")?.is_some() },
         })
     }
 
