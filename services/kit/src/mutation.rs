@@ -473,7 +473,6 @@ pub async fn record_change(
     db::insert_all(txn, None, with_events(audit::new_rows(kind, id, by, changes), by, source, events)).await
 }
 
-/// A change's trail rows and the outbox rows of its events.
 /// The id of what an earlier call with `once`'s key made, if any.
 async fn first_id<D: DomainError>(
     keys: &impl ConnectionTrait,
@@ -486,6 +485,7 @@ async fn first_id<D: DomainError>(
     }
 }
 
+/// A change's trail rows and the outbox rows of its events.
 fn with_events(trail: NewRows, by: &Actor<'_>, source: &str, events: impl IntoIterator<Item = Event>) -> Vec<NewRows> {
     vec![trail, outbox::new_rows(&envelopes(by, source, events))]
 }
