@@ -249,11 +249,15 @@ fn create_schema(doc: &mut Value, fields: &str, create: &str, required: &[&str],
     }
 }
 
-/// An update must change something: one of `changeable` present and not `null`.
+/// An update must change something: one of `changeable` present and not
+/// `null`. Said as "not (each of them is absent or `null`)": one `not`
+/// rather than an `anyOf` of a branch per property, through which
+/// property-based checkers generate every property's cases once per branch
+/// (schemathesis made 3,105 cases of the seven updates, against 1,265).
 fn changes_something(doc: &mut Value, fields: &str, changeable: &[&str]) {
-    let any_of: Vec<Value> =
-        changeable.iter().map(|p| json!({"required": [p], "properties": {(*p): {"not": {"type": "null"}}}})).collect();
-    merge(doc, &format!("/components/schemas/{fields}"), json!({"anyOf": any_of}));
+    let all_null: serde_json::Map<String, Value> =
+        changeable.iter().map(|p| ((*p).to_owned(), json!({"type": "null"}))).collect();
+    merge(doc, &format!("/components/schemas/{fields}"), json!({"not": {"properties": all_null}}));
 }
 
 /// Points the JSON request body of an operation at `schema`.
