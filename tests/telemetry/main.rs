@@ -78,10 +78,13 @@ async fn trace_context_is_carried_across_grpc_calls() {
         if in_trace("consume case.created") { Ok(()) } else { Err("no consumer span in the trace yet") }
     })
     .await;
-    assert!(
-        server_spans(&exporter, &provider, "GetContact").contains(&trace_id.to_owned()),
-        "the notifier's call back to the case service is in the same trace"
-    );
+    // The case service's own consumer of case.created (its reports) makes a
+    // "consume case.created" span of this trace too, and may be done before
+    // the notifier has asked for the contact.
+    common::eventually("the notifier's call back to the case service to be in the same trace", async || {
+        if in_trace("GetContact") { Ok(()) } else { Err("no GetContact span in the trace yet") }
+    })
+    .await;
     common::eventually("sending the email to join the trace of the change that caused it", async || {
         if in_trace("send email") { Ok(()) } else { Err("no send span in the trace yet") }
     })
