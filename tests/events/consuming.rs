@@ -54,12 +54,20 @@ struct Recorder {
     second_started: tokio::sync::Notify,
     in_flight: AtomicUsize,
     most_at_once: AtomicUsize,
+    /// With `recording_transactions`: the PostgreSQL transaction of each call.
+    recording_transactions: AtomicBool,
+    transactions: Mutex<Vec<i64>>,
 }
 
 #[async_trait::async_trait]
 impl EventHandler for Recorder {
-    async fn handle(&self, _txn: &DatabaseTransaction, event: &Envelope, _: Prepared) -> Result<(), HandlerError> {
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope, _: Prepared) -> Result<(), HandlerError> {
         self.calls.lock().unwrap().push(event.id.clone());
+        if self.recording_transactions.load(Ordering::SeqCst) {
+            let sql = "SELECT txid_current() AS id";
+            let row = txn.query_one_raw(Statement::from_string(sea_orm::DbBackend::Postgres, sql)).await.unwrap().unwrap();
+            self.transactions.lock().unwrap().push(row.try_get("", "id").unwrap());
+        }
         if self.overlapping.load(Ordering::SeqCst) {
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.most_at_once.fetch_max(now, Ordering::SeqCst);
@@ -308,7 +316,10 @@ async fn a_handler_refusal_that_cannot_pass_is_dead_lettered_at_once(bus: Bus) {
 /// Events about different subjects are handled side by side; those about
 /// one subject one after another, in the order they were published.
 async fn events_of_one_subject_keep_their_order_while_subjects_are_handled_at_once(bus: Bus) {
-    let rig = Rig::new(bus).await;
+    let mut rig = Rig::new(bus).await;
+    // Subjects are handled side by side once more events come together
+    // than one batch takes (six subjects here).
+    rig.settings.batch = 2;
     rig.declare().await;
     rig.handler.overlapping.store(true, Ordering::SeqCst);
     let subjects: Vec<String> = (0..6).map(|n| format!("case-{n}")).collect();
@@ -329,6 +340,31 @@ async fn events_of_one_subject_keep_their_order_while_subjects_are_handled_at_on
         assert_eq!(order, expected, "{subject}'s events in the order published");
     }
     assert!(rig.handler.most_at_once.load(Ordering::SeqCst) > 1, "handlers of different subjects overlapped");
+    let _ = stop.send(true);
+    task.await.unwrap();
+}
+
+/// Events about different subjects that came together (a relay's batch)
+/// are handled in one transaction, not one each; more than a batch takes
+/// are split into batches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_that_came_together_are_handled_in_one_transaction() {
+    let mut rig = Rig::new((EventBackend::InProcess, QueueType::Classic)).await;
+    rig.settings.batch = 5;
+    rig.declare().await;
+    rig.handler.recording_transactions.store(true, Ordering::SeqCst);
+    // Published before the consumer starts: they are waiting together.
+    for n in 0..7 {
+        rig.publish(&event(&format!("case-{n}"))).await;
+    }
+    let (stop, task) = rig.start();
+    rig.wait_for("every event handled", async || rig.handled().await == 7).await;
+    let transactions = rig.handler.transactions.lock().unwrap().clone();
+    let mut distinct = transactions.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(transactions.len(), 7, "each handled once: {transactions:?}");
+    assert_eq!(distinct.len(), 2, "a batch of five and one of two: {transactions:?}");
     let _ = stop.send(true);
     task.await.unwrap();
 }

@@ -254,11 +254,19 @@ async fn consume_until_shutdown(
                 }
                 failures = 0;
                 let lanes = Lanes::start(&db, &settings, &spec.service, &handler, &shutdown, &dead_lettered);
+                let burst = usize::from(settings.handlers.max(1)) * usize::from(settings.batch.max(1));
                 loop {
                     tokio::select! {
                         delivery = subscription.deliveries.recv() => match delivery {
                             Some(delivery) => {
-                                if !lanes.hand(delivery).await {
+                                // With what came along with it: see `Lanes`.
+                                let mut together = vec![delivery];
+                                while together.len() < burst
+                                    && let Ok(next) = subscription.deliveries.try_recv()
+                                {
+                                    together.push(next);
+                                }
+                                if !lanes.hand(together).await {
                                     break;
                                 }
                             }
@@ -288,12 +296,69 @@ async fn consume_until_shutdown(
     }
 }
 
-/// The handlers of one subscription: each delivery goes to the lane of its
-/// subject, so events about one subject are handled one after another in
-/// the order they came, and events about different subjects at once.
+/// The handlers of one subscription. Events about one subject are handled
+/// one after another in the order they came: while a lane holds events
+/// about a subject, its next ones go to the same lane. Events about
+/// different subjects that came together go to the idlest lane, up to
+/// `events.batch` of them, then to the next: one transaction for what would
+/// be as many, while a backlog larger than a batch still spreads over the
+/// lanes and is handled at once.
 struct Lanes {
-    senders: Vec<tokio::sync::mpsc::Sender<Delivery>>,
+    senders: Vec<tokio::sync::mpsc::Sender<Vec<(String, Delivery)>>>,
+    held: Arc<std::sync::Mutex<Held>>,
+    batch: usize,
     workers: tokio::task::JoinSet<()>,
+}
+
+/// What each lane holds (queued or being handled): how many events, and
+/// of which subjects how many.
+struct Held {
+    events: Vec<usize>,
+    subjects: std::collections::HashMap<String, (usize, usize)>,
+}
+
+impl Held {
+    /// Puts `subjects` (one per delivery, in the order they came) on lanes:
+    /// a held subject's lane, else the idlest until it holds a batch.
+    fn place(&mut self, subjects: &[String], batch: usize) -> Vec<usize> {
+        let mut filling: Option<usize> = None;
+        subjects
+            .iter()
+            .map(|subject| {
+                let lane = match self.subjects.get(subject) {
+                    Some(&(lane, _)) => lane,
+                    None => match filling.filter(|&lane| self.events[lane] < batch) {
+                        Some(lane) => lane,
+                        None => {
+                            let idlest = (0..self.events.len()).min_by_key(|&lane| self.events[lane]).unwrap_or_default();
+                            filling = Some(idlest);
+                            idlest
+                        }
+                    },
+                };
+                self.subjects.entry(subject.clone()).or_insert((lane, 0)).1 += 1;
+                self.events[lane] += 1;
+                lane
+            })
+            .collect()
+    }
+
+    /// Lane `lane` is done with the events about `subjects`.
+    fn release(&mut self, lane: usize, subjects: &[String]) {
+        for subject in subjects {
+            self.events[lane] = self.events[lane].saturating_sub(1);
+            if let Some((_, count)) = self.subjects.get_mut(subject) {
+                *count -= 1;
+                if *count == 0 {
+                    self.subjects.remove(subject);
+                }
+            }
+        }
+    }
+}
+
+fn subject_of(delivery: &Delivery) -> String {
+    Envelope::decode(delivery.body.as_slice()).map(|e| e.subject).unwrap_or_default()
 }
 
 impl Lanes {
@@ -305,32 +370,40 @@ impl Lanes {
         shutdown: &watch::Receiver<bool>,
         dead_lettered: &Arc<Notify>,
     ) -> Self {
+        let lanes = usize::from(settings.handlers.max(1));
+        let batch = usize::from(settings.batch.max(1));
+        let held = Arc::new(std::sync::Mutex::new(Held { events: vec![0; lanes], subjects: Default::default() }));
         let mut senders = Vec::new();
         let mut workers = tokio::task::JoinSet::new();
-        for _ in 0..settings.handlers.max(1) {
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<Delivery>(usize::from(settings.prefetch.max(1)));
+        for lane in 0..lanes {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<(String, Delivery)>>(usize::from(settings.prefetch.max(1)));
             senders.push(tx);
             let (db, settings, consumer, handler) = (db.clone(), settings.clone(), consumer.to_owned(), handler.clone());
-            let dead_lettered = dead_lettered.clone();
+            let (held, dead_lettered) = (held.clone(), dead_lettered.clone());
             let mut shutdown = shutdown.clone();
             workers.spawn(async move {
+                let mut queued = std::collections::VecDeque::new();
                 loop {
-                    // A handler that started finishes; one not started is left to the broker.
-                    let delivery = tokio::select! {
-                        biased;
-                        _ = shutdown.changed() => return,
-                        delivery = rx.recv() => delivery,
-                    };
-                    let Some(delivery) = delivery else { return };
-                    // What queued up behind it on this lane goes along.
-                    let mut batch = vec![delivery];
-                    while batch.len() < usize::from(settings.batch.max(1))
-                        && let Ok(next) = rx.try_recv()
-                    {
-                        batch.push(next);
+                    if queued.is_empty() {
+                        // A handler that started finishes; one not started is left to the broker.
+                        let deliveries = tokio::select! {
+                            biased;
+                            _ = shutdown.changed() => return,
+                            deliveries = rx.recv() => deliveries,
+                        };
+                        let Some(deliveries) = deliveries else { return };
+                        queued.extend(deliveries);
                     }
+                    // What queued up behind it on this lane goes along.
+                    while queued.len() < batch
+                        && let Ok(more) = rx.try_recv()
+                    {
+                        queued.extend(more);
+                    }
+                    let (subjects, batch): (Vec<String>, Vec<Delivery>) = queued.drain(..queued.len().min(batch)).unzip();
                     let types: Vec<String> = batch.iter().map(event_type_of).collect();
                     let outcomes = handle_batch(&db, &settings, &consumer, handler.as_ref(), batch).await;
+                    held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).release(lane, &subjects);
                     for (event_type, outcome) in types.iter().zip(outcomes) {
                         crate::metrics::event_consumed(&consumer, event_type, outcome.name());
                         if matches!(outcome, Outcome::DeadLettered { .. }) {
@@ -340,21 +413,29 @@ impl Lanes {
                 }
             });
         }
-        Self { senders, workers }
+        Self { senders, held, batch, workers }
     }
 
-    /// Queues a delivery on its subject's lane; `false` when the lanes are gone.
-    async fn hand(&self, delivery: Delivery) -> bool {
-        let subject = Envelope::decode(delivery.body.as_slice()).map(|e| e.subject).unwrap_or_default();
-        let mut hasher = std::hash::DefaultHasher::new();
-        std::hash::Hash::hash(&subject, &mut hasher);
-        let lane = (std::hash::Hasher::finish(&hasher) % self.senders.len() as u64) as usize;
-        self.senders[lane].send(delivery).await.is_ok()
+    /// Puts deliveries that came together on their lanes; `false` when the
+    /// lanes are gone.
+    async fn hand(&self, deliveries: Vec<Delivery>) -> bool {
+        let subjects: Vec<String> = deliveries.iter().map(subject_of).collect();
+        let placed = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).place(&subjects, self.batch);
+        let mut per_lane: Vec<Vec<(String, Delivery)>> = (0..self.senders.len()).map(|_| Vec::new()).collect();
+        for ((subject, delivery), lane) in subjects.into_iter().zip(deliveries).zip(placed) {
+            per_lane[lane].push((subject, delivery));
+        }
+        for (sender, deliveries) in self.senders.iter().zip(per_lane) {
+            if !deliveries.is_empty() && sender.send(deliveries).await.is_err() {
+                return false;
+            }
+        }
+        true
     }
 
     /// Lets every lane finish what it holds (or stop, on shutdown).
     async fn finish(self) {
-        let Lanes { senders, workers } = self;
+        let Lanes { senders, workers, .. } = self;
         drop(senders);
         workers.join_all().await;
     }
@@ -734,4 +815,40 @@ async fn claim_with_rows(
         None => 0,
     };
     Ok(claimed > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Held;
+
+    fn held(lanes: usize) -> Held {
+        Held { events: vec![0; lanes], subjects: Default::default() }
+    }
+
+    fn subjects(names: &[&str]) -> Vec<String> {
+        names.iter().map(|name| (*name).to_owned()).collect()
+    }
+
+    #[test]
+    fn events_that_came_together_share_a_lane_up_to_a_batch() {
+        let mut lanes = held(4);
+        assert_eq!(lanes.place(&subjects(&["a", "b", "c"]), 2), [0, 0, 1], "a batch on the idlest, the rest on the next");
+        assert_eq!(lanes.events, [2, 1, 0, 0]);
+        assert_eq!(lanes.place(&subjects(&["d", "e"]), 16), [2, 2], "on an idle lane, not a busy one");
+    }
+
+    #[test]
+    fn a_subject_stays_on_its_lane_while_the_lane_holds_it() {
+        let mut lanes = held(3);
+        assert_eq!(lanes.place(&subjects(&["a", "b"]), 1), [0, 1]);
+        // "a" again: behind its first event, though lane 2 is idle and lane 0 full.
+        assert_eq!(lanes.place(&subjects(&["c", "a", "a"]), 1), [2, 0, 0]);
+        lanes.release(0, &subjects(&["a"]));
+        assert_eq!(lanes.place(&subjects(&["a"]), 1), [0], "two of its events are still on lane 0");
+        lanes.release(0, &subjects(&["a", "a", "a"]));
+        lanes.release(1, &subjects(&["b"]));
+        assert_eq!(lanes.events, [0, 0, 1]);
+        assert!(!lanes.subjects.contains_key("a") && !lanes.subjects.contains_key("b"));
+        assert_eq!(lanes.place(&subjects(&["b", "a"]), 1), [0, 1], "released: free to go to the idlest lanes");
+    }
 }

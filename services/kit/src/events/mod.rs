@@ -74,13 +74,14 @@ pub struct EventSettings {
     pub queue_type: QueueType,
     /// Unacknowledged deliveries a consumer holds at once.
     pub prefetch: u16,
-    /// Events a consumer handles at once: events about one subject (a
+    /// Batches a consumer handles at once: events about one subject (a
     /// case, a contact) one after another in the order they came, events
-    /// about different subjects side by side.
+    /// about different subjects side by side once more came together than
+    /// one batch takes.
     pub handlers: u16,
-    /// Events that queued up on one handler are handled together, up to
-    /// this many: each still gets its own `prepare`, and all share one
-    /// transaction and one commit. 1 handles each on its own.
+    /// Events that came together, or queued up on one handler, are handled
+    /// together, up to this many: each still gets its own `prepare`, and
+    /// all share one transaction and one commit. 1 handles each on its own.
     pub batch: u16,
     /// How long an event whose handler fails for a reason that may pass
     /// (a service it needs is down, a timeout) is retried before it goes to
