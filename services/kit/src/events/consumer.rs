@@ -384,8 +384,11 @@ impl Lanes {
             workers.spawn(async move {
                 let mut queued = std::collections::VecDeque::new();
                 loop {
+                    // A handler that started finishes; one not started is left to the broker.
+                    if shutdown.has_changed().unwrap_or(true) {
+                        return;
+                    }
                     if queued.is_empty() {
-                        // A handler that started finishes; one not started is left to the broker.
                         let deliveries = tokio::select! {
                             biased;
                             _ = shutdown.changed() => return,
@@ -400,9 +403,9 @@ impl Lanes {
                     {
                         queued.extend(more);
                     }
-                    let (subjects, batch): (Vec<String>, Vec<Delivery>) = queued.drain(..queued.len().min(batch)).unzip();
-                    let types: Vec<String> = batch.iter().map(event_type_of).collect();
-                    let outcomes = handle_batch(&db, &settings, &consumer, handler.as_ref(), batch).await;
+                    let (subjects, deliveries): (Vec<String>, Vec<Delivery>) = queued.drain(..queued.len().min(batch)).unzip();
+                    let types: Vec<String> = deliveries.iter().map(event_type_of).collect();
+                    let outcomes = handle_batch(&db, &settings, &consumer, handler.as_ref(), deliveries).await;
                     held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).release(lane, &subjects);
                     for (event_type, outcome) in types.iter().zip(outcomes) {
                         crate::metrics::event_consumed(&consumer, event_type, outcome.name());
