@@ -253,7 +253,8 @@ fn create_schema(doc: &mut Value, fields: &str, create: &str, required: &[&str],
 /// `null`. Said as "not (each of them is absent or `null`)": one `not`
 /// rather than an `anyOf` of a branch per property, through which
 /// property-based checkers generate every property's cases once per branch
-/// (schemathesis made 3,105 cases of the seven updates, against 1,265).
+/// (schemathesis's coverage phase made 3,105 cases for the seven updates
+/// and six small operations beside them, against 1,265 now).
 fn changes_something(doc: &mut Value, fields: &str, changeable: &[&str]) {
     let all_null: serde_json::Map<String, Value> =
         changeable.iter().map(|p| ((*p).to_owned(), json!({"type": "null"}))).collect();
