@@ -451,6 +451,8 @@ impl Store {
     /// Every account's (`by_asset`: asset serial number's) cases created in
     /// the period, and how many came within `within_days` after the case
     /// before them of the same one: one scan of the period's kept rows.
+    /// Only measured rows count: a case kept after the settle below would
+    /// count as a case but not yet as a repeat (the next read has both).
     pub async fn repeat_counts(&self, period: Period, within_days: i32, by_asset: bool) -> Result<Vec<RepeatCount>> {
         self.settle_reports().await?;
         let backend = self.db.get_database_backend();
@@ -459,7 +461,8 @@ impl Store {
         let sql = format!(
             "SELECT {column} AS key, COUNT(*) AS cases, \
              CAST(SUM(CASE WHEN {gap} <= {window} THEN 1 ELSE 0 END) AS BIGINT) AS repeats \
-             FROM report_cases WHERE created_epoch >= {start} AND created_epoch < {end} {only_assets} GROUP BY {column}",
+             FROM report_cases WHERE created_epoch >= {start} AND created_epoch < {end} AND NOT gaps_pending {only_assets} \
+             GROUP BY {column}",
             window = placeholder(backend, 1),
             start = placeholder(backend, 2),
             end = placeholder(backend, 3),
