@@ -305,19 +305,19 @@ async fn consume_until_shutdown(
 /// lanes and is handled at once.
 struct Lanes {
     senders: Vec<tokio::sync::mpsc::Sender<Vec<(String, Delivery)>>>,
-    held: Arc<std::sync::Mutex<Held>>,
+    load: Arc<std::sync::Mutex<LaneLoad>>,
     batch: usize,
     workers: tokio::task::JoinSet<()>,
 }
 
 /// What each lane holds (queued or being handled): how many events, and
 /// of which subjects how many.
-struct Held {
+struct LaneLoad {
     events: Vec<usize>,
     subjects: std::collections::HashMap<String, (usize, usize)>,
 }
 
-impl Held {
+impl LaneLoad {
     /// Puts `subjects` (one per delivery, in the order they came) on lanes:
     /// a held subject's lane, else the idlest until it holds a batch.
     fn place(&mut self, subjects: &[String], batch: usize) -> Vec<usize> {
@@ -372,14 +372,14 @@ impl Lanes {
     ) -> Self {
         let lanes = usize::from(settings.handlers.max(1));
         let batch = usize::from(settings.batch.max(1));
-        let held = Arc::new(std::sync::Mutex::new(Held { events: vec![0; lanes], subjects: Default::default() }));
+        let load = Arc::new(std::sync::Mutex::new(LaneLoad { events: vec![0; lanes], subjects: Default::default() }));
         let mut senders = Vec::new();
         let mut workers = tokio::task::JoinSet::new();
         for lane in 0..lanes {
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<(String, Delivery)>>(usize::from(settings.prefetch.max(1)));
             senders.push(tx);
             let (db, settings, consumer, handler) = (db.clone(), settings.clone(), consumer.to_owned(), handler.clone());
-            let (held, dead_lettered) = (held.clone(), dead_lettered.clone());
+            let (load, dead_lettered) = (load.clone(), dead_lettered.clone());
             let mut shutdown = shutdown.clone();
             workers.spawn(async move {
                 let mut queued = std::collections::VecDeque::new();
@@ -406,7 +406,7 @@ impl Lanes {
                     let (subjects, deliveries): (Vec<String>, Vec<Delivery>) = queued.drain(..queued.len().min(batch)).unzip();
                     let types: Vec<String> = deliveries.iter().map(event_type_of).collect();
                     let outcomes = handle_batch(&db, &settings, &consumer, handler.as_ref(), deliveries).await;
-                    held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).release(lane, &subjects);
+                    load.lock().unwrap_or_else(std::sync::PoisonError::into_inner).release(lane, &subjects);
                     for (event_type, outcome) in types.iter().zip(outcomes) {
                         crate::metrics::event_consumed(&consumer, event_type, outcome.name());
                         if matches!(outcome, Outcome::DeadLettered { .. }) {
@@ -416,14 +416,14 @@ impl Lanes {
                 }
             });
         }
-        Self { senders, held, batch, workers }
+        Self { senders, load, batch, workers }
     }
 
     /// Puts deliveries that came together on their lanes; `false` when the
     /// lanes are gone.
     async fn hand(&self, deliveries: Vec<Delivery>) -> bool {
         let subjects: Vec<String> = deliveries.iter().map(subject_of).collect();
-        let placed = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).place(&subjects, self.batch);
+        let placed = self.load.lock().unwrap_or_else(std::sync::PoisonError::into_inner).place(&subjects, self.batch);
         let mut per_lane: Vec<Vec<(String, Delivery)>> = (0..self.senders.len()).map(|_| Vec::new()).collect();
         for ((subject, delivery), lane) in subjects.into_iter().zip(deliveries).zip(placed) {
             per_lane[lane].push((subject, delivery));
@@ -822,10 +822,10 @@ async fn claim_with_rows(
 
 #[cfg(test)]
 mod tests {
-    use super::Held;
+    use super::LaneLoad;
 
-    fn held(lanes: usize) -> Held {
-        Held { events: vec![0; lanes], subjects: Default::default() }
+    fn load(lanes: usize) -> LaneLoad {
+        LaneLoad { events: vec![0; lanes], subjects: Default::default() }
     }
 
     fn subjects(names: &[&str]) -> Vec<String> {
@@ -834,7 +834,7 @@ mod tests {
 
     #[test]
     fn events_that_came_together_share_a_lane_up_to_a_batch() {
-        let mut lanes = held(4);
+        let mut lanes = load(4);
         assert_eq!(lanes.place(&subjects(&["a", "b", "c"]), 2), [0, 0, 1], "a batch on the idlest, the rest on the next");
         assert_eq!(lanes.events, [2, 1, 0, 0]);
         assert_eq!(lanes.place(&subjects(&["d", "e"]), 16), [2, 2], "on an idle lane, not a busy one");
@@ -842,7 +842,7 @@ mod tests {
 
     #[test]
     fn a_subject_stays_on_its_lane_while_the_lane_holds_it() {
-        let mut lanes = held(3);
+        let mut lanes = load(3);
         assert_eq!(lanes.place(&subjects(&["a", "b"]), 1), [0, 1]);
         // "a" again: behind its first event, though lane 2 is idle and lane 0 full.
         assert_eq!(lanes.place(&subjects(&["c", "a", "a"]), 1), [2, 0, 0]);
