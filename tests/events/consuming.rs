@@ -433,7 +433,8 @@ async fn take(subscription: &mut docket_kit::events::Subscription, n: usize) -> 
 }
 
 /// Events that queued up are handled in one transaction. A redelivery of
-/// an event handled before is acked without its handler, a malformed one
+/// an event handled before is acked without its handler (the others still
+/// commit together, with no read of the inbox first), a malformed one
 /// is dead-lettered, and when one handler fails, the batch is rolled back
 /// and each event handled on its own: the others commit, only the failing
 /// one is held back.
@@ -446,18 +447,23 @@ async fn a_batch_commits_together_and_a_failing_event_holds_back_only_itself() {
     let outcomes = handle_batch(&rig.db, &rig.settings, SERVICE, rig.handler.as_ref(), take(&mut subscription, 1).await).await;
     assert_eq!(outcomes, [Outcome::Handled]);
 
-    // All well: one pass, each handler called once.
+    // All well: one pass, each handler called once, in one transaction.
     let good: Vec<Envelope> = (0..3).map(|n| event(&format!("case-{n}"))).collect();
     for envelope in &good {
         rig.publish(envelope).await;
     }
     rig.publish(&seen).await;
+    rig.handler.recording_transactions.store(true, Ordering::SeqCst);
     let outcomes = handle_batch(&rig.db, &rig.settings, SERVICE, rig.handler.as_ref(), take(&mut subscription, 4).await).await;
+    rig.handler.recording_transactions.store(false, Ordering::SeqCst);
     assert_eq!(outcomes, [Outcome::Handled, Outcome::Handled, Outcome::Handled, Outcome::Duplicate], "in delivery order");
     for envelope in &good {
         assert!(rig.has_handled(&envelope.id).await);
     }
     assert_eq!(rig.handler.calls().len(), 4, "each event's handler ran once: {:?}", rig.handler.calls());
+    let transactions = rig.handler.transactions.lock().unwrap().clone();
+    assert_eq!(transactions.len(), 3, "{transactions:?}");
+    assert!(transactions.iter().all(|txn| *txn == transactions[0]), "one transaction, the event handled before left out: {transactions:?}");
 
     // One refuses: the batch is rolled back and each handled alone.
     let more: Vec<Envelope> = (3..5).map(|n| event(&format!("case-{n}"))).collect();

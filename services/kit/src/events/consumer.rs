@@ -10,8 +10,8 @@ use std::{sync::Arc, time::Duration};
 use docket_proto::events::v1::Envelope;
 use prost::Message;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
-    Statement, TransactionTrait, Value,
+    ActiveValue::Set, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, Statement,
+    TransactionTrait, Value,
 };
 use tokio::sync::{Notify, watch};
 use tracing::Instrument;
@@ -459,9 +459,11 @@ pub async fn handle_delivery(
     }
 }
 
-/// Handles deliveries that queued up on one lane together: one inbox read,
-/// their `prepare`s side by side, then every `handle` and the inbox rows in
-/// one transaction, one commit. Should anything in that transaction fail,
+/// Handles deliveries that queued up on one lane together: their
+/// `prepare`s side by side, then the inbox rows, every `handle` and the
+/// rows in one transaction, one commit. No read of the inbox before: the
+/// claim in that transaction skips an event handled before (a redelivery
+/// is rare; its `prepare` only reads). Should anything in it fail,
 /// it is rolled back and each delivery is handled on its own, so only the
 /// one that failed is retried or dead-lettered. Outcome `i` is delivery `i`'s.
 pub async fn handle_batch(
@@ -492,31 +494,13 @@ pub async fn handle_batch(
         }
     }
 
-    // Redeliveries of events handled before are acked without their handler.
-    let ids: Vec<String> = batch.iter().map(|(_, envelope, _, _)| envelope.id.clone()).collect();
-    let seen = entity::Entity::find()
-        .filter(entity::Column::Consumer.eq(consumer))
-        .filter(entity::Column::EventId.is_in(ids))
-        .all(db)
-        .await;
-    let seen: std::collections::HashSet<String> = match seen {
-        Ok(rows) => rows.into_iter().map(|row| row.event_id).collect(),
-        Err(_) => {
-            for (at, envelope, delivery, _) in batch {
-                outcomes.push((at, handle_one(db, settings, consumer, handler, envelope, delivery).await));
-            }
-            return in_order(outcomes);
-        }
-    };
     let mut fresh = Vec::with_capacity(batch.len());
     // A second copy of an event in this batch (the relay may publish twice)
     // is acked once the first copy is settled.
     let mut copies = Vec::new();
     let mut in_batch = std::collections::HashSet::new();
     for (at, envelope, delivery, span) in batch {
-        if seen.contains(&envelope.id) {
-            outcomes.push((at, settle(delivery.settle.ack().await, Outcome::Duplicate)));
-        } else if !in_batch.insert(envelope.id.clone()) {
+        if !in_batch.insert(envelope.id.clone()) {
             copies.push((at, delivery));
         } else {
             fresh.push((at, envelope, delivery, span));
@@ -587,10 +571,13 @@ async fn commit_or_one_by_one(
         deliveries.push((at, delivery));
     }
     match commit_batch(db, consumer, handler, &events, works).await {
-        Ok(()) => {
-            handler.committed();
-            for ((_, span), (at, delivery)) in events.into_iter().zip(deliveries) {
-                outcomes.push((at, settle(delivery.settle.ack().instrument(span).await, Outcome::Handled)));
+        Ok(claimed) => {
+            if claimed.iter().any(|&now| now) {
+                handler.committed();
+            }
+            for (((_, span), (at, delivery)), now) in events.into_iter().zip(deliveries).zip(claimed) {
+                let outcome = if now { Outcome::Handled } else { Outcome::Duplicate };
+                outcomes.push((at, settle(delivery.settle.ack().instrument(span).await, outcome)));
             }
         }
         Err(err) => {
@@ -602,44 +589,54 @@ async fn commit_or_one_by_one(
     }
 }
 
-/// Every event's work and inbox row in one transaction: the `handle`s in
+/// Every event's work and inbox row in one transaction: the inbox rows
+/// first (claiming the events: one handled before, or by a copy committing
+/// meanwhile, is not claimed and its work is skipped), then the `handle`s in
 /// the order the events came, then the rows (a table's in one insert).
-/// When every event's work is rows, one statement without a transaction on
-/// PostgreSQL. (An inbox row already there, a copy handled meanwhile,
-/// fails the whole batch.)
+/// Whether each event was handled now. When every event's work is rows, one
+/// statement without a transaction on PostgreSQL, which an event handled
+/// before fails as a whole (and each is then handled on its own).
 async fn commit_batch(
     db: &DatabaseConnection,
     consumer: &str,
     handler: &dyn EventHandler,
     events: &[(Envelope, tracing::Span)],
     works: Vec<Work>,
-) -> Result<(), HandlerError> {
+) -> Result<Vec<bool>, HandlerError> {
     let now = crate::time::now();
-    let mut inbox = NewRows::new(INBOX_INSERT, INBOX_COLUMNS, "");
-    let mut rows = Vec::new();
-    let mut handles = Vec::new();
-    for ((envelope, span), work) in events.iter().zip(works) {
+    let mut inbox = NewRows::new(INBOX_INSERT, INBOX_COLUMNS, "ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id");
+    for (envelope, _) in events {
         inbox.push(inbox_row(consumer, envelope, now));
-        match work {
-            Work::Rows(more) => rows.extend(more),
-            Work::Handle(prepared) => handles.push((envelope, span, prepared)),
-        }
     }
-    let mut rows = merge_rows(rows);
-    rows.push(inbox);
-    if handles.is_empty() {
-        insert_at_once(db, rows).await?;
-        return Ok(());
+    if works.iter().all(|work| matches!(work, Work::Rows(_))) {
+        let mut rows: Vec<NewRows> =
+            works.into_iter().flat_map(|work| if let Work::Rows(rows) = work { rows } else { Vec::new() }).collect();
+        rows.push(NewRows { tail: "", ..inbox });
+        insert_at_once(db, merge_rows(rows)).await?;
+        return Ok(vec![true; events.len()]);
     }
     let txn = db.begin().await?;
-    for (envelope, span, prepared) in handles {
-        handler.handle(&txn, envelope, prepared).instrument(span.clone()).await?;
+    let claimed: std::collections::HashSet<String> = txn
+        .query_all_raw(inbox.statement(db.get_database_backend()))
+        .await?
+        .into_iter()
+        .map(|row| row.try_get::<String>("", "event_id"))
+        .collect::<Result<_, _>>()?;
+    let mut rows = Vec::new();
+    for ((envelope, span), work) in events.iter().zip(works) {
+        if !claimed.contains(&envelope.id) {
+            continue;
+        }
+        match work {
+            Work::Rows(more) => rows.extend(more),
+            Work::Handle(prepared) => handler.handle(&txn, envelope, prepared).instrument(span.clone()).await?,
+        }
     }
-    for rows in rows {
+    for rows in merge_rows(rows) {
         rows.insert(&txn).await?;
     }
     txn.commit().await?;
-    Ok(())
+    Ok(events.iter().map(|(envelope, _)| claimed.contains(&envelope.id)).collect())
 }
 
 fn inbox_row(consumer: &str, envelope: &Envelope, now: chrono::DateTime<chrono::Utc>) -> [Value; INBOX_COLUMNS] {
