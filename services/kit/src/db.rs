@@ -340,7 +340,7 @@ pub async fn drop_schema(db: &DatabaseConnection, schema: &str) -> Result<(), Db
 
 /// One pooled PostgreSQL connection held for a few statements that need no
 /// transaction: each commits alone, and none pays a checkout of its own
-/// (sqlx pings every connection it takes back, a round trip each).
+/// (and a second checkout while one is held could wait on a busy pool).
 pub struct Held(tokio::sync::Mutex<sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Postgres>>);
 
 impl std::fmt::Debug for Held {
