@@ -21,6 +21,7 @@ on_both_backends!(
     a_case_is_its_new_senders_own_and_waits_unconfirmed_for_a_known_address,
     concurrent_cases_from_one_new_sender_make_one_contact,
     a_case_with_a_bad_sender_is_refused_and_writes_nothing,
+    a_senders_case_follows_the_unassigned_account_when_accounts_are_renamed,
 );
 
 fn person(email: &str) -> pb::FindOrCreateContactRequest {
@@ -525,4 +526,55 @@ async fn a_case_with_a_bad_sender_is_refused_and_writes_nothing(app: TestApp) {
     let refused = app.cases(VIEWER).create_case(sent_case("Hello", sender("a@b.example"), "")).await.unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
     assert_eq!(app.row_counts().await, before, "nothing written");
+}
+
+/// The service keeps the unassigned account's id in memory; each case from
+/// a sender checks it is still the oldest account of that name.
+async fn a_senders_case_follows_the_unassigned_account_when_accounts_are_renamed(app: TestApp) {
+    let legacy = account(&app, "Legacy").await;
+    let mut cases = app.cases(AGENT);
+    let mut create = async |subject: &str, email: &str| {
+        cases.create_case(sent_case(subject, sender(email), "")).await.expect("a sender's case").into_inner()
+    };
+    let mut accounts = app.accounts(AGENT);
+    let mut rename = async |id: &str, name: &str| {
+        let current = accounts.get_account(pb::GetAccountRequest { id: id.to_owned() }).await.unwrap().into_inner();
+        accounts
+            .update_account(pb::UpdateAccountRequest {
+                account: Some(pb::Account { id: id.to_owned(), etag: current.etag, name: name.to_owned(), ..Default::default() }),
+                update_mask: mask(&["name"]),
+                reason: String::new(),
+            })
+            .await
+            .expect("rename");
+    };
+
+    let first = create("First", "one@web.example").await;
+    assert_ne!(first.account_id, legacy.id);
+    // An older account takes the name: it is the unassigned one now.
+    rename(&legacy.id, "Unassigned").await;
+    let second = create("Second", "two@web.example").await;
+    assert_eq!(second.account_id, legacy.id, "the oldest account of the name");
+    // It is renamed away: the next case goes to the one that is left.
+    rename(&legacy.id, "Legacy Ltd").await;
+    let third = create("Third", "three@web.example").await;
+    assert_eq!(third.account_id, first.account_id);
+    // And when none is left, a new one is made.
+    rename(&first.account_id, "Placed").await;
+    let fourth = create("Fourth", "four@web.example").await;
+    let fifth = create("Fifth", "five@web.example").await;
+    assert!(![legacy.id.as_str(), first.account_id.as_str()].contains(&fourth.account_id.as_str()));
+    assert_eq!(fifth.account_id, fourth.account_id);
+    let made = app.accounts(AGENT).get_account(pb::GetAccountRequest { id: fourth.account_id.clone() }).await.unwrap();
+    assert_eq!(made.into_inner().name, "Unassigned");
+    // Each new sender's contact lives where their case is.
+    for case in [&first, &second, &third, &fourth, &fifth] {
+        let contact = app
+            .contacts(AGENT)
+            .get_contact(pb::GetContactRequest { lookup: Some(Lookup::Id(case.contacts[0].contact_id.clone())) })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(contact.account_id, case.account_id, "{}", case.subject);
+    }
 }

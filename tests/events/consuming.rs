@@ -463,7 +463,10 @@ async fn a_batch_commits_together_and_a_failing_event_holds_back_only_itself() {
     assert_eq!(rig.handler.calls().len(), 4, "each event's handler ran once: {:?}", rig.handler.calls());
     let transactions = rig.handler.transactions.lock().unwrap().clone();
     assert_eq!(transactions.len(), 3, "{transactions:?}");
-    assert!(transactions.iter().all(|txn| *txn == transactions[0]), "one transaction, the event handled before left out: {transactions:?}");
+    assert!(
+        transactions.iter().all(|txn| *txn == transactions[0]),
+        "one transaction, the event handled before left out: {transactions:?}"
+    );
 
     // One refuses: the batch is rolled back and each handled alone.
     let more: Vec<Envelope> = (3..5).map(|n| event(&format!("case-{n}"))).collect();

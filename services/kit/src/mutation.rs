@@ -536,10 +536,11 @@ pub fn already_exists<R: Record, D: DomainError>(record: &R) -> Error<D> {
 pub enum KeyLookUp {
     #[default]
     First,
-    /// The caller looked it up, in a read it needed anyway (see
-    /// [`idempotency::first_made`]), and found it unused: the create does
-    /// not look again. A call racing it with the same key is still refused
-    /// by the key's unique index, and answered with what this one made.
+    /// The create does not look it up first: the caller did, in a read it
+    /// needed anyway (see [`idempotency::first_made`]), or a used key is
+    /// rare enough on its path to be found by its refusal. A call with a
+    /// used key (or racing one with it) is refused by the key's unique
+    /// index, and answered with what the first call made.
     Done,
 }
 

@@ -96,6 +96,44 @@ impl CaseApi {
     }
 }
 
+impl CaseApi {
+    /// Creates `new` once its contract is checked. A case from a sender is
+    /// made in the unassigned account (its id kept in memory when `kept`,
+    /// read otherwise); a retry of such a call is answered by the key's
+    /// refusal, which is rare enough not to read the key first.
+    async fn create(
+        &self,
+        mut new: NewCase,
+        kept: bool,
+        by: &crate::store::Actor<'_>,
+        once: Once<'_>,
+    ) -> Result<CaseRecord, Error> {
+        let mut read_first = ReadFirst::default();
+        if let Some(sender) = &new.sender {
+            // Refused before the unassigned account may be made below.
+            if let Some(id) = sender.contact_account_id {
+                match self.store.get_account(id).await {
+                    Ok(_) => {}
+                    Err(Error::NotFound(_)) => {
+                        return Err(Error::field("sender.contact_account_id", format!("no account has the id {id}")));
+                    }
+                    Err(err) => return Err(err),
+                }
+            }
+            // Wherever the sender's contact lands, the case's account is the
+            // unassigned one (see `Sender` in cases.proto).
+            let unassigned = match kept {
+                true => self.store.kept_unassigned_account_id(&sender.unassigned, by).await?,
+                false => self.store.unassigned_account_id(&sender.unassigned, by).await?,
+            };
+            new.fields.account_id = AccountId::stored(&unassigned)?;
+            read_first = ReadFirst { key: KeyLookUp::Done, unassigned_kept: kept };
+        }
+        self.check_contract(&mut new.fields, None, &mut FieldMask::all()).await?;
+        self.store.create_case(new, read_first, by, once).await
+    }
+}
+
 /// A catalogue key: lower-case letters, digits and `_`, 1 to 50 long.
 fn type_key(violations: &mut FieldViolations, field: &str, value: &str) -> String {
     violations.key(field, value)
@@ -298,43 +336,19 @@ impl CaseService for CaseApi {
             &pb::CreateCaseRequest { idempotency_key: String::new(), ..request.clone() },
         );
         violations.into_result()?;
-        let mut fields = fields;
-        let mut read_first = ReadFirst::default();
         let once = Once { scope: "CreateCase", key: key.as_ref() };
-        if let Some(sender) = &sender {
-            // Refused before the unassigned account may be made below.
-            if let Some(id) = sender.contact_account_id {
-                match self.store.get_account(id).await {
-                    Ok(_) => {}
-                    Err(Error::NotFound(_)) => {
-                        return Err(Error::field("sender.contact_account_id", format!("no account has the id {id}")).into());
-                    }
-                    Err(err) => return Err(err.into()),
-                }
+        let new = NewCase { fields, owner_id, web_form_id, sender };
+        let by = actor(&caller, "");
+        let created = match self.create(new.clone(), true, &by, once).await {
+            // The kept unassigned account is no longer the oldest of its
+            // name: read it again (and make one when there is none).
+            Err(Error::Stale(_)) if new.sender.is_some() => {
+                let name = new.sender.as_ref().map(|sender| sender.unassigned.as_str()).unwrap_or_default();
+                self.store.forget_unassigned_account_id(name);
+                self.create(new, false, &by, once).await
             }
-            // Wherever the sender's contact lands, the case's account is the
-            // unassigned one (see `Sender` in cases.proto).
-            let by = actor(&caller, "");
-            let read = self.store.sender_read(&sender.unassigned, &sender.person.email, once, &by).await?;
-            // A retry (a web form's after a lost answer) gets the first case.
-            if let Some(key) = &key
-                && let Some(id) = docket_kit::idempotency::first_made(read.earlier, key).map_err(Error::from)?
-            {
-                let first = self.store.get_case(CaseId::stored(&id).map_err(Error::from)?).await?;
-                return Ok(Response::new(self.store.case_cache().answer(first).await));
-            }
-            let unassigned = match read.unassigned_account_id {
-                Some(id) => id,
-                None => self.store.unassigned_account_id(&sender.unassigned, &by).await?,
-            };
-            read_first = ReadFirst { contact: read.contact, key: KeyLookUp::Done };
-            fields.account_id = AccountId::stored(&unassigned).map_err(Error::from)?;
-        }
-        self.check_contract(&mut fields, None, &mut FieldMask::all()).await?;
-        let created = self
-            .store
-            .create_case(NewCase { fields, owner_id, web_form_id, sender }, read_first, &actor(&caller, ""), once)
-            .await?;
+            done => done,
+        }?;
         tracing::info!(case = %format_case_number(created.case.number), "case created");
         Ok(Response::new(self.store.case_cache().answer(created).await))
     }

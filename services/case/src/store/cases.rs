@@ -12,8 +12,8 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Actor, ReadFirst, SenderContact, Store,
-    contacts::{EMAIL_TAKEN, find_or_draft_sender, insert_contact},
+    Actor, ReadFirst, Store,
+    contacts::{EMAIL_TAKEN, draft_sender, insert_contact},
     contains_ci, routing,
 };
 use crate::domain::routing::Routed;
@@ -182,6 +182,14 @@ struct Referenced {
     /// The new case's number, taken only when every reference was found,
     /// active and of the case's account (see [`AlsoRead::number_in`]).
     number: Option<i64>,
+    /// The contact of the sender's address, if one has it ([`AlsoRead::sender`]).
+    sender: Option<String>,
+    /// The oldest account of the unassigned name, if there is one
+    /// ([`AlsoRead::unassigned`]).
+    unassigned: Option<String>,
+    /// The row of the call's idempotency key, if an earlier call used it:
+    /// (`resource_id`, `request_hash`) ([`AlsoRead::earlier`]).
+    earlier: Option<(String, String)>,
 }
 
 /// What a create reads besides its references, in the same round trip.
@@ -192,6 +200,14 @@ struct AlsoRead<'a> {
     /// sequence, see [`docket_kit::counter::next_unique`]), a round trip of
     /// its own otherwise.
     number_in: Option<&'a str>,
+    /// The contact of a sender's address (its email key).
+    sender: Option<&'a str>,
+    /// The oldest account named so: a sender's case is made in the
+    /// unassigned account's id kept in memory, checked by this read.
+    unassigned: Option<&'a str>,
+    /// What an earlier call with this idempotency key made (its scope,
+    /// actor and key): then no number is taken.
+    earlier: Option<(&'a str, &'a str, &'a str)>,
 }
 
 impl Referenced {
@@ -216,25 +232,54 @@ impl Referenced {
         if also.routing {
             branches.push(routing::VERSION_AND_DEFAULT_TEAM.to_owned());
         }
+        if let Some((scope, actor, key)) = also.earlier {
+            let at = |n| docket_kit::db::placeholder(backend, values.len() + n);
+            branches.push(format!(
+                "SELECT 'earlier' AS kind, resource_id AS id, 1 AS active, request_hash AS extra FROM idempotency_keys \
+                 WHERE scope = {} AND actor = {} AND key = {}",
+                at(1),
+                at(2),
+                at(3)
+            ));
+            values.extend([scope.into(), actor.into(), key.into()]);
+        }
         let mut sql = branches.join(" UNION ALL ");
         if let Some(account) = also.number_in
             && backend == sea_orm::DbBackend::Postgres
             && !sql.is_empty()
         {
             // Taken only when every reference is there, active and of the
-            // case's account, as `check_references` will find: a create
-            // refused for one leaves no gap.
+            // case's account, as `check_references` will find, and the
+            // call's key is unused: a create refused for one, or a retry,
+            // leaves no gap.
             values.push(account.into());
             sql = format!(
                 "WITH found AS ({sql}) SELECT kind, id, active, extra FROM found UNION ALL \
                  SELECT 'number', CAST({} AS TEXT), 1, '' \
-                 WHERE (SELECT count(*) FROM found WHERE kind <> 'routing' AND active = 1) = {} \
-                 AND NOT EXISTS (SELECT 1 FROM found WHERE kind = 'contact' AND extra <> {})",
+                 WHERE (SELECT count(*) FROM found WHERE kind NOT IN ('routing', 'earlier') AND active = 1) = {} \
+                 AND NOT EXISTS (SELECT 1 FROM found WHERE kind = 'contact' AND extra <> {}) \
+                 AND NOT EXISTS (SELECT 1 FROM found WHERE kind = 'earlier')",
                 docket_kit::counter::next_unique_sql(CASE_NUMBERS),
                 wanted.len(),
                 docket_kit::db::placeholder(backend, values.len())
             );
         }
+        // Not references: outside the count that guards the number.
+        let mut reads: Vec<String> = Some(sql).filter(|sql| !sql.is_empty()).into_iter().collect();
+        if let Some(email_key) = also.sender {
+            values.push(email_key.into());
+            let at = docket_kit::db::placeholder(backend, values.len());
+            reads.push(format!("SELECT 'sender' AS kind, id, 1 AS active, '' AS extra FROM contacts WHERE email_key = {at}"));
+        }
+        if let Some(name) = also.unassigned {
+            values.push(name.into());
+            let at = docket_kit::db::placeholder(backend, values.len());
+            reads.push(format!(
+                "SELECT 'unassigned' AS kind, id, 1 AS active, '' AS extra FROM \
+                 (SELECT a.id FROM accounts a WHERE a.name = {at} ORDER BY a.created_at, a.id LIMIT 1) oldest"
+            ));
+        }
+        let sql = reads.join(" UNION ALL ");
         if !sql.is_empty() {
             for row in txn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await? {
                 let key: String = row.try_get("", "kind")?;
@@ -247,6 +292,9 @@ impl Referenced {
                             .map_err(|_| Error::Database(sea_orm::DbErr::Custom(format!("a case number of {id:?}"))))?;
                         referenced.number = Some(number);
                     }
+                    "sender" => referenced.sender = Some(id),
+                    "earlier" => referenced.earlier = Some((id, extra)),
+                    "unassigned" => referenced.unassigned = Some(id),
                     "routing" => {
                         let version = id
                             .parse()
@@ -269,56 +317,77 @@ impl Referenced {
     }
 }
 
-/// Checks what the fields refer to (and the new owner of a case being
-/// created), in the command's transaction or on a create's held
-/// connection; reads `also` with them. `new_contact` is a contact made
-/// with the case (a sender's, in the case's account): not there to read.
-async fn check_references(
-    txn: &impl sea_orm::ConnectionTrait,
-    before: Option<&CaseRecord>,
-    after: &CaseRecord,
-    mask: &FieldMask<CaseField>,
-    owner_id: Option<&str>,
-    new_contact: Option<&str>,
-    also: AlsoRead<'_>,
-) -> Result<Referenced> {
-    let model = &after.case;
-    let changed = |field: CaseField| mask.contains(field);
-    let check_type = changed(CaseField::TypeId) && before.is_none_or(|b| b.case.type_id != model.type_id);
-    let check_account = changed(CaseField::AccountId);
-    let check_contacts = changed(CaseField::AccountId) || changed(CaseField::Contacts);
-    let team_id = model.team_id.as_deref().filter(|_| changed(CaseField::TeamId));
-    let contact_ids: Vec<(usize, String)> = (after.contacts.iter().map(|link| link.contact_id.to_string()).enumerate())
-        .filter(|(_, id)| Some(id.as_str()) != new_contact)
-        .collect();
-    let mut wanted: Vec<(Reference, &str)> = Vec::new();
-    if check_type {
-        wanted.push((Reference::CaseType, &model.type_id));
-    }
-    if check_account {
-        wanted.push((Reference::Account, &model.account_id));
-    }
-    if check_contacts {
-        wanted.extend(contact_ids.iter().map(|(_, id)| (Reference::Contact, id.as_str())));
-    }
-    wanted.extend(team_id.map(|id| (Reference::Team, id)));
-    wanted.extend(owner_id.map(|id| (Reference::Owner, id)));
-    let found = Referenced::look_up(txn, &wanted, also).await?;
+/// What a change's fields refer to (and the new owner of a case being
+/// created), to read and then judge. `new_contact` is a contact made with
+/// the case (a sender's, in the case's account): not there to read.
+struct ReferenceChecks<'a> {
+    model: &'a case::Model,
+    check_type: bool,
+    check_account: bool,
+    /// The case's contacts to check, by their position.
+    contact_ids: Option<Vec<(usize, String)>>,
+    team_id: Option<&'a str>,
+    owner_id: Option<&'a str>,
+}
 
-    if check_type {
-        match found.get(Reference::CaseType, &model.type_id) {
-            None => return Err(Error::field("case.type_id", format!("no case type has the id {}", model.type_id))),
-            Some((false, _)) => {
-                return Err(Error::field("case.type_id", format!("the case type {} is no longer offered", model.type_id)));
-            }
-            Some(_) => {}
+impl<'a> ReferenceChecks<'a> {
+    fn of(
+        before: Option<&CaseRecord>,
+        after: &'a CaseRecord,
+        mask: &FieldMask<CaseField>,
+        owner_id: Option<&'a str>,
+        new_contact: Option<&str>,
+    ) -> Self {
+        let model = &after.case;
+        let changed = |field: CaseField| mask.contains(field);
+        let contact_ids = (changed(CaseField::AccountId) || changed(CaseField::Contacts)).then(|| {
+            (after.contacts.iter().map(|link| link.contact_id.to_string()).enumerate())
+                .filter(|(_, id)| Some(id.as_str()) != new_contact)
+                .collect()
+        });
+        Self {
+            model,
+            check_type: changed(CaseField::TypeId) && before.is_none_or(|b| b.case.type_id != model.type_id),
+            check_account: changed(CaseField::AccountId),
+            contact_ids,
+            team_id: model.team_id.as_deref().filter(|_| changed(CaseField::TeamId)),
+            owner_id,
         }
     }
-    if check_account && found.get(Reference::Account, &model.account_id).is_none() {
-        return Err(Error::field("case.account_id", format!("no account has the id {}", model.account_id)));
+
+    fn wanted(&self) -> Vec<(Reference, &str)> {
+        let mut wanted: Vec<(Reference, &str)> = Vec::new();
+        if self.check_type {
+            wanted.push((Reference::CaseType, &self.model.type_id));
+        }
+        if self.check_account {
+            wanted.push((Reference::Account, &self.model.account_id));
+        }
+        for (_, id) in self.contact_ids.iter().flatten() {
+            wanted.push((Reference::Contact, id));
+        }
+        wanted.extend(self.team_id.map(|id| (Reference::Team, id)));
+        wanted.extend(self.owner_id.map(|id| (Reference::Owner, id)));
+        wanted
     }
-    if check_contacts {
-        for (i, id) in &contact_ids {
+
+    /// Refuses a reference `found` says is missing, inactive or of another
+    /// account than the case.
+    fn judge(&self, found: &Referenced) -> Result<()> {
+        let model = self.model;
+        if self.check_type {
+            match found.get(Reference::CaseType, &model.type_id) {
+                None => return Err(Error::field("case.type_id", format!("no case type has the id {}", model.type_id))),
+                Some((false, _)) => {
+                    return Err(Error::field("case.type_id", format!("the case type {} is no longer offered", model.type_id)));
+                }
+                Some(_) => {}
+            }
+        }
+        if self.check_account && found.get(Reference::Account, &model.account_id).is_none() {
+            return Err(Error::field("case.account_id", format!("no account has the id {}", model.account_id)));
+        }
+        for (i, id) in self.contact_ids.iter().flatten() {
             match found.get(Reference::Contact, id) {
                 None => {
                     return Err(Error::field(format!("case.contacts[{i}].contact_id"), format!("no contact has the id {id}")));
@@ -332,20 +401,31 @@ async fn check_references(
                 Some(_) => {}
             }
         }
-    }
-    if let Some(team_id) = team_id
-        && found.get(Reference::Team, team_id).is_none()
-    {
-        return Err(Error::field("case.team_id", format!("no team has the id {team_id}")));
-    }
-    if let Some(owner_id) = owner_id {
-        match found.get(Reference::Owner, owner_id) {
-            None => return Err(Error::field("case.owner_id", format!("no staff user has the id {owner_id}"))),
-            Some((false, name)) => return Err(Error::field("case.owner_id", format!("staff user {name} is inactive"))),
-            Some(_) => {}
+        if let Some(team_id) = self.team_id
+            && found.get(Reference::Team, team_id).is_none()
+        {
+            return Err(Error::field("case.team_id", format!("no team has the id {team_id}")));
         }
+        if let Some(owner_id) = self.owner_id {
+            match found.get(Reference::Owner, owner_id) {
+                None => return Err(Error::field("case.owner_id", format!("no staff user has the id {owner_id}"))),
+                Some((false, name)) => return Err(Error::field("case.owner_id", format!("staff user {name} is inactive"))),
+                Some(_) => {}
+            }
+        }
+        Ok(())
     }
-    Ok(found)
+}
+
+/// Checks what the fields of a change refer to, in its transaction.
+async fn check_references(
+    txn: &impl sea_orm::ConnectionTrait,
+    before: &CaseRecord,
+    after: &CaseRecord,
+    mask: &FieldMask<CaseField>,
+) -> Result<()> {
+    let checks = ReferenceChecks::of(Some(before), after, mask, None, None);
+    checks.judge(&Referenced::look_up(txn, &checks.wanted(), AlsoRead::default()).await?)
 }
 
 pub(super) async fn check_owner(txn: &DatabaseTransaction, field: &str, owner_id: &str) -> Result<()> {
@@ -463,33 +543,30 @@ fn blank_case(new: &NewCase, by: &Actor<'_>) -> CaseRecord {
     }
 }
 
-/// What a create does once its fields are set, on its transaction or a
-/// held connection: checks the references, routes a case without an owner,
-/// and numbers it; its trail and events. `None` on a held connection when
-/// routing may take a team's turn (a write: the transaction must route).
-/// `new_contact` is a contact made with the case (see `check_references`).
+/// What a create does once its case is drafted and its reads are in
+/// (`found`, see [`draft_and_look_up`]), on its transaction or a held
+/// connection: routes a case without an owner and numbers it; its trail and
+/// events. `None` on a held connection when routing may take a team's turn
+/// (a write: the transaction must route).
 async fn place_and_number(
     conn: &impl routing::RoutesOn,
     routing_cache: &routing::RoutingCache,
     record: &mut CaseRecord,
     changes: &Changes,
-    new_contact: Option<&str>,
+    found: &Referenced,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<(Changes, Vec<docket_kit::mutation::Event>)>> {
-    let owner_id = record.case.owner_id.clone();
-    let also = AlsoRead { routing: owner_id.is_none(), number_in: Some(&record.case.account_id) };
-    let found = check_references(conn, None, record, &FieldMask::all(), owner_id.as_deref(), new_contact, also).await?;
-    let routed = match (owner_id.is_some(), found.routing) {
+    let routed = match (record.case.owner_id.is_some(), &found.routing) {
         (true, _) => None,
         (false, Some((version, default_team))) => {
-            let rules = routing_cache.rules(conn, version).await?;
+            let rules = routing_cache.rules(conn, *version).await?;
             if conn.transaction().is_none() && routing::may_take_turns(&rules, record.case.team_id.as_deref()) {
                 // Rules changed since the create chose to go without a
                 // transaction; its number stays unused (numbers are unique
                 // and increasing, not gapless).
                 return Ok(None);
             }
-            routing::route_with(conn, record, at, &rules, default_team).await?
+            routing::route_with(conn, record, at, &rules, default_team.clone()).await?
         }
         // No version kept (never so after the migrations): read them.
         (false, None) => match conn.transaction() {
@@ -536,24 +613,22 @@ fn creation(record: &CaseRecord, changes: &Changes, routed: Option<&Routed>) -> 
 
 /// A new case with its fields set, and their changes. A case from a sender
 /// names the sender's contact when this create makes it for an address
-/// nobody named before, else it is tagged unconfirmed; the sender's new
-/// contact, with its trail, is to be inserted with the case.
-async fn draft_case(
-    conn: &impl sea_orm::ConnectionTrait,
-    new: &NewCase,
-    known: &SenderContact,
-    by: &Actor<'_>,
-) -> Result<(CaseRecord, Changes, Option<(contact::Model, Changes)>)> {
+/// nobody had (`sender_known` false), else it is tagged unconfirmed; the
+/// sender's new contact, with its trail, is to be inserted with the case.
+async fn draft_case(conn: &impl sea_orm::ConnectionTrait, new: &NewCase, sender_known: bool, by: &Actor<'_>) -> Result<Drafted> {
     let mut record = blank_case(new, by);
     let mut changes = Changes::new();
     let Some(sender) = &new.sender else {
         apply(&mut record, &new.fields, &FieldMask::all(), &mut changes);
-        return Ok((record, changes, None));
+        return Ok(Drafted { record, changes, new_contact: None });
     };
     let mut fields = new.fields.clone();
     // The case's account is the unassigned one, read or made by the caller.
     let unassigned = fields.account_id.to_string();
-    let new_contact = find_or_draft_sender(conn, &sender.person, sender.contact_account_id, &unassigned, known, by.at).await?;
+    let new_contact = match sender_known {
+        true => None,
+        false => Some(draft_sender(conn, &sender.person, sender.contact_account_id, &unassigned, by.at).await?),
+    };
     match &new_contact {
         Some((contact, _)) if sender.contact_account_id.is_none() => {
             fields.contacts = vec![CaseContactRef { contact_id: ContactId::stored(&contact.id)?, primary: true }];
@@ -565,21 +640,74 @@ async fn draft_case(
         }
     }
     apply(&mut record, &fields, &FieldMask::all(), &mut changes);
-    Ok((record, changes, new_contact))
+    Ok(Drafted { record, changes, new_contact })
+}
+
+/// A drafted case, its fields' changes, and a sender's new contact with its trail.
+struct Drafted {
+    record: CaseRecord,
+    changes: Changes,
+    new_contact: Option<(contact::Model, Changes)>,
+}
+
+/// Drafts a new case and reads what its create needs in one round trip
+/// ([`Referenced::look_up`]): its references, checked; the routing version
+/// and default team; its number; for a case from a sender, whether a
+/// contact has the address; and for one made in the unassigned account's
+/// id as kept in memory (`unassigned_kept`), whether that is still the
+/// oldest account of its name ([`Error::Stale`] when not). When the caller
+/// did not look the call's idempotency key up, it is read too: a used one
+/// refuses the create as `AlreadyExists`, answered with what the first call
+/// made (see [`docket_kit::mutation::KeyLookUp::Done`]).
+async fn draft_and_look_up(
+    conn: &impl sea_orm::ConnectionTrait,
+    new: &NewCase,
+    read: ReadFirst,
+    by: &Actor<'_>,
+    once: Once<'_>,
+) -> Result<(Drafted, Referenced)> {
+    // Drafted as if a contact had the sender's address: the references to
+    // read are the same either way (a case from a sender names no other
+    // contact, and a new one is not there to read).
+    let drafted = draft_case(conn, new, true, by).await?;
+    let model = &drafted.record.case;
+    let checks = ReferenceChecks::of(None, &drafted.record, &FieldMask::all(), model.owner_id.as_deref(), None);
+    let email_key = new.sender.as_ref().map(|sender| sender.person.email.to_lowercase());
+    let also = AlsoRead {
+        routing: model.owner_id.is_none(),
+        number_in: Some(&model.account_id),
+        sender: email_key.as_deref(),
+        unassigned: new.sender.as_ref().filter(|_| read.unassigned_kept).map(|sender| sender.unassigned.as_str()),
+        earlier: (once.key.filter(|_| read.key == KeyLookUp::Done)).map(|key| (once.scope, by.actor, key.key.as_str())),
+    };
+    let found = Referenced::look_up(conn, &checks.wanted(), also).await?;
+    if found.earlier.is_some() {
+        return Err(Error::AlreadyExists {
+            field: "idempotency_key".to_owned(),
+            message: "an earlier call with this idempotency key created a case".to_owned(),
+        });
+    }
+    if let Some(name) = also.unassigned
+        && found.unassigned.as_deref() != Some(model.account_id.as_str())
+    {
+        return Err(Error::Stale(format!("the unassigned account {name:?} is no longer {}", model.account_id)));
+    }
+    checks.judge(&found)?;
+    if new.sender.is_none() || found.sender.is_some() {
+        return Ok((drafted, found));
+    }
+    Ok((draft_case(conn, new, false, by).await?, found))
 }
 
 impl Store {
     /// Creates a case; one with a sender finds or creates its contact.
-    /// `read` is what the caller read first (see [`Store::sender_read`]).
+    /// `read` is what the caller settled first.
     pub async fn create_case(&self, new: NewCase, read: ReadFirst, by: &Actor<'_>, once: Once<'_>) -> Result<CaseRecord> {
         // Another call may create the sender's contact at the same moment,
         // refusing this one's: the next attempt finds the contact.
-        let mut known = read.contact;
         for _ in 0..3 {
-            match self.create_case_attempt(&new, &known, read.key, by, once).await {
-                Err(Error::AlreadyExists { field, .. }) if new.sender.is_some() && field == "contact.email" => {
-                    known = SenderContact::LookUp;
-                }
+            match self.create_case_attempt(&new, read, by, once).await {
+                Err(Error::AlreadyExists { field, .. }) if new.sender.is_some() && field == "contact.email" => {}
                 done => return done,
             }
         }
@@ -590,25 +718,18 @@ impl Store {
     /// One try of [`Store::create_case`]: without a transaction unless
     /// routing may take a team's turn (as far as the kept rules tell; see
     /// `place_and_number`).
-    async fn create_case_attempt(
-        &self,
-        new: &NewCase,
-        known: &SenderContact,
-        key: KeyLookUp,
-        by: &Actor<'_>,
-        once: Once<'_>,
-    ) -> Result<CaseRecord> {
+    async fn create_case_attempt(&self, new: &NewCase, read: ReadFirst, by: &Actor<'_>, once: Once<'_>) -> Result<CaseRecord> {
         let alone =
             new.owner_id.is_some() || !self.routing.may_take_turns(new.fields.team_id.map(|id| id.to_string()).as_deref());
         if alone && let Some(held) = docket_kit::db::Held::take(self.mutations.db()).await? {
-            let created = self.create_case_alone(new, known, key, by, once, &held).await?;
+            let created = self.create_case_alone(new, read, by, once, &held).await?;
             // Back to the pool before a transaction takes another.
             drop(held);
             if let Some(created) = created {
                 return Ok(created);
             }
         }
-        self.create_case_once(new, known, key, by, once).await
+        self.create_case_once(new, read, by, once).await
     }
 
     /// A create that only reads before its insert, without a transaction
@@ -618,8 +739,7 @@ impl Store {
     async fn create_case_alone(
         &self,
         new: &NewCase,
-        known: &SenderContact,
-        key: KeyLookUp,
+        read: ReadFirst,
         by: &Actor<'_>,
         once: Once<'_>,
         held: &docket_kit::db::Held,
@@ -627,10 +747,9 @@ impl Store {
         let routing_cache = &self.routing;
         let mutations = &self.mutations;
         self.mutations
-            .create_alone(by, once, key, held, async |conn| {
-                let (mut record, changes, new_contact) = draft_case(conn, new, known, by).await?;
-                let new_id = new_contact.as_ref().map(|(contact, _)| contact.id.as_str());
-                let Some((trail, events)) = place_and_number(conn, routing_cache, &mut record, &changes, new_id, by.at).await?
+            .create_alone(by, once, read.key, held, async |conn| {
+                let (Drafted { mut record, changes, new_contact }, found) = draft_and_look_up(conn, new, read, by, once).await?;
+                let Some((trail, events)) = place_and_number(conn, routing_cache, &mut record, &changes, &found, by.at).await?
                 else {
                     return Ok(None);
                 };
@@ -644,23 +763,15 @@ impl Store {
             .await
     }
 
-    async fn create_case_once(
-        &self,
-        new: &NewCase,
-        known: &SenderContact,
-        key: KeyLookUp,
-        by: &Actor<'_>,
-        once: Once<'_>,
-    ) -> Result<CaseRecord> {
+    async fn create_case_once(&self, new: &NewCase, read: ReadFirst, by: &Actor<'_>, once: Once<'_>) -> Result<CaseRecord> {
         let routing_cache = &self.routing;
         self.mutations
-            .create_with(by, once, key, async |tx| {
-                let (mut record, changes, new_contact) = draft_case(&*tx, new, known, by).await?;
+            .create_with(by, once, read.key, async |tx| {
+                let (Drafted { mut record, changes, new_contact }, found) = draft_and_look_up(&*tx, new, read, by, once).await?;
                 if let Some((contact, trail)) = &new_contact {
                     insert_contact(&tx, contact, trail).await?;
                 }
-                let new_id = new_contact.as_ref().map(|(contact, _)| contact.id.as_str());
-                let (trail, events) = place_and_number(&*tx, routing_cache, &mut record, &changes, new_id, by.at)
+                let (trail, events) = place_and_number(&*tx, routing_cache, &mut record, &changes, &found, by.at)
                     .await?
                     .ok_or_else(|| Error::Database(sea_orm::DbErr::Custom("a transaction could not route a case".to_owned())))?;
                 Ok((record, trail, events))
@@ -752,7 +863,7 @@ impl Store {
                 if changes.is_empty() {
                     return Ok((Edit { after, changes }, None));
                 }
-                check_references(&*tx, Some(&before), &after, mask, None, None, AlsoRead::default()).await?;
+                check_references(&*tx, &before, &after, mask).await?;
                 let moved = before.case.team_id != after.case.team_id && after.case.team_id.is_some();
                 let routed = if moved && after.case.owner_id.is_none() {
                     route_into(&tx, &before, &mut after, by.at).await?

@@ -122,34 +122,26 @@ impl<'a> NewContactHome<'a> {
 /// 000001): it refuses a contact whose address another call just took.
 pub(super) const EMAIL_TAKEN: &str = "contacts_email_key_key";
 
-/// `None` when a contact has `person`'s email, else a new contact for them
-/// in the account `named` (checked to exist) or the unassigned one,
-/// `unassigned_id`, with its creation's trail, to insert with their case. A
-/// concurrent call may insert the same address first: the draft's insert
-/// is then refused with `AlreadyExists` on `contact.email`, and the create
-/// is to be run again with [`SenderContact::LookUp`].
-pub(super) async fn find_or_draft_sender(
+/// A new contact for `person` (whose address no contact had, as the
+/// create read) in the account `named` (checked to exist) or the unassigned
+/// one, `unassigned_id`, with its creation's trail, to insert with their
+/// case. A concurrent call may insert the same address first: the draft's
+/// insert is then refused with `AlreadyExists` on `contact.email`, and the
+/// create runs again, finding the contact.
+pub(super) async fn draft_sender(
     db: &impl ConnectionTrait,
     person: &ContactFields,
     named: Option<AccountId>,
     unassigned_id: &str,
-    known: &SenderContact,
     at: chrono::DateTime<chrono::Utc>,
-) -> Result<Option<(contact::Model, Changes)>> {
-    let known = match known {
-        SenderContact::Read { found } => *found,
-        SenderContact::LookUp => exists::<contact::Entity>(db, contact::Column::EmailKey, &person.email.to_lowercase()).await?,
-    };
-    if known {
-        return Ok(None);
-    }
+) -> Result<(contact::Model, Changes)> {
     let account_id = match named {
         Some(id) => named_account(db, id).await?,
         None => unassigned_id.to_owned(),
     };
     let mut fields = person.clone();
     fields.account_id = AccountId::stored(&account_id)?;
-    Ok(Some(draft(&fields, at)))
+    Ok(draft(&fields, at))
 }
 
 /// The id of the account `id`, checked to exist.
@@ -172,36 +164,37 @@ pub(super) async fn insert_contact(tx: &Tx, model: &contact::Model, changes: &Ch
     }
 }
 
-/// A sender's contact, as far as a create knows it.
-#[derive(Debug, Clone, Default)]
-pub enum SenderContact {
-    /// Not read yet: the create looks it up.
-    #[default]
-    LookUp,
-    /// Read just before the create ([`Store::sender_read`]): whether a
-    /// contact had the address. Not read again: a contact made meanwhile
-    /// by another call refuses this one's insert, and the create runs again
-    /// with [`SenderContact::LookUp`].
-    Read { found: bool },
-}
-
-/// What the caller of a create read before it ([`Store::sender_read`]).
-#[derive(Debug, Clone, Default)]
+/// What the caller of a create settled before it.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ReadFirst {
-    pub contact: SenderContact,
-    /// Whether the create still looks its idempotency key up.
+    /// Whether the create looks its idempotency key up before it runs
+    /// (`First`), or in the read that checks its references (`Done`).
     pub key: docket_kit::mutation::KeyLookUp,
+    /// A case from a sender is made in the unassigned account's id as kept
+    /// in memory ([`Store::kept_unassigned_account_id`]): the create reads
+    /// whether that is still the oldest account of its name, and is refused
+    /// as [`Error::Stale`] when not.
+    pub unassigned_kept: bool,
 }
 
-/// What a case from a sender needs first ([`Store::sender_read`]).
-#[derive(Debug, Clone)]
-pub struct SenderRead {
-    /// The oldest account of the unassigned name, if there is one yet.
-    pub unassigned_account_id: Option<String>,
-    /// The row of the call's idempotency key, if an earlier call used it:
-    /// (`resource_id`, `request_hash`), for [`docket_kit::idempotency::first_made`].
-    pub earlier: Option<(String, String)>,
-    pub contact: SenderContact,
+/// The ids of the unassigned accounts, by name, once read or made: every
+/// case from a public door is made in one. Kept without a time limit: each
+/// create that uses one checks it in its own read (see [`ReadFirst`]).
+#[derive(Debug, Clone, Default)]
+pub struct UnassignedAccounts(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>);
+
+impl UnassignedAccounts {
+    fn kept(&self, name: &str) -> Option<String> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(name).cloned()
+    }
+
+    fn keep(&self, name: &str, id: &str) {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(name.to_owned(), id.to_owned());
+    }
+
+    fn forget(&self, name: &str) {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(name);
+    }
 }
 
 /// A new contact for `person` in `home`; `AlreadyExists` when another
@@ -315,42 +308,21 @@ impl Store {
         }
     }
 
-    /// The unassigned account named `unassigned` (the oldest, as
-    /// [`Store::unassigned_account_id`] finds it), the contact of `email`,
-    /// and what an earlier call with `once`'s key made, in one round trip:
-    /// every case from a public door needs them, and retries are rare.
-    pub async fn sender_read(&self, unassigned: &str, email: &str, once: Once<'_>, by: &Actor<'_>) -> Result<SenderRead> {
-        use sea_orm::Statement;
-        let backend = self.db.get_database_backend();
-        let at = |n| docket_kit::db::placeholder(backend, n);
-        let sql = format!(
-            "SELECT (SELECT a.id FROM accounts a WHERE a.name = {} ORDER BY a.created_at, a.id LIMIT 1) AS unassigned_account_id, \
-             k.resource_id AS earlier_id, k.request_hash AS earlier_hash, c.id AS contact_id \
-             FROM (SELECT 1 AS one) one LEFT JOIN contacts c ON c.email_key = {} \
-             LEFT JOIN idempotency_keys k ON k.scope = {} AND k.actor = {} AND k.key = {}",
-            at(1),
-            at(2),
-            at(3),
-            at(4),
-            at(5)
-        );
-        // No key: an empty one, which no call has (keys are never empty).
-        let key = once.key.map(|key| key.key.clone()).unwrap_or_default();
-        let values = [unassigned.into(), email.to_lowercase().into(), once.scope.into(), by.actor.into(), key.into()];
-        let row = self
-            .db
-            .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?
-            .ok_or_else(|| sea_orm::DbErr::Custom("a select of one row answered none".to_owned()))?;
-        let earlier = match row.try_get::<Option<String>>("", "earlier_id")? {
-            Some(id) => Some((id, row.try_get("", "earlier_hash")?)),
-            None => None,
-        };
-        Ok(SenderRead {
-            unassigned_account_id: row.try_get("", "unassigned_account_id")?,
-            earlier,
-            contact: SenderContact::Read { found: row.try_get::<Option<String>>("", "contact_id")?.is_some() },
-        })
+    /// [`Store::unassigned_account_id`], kept in memory after the first
+    /// call for a name: for a create that checks it ([`ReadFirst`]).
+    pub async fn kept_unassigned_account_id(&self, name: &str, by: &Actor<'_>) -> Result<String> {
+        if let Some(id) = self.unassigned.kept(name) {
+            return Ok(id);
+        }
+        let id = self.unassigned_account_id(name, by).await?;
+        self.unassigned.keep(name, &id);
+        Ok(id)
+    }
+
+    /// Forgets the kept id of the unassigned account `name`: a create found
+    /// it is no longer the oldest account of that name (renamed, say).
+    pub fn forget_unassigned_account_id(&self, name: &str) {
+        self.unassigned.forget(name);
     }
 
     pub async fn get_contact_by_email(&self, email: &str) -> Result<contact::Model> {

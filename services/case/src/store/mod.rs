@@ -22,7 +22,7 @@ pub use self::{
     accounts::AccountFilter,
     activities::{ActivityCursor, StatusChangeCursor},
     cases::{CaseCursor, CaseFilter, CaseOrder},
-    contacts::{ContactFilter, ReadFirst, SenderContact, SenderRead},
+    contacts::{ContactFilter, ReadFirst},
     staff::StaffFilter,
 };
 use crate::error::Result;
@@ -31,6 +31,7 @@ docket_kit::service_store!(
     /// The case service's database. Cheap to clone.
     pub struct Store, source = crate::events::SOURCE,
     routing: routing::RoutingCache,
+    unassigned: contacts::UnassignedAccounts,
     cache: crate::cache::CaseCache
 );
 
