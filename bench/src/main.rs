@@ -531,14 +531,17 @@ async fn seed_cases(db: &sea_orm::DatabaseConnection, case: &pb::Case, count: u3
     let started = Instant::now();
     let sql = "INSERT INTO cases (id, number, subject, description, type_id, priority, status, channel, account_id, \
            service_contract_id, service_contract_number, asset_description, asset_serial_number, resolution_summary, \
-           created_by, version, created_at, updated_at, resolved_at, closed_at) \
+           created_by, version, created_at, updated_at, resolved_at, closed_at, links, links_version) \
          SELECT gen_random_uuid()::text, nextval('case_number_seq'), 'Seeded case ' || g, 'Seeded for the queue screens.', \
            'technical_issue', 1 + g % 4, \
            CASE g % 6 WHEN 0 THEN 'new' WHEN 1 THEN 'pending' WHEN 2 THEN 'closed_no_fault' ELSE 'closed_complete' END, \
            'phone', $1, '', '', '', '', CASE WHEN g % 6 < 2 THEN '' ELSE 'Fixed on site.' END, 'bench', 1, \
-           t, t, CASE WHEN g % 6 < 2 THEN NULL ELSE t END, CASE WHEN g % 6 < 2 THEN NULL ELSE t END \
+           t, t, CASE WHEN g % 6 < 2 THEN NULL ELSE t END, CASE WHEN g % 6 < 2 THEN NULL ELSE t END, $3, 1 \
          FROM generate_series(1, $2::int) g, LATERAL (SELECT now() - (($2::int - g) * interval '5 minutes') / 10 AS t) at";
-    let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, [account_id.into(), i64::from(count).into()]);
+    // The contact the link table gets below, kept on the row as the service keeps it.
+    let links = format!(r#"{{"contacts":[["{contact_id}",true]],"tags":[]}}"#);
+    let statement =
+        Statement::from_sql_and_values(DbBackend::Postgres, sql, [account_id.into(), i64::from(count).into(), links.into()]);
     db.execute_raw(statement).await.context("seeding cases")?;
     let link = "INSERT INTO case_contacts (case_id, contact_id, is_primary, position) \
          SELECT id, $1, TRUE, 0 FROM cases WHERE created_by = 'bench'";

@@ -23,6 +23,7 @@ on_both_backends!(
     the_same_idempotency_key_creates_one_case_and_one_number,
     queues_filter_sort_and_page,
     admins_edit_the_case_type_catalogue,
+    a_cases_contacts_and_tags_read_alike_from_its_row_and_from_the_link_tables,
 );
 
 async fn new_cases_get_increasing_numbers_and_start_as_new(app: TestApp) {
@@ -645,4 +646,93 @@ async fn a_creation_is_one_trail_row_read_as_an_entry_per_field(app: TestApp) {
         trail.iter().map(|(id, ..)| id.clone()).collect::<Vec<_>>()
     );
     assert_eq!(paged(2).await, trail, "the written-out rows page as before");
+}
+
+/// A case row keeps its contacts and tags (`cases.links`) for the reads.
+/// Rows whose kept links are not their current ones (written by the release
+/// before, which runs on beside this one during a rolling upgrade and keeps
+/// only the link tables) are read from the link tables; the migration that
+/// adds the column fills it for every row there is.
+async fn a_cases_contacts_and_tags_read_alike_from_its_row_and_from_the_link_tables(app: TestApp) {
+    use sea_orm::ConnectionTrait as _;
+    let customer = customer(&app).await;
+    let second =
+        crate::fixtures::contact(&app, &customer.account.id, "Jonas Weber", &format!("{}@acme.example", unique("jonas"))).await;
+    let link = |contact: &str, primary: bool| pb::CaseContact { contact_id: contact.to_owned(), primary };
+    let mut cases = app.cases(AGENT);
+    let tagged = cases
+        .create_case(pb::CreateCaseRequest {
+            case: Some(pb::Case {
+                contacts: vec![link(&second.id, false), link(&customer.contact.id, true)],
+                tags: vec!["zeta".into(), "\u{c4}rger, \"bitte\"".into(), "alpha".into()],
+                ..new_case(&customer, "Tagged")
+            }),
+            idempotency_key: String::new(),
+            sender: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    case(&app, &customer, "Plain").await;
+    let edited = case(&app, &customer, "Edited").await;
+    cases
+        .update_case(pb::UpdateCaseRequest {
+            case: Some(pb::Case {
+                id: edited.id.clone(),
+                etag: edited.etag.clone(),
+                contacts: vec![link(&second.id, true)],
+                tags: vec!["new".into()],
+                ..Default::default()
+            }),
+            update_mask: mask(&["contacts", "tags"]),
+            reason: "triage".into(),
+        })
+        .await
+        .unwrap();
+    // A version of its own (and a first response), links untouched.
+    crate::fixtures::note(&app, &edited.id, "We are on it.", pb::Visibility::Public).await;
+
+    let listed = || {
+        let mut cases = app.cases(VIEWER);
+        async move {
+            let page = cases.list_cases(pb::ListCasesRequest::default()).await.unwrap().into_inner();
+            page.cases.into_iter().map(|c| (c.subject, c.contacts, c.tags)).collect::<Vec<_>>()
+        }
+    };
+    let strings = |tags: &[&str]| tags.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>();
+    let mut want = vec![
+        ("Edited".to_owned(), vec![link(&second.id, true)], strings(&["new"])),
+        ("Plain".to_owned(), vec![link(&customer.contact.id, true)], vec![]),
+        (
+            "Tagged".to_owned(),
+            vec![link(&second.id, false), link(&customer.contact.id, true)],
+            strings(&["alpha", "zeta", "\u{e4}rger, \"bitte\""]),
+        ),
+    ];
+    assert_eq!(listed().await, want, "contacts in their order, tags in byte order");
+    let db = app.case_db().await;
+    let current_links = async || {
+        let sql = "SELECT COUNT(*) AS n FROM cases WHERE links IS NOT NULL AND links_version = version";
+        let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    };
+    assert_eq!(current_links().await, 3, "every write kept the row's links current");
+
+    // What the release before writes: a row without links, a version bump
+    // without them, and the link tables alone.
+    for sql in [
+        "UPDATE cases SET links = NULL, links_version = NULL WHERE subject = 'Plain'".to_owned(),
+        format!("UPDATE cases SET version = version + 1 WHERE id = '{}'", tagged.id),
+        format!("INSERT INTO case_tags (case_id, tag) VALUES ('{}', 'older')", tagged.id),
+    ] {
+        db.execute_unprepared(&sql).await.unwrap();
+    }
+    want[2].2 = strings(&["alpha", "older", "zeta", "\u{e4}rger, \"bitte\""]);
+    assert_eq!(listed().await, want, "rows without current links read the link tables");
+    assert_eq!(current_links().await, 1);
+
+    crate::common::migrate_down_through(&db, "case", "m20261207_000014_case_links").await;
+    docket_migrations::up(&db, "case").await.expect("up again");
+    assert_eq!(current_links().await, 3, "the migration keeps every row's links");
+    assert_eq!(listed().await, want, "as the link tables hold them");
 }

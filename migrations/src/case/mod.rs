@@ -17,6 +17,7 @@ mod m20261205_000010_report_cases;
 mod m20261205_000011_report_extremes_and_gaps;
 mod m20261205_000012_assignment_rules_version;
 mod m20261205_000013_reports_kept_by_inserts;
+mod m20261207_000014_case_links;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000012_assignment_rules_version::Migration),
             Box::new(m20261205_000013_reports_kept_by_inserts::Migration),
             Box::new(crate::shared::AuditCreationInOneRow),
+            Box::new(m20261207_000014_case_links::Migration),
         ]
     }
 }

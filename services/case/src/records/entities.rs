@@ -180,6 +180,15 @@ pub mod case {
         pub closed_at: Option<DateTimeUtc>,
         /// The portal web form it came in through.
         pub web_form_id: Option<String>,
+        /// The case's contacts and tags as JSON (`crate::records::StoredLinks`),
+        /// written with the row, so that a read needs no look-up in
+        /// `case_contacts` and `case_tags` (those stay, for the filters).
+        /// Only the record layer sets it: elsewhere `None`.
+        pub links: Option<String>,
+        /// The `version` the row had when `links` was written. Any other
+        /// (a writer that does not keep `links`, such as the release before
+        /// it during a rolling upgrade) means: read the link tables.
+        pub links_version: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

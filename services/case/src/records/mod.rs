@@ -5,9 +5,11 @@
 
 pub mod entities;
 
+use std::collections::HashMap;
+
 use docket_kit::{audit::Changes, db::NewRows, mutation::Record};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryResult,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
     Statement, Value,
 };
 
@@ -122,6 +124,27 @@ impl CaseRecord {
             Error::Database(DbErr::Type(format!("case {} has the unknown status `{}`", self.case.id, self.case.status)))
         })
     }
+
+    /// The `cases` row to write: the case with its contacts and tags
+    /// (`links`), marked as those of the version it is written at.
+    fn stored_case(&self) -> case::Model {
+        let links = StoredLinks {
+            contacts: self.contacts.iter().map(|c| (c.contact_id.to_string(), c.primary)).collect(),
+            tags: self.tags.clone(),
+        };
+        // Strings and booleans always serialize; were it ever not so, the
+        // reads would take the link tables.
+        let links = serde_json::to_string(&links).ok();
+        case::Model { links_version: links.as_ref().map(|_| self.case.version), links, ..self.case.clone() }
+    }
+}
+
+/// What `cases.links` holds: the contacts (id, primary) in their order and
+/// the tags, as the case's link tables hold them.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredLinks {
+    contacts: Vec<(String, bool)>,
+    tags: Vec<String>,
 }
 
 impl Record for CaseRecord {
@@ -149,12 +172,12 @@ impl Record for CaseRecord {
     }
 
     fn insert_rows(&self, backend: DbBackend) -> Option<(Statement, Vec<NewRows>)> {
-        let (case, _) = self.case.insert_rows(backend)?;
+        let (case, _) = self.stored_case().insert_rows(backend)?;
         Some((case, link_rows(self, true, true)))
     }
 
     async fn update(&self, txn: &DatabaseTransaction, expected: i64, changes: &Changes) -> Result<bool, DbErr> {
-        if !self.case.update(txn, expected, changes).await? {
+        if !self.stored_case().update(txn, expected, changes).await? {
             return Ok(false);
         }
         write_links(txn, self, changes.touches("contacts"), changes.touches("tags")).await?;
@@ -180,69 +203,79 @@ pub async fn load_case(db: &impl ConnectionTrait, key: CaseKey<'_>) -> Result<Op
     };
     let placeholder = if backend == DbBackend::Postgres { "$1" } else { "?" };
     let page = Statement::from_sql_and_values(backend, format!("SELECT * FROM cases WHERE {column} = {placeholder}"), [value]);
-    Ok(with_links(db, page, "").await?.pop())
+    Ok(with_links(db, page).await?.pop())
 }
 
-/// The cases `page` selects (whole rows of `cases`, at most one per id),
-/// each with its contacts and tags, in one query. `order` is the page's
-/// ORDER BY over columns of `cases`, ending in a unique one, with a trailing
-/// comma (empty for a single case).
+/// The cases `page` selects (whole rows of `cases`), in its order, each
+/// with its contacts and tags: from the row's `links`, in the same query.
 ///
-/// Each link table is read by the page's case ids through its primary key,
-/// whatever the planner's statistics say. Joined to a page as one relation,
-/// PostgreSQL guessed a case's share of the links, and with a few thousand
-/// contacts it hashed the page and read every contact for each page (issue
-/// 15); a `LATERAL` subquery it cannot flatten (`OFFSET 0`) is looked up per
-/// case. SQLite looks each up by its index anyway.
-pub async fn with_links(db: &impl ConnectionTrait, page: Statement, order: &str) -> Result<Vec<CaseRecord>, DbErr> {
-    let (contacts, tags) = match db.get_database_backend() {
-        DbBackend::Postgres => (
-            "LEFT JOIN LATERAL (SELECT contact_id, is_primary, position FROM case_contacts WHERE case_id = page.id OFFSET 0) c \
-             ON TRUE",
-            "JOIN LATERAL (SELECT tag FROM case_tags WHERE case_id = page.id OFFSET 0) t ON TRUE",
-        ),
-        _ => ("LEFT JOIN case_contacts c ON c.case_id = page.id", "JOIN case_tags t ON t.case_id = page.id"),
-    };
-    let sql = format!(
-        "WITH page AS ({}) \
-         SELECT page.*, 0 AS link_kind, c.contact_id AS link_value, c.is_primary AS link_is_primary, \
-           c.position AS link_position \
-         FROM page {contacts} \
-         UNION ALL \
-         SELECT page.*, 1, t.tag, FALSE, 0 FROM page {tags} \
-         ORDER BY {order} link_kind, link_position, link_value",
-        page.sql
-    );
-    let rows = db.query_all_raw(Statement { sql, ..page }).await?;
-    // A case's rows are consecutive: one per link, or one without any.
-    let mut records: Vec<CaseRecord> = Vec::new();
+/// Read from the link tables instead, a page of 50 cases cost PostgreSQL
+/// 100 index look-ups, most of a list's time in the database (issue 15).
+/// Those tables are read only for rows whose `links` are not their current
+/// ones: written by a release that did not keep them, or before them.
+pub async fn with_links(db: &impl ConnectionTrait, page: Statement) -> Result<Vec<CaseRecord>, DbErr> {
+    let rows = db.query_all_raw(page).await?;
+    let mut records = Vec::with_capacity(rows.len());
+    let mut not_kept = Vec::new();
     for row in &rows {
-        let id: String = row.try_get("", "id")?;
-        if records.last().is_none_or(|last| last.case.id != id) {
-            let case = case::Model::from_query_result(row, "")?;
-            records.push(CaseRecord { case, contacts: Vec::new(), tags: Vec::new() });
-        }
-        if let Some(record) = records.last_mut() {
-            add_link(record, row)?;
-        }
+        let mut case = case::Model::from_query_result(row, "")?;
+        let kept = kept_links(&case)?;
+        // In memory a case is its fields; `stored_case` writes the links anew.
+        case.links = None;
+        case.links_version = None;
+        let (contacts, tags) = kept.unwrap_or_else(|| {
+            not_kept.push(records.len());
+            Default::default()
+        });
+        records.push(CaseRecord { case, contacts, tags });
+    }
+    if !not_kept.is_empty() {
+        read_link_tables(db, &mut records, &not_kept).await?;
     }
     Ok(records)
 }
 
-/// Adds the link a row of [`with_links`] holds, if any (a case without
-/// contacts has one row without a value).
-fn add_link(record: &mut CaseRecord, row: &QueryResult) -> Result<(), DbErr> {
-    let value: Option<String> = row.try_get("", "link_value")?;
-    let Some(value) = value else { return Ok(()) };
-    let kind: i32 = row.try_get("", "link_kind")?;
-    if kind == 0 {
-        let contact_id = value.parse().map_err(|_| DbErr::Type(format!("case_contacts.contact_id {value} is not a UUID")))?;
-        let primary: bool = row.try_get("", "link_is_primary")?;
-        record.contacts.push(CaseContactRef { contact_id, primary });
-    } else {
-        record.tags.push(value);
+/// The contacts and tags the row keeps in `links`, if they are those of
+/// its current version.
+fn kept_links(case: &case::Model) -> Result<Option<(Vec<CaseContactRef>, Vec<String>)>, DbErr> {
+    let Some(links) = case.links.as_deref().filter(|_| case.links_version == Some(case.version)) else { return Ok(None) };
+    let stored: StoredLinks = serde_json::from_str(links)
+        .map_err(|err| DbErr::Type(format!("cases.links of case {} is not readable: {err}", case.id)))?;
+    let contacts =
+        stored.contacts.iter().map(|(contact_id, primary)| contact_ref(contact_id, *primary)).collect::<Result<_, _>>()?;
+    Ok(Some((contacts, stored.tags)))
+}
+
+/// Fills in the contacts and tags of the cases at `which` (in `records`)
+/// from the link tables.
+async fn read_link_tables(db: &impl ConnectionTrait, records: &mut [CaseRecord], which: &[usize]) -> Result<(), DbErr> {
+    let at: HashMap<String, usize> = which.iter().map(|&i| (records[i].case.id.clone(), i)).collect();
+    let ids = || at.keys().cloned();
+    let contacts = case_contact::Entity::find()
+        .filter(case_contact::Column::CaseId.is_in(ids()))
+        .order_by_asc(case_contact::Column::Position)
+        .all(db)
+        .await?;
+    for link in contacts {
+        if let Some(&i) = at.get(&link.case_id) {
+            records[i].contacts.push(contact_ref(&link.contact_id, link.is_primary)?);
+        }
+    }
+    for link in case_tag::Entity::find().filter(case_tag::Column::CaseId.is_in(ids())).all(db).await? {
+        if let Some(&i) = at.get(&link.case_id) {
+            records[i].tags.push(link.tag);
+        }
+    }
+    // In byte order, as the service sorts them, whatever the database's collation.
+    for &i in which {
+        records[i].tags.sort();
     }
     Ok(())
+}
+
+fn contact_ref(contact_id: &str, primary: bool) -> Result<CaseContactRef, DbErr> {
+    let contact_id = contact_id.parse().map_err(|_| DbErr::Type(format!("case contact id {contact_id} is not a UUID")))?;
+    Ok(CaseContactRef { contact_id, primary })
 }
 
 /// Replaces a case's stored contacts and/or tags with the record's.

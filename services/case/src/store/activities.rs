@@ -63,6 +63,11 @@ impl Store {
                     // activities on one case get consecutive sequence numbers.
                     let touched = case::Entity::update_many()
                         .col_expr(case::Column::Version, Expr::col(case::Column::Version).add(1))
+                        // The kept links stay current if they were (they are not touched).
+                        .col_expr(
+                            case::Column::LinksVersion,
+                            Expr::cust("CASE WHEN links_version = version THEN version + 1 ELSE links_version END"),
+                        )
                         .col_expr(case::Column::UpdatedAt, Expr::value(by.at))
                         .filter(case::Column::Id.eq(case_id.clone()))
                         .exec(&*tx)

@@ -537,6 +537,8 @@ fn blank_case(new: &NewCase, by: &Actor<'_>) -> CaseRecord {
             resolved_at: None,
             closed_at: None,
             web_form_id: new.web_form_id.map(|id| id.to_string()),
+            links: None,
+            links_version: None,
         },
         contacts: Vec::new(),
         tags: Vec::new(),
@@ -819,18 +821,12 @@ impl Store {
             CaseOrder::RecentlyUpdated => query.order_by_desc(case::Column::UpdatedAt).order_by_desc(case::Column::Number),
             CaseOrder::Priority => query.order_by_desc(case::Column::Priority).order_by_desc(case::Column::Number),
         };
-        let page_order = match order {
-            CaseOrder::Newest => "number DESC,",
-            CaseOrder::Oldest => "number ASC,",
-            CaseOrder::RecentlyUpdated => "updated_at DESC, number DESC,",
-            CaseOrder::Priority => "priority DESC, number DESC,",
-        };
         let mut page = query.build(self.db.get_database_backend());
         // A literal LIMIT, not a bound one: with a parameter there, PostgreSQL
         // finds its generic plan too costly and plans every call anew, which
         // cost more than running the query (issue 15).
         page.sql = format!("{} LIMIT {}", page.sql, limit + 1);
-        let mut records = with_links(&self.db, page, page_order).await?;
+        let mut records = with_links(&self.db, page).await?;
         let next = page_end(&mut records, limit).map(|last| CaseCursor {
             key: match order {
                 CaseOrder::Newest | CaseOrder::Oldest => 0,
