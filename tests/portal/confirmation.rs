@@ -53,6 +53,11 @@ async fn a_stranger_naming_a_customers_address_plants_nothing_in_their_account_u
     let request = submission(&slug, planted);
     let answer = app.web_forms(SERVICE).submit_form(request.clone()).await.unwrap().into_inner();
     assert!(answer.awaiting_confirmation);
+    // Retried while it waits: the same answer, nothing written, no second link.
+    let before = all_row_counts(&app).await;
+    let retried = app.web_forms(SERVICE).submit_form(request.clone()).await.unwrap().into_inner();
+    assert_eq!((retried.case_number.as_str(), retried.awaiting_confirmation), (answer.case_number.as_str(), true));
+    assert_eq!(all_row_counts(&app).await, before);
 
     // Held: not in Acme, no contact, tagged, and the agents are told why.
     let case = case_by_number(&app, &answer.case_number).await;

@@ -6,10 +6,10 @@ use docket_proto::{case::v1 as pb, portal::v1 as portal};
 use tonic::Code;
 
 use crate::{
-    common::{ADMIN, AGENT, SERVICE, TestApp, VIEWER, assert_field_error},
+    common::{ADMIN, AGENT, SERVICE, TestApp, VIEWER, assert_field_error, eventually},
     fixtures::{account, mask, team, unique},
     portal_tests,
-    support::all_row_counts,
+    support::{all_row_counts, execute},
 };
 
 portal_tests!(
@@ -18,6 +18,7 @@ portal_tests!(
     a_retried_submission_answers_with_the_first_case,
     a_bad_submission_an_inactive_form_or_a_foreign_origin_creates_nothing,
     bad_form_definitions_are_refused_naming_each_field,
+    a_form_changed_through_another_replica_reaches_its_submissions,
 );
 
 fn field(name: &str, kind: portal::FormFieldKind, target: portal::FormFieldTarget, required: bool) -> portal::FormField {
@@ -493,4 +494,28 @@ async fn bad_form_definitions_are_refused_naming_each_field(app: TestApp) {
         "page_token",
     );
     assert_eq!(all_row_counts(&app).await, before, "refused definitions wrote nothing");
+}
+
+/// Submissions use a form as read a moment ago (the service keeps it for a
+/// second); a change through this replica applies at once (above), one
+/// through another replica (here: straight in its table) soon after.
+async fn a_form_changed_through_another_replica_reaches_its_submissions(app: TestApp) {
+    let slug = unique("warranty");
+    create_form(&app, support_form(&slug)).await;
+    let mut forms = app.web_forms(SERVICE);
+    let email = format!("{}@replica.example", unique("r"));
+    forms.submit_form(submission(&slug, values(&email))).await.expect("an active form takes a submission");
+    execute(&app, "portal", &format!("UPDATE web_forms SET active = false, version = version + 1 WHERE slug = '{slug}'")).await;
+    let refused = eventually("a submission to the form closed elsewhere to be refused", async || {
+        match forms.submit_form(submission(&slug, values(&email))).await {
+            Ok(taken) => Err(format!("still taken, as {}", taken.into_inner().case_number)),
+            Err(status) => Ok(status),
+        }
+    })
+    .await;
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    let before = all_row_counts(&app).await;
+    let again = forms.submit_form(submission(&slug, values(&email))).await.unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    assert_eq!(all_row_counts(&app).await, before, "a closed form's submissions write nothing");
 }

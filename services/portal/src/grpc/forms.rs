@@ -3,7 +3,11 @@
 //! with channel WEB_FORM.
 
 use docket_kit::mutation::Once;
-use std::collections::BTreeMap;
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Mutex, PoisonError},
+    time::Duration,
+};
 
 use docket_kit::{
     auth::caller,
@@ -31,16 +35,70 @@ use crate::{
     },
     error::{Error, Result, permission_denied},
     records::FormRecord,
-    store::{ConfirmationLink, FormCursor, Submitted, earlier_submission},
+    store::{ConfirmationLink, FormCursor, Store, Submitted},
 };
 
 pub struct WebFormApi {
     portal: Portal,
+    forms: SubmittedForms,
 }
 
 impl WebFormApi {
     pub fn new(portal: Portal) -> Self {
-        Self { portal }
+        Self { portal, forms: SubmittedForms::default() }
+    }
+}
+
+/// How long submissions go on using a form as read (issue 15: the read was
+/// a sixth of a submission's statements). A change made through this
+/// replica of the portal service applies to the next submission; one made
+/// through another replica, within this time.
+const FORM_KEPT_FOR: Duration = Duration::from_secs(1);
+
+/// The forms submissions were made to lately, by slug.
+#[derive(Default)]
+struct SubmittedForms {
+    kept: Mutex<KeptForms>,
+}
+
+#[derive(Default)]
+struct KeptForms {
+    by_slug: HashMap<String, (tokio::time::Instant, FormRecord)>,
+    /// Counts the changes made here, so a read that began before one is
+    /// not kept after it.
+    changes: u64,
+}
+
+impl SubmittedForms {
+    fn kept(&self) -> std::sync::MutexGuard<'_, KeptForms> {
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn get(&self, store: &Store, slug: &str) -> Result<FormRecord> {
+        let changes = {
+            let kept = self.kept();
+            if let Some((read_at, form)) = kept.by_slug.get(slug)
+                && read_at.elapsed() < FORM_KEPT_FOR
+            {
+                return Ok(form.clone());
+            }
+            kept.changes
+        };
+        let read_at = tokio::time::Instant::now();
+        let form = store.get_form_by_slug(slug).await?;
+        let mut kept = self.kept();
+        if kept.changes == changes {
+            kept.by_slug.retain(|_, (at, _)| at.elapsed() < FORM_KEPT_FOR);
+            kept.by_slug.insert(slug.to_owned(), (read_at, form.clone()));
+        }
+        Ok(form)
+    }
+
+    /// A form changed here (any form: a new slug frees the old one).
+    fn changed(&self) {
+        let mut kept = self.kept();
+        kept.by_slug.clear();
+        kept.changes += 1;
     }
 }
 
@@ -376,7 +434,9 @@ impl WebFormService for WebFormApi {
         let reason = violations.optional_text("reason", &request.reason, REASON_MAX);
         violations.into_result()?;
         self.portal.check_references(&new, Some(&target.mask)).await?;
-        let updated = self.portal.store.update_form(target, new, &actor(&caller.actor, &reason)).await?;
+        let updated = self.portal.store.update_form(target, new, &actor(&caller.actor, &reason)).await;
+        self.forms.changed();
+        let updated = updated?;
         Ok(Response::new(form_to_proto(updated)))
     }
 
@@ -392,7 +452,9 @@ impl WebFormService for WebFormApi {
         let etag = violations.etag("etag", &request.etag, true).unwrap_or_default();
         let reason = violations.optional_text("reason", &request.reason, REASON_MAX);
         violations.into_result()?;
-        self.portal.store.delete_form(id, etag, &actor(&caller.actor, &reason)).await?;
+        let deleted = self.portal.store.delete_form(id, etag, &actor(&caller.actor, &reason)).await;
+        self.forms.changed();
+        deleted?;
         Ok(Response::new(pb::DeleteWebFormResponse {}))
     }
 
@@ -410,7 +472,7 @@ impl WebFormService for WebFormApi {
         }
         violations.into_result()?;
         let portal = &self.portal;
-        let (record, earlier) = portal.store.form_and_submission(&slug, &submission_id).await?;
+        let record = self.forms.get(&portal.store, &slug).await?;
         let form = &record.definition;
         if !form.active {
             return Err(Error::Precondition(format!("the form {slug} is not accepting submissions")).into());
@@ -423,14 +485,12 @@ impl WebFormService for WebFormApi {
         let submission = read_submission(&mut violations, &form.title, &form.fields, &values);
         violations.into_result()?;
         let request_hash = values_hash(&values);
-        if let Some(done) = earlier_submission(earlier, &request_hash)? {
-            return Ok(Response::new(pb::SubmitFormResponse {
-                case_number: done.case_number,
-                success_message: form.success_message.clone(),
-                awaiting_confirmation: done.awaiting_confirmation,
-                web_form: Some(form_to_proto(record.clone())),
-            }));
-        }
+        let answer = |done: Submitted| pb::SubmitFormResponse {
+            case_number: done.case_number,
+            success_message: form.success_message.clone(),
+            awaiting_confirmation: done.awaiting_confirmation,
+            web_form: Some(form_to_proto(record.clone())),
+        };
         let subject = submission.subject.clone();
         let create = cpb::CreateCaseRequest {
             case: Some(cpb::Case {
@@ -456,10 +516,24 @@ impl WebFormService for WebFormApi {
                 unassigned_account_name: portal.unassigned_account_name.clone(),
             }),
         };
-        let created =
-            portal.clients.cases.clone().create_case(create).await.map_err(|status| case_service(status, &[]))?.into_inner();
+        // A retry is not looked for first: the key makes the case service
+        // answer with the case it made (or refuse other values), and the
+        // submission's row, once recorded, is not recorded again.
+        let created = portal
+            .clients
+            .cases
+            .clone()
+            .create_case(create)
+            .await
+            .map_err(|status| case_service(status, &[("idempotency_key", "submission_id")]))?
+            .into_inner();
         let awaiting_confirmation = created.tags.iter().any(|tag| tag == UNCONFIRMED_TAG);
         let (contact_id, confirmation) = if awaiting_confirmation {
+            // A retry of a held submission answers as recorded: it neither
+            // counts against the address's links nor notes the case again.
+            if let Some(done) = portal.store.find_submission(&record.id, &submission_id, &request_hash).await? {
+                return Ok(Response::new(answer(done)));
+            }
             let contact = portal
                 .clients
                 .contact_by_email(&submission.email)
@@ -513,12 +587,7 @@ impl WebFormService for WebFormApi {
             awaiting_confirmation = done.awaiting_confirmation,
             "web form submission opened a case"
         );
-        Ok(Response::new(pb::SubmitFormResponse {
-            case_number: done.case_number,
-            success_message: form.success_message.clone(),
-            awaiting_confirmation: done.awaiting_confirmation,
-            web_form: Some(form_to_proto(record.clone())),
-        }))
+        Ok(Response::new(answer(done)))
     }
 
     async fn confirm_submission(

@@ -7,9 +7,8 @@ use docket_kit::{
     request::{FieldMask, RecordId},
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, JoinType, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, RelationDef,
-    sea_query::{Expr, ExprTrait, IntoCondition},
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -111,7 +110,7 @@ async fn check_slug_free(db: &impl ConnectionTrait, form: &web_form::Model) -> R
 
 /// What an earlier submission with the same id opened, if `found`; the same
 /// id with other values (`request_hash`) is refused.
-pub fn earlier_submission(found: Option<form_submission::Model>, request_hash: &str) -> Result<Option<Submitted>> {
+fn earlier_submission(found: Option<form_submission::Model>, request_hash: &str) -> Result<Option<Submitted>> {
     match found {
         None => Ok(None),
         Some(row) if row.request_hash == request_hash => Ok(Some(row.into())),
@@ -221,31 +220,6 @@ impl Store {
                 Ok(())
             })
             .await
-    }
-
-    /// The form of `slug` and the submission with `submission_id` it
-    /// already took, if any, in one query: every submission needs both.
-    pub async fn form_and_submission(
-        &self,
-        slug: &str,
-        submission_id: &str,
-    ) -> Result<(FormRecord, Option<form_submission::Model>)> {
-        let submission_id = submission_id.to_owned();
-        let this_submission: RelationDef = web_form::Entity::belongs_to(form_submission::Entity)
-            .from(web_form::Column::Id)
-            .to(form_submission::Column::FormId)
-            .on_condition(move |_, submissions| {
-                Expr::col((submissions, form_submission::Column::SubmissionId)).eq(submission_id.clone()).into_condition()
-            })
-            .into();
-        let (form, submission) = web_form::Entity::find()
-            .filter(web_form::Column::Slug.eq(slug))
-            .join(JoinType::LeftJoin, this_submission)
-            .select_also(form_submission::Entity)
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("no web form has the slug {slug}")))?;
-        Ok((FormRecord::from_model(form)?, submission))
     }
 
     /// The case an earlier submission with this id opened, if any; the same

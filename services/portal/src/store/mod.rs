@@ -7,7 +7,7 @@ mod links;
 mod users;
 
 pub use self::{
-    forms::{ConfirmationLink, FormCursor, Submitted, earlier_submission},
+    forms::{ConfirmationLink, FormCursor, Submitted},
     links::IssuedSecret,
     users::{ContactFacts, Invited, TokenPurpose, UserCursor, UserFilter, follow_contact_address},
 };
