@@ -339,15 +339,14 @@ impl CaseService for CaseApi {
         let once = Once { scope: "CreateCase", key: key.as_ref() };
         let new = NewCase { fields, owner_id, web_form_id, sender };
         let by = actor(&caller, "");
-        let created = match self.create(new.clone(), true, &by, once).await {
+        let created = match (self.create(new.clone(), true, &by, once).await, &new.sender) {
             // The kept unassigned account is no longer the oldest of its
             // name: read it again (and make one when there is none).
-            Err(Error::Stale(_)) if new.sender.is_some() => {
-                let name = new.sender.as_ref().map(|sender| sender.unassigned.as_str()).unwrap_or_default();
-                self.store.forget_unassigned_account_id(name);
+            (Err(Error::Stale(_)), Some(sender)) => {
+                self.store.forget_unassigned_account_id(&sender.unassigned);
                 self.create(new, false, &by, once).await
             }
-            done => done,
+            (done, _) => done,
         }?;
         tracing::info!(case = %format_case_number(created.case.number), "case created");
         Ok(Response::new(self.store.case_cache().answer(created).await))

@@ -280,9 +280,12 @@ fn case_by_position(row: &QueryResult) -> Result<case::Model, DbErr> {
     })
 }
 
+/// A case's contacts and tags.
+type Links = (Vec<CaseContactRef>, Vec<String>);
+
 /// The contacts and tags the row keeps in `links`, if they are those of
 /// its current version.
-fn kept_links(case: &case::Model) -> Result<Option<(Vec<CaseContactRef>, Vec<String>)>, DbErr> {
+fn kept_links(case: &case::Model) -> Result<Option<Links>, DbErr> {
     let Some(links) = case.links.as_deref().filter(|_| case.links_version == Some(case.version)) else { return Ok(None) };
     let stored: StoredLinks = serde_json::from_str(links)
         .map_err(|err| DbErr::Type(format!("cases.links of case {} is not readable: {err}", case.id)))?;
