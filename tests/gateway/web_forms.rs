@@ -109,6 +109,23 @@ async fn a_submission_becomes_a_case_shown_by_number_and_a_retry_makes_no_second
     // The same rendered form sent again (a double click, a retry) answers with the same case.
     let again = post(&gw, &form.slug, &fields).await;
     assert!(again.text().contains(&number), "{}", again.text());
+    // Sent again with an entry changed (back, edit, send): the visitor is
+    // asked to send it once more, which makes a new request.
+    let mut edited = fields.clone();
+    edited.iter_mut().filter(|(name, _)| name == "subject").for_each(|(_, value)| *value = "Scanner smokes now".into());
+    let before = gw.app.row_counts().await;
+    let refused = post(&gw, &form.slug, &edited).await;
+    assert_eq!(refused.status, 409, "{}", refused.text());
+    assert!(refused.text().contains("already sent with different entries"), "{}", refused.text());
+    assert!(refused.text().contains("Scanner smokes now"), "the entries are kept");
+    assert_eq!(gw.app.row_counts().await, before, "the refused send wrote nothing");
+    let fresh = token_of(&refused);
+    assert_ne!(fresh, token_of(&page));
+    edited.iter_mut().filter(|(name, _)| name == "docket-token").for_each(|(_, value)| *value = fresh.clone());
+    let second = post(&gw, &form.slug, &edited).await;
+    assert_eq!(second.status, 200, "{}", second.text());
+    assert!(second.text().contains("class=\"case-number\">C-"), "{}", second.text());
+    assert!(!second.text().contains(&number), "a new request, a new case");
 
     let case = gw
         .app

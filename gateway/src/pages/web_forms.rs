@@ -497,7 +497,18 @@ async fn take_submission(
             Ok(framed(&form, StatusCode::OK, page))
         }
         Err(status) if status.code() == Code::InvalidArgument => {
-            Err(again(ticket, StatusCode::BAD_REQUEST, FormErrors::from_status(&status)))
+            let errors = FormErrors::from_status(&status);
+            if errors.get("submission_id").is_some() {
+                // This page was sent before with other entries (back, edit,
+                // send): a new ticket makes the next send a new request.
+                let ticket = FormTicket::new(slug, &ticket.origin);
+                let errors = FormErrors::one(
+                    "",
+                    "This form was already sent with different entries. Check them and send it again to make a new request.",
+                );
+                return Err(again(ticket, StatusCode::CONFLICT, errors));
+            }
+            Err(again(ticket, StatusCode::BAD_REQUEST, errors))
         }
         Err(status) if matches!(status.code(), Code::PermissionDenied | Code::FailedPrecondition) => {
             Err(Refusal::page(StatusCode::FORBIDDEN, status.message()))

@@ -35,7 +35,7 @@ use crate::{
     },
     error::{Error, Result, permission_denied},
     records::FormRecord,
-    store::{ConfirmationLink, FormCursor, Store, Submitted},
+    store::{ConfirmationLink, FormCursor, Store, Submitted, submission_id_reused},
 };
 
 pub struct WebFormApi {
@@ -357,6 +357,17 @@ impl Portal {
     }
 }
 
+/// Whether the case service refused a create's idempotency key: used
+/// before with another request.
+fn refused_key(status: &Status) -> bool {
+    use tonic_types::StatusExt;
+    status.code() == Code::InvalidArgument
+        && status
+            .get_error_details()
+            .bad_request()
+            .is_some_and(|bad| bad.field_violations.iter().any(|violation| violation.field == "idempotency_key"))
+}
+
 /// A stable digest of the submitted values, to tell a retry from a new submission.
 fn values_hash(values: &BTreeMap<String, String>) -> String {
     secret::digest(&serde_json::to_string(values).unwrap_or_default())
@@ -525,7 +536,10 @@ impl WebFormService for WebFormApi {
             .clone()
             .create_case(create)
             .await
-            .map_err(|status| case_service(status, &[("idempotency_key", "submission_id")]))?
+            .map_err(|status| match refused_key(&status) {
+                true => submission_id_reused(),
+                false => case_service(status, &[]),
+            })?
             .into_inner();
         let awaiting_confirmation = created.tags.iter().any(|tag| tag == UNCONFIRMED_TAG);
         let (contact_id, confirmation) = if awaiting_confirmation {

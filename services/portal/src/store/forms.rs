@@ -114,11 +114,13 @@ fn earlier_submission(found: Option<form_submission::Model>, request_hash: &str)
     match found {
         None => Ok(None),
         Some(row) if row.request_hash == request_hash => Ok(Some(row.into())),
-        Some(_) => Err(Error::field(
-            "submission_id",
-            "was already used with different values; a new submission needs a new submission_id",
-        )),
+        Some(_) => Err(submission_id_reused()),
     }
+}
+
+/// The refusal of a `submission_id` sent before with other values.
+pub fn submission_id_reused() -> Error {
+    Error::field("submission_id", "was already used with different values; a new submission needs a new submission_id")
 }
 
 impl Store {

@@ -7,7 +7,7 @@ mod links;
 mod users;
 
 pub use self::{
-    forms::{ConfirmationLink, FormCursor, Submitted},
+    forms::{ConfirmationLink, FormCursor, Submitted, submission_id_reused},
     links::IssuedSecret,
     users::{ContactFacts, Invited, TokenPurpose, UserCursor, UserFilter, follow_contact_address},
 };
