@@ -67,6 +67,17 @@ pub enum IdempotencyError {
     Database(#[from] DbErr),
 }
 
+/// Whether a service refused a call's `idempotency_key` as used before with
+/// another request ([`IdempotencyError::Reused`], as its caller receives it).
+pub fn refused_as_reused(status: &tonic::Status) -> bool {
+    use tonic_types::StatusExt;
+    status.code() == tonic::Code::InvalidArgument
+        && status
+            .get_error_details()
+            .bad_request()
+            .is_some_and(|bad| bad.field_violations.iter().any(|violation| violation.field == "idempotency_key"))
+}
+
 /// The resource an earlier call with this key created, if any.
 pub async fn find(
     db: &impl ConnectionTrait,

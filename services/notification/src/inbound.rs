@@ -641,7 +641,7 @@ where
     Fut: Future<Output = Result<T, Status>>,
 {
     match call(keys.primary.clone()).await {
-        Err(status) if is_key_conflict(&status) => match &keys.fallback {
+        Err(status) if docket_kit::idempotency::refused_as_reused(&status) => match &keys.fallback {
             Some(fallback) => {
                 tracing::warn!(key = %keys.primary, "idempotency key taken by another message; using the raw message hash");
                 call(fallback.clone()).await
@@ -650,15 +650,6 @@ where
         },
         other => other,
     }
-}
-
-fn is_key_conflict(status: &Status) -> bool {
-    use tonic_types::StatusExt;
-    status.code() == Code::InvalidArgument
-        && status
-            .get_error_details()
-            .bad_request()
-            .is_some_and(|bad| bad.field_violations.iter().any(|v| v.field == "idempotency_key"))
 }
 
 #[cfg(test)]

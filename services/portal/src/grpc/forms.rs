@@ -357,17 +357,6 @@ impl Portal {
     }
 }
 
-/// Whether the case service refused a create's idempotency key: used
-/// before with another request.
-fn refused_key(status: &Status) -> bool {
-    use tonic_types::StatusExt;
-    status.code() == Code::InvalidArgument
-        && status
-            .get_error_details()
-            .bad_request()
-            .is_some_and(|bad| bad.field_violations.iter().any(|violation| violation.field == "idempotency_key"))
-}
-
 /// A stable digest of the submitted values, to tell a retry from a new submission.
 fn values_hash(values: &BTreeMap<String, String>) -> String {
     secret::digest(&serde_json::to_string(values).unwrap_or_default())
@@ -536,9 +525,12 @@ impl WebFormService for WebFormApi {
             .clone()
             .create_case(create)
             .await
-            .map_err(|status| match refused_key(&status) {
-                true => submission_id_reused(),
-                false => case_service(status, &[]),
+            .map_err(|status| {
+                if docket_kit::idempotency::refused_as_reused(&status) {
+                    submission_id_reused()
+                } else {
+                    case_service(status, &[])
+                }
             })?
             .into_inner();
         let awaiting_confirmation = created.tags.iter().any(|tag| tag == UNCONFIRMED_TAG);
