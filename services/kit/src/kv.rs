@@ -149,6 +149,10 @@ pub struct RedisKv {
     connection: redis::aio::ConnectionManager,
     prefix: String,
     timeout: Duration,
+    /// The scripts, hashed once: `Script::new` takes the SHA-1 of the
+    /// source, which a busy cache write did on every call.
+    incr_with_ttl: redis::Script,
+    put_versioned: redis::Script,
 }
 
 /// Adds one, and starts the window when the counter is new (or somehow has
@@ -188,7 +192,13 @@ impl RedisKv {
             .set_number_of_retries(2);
         let connection = redis::aio::ConnectionManager::new_lazy_with_config(client, config)
             .map_err(|err| InvalidSetting::new("kv.url", err.to_string()))?;
-        Ok(Self { connection, prefix: settings.key_prefix.clone(), timeout })
+        Ok(Self {
+            connection,
+            prefix: settings.key_prefix.clone(),
+            timeout,
+            incr_with_ttl: redis::Script::new(INCR_WITH_TTL),
+            put_versioned: redis::Script::new(PUT_VERSIONED),
+        })
     }
 
     fn key(&self, key: &str) -> String {
@@ -231,15 +241,13 @@ impl KeyValue for RedisKv {
     }
 
     async fn incr_with_ttl(&self, key: &str, window: Duration) -> Result<u64, KvError> {
-        let script = redis::Script::new(INCR_WITH_TTL);
-        let mut invocation = script.key(self.key(key));
+        let mut invocation = self.incr_with_ttl.key(self.key(key));
         invocation.arg(millis(window));
         self.invoke(&invocation).await
     }
 
     async fn put_versioned(&self, key: &str, version: i64, value: Option<&[u8]>, ttl: Duration) -> Result<bool, KvError> {
-        let script = redis::Script::new(PUT_VERSIONED);
-        let mut invocation = script.key(self.key(key));
+        let mut invocation = self.put_versioned.key(self.key(key));
         invocation
             .arg(version)
             .arg(if value.is_some() { "d" } else { "f" })
