@@ -16,7 +16,8 @@
 //! successful calls. Beside CreateCase and
 //! GetCase it measures, at the same concurrency and in the same run, the
 //! machine's ceilings for them (see [`ceilings`]: pgbench's 3-row insert, a
-//! bare tonic echo of GetCase) and prints each path's share of its ceiling.
+//! bare tonic echo of GetCase), taking turns with them in `--rounds` rounds
+//! ([`take_turns`]), and prints each path's share of its ceiling.
 //! It exits non-zero if any call failed, so `--requests 20 --concurrency 1,2`
 //! (with `--seed-cases 1000`) doubles as a smoke test.
 //!
@@ -143,6 +144,12 @@ struct CaseCreateArgs {
     /// closed, priorities and ages spread out.
     #[arg(long, default_value_t = 100_000)]
     seed_cases: u32,
+    /// Rounds in which each path and its ceiling take turns, the calls of
+    /// a phase split among them: the machine's speed drifts from one
+    /// second to the next, and a share is only a share of a ceiling
+    /// measured alongside.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
 }
 
 /// mimalloc: glibc's malloc cost a tenth of a busy service's CPU (issue 15).
@@ -350,30 +357,37 @@ async fn run_phases(url: &str, settings: &Settings, args: &CaseCreateArgs) -> an
             channels.push(Endpoint::from_shared(url.to_owned())?.connect().await?);
         }
 
-        let insert = ceilings::insert_ceiling(&args.database_url, &schema, concurrency as usize, requests).await?;
-        let insert_per_second = insert.per_second;
-        let transactions = insert.latencies.len();
-        rows.push(Row {
-            phase: "ceiling: 3-row insert (pgbench)",
-            concurrency: concurrency as usize,
-            requests: transactions,
-            errors: 0,
-            elapsed: Duration::from_secs_f64(transactions as f64 / insert_per_second),
-            latencies: insert.latencies,
-            share: None,
-        });
-
         let template = template.clone();
-        let (mut row, ids) = drive("CreateCase", &channels, requests, move |mut client, i| {
+        let create = Arc::new(move |mut client: CaseClient, i: usize| {
             let case = pb::Case { subject: format!("Bench case {i}"), ..template.clone() };
             async move {
                 let request = pb::CreateCaseRequest { case: Some(case), idempotency_key: String::new(), sender: None };
                 Ok(client.create_case(request).await?.into_inner().id)
             }
-        })
+        });
+        let (ceiling, row, ids) = take_turns(
+            args.rounds,
+            requests,
+            async |transactions| {
+                let insert = ceilings::insert_ceiling(&args.database_url, &schema, concurrency as usize, transactions).await?;
+                let transactions = insert.latencies.len();
+                Ok(Row {
+                    phase: "ceiling: 3-row insert (pgbench)",
+                    concurrency: concurrency as usize,
+                    requests: transactions,
+                    errors: 0,
+                    elapsed: Duration::from_secs_f64(transactions as f64 / insert.per_second),
+                    latencies: insert.latencies,
+                    share: None,
+                })
+            },
+            async |calls, first| {
+                let create = create.clone();
+                drive("CreateCase", &channels, calls, move |client, i| create(client, first + i)).await
+            },
+        )
         .await?;
-        row.share = Some(row.per_second() / insert_per_second);
-        rows.push(row);
+        rows.extend([ceiling, row]);
         created.extend(ids);
         ensure!(!created.is_empty(), "no case was created, so GetCase has nothing to read");
 
@@ -401,12 +415,17 @@ async fn run_phases(url: &str, settings: &Settings, args: &CaseCreateArgs) -> an
                 async move { client.get_case(pb::GetCaseRequest { lookup: Some(Lookup::Id(id)) }).await.map(|_| ()) }
             }
         };
-        let (echo_row, _) = drive("ceiling: tonic echo (GetCase)", &echo_channels, requests, get(ids.clone())).await?;
-        let echo_per_second = echo_row.per_second();
-        rows.push(echo_row);
-        let (mut row, _) = drive("GetCase", &channels, requests, get(ids)).await?;
-        row.share = Some(row.per_second() / echo_per_second);
-        rows.push(row);
+        let (echo_row, row, _) = take_turns(
+            args.rounds,
+            requests,
+            async |calls| Ok(drive("ceiling: tonic echo (GetCase)", &echo_channels, calls, get(ids.clone())).await?.0),
+            async |calls, first| {
+                let read = get(ids.clone());
+                drive("GetCase", &channels, calls, move |client, i| read(client, first + i)).await
+            },
+        )
+        .await?;
+        rows.extend([echo_row, row]);
 
         // The queue screen: every open case, most urgent first, 50 a page.
         let (row, _) = drive("ListCases (queue)", &channels, requests, |mut client, _| async move {
@@ -593,6 +612,32 @@ fn pick(i: usize, len: usize) -> usize {
     ((z ^ (z >> 31)) % len as u64) as usize
 }
 
+/// `requests` calls of a path and about as many of its ceiling, in `rounds`
+/// turns (ceiling first); the two merged rows, the path's with its share of
+/// the ceiling over all turns, and the path's outputs. `path` is given the
+/// calls of its turn and the number of its first call.
+async fn take_turns<T>(
+    rounds: u32,
+    requests: usize,
+    mut ceiling: impl AsyncFnMut(usize) -> anyhow::Result<Row>,
+    mut path: impl AsyncFnMut(usize, usize) -> anyhow::Result<(Row, Vec<T>)>,
+) -> anyhow::Result<(Row, Row, Vec<T>)> {
+    let rounds = (rounds as usize).clamp(1, requests);
+    let (mut ceiling_rows, mut path_rows, mut outputs) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let first = requests * round / rounds;
+        let calls = requests * (round + 1) / rounds - first;
+        ceiling_rows.push(ceiling(calls).await?);
+        let (row, out) = path(calls, first).await?;
+        path_rows.push(row);
+        outputs.extend(out);
+    }
+    let ceiling = Row::merged(ceiling_rows);
+    let mut path = Row::merged(path_rows);
+    path.share = Some(path.per_second() / ceiling.per_second());
+    Ok((ceiling, path, outputs))
+}
+
 /// What one phase measured.
 struct Row {
     phase: &'static str,
@@ -610,6 +655,20 @@ impl Row {
     /// Calls per second of wall time, errors included.
     fn per_second(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// One row of the turns of a phase: their calls, errors and time summed.
+    fn merged(turns: Vec<Row>) -> Row {
+        let mut turns = turns.into_iter();
+        let mut all = turns.next().expect("a phase has at least one turn");
+        for turn in turns {
+            all.requests += turn.requests;
+            all.errors += turn.errors;
+            all.elapsed += turn.elapsed;
+            all.latencies.extend(turn.latencies);
+        }
+        all.latencies.sort_unstable();
+        all
     }
 }
 
